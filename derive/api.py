@@ -1,0 +1,103 @@
+"""The Python API, mirroring the CLI: ``derive.explain(...)`` and ``derive.scenario(name)``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import sympy
+
+from .backward import derive
+from .errors import InputError
+from .parse import parse_number, parse_program
+from .walkthrough import Walkthrough, make
+
+MAX_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class Result:
+    """A checked walk-through that renders itself (also in Jupyter)."""
+
+    walkthrough: Walkthrough
+
+    def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
+        from .render import render
+        return render(self.walkthrough, fmt, lang, **options)
+
+    def to_markdown(self, lang: str = "en") -> str:
+        return self.render("markdown", lang)
+
+    def to_json(self) -> str:
+        return self.render("json")
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    @property
+    def gradients(self) -> dict[str, sympy.Expr | None]:
+        return {name: g.value for name, g in self.walkthrough.derivation.gradients.items()}
+
+    @property
+    def values(self) -> dict[str, sympy.Expr] | None:
+        values = self.walkthrough.derivation.values
+        return dict(values) if values is not None else None
+
+
+def scenario(name: str) -> Result:
+    from .scenarios import build
+    return Result(build(name))
+
+
+def explain(source: str, at: Mapping[str, object] | str | None = None, wrt: tuple[str, ...] | str | None = None,
+            step: Mapping[str, object] | str | None = None) -> Result:
+    """Parse an expression or program, walk it backwards, check every step (and take descent steps)."""
+    graph = parse_program(source)
+    point = parse_point(at, graph.leaves) if at is not None else None
+    wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
+    derivation = derive(graph, point, wrt_names or None)
+    learning_rate, steps = parse_step(step) if step is not None else (None, 1)
+    return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps))
+
+
+def _pairs(spec: Mapping[str, object] | str, option: str) -> dict[str, str]:
+    if not isinstance(spec, str):
+        return {str(k): str(v) for k, v in spec.items()}
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"{option}: expected NAME=VALUE, got {item!r}")
+        if name.strip() in pairs:
+            raise InputError(f"{option}: '{name.strip()}' is given twice")
+        pairs[name.strip()] = value.strip()
+    if not pairs:
+        raise InputError(f"{option}: expected NAME=VALUE[,NAME=VALUE...]")
+    return pairs
+
+
+def parse_point(at: Mapping[str, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
+    pairs = _pairs(at, "--at")
+    unknown = [n for n in pairs if n not in leaves]
+    if unknown:
+        raise InputError(f"--at: '{unknown[0]}' is not a leaf of the graph (leaves: {', '.join(leaves)})")
+    missing = [n for n in leaves if n not in pairs]
+    if missing:
+        raise InputError(f"--at: no value for {', '.join(repr(m) for m in missing)} "
+                         "(give every leaf a value, or leave out --at for a symbolic walk)")
+    return {name: parse_number(pairs[name], f"--at {name}") for name in leaves}
+
+
+def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
+    pairs = _pairs(step, "--step")
+    unknown = [k for k in pairs if k not in ("lr", "steps")]
+    if unknown:
+        raise InputError(f"--step: unknown key '{unknown[0]}' (plain gradient descent takes lr and steps)")
+    if "lr" not in pairs:
+        raise InputError("--step: the learning rate lr=VALUE is required")
+    learning_rate = parse_number(pairs["lr"], "--step lr")
+    if learning_rate <= 0:
+        raise InputError(f"--step: lr must be positive, got {pairs['lr']}")
+    steps_text = pairs.get("steps", "1")
+    if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
+        raise InputError(f"--step: steps must be a whole number from 1 to {MAX_STEPS}, got {steps_text!r}")
+    return learning_rate, int(steps_text)

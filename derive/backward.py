@@ -1,0 +1,140 @@
+"""The backward walk: reverse-mode differentiation over named intermediates → a plain-data `Derivation`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import sympy
+from sympy import Expr
+
+from .errors import InputError
+from .graph import Graph, definition, exact, forward, is_finite_real, operand_exprs, symbol
+from .notation import Grad
+from .rules import RULES
+
+
+@dataclass(frozen=True)
+class Term:
+    """One input's share of a node's backward step: upstream × local = contribution."""
+
+    input: str
+    local: Expr  # ∂node/∂input, in the node's operands and its own output
+    local_value: Expr | None
+    contribution: Expr  # upstream gradient × local gradient
+    contribution_value: Expr | None
+
+
+@dataclass(frozen=True)
+class Step:
+    node: str
+    op: str
+    definition: Expr
+    upstream: Expr  # ∂output/∂node as a symbol (1 for the output itself)
+    upstream_value: Expr | None
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """∂output/∂node, collected over every node that reads it (a sum where the value fans out)."""
+
+    node: str
+    expr: Expr
+    value: Expr | None
+    parts: tuple[tuple[str, Expr | None], ...]  # (reader, its contribution's value)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    graph: Graph
+    point: Mapping[str, Expr] | None  # leaf values, or None for a symbolic walk
+    values: Mapping[str, Expr] | None  # every node's forward value
+    steps: tuple[Step, ...]  # reverse topological order, one per non-leaf node
+    gradients: Mapping[str, Gradient]  # every node and leaf
+    wrt: tuple[str, ...]  # the leaves to explain and update
+
+    @property
+    def output(self) -> str:
+        return self.graph.output
+
+    @property
+    def output_value(self) -> Expr | None:
+        return self.values[self.graph.output] if self.values is not None else None
+
+
+def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str, ...] | None = None) -> Derivation:
+    """Walk the graph backwards from ∂f/∂f = 1, recording every local gradient and product."""
+    wrt = _check_wrt(graph, wrt)
+    values = forward(graph, point) if point is not None else None
+    sub = {symbol(name): value for name, value in values.items()} if values is not None else None
+    out = graph.output
+    upstream: dict[str, Expr] = {out: sympy.S.One}
+    upstream_value: dict[str, Expr] = {out: sympy.S.One}
+    parts: dict[str, list[tuple[str, Expr, Expr | None]]] = {n.name: [] for n in graph.nodes}
+    steps: list[Step] = []
+    gradients: dict[str, Gradient] = {}
+    for node in reversed(graph.nodes):
+        name = node.name
+        received = parts[name]
+        if name != out:
+            upstream[name] = _sum([_times(local, _grad_symbol(out, reader)) for reader, local, _ in received])
+            upstream_value[name] = (
+                exact(sympy.Add(*[v for _, _, v in received])) if sub is not None else None)
+        gradients[name] = Gradient(name, upstream[name], upstream_value[name],
+                                   tuple((reader, v) for reader, _, v in received))
+        if node.op == "leaf":
+            continue
+        g_symbol = _grad_symbol(out, name)
+        terms = []
+        for input_name, local in _locals(node).items():
+            local_value = _value(local, sub, node.name) if sub is not None else None
+            contribution_value = exact(local_value * upstream_value[name]) if sub is not None else None
+            terms.append(Term(input_name, local, local_value, _times(local, g_symbol), contribution_value))
+            parts[input_name].append((name, local, contribution_value))
+        steps.append(Step(name, node.op, definition(node), g_symbol, upstream_value[name], tuple(terms)))
+    return Derivation(graph, dict(point) if point is not None else None, values, tuple(steps), gradients, wrt)
+
+
+def _times(local: Expr, gradient: Expr) -> Expr:
+    """local · gradient, kept in that order as the material writes it (``gw = x · gp``)."""
+    if local == 1 or gradient == 1:
+        return local * gradient
+    if local == -1:
+        return -gradient
+    return sympy.Mul(local, gradient, evaluate=False)
+
+
+def _sum(terms: list[Expr]) -> Expr:
+    return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+
+
+def _grad_symbol(output: str, node: str) -> Expr:
+    return sympy.S.One if node == output else Grad(output, node)
+
+
+def _locals(node) -> dict[str, Expr]:
+    """∂node/∂input for each distinct input; an input used twice (``x*x``) gets the sum of its positions."""
+    rule = RULES[node.op]
+    per_position = rule.partials(operand_exprs(node), symbol(node.name), node.params)
+    locals_: dict[str, Expr] = {}
+    for arg, partial in zip(node.args, per_position):
+        if isinstance(arg, str):
+            locals_[arg] = locals_.get(arg, sympy.S.Zero) + partial
+    return locals_
+
+
+def _value(expr: Expr, sub: Mapping[sympy.Symbol, Expr], node: str) -> Expr:
+    value = expr.xreplace(sub)
+    if not is_finite_real(value):
+        raise InputError(f"the local gradient of {node} is not a finite real number at the given point "
+                         "(the point is outside the domain where the derivative exists)")
+    return exact(value)
+
+
+def _check_wrt(graph: Graph, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
+    if not wrt:
+        return graph.leaves
+    for name in wrt:
+        if name not in graph or graph[name].op != "leaf":
+            raise InputError(f"--wrt: '{name}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})")
+    return tuple(wrt)

@@ -1,0 +1,216 @@
+"""The command line: reads input, writes files atomically, maps errors to exit codes. Nothing else."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import DeriveError, InputError
+
+MAX_INPUT_BYTES = 128 * 1024
+FORMATS = ("markdown", "json")
+LANGUAGES = ("en", "ja")
+
+EPILOG = """\
+examples:
+  derive list
+  derive show linear-model --lang ja
+  derive explain "(x + y) * z" --at x=-2,y=5,z=-4
+  derive explain "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t" --at x=2,w=3,b=1,y_=5 --step lr=1.0
+  echo "sigmoid(w*x + b)" | derive explain - --at w=0.5,x=2,b=-1 --format json
+  derive build --out output
+
+exit codes: 0 success, 2 bad input or usage, 3 internal error (including a failed self-check)
+"""
+
+EXPLAIN_EPILOG = """\
+The input is one expression (output named f; its sub-expressions are named u1, u2, ... in the order they are
+computed) or a program of assignments separated by ';' or newlines, the last one being the output.
+Allowed: numbers, names (letters, digits, '_'), + - * / **, unary minus, parentheses, and the functions
+exp log sqrt sin cos tanh sigmoid relu. '-' reads the input from stdin, '@PATH' from a file.
+
+examples:
+  derive explain "(x + y) * z" --at x=-2,y=5,z=-4
+  derive explain "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t" --at x=2,w=3,b=1,y_=5 --wrt w,b --step lr=0.1,steps=3
+  derive explain @model.txt --at w=0.1,x=2 --format json -o walk.json
+"""
+
+
+class UsageError(InputError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, instead of argparse's usage dump
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
+    parser.add_argument("--format", "-f", choices=formats, default="markdown", help="output format (default markdown)")
+    parser.add_argument("--lang", "-l", choices=LANGUAGES, default="en", help="language of the prose (default en)")
+    parser.add_argument("-o", "--output", metavar="PATH", help="write to PATH (atomically) instead of stdout")
+    parser.add_argument("--templates", metavar="DIR", help="a folder of templates used before the package's own")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="derive", description="Backpropagation as step-by-step derivations, checked at every step.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"derive {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    listing = commands.add_parser("list", help="list the built-in scenarios",
+                                  description="List the built-in scenarios with one-line descriptions.")
+    listing.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    listing.add_argument("--lang", "-l", choices=LANGUAGES, default="en")
+
+    show = commands.add_parser("show", help="the walk-through of a built-in scenario",
+                               description="Render the walk-through of a built-in scenario.",
+                               epilog="examples:\n  derive show toast\n  derive show linear-model --lang ja -o lm.md",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    show.add_argument("scenario", metavar="SCENARIO", help="a name from 'derive list'")
+    _add_output_options(show)
+
+    explain = commands.add_parser("explain", help="the walk-through of your own expression or program",
+                                  description="Walk an expression or a program of assignments backwards.",
+                                  epilog=EXPLAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("source", metavar="EXPR_OR_PROGRAM", help="the expression or program, '-' or '@PATH'")
+    explain.add_argument("--at", metavar="NAME=VALUE,...", help="a value for every leaf (decimals read exactly)")
+    explain.add_argument("--wrt", metavar="NAME,...", help="the leaves to explain and update (default all)")
+    explain.add_argument("--step", metavar="lr=VALUE[,steps=N]", help="gradient-descent steps on the --wrt leaves")
+    _add_output_options(explain)
+
+    build = commands.add_parser("build", help="write the gallery: every scenario in every format and language",
+                                description="Write every scenario × format × language to a folder, deterministically.",
+                                epilog="examples:\n  derive build\n  derive build --out /tmp/gallery",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    build.add_argument("--out", default="output", metavar="DIR", help="the gallery folder (default output)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (never raises for bad input)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return 2
+        return _COMMANDS[args.command](args)
+    except DeriveError as exc:
+        print(f"derive: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (RecursionError, MemoryError):
+        print("derive: error: the input is too large or too deeply nested", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    except KeyboardInterrupt:
+        print("derive: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: short message, traceback only with --debug
+        if debug:
+            raise
+        print(f"derive: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 3
+
+
+def main_entry() -> None:
+    sys.exit(main())
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import json
+
+    from .context import catalog
+    from .scenarios import SCENARIOS
+    summaries = {name: catalog(args.lang)[f"scenario.{name}.summary"] for name in SCENARIOS}
+    if args.format == "json":
+        print(json.dumps([{"name": n, "summary": s} for n, s in summaries.items()], ensure_ascii=False, indent=2))
+    else:
+        width = max(map(len, SCENARIOS))
+        for name, summary in summaries.items():
+            print(f"{name.ljust(width)}  {summary}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .api import scenario
+    result = scenario(args.scenario)
+    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .api import explain
+    result = explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step)
+    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .gallery import build_gallery
+    build_gallery(Path(args.out), progress=sys.stderr)
+    return 0
+
+
+_COMMANDS = {"list": _cmd_list, "show": _cmd_show, "explain": _cmd_explain, "build": _cmd_build}
+
+
+def _templates(args: argparse.Namespace) -> str | None:
+    if args.templates is None:
+        return None
+    if not Path(args.templates).is_dir():
+        raise InputError(f"--templates: {args.templates} is not a folder")
+    return str(Path(args.templates).resolve())
+
+
+def read_source(source: str) -> str:
+    """The expression itself, stdin for '-', or a file for '@PATH'; capped at 128 KiB and UTF-8."""
+    if source == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        origin = "stdin"
+    elif source.startswith("@"):
+        path = Path(source[1:])
+        if not path.is_file():
+            raise InputError(f"cannot read {source[1:]}: no such file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+        origin = str(path)
+    else:
+        return source
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{origin}: the input is larger than {MAX_INPUT_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{origin}: the input is not UTF-8 text") from None
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(Path(output), text.encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder and rename it: readers see the old file or the new one."""
+    if path.is_dir():
+        raise InputError(f"-o: {path} is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"-o: the folder {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,237 @@
+"""A pure function from a checked `Walkthrough` and a language catalog to the strings templates show.
+
+All maths is printed here by `derive.notation`; all prose comes from `locales/<lang>.toml`. Templates only place
+these strings.
+"""
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping
+
+import sympy
+from sympy import Expr
+
+from .backward import Derivation, Step
+from .graph import symbol
+from .notation import Grad, chain_latex, latex, name_latex, number_latex, number_text, product_latex
+from .rules import RULES
+from .walkthrough import Claim, Equation, Section, Table, Text, Update, Walkthrough
+
+LANGUAGES = ("en", "ja")
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> Mapping[str, str]:
+    """The flat ``{"section.key": text}`` catalog of a language."""
+    text = resources.files("derive.locales").joinpath(f"{lang}.toml").read_text(encoding="utf-8")
+    return _flatten(tomllib.loads(text))
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def say(lang: str, key: str, **params: object) -> str:
+    """A catalog sentence with its placeholders filled; expressions become inline maths ``$…$``."""
+    filled = {k: _inline(v) for k, v in params.items()}
+    return catalog(lang)[key].format(**filled)
+
+
+class Math(str):
+    """LaTeX already printed by `derive.notation`, to be shown inline."""
+
+
+def _inline(value: object) -> str:
+    if isinstance(value, Math):
+        return "$" + value + "$"
+    if isinstance(value, sympy.Basic):
+        return "$" + (number_latex(value) if value.is_number else latex(value)) + "$"
+    return str(value)
+
+
+def value_latex(value: Expr | None) -> str | None:
+    return None if value is None else number_latex(value)
+
+
+def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
+    d = walk.derivation
+    out = d.output
+    return {
+        "lang": lang,
+        "t": catalog(lang),
+        "name": walk.name,
+        "title": catalog(lang).get(f"scenario.{walk.name}.title", catalog(lang)["title.explain"]),
+        "source": walk.source,
+        "output_latex": name_latex(out),
+        "has_values": d.values is not None,
+        "point": [{"latex": name_latex(n), "value": number_latex(v)} for n, v in (d.point or {}).items()],
+        "nodes": _nodes(d),
+        "backward_intro": say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"]))),
+        "steps": [_step(d, step, lang) for step in d.steps],
+        "gradients": [_gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes]) if name != out],
+        "wrt": [_gradient(d, name, lang) for name in d.wrt],
+        "check": _check_report(walk.report, lang),
+        "updates": [_update(walk, update, lang) for update in walk.updates],
+        "intro": [_section(s, lang) for s in walk.intro],
+        "extra": [_section(s, lang) for s in walk.extra],
+        "rules_used": _rules_used(d, lang),
+        "figure": None,
+    }
+
+
+def _nodes(d: Derivation) -> list[dict[str, Any]]:
+    from .graph import definition
+    rows = []
+    for node in d.graph.nodes:
+        is_leaf = node.op == "leaf"
+        rows.append({
+            "name": node.name,
+            "latex": name_latex(node.name),
+            "op": node.op,
+            "symbol": "" if is_leaf else RULES[node.op].symbol,
+            "definition": None if is_leaf else chain_latex([name_latex(node.name), latex(definition(node))]),
+            "value": value_latex(d.values[node.name]) if d.values is not None else None,
+            "value_text": number_text(d.values[node.name]) if d.values is not None else None,
+            "is_leaf": is_leaf,
+        })
+    return rows
+
+
+def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
+    rule = RULES[step.op]
+    out = d.output
+    terms = []
+    for term in step.terms:
+        local_symbol = Grad(step.node, term.input)
+        local_chain = [latex(local_symbol), latex(term.local)]
+        product_chain = [product_latex([step.upstream, local_symbol]), product_latex([step.upstream, term.local])]
+        if term.local_value is not None:
+            local_chain.append(number_latex(term.local_value))
+            product_chain += [product_latex([step.upstream_value, term.local_value]),
+                              number_latex(term.contribution_value)]
+        terms.append({
+            "input": term.input,
+            "local_label": say(lang, "text.local", input=Math(name_latex(term.input))),
+            "input_latex": name_latex(term.input),
+            "local": chain_latex(_dedupe(local_chain)),
+            "product": chain_latex(_dedupe(product_chain)),
+            "local_value": value_latex(term.local_value),
+            "contribution_value": value_latex(term.contribution_value),
+        })
+    return {
+        "node": step.node,
+        "node_latex": name_latex(step.node),
+        "op": step.op,
+        "rule_name": catalog(lang)[f"rule.{rule.explain}.name"],
+        "rule_text": catalog(lang)[f"rule.{rule.explain}.text"],
+        "definition": chain_latex([name_latex(step.node), latex(step.definition)]),
+        "upstream": chain_latex([latex(Grad(out, step.node))] + (
+            [number_latex(step.upstream_value)] if step.upstream_value is not None else [])),
+        "is_output": step.node == out,
+        "terms": terms,
+    }
+
+
+def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
+    g = d.gradients[name]
+    members = [latex(Grad(d.output, name)), latex(g.expr)]
+    if len(g.parts) > 1 and g.value is not None:
+        members.append(" + ".join(_paren(number_latex(v)) for _, v in g.parts))
+    if g.value is not None:
+        members.append(number_latex(g.value))
+    return {
+        "name": name,
+        "latex": name_latex(name),
+        "equation": chain_latex(_dedupe(members)),
+        "expr": latex(g.expr),
+        "value": value_latex(g.value),
+        "value_text": number_text(g.value) if g.value is not None else None,
+        "fan_out": len(g.parts) > 1,
+        "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))),
+        "readers": [name_latex(reader) for reader, _ in g.parts],
+    }
+
+
+def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
+    eta = sympy.Symbol("eta")
+    d = update.derivation
+    changes = []
+    for leaf, old, gradient, new in update.changes:
+        with sympy.evaluate(False):
+            rule = symbol(leaf) - eta * Grad(d.output, leaf)
+        changes.append(chain_latex([
+            name_latex(leaf) + r" \leftarrow " + latex(rule),
+            number_latex(old) + " - " + product_latex([update.learning_rate, gradient]),
+            number_latex(new)]))
+    return {
+        "step": update.step,
+        "learning_rate": number_latex(update.learning_rate),
+        "changes": changes,
+        "nodes": _nodes(d),
+        "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)],
+        "output_value": number_latex(d.output_value),
+        "intro": say(lang, "text.update", eta=Math(chain_latex([latex(eta), number_latex(update.learning_rate)]))),
+        "output_text": say(lang, "text.output_after",
+                           value=Math(chain_latex([name_latex(d.output), number_latex(d.output_value)]))),
+        "check": _check_report(update.report, lang),
+    }
+
+
+def _check_report(report, lang: str) -> dict[str, Any]:
+    oracle = catalog(lang)[f"check.oracle.{report.oracle}"]
+    return {
+        "summary": say(lang, "check.summary", locals=report.locals_checked, gradients=report.gradients_checked,
+                       oracle=oracle),
+        "at_point": catalog(lang)["check.at_point" if report.at_given_point else "check.at_random_point"],
+        "notes": [say(lang, f"check.note.{note.key}", **dict(note.params)) for note in report.notes],
+    }
+
+
+def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
+    keys = dict.fromkeys(RULES[step.op].explain for step in reversed(d.steps))
+    return [{"name": catalog(lang)[f"rule.{k}.name"], "text": catalog(lang)[f"rule.{k}.text"]} for k in keys]
+
+
+def _section(section: Section, lang: str) -> dict[str, Any]:
+    return {"title": catalog(lang)[section.title_key], "blocks": [_block(b, lang) for b in section.blocks]}
+
+
+def _block(block, lang: str) -> dict[str, Any]:
+    if isinstance(block, Text):
+        return {"kind": "text", "text": say(lang, block.key, **dict(block.params))}
+    if isinstance(block, (Equation, Claim)):
+        members = [latex(block.lhs)] + [number_latex(m) if m.is_number else latex(m) for m in block.rhs]
+        if isinstance(block, Claim) and block.value is not None and not block.rhs[-1].is_number:
+            members.append(number_latex(block.value))
+        return {"kind": "equation", "latex": chain_latex(_dedupe(members))}
+    if isinstance(block, Table):
+        return {"kind": "table", "header": [catalog(lang).get(k, k) for k in block.header_keys],
+                "rows": [[_cell(c) for c in row] for row in block.rows]}
+    raise TypeError(f"unknown block {block!r}")
+
+
+def _cell(cell: object) -> str:
+    if isinstance(cell, sympy.Basic):
+        return "$" + (number_latex(cell) if cell.is_number else latex(cell)) + "$"
+    return str(cell)
+
+
+def _paren(text: str) -> str:
+    return r"\left(" + text + r"\right)" if text.startswith("-") else text
+
+
+def _dedupe(members: list[str]) -> list[str]:
+    """Drop a member equal to the one before it (``x = x`` says nothing)."""
+    out: list[str] = []
+    for m in members:
+        if not out or out[-1] != m:
+            out.append(m)
+    return out

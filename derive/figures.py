@@ -1,0 +1,440 @@
+"""The computational graph of a `Derivation`, drawn as the study material draws it.
+
+One pure function, `layout`, decides where everything goes: leaves and op nodes in columns from left to right
+(an op node one column right of its rightmost input, a leaf one column left of its first reader), rows chosen to
+keep edges short and straight, and every label already formatted. Two back ends draw that one description:
+`to_dot`/`to_svg` (Graphviz) and `to_tikz` (pdflatex, with Beamer overlays).
+
+Each edge ``src → dst`` carries the forward value of ``src`` (black, above) and the gradient that flows back along
+it (red, below): ∂f/∂src when ``src`` feeds one node, otherwise that edge's share ∂f/∂dst · ∂dst/∂src, and the
+node then shows its total ∂f/∂src (the sum of its edges) in red next to its name. The output gets a stub edge
+carrying its value and the gradient 1.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal, Mapping
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+from .backward import Derivation
+from .errors import DeriveError
+from .notation import Grad, latex, name_latex
+from .rules import RULES
+
+Kind = Literal["leaf", "op", "output", "const"]
+
+SWEEPS = 24  # passes of the row placement; enough for the graphs the material draws
+MAX_PLAIN_CHARS = 12  # exact numbers longer than this are shown with 4 significant digits
+DOT_TIMEOUT = 60
+
+TIKZ_PREAMBLE = r"""\usepackage{tikz}
+\usepackage{graphicx}
+\usetikzlibrary{arrows.meta}
+\tikzset{onslide/.code args={<#1>#2}{\only<#1>{\pgfkeysalso{#2}}}}
+"""
+"""What a document's preamble needs for `to_tikz` pictures (``onslide`` is used only with ``reveal``, in Beamer)."""
+
+
+class ToolMissing(DeriveError):
+    """An external program the figures need (Graphviz ``dot``) is not installed (exit 3)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Label:
+    text: str  # plain text (DOT, SVG)
+    latex: str  # maths-mode LaTeX (TikZ)
+
+
+@dataclass(frozen=True)
+class FigureNode:
+    id: str  # unique, safe in DOT and TikZ: n0, n1, … for graph nodes, k0, k1, … for constants
+    name: str  # the graph node's name ('' for a constant)
+    kind: Kind
+    column: int
+    row: float  # 0 at the top, steps of 0.5
+    label: Label  # the name (a constant: its value)
+    symbol: Label | None  # what the circle shows (op and output nodes)
+    total: Label | None  # ∂f/∂node when it is split over several edges
+    highlight: bool = False
+
+
+@dataclass(frozen=True)
+class FigureEdge:
+    source: str  # node id
+    target: str | None  # node id; None for the output's stub
+    owner: str  # the graph node whose gradient the red label shows (for overlays)
+    forward: Label | None
+    gradient: Label | None  # None when not shown (yet)
+    bends: tuple[float, ...] = ()  # rows at the columns strictly between source and target
+
+
+@dataclass(frozen=True)
+class Layout:
+    nodes: tuple[FigureNode, ...]
+    edges: tuple[FigureEdge, ...]
+    columns: int  # including the output stub's column
+    rows: float  # height: the largest row + 1
+
+    def node(self, node_id: str) -> FigureNode:
+        return next(n for n in self.nodes if n.id == node_id)
+
+
+# --- numbers and names ------------------------------------------------------------------------------------------
+
+def number_text(value: sympy.Expr | int | float | Fraction) -> str:
+    """A number as a figure prints it: ``-4``, ``0.72``, ``1/3`` when exact and short, else 4 significant digits."""
+    value = sympy.nsimplify(value) if isinstance(value, Fraction) else sympy.sympify(value)
+    if value.is_Rational:
+        if value.is_Integer:
+            text = str(int(value))
+        else:
+            q = int(value.q)
+            while q % 2 == 0:
+                q //= 2
+            while q % 5 == 0:
+                q //= 5
+            text = _decimal(Fraction(int(value.p), int(value.q))) if q == 1 else f"{value.p}/{value.q}"
+        if len(text) <= MAX_PLAIN_CHARS:
+            return text
+    return _four_digits(float(value))
+
+
+def _decimal(value: Fraction) -> str:
+    digits = 0
+    while (value * 10 ** digits).denominator != 1:
+        digits += 1
+    scaled = abs(value.numerator * 10 ** digits // value.denominator)
+    whole, frac = divmod(scaled, 10 ** digits)
+    return ("-" if value < 0 else "") + f"{whole}.{frac:0{digits}d}"
+
+
+def _four_digits(value: float) -> str:
+    text = f"{value:.4g}"
+    return "0" if text == "-0" else text
+
+
+def number_latex(text: str) -> str:
+    """`number_text`'s output in maths-mode LaTeX (``1/3`` → ``\\frac{1}{3}``, ``1e-05`` → ``1\\times 10^{-5}``)."""
+    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+    if "/" in body:
+        p, q = body.split("/")
+        return sign + r"\frac{" + p + "}{" + q + "}"
+    match = re.fullmatch(r"([\d.]+)e([+-])0*(\d+)", body)
+    if match:
+        mantissa, exp_sign, exponent = match.groups()
+        return sign + mantissa + r"\times 10^{" + ("-" if exp_sign == "-" else "") + exponent + "}"
+    return sign + body
+
+
+def name_text(name: str) -> str:
+    """A node name in plain text, as the material writes it (``y_`` → ``y'``)."""
+    base = name.rstrip("_")
+    return base + "'" * (len(name) - len(base)) if base else name
+
+
+class _TextPrinter(StrPrinter):
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return name_text(expr.name)
+
+    def _print_Grad(self, expr: Grad) -> str:
+        return f"\u2202{name_text(expr.output)}/\u2202{name_text(expr.node)}"
+
+
+_TEXT = _TextPrinter()
+
+_SYMBOL_LATEX = {"+": "+", "=": "=", "\u03a3": r"\Sigma", "\u2212": "-", "\u00d7": r"\times", "\u00f7": r"\div",
+                 "**": r"{\ast}{\ast}", "\u221a": r"\surd", "\u03c3": r"\sigma", "exp": r"\exp", "log": r"\log",
+                 "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh"}
+
+
+def _symbol(op: str) -> Label:
+    text = RULES[op].symbol
+    return Label(text, _SYMBOL_LATEX.get(text, r"\mathrm{" + text + "}"))
+
+
+def _number(value: sympy.Expr) -> Label:
+    text = number_text(value)
+    return Label(text, number_latex(text))
+
+
+def _name(name: str) -> Label:
+    return Label(name_text(name), name_latex(name))
+
+
+def _expr(expr: sympy.Expr) -> Label:
+    return Label(_TEXT.doprint(expr), latex(expr))
+
+
+# --- layout -----------------------------------------------------------------------------------------------------
+
+def layout(derivation: Derivation, highlight: str | None = None,
+           shown_gradients: set[str] | None = None) -> Layout:
+    """Where every node and label of the graph figure goes; ``shown_gradients`` (default: all) limits the red
+    labels to the gradients of those nodes, ``highlight`` marks the node being processed."""
+    graph, values, out = derivation.graph, derivation.values, derivation.output
+    readers = graph.consumers()
+    shown = (lambda name: True) if shown_gradients is None else (lambda name: name in shown_gradients)
+    terms = {(step.node, term.input): term for step in derivation.steps for term in step.terms}
+
+    column: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.op != "leaf":
+            column[node.name] = 1 + max((column.get(i, 0) for i in node.inputs), default=0)
+    for node in graph.nodes:
+        if node.op == "leaf":
+            column[node.name] = min((column[r] for r in readers[node.name]), default=1) - 1
+
+    ids = {node.name: f"n{i}" for i, node in enumerate(graph.nodes)}
+    places: dict[str, int] = {ids[n]: c for n, c in column.items()}
+    raw_edges: list[tuple[str, str | None, str, Label | None, Label | None]] = []
+    constants: dict[str, Label] = {}
+    for node in graph.nodes:
+        seen: set[str] = set()
+        for arg in node.args:
+            if isinstance(arg, str):
+                if arg not in seen:
+                    seen.add(arg)
+                    raw_edges.append((ids[arg], ids[node.name], arg, _forward(derivation, arg),
+                                      _edge_gradient(derivation, arg, node.name, readers, terms)
+                                      if shown(arg) else None))
+            else:
+                const_id = f"k{len(constants)}"
+                constants[const_id] = _number(arg)
+                places[const_id] = column[node.name] - 1
+                raw_edges.append((const_id, ids[node.name], "", None, None))
+    grad_out = _number(sympy.S.One) if shown(out) else None
+    raw_edges.append((ids[out], None, out, _forward(derivation, out), grad_out))
+
+    rows = _place_rows(places, [(s, t) for s, t, *_ in raw_edges if t is not None])
+    nodes = []
+    for node in graph.nodes:
+        kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
+        total = None
+        if len(readers[node.name]) > 1 and shown(node.name):
+            g = derivation.gradients[node.name]
+            total = _number(g.value) if values is not None else _expr(Grad(out, node.name))
+        nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
+                                _name(node.name), None if node.op == "leaf" else _symbol(node.op), total,
+                                node.name == highlight))
+    nodes += [FigureNode(cid, "", "const", places[cid], rows[cid], label, None, None)
+              for cid, label in constants.items()]
+    edges = tuple(FigureEdge(s, t, owner, fwd, grad,
+                             tuple(rows[(s, t, c)] for c in range(places[s] + 1, places[t])) if t else ())
+                  for s, t, owner, fwd, grad in raw_edges)
+    height = max(rows.values()) + 1
+    return Layout(tuple(nodes), edges, column[out] + 2, height)
+
+
+def _forward(derivation: Derivation, name: str) -> Label:
+    if derivation.values is None:
+        return _name(name)
+    return _number(derivation.values[name])
+
+
+def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[str, tuple[str, ...]],
+                   terms: Mapping) -> Label:
+    """What flows back along ``src → dst``: ∂f/∂src when ``src`` has one reader, else this edge's share."""
+    single = len(readers[src]) == 1
+    if derivation.values is not None:
+        gradient = derivation.gradients[src]
+        return _number(gradient.value if single else dict(gradient.parts)[dst])
+    return _expr(Grad(derivation.output, src) if single else terms[(dst, src)].contribution)
+
+
+def _place_rows(places: Mapping[str, int], edges: list[tuple[str, str]]) -> dict:
+    """Rows for every node and for every bend of an edge that skips columns (keyed ``(src, dst, column)``).
+
+    Sugiyama-style: long edges get one bend point per column they cross; then a few sweeps each sort a column by
+    the mean row of its neighbours and place it as close to those means as a gap of 1 allows (isotonic
+    regression). Deterministic: ties keep the previous order, which starts as the graph's forward order.
+    """
+    neighbours: dict = {key: [] for key in places}
+    column_of: dict = dict(places)
+    for src, dst in edges:
+        chain = [src] + [(src, dst, c) for c in range(places[src] + 1, places[dst])] + [dst]
+        for a, b in zip(chain, chain[1:]):
+            for key in (a, b):
+                if key not in neighbours:
+                    neighbours[key] = []
+                    column_of[key] = key[2]
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+    columns: dict[int, list] = {}
+    for key in neighbours:
+        columns.setdefault(column_of[key], []).append(key)
+    row = {key: float(i) for members in columns.values() for i, key in enumerate(members)}
+    order = sorted(columns)
+    for sweep in range(SWEEPS):
+        for c in order if sweep % 2 == 0 else reversed(order):
+            members = columns[c]
+            target = {k: sum(row[n] for n in neighbours[k]) / len(neighbours[k]) if neighbours[k] else row[k]
+                      for k in members}
+            members.sort(key=lambda k: (target[k], row[k]))
+            placed = _isotonic([target[k] - i for i, k in enumerate(members)])
+            for i, k in enumerate(members):
+                row[k] = placed[i] + i
+    top = min(row.values())
+    return {k: math.floor(2 * (r - top) + 0.5) / 2 for k, r in row.items()}
+
+
+def _isotonic(values: list[float]) -> list[float]:
+    """The non-decreasing sequence closest to ``values`` in least squares (pool adjacent violators)."""
+    blocks: list[list[float]] = []
+    for v in values:
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    return [total / count for total, count in blocks for _ in range(int(count))]
+
+
+# --- Graphviz ---------------------------------------------------------------------------------------------------
+
+_FONT = "Helvetica"
+_RED = "#d62728"
+_HIGHLIGHT = "#ffe680"
+
+
+def to_dot(lay: Layout) -> str:
+    """Graphviz source: columns as ranks, and each labelled edge drawn through a small label block whose middle
+    line continues the edge, so the forward value is always above it and the gradient (red) below."""
+    lines = ["digraph derivation {",
+             f'  graph [rankdir=LR, nodesep=0.12, ranksep=0.18, fontname="{_FONT}"];',
+             f'  node [fontname="{_FONT}", fontsize=14];',
+             '  edge [arrowsize=0.6, penwidth=1];']
+    for node in lay.nodes:
+        lines.append(f"  {node.id} [{_dot_node(node)}];")
+    for i, edge in enumerate(lay.edges):
+        target = edge.target or f"end{i}"
+        if edge.target is None:
+            lines.append(f"  {target} [shape=point, width=0.01, style=invis];")
+        if edge.forward is None and edge.gradient is None:
+            lines.append(f"  {edge.source} -> {target};")
+            continue
+        block = f"e{i}"
+        lines.append(f"  {block} [shape=plaintext, margin=0, width=0, height=0, label=<{_dot_block(edge)}>];")
+        lines.append(f"  {edge.source} -> {block}:m:w [arrowhead=none];")
+        lines.append(f"  {block}:m:e -> {target};")
+    by_column: dict[int, list[FigureNode]] = {}
+    for node in lay.nodes:
+        by_column.setdefault(node.column, []).append(node)
+    for c in sorted(by_column):
+        members = sorted(by_column[c], key=lambda n: n.row)
+        lines.append("  { rank=same; " + " ".join(n.id + ";" for n in members) + " }")
+        lines += [f"  {a.id} -> {b.id} [style=invis];" for a, b in zip(members, members[1:])]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_node(node: FigureNode) -> str:
+    name = f"<I>{html.escape(node.label.text)}</I>" if node.kind != "const" else html.escape(node.label.text)
+    total = f'<BR/><FONT COLOR="{_RED}" POINT-SIZE="11">{html.escape(node.total.text)}</FONT>' if node.total else ""
+    fill = f', style=filled, fillcolor="{_HIGHLIGHT}"' if node.highlight else ""
+    if node.symbol is None:
+        return f"shape=plaintext, margin=0.02, width=0, height=0, label=<{name}{total}>{fill}"
+    width = 0.42 if len(node.symbol.text) <= 1 else 0.2 + 0.1 * len(node.symbol.text)
+    size = 16 if len(node.symbol.text) <= 1 else 11
+    return (f'shape=circle, fixedsize=true, width={width:.2f}, fontsize={size}, label="{node.symbol.text}", '
+            f"xlabel=<{name}{total}>{fill}" + (", penwidth=2" if node.highlight else ""))
+
+
+def _dot_block(edge: FigureEdge) -> str:
+    forward = html.escape(edge.forward.text) if edge.forward else "&#160;"
+    gradient = (f'<FONT COLOR="{_RED}">{html.escape(edge.gradient.text)}</FONT>' if edge.gradient else "&#160;")
+    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f'<TR><TD><FONT POINT-SIZE="11">{forward}</FONT></TD></TR>'
+            '<TR><TD PORT="m" SIDES="B" BORDER="1" HEIGHT="1" WIDTH="36"></TD></TR>'
+            f'<TR><TD><FONT POINT-SIZE="11">{gradient}</FONT></TD></TR></TABLE>')
+
+
+def to_svg(lay: Layout) -> str:
+    """SVG from the real Graphviz ``dot``; the version comment is dropped so the output is reproducible."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise ToolMissing("drawing the graph needs Graphviz: the program 'dot' was not found on PATH "
+                          "(install the 'graphviz' package)")
+    result = subprocess.run([dot, "-Tsvg"], input=to_dot(lay).encode("utf-8"), capture_output=True,
+                            timeout=DOT_TIMEOUT, check=False)
+    if result.returncode != 0:
+        raise DeriveError(f"dot failed: {result.stderr.decode('utf-8', 'replace').strip()[:500]}")
+    svg = result.stdout.decode("utf-8")
+    return re.sub(r"<!-- Generated by graphviz[^>]*-->\n", "", svg)
+
+
+def svg_for(derivation: Derivation) -> str:
+    """The whole graph with every value and gradient, as SVG (for ``_repr_svg_``)."""
+    return to_svg(layout(derivation))
+
+
+# --- TikZ -------------------------------------------------------------------------------------------------------
+
+_DX = 2.1  # cm between columns
+_DY = 1.25  # cm between rows
+_TIKZ_STYLES = (r"x=%scm, y=-%scm, >={Stealth[length=5pt]}, every node/.style={font=\small}, "
+                r"op/.style={circle, draw, minimum size=7mm, inner sep=1pt}, "
+                r"leaf/.style={inner sep=2pt}, const/.style={inner sep=2pt, font=\footnotesize}, "
+                r"nodename/.style={font=\footnotesize}, "
+                r"fwd/.style={auto, font=\scriptsize, inner sep=1.5pt}, "
+                r"grad/.style={auto, swap, font=\scriptsize, inner sep=1.5pt, text=red!80!black}, "
+                r"highlight/.style={fill=yellow!40, very thick}") % (_DX, _DY)
+
+
+def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
+    """A ``tikzpicture`` (needs `TIKZ_PREAMBLE`), shrunk with ``\\resizebox`` to ``\\linewidth`` when wider.
+
+    ``reveal`` (Beamer only) maps a node's name to the overlay from which its gradient is shown; the node is
+    highlighted on that overlay alone. Gradients of nodes not in ``reveal`` are shown on every overlay.
+    """
+    reveal = reveal or {}
+    ids = {node.id: node for node in lay.nodes}
+    out = ["\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%",
+           f"\\begin{{tikzpicture}}[{_TIKZ_STYLES}]"]
+    for node in lay.nodes:
+        options = ["op" if node.symbol else node.kind if node.kind == "const" else "leaf"]
+        if node.highlight:
+            options.append("highlight")
+        if node.name in reveal:
+            options.append(f"onslide=<{reveal[node.name]}>{{highlight}}")
+        total = ""
+        if node.total:
+            total = r"\\" + _revealed(r"\textcolor{red!80!black}{$" + node.total.latex + "$}", node.name, reveal)
+        if node.symbol:
+            options.append(f"label={{[nodename, align=center]below:{{${node.label.latex}${total}}}}}")
+            text = f"${node.symbol.latex}$"
+        else:
+            text = f"${node.label.latex}$" + total
+            if total:
+                options.append("align=center")
+        out.append(f"\\node[{', '.join(options)}] ({node.id}) at ({node.column}, {_num(node.row)}) {{{text}}};")
+    for edge in lay.edges:
+        start = ids[edge.source]
+        path = [f"({edge.source})"]
+        path += [f"({c}, {_num(r)})" for c, r in zip(range(start.column + 1, 10 ** 6), edge.bends)]
+        labels = ""
+        if edge.forward:
+            labels += f" node[fwd] {{${edge.forward.latex}$}}"
+        if edge.gradient:
+            labels += " node[grad] {" + _revealed(f"${edge.gradient.latex}$", edge.owner, reveal) + "}"
+        end = f"({edge.target})" if edge.target else f"({start.column + 1}, {_num(start.row)})"
+        out.append(f"\\draw[->, rounded corners=8pt] {' -- '.join(path)} --{labels} {end};")
+    out += ["\\end{tikzpicture}}"]
+    return "\n".join(out) + "\n"
+
+
+def _revealed(text: str, owner: str, reveal: Mapping[str, int]) -> str:
+    return f"\\uncover<{reveal[owner]}->{{{text}}}" if owner in reveal else text
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,36 @@
+"""``derive build``: every scenario × format × language into one folder, byte-identical on every run."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from .cli import write_atomic
+from .render import FORMATS, LANGUAGES
+from .scenarios import SCENARIOS, build
+
+EXTENSIONS = {"markdown": "md", "json": "json"}
+
+
+def gallery_files() -> list[tuple[str, str, str]]:
+    """(scenario, format, language) for every file of the gallery; json is language-neutral."""
+    return [(s, f, lang) for s in SCENARIOS for f in FORMATS for lang in (LANGUAGES if f != "json" else ("en",))]
+
+
+def relative_path(scenario: str, fmt: str, lang: str) -> str:
+    return f"{scenario}/{scenario}.json" if fmt == "json" else f"{scenario}/{lang}.{EXTENSIONS[fmt]}"
+
+
+def build_gallery(out: Path, progress: TextIO | None = None) -> list[Path]:
+    from .render import render
+    written = []
+    walks = {}
+    jobs = gallery_files()
+    for number, (scenario, fmt, lang) in enumerate(jobs, 1):
+        walk = walks.get(scenario) or walks.setdefault(scenario, build(scenario))
+        path = out / relative_path(scenario, fmt, lang)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, render(walk, fmt, lang).encode("utf-8"))
+        written.append(path)
+        if progress is not None:
+            progress.write(f"[{number}/{len(jobs)}] {path}\n")
+    return written

@@ -1,0 +1,134 @@
+"""The forward graph: named nodes in topological order, and the exact forward pass."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+import sympy
+from sympy import Expr
+
+from .errors import InputError
+from .rules import RULES
+
+Operand = Union[str, sympy.Rational]
+"""A node's operand: the name of another node, or an exact constant."""
+
+MAX_EXACT_BITS = 4096  # beyond this a rational value is carried as a 30-digit float instead
+DIGITS = 30
+MAX_MAGNITUDE = 1e300  # values beyond this cannot be shown or checked in float64
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    op: str  # "leaf" or a key of RULES
+    args: tuple[Operand, ...] = ()
+    params: tuple = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The distinct node names this node reads, in order of first use."""
+        return tuple(dict.fromkeys(a for a in self.args if isinstance(a, str)))
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...]
+    output: str
+    _index: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {n.name: n for n in self.nodes})
+
+    def __getitem__(self, name: str) -> Node:
+        return self._index[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._index
+
+    @property
+    def leaves(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes if n.op == "leaf")
+
+    def consumers(self) -> dict[str, tuple[str, ...]]:
+        """For each node, the nodes that read it, in forward order."""
+        readers: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for node in self.nodes:
+            for name in node.inputs:
+                readers[name].append(node.name)
+        return {name: tuple(r) for name, r in readers.items()}
+
+
+def symbol(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name, real=True)
+
+
+def operand_exprs(node: Node) -> list[Expr]:
+    return [symbol(a) if isinstance(a, str) else a for a in node.args]
+
+
+def definition(node: Node) -> Expr:
+    """The node's definition in terms of its operands, as written (unevaluated), for display."""
+    rule = RULES[node.op]
+    with sympy.evaluate(False):
+        return rule.show(operand_exprs(node), node.params)
+
+
+def unrolled(graph: Graph, keep: frozenset[str] = frozenset()) -> dict[str, Expr]:
+    """Every node as an expression of the leaves (and of the nodes in ``keep``, left as symbols)."""
+    exprs: dict[str, Expr] = {}
+    for node in graph.nodes:
+        if node.op == "leaf" or node.name in keep:
+            exprs[node.name] = symbol(node.name)
+        else:
+            args = [exprs[a] if isinstance(a, str) else a for a in node.args]
+            exprs[node.name] = RULES[node.op].forward(args, node.params)
+    return exprs
+
+
+def exact(value: Expr) -> Expr:
+    """Keep rationals exact while they stay small; anything else becomes a 30-digit float."""
+    if value.is_Rational:
+        if max(abs(value.p).bit_length(), value.q.bit_length()) <= MAX_EXACT_BITS:
+            return value
+    return sympy.Float(value.evalf(DIGITS), DIGITS)
+
+
+def is_finite_real(value: Expr) -> bool:
+    return bool(value.is_number and value.is_extended_real and value.is_finite)
+
+
+def forward(graph: Graph, point: Mapping[str, Expr]) -> dict[str, Expr]:
+    """The forward pass at a point: every node's value, exact where the maths is."""
+    values: dict[str, Expr] = {}
+    for node in graph.nodes:
+        if node.op == "leaf":
+            values[node.name] = point[node.name]
+            continue
+        args = [values[a] if isinstance(a, str) else a for a in node.args]
+        values[node.name] = evaluate_op(node, args)
+    return values
+
+
+def evaluate_op(node: Node, args: list[Expr]) -> Expr:
+    """One node's exact value; outside the op's domain (log of a negative, division by zero) is an input error."""
+    if node.op == "pow" and _huge_power(args[0], args[1]):
+        args = [sympy.Float(a, DIGITS) for a in args]
+    value = RULES[node.op].forward(args, node.params)
+    described = f"{node.name} = {node.op}({', '.join(_short(a) for a in args)})"
+    if not is_finite_real(value):
+        raise InputError(f"{described} is not a finite real number at the given point")
+    if abs(value.evalf(DIGITS)) > MAX_MAGNITUDE:
+        raise InputError(f"{described} is larger than {MAX_MAGNITUDE:g} at the given point")
+    return exact(value)
+
+
+def _huge_power(base: Expr, exponent: Expr) -> bool:
+    if not (base.is_Rational and exponent.is_Rational) or base in (0, 1, -1):
+        return False
+    bits = max(abs(base.p).bit_length(), base.q.bit_length())
+    return bits * abs(exponent) > MAX_EXACT_BITS
+
+
+def _short(value: Expr) -> str:
+    return str(value) if value.is_Rational else f"{float(value):.6g}"

@@ -1,0 +1,235 @@
+"""Expressions and assignment programs → `Graph`, through an explicit whitelist over Python's `ast`.
+
+Nothing here evaluates user text: the syntax tree is walked node by node, and anything not on the whitelist is
+rejected with one line naming it. Naming rule for a one-line expression: the output is ``f``; every operator or
+function application inside it becomes a node named ``u1, u2, …`` in the order it is computed (innermost first,
+left to right), skipping names the input already uses. Programs name their own nodes; sub-expressions on the right
+of an assignment are named the same way.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from fractions import Fraction
+
+import sympy
+
+from .errors import InputError
+from .graph import Graph, Node, Operand
+from .rules import FUNCTIONS
+
+MAX_CHARS = 128 * 1024
+MAX_NODES = 10_000
+MAX_DEPTH = 200
+MAX_CONSTANT_EXPONENT = 1000
+OUTPUT = "f"
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DESCRIBE = {
+    ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambda", ast.Constant: "constant",
+    ast.Compare: "comparisons", ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions",
+    ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets", ast.JoinedStr: "f-strings",
+    ast.ListComp: "comprehensions", ast.GeneratorExp: "generators", ast.Starred: "starred arguments",
+    ast.NamedExpr: "the walrus operator", ast.Await: "await", ast.Yield: "yield",
+}
+
+
+def parse_number(text: str, what: str) -> sympy.Rational:
+    """A decimal or integer, read exactly (``0.1`` is 1/10); rejects NaN, inf and anything else."""
+    cleaned = text.strip()
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?", cleaned) and not re.fullmatch(
+            r"[+-]?\d+/\d+", cleaned):
+        raise InputError(f"{what}: {text!r} is not a number")
+    value = Fraction(cleaned)
+    return sympy.Rational(value.numerator, value.denominator)
+
+
+def parse_program(text: str) -> Graph:
+    """Parse one expression (output ``f``) or a program of assignments (output: the last one assigned)."""
+    if len(text) > MAX_CHARS:
+        raise InputError(f"input is {len(text)} characters long; the limit is {MAX_CHARS}")
+    if not text.strip():
+        raise InputError("the expression is empty")
+    try:
+        tree = ast.parse(text, mode="exec")
+    except SyntaxError as exc:
+        where = f" at line {exc.lineno}, column {exc.offset}" if exc.lineno else ""
+        raise InputError(f"cannot read the expression{where}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)") from None
+    except ValueError as exc:
+        raise InputError(f"cannot read the expression: {exc}") from None
+    return _Builder(text, tree).build()
+
+
+class _Builder:
+    def __init__(self, text: str, tree: ast.Module) -> None:
+        self.text = text
+        self.tree = tree
+        self.nodes: list[Node] = []
+        self.defined: set[str] = set()
+        self.leaves: set[str] = set()
+        self.taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        self.counter = 0
+
+    def build(self) -> Graph:
+        body = self.tree.body
+        if not body:
+            raise InputError("the expression is empty")
+        if len(body) == 1 and isinstance(body[0], ast.Expr):
+            if OUTPUT in self.taken:
+                raise InputError(f"'{OUTPUT}' names the output of an expression; call the variable something else")
+            self.taken.add(OUTPUT)
+            self._assign(OUTPUT, body[0].value)
+            output = OUTPUT
+        else:
+            for statement in body:
+                self._statement(statement)
+            last = body[-1]
+            if not isinstance(last, ast.Assign):
+                raise InputError("the last statement of a program must assign the output, e.g. 'f = ...'")
+            output = last.targets[0].id
+        self._check_all_used(output)
+        return Graph(tuple(self._leaf_nodes() + self.nodes), output)
+
+    def _statement(self, statement: ast.stmt) -> None:
+        if isinstance(statement, ast.Expr):
+            raise InputError(f"{self._where(statement)}: every statement of a program must be an assignment "
+                             f"'name = expression', not {self._quote(statement)}")
+        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 or not isinstance(
+                statement.targets[0], ast.Name):
+            raise InputError(f"{self._where(statement)}: not allowed: {self._quote(statement)} "
+                             "(only 'name = expression' assignments)")
+        name = statement.targets[0].id
+        self._check_name(name, statement)
+        if name in self.defined:
+            raise InputError(f"{self._where(statement)}: '{name}' is assigned twice")
+        if name in self.leaves:
+            raise InputError(f"{self._where(statement)}: '{name}' is used before it is assigned")
+        self._assign(name, statement.value)
+
+    def _assign(self, name: str, value: ast.expr) -> None:
+        operand = self._operand(value, 0)
+        fresh = self.nodes and operand == self.nodes[-1].name and operand not in self.defined
+        if fresh:  # the right side's top operation takes the assigned name
+            last = self.nodes.pop()
+            self.taken.discard(last.name)
+            self.counter = int(last.name[1:]) - 1
+            self._add(Node(name, last.op, last.args, last.params))
+        else:  # a copy of a variable, or a constant
+            self._add(Node(name, "identity", (operand,)))
+        self.defined.add(name)
+
+    def _operand(self, expr: ast.expr, depth: int) -> Operand:
+        if depth > MAX_DEPTH:
+            raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)")
+        if isinstance(expr, ast.Name):
+            self._check_name(expr.id, expr)
+            if expr.id not in self.defined:
+                self.leaves.add(expr.id)
+            return expr.id
+        if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
+            return self._literal(expr)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
+            if isinstance(expr.op, ast.UAdd):
+                return self._operand(expr.operand, depth + 1)
+            if isinstance(expr.operand, ast.Constant) and type(expr.operand.value) in (int, float):
+                return -self._literal(expr.operand)
+            return self._node("neg", (self._operand(expr.operand, depth + 1),))
+        if isinstance(expr, ast.BinOp) and type(expr.op) in _BINOPS:
+            left = self._operand(expr.left, depth + 1)
+            right = self._operand(expr.right, depth + 1)
+            if not isinstance(left, str) and not isinstance(right, str):
+                return self._fold(expr, left, right)
+            return self._node(_BINOPS[type(expr.op)], (left, right))
+        if isinstance(expr, ast.Call):
+            return self._call(expr, depth)
+        raise InputError(f"{self._where(expr)}: not allowed: {self._quote(expr)} ({self._describe(expr)})")
+
+    def _fold(self, expr: ast.BinOp, left: sympy.Rational, right: sympy.Rational) -> sympy.Rational:
+        """Arithmetic on constants alone is done at once, exactly (``1/2`` is the constant one half)."""
+        op = type(expr.op)
+        if op is ast.Div and right == 0:
+            raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
+        if op is ast.Pow:
+            if not right.is_Integer or abs(right) > MAX_CONSTANT_EXPONENT:
+                raise InputError(f"{self._where(expr)}: constant power {self._quote(expr)} is not supported "
+                                 f"(integer exponents up to {MAX_CONSTANT_EXPONENT})")
+            if left == 0 and right < 0:
+                raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
+            return left ** right
+        return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right,
+                ast.Div: left / right if right != 0 else None}[op]
+
+    def _call(self, call: ast.Call, depth: int) -> Operand:
+        if not isinstance(call.func, ast.Name):
+            raise InputError(f"{self._where(call)}: not allowed: {self._quote(call)} (only calls of "
+                             f"{', '.join(FUNCTIONS)})")
+        if call.func.id not in FUNCTIONS:
+            raise InputError(f"{self._where(call)}: unknown function '{call.func.id}' "
+                             f"(allowed: {', '.join(FUNCTIONS)})")
+        if call.keywords or len(call.args) != 1 or isinstance(call.args[0], ast.Starred):
+            raise InputError(f"{self._where(call)}: {call.func.id}() takes exactly one argument: "
+                             f"{self._quote(call)}")
+        return self._node(call.func.id, (self._operand(call.args[0], depth + 1),))
+
+    def _literal(self, constant: ast.Constant) -> sympy.Rational:
+        if isinstance(constant.value, bool):
+            raise InputError(f"{self._where(constant)}: not allowed: {constant.value!r}")
+        segment = (ast.get_source_segment(self.text, constant) or "").replace("_", "")
+        if isinstance(constant.value, int) and not re.fullmatch(r"\d+", segment):
+            return sympy.Integer(constant.value)  # 0x.., 0o.., 0b..
+        return parse_number(segment, "number")
+
+    def _node(self, op: str, args: tuple[Operand, ...]) -> str:
+        self.counter += 1
+        name = f"u{self.counter}"
+        while name in self.taken:
+            self.counter += 1
+            name = f"u{self.counter}"
+        self.taken.add(name)
+        self._add(Node(name, op, args))
+        return name
+
+    def _add(self, node: Node) -> None:
+        if len(self.nodes) >= MAX_NODES:
+            raise InputError(f"the expression has more than {MAX_NODES} operations")
+        self.nodes.append(node)
+
+    def _check_name(self, name: str, where: ast.AST) -> None:
+        if not _NAME.match(name):
+            raise InputError(f"{self._where(where)}: '{name}' is not allowed as a name "
+                             "(letters, digits and '_', starting with a letter)")
+        if name in FUNCTIONS:
+            raise InputError(f"{self._where(where)}: '{name}' is a function, not a variable")
+
+    def _check_all_used(self, output: str) -> None:
+        needed = {output}
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(node.inputs)
+        unused = [n.name for n in self.nodes if n.name not in needed]
+        if unused:
+            raise InputError(f"'{unused[0]}' is assigned but never used to compute the output '{output}'")
+
+    def _leaf_nodes(self) -> list[Node]:
+        order = dict.fromkeys(a for node in self.nodes for a in node.inputs if a in self.leaves)
+        return [Node(name, "leaf") for name in order]
+
+    def _quote(self, node: ast.AST) -> str:
+        segment = ast.get_source_segment(self.text, node) or type(node).__name__
+        return "'" + (segment if len(segment) <= 60 else segment[:57] + "...") + "'"
+
+    def _describe(self, node: ast.AST) -> str:
+        if isinstance(node, ast.BinOp):
+            return f"the operator {type(node.op).__name__} is not one of + - * / **"
+        if isinstance(node, ast.UnaryOp):
+            return "only unary minus is allowed"
+        if isinstance(node, ast.Constant):
+            return f"{type(node.value).__name__} literals are not numbers"
+        return _DESCRIBE.get(type(node), f"{type(node).__name__} is not allowed")
+
+    @staticmethod
+    def _where(node: ast.AST) -> str:
+        return f"line {getattr(node, 'lineno', 1)}, column {getattr(node, 'col_offset', 0) + 1}"

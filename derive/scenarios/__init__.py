@@ -1,0 +1,15 @@
+"""The built-in scenarios of the study material, each a module with ``build() -> Walkthrough``."""
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..errors import InputError
+from ..walkthrough import Walkthrough
+
+SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "delta-recurrence")
+
+
+def build(name: str) -> Walkthrough:
+    if name not in SCENARIOS:
+        raise InputError(f"unknown scenario '{name}' (run 'derive list'; choose from {', '.join(SCENARIOS)})")
+    return import_module(f"{__name__}.{name.replace('-', '_')}").build()

@@ -1,0 +1,46 @@
+"""toast: the toast-baking robot, gradient descent on one weight (y = w x, E = ½(y − t)², η = 0.1)."""
+from __future__ import annotations
+
+import sympy
+
+from ..backward import derive
+from ..graph import symbol
+from ..notation import Grad
+from ..parse import parse_number, parse_program
+from ..walkthrough import Claim, Section, Text, Walkthrough, make
+
+PROGRAM = "y = w*x; r = y - t; q = r**2; E = 1/2*q"
+POINT = {"x": "2", "t": "4", "w": "1"}
+LEARNING_RATE = "0.1"
+
+
+def graph_definition(derivation) -> sympy.Expr:
+    """E written in y and t: the graph's own definitions substituted up to y (never typed by hand)."""
+    from ..graph import unrolled
+    return unrolled(derivation.graph, frozenset({"y"}))["E"]
+
+
+def build() -> Walkthrough:
+    graph = parse_program(PROGRAM)
+    point = {name: parse_number(v, name) for name, v in POINT.items()}
+    derivation = derive(graph, point, ("w",))
+    x, t, y, w, e = (symbol(n) for n in ("x", "t", "y", "w", "E"))
+    eta = parse_number(LEARNING_RATE, "lr")
+    with sympy.evaluate(False):
+        chain = sympy.Mul(Grad("E", "y"), Grad("y", "w"))
+        closed = sympy.Mul(y - t, x)
+    intro = (Section("scenario.toast.heading.story", (
+        Text("scenario.toast.text.robot"),
+        Text("scenario.toast.text.numbers", tuple((n, sympy.Eq(symbol(n), point[n], evaluate=False))
+                                                  for n in ("x", "t", "w")) + (("eta", sympy.Eq(sympy.Symbol("eta"), eta, evaluate=False)),
+                                                  ("model", sympy.Eq(y, w * x)),
+                                                  ("error", sympy.Eq(e, graph_definition(derivation))))),
+        Text("scenario.toast.text.direction", (("y", sympy.Eq(y, derivation.values["y"], evaluate=False)),
+                                               ("t", sympy.Eq(t, point["t"], evaluate=False)))),
+    )),)
+    extra = (Section("scenario.toast.heading.chain", (
+        Text("scenario.toast.text.chain"),
+        Claim(Grad("E", "w"), (chain, closed), derivation.gradients["w"].value),
+        Text("scenario.toast.text.direction_result"),
+    )),)
+    return make("toast", PROGRAM, derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)

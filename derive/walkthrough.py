@@ -1,0 +1,130 @@
+"""What a rendered walk-through holds: a checked derivation, its updates and a scenario's own sections.
+
+Everything here is plain data. Prose is referenced by catalog keys, maths is held as SymPy expressions, and
+every equation that states a value (`Claim`) is checked against the walk before anything is rendered.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+import sympy
+from sympy import Expr
+
+from .backward import Derivation, derive
+from .check import CheckReport, check, close
+from .errors import CheckFailure, InputError
+from .graph import exact, symbol
+from .notation import Grad
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph from the language catalog; ``params`` fill its placeholders (maths given as expressions)."""
+
+    key: str
+    params: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class Equation:
+    """A displayed equation or chain ``lhs = rhs[0] = rhs[1] = …``, shown as written."""
+
+    lhs: Expr
+    rhs: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An equation whose right side, evaluated at the walk's point, must equal ``value``; checked."""
+
+    lhs: Expr
+    rhs: tuple[Expr, ...]  # each member must evaluate to ``value`` once ``subs`` is applied
+    value: Expr | None
+    subs: tuple[tuple[sympy.Symbol, Expr], ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    header_keys: tuple[str, ...]
+    rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
+
+
+Block = Union[Text, Equation, Claim, Table]
+
+
+@dataclass(frozen=True)
+class Section:
+    title_key: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Update:
+    """One gradient-descent step on the ``wrt`` leaves, then the forward pass and all gradients again."""
+
+    step: int
+    learning_rate: Expr
+    changes: tuple[tuple[str, Expr, Expr, Expr], ...]  # (leaf, old value, gradient, new value)
+    derivation: Derivation
+    report: CheckReport
+    state: Mapping[str, Mapping[str, Expr]] | None = None
+
+
+@dataclass(frozen=True)
+class Walkthrough:
+    name: str  # scenario name, or "explain"
+    source: str  # what the user typed, or the scenario's program
+    derivation: Derivation
+    report: CheckReport
+    updates: tuple[Update, ...] = ()
+    intro: tuple[Section, ...] = ()  # before the forward pass (the setting, the story)
+    extra: tuple[Section, ...] = ()  # after the gradients (closed forms, vector forms, recurrences)
+    flags: Mapping[str, object] = field(default_factory=dict)
+
+
+def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
+    """Plain gradient descent on the ``wrt`` leaves: w ← w − η ∂f/∂w, each step checked like the first."""
+    if derivation.point is None:
+        raise InputError("--step needs a point: give every leaf a value with --at")
+    updates = []
+    current = derivation
+    for k in range(1, steps + 1):
+        changes = []
+        point = dict(current.point)
+        for leaf in current.wrt:
+            gradient = current.gradients[leaf].value
+            point[leaf] = exact(point[leaf] - learning_rate * gradient)
+            changes.append((leaf, current.point[leaf], gradient, point[leaf]))
+        current = derive(current.graph, point, current.wrt)
+        updates.append(Update(k, learning_rate, tuple(changes), current, check(current)))
+    return tuple(updates)
+
+
+def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
+    """Every `Claim` must agree with the walk's numbers; a disagreement is a bug (exit 3)."""
+    if derivation.values is None:
+        return
+    node_values = {symbol(n): v for n, v in derivation.values.items()}
+    node_values.update({Grad(derivation.output, n): g.value for n, g in derivation.gradients.items()})
+    node_values.update({Grad(step.node, term.input): term.local_value
+                        for step in derivation.steps for term in step.terms})
+    for section in sections:
+        for block in section.blocks:
+            if not isinstance(block, Claim) or block.value is None:
+                continue
+            for member in block.rhs:
+                got = exact(member.xreplace(dict(block.subs)).xreplace(node_values))
+                if not got.is_number or not close(float(got), float(block.value)):
+                    raise CheckFailure(f"self-check failed: {block.lhs} = {member} gives {got}, "
+                                       f"expected {block.value}")
+
+
+def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
+         intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
+         flags: Mapping[str, object] | None = None) -> Walkthrough:
+    """Check a derivation (and its claims and updates) and bundle it for rendering."""
+    report = check(derivation)
+    check_claims(derivation, intro + extra)
+    updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, dict(flags or {}))
