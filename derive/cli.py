@@ -12,8 +12,7 @@ from . import __version__
 from .errors import DeriveError, InputError
 
 MAX_INPUT_BYTES = 128 * 1024
-FORMATS = ("markdown", "json")
-LANGUAGES = ("en", "ja")
+from .render import FORMATS, LANGUAGES
 
 EPILOG = """\
 examples:

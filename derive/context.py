@@ -24,9 +24,17 @@ LANGUAGES = ("en", "ja")
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> Mapping[str, str]:
-    """The flat ``{"section.key": text}`` catalog of a language."""
-    text = resources.files("derive.locales").joinpath(f"{lang}.toml").read_text(encoding="utf-8")
-    return _flatten(tomllib.loads(text))
+    """The flat ``{"section.key": text}`` catalog of a language, merged from ``locales/<lang>/*.toml``."""
+    folder = resources.files("derive.locales").joinpath(lang)
+    flat: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            part = _flatten(tomllib.loads(entry.read_text(encoding="utf-8")))
+            clash = flat.keys() & part.keys()
+            if clash:
+                raise ValueError(f"catalog {lang}: {entry.name} redefines {sorted(clash)[0]}")
+            flat.update(part)
+    return flat
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

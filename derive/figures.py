@@ -75,7 +75,7 @@ class FigureEdge:
     owner: str  # the graph node whose gradient the red label shows (for overlays)
     forward: Label | None
     gradient: Label | None  # None when not shown (yet)
-    bends: tuple[float, ...] = ()  # rows at the columns strictly between source and target
+    route: tuple[float, ...] = ()  # rows at columns source + ½, source + 1, …, target − ½; labels sit on the last
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,7 @@ def layout(derivation: Derivation, highlight: str | None = None,
     raw_edges.append((ids[out], None, out, _forward(derivation, out), grad_out))
 
     rows = _place_rows(places, [(s, t) for s, t, *_ in raw_edges if t is not None])
+    rows.update({(ids[out], None, 2 * column[out] + 1): rows[ids[out]]})
     nodes = []
     for node in graph.nodes:
         kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
@@ -229,7 +230,8 @@ def layout(derivation: Derivation, highlight: str | None = None,
     nodes += [FigureNode(cid, "", "const", places[cid], rows[cid], label, None, None)
               for cid, label in constants.items()]
     edges = tuple(FigureEdge(s, t, owner, fwd, grad,
-                             tuple(rows[(s, t, c)] for c in range(places[s] + 1, places[t])) if t else ())
+                             tuple(rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else
+                                                                  2 * places[s] + 2)))
                   for s, t, owner, fwd, grad in raw_edges)
     height = max(rows.values()) + 1
     return Layout(tuple(nodes), edges, column[out] + 2, height)
@@ -252,31 +254,31 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
 
 
 def _place_rows(places: Mapping[str, int], edges: list[tuple[str, str]]) -> dict:
-    """Rows for every node and for every bend of an edge that skips columns (keyed ``(src, dst, column)``).
+    """Rows for every node and for every point of every edge's route (keyed ``(src, dst, 2·column)``).
 
-    Sugiyama-style: long edges get one bend point per column they cross; then a few sweeps each sort a column by
-    the mean row of its neighbours and place it as close to those means as a gap of 1 allows (isotonic
-    regression). Deterministic: ties keep the previous order, which starts as the graph's forward order.
+    Sugiyama-style on a grid of half columns: nodes sit on whole columns, and each edge gets one route point on
+    every half column it crosses, the last of which holds its labels. A few sweeps then sort each column by the
+    mean row of its neighbours and place it as close to those means as a gap of 1 allows (isotonic regression).
+    Deterministic: ties keep the previous order, which starts as the graph's forward order.
     """
     neighbours: dict = {key: [] for key in places}
-    column_of: dict = dict(places)
+    grid: dict = {key: 2 * c for key, c in places.items()}
     for src, dst in edges:
-        chain = [src] + [(src, dst, c) for c in range(places[src] + 1, places[dst])] + [dst]
+        route = [(src, dst, x) for x in range(grid[src] + 1, grid[dst])]
+        grid.update({key: key[2] for key in route})
+        neighbours.update({key: [] for key in route})
+        chain = [src, *route, dst]
         for a, b in zip(chain, chain[1:]):
-            for key in (a, b):
-                if key not in neighbours:
-                    neighbours[key] = []
-                    column_of[key] = key[2]
             neighbours[a].append(b)
             neighbours[b].append(a)
     columns: dict[int, list] = {}
     for key in neighbours:
-        columns.setdefault(column_of[key], []).append(key)
+        columns.setdefault(grid[key], []).append(key)
     row = {key: float(i) for members in columns.values() for i, key in enumerate(members)}
     order = sorted(columns)
     for sweep in range(SWEEPS):
-        for c in order if sweep % 2 == 0 else reversed(order):
-            members = columns[c]
+        for x in order if sweep % 2 == 0 else reversed(order):
+            members = columns[x]
             target = {k: sum(row[n] for n in neighbours[k]) / len(neighbours[k]) if neighbours[k] else row[k]
                       for k in members}
             members.sort(key=lambda k: (target[k], row[k]))
@@ -307,32 +309,35 @@ _HIGHLIGHT = "#ffe680"
 
 
 def to_dot(lay: Layout) -> str:
-    """Graphviz source: columns as ranks, and each labelled edge drawn through a small label block whose middle
-    line continues the edge, so the forward value is always above it and the gradient (red) below."""
+    """Graphviz source on the layout's grid (ranks are half columns, kept in the layout's row order); each labelled
+    edge runs through a small label block whose middle line continues the edge, so the forward value is always
+    above the line and the gradient (red) below it."""
     lines = ["digraph derivation {",
-             f'  graph [rankdir=LR, nodesep=0.12, ranksep=0.18, fontname="{_FONT}"];',
+             f'  graph [rankdir=LR, nodesep=0.1, ranksep=0.12, fontname="{_FONT}"];',
              f'  node [fontname="{_FONT}", fontsize=14];',
-             '  edge [arrowsize=0.6, penwidth=1];']
+             '  edge [arrowsize=0.6];']
+    ranks: dict[int, list[tuple[float, str]]] = {}
     for node in lay.nodes:
         lines.append(f"  {node.id} [{_dot_node(node)}];")
+        ranks.setdefault(2 * node.column, []).append((node.row, node.id))
     for i, edge in enumerate(lay.edges):
-        target = edge.target or f"end{i}"
-        if edge.target is None:
+        start = lay.node(edge.source)
+        target, block, x = edge.target, f"e{i}", 2 * start.column + len(edge.route)
+        if target is None:
+            target = f"end{i}"
             lines.append(f"  {target} [shape=point, width=0.01, style=invis];")
+            ranks.setdefault(x + 1, []).append((start.row, target))
         if edge.forward is None and edge.gradient is None:
-            lines.append(f"  {edge.source} -> {target};")
+            lines.append(f"  {edge.source} -> {target} [minlen={x + 1 - 2 * start.column}];")
             continue
-        block = f"e{i}"
         lines.append(f"  {block} [shape=plaintext, margin=0, width=0, height=0, label=<{_dot_block(edge)}>];")
-        lines.append(f"  {edge.source} -> {block}:m:w [arrowhead=none];")
+        lines.append(f"  {edge.source} -> {block}:m:w [arrowhead=none, minlen={x - 2 * start.column}];")
         lines.append(f"  {block}:m:e -> {target};")
-    by_column: dict[int, list[FigureNode]] = {}
-    for node in lay.nodes:
-        by_column.setdefault(node.column, []).append(node)
-    for c in sorted(by_column):
-        members = sorted(by_column[c], key=lambda n: n.row)
-        lines.append("  { rank=same; " + " ".join(n.id + ";" for n in members) + " }")
-        lines += [f"  {a.id} -> {b.id} [style=invis];" for a, b in zip(members, members[1:])]
+        ranks.setdefault(x, []).append((edge.route[-1], block))
+    for x in sorted(ranks):
+        members = [name for _, name in sorted(ranks[x])]
+        lines.append("  { rank=same; " + " ".join(m + ";" for m in members) + " }")
+        lines += [f"  {a} -> {b} [style=invis];" for a, b in zip(members, members[1:])]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -380,13 +385,14 @@ def svg_for(derivation: Derivation) -> str:
 # --- TikZ -------------------------------------------------------------------------------------------------------
 
 _DX = 2.1  # cm between columns
-_DY = 1.25  # cm between rows
+_DY = 0.9  # cm between rows
+_HALF = 0.3  # half the length of the labelled stretch of an edge, in columns
 _TIKZ_STYLES = (r"x=%scm, y=-%scm, >={Stealth[length=5pt]}, every node/.style={font=\small}, "
                 r"op/.style={circle, draw, minimum size=7mm, inner sep=1pt}, "
                 r"leaf/.style={inner sep=2pt}, const/.style={inner sep=2pt, font=\footnotesize}, "
                 r"nodename/.style={font=\footnotesize}, "
-                r"fwd/.style={auto, font=\scriptsize, inner sep=1.5pt}, "
-                r"grad/.style={auto, swap, font=\scriptsize, inner sep=1.5pt, text=red!80!black}, "
+                r"fwd/.style={above, font=\scriptsize, inner sep=1.5pt}, "
+                r"grad/.style={below, font=\scriptsize, inner sep=1.5pt, text=red!80!black}, "
                 r"highlight/.style={fill=yellow!40, very thick}") % (_DX, _DY)
 
 
@@ -419,15 +425,20 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
         out.append(f"\\node[{', '.join(options)}] ({node.id}) at ({node.column}, {_num(node.row)}) {{{text}}};")
     for edge in lay.edges:
         start = ids[edge.source]
-        path = [f"({edge.source})"]
-        path += [f"({c}, {_num(r)})" for c, r in zip(range(start.column + 1, 10 ** 6), edge.bends)]
-        labels = ""
-        if edge.forward:
-            labels += f" node[fwd] {{${edge.forward.latex}$}}"
-        if edge.gradient:
-            labels += " node[grad] {" + _revealed(f"${edge.gradient.latex}$", edge.owner, reveal) + "}"
-        end = f"({edge.target})" if edge.target else f"({start.column + 1}, {_num(start.row)})"
-        out.append(f"\\draw[->, rounded corners=8pt] {' -- '.join(path)} --{labels} {end};")
+        points = [(start.column + (i + 1) / 2, row) for i, row in enumerate(edge.route)]
+        path = [f"({edge.source})"] + [f"({_num(x)}, {_num(r)})" for x, r in points[:-1]]
+        (x, r), labels = points[-1], ""
+        if edge.forward or edge.gradient:
+            path.append(f"({_num(x - _HALF)}, {_num(r)})")
+            labels = f" node[fwd] {{${edge.forward.latex}$}}" if edge.forward else ""
+            if edge.gradient:
+                labels += " node[grad] {" + _revealed(f"${edge.gradient.latex}$", edge.owner, reveal) + "}"
+            path.append(f"({_num(x + _HALF)}, {_num(r)})")
+        else:
+            path.append(f"({_num(x)}, {_num(r)})")
+        path[-1] = path[-1] if not labels else labels.lstrip() + " " + path[-1]
+        path.append(f"({edge.target})" if edge.target else f"({start.column + 1}, {_num(start.row)})")
+        out.append(f"\\draw[->, rounded corners=6pt] {' -- '.join(path)};")
     out += ["\\end{tikzpicture}}"]
     return "\n".join(out) + "\n"
 

@@ -5,19 +5,23 @@ from pathlib import Path
 from typing import TextIO
 
 from .cli import write_atomic
-from .render import FORMATS, LANGUAGES
+from .render import EXTENSIONS, LANGUAGES
 from .scenarios import SCENARIOS, build
 
-EXTENSIONS = {"markdown": "md", "json": "json"}
+
+GALLERY_FORMATS = ("markdown", "json")
 
 
 def gallery_files() -> list[tuple[str, str, str]]:
     """(scenario, format, language) for every file of the gallery; json is language-neutral."""
-    return [(s, f, lang) for s in SCENARIOS for f in FORMATS for lang in (LANGUAGES if f != "json" else ("en",))]
+    return [(s, f, lang) for s in SCENARIOS for f in GALLERY_FORMATS for lang in (LANGUAGES if f != "json" else ("en",))]
 
 
 def relative_path(scenario: str, fmt: str, lang: str) -> str:
-    return f"{scenario}/{scenario}.json" if fmt == "json" else f"{scenario}/{lang}.{EXTENSIONS[fmt]}"
+    if fmt == "json":
+        return f"{scenario}/{scenario}.json"
+    suffix = "-slides" if fmt == "beamer" else ""
+    return f"{scenario}/{lang}{suffix}.{EXTENSIONS[fmt]}"
 
 
 def build_gallery(out: Path, progress: TextIO | None = None) -> list[Path]:

@@ -91,6 +91,11 @@ class DerivePrinter(LatexPrinter):
     def _print_Grad(self, expr: Grad) -> str:
         return r"\frac{\partial " + name_latex(expr.output) + r"}{\partial " + name_latex(expr.node) + "}"
 
+    # Products keep the order they were built in. Sums written by the user (or a scenario) keep theirs too;
+    # sums SymPy built itself are printed in its usual polynomial order ("y - 1", not "-1 + y").
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        return super()._print_Add(expr, order="lex" if _is_canonical(expr) else "none")
+
     def _print_Mul(self, expr: sympy.Mul) -> str:
         first, rest = expr.args[0], expr.args[1:]
         if first.is_Rational and not first.is_Integer and rest and abs(first.p) == 1:
@@ -102,6 +107,10 @@ class DerivePrinter(LatexPrinter):
     def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
         text = r"\mathbb{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
         return f"{text}^{{{exp}}}" if exp else text
+
+
+def _is_canonical(expr: sympy.Expr) -> bool:
+    return expr.func(*expr.args).args == expr.args
 
 
 _PRINTER = DerivePrinter()
@@ -189,6 +198,8 @@ def float_text(x: float) -> str:
 def product_latex(factors: list[sympy.Basic]) -> str:
     """``a · b · c`` with negative numbers in parentheses, for chains such as ``(−4) · 2``."""
     parts = []
+    if len(factors) > 1:
+        factors = [f for f in factors if f != 1] or [sympy.S.One]
     for factor in factors:
         text = number_latex(factor) if sympy.sympify(factor).is_number else latex(factor)
         if text.startswith("-") or (not sympy.sympify(factor).is_number and isinstance(factor, sympy.Add)):

@@ -5,14 +5,18 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
-from .walkthrough import Walkthrough
 
-FORMATS = ("markdown", "json")
+if TYPE_CHECKING:
+    from .walkthrough import Walkthrough
+
+FORMATS = ("markdown", "latex", "beamer", "html", "json")
 LANGUAGES = ("en", "ja")
-_EXTENSIONS = {"markdown": "md", "json": "json"}
+EXTENSIONS = {"markdown": "md", "latex": "tex", "beamer": "tex", "html": "html", "json": "json"}
+TEMPLATES = {"markdown": "markdown/walkthrough.md.j2", "latex": "latex/walkthrough.tex.j2",
+             "beamer": "beamer/walkthrough.tex.j2"}
 
 
 def templates_root() -> Path:
@@ -27,33 +31,51 @@ def templates_root() -> Path:
 
 
 @lru_cache(maxsize=8)
-def environment(user_templates: str | None = None):
+def environment(user_templates: str | None = None, tex: bool = False):
+    """A strict Jinja environment: a user's folder first, then the package's; LaTeX-friendly delimiters for .tex
+    (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash."""
     import jinja2  # deferred: start-up time matters for the CLI
 
     loaders = [jinja2.FileSystemLoader(user_templates)] if user_templates else []
     loaders.append(jinja2.FileSystemLoader(str(templates_root())))
-    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False,
-                              autoescape=False)
+    options: dict[str, Any] = dict(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                                   keep_trailing_newline=True, autoescape=False)
+    if tex:
+        options.update(block_start_string=r"\BLOCK{", block_end_string="}", variable_start_string=r"\VAR{",
+                       variable_end_string="}", comment_start_string=r"\#{", comment_end_string="}",
+                       line_statement_prefix="%%", line_comment_prefix="%#", trim_blocks=True,
+                       lstrip_blocks=True)
+    return jinja2.Environment(**options)
 
 
-def render(walk: Walkthrough, fmt: str = "markdown", lang: str = "en", *, user_templates: str | None = None,
-           extra_context: dict[str, Any] | None = None) -> str:
+def check_choice(fmt: str, lang: str) -> None:
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
     if lang not in LANGUAGES:
         raise InputError(f"unknown language '{lang}' (choose from {', '.join(LANGUAGES)})")
+
+
+def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user_templates: str | None = None,
+           figure_href: str | None = None) -> str:
+    """The walk-through as text. ``figure_href`` names an SVG file beside a Markdown file (none: no figure)."""
+    check_choice(fmt, lang)
     if fmt == "json":
         from .jsonout import to_json_data
-        return json.dumps(to_json_data(walk), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+        return json.dumps(to_json_data(walk), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "html":
+        from .html import render_html
+        return render_html(walk, lang, user_templates=user_templates)
     from .context import build_context
     context = build_context(walk, lang)
-    context.update(extra_context or {})
-    text = environment(user_templates).get_template(f"{fmt}/walkthrough.{_EXTENSIONS[fmt]}.j2").render(context)
-    return _tidy(text)
+    context["figure"] = figure_href
+    if fmt in ("latex", "beamer"):
+        from .tex import tex_context
+        context.update(tex_context(walk, lang, fmt))
+    template = environment(user_templates, fmt in ("latex", "beamer")).get_template(TEMPLATES[fmt])
+    return tidy(template.render(context))
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     """Collapse runs of blank lines left by template control blocks; end with one newline."""
     lines, blank = [], 0
     for line in text.splitlines():
