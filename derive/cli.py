@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="examples:\n  derive build\n  derive build --out /tmp/gallery",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--out", default="output", metavar="DIR", help="the gallery folder (default output)")
+    build.add_argument("--no-pdf", action="store_true", help="skip compiling the .tex files to PDF")
     return parser
 
 
@@ -153,7 +154,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
-    build_gallery(Path(args.out), progress=sys.stderr)
+    build_gallery(Path(args.out), progress=sys.stderr, pdf=not args.no_pdf)
     return 0
 
 

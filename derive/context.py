@@ -82,6 +82,8 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "has_values": d.values is not None,
         "point": [{"latex": name_latex(n), "value": number_latex(v)} for n, v in (d.point or {}).items()],
         "nodes": _nodes(d),
+        "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
+            d.output_value)]))) if d.values is not None else None,
         "backward_intro": say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"]))),
         "steps": [_step(d, step, lang) for step in d.steps],
         "gradients": [_gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes]) if name != out],
@@ -177,7 +179,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             rule = symbol(leaf) - eta * Grad(d.output, leaf)
         changes.append(chain_latex([
             name_latex(leaf) + r" \leftarrow " + latex(rule),
-            number_latex(old) + " - " + product_latex([update.learning_rate, gradient]),
+            number_latex(old) + " - " + product_latex([update.learning_rate, gradient], drop_ones=False),
             number_latex(new)]))
     return {
         "step": update.step,

@@ -32,6 +32,7 @@ from .rules import RULES
 Kind = Literal["leaf", "op", "output", "const"]
 
 SWEEPS = 24  # passes of the row placement; enough for the graphs the material draws
+PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
 MAX_PLAIN_CHARS = 12  # exact numbers longer than this are shown with 4 significant digits
 DOT_TIMEOUT = 60
 
@@ -180,8 +181,9 @@ def _expr(expr: sympy.Expr) -> Label:
 def layout(derivation: Derivation, highlight: str | None = None,
            shown_gradients: set[str] | None = None) -> Layout:
     """Where every node and label of the graph figure goes; ``shown_gradients`` (default: all) limits the red
-    labels to the gradients of those nodes, ``highlight`` marks the node being processed."""
-    graph, values, out = derivation.graph, derivation.values, derivation.output
+    labels to the gradients of those nodes, ``highlight`` marks the node being processed. Positions do not depend
+    on either, so a sequence of figures (one per backward step) never moves."""
+    graph, out = derivation.graph, derivation.output
     readers = graph.consumers()
     shown = (lambda name: True) if shown_gradients is None else (lambda name: name in shown_gradients)
     terms = {(step.node, term.input): term for step in derivation.steps for term in step.terms}
@@ -190,51 +192,57 @@ def layout(derivation: Derivation, highlight: str | None = None,
     for node in graph.nodes:
         if node.op != "leaf":
             column[node.name] = 1 + max((column.get(i, 0) for i in node.inputs), default=0)
-    for node in graph.nodes:
+    for node in graph.nodes:  # a leaf sits just left of its first reader, as the material draws b and y'
         if node.op == "leaf":
             column[node.name] = min((column[r] for r in readers[node.name]), default=1) - 1
 
     ids = {node.name: f"n{i}" for i, node in enumerate(graph.nodes)}
-    places: dict[str, int] = {ids[n]: c for n, c in column.items()}
-    raw_edges: list[tuple[str, str | None, str, Label | None, Label | None]] = []
+    places = {ids[n]: c for n, c in column.items()}
+    extents = {ids[n.name]: _extent("leaf" if n.op == "leaf" else "op", len(readers[n.name]) > 1)
+               for n in graph.nodes}
+    raw: list[tuple[str, str | None, str, Label | None, Label | None]] = []
     constants: dict[str, Label] = {}
     for node in graph.nodes:
-        seen: set[str] = set()
-        for arg in node.args:
+        for arg in dict.fromkeys(node.args):  # one edge per distinct input: t*t has one edge t → f
             if isinstance(arg, str):
-                if arg not in seen:
-                    seen.add(arg)
-                    raw_edges.append((ids[arg], ids[node.name], arg, _forward(derivation, arg),
-                                      _edge_gradient(derivation, arg, node.name, readers, terms)
-                                      if shown(arg) else None))
+                gradient = _edge_gradient(derivation, arg, node.name, readers, terms) if shown(arg) else None
+                raw.append((ids[arg], ids[node.name], arg, _forward(derivation, arg), gradient))
             else:
-                const_id = f"k{len(constants)}"
-                constants[const_id] = _number(arg)
-                places[const_id] = column[node.name] - 1
-                raw_edges.append((const_id, ids[node.name], "", None, None))
-    grad_out = _number(sympy.S.One) if shown(out) else None
-    raw_edges.append((ids[out], None, out, _forward(derivation, out), grad_out))
+                const = f"k{len(constants)}"
+                constants[const] = _number(arg)
+                places[const], extents[const] = column[node.name] - 1, _extent("const", False)
+                raw.append((const, ids[node.name], "", None, None))
+    raw.append((ids[out], None, out, _forward(derivation, out), _number(sympy.S.One) if shown(out) else None))
 
-    rows = _place_rows(places, [(s, t) for s, t, *_ in raw_edges if t is not None])
-    rows.update({(ids[out], None, 2 * column[out] + 1): rows[ids[out]]})
+    rows = _place_rows(places, extents, [(s, t) for s, t, *_ in raw if t is not None])
+    rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
     nodes = []
     for node in graph.nodes:
         kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
         total = None
         if len(readers[node.name]) > 1 and shown(node.name):
-            g = derivation.gradients[node.name]
-            total = _number(g.value) if values is not None else _expr(Grad(out, node.name))
+            gradient = derivation.gradients[node.name]
+            total = _number(gradient.value) if derivation.values is not None else _expr(Grad(out, node.name))
         nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
                                 _name(node.name), None if node.op == "leaf" else _symbol(node.op), total,
                                 node.name == highlight))
-    nodes += [FigureNode(cid, "", "const", places[cid], rows[cid], label, None, None)
-              for cid, label in constants.items()]
-    edges = tuple(FigureEdge(s, t, owner, fwd, grad,
-                             tuple(rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else
-                                                                  2 * places[s] + 2)))
-                  for s, t, owner, fwd, grad in raw_edges)
-    height = max(rows.values()) + 1
-    return Layout(tuple(nodes), edges, column[out] + 2, height)
+    nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
+    edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
+        rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
+        for s, t, owner, fwd, grad in raw)
+    return Layout(tuple(nodes), edges, column[out] + 2, max(rows.values()) + 1)
+
+
+# Room above and below each kind of thing in a column, in rows (a row is _DY cm in TikZ).
+_EXTENT = {"op": (0.4, 0.75), "leaf": (0.25, 0.25), "const": (0.25, 0.25), "label": (0.35, 0.35),
+           "bend": (0.1, 0.1)}
+_TOTAL = 0.3  # the extra line under a node whose gradient is split over several edges
+_MARGIN = 0.1
+
+
+def _extent(kind: str, total: bool) -> tuple[float, float]:
+    up, down = _EXTENT[kind]
+    return up, down + (_TOTAL if total else 0.0)
 
 
 def _forward(derivation: Derivation, name: str) -> Label:
@@ -253,24 +261,29 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
     return _expr(Grad(derivation.output, src) if single else terms[(dst, src)].contribution)
 
 
-def _place_rows(places: Mapping[str, int], edges: list[tuple[str, str]]) -> dict:
+def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, float]],
+                edges: list[tuple[str, str]]) -> dict:
     """Rows for every node and for every point of every edge's route (keyed ``(src, dst, 2·column)``).
 
     Sugiyama-style on a grid of half columns: nodes sit on whole columns, and each edge gets one route point on
-    every half column it crosses, the last of which holds its labels. A few sweeps then sort each column by the
-    mean row of its neighbours and place it as close to those means as a gap of 1 allows (isotonic regression).
-    Deterministic: ties keep the previous order, which starts as the graph's forward order.
+    every half column it crosses, the last of which holds its labels. Sweeps left and right sort each column by
+    the weighted mean row of its neighbours and place it as close to those means as the room each thing needs
+    allows (isotonic regression). Deterministic: ties keep the previous order, which starts as the graph's.
     """
     neighbours: dict = {key: [] for key in places}
     grid: dict = {key: 2 * c for key, c in places.items()}
+    room = dict(extents)
     for src, dst in edges:
         route = [(src, dst, x) for x in range(grid[src] + 1, grid[dst])]
-        grid.update({key: key[2] for key in route})
-        neighbours.update({key: [] for key in route})
+        labelled = not src.startswith("k")
+        for key in route:
+            grid[key], neighbours[key] = key[2], []
+            room[key] = _EXTENT["label" if labelled and key is route[-1] else "bend"]
         chain = [src, *route, dst]
         for a, b in zip(chain, chain[1:]):
-            neighbours[a].append(b)
-            neighbours[b].append(a)
+            weight = PULL if b == dst else 1  # labels stay near their target's row: edges arrive flat
+            neighbours[a].append((b, weight))
+            neighbours[b].append((a, weight))
     columns: dict[int, list] = {}
     for key in neighbours:
         columns.setdefault(grid[key], []).append(key)
@@ -279,14 +292,21 @@ def _place_rows(places: Mapping[str, int], edges: list[tuple[str, str]]) -> dict
     for sweep in range(SWEEPS):
         for x in order if sweep % 2 == 0 else reversed(order):
             members = columns[x]
-            target = {k: sum(row[n] for n in neighbours[k]) / len(neighbours[k]) if neighbours[k] else row[k]
-                      for k in members}
+            target = {k: _mean(neighbours[k], row, row[k]) for k in members}
             members.sort(key=lambda k: (target[k], row[k]))
-            placed = _isotonic([target[k] - i for i, k in enumerate(members)])
-            for i, k in enumerate(members):
-                row[k] = placed[i] + i
+            offsets = [0.0]
+            for a, b in zip(members, members[1:]):
+                offsets.append(offsets[-1] + room[a][1] + room[b][0] + _MARGIN)
+            placed = _isotonic([target[k] - o for k, o in zip(members, offsets)])
+            for k, z, o in zip(members, placed, offsets):
+                row[k] = z + o
     top = min(row.values())
-    return {k: math.floor(2 * (r - top) + 0.5) / 2 for k, r in row.items()}
+    return {k: round(r - top, 2) for k, r in row.items()}
+
+
+def _mean(weighted: list, row: Mapping, default: float) -> float:
+    total = sum(w for _, w in weighted)
+    return sum(row[n] * w for n, w in weighted) / total if total else default
 
 
 def _isotonic(values: list[float]) -> list[float]:
@@ -384,10 +404,10 @@ def svg_for(derivation: Derivation) -> str:
 
 # --- TikZ -------------------------------------------------------------------------------------------------------
 
-_DX = 2.1  # cm between columns
-_DY = 0.9  # cm between rows
-_HALF = 0.3  # half the length of the labelled stretch of an edge, in columns
-_TIKZ_STYLES = (r"x=%scm, y=-%scm, >={Stealth[length=5pt]}, every node/.style={font=\small}, "
+_DX = 2.4  # cm between columns
+_DY = 1.0  # cm per row
+_HALF = 0.23  # half the length of the labelled stretch of an edge, in columns
+_TIKZ_STYLES = (r"x=%scm, y=-%scm, >={Stealth[length=4pt]}, every node/.style={font=\small}, "
                 r"op/.style={circle, draw, minimum size=7mm, inner sep=1pt}, "
                 r"leaf/.style={inner sep=2pt}, const/.style={inner sep=2pt, font=\footnotesize}, "
                 r"nodename/.style={font=\footnotesize}, "
@@ -414,7 +434,8 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
             options.append(f"onslide=<{reveal[node.name]}>{{highlight}}")
         total = ""
         if node.total:
-            total = r"\\" + _revealed(r"\textcolor{red!80!black}{$" + node.total.latex + "$}", node.name, reveal)
+            total = r"\\" + _revealed(r"\textcolor{red!80!black}{\scriptsize$" + node.total.latex + "$}", node.name,
+                                     reveal)
         if node.symbol:
             options.append(f"label={{[nodename, align=center]below:{{${node.label.latex}${total}}}}}")
             text = f"${node.symbol.latex}$"
@@ -426,18 +447,16 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
     for edge in lay.edges:
         start = ids[edge.source]
         points = [(start.column + (i + 1) / 2, row) for i, row in enumerate(edge.route)]
-        path = [f"({edge.source})"] + [f"({_num(x)}, {_num(r)})" for x, r in points[:-1]]
-        (x, r), labels = points[-1], ""
+        path = [f"({edge.source})"] + [_point(x, r) for x, r in points[:-1]]
+        x, r = points[-1]
         if edge.forward or edge.gradient:
-            path.append(f"({_num(x - _HALF)}, {_num(r)})")
-            labels = f" node[fwd] {{${edge.forward.latex}$}}" if edge.forward else ""
+            labels = f"node[fwd] {{${edge.forward.latex}$}} " if edge.forward else ""
             if edge.gradient:
-                labels += " node[grad] {" + _revealed(f"${edge.gradient.latex}$", edge.owner, reveal) + "}"
-            path.append(f"({_num(x + _HALF)}, {_num(r)})")
+                labels += "node[grad] {" + _revealed(f"${edge.gradient.latex}$", edge.owner, reveal) + "} "
+            path += [_point(x - _HALF, r), labels + _point(x + _HALF, r)]
         else:
-            path.append(f"({_num(x)}, {_num(r)})")
-        path[-1] = path[-1] if not labels else labels.lstrip() + " " + path[-1]
-        path.append(f"({edge.target})" if edge.target else f"({start.column + 1}, {_num(start.row)})")
+            path.append(_point(x, r))
+        path.append(f"({edge.target})" if edge.target else _point(start.column + 1, start.row))
         out.append(f"\\draw[->, rounded corners=6pt] {' -- '.join(path)};")
     out += ["\\end{tikzpicture}}"]
     return "\n".join(out) + "\n"
@@ -445,6 +464,10 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
 
 def _revealed(text: str, owner: str, reveal: Mapping[str, int]) -> str:
     return f"\\uncover<{reveal[owner]}->{{{text}}}" if owner in reveal else text
+
+
+def _point(x: float, y: float) -> str:
+    return f"({_num(x)}, {_num(y)})"
 
 
 def _num(value: float) -> str:

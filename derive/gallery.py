@@ -24,7 +24,7 @@ def relative_path(scenario: str, fmt: str, lang: str) -> str:
     return f"{scenario}/{lang}{suffix}.{EXTENSIONS[fmt]}"
 
 
-def build_gallery(out: Path, progress: TextIO | None = None) -> list[Path]:
+def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> list[Path]:
     from .render import render
     written = []
     walks = {}

@@ -13,6 +13,13 @@ from .walkthrough import Walkthrough
 SCHEMA_VERSION = 1
 
 
+def schema() -> dict[str, Any]:
+    """The JSON Schema every ``show``/``explain`` JSON output follows (shipped in the package)."""
+    import json
+    from importlib import resources
+    return json.loads(resources.files("derive").joinpath("schema/walkthrough.schema.json").read_text("utf-8"))
+
+
 def number(value: sympy.Basic | None) -> int | float | None:
     """A JSON number: integers stay integers, everything else becomes the nearest float."""
     if value is None:

@@ -91,10 +91,14 @@ class DerivePrinter(LatexPrinter):
     def _print_Grad(self, expr: Grad) -> str:
         return r"\frac{\partial " + name_latex(expr.output) + r"}{\partial " + name_latex(expr.node) + "}"
 
-    # Products keep the order they were built in. Sums written by the user (or a scenario) keep theirs too;
-    # sums SymPy built itself are printed in its usual polynomial order ("y - 1", not "-1 + y").
+    # Sums and products keep the order they were built in (as the user wrote them), except that a sum does not
+    # start with a negative term when it has a positive one: "y - 1", not "-1 + y".
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
-        return super()._print_Add(expr, order="lex" if _is_canonical(expr) else "none")
+        terms = list(expr.args)
+        if terms[0].could_extract_minus_sign():
+            first_positive = next((i for i, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
+            terms.insert(0, terms.pop(first_positive))
+        return super()._print_Add(sympy.Add(*terms, evaluate=False), order="none")
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         first, rest = expr.args[0], expr.args[1:]
@@ -107,10 +111,6 @@ class DerivePrinter(LatexPrinter):
     def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
         text = r"\mathbb{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
         return f"{text}^{{{exp}}}" if exp else text
-
-
-def _is_canonical(expr: sympy.Expr) -> bool:
-    return expr.func(*expr.args).args == expr.args
 
 
 _PRINTER = DerivePrinter()
@@ -195,10 +195,11 @@ def float_text(x: float) -> str:
     return text
 
 
-def product_latex(factors: list[sympy.Basic]) -> str:
-    """``a · b · c`` with negative numbers in parentheses, for chains such as ``(−4) · 2``."""
+def product_latex(factors: list[sympy.Basic], drop_ones: bool = True) -> str:
+    """``a · b · c`` with negative numbers in parentheses, for chains such as ``(−4) · 2``; factors of 1 (the
+    upstream gradient at the output) are left out unless ``drop_ones`` is false."""
     parts = []
-    if len(factors) > 1:
+    if drop_ones and len(factors) > 1:
         factors = [f for f in factors if f != 1] or [sympy.S.One]
     for factor in factors:
         text = number_latex(factor) if sympy.sympify(factor).is_number else latex(factor)

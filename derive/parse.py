@@ -54,6 +54,8 @@ def parse_program(text: str) -> Graph:
     try:
         tree = ast.parse(text, mode="exec")
     except SyntaxError as exc:
+        if "too many nested" in (exc.msg or ""):
+            raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)") from None
         where = f" at line {exc.lineno}, column {exc.offset}" if exc.lineno else ""
         raise InputError(f"cannot read the expression{where}: {exc.msg}") from None
     except (RecursionError, MemoryError):

@@ -1,0 +1,42 @@
+"""Shared fixtures: tools that must exist under CI, and artefacts built once per test session."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str) -> str:
+    """The path of an external tool. Missing: a failure under CI (never a silent skip), a skip elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (scripts/install-test-deps.sh installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def require_module(name: str):
+    """Import a test dependency such as torch; missing is a failure under CI, a skip elsewhere."""
+    try:
+        return __import__(name)
+    except ImportError:
+        message = f"the Python package {name} is not installed (scripts/install-test-deps.sh installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def gallery(tmp_path_factory) -> Path:
+    """The gallery built once per session, in-process, for every test that looks at it."""
+    from derive.cli import main
+    out = tmp_path_factory.mktemp("gallery") / "output"
+    assert main(["build", "--out", str(out), "--no-pdf"]) == 0
+    return out

@@ -1,0 +1,195 @@
+"""The command line, in-process through main(argv), plus a handful of real subprocesses."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from derive.cli import main
+from derive.scenarios import SCENARIOS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_text_and_json(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == list(SCENARIOS)
+    code, out, _ = run(capsys, "list", "--format", "json")
+    assert code == 0 and [e["name"] for e in json.loads(out)] == list(SCENARIOS)
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("derive ")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
+                                  ["list", "--help"]])
+def test_help_has_examples(capsys, argv):
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert "usage:" in out
+    if argv[0] != "list":
+        assert "example" in out
+
+
+def test_explain_at_point(capsys):
+    code, out, err = run(capsys, "explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["value"] == -12
+    assert {k: data["gradients"][k] for k in "xyz"} == {"x": -4, "y": -4, "z": 3}
+    assert data["gradients"]["u1"] == -4
+
+
+def test_explain_symbolic_has_no_numbers(capsys):
+    code, out, err = run(capsys, "explain", "sigmoid(w*x + b)", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["value"] is None
+    assert data["gradients"].pop("f") == 1  # ∂f/∂f = 1 needs no point
+    assert all(v is None for v in data["gradients"].values())
+    assert data["gradient_latex"]["w"]
+
+
+def test_decimals_are_exact(capsys):
+    code, out, err = run(capsys, "show", "toast", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["updates"][0]["output_value"] == 0.72
+    code, out, _ = run(capsys, "explain", "x*y", "--at", "x=0.1,y=0.2")
+    assert "0.02" in out and "0.020000" not in out
+
+
+def test_stdin_and_file(capsys, monkeypatch, tmp_path):
+    import io
+    program = "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(program.encode())))
+    code, out, err = run(capsys, "explain", "-", "--at", "x=2,w=3,b=1,y_=5", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["gradients"]["w"] == 8
+    source = tmp_path / "model.txt"
+    source.write_text(program.replace("; ", "\n") + "\n")
+    code, out, err = run(capsys, "explain", f"@{source}", "--at", "x=2,w=3,b=1,y_=5", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["gradients"]["x"] == 12
+
+
+def test_wrt_and_steps(capsys):
+    code, out, err = run(capsys, "explain", "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t",
+                         "--at", "x=2,w=3,b=1,y_=5", "--wrt", "w,b", "--step", "lr=0.1,steps=3", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["wrt"] == ["w", "b"]
+    assert [u["step"] for u in data["updates"]] == [1, 2, 3]
+    first = data["updates"][0]["values"]
+    assert first == {"w": 3 - 0.1 * 8, "x": 2, "b": 1 - 0.1 * 4, "y_": 5}
+    losses = [data["value"]] + [u["output_value"] for u in data["updates"]]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_output_file_written_atomically(capsys, tmp_path):
+    target = tmp_path / "walk.md"
+    code, out, err = run(capsys, "show", "toast", "-o", str(target))
+    assert code == 0 and out == "", err
+    assert target.read_text(encoding="utf-8").startswith("# ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.md"]
+
+
+BAD_ARGUMENTS = [
+    (["explain", "x*y", "--at", "x=1"], "no value for 'y'"),
+    (["explain", "x*y", "--at", "x=abc,y=1"], "not a number"),
+    (["explain", "x*y", "--at", "x=nan,y=1"], "not a number"),
+    (["explain", "x*y", "--at", "x=inf,y=1"], "not a number"),
+    (["explain", "x*y", "--at", "x=1,y=2,z=3"], "'z' is not a leaf"),
+    (["explain", "x*y", "--at", "x=1,x=2,y=1"], "given twice"),
+    (["explain", "x*y", "--at", "x"], "expected NAME=VALUE"),
+    (["explain", "x*y", "--at", ","], "expected NAME=VALUE"),
+    (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,momentum=0.9"], "unknown key 'momentum'"),
+    (["explain", "x*y", "--at", "x=1,y=2", "--step", "steps=2"], "learning rate lr=VALUE is required"),
+    (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=-1"], "lr must be positive"),
+    (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,steps=0"], "steps must be a whole number"),
+    (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,steps=1e9"], "steps must be a whole number"),
+    (["explain", "x*y", "--step", "lr=0.1"], "--step needs a point"),
+    (["explain", "x*y", "--at", "x=1,y=2", "--wrt", "q"], "'q' is not a leaf"),
+    (["explain", "x*y", "--format", "pdf"], "invalid choice"),
+    (["explain", "x*y", "--lang", "fr"], "invalid choice"),
+    (["explain", "log(x)", "--at", "x=-1"], "not a finite real number"),
+    (["explain", "1/x", "--at", "x=0"], "not a finite real number"),
+    (["explain", "sqrt(x)", "--at", "x=0"], "local gradient"),
+    (["explain", "x**y", "--at", "x=2,y=100000000"], "larger than 1e+300"),
+    (["explain", "@/nonexistent/file.txt"], "no such file"),
+    (["show", "nope"], "unknown scenario 'nope'"),
+    (["show", "toast", "-o", "/nonexistent/dir/x.md"], "does not exist"),
+    (["show", "toast", "--templates", "/nonexistent"], "is not a folder"),
+    (["frobnicate"], "invalid choice"),
+    (["explain"], "required"),
+]
+
+
+@pytest.mark.parametrize("argv,fragment", BAD_ARGUMENTS, ids=[" ".join(a)[:50] for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_one_line_exit_2(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("derive: error: ") and fragment in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_bad_expressions_through_main(capsys, tmp_path, monkeypatch):
+    from test_parse import BAD_EXPRESSIONS
+    monkeypatch.chdir(tmp_path)
+    assert len(BAD_EXPRESSIONS) >= 40
+    for text, fragment in BAD_EXPRESSIONS:
+        path = tmp_path / "input.txt"
+        path.write_text(text, encoding="utf-8")
+        code, out, err = run(capsys, "explain", f"@{path}", "-o", str(tmp_path / "never.md"))
+        assert code == 2, (text[:80], err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and fragment.lower() in lines[0].lower(), (text[:80], err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.txt"]
+
+
+def test_binary_and_huge_stdin(capsys, monkeypatch):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xff\xfe\x00x")))
+    code, _, err = run(capsys, "explain", "-")
+    assert code == 2 and "not UTF-8" in err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x+" * 500_000 + b"x")))
+    code, _, err = run(capsys, "explain", "-")
+    assert code == 2 and "larger than" in err
+
+
+SUBPROCESS_CASES = [
+    (["explain", "__import__('os').system('touch pwned')"], 2, "not allowed"),
+    (["explain", "(" * 10_000 + "x" + ")" * 10_000], 2, "nested too deeply"),
+    (["explain", "x*y", "--at", "x=1"], 2, "no value"),
+    (["show", "toast", "--format", "json"], 0, ""),
+    (["list"], 0, ""),
+]
+
+
+@pytest.mark.parametrize("argv,code,fragment", SUBPROCESS_CASES, ids=[a[0] + str(i) for i, (a, _, _) in
+                                                                        enumerate(SUBPROCESS_CASES)])
+def test_real_subprocess(tmp_path, argv, code, fragment):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "derive", *argv], cwd=tmp_path, capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    if code:
+        assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "pwned").exists()
+    assert list(tmp_path.iterdir()) == []
