@@ -331,47 +331,48 @@ _HIGHLIGHT = "#ffe680"
 def to_dot(lay: Layout) -> str:
     """Graphviz source on the layout's grid (ranks are half columns, kept in the layout's row order); each labelled
     edge runs through a small label block whose middle line continues the edge, so the forward value is always
-    above the line and the gradient (red) below it."""
+    above the line and the gradient (red) below it. An op node's name is a node of its own just under it."""
     lines = ["digraph derivation {",
              f'  graph [rankdir=LR, nodesep=0.1, ranksep=0.12, fontname="{_FONT}"];',
-             f'  node [fontname="{_FONT}", fontsize=14];',
+             f'  node [fontname="{_FONT}", fontsize=14, shape=plaintext, margin=0, width=0, height=0];',
              '  edge [arrowsize=0.6];']
-    ranks: dict[int, list[tuple[float, str]]] = {}
+    ranks: dict[int, list[tuple[float, int, str]]] = {}
     for node in lay.nodes:
-        lines.append(f"  {node.id} [{_dot_node(node)}];")
-        ranks.setdefault(2 * node.column, []).append((node.row, node.id))
+        name = f"<I>{html.escape(node.label.text)}</I>" if node.kind != "const" else html.escape(node.label.text)
+        if node.total:
+            name += f'<BR/><FONT COLOR="{_RED}" POINT-SIZE="11">{html.escape(node.total.text)}</FONT>'
+        fill = f', style=filled, fillcolor="{_HIGHLIGHT}"' if node.highlight else ""
+        ranks.setdefault(2 * node.column, []).append((node.row, 0, node.id))
+        if node.symbol is None:
+            lines.append(f"  {node.id} [label=<{name}>{fill}];")
+            continue
+        wide = len(node.symbol.text) > 1
+        lines.append(f'  {node.id} [shape=circle, fixedsize=true, width={0.2 + 0.1 * len(node.symbol.text) if wide else 0.42:.2f}, '
+                     f'fontsize={11 if wide else 16}, label="{html.escape(node.symbol.text)}"{fill}'
+                     + (", penwidth=2];" if node.highlight else "];"))
+        lines.append(f"  {node.id}_name [fontsize=12, label=<{name}>];")
+        lines.append(f"  {node.id} -> {node.id}_name [style=invis, weight=50];")
+        ranks[2 * node.column].append((node.row, 1, f"{node.id}_name"))
     for i, edge in enumerate(lay.edges):
         start = lay.node(edge.source)
-        target, block, x = edge.target, f"e{i}", 2 * start.column + len(edge.route)
+        target, x = edge.target, 2 * start.column + len(edge.route)
         if target is None:
             target = f"end{i}"
             lines.append(f"  {target} [shape=point, width=0.01, style=invis];")
-            ranks.setdefault(x + 1, []).append((start.row, target))
+            ranks.setdefault(x + 1, []).append((start.row, 0, target))
         if edge.forward is None and edge.gradient is None:
             lines.append(f"  {edge.source} -> {target} [minlen={x + 1 - 2 * start.column}];")
             continue
-        lines.append(f"  {block} [shape=plaintext, margin=0, width=0, height=0, label=<{_dot_block(edge)}>];")
-        lines.append(f"  {edge.source} -> {block}:m:w [arrowhead=none, minlen={x - 2 * start.column}];")
-        lines.append(f"  {block}:m:e -> {target};")
-        ranks.setdefault(x, []).append((edge.route[-1], block))
+        lines.append(f"  e{i} [label=<{_dot_block(edge)}>];")
+        lines.append(f"  {edge.source} -> e{i}:m:w [arrowhead=none, minlen={x - 2 * start.column}];")
+        lines.append(f"  e{i}:m:e -> {target};")
+        ranks.setdefault(x, []).append((edge.route[-1], 0, f"e{i}"))
     for x in sorted(ranks):
-        members = [name for _, name in sorted(ranks[x])]
+        members = [name for *_, name in sorted(ranks[x])]
         lines.append("  { rank=same; " + " ".join(m + ";" for m in members) + " }")
-        lines += [f"  {a} -> {b} [style=invis];" for a, b in zip(members, members[1:])]
+        lines += [f"  {a} -> {b} [style=invis];" for a, b in zip(members, members[1:]) if b != f"{a}_name"]
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def _dot_node(node: FigureNode) -> str:
-    name = f"<I>{html.escape(node.label.text)}</I>" if node.kind != "const" else html.escape(node.label.text)
-    total = f'<BR/><FONT COLOR="{_RED}" POINT-SIZE="11">{html.escape(node.total.text)}</FONT>' if node.total else ""
-    fill = f', style=filled, fillcolor="{_HIGHLIGHT}"' if node.highlight else ""
-    if node.symbol is None:
-        return f"shape=plaintext, margin=0.02, width=0, height=0, label=<{name}{total}>{fill}"
-    width = 0.42 if len(node.symbol.text) <= 1 else 0.2 + 0.1 * len(node.symbol.text)
-    size = 16 if len(node.symbol.text) <= 1 else 11
-    return (f'shape=circle, fixedsize=true, width={width:.2f}, fontsize={size}, label="{node.symbol.text}", '
-            f"xlabel=<{name}{total}>{fill}" + (", penwidth=2" if node.highlight else ""))
 
 
 def _dot_block(edge: FigureEdge) -> str:

@@ -1,0 +1,61 @@
+"""The wheel carries templates, catalogs and the schema: an installed derive works outside the checkout."""
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> Path:
+    """A fresh venv with derive installed from the checkout (non-editable); returns its bin folder."""
+    venv = tmp_path_factory.mktemp("venv") / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    build_dir = tmp_path_factory.mktemp("src")
+    # copy the tracked sources, so that no build/ or egg-info is left in the checkout
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file() and not name.startswith("output/"):
+            (build_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (build_dir / name).write_bytes((ROOT / name).read_bytes())
+    subprocess.run(pip + [str(build_dir)], check=True, cwd=build_dir)
+    return venv / "bin"
+
+
+def test_installed_show_outside_checkout(installed, tmp_path):
+    result = subprocess.run([str(installed / "derive"), "show", "toast"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "0.72" in result.stdout
+    where = subprocess.run([str(installed / "python"), "-c", "import derive; print(derive.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert str(ROOT) not in where, "the test must exercise the installed copy, not the checkout"
+
+
+def test_installed_build_matches_committed_gallery(installed, tmp_path):
+    out = tmp_path / "gallery"
+    result = subprocess.run([str(installed / "derive"), "build", "--out", str(out), "--no-pdf"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert_same_text_files(out, ROOT / "output")
+
+
+TEXT_SUFFIXES = {".md", ".json", ".tex", ".html", ".svg"}
+
+
+def text_files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in TEXT_SUFFIXES}
+
+
+def assert_same_text_files(built: Path, committed: Path) -> None:
+    names = text_files(built)
+    assert names == text_files(committed), "the committed output/ lists other files: run `derive build`"
+    _, mismatch, errors = filecmp.cmpfiles(built, committed, sorted(names), shallow=False)
+    assert not mismatch and not errors, f"output/ is out of date (run `derive build`): {mismatch[:5]}"
