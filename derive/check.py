@@ -29,7 +29,7 @@ _STEP = 1e-30  # complex step; exact to machine precision for analytic ops
 @dataclass(frozen=True)
 class Note:
     key: str  # catalog key
-    params: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def check(derivation: Derivation) -> CheckReport:
     values, given = (derivation.values, True) if derivation.values is not None else (_random_point(graph), False)
     floats = {name: float(v) for name, v in values.items()}
     kinks = _kinks(graph, floats)
-    notes = [Note("kink_skipped", (("nodes", ", ".join(kinks)),))] if kinks else []
+    notes = [Note("kink_skipped", (("nodes", tuple(kinks)),))] if kinks else []
     locals_checked = _check_locals(derivation, values, set(kinks))
     if kinks:
         return CheckReport(locals_checked, 0, "none", given, tuple(notes))

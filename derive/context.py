@@ -49,7 +49,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def say(lang: str, key: str, **params: object) -> str:
     """A catalog sentence with its placeholders filled; expressions become inline maths ``$…$``."""
-    filled = {k: _inline(v) for k, v in params.items()}
+    filled = {k: _inline(v, lang) for k, v in params.items()}
     return catalog(lang)[key].format(**filled)
 
 
@@ -57,9 +57,17 @@ class Math(str):
     """LaTeX already printed by `derive.notation`, to be shown inline."""
 
 
-def _inline(value: object) -> str:
+class Listing(tuple):
+    """Several placeholder values shown as one list, joined with the language's separator."""
+
+
+def _inline(value: object, lang: str) -> str:
+    if isinstance(value, Listing):
+        return catalog(lang)["punct.list_separator"].join(_inline(v, lang) for v in value)
     if isinstance(value, Math):
         return "$" + value + "$"
+    if isinstance(value, sympy.Eq) and value.rhs.is_number:  # a name and its value: "x = 0.1", not "x = 1/10"
+        return "$" + chain_latex([latex(value.lhs), number_latex(value.rhs)]) + "$"
     if isinstance(value, sympy.Basic):
         return "$" + (number_latex(value) if value.is_number else latex(value)) + "$"
     return str(value)
@@ -81,11 +89,13 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "output_latex": name_latex(out),
         "has_values": d.values is not None,
         "point": [{"latex": name_latex(n), "value": number_latex(v)} for n, v in (d.point or {}).items()],
+        "point_text": say(lang, "text.point", point=Listing(
+            Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items())) if d.point else None,
         "nodes": _nodes(d),
         "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
             d.output_value)]))) if d.values is not None else None,
         "backward_intro": say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"]))),
-        "steps": [_step(d, step, lang) for step in d.steps],
+        "steps": _steps(d, lang),
         "gradients": [_gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes]) if name != out],
         "wrt": [_gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
@@ -113,6 +123,18 @@ def _nodes(d: Derivation) -> list[dict[str, Any]]:
             "is_leaf": is_leaf,
         })
     return rows
+
+
+def _steps(d: Derivation, lang: str) -> list[dict[str, Any]]:
+    """Every backward step; a rule's explanation is given in full the first time the rule is used."""
+    seen: set[str] = set()
+    steps = []
+    for step in d.steps:
+        context = _step(d, step, lang)
+        context["rule_first"] = step.op not in seen
+        seen.add(step.op)
+        steps.append(context)
+    return steps
 
 
 def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
@@ -196,12 +218,14 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
 
 
 def _check_report(report, lang: str) -> dict[str, Any]:
-    oracle = catalog(lang)[f"check.oracle.{report.oracle}"]
+    summary = say(lang, f"check.summary.{report.oracle}", locals=report.locals_checked,
+                  gradients=report.gradients_checked)
+    where = catalog(lang)["check.at_point" if report.at_given_point else "check.at_random_point"]
     return {
-        "summary": say(lang, "check.summary", locals=report.locals_checked, gradients=report.gradients_checked,
-                       oracle=oracle),
-        "at_point": catalog(lang)["check.at_point" if report.at_given_point else "check.at_random_point"],
-        "notes": [say(lang, f"check.note.{note.key}", **dict(note.params)) for note in report.notes],
+        "summary": summary + catalog(lang)["punct.sentence_space"] + where,
+        "notes": [say(lang, f"check.note.{note.key}", **{k: Listing(Math(name_latex(n)) for n in v)
+                                                          if isinstance(v, tuple) else v
+                                                          for k, v in note.params}) for note in report.notes],
     }
 
 

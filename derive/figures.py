@@ -13,7 +13,6 @@ carrying its value and the gradient 1.
 from __future__ import annotations
 
 import html
-import math
 import re
 import shutil
 import subprocess
@@ -22,21 +21,23 @@ from fractions import Fraction
 from typing import Literal, Mapping
 
 import sympy
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .backward import Derivation
 from .errors import DeriveError
-from .notation import Grad, latex, name_latex
+from .notation import DerivePrinter, Grad, name_latex
 from .rules import RULES
 
 Kind = Literal["leaf", "op", "output", "const"]
 
-SWEEPS = 24  # passes of the row placement; enough for the graphs the material draws
+SWEEPS = 12  # passes of each phase of the row placement; enough for the graphs the material draws
 PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
 MAX_PLAIN_CHARS = 12  # exact numbers longer than this are shown with 4 significant digits
 DOT_TIMEOUT = 60
 
-TIKZ_PREAMBLE = r"""\usepackage{tikz}
+TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
+\usepackage{tikz}
 \usepackage{graphicx}
 \usetikzlibrary{arrows.meta}
 \tikzset{onslide/.code args={<#1>#2}{\only<#1>{\pgfkeysalso{#2}}}}
@@ -62,7 +63,7 @@ class FigureNode:
     name: str  # the graph node's name ('' for a constant)
     kind: Kind
     column: int
-    row: float  # 0 at the top, steps of 0.5
+    row: float  # distance below the top, in cm at TikZ scale
     label: Label  # the name (a constant: its value)
     symbol: Label | None  # what the circle shows (op and output nodes)
     total: Label | None  # ∂f/∂node when it is split over several edges
@@ -77,24 +78,23 @@ class FigureEdge:
     forward: Label | None
     gradient: Label | None  # None when not shown (yet)
     route: tuple[float, ...] = ()  # rows at columns source + ½, source + 1, …, target − ½; labels sit on the last
+    # (the output's stub has one point, at column + ½)
 
 
 @dataclass(frozen=True)
 class Layout:
     nodes: tuple[FigureNode, ...]
     edges: tuple[FigureEdge, ...]
-    columns: int  # including the output stub's column
-    rows: float  # height: the largest row + 1
-
-    def node(self, node_id: str) -> FigureNode:
-        return next(n for n in self.nodes if n.id == node_id)
+    x: tuple[float, ...]  # where each column is (the last one ends the output's stub), in cm at TikZ scale
+    stretch: tuple[float, ...]  # half the length of the labelled stretch of the edges entering each column
+    height: float  # the largest row + 1
 
 
 # --- numbers and names ------------------------------------------------------------------------------------------
 
 def number_text(value: sympy.Expr | int | float | Fraction) -> str:
     """A number as a figure prints it: ``-4``, ``0.72``, ``1/3`` when exact and short, else 4 significant digits."""
-    value = sympy.nsimplify(value) if isinstance(value, Fraction) else sympy.sympify(value)
+    value = sympy.Rational(value.numerator, value.denominator) if isinstance(value, Fraction) else sympy.sympify(value)
     if value.is_Rational:
         if value.is_Integer:
             text = str(int(value))
@@ -151,7 +151,18 @@ class _TextPrinter(StrPrinter):
         return f"\u2202{name_text(expr.output)}/\u2202{name_text(expr.node)}"
 
 
+class _LatexPrinter(DerivePrinter):
+    """The project's notation, with ∂f/∂x on one line so that labels stay short."""
+
+    def __init__(self) -> None:
+        super().__init__({"fold_short_frac": True})
+
+    def _print_Grad(self, expr: Grad) -> str:
+        return r"\partial " + name_latex(expr.output) + r"/\partial " + name_latex(expr.node)
+
+
 _TEXT = _TextPrinter()
+_LATEX = _LatexPrinter()
 
 _SYMBOL_LATEX = {"+": "+", "=": "=", "\u03a3": r"\Sigma", "\u2212": "-", "\u00d7": r"\times", "\u00f7": r"\div",
                  "**": r"{\ast}{\ast}", "\u221a": r"\surd", "\u03c3": r"\sigma", "exp": r"\exp", "log": r"\log",
@@ -173,7 +184,7 @@ def _name(name: str) -> Label:
 
 
 def _expr(expr: sympy.Expr) -> Label:
-    return Label(_TEXT.doprint(expr), latex(expr))
+    return Label(_TEXT.doprint(expr), _LATEX.doprint(expr))
 
 
 # --- layout -----------------------------------------------------------------------------------------------------
@@ -214,7 +225,7 @@ def layout(derivation: Derivation, highlight: str | None = None,
                 raw.append((const, ids[node.name], "", None, None))
     raw.append((ids[out], None, out, _forward(derivation, out), _number(sympy.S.One) if shown(out) else None))
 
-    rows = _place_rows(places, extents, [(s, t) for s, t, *_ in raw if t is not None])
+    rows = _place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
     rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
     nodes = []
     for node in graph.nodes:
@@ -230,10 +241,34 @@ def layout(derivation: Derivation, highlight: str | None = None,
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
         rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
         for s, t, owner, fwd, grad in raw)
-    return Layout(tuple(nodes), edges, column[out] + 2, max(rows.values()) + 1)
+    x, stretch = _column_x(nodes, edges)
+    return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
 
 
-# Room above and below each kind of thing in a column, in rows (a row is _DY cm in TikZ).
+_CHAR = 0.13  # cm per character of a \scriptsize label (digits are 0.12 cm; ∂ and subscripts vary)
+_CONNECT = 0.3  # cm of edge at least between a node and a labelled stretch
+
+
+def _column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Columns far enough apart for the widest labels between them."""
+    count = max(n.column for n in nodes) + 2
+    half = [0.0] * count  # half the width of the widest node in each column
+    for node in nodes:
+        text = node.symbol.text if node.symbol else node.label.text
+        half[node.column] = max(half[node.column], 0.35 if node.symbol else 0.0, 0.1 * len(text) + 0.1)
+    label = [0.0] * count  # the widest label on the edges entering each column
+    by_id = {node.id: node for node in nodes}
+    for edge in edges:
+        target = by_id[edge.target].column if edge.target else by_id[edge.source].column + 1
+        texts = [t.text for t in (edge.forward, edge.gradient) if t]
+        label[target] = max([label[target]] + [_CHAR * len(t) + 0.2 for t in texts])
+    x = [0.0]
+    for c in range(1, count):
+        x.append(round(x[-1] + 2 * max(half[c - 1], half[c]) + 2 * _CONNECT + max(label[c], 0.8), 2))
+    return tuple(x), tuple(round(w / 2, 2) for w in label)
+
+
+# Room above and below each kind of thing in a column, in cm at TikZ scale.
 _EXTENT = {"op": (0.4, 0.75), "leaf": (0.25, 0.25), "const": (0.25, 0.25), "label": (0.35, 0.35),
            "bend": (0.1, 0.1)}
 _TOTAL = 0.3  # the extra line under a node whose gradient is split over several edges
@@ -258,11 +293,16 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
     if derivation.values is not None:
         gradient = derivation.gradients[src]
         return _number(gradient.value if single else dict(gradient.parts)[dst])
-    return _expr(Grad(derivation.output, src) if single else terms[(dst, src)].contribution)
+    if single:
+        return _expr(Grad(derivation.output, src))
+    term = terms[(dst, src)]
+    local = _TEXT.parenthesize(term.local, PRECEDENCE["Mul"]).replace("**", "^").replace("*", "\u00b7")
+    text = local if dst == derivation.output else f"{local}\u00b7{_TEXT.doprint(Grad(derivation.output, dst))}"
+    return Label(text, _LATEX.doprint(term.contribution))
 
 
 def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, float]],
-                edges: list[tuple[str, str]]) -> dict:
+                edges: list[tuple[str, str, bool]]) -> dict:
     """Rows for every node and for every point of every edge's route (keyed ``(src, dst, 2·column)``).
 
     Sugiyama-style on a grid of half columns: nodes sit on whole columns, and each edge gets one route point on
@@ -273,9 +313,8 @@ def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, fl
     neighbours: dict = {key: [] for key in places}
     grid: dict = {key: 2 * c for key, c in places.items()}
     room = dict(extents)
-    for src, dst in edges:
+    for src, dst, labelled in edges:
         route = [(src, dst, x) for x in range(grid[src] + 1, grid[dst])]
-        labelled = not src.startswith("k")
         for key in route:
             grid[key], neighbours[key] = key[2], []
             room[key] = _EXTENT["label" if labelled and key is route[-1] else "bend"]
@@ -289,11 +328,13 @@ def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, fl
         columns.setdefault(grid[key], []).append(key)
     row = {key: float(i) for members in columns.values() for i, key in enumerate(members)}
     order = sorted(columns)
-    for sweep in range(SWEEPS):
+    for sweep in range(2 * SWEEPS):
+        settled = sweep >= SWEEPS  # first find an order with few crossings, then straighten the edges
         for x in order if sweep % 2 == 0 else reversed(order):
             members = columns[x]
-            target = {k: _mean(neighbours[k], row, row[k]) for k in members}
-            members.sort(key=lambda k: (target[k], row[k]))
+            target = {k: _mean(neighbours[k], row, row[k], settled) for k in members}
+            if not settled:
+                members.sort(key=lambda k: (target[k], row[k]))
             offsets = [0.0]
             for a, b in zip(members, members[1:]):
                 offsets.append(offsets[-1] + room[a][1] + room[b][0] + _MARGIN)
@@ -304,9 +345,9 @@ def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, fl
     return {k: round(r - top, 2) for k, r in row.items()}
 
 
-def _mean(weighted: list, row: Mapping, default: float) -> float:
-    total = sum(w for _, w in weighted)
-    return sum(row[n] * w for n, w in weighted) / total if total else default
+def _mean(neighbours: list, row: Mapping, default: float, weighted: bool) -> float:
+    weights = [w if weighted else 1 for _, w in neighbours]
+    return sum(row[n] * w for (n, _), w in zip(neighbours, weights)) / sum(weights) if weights else default
 
 
 def _isotonic(values: list[float]) -> list[float]:
@@ -337,6 +378,7 @@ def to_dot(lay: Layout) -> str:
              f'  node [fontname="{_FONT}", fontsize=14, shape=plaintext, margin=0, width=0, height=0];',
              '  edge [arrowsize=0.6];']
     ranks: dict[int, list[tuple[float, int, str]]] = {}
+    by_id = {node.id: node for node in lay.nodes}
     for node in lay.nodes:
         name = f"<I>{html.escape(node.label.text)}</I>" if node.kind != "const" else html.escape(node.label.text)
         if node.total:
@@ -346,15 +388,14 @@ def to_dot(lay: Layout) -> str:
         if node.symbol is None:
             lines.append(f"  {node.id} [label=<{name}>{fill}];")
             continue
-        wide = len(node.symbol.text) > 1
-        lines.append(f'  {node.id} [shape=circle, fixedsize=true, width={0.2 + 0.1 * len(node.symbol.text) if wide else 0.42:.2f}, '
-                     f'fontsize={11 if wide else 16}, label="{html.escape(node.symbol.text)}"{fill}'
-                     + (", penwidth=2];" if node.highlight else "];"))
+        size, width = (11, 0.2 + 0.1 * len(node.symbol.text)) if len(node.symbol.text) > 1 else (16, 0.42)
+        lines.append(f'  {node.id} [shape=circle, fixedsize=true, width={width:.2f}, fontsize={size}, '
+                     f'label="{html.escape(node.symbol.text)}"{fill}{", penwidth=2" if node.highlight else ""}];')
         lines.append(f"  {node.id}_name [fontsize=12, label=<{name}>];")
         lines.append(f"  {node.id} -> {node.id}_name [style=invis, weight=50];")
         ranks[2 * node.column].append((node.row, 1, f"{node.id}_name"))
     for i, edge in enumerate(lay.edges):
-        start = lay.node(edge.source)
+        start = by_id[edge.source]
         target, x = edge.target, 2 * start.column + len(edge.route)
         if target is None:
             target = f"end{i}"
@@ -405,16 +446,13 @@ def svg_for(derivation: Derivation) -> str:
 
 # --- TikZ -------------------------------------------------------------------------------------------------------
 
-_DX = 2.4  # cm between columns
-_DY = 1.0  # cm per row
-_HALF = 0.23  # half the length of the labelled stretch of an edge, in columns
-_TIKZ_STYLES = (r"x=%scm, y=-%scm, >={Stealth[length=4pt]}, every node/.style={font=\small}, "
+_TIKZ_STYLES = (r"x=1cm, y=-1cm, >={Stealth[length=4pt]}, every node/.style={font=\small}, "
                 r"op/.style={circle, draw, minimum size=7mm, inner sep=1pt}, "
                 r"leaf/.style={inner sep=2pt}, const/.style={inner sep=2pt, font=\footnotesize}, "
-                r"nodename/.style={font=\footnotesize}, "
+                r"nodename/.style={font=\footnotesize}, total/.style={font=\scriptsize, text=red!80!black}, "
                 r"fwd/.style={above, font=\scriptsize, inner sep=1.5pt}, "
                 r"grad/.style={below, font=\scriptsize, inner sep=1.5pt, text=red!80!black}, "
-                r"highlight/.style={fill=yellow!40, very thick}") % (_DX, _DY)
+                r"highlight/.style={fill=yellow!40, very thick}")
 
 
 def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
@@ -433,38 +471,42 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
             options.append("highlight")
         if node.name in reveal:
             options.append(f"onslide=<{reveal[node.name]}>{{highlight}}")
-        total = ""
-        if node.total:
-            total = r"\\" + _revealed(r"\textcolor{red!80!black}{\scriptsize$" + node.total.latex + "$}", node.name,
-                                     reveal)
         if node.symbol:
-            options.append(f"label={{[nodename, align=center]below:{{${node.label.latex}${total}}}}}")
+            options.append(f"label={{[nodename]below:{{${node.label.latex}$}}}}")
+            style, place = "total, yshift=-9pt", "below"  # under the name
             text = f"${node.symbol.latex}$"
         else:
-            text = f"${node.label.latex}$" + total
-            if total:
-                options.append("align=center")
-        out.append(f"\\node[{', '.join(options)}] ({node.id}) at ({node.column}, {_num(node.row)}) {{{text}}};")
+            style, place = "total, anchor=north east", "south east"  # under a leaf, clear of edges leaving east
+            text = f"${node.label.latex}$"
+        if node.total:
+            options.append(f"label={{[{style}{_hidden(node.name, reveal)}]{place}:{{${node.total.latex}$}}}}")
+        out.append(f"\\node[{', '.join(options)}] ({node.id}) at {_point(lay.x[node.column], node.row)} {{{text}}};")
     for edge in lay.edges:
         start = ids[edge.source]
-        points = [(start.column + (i + 1) / 2, row) for i, row in enumerate(edge.route)]
-        path = [f"({edge.source})"] + [_point(x, r) for x, r in points[:-1]]
-        x, r = points[-1]
+        end = ids[edge.target].column if edge.target else start.column + 1
+        xs = [lay.x[c // 2] if c % 2 == 0 else (lay.x[c // 2] + lay.x[c // 2 + 1]) / 2
+              for c in range(2 * start.column + 1, 2 * end)]
+        path = [f"({edge.source}{'' if start.symbol else '.east'})"] + [_point(x, r) for x, r in
+                                                                         zip(xs, edge.route[:-1])]
+        x, r = xs[-1], edge.route[-1]
         if edge.forward or edge.gradient:
             labels = f"node[fwd] {{${edge.forward.latex}$}} " if edge.forward else ""
             if edge.gradient:
-                labels += "node[grad] {" + _revealed(f"${edge.gradient.latex}$", edge.owner, reveal) + "} "
-            path += [_point(x - _HALF, r), labels + _point(x + _HALF, r)]
+                labels += f"node[grad{_hidden(edge.owner, reveal)}] {{${edge.gradient.latex}$}} "
+            half = lay.stretch[end]
+            path += [_point(x - half, r), labels + _point(x + half, r)]
         else:
             path.append(_point(x, r))
-        path.append(f"({edge.target})" if edge.target else _point(start.column + 1, start.row))
+        path.append(f"({edge.target})" if edge.target else _point(lay.x[end], start.row))
         out.append(f"\\draw[->, rounded corners=6pt] {' -- '.join(path)};")
     out += ["\\end{tikzpicture}}"]
     return "\n".join(out) + "\n"
 
 
-def _revealed(text: str, owner: str, reveal: Mapping[str, int]) -> str:
-    return f"\\uncover<{reveal[owner]}->{{{text}}}" if owner in reveal else text
+def _hidden(owner: str, reveal: Mapping[str, int]) -> str:
+    """Overlay option hiding a gradient label before its slide (Beamer's ``\\uncover`` breaks TikZ paths)."""
+    slide = reveal.get(owner, 1)
+    return f", onslide=<-{slide - 1}>{{opacity=0, text opacity=0}}" if slide > 1 else ""
 
 
 def _point(x: float, y: float) -> str:

@@ -203,7 +203,9 @@ def product_latex(factors: list[sympy.Basic], drop_ones: bool = True) -> str:
         factors = [f for f in factors if f != 1] or [sympy.S.One]
     for factor in factors:
         text = number_latex(factor) if sympy.sympify(factor).is_number else latex(factor)
-        if text.startswith("-") or (not sympy.sympify(factor).is_number and isinstance(factor, sympy.Add)):
+        needs_parentheses = text.startswith("-") or (
+            not sympy.sympify(factor).is_number and isinstance(factor, sympy.Add))
+        if needs_parentheses and len(factors) > 1:
             text = r"\left(" + text + r"\right)"
         parts.append(text)
     return r" \cdot ".join(parts)

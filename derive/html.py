@@ -1,0 +1,336 @@
+"""HTML: one self-contained page per walk-through, and the gallery's ``index.html``.
+
+The page is the Markdown walk-through run through Python-Markdown. Maths is converted to MathML at build time
+(latex2mathml), so the page needs no script, no CDN and no network when it is read:
+
+1. the Markdown is rendered by the ``markdown`` templates, with a sentinel where the figure goes;
+2. every ``$$…$$`` and ``$…$`` outside code is lifted out into a placeholder (letters and digits only, which no
+   Markdown rule touches) and converted to MathML, which is checked to be well-formed XML;
+3. Python-Markdown runs with raw HTML switched off, so prose is always escaped;
+4. the placeholders are put back (display maths as a horizontally scrollable block), tables are wrapped so that
+   they scroll sideways on a phone, and the figure sentinel becomes the graph as inline SVG;
+5. the page shell ``html/page.html.j2`` (autoescaped) places the body and inlines ``html/style.css``.
+
+Everything is deterministic: the same walk-through gives the same bytes.
+"""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+from functools import lru_cache
+from html import escape
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
+
+from .errors import DeriveError
+
+if TYPE_CHECKING:
+    from .walkthrough import Walkthrough
+
+PAGE_TEMPLATE = "html/page.html.j2"
+INDEX_TEMPLATE = "html/index.html.j2"
+STYLE = "html/style.css"
+FIGURE_SENTINEL = "derive-figure-placeholder.svg"
+MIN_FIGURE_SCALE = 0.7  # the graph shrinks to fit the page down to this scale, then scrolls sideways
+
+# Code (fenced blocks and inline spans) is matched first so that a `$` inside it stays text.
+_SEGMENTS = re.compile(
+    r"(?P<fence>^(?P<ticks>`{3,}|~{3,})[^\n]*\n.*?^(?P=ticks)[ \t]*$)"
+    r"|(?P<code>(?P<bt>`+).+?(?P=bt))"
+    r"|(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
+    r"|(?<![\\$])\$(?P<inline>[^$\n]+?)(?<!\\)\$",
+    re.DOTALL | re.MULTILINE)
+_TOKEN = "derivemath{:05d}z"
+_TOKEN_RE = re.compile(r"derivemath(\d{5})z")
+
+
+class MathError(DeriveError):
+    """LaTeX that latex2mathml cannot turn into well-formed MathML (a bug in what we print: exit 3)."""
+
+    exit_code = 3
+
+
+# --- maths --------------------------------------------------------------------------------------------------------
+
+_DOUBLE_STRUCK_SPECIAL = {"C": "\u2102", "H": "\u210d", "N": "\u2115", "P": "\u2119", "Q": "\u211a",
+                          "R": "\u211d", "Z": "\u2124"}
+
+
+def _styled(char: str, variant: str) -> str:
+    """A letter or digit as its Unicode mathematical alphanumeric (Chromium ignores ``mathvariant``)."""
+    if variant == "double-struck":
+        if char in _DOUBLE_STRUCK_SPECIAL:
+            return _DOUBLE_STRUCK_SPECIAL[char]
+        bases = (0x1D538, 0x1D552, 0x1D7D8)
+    else:  # bold
+        bases = (0x1D400, 0x1D41A, 0x1D7CE)
+    if "A" <= char <= "Z":
+        return chr(bases[0] + ord(char) - ord("A"))
+    if "a" <= char <= "z":
+        return chr(bases[1] + ord(char) - ord("a"))
+    if "0" <= char <= "9":
+        return chr(bases[2] + ord(char) - ord("0"))
+    return char
+
+
+def _restyle(match: re.Match) -> str:
+    tag, variant, text = match.group(1), match.group(2), match.group(3)
+    return f"<{tag}>" + "".join(_styled(c, variant) for c in text) + f"</{tag}>"
+
+
+_FENCE = re.compile(r"\\(left|right)\s*(\\[{}|]|\\[A-Za-z]+|[^\s\\])")
+_TALL = re.compile(r"\\(frac|dfrac|tfrac|cfrac|begin|sum|prod|int|oint|sqrt|binom|over|underbrace|overbrace|boxed)"
+                   r"(?![A-Za-z])")
+
+
+def _plain_fences(latex: str) -> str:
+    """``\\left( … \\right)`` around one line of maths as plain ``( … )``: browsers draw the stretched forms of
+    some maths fonts (Latin Modern Math) with wide side bearings, ``2 · ( b + x )``; TeX would not stretch there."""
+    pairs, stack = [], []
+    for match in _FENCE.finditer(latex):
+        if match.group(1) == "left":
+            stack.append(match)
+        elif stack:
+            pairs.append((stack.pop(), match))
+    drop: list[tuple[int, int, str]] = []
+    for left, right in pairs:
+        if "." in (left.group(2), right.group(2)) or _TALL.search(latex, left.end(), right.start()):
+            continue
+        drop += [(left.start(), left.end(), left.group(2)), (right.start(), right.end(), right.group(2))]
+    for start, end, delimiter in sorted(drop, reverse=True):
+        latex = latex[:start] + delimiter + latex[end:]
+    return latex
+
+
+# A minus right after an operator, a relation or an opening bracket is a sign (``s = −y``): MathML would space
+# it as a binary operator because it is not the first child of its row.
+_UNARY_MINUS = re.compile(r"(<mo(?: [^>]*)?>(?!&#x00029;|\]|&#x0007D;|\}|&#x0007C;|\|)[^<]*</mo>|<mrow>)<mo>&#x02212;</mo>")
+
+
+def _merge_upright(match: re.Match) -> str:
+    letters = re.findall(r'<mi mathvariant="normal">([^<]*)</mi>', match.group(0))
+    return '<mi mathvariant="normal">' + "".join(letters) + "</mi>"
+
+
+@lru_cache(maxsize=8192)
+def latex_to_mathml(latex: str, display: bool = False) -> str:
+    """MathML for one formula, adjusted for what browsers draw; raises `MathError` when it is not well-formed.
+
+    ``aligned`` becomes ``align*`` (latex2mathml leaves a literal ``&`` in ``aligned``); ``\\boxed`` gives a
+    ``menclose`` that the stylesheet draws a border around; ``\\mathbb``/``\\mathbf`` letters become Unicode
+    mathematical alphanumerics; ``\\mathrm{word}`` and ``\\operatorname{word}`` become one upright identifier.
+    The LaTeX is kept as an ``application/x-tex`` annotation (copy and paste, screen readers).
+    """
+    from latex2mathml.converter import convert
+
+    source = latex.strip()
+    prepared = re.sub(r"\\(begin|end)\{aligned\}", r"\\\1{align*}", source)
+    prepared = _plain_fences(prepared)
+    prepared = re.sub(r"(?<!\\)'", r"\\prime ", prepared)  # y' as y then ′, not ′ as a superscript of y
+    try:
+        mathml = convert(prepared, display="block" if display else "inline")
+    except Exception as error:  # latex2mathml raises many kinds
+        raise MathError(f"latex2mathml cannot convert {source!r}: {error}") from error
+    mathml = re.sub(r'<(mi|mn) mathvariant="(double-struck|bold)">([^<]*)</\1>', _restyle, mathml)
+    mathml = re.sub(r'(?:<mi mathvariant="normal">[^<]*</mi>){2,}', _merge_upright, mathml)
+    mathml = re.sub(r"<mo>([A-Za-z]{2,})</mo>", r"<mi>\1</mi>", mathml)
+    mathml = _UNARY_MINUS.sub(r'\1<mo form="prefix">&#x02212;</mo>', mathml)
+    head, sep, rest = mathml.partition(">")
+    body = rest[: -len("</math>")]
+    mathml = (f"{head}{sep}<semantics>{body}"
+              f'<annotation encoding="application/x-tex">{escape(source, quote=False)}</annotation>'
+              "</semantics></math>")
+    try:
+        ElementTree.fromstring(mathml)
+    except ElementTree.ParseError as error:
+        raise MathError(f"latex2mathml gave malformed MathML for {source!r}: {error}") from error
+    return mathml
+
+
+def lift_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
+    """Replace every maths span outside code with a placeholder; return the text and ``[(latex, display)]``."""
+    found: list[tuple[str, bool]] = []
+
+    def replace(match: re.Match) -> str:
+        if match.group("fence") is not None or match.group("code") is not None:
+            return match.group(0)
+        display = match.group("display") is not None
+        found.append((match.group("display") if display else match.group("inline"), display))
+        return _TOKEN.format(len(found) - 1)
+
+    return _SEGMENTS.sub(replace, text), found
+
+
+# --- Markdown -----------------------------------------------------------------------------------------------------
+
+def markdown_to_html(text: str) -> str:
+    """Python-Markdown with tables and fenced code, raw HTML and autolinks switched off, maths as MathML."""
+    import markdown
+
+    lifted, maths = lift_math(text)
+    converted = [latex_to_mathml(latex, display) for latex, display in maths]
+    md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    md.preprocessors.deregister("html_block")
+    for pattern in ("html", "autolink", "automail"):
+        md.inlinePatterns.deregister(pattern)
+    body = md.convert(lifted)
+
+    def put_back(match: re.Match) -> str:
+        index = int(match.group(1))
+        return converted[index]
+
+    def display_block(match: re.Match) -> str:
+        return '<div class="math-display">' + put_back(match) + "</div>"
+
+    body = re.sub(r"<p>" + _TOKEN_RE.pattern + r"</p>", display_block, body)
+    body = _TOKEN_RE.sub(put_back, body)
+    body = body.replace("<table>", '<div class="table-wrap"><table>').replace("</table>", "</table></div>")
+    return body + "\n"
+
+
+# --- the figure ---------------------------------------------------------------------------------------------------
+
+def inline_svg(svg: str, label: str) -> str:
+    """Graphviz's SVG made fit to sit inside HTML: no XML prolog, doctype or comments; labelled as an image."""
+    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"\n\s*\n", "\n", svg).strip()
+    width = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
+    style = f' style="min-width: {float(width.group(1)) * MIN_FIGURE_SCALE:.0f}pt"' if width else ""
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}"{style} ', 1)
+
+
+def figure_svg(walk: "Walkthrough") -> str:
+    from .figures import svg_for
+    return svg_for(walk.derivation)
+
+
+def _place_figure(body: str, svg: str) -> str:
+    pattern = re.compile(r'<p><img alt="([^"]*)" src="' + re.escape(FIGURE_SENTINEL) + r'"\s*/?></p>')
+
+    def figure(match: re.Match) -> str:
+        label = match.group(1)  # already escaped by Markdown
+        return '<figure class="graph">' + inline_svg(svg, _unescape(label)) + "</figure>"
+
+    return pattern.sub(figure, body)
+
+
+def _unescape(text: str) -> str:
+    import html
+    return html.unescape(text)
+
+
+# --- pages --------------------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def environment(user_templates: str | None = None):
+    """A strict, autoescaping Jinja environment: the user's templates first, then the package's."""
+    import jinja2
+
+    from .render import templates_root
+
+    loaders = [jinja2.FileSystemLoader(user_templates)] if user_templates else []
+    loaders.append(jinja2.FileSystemLoader(str(templates_root())))
+    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                              autoescape=True, keep_trailing_newline=True)
+
+
+def _stylesheet(env) -> str:
+    from markupsafe import Markup
+    source, _, _ = env.loader.get_source(env, STYLE)
+    return Markup(source.strip() + "\n")
+
+
+def _plain(text: str) -> str:
+    """Catalog text for places that cannot hold MathML (the ``<title>``): maths delimiters dropped."""
+    return re.sub(r"(?<!\\)\$+", "", text)
+
+
+def _strings(lang: str) -> Mapping[str, str]:
+    """The catalog of ``lang``, falling back to English for keys it lacks (for the index and the shell)."""
+    from .context import catalog
+    merged = dict(catalog("en"))
+    if lang != "en":
+        merged.update(catalog(lang))
+    return merged
+
+
+def render_html(walk: "Walkthrough", lang: str, user_templates: str | None = None) -> str:
+    """The walk-through as one self-contained HTML page (CSS inline, MathML, the graph as inline SVG)."""
+    from markupsafe import Markup
+
+    from .context import catalog
+    from .render import render
+
+    text = render(walk, "markdown", lang, user_templates=user_templates, figure_href=FIGURE_SENTINEL)
+    body = markdown_to_html(text)
+    if FIGURE_SENTINEL in body:
+        body = _place_figure(body, figure_svg(walk))
+    t = catalog(lang)
+    title = t.get(f"scenario.{walk.name}.title", t["title.explain"])
+    env = environment(user_templates)
+    page = env.get_template(PAGE_TEMPLATE).render(
+        lang=lang, title=_plain(title), css=_stylesheet(env), body=Markup(body), t=t, name=walk.name)
+    return _tidy(page)
+
+
+def _tidy(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip() + "\n"
+
+
+# --- the gallery's index ------------------------------------------------------------------------------------------
+
+class IndexEntry(NamedTuple):
+    """One file of the gallery. ``fmt``: markdown, latex, beamer, html, json, svg, pdf (the article's PDF) or
+    beamer-pdf (the slides' PDF); ``lang`` is None for language-neutral files (json, svg); ``path`` is relative to
+    the index and uses ``/``."""
+
+    scenario: str
+    fmt: str
+    lang: str | None
+    path: str
+
+
+FORMAT_ORDER = ("html", "markdown", "latex", "pdf", "beamer", "beamer-pdf", "json", "svg")
+
+
+def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str = "en", *,
+                user_templates: str | None = None) -> str:
+    """``output/index.html``: every file of the gallery, grouped by scenario (in `SCENARIOS` order, then any
+    other name alphabetically) with its title and summary, one row per language, relative links only."""
+    from .scenarios import SCENARIOS
+
+    t = _strings(lang)
+    rows = [IndexEntry(*entry) for entry in entries]
+    for row in rows:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", row.path) or row.path.startswith("/"):
+            raise ValueError(f"index links must be relative paths, got {row.path!r}")
+    order = {name: i for i, name in enumerate(SCENARIOS)}
+    scenarios = sorted({r.scenario for r in rows}, key=lambda s: (order.get(s, len(order)), s))
+    fmt_rank = {f: i for i, f in enumerate(FORMAT_ORDER)}
+
+    def rank(row: IndexEntry) -> tuple:
+        return (fmt_rank.get(row.fmt, len(fmt_rank)), row.fmt, row.path)
+
+    groups = []
+    for name in scenarios:
+        mine = [r for r in rows if r.scenario == name]
+        languages = sorted({r.lang for r in mine if r.lang is not None},
+                           key=lambda l: (l != lang, l))
+        per_language = []
+        for code in languages:
+            links = [{"label": t.get(f"html.format.{r.fmt}", r.fmt), "path": r.path, "fmt": r.fmt}
+                     for r in sorted((r for r in mine if r.lang == code), key=rank)]
+            per_language.append({"code": code, "label": t.get(f"html.language.{code}", code), "links": links})
+        neutral = [{"label": t.get(f"html.format.{r.fmt}", r.fmt), "path": r.path, "fmt": r.fmt}
+                   for r in sorted((r for r in mine if r.lang is None), key=rank)]
+        groups.append({
+            "name": name,
+            "title": _plain(t.get(f"scenario.{name}.title", name)),
+            "summary": _plain(t.get(f"scenario.{name}.summary", "")),
+            "languages": per_language,
+            "neutral": neutral,
+        })
+    env = environment(user_templates)
+    page = env.get_template(INDEX_TEMPLATE).render(lang=lang, t=t, groups=groups, css=_stylesheet(env))
+    return _tidy(page)

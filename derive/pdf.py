@@ -1,0 +1,154 @@
+"""Compile a generated .tex file with the real TeX engine its first line names, reproducibly.
+
+``compile_pdf(tex_path)`` runs pdflatex or lualatex (``-interaction=nonstopmode -halt-on-error``) in a temporary
+directory, as many times as the log asks (at most `MAX_RUNS`), and moves the PDF into place atomically. The
+output depends only on the .tex file and the TeX installation: ``SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1`` fix
+every date, and the trailer ``/ID`` (which LuaTeX derives from the output path) is pinned by a wrapper that
+``\\input``s the unchanged document, so the .tex file itself stays clean.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DeriveError
+
+ENGINES = ("pdflatex", "lualatex")
+MAX_RUNS = 3
+TIMEOUT = 300  # seconds for one run of the engine
+_FIRST_LINE = re.compile(r"^%\s*!\s*TEX\s+(?:TS-)?program\s*=\s*(\S+)\s*$", re.IGNORECASE)
+_RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|Rerun LaTeX|run LaTeX again", re.IGNORECASE)
+_ZERO_ID = "<" + "0" * 32 + ">"
+_PIN_ID = {  # what the wrapper says before \input-ing the document
+    "pdflatex": r"\pdftrailerid{" + "0" * 32 + "}",
+    "lualatex": r"\pdfvariable trailerid {[" + _ZERO_ID + _ZERO_ID + "]}",
+}
+_OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)(.*)$", re.MULTILINE)
+
+
+class EngineMissing(DeriveError):
+    """The TeX engine a document needs is not installed (the gallery warns and goes on)."""
+
+    exit_code = 3
+
+
+class CompileError(DeriveError):
+    """The engine stopped with an error; the message quotes the log's first error."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A successful compilation: where the PDF went, the log of the last run, and what it cost."""
+
+    pdf: Path
+    log: str
+    engine: str
+    runs: int
+    seconds: float
+
+    def overfull(self, wider_than: float = 0.0) -> list[tuple[float, str]]:
+        """``Overfull \\hbox`` warnings of the log wider than ``wider_than`` points: (points, where)."""
+        return overfull_boxes(self.log, wider_than)
+
+
+def engine_for(tex_text: str) -> str:
+    """The engine named by the first line (``% !TEX program = pdflatex``); a `DeriveError` when there is none."""
+    first = tex_text.split("\n", 1)[0].strip()
+    match = _FIRST_LINE.match(first)
+    if not match:
+        raise DeriveError("the .tex file does not name its engine on its first line "
+                          "(expected '% !TEX program = pdflatex' or '% !TEX program = lualatex')")
+    engine = match.group(1).lower()
+    if engine not in ENGINES:
+        raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(ENGINES)})")
+    return engine
+
+
+def engine_available(engine: str) -> bool:
+    return shutil.which(engine) is not None
+
+
+def overfull_boxes(log: str, wider_than: float = 0.0) -> list[tuple[float, str]]:
+    """Every ``Overfull \\hbox (Xpt too wide)`` of a TeX log with X > ``wider_than``."""
+    return [(float(m.group(1)), m.group(2).strip()) for m in _OVERFULL.finditer(log)
+            if float(m.group(1)) > wider_than]
+
+
+def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
+                pdf_path: str | os.PathLike | None = None) -> Compiled:
+    """Compile ``tex_path`` into ``pdf_path`` (default: beside it, ``.pdf``) and return the PDF's path and log.
+
+    ``engine`` defaults to the one the file's first line names. Raises `EngineMissing` when the engine is not
+    installed and `CompileError` when it fails.
+    """
+    source = Path(tex_path).resolve()
+    text = source.read_text(encoding="utf-8")
+    engine = engine or engine_for(text)
+    if engine not in ENGINES:
+        raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(ENGINES)})")
+    program = shutil.which(engine)
+    if program is None:
+        raise EngineMissing(f"compiling {source.name} needs '{engine}', which is not installed "
+                            "(Debian: texlive-latex-extra, texlive-luatex and texlive-lang-japanese)")
+    target = Path(pdf_path) if pdf_path is not None else source.with_suffix(".pdf")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1",
+               TEXINPUTS=str(source.parent) + os.pathsep + os.environ.get("TEXINPUTS", ""))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="derive-tex-") as tmp:
+        work = Path(tmp)
+        shutil.copyfile(source, work / "document.tex")
+        command = [program, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+                   "-jobname=document", _PIN_ID[engine] + r"\input{document.tex}"]
+        log, runs = "", 0
+        while runs < MAX_RUNS:
+            runs += 1
+            try:
+                result = subprocess.run(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                        capture_output=True, timeout=TIMEOUT, check=False)
+            except subprocess.TimeoutExpired as error:
+                raise CompileError(f"{engine} did not finish {source.name} within {TIMEOUT} s") from error
+            log_file = work / "document.log"
+            log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else \
+                result.stdout.decode("utf-8", "replace")
+            if result.returncode != 0 or not (work / "document.pdf").exists():
+                raise CompileError(f"{engine} failed on {source.name}: {first_error(log)}", log)
+            if not _RERUN.search(log):
+                break
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent)
+        os.close(handle)
+        try:
+            shutil.copyfile(work / "document.pdf", staging)
+            os.replace(staging, target)
+        except BaseException:
+            Path(staging).unlink(missing_ok=True)
+            raise
+    return Compiled(target, log, engine, runs, time.monotonic() - started)
+
+
+def compile_pdf(tex_path: str | os.PathLike, engine: str | None = None, *,
+                pdf_path: str | os.PathLike | None = None) -> Path:
+    """Compile ``tex_path`` with ``engine`` (default: the one its first line names); the PDF's path.
+    `compile_tex` gives the log as well."""
+    return compile_tex(tex_path, engine, pdf_path=pdf_path).pdf
+
+
+def first_error(log: str) -> str:
+    """The first error of a TeX log (``file:line: message`` or ``! message``) and the line after it."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("!") or re.match(r"^[^:\s]+\.tex:\d+: ", line):
+            return " ".join(part.strip() for part in lines[i:i + 2] if part.strip())[:500]
+    return (lines[-1] if lines else "no log").strip()[:500]

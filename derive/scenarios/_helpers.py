@@ -1,0 +1,62 @@
+"""Small helpers shared by the scenarios that build their graphs node by node (no prose, no hand-typed LaTeX)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import sympy
+from sympy import Expr
+
+from ..graph import Graph
+from ..notation import latex, number_text, terminating_decimal
+from ..parse import parse_number
+
+
+def exact_point(values: Mapping[str, str]) -> dict[str, sympy.Rational]:
+    """Decimal strings read exactly (``0.1`` is 1/10), as ``--at`` reads them."""
+    return {name: parse_number(text, name) for name, text in values.items()}
+
+
+def shown(value: Expr) -> Expr:
+    """A number as it should appear *inside* a printed expression or matrix: integers as they are, terminating
+    decimals as decimals (0.5, not 1/2), other rationals as fractions, anything else to six significant digits.
+    (`number_latex` does this for a lone number; this is the same convention for numbers inside expressions.)"""
+    value = sympy.sympify(value)
+    if value.is_Integer:
+        return value
+    if value.is_Rational:
+        decimal = terminating_decimal(value)
+        return sympy.Float(decimal, max(len(decimal.lstrip("-").replace(".", "").lstrip("0")), 1)) if decimal else value
+    return sympy.Float(float(value), 6)
+
+
+def shown_matrix(rows) -> sympy.ImmutableMatrix:
+    return sympy.ImmutableMatrix([[shown(v) for v in row] for row in rows])
+
+
+def maths(expr: Expr) -> str:
+    """A table header cell holding maths, printed by the notation printer (headers are otherwise catalog keys)."""
+    return "$" + latex(expr) + "$"
+
+
+_INFIX = {"add": " + ", "sum": " + ", "mul": "*", "sub": " - ", "div": "/"}
+
+
+def program_text(graph: Graph) -> str:
+    """The graph as a program of assignments, one node per line, for the walk-through's "computation" block."""
+    lines = []
+    for node in graph.nodes:
+        if node.op == "leaf":
+            continue
+        args = [a if isinstance(a, str) else number_text(a) for a in node.args]
+        if node.op in _INFIX:
+            right = _INFIX[node.op].join(args)
+        elif node.op == "pow":
+            right = f"{args[0]}**{args[1]}"
+        elif node.op == "neg":
+            right = f"-{args[0]}"
+        elif node.op == "softmax":
+            right = f"softmax({', '.join(args)})[{node.params[0] + 1}]"
+        else:
+            right = f"{node.op}({', '.join(args)})"
+        lines.append(f"{node.name} = {right}")
+    return "\n".join(lines)

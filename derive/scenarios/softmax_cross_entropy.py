@@ -1,0 +1,245 @@
+"""softmax-cross-entropy: L = −(1/N) Σₙ Σₖ tₙₖ log yₙₖ with yₙ = softmax(zₙ), N = 2 samples, K = 3 classes.
+
+The graph is drawn as the study material draws it: a softmax node per output y_nk, a log node l_nk, a product
+m_nk = t_nk·l_nk, a sum over classes s_n, the factor −1 (c_n), a sum over the batch S and the factor 1/N (L).
+Names ``z_1_2`` print as z_{12} (sample 1, class 2).
+"""
+from __future__ import annotations
+
+import sympy
+from sympy import Integer, Rational
+
+from ..backward import Derivation, derive
+from ..graph import Graph, Node, exact, symbol
+from ..notation import Grad
+from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
+from ._helpers import exact_point, maths, program_text, shown, shown_matrix
+
+NAME = "softmax-cross-entropy"
+CLASSES = (1, 2, 3)
+LOGITS = {1: ("1", "2", "0.5"), 2: ("0.5", "-1", "1.5")}
+TARGETS = {1: ("0", "1", "0"), 2: ("0.25", "0.25", "0.5")}  # one-hot, then a probability vector: each sums to 1
+SAMPLES = tuple(LOGITS)
+N = len(SAMPLES)
+LEARNING_RATE = "1"
+PATH = (2, 3)  # the (sample, class) whose path from L is followed by hand
+
+
+def _n(prefix: str, n: int, k: int | None = None) -> str:
+    return f"{prefix}_{n}" if k is None else f"{prefix}_{n}_{k}"
+
+
+def build_graph() -> Graph:
+    nodes = [Node(_n("z", n, k), "leaf") for n in SAMPLES for k in CLASSES]
+    nodes += [Node(_n("t", n, k), "leaf") for n in SAMPLES for k in CLASSES]
+    for n in SAMPLES:
+        logits = tuple(_n("z", n, k) for k in CLASSES)
+        nodes += [Node(_n("y", n, k), "softmax", logits, (k - 1,)) for k in CLASSES]
+        nodes += [Node(_n("l", n, k), "log", (_n("y", n, k),)) for k in CLASSES]
+        nodes += [Node(_n("m", n, k), "mul", (_n("t", n, k), _n("l", n, k))) for k in CLASSES]
+        nodes += [Node(_n("s", n), "add", tuple(_n("m", n, k) for k in CLASSES)),
+                  Node(_n("c", n), "mul", (Integer(-1), _n("s", n)))]
+    nodes += [Node("S", "add", tuple(_n("c", n) for n in SAMPLES)), Node("L", "mul", (Rational(1, N), "S"))]
+    return Graph(tuple(nodes), "L")
+
+
+def point() -> dict:
+    values = {}
+    for n in SAMPLES:
+        values.update({_n("z", n, k): LOGITS[n][k - 1] for k in CLASSES})
+        values.update({_n("t", n, k): TARGETS[n][k - 1] for k in CLASSES})
+    return exact_point(values)
+
+
+LOGIT_NAMES = tuple(_n("z", n, k) for n in SAMPLES for k in CLASSES)
+
+
+def build() -> Walkthrough:
+    graph = build_graph()
+    derivation = derive(graph, point(), LOGIT_NAMES)
+    eta = exact_point({"lr": LEARNING_RATE})["lr"]
+    intro = (_setting(derivation), _graph_section())
+    extra = (_rules_section(), _path_section(derivation), _softmax_section(derivation),
+             _why_section(derivation), _vector_section(derivation, eta))
+    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _g(name: str) -> sympy.Symbol:
+    return symbol(name)
+
+
+def _key(suffix: str) -> str:
+    return f"scenario.{NAME}.{suffix}"
+
+
+def _eq(lhs, rhs) -> sympy.Eq:
+    return sympy.Eq(lhs, rhs, evaluate=False)
+
+
+SYM_N, K_, NN, KK, J = _g("N"), _g("K"), _g("n"), _g("k"), _g("j")
+SUBS_N = ((SYM_N, Integer(N)),)
+
+
+def _loss_expr() -> sympy.Expr:
+    inner = sympy.Sum(sympy.Mul(_g("t_n_k"), sympy.log(_g("y_n_k")), evaluate=False), (KK, 1, K_))
+    return sympy.Mul(-1 / SYM_N, sympy.Sum(inner, (NN, 1, SYM_N)), evaluate=False)
+
+
+def _local(d: Derivation, node: str, input_: str):
+    for step in d.steps:
+        if step.node == node:
+            for term in step.terms:
+                if term.input == input_:
+                    return term.local_value
+    raise KeyError((node, input_))
+
+
+# ---------------------------------------------------------------- intro
+
+def _setting(d: Derivation) -> Section:
+    rows = []
+    for n in SAMPLES:
+        for k in CLASSES:
+            rows.append((Integer(n), Integer(k), d.point[_n("z", n, k)], d.point[_n("t", n, k)]))
+    softmax_def = _eq(_g("y_n_k"), sympy.exp(_g("z_n_k")) / sympy.Sum(sympy.exp(_g("z_n_j")), (J, 1, K_)))
+    return Section(_key("heading.setting"), (
+        Text(_key("text.setting"), (("y", softmax_def), ("loss", _eq(_g("L"), _loss_expr())),
+                                    ("N", _eq(SYM_N, Integer(N))), ("K", _eq(K_, Integer(len(CLASSES)))),
+                                    ("z", _g("z_n_k")), ("t", _g("t_n_k")))),
+        Table((_key("table.sample"), _key("table.class"), maths(_g("z_n_k")), maths(_g("t_n_k"))), tuple(rows)),
+        Text(_key("text.targets"), (("one", _g("t_1_k")), ("two", _g("t_2_k")),
+                                    ("sum", _eq(sympy.Sum(_g("t_n_k"), (KK, 1, K_)), Integer(1))))),
+    ))
+
+
+def _graph_section() -> Section:
+    with sympy.evaluate(False):
+        m = _eq(_g("m_n_k"), _g("t_n_k") * _g("l_n_k"))
+    return Section(_key("heading.graph"), (
+        Text(_key("text.graph"), (
+            ("y", _g("y_n_k")), ("l", _eq(_g("l_n_k"), sympy.log(_g("y_n_k")))), ("m", m),
+            ("s", _eq(_g("s_n"), sympy.Sum(_g("m_n_k"), (KK, 1, K_)))),
+            ("c", _eq(_g("c_n"), sympy.Mul(Integer(-1), _g("s_n"), evaluate=False))),
+            ("S", _eq(_g("S"), sympy.Sum(_g("c_n"), (NN, 1, SYM_N)))),
+            ("L", _eq(_g("L"), sympy.Mul(1 / SYM_N, _g("S"), evaluate=False))))),
+    ))
+
+
+# ---------------------------------------------------------------- the three rules and the path from L
+
+def _rules_section() -> Section:
+    return Section(_key("heading.rules"), (
+        Text(_key("text.rules_intro")),
+        Text(_key("text.rule_add")),
+        Text(_key("text.rule_mul")),
+        Text(_key("text.rule_log"), (("rule", _eq(Grad("l", "y"), 1 / _g("y"))),)),
+        Text(_key("text.rule_start"), (("start", _eq(Grad("L", "L"), Integer(1))),)),
+    ))
+
+
+def _path_section(d: Derivation) -> Section:
+    n, k = PATH
+    names = ["L", "S", _n("c", n), _n("s", n), _n("m", n, k), _n("l", n, k), _n("y", n, k)]
+    t, y = _g(_n("t", n, k)), _g(_n("y", n, k))
+    formulas = [1 / SYM_N, 1 / SYM_N, -1 / SYM_N, -1 / SYM_N, -t / SYM_N, -t / (SYM_N * y)]
+    blocks = [Text(_key("text.path"), (("n", _eq(NN, Integer(n))), ("k", _eq(KK, Integer(k))),
+                                        ("N", _eq(SYM_N, Integer(N)))))]
+    for i, (node, formula) in enumerate(zip(names[1:], formulas)):
+        above = names[i]
+        blocks.append(Text(_key(f"text.path_{i + 1}")))
+        chain = (formula,) if above == "L" else (
+            sympy.Mul(Grad("L", above), Grad(above, node), evaluate=False), formula)
+        blocks.append(Claim(Grad("L", node), chain, d.gradients[node].value, subs=SUBS_N))
+    rows = []
+    for sample in SAMPLES:
+        for cls in CLASSES:
+            rows.append((Integer(sample), Integer(cls), d.point[_n("t", sample, cls)], d.values[_n("y", sample, cls)],
+                         d.gradients[_n("y", sample, cls)].value))
+    blocks += [
+        Text(_key("text.path_all"), (("g", _eq(Grad("L", "y_n_k"), -_g("t_n_k") / (SYM_N * _g("y_n_k")))),)),
+        Table((_key("table.sample"), _key("table.class"), maths(_g("t_n_k")), maths(_g("y_n_k")),
+               maths(Grad("L", "y_n_k"))), tuple(rows)),
+        Text(_key("text.path_zero")),
+    ]
+    return Section(_key("heading.path"), tuple(blocks))
+
+
+# ---------------------------------------------------------------- through the softmax node
+
+def _softmax_section(d: Derivation) -> Section:
+    y_k, y_j, t_k, t_j = _g("y_k"), _g("y_j"), _g("t_k"), _g("t_j")
+    delta = sympy.KroneckerDelta(KK, J)
+    local = sympy.Mul(y_k, sympy.Add(delta, -y_j, evaluate=False), evaluate=False)
+    general = Equation(Grad("L", "z_j"), (
+        sympy.Sum(sympy.Mul(Grad("L", "y_k"), Grad("y_k", "z_j"), evaluate=False), (KK, 1, K_)),
+        sympy.Sum(sympy.Mul(-t_k / (SYM_N * y_k), local, evaluate=False), (KK, 1, K_)),
+        sympy.Mul(-1 / SYM_N, sympy.Sum(sympy.Mul(t_k, sympy.Add(delta, -y_j, evaluate=False), evaluate=False),
+                                        (KK, 1, K_)), evaluate=False),
+        sympy.Mul(1 / SYM_N, sympy.Add(y_j * sympy.Sum(t_k, (KK, 1, K_)), -t_j, evaluate=False), evaluate=False),
+    ))
+    claims = []
+    for n in SAMPLES:
+        for j in CLASSES:
+            z = _n("z", n, j)
+            through = sympy.Add(*[sympy.Mul(Grad("L", _n("y", n, k)), Grad(_n("y", n, k), z), evaluate=False)
+                                  for k in CLASSES], evaluate=False)
+            shortcut = (_g(_n("y", n, j)) - _g(_n("t", n, j))) / SYM_N
+            claims.append(Claim(Grad("L", z), (through, shortcut), d.gradients[z].value, subs=SUBS_N))
+    return Section(_key("heading.softmax"), (
+        Text(_key("text.softmax_local"), (("local", _eq(Grad("y_k", "z_j"), local)), ("delta", delta))),
+        Text(_key("text.softmax_combine"), (("z", _g("z_j")),)),
+        general,
+        Text(_key("text.softmax_sum"), (("sum", _eq(sympy.Sum(t_k, (KK, 1, K_)), Integer(1))),
+                                        ("result", _eq(Grad("L", "z_j"), (y_j - t_j) / SYM_N)))),
+        Text(_key("text.softmax_numbers")),
+        *claims,
+    ))
+
+
+def _why_section(d: Derivation) -> Section:
+    sums = tuple(Claim(sympy.Sum(_g(_n("t", n, "k")), (KK, 1, K_)),
+                       (sympy.Add(*[_g(_n("t", n, k)) for k in CLASSES], evaluate=False),), Integer(1))
+                 for n in SAMPLES)
+    y_j, t_j = _g("y_j"), _g("t_j")
+    general = sympy.Mul(1 / SYM_N, sympy.Add(y_j * sympy.Sum(_g("t_k"), (KK, 1, K_)), -t_j, evaluate=False),
+                        evaluate=False)
+    return Section(_key("heading.why"), (
+        Text(_key("text.why"), (("general", _eq(Grad("L", "z_j"), general)),)),
+        *sums,
+        Text(_key("text.why_else"), (("T", _eq(_g("T"), sympy.Sum(_g("t_k"), (KK, 1, K_)))),
+                                     ("wrong", (y_j - t_j) / SYM_N),
+                                     ("right", (y_j * _g("T") - t_j) / SYM_N))),
+    ))
+
+
+# ---------------------------------------------------------------- the vector form
+
+def _vector_section(d: Derivation, eta) -> Section:
+    blocks: list = [Text(_key("text.vector"), (("form", _eq(Grad("L", "z_n"), (_g("y_n") - _g("t_n")) / SYM_N)),
+                                                ("y", _g("y_n")), ("t", _g("t_n"))))]
+    for n in SAMPLES:
+        lhs = sympy.ImmutableMatrix([[Grad("L", _n("z", n, k))] for k in CLASSES])
+        formula = sympy.MatMul(1 / SYM_N, sympy.ImmutableMatrix(
+            [[_g(_n("y", n, k)) - _g(_n("t", n, k))] for k in CLASSES]), evaluate=False)
+        numbers = shown_matrix([[d.gradients[_n("z", n, k)].value] for k in CLASSES])
+        _check_vector(d, n)
+        blocks.append(Equation(lhs, (formula, numbers)))
+    moved = {name: exact(d.point[name] - eta * d.gradients[name].value) for name in LOGIT_NAMES}
+    after = derive(d.graph, {**d.point, **moved}, LOGIT_NAMES).output_value
+    blocks.append(Text(_key("text.vector_meaning")))
+    blocks.append(Text(_key("text.update"), (("eta", _eq(_g("eta"), shown(eta))), ("before", d.output_value),
+                                             ("after", after))))
+    return Section(_key("heading.vector"), tuple(blocks))
+
+
+def _check_vector(d: Derivation, n: int) -> None:
+    """The vector printed above must be the walk's gradient, entry by entry (it is built from it; this guards
+    against a mix-up of indices)."""
+    from ..check import close
+    from ..errors import CheckFailure
+    for k in CLASSES:
+        expected = (d.values[_n("y", n, k)] - d.values[_n("t", n, k)]) / N
+        if not close(float(d.gradients[_n("z", n, k)].value), float(expected)):
+            raise CheckFailure(f"self-check failed: the vector form of sample {n} disagrees with the walk")
