@@ -33,6 +33,14 @@ class Result:
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def svg(self) -> str:
+        """The computational graph with forward values and gradients, drawn by Graphviz."""
+        from .figures import svg_for
+        return svg_for(self.walkthrough.derivation)
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
     @property
     def gradients(self) -> dict[str, sympy.Expr | None]:
         return {name: g.value for name, g in self.walkthrough.derivation.gradients.items()}

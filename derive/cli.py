@@ -140,15 +140,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from .api import scenario
-    result = scenario(args.scenario)
-    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
+    _publish(scenario(args.scenario), args)
     return 0
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from .api import explain
-    result = explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step)
-    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
+    _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step), args)
     return 0
 
 
@@ -189,6 +187,19 @@ def read_source(source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{origin}: the input is not UTF-8 text") from None
+
+
+def _publish(result, args: argparse.Namespace) -> None:
+    """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``)."""
+    figure = None
+    if args.format == "markdown" and args.output is not None:
+        figure = Path(args.output).with_suffix(".svg")
+        svg = result.svg()
+    text = result.render(args.format, args.lang, user_templates=_templates(args),
+                         **({"figure_href": figure.name} if figure else {}))
+    if figure is not None:
+        _emit(svg, str(figure))
+    _emit(text, args.output)
 
 
 def _emit(text: str, output: str | None) -> None:

@@ -68,6 +68,7 @@ class FigureNode:
     symbol: Label | None  # what the circle shows (op and output nodes)
     total: Label | None  # ∂f/∂node when it is split over several edges
     highlight: bool = False
+    gradient_shown: bool = True  # False: the total keeps its room but is not drawn
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ class FigureEdge:
     target: str | None  # node id; None for the output's stub
     owner: str  # the graph node whose gradient the red label shows (for overlays)
     forward: Label | None
-    gradient: Label | None  # None when not shown (yet)
+    gradient: Label | None  # None only on edges from constants
     route: tuple[float, ...] = ()  # rows at columns source + ½, source + 1, …, target − ½; labels sit on the last
     # (the output's stub has one point, at column + ½)
+    gradient_shown: bool = True  # False: the gradient keeps its room but is not drawn, so figures never move
 
 
 @dataclass(frozen=True)
@@ -214,16 +216,18 @@ def layout(derivation: Derivation, highlight: str | None = None,
     raw: list[tuple[str, str | None, str, Label | None, Label | None]] = []
     constants: dict[str, Label] = {}
     for node in graph.nodes:
-        for arg in dict.fromkeys(node.args):  # one edge per distinct input: t*t has one edge t → f
+        for position, arg in enumerate(node.args):
             if isinstance(arg, str):
-                gradient = _edge_gradient(derivation, arg, node.name, readers, terms) if shown(arg) else None
+                if arg in node.args[:position]:
+                    continue  # one edge per distinct input: t*t has one edge t → f
+                gradient = _edge_gradient(derivation, arg, node.name, readers, terms)
                 raw.append((ids[arg], ids[node.name], arg, _forward(derivation, arg), gradient))
             else:
                 const = f"k{len(constants)}"
                 constants[const] = _number(arg)
                 places[const], extents[const] = column[node.name] - 1, _extent("const", False)
                 raw.append((const, ids[node.name], "", None, None))
-    raw.append((ids[out], None, out, _forward(derivation, out), _number(sympy.S.One) if shown(out) else None))
+    raw.append((ids[out], None, out, _forward(derivation, out), _number(sympy.S.One)))
 
     rows = _place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
     rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
@@ -231,22 +235,23 @@ def layout(derivation: Derivation, highlight: str | None = None,
     for node in graph.nodes:
         kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
         total = None
-        if len(readers[node.name]) > 1 and shown(node.name):
+        if len(readers[node.name]) > 1:
             gradient = derivation.gradients[node.name]
             total = _number(gradient.value) if derivation.values is not None else _expr(Grad(out, node.name))
         nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
                                 _name(node.name), None if node.op == "leaf" else _symbol(node.op), total,
-                                node.name == highlight))
+                                node.name == highlight, shown(node.name)))
     nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
-        rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
-        for s, t, owner, fwd, grad in raw)
+        rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)),
+        shown(owner)) for s, t, owner, fwd, grad in raw)
     x, stretch = _column_x(nodes, edges)
     return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
 
 
 _CHAR = 0.13  # cm per character of a \scriptsize label (digits are 0.12 cm; ∂ and subscripts vary)
 _CONNECT = 0.3  # cm of edge at least between a node and a labelled stretch
+_MIN_STRETCH = 0.9  # cm: the shortest labelled stretch, long enough to read as a straight piece of the edge
 
 
 def _column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -264,8 +269,8 @@ def _column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[t
         label[target] = max([label[target]] + [_CHAR * len(t) + 0.2 for t in texts])
     x = [0.0]
     for c in range(1, count):
-        x.append(round(x[-1] + 2 * max(half[c - 1], half[c]) + 2 * _CONNECT + max(label[c], 0.8), 2))
-    return tuple(x), tuple(round(w / 2, 2) for w in label)
+        x.append(round(x[-1] + 2 * max(half[c - 1], half[c]) + 2 * _CONNECT + max(label[c], _MIN_STRETCH), 2))
+    return tuple(x), tuple(round(max(w, _MIN_STRETCH) / 2, 2) for w in label)
 
 
 # Room above and below each kind of thing in a column, in cm at TikZ scale.
@@ -382,7 +387,8 @@ def to_dot(lay: Layout) -> str:
     for node in lay.nodes:
         name = f"<I>{html.escape(node.label.text)}</I>" if node.kind != "const" else html.escape(node.label.text)
         if node.total:
-            name += f'<BR/><FONT COLOR="{_RED}" POINT-SIZE="11">{html.escape(node.total.text)}</FONT>'
+            color = _RED if node.gradient_shown else "transparent"
+            name += f'<BR/><FONT COLOR="{color}" POINT-SIZE="11">{html.escape(node.total.text)}</FONT>'
         fill = f', style=filled, fillcolor="{_HIGHLIGHT}"' if node.highlight else ""
         ranks.setdefault(2 * node.column, []).append((node.row, 0, node.id))
         if node.symbol is None:
@@ -418,7 +424,8 @@ def to_dot(lay: Layout) -> str:
 
 def _dot_block(edge: FigureEdge) -> str:
     forward = html.escape(edge.forward.text) if edge.forward else "&#160;"
-    gradient = (f'<FONT COLOR="{_RED}">{html.escape(edge.gradient.text)}</FONT>' if edge.gradient else "&#160;")
+    color = _RED if edge.gradient_shown else "transparent"  # hidden text keeps its room: nothing moves
+    gradient = f'<FONT COLOR="{color}">{html.escape(edge.gradient.text)}</FONT>' if edge.gradient else "&#160;"
     return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
             f'<TR><TD><FONT POINT-SIZE="11">{forward}</FONT></TD></TR>'
             '<TR><TD PORT="m" SIDES="B" BORDER="1" HEIGHT="1" WIDTH="36"></TD></TR>'
@@ -479,7 +486,8 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
             style, place = "total, anchor=north east", "south east"  # under a leaf, clear of edges leaving east
             text = f"${node.label.latex}$"
         if node.total:
-            options.append(f"label={{[{style}{_hidden(node.name, reveal)}]{place}:{{${node.total.latex}$}}}}")
+            hide = _hidden(node.name, node.gradient_shown, reveal)
+            options.append(f"label={{[{style}{hide}]{place}:{{${node.total.latex}$}}}}")
         out.append(f"\\node[{', '.join(options)}] ({node.id}) at {_point(lay.x[node.column], node.row)} {{{text}}};")
     for edge in lay.edges:
         start = ids[edge.source]
@@ -492,7 +500,7 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
         if edge.forward or edge.gradient:
             labels = f"node[fwd] {{${edge.forward.latex}$}} " if edge.forward else ""
             if edge.gradient:
-                labels += f"node[grad{_hidden(edge.owner, reveal)}] {{${edge.gradient.latex}$}} "
+                labels += f"node[grad{_hidden(edge.owner, edge.gradient_shown, reveal)}] {{${edge.gradient.latex}$}} "
             half = lay.stretch[end]
             path += [_point(x - half, r), labels + _point(x + half, r)]
         else:
@@ -503,8 +511,11 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _hidden(owner: str, reveal: Mapping[str, int]) -> str:
-    """Overlay option hiding a gradient label before its slide (Beamer's ``\\uncover`` breaks TikZ paths)."""
+def _hidden(owner: str, shown: bool, reveal: Mapping[str, int]) -> str:
+    """Options hiding a gradient label (it keeps its room), or hiding it before its overlay (Beamer's
+    ``\\uncover`` breaks TikZ paths)."""
+    if not shown:
+        return ", opacity=0, text opacity=0"
     slide = reveal.get(owner, 1)
     return f", onslide=<-{slide - 1}>{{opacity=0, text opacity=0}}" if slide > 1 else ""
 

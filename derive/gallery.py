@@ -24,7 +24,11 @@ def relative_path(scenario: str, fmt: str, lang: str) -> str:
     return f"{scenario}/{lang}{suffix}.{EXTENSIONS[fmt]}"
 
 
+FIGURE = "graph.svg"
+
+
 def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> list[Path]:
+    from .figures import svg_for
     from .render import render
     written = []
     walks = {}
@@ -33,7 +37,13 @@ def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -
         walk = walks.get(scenario) or walks.setdefault(scenario, build(scenario))
         path = out / relative_path(scenario, fmt, lang)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, render(walk, fmt, lang).encode("utf-8"))
+        figure = None
+        if fmt == "markdown":
+            figure = path.parent / FIGURE
+            if figure not in written:
+                write_atomic(figure, svg_for(walk.derivation).encode("utf-8"))
+                written.append(figure)
+        write_atomic(path, render(walk, fmt, lang, figure_href=figure and figure.name).encode("utf-8"))
         written.append(path)
         if progress is not None:
             progress.write(f"[{number}/{len(jobs)}] {path}\n")

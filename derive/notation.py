@@ -109,7 +109,7 @@ class DerivePrinter(LatexPrinter):
         return super()._print_Mul(expr)
 
     def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
-        text = r"\mathbb{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
+        text = r"\mathbf{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
         return f"{text}^{{{exp}}}" if exp else text
 
 

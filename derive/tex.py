@@ -95,7 +95,7 @@ def escape_prose(text: str) -> str:
             name, index = span.split("_", 1)
             out.append("$" + name + "_{" + index.strip("{}") + "}$")
         else:
-            out.append(r"\texttt{" + _escape_text(span).replace("-", "-{}") + "}")
+            out.append(r"\texttt{" + escape_code(span) + "}")
         position = match.end()
     out.append(_escape_text(text[position:]))
     return "".join(out)

@@ -26,7 +26,13 @@ def shown(value: Expr) -> Expr:
     if value.is_Rational:
         decimal = terminating_decimal(value)
         return sympy.Float(decimal, max(len(decimal.lstrip("-").replace(".", "").lstrip("0")), 1)) if decimal else value
-    return sympy.Float(float(value), 6)
+    text = f"{float(value):.6g}"
+    if "e" in text:
+        return sympy.Float(float(value), 6)
+    if "." not in text:
+        return sympy.Integer(int(text))  # display only: 2.0000001 shows as 2, as `number_latex` shows it
+    digits = len(text.lstrip("-").replace(".", "").lstrip("0"))
+    return sympy.Float(text, max(digits, 1))
 
 
 def shown_matrix(rows) -> sympy.ImmutableMatrix:

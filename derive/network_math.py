@@ -1,0 +1,744 @@
+"""The maths of a layered network: forward pass, δ^L, the δ recurrence, gradients, one descent step, checks.
+
+Every quantity is a `Mat`: a matrix that carries its shape and refuses a product, a sum or an ``⊙`` of mismatched
+shapes (`ShapeError`, a bug, exit 3). The formulas are built once as `Term` trees: the same tree computes the
+numbers and prints the formula, with the shape of every factor, so what the walk-through shows is what was
+computed. With a batch of N samples, z^l, a^l and δ^l are n_l × N matrices whose column n is sample n; with one
+sample they are column vectors (N = 1).
+
+Numbers are exact where the maths is (rationals for identity, ReLU and leaky ReLU networks with the sse or mse
+loss) and 30-digit floats where it is not (exp, tanh, log), as `derive.graph.exact` does. Nothing is simplified
+and nothing is expanded: each δ^l is computed once from δ^{l+1}, so the cost is linear in the number of
+parameters (times the number of samples).
+
+Checks (before anything is rendered; a disagreement is a `CheckFailure`):
+
+- the loss before and after the step against an independent float64 forward pass;
+- every δ, every gradient and every updated parameter against an independent float64 reverse pass written in
+  index form (plain Python loops, derivatives from z rather than from a);
+- for small networks (the unrolled cost has at most ``SYMBOLIC_OPS`` operations) every gradient against
+  `sympy.diff` of the unrolled cost; otherwise the float64 reverse pass against central finite differences along
+  one random direction per weight layer (a constant number of forward passes per layer: linear cost);
+- kinks follow PyTorch: relu'(0) = 0, leaky_relu'(0) = slope. When some z of a ReLU layer lies within
+  ``KINK_RADIUS`` of 0, the gradient oracles are skipped and the report says where.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import sympy
+from sympy import Expr
+
+from . import network_notation as nn
+from .check import ABS_TOL, KINK_RADIUS, REL_TOL, SYMBOLIC_OPS, close
+from .errors import CheckFailure, InputError
+from .graph import DIGITS, MAX_EXACT_BITS, MAX_MAGNITUDE
+from .network_load import Network
+
+ONE = sympy.Integer(1)
+ZERO = sympy.Integer(0)
+HALF = sympy.Rational(1, 2)
+
+
+class ShapeError(CheckFailure):
+    """A product, sum or element-wise product of matrices whose shapes do not fit: a bug, never rendered."""
+
+
+def num(value: Expr) -> Expr:
+    """A value kept exact while it is a small rational, else a 30-digit float (as `derive.graph.exact`)."""
+    if value.is_Rational:
+        if max(abs(value.p).bit_length(), value.q.bit_length()) <= MAX_EXACT_BITS:
+            return value
+        return sympy.Float(value, DIGITS)
+    if value.is_Float and value._prec >= 53:
+        return value
+    return sympy.Float(value.evalf(DIGITS), DIGITS)
+
+
+def _dot(xs: Iterable[Expr], ys: Iterable[Expr]) -> Expr:
+    return num(sympy.Add(*[x * y for x, y in zip(xs, ys)]))
+
+
+# --- matrices that carry their shape ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mat:
+    data: tuple[tuple[Expr, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not self.data or not self.data[0] or any(len(r) != len(self.data[0]) for r in self.data):
+            raise ShapeError("a matrix needs rows of one and the same non-zero length")
+
+    @property
+    def rows(self) -> int:
+        return len(self.data)
+
+    @property
+    def cols(self) -> int:
+        return len(self.data[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.cols
+
+    @staticmethod
+    def of_columns(columns: Iterable[Iterable[Expr]]) -> "Mat":
+        return Mat(tuple(zip(*[tuple(c) for c in columns])))
+
+    @staticmethod
+    def filled(rows: int, cols: int, value: Expr) -> "Mat":
+        return Mat(tuple(tuple(value for _ in range(cols)) for _ in range(rows)))
+
+    def column(self, k: int) -> tuple[Expr, ...]:
+        return tuple(row[k] for row in self.data)
+
+    def entries(self) -> Iterable[Expr]:
+        for row in self.data:
+            yield from row
+
+    @property
+    def T(self) -> "Mat":
+        return Mat(tuple(zip(*self.data)))
+
+    def __matmul__(self, other: "Mat") -> "Mat":
+        if self.cols != other.rows:
+            raise ShapeError(f"cannot multiply a {self.rows}×{self.cols} matrix by a {other.rows}×{other.cols} one")
+        columns = other.T.data
+        return Mat(tuple(tuple(_dot(row, col) for col in columns) for row in self.data))
+
+    def _same(self, other: "Mat", what: str) -> None:
+        if self.shape != other.shape:
+            raise ShapeError(f"cannot {what} a {self.rows}×{self.cols} matrix and a {other.rows}×{other.cols} one")
+
+    def hadamard(self, other: "Mat") -> "Mat":
+        self._same(other, "multiply element-wise")
+        return Mat(tuple(tuple(num(x * y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
+
+    def __add__(self, other: "Mat") -> "Mat":
+        self._same(other, "add")
+        return Mat(tuple(tuple(num(x + y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
+
+    def __sub__(self, other: "Mat") -> "Mat":
+        self._same(other, "subtract")
+        return Mat(tuple(tuple(num(x - y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
+
+    def scale(self, c: Expr) -> "Mat":
+        return Mat(tuple(tuple(num(c * x) for x in r) for r in self.data))
+
+    def map(self, f: Callable[[Expr], Expr]) -> "Mat":
+        return Mat(tuple(tuple(f(x) for x in r) for r in self.data))
+
+
+# --- formulas that compute and print themselves -----------------------------------------------------------------
+
+class Term:
+    """A matrix formula. ``value`` is computed when the term is built (so a shape mismatch cannot be shown);
+    ``show(mode)`` prints it: ``"symbol"`` (names), ``"shape"`` (names with the shape under every factor) or
+    ``"number"`` (the numbers of every factor)."""
+
+    value: Mat
+
+    def show(self, mode: str) -> nn.Display:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Leaf(Term):
+    def __init__(self, symbol: nn.Display, value: Mat, numeric: bool = True) -> None:
+        self.symbol, self.value, self.numeric = symbol, value, numeric
+
+    def show(self, mode: str) -> nn.Display:
+        if mode == "shape":
+            return nn.Shaped(self.symbol, *self.value.shape)
+        if mode == "number" and self.numeric:
+            return nn.NumMatrix(self.value.data)
+        return self.symbol
+
+
+class Tr(Term):
+    def __init__(self, arg: Leaf) -> None:
+        self.arg, self.value = arg, arg.value.T
+
+    def show(self, mode: str) -> nn.Display:
+        if mode == "number" and self.arg.numeric:
+            return nn.NumMatrix(self.value.data)
+        shown = nn.Transposed(self.arg.symbol)
+        return nn.Shaped(shown, *self.value.shape) if mode == "shape" else shown
+
+
+class Prod(Term):
+    def __init__(self, left: Term, right: Term) -> None:
+        self.left, self.right, self.value = left, right, left.value @ right.value
+
+    def show(self, mode: str) -> nn.Display:
+        return nn.MatMul(self.left.show(mode), self.right.show(mode))
+
+
+class Had(Term):
+    def __init__(self, left: Term, right: Term) -> None:
+        self.left, self.right, self.value = left, right, left.value.hadamard(right.value)
+
+    def show(self, mode: str) -> nn.Display:
+        return nn.Hadamard(self.left.show(mode), self.right.show(mode))
+
+
+class Add(Term):
+    def __init__(self, left: Term, right: Term) -> None:
+        self.left, self.right, self.value = left, right, left.value + right.value
+
+    def show(self, mode: str) -> nn.Display:
+        return nn.Plus((self.left.show(mode), self.right.show(mode)))
+
+
+class Sub(Term):
+    def __init__(self, left: Term, right: Term) -> None:
+        self.left, self.right, self.value = left, right, left.value - right.value
+
+    def show(self, mode: str) -> nn.Display:
+        return nn.Minus(self.left.show(mode), self.right.show(mode))
+
+
+class Scale(Term):
+    def __init__(self, coefficient: Expr, symbol: nn.Display, arg: Term) -> None:
+        self.coefficient, self.symbol, self.arg = coefficient, symbol, arg
+        self.value = arg.value.scale(coefficient)
+
+    def show(self, mode: str) -> nn.Display:
+        head = nn.Num(self.coefficient) if mode == "number" else self.symbol
+        return nn.Times((head, self.arg.show(mode)))
+
+
+# --- activations and losses -------------------------------------------------------------------------------------
+
+def _sigmoid(z: Expr) -> Expr:
+    if z == 0:
+        return HALF
+    return num(1 / (1 + sympy.exp(-z)))
+
+
+def _tanh(z: Expr) -> Expr:
+    return ZERO if z == 0 else num(sympy.tanh(z))
+
+
+def activation_function(name: str, slope: Expr | None) -> Callable[[Expr], Expr]:
+    if name == "sigmoid":
+        return _sigmoid
+    if name == "tanh":
+        return _tanh
+    if name == "relu":
+        return lambda z: z if z > 0 else ZERO
+    if name == "leaky_relu":
+        return lambda z: z if z > 0 else num(slope * z)
+    return lambda z: z
+
+
+def activation_derivative(name: str, slope: Expr | None) -> Callable[[Expr, Expr], Expr]:
+    """σ'(z) from z and a = σ(z): sigmoid a(1 − a), tanh 1 − a², relu and leaky relu by the sign of z (PyTorch's
+    convention at 0), identity 1."""
+    if name == "sigmoid":
+        return lambda z, a: num(a * (1 - a))
+    if name == "tanh":
+        return lambda z, a: num(1 - a * a)
+    if name == "relu":
+        return lambda z, a: ONE if z > 0 else ZERO
+    if name == "leaky_relu":
+        return lambda z, a: ONE if z > 0 else slope
+    return lambda z, a: ONE
+
+
+def softmax(column: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    top = max(column)
+    exps = [ONE if z == top else num(sympy.exp(z - top)) for z in column]
+    total = num(sympy.Add(*exps))
+    return tuple(num(e / total) for e in exps)
+
+
+def loss_terms(loss: str, outputs: Mat, targets: Mat) -> tuple[Expr, list[list[Expr]]]:
+    """The cost C and its per-sample, per-unit terms (before the 1/2, 1/(N·m) or −1/N factor)."""
+    m, N = outputs.shape
+    terms: list[list[Expr]] = []
+    for n in range(N):
+        row = []
+        for j in range(m):
+            a, t = outputs.data[j][n], targets.data[j][n]
+            if loss == "cross_entropy":
+                row.append(ZERO if t == 0 else num(t * sympy.log(a)))
+            else:
+                row.append(num((a - t) ** 2))
+        terms.append(row)
+    total = num(sympy.Add(*[x for row in terms for x in row]))
+    return num(loss_factor(loss, N, m) * total), terms
+
+
+def loss_factor(loss: str, N: int, m: int) -> Expr:
+    return {"sse": HALF, "mse": sympy.Rational(1, N * m), "cross_entropy": sympy.Rational(-1, N)}[loss]
+
+
+# --- the derivation ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Forward:
+    z: dict[int, Mat]  # l = 2..L
+    a: dict[int, Mat]  # l = 1..L
+    z_terms: dict[int, Term]
+    loss: Expr
+    loss_terms: list[list[Expr]]
+
+
+@dataclass(frozen=True)
+class Kink:
+    layer: int
+    unit: int  # 1-based, as the text counts
+    sample: int  # 1-based
+
+
+@dataclass(frozen=True)
+class NetworkCheck:
+    oracle: str  # "symbolic", "numeric" or "none" (a kink)
+    compared: int  # values compared with an oracle
+    symbolic_ops: int | None  # count_ops of the unrolled cost when the symbolic oracle was used
+    directions: int  # finite-difference directions (numeric oracle)
+    kinks: tuple[Kink, ...]
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """A checked derivation of one gradient-descent step on a layered network."""
+
+    network: Network
+    W: dict[int, Mat]
+    b: dict[int, Mat]
+    t: Mat
+    forward: Forward
+    sigma_prime: dict[int, Mat]  # σ'(z^l) for the element-wise layers
+    grad_a: Term | None  # ∇_a C at the output (element-wise outputs only)
+    delta_terms: dict[int, Term]
+    grad_W_terms: dict[int, Term]
+    grad_b_terms: dict[int, Term]
+    update_W_terms: dict[int, Term]
+    update_b_terms: dict[int, Term]
+    after: Forward
+    check: NetworkCheck | None = None
+
+    @property
+    def L(self) -> int:
+        return self.network.depth
+
+    @property
+    def loss(self) -> Expr:
+        return self.forward.loss
+
+    @property
+    def loss_after(self) -> Expr:
+        return self.after.loss
+
+    @property
+    def delta(self) -> dict[int, Mat]:
+        return {l: term.value for l, term in self.delta_terms.items()}
+
+    @property
+    def grad_W(self) -> dict[int, Mat]:
+        return {l: term.value for l, term in self.grad_W_terms.items()}
+
+    @property
+    def grad_b(self) -> dict[int, Mat]:
+        return {l: term.value for l, term in self.grad_b_terms.items()}
+
+    @property
+    def updated_W(self) -> dict[int, Mat]:
+        return {l: term.value for l, term in self.update_W_terms.items()}
+
+    @property
+    def updated_b(self) -> dict[int, Mat]:
+        return {l: term.value for l, term in self.update_b_terms.items()}
+
+    # rendering, mirroring derive.api.Result
+    def render(self, fmt: str = "markdown", lang: str = "en", user_templates: str | None = None) -> str:
+        from .network_doc import render_network
+        return render_network(self, fmt, lang, user_templates)
+
+    def to_markdown(self, lang: str = "en") -> str:
+        return self.render("markdown", lang)
+
+    def to_latex(self, lang: str = "en") -> str:
+        return self.render("latex", lang)
+
+    def to_json(self) -> str:
+        return self.render("json")
+
+    def to_json_data(self) -> dict:
+        from .network_doc import network_json
+        return network_json(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        return self.to_latex()
+
+
+def samples_symbol(network: Network) -> int:
+    return network.samples
+
+
+def explain_network(network: Network) -> NetworkResult:
+    """Derive one gradient-descent step on the network and check it (`CheckFailure` when a check disagrees)."""
+    result = derive_network(network)
+    return _with_check(result, check_network(result))
+
+
+def _with_check(result: NetworkResult, report: NetworkCheck) -> NetworkResult:
+    from dataclasses import replace
+    return replace(result, check=report)
+
+
+def derive_network(network: Network) -> NetworkResult:
+    """The derivation without its checks (see `explain_network`)."""
+    L, N = network.depth, network.samples
+    W = {l: Mat(network.weights[l - 2]) for l in range(2, L + 1)}
+    b = {l: Mat.of_columns([network.biases[l - 2]]) for l in range(2, L + 1)}
+    t = Mat.of_columns(network.targets)
+    fwd = _forward(network, W, b, t)
+    m = network.sizes[-1]
+    slope = network.leaky_slope
+
+    sigma_prime: dict[int, Mat] = {}
+    for l in range(2, L + 1):
+        if network.activation_of(l) != "softmax":
+            derivative = activation_derivative(network.activation_of(l), slope)
+            z, a = fwd.z[l], fwd.a[l]
+            sigma_prime[l] = Mat(tuple(tuple(derivative(zz, aa) for zz, aa in zip(zr, ar))
+                                       for zr, ar in zip(z.data, a.data)))
+
+    out_a = Leaf(nn.Sym("a", "L" if False else L), fwd.a[L])
+    target = Leaf(nn.Sym("t"), t)
+    deltas: dict[int, Term] = {}
+    grad_a: Term | None = None
+    if network.loss == "cross_entropy":
+        deltas[L] = Scale(sympy.Rational(1, N), nn.Frac(nn.Num(1), nn.Num(N)), Sub(out_a, target))
+    else:
+        difference = Sub(out_a, target)
+        if network.loss == "mse":
+            coefficient = sympy.Rational(2, N * m)
+            difference = Scale(coefficient, nn.Frac(nn.Num(2), nn.Num(N * m)), difference)
+        grad_a = difference
+        grad_leaf = Leaf(nn.Gradient(nn.Sym("C"), nn.Sym("a", L)), grad_a.value)
+        deltas[L] = Had(grad_leaf, _sigma_prime_leaf(L, sigma_prime[L]))
+    for l in range(L - 1, 1, -1):
+        product = Prod(Tr(Leaf(nn.Sym("W", l + 1), W[l + 1])), Leaf(nn.Sym("delta", l + 1), deltas[l + 1].value))
+        deltas[l] = Had(product, _sigma_prime_leaf(l, sigma_prime[l]))
+
+    ones_row = Leaf(nn.Ones(N), Mat.filled(N, 1, ONE), numeric=False)
+    grad_W: dict[int, Term] = {}
+    grad_b: dict[int, Term] = {}
+    new_W: dict[int, Term] = {}
+    new_b: dict[int, Term] = {}
+    eta = network.learning_rate
+    for l in range(2, L + 1):
+        delta = Leaf(nn.Sym("delta", l), deltas[l].value)
+        grad_W[l] = Prod(delta, Tr(Leaf(nn.Sym("a", l - 1), fwd.a[l - 1])))
+        grad_b[l] = Prod(delta, ones_row) if network.batched else delta
+        new_W[l] = Sub(Leaf(nn.Sym("W", l), W[l]),
+                       Scale(eta, nn.Sym("eta"), Leaf(nn.Partial(nn.Sym("C"), nn.Sym("W", l)), grad_W[l].value)))
+        new_b[l] = Sub(Leaf(nn.Sym("b", l), b[l]),
+                       Scale(eta, nn.Sym("eta"), Leaf(nn.Partial(nn.Sym("C"), nn.Sym("b", l)), grad_b[l].value)))
+    after = _forward(network, {l: term.value for l, term in new_W.items()},
+                     {l: term.value for l, term in new_b.items()}, t)
+    return NetworkResult(network, W, b, t, fwd, sigma_prime, grad_a, deltas, grad_W, grad_b, new_W, new_b, after)
+
+
+def _sigma_prime_leaf(layer: int, value: Mat) -> Leaf:
+    return Leaf(nn.Apply("sigma", nn.Sym("z", layer), prime=True), value)
+
+
+def _forward(network: Network, W: dict[int, Mat], b: dict[int, Mat], t: Mat) -> Forward:
+    L, N = network.depth, network.samples
+    a = {1: Mat.of_columns(network.inputs)}
+    z: dict[int, Mat] = {}
+    z_terms: dict[int, Term] = {}
+    ones = Leaf(nn.Ones(N, row=True), Mat.filled(1, N, ONE), numeric=False)
+    for l in range(2, L + 1):
+        weighted = Prod(Leaf(nn.Sym("W", l), W[l]), Leaf(nn.Sym("a", l - 1), a[l - 1]))
+        bias = Prod(Leaf(nn.Sym("b", l), b[l]), ones) if network.batched else Leaf(nn.Sym("b", l), b[l])
+        z_terms[l] = Add(weighted, bias)
+        z[l] = z_terms[l].value
+        _bounded(z[l], l)
+        name = network.activation_of(l)
+        if name == "softmax":
+            a[l] = Mat.of_columns(softmax(z[l].column(n)) for n in range(N))
+        else:
+            a[l] = z[l].map(activation_function(name, network.leaky_slope))
+    loss, terms = loss_terms(network.loss, a[L], t)
+    if abs(float(loss)) > MAX_MAGNITUDE:
+        raise InputError("the loss is too large to show or check in float64; use smaller numbers")
+    return Forward(z, a, z_terms, loss, terms)
+
+
+def _bounded(z: Mat, layer: int) -> None:
+    for value in z.entries():
+        if abs(float(value)) > MAX_MAGNITUDE:
+            raise InputError(f"layer {layer}: z overflows float64 (|z| > 1e300); use smaller weights or inputs")
+
+
+# --- checks -----------------------------------------------------------------------------------------------------
+
+def check_network(result: NetworkResult) -> NetworkCheck:
+    """Compare the derivation with independent oracles; raise `CheckFailure` on the first disagreement."""
+    network = result.network
+    Wf = {l: [[float(x) for x in row] for row in m.data] for l, m in result.W.items()}
+    bf = {l: [float(x) for x in m.column(0)] for l, m in result.b.items()}
+    reference = float_reverse_pass(network, Wf, bf)
+    compared = 0
+
+    def compare(what: str, got: Expr, expected: float, oracle: str) -> None:
+        nonlocal compared
+        if not close(float(got), expected):
+            raise CheckFailure(f"self-check failed: {what} = {float(got)!r} from the derivation, {expected!r} from "
+                               f"the {oracle}")
+        compared += 1
+
+    compare("C", result.loss, reference.loss, "float64 forward pass")
+    eta = float(network.learning_rate)
+    W_after = {l: [[w - eta * g for w, g in zip(row, grow)] for row, grow in zip(Wf[l], reference.grad_W[l])]
+               for l in Wf}
+    b_after = {l: [x - eta * g for x, g in zip(bf[l], reference.grad_b[l])] for l in bf}
+    compare("C after the step", result.loss_after, float_loss(network, W_after, b_after), "float64 forward pass")
+
+    kinks = _kinks(result)
+    if kinks:
+        return NetworkCheck("none", compared, None, 0, tuple(kinks))
+
+    L = network.depth
+    for l in range(2, L + 1):
+        delta = result.delta[l]
+        for n in range(network.samples):
+            for j in range(delta.rows):
+                compare(f"delta^{l}_{j + 1} (sample {n + 1})", delta.data[j][n], reference.delta[l][n][j],
+                        "float64 reverse pass")
+        for j, row in enumerate(result.grad_W[l].data):
+            for i, value in enumerate(row):
+                compare(f"dC/dW^{l}[{j + 1}][{i + 1}]", value, reference.grad_W[l][j][i], "float64 reverse pass")
+                compare(f"W^{l}[{j + 1}][{i + 1}] after the step", result.updated_W[l].data[j][i], W_after[l][j][i],
+                        "float64 update")
+        for j, value in enumerate(result.grad_b[l].column(0)):
+            compare(f"dC/db^{l}[{j + 1}]", value, reference.grad_b[l][j], "float64 reverse pass")
+            compare(f"b^{l}[{j + 1}] after the step", result.updated_b[l].data[j][0], b_after[l][j], "float64 update")
+
+    symbolic = symbolic_gradients(network)
+    if symbolic is not None:
+        ops, expected = symbolic
+        for (kind, l, j, i), value in expected.items():
+            got = result.grad_W[l].data[j][i] if kind == "W" else result.grad_b[l].data[j][0]
+            compare(f"dC/d{kind}^{l}[{j + 1}]" + (f"[{i + 1}]" if kind == "W" else ""), got, value,
+                    "sympy.diff of the unrolled cost")
+        return NetworkCheck("symbolic", compared, ops, 0, ())
+    directions = finite_difference_check(network, Wf, bf, reference)
+    return NetworkCheck("numeric", compared, None, directions, ())
+
+
+def _kinks(result: NetworkResult) -> list[Kink]:
+    network = result.network
+    out = []
+    for l, z in result.forward.z.items():
+        if network.activation_of(l) in ("relu", "leaky_relu"):
+            for j, row in enumerate(z.data):
+                for n, value in enumerate(row):
+                    if abs(float(value)) <= KINK_RADIUS:
+                        out.append(Kink(l, j + 1, n + 1))
+    return out
+
+
+# The independent float64 oracle: index form, plain loops, no `Mat`, no `Term`, σ' computed from z.
+
+def _float_activation(name: str, slope: float) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    def sig(z: float) -> float:
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    if name == "sigmoid":
+        return sig, lambda z: sig(z) * (1.0 - sig(z))
+    if name == "tanh":
+        return math.tanh, lambda z: 1.0 / math.cosh(z) ** 2 if abs(z) < 350 else 0.0
+    if name == "relu":
+        return (lambda z: z if z > 0 else 0.0), (lambda z: 1.0 if z > 0 else 0.0)
+    if name == "leaky_relu":
+        return (lambda z: z if z > 0 else slope * z), (lambda z: 1.0 if z > 0 else slope)
+    return (lambda z: z), (lambda z: 1.0)
+
+
+@dataclass
+class FloatPass:
+    loss: float
+    delta: dict[int, list[list[float]]]  # delta[l][n][j]
+    grad_W: dict[int, list[list[float]]]
+    grad_b: dict[int, list[float]]
+
+
+def _float_forward(network: Network, W, b, x: list[float]) -> tuple[list[list[float]], list[list[float]]]:
+    L = network.depth
+    slope = float(network.leaky_slope or 0)
+    zs: list[list[float]] = [[], []]
+    acts: list[list[float]] = [[], list(x)]
+    for l in range(2, L + 1):
+        prev = acts[l - 1]
+        z = [math.fsum(w * p for w, p in zip(row, prev)) + bj for row, bj in zip(W[l], b[l])]
+        name = network.activation_of(l)
+        if name == "softmax":
+            top = max(z)
+            e = [math.exp(v - top) for v in z]
+            s = math.fsum(e)
+            a = [v / s for v in e]
+        else:
+            f, _ = _float_activation(name, slope)
+            a = [f(v) for v in z]
+        zs.append(z)
+        acts.append(a)
+    return zs, acts
+
+
+def _sample_loss(network: Network, a: list[float], t: list[float]) -> float:
+    if network.loss == "cross_entropy":
+        return math.fsum(-tk * math.log(ak) for ak, tk in zip(a, t) if tk != 0)
+    return math.fsum((ak - tk) ** 2 for ak, tk in zip(a, t))
+
+
+def _scale(network: Network) -> float:
+    N, m = network.samples, network.sizes[-1]
+    return {"sse": 0.5, "mse": 1.0 / (N * m), "cross_entropy": 1.0 / N}[network.loss]
+
+
+def float_loss(network: Network, W, b) -> float:
+    xs = [[float(v) for v in x] for x in network.inputs]
+    ts = [[float(v) for v in t] for t in network.targets]
+    total = math.fsum(_sample_loss(network, _float_forward(network, W, b, x)[1][-1], t) for x, t in zip(xs, ts))
+    return _scale(network) * total
+
+
+def float_reverse_pass(network: Network, W, b) -> FloatPass:
+    """δ_j^l for every sample, then ∂C/∂w_ji^l = Σ_n δ_j^l a_i^{l−1} and ∂C/∂b_j^l = Σ_n δ_j^l, in float64."""
+    L, N, m = network.depth, network.samples, network.sizes[-1]
+    slope = float(network.leaky_slope or 0)
+    scale = _scale(network)
+    delta: dict[int, list[list[float]]] = {l: [] for l in range(2, L + 1)}
+    grad_W = {l: [[0.0] * len(W[l][0]) for _ in W[l]] for l in range(2, L + 1)}
+    grad_b = {l: [0.0] * len(W[l]) for l in range(2, L + 1)}
+    total = []
+    for x, t in zip(network.inputs, network.targets):
+        x, t = [float(v) for v in x], [float(v) for v in t]
+        zs, acts = _float_forward(network, W, b, x)
+        total.append(_sample_loss(network, acts[L], t))
+        if network.loss == "cross_entropy":
+            d = [scale * (ak - tk) for ak, tk in zip(acts[L], t)]
+        else:
+            _, fprime = _float_activation(network.activation, slope)
+            factor = 1.0 if network.loss == "sse" else 2.0 / (N * m)
+            d = [factor * (ak - tk) * fprime(zk) for ak, tk, zk in zip(acts[L], t, zs[L])]
+        ds = {L: d}
+        for l in range(L - 1, 1, -1):
+            _, fprime = _float_activation(network.activation_of(l), slope)
+            ds[l] = [math.fsum(ds[l + 1][j] * W[l + 1][j][i] for j in range(len(W[l + 1]))) * fprime(zs[l][i])
+                     for i in range(len(zs[l]))]
+        for l in range(2, L + 1):
+            delta[l].append(ds[l])
+            for j, dj in enumerate(ds[l]):
+                grad_b[l][j] += dj
+                row = grad_W[l][j]
+                for i, ai in enumerate(acts[l - 1]):
+                    row[i] += dj * ai
+    return FloatPass(scale * math.fsum(total), delta, grad_W, grad_b)
+
+
+def finite_difference_check(network: Network, W, b, reference: FloatPass) -> int:
+    """Central differences of the float64 cost along one random direction per weight layer, against the float64
+    reverse pass: (C(θ + hv) − C(θ − hv)) / 2h ≈ ∇C · v. Returns the number of directions."""
+    rng = random.Random(20260507)
+    L = network.depth
+    for l in range(2, L + 1):
+        vW = [[rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) for _ in row] for row in W[l]]
+        vb = [rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) for _ in b[l]]
+        size = max([abs(x) for row in W[l] for x in row] + [abs(x) for x in b[l]] + [1.0])
+        h = 1e-5 * size
+        plus = float_loss(network, {**W, l: _axpy(W[l], vW, h)}, {**b, l: [x + h * v for x, v in zip(b[l], vb)]})
+        minus = float_loss(network, {**W, l: _axpy(W[l], vW, -h)}, {**b, l: [x - h * v for x, v in zip(b[l], vb)]})
+        central = (plus - minus) / (2 * h)
+        terms = [g * v for grow, vrow in zip(reference.grad_W[l], vW) for g, v in zip(grow, vrow)]
+        terms += [g * v for g, v in zip(reference.grad_b[l], vb)]
+        directional = math.fsum(terms)
+        scale = math.fsum(abs(x) for x in terms) + abs(reference.loss) + 1.0
+        if abs(central - directional) > 1e-6 * scale:
+            raise CheckFailure(f"self-check failed: along a random direction in layer {l}, finite differences give "
+                               f"{central!r} and the float64 reverse pass {directional!r}")
+    return L - 1
+
+
+def _axpy(M, V, h):
+    return [[x + h * v for x, v in zip(row, vrow)] for row, vrow in zip(M, V)]
+
+
+# The symbolic oracle: sympy.diff of the cost written out in the parameters (only while it stays small).
+
+def unrolled_size_estimate(network: Network) -> int:
+    """An upper estimate of count_ops of the unrolled cost, without building it."""
+    size = 1
+    for l, n_prev in zip(range(2, network.depth + 1), network.sizes[:-1]):
+        size = n_prev * (size + 3) + 4
+    return network.samples * network.sizes[-1] * (size + 6)
+
+
+def unrolled_cost(network: Network) -> tuple[Expr, dict[tuple, sympy.Symbol]]:
+    """C as one expression of the parameters (inputs and targets as numbers), and the parameter symbols."""
+    L = network.depth
+    params: dict[tuple, sympy.Symbol] = {}
+    for l in range(2, L + 1):
+        W = network.weights[l - 2]
+        for j in range(len(W)):
+            params[("b", l, j, 0)] = sympy.Symbol(f"b{l}_{j + 1}", real=True)
+            for i in range(len(W[0])):
+                params[("W", l, j, i)] = sympy.Symbol(f"w{l}_{j + 1}{i + 1}", real=True)
+    slope = network.leaky_slope
+    total = []
+    for x, t in zip(network.inputs, network.targets):
+        a: list[Expr] = list(x)
+        for l in range(2, L + 1):
+            W = network.weights[l - 2]
+            z = [sympy.Add(*[params[("W", l, j, i)] * a[i] for i in range(len(W[0]))], params[("b", l, j, 0)])
+                 for j in range(len(W))]
+            name = network.activation_of(l)
+            if name == "sigmoid":
+                a = [1 / (1 + sympy.exp(-v)) for v in z]
+            elif name == "tanh":
+                a = [sympy.tanh(v) for v in z]
+            elif name == "relu":
+                a = [sympy.Max(0, v) for v in z]
+            elif name == "leaky_relu":
+                a = [sympy.Piecewise((v, v > 0), (slope * v, True)) for v in z]
+            elif name == "softmax":
+                denominator = sympy.Add(*[sympy.exp(v) for v in z])
+                a = [sympy.exp(v) / denominator for v in z]
+            else:
+                a = z
+        if network.loss == "cross_entropy":
+            total += [tk * sympy.log(ak) for ak, tk in zip(a, t) if tk != 0]
+        else:
+            total += [(ak - tk) ** 2 for ak, tk in zip(a, t)]
+    m = network.sizes[-1]
+    return loss_factor(network.loss, network.samples, m) * sympy.Add(*total), params
+
+
+def symbolic_gradients(network: Network) -> tuple[int, dict[tuple, float]] | None:
+    """Every ∂C/∂parameter by `sympy.diff` of the unrolled cost, or None when it has more than SYMBOLIC_OPS
+    operations (the numeric oracles take over)."""
+    if unrolled_size_estimate(network) > 4 * SYMBOLIC_OPS:
+        return None
+    cost, params = unrolled_cost(network)
+    ops = sympy.count_ops(cost)
+    if ops > SYMBOLIC_OPS:
+        return None
+    values = {sym: (network.weights[l - 2][j][i] if kind == "W" else network.biases[l - 2][j])
+              for (kind, l, j, i), sym in params.items()}
+    expected = {}
+    for key, sym in params.items():
+        derivative = sympy.diff(cost, sym)
+        expected[key] = float(derivative.evalf(25, subs=values))
+    return ops, expected

@@ -1,0 +1,570 @@
+"""HTML pages: MathML for every equation, no network at view time, readable at phone width, Japanese glyphs drawn.
+
+The pages are rendered once per session and opened in headless Chromium (every run in parallel, each with a fresh
+profile): ``--dump-dom`` gives the DOM as the browser built it, ``--screenshot`` what a reader sees.
+
+Japanese glyphs (no "tofu"): a page and a copy of it with every kana and kanji replaced by 一 are screenshot.
+Without a CJK font every one of those characters is drawn as the same empty box of the same width, so the two
+screenshots are pixel-identical; with a font they differ. A control run under a fontconfig that has only the
+DejaVu fonts shows that the probe really does see the difference on this machine.
+"""
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+import tempfile
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, require_tool
+from derive.render import LANGUAGES
+from derive.scenarios import SCENARIOS
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                  "--force-device-scale-factor=1"]
+PHONE = (420, 2000)
+CHROMIUM_TIMEOUT = 120
+WORKERS = 4
+KEYS = [(s, lang) for s in SCENARIOS for lang in LANGUAGES]
+IDS = [f"{s}-{lang}" for s, lang in KEYS]
+CJK = re.compile(r"[\u3041-\u30ff\u4e00-\u9fff]")
+# After load, the page reports its own width: wider than the window means a reader must scroll the whole page.
+MEASURE = ("<script>document.documentElement.setAttribute('data-scroll-width', "
+           "String(document.documentElement.scrollWidth));</script>")
+
+
+# --- rendering, once per session ---------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    markdown: str = ""
+    html: str = ""
+    path: Path | None = None
+    error: str | None = None
+    dom: str | None = None
+    screenshot: bytes | None = None
+    variant_screenshot: bytes | None = None
+    browser_error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def pages(tmp_path_factory) -> dict[tuple[str, str], Page]:
+    """Every scenario × language rendered to Markdown and HTML; a scenario that cannot be built yet is recorded,
+    and its tests fail with the reason (the others still run)."""
+    from derive.render import render
+    from derive.scenarios import build
+
+    folder = tmp_path_factory.mktemp("html")
+    out: dict[tuple[str, str], Page] = {}
+    for scenario, lang in KEYS:
+        page = Page()
+        try:
+            walk = build(scenario)
+            page.markdown = render(walk, "markdown", lang)
+            page.html = render(walk, "html", lang)
+        except Exception as error:  # noqa: BLE001 - reported by each test of this page
+            page.error = f"{type(error).__name__}: {error}"
+        else:
+            page.path = folder / f"{scenario}-{lang}.html"
+            page.path.write_text(page.html, encoding="utf-8")
+        out[scenario, lang] = page
+    return out
+
+
+def page_of(pages, scenario: str, lang: str) -> Page:
+    page = pages[scenario, lang]
+    if page.error:
+        pytest.fail(f"{scenario} ({lang}) does not render: {page.error}")
+    return page
+
+
+# --- Chromium, all runs of the session in parallel --------------------------------------------------------------
+
+def chromium(binary: str, url: str, *, screenshot: Path | None = None, size=PHONE, env=None) -> bytes:
+    """One headless Chromium run with a fresh profile: the DOM (``--dump-dom``) or a PNG (``--screenshot``)."""
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        args = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"]
+        args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+        result = subprocess.run(args + [url], capture_output=True, timeout=CHROMIUM_TIMEOUT,
+                                env={**os.environ, **(env or {})}, check=False)
+        if screenshot is not None:
+            if not screenshot.is_file():
+                raise RuntimeError(f"chromium wrote no screenshot (exit {result.returncode}): "
+                                   f"{result.stderr.decode(errors='replace')[-800:]}")
+            return screenshot.read_bytes()
+        if result.returncode != 0 or b"<html" not in result.stdout:
+            raise RuntimeError(f"chromium --dump-dom failed (exit {result.returncode}): "
+                               f"{result.stderr.decode(errors='replace')[-800:]}")
+        return result.stdout
+
+
+def no_cjk_fontconfig(folder: Path) -> Path | None:
+    """A fontconfig that knows only the DejaVu fonts (no CJK font): the control for the tofu probe."""
+    dejavu = Path("/usr/share/fonts/truetype/dejavu")
+    if not dejavu.is_dir():
+        return None
+    config = folder / "fonts.conf"
+    config.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+                      f"<fontconfig><dir>{dejavu}</dir><cachedir>{folder / 'cache'}</cachedir></fontconfig>\n",
+                      encoding="utf-8")
+    return config
+
+
+def cjk_variant(text: str) -> str:
+    return CJK.sub("\u4e00", text)
+
+
+@pytest.fixture(scope="session")
+def browser(pages, tmp_path_factory) -> dict:
+    """Runs Chromium on every page that rendered: the DOM of each (with a tiny width probe added), a phone-width
+    screenshot of each, a screenshot of each Japanese page's 一-variant, and the control pair under no-CJK fonts."""
+    binary = require_tool("chromium")
+    folder = tmp_path_factory.mktemp("chromium")
+    jobs: dict[tuple, tuple] = {}
+    for (scenario, lang), page in pages.items():
+        if page.error:
+            continue
+        measured = folder / f"{scenario}-{lang}-measured.html"
+        measured.write_text(page.html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+        jobs["dom", scenario, lang] = (measured.as_uri(), None, None)
+        jobs["shot", scenario, lang] = (page.path.as_uri(), folder / f"{scenario}-{lang}.png", None)
+        if lang == "ja":
+            variant = folder / f"{scenario}-{lang}-variant.html"
+            variant.write_text(cjk_variant(page.html), encoding="utf-8")
+            jobs["variant", scenario, lang] = (variant.as_uri(), folder / f"{scenario}-{lang}-variant.png", None)
+    control_page = next(((s, lang) for (s, lang), p in pages.items() if lang == "ja" and not p.error), None)
+    config = no_cjk_fontconfig(folder)
+    if control_page and config:
+        page = pages[control_page]
+        variant = folder / "control-variant.html"
+        variant.write_text(cjk_variant(page.html), encoding="utf-8")
+        env = {"FONTCONFIG_FILE": str(config)}
+        jobs["control", "page"] = (page.path.as_uri(), folder / "control-page.png", env)
+        jobs["control", "variant"] = (variant.as_uri(), folder / "control-variant.png", env)
+
+    def run(key):
+        url, shot, env = jobs[key]
+        try:
+            return key, chromium(binary, url, screenshot=shot, env=env)
+        except Exception as error:  # noqa: BLE001 - reported by the tests that need this run
+            return key, error
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        results = dict(pool.map(run, list(jobs)))
+    results["seconds"] = time.perf_counter() - start
+    results["runs"] = len(jobs)
+    return results
+
+
+def result(browser, *key):
+    value = browser.get(key)
+    if value is None:
+        pytest.fail(f"no chromium run for {key}")
+    if isinstance(value, Exception):
+        pytest.fail(f"chromium run {key} failed: {value}")
+    return value
+
+
+# --- reading the DOM -------------------------------------------------------------------------------------------
+
+class DomReader(HTMLParser):
+    """Visible text (outside style, script and MathML annotations), every tag with its attributes, style text."""
+
+    HIDDEN = {"style", "script", "annotation", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.tags: list[tuple[str, dict]] = []
+        self.styles: list[str] = []
+        self._hidden: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in self.HIDDEN:
+            self._hidden.append(tag)
+
+    def handle_endtag(self, tag):
+        if self._hidden and self._hidden[-1] == tag:
+            self._hidden.pop()
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.text.append(data)
+        elif self._hidden[-1] == "style":
+            self.styles.append(data)
+
+
+def read_dom(text: str) -> DomReader:
+    reader = DomReader()
+    reader.feed(text)
+    return reader
+
+
+def count_maths(markdown: str) -> tuple[int, int]:
+    """(display, inline) maths spans in the Markdown, code left out."""
+    text = re.sub(r"^(`{3,}|~{3,}).*?^\1[ \t]*$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    text = re.sub(r"(`+).+?\1", "", text, flags=re.DOTALL)
+    display = len(re.findall(r"\$\$.+?\$\$", text, flags=re.DOTALL))
+    text = re.sub(r"\$\$.+?\$\$", "", text, flags=re.DOTALL)
+    inline = len(re.findall(r"\$[^$\n]+?\$", text))
+    return display, inline
+
+
+EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+URL_ATTRIBUTES = {"src", "href", "xlink:href", "srcset", "data", "poster", "action", "formaction", "background",
+                  "manifest", "ping", "longdesc", "cite"}
+
+
+def external_references(html: str) -> list[str]:
+    """Every place in a document that could make a browser fetch something from the network."""
+    dom = read_dom(html)
+    found = []
+    for tag, attrs in dom.tags:
+        for name, value in attrs.items():
+            if value is None:
+                continue
+            if name in URL_ATTRIBUTES and any(EXTERNAL.match(part) for part in value.split(",")):
+                found.append(f"<{tag} {name}={value!r}>")
+            if re.search(r"url\(\s*['\"]?\s*(https?:)?//", value, re.IGNORECASE):
+                found.append(f"<{tag} {name}={value!r}>")
+        if tag == "link" and "stylesheet" in (attrs.get("rel") or ""):
+            found.append(f"<link {attrs}>")
+        if tag in ("script", "iframe", "object", "embed") and attrs.get("src"):
+            found.append(f"<{tag} src={attrs['src']!r}>")
+    for style in dom.styles:
+        for match in re.finditer(r"(@import|url\()[^;)]*", style, re.IGNORECASE):
+            found.append(match.group(0))
+    return found
+
+
+# --- a tiny PNG decoder ----------------------------------------------------------------------------------------
+
+def decode_png(data: bytes):
+    """8-bit, non-interlaced PNG (what Chromium writes) to a numpy array (height, width, channels)."""
+    import numpy as np
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (0, 2, 4, 6) and interlace == 0, f"unsupported PNG {header}"
+    bpp = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    stride = width * bpp
+    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.uint8)
+    for y in range(height):
+        kind, line = raw[y, 0], raw[y, 1:]
+        if kind == 0:
+            row = line.copy()
+        elif kind == 1:  # Sub: a running sum along each channel
+            row = (np.cumsum(line.reshape(width, bpp), axis=0, dtype=np.uint32) % 256).astype(np.uint8)
+            row = row.reshape(stride)
+        elif kind == 2:  # Up
+            row = line + previous
+        else:  # Average, Paeth: sequential
+            row = np.frombuffer(_unfilter(int(kind), line.tobytes(), previous.tobytes(), bpp), dtype=np.uint8)
+        out[y] = row
+        previous = row
+    return out.reshape(height, width, bpp)
+
+
+def _unfilter(kind: int, line: bytes, previous: bytes, bpp: int) -> bytes:
+    row = bytearray(len(line))
+    for i, value in enumerate(line):
+        a = row[i - bpp] if i >= bpp else 0
+        b = previous[i]
+        if kind == 3:
+            row[i] = (value + ((a + b) >> 1)) & 255
+            continue
+        c = previous[i - bpp] if i >= bpp else 0
+        p = a + b - c
+        pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+        row[i] = (value + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    return bytes(row)
+
+
+def test_png_decoder_reads_every_filter():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    rows = []
+    for y, kind in enumerate([0, 1, 2, 3, 4]):
+        line, above = image[y].reshape(-1).astype(int), (image[y - 1].reshape(-1).astype(int) if y else
+                                                          np.zeros(21, dtype=int))
+        filtered = []
+        for i, x in enumerate(line):
+            a = line[i - 3] if i >= 3 else 0
+            b = above[i]
+            c = above[i - 3] if i >= 3 else 0
+            p = a + b - c
+            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c
+            filtered.append((x - [0, a, b, (a + b) // 2, paeth][kind]) % 256)
+        rows.append(bytes([kind] + filtered))
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 7, 5, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+    assert (decode_png(png) == image).all()
+
+
+# --- the pages, without a browser ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_page_is_self_contained(pages, scenario, lang):
+    page = page_of(pages, scenario, lang)
+    html = page.html
+    assert html.startswith("<!DOCTYPE html>\n")
+    assert f'<html lang="{lang}">' in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "<style>" in html and "<script" not in html
+    assert external_references(html) == []
+    assert '<figure class="graph"><svg ' in html and "<img" not in html, "the graph is inline SVG"
+    assert "derivemath" not in html and "derive-figure-placeholder" not in html
+
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_page_has_mathml_for_every_equation(pages, scenario, lang):
+    page = page_of(pages, scenario, lang)
+    display, inline = count_maths(page.markdown)
+    assert display > 0
+    assert page.html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') == display
+    assert page.html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == inline
+
+
+def test_html_is_deterministic(pages):
+    from derive.render import render
+    from derive.scenarios import build
+
+    page = page_of(pages, "linear-model", "en")
+    assert render(build("linear-model"), "html", "en") == page.html
+
+
+# --- the pages in Chromium -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_browser_builds_mathml_for_every_equation(pages, browser, scenario, lang):
+    page = page_of(pages, scenario, lang)
+    dom = result(browser, "dom", scenario, lang).decode("utf-8")
+    display, inline = count_maths(page.markdown)
+    assert len(re.findall(r"<math\b", dom)) == display + inline
+    assert len(re.findall(r'<math\b[^>]*display="block"', dom)) == display
+    for maths in re.findall(r"<math\b.*?</math>", dom, flags=re.DOTALL):
+        shown = re.sub(r"<annotation\b.*?</annotation>", "", maths, flags=re.DOTALL)
+        assert "\\" not in shown and "<merror" not in shown, f"unconverted LaTeX in {shown[:300]}"
+
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_no_dollar_left_unrendered(pages, browser, scenario, lang):
+    page_of(pages, scenario, lang)
+    dom = read_dom(result(browser, "dom", scenario, lang).decode("utf-8"))
+    text = "".join(dom.text)
+    assert "$" not in text, text[max(0, text.find("$") - 80):text.find("$") + 80]
+
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_nothing_loaded_from_outside(pages, browser, scenario, lang):
+    page_of(pages, scenario, lang)
+    dom = result(browser, "dom", scenario, lang).decode("utf-8")
+    assert external_references(dom) == []
+    assert re.findall(r"<script\b", dom) == ["<script"], "only the test's own width probe"
+
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_page_fits_a_phone(pages, browser, scenario, lang):
+    """At 420 px nothing makes the whole page scroll sideways: wide tables, equations and figures scroll inside
+    their own boxes."""
+    page_of(pages, scenario, lang)
+    dom = result(browser, "dom", scenario, lang).decode("utf-8")
+    width = int(re.search(r'data-scroll-width="(\d+)"', dom).group(1))
+    assert width <= PHONE[0]
+
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_screenshot_at_phone_width_is_not_blank(pages, browser, scenario, lang):
+    import numpy as np
+
+    page_of(pages, scenario, lang)
+    image = decode_png(result(browser, "shot", scenario, lang))[:, :, :3].astype(float)
+    assert image.shape[:2] == (PHONE[1], PHONE[0])
+    ink = (image.mean(axis=2) < 128).mean()  # dark pixels: text, rules, the graph
+    assert image.std() > 10 and 0.005 < ink < 0.5, (image.std(), ink)
+    assert np.unique(image.reshape(-1, 3), axis=0).shape[0] > 16
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_japanese_glyphs_are_drawn(pages, browser, scenario):
+    import numpy as np
+
+    page = page_of(pages, scenario, "ja")
+    assert CJK.search(page.html), "the Japanese page has Japanese text"
+    shot = decode_png(result(browser, "shot", scenario, "ja"))
+    variant = decode_png(result(browser, "variant", scenario, "ja"))
+    changed = (shot != variant).any(axis=2).sum()
+    assert changed > 1000, ("kana and kanji are drawn as identical boxes: no CJK font "
+                            "(install fonts-noto-cjk)")
+    assert np.asarray(shot).shape == np.asarray(variant).shape
+
+
+def test_tofu_probe_sees_missing_fonts(browser):
+    """The control: with only DejaVu fonts, a Japanese page and its 一-variant render pixel-identical, so the probe
+    above fails when fonts-noto-cjk is missing."""
+    if ("control", "page") not in browser:
+        if IN_CI:
+            pytest.fail("no Japanese page rendered or no DejaVu fonts: the tofu probe cannot be checked")
+        pytest.skip("no Japanese page rendered or no DejaVu fonts")
+    page = decode_png(result(browser, "control", "page"))
+    variant = decode_png(result(browser, "control", "variant"))
+    assert (page == variant).all()
+
+
+def test_chromium_runs_in_parallel(browser):
+    """Not a check of the pages: a record of what the browser runs cost (shown with ``pytest -rA``)."""
+    print(f"{browser['runs']} chromium runs in {browser['seconds']:.1f} s with {WORKERS} workers")
+    assert browser["runs"] > 0
+
+
+# --- maths conversion ------------------------------------------------------------------------------------------
+
+PRINTED = [
+    r"\frac{\partial f}{\partial t} = 2 \cdot t",
+    r"\left(-4\right) \cdot \left(-1\right) = 4",
+    r"w \leftarrow - \eta \cdot \frac{\partial f}{\partial w} + w",
+    r"\sigma\left(z\right) \cdot \left(1 - \sigma\left(z\right)\right)",
+    r"\operatorname{ReLU}\left(x\right)",
+    r"\mathbb{1}\left[x > 0\right]",
+    r"\log{\left(y \right)}",
+    r"\left[\begin{matrix}1 & 2\\3 & 4\end{matrix}\right]",
+    r"\mathrm{apple\_num}",
+    r"y' = {z^{2}_{1}}'",
+    r"z^{2}_{1} + \delta^{3}_{j} + w^{l}_{ji}",
+    r"\hat{y} - \frac{1}{3}",
+    r"\operatorname{softmax}_{1}\left(z_{1}, z_{2}\right)",
+    r"1.5 \times 10^{-7}",
+    r"\mathrm{relu}'(0) = 0",
+    r"\sum_{k=1}^{K} e^{z_{k}}",
+    r"\sqrt{x} + \tanh{\left(x \right)}",
+]
+
+
+@pytest.mark.parametrize("latex", PRINTED)
+def test_every_printed_construct_converts(latex):
+    import xml.etree.ElementTree as ElementTree
+
+    from derive.html import latex_to_mathml
+
+    for display in (False, True):
+        mathml = latex_to_mathml(latex, display)
+        ElementTree.fromstring(mathml)
+        shown = re.sub(r"<annotation\b.*?</annotation>", "", mathml)
+        assert "\\" not in shown and "&" not in shown.replace("&#x", ""), shown
+        assert ('display="block"' in mathml) == display
+
+
+def test_aligned_and_boxed_are_drawable():
+    from derive.html import latex_to_mathml
+
+    aligned = latex_to_mathml(r"\begin{aligned} a &= b \\ c &= d \end{aligned}", True)
+    assert "<mtable" in aligned and "<mi>&</mi>" not in aligned
+    assert '<menclose notation="box">' in latex_to_mathml(r"\boxed{x = 1}")
+    from derive.render import templates_root
+    assert 'menclose[notation~="box"]' in (templates_root() / "html" / "style.css").read_text(encoding="utf-8")
+
+
+def test_unary_minus_primes_and_fences():
+    from derive.html import latex_to_mathml
+
+    assert '<mo form="prefix">&#x02212;</mo><mi>y</mi>' in latex_to_mathml("s = - y")
+    assert "<msup>" not in latex_to_mathml("y'"), "a prime follows its base"
+    plain = latex_to_mathml(r"2 \cdot \left(b + x\right)")
+    assert 'stretchy="true"' not in plain
+    assert 'stretchy="true"' in latex_to_mathml(r"\left(\frac{1}{2}\right)")
+
+
+def test_prose_is_escaped_and_code_keeps_dollars():
+    from derive.html import markdown_to_html
+
+    body = markdown_to_html("Text <script>alert(1)</script> & <b>bold</b> $x < y$\n\n```text\na = $b\n```\n\n"
+                            "An autolink <https://example.org> stays text.\n")
+    assert "<script" not in body and "&lt;script&gt;" in body and "&lt;b&gt;" in body and "&amp; " in body
+    assert "a = $b" in body and body.count("<math") == 1
+    assert 'href="https://' not in body
+
+
+# --- user templates ----------------------------------------------------------------------------------------------
+
+def test_user_templates_override_the_shell_and_style(tmp_path):
+    from derive.render import render
+    from derive.scenarios import build
+
+    (tmp_path / "html").mkdir()
+    (tmp_path / "html" / "style.css").write_text("body { color: teal; }\n", encoding="utf-8")
+    (tmp_path / "html" / "page.html.j2").write_text(
+        '<!DOCTYPE html>\n<html lang="{{ lang }}"><head><title>{{ title }}</title><style>{{ css }}</style>'
+        "</head><body class=mine>{{ body }}</body></html>\n", encoding="utf-8")
+    html = render(build("toast"), "html", "en", user_templates=str(tmp_path))
+    assert "<body class=mine>" in html and "color: teal" in html and "<math" in html
+
+
+# --- the gallery's index -----------------------------------------------------------------------------------------
+
+def index_entries():
+    entries = []
+    for s in SCENARIOS:
+        for lang in LANGUAGES:
+            entries += [(s, "markdown", lang, f"{s}/{lang}.md"), (s, "html", lang, f"{s}/{lang}.html"),
+                        (s, "latex", lang, f"{s}/{lang}.tex"), (s, "beamer", lang, f"{s}/{lang}-slides.tex"),
+                        (s, "pdf", lang, f"{s}/{lang}.pdf")]
+        entries.append((s, "json", None, f"{s}/{s}.json"))
+    return entries
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_index_links_every_file_relatively(lang):
+    from derive.context import catalog
+    from derive.html import build_index
+
+    entries = index_entries()
+    html = build_index(entries, lang)
+    assert f'<html lang="{lang}">' in html and external_references(html) == []
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert sorted(hrefs) == sorted(e[3] for e in entries)
+    positions = [html.index(f'id="{s}"') for s in SCENARIOS]
+    assert positions == sorted(positions), "grouped by scenario, in the catalogue's order"
+    for s in SCENARIOS:
+        title = catalog(lang).get(f"scenario.{s}.title") or catalog("en").get(f"scenario.{s}.title")
+        if title:
+            from html import escape
+            assert escape(title, quote=False) in html
+    assert build_index(list(reversed(entries)), lang) == html, "deterministic whatever the order given"
+
+
+def test_index_refuses_absolute_links():
+    from derive.html import build_index
+
+    with pytest.raises(ValueError):
+        build_index([("toast", "html", "en", "https://example.org/toast.html")])
+    with pytest.raises(ValueError):
+        build_index([("toast", "html", "en", "/abs/toast.html")])
