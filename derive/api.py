@@ -20,7 +20,7 @@ class Result:
 
     walkthrough: Walkthrough
 
-    def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
+    def render(self, fmt: str = "markdown", lang: str = "en", **options: object) -> str:
         from .render import render
         return render(self.walkthrough, fmt, lang, **options)
 

@@ -190,15 +190,14 @@ def read_source(source: str) -> str:
 
 
 def _publish(result, args: argparse.Namespace) -> None:
-    """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``)."""
-    figure = None
-    if args.format == "markdown" and args.output is not None:
-        figure = Path(args.output).with_suffix(".svg")
-        svg = result.svg()
-    text = result.render(args.format, args.lang, user_templates=_templates(args),
-                         **({"figure_href": figure.name} if figure else {}))
-    if figure is not None:
-        _emit(svg, str(figure))
+    """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``), and plots go
+    beside the document too."""
+    from .render import attachments
+    figure = Path(args.output).with_suffix(".svg").name if args.output is not None else None
+    text = result.render(args.format, args.lang, user_templates=_templates(args), figure_href=figure)
+    if args.output is not None:
+        for name, data in attachments(result.walkthrough, args.format, figure).items():
+            write_atomic(Path(args.output).parent / name, data)
     _emit(text, args.output)
 
 

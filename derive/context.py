@@ -17,7 +17,7 @@ from .backward import Derivation, Step
 from .graph import symbol
 from .notation import Grad, chain_latex, latex, name_latex, number_latex, number_text, product_latex
 from .rules import RULES
-from .walkthrough import Claim, Equation, Section, Table, Text, Update, Walkthrough
+from .walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
 
 LANGUAGES = ("en", "ja")
 
@@ -246,6 +246,8 @@ def _block(block, lang: str) -> dict[str, Any]:
         if isinstance(block, Claim) and block.value is not None and not block.rhs[-1].is_number:
             members.append(number_latex(block.value))
         return {"kind": "equation", "latex": chain_latex(_dedupe(members))}
+    if isinstance(block, Image):
+        return {"kind": "image", "name": block.name, "svg": block.svg, "caption": catalog(lang)[block.caption_key]}
     if isinstance(block, Table):
         return {"kind": "table", "header": [catalog(lang).get(k, k) for k in block.header_keys],
                 "rows": [[_cell(c) for c in row] for row in block.rows]}

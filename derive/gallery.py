@@ -28,8 +28,7 @@ FIGURE = "graph.svg"
 
 
 def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> list[Path]:
-    from .figures import svg_for
-    from .render import render
+    from .render import attachments, render
     written = []
     walks = {}
     jobs = gallery_files()
@@ -37,13 +36,12 @@ def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -
         walk = walks.get(scenario) or walks.setdefault(scenario, build(scenario))
         path = out / relative_path(scenario, fmt, lang)
         path.parent.mkdir(parents=True, exist_ok=True)
-        figure = None
-        if fmt == "markdown":
-            figure = path.parent / FIGURE
-            if figure not in written:
-                write_atomic(figure, svg_for(walk.derivation).encode("utf-8"))
-                written.append(figure)
-        write_atomic(path, render(walk, fmt, lang, figure_href=figure and figure.name).encode("utf-8"))
+        text = render(walk, fmt, lang, figure_href=FIGURE)
+        for name, data in attachments(walk, fmt, FIGURE).items():
+            if path.parent / name not in written:
+                write_atomic(path.parent / name, data)
+                written.append(path.parent / name)
+        write_atomic(path, text.encode("utf-8"))
         written.append(path)
         if progress is not None:
             progress.write(f"[{number}/{len(jobs)}] {path}\n")

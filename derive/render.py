@@ -75,6 +75,21 @@ def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user
     return tidy(template.render(context))
 
 
+def attachments(walk: "Walkthrough", fmt: str, figure_name: str | None) -> dict[str, bytes]:
+    """The files a document refers to and that must sit beside it: the graph's SVG for Markdown, plots as SVG
+    (Markdown) or PDF (LaTeX). HTML and JSON are self-contained."""
+    files: dict[str, bytes] = {}
+    if fmt == "markdown" and figure_name:
+        from .figures import svg_for
+        files[figure_name] = svg_for(walk.derivation).encode("utf-8")
+    for image in walk.images:
+        if fmt == "markdown":
+            files[image.name + ".svg"] = image.svg.encode("utf-8")
+        elif fmt in ("latex", "beamer"):
+            files[image.name + ".pdf"] = image.pdf
+    return files
+
+
 def tidy(text: str) -> str:
     """Collapse runs of blank lines left by template control blocks; end with one newline."""
     lines, blank = [], 0

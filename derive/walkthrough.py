@@ -50,7 +50,17 @@ class Table:
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
 
 
-Block = Union[Text, Equation, Claim, Table]
+@dataclass(frozen=True)
+class Image:
+    """A plot made at build time, written beside the document as ``<name>.svg`` and ``<name>.pdf``."""
+
+    name: str  # file stem, unique within the walk-through
+    caption_key: str
+    svg: str
+    pdf: bytes
+
+
+Block = Union[Text, Equation, Claim, Table, Image]
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,10 @@ class Walkthrough:
     intro: tuple[Section, ...] = ()  # before the forward pass (the setting, the story)
     extra: tuple[Section, ...] = ()  # after the gradients (closed forms, vector forms, recurrences)
     flags: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def images(self) -> tuple[Image, ...]:
+        return tuple(b for s in self.intro + self.extra for b in s.blocks if isinstance(b, Image))
 
 
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
