@@ -51,18 +51,29 @@ class Result:
         return dict(values) if values is not None else None
 
 
-def scenario(name: str) -> Result:
+def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None) -> Result:
+    """A built-in scenario; for toast and linear-model, ``optimizer`` (and its hyper-parameters in ``step``)
+    replaces the scenario's plain gradient-descent update."""
     from .scenarios import build
-    return Result(build(name))
+    walk = build(name)
+    if optimizer is not None or step is not None:
+        from .optimizers import rerun
+        walk = rerun(walk, optimizer, step)
+    return Result(walk)
 
 
 def explain(source: str, at: Mapping[str, object] | str | None = None, wrt: tuple[str, ...] | str | None = None,
-            step: Mapping[str, object] | str | None = None) -> Result:
-    """Parse an expression or program, walk it backwards, check every step (and take descent steps)."""
+            step: Mapping[str, object] | str | None = None, optimizer: str | None = None) -> Result:
+    """Parse an expression or program, walk it backwards, check every step (and take descent steps, plain or
+    with ``optimizer``: sgd, momentum, adagrad, rmsprop or adam, its hyper-parameters given in ``step``)."""
     graph = parse_program(source)
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
     derivation = derive(graph, point, wrt_names or None)
+    if optimizer is not None:
+        from .optimizers import configure
+        settings = configure(optimizer, step)
+        return Result(make("explain", source.strip(), derivation, optimizer=settings))
     learning_rate, steps = parse_step(step) if step is not None else (None, 1)
     return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps))
 
@@ -99,7 +110,10 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
     pairs = _pairs(step, "--step")
     unknown = [k for k in pairs if k not in ("lr", "steps")]
     if unknown:
-        raise InputError(f"--step: unknown key '{unknown[0]}' (plain gradient descent takes lr and steps)")
+        from .optimizers import DEFAULTS
+        owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
+        hint = f"; '{unknown[0]}' is a setting of --optimizer {'/'.join(owners)}" if owners else ""
+        raise InputError(f"--step: unknown key '{unknown[0]}' (plain gradient descent takes lr and steps{hint})")
     if "lr" not in pairs:
         raise InputError("--step: the learning rate lr=VALUE is required")
     learning_rate = parse_number(pairs["lr"], "--step lr")

@@ -14,6 +14,8 @@ from .errors import DeriveError, InputError
 MAX_INPUT_BYTES = 128 * 1024
 from .render import FORMATS, LANGUAGES
 
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")  # derive.optimizers.NAMES (not imported: start-up)
+
 EPILOG = """\
 examples:
   derive list
@@ -36,6 +38,7 @@ examples:
   derive explain "(x + y) * z" --at x=-2,y=5,z=-4
   derive explain "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t" --at x=2,w=3,b=1,y_=5 --wrt w,b --step lr=0.1,steps=3
   derive explain @model.txt --at w=0.1,x=2 --format json -o walk.json
+  derive explain "E = 1/2*(w*x - t)**2" --at w=1,x=2,t=4 --wrt w --optimizer adam --step lr=0.1,steps=3
 """
 
 
@@ -72,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                                epilog="examples:\n  derive show toast\n  derive show linear-model --lang ja -o lm.md",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("scenario", metavar="SCENARIO", help="a name from 'derive list'")
+    show.add_argument("--optimizer", choices=OPTIMIZERS, help="toast, linear-model: make the scenario's update "
+                      "with this optimiser (its learning rate stays the scenario's)")
+    show.add_argument("--step", metavar="KEY=VALUE,...", help="with --optimizer: steps=N and the optimiser's "
+                      "hyper-parameters")
     _add_output_options(show)
 
     explain = commands.add_parser("explain", help="the walk-through of your own expression or program",
@@ -80,7 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("source", metavar="EXPR_OR_PROGRAM", help="the expression or program, '-' or '@PATH'")
     explain.add_argument("--at", metavar="NAME=VALUE,...", help="a value for every leaf (decimals read exactly)")
     explain.add_argument("--wrt", metavar="NAME,...", help="the leaves to explain and update (default all)")
-    explain.add_argument("--step", metavar="lr=VALUE[,steps=N]", help="gradient-descent steps on the --wrt leaves")
+    explain.add_argument("--step", metavar="lr=VALUE[,steps=N]", help="gradient-descent steps on the --wrt leaves "
+                         "(with --optimizer, its hyper-parameters too)")
+    explain.add_argument("--optimizer", choices=OPTIMIZERS, help="update rule of torch.optim for the steps: sgd, "
+                         "momentum (key momentum=0.9), adagrad (eps=1e-10, lr_decay=0, initial_accumulator_value=0), "
+                         "rmsprop (alpha=0.99, eps=1e-8), adam (beta1=0.9, beta2=0.999, eps=1e-8); lr is required")
     _add_output_options(explain)
 
     build = commands.add_parser("build", help="write the gallery: every scenario in every format and language",
@@ -140,13 +151,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from .api import scenario
-    _publish(scenario(args.scenario), args)
+    _publish(scenario(args.scenario, optimizer=args.optimizer, step=args.step), args)
     return 0
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from .api import explain
-    _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step), args)
+    _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
+                     optimizer=args.optimizer), args)
     return 0
 
 

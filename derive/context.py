@@ -203,10 +203,12 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             name_latex(leaf) + r" \leftarrow " + latex(rule),
             number_latex(old) + " - " + product_latex([update.learning_rate, gradient], drop_ones=False),
             number_latex(new)]))
-    return {
+    context = {
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),
+        "heading": catalog(lang)["heading.update"],
         "changes": changes,
+        "lines": [{"label": None, "latex": c} for c in changes],
         "nodes": _nodes(d),
         "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)],
         "output_value": number_latex(d.output_value),
@@ -215,6 +217,10 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
                            value=Math(chain_latex([name_latex(d.output), number_latex(d.output_value)]))),
         "check": _check_report(update.report, lang),
     }
+    if update.optimizer is not None:  # --optimizer: heading, intro and labelled lines (gradient, state, update)
+        from .optimizers import step_context
+        context.update(step_context(update, lang))
+    return context
 
 
 def _check_report(report, lang: str) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
+import html
 from html import escape
-from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, NamedTuple
 
 from .errors import DeriveError
 
@@ -30,7 +31,7 @@ PAGE_TEMPLATE = "html/page.html.j2"
 INDEX_TEMPLATE = "html/index.html.j2"
 STYLE = "html/style.css"
 FIGURE_SENTINEL = "derive-figure-placeholder.svg"
-MIN_FIGURE_SCALE = 0.7  # the graph shrinks to fit the page down to this scale, then scrolls sideways
+MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale, then scrolls sideways
 
 # Code (fenced blocks and inline spans) is matched first so that a `$` inside it stays text.
 _SEGMENTS = re.compile(
@@ -103,7 +104,8 @@ def _plain_fences(latex: str) -> str:
 
 # A minus right after an operator, a relation or an opening bracket is a sign (``s = −y``): MathML would space
 # it as a binary operator because it is not the first child of its row.
-_UNARY_MINUS = re.compile(r"(<mo(?: [^>]*)?>(?!&#x00029;|\]|&#x0007D;|\}|&#x0007C;|\|)[^<]*</mo>|<mrow>)<mo>&#x02212;</mo>")
+_CLOSING = r"&#x00029;|\]|&#x0007D;|\}|&#x0007C;|\|"
+_UNARY_MINUS = re.compile(r"(<mo(?: [^>]*)?>(?!" + _CLOSING + r")[^<]*</mo>|<mrow>)<mo>&#x02212;</mo>")
 
 
 def _merge_upright(match: re.Match) -> str:
@@ -162,62 +164,94 @@ def lift_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
 
 # --- Markdown -----------------------------------------------------------------------------------------------------
 
-def markdown_to_html(text: str) -> str:
-    """Python-Markdown with tables and fenced code, raw HTML and autolinks switched off, maths as MathML."""
+SvgSource = Callable[[str], "tuple[str, bool] | None"]
+"""For an image's ``src``: its SVG text and whether the alt text is shown as a caption; None leaves the image."""
+
+
+def markdown_to_html(text: str, images: SvgSource | None = None) -> str:
+    """Python-Markdown with tables and fenced code, raw HTML and autolinks switched off, maths as MathML, and each
+    image that ``images`` knows drawn as inline SVG."""
     import markdown
 
     lifted, maths = lift_math(text)
-    converted = [latex_to_mathml(latex, display) for latex, display in maths]
     md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
     md.preprocessors.deregister("html_block")
     for pattern in ("html", "autolink", "automail"):
         md.inlinePatterns.deregister(pattern)
     body = md.convert(lifted)
+    if images is not None:
+        body = _place_images(body, images)
 
-    def put_back(match: re.Match) -> str:
-        index = int(match.group(1))
-        return converted[index]
+    def source(match: re.Match) -> str:  # inside an attribute: the LaTeX as text
+        return escape(maths[int(match.group(1))][0])
 
-    def display_block(match: re.Match) -> str:
-        return '<div class="math-display">' + put_back(match) + "</div>"
-
-    body = re.sub(r"<p>" + _TOKEN_RE.pattern + r"</p>", display_block, body)
-    body = _TOKEN_RE.sub(put_back, body)
+    body = re.sub(r'="[^"]*"', lambda m: _TOKEN_RE.sub(source, m.group(0)), body)
+    body = re.sub(r"<p>" + _TOKEN_RE.pattern + r"</p>",
+                  lambda m: '<div class="math-display">' + latex_to_mathml(*maths[int(m.group(1))]) + "</div>", body)
+    body = _TOKEN_RE.sub(lambda m: latex_to_mathml(*maths[int(m.group(1))]), body)
     body = body.replace("<table>", '<div class="table-wrap"><table>').replace("</table>", "</table></div>")
     return body + "\n"
 
 
-# --- the figure ---------------------------------------------------------------------------------------------------
+# --- figures and plots ---------------------------------------------------------------------------------------------
 
-def inline_svg(svg: str, label: str) -> str:
-    """Graphviz's SVG made fit to sit inside HTML: no XML prolog, doctype or comments; labelled as an image."""
+def inline_svg(svg: str, label: str, prefix: str) -> str:
+    """An SVG file made fit to sit inside HTML: no XML prolog, doctype, comments or titles; every id prefixed (two
+    drawings on one page must not share ids); its ``<style>`` rules scoped to itself (matplotlib writes a global
+    ``*{…}``); labelled as an image; shrinking with the page down to `MIN_FIGURE_SCALE`."""
     svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.DOTALL)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"<title>[^<]*</title>", "", svg)  # Graphviz's node ids would show as tooltips
     svg = re.sub(r"\n\s*\n", "\n", svg).strip()
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r'(\bhref="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+    svg = re.sub(r"(<style[^>]*>)(.*?)(</style>)",
+                 lambda m: m.group(1) + _scoped(m.group(2), prefix) + m.group(3), svg, flags=re.DOTALL)
     width = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
     style = f' style="min-width: {float(width.group(1)) * MIN_FIGURE_SCALE:.0f}pt"' if width else ""
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}"{style} ', 1)
+    head = f'<svg id="{prefix}" role="img" aria-label="{escape(label)}"{style} '
+    return re.sub(r"<svg\s", lambda m: head, svg, count=1)
 
 
-def figure_svg(walk: "Walkthrough") -> str:
-    from .figures import svg_for
-    return svg_for(walk.derivation)
+def _scoped(css: str, prefix: str) -> str:
+    """Each selector of simple CSS (no @-rules) limited to the drawing ``#prefix``."""
+    def rule(match: re.Match) -> str:
+        selectors = ", ".join(f"#{prefix} {sel.strip()}" for sel in match.group(1).split(","))
+        return selectors + "{"
+    return re.sub(r"([^{}]+)\{", rule, css)
 
 
-def _place_figure(body: str, svg: str) -> str:
-    pattern = re.compile(r'<p><img alt="([^"]*)" src="' + re.escape(FIGURE_SENTINEL) + r'"\s*/?></p>')
-
+def _place_images(body: str, images: SvgSource) -> str:
     def figure(match: re.Match) -> str:
-        label = match.group(1)  # already escaped by Markdown
-        return '<figure class="graph">' + inline_svg(svg, _unescape(label)) + "</figure>"
+        attributes = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        found = images(html.unescape(attributes.get("src", "")))
+        if found is None:
+            return match.group(0)
+        svg, captioned = found
+        alt = attributes.get("alt", "")  # escaped by Markdown; maths still as placeholders
+        prefix = "fig" + str(figure.count)
+        figure.count += 1
+        caption = f"<figcaption>{alt}</figcaption>" if captioned and alt else ""
+        kind = "plot" if captioned else "graph"
+        return f'<figure class="{kind}">{inline_svg(svg, html.unescape(alt), prefix)}{caption}</figure>'
 
-    return pattern.sub(figure, body)
+    figure.count = 1
+    return re.sub(r"<p><img ([^>]*?)\s*/?></p>", figure, body)
 
 
-def _unescape(text: str) -> str:
-    import html
-    return html.unescape(text)
+def _image_source(walk: "Walkthrough") -> SvgSource:
+    plots = {image.name + ".svg": image.svg for image in getattr(walk, "images", ())}
+
+    def source(src: str) -> tuple[str, bool] | None:
+        if src == FIGURE_SENTINEL:
+            from .figures import svg_for
+            return svg_for(walk.derivation), False
+        if src in plots:
+            return plots[src], True
+        return None
+
+    return source
 
 
 # --- pages --------------------------------------------------------------------------------------------------------
@@ -263,9 +297,7 @@ def render_html(walk: "Walkthrough", lang: str, user_templates: str | None = Non
     from .render import render
 
     text = render(walk, "markdown", lang, user_templates=user_templates, figure_href=FIGURE_SENTINEL)
-    body = markdown_to_html(text)
-    if FIGURE_SENTINEL in body:
-        body = _place_figure(body, figure_svg(walk))
+    body = markdown_to_html(text, _image_source(walk))
     t = catalog(lang)
     title = t.get(f"scenario.{walk.name}.title", t["title.explain"])
     env = environment(user_templates)
@@ -316,7 +348,7 @@ def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str =
     for name in scenarios:
         mine = [r for r in rows if r.scenario == name]
         languages = sorted({r.lang for r in mine if r.lang is not None},
-                           key=lambda l: (l != lang, l))
+                           key=lambda code: (code != lang, code))
         per_language = []
         for code in languages:
             links = [{"label": t.get(f"html.format.{r.fmt}", r.fmt), "path": r.path, "fmt": r.fmt}

@@ -11,7 +11,7 @@ Limits (each violation is an input error naming the key):
 - the file: at most ``MAX_TEXT_BYTES`` (1 MiB) of UTF-8;
 - a layer: at most ``MAX_UNITS`` (100) units; a network: at most ``MAX_LAYERS`` (32) layers counted as L,
   at most ``MAX_PARAMETERS`` (10,000) weights and biases;
-- a batch: at most ``MAX_SAMPLES`` (256) samples, and parameters × samples at most ``MAX_WORK`` (100,000);
+- a batch: at most ``MAX_SAMPLES`` (256) samples, and parameters × samples at most ``MAX_WORK`` (25,000; about five seconds);
 - every number: finite, at most ``MAX_MAGNITUDE`` (10⁶) in magnitude and at most ``MAX_DECIMALS`` (30)
   decimal places.
 """
@@ -38,7 +38,7 @@ MAX_UNITS = 100
 MAX_LAYERS = 32
 MAX_PARAMETERS = 10_000
 MAX_SAMPLES = 256
-MAX_WORK = 100_000
+MAX_WORK = 25_000
 MAX_MAGNITUDE = 10 ** 6
 MAX_DECIMALS = 30
 
@@ -305,12 +305,7 @@ def _vector(value: object, where: str) -> Vector:
         raise InputError(f"{where}: is empty")
     if len(value) > MAX_UNITS:
         raise InputError(f"{where}: has {len(value)} entries; the limit is {MAX_UNITS} units per layer")
-    return tuple(_number(v, f"{where} entry {k}") if not isinstance(v, list) else _not_nested(where, k)
-                 for k, v in enumerate(value, 1))
-
-
-def _not_nested(where: str, k: int):
-    raise InputError(f"{where} entry {k}: expected a number, got a list")
+    return tuple(_number(v, f"{where} entry {k}") for k, v in enumerate(value, 1))
 
 
 def _matrix(value: object, where: str) -> tuple[Vector, ...]:
@@ -330,8 +325,7 @@ def _matrix(value: object, where: str) -> tuple[Vector, ...]:
         if j > 1 and len(row) != len(value[0]):
             raise InputError(f"{where}: row {j} has {len(row)} entries but row 1 has {len(value[0])} "
                              "(every row needs one weight per unit of the previous layer)")
-        rows.append(tuple(_number(v, f"{where} row {j}, column {i}") if not isinstance(v, list) else
-                          _not_nested(f"{where} row {j},", i) for i, v in enumerate(row, 1)))
+        rows.append(tuple(_number(v, f"{where} row {j}, column {i}") for i, v in enumerate(row, 1)))
     return tuple(rows)
 
 
@@ -359,12 +353,12 @@ def _samples(value: object, key: str) -> tuple[list[Vector], bool]:
 def _probabilities(targets: list[Vector], batched: bool) -> None:
     """Cross-entropy with a softmax output needs each sample's targets to be a probability vector."""
     for n, sample in enumerate(targets, 1):
-        where = f"target: sample {n}" if batched else "target"
+        where = f"target: sample {n}" if batched else "target:"
         for k, t in enumerate(sample, 1):
             if t < 0:
-                raise InputError(f"{where}, unit {k}: {_show(t)} is negative; cross_entropy targets are "
+                raise InputError(f"{where} unit {k} is {_show(t)}, a negative number; cross_entropy targets are "
                                  "probabilities")
         total = sum(sample, sympy.Integer(0))
         if total != 1:
-            raise InputError(f"{where}: sums to {_show(total)}; with cross_entropy each sample's targets must "
+            raise InputError(f"{where} sums to {_show(total)}; with cross_entropy each sample's targets must "
                              "sum to 1 (one-hot labels or probabilities)")

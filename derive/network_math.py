@@ -18,7 +18,7 @@ Checks (before anything is rendered; a disagreement is a `CheckFailure`):
   index form (plain Python loops, derivatives from z rather than from a);
 - for small networks (the unrolled cost has at most ``SYMBOLIC_OPS`` operations) every gradient against
   `sympy.diff` of the unrolled cost; otherwise the float64 reverse pass against central finite differences along
-  one random direction per weight layer (a constant number of forward passes per layer: linear cost);
+  a few random directions in parameter space (two forward passes each, whatever the size: linear cost);
 - kinks follow PyTorch: relu'(0) = 0, leaky_relu'(0) = slope. When some z of a ReLU layer lies within
   ``KINK_RADIUS`` of 0, the gradient oracles are skipped and the report says where.
 """
@@ -37,6 +37,9 @@ from .check import ABS_TOL, KINK_RADIUS, REL_TOL, SYMBOLIC_OPS, close
 from .errors import CheckFailure, InputError
 from .graph import DIGITS, MAX_EXACT_BITS, MAX_MAGNITUDE
 from .network_load import Network
+
+SYMBOLIC_WORK = 5_000
+"""The symbolic oracle runs while count_ops(unrolled cost) × parameters stays below this (well under a second)."""
 
 ONE = sympy.Integer(1)
 ZERO = sympy.Integer(0)
@@ -379,13 +382,12 @@ class NetworkResult:
         return self.to_latex()
 
 
-def samples_symbol(network: Network) -> int:
-    return network.samples
-
-
 def explain_network(network: Network) -> NetworkResult:
     """Derive one gradient-descent step on the network and check it (`CheckFailure` when a check disagrees)."""
-    result = derive_network(network)
+    try:
+        result = derive_network(network)
+    except InputError as exc:  # the numbers overflow: name the file, as the loader does
+        raise InputError(f"{network.source}: {exc}") from None
     return _with_check(result, check_network(result))
 
 
@@ -412,7 +414,7 @@ def derive_network(network: Network) -> NetworkResult:
             sigma_prime[l] = Mat(tuple(tuple(derivative(zz, aa) for zz, aa in zip(zr, ar))
                                        for zr, ar in zip(z.data, a.data)))
 
-    out_a = Leaf(nn.Sym("a", "L" if False else L), fwd.a[L])
+    out_a = Leaf(nn.Sym("a", L), fwd.a[L])
     target = Leaf(nn.Sym("t"), t)
     deltas: dict[int, Term] = {}
     grad_a: Term | None = None
@@ -631,7 +633,7 @@ def float_reverse_pass(network: Network, W, b) -> FloatPass:
         if network.loss == "cross_entropy":
             d = [scale * (ak - tk) for ak, tk in zip(acts[L], t)]
         else:
-            _, fprime = _float_activation(network.activation, slope)
+            _, fprime = _float_activation(network.activation_of(L), slope)
             factor = 1.0 if network.loss == "sse" else 2.0 / (N * m)
             d = [factor * (ak - tk) * fprime(zk) for ak, tk, zk in zip(acts[L], t, zs[L])]
         ds = {L: d}
@@ -649,27 +651,32 @@ def float_reverse_pass(network: Network, W, b) -> FloatPass:
     return FloatPass(scale * math.fsum(total), delta, grad_W, grad_b)
 
 
+FD_DIRECTIONS = 4
+"""Random directions for the finite-difference check: 2 forward passes each, whatever the depth (linear cost)."""
+
+
 def finite_difference_check(network: Network, W, b, reference: FloatPass) -> int:
-    """Central differences of the float64 cost along one random direction per weight layer, against the float64
-    reverse pass: (C(θ + hv) − C(θ − hv)) / 2h ≈ ∇C · v. Returns the number of directions."""
+    """Central differences of the float64 cost along ``FD_DIRECTIONS`` random directions in parameter space,
+    against the float64 reverse pass: (C(θ + hv) − C(θ − hv)) / 2h ≈ ∇C · v. Returns the number of directions."""
     rng = random.Random(20260507)
-    L = network.depth
-    for l in range(2, L + 1):
-        vW = [[rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) for _ in row] for row in W[l]]
-        vb = [rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) for _ in b[l]]
-        size = max([abs(x) for row in W[l] for x in row] + [abs(x) for x in b[l]] + [1.0])
-        h = 1e-5 * size
-        plus = float_loss(network, {**W, l: _axpy(W[l], vW, h)}, {**b, l: [x + h * v for x, v in zip(b[l], vb)]})
-        minus = float_loss(network, {**W, l: _axpy(W[l], vW, -h)}, {**b, l: [x - h * v for x, v in zip(b[l], vb)]})
+    size = max([abs(x) for l in W for row in W[l] for x in row] + [abs(x) for l in b for x in b[l]] + [1.0])
+    h = 1e-5 * size
+    for _ in range(FD_DIRECTIONS):
+        vW = {l: [[rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) for _ in row] for row in W[l]] for l in W}
+        vb = {l: [rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) for _ in b[l]] for l in b}
+        plus = float_loss(network, {l: _axpy(W[l], vW[l], h) for l in W},
+                          {l: [x + h * v for x, v in zip(b[l], vb[l])] for l in b})
+        minus = float_loss(network, {l: _axpy(W[l], vW[l], -h) for l in W},
+                           {l: [x - h * v for x, v in zip(b[l], vb[l])] for l in b})
         central = (plus - minus) / (2 * h)
-        terms = [g * v for grow, vrow in zip(reference.grad_W[l], vW) for g, v in zip(grow, vrow)]
-        terms += [g * v for g, v in zip(reference.grad_b[l], vb)]
+        terms = [g * v for l in W for grow, vrow in zip(reference.grad_W[l], vW[l]) for g, v in zip(grow, vrow)]
+        terms += [g * v for l in b for g, v in zip(reference.grad_b[l], vb[l])]
         directional = math.fsum(terms)
         scale = math.fsum(abs(x) for x in terms) + abs(reference.loss) + 1.0
         if abs(central - directional) > 1e-6 * scale:
-            raise CheckFailure(f"self-check failed: along a random direction in layer {l}, finite differences give "
-                               f"{central!r} and the float64 reverse pass {directional!r}")
-    return L - 1
+            raise CheckFailure(f"self-check failed: along a random direction, finite differences give {central!r} "
+                               f"and the float64 reverse pass {directional!r}")
+    return FD_DIRECTIONS
 
 
 def _axpy(M, V, h):
@@ -711,8 +718,8 @@ def unrolled_cost(network: Network) -> tuple[Expr, dict[tuple, sympy.Symbol]]:
                 a = [sympy.tanh(v) for v in z]
             elif name == "relu":
                 a = [sympy.Max(0, v) for v in z]
-            elif name == "leaky_relu":
-                a = [sympy.Piecewise((v, v > 0), (slope * v, True)) for v in z]
+            elif name == "leaky_relu":  # α z + (1 − α) max(0, z): no Piecewise, which sympy folds very slowly
+                a = [slope * v + (1 - slope) * sympy.Max(0, v) for v in z]
             elif name == "softmax":
                 denominator = sympy.Add(*[sympy.exp(v) for v in z])
                 a = [sympy.exp(v) / denominator for v in z]
@@ -727,18 +734,19 @@ def unrolled_cost(network: Network) -> tuple[Expr, dict[tuple, sympy.Symbol]]:
 
 
 def symbolic_gradients(network: Network) -> tuple[int, dict[tuple, float]] | None:
-    """Every ∂C/∂parameter by `sympy.diff` of the unrolled cost, or None when it has more than SYMBOLIC_OPS
-    operations (the numeric oracles take over)."""
-    if unrolled_size_estimate(network) > 4 * SYMBOLIC_OPS:
+    """Every ∂C/∂parameter by `sympy.diff` of the unrolled cost, or None when that is too large: more than
+    ``SYMBOLIC_OPS`` operations, or more than ``SYMBOLIC_WORK`` operations × parameters (sympy.diff then takes
+    seconds; the numeric oracles take over)."""
+    if unrolled_size_estimate(network) * network.parameters > 2 * SYMBOLIC_WORK:
         return None
     cost, params = unrolled_cost(network)
     ops = sympy.count_ops(cost)
-    if ops > SYMBOLIC_OPS:
+    if ops > SYMBOLIC_OPS or ops * len(params) > SYMBOLIC_WORK:
         return None
-    values = {sym: (network.weights[l - 2][j][i] if kind == "W" else network.biases[l - 2][j])
+    values = {sym: sympy.Float(network.weights[l - 2][j][i] if kind == "W" else network.biases[l - 2][j], DIGITS)
               for (kind, l, j, i), sym in params.items()}
     expected = {}
     for key, sym in params.items():
-        derivative = sympy.diff(cost, sym)
-        expected[key] = float(derivative.evalf(25, subs=values))
+        derivative = sympy.diff(cost, sym).xreplace(values)
+        expected[key] = float(sympy.N(derivative, 20))
     return ops, expected

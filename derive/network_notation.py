@@ -10,7 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .notation import name_latex, number_latex
+import sympy
+
+from .notation import name_latex, number_latex, terminating_decimal
+
+MAX_EXACT_DIGITS = 12
+"""Exact rationals are shown exactly while they are short (a decimal of at most 12 places, or a fraction with
+both parts below 10^4); longer ones are shown like irrational values, to six significant digits."""
+
+
+def shown(value: object) -> sympy.Basic:
+    """The value as it is shown: itself when it prints short, else a float that `number_latex` rounds."""
+    value = sympy.sympify(value)
+    if value.is_Rational:
+        if value.is_Integer and abs(value) < 10 ** MAX_EXACT_DIGITS:
+            return value
+        if terminating_decimal(value) is not None and abs(value.p) < 10 ** MAX_EXACT_DIGITS:
+            return value
+        if abs(value.p) < 10 ** 4 and value.q < 10 ** 4:
+            return value
+        return sympy.Float(value, 20)
+    return value
 
 
 class Display:
@@ -76,7 +96,7 @@ class Num(Display):
     value: Any
 
     def _derive_latex(self, printer: Any) -> str:
-        text = number_latex(self.value)
+        text = number_latex(shown(self.value))
         return r"\left(" + text + r"\right)" if text.startswith("-") else text
 
 
@@ -88,7 +108,7 @@ class NumMatrix(Display):
 
     def _derive_latex(self, printer: Any) -> str:
         cols = len(self.rows[0])
-        body = r" \\ ".join(" & ".join(number_latex(v) for v in row) for row in self.rows)
+        body = r" \\ ".join(" & ".join(number_latex(shown(v)) for v in row) for row in self.rows)
         return r"\left(\begin{array}{" + "r" * cols + "}" + body + r"\end{array}\right)"
 
 
@@ -108,8 +128,8 @@ class Shaped(Display):
     """A factor with its shape written under it: ``\\underbrace{W^{3}}_{2 \\times 3}``."""
 
     item: Display
-    rows: int
-    cols: int
+    rows: object  # a number, or LaTeX such as n_{l} in the general formulas
+    cols: object
 
     def _derive_latex(self, printer: Any) -> str:
         return r"\underbrace{" + _p(printer, self.item) + r"}_{" + f"{self.rows} \\times {self.cols}" + "}"
@@ -140,7 +160,7 @@ class Hadamard(Display):
     right: Display
 
     def _derive_latex(self, printer: Any) -> str:
-        return _paren_sum(printer, self.left) + r" \odot " + _paren_sum(printer, self.right)
+        return _paren_product(printer, self.left) + r" \odot " + _paren_product(printer, self.right)
 
 
 @dataclass(frozen=True)
@@ -261,6 +281,14 @@ class Defined(Display):
 
     def _derive_latex(self, printer: Any) -> str:
         return _p(printer, self.left) + r" \equiv " + _p(printer, self.right)
+
+
+def _paren_product(printer: Any, item: Display) -> str:
+    """Parentheses around sums and matrix products used as operands of ⊙: ((W)ᵀ δ) ⊙ σ'(z)."""
+    text = _p(printer, item)
+    if isinstance(item, (Plus, Minus, MatMul)):
+        return r"\left(" + text + r"\right)"
+    return text
 
 
 def _paren_sum(printer: Any, item: Display) -> str:

@@ -112,3 +112,196 @@ RULES: dict[str, Rule] = {
 
 FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu")
 """The functions an expression may call, each a one-operand op of the table."""
+
+
+# --- Activations and losses beyond the parser's functions (built by scenarios and network files) ---------------
+# Appended entries: leaky_relu (params = (α,)) and the losses mse, sse, binary_cross_entropy and
+# softmax_cross_entropy. A loss node reads m predictions then m targets (``args = (a_1, …, a_m, t_1, …, t_m)``;
+# for softmax_cross_entropy the predictions are the logits z_1, …, z_K); targets may be leaves or constants.
+# None of them is in FUNCTIONS: expressions cannot call them.
+
+from .notation import number_latex  # noqa: E402  (appended section)
+
+
+class LeakyReLU(sympy.Function):
+    """LeakyReLU_α(z) = z for z > 0, α·z otherwise; args (z, α); display only."""
+
+    def _derive_latex(self, printer) -> str:
+        z, alpha = self.args
+        return (r"\operatorname{LeakyReLU}_{" + number_latex(alpha) + r"}\left(" + printer._print(z)
+                + r"\right)")
+
+
+class LeakyStep(sympy.Function):
+    """The derivative of Leaky ReLU as a step: 1 for z > 0, α for z ≤ 0 (α at the kink, PyTorch's convention).
+    Args (z, α); evaluates once z is a number."""
+
+    @classmethod
+    def eval(cls, z, alpha):
+        if z.is_number and z.is_extended_real:
+            return sympy.S.One if z > 0 else alpha
+        return None
+
+    def _derive_latex(self, printer) -> str:
+        z, alpha = self.args
+        inner = printer._print(z)
+        return (r"\begin{cases} 1 & " + inner + r" > 0 \\ " + number_latex(alpha) + " & " + inner
+                + r" \le 0 \end{cases}")
+
+    def _sympystr(self, printer) -> str:
+        z, alpha = self.args
+        return f"step({printer._print(z)} > 0: 1, else {printer._print(alpha)})"
+
+
+class Scaled(sympy.Function):
+    """factor · (sum), printed with the parentheses the sum needs; args (factor, sum); display only."""
+
+    def _derive_latex(self, printer) -> str:
+        factor, total = self.args
+        inner = printer._print(total)
+        if isinstance(total, sympy.Add):
+            inner = r"\left(" + inner + r"\right)"
+        sign = "- " if factor < 0 else ""
+        return sign + printer._print(abs(factor)) + r" \cdot " + inner
+
+
+class SoftmaxValue(Softmax):
+    """softmax_k(z_1, …, z_K) that evaluates once every z is a number (printed as `Softmax`)."""
+
+    @classmethod
+    def eval(cls, k, *zs):
+        if zs and all(z.is_number for z in zs):
+            return _softmax(zs, int(k) - 1)
+        return None
+
+
+def _leaky_forward(a: Sequence[Expr], p: tuple) -> Expr:
+    return sympy.Piecewise((a[0], a[0] > 0), (p[0] * a[0], True))
+
+
+def _c_leaky(x: complex, alpha) -> complex:
+    return x if x.real > 0 else complex(alpha) * x
+
+
+def _halves(a: Sequence, op: str) -> tuple[Sequence, Sequence]:
+    if not a or len(a) % 2:
+        raise ValueError(f"{op} reads m predictions then m targets (an even, non-zero number of operands)")
+    m = len(a) // 2
+    return a[:m], a[m:]
+
+
+def _scaled(factor: Expr, terms: Sequence[Expr], display: bool = False) -> Expr:
+    """factor · (sum of terms) (the factor left out when it is 1); ``display``: as a `Scaled` to print."""
+    total = terms[0] if len(terms) == 1 else sympy.Add(*terms)
+    if factor == 1:
+        return total
+    if factor == -1:
+        return -total
+    return Scaled(factor, total) if display else sympy.Mul(factor, total)
+
+
+def _mse(a: Sequence[Expr], p: tuple, display: bool = False) -> Expr:
+    ys, ts = _halves(a, "mse")
+    return _scaled(sympy.Rational(1, len(ys)), [(y - t) ** 2 for y, t in zip(ys, ts)], display)
+
+
+def _mse_partials(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    ys, ts = _halves(a, "mse")
+    c = sympy.Rational(2, len(ys))
+
+    def times(factor: Expr, diff: Expr) -> Expr:
+        return diff if factor == 1 else sympy.Mul(factor, diff, evaluate=False)
+
+    return [times(c, y - t) for y, t in zip(ys, ts)] + [times(-c, y - t) for y, t in zip(ys, ts)]
+
+
+def _sse(a: Sequence[Expr], p: tuple, display: bool = False) -> Expr:
+    ys, ts = _halves(a, "sse")
+    return _scaled(sympy.Rational(1, 2), [(y - t) ** 2 for y, t in zip(ys, ts)], display)
+
+
+def _sse_partials(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    ys, ts = _halves(a, "sse")
+    return [y - t for y, t in zip(ys, ts)] + [sympy.Mul(-1, y - t, evaluate=False) for y, t in zip(ys, ts)]
+
+
+def _bce(a: Sequence[Expr], p: tuple, display: bool = False) -> Expr:
+    ps, ts = _halves(a, "binary_cross_entropy")
+    terms = [_bce_term(q, t) for q, t in zip(ps, ts)]
+    return _scaled(sympy.Rational(-1, len(ps)), terms, display)
+
+
+def _bce_term(q: Expr, t: Expr) -> Expr:
+    """t log q + (1 − t) log(1 − q); a constant target 1 or 0 keeps only its own term (log q or log(1 − q))."""
+    if t == 1:
+        return sympy.log(q)
+    if t == 0:
+        return sympy.log(1 - q)
+    return t * sympy.log(q) + (1 - t) * sympy.log(1 - q)
+
+
+def _bce_partials(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    # textbook: ∂L/∂p = (p − t) / (p(1 − p)); ∂L/∂t = log(1 − p) − log p; both divided by m over m pairs
+    ps, ts = _halves(a, "binary_cross_entropy")
+    m = len(ps)
+
+    def over(numerator: Expr, *denominator: Expr) -> Expr:
+        factors = ((sympy.Integer(m),) if m > 1 else ()) + denominator
+        if not factors:
+            return numerator
+        below = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+        return sympy.Mul(numerator, sympy.Pow(below, -1, evaluate=False), evaluate=False)
+
+    by_p = [over(q - t, q, 1 - q) for q, t in zip(ps, ts)]
+    by_t = [over(sympy.Add(sympy.log(1 - q), -sympy.log(q), evaluate=False)) for q in ps]
+    return by_p + by_t
+
+
+def _c_bce(a: Sequence[complex], p: tuple) -> complex:
+    ps, ts = _halves(a, "binary_cross_entropy")
+    return -sum(t * cmath.log(q) + (1 - t) * cmath.log(1 - q) for q, t in zip(ps, ts)) / len(ps)
+
+
+def _softmax_ce(a: Sequence[Expr], p: tuple) -> Expr:
+    zs, ts = _halves(a, "softmax_cross_entropy")
+    return -sympy.Add(*[t * sympy.log(_softmax(zs, k)) for k, t in enumerate(ts)])
+
+
+def _softmax_ce_display(a: Sequence[Expr], p: tuple) -> Expr:
+    zs, ts = _halves(a, "softmax_cross_entropy")
+    return -sympy.Add(*[t * sympy.log(Softmax(k + 1, *zs)) for k, t in enumerate(ts)])
+
+
+def _softmax_ce_partials(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    # ∂L/∂z_j = y_j·(t_1 + … + t_K) − t_j, which is the textbook y_j − t_j when the targets sum to 1;
+    # ∂L/∂t_k = −log y_k, with y = softmax(z)
+    zs, ts = _halves(a, "softmax_cross_entropy")
+    total = sympy.Add(*ts)
+    by_z = [SoftmaxValue(j + 1, *zs) * total - t for j, t in enumerate(ts)]
+    by_t = [-sympy.log(SoftmaxValue(k + 1, *zs)) for k in range(len(ts))]
+    return by_z + by_t
+
+
+def _c_softmax_ce(a: Sequence[complex], p: tuple) -> complex:
+    zs, ts = _halves(a, "softmax_cross_entropy")
+    return -sum(t * cmath.log(_c_softmax(zs, k)) for k, t in enumerate(ts))
+
+
+RULES.update({
+    rule.op: rule
+    for rule in (
+        Rule("leaky_relu", "LReLU", _leaky_forward, lambda a, out, p: [LeakyStep(a[0], p[0])],
+             lambda a, p: _c_leaky(a[0], p[0]), "leaky_relu", _kink_at_zero,
+             display=lambda a, p: LeakyReLU(a[0], p[0])),
+        Rule("mse", "MSE", _mse, _mse_partials,
+             lambda a, p: sum((y - t) ** 2 for y, t in zip(*_halves(a, "mse"))) / (len(a) // 2), "mse",
+             display=lambda a, p: _mse(a, p, True)),
+        Rule("sse", "SSE", _sse, _sse_partials,
+             lambda a, p: sum((y - t) ** 2 for y, t in zip(*_halves(a, "sse"))) / 2, "sse",
+             display=lambda a, p: _sse(a, p, True)),
+        Rule("binary_cross_entropy", "BCE", _bce, _bce_partials, _c_bce, "binary_cross_entropy",
+             display=lambda a, p: _bce(a, p, True)),
+        Rule("softmax_cross_entropy", "CE", _softmax_ce, _softmax_ce_partials, _c_softmax_ce,
+             "softmax_cross_entropy", display=_softmax_ce_display),
+    )
+})

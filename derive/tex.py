@@ -25,16 +25,25 @@ ENGINES = {"en": "pdflatex", "ja": "lualatex"}
 STEPS_PER_FRAME = 6
 """Backward steps on one Beamer frame (each step is one overlay); more steps continue on the next frame."""
 
-TERMS_PER_SLIDE = 3
+TERMS_PER_SLIDE = 2
 """Inputs of one step shown on one overlay; a step with more inputs takes several overlays."""
 
-ROWS_PER_TABLE_FRAME = 10
-"""Rows of the node table on one slide (two columns of tables when it has more than half as many)."""
+ROWS_PER_TABLE_FRAME = 9
+"""Rows of the node table on one slide."""
 
-GRADIENTS_PER_FRAME = 4
+BIG_GRAPH_NODES = 15
+"""Graphs with more nodes get more of the slide in the backward walk, and the steps' text gets shorter."""
+
+CHANGES_PER_FRAME = 5
+"""Parameter updates on one slide (each appears on its own overlay)."""
+
+LONG_TABLE_ROWS = 40
+"""Article tables with more rows than this become ``longtable`` (which may break across pages)."""
+
+GRADIENTS_PER_FRAME = 5
 """Gradient equations on one slide of the 'gradients collected' frames."""
 
-# --- prose ------------------------------------------------------------------------------------------------------
+# --- prose ----------------------------------------------------------------------------------------------------------
 
 _TEXT_ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "#": r"\#", "%": r"\%", "&": r"\&", "_": r"\_",
@@ -75,7 +84,7 @@ _TEXT_CHARS = {"\u00a0": "~", "\u2009": r"\,", "\u202f": r"\,", "\u2713": r"$\ch
 _SPAN = re.compile(
     r"(?P<math>(?<!\\)\$(?:[^$\\]|\\.)+?\$)"  # $…$, already LaTeX: left untouched
     r"|(?P<flag>(?<![\w-])--[A-Za-z][\w-]*)"  # a command-line flag such as --wrt
-    r"|(?P<code>(?<![\w\\])[A-Za-z]\w*?_(?![\w]))"  # a program name with a trailing underscore such as y_
+    r"|(?P<code>(?<![\w\\])[A-Za-z]\w*?_(?![\w{]))"  # a program name with a trailing underscore such as y_
     r"|(?P<sub>(?<![\w\\])[A-Za-z]_(?:\{[A-Za-z0-9,]+\}|[A-Za-z0-9]+)(?![\w]))",  # an indexed name such as y_k
 )
 
@@ -135,10 +144,14 @@ def _join_math(parts: list[str]) -> str:
     return text
 
 
-# --- chains -----------------------------------------------------------------------------------------------------
+# --- chains ---------------------------------------------------------------------------------------------------------
 
-_OPEN = re.compile(r"\\left(?![a-zA-Z])|\{")
-_CLOSE = re.compile(r"\\right(?![a-zA-Z])|\}")
+ARTICLE_EM = 38.0
+"""Room for a displayed formula in the article, in em (16 cm of A4 at 11 pt, less a margin)."""
+
+SLIDE_EM = 33.0
+"""Room for a displayed formula on a slide, in em (14 cm at 11 pt, less a margin)."""
+
 
 
 def chain_members(chain: str) -> list[str]:
@@ -164,16 +177,203 @@ def chain_members(chain: str) -> list[str]:
     return members
 
 
-def align_rows(chain: str) -> str:
-    """The rows of an ``align*`` (or ``aligned``) for a chain: ``a &= b \\\\ &= c``; one member per row."""
+def align_rows(chain: str, budget: float = ARTICLE_EM) -> str:
+    """The rows of an ``align*`` (or ``aligned``) for a chain: ``a &= b \\\\ &= c``, one member per row; a member
+    wider than ``budget`` (in em, estimated) continues on further rows, broken before a top-level ``+``/``−``
+    (or ``·`` when it has none), each continuation indented by a quad."""
     members = chain_members(chain)
     if len(members) == 1:
-        return "&" + members[0]
+        return "&" + " \\\\\n  &\\quad ".join(_break(members[0], budget))
     first, *rest = members
-    return (first + " &= " + " \\\\\n  &= ".join(rest))
+    room = max(budget - math_width(first) - 1.5, budget / 3)
+    rows = []
+    for member in rest:
+        pieces = _break(member, room)
+        rows.append("&= " + pieces[0])
+        rows += ["&\\quad " + piece for piece in pieces[1:]]
+    return first + " " + " \\\\\n  ".join(rows)
 
 
-# --- figures ----------------------------------------------------------------------------------------------------
+def _break(member: str, room: float) -> list[str]:
+    """``member`` cut into lines no wider than ``room`` (estimated), at top-level binary operators; each line
+    after the first starts with its operator (as ``{}+ …`` so that TeX keeps the binary spacing)."""
+    if math_width(member) <= room:
+        return [member]
+    for operators in ((" + ", " - "), (" \\cdot ",)):
+        cuts = _top_level(member, operators)
+        if cuts:
+            break
+    else:
+        return [member]
+    terms, start = [], 0
+    for cut in cuts:
+        terms.append(member[start:cut].strip())
+        start = cut
+    terms.append(member[start:].strip())
+    lines = [terms[0]]
+    for term in terms[1:]:
+        if math_width(lines[-1] + " " + term) <= room:
+            lines[-1] += " " + term
+        else:
+            lines.append("{}" + term)
+    return lines
+
+
+def _top_level(text: str, operators: tuple[str, ...]) -> list[int]:
+    """Positions of ``operators`` (binary: not at the start) outside braces and ``\\left…\\right``."""
+    cuts, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith("\\left", i) and not text[i + 5:i + 6].isalpha():
+            depth, i = depth + 1, i + 5
+        elif text.startswith("\\right", i) and not text[i + 6:i + 7].isalpha():
+            depth, i = depth - 1, i + 6
+        elif text[i] == "\\" and not any(text.startswith(op, i) for op in operators):
+            i += 2
+        elif text[i] in "{":
+            depth, i = depth + 1, i + 1
+        elif text[i] in "}":
+            depth, i = depth - 1, i + 1
+        else:
+            op = next((op for op in operators if text.startswith(op, i)), None)
+            if op and depth == 0 and text[:i].strip():
+                cuts.append(i)
+                i += len(op)
+            else:
+                i += 1
+    return cuts
+
+
+# Rough widths in em of what the printer writes, enough to decide where a long chain must break.
+_WIDTHS = {"cdot": 0.78, "times": 0.78, "div": 0.78, "pm": 0.78, "odot": 0.78, "partial": 0.57, "quad": 1.0,
+           "qquad": 2.0, ",": 0.17, ";": 0.28, ":": 0.22, "!": -0.17, " ": 0.33, "leftarrow": 1.55,
+           "to": 1.55, "sum": 1.45, "prod": 1.45, "log": 1.3, "ln": 0.9, "exp": 1.6, "sin": 1.3, "cos": 1.4,
+           "tanh": 2.0, "ldots": 1.3, "cdots": 1.3, "dots": 1.3, "infty": 1.0, "mathbb": 0.0, "left": 0.0,
+           "right": 0.0, "displaystyle": 0.0, "tfrac": 0.0, "dfrac": 0.0, "frac": 0.0, "top": 0.78, "in": 1.2,
+           "leq": 1.3, "geq": 1.3, "le": 1.3, "ge": 1.3, "approx": 1.3, "equiv": 1.3, "ne": 1.3, "neq": 1.3}
+_TOKEN = re.compile(r"\\([A-Za-z]+|.)|(\s+)|(.)", re.S)
+
+
+def math_width(latex: str) -> float:
+    """An estimate, in em of the surrounding font, of how wide TeX sets ``latex`` in display style."""
+    tokens = [m for m in _TOKEN.finditer(latex)]
+    width, _ = _group_width(tokens, 0, 1.0, until_close=False)
+    return width
+
+
+def _group_width(tokens, i: int, scale: float, until_close: bool) -> tuple[float, int]:
+    total = 0.0
+    while i < len(tokens):
+        command, space, char = tokens[i].groups()
+        i += 1
+        if space:
+            continue
+        if char == "}":
+            if until_close:
+                return total, i
+            continue
+        if char == "{":
+            w, i = _group_width(tokens, i, scale, True)
+            total += w
+        elif char in ("^", "_"):
+            w, i = _argument_width(tokens, i, scale * 0.7)
+            total += w
+        elif command in ("frac", "tfrac", "dfrac"):
+            numerator, i = _argument_width(tokens, i, scale)
+            denominator, i = _argument_width(tokens, i, scale)
+            total += max(numerator, denominator) + 0.24 * scale
+        elif command in ("mathrm", "operatorname", "text", "mathit", "mathbf", "textrm"):
+            w, i = _argument_width(tokens, i, scale)
+            total += w * 0.95 + (0.17 * scale if command == "operatorname" else 0)
+        elif command in ("left", "right", "big", "Big", "bigl", "bigr"):
+            total += 0.45 * scale
+            if i < len(tokens):
+                i += 1  # the delimiter itself
+        elif command is not None:
+            total += _WIDTHS.get(command, 0.6) * scale
+        elif char in "=<>":
+            total += 1.33 * scale
+        elif char in "+-":
+            total += 1.22 * scale
+        elif char in "()[]|":
+            total += 0.39 * scale
+        elif char in ",;":
+            total += 0.45 * scale
+        elif char == "'":
+            total += 0.3 * scale
+        elif char == "&":
+            continue
+        else:
+            total += 0.52 * scale
+    return total, i
+
+
+def _argument_width(tokens, i: int, scale: float) -> tuple[float, int]:
+    while i < len(tokens) and tokens[i].group(2):
+        i += 1
+    if i >= len(tokens):
+        return 0.0, i
+    command, _, char = tokens[i].groups()
+    if char == "{":
+        return _group_width(tokens, i + 1, scale, True)
+    return (_WIDTHS.get(command, 0.6) if command else 0.52) * scale, i + 1
+
+
+# --- slide pages ----------------------------------------------------------------------------------------------
+
+SLIDE_LINES = 14.5
+"""Lines of 11 pt text a slide holds below its title (the templates shrink a page that still overflows)."""
+
+_MATH = re.compile(r"(?<!\\)\$((?:[^$\\]|\\.)+?)\$")
+
+
+def text_lines(text: str, lang: str, chars_per_line: float = 68.0) -> float:
+    """An estimate of the lines a paragraph of catalog prose takes on a slide (CJK characters count double)."""
+    width = 0.0
+    position = 0
+    for match in _MATH.finditer(text):
+        width += _text_units(text[position:match.start()])
+        width += 2.0 * math_width(match.group(1)) * (1.6 if "\\frac" in match.group(1) else 1.0)
+        position = match.end()
+    width += _text_units(text[position:])
+    return max(1.0, -(-width // chars_per_line))
+
+
+def _text_units(text: str) -> float:
+    return sum(2.0 if ord(c) >= 0x2E80 else 1.0 for c in text)
+
+
+def block_lines(block: dict[str, Any], lang: str) -> float:
+    """An estimate of the lines a section block (text, equation or table of `derive.context`) takes on a slide."""
+    if block["kind"] == "text":
+        return text_lines(block["text"], lang) + 0.3
+    if block["kind"] == "equation":
+        tall = "\\frac" in block["latex"] or "\\sum" in block["latex"]
+        rows = 1 if math_width(block["latex"]) <= SLIDE_EM else align_rows(block["latex"], SLIDE_EM).count("\\\\") + 1
+        return rows * (2.0 if tall else 1.4) + 0.4
+    if block["kind"] == "table":
+        cells = [block["header"], *block["rows"]]
+        return sum(1.6 if any("\\frac" in str(c) for c in row) else 1.1 for row in cells) + 0.6
+    return 2.0
+
+
+def slide_pages(blocks: list[dict[str, Any]], lang: str, budget: float = SLIDE_LINES) -> list[list[dict[str, Any]]]:
+    """Blocks packed in order onto as few slides as the estimate allows; a text block that introduces the next
+    block (ends with ':') stays with it."""
+    pages: list[list[dict[str, Any]]] = [[]]
+    used = 0.0
+    for i, block in enumerate(blocks):
+        height = block_lines(block, lang)
+        if block["kind"] == "text" and block["text"].rstrip().endswith((":", "\uff1a")) and i + 1 < len(blocks):
+            height += block_lines(blocks[i + 1], lang)  # keep an introduction with what it introduces
+        if pages[-1] and used + height > budget:
+            pages.append([])
+            used = 0.0
+        pages[-1].append(block)
+        used += block_lines(block, lang)
+    return pages
+
+
+# --- figures --------------------------------------------------------------------------------------------------------
 
 def _tikz(derivation: "Derivation", highlight: str | None = None, shown: Iterable[str] | None = None) -> str:
     from .figures import layout, to_tikz
@@ -198,7 +398,7 @@ def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
     ∂f/∂f = 1 in red). Backward step k (``context["steps"][k-1]``) is overlay k + 1 of its frame when the frames
     hold every step; a step with more than `TERMS_PER_SLIDE` inputs spreads over several overlays. Each slide is
     ``{"overlay", "step" (0-based index into context["steps"]), "terms" (indices into its terms), "part",
-    "parts", "figure"}``: the graph with the step's node highlighted and, in red, every gradient known once the
+    "parts", "figure", "known" (the nodes whose gradients are drawn)}``: the graph with the step's node highlighted and, in red, every gradient known once the
     step is done (a gradient is known when every node that reads the value has been processed).
     """
     out = derivation.output
@@ -218,17 +418,24 @@ def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
         for part, terms in enumerate(chunks, 1):
             overlay += 1
             frames[-1]["slides"].append({"overlay": overlay, "step": k, "terms": terms, "part": part,
-                                         "parts": len(chunks), "figure": figure})
+                                         "parts": len(chunks), "figure": figure, "known": sorted(known)})
     for number, frame in enumerate(frames, 1):
         frame["number"], frame["of"] = number, len(frames)
     return frames
+
+
+def _definitions(derivation: "Derivation") -> list[str]:
+    from .graph import definition
+    from .notation import chain_latex, latex, name_latex
+    return [chain_latex([name_latex(n.name), latex(definition(n))]) for n in derivation.graph.nodes
+            if n.op != "leaf"]
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
 
 
-# --- the context ------------------------------------------------------------------------------------------------
+# --- the context ----------------------------------------------------------------------------------------------------
 
 def preamble(lang: str, fmt: str) -> str:
     """Engine-specific preamble lines (fonts, Japanese) for a document in ``lang`` and ``fmt``."""
@@ -245,7 +452,6 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
     from .figures import TIKZ_PREAMBLE
     engine = ENGINES[lang]
     d = walk.derivation
-    nodes = list(range(len(d.graph.nodes)))
     t = catalog(lang)
     context: dict[str, Any] = {
         "engine": engine,
@@ -255,18 +461,25 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "esc": escape_prose,
         "code": escape_code,
         "rows": align_rows,
+        "slide_em": SLIDE_EM,
         "members": chain_members,
         "chunks": _chunks,
+        "pages": lambda blocks: slide_pages(list(blocks), lang),
         "figures": _figures(walk),
+        "long_table_rows": LONG_TABLE_ROWS,
         "source_lines": [line.strip() for line in re.split(r"[;\n]", walk.source) if line.strip()],
         "tex_title": escape_prose(t.get(f"scenario.{walk.name}.title", t["title.explain"])),
     }
     if fmt == "beamer":
         context["backward_frames"] = overlay_plan(d)
-        half = (len(nodes) + 1) // 2
-        context["node_table_split"] = len(nodes) > ROWS_PER_TABLE_FRAME // 2 and half <= ROWS_PER_TABLE_FRAME
         context["rows_per_table_frame"] = ROWS_PER_TABLE_FRAME
         context["gradients_per_frame"] = GRADIENTS_PER_FRAME
+        context["changes_per_frame"] = CHANGES_PER_FRAME
+        big = len(d.graph.nodes) > BIG_GRAPH_NODES
+        context["compact_steps"] = big
+        context["graph_height"] = 0.45 if big else 0.3
+        context["node_table_columns"] = 2 if all(
+            math_width(latex) <= 14 for latex in _definitions(d)) and len(d.graph.nodes) > ROWS_PER_TABLE_FRAME else 1
     return context
 
 

@@ -6,7 +6,7 @@ every equation that states a value (`Claim`) is checked against the walk before 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import TYPE_CHECKING, Mapping, Union
 
 import sympy
 from sympy import Expr
@@ -16,6 +16,9 @@ from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError
 from .graph import exact, symbol
 from .notation import Grad
+
+if TYPE_CHECKING:
+    from .optimizers import OptimizerStep, Settings
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Update:
     derivation: Derivation
     report: CheckReport
     state: Mapping[str, Mapping[str, Expr]] | None = None
+    optimizer: "OptimizerStep | None" = None  # --optimizer: settings and the shown lines (derive.optimizers)
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,14 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         flags: Mapping[str, object] | None = None) -> Walkthrough:
-    """Check a derivation (and its claims and updates) and bundle it for rendering."""
+         flags: Mapping[str, object] | None = None, optimizer: "Settings | None" = None) -> Walkthrough:
+    """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
+    `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
-    updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
+    if optimizer is not None:
+        from .optimizers import optimize
+        updates = optimize(derivation, optimizer)
+    else:
+        updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
     return Walkthrough(name, source, derivation, report, updates, intro, extra, dict(flags or {}))

@@ -103,7 +103,8 @@ def test_output_file_written_atomically(capsys, tmp_path):
     code, out, err = run(capsys, "show", "toast", "-o", str(target))
     assert code == 0 and out == "", err
     assert target.read_text(encoding="utf-8").startswith("# ")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.md", "walk.svg"]  # the graph beside it
+    assert "](walk.svg)" in target.read_text(encoding="utf-8")
 
 
 BAD_ARGUMENTS = [

@@ -6,7 +6,7 @@ from importlib import import_module
 from ..errors import InputError
 from ..walkthrough import Walkthrough
 
-SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "delta-recurrence")
+SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "delta-recurrence", "activations", "optimizers", "vanishing-gradients")
 
 
 def build(name: str) -> Walkthrough:

@@ -19,7 +19,8 @@ def exact_point(values: Mapping[str, str]) -> dict[str, sympy.Rational]:
 def shown(value: Expr) -> Expr:
     """A number as it should appear *inside* a printed expression or matrix: integers as they are, terminating
     decimals as decimals (0.5, not 1/2), other rationals as fractions, anything else to six significant digits.
-    (`number_latex` does this for a lone number; this is the same convention for numbers inside expressions.)"""
+    (`number_latex` does this for a lone number; this is the same convention for numbers inside expressions.)
+    The result is for display only: its precision is what it prints, so never compute with it."""
     value = sympy.sympify(value)
     if value.is_Integer:
         return value

@@ -6,8 +6,6 @@ samples (derived and checked the same way), from which the batch section and the
 """
 from __future__ import annotations
 
-from typing import Mapping
-
 import sympy
 from sympy import Integer, Rational
 
@@ -186,10 +184,12 @@ def _setting(d: Derivation) -> Section:
                                  (shown_matrix([[values[w(l, j, i)] for i in units(l - 1)] for j in units(l)]),)))
         matrices.append(Equation(sympy.MatrixSymbol(f"b^{l}", SIZES[l], 1),
                                  (shown_matrix([[values[b(l, j)]] for j in units(l)]),)))
-    matrices.append(Equation(sympy.MatrixSymbol("a^1", SIZES[1], 1), (shown_matrix([[values[a(1, i)]] for i in units(1)]),)))
-    matrices.append(Equation(sympy.MatrixSymbol("t", SIZES[L], 1), (shown_matrix([[values[f"t_{j}"]] for j in units(L)]),)))
-    cost = _eq(_g("C"), sympy.Mul(Rational(1, 2), sympy.Sum((_g(f"a^{L}_j") - _g("t_j")) ** 2, (J_, 1, Integer(SIZES[L]))),
-                                  evaluate=False))
+    matrices.append(Equation(sympy.MatrixSymbol("a^1", SIZES[1], 1),
+                             (shown_matrix([[values[a(1, i)]] for i in units(1)]),)))
+    matrices.append(Equation(sympy.MatrixSymbol("t", SIZES[L], 1),
+                             (shown_matrix([[values[f"t_{j}"]] for j in units(L)]),)))
+    squares = sympy.Sum((_g(f"a^{L}_j") - _g("t_j")) ** 2, (J_, 1, Integer(SIZES[L])))
+    cost = _eq(_g("C"), sympy.Mul(Rational(1, 2), squares, evaluate=False))
     return Section(_key("heading.setting"), (
         Text(_key("text.setting"), (("L", _eq(_g("L"), Integer(L))), ("a", _eq(_g("a^l_j"), sigma(_g("z^l_j")))),
                                     ("w", _g("w^l_ji")), ("b", _g("b^l_j")), ("cost", cost))),
@@ -205,8 +205,8 @@ def _setting(d: Derivation) -> Section:
 
 def _z_general():
     """z^l_j = Σ_i w^l_ji a^(l−1)_i + b^l_j, written for the layer pair (2, 1) the network actually has."""
-    return _eq(_g("z^2_j"), sympy.Add(sympy.Sum(sympy.Mul(_g("w^2_ji"), _g("a^1_i"), evaluate=False), (I_, 1, Integer(SIZES[1]))),
-                                      _g("b^2_j"), evaluate=False))
+    weighted = sympy.Sum(sympy.Mul(_g("w^2_ji"), _g("a^1_i"), evaluate=False), (I_, 1, Integer(SIZES[1])))
+    return _eq(_g("z^2_j"), sympy.Add(weighted, _g("b^2_j"), evaluate=False))
 
 
 def _hell_section() -> Section:
@@ -327,7 +327,7 @@ def _matrix_section(d: Derivation) -> Section:
     mm = lambda *args: sympy.MatMul(*args, evaluate=False)  # noqa: E731
     shapes = _shape_table()
     return Section(_key("heading.matrix"), (
-        Text(_key("text.matrix"), (("W", _g("W^l")), ("g", Grad("C", "a^L_j")),
+        Text(_key("text.matrix"), (("W", _g("W^l")), ("g", Grad("C", "a^L_j")), ("grad", Grad("C", "a^L")),
                                    ("diff", _g("a^L") - _g("t")))),
         Equation(ms("delta^3", 2, 1), (had(grad_a3, sp3), had(num_grad_a3, num_sp3), delta3)),
         Equation(ms("delta^2", 2, 1), (had(mm(ms("W^3", 2, 2).T, ms("delta^3", 2, 1)), sp2),
@@ -340,7 +340,7 @@ def _matrix_section(d: Derivation) -> Section:
         Text(_key("text.matrix_general")),
         Text(_key("text.shapes"), (("n", _g("n_l")),)),
         shapes,
-        Text(_key("text.shapes_why")),
+        Text(_key("text.shapes_why"), (("delta", _g("delta^l")), ("W", _g("W^l")))),
     ))
 
 
@@ -355,7 +355,7 @@ def _shape_table() -> Table:
             (ms("delta^l", 2, 1), (n_l, 1), {l: (SIZES[l], 1) for l in (2, 3)}),
             (Grad("C", "W^l"), (n_l, n_prev), {l: (SIZES[l], SIZES[l - 1]) for l in (2, 3)})):
         rows.append((thing, sympy.Tuple(*general), sympy.Tuple(*here[2]), sympy.Tuple(*here[3])))
-    header = (_key("table.object"), _key("table.shape"), maths(_eq(_g("l"), Integer(2))), maths(_eq(_g("l"), Integer(3))))
+    header = (_key("table.object"), _key("table.shape")) + tuple(maths(_eq(_g("l"), Integer(l))) for l in (2, 3))
     return Table(header, tuple(rows))
 
 
@@ -412,7 +412,7 @@ def _batch_section(graph: Graph, eta) -> Section:
         Text(_key("text.batch_claims"), (("CT", _g("C_T")),)),
         *claims,
         Text(_key("text.batch_all")),
-        Text(_key("text.batch_update"), (("rule", rule), ("eta", _eq(_g("eta"), shown(eta))),
+        Text(_key("text.batch_update"), (("rule", rule), ("eta", _eq(_g("eta"), eta)),
                                          ("theta", _g("theta")))),
         Table((_key("table.parameter"), _key("table.before"), maths(Grad("C_T", "theta")), _key("table.after")),
               changes),

@@ -12,7 +12,7 @@ from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
-from ._helpers import exact_point, maths, program_text, shown
+from ._helpers import exact_point, maths, program_text
 
 NAME = "sigmoid-sse"
 N = 3
@@ -117,11 +117,11 @@ def _loss_expr() -> sympy.Expr:
 def _setting(d: Derivation, eta) -> Section:
     z_def = _eq(Z_i, _weighted_sum())
     rows = tuple((Integer(i), d.point[x(1, i)], d.point[x(2, i)], d.point[f"Y_{i}"]) for i in SAMPLES)
-    params = tuple((name, _eq(symbol(name), shown(d.point[name]))) for name in PARAMETERS)
+    params = tuple((name, _eq(symbol(name), d.point[name])) for name in PARAMETERS)
     return Section(_key("heading.setting"), (
         Text(_key("text.setting"), (("z", z_def), ("a", _eq(A_i, sigma(Z_i))), ("e", _eq(_g("E"), _loss_expr())),
                                     ("x", x_ki), ("k", K), ("i", I))),
-        Text(_key("text.data"), (("n", _eq(n, Integer(N))),) + params + (("eta", _eq(_g("eta"), shown(eta))),)),
+        Text(_key("text.data"), (("n", _eq(n, Integer(N))),) + params + (("eta", _eq(_g("eta"), eta)),)),
         Table((_key("table.sample"), maths(_g("x_1_i")), maths(_g("x_2_i")), maths(Y_i)), rows),
         Text(_key("text.names"), (("p", _eq(_g("p_k_i"), w_k * x_ki)), ("r", _eq(_g("r_i"), A_i - Y_i)),
                                   ("s", _eq(_g("s_i"), _g("r_i") ** 2)),
@@ -249,23 +249,28 @@ def _batch_section(d: Derivation, eta) -> Section:
               maths(sympy.Mul(Grad("E", "Z_i"), _g("x_1_i"), evaluate=False)),
               maths(sympy.Mul(Grad("E", "Z_i"), _g("x_2_i"), evaluate=False)))
     dz_def = _eq(Grad("E", "Z_i"), sympy.Mul(A_i - Y_i, _s_one_minus_s(A_i), evaluate=False))
+    dz_claims = []
+    for i in SAMPLES:
+        a_i = _g(f"A_{i}")
+        dz_claims.append(Claim(Grad("E", f"Z_{i}"), (
+            sympy.Mul(Grad("E", f"A_{i}"), Grad(f"A_{i}", f"Z_{i}"), evaluate=False),
+            sympy.Mul(a_i - _g(f"Y_{i}"), _s_one_minus_s(a_i), evaluate=False)), d.gradients[f"Z_{i}"].value))
     claims = []
     for name, factor in (("w1", lambda i: _g(x(1, i))), ("w2", lambda i: _g(x(2, i))), ("b", lambda i: Integer(1))):
         by_walk = sympy.Add(*[_times(Grad("E", f"Z_{i}"), factor(i)) for i in SAMPLES], evaluate=False)
-        by_formula = sympy.Add(*[_times(sympy.Mul(_g(f"A_{i}") - _g(f"Y_{i}"),
-                                                  _s_one_minus_s(_g(f"A_{i}")), evaluate=False), factor(i))
-                                 for i in SAMPLES], evaluate=False)
-        claims.append(Claim(Grad("E", name), (by_walk, by_formula), d.gradients[name].value))
+        claims.append(Claim(Grad("E", name), (by_walk,), d.gradients[name].value))
     return Section(_key("heading.batch"), (
         Text(_key("text.batch"), (("w", w_k),)),
         general,
         bias,
         Text(_key("text.batch_sigma"), (("sp", _sigmoid_prime(Z_i)), ("x", x_ki), ("err", A_i - Y_i))),
-        Text(_key("text.batch_table"), (("dz", dz_def), ("Z", Z_i))),
+        Text(_key("text.batch_dz"), (("dz", dz_def), ("Z", Z_i))),
+        *dz_claims,
+        Text(_key("text.batch_table")),
         Table(header, tuple(rows)),
         Text(_key("text.batch_claims"), _params_wb()),
         *claims,
-        Text(_key("text.update"), (("eta", _eq(_g("eta"), shown(eta))), ("before", d.output_value),
+        Text(_key("text.update"), (("eta", _eq(_g("eta"), eta)), ("before", d.output_value),
                                    ("after", _loss_after_step(d, eta))) + _params_wb()),
     ))
 

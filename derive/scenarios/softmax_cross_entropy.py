@@ -13,7 +13,7 @@ from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
-from ._helpers import exact_point, maths, program_text, shown, shown_matrix
+from ._helpers import exact_point, maths, program_text, shown_matrix
 
 NAME = "softmax-cross-entropy"
 CLASSES = (1, 2, 3)
@@ -83,8 +83,8 @@ SUBS_N = ((SYM_N, Integer(N)),)
 
 
 def _loss_expr() -> sympy.Expr:
-    inner = sympy.Sum(sympy.Mul(_g("t_n_k"), sympy.log(_g("y_n_k")), evaluate=False), (KK, 1, K_))
-    return sympy.Mul(-1 / SYM_N, sympy.Sum(inner, (NN, 1, SYM_N)), evaluate=False)
+    term = sympy.Mul(_g("t_n_k"), sympy.log(_g("y_n_k")), evaluate=False)
+    return sympy.Mul(-1 / SYM_N, sympy.Sum(term, (NN, 1, SYM_N), (KK, 1, K_)), evaluate=False)
 
 
 def _local(d: Derivation, node: str, input_: str):
@@ -229,7 +229,7 @@ def _vector_section(d: Derivation, eta) -> Section:
     moved = {name: exact(d.point[name] - eta * d.gradients[name].value) for name in LOGIT_NAMES}
     after = derive(d.graph, {**d.point, **moved}, LOGIT_NAMES).output_value
     blocks.append(Text(_key("text.vector_meaning")))
-    blocks.append(Text(_key("text.update"), (("eta", _eq(_g("eta"), shown(eta))), ("before", d.output_value),
+    blocks.append(Text(_key("text.update"), (("eta", _eq(_g("eta"), eta)), ("before", d.output_value),
                                              ("after", after))))
     return Section(_key("heading.vector"), tuple(blocks))
 

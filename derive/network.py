@@ -1,0 +1,36 @@
+"""Layered networks from a TOML file: `derive explain --network FILE.toml` and `derive.network(path)`.
+
+    network = load_network(text, "net.toml")      # validate (derive.errors.InputError: one line naming the key)
+    result = explain_network(network)             # derive and check (derive.errors.CheckFailure on a bug)
+    render_network(result, "markdown", "ja")      # markdown, latex, html or json
+
+The work is split in four modules: `network_load` (the file format, its validation and its limits),
+`network_math` (shape-carrying matrices, the forward pass, δ^L, the δ recurrence, gradients, the step, the
+checks), `network_notation` (how matrices, shapes, ⊙ and transposes print) and `network_doc` (the walk-through's
+sections, the JSON, rendering). This module is the public face; import only from here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .network_doc import network_json, network_sections, render_network, schema
+from .network_load import (ACTIVATIONS, LOSSES, MAX_DECIMALS, MAX_LAYERS, MAX_MAGNITUDE, MAX_PARAMETERS, MAX_SAMPLES,
+                           MAX_TEXT_BYTES, MAX_UNITS, MAX_WORK, Network, load_network, read_network_file)
+from .network_math import Mat, NetworkCheck, NetworkResult, ShapeError, explain_network
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "MAX_DECIMALS", "MAX_LAYERS", "MAX_MAGNITUDE", "MAX_PARAMETERS", "MAX_SAMPLES",
+    "MAX_TEXT_BYTES", "MAX_UNITS", "MAX_WORK", "Mat", "Network", "NetworkCheck", "NetworkResult", "ShapeError",
+    "explain_file", "explain_network", "explain_text", "load_network", "network_json", "network_sections",
+    "read_network_file", "render_network", "schema",
+]
+
+
+def explain_file(path: str | Path) -> NetworkResult:
+    """Read, validate, derive and check a network file (what `derive.network(path)` returns)."""
+    return explain_network(read_network_file(path))
+
+
+def explain_text(text: str, source: str = "<network>") -> NetworkResult:
+    """The same for the text of a network file (stdin, a notebook cell)."""
+    return explain_network(load_network(text, source))

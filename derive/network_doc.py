@@ -1,0 +1,550 @@
+"""A checked `NetworkResult` → the walk-through's sections (plain data), its JSON, and rendered text.
+
+Sections are `derive.walkthrough` blocks: prose by catalog key (``network.*`` in ``locales/<lang>/network.toml``),
+maths as display nodes printed by `derive.notation`. Formulas come from the very `Term` trees that computed the
+numbers (see `derive.network_math`), once with the shape under every factor and once with the numbers.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import sympy
+
+from . import network_notation as nn
+from .errors import CheckFailure
+from .network_math import NetworkResult, Term, loss_factor
+from .context import Listing
+from .walkthrough import Equation, Section, Table, Text
+
+SCHEMA_VERSION = 1
+MAX_INDEX_UNITS = 16
+"""Index form with numbers is written unit by unit for layers up to this width (wider: the matrix form only)."""
+
+
+def _math(item: object) -> object:
+    from .context import Math
+    from .notation import latex
+    return Math(latex(item))
+
+
+def _cell(item: nn.Display) -> str:
+    from .notation import latex
+    return "$" + latex(item) + "$"
+
+
+def _n(value) -> nn.Num:
+    return nn.Num(sympy.sympify(value))
+
+
+def _matrix(m) -> nn.NumMatrix:
+    return nn.NumMatrix(m.data)
+
+
+def _chain(lhs: nn.Display, term: Term) -> Equation:
+    """lhs = formula with shapes = formula with numbers = result."""
+    return Equation(lhs, (term.show("shape"), term.show("number"), _matrix(term.value)))
+
+
+# --- sections ---------------------------------------------------------------------------------------------------
+
+def network_sections(result: NetworkResult) -> tuple[Section, ...]:
+    if result.check is None:
+        raise CheckFailure("a network derivation must be checked before it is rendered")
+    sections = (_setting(result), _forward(result), _output_error(result), _recurrence(result), _gradients(result),
+                _update(result), _after(result), _check(result))
+    common = _symbols()
+    return tuple(Section(s.title_key, tuple(Text(b.key, common + b.params) if isinstance(b, Text) else b
+                                            for b in s.blocks)) for s in sections)
+
+
+@lru_cache(maxsize=1)
+def _symbols() -> tuple[tuple[str, object], ...]:
+    """Maths every network sentence may use by name ({dl} is δ^l, {Wl1} is W^{l+1}, …)."""
+    S = nn.Sym
+    table = {
+        "C": S("C"), "L": S("L"), "N": S("N"), "m": S("m"), "t": S("t"), "eta": S("eta"), "sigma": S("sigma"),
+        "dl": S("delta", "l"), "dL": S("delta", "L"), "dl1": S("delta", "l+1"), "dlj": S("delta", "l", "j"),
+        "zl": S("z", "l"), "zL": S("z", "L"), "zlj": S("z", "l", "j"), "al": S("a", "l"), "aL": S("a", "L"),
+        "al1": S("a", "l-1"), "a1": S("a", 1), "Wl": S("W", "l"), "Wl1": S("W", "l+1"), "WTl1": nn.Transposed(S("W", "l+1")),
+        "bl": S("b", "l"), "wlji": S("w", "l", "ji"), "nl": S("n", None, "l"), "nl1": S("n", None, "l+1"),
+        "nlm": S("n", None, "l-1"), "nL": S("n", None, "L"), "sp": nn.Apply("sigma", S("z", "l"), prime=True),
+        "spL": nn.Apply("sigma", S("z", "L"), prime=True), "grad": nn.Gradient(S("C"), S("a", "L")),
+        "ones": nn.Ones("N"), "onesT": nn.Ones("N", row=True),
+        "dCdW": nn.Partial(S("C"), S("W", "l")), "dCdb": nn.Partial(S("C"), S("b", "l")),
+        "dCdz": nn.Partial(S("C"), S("z", "l", "j")),
+    }
+    return tuple((key, _math(value)) for key, value in table.items())
+
+
+def _layer_word(result: NetworkResult) -> str:
+    return "batch" if result.network.batched else "single"
+
+
+def _setting(result: NetworkResult) -> Section:
+    net = result.network
+    L, N, sizes = net.depth, net.samples, net.sizes
+    blocks: list[Any] = [
+        Text("network.text.layers", (("L", _math(nn.Relation(nn.Sym("L"), "=", _n(L)))), ("last", L),
+                                     ("sizes", Listing(str(s) for s in sizes)))),
+        Table(("network.table.layer", "network.table.units", "network.table.activation", "network.table.W",
+               "network.table.b"),
+              tuple([(str(1), str(sizes[0]), "—", "—", "—")] + [
+                  (str(l), str(sizes[l - 1]), net.activation_of(l),
+                   _cell(nn.Shaped(nn.Sym("W", l), sizes[l - 1], sizes[l - 2])),
+                   _cell(nn.Shaped(nn.Sym("b", l), sizes[l - 1], 1)))
+                  for l in range(2, L + 1)])),
+        Text("network.text.convention", (("w", _math(nn.Sym("w", "l", "ji"))),
+                                         ("W", _math(nn.Sym("W", "l"))))),
+    ]
+    blocks += _activation_blocks(result)
+    if net.loss == "cross_entropy":
+        z, k = nn.Sym("z", "L", "k"), nn.Sym("a", "L", "k")
+        blocks += [Text("network.text.softmax"),
+                   Equation(k, (nn.Frac(nn.Apply("exp", z), nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", "i")))),))]
+    blocks += [Text(f"network.text.loss.{net.loss}"), Equation(nn.Sym("C"), (_loss_formula(result),))]
+    if net.batched:
+        blocks.append(Text("network.text.data_batch", (("N", _math(nn.Relation(nn.Sym("N"), "=", _n(N)))),)))
+    else:
+        blocks.append(Text("network.text.data_single"))
+    blocks += [Equation(nn.Sym("a", 1), (_matrix(result.forward.a[1]),)),
+               Equation(nn.Sym("t"), (_matrix(result.t),)),
+               Text("network.text.learning_rate", (("eta", _math(nn.Relation(nn.Sym("eta"), "=",
+                                                                              _n(net.learning_rate)))),))]
+    return Section("network.heading.setting", tuple(blocks))
+
+
+def _activation_blocks(result: NetworkResult) -> list[Any]:
+    net = result.network
+    name = net.activation
+    if net.loss == "cross_entropy" and net.depth == 2:
+        return []  # no element-wise layer at all
+    z, a = nn.Sym("z"), nn.Sym("a")
+    s, sp = nn.Apply("sigma", z), nn.Apply("sigma", z, prime=True)
+    one, zero = _n(1), _n(0)
+    positive, other = nn.Relation(z, ">", zero), nn.Relation(z, r"\le", zero)
+    if name == "sigmoid":
+        definition = (nn.Frac(one, nn.Plus((one, nn.Sym("e", "-z")))),)
+        derivative = (nn.Times((s, nn.Paren(nn.Minus(one, s)))), nn.Times((a, nn.Paren(nn.Minus(one, a)))))
+    elif name == "tanh":
+        definition = (nn.Apply("tanh", z),)
+        derivative = (nn.Minus(one, nn.Sym("a", 2)),)
+    elif name == "relu":
+        definition = (nn.Cases(((z, positive), (zero, other))),)
+        derivative = (nn.Cases(((one, positive), (zero, other))),)
+    elif name == "leaky_relu":
+        slope = _n(net.leaky_slope)
+        definition = (nn.Cases(((z, positive), (nn.Times((slope, z)), other))),)
+        derivative = (nn.Cases(((one, positive), (slope, other))),)
+    else:
+        definition = (z,)
+        derivative = (one,)
+    blocks: list[Any] = [Text(f"network.text.activation.{name}"), Equation(s, definition), Equation(sp, derivative)]
+    if name in ("relu", "leaky_relu"):
+        blocks.append(Text(f"network.text.kink.{name}"))
+    return blocks
+
+
+def _loss_formula(result: NetworkResult) -> nn.Display:
+    net = result.network
+    N, m = net.samples, net.sizes[-1]
+    sub = "j,n" if net.batched else "j"
+    a, t = nn.Sym("a", "L", sub), nn.Sym("t", None, sub)
+    if net.loss == "cross_entropy":
+        inner = nn.SumOver("j", m, nn.Times((t, nn.Apply("log", a))))
+    else:
+        inner = nn.SumOver("j", m, nn.Squared(nn.Minus(a, t)))
+    body = nn.SumOver("n", N, inner) if net.batched else inner
+    return _with_factor(net.loss, N, m, body)
+
+
+def _with_factor(loss: str, N: int, m: int, body: nn.Display) -> nn.Display:
+    """½ · body, 1/(N·m) · body or −1/N · body, the factor as a fraction (−body when N = 1)."""
+    factor = loss_factor(loss, N, m)
+    if factor == -1:
+        return nn.Neg(body)
+    fraction = nn.Frac(_n(abs(factor.p)), _n(factor.q))
+    return nn.Neg(nn.Times((fraction, body))) if factor < 0 else nn.Times((fraction, body))
+
+
+def _forward(result: NetworkResult) -> Section:
+    net = result.network
+    fwd = result.forward
+    L, N = net.depth, net.samples
+    j_sum = nn.SumOver("i", "n_{l-1}", nn.Times((nn.Sym("w", "l", "ji"), nn.Sym("a", "l-1", "i"))))
+    blocks: list[Any] = [
+        Text("network.text.forward_index"),
+        Equation(nn.Sym("z", "l", "j"), (nn.Plus((j_sum, nn.Sym("b", "l", "j"))),)),
+        Equation(nn.Sym("a", "l", "j"), (nn.Apply("sigma", nn.Sym("z", "l", "j")),)),
+        Text(f"network.text.forward_matrix_{_layer_word(result)}"),
+        Equation(nn.Shaped(nn.Sym("z", "l"), "n_{l}", "N" if net.batched else 1),
+                 (_general_forward(net.batched),)),
+    ]
+    for l in range(2, L + 1):
+        blocks.append(Text("network.text.forward_layer", (("layer", l),)))
+        blocks.append(_chain(nn.Sym("z", l), fwd.z_terms[l]))
+        fn = "softmax" if net.activation_of(l) == "softmax" else "sigma"
+        blocks.append(Equation(nn.Sym("a", l), (nn.Apply(fn, nn.Sym("z", l)), _matrix(fwd.a[l]))))
+    blocks.append(Text("network.text.loss_value"))
+    blocks.append(Equation(nn.Sym("C"), (_loss_numbers(result, fwd), nn.shown(fwd.loss))))
+    return Section("network.heading.forward", tuple(blocks))
+
+
+def _general_forward(batched: bool) -> nn.Display:
+    W = nn.Shaped(nn.Sym("W", "l"), "n_{l}", "n_{l-1}")
+    a = nn.Shaped(nn.Sym("a", "l-1"), "n_{l-1}", "N" if batched else 1)
+    b = nn.Shaped(nn.Sym("b", "l"), "n_{l}", 1)
+    bias = nn.MatMul(b, nn.Shaped(nn.Ones("N", row=True), 1, "N")) if batched else b
+    return nn.Plus((nn.MatMul(W, a), bias))
+
+
+def _loss_numbers(result: NetworkResult, fwd) -> nn.Display:
+    net = result.network
+    N, m = net.samples, net.sizes[-1]
+    L = net.depth
+    out = fwd.a[L]
+    terms = []
+    for n in range(N):
+        for j in range(m):
+            a, t = out.data[j][n], result.t.data[j][n]
+            if net.loss == "cross_entropy":
+                if t != 0:
+                    terms.append(nn.Times((_n(t), nn.Apply("log", _n(a)))))
+            else:
+                terms.append(nn.Squared(nn.Minus(_n(a), _n(t))))
+    body = nn.Paren(nn.Plus(tuple(terms))) if len(terms) > 1 else (terms[0] if terms else _n(0))
+    return _with_factor(net.loss, N, m, body)
+
+
+def _sigma_prime_formula(result: NetworkResult, layer: int) -> tuple[nn.Display, ...]:
+    """σ'(z^l) written with a^l (sigmoid, tanh) or by the sign of z^l, then its numbers."""
+    net = result.network
+    name = net.activation_of(layer)
+    a = nn.Sym("a", layer)
+    value = _matrix(result.sigma_prime[layer])
+    if name == "sigmoid":
+        return nn.Hadamard(a, nn.Paren(nn.Minus(_n(1), a))), value
+    if name == "tanh":
+        return nn.Minus(_n(1), nn.Hadamard(a, a)), value
+    return (value,)
+
+
+def _output_error(result: NetworkResult) -> Section:
+    net = result.network
+    L = net.depth
+    blocks: list[Any] = [
+        Text("network.text.delta_definition"),
+        Equation(nn.Sym("delta", "l", "j"), (nn.Partial(nn.Sym("C"), nn.Sym("z", "l", "j")),)),
+    ]
+    delta = result.delta_terms[L]
+    if net.loss == "cross_entropy":
+        blocks += [Text("network.text.delta_softmax"),
+                   Equation(nn.Sym("delta", "L"), (nn.Times((nn.Frac(_n(1), nn.Sym("N")),
+                                                             nn.Paren(nn.Minus(nn.Sym("a", "L"), nn.Sym("t"))))),)),
+                   Text("network.text.delta_softmax_numbers"),
+                   _chain(nn.Sym("delta", L), delta)]
+    else:
+        blocks += [
+            Text("network.text.delta_output_index"),
+            Equation(nn.Sym("delta", "L", "j"), (nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", "L", "j")),
+                                                            nn.Apply("sigma", nn.Sym("z", "L", "j"), prime=True))),)),
+            Text("network.text.delta_output_matrix"),
+            Equation(nn.Sym("delta", "L"), (nn.Hadamard(nn.Gradient(nn.Sym("C"), nn.Sym("a", "L")),
+                                                        nn.Apply("sigma", nn.Sym("z", "L"), prime=True)),)),
+            Text(f"network.text.grad_a.{net.loss}"),
+            Equation(nn.Gradient(nn.Sym("C"), nn.Sym("a", L)),
+                     (result.grad_a.show("symbol"), result.grad_a.show("number"), _matrix(result.grad_a.value))),
+            Text("network.text.sigma_prime_layer", (("layer", L),)),
+            Equation(nn.Apply("sigma", nn.Sym("z", L), prime=True), _sigma_prime_formula(result, L)),
+            Text("network.text.delta_output_numbers"),
+            _chain(nn.Sym("delta", L), delta),
+        ]
+    blocks += _output_units(result)
+    return Section("network.heading.output_error", tuple(blocks))
+
+
+def _sample_text(result: NetworkResult) -> list[Any]:
+    return [Text("network.text.first_sample")] if result.network.batched else [Text("network.text.unit_by_unit")]
+
+
+def _output_units(result: NetworkResult) -> list[Any]:
+    """δ^L_j unit by unit for the first sample."""
+    net = result.network
+    L, N, m = net.depth, net.samples, net.sizes[-1]
+    if m > MAX_INDEX_UNITS:
+        return []
+    out, t, delta = result.forward.a[L], result.t, result.delta[L]
+    blocks = _sample_text(result)
+    for j in range(m):
+        a_j, t_j = _n(out.data[j][0]), _n(t.data[j][0])
+        lhs = nn.Sym("delta", L, str(j + 1))
+        if net.loss == "cross_entropy":
+            numbers = nn.Frac(nn.Minus(a_j, t_j), _n(N))
+            blocks.append(Equation(lhs, (numbers, nn.shown(delta.data[j][0]))))
+            continue
+        difference = nn.Paren(nn.Minus(a_j, t_j))
+        if net.loss == "mse":
+            difference = nn.Times((nn.Frac(_n(2), _n(N * m)), difference))
+        symbolic = nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", L, str(j + 1))),
+                             nn.Apply("sigma", nn.Sym("z", L, str(j + 1)), prime=True)))
+        numbers = nn.Times((difference, _n(result.sigma_prime[L].data[j][0])))
+        blocks.append(Equation(lhs, (symbolic, numbers, nn.shown(delta.data[j][0]))))
+    return blocks
+
+
+def _recurrence(result: NetworkResult) -> Section:
+    net = result.network
+    L = net.depth
+    n_cols = "N" if net.batched else 1
+    k_sum = nn.SumOver("k", "n_{l+1}", nn.Times((nn.Sym("w", "l+1", "kj"), nn.Sym("delta", "l+1", "k"))))
+    general = nn.Hadamard(
+        nn.MatMul(nn.Shaped(nn.Transposed(nn.Sym("W", "l+1")), "n_{l}", "n_{l+1}"),
+                  nn.Shaped(nn.Sym("delta", "l+1"), "n_{l+1}", n_cols)),
+        nn.Shaped(nn.Apply("sigma", nn.Sym("z", "l"), prime=True), "n_{l}", n_cols))
+    blocks: list[Any] = [
+        Text("network.text.recurrence_index"),
+        Equation(nn.Sym("delta", "l", "j"), (nn.Times((nn.Paren(k_sum),
+                                                        nn.Apply("sigma", nn.Sym("z", "l", "j"), prime=True))),)),
+        Text("network.text.recurrence_matrix"),
+        Equation(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", n_cols), (general,)),
+        Text("network.text.recurrence_shapes"),
+    ]
+    if L == 2:
+        blocks.append(Text("network.text.no_hidden"))
+    for l in range(L - 1, 1, -1):
+        blocks += [
+            Text("network.text.recurrence_layer", (("layer", l), ("next", l + 1))),
+            Equation(nn.Apply("sigma", nn.Sym("z", l), prime=True), _sigma_prime_formula(result, l)),
+            _chain(nn.Sym("delta", l), result.delta_terms[l]),
+        ]
+        blocks += _recurrence_units(result, l)
+    return Section("network.heading.recurrence", tuple(blocks))
+
+
+def _recurrence_units(result: NetworkResult, l: int) -> list[Any]:
+    """δ^l_j = (Σ_k w^{l+1}_{kj} δ^{l+1}_k) σ'(z^l_j) with numbers, unit by unit, for the first sample."""
+    W, nxt, sp, delta = result.W[l + 1], result.delta[l + 1], result.sigma_prime[l], result.delta[l]
+    if delta.rows > MAX_INDEX_UNITS or W.rows > MAX_INDEX_UNITS:
+        return []
+    blocks = _sample_text(result)
+    for j in range(delta.rows):
+        symbolic_terms = tuple(nn.Times((nn.Sym("w", l + 1, f"{k + 1}{j + 1}"), nn.Sym("delta", l + 1, str(k + 1))))
+                               for k in range(W.rows))
+        number_terms = tuple(nn.Times((_n(W.data[k][j]), _n(nxt.data[k][0]))) for k in range(W.rows))
+        sp_symbol = nn.Apply("sigma", nn.Sym("z", l, str(j + 1)), prime=True)
+        blocks.append(Equation(nn.Sym("delta", l, str(j + 1)), (
+            nn.Times((nn.Plus(symbolic_terms), sp_symbol)),
+            nn.Times((nn.Plus(number_terms), _n(sp.data[j][0]))),
+            nn.shown(delta.data[j][0]))))
+    return blocks
+
+
+def _gradients(result: NetworkResult) -> Section:
+    net = result.network
+    L = net.depth
+    batched = net.batched
+    n_cols = "N" if batched else 1
+    blocks: list[Any] = [
+        Text("network.text.gradients_index"),
+        Equation(nn.Partial(nn.Sym("C"), nn.Sym("w", "l", "ji")),
+                 (nn.Times((nn.Sym("delta", "l", "j"), nn.Sym("a", "l-1", "i"))),)),
+        Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", "l", "j")), (nn.Sym("delta", "l", "j"),)),
+        Text(f"network.text.gradients_matrix_{_layer_word(result)}"),
+        Equation(nn.Partial(nn.Sym("C"), nn.Sym("W", "l")),
+                 (nn.MatMul(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", n_cols),
+                            nn.Shaped(nn.Transposed(nn.Sym("a", "l-1")), n_cols, "n_{l-1}")),)),
+        Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", "l")),
+                 (nn.MatMul(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", "N"), nn.Shaped(nn.Ones("N"), "N", 1))
+                  if batched else nn.Sym("delta", "l"),)),
+    ]
+    for l in range(L, 1, -1):
+        blocks += [
+            Text("network.text.gradients_layer", (("layer", l),)),
+            _chain(nn.Partial(nn.Sym("C"), nn.Sym("W", l)), result.grad_W_terms[l]),
+            _chain(nn.Partial(nn.Sym("C"), nn.Sym("b", l)), result.grad_b_terms[l]) if batched else
+            Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", l)), (nn.Sym("delta", l), _matrix(result.grad_b[l]))),
+        ]
+    return Section("network.heading.gradients", tuple(blocks))
+
+
+def _update(result: NetworkResult) -> Section:
+    net = result.network
+    L = net.depth
+    blocks: list[Any] = [Text("network.text.update", (("eta", _math(nn.Relation(nn.Sym("eta"), "=",
+                                                                                _n(net.learning_rate)))),))]
+    for l in range(2, L + 1):
+        for name, terms in (("W", result.update_W_terms), ("b", result.update_b_terms)):
+            term = terms[l]
+            blocks.append(Equation(nn.Sym(name, l, r"\mathrm{new}"),
+                                   (term.show("symbol"), term.show("number"), _matrix(term.value))))
+    return Section("network.heading.update", tuple(blocks))
+
+
+def _after(result: NetworkResult) -> Section:
+    net = result.network
+    L = net.depth
+    after = result.after
+    before, now = result.loss, result.loss_after
+    trend = "fell" if now < before else "rose" if now > before else "same"
+    blocks: list[Any] = [
+        Text("network.text.after"),
+        Equation(nn.Sym("a", L), (_matrix(after.a[L]),)),
+        Equation(nn.Sym("C"), (_loss_numbers(result, after), nn.shown(now))),
+        Text(f"network.text.trend.{trend}", (("before", nn.shown(before)), ("after", nn.shown(now)))),
+    ]
+    return Section("network.heading.after", tuple(blocks))
+
+
+def _check(result: NetworkResult) -> Section:
+    report = result.check
+    blocks: list[Any] = [Text("network.text.check_shapes")]
+    if report.oracle == "symbolic":
+        blocks.append(Text("network.check.symbolic", (("count", report.compared), ("ops", report.symbolic_ops))))
+    elif report.oracle == "numeric":
+        blocks.append(Text("network.check.numeric", (("count", report.compared),
+                                                       ("directions", report.directions))))
+    else:
+        batched = result.network.batched
+        where = Listing(_math(nn.Sym("z", k.layer, f"{k.unit},{k.sample}" if batched else str(k.unit)))
+                        for k in report.kinks[:5])
+        blocks.append(Text("network.check.kink", (("count", report.compared), ("where", where))))
+    blocks.append(Text("network.check.tolerance"))
+    return Section("network.heading.check", tuple(blocks))
+
+
+# --- JSON ---------------------------------------------------------------------------------------------------------
+
+def _number(value) -> int | float:
+    return int(value) if value.is_Integer else float(value)
+
+
+def _per_sample(result: NetworkResult, m) -> list:
+    columns = [[_number(v) for v in m.column(n)] for n in range(m.cols)]
+    return columns if result.network.batched else columns[0]
+
+
+def network_json(result: NetworkResult) -> dict[str, Any]:
+    """The JSON of DESIGN.md: keys are the material's layer numbers as strings, arrays count from 0."""
+    L = result.L
+    rows = lambda m: [[_number(v) for v in row] for row in m.data]  # noqa: E731
+    column = lambda m: [_number(v) for v in m.column(0)]  # noqa: E731
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "loss": _number(result.loss),
+        "loss_after": _number(result.loss_after),
+        "z": {str(l): _per_sample(result, result.forward.z[l]) for l in range(2, L + 1)},
+        "a": {str(l): _per_sample(result, result.forward.a[l]) for l in range(1, L + 1)},
+        "delta": {str(l): _per_sample(result, result.delta[l]) for l in range(2, L + 1)},
+        "grad_W": {str(l): rows(result.grad_W[l]) for l in range(2, L + 1)},
+        "grad_b": {str(l): column(result.grad_b[l]) for l in range(2, L + 1)},
+        "updated_W": {str(l): rows(result.updated_W[l]) for l in range(2, L + 1)},
+        "updated_b": {str(l): column(result.updated_b[l]) for l in range(2, L + 1)},
+    }
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a network's JSON (shipped in the package)."""
+    from importlib import resources
+    return json.loads(resources.files("derive").joinpath("schema/network.schema.json").read_text("utf-8"))
+
+
+# --- rendering ----------------------------------------------------------------------------------------------------
+
+TEMPLATES = {"markdown": "markdown/network.md.j2", "latex": "latex/network.tex.j2",
+             "beamer": "beamer/network.tex.j2"}
+
+
+def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
+    from .context import _section, catalog, say
+    t = catalog(lang)
+    net = result.network
+    source = net.text.strip("\n")
+    fence = "```"
+    while fence in source:
+        fence += "`"
+    return {
+        "lang": lang,
+        "t": t,
+        "title": t["network.title"],
+        "intro": say(lang, "network.text.intro", source=net.source.rsplit("/", 1)[-1]),
+        "source": source,
+        "source_lines": source.splitlines(),
+        "fence": fence,
+        "fence_open": fence + "toml",
+        "sections": [_section(s, lang) for s in network_sections(result)],
+    }
+
+
+def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en",
+                   user_templates: str | None = None) -> str:
+    """The walk-through of a checked network derivation as text (``markdown``, ``latex``, ``json``)."""
+    from .render import check_choice, environment, tidy
+    check_choice(fmt, lang)
+    if fmt == "json":
+        return json.dumps(network_json(result), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "html":
+        return _render_html(result, lang, user_templates)
+    if fmt not in TEMPLATES:
+        from .errors import InputError
+        raise InputError(f"--network: the {fmt} format is not available for networks yet "
+                         f"(choose from {', '.join(list(TEMPLATES) + ['json'])})")
+    context = network_context(result, lang)
+    if fmt in ("latex", "beamer"):
+        context.update(_tex_context(result, lang, fmt))
+    template = environment(user_templates, fmt in ("latex", "beamer")).get_template(TEMPLATES[fmt])
+    return tidy(template.render(context))
+
+
+def _render_html(result: NetworkResult, lang: str, user_templates: str | None) -> str:
+    """The Markdown walk-through as one self-contained page, exactly as `derive.html` does for scenarios."""
+    from markupsafe import Markup
+
+    from .context import catalog
+    from .html import PAGE_TEMPLATE, _plain, _stylesheet, _tidy, environment, markdown_to_html
+
+    body = markdown_to_html(render_network(result, "markdown", lang, user_templates))
+    env = environment(user_templates)
+    t = catalog(lang)
+    page = env.get_template(PAGE_TEMPLATE).render(lang=lang, title=_plain(t["network.title"]),
+                                                   css=_stylesheet(env), body=Markup(body), t=t, name="network")
+    return _tidy(page)
+
+
+def _code_line(line: str, engine: str) -> str:
+    """A line of the network file for ``\\ttfamily``: ASCII as typed, maths characters (Σ, −, ², η) as maths;
+    other characters as they are for LuaLaTeX, as ``?`` for pdfLaTeX (whose fonts do not have them)."""
+    from .tex import _MATH_CHARS, _TEXT_CHARS, escape_code
+    out = []
+    for char in line:
+        if ord(char) < 128:
+            out.append(escape_code(char))
+        elif char in _MATH_CHARS:
+            out.append("$" + _MATH_CHARS[char] + "$")
+        elif char in _TEXT_CHARS:
+            out.append(_TEXT_CHARS[char])
+        else:
+            out.append(char if engine == "lualatex" else "?")
+    return "".join(out)
+
+
+def _tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
+    from .context import catalog
+    from .tex import ENGINES, align_rows, chain_members, escape_prose, preamble
+    engine = ENGINES[lang]
+    beamer = {}
+    if fmt == "beamer":
+        from .figures import TIKZ_PREAMBLE
+        from .tex import SLIDE_EM, _chunks, slide_pages
+        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": _chunks,
+                  "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
+    return {**beamer,
+        "engine": engine,
+        "engine_line": f"% !TEX program = {engine}",
+        "preamble": preamble(lang, fmt),
+        "esc": escape_prose,
+        "code": lambda line: _code_line(line, engine),
+        "rows": align_rows,
+        "members": chain_members,
+        "tex_title": escape_prose(catalog(lang)["network.title"]),
+    }

@@ -1,0 +1,511 @@
+"""The optimisers of ``torch.optim`` written out step by step: SGD, momentum, AdaGrad, RMSProp and Adam.
+
+Each optimiser exists twice, on purpose:
+
+- an *engine* (``_ENGINES``) that computes the new state and the new value of a leaf with plain exact arithmetic
+  (decimals are rationals; a square root that is not rational becomes a 30-digit float through
+  `derive.graph.exact`), following PyTorch's update rules, keys and defaults exactly;
+- the *formulas* (``_formulas``) shown to the reader, as SymPy expressions built unevaluated, printed by
+  `derive.notation` once with names and once with the numbers put in.
+
+Every shown line is evaluated from its formula and compared with the engine's number before anything is
+rendered (a disagreement is a bug: `CheckFailure`, exit 3), and the tests compare the engine with ``torch.optim``
+in float64. After each step the forward pass and every gradient are computed and checked again, as for plain
+gradient descent.
+
+Rules (g is the gradient at step t, every variable keeps its own state, which starts at 0):
+
+- ``sgd``: w ← w − η·g.
+- ``momentum`` (SGD with momentum μ, default 0.9 as the issue fixes it, where torch.optim.SGD defaults to 0;
+  no dampening): v ← g at t = 1, then v ← μ·v + g; w ← w − η·v.
+- ``adagrad``: s ← s + g² (s starts at ``initial_accumulator_value``); w ← w − η_t·g/(√s + ε) with
+  η_t = η/(1 + (t − 1)·lr_decay).
+- ``rmsprop``: s ← α·s + (1 − α)·g²; w ← w − η·g/(√s + ε).
+- ``adam``: m ← β₁·m + (1 − β₁)·g, v ← β₂·v + (1 − β₂)·g², m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ);
+  w ← w − η·m̂/(√v̂ + ε).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import sympy
+from sympy import Expr
+from sympy.core.expr import AtomicExpr
+
+from .errors import CheckFailure, InputError
+from .graph import DIGITS, exact, symbol
+from .notation import Grad, number_latex, number_text, terminating_decimal
+
+if TYPE_CHECKING:
+    from .backward import Derivation
+    from .walkthrough import Update, Walkthrough
+
+NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+
+LABELS = {"sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam"}
+"""Proper names, the same in every language: plot legends and table headers (prose uses the catalogs)."""
+
+COMMON_KEYS = ("lr", "steps")
+
+DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sgd": (),
+    "momentum": (("momentum", "0.9"),),
+    "adagrad": (("eps", "1e-10"), ("lr_decay", "0"), ("initial_accumulator_value", "0")),
+    "rmsprop": (("alpha", "0.99"), ("eps", "1e-8")),
+    "adam": (("beta1", "0.9"), ("beta2", "0.999"), ("eps", "1e-8")),
+}
+"""PyTorch's keyword names and defaults (Adam's ``betas`` pair is spelled ``beta1``, ``beta2``)."""
+
+STATE_NAMES = {"sgd": (), "momentum": ("v",), "adagrad": ("s",), "rmsprop": ("s",),
+               "adam": ("m", "v", "m_hat", "v_hat")}
+"""The names of each leaf's state in JSON (``updates[k].state``), as the walk-through writes them."""
+
+SHOW_SCENARIOS = ("toast", "linear-model")
+"""Scenarios whose update `derive show --optimizer` may replace (one plain gradient-descent update, no prose
+that depends on the update rule)."""
+
+MAX_STEPS = 1000
+
+
+# --- settings -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Settings:
+    """An optimiser and its hyper-parameters, every one exact."""
+
+    name: str
+    lr: sympy.Rational
+    steps: int
+    hyper: tuple[tuple[str, sympy.Rational], ...]  # every key of DEFAULTS[name], given or default
+
+    def __getitem__(self, key: str) -> sympy.Rational:
+        return dict(self.hyper)[key]
+
+
+def allowed_keys(name: str) -> tuple[str, ...]:
+    return COMMON_KEYS + tuple(k for k, _ in DEFAULTS[name])
+
+
+def configure(name: str, step: Mapping[str, object] | str | None, *, option: str = "--step",
+              default_lr: sympy.Rational | None = None, default_steps: int = 1) -> Settings:
+    """Read ``--optimizer NAME --step KEY=VALUE,...``: unknown keys, a missing ``lr`` and values outside the
+    ranges PyTorch accepts are input errors (exit 2); decimals are read exactly."""
+    from .api import _pairs
+    from .parse import parse_number
+
+    if name not in NAMES:
+        raise InputError(f"--optimizer: unknown optimiser '{name}' (choose from {', '.join(NAMES)})")
+    pairs = _pairs(step, option) if step is not None else {}
+    allowed = allowed_keys(name)
+    unknown = [k for k in pairs if k not in allowed]
+    if unknown:
+        raise InputError(f"{option}: unknown key '{unknown[0]}' for --optimizer {name} "
+                         f"(allowed: {', '.join(allowed)})")
+    if "lr" in pairs:
+        lr = parse_number(pairs["lr"], f"{option} lr")
+    elif default_lr is not None:
+        lr = default_lr
+    else:
+        raise InputError(f"{option}: --optimizer {name} needs the learning rate lr=VALUE (there is no default)")
+    if lr <= 0:
+        raise InputError(f"{option}: lr must be positive, got {pairs.get('lr')}")
+    steps_text = pairs.get("steps", str(default_steps))
+    if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
+        raise InputError(f"{option}: steps must be a whole number from 1 to {MAX_STEPS}, got {steps_text!r}")
+    hyper = tuple((key, parse_number(pairs.get(key, default), f"{option} {key}")) for key, default in DEFAULTS[name])
+    settings = Settings(name, lr, int(steps_text), hyper)
+    _check_ranges(settings, option)
+    return settings
+
+
+_RANGES = {  # key: (lowest, highest, highest included), as torch.optim checks them (alpha ≤ 1 and β < 1 too)
+    "momentum": (0, None, False), "eps": (0, None, False), "lr_decay": (0, None, False),
+    "initial_accumulator_value": (0, None, False), "alpha": (0, 1, True), "beta1": (0, 1, False),
+    "beta2": (0, 1, False),
+}
+
+
+def _check_ranges(settings: Settings, option: str) -> None:
+    for key, value in settings.hyper:
+        low, high, high_included = _RANGES[key]
+        if value < low or (high is not None and (value > high or (value == high and not high_included))):
+            upper = "" if high is None else (f" and at most {high}" if high_included else f" and below {high}")
+            raise InputError(f"{option}: {key} must be at least {low}{upper}, got {number_text(value)}")
+
+
+# --- symbols and display nodes ------------------------------------------------------------------------------------
+
+class Shown(AtomicExpr):
+    """A number put into a formula for display, kept as an atom so that the formula is neither evaluated nor
+    reordered. Printed as the walk-through prints numbers; in parentheses (``(−4)``, ``(1.5 × 10^{-5})``) when it
+    is negative or written with a power of ten, unless ``bare`` (for a number alone in a table cell or a pair)."""
+
+    is_commutative = True
+    is_number = False  # a placeholder: `derive.context` prints it with its own printer, never as a value
+
+    def __new__(cls, value: Expr, bare: bool = False) -> "Shown":
+        obj = AtomicExpr.__new__(cls)
+        obj.value = sympy.sympify(value)
+        obj.bare = bare
+        return obj
+
+    def __getnewargs__(self):
+        return (self.value, self.bare)
+
+    def _hashable_content(self):
+        return (self.value, self.bare)
+
+    def _derive_latex(self, printer: Any) -> str:
+        text = number_latex(self.value)
+        if not self.bare and (text.startswith("-") or "^" in text):
+            return r"\left(" + text + r"\right)"
+        return text
+
+
+class Assign:
+    """``target ← rule``: an update of a leaf or of a state (the right side uses the values before the step)."""
+
+    is_number = False
+
+    def __init__(self, target: Expr, rule: Expr) -> None:
+        self.target, self.rule = target, rule
+
+    def _derive_latex(self, printer: Any) -> str:
+        return printer._print(self.target) + r" \leftarrow " + printer._print(self.rule)
+
+
+class Defined:
+    """``target = formula`` as the left part of a longer chain (``= numbers = value`` follows)."""
+
+    is_number = False
+
+    def __init__(self, target: Expr, formula: Expr) -> None:
+        self.target, self.formula = target, formula
+
+    def _derive_latex(self, printer: Any) -> str:
+        from .notation import chain_latex
+        return chain_latex([printer._print(self.target), printer._print(self.formula)])
+
+
+ETA, MU, EPSILON, ALPHA = (sympy.Symbol(n) for n in ("eta", "mu", "epsilon", "alpha"))
+BETA1, BETA2, LR_DECAY = (sympy.Symbol(n) for n in ("beta1", "beta2", "lr_decay"))
+HYPER_SYMBOLS = {"momentum": MU, "eps": EPSILON, "alpha": ALPHA, "beta1": BETA1, "beta2": BETA2,
+                 "lr_decay": LR_DECAY}
+_STATE_BASES = {"v": "v", "s": "s", "m": "m", "m_hat": "mhat", "v_hat": "vhat", "g": "g"}
+
+
+def state_symbol(kind: str, leaf: str) -> Expr:
+    """``g_w``, ``v_w``, ``\\hat{m}_w``: a per-variable quantity, indexed by the variable's own name."""
+    return sympy.IndexedBase(sympy.Symbol(_STATE_BASES[kind]))[symbol(leaf)]
+
+
+def hyper_symbol(key: str) -> Expr:
+    if key == "initial_accumulator_value":
+        return sympy.IndexedBase(sympy.Symbol("s"))[0]
+    return HYPER_SYMBOLS[key]
+
+
+def step_symbol(taken: set[str]) -> sympy.Symbol:
+    """The step counter t of the bias correction, or another letter when the graph already uses t."""
+    return sympy.Symbol(next(n for n in ("t", "k", "n", "tau") if n not in taken))
+
+
+# --- the engines: PyTorch's rules in plain exact arithmetic -------------------------------------------------------
+
+SIMPLE_DENOMINATOR = 1000
+
+
+def readable(value: Expr) -> Expr:
+    """`exact`, and a rational that neither is a short decimal nor has a small denominator (``440000001/400000001``,
+    which ε brings in) becomes a 30-digit float: shown to six digits, still far more precise than float64."""
+    value = exact(value)
+    if value.is_Rational and value.q > SIMPLE_DENOMINATOR and terminating_decimal(value) is None:
+        return sympy.Float(value, DIGITS)
+    return value
+
+
+def _sqrt(value: Expr) -> Expr:
+    return exact(sympy.sqrt(value))
+
+
+def _divide(numerator: Expr, denominator: Expr, leaf: str) -> Expr:
+    if denominator == 0:
+        raise InputError(f"the update of {leaf} divides by zero (its gradient and its accumulated squares are 0 "
+                         "and eps is 0); give eps a positive value")
+    return exact(numerator / denominator)
+
+
+def _sgd(s: Settings, t: int, leaf: str, w: Expr, g: Expr, old: Mapping[str, Expr]):
+    return {}, exact(w - s.lr * g)
+
+
+def _momentum(s: Settings, t: int, leaf: str, w: Expr, g: Expr, old: Mapping[str, Expr]):
+    v = g if t == 1 else exact(s["momentum"] * old["v"] + g)
+    return {"v": v}, exact(w - s.lr * v)
+
+
+def _adagrad(s: Settings, t: int, leaf: str, w: Expr, g: Expr, old: Mapping[str, Expr]):
+    previous = old["s"] if t > 1 else s["initial_accumulator_value"]
+    total = exact(previous + g * g)
+    clr = exact(s.lr / (1 + (t - 1) * s["lr_decay"]))
+    return {"s": total}, exact(w - clr * _divide(g, _sqrt(total) + s["eps"], leaf))
+
+
+def _rmsprop(s: Settings, t: int, leaf: str, w: Expr, g: Expr, old: Mapping[str, Expr]):
+    previous = old["s"] if t > 1 else sympy.S.Zero
+    average = exact(s["alpha"] * previous + (1 - s["alpha"]) * g * g)
+    return {"s": average}, exact(w - s.lr * _divide(g, _sqrt(average) + s["eps"], leaf))
+
+
+def _adam(s: Settings, t: int, leaf: str, w: Expr, g: Expr, old: Mapping[str, Expr]):
+    m_old, v_old = (old["m"], old["v"]) if t > 1 else (sympy.S.Zero, sympy.S.Zero)
+    m = exact(s["beta1"] * m_old + (1 - s["beta1"]) * g)
+    v = exact(s["beta2"] * v_old + (1 - s["beta2"]) * g * g)
+    m_hat = exact(m / exact(1 - s["beta1"] ** t))
+    v_hat = exact(v / exact(1 - s["beta2"] ** t))
+    return {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat}, exact(
+        w - s.lr * _divide(m_hat, _sqrt(v_hat) + s["eps"], leaf))
+
+
+_ENGINES: dict[str, Callable[..., tuple[dict[str, Expr], Expr]]] = {
+    "sgd": _sgd, "momentum": _momentum, "adagrad": _adagrad, "rmsprop": _rmsprop, "adam": _adam}
+
+
+# --- the formulas shown to the reader -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Line:
+    """One shown line: ``target ← formula = numbers = value`` (or ``=`` for a definition such as m̂)."""
+
+    key: str  # catalog key of its label: optimizers.line.<kind>
+    leaf: str
+    target: Expr
+    assign: bool
+    formula: Expr
+    numbers: Expr | None  # the formula with every symbol replaced by its number (None: nothing to put in)
+    value: Expr
+    subs: tuple[tuple[Shown, Expr], ...] = ()
+
+    @property
+    def lhs(self) -> object:
+        return Assign(self.target, self.formula) if self.assign else self.target
+
+    @property
+    def claim_lhs(self) -> object:
+        """Everything before the numbers: ``m ← β₁·m + (1 − β₁)·g`` or ``m̂ = m/(1 − β₁ᵗ)``."""
+        return Assign(self.target, self.formula) if self.assign else Defined(self.target, self.formula)
+
+    @property
+    def members(self) -> tuple[Expr, ...]:
+        """What follows the left side: the formula (for a definition), the numbers, the value."""
+        members = () if self.assign else (self.formula,)
+        return members + ((self.numbers,) if self.numbers is not None else ()) + (self.value,)
+
+
+@dataclass(frozen=True)
+class OptimizerStep:
+    """What the walk-through shows for one step: the settings, the step number and every line, checked."""
+
+    settings: Settings
+    t: int
+    step_symbol: sympy.Symbol
+    lines: tuple[Line, ...]
+
+
+def _line(key: str, leaf: str, target: Expr, formula: Expr, values: Mapping[Expr, Expr], value: Expr,
+          assign: bool = True) -> Line:
+    """Put the numbers into the formula (unevaluated, so it reads as written) and check that it gives
+    ``value``."""
+    if formula in values:  # v ← g: nothing to put in, the value is the other quantity's
+        if values[formula] != value:
+            raise CheckFailure(f"self-check failed: {target} should equal {formula} = {values[formula]}, "
+                               f"the optimiser computed {value}")
+        return Line(key, leaf, target, assign, formula, None, value)
+    shown = {sym: Shown(v) for sym, v in values.items()}
+    with sympy.evaluate(False):
+        numbers = formula.xreplace(shown)
+    subs = tuple((shown[sym], v) for sym, v in values.items())
+    line = Line(key, leaf, target, assign, formula, numbers, value, subs)
+    verify_line(line)
+    return line
+
+
+def verify_line(line: Line) -> None:
+    """The shown numbers, evaluated as the formula says, must give the engine's value (else: a bug, exit 3)."""
+    if line.numbers is None:
+        return
+    got = line.numbers.xreplace(dict(line.subs))
+    scale = 1 + abs(line.value) + sum(abs(v) for _, v in line.subs)
+    if not got.is_number or abs((got - line.value).evalf(40)) > sympy.Float("1e-20") * scale.evalf(40):
+        raise CheckFailure(f"self-check failed: {line.formula} with the numbers put in gives {got}, "
+                           f"the optimiser computed {line.value}")
+
+
+def _formulas(s: Settings, t: int, tsym: sympy.Symbol, leaf: str, w: Expr, g: Expr,
+              old: Mapping[str, Expr], new: Mapping[str, Expr], new_w: Expr) -> list[Line]:
+    """The lines of one step for one leaf, after the gradient line: states, then the update."""
+    x = symbol(leaf)
+    st = {k: state_symbol(k, leaf) for k in ("g", "v", "s", "m", "m_hat", "v_hat")}
+    gs = st["g"]
+    lines: list[Line] = []
+    with sympy.evaluate(False):
+        if s.name == "sgd":
+            lines.append(_line("optimizers.line.update", leaf, x, x - ETA * gs, {x: w, ETA: s.lr, gs: g}, new_w))
+        elif s.name == "momentum":
+            if t == 1:
+                lines.append(_line("optimizers.line.velocity_first", leaf, st["v"], gs, {gs: g}, new["v"]))
+            else:
+                lines.append(_line("optimizers.line.velocity", leaf, st["v"], MU * st["v"] + gs,
+                                   {MU: s["momentum"], st["v"]: old["v"], gs: g}, new["v"]))
+            lines.append(_line("optimizers.line.update", leaf, x, x - ETA * st["v"],
+                               {x: w, ETA: s.lr, st["v"]: new["v"]}, new_w))
+        elif s.name == "adagrad":
+            previous = old["s"] if t > 1 else s["initial_accumulator_value"]
+            lines.append(_line("optimizers.line.squares_sum", leaf, st["s"], st["s"] + gs ** 2,
+                               {st["s"]: previous, gs: g}, new["s"]))
+            rate = ETA
+            if s["lr_decay"] != 0:
+                rate = sympy.IndexedBase(ETA)[tsym]
+                clr = exact(s.lr / (1 + (t - 1) * s["lr_decay"]))
+                lines.append(_line("optimizers.line.decayed_rate", leaf, rate, ETA / (1 + (tsym - 1) * LR_DECAY),
+                                   {ETA: s.lr, tsym: sympy.Integer(t), LR_DECAY: s["lr_decay"]}, clr,
+                                   assign=False))
+            else:
+                clr = s.lr
+            lines.append(_line("optimizers.line.update", leaf, x, x - rate * gs / (sympy.sqrt(st["s"]) + EPSILON),
+                               {x: w, rate: clr, gs: g, st["s"]: new["s"], EPSILON: s["eps"]}, new_w))
+        elif s.name == "rmsprop":
+            previous = old["s"] if t > 1 else sympy.S.Zero
+            lines.append(_line("optimizers.line.squares_average", leaf, st["s"],
+                               ALPHA * st["s"] + (1 - ALPHA) * gs ** 2,
+                               {ALPHA: s["alpha"], st["s"]: previous, gs: g}, new["s"]))
+            lines.append(_line("optimizers.line.update", leaf, x, x - ETA * gs / (sympy.sqrt(st["s"]) + EPSILON),
+                               {x: w, ETA: s.lr, gs: g, st["s"]: new["s"], EPSILON: s["eps"]}, new_w))
+        elif s.name == "adam":
+            m_old, v_old = (old["m"], old["v"]) if t > 1 else (sympy.S.Zero, sympy.S.Zero)
+            lines.append(_line("optimizers.line.first_moment", leaf, st["m"], BETA1 * st["m"] + (1 - BETA1) * gs,
+                               {BETA1: s["beta1"], st["m"]: m_old, gs: g}, new["m"]))
+            lines.append(_line("optimizers.line.second_moment", leaf, st["v"],
+                               BETA2 * st["v"] + (1 - BETA2) * gs ** 2,
+                               {BETA2: s["beta2"], st["v"]: v_old, gs: g}, new["v"]))
+            lines.append(_line("optimizers.line.first_corrected", leaf, st["m_hat"], st["m"] / (1 - BETA1 ** tsym),
+                               {st["m"]: new["m"], BETA1: s["beta1"], tsym: sympy.Integer(t)}, new["m_hat"],
+                               assign=False))
+            lines.append(_line("optimizers.line.second_corrected", leaf, st["v_hat"],
+                               st["v"] / (1 - BETA2 ** tsym),
+                               {st["v"]: new["v"], BETA2: s["beta2"], tsym: sympy.Integer(t)}, new["v_hat"],
+                               assign=False))
+            lines.append(_line("optimizers.line.update", leaf, x,
+                               x - ETA * st["m_hat"] / (sympy.sqrt(st["v_hat"]) + EPSILON),
+                               {x: w, ETA: s.lr, st["m_hat"]: new["m_hat"], st["v_hat"]: new["v_hat"],
+                                EPSILON: s["eps"]}, new_w))
+    return lines
+
+
+def gradient_line(output: str, leaf: str, g: Expr) -> Line:
+    """``g_w = ∂f/∂w = −4``: the gradient of this step, from the (checked) backward walk."""
+    return Line("optimizers.line.gradient", leaf, state_symbol("g", leaf), False, Grad(output, leaf), None, g)
+
+
+# --- running an optimiser -----------------------------------------------------------------------------------------
+
+def step(settings: Settings, t: int, derivation: "Derivation", state: Mapping[str, Mapping[str, Expr]],
+         tsym: sympy.Symbol | None = None, show: bool = True):
+    """One step on the ``wrt`` leaves of ``derivation`` (which holds the gradients at the current point):
+    ``(changes, new point, new state, lines)``; without ``show`` no lines are written (numbers only)."""
+    if derivation.point is None:
+        raise InputError("--step needs a point: give every leaf a value with --at")
+    tsym = tsym or step_symbol({n.name for n in derivation.graph.nodes})
+    point = dict(derivation.point)
+    changes, new_state, lines = [], {}, []
+    for leaf in derivation.wrt:
+        w, g = derivation.point[leaf], derivation.gradients[leaf].value
+        old = state.get(leaf, {})
+        new, new_w = _ENGINES[settings.name](settings, t, leaf, w, g, old)
+        new, new_w = {k: readable(v) for k, v in new.items()}, readable(new_w)
+        if show:
+            lines.append(gradient_line(derivation.output, leaf, g))
+            lines.extend(_formulas(settings, t, tsym, leaf, w, g, old, new, new_w))
+        point[leaf] = new_w
+        changes.append((leaf, w, g, new_w))
+        new_state[leaf] = new
+    return tuple(changes), point, new_state, tuple(lines)
+
+
+def optimize(derivation: "Derivation", settings: Settings, shown_steps: int | None = None) -> tuple["Update", ...]:
+    """``settings.steps`` steps from the derivation's point; after each, the forward pass and every gradient again,
+    checked like the first. Only the first ``shown_steps`` (default: all) get their lines written out; the others
+    carry numbers only (for tables and plots)."""
+    from .backward import derive
+    from .check import check
+    from .walkthrough import Update
+
+    tsym = step_symbol({n.name for n in derivation.graph.nodes})
+    updates = []
+    current, state = derivation, {}
+    for t in range(1, settings.steps + 1):
+        show = shown_steps is None or t <= shown_steps
+        changes, point, state, lines = step(settings, t, current, state, tsym, show)
+        current = derive(current.graph, point, current.wrt)
+        shown_state = {leaf: dict(s) for leaf, s in state.items()} if STATE_NAMES[settings.name] else None
+        updates.append(Update(t, settings.lr, changes, current, check(current), shown_state,
+                              OptimizerStep(settings, t, tsym, lines)))
+    return tuple(updates)
+
+
+def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, object] | str | None,
+          ) -> "Walkthrough":
+    """``derive show SCENARIO --optimizer NAME [--step KEY=VALUE,...]``: the scenario's own update, made by
+    another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
+    optimiser's own hyper-parameters may be given."""
+    if walk.name not in SHOW_SCENARIOS or not walk.updates:
+        raise InputError(f"show {walk.name}: --optimizer and --step apply only to "
+                         f"{', '.join(SHOW_SCENARIOS)} (use 'derive explain' for your own computation)")
+    if optimizer is None:
+        raise InputError(f"show {walk.name}: --step needs --optimizer (the scenario's own update is plain "
+                         "gradient descent)")
+    from .api import _pairs
+    pairs = _pairs(step_spec, "--step") if step_spec is not None else {}
+    eta = walk.updates[0].learning_rate
+    if "lr" in pairs:
+        raise InputError(f"--step: show {walk.name} keeps the scenario's learning rate {number_latex(eta)}, "
+                         "which its text states (use 'derive explain' to choose another)")
+    settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
+    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
+
+
+# --- context for the templates ------------------------------------------------------------------------------------
+
+def line_latex(line: Line) -> str:
+    from .context import _dedupe
+    from .notation import chain_latex, latex
+    members = [latex(line.lhs)] + [number_latex(m) if m.is_number else latex(m) for m in line.members]
+    return chain_latex(_dedupe(members))
+
+
+def settings_listing(settings: Settings):
+    """``η = 0.1, β₁ = 0.9, …`` as a list for a catalog sentence."""
+    from .context import Listing, Math
+    from .notation import chain_latex, latex
+    items = [(ETA, settings.lr)] + [(hyper_symbol(k), v) for k, v in settings.hyper]
+    return Listing(Math(chain_latex([latex(sym), number_latex(v)])) for sym, v in items)
+
+
+def step_context(update: "Update", lang: str) -> dict[str, Any]:
+    """The heading, introduction and labelled lines of one optimiser step, for `derive.context._update`."""
+    from .context import Math, catalog, say
+    from .notation import latex, name_latex
+    info: OptimizerStep = update.optimizer
+    name = catalog(lang)[f"optimizers.name.{info.settings.name}"]
+    lines = []
+    for line in info.lines:
+        label = say(lang, line.key, leaf=Math(name_latex(line.leaf)), t=Math(latex(info.step_symbol)),
+                    count=info.t)
+        lines.append({"label": label, "latex": line_latex(line)})
+    key = f"optimizers.intro.{info.settings.name}" if info.t == 1 else "optimizers.intro_again"
+    intro = say(lang, key, settings=settings_listing(info.settings),
+                step=Math(latex(sympy.Eq(info.step_symbol, info.t, evaluate=False))))
+    return {"heading": say(lang, "optimizers.heading.update", optimizer=name), "intro": intro, "lines": lines,
+            "changes": [line["latex"] for line in lines]}

@@ -1,0 +1,166 @@
+r"""``derive verify``: check the derivatives claimed in a Markdown or LaTeX document, step by step.
+
+Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/align/gather/multline… environments; see
+`derive.verify_document`). Each equation is one of
+
+- a **definition**: one symbol on the left (``Z = w_1 x_1 + w_2 x_2 + b``, ``A = \sigma(Z)``,
+  ``\delta^l_j := \frac{\partial C}{\partial z^l_j}``). Index letters on the left make it a template
+  (``z^{2}_{j} = \sum_i w^{2}_{ji} a^{1}_{i} + b^{2}_{j}`` holds for every j; a layer letter ``l`` for l = 2…L).
+  A symbol set to a number (``x = 2``) is a *value*: the document's point. A second equation for a symbol that
+  is already defined is a claim (``\delta^L_j = (a^L_j - t_j)\sigma'(z^L_j)`` once δ is defined as a derivative;
+  ``y = 2`` once ``y = wx`` is defined, checked at the document's values).
+- a **claim**: a chain whose left side is a derivative — ``\frac{\partial E}{\partial A}``, ``\frac{dE}{dw}``,
+  ``∂E/∂A``, ``\frac{d}{dx}\log x``, ``\sigma'(z)``. Each ``=`` is a step, numbered from 1: step k compares
+  members k and k + 1.
+- anything else (``x \in \mathbb{R}^n``, ``f(x) = …``, ``w \leftarrow w - \eta g``) is **skipped** and listed.
+
+A definition or claim that cannot be read is an error naming its line (exit 2), never a silent pass.
+
+Reading the notation
+--------------------
+- Letters written side by side multiply (``wx`` is w·x); ``\cdot``, ``\times``, ``*`` too; ``\odot`` is the
+  element-wise product.
+- Subscripts are indices kept **in order**: ``w_{ji}`` and ``w_{ij}`` are different symbols; ``{ji}`` is j, i;
+  ``{12}`` is 1, 2; ``{j,i}`` and ``{i+1}`` work; ``x_{\mathrm{in}}`` is a tag. Lower-case letters are index
+  variables, upper-case letters (``C_T``) and words are fixed tags.
+- Superscripts, in this order: ``T``, ``\top``, ``\intercal`` is a transpose; ``'``/``\prime`` a prime;
+  a parenthesised superscript ``^{(l)}`` a layer index; the letters ``l`` and ``L`` and ``l ± n``/``L ± n`` a layer
+  index; an integer on w, W, a, z, b, δ, Δ a layer index (so ``a^2_1`` is unit 1 of layer 2 — write a square of
+  these letters as ``(a)^2``); anything else a power. ``e^{x}`` is exp(x).
+- ``\log`` and ``\ln`` are the natural logarithm; functions: ``\log \ln \exp \sqrt \tanh \sin \cos \sigma``,
+  ``\operatorname{ReLU}``; ``\sigma'(z)`` is the derivative of the sigmoid at z (computed, not assumed).
+  ``\pi`` is π; a lone ``e`` is a variable.
+- ``y'`` is the symbol y-prime (the material's target), ``\hat{y}`` y-hat. ``\color{…}``, ``\displaystyle``,
+  ``\left``/``\right``, spacing and ``\label``/``\tag`` are ignored; ``\mathrm{d}`` is a differential,
+  ``\mathrm{word}`` a name. Unknown macros, ``\input``, ``\def`` and ``\newcommand`` are refused.
+
+Indices and sums
+----------------
+Claims and templates are checked on small concrete networks: an index ranges over 1…n where n is the sum's stated
+bound (a number, or a symbol the document sets to a number), else the size of the layer it indexes (layer sizes
+2, 3, 2, 3, … for layers 1, 2, 3, 4, …, so that a transposed weight is a different weight), else 2. L is the
+document's value for L, else its largest layer number, else 3. A claim with free indices is checked for every
+binding (at most 64) and the report says so ("componentwise").
+
+A Σ whose summand does not use its index (``E = \frac12\sum_{i=1}^{n}(A - Y)^2`` with A, Y per sample), or a Σ
+with no index at all, has an *implicit* index: derive reads such a sum per sample, the way the texts mean it.
+When a claim keeps Σ on its right side, its derivative is read term by term inside the sum (∂/∂A Σ g = Σ ∂g/∂A);
+the report calls this reading "termwise". Without Σ on the right the claim is read component by component.
+
+Deciding a step
+---------------
+Members are turned into SymPy (``evaluate=False`` for display); derivatives stay opaque until they are resolved
+against the definitions (∂N/∂V: N unrolled to the leaves with V kept as a variable, then differentiated). A step
+holds if the difference expands (or cancels) to 0, else it is evaluated at random points (values in 0.1…1.9,
+seeded by the line, so reports are reproducible; leaves the document gives values for keep those values). A
+member written without letters (``= -4``) is compared at the document's values. A member made only of
+∂-factors is checked against the definitions' dependency graph: every factor must be a real dependency, each
+product a connected chain from the output to the variable, and the sum must contain every path exactly once.
+
+For a false step the report gives a point where the sides differ with both values, the correct right side computed
+by derive, and the likely slip: a constant factor (constant ratio), a sign (ratio −1), swapped indices or a
+wrong layer (swapping them makes the step hold), a missing or extra chain-rule factor (the ratio is a local
+derivative of the definitions), or for ∂-chains the factor, link or path that is wrong.
+
+Limits
+------
+Documents up to 256 KiB, 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
+in all, exponents up to 1000. Each claim gets ``time_limit`` seconds (SIGALRM when run in the main thread);
+a claim that runs out is undecided (exit 4). Nothing in the document is evaluated as code, and no other file is
+read.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .verify_check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
+                           StepResult, analyse)
+from .verify_document import MAX_DOCUMENT_BYTES
+
+__all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
+           "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
+           "FORMATS", "MAX_DOCUMENT_BYTES"]
+
+FORMATS = ("text", "markdown", "latex", "html", "json")
+EXTENSIONS = {"text": "txt", "markdown": "md", "latex": "tex", "html": "html", "json": "json"}
+
+
+def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
+    """Check every claim of a document given as text. Never raises for bad input: an unreadable document gives
+    a `Report` with ``error`` set (``exit_code`` 2)."""
+    if not isinstance(text, str):
+        raise TypeError("verify_text takes a str; use verify_bytes for bytes")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        return Report(error=ReportError(None, "the document is empty"))
+    return analyse(text, time_limit)
+
+
+def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
+    """As `verify_text`, from bytes: more than 256 KiB or anything but UTF-8 is an error report (exit 2)."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        return Report(error=ReportError(None, f"the document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB"))
+    if not data.strip():
+        return Report(error=ReportError(None, "the document is empty"))
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        return Report(error=ReportError(line, "the document contains NUL bytes; it does not look like a text file"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return Report(error=ReportError(line, "the document is not UTF-8 text (save it as UTF-8)"))
+    return verify_text(text, time_limit=time_limit)
+
+
+def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
+    """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            return Report(error=ReportError(None, f"{path} is a folder, not a document"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    except FileNotFoundError:
+        return Report(error=ReportError(None, f"cannot read {path}: no such file"))
+    except OSError as exc:
+        return Report(error=ReportError(None, f"cannot read {path}: {exc.strerror or exc}"))
+    return verify_bytes(data, time_limit=time_limit)
+
+
+def report_json_data(report: Report, lang: str = "en") -> dict:
+    """The JSON report (schema ``derive/schema/verify.schema.json``)."""
+    from .verify_render import json_data
+    return json_data(report, lang)
+
+
+def render_report(report: Report, fmt: str = "text", lang: str = "en", *, user_templates: str | None = None) -> str:
+    """The report as text, Markdown, LaTeX (a complete document), HTML (one self-contained page) or JSON."""
+    from .verify_render import render
+    return render(report, fmt, lang, user_templates=user_templates)
+
+
+def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 10.0,
+        user_templates: str | None = None) -> tuple[str | None, int, str | None]:
+    """What ``derive verify FILE`` does, minus the writing: ``(output, exit code, error line for stderr)``.
+
+    The output is None when there is nothing to write (exit 2 in a format other than JSON); with ``--format json``
+    an unreadable document still gives the error object."""
+    report = verify_path(path, time_limit=time_limit) if path != "-" else None
+    if report is None:
+        import sys
+        report = verify_bytes(sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1), time_limit=time_limit)
+    message = None
+    if report.error is not None:
+        where = f"{path}, line {report.error.line}" if report.error.line is not None else str(path)
+        message = f"{where}: {report.error.message}"
+        if fmt != "json":
+            return None, 2, message
+    return render_report(report, fmt, lang, user_templates=user_templates), report.exit_code, message
+
+
+def to_json(report: Report, lang: str = "en") -> str:
+    return json.dumps(report_json_data(report, lang), ensure_ascii=False, indent=2) + "\n"

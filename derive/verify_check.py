@@ -1,0 +1,1111 @@
+"""Deciding a document's claims: classification, steps, counterexamples, likely slips, chain-rule structure.
+
+See `derive.verify` for the rules a reader needs; this module implements them.
+"""
+from __future__ import annotations
+
+import random
+import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import sympy
+
+from .notation import latex
+from .verify_document import (Chunk, DocumentProblem, Equation, Lines, Piece, check_text, equations, find_maths)
+from .verify_model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
+                           TooLarge, VName,
+                           display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
+                           is_matrix, pattern_parts, patterns_unify, vector_bases)
+from .verify_syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, has_derivative,
+                            is_numeric, parse_member, quote, walk)
+
+SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
+
+NUMERIC_POINTS = 4
+MAX_POINT_TRIES = 40
+SYMBOLIC_SIZE_LIMIT = 300
+CANCEL_SIZE_LIMIT = 120
+
+
+# --- the report ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Counterexample:
+    point: tuple[tuple[str, float], ...]
+    lhs_value: float
+    rhs_value: float
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A likely slip: ``kind`` is factor, sign, missing_factor, extra_factor, index_swap, layer_index,
+    not_edge, missing_link, missing_path or duplicate_path; ``params`` fill the catalog sentence (LaTeX)."""
+    kind: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, key: str) -> str:
+        return dict(self.params)[key]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    index: int
+    lhs: str
+    rhs: str
+    ok: bool | None
+    counterexample: Counterexample | None = None
+    expected: str | None = None
+    slip: Slip | None = None
+    method: str = "symbolic"  # symbolic numeric structure point definition timeout limit
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    line: int
+    claim: str
+    ok: bool | None
+    reading: str | None
+    steps: tuple[StepResult, ...]
+    members: tuple[str, ...]
+    instances: int = 1
+    free_indices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DefinitionRead:
+    line: int
+    latex: str
+
+
+@dataclass(frozen=True)
+class ReportError:
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """What `derive verify` found. ``exit_code``: 0 every claim holds, 1 a claim is wrong, 2 the input cannot be
+    read (``error``), 4 a claim could not be decided within the limits and none is wrong."""
+    claims: tuple[ClaimResult, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    definitions: tuple[DefinitionRead, ...] = ()
+    error: ReportError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(c.ok is True for c in self.claims)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return 2
+        if any(c.ok is False for c in self.claims):
+            return 1
+        if any(c.ok is None for c in self.claims):
+            return 4
+        return 0
+
+
+class Problem(Exception):
+    """Input that cannot be read: exit 2 with the line."""
+
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+# --- time limits -----------------------------------------------------------------------------------------------
+
+class _Timeout(BaseException):
+    """Raised by the alarm; a BaseException so that no ``except Exception`` inside SymPy swallows it."""
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` with `_Timeout` (SIGALRM, main thread only). Elsewhere (a worker
+    thread) the block runs without a clock and only the size limits bound it."""
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- classification --------------------------------------------------------------------------------------------
+
+_DERIVATIVE_MARK = re.compile(r"\\partial(?![A-Za-z])|\u2202|\\[dtc]?frac\s*\{\s*(?:d|\\(?:mathrm|operatorname|text)\s*\{"
+                              r"\s*d\s*\})(?=\s*[A-Za-z\\}])|(?<![A-Za-z\\])d[A-Za-z]\s*/\s*d[A-Za-z]|\\sigma\s*'|"
+                              r"\\sigma\s*\^\s*\{?\s*\\prime|\\nabla")
+_SYMBOL_LIKE = re.compile(r"^\s*(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
+                          r"|\\[A-Za-z]+|[A-Za-z0-9]))|'|\s)*$")
+
+
+@dataclass
+class _Eq:
+    source: Equation
+    members: list[Node]
+    kind: str  # claim, candidate, value
+
+
+def _parse(equation: Equation, index: int) -> Node:
+    try:
+        return parse_member(equation.members[index])
+    except SyntaxProblem as exc:
+        raise Problem(equation.line, str(exc)) from None
+    except RecursionError:
+        raise Problem(equation.line, "the formula is nested too deeply") from None
+
+
+def classify(equation: Equation) -> _Eq | None:
+    """A claim (left side a derivative), a definition candidate (left side one symbol), or None (skipped)."""
+    first = equation.members[0]
+    if _DERIVATIVE_MARK.search(first):
+        members = [_parse(equation, k) for k in range(len(equation.members))]
+        if not has_derivative(members[0]):
+            raise Problem(equation.line, "the left side looks like a derivative but cannot be read as one")
+        return _Eq(equation, members, "claim")
+    if _SYMBOL_LIKE.match(first):
+        lhs = _parse(equation, 0)
+        if not isinstance(lhs, Sym):
+            return None
+        members = [lhs] + [_parse(equation, k) for k in range(1, len(equation.members))]
+        if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
+            return _Eq(equation, members, "value")
+        return _Eq(equation, members, "candidate")
+    return None
+
+
+def _has_index_letters(sym: Sym) -> bool:
+    nodes = list(sym.subs) + ([sym.layer] if sym.layer is not None else [])
+    return any(is_index_letter(n) for node in nodes for n in walk(node))
+
+
+@dataclass
+class Document:
+    claims: list[_Eq]
+    definitions: list[Definition]
+    values: list[tuple[int, Sym, Fraction]]
+    skipped: list[Skipped]
+    layers: int
+    vectors: frozenset = frozenset()
+
+
+def read_document(text: str) -> Document:
+    try:
+        check_text(text)
+        chunks = find_maths(text)
+        lines = Lines(text)
+        found: list[Equation] = []
+        skipped: list[Skipped] = []
+        for chunk in chunks:
+            eqs, pieces = equations(chunk, lines)
+            found.extend(eqs)
+            skipped.extend(Skipped(p.line, p.text) for p in pieces)
+    except DocumentProblem as exc:
+        raise Problem(exc.line, exc.message) from None
+
+    classified: list[_Eq] = []
+    for equation in found:
+        item = classify(equation)
+        if item is None:
+            skipped.append(Skipped(equation.line, equation.text))
+        else:
+            classified.append(item)
+
+    candidates = [e for e in classified if e.kind == "candidate"]
+    indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
+    vectors = vector_bases(indexed)
+    for item in candidates:
+        lhs = item.members[0]
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors:
+            item.kind = "claim"  # z^{l} = … in matrix form, about the components the definitions define
+    candidates = [e for e in candidates if e.kind == "candidate"]
+    first = [e for e in candidates if e.source.relations[0] == "def" or isinstance(e.members[1], Deriv)]
+    ordered = first + [e for e in candidates if e not in first]
+    definitions: list[Definition] = []
+    patterns: list[tuple] = []
+    claims: list[_Eq] = [e for e in classified if e.kind == "claim"]
+    vectors = vector_bases([Definition(e.source.line, e.members[0], e.members[1], "") for e in candidates])
+    for item in ordered:
+        try:
+            pattern = pattern_parts(item.members[0])
+        except ModelProblem as exc:
+            raise Problem(item.source.line, str(exc)) from None
+        if any(patterns_unify(pattern, p) for p in patterns):
+            claims.append(item)
+            continue
+        patterns.append(pattern)
+        definitions.append(Definition(item.source.line, item.members[0], item.members[1], item.source.text))
+        if len(item.members) > 2:
+            claims.append(item)
+    values: list[tuple[int, Sym, Fraction]] = []
+    for item in classified:
+        if item.kind != "value":
+            continue
+        lhs = item.members[0]
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors:
+            item.kind = "claim"
+            claims.append(item)
+            continue
+        pattern = pattern_parts(lhs)
+        if any(patterns_unify(pattern, p) for p in patterns):
+            item.kind = "forward"
+            claims.append(item)
+        else:
+            values.append((item.source.line, item.members[0], _numeric_value(item.members[1], item.source.line)))
+    order = {id(e): k for k, e in enumerate(classified)}
+    claims.sort(key=lambda e: (e.source.line, order[id(e)]))
+    skipped.sort(key=lambda s: s.line)
+    return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
+                    _layers(definitions, values), vector_bases(definitions))
+
+
+def _numeric_value(node: Node, line: int) -> Fraction:
+    model = Model([], {}, DEFAULT_LAYERS)
+    try:
+        value = model.conc(node, {})
+    except ModelProblem as exc:
+        raise Problem(line, str(exc)) from None
+    if not value.is_Rational:
+        value = sympy.nsimplify(value.evalf(30), rational=True) if value.is_real else None
+    if value is None or not value.is_Rational:
+        raise Problem(line, "cannot read this value")
+    return Fraction(int(value.p), int(value.q))
+
+
+def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction]]) -> int:
+    for _, sym, value in values:
+        if sym.base == "L" and not sym.subs and sym.layer is None and value.denominator == 1 and 2 <= value <= 50:
+            return int(value)
+    numbered = [int(d.lhs.layer.value) for d in definitions if isinstance(d.lhs.layer, Num)]
+    return max(numbered) if numbered and max(numbered) >= 2 else DEFAULT_LAYERS
+
+
+def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
+    """For each symbol, its latest value at or before ``line``, else its first value after it."""
+    model = Model([], {}, document.layers)
+    before: dict[VName, Fraction] = {}
+    after: dict[VName, Fraction] = {}
+    for value_line, sym, value in document.values:
+        name = model.name(sym, {})
+        if value_line <= line:
+            before[name] = value
+        elif name not in after:
+            after[name] = value
+    return {**after, **before}
+
+
+# --- evaluation ------------------------------------------------------------------------------------------------
+
+def evaluate(expr: sympy.Expr, point: dict) -> float | None:
+    """``expr`` at a point, with 30-digit arithmetic; None where it is not a finite real number."""
+    import mpmath
+    with mpmath.workdps(30):
+        try:
+            value = _fast(expr, {k: _mpf(v) for k, v in point.items()}, {})
+        except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
+            return None
+    if value is None:
+        return None
+    number = float(value)
+    if number != number or abs(number) == float("inf"):
+        return None
+    return number
+
+
+class _NotReal(Exception):
+    pass
+
+
+def _mpf(value):
+    import mpmath
+    if isinstance(value, Fraction):
+        return mpmath.mpf(value.numerator) / value.denominator
+    if isinstance(value, sympy.Rational):
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(value)
+
+
+def _fast(expr, point: dict, memo: dict):
+    """A tree walk with mpmath numbers: much faster than rebuilding SymPy expressions to evaluate them."""
+    import mpmath
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Symbol:
+        if expr not in point:
+            raise _NotReal()
+        value = point[expr]
+    elif expr.is_Number:
+        if expr.is_Rational:
+            value = mpmath.mpf(int(expr.p)) / int(expr.q)
+        elif expr.is_Float:
+            value = mpmath.mpf(expr)
+        else:
+            raise _NotReal()
+    elif expr is sympy.pi:
+        value = mpmath.pi
+    elif expr is sympy.E:
+        value = mpmath.e
+    elif expr.is_Add:
+        value = mpmath.fsum(_fast(a, point, memo) for a in expr.args)
+    elif expr.is_Mul:
+        value = mpmath.mpf(1)
+        for a in expr.args:
+            value *= _fast(a, point, memo)
+    elif expr.is_Pow:
+        base = _fast(expr.base, point, memo)
+        exponent = expr.exp
+        if exponent.is_Integer:
+            value = base ** int(exponent)
+        else:
+            e = _fast(exponent, point, memo)
+            if base < 0:
+                raise _NotReal()
+            value = base ** e
+    elif isinstance(expr, sympy.exp):
+        value = mpmath.exp(_fast(expr.args[0], point, memo))
+    elif isinstance(expr, sympy.log):
+        arg = _fast(expr.args[0], point, memo)
+        if arg <= 0:
+            raise _NotReal()
+        value = mpmath.log(arg)
+    elif isinstance(expr, Sigmoid):
+        value = 1 / (1 + mpmath.exp(-_fast(expr.args[0], point, memo)))
+    elif isinstance(expr, sympy.tanh):
+        value = mpmath.tanh(_fast(expr.args[0], point, memo))
+    elif isinstance(expr, sympy.sin):
+        value = mpmath.sin(_fast(expr.args[0], point, memo))
+    elif isinstance(expr, sympy.cos):
+        value = mpmath.cos(_fast(expr.args[0], point, memo))
+    elif isinstance(expr, Relu):
+        value = max(mpmath.mpf(0), _fast(expr.args[0], point, memo))
+    elif isinstance(expr, sympy.Heaviside):
+        arg = _fast(expr.args[0], point, memo)
+        value = mpmath.mpf(1) if arg > 0 else mpmath.mpf(0)
+    else:
+        substituted = expr.xreplace({k: sympy.Float(v, 30) for k, v in point.items()}).evalf(30)
+        if substituted.free_symbols:
+            raise _NotReal()
+        number = complex(substituted)
+        if abs(number.imag) > 1e-20 * max(1.0, abs(number.real)):
+            raise _NotReal()
+        value = mpmath.mpf(number.real)
+    if isinstance(value, mpmath.mpc):
+        raise _NotReal()
+    memo[expr] = value
+    return value
+
+
+def _float(value) -> sympy.Float:
+    if isinstance(value, Fraction):
+        return sympy.Float(sympy.Rational(value.numerator, value.denominator), 30)
+    return sympy.Float(value, 30)
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def leaves(*exprs: sympy.Expr) -> list[VName]:
+    found = set()
+    for expr in exprs:
+        found |= {s for s in expr.free_symbols if isinstance(s, VName)}
+    return sorted(found, key=lambda s: s.name)
+
+
+# --- claims ----------------------------------------------------------------------------------------------------
+
+class ClaimChecker:
+    def __init__(self, document: Document, item: _Eq, definitions: list[Definition]):
+        self.document = document
+        self.item = item
+        self.line = item.source.line
+        self.members = item.members
+        self.values = visible_values(document, self.line)
+        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors)
+        self.shown = [latex(display(m)) for m in self.members]
+
+    # which derivative is claimed
+    def target(self, binds: dict[str, int]):
+        first = self.members[0]
+        if isinstance(first, Deriv) and self.model.is_vector(first.num):
+            raise Problem(self.line, "derivatives of a vector (Jacobians) are not supported: write one component, "
+                                     "e.g. " + quote(r"\frac{\partial z^{l}_{j}}{\partial a^{l-1}_{i}}"))
+        if isinstance(first, Deriv) and self.model.is_vector(first.den):
+            return "matrix", self.model.name(first.num, binds), self.model.vector(first.den, binds)
+        if isinstance(first, Sym) and self.model.is_vector(first):
+            return "vector", self.model.vector(first, binds), None
+        if isinstance(first, Deriv):
+            return "partial", self.model.name(first.num, binds), self.model.name(first.den, binds)
+        if isinstance(first, DerivOf):
+            return "expr", first, self.model.name(first.den, binds)
+        if isinstance(first, Sym):
+            name = self.model.name(first, binds)
+            rhs = self.model.rhs_of(name)
+            if isinstance(rhs, PartialSym):
+                return "partial", rhs.num, rhs.den
+            return "symbol", name, None
+        return "other", first, None
+
+    def expected(self, binds: dict[str, int], wrap_sum: bool) -> str | None:
+        kind, a, b = self.target(binds)
+        try:
+            if kind == "partial":
+                expr = self._gradient_form(a, b)
+            elif kind == "matrix":
+                expr = b.applyfunc(lambda v: self._gradient_form(a, v))
+            elif kind == "vector":
+                expr = a.applyfunc(lambda v: self._shallow_symbol(v))
+            elif kind == "symbol":
+                expr = self.model.rhs_of(a)
+            else:
+                expr = self.model.conc(self.members[0], binds)
+                if isinstance(self.members[0], Func) and self.members[0].name == "dsigma":
+                    u = self.model.conc(self.members[0].arg, binds)
+                    from .verify_model import Sigmoid
+                    expr = Sigmoid(u) * (1 - Sigmoid(u))
+        except (ModelProblem, TooLarge):
+            return None
+        if expr is None:
+            return None
+        if wrap_sum:
+            expr = DSum(expr, sympy.S.Zero, sympy.S.Zero, sympy.S.Zero)
+        return latex(expr)
+
+    def _gradient_form(self, out: VName, var: VName) -> sympy.Expr:
+        try:
+            return self.model.gradient_form(out, var, avoid=var)
+        except TooLarge:
+            return self.model.shallow_partial(out, var)
+
+    def _shallow_symbol(self, name: VName) -> sympy.Expr:
+        rhs = self.model.rhs_of(name)
+        if isinstance(rhs, PartialSym):
+            return self._gradient_form(rhs.num, rhs.den)
+        return rhs if rhs is not None else name
+
+    def _check_target(self, binds: dict[str, int]) -> None:
+        """The claimed derivative must make sense: its output is defined and depends on the variable."""
+        kind, out, var = self.target(binds)
+        if kind not in ("partial", "matrix"):
+            return
+        if self.model.rhs_of(out) is None:
+            raise Problem(self.line, f"${out._derive_latex()}$ has no definition in the document, so its derivative "
+                                     "cannot be computed")
+        for v in entries(var):
+            if not self.model.depends(out, v):
+                raise Problem(self.line, f"${out._derive_latex()}$ does not depend on ${v._derive_latex()}$ "
+                                         "(check the names, indices and layers)")
+
+    def check(self) -> ClaimResult:
+        binds_list = instances(self.model, self.members)
+        for binds in binds_list:
+            self._check_target(binds)
+        layer_letters, unit_letters = free_index_letters(self.members)
+        steps: list[StepResult] = []
+        keeps_sum = any(has_implicit_sum(m) for m in self.members[1:])
+        for k in range(1, len(self.members)):
+            steps.append(self.step(k, binds_list))
+        reading = None
+        if keeps_sum:
+            if not self.model.implicit_in_definitions and not has_implicit_sum(self.members[0]):
+                raise Problem(self.line, "a Σ in this claim has no index, and no definition it uses sums over an "
+                                         "implicit index: write the index, e.g. " + quote(r"\sum_{i=1}^{n}"))
+            reading = "termwise"
+        elif self.model.implicit_in_definitions or unit_letters or layer_letters:
+            reading = "componentwise"
+        if any(s.ok is False for s in steps):
+            ok = False
+        elif any(s.ok is None for s in steps):
+            ok = None
+        else:
+            ok = True
+        return ClaimResult(self.line, self.item.source.text, ok, reading, tuple(steps), tuple(self.shown),
+                           len(binds_list), tuple(layer_letters + unit_letters))
+
+    def step(self, k: int, binds_list: list[dict[str, int]]) -> StepResult:
+        lhs, rhs = self.shown[k - 1], self.shown[k]
+        a_node, b_node = self.members[k - 1], self.members[k]
+        if k == 1 and self.item.kind == "candidate" and self.item.source.relations[0] == "def" \
+                or (k == 1 and isinstance(a_node, Sym) and self._is_own_definition()):
+            return StepResult(k, lhs, rhs, True, method="definition")
+        method = "symbolic"
+        undecided = None
+        for binds in binds_list:
+            outcome = self.decide(k, a_node, b_node, binds)
+            if outcome[0] is False:
+                _, counterexample, slip, how = outcome
+                if how == "point":
+                    expected = self._expected_value(binds)
+                else:
+                    wrap = has_implicit_sum(b_node) and self.model.implicit_in_definitions
+                    expected = self.expected(binds, wrap)
+                return StepResult(k, lhs, rhs, False, counterexample, expected, slip, how)
+            if outcome[0] is None:
+                undecided = StepResult(k, lhs, rhs, None, method="limit",
+                                       note="no point was found where both sides have a finite value")
+                continue
+            method = _stronger(method, outcome[-1])
+        return undecided or StepResult(k, lhs, rhs, True, method=method)
+
+    def _expected_value(self, binds) -> str | None:
+        from .notation import number_latex
+        try:
+            deep = self.model.full(self.model.conc(self.members[0], binds))
+        except (ModelProblem, TooLarge):
+            return None
+        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
+        value = deep.xreplace(point)
+        if value.free_symbols:
+            return None
+        return number_latex(value) if value.is_Rational else number_latex(sympy.Float(value.evalf(15)))
+
+    def _is_own_definition(self) -> bool:
+        first = self.members[0]
+        return any(d.line == self.line and d.lhs == first and d.rhs == self.members[1]
+                   for d in self.model.definitions)
+
+    def decide(self, k: int, a_node: Node, b_node: Node, binds: dict[str, int]):
+        model = self.model
+        try:
+            a = model.conc(a_node, binds)
+        except SHAPE_ERRORS as exc:
+            return False, None, Slip("shape_left", (("message", str(exc)),)), "shape"
+        try:
+            b = model.conc(b_node, binds)
+        except SHAPE_ERRORS:
+            return False, None, self._shape_slip(b_node, binds, a), "shape"
+        if is_matrix(a) or is_matrix(b):
+            if is_numeric(a_node) or is_numeric(b_node):
+                raise Problem(self.line, "a vector or matrix cannot be compared with a number")
+            return self._decide_entries(k, a, b, a_node, b_node, binds)
+        if is_numeric(a_node) or is_numeric(b_node):
+            return self._at_point(k, a, b, binds)
+        structural = self._structure(b, binds)
+        if structural is not None:
+            return structural + ("structure",) if structural[0] is False else (True, "structure")
+
+        if not _has_partials(a) and not _has_partials(b) and _cheap_zero(a - b):
+            return True, "symbolic"
+        deep_a, deep_b = model.full(a), model.full(b)
+        if _cheap_zero(deep_a - deep_b):
+            return True, "symbolic"
+        points = self._points(k, binds, deep_a, deep_b)
+        for point, va, vb in points:
+            if not close(va, vb):
+                counterexample = self._counterexample(k, binds, a, b, deep_a, deep_b, point, va, vb)
+                slip = self.slip(k, a_node, b_node, binds, deep_a, deep_b, points)
+                return False, counterexample, slip, "numeric"
+        if not points:
+            return None, "limit"
+        return True, "numeric"
+
+    def _decide_entries(self, k, a, b, a_node, b_node, binds):
+        """Vectors and matrices: same shape, then entry by entry."""
+        if not (is_matrix(a) and is_matrix(b)) or a.shape != b.shape:
+            return False, None, self._shape_slip(b_node, binds, a), "shape"
+        if all(not _has_partials(x) and not _has_partials(y) and _cheap_zero(x - y) for x, y in zip(a, b)):
+            return True, "symbolic"
+        deep_a, deep_b = self.model.full(a), self.model.full(b)
+        if all(_cheap_zero(x - y) for x, y in zip(deep_a, deep_b)):
+            return True, "symbolic"
+        points = self._points(k, binds, deep_a, deep_b)
+        columns = a.shape[1]
+        for point, vas, vbs in points:
+            for position, (va, vb) in enumerate(zip(vas, vbs)):
+                if not close(va, vb):
+                    row, column = divmod(position, columns)
+                    shown = {s: float(v) for s, v in point.items()}
+                    where = {"row": row + 1, "column": column + 1} if columns > 1 else {"row": row + 1}
+                    counterexample = Counterexample(_point_items(shown, {**binds, **where}), va, vb)
+                    slip = self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                    return False, counterexample, slip, "numeric"
+        if not points:
+            return None, "limit"
+        return True, "numeric"
+
+    def _shape_slip(self, b_node, binds, a) -> Slip:
+        for wrong, right, mutated in _mutants(b_node):
+            try:
+                b = self.model.conc(mutated, binds)
+            except SHAPE_ERRORS + (ModelProblem,):
+                continue
+            if is_matrix(a) and is_matrix(b) and a.shape == b.shape:
+                return Slip("transpose", (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
+        shape = "\\times".join(map(str, a.shape)) if is_matrix(a) else "1"
+        return Slip("shape", (("shape", shape),))
+
+    # --- numbers at the document's point -----------------------------------------------------------------------
+    def _at_point(self, k: int, a, b, binds):
+        deep_a, deep_b = self.model.full(a), self.model.full(b)
+        missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
+        if missing:
+            if self.item.kind == "forward":
+                raise _Unchecked()
+            names = ", ".join("$" + s._derive_latex() + "$" for s in missing[:4])
+            raise Problem(self.line, f"step {k} compares with a number, but the document gives no value for {names}")
+        point = {s: self.values[s] for s in leaves(deep_a, deep_b)}
+        if not point and _cheap_zero(deep_a - deep_b):
+            return True, "symbolic"
+        exact_a = deep_a.xreplace({s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()})
+        exact_b = deep_b.xreplace({s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()})
+        va, vb = evaluate(exact_a, {}), evaluate(exact_b, {})
+        if va is None or vb is None:
+            raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
+        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or close(va, vb):
+            return True, "point"
+        shown = {s: float(v) for s, v in point.items()}
+        counterexample = Counterexample(_point_items(shown, binds), va, vb)
+        slip = None
+        if vb != 0 and va != 0:
+            ratio = Fraction(vb / va).limit_denominator(12)
+            if abs(float(ratio) - vb / va) < 1e-9:
+                slip = _ratio_slip(ratio)
+        return False, counterexample, slip, "point"
+
+    # --- numeric points ----------------------------------------------------------------------------------------
+    def _points(self, k: int, binds: dict[str, int], deep_a, deep_b, count: int = NUMERIC_POINTS):
+        """Random points (values the document gives stay fixed) where both sides are finite: (point, a, b), with
+        lists of entries for vectors and matrices."""
+        names = leaves(*entries(deep_a), *entries(deep_b))
+        rng = random.Random(f"{self.line}:{k}:{sorted(binds.items())}")
+        out = []
+        fixed = {s: self.values[s] for s in names if s in self.values}
+        matrix = is_matrix(deep_a)
+        for attempt in range(MAX_POINT_TRIES):
+            point = {s: fixed.get(s, Fraction(rng.randint(1, 19), 10)) for s in names}
+            vas = [evaluate(e, point) for e in entries(deep_a)]
+            vbs = [evaluate(e, point) for e in entries(deep_b)]
+            if any(v is None for v in vas + vbs):
+                continue
+            va, vb = (vas, vbs) if matrix else (vas[0], vbs[0])
+            out.append((point, va, vb))
+            if len(out) >= count or (len(fixed) == len(names) and out):
+                break
+        return out
+
+    def _counterexample(self, k, binds, a, b, deep_a, deep_b, point, va, vb) -> Counterexample:
+        # members written without derivatives that already differ in their own symbols: show those symbols
+        if not _has_partials(a) and not _has_partials(b):
+            own = leaves(a, b)
+            if own and set(own) != set(point):
+                rng = random.Random(f"own:{self.line}:{k}")
+                for _ in range(MAX_POINT_TRIES):
+                    mine = {s: self.values.get(s, Fraction(rng.randint(1, 19), 10)) for s in own}
+                    xa, xb = evaluate(a, mine), evaluate(b, mine)
+                    if xa is not None and xb is not None and not close(xa, xb):
+                        return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
+        shown = {s: float(v) for s, v in point.items()}
+        for symbol in leaves(a, b):
+            if symbol not in shown and self.model.rhs_of(symbol) is not None:
+                value = evaluate(self.model.full_symbol(symbol), point)
+                if value is not None:
+                    shown[symbol] = value
+        return Counterexample(_point_items(shown, binds), va, vb)
+
+    # --- slips -------------------------------------------------------------------------------------------------
+    def _ratio(self, points) -> Slip | None:
+        pairs = []
+        for _, va, vb in points:
+            pairs.extend(zip(va, vb) if isinstance(va, list) else [(va, vb)])
+        usable = [(va, vb) for va, vb in pairs if abs(va) > 1e-12]
+        if len(usable) >= 2:
+            ratios = [vb / va for va, vb in usable]
+            if all(close(r, ratios[0]) for r in ratios):
+                ratio = Fraction(ratios[0]).limit_denominator(1000)
+                if abs(float(ratio) - ratios[0]) < 1e-9 and ratio != 1:
+                    return _ratio_slip(ratio)
+        return None
+
+    def _symbol_ratio(self, points, visible: list[VName]) -> Slip | None:
+        """The right side is a symbol (or 1/symbol) times the correct value: a factor 1/N lost, an extra x."""
+        usable = [(p, va, vb) for p, va, vb in points
+                  if not isinstance(va, list) and abs(va) > 1e-12 and abs(vb) > 1e-12]
+        if len(usable) < 3:
+            return None
+        candidates = sorted(set(usable[0][0]) | set(visible), key=lambda s: s.name)
+        for name in candidates:
+            values = [float(p[name]) if name in p else evaluate(self.model.full_symbol(name), p)
+                      for p, _, _ in usable]
+            if any(v is None or abs(v) < 1e-12 for v in values):
+                continue
+            if all(close(vb / va, v) for (_, va, vb), v in zip(usable, values)):
+                return Slip("extra_symbol", (("factor", name._derive_latex()),))
+            if all(close(va / vb, v) for (_, va, vb), v in zip(usable, values)):
+                return Slip("missing_symbol", (("factor", name._derive_latex()),))
+        return None
+
+    def slip(self, k, a_node, b_node, binds, deep_a, deep_b, points) -> Slip | None:
+        usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
+        ratio = self._ratio(points)
+        if ratio is not None:
+            return ratio
+        swap = self._mutations(b_node, binds, deep_a, points)
+        if swap is not None:
+            return swap
+        for label, expr in self._local_factors(binds):
+            values = [evaluate(expr, p) for p, _, _ in usable]
+            if len(usable) < 2 or any(v is None or abs(v) < 1e-12 for v in values):
+                continue
+            if all(close(vb * v, va) for (_, va, vb), v in zip(usable, values)):
+                return Slip("missing_factor", (("factor", label),))
+            if all(close(vb, va * v) for (_, va, vb), v in zip(usable, values)):
+                return Slip("extra_factor", (("factor", label),))
+        try:
+            visible = leaves(self.model.conc(b_node, binds), self.model.conc(a_node, binds))
+        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+            visible = []
+        return self._symbol_ratio(points, visible)
+
+    def _mutations(self, b_node: Node, binds, deep_a, points) -> Slip | None:
+        for wrong, right, mutated in _mutants(b_node):
+            try:
+                deep = self.model.full(self.model.conc(mutated, binds))
+            except (ModelProblem, TooLarge, ValueError, TypeError) + SHAPE_ERRORS:
+                continue
+            if is_matrix(deep) != is_matrix(deep_a) or (is_matrix(deep) and deep.shape != deep_a.shape):
+                continue
+            good = bool(points)
+            for p, va, _ in points:
+                values = [evaluate(e, p) for e in entries(deep)]
+                expected = va if isinstance(va, list) else [va]
+                if any(v is None or not close(v, e) for v, e in zip(values, expected)):
+                    good = False
+                    break
+            if good:
+                if isinstance(wrong, Transpose) or isinstance(right, Transpose):
+                    kind = "transpose"
+                elif wrong.layer != right.layer:
+                    kind = "layer_index"
+                else:
+                    kind = "index_swap"
+                return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
+        return None
+
+    def _local_factors(self, binds) -> list[tuple[str, sympy.Expr]]:
+        kind, a, b = self.target(binds)
+        out: list[tuple[str, sympy.Expr]] = []
+        if kind == "partial":
+            try:
+                paths = self.model.paths(a, b)
+            except TooLarge:
+                return out
+            seen = set()
+            for path in paths:
+                for u, v in zip(path, path[1:]):
+                    if (u, v) in seen:
+                        continue
+                    seen.add((u, v))
+                    local = self.model.local(u, v)
+                    label = PartialSym("partial", u, v)._derive_latex() + " = " + latex(local)
+                    out.append((label, self.model.partial(u, v)))
+        elif kind == "expr":
+            body = self.model.conc(a.body, binds)
+            for sub in sympy.preorder_traversal(body):
+                if isinstance(sub, sympy.Function) or isinstance(sub, sympy.Pow):
+                    inner = sub.args[0]
+                    if not inner.is_Atom:
+                        derivative = sympy.diff(self.model.full(inner, b), b)
+                        if derivative.free_symbols or derivative not in (0, 1):
+                            out.append((latex(derivative), self.model.full(derivative)))
+        return out
+
+    # --- chain-rule structure ----------------------------------------------------------------------------------
+    def _structure(self, b: sympy.Expr, binds: dict[str, int]):
+        """For a member made of ∂-factors only: every factor an edge of the definitions' graph, each product a
+        path output → variable, the sum every path exactly once. None when it does not apply."""
+        kind, out, var = self.target(binds)
+        if kind != "partial":
+            return None
+        products = _partial_products(b)
+        if products is None:
+            return None
+        model = self.model
+        all_paths = model.paths(out, var)
+        covered: dict[tuple, int] = {}
+        for factors in products:
+            for factor in factors:
+                if factor.num == factor.den or not model.depends(factor.num, factor.den):
+                    return False, self._structure_counterexample(b, binds), Slip(
+                        "not_edge", (("factor", factor._derive_latex()), ("num", factor.num._derive_latex()),
+                                     ("den", factor.den._derive_latex())))
+            chain, problem = _order_chain(factors, out, var)
+            if problem is not None and not problem[0] == var and chain and len(chain) == len(factors) \
+                    and not model.depends(problem[0], var):
+                return False, self._structure_counterexample(b, binds), Slip(
+                    "wrong_end", (("end", problem[0]._derive_latex()), ("var", var._derive_latex())))
+            if problem is not None:
+                a, z = problem
+                link = PartialSym("partial", a, z)._derive_latex()
+                return False, self._structure_counterexample(b, binds), Slip(
+                    "missing_link", (("link", link), ("from", a._derive_latex()), ("to", z._derive_latex())))
+            hops = [model.paths(f.num, f.den) for f in chain]
+            for pieces in _product(hops):
+                path = pieces[0]
+                for piece in pieces[1:]:
+                    path = path + piece[1:]
+                covered[path] = covered.get(path, 0) + 1
+        for path in all_paths:
+            if covered.get(path, 0) == 0:
+                return False, self._structure_counterexample(b, binds), Slip(
+                    "missing_path", (("path", _path_latex(path)),))
+            if covered[path] > 1:
+                return False, self._structure_counterexample(b, binds), Slip(
+                    "duplicate_path", (("path", _path_latex(path)), ("count", str(covered[path]))))
+        return (True,)
+
+    def _structure_counterexample(self, b, binds) -> Counterexample | None:
+        kind, out, var = self.target(binds)
+        try:
+            correct = self.model.partial(out, var)
+            written = self.model.full(b)
+        except (ModelProblem, TooLarge):
+            return None
+        for point, va, vb in self._points(0, binds, correct, written):
+            if not close(va, vb):
+                return Counterexample(_point_items({s: float(v) for s, v in point.items()}, binds), va, vb)
+        return None
+
+
+class _Unchecked(Exception):
+    """A forward value (``y = 2``) that the document gives no point for: listed as skipped."""
+
+
+def _stronger(current: str, new: str) -> str:
+    order = ["definition", "symbolic", "structure", "point", "numeric"]
+    return new if order.index(new) > order.index(current) else current
+
+
+def _ratio_slip(ratio: Fraction) -> Slip:
+    if ratio == -1:
+        return Slip("sign")
+    text = latex(sympy.Rational(ratio.numerator, ratio.denominator))
+    missing = latex(sympy.Rational(ratio.denominator, ratio.numerator))
+    return Slip("factor", (("ratio", text), ("missing", missing)))
+
+
+def _point_items(values: dict, binds: dict[str, int]) -> tuple[tuple[str, float], ...]:
+    items = [(letter, float(v)) for letter, v in sorted(binds.items())]
+    items += sorted(((s._derive_latex() if isinstance(s, VName) else str(s), float(v)) for s, v in values.items()))
+    return tuple(items)
+
+
+def _has_partials(expr: sympy.Expr) -> bool:
+    return any(isinstance(s, PartialSym) for s in expr.free_symbols)
+
+
+def _size(expr: sympy.Expr, limit: int) -> int:
+    """Number of nodes of ``expr``, counting no further than ``limit``."""
+    count = 0
+    for _ in sympy.preorder_traversal(expr):
+        count += 1
+        if count > limit:
+            break
+    return count
+
+
+def _cheap_zero(expr: sympy.Expr) -> bool:
+    """True when ``expr`` is 0 by expansion (and, for small rational expressions, cancellation); False means
+    "not shown", and the numeric check decides."""
+    if expr == 0:
+        return True
+    if _size(expr, SYMBOLIC_SIZE_LIMIT) > SYMBOLIC_SIZE_LIMIT:
+        return False
+    expanded = sympy.expand(expr)
+    if expanded == 0:
+        return True
+    if _size(expanded, CANCEL_SIZE_LIMIT) <= CANCEL_SIZE_LIMIT and any(
+            p.exp.is_negative for p in expanded.atoms(sympy.Pow)):
+        return sympy.cancel(sympy.together(expanded)) == 0
+    return False
+
+
+def _partial_products(expr: sympy.Expr) -> list[list[PartialSym]] | None:
+    if not expr.free_symbols or not all(isinstance(s, PartialSym) for s in expr.free_symbols):
+        return None
+    products = []
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        coeff, factors = term.as_coeff_mul()
+        if not (coeff.is_Integer and coeff > 0):
+            return None
+        flat: list[PartialSym] = []
+        for factor in factors:
+            base, exponent = factor.as_base_exp()
+            if not isinstance(base, PartialSym) or not (exponent.is_Integer and exponent > 0):
+                return None
+            flat.extend([base] * int(exponent))
+        for _ in range(int(coeff)):
+            products.append(flat)
+    return products
+
+
+def _order_chain(factors: list[PartialSym], out: VName, var: VName):
+    """Order the factors into out → … → var; (from, to) of the missing link when they do not connect."""
+    left = list(factors)
+    chain = []
+    node = out
+    while left:
+        nxt = next((f for f in left if f.num == node), None)
+        if nxt is None:
+            return chain, (node, left[0].num if left else var)
+        chain.append(nxt)
+        left.remove(nxt)
+        node = nxt.den
+    if node != var:
+        return chain, (node, var)
+    return chain, None
+
+
+def _product(lists):
+    if not lists:
+        yield ()
+        return
+    for head in lists[0]:
+        for tail in _product(lists[1:]):
+            yield (head,) + tail
+
+
+def _path_latex(path: tuple[VName, ...]) -> str:
+    return r" \to ".join(p._derive_latex() for p in path)
+
+
+def _mutants(node: Node):
+    """Copies of ``node`` with one change: a transpose added or removed (W^{l} ↔ (W^{l})^T), a symbol's indices
+    swapped (w^{3}_{jk} → w^{3}_{kj}), or its layer moved by one. Yields (old, new, mutated copy)."""
+    from dataclasses import replace
+    seen = set()
+    for n in walk(node):
+        if isinstance(n, Transpose):
+            yield n, n.arg, _replace_node(node, n, n.arg)
+    for n in walk(node):
+        if isinstance(n, Sym) and n.layer is not None and not n.subs:
+            yield n, Transpose(n), _replace_node(node, n, Transpose(n))
+    occurrences = [n for n in walk(node) if isinstance(n, Sym) and (len(n.subs) >= 2 or n.layer is not None)]
+    for sym in occurrences:
+        variants = []
+        if len(sym.subs) >= 2:
+            subs = list(sym.subs)
+            for i in range(len(subs)):
+                for j in range(i + 1, len(subs)):
+                    swapped = subs[:]
+                    swapped[i], swapped[j] = swapped[j], swapped[i]
+                    if swapped != subs:
+                        variants.append(replace(sym, subs=tuple(swapped)))
+        if sym.layer is not None:
+            for delta in (1, -1):
+                shifted = _shift_layer(sym.layer, delta)
+                if shifted is not None:
+                    variants.append(replace(sym, layer=shifted))
+        for variant in variants:
+            if (sym, variant) in seen:
+                continue
+            seen.add((sym, variant))
+            yield sym, variant, _replace_node(node, sym, variant)
+
+
+def _shift_layer(layer: Node, delta: int) -> Node | None:
+    """l → l ± 1, l + 1 → l, 3 → 2 or 4: a layer index moved by one, written simply."""
+    from .verify_syntax import Add as SAdd
+    if isinstance(layer, Num):
+        value = int(layer.value) + delta
+        return Num(Fraction(value), str(value)) if value >= 1 else None
+    if isinstance(layer, Sym):
+        return SAdd(((1, layer), (delta, Num(Fraction(1), "1"))))
+    if isinstance(layer, SAdd) and len(layer.terms) == 2 and isinstance(layer.terms[1][1], Num):
+        (_, letter), (sign, number) = layer.terms
+        offset = sign * int(number.value) + delta
+        if offset == 0:
+            return letter
+        return SAdd(((1, letter), (1 if offset > 0 else -1, Num(Fraction(abs(offset)), str(abs(offset))))))
+    return None
+
+
+def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
+    from dataclasses import fields, is_dataclass, replace
+    if node == old:
+        return new
+    if not is_dataclass(node):
+        return node
+    changes = {}
+    for field in fields(node):
+        value = getattr(node, field.name)
+        if is_dataclass(value):
+            changes[field.name] = _replace_node(value, old, new)
+        elif isinstance(value, tuple):
+            items = []
+            for item in value:
+                if isinstance(item, tuple):
+                    items.append(tuple(_replace_node(x, old, new) if is_dataclass(x) else x for x in item))
+                elif is_dataclass(item):
+                    items.append(_replace_node(item, old, new))
+                else:
+                    items.append(item)
+            changes[field.name] = tuple(items)
+    return replace(node, **changes) if changes else node
+
+
+# --- the whole document ----------------------------------------------------------------------------------------
+
+def analyse(text: str, time_limit_seconds: float | None) -> Report:
+    try:
+        document = read_document(text)
+    except Problem as exc:
+        return Report(error=ReportError(exc.line, exc.message))
+    except RecursionError:
+        return Report(error=ReportError(None, "the maths is nested too deeply"))
+    claims: list[ClaimResult] = []
+    skipped = list(document.skipped)
+    for item in document.claims:
+        checker = None
+        try:
+            checker = ClaimChecker(document, item, document.definitions)
+            with time_limit(time_limit_seconds):
+                claims.append(checker.check())
+        except _Unchecked:
+            skipped.append(Skipped(item.source.line, item.source.text))
+        except Problem as exc:
+            return Report(error=ReportError(exc.line, exc.message))
+        except ModelProblem as exc:
+            return Report(error=ReportError(item.source.line, str(exc)))
+        except SyntaxProblem as exc:
+            return Report(error=ReportError(item.source.line, str(exc)))
+        except (_Timeout, TooLarge, RecursionError) as exc:
+            note = str(exc) if isinstance(exc, TooLarge) else (
+                "the time limit was reached" if isinstance(exc, _Timeout) else "too deeply nested")
+            shown = checker.shown if checker is not None else [item.source.text]
+            claims.append(_undecided(item, shown, note))
+    skipped.sort(key=lambda s: s.line)
+    definitions = tuple(DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs)))
+                        for d in document.definitions)
+    return Report(tuple(claims), tuple(skipped), definitions)
+
+
+def _undecided(item: _Eq, shown: list[str], note: str) -> ClaimResult:
+    steps = tuple(StepResult(k, shown[k - 1] if k - 1 < len(shown) else "", shown[k] if k < len(shown) else "",
+                             None, method="timeout", note=note) for k in range(1, len(item.members)))
+    return ClaimResult(item.source.line, item.source.text, None, None, steps, tuple(shown))

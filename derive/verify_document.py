@@ -1,0 +1,382 @@
+"""Finding the maths of a Markdown or LaTeX document, with line numbers, and cutting it into equations.
+
+Read: ``$$…$$``, ``\\[…\\]``, ``\\(…\\)``, inline ``$…$`` and the environments equation, align, gather, multline,
+eqnarray, flalign, alignat, displaymath and math (starred or not). Not read: Markdown code (fenced blocks and
+`inline spans`), HTML comments, LaTeX comments and verbatim. Rows of an alignment (``\\\\``) are equations of
+their own, and a row that starts with ``=`` continues the chain of the row before it. Inside a row, equations are
+separated by a top-level ``,``, ``;``, ``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
+that is not an equality (``\\approx``, ``<``, ``\\to``, ``\\in``, …).
+
+Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
+(``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
+maths, unbalanced braces inside maths, NUL and other control bytes.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from .verify_syntax import quote
+
+MAX_DOCUMENT_BYTES = 256 * 1024
+MAX_BRACE_DEPTH = 40
+MAX_CHUNK_CHARS = 64 * 1024
+
+
+class DocumentProblem(Exception):
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of maths: its text and the line of each of its characters' offsets."""
+    line: int
+    text: str
+    offset: int
+    display: bool
+
+
+@dataclass(frozen=True)
+class Equation:
+    line: int
+    members: tuple[str, ...]
+    relations: tuple[str, ...]  # "=" or "def", one between each pair of members
+
+    @property
+    def text(self) -> str:
+        parts = [self.members[0].strip()]
+        for relation, member in zip(self.relations, self.members[1:]):
+            parts.append(("=" if relation == "=" else ":=") + " " + member.strip())
+        return " ".join(" ".join(parts).split())
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Maths that holds no equation: skipped and listed."""
+    line: int
+    text: str
+
+
+MATH_ENVIRONMENTS = ("equation", "align", "gather", "multline", "eqnarray", "flalign", "alignat", "displaymath",
+                     "math")
+_ENV = re.compile(r"\\begin\s*\{(" + "|".join(MATH_ENVIRONMENTS) + r")(\*?)\}(\{[0-9]*\})?")
+_VERBATIM = re.compile(r"\\begin\s*\{(verbatim|lstlisting|minted|comment|Verbatim)(\*?)\}")
+
+FORBIDDEN = re.compile(
+    r"\\(input|include|includeonly|def|edef|gdef|xdef|let|futurelet|newcommand|renewcommand|providecommand|"
+    r"DeclareMathOperator|DeclareRobustCommand|NewDocumentCommand|RenewDocumentCommand|newenvironment|"
+    r"renewenvironment|catcode|csname|endcsname|write|immediate|openin|openout|read|readline|import|subimport|"
+    r"InputIfFileExists|IfFileExists|special|directlua|luaexec|latelua|pdfprimitive|expandafter|makeatletter|"
+    r"lstinputlisting|verbatiminput|usetikzlibrary|ShellEscape|shellescape)(?![A-Za-z])")
+
+_FORBIDDEN_WHY = {
+    "input": "it would read another file", "include": "it would read another file",
+    "includeonly": "it would read other files", "import": "it would read another file",
+    "subimport": "it would read another file", "InputIfFileExists": "it would read another file",
+    "IfFileExists": "it would look for another file", "lstinputlisting": "it would read another file",
+    "verbatiminput": "it would read another file", "read": "it would read a file",
+    "readline": "it would read a file", "openin": "it would open a file", "openout": "it would write a file",
+    "write": "it would write a file", "immediate": "it would write a file", "directlua": "it would run code",
+    "luaexec": "it would run code", "latelua": "it would run code", "special": "it passes code to a driver",
+    "ShellEscape": "it would run a command", "shellescape": "it would run a command",
+}
+
+
+def forbidden_message(name: str) -> str:
+    why = _FORBIDDEN_WHY.get(name, "a macro definition changes what the maths means, and derive reads only "
+                                   "standard notation")
+    return f"{quote(chr(92) + name)} is not allowed: {why}"
+
+
+class Lines:
+    def __init__(self, text: str):
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def at(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+
+def check_text(text: str) -> None:
+    """Control bytes, size."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
+        raise DocumentProblem(None, f"the document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
+    match = re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]", text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        raise DocumentProblem(line, f"the document contains a control byte (U+{ord(match.group()):04X}); "
+                                    "it does not look like a text file")
+
+
+def find_maths(text: str) -> list[Chunk]:
+    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths."""
+    lines = Lines(text)
+    latex = bool(re.search(r"\\documentclass|\\begin\s*\{document\}", text))
+    chunks: list[Chunk] = []
+    i, n = 0, len(text)
+    at_line_start = True
+    while i < n:
+        c = text[i]
+        if at_line_start and not latex:
+            fence = re.match(r"[ ]{0,3}(`{3,}|~{3,})", text[i:i + 64])
+            if fence:
+                marker = fence.group(1)
+                close = re.compile(r"^[ ]{0,3}" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$",
+                                   re.MULTILINE)
+                end_of_line = text.find("\n", i)
+                found = close.search(text, end_of_line + 1) if end_of_line >= 0 else None
+                i = found.end() if found else n
+                continue
+        at_line_start = c == "\n"
+        if not latex and c == "`":
+            run = re.match(r"`+", text[i:]).group()
+            close = text.find(run, i + len(run))
+            if close >= 0 and "\n\n" not in text[i:close]:
+                i = close + len(run)
+            else:
+                i += len(run)
+            continue
+        if not latex and text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            i = n if close < 0 else close + 3
+            continue
+        if latex and c == "%":
+            close = text.find("\n", i)
+            i = n if close < 0 else close
+            continue
+        if c == "\\":
+            if text.startswith("\\[", i):
+                i = _take(text, i, 2, "\\]", chunks, lines, True)
+                continue
+            if text.startswith("\\(", i):
+                i = _take(text, i, 2, "\\)", chunks, lines, False)
+                continue
+            env = _ENV.match(text, i)
+            if env:
+                name = env.group(1) + env.group(2)
+                i = _take(text, i, env.end() - i, "\\end{" + name + "}", chunks, lines, True, env=name)
+                continue
+            verbatim = _VERBATIM.match(text, i) if latex else None
+            if verbatim:
+                close = text.find("\\end{" + verbatim.group(1) + verbatim.group(2) + "}", verbatim.end())
+                i = n if close < 0 else close
+                continue
+            if latex and text.startswith("\\verb", i) and i + 5 < n and not text[i + 5].isalpha():
+                delimiter = text[i + 5]
+                close = text.find(delimiter, i + 6)
+                i = n if close < 0 else close + 1
+                continue
+            forbidden = FORBIDDEN.match(text, i)
+            if forbidden:
+                raise DocumentProblem(lines.at(i), forbidden_message(forbidden.group(1)))
+            i += 2
+            continue
+        if c == "$":
+            if text.startswith("$$", i):
+                i = _take(text, i, 2, "$$", chunks, lines, True)
+                continue
+            close = _inline_close(text, i + 1)
+            if close is None:
+                if latex:
+                    raise DocumentProblem(lines.at(i), f"the maths opened with {quote('$')} here is never closed")
+                i += 1
+                continue
+            _add_chunk(text, i + 1, close, chunks, lines, False)
+            i = close + 1
+            continue
+        i += 1
+    return chunks
+
+
+def _inline_close(text: str, start: int) -> int | None:
+    j = start
+    while j < len(text):
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "$":
+            return j if j > start else None
+        if c == "\n" and text.startswith("\n", j + 1) or text.startswith("\n\r\n", j):
+            return None
+        j += 1
+    return None
+
+
+def _take(text: str, start: int, skip: int, closer: str, chunks: list[Chunk], lines: Lines, display: bool,
+          env: str | None = None) -> int:
+    begin = start + skip
+    close = _find_unescaped(text, closer, begin)
+    if close < 0:
+        opener = text[start:begin].strip()
+        raise DocumentProblem(lines.at(start), f"the maths opened with {quote(opener)} here is never closed")
+    _add_chunk(text, begin, close, chunks, lines, display)
+    return close + len(closer)
+
+
+def _find_unescaped(text: str, needle: str, start: int) -> int:
+    j = start
+    while True:
+        j = text.find(needle, j)
+        if j < 0:
+            return -1
+        backslashes = len(text[:j]) - len(text[:j].rstrip("\\"))
+        if needle.startswith("\\") or backslashes % 2 == 0:
+            return j
+        j += 1
+
+
+def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
+    body = text[begin:end]
+    if len(body) > MAX_CHUNK_CHARS:
+        raise DocumentProblem(lines.at(begin), f"a piece of maths longer than {MAX_CHUNK_CHARS // 1024} KiB")
+    forbidden = FORBIDDEN.search(body)
+    if forbidden:
+        raise DocumentProblem(lines.at(begin + forbidden.start()), forbidden_message(forbidden.group(1)))
+    chunks.append(Chunk(lines.at(begin), body, begin, display))
+
+
+# --- equations -------------------------------------------------------------------------------------------------
+
+_BLANKED = re.compile(r"(?<!\\)%[^\n]*|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
+                      r"\{[^{}]*\}|\\(?:nonumber|notag|displaybreak)(?![A-Za-z])(?:\[[0-9]\])?|"
+                      r"\\(?:begin|end)\s*\{(?:aligned|split|gathered|alignedat|multlined)\*?\}(?:\{[0-9]*\})?")
+
+_RELATION = re.compile(
+    r":=|=:|\\coloneqq(?![A-Za-z])|\\eqqcolon(?![A-Za-z])|\\(?:stackrel|overset)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}"
+    r"\s*\{\s*=\s*\}|\\triangleq(?![A-Za-z])|\\equiv(?![A-Za-z])|\\doteq(?![A-Za-z])|\u225d|\u2254|="
+    r"|(?P<other>\\(?:approx|simeq|sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|leftarrow|gets|"
+    r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2248\u2260\u2264\u2265\u2192\u2190\u2208"
+    r"\u221d\u21d2])")
+
+_SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
+                        r"|\\(?:hspace|hskip)\s*\{[^{}]*\}|\\(?:iff|implies|Rightarrow|text|forall)(?![A-Za-z])")
+
+
+def _blank(match: re.Match) -> str:
+    return "".join("\n" if ch == "\n" else " " for ch in match.group())
+
+
+def depth_profile(text: str, line_of) -> list[int]:
+    """The brace/paren depth before each character; raises for unbalanced braces and too deep nesting."""
+    depth = 0
+    braces = 0
+    profile = []
+    escaped = False
+    for k, ch in enumerate(text):
+        profile.append(depth)
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+            continue
+        if ch in "{([":
+            depth += 1
+            if ch == "{":
+                braces += 1
+            if depth > MAX_BRACE_DEPTH:
+                raise DocumentProblem(line_of(k), f"the maths is nested more than {MAX_BRACE_DEPTH} levels deep")
+        elif ch in "})]":
+            depth -= 1
+            if ch == "}":
+                braces -= 1
+                if braces < 0:
+                    raise DocumentProblem(line_of(k), "a closing brace } without an opening one")
+            depth = max(depth, 0)
+    if braces != 0:
+        raise DocumentProblem(line_of(len(text) - 1 if text else 0), "unbalanced braces: a { is never closed")
+    return profile
+
+
+def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
+    """Cut one chunk into equations (see the module docstring); the rest is listed as skipped."""
+    text = _BLANKED.sub(_blank, chunk.text)
+
+    def line_of(k: int) -> int:
+        return lines.at(chunk.offset + k)
+
+    profile = depth_profile(text, line_of)
+    rows: list[tuple[int, int]] = []
+    start = 0
+    k = 0
+    while k < len(text):
+        if text.startswith("\\\\", k) and profile[k] == 0:
+            rows.append((start, k))
+            k += 2
+            start = k
+            continue
+        if text[k] == "\\":
+            k += 2
+            continue
+        k += 1
+    rows.append((start, len(text)))
+
+    found: list[Equation] = []
+    skipped: list[Piece] = []
+    for row_start, row_end in rows:
+        row = text[row_start:row_end].replace("&", " ")
+        if not row.strip():
+            continue
+        for piece_start, piece_end in _split(row, profile[row_start:row_end], _SEPARATOR):
+            piece = row[piece_start:piece_end]
+            stripped = piece.strip().rstrip(".").strip()
+            if not stripped:
+                continue
+            line = line_of(row_start + piece_start + (len(piece) - len(piece.lstrip())))
+            members, relations = _members(piece, profile[row_start + piece_start:row_start + piece_end])
+            if members and not members[0].strip() and found and relations:
+                previous = found.pop()
+                found.append(Equation(previous.line, previous.members + tuple(members[1:]),
+                                      previous.relations + tuple(relations)))
+                continue
+            if len(members) < 2 or not members[0].strip():
+                skipped.append(Piece(line, " ".join(stripped.split())))
+                continue
+            found.append(Equation(line, tuple(members), tuple(relations)))
+    return found, skipped
+
+
+def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int, int]]:
+    spans, start, k = [], 0, 0
+    while k < len(text):
+        if profile[k] == 0:
+            match = pattern.match(text, k)
+            if match and match.end() > k:
+                spans.append((start, k))
+                k = match.end()
+                start = k
+                continue
+        k += 2 if text[k] == "\\" else 1
+    spans.append((start, len(text)))
+    return spans
+
+
+def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str]]:
+    members, relations, start, k = [], [], 0, 0
+    while k < len(piece):
+        if profile[k] == 0:
+            match = _RELATION.match(piece, k)
+            if match:
+                if match.group("other"):
+                    members.append(piece[start:k])
+                    return _finish(members), relations
+                members.append(piece[start:k])
+                relations.append("=" if match.group() in ("=", "=:") else "def")
+                k = match.end()
+                start = k
+                continue
+        k += 2 if piece[k] == "\\" else 1
+    members.append(piece[start:])
+    return _finish(members), relations
+
+
+def _finish(members: list[str]) -> list[str]:
+    out = list(members)
+    if out:
+        out[-1] = re.sub(r"[.,;\s]+$", "", out[-1])
+    return out

@@ -1,0 +1,1070 @@
+"""From syntax trees to SymPy: what a document's maths means, and derivatives resolved against its definitions.
+
+Two conversions of the same tree:
+
+- `display` builds SymPy with ``evaluate=False`` for printing: the report shows each member as derive read it
+  (layer indices, primes, hats and Σ as written), through `derive.notation.latex`.
+- `Model.conc` builds the *checking* form: indices bound to numbers (``w^{l}_{ji}`` with l = 2, j = 1, i = 2 is
+  the symbol ``w^{2}_{12}``), sums with an index expanded over a small range, a Σ without an index (or whose
+  index the summand never uses) read per sample (its summand), derivatives left as opaque `PartialSym` atoms
+  until `Model.full` resolves them against the definitions. Nothing here calls ``.doit()`` on a derivative of two
+  free symbols: ∂N/∂V is computed by unrolling N's definitions down to the leaves *stopping at V* and
+  differentiating with respect to V.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import operator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+from sympy.printing.precedence import PRECEDENCE
+
+from .notation import name_latex
+from .verify_syntax import (GREEK, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
+                            Transpose, Word, symbols_in, walk)  # noqa: F401
+
+DEFAULT_SIZE = 2
+"""Range of an index with no stated bound and no layer to infer it from."""
+
+DEFAULT_LAYERS = 3
+"""L when the document neither sets it nor numbers its layers (input layer 1, two weight layers)."""
+
+MAX_RANGE = 100
+MAX_TERMS = 20000
+MAX_INSTANCES = 64
+MAX_PATHS = 512
+
+PARAMETER_BASES = frozenset({"w", "W", "b", "z", "delta", "Delta"})
+
+
+def layer_size(layer: int) -> int:
+    """Units per layer when the document does not say: 2, 3, 2, 3, … (layer 1 has 2), so that a transposed
+    weight matrix has the wrong shape and a swapped index names another weight."""
+    return 3 if layer % 2 == 0 else 2
+
+
+class ModelProblem(Exception):
+    """The maths can be parsed but not given a meaning (an undefined layer, a self-referring definition…)."""
+
+
+class TooLarge(Exception):
+    """Expanding the sums would exceed the limits: the claim is undecided (exit 4), never passed."""
+
+
+# --- symbols ---------------------------------------------------------------------------------------------------
+
+def _base_latex(base: str) -> str:
+    if base in GREEK:
+        return "\\" + base
+    if len(base) == 1:
+        return base
+    return name_latex(base)
+
+
+def _plain_int(value):
+    """Indices are Python ints or strings: SymPy integers (from Matrix constructors) become ints."""
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    return value
+
+
+class VName(sympy.Symbol):
+    """A symbol of the document: ``(base, decoration, primes, layer, indices)``, printed as the material writes
+    it (``w^{l}_{ji}``, ``\\hat{y}``, ``y'``). Layer and indices are strings (LaTeX) or numbers once bound."""
+
+    def __new__(cls, base: str, decor: str | None = None, primes: int = 0, layer: object = None,
+                subs: tuple = ()) -> "VName":
+        subs = tuple(_plain_int(s) for s in subs)
+        layer = _plain_int(layer)
+        key = f"{decor or ''}:{base}:{primes}:{'' if layer is None else layer}:{','.join(map(str, subs))}"
+        obj = super().__new__(cls, key)
+        obj.parts = (base, decor, primes, layer, subs)
+        return obj
+
+    def __getnewargs_ex__(self):
+        return self.parts, {}
+
+    @property
+    def base(self) -> str:
+        return self.parts[0]
+
+    @property
+    def layer(self):
+        return self.parts[3]
+
+    @property
+    def subs(self) -> tuple:
+        return self.parts[4]
+
+    def with_subs(self, subs: tuple) -> "VName":
+        base, decor, primes, layer, _ = self.parts
+        return VName(base, decor, primes, layer, subs)
+
+    def _derive_latex(self, printer=None) -> str:
+        base, decor, primes, layer, subs = self.parts
+        text = _base_latex(base)
+        if decor:
+            text = "\\" + decor + "{" + text + "}"
+        text += "'" * primes
+        if layer is not None:
+            if primes:
+                text = "{" + text + "}"
+            text += "^{" + str(layer) + "}"
+        if subs:
+            parts = [str(s) for s in subs]
+            joined = "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
+            text += "_{" + joined + "}"
+        return text
+
+    def plain(self) -> str:
+        """A short plain-text name for messages and JSON keys (the same LaTeX)."""
+        return self._derive_latex()
+
+
+class PartialSym(sympy.Symbol):
+    """∂num/∂den as an opaque atom (kind "partial" or "d")."""
+
+    def __new__(cls, kind: str, num: VName, den: VName) -> "PartialSym":
+        obj = super().__new__(cls, f"{kind}|{num.name}|{den.name}")
+        obj.dkind, obj.num, obj.den = kind, num, den
+        return obj
+
+    def __getnewargs_ex__(self):
+        return (self.dkind, self.num, self.den), {}
+
+    def _derive_latex(self, printer=None) -> str:
+        d = r"\partial " if self.dkind == "partial" else "d "
+        return r"\frac{" + d + self.num._derive_latex() + "}{" + d + self.den._derive_latex() + "}"
+
+
+# --- display-only expressions ----------------------------------------------------------------------------------
+
+class DSum(sympy.Expr):
+    """Σ as written: ``args = (body, index, lo, hi)`` with ``S.Zero`` standing for an absent part."""
+
+    precedence = PRECEDENCE["Mul"]
+
+    def _derive_latex(self, printer) -> str:
+        body, index, lo, hi = self.args
+        head = r"\sum"
+        if index != 0:
+            head += "_{" + printer._print(index) + ("=" + printer._print(lo) if lo != 0 else "") + "}"
+            if hi != 0:
+                head += "^{" + printer._print(hi) + "}"
+        inner = printer._print(body)
+        if isinstance(body, sympy.Add) or (isinstance(body, sympy.Mul) and body.could_extract_minus_sign()):
+            inner = r"\left(" + inner + r"\right)"
+        return head + " " + inner
+
+
+class DDerivOf(sympy.Expr):
+    """``∂/∂x (body)``: ``args = (body, den, kind)`` with kind 1 for ∂ and 0 for d."""
+
+    precedence = PRECEDENCE["Mul"]
+
+    def _derive_latex(self, printer) -> str:
+        body, den, kind = self.args
+        d = r"\partial" if kind == 1 else "d"
+        inner = printer._print(body)
+        if isinstance(body, (sympy.Add, sympy.Mul, DSum)):
+            inner = r"\left(" + inner + r"\right)"
+        return r"\frac{" + d + "}{" + d + " " + printer._print(den) + "} " + inner
+
+
+class DFunc(sympy.Expr):
+    """σ, σ', ReLU as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU)."""
+
+    def _derive_latex(self, printer) -> str:
+        arg, code = self.args
+        name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
+        return name + r"\left(" + printer._print(arg) + r"\right)"
+
+
+class DTranspose(sympy.Expr):
+    def _derive_latex(self, printer) -> str:
+        arg = self.args[0]
+        inner = printer._print(arg)
+        if not isinstance(arg, VName):
+            inner = r"\left(" + inner + r"\right)"
+        else:
+            inner = "{" + inner + "}"
+        return inner + r"^{\top}"
+
+
+class DHadamard(sympy.Expr):
+    precedence = PRECEDENCE["Mul"]
+
+    def _derive_latex(self, printer) -> str:
+        parts = []
+        for arg in self.args:
+            text = printer._print(arg)
+            if isinstance(arg, sympy.Add):
+                text = r"\left(" + text + r"\right)"
+            parts.append(text)
+        return r" \odot ".join(parts)
+
+
+def _index_latex(node: Node) -> str:
+    if isinstance(node, Num):
+        return node.text
+    if isinstance(node, Word):
+        return r"\mathrm{" + node.text + "}"
+    if isinstance(node, Sym):
+        return _base_latex(node.base)
+    if isinstance(node, Add):
+        text = ""
+        for sign, term in node.terms:
+            part = _index_latex(term)
+            text += part if not text else (" + " if sign > 0 else " - ") + part
+        return text
+    return "?"
+
+
+def display_name(sym: Sym) -> VName:
+    layer = None if sym.layer is None else _index_latex(sym.layer)
+    return VName(sym.base, sym.decor, sym.primes, layer, tuple(_index_latex(s) for s in sym.subs))
+
+
+def _number_display(num: Num):
+    if num.value.denominator == 1:
+        return sympy.Integer(num.value.numerator)
+    return sympy.Float(num.text, max(15, len(num.text)))
+
+
+def display(node: Node) -> sympy.Basic:
+    """SymPy for printing, built with ``evaluate=False`` so that the member keeps the shape it was written in."""
+    if isinstance(node, Num):
+        return _number_display(node)
+    if isinstance(node, Const):
+        return sympy.pi if node.name == "pi" else sympy.E
+    if isinstance(node, Sym):
+        if node.base == "pi" and not node.subs and node.layer is None:
+            return sympy.pi
+        return display_name(node)
+    if isinstance(node, Add):
+        terms = []
+        for sign, term in node.terms:
+            shown = display(term)
+            terms.append(shown if sign > 0 else sympy.Mul(sympy.S.NegativeOne, shown, evaluate=False))
+        return sympy.Add(*terms, evaluate=False)
+    if isinstance(node, Mul):
+        factors = [display(f) for f in node.factors]
+        if node.hadamard:
+            return DHadamard(*factors)
+        return sympy.Mul(*factors, evaluate=False)
+    if isinstance(node, Div):
+        if isinstance(node.num, Num) and isinstance(node.den, Num) and node.den.value != 0 \
+                and node.num.value.denominator == 1 and node.den.value.denominator == 1:
+            return sympy.Rational(node.num.value.numerator, node.den.value.numerator)
+        return sympy.Mul(display(node.num), sympy.Pow(display(node.den), -1, evaluate=False), evaluate=False)
+    if isinstance(node, Neg):
+        return sympy.Mul(sympy.S.NegativeOne, display(node.arg), evaluate=False)
+    if isinstance(node, Pow):
+        return sympy.Pow(display(node.base), display(node.exp), evaluate=False)
+    if isinstance(node, Transpose):
+        return DTranspose(display(node.arg))
+    if isinstance(node, Func):
+        arg = display(node.arg)
+        if node.name == "sigma":
+            return DFunc(arg, sympy.Integer(0))
+        if node.name == "dsigma":
+            return DFunc(arg, sympy.Integer(1))
+        if node.name == "relu":
+            return DFunc(arg, sympy.Integer(2))
+        if node.name == "sqrt":
+            return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
+        return getattr(sympy, node.name)(arg, evaluate=False)
+    if isinstance(node, Sum):
+        zero = sympy.S.Zero
+        index = sympy.Symbol(node.index) if node.index else zero
+        lo = display(node.lo) if node.lo is not None else zero
+        hi = display(node.hi) if node.hi is not None else zero
+        return DSum(display(node.body), index, lo, hi)
+    if isinstance(node, Deriv):
+        return PartialSym(node.kind, display_name(node.num), display_name(node.den))
+    if isinstance(node, DerivOf):
+        return DDerivOf(display(node.body), display_name(node.den), sympy.Integer(1 if node.kind == "partial" else 0))
+    raise TypeError(f"cannot display {node!r}")
+
+
+# --- checking functions ----------------------------------------------------------------------------------------
+
+class Sigmoid(sympy.Function):
+    """σ(x) = 1/(1 + e^{−x}) as one function, with the textbook rule σ' = σ(1 − σ) as its derivative."""
+
+    def fdiff(self, argindex: int = 1):
+        s = Sigmoid(self.args[0])
+        return s * (1 - s)
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _derive_latex(self, printer) -> str:
+        return r"\sigma\left(" + printer._print(self.args[0]) + r"\right)"
+
+
+class Relu(sympy.Function):
+    """max(0, x), with relu'(0) = 0 as PyTorch has it."""
+
+    def fdiff(self, argindex: int = 1):
+        return sympy.Heaviside(self.args[0], 0)
+
+    def _eval_evalf(self, prec):
+        return sympy.Max(0, self.args[0])._eval_evalf(prec)
+
+    def _derive_latex(self, printer) -> str:
+        return r"\operatorname{ReLU}\left(" + printer._print(self.args[0]) + r"\right)"
+
+
+def sigma_prime(u: sympy.Expr) -> sympy.Expr:
+    """σ'(u) as written by a user: the derivative of 1/(1 + e^{−t}) at u, computed from the exponential form, so
+    that a claim σ'(z) = σ(z)(1 − σ(z)) is checked rather than assumed."""
+    return sympy.exp(-u) / (1 + sympy.exp(-u)) ** 2
+
+
+# --- definitions -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Definition:
+    line: int
+    lhs: Sym
+    rhs: Node
+    text: str
+
+
+def is_index_letter(node: Node) -> bool:
+    return (isinstance(node, Sym) and len(node.base) == 1 and node.base.islower() and not node.subs
+            and node.layer is None and node.decor is None and not node.primes)
+
+
+def pattern_parts(sym: Sym) -> tuple:
+    """A definition's left side as a pattern: literal parts and index letters (which bind)."""
+    def part(node: Node | None, layer: bool):
+        if node is None:
+            return None
+        if isinstance(node, Num):
+            return int(node.value)
+        if isinstance(node, Word):
+            return node.text
+        if isinstance(node, Sym) and node.base == "L" and layer:
+            return ("L",)
+        if is_index_letter(node):
+            return ("?", node.base)
+        if isinstance(node, Sym) and not node.subs and node.layer is None:
+            return node.base
+        raise ModelProblem("the left side of a definition may carry only numbers and index letters "
+                           "(such as z^{l}_{j} or w^{2}_{12}), not expressions such as l+1")
+    return (sym.base, sym.decor, sym.primes, part(sym.layer, True), tuple(part(s, False) for s in sym.subs))
+
+
+def _unify_part(a, b) -> bool:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return True
+    return a == b
+
+
+def patterns_unify(p: tuple, q: tuple) -> bool:
+    if p[:3] != q[:3] or (p[3] is None) != (q[3] is None) or len(p[4]) != len(q[4]):
+        return False
+    if p[3] is not None and not _unify_part(p[3], q[3]):
+        return False
+    return all(_unify_part(a, b) for a, b in zip(p[4], q[4]))
+
+
+def vector_bases(definitions: list[Definition]) -> frozenset[str]:
+    """Bases the definitions use with a layer and indices (z^{l}_{j}, w^{2}_{ji}): in a claim, the same base with a
+    layer and no index (z^{l}, W^{l+1}) is the vector or matrix of those components."""
+    found = set()
+    for definition in definitions:
+        for sym in [definition.lhs] + symbols_in(definition.rhs):
+            if sym.layer is not None and sym.subs:
+                found.add("w" if sym.base == "W" else sym.base)
+    if "w" in found:
+        found.add("W")
+    return frozenset(found)
+
+
+def _product(factors: list):
+    return functools.reduce(operator.mul, factors)
+
+
+def _matrix_sum(terms: list):
+    shapes = {t.shape if is_matrix(t) else "number" for t in terms}
+    if len(shapes) > 1:
+        raise sympy.ShapeError("a sum of a vector or matrix and something of another shape")
+    return functools.reduce(operator.add, terms)
+
+
+def is_matrix(value) -> bool:
+    return isinstance(value, sympy.MatrixBase)
+
+
+def entries(value) -> list:
+    return list(value) if is_matrix(value) else [value]
+
+
+class Model:
+    """The definitions and values visible to one claim, and its conversion to checking SymPy."""
+
+    def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
+                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset()):
+        self.vectors = vectors
+        self.definitions = definitions
+        self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
+        self.values = values
+        self.L = layers
+        self.sizes = sizes or {}
+        self.terms = 0
+        self.implicit_in_definitions = False
+        self._rhs: dict[VName, sympy.Expr | None] = {}
+        self._full: dict[tuple, sympy.Expr] = {}
+        self._partial: dict[tuple, sympy.Expr] = {}
+        self._busy: set = set()
+
+    # --- names -------------------------------------------------------------------------------------------------
+    def index_value(self, node: Node, binds: dict[str, int], layer: bool = False):
+        if isinstance(node, Num):
+            return int(node.value)
+        if isinstance(node, Word):
+            return node.text
+        if isinstance(node, Sym) and not node.subs and node.layer is None:
+            if node.base in binds:
+                return binds[node.base]
+            if layer and node.base == "L":
+                return self.L
+            return node.base
+        if isinstance(node, Add):
+            total = 0
+            for sign, term in node.terms:
+                value = self.index_value(term, binds, layer)
+                if not isinstance(value, int):
+                    return _index_latex(node)
+                total += sign * value
+            return total
+        return _index_latex(node)
+
+    def name(self, sym: Sym, binds: dict[str, int]) -> VName:
+        layer = None if sym.layer is None else self.index_value(sym.layer, binds, layer=True)
+        subs = tuple(self.index_value(s, binds) for s in sym.subs)
+        return VName(sym.base, sym.decor, sym.primes, layer, subs)
+
+    # --- conversion --------------------------------------------------------------------------------------------
+    def conc(self, node: Node, binds: dict[str, int], definition: bool = False) -> sympy.Expr:
+        """The checking form of a syntax tree under index bindings (see the module docstring)."""
+        if isinstance(node, Num):
+            return sympy.Rational(node.value.numerator, node.value.denominator)
+        if isinstance(node, Const):
+            return sympy.pi if node.name == "pi" else sympy.E
+        if isinstance(node, Sym):
+            if node.base == "pi" and not node.subs and node.layer is None:
+                return sympy.pi
+            if not definition and self.is_vector(node):
+                return self.vector(node, binds)
+            return self.name(node, binds)
+        if isinstance(node, Add):
+            terms = [self.conc(t, binds, definition) for _, t in node.terms]
+            signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
+            if any(is_matrix(t) for t in signed):
+                return _matrix_sum(signed)
+            return sympy.Add(*signed)
+        if isinstance(node, Mul):
+            factors = [self.conc(f, binds, definition) for f in node.factors]
+            if node.hadamard and len(factors) == 2 and all(is_matrix(f) for f in factors):
+                if factors[0].shape != factors[1].shape:
+                    raise sympy.ShapeError(f"⊙ of shapes {factors[0].shape} and {factors[1].shape}")
+                return factors[0].multiply_elementwise(factors[1])
+            try:
+                return _product(factors)
+            except TypeError as exc:
+                raise sympy.ShapeError(str(exc)) from None
+        if isinstance(node, Div):
+            den = self.conc(node.den, binds, definition)
+            if is_matrix(den):
+                raise ModelProblem("division by a vector or matrix")
+            if den == 0:
+                raise ModelProblem("division by zero")
+            return self.conc(node.num, binds, definition) / den
+        if isinstance(node, Neg):
+            return -self.conc(node.arg, binds, definition)
+        if isinstance(node, Pow):
+            base = self.conc(node.base, binds, definition)
+            exponent = self.conc(node.exp, binds, definition)
+            if is_matrix(base) or is_matrix(exponent):
+                raise ModelProblem("powers of vectors and matrices are not supported (write ⊙ for element-wise "
+                                   "products)")
+            return base ** exponent
+        if isinstance(node, Transpose):
+            value = self.conc(node.arg, binds, definition)
+            return value.T if is_matrix(value) else value
+        if isinstance(node, Func):
+            arg = self.conc(node.arg, binds, definition)
+            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "sqrt": sympy.sqrt,
+                        "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin,
+                        "cos": sympy.cos}[node.name]
+            return arg.applyfunc(function) if is_matrix(arg) else function(arg)
+        if isinstance(node, Sum):
+            return self._sum(node, binds, definition)
+        if isinstance(node, Deriv):
+            num = self.name(node.num, binds)
+            if self.is_vector(node.num):
+                raise ModelProblem("derivatives of a vector (Jacobians) are not supported")
+            if self.is_vector(node.den):
+                den = self.vector(node.den, binds)
+                return den.applyfunc(lambda v: PartialSym(node.kind, num, v))
+            return PartialSym(node.kind, num, self.name(node.den, binds))
+        if isinstance(node, DerivOf):
+            body = self.conc(node.body, binds, definition)
+            if is_matrix(body) or self.is_vector(node.den):
+                raise ModelProblem("∂/∂x of a vector expression is not supported")
+            return self.derive_expr(body, self.name(node.den, binds))
+        raise ModelProblem(f"cannot use {type(node).__name__} here")
+
+    def _sum(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
+        if is_implicit_sum(node):
+            if definition:
+                self.implicit_in_definitions = True
+            return self.conc(node.body, binds, definition)
+        lo = 1 if node.lo is None else self._bound(node.lo, binds)
+        hi = self._upper(node, binds)
+        count = hi - lo + 1
+        if count > MAX_RANGE:
+            raise TooLarge(f"a sum over {count} terms (the limit is {MAX_RANGE})")
+        self.terms += max(count, 0)
+        if self.terms > MAX_TERMS:
+            raise TooLarge(f"the sums expand to more than {MAX_TERMS} terms")
+        terms = [self.conc(node.body, {**binds, node.index: v}, definition) for v in range(lo, hi + 1)]
+        if any(is_matrix(t) for t in terms):
+            return _matrix_sum(terms)
+        return sympy.Add(*terms)
+
+    # --- vectors and matrices ----------------------------------------------------------------------------------
+    def is_vector(self, sym: Sym) -> bool:
+        return not sym.subs and sym.layer is not None and sym.base in self.vectors
+
+    def vector(self, sym: Sym, binds: dict[str, int]) -> sympy.Matrix:
+        """z^{l} as the column of z^{l}_{j}; W^{l} as the matrix of w^{l}_{ji} (shape n_l × n_{l−1})."""
+        layer = self.index_value(sym.layer, binds, layer=True)
+        if not isinstance(layer, int):
+            raise ModelProblem(f"cannot read the layer of ${display_name(sym)._derive_latex()}$")
+        if sym.base in ("w", "W"):
+            rows, cols = layer_size(layer), layer_size(layer - 1)
+            return sympy.Matrix(rows, cols, lambda j, i: VName("w", sym.decor, sym.primes, layer, (j + 1, i + 1)))
+        return sympy.Matrix(layer_size(layer), 1,
+                            lambda j, _: VName(sym.base, sym.decor, sym.primes, layer, (j + 1,)))
+
+    def _bound(self, node: Node, binds: dict[str, int]) -> int:
+        value = self.index_value(node, binds, layer=True)
+        if isinstance(value, int):
+            return value
+        if isinstance(node, Sym):
+            known = self.values.get(VName(node.base, node.decor, node.primes, None, ()))
+            if known is not None and known.denominator == 1:
+                return int(known)
+        raise ModelProblem(f"cannot read the limit {_index_latex(node)} of a sum")
+
+    def _upper(self, node: Sum, binds: dict[str, int]) -> int:
+        if node.hi is not None:
+            value = self.index_value(node.hi, binds, layer=True)
+            if isinstance(value, int):
+                return value
+            if isinstance(node.hi, Sym) and not node.hi.subs:
+                known = self.values.get(VName(node.hi.base, node.hi.decor, node.hi.primes, None, ()))
+                if known is not None:
+                    if known.denominator != 1 or known < 0:
+                        raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")
+                    return int(known)
+        lo = 1 if node.lo is None else self._bound(node.lo, binds)
+        return lo - 1 + self.infer_size(node.index, node.body, binds)
+
+    def infer_size(self, letter: str, node: Node, binds: dict[str, int]) -> int:
+        """The range of an index: from the layer of the symbols it indexes (w^{l}_{ji}: j has the units of layer
+        l, i those of layer l − 1), else a size the document set for the letter, else `DEFAULT_SIZE`."""
+        sizes = []
+        for sym in symbols_in(node) + _derivative_symbols(node):
+            for position, index in enumerate(sym.subs):
+                if not (isinstance(index, Sym) and index.base == letter and not index.subs):
+                    continue
+                if sym.layer is None:
+                    continue
+                layer = self.index_value(sym.layer, binds, layer=True)
+                if not isinstance(layer, int):
+                    continue
+                if sym.base in ("w", "W") and position == 1:
+                    layer -= 1
+                sizes.append(layer_size(layer))
+        if sizes:
+            return min(sizes)
+        return self.sizes.get(letter, DEFAULT_SIZE)
+
+    # --- definitions -------------------------------------------------------------------------------------------
+    def lookup(self, name: VName) -> tuple[Definition, dict[str, int]] | None:
+        base, decor, primes, layer, subs = name.parts
+        for pattern, definition in self.patterns:
+            if pattern[:3] != (base, decor, primes) or len(pattern[4]) != len(subs):
+                continue
+            if (pattern[3] is None) != (layer is None):
+                continue
+            binds: dict[str, int] = {}
+            if not _match(pattern[3], layer, binds, self.L, is_layer=True):
+                continue
+            if all(_match(p, s, binds, self.L) for p, s in zip(pattern[4], subs)):
+                return definition, binds
+        return None
+
+    def rhs_of(self, name: VName) -> sympy.Expr | None:
+        if name not in self._rhs:
+            found = self.lookup(name)
+            if found is None:
+                self._rhs[name] = None
+            else:
+                definition, binds = found
+                self._rhs[name] = self.conc(definition.rhs, binds, definition=True)
+        return self._rhs[name]
+
+    def is_defined(self, name: VName) -> bool:
+        return self.lookup(name) is not None
+
+    def full(self, expr: sympy.Expr, stop: VName | None = None) -> sympy.Expr:
+        """``expr`` written in the leaves: every defined symbol (except ``stop``) replaced by its definition,
+        every derivative resolved."""
+        if is_matrix(expr):
+            return expr.applyfunc(lambda e: self.full(e, stop))
+        replace = {}
+        for symbol in expr.free_symbols:
+            if isinstance(symbol, PartialSym):
+                replace[symbol] = self.partial(symbol.num, symbol.den)
+            elif isinstance(symbol, VName) and symbol != stop:
+                value = self.full_symbol(symbol, stop)
+                if value is not symbol:
+                    replace[symbol] = value
+        return expr.xreplace(replace) if replace else expr
+
+    def full_symbol(self, name: VName, stop: VName | None = None) -> sympy.Expr:
+        key = (name, stop)
+        if key in self._full:
+            return self._full[key]
+        rhs = self.rhs_of(name)
+        if rhs is None:
+            self._full[key] = name
+            return name
+        if ("full",) + key in self._busy:
+            raise ModelProblem(f"the definition of ${name._derive_latex()}$ refers to itself")
+        self._busy.add(("full",) + key)
+        try:
+            value = self.full(rhs, stop)
+        finally:
+            self._busy.discard(("full",) + key)
+        self._full[key] = value
+        return value
+
+    def depends(self, num: VName, den: VName) -> bool:
+        """Whether num's definitions reach den (along the dependency graph)."""
+        if num == den:
+            return True
+        key = ("depends", num, den)
+        if key in self._partial:
+            return self._partial[key]
+        seen: set[VName] = set()
+        stack = [num]
+        found = False
+        while stack and not found:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            rhs = self.rhs_of(node)
+            if rhs is None:
+                continue
+            if _has_partial_atoms(rhs):
+                found = den in self.full_symbol(node, den).free_symbols
+                continue
+            for nxt in self.edges(node):
+                if nxt == den:
+                    found = True
+                    break
+                stack.append(nxt)
+        self._partial[key] = found
+        return found
+
+    def partial(self, num: VName, den: VName) -> sympy.Expr:
+        """∂num/∂den: num unrolled to the leaves with den kept as a variable, differentiated, then den unrolled."""
+        key = (num, den)
+        if key in self._partial:
+            return self._partial[key]
+        if ("partial",) + key in self._busy:
+            raise ModelProblem(f"the derivative of ${num._derive_latex()}$ refers to itself")
+        self._busy.add(("partial",) + key)
+        try:
+            if num == den:
+                value = sympy.S.One
+            else:
+                if self.rhs_of(num) is None:
+                    raise ModelProblem(f"${num._derive_latex()}$ has no definition in the document, so its "
+                                       "derivative cannot be computed")
+                value = self._reverse(num, den)
+                if value is None:  # definitions that use derivatives themselves: unroll and differentiate
+                    value = sympy.diff(self.full_symbol(num, den), den)
+                    if self.rhs_of(den) is not None:
+                        value = value.xreplace({den: self.full_symbol(den)})
+        finally:
+            self._busy.discard(("partial",) + key)
+        self._partial[key] = value
+        return value
+
+    def _reverse(self, num: VName, den: VName) -> sympy.Expr | None:
+        """∂num/∂den by the chain rule over the definitions' graph, in reverse: the gradient of a node is the sum,
+        over the nodes that read it, of their gradient times the local derivative (SymPy's diff of one
+        definition). Written in the leaves. None when a definition on the way contains a derivative."""
+        nodes: list[VName] = []
+        seen: set[VName] = set()
+        stack = [num]
+        while stack:
+            node = stack.pop()
+            if node in seen or node == den or not self.depends(node, den):
+                continue
+            seen.add(node)
+            nodes.append(node)
+            rhs = self.rhs_of(node)
+            if rhs is None:
+                continue
+            if _has_partial_atoms(rhs):
+                return None
+            stack.extend(self.edges(node))
+        readers: dict[VName, list[VName]] = {}
+        for node in nodes:
+            for nxt in self.edges(node):
+                if nxt == den or nxt in seen:
+                    readers.setdefault(nxt, []).append(node)
+        memo: dict[VName, sympy.Expr] = {}
+
+        def grad(node: VName) -> sympy.Expr:
+            if node == num:
+                return sympy.S.One
+            if node not in memo:
+                memo[node] = sympy.Add(*[grad(u) * sympy.diff(self.rhs_of(u), node) for u in readers.get(node, ())])
+            return memo[node]
+
+        order = _topological(nodes, self.edges)
+        for node in order:  # fill the memo from the output down, so that recursion stays shallow
+            if node != num:
+                grad(node)
+        return self.full(grad(den))
+
+    def derive_expr(self, expr: sympy.Expr, den: VName) -> sympy.Expr:
+        unrolled = self.full(expr, den)
+        value = sympy.diff(unrolled, den)
+        if self.rhs_of(den) is not None:
+            value = value.xreplace({den: self.full_symbol(den)})
+        return value
+
+    # --- the shallow derivative, for the "correct right side" -------------------------------------------------
+    def shallow_partial(self, num: VName, den: VName) -> sympy.Expr:
+        """∂num/∂den written with the document's own intermediate names where possible (A rather than σ(Z))."""
+        seen: list[VName] = []
+
+        def unroll(expr: sympy.Expr) -> sympy.Expr:
+            replace = {}
+            for symbol in expr.free_symbols:
+                if isinstance(symbol, VName) and symbol != den and self.rhs_of(symbol) is not None \
+                        and self.depends(symbol, den):
+                    seen.append(symbol)
+                    replace[symbol] = unroll(self.rhs_of(symbol))
+                elif isinstance(symbol, PartialSym):
+                    replace[symbol] = self.partial(symbol.num, symbol.den)
+            return expr.xreplace(replace) if replace else expr
+
+        if num == den:
+            return sympy.S.One
+        result = sympy.diff(unroll(self.rhs_of(num)), den)
+        return self.refold(result, seen + [den])
+
+    def refold(self, expr: sympy.Expr, names: list[VName]) -> sympy.Expr:
+        """Write definitions back as their names (σ(Z) → A), innermost first, until nothing changes."""
+        names = list(dict.fromkeys(names))
+        for _ in range(len(names) + 1):
+            before = expr
+            for name in reversed(names):
+                rhs = self.rhs_of(name)
+                if rhs is not None and not is_matrix(rhs) and not rhs.is_Atom and name not in rhs.free_symbols:
+                    expr = expr.xreplace({rhs: name})
+            if expr == before:
+                break
+        return expr
+
+    def local(self, node: VName, var: VName) -> sympy.Expr:
+        """The local derivative of one definition, ∂node/∂var with node's other inputs held fixed, written with
+        the document's names (∂a/∂z = a(1 − a))."""
+        rhs = self.rhs_of(node)
+        if rhs is None:
+            return sympy.S.One if node == var else sympy.S.Zero
+        inputs = [s for s in rhs.free_symbols if isinstance(s, VName) and self.rhs_of(s) is not None]
+        return self.refold(sympy.diff(rhs, var), [node] + sorted(inputs, key=lambda s: s.name))
+
+    def named_gradient(self, out: VName, node: VName) -> VName | None:
+        """A symbol the document defines as ∂out/∂node (δ^{l}_{j} := ∂C/∂z^{l}_{j}), if any."""
+        for _, definition in self.patterns:
+            if not isinstance(definition.rhs, Deriv):
+                continue
+            try:
+                den = pattern_parts(definition.rhs.den)
+            except ModelProblem:
+                continue
+            base, decor, primes, layer, subs = node.parts
+            if den[:3] != (base, decor, primes) or len(den[4]) != len(subs) or (den[3] is None) != (layer is None):
+                continue
+            binds: dict[str, int] = {}
+            if not _match(den[3], layer, binds, self.L, is_layer=True):
+                continue
+            if not all(_match(p, v, binds, self.L) for p, v in zip(den[4], subs)):
+                continue
+            try:
+                name = self.name(definition.lhs, binds)
+            except ModelProblem:
+                continue
+            rhs = self.rhs_of(name)
+            if isinstance(rhs, PartialSym) and rhs.num == out and rhs.den == node:
+                return name
+        return None
+
+    def gradient_form(self, out: VName, var: VName, avoid: VName | None = None) -> sympy.Expr:
+        """∂out/∂var the way backpropagation writes it: the sum over var's readers of (their gradient) × (local
+        derivative), using the document's own names for gradients (δ) and values (a = σ(z))."""
+        if out == var:
+            return sympy.S.One
+        paths = self.paths(out, var)
+        readers: dict[VName, set[VName]] = {}
+        for path in paths:
+            for u, v in zip(path, path[1:]):
+                readers.setdefault(v, set()).add(u)
+        memo: dict[VName, sympy.Expr] = {}
+
+        def grad(node: VName) -> sympy.Expr:
+            if node == out:
+                return sympy.S.One
+            if node in memo:
+                return memo[node]
+            named = self.named_gradient(out, node) if node != avoid else None
+            if named is not None:
+                memo[node] = named
+                return named
+            total = sympy.Add(*[grad(u) * self.local(u, node)
+                                for u in sorted(readers.get(node, ()), key=lambda s: s.name)])
+            memo[node] = total
+            return total
+
+        return grad(var)
+
+    # --- the dependency graph ----------------------------------------------------------------------------------
+    def edges(self, name: VName) -> list[VName]:
+        rhs = self.rhs_of(name)
+        if rhs is None:
+            return []
+        return sorted((s for s in rhs.free_symbols if isinstance(s, VName)), key=lambda s: s.name)
+
+    def paths(self, start: VName, end: VName) -> list[tuple[VName, ...]]:
+        """Every path start → … → end along definitions (at most `MAX_PATHS`)."""
+        found: list[tuple[VName, ...]] = []
+        stack: list[tuple[VName, tuple[VName, ...]]] = [(start, (start,))]
+        while stack:
+            node, path = stack.pop()
+            if node == end:
+                found.append(path)
+                if len(found) > MAX_PATHS:
+                    raise TooLarge(f"more than {MAX_PATHS} paths from the output to the variable")
+                continue
+            for nxt in reversed(self.edges(node)):
+                if nxt == end or self.depends(nxt, end):
+                    stack.append((nxt, path + (nxt,)))
+        return found
+
+
+def _has_partial_atoms(expr) -> bool:
+    return any(isinstance(a, PartialSym) for a in (expr.free_symbols if not is_matrix(expr) else ()))
+
+
+def _topological(nodes: list[VName], edges) -> list[VName]:
+    """``nodes`` with every node before the nodes it reads (outputs first)."""
+    inside = set(nodes)
+    order: list[VName] = []
+    state: dict[VName, int] = {}
+    for start in nodes:
+        if start in state:
+            continue
+        stack = [(start, iter(edges(start)))]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            advanced = False
+            for child in children:
+                if child in inside and state.get(child) == 1:
+                    raise ModelProblem(f"the definition of ${child._derive_latex()}$ refers to itself")
+                if child in inside and child not in state:
+                    state[child] = 1
+                    stack.append((child, iter(edges(child))))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                state[node] = 2
+                order.append(node)
+    return list(reversed(order))
+
+
+def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = False) -> bool:
+    if pattern is None:
+        return value is None
+    if isinstance(pattern, tuple):
+        if pattern == ("L",):
+            return value == layers
+        letter = pattern[1]
+        if not isinstance(value, int):
+            return False
+        if is_layer and value < 2:
+            return False  # a definition written with the layer letter holds for l = 2, …, L
+        if letter in binds:
+            return binds[letter] == value
+        binds[letter] = value
+        return True
+    return pattern == value
+
+
+def _derivative_symbols(node: Node) -> list[Sym]:
+    out = []
+    for n in walk(node):
+        if isinstance(n, Deriv):
+            out.extend([n.num, n.den])
+        elif isinstance(n, DerivOf):
+            out.append(n.den)
+    return out
+
+
+def uses_letter(node: Node, letter: str) -> bool:
+    for n in walk(node):
+        if isinstance(n, Sym) and n.base == letter and not n.subs and n.layer is None:
+            # only as an index or a layer: walk reaches index nodes through Sym.subs and Sym.layer
+            return True
+    return False
+
+
+def _index_positions(node: Node) -> list[Node]:
+    """Every index and layer node (not quantities) in a tree."""
+    out: list[Node] = []
+    for n in walk(node):
+        if isinstance(n, Sym):
+            out.extend(n.subs)
+            if n.layer is not None:
+                out.append(n.layer)
+    return out
+
+
+def is_implicit_sum(node: Sum) -> bool:
+    """A Σ without an index, or whose summand never uses its index: the index is implicit (per sample)."""
+    if node.index is None:
+        return True
+    for index in _index_positions(node.body):
+        for n in walk(index):
+            if isinstance(n, Sym) and n.base == node.index:
+                return False
+    return True
+
+
+def has_implicit_sum(node: Node) -> bool:
+    return any(isinstance(n, Sum) and is_implicit_sum(n) for n in walk(node))
+
+
+def free_index_letters(nodes: list[Node]) -> tuple[list[str], list[str]]:
+    """The free index letters of a claim: (layer letters, unit letters), each in order of appearance."""
+    layer_letters: list[str] = []
+    unit_letters: list[str] = []
+
+    def visit(node: Node, bound: frozenset) -> None:
+        if isinstance(node, Sum):
+            inner = bound | ({node.index} if node.index else set())
+            visit(node.body, inner)
+            return
+        if isinstance(node, Sym):
+            for index in node.subs:
+                for n in walk(index):
+                    if is_index_letter(n) and n.base not in bound and n.base not in unit_letters:
+                        unit_letters.append(n.base)
+            if node.layer is not None:
+                for n in walk(node.layer):
+                    if is_index_letter(n) and n.base not in bound:
+                        target = layer_letters if n.base == "l" else unit_letters
+                        if n.base not in target:
+                            target.append(n.base)
+            return
+        for child in _quantity_children(node):
+            visit(child, bound)
+
+    for node in nodes:
+        visit(node, frozenset())
+    unit_letters = [u for u in unit_letters if u not in layer_letters]
+    return layer_letters, unit_letters
+
+
+def _quantity_children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Add):
+        return tuple(t for _, t in node.terms)
+    if isinstance(node, Mul):
+        return node.factors
+    if isinstance(node, Div):
+        return (node.num, node.den)
+    if isinstance(node, (Neg, Transpose, Func)):
+        return (node.arg,)
+    if isinstance(node, Pow):
+        return (node.base, node.exp)
+    if isinstance(node, Deriv):
+        return (node.num, node.den)
+    if isinstance(node, DerivOf):
+        return (node.den, node.body)
+    return ()
+
+
+def layer_nodes(nodes: list[Node]) -> list[tuple[str, Node]]:
+    out = []
+    for node in nodes:
+        for n in walk(node):
+            if isinstance(n, Sym) and n.layer is not None:
+                out.append((n.base, n.layer))
+    return out
+
+
+def instances(model: Model, nodes: list[Node]) -> list[dict[str, int]]:
+    """Index bindings under which a claim is checked: layer letters over 2…L where every layer the claim names
+    exists, then unit letters over their inferred ranges; at most `MAX_INSTANCES`, in order."""
+    layer_letters, unit_letters = free_index_letters(nodes)
+    layered = layer_nodes(nodes)
+    layer_choices = []
+    for combo in itertools.product(range(2, model.L + 1), repeat=len(layer_letters)):
+        binds = dict(zip(layer_letters, combo))
+        ok = True
+        for base, layer in layered:
+            value = model.index_value(layer, binds, layer=True)
+            if not isinstance(value, int):
+                continue
+            if value < 1 or value > model.L or (base in PARAMETER_BASES and value < 2):
+                ok = False
+                break
+        if ok:
+            layer_choices.append(binds)
+    if layer_letters and not layer_choices:
+        raise ModelProblem(f"no layer l = 2, …, L = {model.L} makes every layer of this claim exist")
+    out: list[dict[str, int]] = []
+    for binds in layer_choices or [{}]:
+        ranges = []
+        for letter in unit_letters:
+            size = min(model.infer_size(letter, node, binds) for node in nodes
+                       if uses_letter(node, letter)) if any(uses_letter(n, letter) for n in nodes) else DEFAULT_SIZE
+            ranges.append(range(1, size + 1))
+        for combo in itertools.product(*ranges):
+            out.append({**binds, **dict(zip(unit_letters, combo))})
+            if len(out) >= MAX_INSTANCES:
+                return out
+    return out

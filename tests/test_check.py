@@ -1,0 +1,244 @@
+"""The check layer fails when it should: wrong rules, tampered gradients; notes at kinks; large graphs switch to
+the numeric oracle and still agree with PyTorch."""
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from contextlib import contextmanager
+
+import pytest
+import sympy
+
+from derive import rules as rules_module
+from derive.backward import Gradient, derive
+from derive.check import check
+from derive.errors import CheckFailure
+from derive.graph import unrolled
+from derive.parse import parse_program
+
+from oracles import assert_close, point_of, require_torch, torch_gradient
+
+R = sympy.Rational
+RULES = rules_module.RULES
+
+
+@contextmanager
+def time_limit(seconds: float, what: str):
+    """Fail (instead of hanging CI) when the body takes longer than ``seconds``."""
+    def expired(signum, frame):
+        raise TimeoutError(f"{what} took longer than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def wrong(op: str, partials):
+    return dataclasses.replace(RULES[op], partials=partials)
+
+
+# --- wrong rules are caught ------------------------------------------------------------------------------------
+
+WRONG_RULES = [
+    # mul: each input's own value instead of the other input's
+    ("mul", lambda a, out, p: [a[0], a[1]], "p = w*x; y = p + b; f = y*y", {"w": "3", "x": "2", "b": "1"}),
+    ("mul", lambda a, out, p: [a[1], a[0] * 2], "w*x", {"w": "3", "x": "2"}),
+    ("add", lambda a, out, p: [sympy.S.One, sympy.S.NegativeOne], "(x + y)*z", {"x": "-2", "y": "5", "z": "-4"}),
+    ("sub", lambda a, out, p: [sympy.S.One, sympy.S.One], "x - y", {"x": "0.5", "y": "0.25"}),
+    ("div", lambda a, out, p: [1 / a[1], a[0] / a[1] ** 2], "x / y", {"x": "0.5", "y": "0.25"}),
+    ("neg", lambda a, out, p: [sympy.S.One], "-x*y", {"x": "0.5", "y": "0.25"}),
+    ("pow", lambda a, out, p: [a[1] * a[0] ** a[1], out * sympy.log(a[0])], "x**3", {"x": "0.5"}),
+    ("pow", lambda a, out, p: [a[1] * a[0] ** (a[1] - 1), out], "x**y", {"x": "0.5", "y": "1.5"}),
+    ("exp", lambda a, out, p: [a[0]], "exp(x)", {"x": "0.5"}),
+    ("log", lambda a, out, p: [a[0]], "log(x)", {"x": "0.5"}),
+    ("sqrt", lambda a, out, p: [1 / out], "sqrt(x)", {"x": "0.5"}),
+    ("sin", lambda a, out, p: [-sympy.cos(a[0])], "sin(x)", {"x": "0.5"}),
+    ("cos", lambda a, out, p: [sympy.sin(a[0])], "cos(x)", {"x": "0.5"}),
+    ("tanh", lambda a, out, p: [1 - out], "tanh(x)", {"x": "0.5"}),
+    ("sigmoid", lambda a, out, p: [out], "sigmoid(x)", {"x": "0.5"}),
+    ("sigmoid", lambda a, out, p: [out * (1 + out)], "sigmoid(w*x + b)", {"w": "0.5", "x": "2", "b": "0.1"}),
+    ("relu", lambda a, out, p: [sympy.S.One], "relu(x)", {"x": "-0.5"}),
+]
+
+
+@pytest.mark.parametrize("op,partials,text,point", WRONG_RULES,
+                         ids=[f"{op}:{text}" for op, _, text, _ in WRONG_RULES])
+def test_a_wrong_rule_fails_the_check(monkeypatch, op, partials, text, point):
+    graph = parse_program(text)
+    check(derive(graph, point_of(point)))  # the real rule passes
+    monkeypatch.setitem(RULES, op, wrong(op, partials))
+    derivation = derive(graph, point_of(point))
+    with pytest.raises(CheckFailure) as info:
+        check(derivation)
+    assert "self-check failed" in str(info.value)
+
+
+@pytest.mark.parametrize("op,partials,text,point", WRONG_RULES[:6] + WRONG_RULES[8:15],
+                         ids=[f"{op}:{text}" for op, _, text, _ in WRONG_RULES[:6] + WRONG_RULES[8:15]])
+def test_a_wrong_rule_fails_the_check_of_a_symbolic_walk(monkeypatch, op, partials, text, point):
+    monkeypatch.setitem(RULES, op, wrong(op, partials))
+    derivation = derive(parse_program(text), None)
+    with pytest.raises(CheckFailure):
+        check(derivation)
+
+
+def test_a_wrong_rule_fails_on_a_large_graph_too(monkeypatch):
+    text, point = doubling_network(11)
+    graph = parse_program(text)
+    monkeypatch.setitem(RULES, "mul", wrong("mul", lambda a, out, p: [a[0], a[1]]))
+    with pytest.raises(CheckFailure):
+        check(derive(graph, point))
+
+
+def _tampered(derivation, name: str, delta):
+    gradients = dict(derivation.gradients)
+    old = gradients[name]
+    gradients[name] = Gradient(old.node, old.expr, old.value + delta, old.parts)
+    return dataclasses.replace(derivation, gradients=gradients)
+
+
+@pytest.mark.parametrize("name,delta", [("w", 1), ("x", R(-1, 1000)), ("y", R(1, 10**5)), ("b", 8)])
+def test_a_wrong_accumulated_gradient_fails_the_check(name, delta):
+    derivation = derive(parse_program("p = w*x; y = p + b; s = -y; t = s + y_; f = t*t"),
+                        point_of({"x": "2", "w": "3", "b": "1", "y_": "5"}))
+    check(derivation)
+    with pytest.raises(CheckFailure) as info:
+        check(_tampered(derivation, name, delta))
+    assert f"/d{name}" in str(info.value)
+
+
+def test_a_wrong_accumulated_gradient_fails_the_numeric_oracle():
+    text, point = doubling_network(11)
+    derivation = derive(parse_program(text), point)
+    with pytest.raises(CheckFailure) as info:
+        check(_tampered(derivation, "w3", R(1, 1000)))
+    assert "numeric" in str(info.value)
+
+
+# --- kinks -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,point", [
+    ("relu(x)", {"x": "0"}),
+    ("relu(x)", {"x": "0.0000001"}),
+    ("relu(x)", {"x": "-0.0000009"}),
+    ("relu(x)*y + x", {"x": "0", "y": "2"}),
+    ("relu(x - y)*y", {"x": "0.3", "y": "0.3"}),
+])
+def test_near_a_relu_kink_the_check_reports_a_note_instead_of_comparing(text, point):
+    graph = parse_program(text)
+    report = check(derive(graph, point_of(point)))
+    assert report.notes, report
+    assert report.notes[0].key == "kink_skipped"
+    nodes = dict(report.notes[0].params)["nodes"]
+    relu_nodes = {n.name for n in graph.nodes if n.op == "relu"}
+    assert set(nodes if isinstance(nodes, (tuple, list)) else str(nodes).split(", ")) == relu_nodes
+    assert report.gradients_checked == 0
+
+
+@pytest.mark.parametrize("x", ["0.00001", "-0.00001", "0.5", "-2"])
+def test_away_from_the_kink_relu_is_compared(x):
+    report = check(derive(parse_program("relu(x)*3"), point_of({"x": x})))
+    assert not report.notes and report.oracle == "symbolic" and report.gradients_checked == 3
+
+
+def test_the_kink_uses_pytorchs_convention_and_the_walk_still_says_zero():
+    derivation = derive(parse_program("relu(x)*y"), point_of({"x": "0", "y": "2"}))
+    assert derivation.gradients["x"].value == 0
+    check(derivation)
+
+
+# --- large graphs: the numeric oracle --------------------------------------------------------------------------
+
+
+def doubling_network(levels: int):
+    """Each layer reads the previous one three times, so the unrolled output doubles in size per layer."""
+    lines = ["a1 = sigmoid(w1*x + b1)"]
+    for k in range(2, levels + 1):
+        lines.append(f"a{k} = sigmoid(w{k}*a{k - 1} + a{k - 1}*a{k - 1})")
+    text = "\n".join(lines)
+    graph = parse_program(text)
+    point = {leaf: R(3 + (i * 7) % 11, 10) * (-1) ** i for i, leaf in enumerate(graph.leaves)}
+    return text, point
+
+
+def sigmoid_chain(depth: int):
+    lines = ["a1 = sigmoid(w1*x)"] + [f"a{k} = sigmoid(w{k}*a{k - 1})" for k in range(2, depth + 1)]
+    text = "\n".join(lines)
+    graph = parse_program(text)
+    point = {leaf: R(1, 2) + R(i % 5, 10) for i, leaf in enumerate(graph.leaves)}
+    return text, point
+
+
+def test_large_graph_switches_to_the_numeric_oracle_and_passes():
+    text, point = doubling_network(11)
+    graph = parse_program(text)
+    assert sympy.count_ops(unrolled(graph)[graph.output]) > 5000
+    derivation = derive(graph, point)
+    with time_limit(60, "checking a 11-layer network"):
+        report = check(derivation)
+    assert report.oracle == "numeric"
+    assert report.gradients_checked == len(graph.nodes)
+    _agrees_with_torch(text, derivation, point)
+
+
+def test_large_graph_symbolic_walk_switches_to_the_numeric_oracle():
+    text, _ = doubling_network(11)
+    with time_limit(60, "checking a symbolic 11-layer network"):
+        report = check(derive(parse_program(text), None))
+    assert report.oracle == "numeric" and report.at_given_point is False
+
+
+def test_small_graph_uses_the_symbolic_oracle():
+    text, point = doubling_network(3)
+    report = check(derive(parse_program(text), point))
+    assert report.oracle == "symbolic"
+
+
+def test_deep_sigmoid_chain_passes_the_check():
+    """40 nested sigmoid(w_k * ...): 121 nodes. (Its unrolled output has only ~160 operations, so by the size rule
+    the symbolic oracle is used; whatever the oracle, the check must pass, quickly.)"""
+    text, point = sigmoid_chain(40)
+    derivation = derive(parse_program(text), point)
+    with time_limit(60, "checking a 40-deep sigmoid chain"):
+        report = check(derivation)
+    assert report.gradients_checked == len(derivation.graph.nodes)
+    _agrees_with_torch(text, derivation, point)
+
+
+def test_sigmoid_chain_check_takes_seconds_not_minutes():
+    """A 10-deep chain of sigmoid(w_k * ...) is a small network; checking it should not take half a minute."""
+    text, point = sigmoid_chain(10)
+    derivation = derive(parse_program(text), point)
+    start = time.perf_counter()
+    with time_limit(12, "checking a 10-deep sigmoid chain"):
+        check(derivation)
+    assert time.perf_counter() - start < 10
+
+
+# --- what the report says --------------------------------------------------------------------------------------
+
+
+def test_report_counts_what_was_checked():
+    graph = parse_program("p = w*x; y = p + b; s = -y; t = s + y_; f = t*t")
+    derivation = derive(graph, point_of({"x": "2", "w": "3", "b": "1", "y_": "5"}))
+    report = check(derivation)
+    assert report.locals_checked == sum(len(s.terms) for s in derivation.steps) == 8
+    assert report.gradients_checked == len(graph.nodes) == 9
+    assert report.oracle == "symbolic" and report.at_given_point and not report.notes
+
+
+def test_symbolic_walk_is_checked_at_a_point_of_its_own():
+    report = check(derive(parse_program("log(x)*sqrt(y) + relu(x - y)"), None))
+    assert report.at_given_point is False and report.gradients_checked > 0
+
+
+def _agrees_with_torch(text, derivation, point):
+    require_torch()
+    _, grads = torch_gradient(text, point)
+    for leaf, value in grads.items():
+        assert_close(derivation.gradients[leaf].value, value, "torch", f"d/d{leaf}")

@@ -1,0 +1,277 @@
+"""The LaTeX article and the Beamer slides: every scenario × {latex, beamer} × {en, ja} is rendered, compiled
+with the real engine its first line names, and checked in the log (no error, no overfull box wider than 20 pt, no
+missing glyph) and in the PDF (the linear-model slides have a page per backward step; PDFs are reproducible).
+
+Each document is compiled once per session, in parallel (a session-scoped fixture compiles exactly the documents
+the selected tests need). A missing engine fails under CI and skips elsewhere; a scenario or a Japanese catalog
+that is not written yet is skipped with that reason.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool
+from derive.context import catalog
+from derive.errors import DeriveError
+from derive.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
+                        overfull_boxes)
+from derive.render import render
+from derive.scenarios import SCENARIOS, build
+from derive.tex import ENGINES, align_rows, chain_members, escape_code, escape_prose, math_width, overlay_plan
+
+FORMATS = ("latex", "beamer")
+LANGS = ("en", "ja")
+DOCUMENTS = [(s, f, lang) for s in SCENARIOS for f in FORMATS for lang in LANGS]
+MAX_OVERFULL_PT = 20.0
+
+
+def _doc_id(doc) -> str:
+    return "-".join(doc)
+
+
+def _missing_reason(scenario: str, lang: str) -> str | None:
+    """Why a document cannot be rendered yet (its scenario module or its catalog is not written), or None."""
+    module = f"derive.scenarios.{scenario.replace('-', '_')}"
+    if importlib.util.find_spec(module) is None:
+        return f"scenario {scenario} is not written yet"
+    if f"scenario.{scenario}.title" not in catalog(lang):
+        return f"the {lang} catalog of {scenario} is not written yet"
+    return None
+
+
+_WALKS: dict = {}
+
+
+def _walk(scenario: str):
+    if scenario not in _WALKS:
+        _WALKS[scenario] = build(scenario)
+    return _WALKS[scenario]
+
+
+def _render(doc) -> str:
+    scenario, fmt, lang = doc
+    reason = _missing_reason(scenario, lang)
+    if reason:
+        pytest.skip(reason)
+    return render(_walk(scenario), fmt, lang)
+
+
+class Compilations:
+    """The documents of this session, each rendered and compiled at most once (in parallel on first use)."""
+
+    def __init__(self, folder: Path, wanted: list[tuple[str, str, str]]) -> None:
+        self.folder = folder
+        self.wanted = wanted
+        self.results: dict[tuple[str, str, str], Compiled | Exception] = {}
+        self.total_seconds = 0.0
+
+    def _one(self, doc) -> Compiled | Exception:
+        scenario, fmt, lang = doc
+        tex = self.folder / f"{scenario}-{fmt}-{lang}.tex"
+        try:
+            tex.write_text(render(_walk(scenario), fmt, lang), encoding="utf-8")
+            return compile_tex(tex)
+        except (DeriveError, OSError) as error:
+            return error
+
+    def _compile_all(self) -> None:
+        todo = [d for d in self.wanted if d not in self.results and _missing_reason(d[0], d[2]) is None
+                and shutil.which(ENGINES[d[2]])]
+        started = time.monotonic()
+        # One LuaLaTeX run first: on a fresh machine it builds the font cache, which parallel runs would race for.
+        first = next((d for d in todo if ENGINES[d[2]] == "lualatex"), None)
+        if first is not None:
+            self.results[first] = self._one(first)
+            todo.remove(first)
+        # Big documents first, so that the pool does not end waiting on one of them.
+        todo.sort(key=lambda d: (d[1] != "beamer", d[0] in ("toast", "linear-model")))
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            for doc, result in zip(todo, pool.map(self._one, todo)):
+                self.results[doc] = result
+        self.total_seconds += time.monotonic() - started
+        timings = sorted((r.seconds, _doc_id(d)) for d, r in self.results.items() if isinstance(r, Compiled))
+        sys.stderr.write(f"\n[test_tex] compiled {len(timings)} documents in {self.total_seconds:.1f} s: "
+                         + ", ".join(f"{name} {s:.1f} s" for s, name in reversed(timings)) + "\n")
+
+    def get(self, doc) -> Compiled:
+        scenario, fmt, lang = doc
+        reason = _missing_reason(scenario, lang)
+        if reason:
+            pytest.skip(reason)
+        require_tool(ENGINES[lang])  # a failure under CI, a skip elsewhere
+        if doc not in self.results:
+            if doc not in self.wanted:
+                self.wanted.append(doc)
+            self._compile_all()
+        result = self.results[doc]
+        if isinstance(result, CompileError):
+            pytest.fail(f"{_doc_id(doc)}: {result}\n--- log tail ---\n{result.log[-3000:]}")
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+@pytest.fixture(scope="session")
+def compiled(request, tmp_path_factory) -> Compilations:
+    wanted = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "doc" in callspec.params and item.module.__name__.endswith("test_tex"):
+            if callspec.params["doc"] not in wanted:
+                wanted.append(callspec.params["doc"])
+    return Compilations(tmp_path_factory.mktemp("tex"), wanted)
+
+
+# --- the documents ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=_doc_id)
+def test_first_line_names_the_engine(doc):
+    text = _render(doc)
+    engine = ENGINES[doc[2]]
+    assert text.splitlines()[0] == f"% !TEX program = {engine}"
+    assert engine_for(text) == engine
+    assert "\\date{}" in text  # \today would print the date of the build
+    assert text.rstrip().endswith("\\end{document}")
+
+
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=_doc_id)
+def test_compiles_cleanly(doc, compiled):
+    result = compiled.get(doc)
+    assert result.pdf.exists() and result.pdf.stat().st_size > 1000
+    assert result.pdf.read_bytes().startswith(b"%PDF-")
+    wide = overfull_boxes(result.log, MAX_OVERFULL_PT)
+    assert not wide, f"overfull \\hbox wider than {MAX_OVERFULL_PT} pt: {wide[:5]}"
+    tall = [float(m) for m in re.findall(r"^Overfull \\vbox \((\d+(?:\.\d+)?)pt too high\)", result.log, re.M)]
+    assert not [h for h in tall if h > MAX_OVERFULL_PT], f"material runs off a page (overfull \\vbox): {tall[:5]}"
+    missing = sorted(set(re.findall(r"^Missing character: There is no (.*?) in font", result.log, re.M)))
+    assert not missing, f"glyphs missing from the fonts (they would print as empty boxes): {missing}"
+    assert not re.search(r"^! ", result.log, re.M)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_linear_model_slides_have_a_page_per_backward_step(lang, compiled):
+    doc = ("linear-model", "beamer", lang)
+    result = compiled.get(doc)
+    pdfinfo = require_tool("pdfinfo")
+    info = subprocess.run([pdfinfo, str(result.pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    steps = len(_walk("linear-model").derivation.steps)
+    assert pages >= steps
+    # and each step has its own overlay in the backward frame: "Step k of n" appears on a page of its own
+    pdftotext = require_tool("pdftotext")
+    text = subprocess.run([pdftotext, str(result.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    heading = catalog(lang)["tex.step"]
+    shown = {k for k in range(1, steps + 1) if heading.format(k=k, n=steps) in text}
+    assert shown == set(range(1, steps + 1))
+
+
+# --- reproducibility and the engine -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_compiling_twice_gives_identical_pdfs(lang, tmp_path):
+    require_tool(ENGINES[lang])
+    if _missing_reason("toast", lang):
+        pytest.skip(_missing_reason("toast", lang))
+    source = tmp_path / "a" / "toast.tex"
+    source.parent.mkdir()
+    source.write_text(render(_walk("toast"), "latex", lang), encoding="utf-8")
+    first = compile_pdf(source).read_bytes()
+    other = tmp_path / "b" / "elsewhere.tex"  # another folder and name: the output must not depend on them
+    other.parent.mkdir()
+    shutil.copyfile(source, other)
+    second = compile_pdf(other).read_bytes()
+    assert first == second
+    assert b"/CreationDate (D:19700101000000Z)" in first or b"/CreationDate(D:19700101000000Z)" in first
+
+
+def test_engine_for_reads_the_first_line():
+    assert engine_for("% !TEX program = lualatex\n\\documentclass{article}") == "lualatex"
+    assert engine_for("%!TEX program=pdflatex\n") == "pdflatex"
+    with pytest.raises(DeriveError):
+        engine_for("\\documentclass{article}\n% !TEX program = lualatex\n")
+    with pytest.raises(DeriveError):
+        engine_for("% !TEX program = xelatex\n")
+
+
+def test_a_missing_engine_is_a_clear_error(tmp_path, monkeypatch):
+    tex = tmp_path / "doc.tex"
+    tex.write_text("% !TEX program = pdflatex\n\\documentclass{article}\\begin{document}x\\end{document}\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(EngineMissing, match="pdflatex"):
+        compile_pdf(tex)
+    assert not tex.with_suffix(".pdf").exists()
+
+
+def test_a_failing_document_reports_its_error_and_writes_no_pdf(tmp_path):
+    require_tool("pdflatex")
+    tex = tmp_path / "bad.tex"
+    tex.write_text("% !TEX program = pdflatex\n\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
+    with pytest.raises(CompileError, match="Undefined control sequence"):
+        compile_pdf(tex)
+    assert not tex.with_suffix(".pdf").exists()
+
+
+def test_overfull_boxes_are_read_from_the_log():
+    log = ("Overfull \\hbox (3.5pt too wide) in paragraph at lines 1--2\n"
+           "Overfull \\hbox (25.01pt too wide) detected at line 7\n")
+    assert overfull_boxes(log) == [(3.5, "in paragraph at lines 1--2"), (25.01, "detected at line 7")]
+    assert overfull_boxes(log, 20) == [(25.01, "detected at line 7")]
+
+
+# --- prose and chains -------------------------------------------------------------------------------------------
+
+def test_escape_prose_leaves_maths_alone_and_escapes_the_rest():
+    assert escape_prose("50% of $\\frac{a}{b}$ & more #1 {x}") == \
+        "50\\% of $\\frac{a}{b}$ \\& more \\#1 \\{x\\}"
+    assert escape_prose("(y' − y)² with η") == "(y' $-$ y)$^{2}$ with $\\eta$"
+    assert escape_prose("σ(1 − σ)") == "$\\sigma$(1 $-$ $\\sigma$)"
+    assert escape_prose("y_k and y_{kj}") == "$y_{k}$ and $y_{kj}$"
+    assert escape_prose("written y_ in the program") == "written \\texttt{y\\_} in the program"
+    assert escape_prose("Use --wrt w,b") == "Use \\texttt{-{}-{}wrt} w,b"
+    assert escape_prose("a ~ b ^ c \\ d") == "a \\textasciitilde{} b \\^{} c \\textbackslash{} d"
+    assert escape_prose("誤差 $E$ を、η で") == "誤差 $E$ を、$\\eta$ で"
+
+
+def test_escape_code_keeps_every_character():
+    assert escape_code("s = -y; t = y_ * 2") == "s\\ =\\ -{}y;\\ t\\ =\\ y\\_\\ {*}\\ 2"
+
+
+def test_chains_split_at_top_level_equals_only():
+    chain = "\\frac{\\partial f}{\\partial t} = \\left(a = b\\right) = {x = y} = 4"
+    assert chain_members(chain) == ["\\frac{\\partial f}{\\partial t}", "\\left(a = b\\right)", "{x = y}", "4"]
+    assert align_rows("a = b = c") == "a &= b \\\\\n  &= c"
+
+
+def test_long_members_break_before_top_level_operators():
+    term = "\\left(A_{1} - Y_{1}\\right) \\cdot A_{1} \\cdot \\left(1 - A_{1}\\right) \\cdot x_{11}"
+    long = " + ".join([term] * 4)
+    rows = align_rows("\\frac{\\partial E}{\\partial w} = " + long + " = 0.1", budget=38)
+    lines = rows.split("\\\\\n")
+    assert len(lines) >= 3 and lines[-1].strip() == "&= 0.1"
+    assert any(line.strip().startswith("&\\quad {}+") for line in lines)
+    assert all(math_width(line) <= 40 for line in lines)
+
+
+def test_overlay_plan_gives_each_backward_step_an_overlay():
+    walk = _walk("linear-model")
+    frames = overlay_plan(walk.derivation)
+    slides = [s for f in frames for s in f["slides"]]
+    assert frames[0]["start"]
+    assert [s["step"] for s in slides] == list(range(len(walk.derivation.steps)))
+    assert [s["overlay"] for s in slides] == [k + 2 for k in range(len(slides))]
+    assert all("highlight" in s["figure"] for s in slides)  # the current node
+    names = {n.name for n in walk.derivation.graph.nodes}
+    assert slides[0]["known"] == ["f", "t"]  # ∂f/∂f = 1, then f = t·t gives ∂f/∂t
+    assert set(slides[-1]["known"]) == names  # in the end every gradient is drawn in red
+    for before, after in zip(slides, slides[1:]):
+        assert set(before["known"]) <= set(after["known"])

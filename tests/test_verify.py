@@ -1,0 +1,408 @@
+"""`derive verify`: textbook identities hold, seeded mistakes are caught at the right step with the right slip,
+hostile input is refused with one clear line, and every report renders in every format and language.
+
+The documents are data: tests/corpus/verify/{identities,mistakes,hostile}.toml and examples/verify/*.md.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, require_tool
+from derive.verify import (FORMATS, MAX_DOCUMENT_BYTES, render_report, report_json_data, run, verify_bytes,
+                           verify_path, verify_text)
+
+CORPUS = ROOT / "tests" / "corpus" / "verify"
+EXAMPLES = ROOT / "examples" / "verify"
+LANGUAGES = ("en", "ja")
+
+
+def _cases(name: str) -> list[dict]:
+    return tomllib.loads((CORPUS / f"{name}.toml").read_text(encoding="utf-8"))["case"]
+
+
+IDENTITIES = _cases("identities")
+MISTAKES = _cases("mistakes")
+HOSTILE = _cases("hostile")
+
+
+@pytest.fixture(scope="module")
+def validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "derive" / "schema" / "verify.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def check_json(report, validator, lang: str = "en") -> dict:
+    """The JSON report validates against the shipped schema and is exactly what render_report prints."""
+    data = report_json_data(report, lang)
+    validator.validate(data)
+    assert json.loads(render_report(report, "json", lang)) == data
+    return data
+
+
+# --- the material's slip -------------------------------------------------------------------------------------
+
+SLIP = EXAMPLES / "sigmoid-sse-slip.md"
+CORRECTED = EXAMPLES / "sigmoid-sse-corrected.md"
+
+
+def test_material_slip_is_step_2_with_correct_form_and_counterexample(validator):
+    report = verify_path(SLIP)
+    assert report.exit_code == 1
+    wrong = [c for c in report.claims if c.ok is False]
+    assert len(wrong) == 1
+    claim = wrong[0]
+    assert claim.reading == "termwise"
+    first, second = claim.steps[:2]
+    assert first.ok is True
+    assert second.ok is False and second.index == 2
+    assert second.expected.replace(" ", "") in (r"\sum\left(A-Y\right)", r"\sum\left(-Y+A\right)")
+    point = dict(second.counterexample.point)
+    a, y = point["A"], point["Y"]
+    assert math.isclose(second.counterexample.lhs_value, a - y)
+    assert math.isclose(second.counterexample.rhs_value, (a - y) / 2)
+    assert second.slip.kind == "factor" and second.slip.param("missing") == "2"
+    data = check_json(report, validator)
+    step = data["claims"][[c["ok"] for c in data["claims"]].index(False)]["steps"][1]
+    assert step["index"] == 2 and step["ok"] is False and step["counterexample"]["point"]
+
+
+def test_corrected_chain_passes(validator):
+    report = verify_path(CORRECTED)
+    assert report.exit_code == 0, [(c.line, c.steps) for c in report.claims if not c.ok]
+    assert report.claims and all(c.ok for c in report.claims)
+    assert any(c.reading == "termwise" for c in report.claims)
+    check_json(report, validator)
+
+
+# --- the corpora ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", IDENTITIES, ids=[c["name"] for c in IDENTITIES])
+def test_identity_holds(case, validator):
+    report = verify_text(case["doc"])
+    failing = [(c.line, s.index, s.ok, s.counterexample) for c in report.claims for s in c.steps if s.ok is not True]
+    assert report.error is None, report.error
+    assert report.claims, "the document has no claim"
+    assert report.exit_code == 0, failing
+    check_json(report, validator)
+
+
+@pytest.mark.parametrize("case", MISTAKES, ids=[c["name"] for c in MISTAKES])
+def test_mistake_is_caught_at_the_right_step(case, validator):
+    report = verify_text(case["doc"])
+    assert report.error is None, report.error
+    assert report.exit_code == 1
+    wrong = [c for c in report.claims if c.ok is False]
+    assert len(wrong) == 1, [c.claim for c in wrong]
+    claim = wrong[0]
+    assert claim.line == case["line"]
+    step = next(s for s in claim.steps if s.ok is False)
+    assert step.index == case["step"]
+    assert (step.slip.kind if step.slip else "") == case["slip"]
+    assert step.expected, "no correct right side"
+    if step.method != "shape":
+        c = step.counterexample
+        assert c is not None and (c.point or step.method == "point")
+        assert not math.isclose(c.lhs_value, c.rhs_value, rel_tol=1e-9, abs_tol=1e-12)
+    check_json(report, validator)
+
+
+def _audit_events(function):
+    """Run ``function`` and record file opens, code execution and process starts made meanwhile."""
+    events: list[tuple] = []
+    active = [True]
+
+    def hook(event, args):
+        if active[0] and (event in ("open", "exec", "compile", "subprocess.Popen", "os.system", "os.exec",
+                                    "os.posix_spawn", "os.spawn", "socket.connect", "shutil.copyfile")
+                          or event.startswith("os.exec")):
+            events.append((event, args[:1]))
+
+    sys.addaudithook(hook)  # hooks cannot be removed: this one switches itself off
+    try:
+        result = function()
+    finally:
+        active[0] = False
+    return result, events
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c["name"] for c in HOSTILE])
+def test_hostile_input_is_refused_with_one_line(case, validator):
+    verify_text(case["doc"])  # warm up: imports and caches may open files the first time
+    report, events = _audit_events(lambda: verify_text(case["doc"]))
+    assert report.exit_code == 2, [(c.line, c.ok) for c in report.claims]
+    message = report.error.message
+    assert case["message"] in message
+    assert "\n" not in message and "Traceback" not in message
+    if "line" in case:
+        assert report.error.line == case["line"]
+    assert events == [], f"verify opened, ran or started something: {events[:3]}"
+    data = check_json(report, validator)
+    assert data["error"]["message"] == message
+    lang = LANGUAGES[HOSTILE.index(case) % 2]
+    for fmt in ("text", "markdown", "latex", "html"):
+        assert render_report(report, fmt, lang).strip()  # the user's text never breaks a format
+
+
+def _hostile_bytes() -> list[tuple[str, bytes, str]]:
+    nest = 50_000
+    return [
+        ("nul-bytes", b"$$E = x$$\n\x00\x00\x00", "NUL"),
+        ("binary-png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "NUL"),
+        ("latin-1", "$$E = x$$ caf\u00e9 na\u00efve".encode("latin-1"), "not UTF-8"),
+        ("utf-16", "$$E = x^2$$".encode("utf-16"), "NUL"),
+        ("overlong-utf-8", b"$$E = x$$ \xc0\xaf", "not UTF-8"),
+        ("surrogate-utf-8", b"$$E = x$$ \xed\xa0\x80", "not UTF-8"),
+        ("too-large", b"$$E = x$$\n" + b"a" * (MAX_DOCUMENT_BYTES + 1), "larger than"),
+        ("empty", b"", "empty"),
+        ("blank", b" \n\t\n", "empty"),
+        ("braces-100k", b"$$E = " + b"{" * nest + b"x" + b"}" * nest + b"$$", "longer than 64 KiB"),
+        ("braces-60k", b"$$E = " + b"{" * 30_000 + b"x" + b"}" * 30_000 + b"$$", "nested"),
+        ("parens-60k", b"$$E = " + b"(" * 30_000 + b"x" + b")" * 30_000 + b"$$", "nested"),
+        ("brackets-60k", b"$$E = " + b"[" * 30_000 + b"x" + b"]" * 30_000 + b"$$", "nested"),
+        ("braces-100k-inline", b"text $" + b"{" * nest + b"$ text", "nested"),
+        ("nesting-in-text-is-fine-but-maths-is-not", b"{" * nest + b"\n$$E = ((((((((((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))))))))))))$$",
+         "nested"),
+        ("fractions-deep", b"$$E = " + b"\\frac{1}{" * 2000 + b"x" + b"}" * 2000 + b"$$", "nested"),
+        ("formula-too-long", b"$$E = x" + b" + x" * 3000 + b"$$", "characters long"),
+        ("unclosed-brace-flood", b"$$E = " + b"{" * 30 + b"x$$", "never closed"),
+        ("chunk-too-long", b"$$" + b"x " * 40_000 + b"$$", "longer than"),
+        ("input-after-bom", "\ufeff\\input{/etc/passwd}".encode("utf-8"), "«\\input» is not allowed"),
+    ]
+
+
+@pytest.mark.parametrize("name,data,message", _hostile_bytes(), ids=[c[0] for c in _hostile_bytes()])
+def test_hostile_bytes_are_refused(name, data, message, validator):
+    report = verify_bytes(data)
+    assert report.exit_code == 2
+    assert message in report.error.message
+    assert "\n" not in report.error.message
+    check_json(report, validator)
+
+
+def test_ordinary_notes_are_skipped_not_failed(validator):
+    text = ("# Notes\n\nLet $x \\in \\mathbb{R}^n$ and $W \\in \\mathbb{R}^{m \\times n}$; the map "
+            "$x \\mapsto Wx$ is linear, $f(x) = x^2$ is a function and $\\|x\\|$ a norm.\n\n"
+            "$$E = \\frac{1}{2}(y - t)^2$$\n$$\\frac{\\partial E}{\\partial y} = y - t$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0
+    skipped = [s.text for s in report.skipped]
+    assert any("mathbb{R}^n" in s for s in skipped)
+    assert any("f(x) = x^2" in s for s in skipped)
+    data = check_json(report, validator)
+    assert {"line": 3, "text": "x \\in \\mathbb{R}^n"} in data["skipped"]
+
+
+def test_document_without_claims_is_ok():
+    report = verify_text("Only words here, and $\\alpha$.\n")
+    assert report.exit_code == 0 and not report.claims
+    assert "no claim" in render_report(report, "text", "en")
+
+
+# --- reading the notation ------------------------------------------------------------------------------------
+
+def test_index_order_is_kept():
+    """w_{12} and w_{21} are different symbols: a claim that mixes them up is wrong."""
+    doc = "$$E = w_{12} x_1 + w_{21} x_2$$\n$$\\frac{\\partial E}{\\partial w_{12}} = x_1$$\n" \
+          "$$\\frac{\\partial E}{\\partial w_{21}} = x_1$$\n"
+    report = verify_text(doc)
+    assert [c.ok for c in report.claims] == [True, False]
+
+
+@pytest.mark.parametrize("text,expected", [
+    (r"w^{l}_{ji}", "w^{l}_{ji}"),
+    (r"w_{ji}^{l}", "w^{l}_{ji}"),
+    (r"\delta_j^l", r"\delta^{l}_{j}"),
+    (r"a_i^{l-1}", "a^{l - 1}_{i}"),
+    (r"z^{(2)}_1", "z^{2}_{1}"),
+    (r"W^T", r"{W}^{\top}"),
+    (r"a^\top", r"{a}^{\top}"),
+    (r"x^2", "x^{2}"),
+    (r"(a)^2", "a^{2}"),
+    (r"\hat{y}", r"\hat{y}"),
+    (r"y'", "y'"),
+    (r"e^{-z}", "e^{- z}"),
+    (r"\log x", r"\log{\left(x \right)}"),
+])
+def test_scripts_are_read_by_the_documented_rule(text, expected):
+    from derive.notation import latex
+    from derive.verify_model import display
+    from derive.verify_syntax import parse_member
+    assert latex(display(parse_member(text))) == expected
+
+
+def test_layer_superscript_is_not_a_power():
+    from derive.verify_syntax import Pow, Sym, parse_member
+    assert isinstance(parse_member(r"a^2_1"), Sym)
+    assert isinstance(parse_member(r"x^2"), Pow)
+    assert isinstance(parse_member(r"\delta^{3}"), Sym)
+
+
+def test_log_is_natural_and_color_is_ignored():
+    report = verify_text("$$E = \\log x + \\ln x$$\n$$\\frac{dE}{dx} = {\\color{red}{\\frac{2}{x}}}$$\n")
+    assert report.exit_code == 0
+
+
+def test_derivative_of_two_free_symbols_is_not_zero():
+    """∂E/∂A resolved against the definitions: a wrong claim such as 7 ∂E/∂Z must not verify."""
+    report = verify_text("$$A = \\sigma(Z), \\quad E = \\frac{1}{2}(A - Y)^2$$\n"
+                         "$$\\frac{\\partial E}{\\partial A} = 7\\frac{\\partial E}{\\partial Z}$$\n")
+    assert report.exit_code == 1
+
+
+def test_sigmoid_rule_matches_finite_differences():
+    import sympy
+
+    from derive.verify_model import Sigmoid
+    z = sympy.Symbol("z")
+    derivative = sympy.diff(Sigmoid(z), z)
+    for x in (-2.0, 0.0, 0.7, 3.0):
+        h = 1e-6
+        numeric = (float(Sigmoid(x + h).evalf()) - float(Sigmoid(x - h).evalf())) / (2 * h)
+        assert math.isclose(float(derivative.subs(z, x).evalf()), numeric, rel_tol=1e-6)
+
+
+def test_crlf_and_bom_are_read():
+    report = verify_bytes(b"\xef\xbb\xbf$$E = x^3$$\r\n$$\\frac{dE}{dx} = 3x^2$$\r\n")
+    assert report.exit_code == 0 and report.claims[0].line == 2
+
+
+# --- limits --------------------------------------------------------------------------------------------------
+
+def test_time_limit_gives_exit_4(validator):
+    doc = ("$$E = \\sum_{i=1}^{60}\\sum_{j=1}^{60} (x_{ij} + y_{ij})^4$$\n"
+           "$$\\frac{\\partial E}{\\partial x_{11}} = 4(x_{11} + y_{11})^3$$\n")
+    report = verify_text(doc, time_limit=0.02)
+    assert report.exit_code == 4
+    assert report.claims[0].ok is None and report.claims[0].steps[0].ok is None
+    check_json(report, validator)
+    assert verify_text(doc).exit_code == 0
+
+
+def test_sums_too_large_are_undecided_not_passed():
+    doc = "$$E = \\sum_{i=1}^{100000} x_i^2$$\n$$\\frac{\\partial E}{\\partial x_1} = 2x_1$$\n"
+    report = verify_text(doc)
+    assert report.exit_code == 4
+
+
+def test_wrong_claim_wins_over_undecided():
+    doc = ("$$E = \\sum_{i=1}^{100000} x_i^2, \\quad F = y^2$$\n$$\\frac{\\partial E}{\\partial x_1} = 2x_1$$\n"
+           "$$\\frac{\\partial F}{\\partial y} = y$$\n")
+    assert verify_text(doc).exit_code == 1
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+def _examples() -> list[Path]:
+    return sorted(EXAMPLES.glob("*.md"))
+
+
+@pytest.mark.parametrize("path", _examples(), ids=[p.stem for p in _examples()])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_format_renders(path, lang, validator):
+    report = verify_path(path)
+    for fmt in FORMATS:
+        text = render_report(report, fmt, lang)
+        assert text.endswith("\n") and text.strip()
+        if fmt == "json":
+            validator.validate(json.loads(text))
+        elif fmt == "latex":
+            engine = "lualatex" if lang == "ja" else "pdflatex"
+            assert text.startswith(f"% !TEX program = {engine}\n")
+            assert "\\begin{document}" in text and text.rstrip().endswith("\\end{document}")
+        elif fmt == "html":
+            assert text.startswith("<!DOCTYPE html>") and "<math" in text
+            assert "$" not in re.sub(r"<annotation[^>]*>.*?</annotation>", "", text, flags=re.DOTALL)
+            assert f'lang="{lang}"' in text
+        if lang == "ja" and fmt != "json":
+            assert re.search("[\u3040-\u30ff]", text), "the Japanese report has no kana"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_error_report_renders(fmt, lang, validator):
+    report = verify_text("\\input{/etc/passwd}\n")
+    text = render_report(report, fmt, lang)
+    if fmt == "json":
+        validator.validate(json.loads(text))
+    else:
+        assert "input" in text
+
+
+def test_rendering_is_deterministic():
+    first = render_report(verify_path(SLIP), "json")
+    assert render_report(verify_path(SLIP), "json") == first
+
+
+def test_unknown_format_or_language_is_an_input_error():
+    from derive.errors import InputError
+    report = verify_path(SLIP)
+    with pytest.raises(InputError):
+        render_report(report, "beamer", "en")
+    with pytest.raises(InputError):
+        render_report(report, "markdown", "fr")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_latex_report_compiles(lang, tmp_path):
+    import subprocess
+    engine = require_tool("lualatex" if lang == "ja" else "pdflatex")
+    (tmp_path / "report.tex").write_text(render_report(verify_path(SLIP), "latex", lang), encoding="utf-8")
+    result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "report.tex"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+# --- what the CLI runs ---------------------------------------------------------------------------------------
+
+def test_run_gives_output_exit_code_and_error_line(tmp_path, validator):
+    output, code, message = run(str(SLIP), "markdown", "en")
+    assert code == 1 and message is None and "Step 2" in output
+    output, code, message = run(str(CORRECTED), "text", "ja")
+    assert code == 0 and message is None and output
+    bad = tmp_path / "bad.md"
+    bad.write_text("ok\n\\input{/etc/passwd}\n", encoding="utf-8")
+    output, code, message = run(str(bad), "markdown", "en")
+    assert (output, code) == (None, 2) and message.endswith("line 2: «\\input» is not allowed: it would read another file")
+    output, code, message = run(str(bad), "json", "en")
+    assert code == 2 and json.loads(output)["error"]["line"] == 2
+    validator.validate(json.loads(output))
+    output, code, message = run(str(tmp_path / "missing.md"), "text", "en")
+    assert code == 2 and "no such file" in message
+    output, code, message = run(str(tmp_path), "text", "en")
+    assert code == 2 and "folder" in message
+
+
+def _cli_has_verify() -> bool:
+    from derive.cli import build_parser
+    try:
+        build_parser().parse_args(["verify", str(SLIP)])
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _cli_has_verify(), reason="`derive verify` is not wired into derive/cli.py yet")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_verify(fmt, capsys, tmp_path, validator):
+    from derive.cli import main
+    assert main(["verify", str(SLIP), "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    assert out.strip()
+    if fmt == "json":
+        validator.validate(json.loads(out))
+    assert main(["verify", str(CORRECTED), "--format", fmt, "--lang", "ja", "-o", str(tmp_path / "r")]) == 0
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"\xff\xfe$$E$$")
+    assert main(["verify", str(bad), "--format", fmt, "-o", str(tmp_path / "never")]) == 2
+    assert not (tmp_path / "never").exists()
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "UTF-8" in err
