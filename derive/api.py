@@ -33,13 +33,30 @@ class Result:
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def to_latex(self, lang: str = "en") -> str:
+        return self.render("latex", lang)
+
+    def to_html(self, lang: str = "en") -> str:
+        return self.render("html", lang)
+
+    def _repr_latex_(self) -> str:
+        """Every gradient as one displayed ``aligned`` block: Jupyter shows it with MathJax, and nbconvert's
+        LaTeX export takes it as it is (a whole document would fit neither)."""
+        from .context import build_context
+        rows = [g["equation"].replace(" = ", " &= ", 1) for g in build_context(self.walkthrough, "en")["gradients"]]
+        return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
+
     def svg(self) -> str:
         """The computational graph with forward values and gradients, drawn by Graphviz."""
         from .figures import svg_for
         return svg_for(self.walkthrough.derivation)
 
-    def _repr_svg_(self) -> str:
-        return self.svg()
+    def _repr_svg_(self) -> str | None:
+        from .figures import ToolMissing
+        try:
+            return self.svg()
+        except ToolMissing:
+            return None  # without Graphviz, Jupyter falls back to the Markdown
 
     @property
     def gradients(self) -> dict[str, sympy.Expr | None]:

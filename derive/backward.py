@@ -101,7 +101,8 @@ def _times(local: Expr, gradient: Expr) -> Expr:
         return local * gradient
     if local == -1:
         return -gradient
-    return sympy.Mul(local, gradient, evaluate=False)
+    factors = local.args if isinstance(local, sympy.Mul) else (local,)  # flat, so a sign leads the product
+    return sympy.Mul(*factors, gradient, evaluate=False)
 
 
 def _sum(terms: list[Expr]) -> Expr:

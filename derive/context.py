@@ -201,7 +201,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             rule = symbol(leaf) - eta * Grad(d.output, leaf)
         changes.append(chain_latex([
             name_latex(leaf) + r" \leftarrow " + latex(rule),
-            number_latex(old) + " - " + product_latex([update.learning_rate, gradient], drop_ones=False),
+            number_latex(old) + " - " + product_latex([update.learning_rate, gradient]),
             number_latex(new)]))
     context = {
         "step": update.step,

@@ -3,22 +3,24 @@
 The page is the Markdown walk-through run through Python-Markdown. Maths is converted to MathML at build time
 (latex2mathml), so the page needs no script, no CDN and no network when it is read:
 
-1. the Markdown is rendered by the ``markdown`` templates, with a sentinel where the figure goes;
+1. the Markdown is rendered by the ``markdown`` templates, with a sentinel where the graph goes;
 2. every ``$$…$$`` and ``$…$`` outside code is lifted out into a placeholder (letters and digits only, which no
    Markdown rule touches) and converted to MathML, which is checked to be well-formed XML;
 3. Python-Markdown runs with raw HTML switched off, so prose is always escaped;
-4. the placeholders are put back (display maths as a horizontally scrollable block), tables are wrapped so that
-   they scroll sideways on a phone, and the figure sentinel becomes the graph as inline SVG;
+4. the graph sentinel and the walk-through's plots (``walk.images``) become inline SVG (plots with their caption),
+   the placeholders are put back (display maths as a horizontally scrollable block; inside an attribute, the
+   LaTeX as text), and tables are wrapped so that they scroll sideways on a phone;
 5. the page shell ``html/page.html.j2`` (autoescaped) places the body and inlines ``html/style.css``.
 
 Everything is deterministic: the same walk-through gives the same bytes.
 """
 from __future__ import annotations
 
+import html
+import itertools
 import re
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
-import html
 from html import escape
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, NamedTuple
 
@@ -36,7 +38,7 @@ MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale,
 # Code (fenced blocks and inline spans) is matched first so that a `$` inside it stays text.
 _SEGMENTS = re.compile(
     r"(?P<fence>^(?P<ticks>`{3,}|~{3,})[^\n]*\n.*?^(?P=ticks)[ \t]*$)"
-    r"|(?P<code>(?P<bt>`+).+?(?P=bt))"
+    r"|(?P<code>(?P<bt>`+)(?:(?!\n\s*\n).)+?(?P=bt))"  # a code span never crosses a blank line
     r"|(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
     r"|(?<![\\$])\$(?P<inline>[^$\n]+?)(?<!\\)\$",
     re.DOTALL | re.MULTILINE)
@@ -230,13 +232,12 @@ def _place_images(body: str, images: SvgSource) -> str:
             return match.group(0)
         svg, captioned = found
         alt = attributes.get("alt", "")  # escaped by Markdown; maths still as placeholders
-        prefix = "fig" + str(figure.count)
-        figure.count += 1
+        prefix = f"fig{next(numbers)}"
         caption = f"<figcaption>{alt}</figcaption>" if captioned and alt else ""
         kind = "plot" if captioned else "graph"
         return f'<figure class="{kind}">{inline_svg(svg, html.unescape(alt), prefix)}{caption}</figure>'
 
-    figure.count = 1
+    numbers = itertools.count(1)
     return re.sub(r"<p><img ([^>]*?)\s*/?></p>", figure, body)
 
 

@@ -67,7 +67,8 @@ def _symbols() -> tuple[tuple[str, object], ...]:
         "C": S("C"), "L": S("L"), "N": S("N"), "m": S("m"), "t": S("t"), "eta": S("eta"), "sigma": S("sigma"),
         "dl": S("delta", "l"), "dL": S("delta", "L"), "dl1": S("delta", "l+1"), "dlj": S("delta", "l", "j"),
         "zl": S("z", "l"), "zL": S("z", "L"), "zlj": S("z", "l", "j"), "al": S("a", "l"), "aL": S("a", "L"),
-        "al1": S("a", "l-1"), "a1": S("a", 1), "Wl": S("W", "l"), "Wl1": S("W", "l+1"), "WTl1": nn.Transposed(S("W", "l+1")),
+        "al1": S("a", "l-1"), "a1": S("a", 1), "Wl": S("W", "l"), "Wl1": S("W", "l+1"),
+        "WTl1": nn.Transposed(S("W", "l+1")),
         "bl": S("b", "l"), "wlji": S("w", "l", "ji"), "nl": S("n", None, "l"), "nl1": S("n", None, "l+1"),
         "nlm": S("n", None, "l-1"), "nL": S("n", None, "L"), "sp": nn.Apply("sigma", S("z", "l"), prime=True),
         "spL": nn.Apply("sigma", S("z", "L"), prime=True), "grad": nn.Gradient(S("C"), S("a", "L")),
@@ -101,8 +102,8 @@ def _setting(result: NetworkResult) -> Section:
     blocks += _activation_blocks(result)
     if net.loss == "cross_entropy":
         z, k = nn.Sym("z", "L", "k"), nn.Sym("a", "L", "k")
-        blocks += [Text("network.text.softmax"),
-                   Equation(k, (nn.Frac(nn.Apply("exp", z), nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", "i")))),))]
+        denominator = nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", "i")))
+        blocks += [Text("network.text.softmax"), Equation(k, (nn.Frac(nn.Apply("exp", z), denominator),))]
     blocks += [Text(f"network.text.loss.{net.loss}"), Equation(nn.Sym("C"), (_loss_formula(result),))]
     if net.batched:
         blocks.append(Text("network.text.data_batch", (("N", _math(nn.Relation(nn.Sym("N"), "=", _n(N)))),)))
@@ -171,7 +172,7 @@ def _with_factor(loss: str, N: int, m: int, body: nn.Display) -> nn.Display:
 def _forward(result: NetworkResult) -> Section:
     net = result.network
     fwd = result.forward
-    L, N = net.depth, net.samples
+    L = net.depth
     j_sum = nn.SumOver("i", "n_{l-1}", nn.Times((nn.Sym("w", "l", "ji"), nn.Sym("a", "l-1", "i"))))
     blocks: list[Any] = [
         Text("network.text.forward_index"),
@@ -478,17 +479,13 @@ def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
 
 def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en",
                    user_templates: str | None = None) -> str:
-    """The walk-through of a checked network derivation as text (``markdown``, ``latex``, ``json``)."""
+    """The walk-through of a checked network derivation in a format of `derive.render.FORMATS` and a language."""
     from .render import check_choice, environment, tidy
     check_choice(fmt, lang)
     if fmt == "json":
         return json.dumps(network_json(result), ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":
         return _render_html(result, lang, user_templates)
-    if fmt not in TEMPLATES:
-        from .errors import InputError
-        raise InputError(f"--network: the {fmt} format is not available for networks yet "
-                         f"(choose from {', '.join(list(TEMPLATES) + ['json'])})")
     context = network_context(result, lang)
     if fmt in ("latex", "beamer"):
         context.update(_tex_context(result, lang, fmt))

@@ -11,7 +11,8 @@ Limits (each violation is an input error naming the key):
 - the file: at most ``MAX_TEXT_BYTES`` (1 MiB) of UTF-8;
 - a layer: at most ``MAX_UNITS`` (100) units; a network: at most ``MAX_LAYERS`` (32) layers counted as L,
   at most ``MAX_PARAMETERS`` (10,000) weights and biases;
-- a batch: at most ``MAX_SAMPLES`` (256) samples, and parameters × samples at most ``MAX_WORK`` (25,000; about five seconds);
+- a batch: at most ``MAX_SAMPLES`` (256) samples, and parameters × samples at most ``MAX_WORK`` (25,000, about
+  five seconds of CPU);
 - every number: finite, at most ``MAX_MAGNITUDE`` (10⁶) in magnitude and at most ``MAX_DECIMALS`` (30)
   decimal places.
 """

@@ -33,7 +33,7 @@ import sympy
 from sympy import Expr
 
 from . import network_notation as nn
-from .check import ABS_TOL, KINK_RADIUS, REL_TOL, SYMBOLIC_OPS, close
+from .check import KINK_RADIUS, SYMBOLIC_OPS, close
 from .errors import CheckFailure, InputError
 from .graph import DIGITS, MAX_EXACT_BITS, MAX_MAGNITUDE
 from .network_load import Network
@@ -358,7 +358,9 @@ class NetworkResult:
         return {l: term.value for l, term in self.update_b_terms.items()}
 
     # rendering, mirroring derive.api.Result
-    def render(self, fmt: str = "markdown", lang: str = "en", user_templates: str | None = None) -> str:
+    def render(self, fmt: str = "markdown", lang: str = "en", user_templates: str | None = None,
+               figure_href: str | None = None) -> str:
+        """The walk-through as text; ``figure_href`` is accepted for the CLI's sake (networks have no figure)."""
         from .network_doc import render_network
         return render_network(self, fmt, lang, user_templates)
 
@@ -618,7 +620,8 @@ def float_loss(network: Network, W, b) -> float:
 
 
 def float_reverse_pass(network: Network, W, b) -> FloatPass:
-    """δ_j^l for every sample, then ∂C/∂w_ji^l = Σ_n δ_j^l a_i^{l−1} and ∂C/∂b_j^l = Σ_n δ_j^l, in float64."""
+    """δ_j^l for every sample, then ∂C/∂w_ji^l = Σ_n δ_j^l a_i^{l−1} and ∂C/∂b_j^l = Σ_n δ_j^l, in
+    float64."""
     L, N, m = network.depth, network.samples, network.sizes[-1]
     slope = float(network.leaky_slope or 0)
     scale = _scale(network)
@@ -657,7 +660,8 @@ FD_DIRECTIONS = 4
 
 def finite_difference_check(network: Network, W, b, reference: FloatPass) -> int:
     """Central differences of the float64 cost along ``FD_DIRECTIONS`` random directions in parameter space,
-    against the float64 reverse pass: (C(θ + hv) − C(θ − hv)) / 2h ≈ ∇C · v. Returns the number of directions."""
+    against the float64 reverse pass: (C(θ + hv) − C(θ − hv)) / 2h ≈ ∇C · v. Returns the number of
+    directions."""
     rng = random.Random(20260507)
     size = max([abs(x) for l in W for row in W[l] for x in row] + [abs(x) for l in b for x in b[l]] + [1.0])
     h = 1e-5 * size

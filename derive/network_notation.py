@@ -272,17 +272,6 @@ class Relation(Display):
         return _p(printer, self.left) + " " + self.op + " " + _p(printer, self.right)
 
 
-@dataclass(frozen=True)
-class Defined(Display):
-    """``left \\coloneqq right`` is not in every LaTeX setup; this prints ``left \\equiv right`` as a definition."""
-
-    left: Display
-    right: Display
-
-    def _derive_latex(self, printer: Any) -> str:
-        return _p(printer, self.left) + r" \equiv " + _p(printer, self.right)
-
-
 def _paren_product(printer: Any, item: Display) -> str:
     """Parentheses around sums and matrix products used as operands of ⊙: ((W)ᵀ δ) ⊙ σ'(z)."""
     text = _p(printer, item)

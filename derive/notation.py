@@ -53,15 +53,16 @@ def name_latex(name: str) -> str:
 
 
 def _split_indices(name: str) -> tuple[str, str, str]:
-    """``z^2_1`` -> (``z``, ``2``, ``1``); ``apple_num`` -> (``apple_num``, '', '') when the tail is a word."""
-    match = re.match(r"^([A-Za-z][A-Za-z0-9]*)((?:[\^_][A-Za-z0-9,]+)*)$", name)
+    """``z^2_1`` -> (``z``, ``2``, ``1``); ``W^l+1`` -> (``W``, ``l+1``, ''); ``x_1,2`` -> (``x``, '', ``1,2``);
+    ``apple_num`` -> (``apple_num``, '', '') when the tail is a word."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9]*)((?:[\^_][A-Za-z0-9,+\-]+)*)$", name)
     if not match:
         return name, "", ""
     head, tail = match.groups()
-    parts = re.findall(r"([\^_])([A-Za-z0-9,]+)", tail)
+    parts = re.findall(r"([\^_])([A-Za-z0-9,+\-]+)", tail)
     sups = [p for mark, p in parts if mark == "^"]
     subs = [p for mark, p in parts if mark == "_"]
-    if not sups and subs and any(len(s) > 1 and not s.isdigit() for s in subs):
+    if not sups and subs and any(re.search("[A-Za-z]{2,}", s) for s in subs):
         return name, "", ""  # a snake_case word such as apple_num
     return head, ",".join(sups), "".join(subs)
 
@@ -104,9 +105,19 @@ class DerivePrinter(LatexPrinter):
         first, rest = expr.args[0], expr.args[1:]
         if first.is_Rational and not first.is_Integer and rest and abs(first.p) == 1:
             # ½·q as the material writes it, not q/2
-            text = self._print(abs(first)) + r" \cdot " + self._print(sympy.Mul(*rest, evaluate=False))
+            rest_expr = sympy.Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0]
+            rest_text = self._print(rest_expr)
+            if isinstance(rest_expr, sympy.Add):
+                rest_text = r"\left(" + rest_text + r"\right)"
+            text = self._print(abs(first)) + r" \cdot " + rest_text
             return "- " + text if first < 0 else text
         return super()._print_Mul(expr)
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return float_text(float(expr))
+
+    def _print_HadamardProduct(self, expr) -> str:
+        return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
 
     def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
         text = r"\mathbf{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
@@ -195,12 +206,9 @@ def float_text(x: float) -> str:
     return text
 
 
-def product_latex(factors: list[sympy.Basic], drop_ones: bool = True) -> str:
-    """``a · b · c`` with negative numbers in parentheses, for chains such as ``(−4) · 2``; factors of 1 (the
-    upstream gradient at the output) are left out unless ``drop_ones`` is false."""
+def product_latex(factors: list[sympy.Basic]) -> str:
+    """``a · b · c`` with negative numbers (and sums) in parentheses, for chains such as ``(−4) · 2``."""
     parts = []
-    if drop_ones and len(factors) > 1:
-        factors = [f for f in factors if f != 1] or [sympy.S.One]
     for factor in factors:
         text = number_latex(factor) if sympy.sympify(factor).is_number else latex(factor)
         needs_parentheses = text.startswith("-") or (

@@ -79,6 +79,7 @@ from .verify_check import (ClaimResult, Counterexample, DefinitionRead, Report, 
 from .verify_document import MAX_DOCUMENT_BYTES
 
 __all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
+           "example_documents", "gallery_outputs",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
            "FORMATS", "MAX_DOCUMENT_BYTES"]
 
@@ -164,3 +165,42 @@ def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 1
 
 def to_json(report: Report, lang: str = "en") -> str:
     return json.dumps(report_json_data(report, lang), ensure_ascii=False, indent=2) + "\n"
+
+
+# --- the gallery ---------------------------------------------------------------------------------------------
+
+GALLERY_FORMATS = ("markdown", "latex", "html", "json")
+
+
+def examples_root() -> Path:
+    """The example documents: ``derive.examples`` in a wheel (when packaged), ``examples/`` in a checkout."""
+    from importlib import resources
+    try:
+        root = resources.files("derive.examples")
+        if root.is_dir():
+            return Path(str(root))
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "examples"
+
+
+def example_documents() -> list[tuple[str, str]]:
+    """``(name, text)`` of every ``examples/verify/*.md``, by name."""
+    folder = examples_root() / "verify"
+    return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.md"))]
+
+
+def gallery_outputs(formats: tuple[str, ...] = GALLERY_FORMATS,
+                    languages: tuple[str, ...] = ("en", "ja")) -> dict[str, str]:
+    """Every example's report in every format and language, as ``{relative path: text}`` for ``derive build``:
+    ``verify-NAME/LANG.EXT`` and the language-neutral ``verify-NAME/verify-NAME.json`` (English slip sentences).
+    Deterministic: the random points are seeded by the document's lines."""
+    files: dict[str, str] = {}
+    for name, text in example_documents():
+        report = verify_text(text)
+        folder = f"verify-{name}"
+        for fmt in formats:
+            for lang in (("en",) if fmt == "json" else languages):
+                path = f"{folder}/{folder}.json" if fmt == "json" else f"{folder}/{lang}.{EXTENSIONS[fmt]}"
+                files[path] = render_report(report, fmt, lang)
+    return files

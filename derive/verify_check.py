@@ -119,6 +119,23 @@ class Report:
             return 4
         return 0
 
+    # the report renders itself, like the walk-throughs (also in notebooks)
+    def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
+        from .verify_render import render
+        return render(self, fmt, lang, **options)
+
+    def to_markdown(self, lang: str = "en") -> str:
+        return self.render("markdown", lang)
+
+    def to_latex(self, lang: str = "en") -> str:
+        return self.render("latex", lang)
+
+    def to_json(self, lang: str = "en") -> str:
+        return self.render("json", lang)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
 
 class Problem(Exception):
     """Input that cannot be read: exit 2 with the line."""
@@ -594,8 +611,8 @@ class ClaimChecker:
         model = self.model
         try:
             a = model.conc(a_node, binds)
-        except SHAPE_ERRORS as exc:
-            return False, None, Slip("shape_left", (("message", str(exc)),)), "shape"
+        except SHAPE_ERRORS:
+            return False, None, Slip("shape_left"), "shape"
         try:
             b = model.conc(b_node, binds)
         except SHAPE_ERRORS:
@@ -999,13 +1016,14 @@ def _mutants(node: Node):
     swapped (w^{3}_{jk} → w^{3}_{kj}), or its layer moved by one. Yields (old, new, mutated copy)."""
     from dataclasses import replace
     seen = set()
-    for n in walk(node):
+    mutable = list(_outside_derivatives(node))
+    for n in mutable:
         if isinstance(n, Transpose):
             yield n, n.arg, _replace_node(node, n, n.arg)
-    for n in walk(node):
+    for n in mutable:
         if isinstance(n, Sym) and n.layer is not None and not n.subs:
             yield n, Transpose(n), _replace_node(node, n, Transpose(n))
-    occurrences = [n for n in walk(node) if isinstance(n, Sym) and (len(n.subs) >= 2 or n.layer is not None)]
+    occurrences = [n for n in mutable if isinstance(n, Sym) and (len(n.subs) >= 2 or n.layer is not None)]
     for sym in occurrences:
         variants = []
         if len(sym.subs) >= 2:
@@ -1026,6 +1044,21 @@ def _mutants(node: Node):
                 continue
             seen.add((sym, variant))
             yield sym, variant, _replace_node(node, sym, variant)
+
+
+def _outside_derivatives(node: Node):
+    """The nodes of a tree, not entering the symbols a derivative names (nor index positions)."""
+    from .verify_syntax import children
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, (Deriv, Sym)):
+            continue
+        if isinstance(current, DerivOf):
+            stack.append(current.body)
+            continue
+        stack.extend(reversed(children(current)))
 
 
 def _shift_layer(layer: Node, delta: int) -> Node | None:
@@ -1049,8 +1082,8 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
     from dataclasses import fields, is_dataclass, replace
     if node == old:
         return new
-    if not is_dataclass(node):
-        return node
+    if not is_dataclass(node) or isinstance(node, Deriv):
+        return node  # the derivative a member names is never mutated
     changes = {}
     for field in fields(node):
         value = getattr(node, field.name)

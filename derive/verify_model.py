@@ -201,10 +201,17 @@ class DHadamard(sympy.Expr):
         parts = []
         for arg in self.args:
             text = printer._print(arg)
-            if isinstance(arg, sympy.Add):
+            if isinstance(arg, (sympy.Add, sympy.Mul, DHadamard, DSum)):
                 text = r"\left(" + text + r"\right)"
             parts.append(text)
         return r" \odot ".join(parts)
+
+
+class DParen(sympy.Expr):
+    """Parentheses the reader wrote and the meaning needs: a Σ followed by more factors."""
+
+    def _derive_latex(self, printer) -> str:
+        return r"\left(" + printer._print(self.args[0]) + r"\right)"
 
 
 def _index_latex(node: Node) -> str:
@@ -254,6 +261,8 @@ def display(node: Node) -> sympy.Basic:
         factors = [display(f) for f in node.factors]
         if node.hadamard:
             return DHadamard(*factors)
+        factors = [DParen(shown) if isinstance(f, (Sum, DerivOf)) and k < len(factors) - 1 else shown
+                   for k, (f, shown) in enumerate(zip(node.factors, factors))]
         return sympy.Mul(*factors, evaluate=False)
     if isinstance(node, Div):
         if isinstance(node.num, Num) and isinstance(node.den, Num) and node.den.value != 0 \
@@ -925,8 +934,8 @@ def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = 
         letter = pattern[1]
         if not isinstance(value, int):
             return False
-        if is_layer and value < 2:
-            return False  # a definition written with the layer letter holds for l = 2, …, L
+        if is_layer and letter == "l" and value < 2:
+            return False  # a definition written with the layer letter l holds for l = 2, …, L
         if letter in binds:
             return binds[letter] == value
         binds[letter] = value

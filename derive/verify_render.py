@@ -134,7 +134,8 @@ def claim_context(claim: ClaimResult, t, fmt: str, math) -> dict[str, Any]:
     elif claim.reading == "componentwise":
         if claim.free_indices:
             indices = t["verify.list_separator"].join(math(i) for i in claim.free_indices)
-            reading = t["verify.reading.indices"].format(indices=indices, count=claim.instances)
+            key = "verify.reading.indices" if claim.instances > 1 else "verify.reading.indices_one"
+            reading = t[key].format(indices=indices, count=claim.instances)
         else:
             reading = t["verify.reading.componentwise"]
     chain = claim.members[0]
@@ -190,7 +191,7 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
     if fmt == "latex":
         from .tex import escape_code, escape_prose
         context.update(engine_line=f"% !TEX program = {ENGINES[lang]}", preamble=_tex_preamble(lang),
-                       esc=escape_prose, code=escape_code)
+                       esc=escape_prose, code=lambda text: escape_code(text).replace("\\ ", "\\ \\allowbreak{}"))
     return context
 
 

@@ -69,20 +69,28 @@ def cjk_variant(text: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pages(tmp_path_factory) -> dict[tuple[str, str], Page]:
-    """Every scenario × language rendered to Markdown and HTML; a scenario that cannot be built yet is recorded,
-    and its tests fail with the reason (the others still run)."""
+def pages(request, tmp_path_factory) -> dict[tuple[str, str], Page]:
+    """Every scenario × language as Markdown and HTML. Taken from the session's gallery when it has the HTML
+    files (the gallery is built once per session anyway), else rendered here; a scenario that cannot be built yet
+    is recorded, and its tests fail with the reason (the others still run)."""
     from derive.render import render
     from derive.scenarios import build
 
+    gallery = _gallery_with_html(request)
     folder = tmp_path_factory.mktemp("html")
     out: dict[tuple[str, str], Page] = {}
+    walks: dict[str, object] = {}
     for scenario, lang in KEYS:
         page = Page()
         try:
-            walk = build(scenario)
-            page.markdown = render(walk, "markdown", lang)
-            page.html = render(walk, "html", lang)
+            if gallery is not None:
+                from derive.gallery import relative_path
+                page.markdown = (gallery / relative_path(scenario, "markdown", lang)).read_text(encoding="utf-8")
+                page.html = (gallery / relative_path(scenario, "html", lang)).read_text(encoding="utf-8")
+            else:
+                walk = walks.get(scenario) or walks.setdefault(scenario, build(scenario))
+                page.markdown = render(walk, "markdown", lang)
+                page.html = render(walk, "html", lang)
         except Exception as error:  # noqa: BLE001 - reported by each test of this page
             page.error = f"{type(error).__name__}: {error}"
         else:
@@ -93,6 +101,17 @@ def pages(tmp_path_factory) -> dict[tuple[str, str], Page]:
                 page.variant.write_text(cjk_variant(page.html), encoding="utf-8")
         out[scenario, lang] = page
     return out
+
+
+def _gallery_with_html(request) -> Path | None:
+    from derive.gallery import gallery_files
+
+    if not any(fmt == "html" for _, fmt, _ in gallery_files()):
+        return None
+    try:
+        return request.getfixturevalue("gallery")
+    except (Exception, pytest.fail.Exception):  # noqa: BLE001 - a broken gallery is test_gallery's to report
+        return None
 
 
 def page_of(pages, scenario: str, lang: str) -> Page:

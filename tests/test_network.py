@@ -383,6 +383,8 @@ def test_examples_render_in_every_format_and_language(path):
         tex = render_network(result, "latex", lang)
         assert tex.startswith("% !TEX program = " + ("pdflatex" if lang == "en" else "lualatex"))
         assert tex.count(r"\begin{document}") == 1 and tex.rstrip().endswith(r"\end{document}")
+        slides = render_network(result, "beamer", lang)
+        assert r"\documentclass[11pt,aspectratio=169]{beamer}" in slides and slides.count(r"\begin{frame}") >= 8
         html = render_network(result, "html", lang)
         assert html.startswith("<!DOCTYPE html>") and "<math" in html and "$$" not in html
 
@@ -410,9 +412,11 @@ def test_latex_compiles(tmp_path):
     assert (tmp_path / "network.pdf").stat().st_size > 0
 
 
-def test_formats_without_a_network_template_are_input_errors():
-    with pytest.raises(InputError, match="beamer"):
-        render_network(explained(DESIGN), "beamer", "en")
+def test_unknown_formats_and_languages_are_input_errors():
+    with pytest.raises(InputError, match="unknown format"):
+        render_network(explained(DESIGN), "docx", "en")
+    with pytest.raises(InputError, match="unknown language"):
+        render_network(explained(DESIGN), "markdown", "fr")
 
 
 def test_a_deep_network_derives_with_the_numeric_oracles():

@@ -369,6 +369,15 @@ def test_flat_sum_is_not_called_nested():
         assert len(graph.leaves) == 300
 
 
+def test_fractional_power_of_constants_is_accepted_like_sqrt():
+    """``2**0.5`` is numbers and ``**``, all allowed; ``sqrt(2)`` is accepted, so ``2**0.5`` should be too (today
+    the constant folding refuses it: "constant power '2**0.5' is not supported")."""
+    assert parse_program("sqrt(2)*x").leaves == ("x",)
+    graph = parse_program("2**0.5*x")
+    d = derive(graph, {"x": R(1)})
+    assert abs(float(d.output_value) - 2 ** 0.5) < 1e-12
+
+
 def test_limits_are_not_reached_by_ordinary_inputs():
     parse_program("(" * 50 + "x" + ")" * 50)
     parse_program("-" * 100 + "x")

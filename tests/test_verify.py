@@ -337,9 +337,46 @@ def test_error_report_renders(fmt, lang, validator):
         assert "input" in text
 
 
+def test_catalogs_have_the_same_keys_and_every_kind():
+    from derive.context import catalog
+    en = {k for k in catalog("en") if k.startswith("verify.")}
+    ja = {k for k in catalog("ja") if k.startswith("verify.")}
+    assert en == ja
+    kinds = ("factor sign missing_factor extra_factor extra_symbol missing_symbol index_swap layer_index transpose "
+             "shape shape_left not_edge missing_link wrong_end missing_path duplicate_path").split()
+    methods = "symbolic numeric structure point definition timeout limit shape".split()
+    assert {f"verify.slip.{k}" for k in kinds} <= en
+    assert {f"verify.method.{m}" for m in methods} <= en
+
+
+def test_report_renders_itself():
+    report = verify_path(SLIP)
+    assert report.to_markdown().startswith("# ") and report._repr_markdown_() == report.to_markdown()
+    assert json.loads(report.to_json())["ok"] is False
+    assert report.to_latex().startswith("% !TEX program = pdflatex")
+
+
 def test_rendering_is_deterministic():
     first = render_report(verify_path(SLIP), "json")
     assert render_report(verify_path(SLIP), "json") == first
+
+
+def test_gallery_outputs_are_the_same_under_any_hash_seed():
+    """The gallery must be byte-identical on every run: no set or dict order may leak into a report."""
+    import os
+    import subprocess
+    script = ("import hashlib, derive.verify as v\n"
+              "files = v.gallery_outputs(formats=('markdown', 'latex', 'json'))\n"
+              "print(hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest(), len(files))")
+    digests = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1, digests
+    assert int(next(iter(digests)).split()[1]) == len(_examples()) * 5
 
 
 def test_unknown_format_or_language_is_an_input_error():
@@ -351,11 +388,12 @@ def test_unknown_format_or_language_is_an_input_error():
         render_report(report, "markdown", "fr")
 
 
+@pytest.mark.parametrize("path", [SLIP, EXAMPLES / "delta-recurrence.md"], ids=["slip", "delta"])
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_latex_report_compiles(lang, tmp_path):
+def test_latex_report_compiles(lang, path, tmp_path):
     import subprocess
     engine = require_tool("lualatex" if lang == "ja" else "pdflatex")
-    (tmp_path / "report.tex").write_text(render_report(verify_path(SLIP), "latex", lang), encoding="utf-8")
+    (tmp_path / "report.tex").write_text(render_report(verify_path(path), "latex", lang), encoding="utf-8")
     result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "report.tex"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:]

@@ -179,7 +179,7 @@ def _bowl_section(bowl: Derivation, runs) -> Section:
     subs = tuple((symbol(n), v) for n, v in values.items())
     with sympy.evaluate(False):
         closed_x, closed_y = a * x, b * y
-        bowl_expr = sympy.Mul(a * x ** 2 + b * y ** 2, sympy.Pow(2, -1))  # (a x² + b y²)/2, the program's f
+        bowl_expr = sympy.Rational(1, 2) * (a * x ** 2 + b * y ** 2)  # ½·(a x² + b y²), as the program's f
     header = (_key("table.step"),) + tuple(LABELS[n] for n in NAMES)
     paths = {n: [bowl] + [u.derivation for u in runs[n]] for n in NAMES}
     xy_rows = tuple((sympy.Integer(k),) + tuple(sympy.Tuple(*(Shown(cell(paths[n][k].point[c]), bare=True) for c in "xy"))
