@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import sympy
 
@@ -10,6 +10,9 @@ from .backward import derive
 from .errors import InputError
 from .parse import parse_number, parse_program
 from .walkthrough import Walkthrough, make
+
+if TYPE_CHECKING:
+    from .network_math import NetworkResult
 
 MAX_STEPS = 1000
 
@@ -66,6 +69,12 @@ class Result:
     def values(self) -> dict[str, sympy.Expr] | None:
         values = self.walkthrough.derivation.values
         return dict(values) if values is not None else None
+
+
+def network(path: str) -> "NetworkResult":
+    """A layered network from a TOML file: forward pass, δ recurrence, gradients and one update, all checked."""
+    from .network import explain_file
+    return explain_file(path)
 
 
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None) -> Result:

@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="the walk-through of your own expression or program",
                                   description="Walk an expression or a program of assignments backwards.",
                                   epilog=EXPLAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    explain.add_argument("source", metavar="EXPR_OR_PROGRAM", help="the expression or program, '-' or '@PATH'")
+    explain.add_argument("source", metavar="EXPR_OR_PROGRAM", nargs="?",
+                         help="the expression or program, '-' or '@PATH'")
+    explain.add_argument("--network", metavar="FILE.toml", help="explain a layered network described in a TOML "
+                         "file ('-' reads it from stdin) instead of an expression")
     explain.add_argument("--at", metavar="NAME=VALUE,...", help="a value for every leaf (decimals read exactly)")
     explain.add_argument("--wrt", metavar="NAME,...", help="the leaves to explain and update (default all)")
     explain.add_argument("--step", metavar="lr=VALUE[,steps=N]", help="gradient-descent steps on the --wrt leaves "
@@ -156,9 +159,28 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
+    if args.network is not None:
+        return _explain_network(args)
+    if args.source is None:
+        raise UsageError("give an expression or program, or --network FILE.toml (see 'derive explain --help')")
     from .api import explain
     _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
                      optimizer=args.optimizer), args)
+    return 0
+
+
+def _explain_network(args: argparse.Namespace) -> int:
+    given = [flag for flag, value in (("EXPR_OR_PROGRAM", args.source), ("--at", args.at), ("--wrt", args.wrt),
+                                      ("--step", args.step), ("--optimizer", args.optimizer)) if value is not None]
+    if given:
+        raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
+    from .network import explain_file, explain_text
+    from .network_load import MAX_TEXT_BYTES
+    if args.network == "-":
+        result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
+    else:
+        result = explain_file(args.network)
+    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
     return 0
 
 
@@ -179,22 +201,22 @@ def _templates(args: argparse.Namespace) -> str | None:
     return str(Path(args.templates).resolve())
 
 
-def read_source(source: str) -> str:
-    """The expression itself, stdin for '-', or a file for '@PATH'; capped at 128 KiB and UTF-8."""
+def read_source(source: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """The expression itself, stdin for '-', or a file for '@PATH'; capped (128 KiB by default) and UTF-8."""
     if source == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        data = sys.stdin.buffer.read(limit + 1)
         origin = "stdin"
     elif source.startswith("@"):
         path = Path(source[1:])
         if not path.is_file():
             raise InputError(f"cannot read {source[1:]}: no such file")
         with path.open("rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
+            data = handle.read(limit + 1)
         origin = str(path)
     else:
         return source
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError(f"{origin}: the input is larger than {MAX_INPUT_BYTES} bytes")
+    if len(data) > limit:
+        raise InputError(f"{origin}: the input is larger than {limit} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
