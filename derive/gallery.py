@@ -1,48 +1,182 @@
-"""``derive build``: every scenario × format × language into one folder, byte-identical on every run."""
+"""``derive build``: every scenario, example network and verification example in every format and language,
+written atomically into one folder, byte-identical on every run, with an ``index.html`` linking everything."""
 from __future__ import annotations
 
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, TextIO
 
 from .cli import write_atomic
-from .render import EXTENSIONS, LANGUAGES
-from .scenarios import SCENARIOS, build
-
-
-GALLERY_FORMATS = ("markdown", "json")
-
-
-def gallery_files() -> list[tuple[str, str, str]]:
-    """(scenario, format, language) for every file of the gallery; json is language-neutral."""
-    return [(s, f, lang) for s in SCENARIOS for f in GALLERY_FORMATS for lang in (LANGUAGES if f != "json" else ("en",))]
-
-
-def relative_path(scenario: str, fmt: str, lang: str) -> str:
-    if fmt == "json":
-        return f"{scenario}/{scenario}.json"
-    suffix = "-slides" if fmt == "beamer" else ""
-    return f"{scenario}/{lang}{suffix}.{EXTENSIONS[fmt]}"
-
+from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"
+NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
+
+
+@dataclass(frozen=True)
+class Document:
+    group: str  # the index groups documents by this name (a scenario, "network-…", "verify-…")
+    fmt: str
+    lang: str | None  # None: language-neutral (JSON)
+    path: str  # relative to the gallery folder
+    render: Callable[[], tuple[str, dict[str, bytes]]]  # text, and the files it needs beside it
+
+
+def _document_path(folder: str, fmt: str, lang: str | None) -> str:
+    if fmt == "json":
+        return f"{folder}/{folder.rsplit('/', 1)[-1]}.json"
+    suffix = "-slides" if fmt == "beamer" else ""
+    return f"{folder}/{lang}{suffix}.{EXTENSIONS[fmt]}"
+
+
+def _languages(fmt: str) -> tuple[str | None, ...]:
+    return (None,) if fmt == "json" else LANGUAGES
+
+
+def scenario_documents() -> list[Document]:
+    from .render import attachments, render
+    from .scenarios import SCENARIOS, build
+    cache: dict = {}
+
+    def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
+        def run() -> tuple[str, dict[str, bytes]]:
+            walk = cache.get(name) or cache.setdefault(name, build(name))
+            return render(walk, fmt, lang or "en", figure_href=FIGURE), attachments(walk, fmt, FIGURE)
+        return run
+
+    return [Document(name, fmt, lang, _document_path(name, fmt, lang), job(name, fmt, lang))
+            for name in SCENARIOS for fmt in FORMATS for lang in _languages(fmt)]
+
+
+def network_documents() -> list[Document]:
+    from .network import explain_text
+    cache: dict = {}
+
+    def job(stem: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
+        def run() -> tuple[str, dict[str, bytes]]:
+            if stem not in cache:
+                text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
+                cache[stem] = explain_text(text, f"{stem}.toml")
+            return cache[stem].render(fmt, lang or "en"), {}
+        return run
+
+    return [Document(f"network-{stem}", fmt, lang, _document_path(f"networks/{stem}", fmt, lang), job(stem, fmt, lang))
+            for stem in NETWORK_EXAMPLES for fmt in FORMATS for lang in _languages(fmt)]
+
+
+def documents() -> list[Document]:
+    return scenario_documents() + network_documents()
 
 
 def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> list[Path]:
-    from .render import attachments, render
-    written = []
-    walks = {}
-    jobs = gallery_files()
-    for number, (scenario, fmt, lang) in enumerate(jobs, 1):
-        walk = walks.get(scenario) or walks.setdefault(scenario, build(scenario))
-        path = out / relative_path(scenario, fmt, lang)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = render(walk, fmt, lang, figure_href=FIGURE)
-        for name, data in attachments(walk, fmt, FIGURE).items():
-            if path.parent / name not in written:
-                write_atomic(path.parent / name, data)
-                written.append(path.parent / name)
-        write_atomic(path, text.encode("utf-8"))
-        written.append(path)
-        if progress is not None:
-            progress.write(f"[{number}/{len(jobs)}] {path}\n")
+    """Write the gallery; returns the files written. SIGTERM is turned into an interruption, so that an
+    interrupted build still leaves every file old or new and no temporary files behind."""
+    previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
+    if previous is not None:
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _build(out, progress, pdf)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _build(out: Path, progress: TextIO | None, pdf: bool) -> list[Path]:
+    docs = documents()
+    bar = Progress(len(docs), progress)
+    written: list[Path] = []
+    index: list[tuple[str, str, str | None, str]] = []
+    tex_files: list[Path] = []
+    for doc in docs:
+        text, beside = doc.render()
+        target = out / doc.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for name, data in beside.items():
+            if target.parent / name not in written:
+                write_atomic(target.parent / name, data)
+                written.append(target.parent / name)
+        write_atomic(target, text.encode("utf-8"))
+        written.append(target)
+        index.append((doc.group, doc.fmt, doc.lang, doc.path))
+        if doc.fmt in ("latex", "beamer"):
+            tex_files.append(target)
+        bar.step(doc.path)
+    if pdf:
+        for tex, compiled in zip(tex_files, _compile_all(tex_files, bar)):
+            if compiled is not None:
+                written.append(compiled)
+                rel = str(compiled.relative_to(out))
+                group = next(g for g, f, l, p in index if p == str(tex.relative_to(out)))
+                fmt = "beamer-pdf" if tex.name.endswith("-slides.tex") else "pdf"
+                index.append((group, fmt, tex.stem.split("-")[0], rel))
+    from .html import build_index
+    write_atomic(out / "index.html", build_index(index).encode("utf-8"))
+    written.append(out / "index.html")
+    bar.done()
     return written
+
+
+def _compile_all(tex_files: list[Path], bar: "Progress") -> list[Path | None]:
+    """Compile every .tex with the engine its first line names, two at a time; a missing engine is one warning
+    and no PDFs from it, not a failure."""
+    from .pdf import compile_pdf, engine_available, engine_for
+    engines = {tex: engine_for(tex.read_text(encoding="utf-8")) for tex in tex_files}
+    missing = sorted({e for e in engines.values() if not engine_available(e)})
+    for engine in missing:
+        bar.warn(f"{engine} is not installed: the PDFs it would make are skipped "
+                 "(scripts/install-test-deps.sh installs TeX Live)")
+    bar.restart(len(tex_files), "PDF")
+
+    def one(tex: Path) -> Path | None:
+        if engines[tex] in missing:
+            return None
+        result = compile_pdf(tex)
+        bar.step(str(result.name))
+        return result
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, tex_files))
+
+
+class Progress:
+    """A progress bar on a terminal; plain lines otherwise (logs, CI)."""
+
+    def __init__(self, total: int, stream: TextIO | None, label: str = "build") -> None:
+        self.stream, self.total, self.count, self.label = stream, total, 0, label
+        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+
+    def restart(self, total: int, label: str) -> None:
+        self.done()
+        self.total, self.count, self.label = total, 0, label
+
+    def step(self, what: str) -> None:
+        self.count += 1
+        if self.stream is None:
+            return
+        if self.tty:
+            filled = 30 * self.count // max(self.total, 1)
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} "
+                              f"{what[:40]:<40}")
+        else:
+            self.stream.write(f"[{self.count}/{self.total}] {what}\n")
+        self.stream.flush()
+
+    def warn(self, message: str) -> None:
+        if self.stream is not None:
+            self.stream.write(("\n" if self.tty else "") + f"derive: warning: {message}\n")
+
+    def done(self) -> None:
+        if self.tty and self.stream is not None and self.count:
+            self.stream.write("\n")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()

@@ -19,15 +19,20 @@ TEMPLATES = {"markdown": "markdown/walkthrough.md.j2", "latex": "latex/walkthrou
              "beamer": "beamer/walkthrough.tex.j2"}
 
 
-def templates_root() -> Path:
-    """The package's templates: shipped as ``derive.templates`` in a wheel, ``templates/`` in a checkout."""
+def shipped_folder(name: str) -> Path:
+    """A top-level folder of the project shipped as package data ``derive.<name>`` in the wheel: found through
+    the installed package, or beside the package in a checkout."""
     try:
-        root = resources.files("derive.templates")
+        root = resources.files(f"derive.{name}")
         if root.is_dir():
             return Path(str(root))
     except ModuleNotFoundError:
         pass
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parent.parent / name
+
+
+def templates_root() -> Path:
+    return shipped_folder("templates")
 
 
 @lru_cache(maxsize=8)
