@@ -13,10 +13,10 @@ from conftest import ROOT
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory) -> Path:
-    """A fresh venv with derive installed from the checkout (non-editable); returns its bin folder."""
+    """A fresh venv with derive installed from a wheel of the checkout (non-editable); returns its bin folder.
+    The venv sees the system's packages (sympy, jinja2, …) so that nothing is downloaded."""
     venv = tmp_path_factory.mktemp("venv") / "env"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     build_dir = tmp_path_factory.mktemp("src")
     # copy the tracked sources, so that no build/ or egg-info is left in the checkout
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
@@ -25,7 +25,12 @@ def installed(tmp_path_factory) -> Path:
         if (ROOT / name).is_file() and not name.startswith("output/"):
             (build_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (build_dir / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(pip + [str(build_dir)], check=True, cwd=build_dir)
+    wheels = tmp_path_factory.mktemp("wheels")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(wheels), str(build_dir)], check=True, cwd=build_dir)
+    (wheel,) = wheels.glob("derive-*.whl")
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, cwd=wheels)
     return venv / "bin"
 
 

@@ -271,6 +271,16 @@ class _G(sympy.Function):
 # ---------------------------------------------------------------- layer by layer
 
 
+def r_symbol(l) -> sympy.Symbol:
+    """r^l, the ratio (∂C/∂w^l) / (∂C/∂w^(l+1)) of a layer's gradient to the gradient one layer up."""
+    return symbol(f"r^{l}")
+
+
+def formula_value(d: Derivation, expr: Expr, primes: tuple) -> Expr:
+    """A formula of the forward values (and σ' values) evaluated at the walk's point."""
+    return exact(expr.xreplace(dict(primes)).xreplace({symbol(n): v for n, v in d.values.items()}))
+
+
 def _table_section(sig: Derivation, relu: Derivation) -> Section:
     r_sig, r_relu = ratios(sig), ratios(relu)
     rows = []
@@ -278,21 +288,25 @@ def _table_section(sig: Derivation, relu: Derivation) -> Section:
         rows.append((Integer(l), sig.values[z(l)], sigmoid_prime_value(sig.values[z(l)]),
                      abs(sig.gradients[w(l)].value), r_sig.get(l, "—"),
                      abs(relu.gradients[w(l)].value), decimal(r_relu[l]) if l in r_relu else "—"))
+    r_l = r_symbol("l")
     header = (_key("table.layer"), maths(symbol("z^l")), maths(SigmaPrime(symbol("z^l"))),
-              maths(sympy.Abs(Grad("C", "w^l"))), maths(gradient_ratio_symbolic()),
-              maths(sympy.Abs(Grad("C", "w^l"))) + " (ReLU)", maths(gradient_ratio_symbolic()) + " (ReLU)")
+              maths(sympy.Abs(Grad("C", "w^l"))), maths(r_l),
+              maths(sympy.Abs(Grad("C", "w^l"))) + " (ReLU)", maths(r_l) + " (ReLU)")
     primes = _sigma_prime_subs(sig)
-    claims = [Claim(gradient_ratio(l), (ratio_formula(l),), r_sig[l], subs=primes) for l in LAYERS[:-1]]
+    claims = [Claim(r_symbol(l), (gradient_ratio(l), ratio_formula(l)), r_sig[l], subs=primes) for l in LAYERS[:-1]]
     _check_shrinking(sig, r_sig)
     overall = exact(sig.gradients[w(2)].value / sig.gradients[w(L)].value)
+    by_formula = tuple((r_symbol(l), formula_value(sig, ratio_formula(l), primes)) for l in LAYERS[:-1])
     return Section(_key("heading.table"), (
-        Text(_key("text.table")),
+        Text(_key("text.table"), (("r", r_l),)),
         Table(header, tuple(rows)),
-        Text(_key("text.ratio"), (("ratio", _eq(gradient_ratio_symbolic(), ratio_formula_symbolic())),)),
+        Text(_key("text.ratio"), (("r", r_l),)),
+        Equation(r_l, (gradient_ratio_symbolic(), ratio_formula_symbolic())),
+        Text(_key("text.ratio_numbers")),
         *claims,
-        Text(_key("text.table_reading"), (("first", Integer(2)), ("last", Integer(L))), ),
-        Claim(gradient_ratio_between(2, L), (sympy.Mul(*[gradient_ratio(l) for l in LAYERS[:-1]], evaluate=False),),
-              overall, subs=tuple((Grad("C", w(l)), sig.gradients[w(l)].value) for l in LAYERS)),
+        Text(_key("text.table_reading"), (("first", Integer(2)), ("last", Integer(L)))),
+        Claim(gradient_ratio_between(2, L), (sympy.Mul(*[r_symbol(l) for l in LAYERS[:-1]], evaluate=False),),
+              overall, subs=by_formula),
     ))
 
 
@@ -348,7 +362,7 @@ def _relu_section(relu: Derivation) -> Section:
         Text(_key("text.relu_ratio")),
     ]
     r = ratios(relu)
-    blocks += [Claim(gradient_ratio(l), (ratio_formula(l, ReLUPrime),), decimal(r[l]), subs=subs)
+    blocks += [Claim(r_symbol(l), (gradient_ratio(l), ratio_formula(l, ReLUPrime)), decimal(r[l]), subs=subs)
                for l in LAYERS[:-1]]
     if any(relu.values[z(l)] <= 0 for l in LAYERS):
         raise CheckFailure("self-check failed: a ReLU unit of the chain is not active, the text assumes all are")

@@ -1,0 +1,1 @@
+"""Example inputs shipped with derive (package data)."""
