@@ -58,13 +58,12 @@ def check(derivation: Derivation) -> CheckReport:
     if kinks:
         return CheckReport(locals_checked, 0, "none", given, tuple(notes))
     walk = _walk_values(derivation, values)
-    output = unrolled(graph)[graph.output] if len(graph.nodes) <= MAX_SYMBOLIC_NODES else None
-    symbolic = output is not None and sympy.count_ops(output) <= SYMBOLIC_OPS
     # every node against the independent float64 reverse pass; the leaves also against sympy.diff of the
     # unrolled output while it is small, else against central finite differences
     oracles = [("float64 reverse pass", _complex_step_reverse(graph, floats), (ABS_TOL, REL_TOL))]
-    if symbolic:
-        oracles.append(("sympy.diff", _symbolic_oracle(graph, output, values), (ABS_TOL, REL_TOL)))
+    symbolic = _try_symbolic(graph, values)
+    if symbolic is not None:
+        oracles.append(("sympy.diff", symbolic, (ABS_TOL, REL_TOL)))
     else:
         oracles.append(("finite differences", _central_differences(graph, floats), FD_TOL))
     for oracle_name, expected, (abs_tol, rel_tol) in oracles:
@@ -72,7 +71,21 @@ def check(derivation: Derivation) -> CheckReport:
             if not abs(walk[name] - value) <= abs_tol + rel_tol * abs(value):
                 raise CheckFailure(f"self-check failed: d{graph.output}/d{name} = {walk[name]!r} from the walk, "
                                    f"{value!r} from {oracle_name}")
-    return CheckReport(locals_checked, len(walk), "symbolic" if symbolic else "numeric", given, tuple(notes))
+    return CheckReport(locals_checked, len(walk), "numeric" if symbolic is None else "symbolic", given,
+                       tuple(notes))
+
+
+def _try_symbolic(graph: Graph, values: Mapping[str, Expr]) -> dict[str, float] | None:
+    """The symbolic oracle while the unrolled output is small (and shallow enough for SymPy's recursion)."""
+    if len(graph.nodes) > MAX_SYMBOLIC_NODES:
+        return None
+    try:
+        output = unrolled(graph)[graph.output]
+        if sympy.count_ops(output) > SYMBOLIC_OPS:
+            return None
+        return _symbolic_oracle(graph, output, values)
+    except RecursionError:
+        return None
 
 
 def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str, float]:

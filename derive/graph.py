@@ -100,6 +100,9 @@ def is_finite_real(value: Expr) -> bool:
 
 def forward(graph: Graph, point: Mapping[str, Expr]) -> dict[str, Expr]:
     """The forward pass at a point: every node's value, exact where the maths is."""
+    missing = [leaf for leaf in graph.leaves if leaf not in point]
+    if missing:
+        raise InputError(f"no value for {', '.join(repr(m) for m in missing)} (every leaf needs one)")
     values: dict[str, Expr] = {}
     for node in graph.nodes:
         if node.op == "leaf":
@@ -131,4 +134,6 @@ def _huge_power(base: Expr, exponent: Expr) -> bool:
 
 
 def _short(value: Expr) -> str:
-    return str(value) if value.is_Rational else f"{float(value):.6g}"
+    """A number short enough for a one-line message."""
+    text = str(value) if value.is_Rational else ""
+    return text if text and len(text) <= 20 else str(sympy.N(value, 6))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from fractions import Fraction
 
 import sympy
@@ -25,6 +26,7 @@ MAX_CONSTANT_EXPONENT = 1000
 OUTPUT = "f"
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_OPERATIONS = re.compile(r"\*\*|[-+*/]|[A-Za-z_]\w*\s*\(")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DESCRIBE = {
     ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambda", ast.Constant: "constant",
@@ -41,6 +43,8 @@ def parse_number(text: str, what: str) -> sympy.Rational:
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?", cleaned) and not re.fullmatch(
             r"[+-]?\d+/\d+", cleaned):
         raise InputError(f"{what}: {text!r} is not a number")
+    if re.fullmatch(r"[+-]?\d+/0+", cleaned):
+        raise InputError(f"{what}: {text!r} divides by zero")
     value = Fraction(cleaned)
     return sympy.Rational(value.numerator, value.denominator)
 
@@ -51,7 +55,12 @@ def parse_program(text: str) -> Graph:
         raise InputError(f"input is {len(text)} characters long; the limit is {MAX_CHARS}")
     if not text.strip():
         raise InputError("the expression is empty")
+    if len(_OPERATIONS.findall(text)) > MAX_NODES:  # before Python's parser meets a 10^5-term chain
+        raise InputError(f"the expression has more than {MAX_NODES} operations")
+    limit = sys.getrecursionlimit()
     try:
+        # a flat chain of n operations is n levels deep in Python's syntax tree, though not nested for us
+        sys.setrecursionlimit(max(limit, 2 * MAX_NODES + 1000))
         tree = ast.parse(text, mode="exec")
     except SyntaxError as exc:
         if "too many nested" in (exc.msg or ""):
@@ -62,12 +71,16 @@ def parse_program(text: str) -> Graph:
         raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)") from None
     except ValueError as exc:
         raise InputError(f"cannot read the expression: {exc}") from None
+    finally:
+        sys.setrecursionlimit(limit)
     return _Builder(text, tree).build()
 
 
 class _Builder:
     def __init__(self, text: str, tree: ast.Module) -> None:
         self.text = text
+        # lines as Python's tokenizer counts them (\r\n, \r or \n; not the other breaks str.splitlines knows)
+        self.lines = [line.encode("utf-8") for line in re.split(r"(?<=\n)|(?<=\r)(?!\n)", text)]
         self.tree = tree
         self.nodes: list[Node] = []
         self.defined: set[str] = set()
@@ -107,12 +120,12 @@ class _Builder:
         self._check_name(name, statement)
         if name in self.defined:
             raise InputError(f"{self._where(statement)}: '{name}' is assigned twice")
-        if name in self.leaves:
-            raise InputError(f"{self._where(statement)}: '{name}' is used before it is assigned")
-        self._assign(name, statement.value)
+        self._assign(name, statement.value, statement)
 
-    def _assign(self, name: str, value: ast.expr) -> None:
+    def _assign(self, name: str, value: ast.expr, statement: ast.AST | None = None) -> None:
         operand = self._operand(value, 0)
+        if name in self.leaves:  # read before (or while) it is assigned, as in x = x + 1
+            raise InputError(f"{self._where(statement or value)}: '{name}' is used before it is assigned")
         fresh = self.nodes and operand == self.nodes[-1].name and operand not in self.defined
         if fresh:  # the right side's top operation takes the assigned name
             last = self.nodes.pop()
@@ -128,6 +141,9 @@ class _Builder:
             raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)")
         if isinstance(expr, ast.Name):
             self._check_name(expr.id, expr)
+            if self._segment(expr) != expr.id:  # Python folds ｘ and 𝑥 into x (NFKC)
+                raise InputError(f"{self._where(expr)}: {self._quote(expr)} is not allowed as a name "
+                                 "(ASCII letters, digits and '_')")
             if expr.id not in self.defined:
                 self.leaves.add(expr.id)
             return expr.id
@@ -140,26 +156,42 @@ class _Builder:
                 return -self._literal(expr.operand)
             return self._node("neg", (self._operand(expr.operand, depth + 1),))
         if isinstance(expr, ast.BinOp) and type(expr.op) in _BINOPS:
-            left = self._operand(expr.left, depth + 1)
-            right = self._operand(expr.right, depth + 1)
-            if not isinstance(left, str) and not isinstance(right, str):
-                return self._fold(expr, left, right)
-            return self._node(_BINOPS[type(expr.op)], (left, right))
+            return self._chain(expr, depth)
         if isinstance(expr, ast.Call):
             return self._call(expr, depth)
         raise InputError(f"{self._where(expr)}: not allowed: {self._quote(expr)} ({self._describe(expr)})")
 
-    def _fold(self, expr: ast.BinOp, left: sympy.Rational, right: sympy.Rational) -> sympy.Rational:
-        """Arithmetic on constants alone is done at once, exactly (``1/2`` is the constant one half)."""
+    def _chain(self, expr: ast.BinOp, depth: int) -> Operand:
+        """A left-leaning chain such as ``x0 + x1 + … + x299`` is a sequence, not nesting: walk it iteratively."""
+        spine = []
+        while isinstance(expr, ast.BinOp) and type(expr.op) in _BINOPS:
+            spine.append(expr)
+            expr = expr.left
+        operand = self._operand(expr, depth + 1)
+        for binop in reversed(spine):
+            right = self._operand(binop.right, depth + 1)
+            if not isinstance(operand, str) and not isinstance(right, str):
+                operand = self._fold(binop, operand, right)
+            else:
+                operand = self._node(_BINOPS[type(binop.op)], (operand, right))
+        return operand
+
+    def _fold(self, expr: ast.BinOp, left: sympy.Rational, right: sympy.Rational) -> Operand:
+        """Arithmetic on constants alone is done at once, exactly (``1/2`` is the constant one half); a power
+        that leaves the rationals (``2**0.5``) stays a node, like ``sqrt(2)``."""
         op = type(expr.op)
         if op is ast.Div and right == 0:
             raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
         if op is ast.Pow:
-            if not right.is_Integer or abs(right) > MAX_CONSTANT_EXPONENT:
-                raise InputError(f"{self._where(expr)}: constant power {self._quote(expr)} is not supported "
-                                 f"(integer exponents up to {MAX_CONSTANT_EXPONENT})")
+            if abs(right) > MAX_CONSTANT_EXPONENT:
+                raise InputError(f"{self._where(expr)}: the exponent of {self._quote(expr)} is too large "
+                                 f"(at most {MAX_CONSTANT_EXPONENT})")
             if left == 0 and right < 0:
                 raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
+            if not right.is_Integer:
+                if left < 0:
+                    raise InputError(f"{self._where(expr)}: {self._quote(expr)} is not a real number")
+                return self._node("pow", (left, right))
             return left ** right
         return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right,
                 ast.Div: left / right if right != 0 else None}[op]
@@ -179,7 +211,7 @@ class _Builder:
     def _literal(self, constant: ast.Constant) -> sympy.Rational:
         if isinstance(constant.value, bool):
             raise InputError(f"{self._where(constant)}: not allowed: {constant.value!r}")
-        segment = (ast.get_source_segment(self.text, constant) or "").replace("_", "")
+        segment = self._segment(constant).replace("_", "")
         if isinstance(constant.value, int) and not re.fullmatch(r"\d+", segment):
             return sympy.Integer(constant.value)  # 0x.., 0o.., 0b..
         return parse_number(segment, "number")
@@ -219,8 +251,17 @@ class _Builder:
         order = dict.fromkeys(a for node in self.nodes for a in node.inputs if a in self.leaves)
         return [Node(name, "leaf") for name in order]
 
+    def _segment(self, node: ast.AST) -> str:
+        """The source text of a node (``ast.get_source_segment`` re-splits the whole text on every call)."""
+        if getattr(node, "lineno", None) is None:
+            return ""
+        if node.lineno != node.end_lineno:
+            return ast.get_source_segment(self.text, node) or ""
+        line = self.lines[node.lineno - 1]
+        return line[node.col_offset:node.end_col_offset].decode("utf-8", "replace")
+
     def _quote(self, node: ast.AST) -> str:
-        segment = ast.get_source_segment(self.text, node) or type(node).__name__
+        segment = self._segment(node) or type(node).__name__
         return "'" + (segment if len(segment) <= 60 else segment[:57] + "...") + "'"
 
     def _describe(self, node: ast.AST) -> str:

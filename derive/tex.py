@@ -91,8 +91,8 @@ _SPAN = re.compile(
 
 def escape_prose(text: str) -> str:
     """Catalog prose as LaTeX text: special characters escaped, ``$…$`` maths left as it is, maths characters
-    in the prose (``−``, ``²``, ``σ``, ``η``, …) typeset as maths, ``y_k`` as `$y_{k}$`, flags and program names
-    such as ``--wrt`` and ``y_`` in typewriter type."""
+    in the prose (``−``, ``²``, ``σ``, ``η``, …) typeset as maths, ``y_k`` as ``$y_{k}$``, flags and program
+    names such as ``--wrt`` and ``y_`` in typewriter type."""
     out: list[str] = []
     position = 0
     for match in _SPAN.finditer(text):
@@ -142,6 +142,15 @@ def _join_math(parts: list[str]) -> str:
             text += " "
         text += part
     return text
+
+
+_CODE_ESCAPES = {**_TEXT_ESCAPES, "-": "-{}", "'": r"\textquotesingle{}", "`": r"\textasciigrave{}",
+                 " ": r"\ ", "*": r"{*}"}
+
+
+def escape_code(text: str) -> str:
+    """Program text for ``\\texttt``: every character as typed (no ligatures, no curly quotes)."""
+    return "".join(_CODE_ESCAPES.get(char, char) for char in text)
 
 
 # --- chains ---------------------------------------------------------------------------------------------------------
@@ -318,7 +327,7 @@ def _argument_width(tokens, i: int, scale: float) -> tuple[float, int]:
     return (_WIDTHS.get(command, 0.6) if command else 0.52) * scale, i + 1
 
 
-# --- slide pages ----------------------------------------------------------------------------------------------
+# --- slide pages ----------------------------------------------------------------------------------------------------
 
 SLIDE_LINES = 14.5
 """Lines of 11 pt text a slide holds below its title (the templates shrink a page that still overflows)."""
@@ -398,8 +407,9 @@ def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
     ∂f/∂f = 1 in red). Backward step k (``context["steps"][k-1]``) is overlay k + 1 of its frame when the frames
     hold every step; a step with more than `TERMS_PER_SLIDE` inputs spreads over several overlays. Each slide is
     ``{"overlay", "step" (0-based index into context["steps"]), "terms" (indices into its terms), "part",
-    "parts", "figure", "known" (the nodes whose gradients are drawn)}``: the graph with the step's node highlighted and, in red, every gradient known once the
-    step is done (a gradient is known when every node that reads the value has been processed).
+    "parts", "figure", "known"}``: ``figure`` is the graph with the step's node highlighted and, in red, the
+    gradient of every node in ``known``: those known once the step is done (a gradient is known when every node
+    that reads the value has been processed, so a value that fans out turns red when its sum is complete).
     """
     out = derivation.output
     readers = derivation.graph.consumers()
@@ -482,11 +492,3 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
             math_width(latex) <= 14 for latex in _definitions(d)) and len(d.graph.nodes) > ROWS_PER_TABLE_FRAME else 1
     return context
 
-
-_CODE_ESCAPES = {**_TEXT_ESCAPES, "-": "-{}", "'": r"\textquotesingle{}", "`": r"\textasciigrave{}",
-                 " ": r"\ ", "*": r"{*}"}
-
-
-def escape_code(text: str) -> str:
-    """Program text for ``\\texttt``: every character as typed (no ligatures, no curly quotes)."""
-    return "".join(_CODE_ESCAPES.get(char, char) for char in text)

@@ -97,7 +97,10 @@ def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return Report(error=ReportError(None, "the document is empty"))
-    return analyse(text, time_limit)
+    try:
+        return analyse(text, time_limit)
+    except RecursionError:
+        return Report(error=ReportError(None, "the maths is nested too deeply"))
 
 
 def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:

@@ -17,7 +17,7 @@ from typing import Iterator
 import sympy
 
 from .notation import latex
-from .verify_document import (Chunk, DocumentProblem, Equation, Lines, Piece, check_text, equations, find_maths)
+from .verify_document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .verify_model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
                            TooLarge, VName,
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
@@ -28,6 +28,8 @@ from .verify_syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem,
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
 
 NUMERIC_POINTS = 4
+DOCUMENT_BUDGET = 30
+"""A whole document gets at most this many times the per-claim time limit; later claims are then undecided."""
 MAX_POINT_TRIES = 40
 SYMBOLIC_SIZE_LIMIT = 300
 CANCEL_SIZE_LIMIT = 120
@@ -175,9 +177,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
 # --- classification --------------------------------------------------------------------------------------------
 
-_DERIVATIVE_MARK = re.compile(r"\\partial(?![A-Za-z])|\u2202|\\[dtc]?frac\s*\{\s*(?:d|\\(?:mathrm|operatorname|text)\s*\{"
-                              r"\s*d\s*\})(?=\s*[A-Za-z\\}])|(?<![A-Za-z\\])d[A-Za-z]\s*/\s*d[A-Za-z]|\\sigma\s*'|"
-                              r"\\sigma\s*\^\s*\{?\s*\\prime|\\nabla")
+_DERIVATIVE_MARK = re.compile(
+    r"\\partial(?![A-Za-z])|\u2202|\\[dtc]?frac\s*\{\s*(?:d|\\(?:mathrm|operatorname|text)\s*\{\s*d\s*\})"
+    r"(?=\s*[A-Za-z\\}])|(?<![A-Za-z\\])d[A-Za-z]\s*/\s*d[A-Za-z]|\\sigma\s*'|\\sigma\s*\^\s*\{?\s*\\prime|\\nabla")
 _SYMBOL_LIKE = re.compile(r"^\s*(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
                           r"|\\[A-Za-z]+|[A-Za-z0-9]))|'|\s)*$")
 
@@ -1113,11 +1115,17 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
         return Report(error=ReportError(None, "the maths is nested too deeply"))
     claims: list[ClaimResult] = []
     skipped = list(document.skipped)
+    deadline = None if not time_limit_seconds else time.monotonic() + DOCUMENT_BUDGET * time_limit_seconds
     for item in document.claims:
         checker = None
         try:
             checker = ClaimChecker(document, item, document.definitions)
-            with time_limit(time_limit_seconds):
+            seconds = time_limit_seconds
+            if deadline is not None:
+                seconds = min(time_limit_seconds, deadline - time.monotonic())
+                if seconds <= 0:
+                    raise _Timeout()
+            with time_limit(seconds):
                 claims.append(checker.check())
         except _Unchecked:
             skipped.append(Skipped(item.source.line, item.source.text))

@@ -183,8 +183,10 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "summary": summary,
         "error": error,
         "claims": claims,
-        "definitions": [{"line": d.line, "latex": d.latex} for d in report.definitions],
-        "skipped": [{"line": s.line, "text": s.text, "code": _code_span(s.text)} for s in report.skipped],
+        "definitions": [{"line": d.line, "latex": d.latex, "where": t["verify.at_line"].format(line=d.line)}
+                        for d in report.definitions],
+        "skipped": [{"line": s.line, "text": s.text, "code": _code_span(s.text),
+                     "where": t["verify.at_line"].format(line=s.line)} for s in report.skipped],
         "method_note": t["verify.how"],
         "has_skipped": bool(report.skipped),
     }

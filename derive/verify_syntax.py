@@ -20,6 +20,8 @@ MAX_MEMBER_CHARS = 8000
 MAX_DEPTH = 40
 MAX_NUMBER_DIGITS = 30
 MAX_EXPONENT = 1000
+MAX_TREE_DEPTH = 120
+MAX_CHAIN = 500
 
 
 class SyntaxProblem(Exception):
@@ -429,12 +431,37 @@ def parse_member(text: str) -> Node:
         raise SyntaxProblem(f"unexpected {quote(token)} in {quote(_short(text))}") from None
     except lark.exceptions.LarkError as exc:  # any other refusal of the parser
         raise SyntaxProblem(f"cannot read {quote(_short(text))}") from exc
+    raw, nested = _tree_depth(tree)
+    if nested > MAX_TREE_DEPTH:
+        raise SyntaxProblem(f"the formula {quote(_short(text))} is nested too deeply (more than {MAX_TREE_DEPTH} "
+                            "levels of operators)")
+    if raw > MAX_CHAIN:
+        raise SyntaxProblem(f"the formula {quote(_short(text))} has more than {MAX_CHAIN} terms or factors in a row")
     try:
         return _Builder().transform(tree)
     except lark.exceptions.VisitError as exc:
         if isinstance(exc.orig_exc, SyntaxProblem):
             raise exc.orig_exc from None
         raise
+
+
+def _tree_depth(tree) -> tuple[int, int]:
+    """(depth of the parse tree, depth of its nesting) measured without recursion: a long run of unary minus signs
+    or of Σ nests; a long flat sum only makes the parse tree deep."""
+    import lark
+    family = {"add": "+chain", "sub": "+chain", "mul": "*chain", "mulop": "*chain"}
+    deepest = raw_deepest = 0
+    stack = [(tree, 1, 1, None)]
+    while stack:
+        node, raw, depth, parent = stack.pop()
+        if isinstance(node, lark.Tree):
+            kind = family.get(node.data, node.data)
+            if kind != parent or kind not in ("+chain", "*chain"):
+                depth += 1  # a flat chain a + b + … or a b c … does not nest
+            deepest = max(deepest, depth)
+            raw_deepest = max(raw_deepest, raw)
+            stack.extend((child, raw + 1, depth, kind) for child in node.children)
+    return raw_deepest, deepest
 
 
 def _short(text: str) -> str:

@@ -134,7 +134,7 @@ BAD_ARGUMENTS = [
     (["show", "toast", "-o", "/nonexistent/dir/x.md"], "does not exist"),
     (["show", "toast", "--templates", "/nonexistent"], "is not a folder"),
     (["frobnicate"], "invalid choice"),
-    (["explain"], "required"),
+    (["explain"], "give an expression or program"),
 ]
 
 

@@ -215,7 +215,8 @@ def test_a_missing_engine_is_a_clear_error(tmp_path, monkeypatch):
 def test_a_failing_document_reports_its_error_and_writes_no_pdf(tmp_path):
     require_tool("pdflatex")
     tex = tmp_path / "bad.tex"
-    tex.write_text("% !TEX program = pdflatex\n\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
+    tex.write_text("% !TEX program = pdflatex\n"
+                   "\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
     with pytest.raises(CompileError, match="Undefined control sequence"):
         compile_pdf(tex)
     assert not tex.with_suffix(".pdf").exists()

@@ -169,12 +169,15 @@ def _hostile_bytes() -> list[tuple[str, bytes, str]]:
         ("parens-60k", b"$$E = " + b"(" * 30_000 + b"x" + b")" * 30_000 + b"$$", "nested"),
         ("brackets-60k", b"$$E = " + b"[" * 30_000 + b"x" + b"]" * 30_000 + b"$$", "nested"),
         ("braces-100k-inline", b"text $" + b"{" * nest + b"$ text", "nested"),
-        ("nesting-in-text-is-fine-but-maths-is-not", b"{" * nest + b"\n$$E = ((((((((((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))))))))))))$$",
+        ("nesting-in-text-is-fine-but-maths-is-not", b"{" * nest + b"\n$$E = " + b"(" * 42 + b"x" + b")" * 42 + b"$$",
          "nested"),
         ("fractions-deep", b"$$E = " + b"\\frac{1}{" * 2000 + b"x" + b"}" * 2000 + b"$$", "nested"),
         ("formula-too-long", b"$$E = x" + b" + x" * 3000 + b"$$", "characters long"),
         ("unclosed-brace-flood", b"$$E = " + b"{" * 30 + b"x$$", "never closed"),
         ("chunk-too-long", b"$$" + b"x " * 40_000 + b"$$", "longer than"),
+        ("unary-minus-chain", b"$$E = " + b"-" * 400 + b"x$$", "nested too deeply"),
+        ("sum-operator-chain", b"$$E = " + b"\\sum " * 300 + b"x$$", "nested too deeply"),
+        ("flat-sum-too-long", b"$$E = x" + b" + x" * 1500 + b"$$", "terms or factors in a row"),
         ("input-after-bom", "\ufeff\\input{/etc/passwd}".encode("utf-8"), "«\\input» is not allowed"),
     ]
 
@@ -409,7 +412,8 @@ def test_run_gives_output_exit_code_and_error_line(tmp_path, validator):
     bad = tmp_path / "bad.md"
     bad.write_text("ok\n\\input{/etc/passwd}\n", encoding="utf-8")
     output, code, message = run(str(bad), "markdown", "en")
-    assert (output, code) == (None, 2) and message.endswith("line 2: «\\input» is not allowed: it would read another file")
+    assert (output, code) == (None, 2)
+    assert message.endswith("line 2: «\\input» is not allowed: it would read another file")
     output, code, message = run(str(bad), "json", "en")
     assert code == 2 and json.loads(output)["error"]["line"] == 2
     validator.validate(json.loads(output))
