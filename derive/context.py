@@ -228,7 +228,7 @@ def _check_report(report, lang: str) -> dict[str, Any]:
                   gradients=report.gradients_checked)
     where = catalog(lang)["check.at_point" if report.at_given_point else "check.at_random_point"]
     return {
-        "summary": summary + catalog(lang)["punct.sentence_space"] + where,
+        "summary": summary if report.oracle == "none" else summary + catalog(lang)["punct.sentence_space"] + where,
         "notes": [say(lang, f"check.note.{note.key}", **{k: Listing(Math(name_latex(n)) for n in v)
                                                           if isinstance(v, tuple) else v
                                                           for k, v in note.params}) for note in report.notes],
