@@ -41,6 +41,20 @@ examples:
   derive explain "E = 1/2*(w*x - t)**2" --at w=1,x=2,t=4 --wrt w --optimizer adam --step lr=0.1,steps=3
 """
 
+# --- exercise ---
+EXERCISE_EPILOG = """\
+Without -o the worksheet goes to stdout (with --key, the answer key instead). -o PATH writes the worksheet to PATH
+and its answer key beside it, named PATH's stem + '-key' (sheet.md -> sheet-key.md); with --key, -o PATH writes
+the key alone. Worksheet and key state their seed; the key also gives the command that makes both again.
+
+examples:
+  derive exercise toast
+  derive exercise linear-model --blanks 8 --seed 3 -o sheet.md        # sheet.md and sheet-key.md
+  derive exercise sigmoid-sse --lang ja --format latex -o ja.tex      # ja.tex and ja-key.tex
+  derive exercise toast --seed 3 --key
+"""
+# --- end of exercise ---
+
 
 class UsageError(InputError):
     pass
@@ -96,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
                          "momentum (key momentum=0.9), adagrad (eps=1e-10, lr_decay=0, initial_accumulator_value=0), "
                          "rmsprop (alpha=0.99, eps=1e-8), adam (beta1=0.9, beta2=0.999, eps=1e-8); lr is required")
     _add_output_options(explain)
+
+    # --- exercise: worksheets with blanks and their answer keys (derive/exercise.py) ---
+    exercise = commands.add_parser("exercise", help="a worksheet with numbered blanks, and its answer key",
+                                   description="A worksheet from a built-in scenario's checked walk-through: chosen "
+                                   "members of its equation chains (local gradients, chain-rule products, numbers) "
+                                   "become numbered boxes, and an answer key fills them in.",
+                                   epilog=EXERCISE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    exercise.add_argument("scenario", metavar="SCENARIO", help="a name from 'derive list'")
+    exercise.add_argument("--blanks", metavar="N", default="5", help="how many blanks (default 5); at most one "
+                          "per equation chain, so N is capped at the number of chains")
+    exercise.add_argument("--seed", metavar="S", default="1", help="a whole number from 0 that chooses the "
+                          "blanks: the same seed gives the same sheet, byte for byte (default 1)")
+    exercise.add_argument("--key", action="store_true", help="write the answer key instead of the worksheet")
+    _add_output_options(exercise, ("markdown", "latex"))
+    # --- end of exercise ---
 
     build = commands.add_parser("build", help="write the gallery: every scenario in every format and language",
                                 description="Write every scenario × format × language to a folder, deterministically.",
@@ -184,13 +213,31 @@ def _explain_network(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- exercise ---
+def _cmd_exercise(args: argparse.Namespace) -> int:
+    from .exercise import exercise, key_path, render_exercise
+    walk, sheet = exercise(args.scenario, args.blanks, args.seed)
+    templates = _templates(args)
+    if args.key or args.output is None:
+        _emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
+              args.output)
+        return 0
+    worksheet = render_exercise(walk, sheet, args.format, args.lang, user_templates=templates)
+    answers = render_exercise(walk, sheet, args.format, args.lang, key=True, user_templates=templates)
+    _emit(worksheet, args.output)
+    _emit(answers, key_path(args.output))
+    return 0
+# --- end of exercise ---
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
     build_gallery(Path(args.out), progress=sys.stderr, pdf=not args.no_pdf)
     return 0
 
 
-_COMMANDS = {"list": _cmd_list, "show": _cmd_show, "explain": _cmd_explain, "build": _cmd_build}
+_COMMANDS = {"list": _cmd_list, "show": _cmd_show, "explain": _cmd_explain, "build": _cmd_build,
+             "exercise": _cmd_exercise}
 
 
 def _templates(args: argparse.Namespace) -> str | None:

@@ -36,9 +36,21 @@ def _languages(fmt: str) -> tuple[str | None, ...]:
     return (None,) if fmt == "json" else LANGUAGES
 
 
+def relative_path(scenario: str, fmt: str, lang: str | None) -> str:
+    """Where a scenario's document sits in the gallery: ``toast/en.md``, ``toast/ja-slides.tex``,
+    ``toast/toast.json``."""
+    return _document_path(scenario, fmt, lang)
+
+
+def gallery_files() -> list[tuple[str, str, str | None]]:
+    """(scenario, format, language) of every scenario document of the gallery; JSON is language-neutral."""
+    from .scenarios import SCENARIOS
+    return [(name, fmt, lang) for name in SCENARIOS for fmt in FORMATS for lang in _languages(fmt)]
+
+
 def scenario_documents() -> list[Document]:
     from .render import attachments, render
-    from .scenarios import SCENARIOS, build
+    from .scenarios import build
     cache: dict = {}
 
     def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
@@ -47,8 +59,8 @@ def scenario_documents() -> list[Document]:
             return render(walk, fmt, lang or "en", figure_href=FIGURE), attachments(walk, fmt, FIGURE)
         return run
 
-    return [Document(name, fmt, lang, _document_path(name, fmt, lang), job(name, fmt, lang))
-            for name in SCENARIOS for fmt in FORMATS for lang in _languages(fmt)]
+    return [Document(name, fmt, lang, relative_path(name, fmt, lang), job(name, fmt, lang))
+            for name, fmt, lang in gallery_files()]
 
 
 def network_documents() -> list[Document]:

@@ -37,8 +37,9 @@ BIG_GRAPH_NODES = 15
 CHANGES_PER_FRAME = 5
 """Parameter updates on one slide (each appears on its own overlay)."""
 
-LONG_TABLE_ROWS = 40
-"""Article tables with more rows than this become ``longtable`` (which may break across pages)."""
+LONG_TABLE_ROWS = 36
+"""Article tables with more rows than this become ``longtable`` (which may break across pages, but needs a second
+run); node tables with short definitions go side by side first."""
 
 GRADIENTS_PER_FRAME = 5
 """Gradient equations on one slide of the 'gradients collected' frames."""
@@ -448,9 +449,10 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 # --- the context ----------------------------------------------------------------------------------------------------
 
 def preamble(lang: str, fmt: str) -> str:
-    """Engine-specific preamble lines (fonts, Japanese) for a document in ``lang`` and ``fmt``."""
+    """Engine-specific preamble lines (fonts, Japanese) for a document in ``lang`` and ``fmt``; the Japanese
+    article's class, ``ltjsarticle``, loads luatexja itself."""
     if ENGINES[lang] == "lualatex":
-        lines = [r"\usepackage{luatexja}"]
+        lines = [] if fmt == "latex" else [r"\usepackage{luatexja}"]
         if fmt == "beamer":
             lines.append(r"\renewcommand{\kanjifamilydefault}{\gtdefault}")
         return "\n".join(lines)
@@ -467,6 +469,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "engine": engine,
         "engine_line": f"% !TEX program = {engine}",
         "preamble": preamble(lang, fmt),
+        "article_class": "ltjsarticle" if engine == "lualatex" else "article",
         "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
         "esc": escape_prose,
         "code": escape_code,
@@ -477,6 +480,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "pages": lambda blocks: slide_pages(list(blocks), lang),
         "figures": _figures(walk),
         "long_table_rows": LONG_TABLE_ROWS,
+        "short_definitions": all(math_width(x) <= 26 for x in _definitions(d)),
         "source_lines": [line.strip() for line in re.split(r"[;\n]", walk.source) if line.strip()],
         "tex_title": escape_prose(t.get(f"scenario.{walk.name}.title", t["title.explain"])),
     }

@@ -52,10 +52,13 @@ Deciding a step
 Members are turned into SymPy (``evaluate=False`` for display); derivatives stay opaque until they are resolved
 against the definitions (∂N/∂V: N unrolled to the leaves with V kept as a variable, then differentiated). A step
 holds if the difference expands (or cancels) to 0, else it is evaluated at random points (values in 0.1…1.9,
-seeded by the line, so reports are reproducible; leaves the document gives values for keep those values). A
-member written without letters (``= -4``) is compared at the document's values. A member made only of
-∂-factors is checked against the definitions' dependency graph: every factor must be a real dependency, each
-product a connected chain from the output to the variable, and the sum must contain every path exactly once.
+seeded by the line, so reports are reproducible). The document's values are not assumptions: an identity must
+hold everywhere, and one that needs a condition (targets summing to 1) must state it as a definition
+(``t_2 = 1 - t_1``); the report says so when a step holds only at the document's values. A member written
+without letters (``= -4``), or with some of the document's values put in (``(y - t) \cdot 2`` once x = 2), is
+compared at the document's values. A member made only of ∂-factors is checked against the definitions'
+dependency graph: each factor a real dependency (one edge or a chain of them, such as δ), each product a
+connected chain from the output to the variable, and the sum must contain every path exactly once.
 
 For a false step the report gives a point where the sides differ with both values, the correct right side computed
 by derive, and the likely slip: a constant factor (constant ratio), a sign (ratio −1), swapped indices or a
@@ -195,15 +198,15 @@ def example_documents() -> list[tuple[str, str]]:
 
 def gallery_outputs(formats: tuple[str, ...] = GALLERY_FORMATS,
                     languages: tuple[str, ...] = ("en", "ja")) -> dict[str, str]:
-    """Every example's report in every format and language, as ``{relative path: text}`` for ``derive build``:
-    ``verify-NAME/LANG.EXT`` and the language-neutral ``verify-NAME/verify-NAME.json`` (English slip sentences).
-    Deterministic: the random points are seeded by the document's lines."""
+    """Every example's report in every format and language, as ``{relative path: text}``, laid out like the
+    gallery's networks: ``verify/NAME/LANG.EXT`` and the language-neutral ``verify/NAME/NAME.json`` (English slip
+    sentences). Deterministic: the random points are seeded by the document's lines."""
     files: dict[str, str] = {}
     for name, text in example_documents():
         report = verify_text(text)
-        folder = f"verify-{name}"
+        folder = f"verify/{name}"
         for fmt in formats:
             for lang in (("en",) if fmt == "json" else languages):
-                path = f"{folder}/{folder}.json" if fmt == "json" else f"{folder}/{lang}.{EXTENSIONS[fmt]}"
+                path = f"{folder}/{name}.json" if fmt == "json" else f"{folder}/{lang}.{EXTENSIONS[fmt]}"
                 files[path] = render_report(report, fmt, lang)
     return files

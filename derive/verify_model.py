@@ -24,7 +24,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from .notation import name_latex
 from .verify_syntax import (GREEK, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
-                            Transpose, Word, symbols_in, walk)  # noqa: F401
+                            Transpose, Word, quote, symbols_in, walk)  # noqa: F401
 
 DEFAULT_SIZE = 2
 """Range of an index with no stated bound and no layer to infer it from."""
@@ -47,7 +47,12 @@ def layer_size(layer: int) -> int:
 
 
 class ModelProblem(Exception):
-    """The maths can be parsed but not given a meaning (an undefined layer, a self-referring definition…)."""
+    """The maths can be parsed but not given a meaning (an undefined layer, a self-referring definition…);
+    ``line`` is the line of the definition at fault, when it is one."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 class TooLarge(Exception):
@@ -523,6 +528,9 @@ class Model:
             num = self.name(node.num, binds)
             if self.is_vector(node.num):
                 raise ModelProblem("derivatives of a vector (Jacobians) are not supported")
+            if definition and self.is_vector(node.den):
+                raise ModelProblem("a definition names one component: write the index, e.g. "
+                                   + quote(r"\frac{\partial C}{\partial z^{l}_{j}}"))
             if self.is_vector(node.den):
                 den = self.vector(node.den, binds)
                 return den.applyfunc(lambda v: PartialSym(node.kind, num, v))
@@ -633,7 +641,12 @@ class Model:
                 self._rhs[name] = None
             else:
                 definition, binds = found
-                self._rhs[name] = self.conc(definition.rhs, binds, definition=True)
+                try:
+                    self._rhs[name] = self.conc(definition.rhs, binds, definition=True)
+                except ModelProblem as exc:
+                    if exc.line is None:
+                        exc.line = definition.line
+                    raise
         return self._rhs[name]
 
     def is_defined(self, name: VName) -> bool:

@@ -193,7 +193,7 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
     if fmt == "latex":
         from .tex import escape_code, escape_prose
         context.update(engine_line=f"% !TEX program = {ENGINES[lang]}", preamble=_tex_preamble(lang),
-                       esc=escape_prose, code=lambda text: escape_code(text).replace("\\ ", "\\ \\allowbreak{}"))
+                       esc=escape_prose, code=_breakable_code)
     return context
 
 
@@ -217,6 +217,12 @@ def message_text(sentence: str, line: int | None, message: str, fmt: str) -> str
         parts.append(escape_prose(message[position:]))
         return escape_prose(sentence.format(line=line, message=marker)).replace(marker, "".join(parts))
     return sentence.format(line=line, message=message)
+
+
+def _breakable_code(text: str) -> str:
+    """The document's text for ``\\texttt``: escaped, with line breaks allowed after spaces and closing braces."""
+    from .tex import escape_code
+    return escape_code(text).replace("\\ ", "\\ \\allowbreak{}").replace("\\}", "\\}\\allowbreak{}")
 
 
 def _code_span(text: str) -> str:

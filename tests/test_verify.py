@@ -194,7 +194,8 @@ def test_hostile_bytes_are_refused(name, data, message, validator):
 def test_ordinary_notes_are_skipped_not_failed(validator):
     text = ("# Notes\n\nLet $x \\in \\mathbb{R}^n$ and $W \\in \\mathbb{R}^{m \\times n}$; the map "
             "$x \\mapsto Wx$ is linear, $f(x) = x^2$ is a function and $\\|x\\|$ a norm.\n\n"
-            "$$E = \\frac{1}{2}(y - t)^2$$\n$$\\frac{\\partial E}{\\partial y} = y - t$$\n")
+            "$$E = \\frac{1}{2}(y - t)^2$$\n$$\\frac{\\partial E}{\\partial y} = y - t$$\n"
+            "A notebook costs $5 (a dollar sign in Markdown prose is not maths).\n")
     report = verify_text(text)
     assert report.exit_code == 0
     skipped = [s.text for s in report.skipped]
@@ -252,6 +253,26 @@ def test_layer_superscript_is_not_a_power():
 def test_log_is_natural_and_color_is_ignored():
     report = verify_text("$$E = \\log x + \\ln x$$\n$$\\frac{dE}{dx} = {\\color{red}{\\frac{2}{x}}}$$\n")
     assert report.exit_code == 0
+
+
+def test_document_values_are_not_assumptions():
+    """An identity must hold everywhere: x = 1 does not make d/dx x^3 = 3x true, and one-hot targets given as
+    values do not make the softmax gradient hold in general (the report says how to state the condition)."""
+    assert verify_text("$$x = 1$$\n$$\\frac{d}{dx} x^3 = 3x$$\n").exit_code == 1
+    doc = ("$$y_k = \\frac{e^{z_k}}{\\sum_{j=1}^{2} e^{z_j}}, \\qquad L = -\\sum_{k=1}^{2} t_k \\log y_k$$\n"
+           "with $t_1 = 1$ and $t_2 = 0$:\n$$\\frac{\\partial L}{\\partial z_k} = y_k - t_k$$\n")
+    report = verify_text(doc)
+    assert report.exit_code == 1 and report.claims[0].steps[0].slip.kind == "conditional"
+    fixed = doc.replace("$t_2 = 0$", "$t_2 = 1 - t_1$")
+    assert verify_text(fixed).exit_code == 0
+
+
+def test_values_put_into_a_member_hold_at_the_documents_point():
+    doc = ("The model $y = wx$, $E = \\frac{1}{2}(y - t)^2$ with $x = 2$, $t = 4$, $w = 1$.\n"
+           "$$\\frac{\\partial E}{\\partial w} = (y - t)x = (y - t) \\cdot 2 = -4$$\n")
+    report = verify_text(doc)
+    assert report.exit_code == 0 and [s.method for s in report.claims[0].steps] == ["symbolic", "point", "point"]
+    assert verify_text(doc.replace("(y - t) \\cdot 2 = -4", "(y - t) \\cdot 3")).exit_code == 1
 
 
 def test_derivative_of_two_free_symbols_is_not_zero():
@@ -346,7 +367,7 @@ def test_catalogs_have_the_same_keys_and_every_kind():
     ja = {k for k in catalog("ja") if k.startswith("verify.")}
     assert en == ja
     kinds = ("factor sign missing_factor extra_factor extra_symbol missing_symbol index_swap layer_index transpose "
-             "shape shape_left not_edge missing_link wrong_end missing_path duplicate_path").split()
+             "shape shape_left not_edge missing_link wrong_end missing_path duplicate_path conditional").split()
     methods = "symbolic numeric structure point definition timeout limit shape".split()
     assert {f"verify.slip.{k}" for k in kinds} <= en
     assert {f"verify.method.{m}" for m in methods} <= en

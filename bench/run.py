@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""The performance benchmark of issue 7: one run, one table of ratios, JSON in bench/results.json.
+
+    python bench/run.py            # about 5–10 minutes (the naive side is capped at 120 s of CPU per network)
+    python bench/run.py --quick    # about a minute: smaller grid for the timings, naive side capped at 10 s
+
+What is measured (every ratio in the same run, on the same machine):
+
+1. **Operation counts**, backward / forward, with ``sympy.count_ops``:
+   forward = Σ over non-leaf nodes of count_ops(the node's definition);
+   backward = Σ over every backward step and input of count_ops(contribution) — the contribution is
+   ``local × upstream``, so it contains the local gradient, which is therefore not counted a second time — plus one
+   addition for every extra reader of a node whose gradient is a sum (fan-out).
+   Scenarios use their `Derivation`. Networks (L ∈ {3, 4, 6, 8} layers counted as the material does, n ∈ {2, 4, 8}
+   units in every layer, sigmoid, ½-SSE, one sample) are written as the equivalent *scalar program*
+   (``z2_1 = w2_1_1*x_1 + … + b2_1; a2_1 = sigmoid(z2_1); …; C = 1/2*((a3_1 - t_1)**2 + …)``) and go through
+   `derive.parse.parse_program` and `derive.backward.derive` (a symbolic walk). derive.network's δ blocks are not
+   used for this ratio: they hold numbers (matrices evaluated at the file's point), not expressions to count.
+2. **Derivation + LaTeX time** against the naive way: ``sympy.diff`` of the fully substituted loss (every z and a
+   substituted, sigmoid written as 1/(1 + exp(−z)), every weight, bias, input and target a symbol) with respect to
+   every weight and bias, then ``sympy.latex`` of each gradient, in a child process capped at ``--cap`` seconds of
+   CPU (reported "> cap"; a network larger in both L and n than one that hit the cap is not run and is reported
+   "> cap" too). derive's side is ``derive explain --network`` done in-process: load the TOML, derive, check,
+   render LaTeX (median of several runs). The scalar-program route (parse, symbolic walk, self-check, LaTeX) is
+   timed as well (full run only) and shown beside it.
+3. **Growth** time(L = 8) / time(L = 4) at n = 4 for the network route: measured in-process after a warm-up, so
+   import time is not in either number (median of 7).
+4. **Start-up**: wall time of ``python -m derive show linear-model`` against ``python -c "import sympy"``, run
+   alternately, median of 5 each, plus the largest entries of ``python -X importtime -m derive show linear-model``.
+
+Times are CPU seconds of the process doing the work (``time.process_time``) unless marked "wall": the machine may
+be shared, and CPU time is what the work costs. The load average is printed before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+OPS_GRID = [(L, n) for L in (3, 4, 6, 8) for n in (2, 4, 8)]
+TIME_GRID_FULL = [(L, n) for L in (3, 4, 5, 6, 8) for n in (2, 4, 8)]
+TIME_GRID_QUICK = [(3, 2), (3, 4), (4, 2), (4, 4), (5, 4), (8, 4)]
+NAIVE_MEMORY = 8 * 1024 ** 3  # address-space limit of each naive child process
+
+GOAL_OPS = 3.0
+GOAL_SPEEDUP = 50.0
+GOAL_GROWTH = 2.8
+GOAL_STARTUP = 2.0
+
+
+# --- the networks --------------------------------------------------------------------------------------------------
+
+def network_program(L: int, n: int) -> str:
+    """The scalar program of a sigmoid network with L layers (input layer = 1) of n units and the ½-SSE loss."""
+    lines = []
+    for layer in range(2, L + 1):
+        previous = [f"x_{i}" if layer == 2 else f"a{layer - 1}_{i}" for i in range(1, n + 1)]
+        for j in range(1, n + 1):
+            total = " + ".join(f"w{layer}_{j}_{i}*{a}" for i, a in enumerate(previous, start=1))
+            lines.append(f"z{layer}_{j} = {total} + b{layer}_{j}")
+            lines.append(f"a{layer}_{j} = sigmoid(z{layer}_{j})")
+    lines.append("C = 1/2*(" + " + ".join(f"(a{L}_{j} - t_{j})**2" for j in range(1, n + 1)) + ")")
+    return "\n".join(lines) + "\n"
+
+
+def network_toml(L: int, n: int) -> str:
+    """The same network as a TOML file with reproducible pseudo-random weights."""
+    rng = random.Random(1000 * L + n)
+
+    def vector(low: float, high: float) -> str:
+        return "[" + ", ".join(f"{rng.uniform(low, high):.2f}" for _ in range(n)) + "]"
+
+    lines = ['activation = "sigmoid"', 'loss = "sse"', "learning_rate = 0.5",
+             f"input = {vector(0, 1)}", f"target = {vector(0, 1)}"]
+    for _ in range(2, L + 1):
+        lines += ["[[layer]]", "W = [" + ", ".join(vector(-1, 1) for _ in range(n)) + "]", f"b = {vector(-1, 1)}"]
+    return "\n".join(lines) + "\n"
+
+
+def parameters(L: int, n: int) -> int:
+    return (L - 1) * (n * n + n)
+
+
+# --- 1. operation counts -------------------------------------------------------------------------------------------
+
+def operation_counts(derivation) -> dict:
+    import sympy
+
+    from derive.graph import definition
+    forward = sum(sympy.count_ops(definition(node)) for node in derivation.graph.nodes if node.op != "leaf")
+    local = sum(sympy.count_ops(term.local) for step in derivation.steps for term in step.terms)
+    contributions = sum(sympy.count_ops(term.contribution) for step in derivation.steps for term in step.terms)
+    fan_in = sum(max(len(g.parts) - 1, 0) for g in derivation.gradients.values())
+    backward = contributions + fan_in
+    return {"nodes": len(derivation.graph.nodes), "forward_ops": forward, "backward_ops": backward,
+            "local_ops": local, "contribution_ops": contributions, "fan_in_additions": fan_in,
+            "ratio": backward / forward}
+
+
+def scenario_counts() -> dict[str, dict]:
+    from derive.scenarios import SCENARIOS, build
+    rows = {}
+    for name in SCENARIOS:
+        walk = build(name)
+        rows[name] = operation_counts(walk.derivation)
+    return rows
+
+
+def network_counts(grid) -> dict[str, dict]:
+    from derive.backward import derive
+    from derive.parse import parse_program
+    rows = {}
+    for L, n in grid:
+        derivation = derive(parse_program(network_program(L, n)))
+        rows[f"L={L} n={n}"] = {"L": L, "n": n, **operation_counts(derivation)}
+    return rows
+
+
+# --- 2. derive against naive sympy.diff --------------------------------------------------------------------------
+
+class _Capped(BaseException):
+    pass
+
+
+def naive_child(L: int, n: int, cap: float) -> None:
+    """In a child process: build the fully substituted loss, differentiate, print LaTeX; one JSON line out."""
+    import sympy
+    x = [sympy.Symbol(f"x_{i}", real=True) for i in range(1, n + 1)]
+    t = [sympy.Symbol(f"t_{i}", real=True) for i in range(1, n + 1)]
+    params, a = [], x
+    for layer in range(2, L + 1):
+        W = [[sympy.Symbol(f"w{layer}_{j}_{i}", real=True) for i in range(1, n + 1)] for j in range(1, n + 1)]
+        b = [sympy.Symbol(f"b{layer}_{j}", real=True) for j in range(1, n + 1)]
+        params += [w for row in W for w in row] + b
+        a = [1 / (1 + sympy.exp(-(sympy.Add(*[W[j][i] * a[i] for i in range(n)]) + b[j]))) for j in range(n)]
+    loss = sympy.Rational(1, 2) * sympy.Add(*[(a[j] - t[j]) ** 2 for j in range(n)])
+
+    def on_prof(signum, frame):
+        raise _Capped
+
+    signal.signal(signal.SIGPROF, on_prof)
+    start_cpu, start_wall = time.process_time(), time.perf_counter()
+    signal.setitimer(signal.ITIMER_PROF, cap)
+    result: dict = {"L": L, "n": n}
+    try:
+        gradients = [sympy.diff(loss, p) for p in params]
+        result["diff_cpu"] = time.process_time() - start_cpu
+        latex_chars = sum(len(sympy.latex(g)) for g in gradients)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        result.update(cpu=time.process_time() - start_cpu, wall=time.perf_counter() - start_wall,
+                      latex_chars=latex_chars)
+    except _Capped:
+        result.update(capped=True, cpu=time.process_time() - start_cpu, wall=time.perf_counter() - start_wall)
+        print(json.dumps(result), flush=True)
+        return
+    except MemoryError:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        result.update(memory=True, cpu=time.process_time() - start_cpu)
+        print(json.dumps(result), flush=True)
+        return
+    ops_start = time.process_time()
+    result["ops"] = sum(sympy.count_ops(g) for g in gradients)
+    result["count_ops_cpu"] = time.process_time() - ops_start
+    print(json.dumps(result), flush=True)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (NAIVE_MEMORY, NAIVE_MEMORY))
+
+
+def naive(L: int, n: int, cap: float) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--naive", str(L), str(n), "--cap", str(cap)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=4 * cap + 120,
+                              preexec_fn=_limit_memory)
+    except subprocess.TimeoutExpired:
+        return {"L": L, "n": n, "capped": True, "note": "killed by the wall-clock backstop"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"L": L, "n": n, "failed": True, "memory": "MemoryError" in done.stderr, "note": tail[:200]}
+    return json.loads(lines[-1])
+
+
+def naive_all(grid, cap: float, workers: int = 2) -> dict[tuple[int, int], dict]:
+    """Every naive run, smallest first, two at a time; a network at least as large in L and n as one that hit the
+    cap is reported capped without running (n^L grows in both)."""
+    order = sorted(grid, key=lambda c: c[1] ** c[0])
+    results: dict[tuple[int, int], dict] = {}
+
+    def dominated(L: int, n: int) -> tuple[int, int] | None:
+        for (l2, n2), r in list(results.items()):
+            if (r.get("capped") or r.get("memory")) and L >= l2 and n >= n2:
+                return l2, n2
+        return None
+
+    def one(config: tuple[int, int]) -> None:
+        L, n = config
+        by = dominated(L, n)
+        if by is not None:
+            results[config] = {"L": L, "n": n, "capped": True, "inferred_from": f"L={by[0]} n={by[1]}"}
+            return
+        results[config] = naive(L, n, cap)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, order))
+    return results
+
+
+def _median_time(function, repeats: int) -> dict:
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c, w = time.process_time(), time.perf_counter()
+        function()
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - w)
+    return {"cpu": statistics.median(cpu), "wall": statistics.median(wall), "repeats": repeats}
+
+
+def network_route(L: int, n: int):
+    """What ``derive explain --network FILE --format latex`` does after reading the file."""
+    from derive.network import explain_text
+    text = network_toml(L, n)
+
+    def run() -> None:
+        explain_text(text, f"L{L}n{n}.toml").render("latex", "en")
+    return run
+
+
+def scalar_route(L: int, n: int):
+    """What ``derive explain @PROGRAM --format latex`` does after reading the file (symbolic, checked)."""
+    from derive.api import explain
+    source = network_program(L, n)
+
+    def run() -> None:
+        explain(source).render("latex", "en")
+    return run
+
+
+def timed_with_limit(function, limit: float) -> dict:
+    """One run with a CPU-time limit (SIGPROF); ``{"capped": True}`` past it."""
+    def on_prof(signum, frame):
+        raise _Capped
+    previous = signal.signal(signal.SIGPROF, on_prof)
+    c, w = time.process_time(), time.perf_counter()
+    signal.setitimer(signal.ITIMER_PROF, limit)
+    try:
+        function()
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        return {"cpu": time.process_time() - c, "wall": time.perf_counter() - w}
+    except _Capped:
+        return {"capped": True, "cpu": time.process_time() - c}
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+# --- 4. start-up ---------------------------------------------------------------------------------------------------
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    return time.perf_counter() - start
+
+
+def startup(repeats: int) -> dict:
+    show = [sys.executable, "-m", "derive", "show", "linear-model"]
+    sympy_only = [sys.executable, "-c", "import sympy"]
+    _wall(show), _wall(sympy_only)  # warm the byte-code caches
+    derive_times, sympy_times = [], []
+    for _ in range(repeats):  # alternately, so that a change in load hits both
+        derive_times.append(_wall(show))
+        sympy_times.append(_wall(sympy_only))
+    return {"derive_show": statistics.median(derive_times), "import_sympy": statistics.median(sympy_times),
+            "derive_show_all": derive_times, "import_sympy_all": sympy_times,
+            "ratio": statistics.median(derive_times) / statistics.median(sympy_times)}
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+DEFERRABLE = ("jinja2", "markdown", "matplotlib", "numpy", "torch", "derive.network", "derive.network_math",
+              "derive.network_doc", "derive.verify", "derive.verify_check", "derive.optimizers", "derive.figures",
+              "derive.html", "derive.tex", "derive.pdf", "derive.plots")
+
+
+def importtime(top: int) -> dict:
+    """The import tree of ``derive show linear-model``: the heaviest imports made by derive's own modules (each with
+    the derive module that asked for it), the largest self times, and which deferrable modules were loaded."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "derive", "show", "linear-model"], cwd=ROOT,
+                          env=_child_env(), capture_output=True, text=True, check=True)
+    entries = []
+    for line in done.stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            own, total, indent, name = match.groups()
+            entries.append({"module": name, "self_ms": int(own) / 1000, "cumulative_ms": int(total) / 1000,
+                            "depth": (len(indent) - 1) // 2, "parent": None})
+    # a module is printed after its imports, so its parent is the next entry one level up
+    pending: dict[int, list[dict]] = {}
+    for entry in entries:
+        for child in pending.pop(entry["depth"] + 1, []):
+            child["parent"] = entry["module"]
+        pending.setdefault(entry["depth"], []).append(entry)
+    by_derive = [e for e in entries if (e["parent"] or "").startswith("derive") or
+                 (e["depth"] == 0 and e["module"] not in ("site", "encodings"))]
+    loaded = {e["module"] for e in entries}
+    return {"imported_by_derive": sorted(by_derive, key=lambda e: -e["cumulative_ms"])[:top],
+            "largest_self": sorted(entries, key=lambda e: -e["self_ms"])[:top],
+            "total_ms": sum(e["self_ms"] for e in entries),
+            "deferrable_loaded": sorted(m for m in DEFERRABLE if m in loaded)}
+
+
+# --- the run -------------------------------------------------------------------------------------------------------
+
+def machine() -> dict:
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import sympy
+    return {"cpu": model or platform.processor(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "sympy": sympy.__version__, "platform": platform.platform(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3, 1)}
+
+
+def _yes(met: bool | None) -> str:
+    return "-" if met is None else ("yes" if met else "NO")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+
+
+def run(quick: bool, cap: float, out: Path) -> dict:
+    wall_start = time.perf_counter()
+    results: dict = {"quick": quick, "cap_seconds": cap, "machine": machine(), "load_before": os.getloadavg()}
+    rows: list[tuple[str, str, str, str, str, str]] = []  # metric, case, detail, measured, goal, met
+
+    def say(message: str) -> None:
+        print(f"[{time.perf_counter() - wall_start:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    # 2a. derive's timings first, alone on the machine
+    grid = TIME_GRID_QUICK if quick else TIME_GRID_FULL
+    say("derive timings (network route)")
+    network_route(3, 2)()  # warm-up: lazy imports, template compilation
+    derive_times = {c: _median_time(network_route(*c), 5) for c in grid}
+    say("growth")
+    growth_4 = _median_time(network_route(4, 4), 7)
+    growth_8 = _median_time(network_route(8, 4), 7)
+    scalar_times: dict = {}
+    if not quick:
+        say("derive timings (scalar-program route)")
+        scalar_route(3, 2)()
+        for c in grid:
+            scalar_times[c] = timed_with_limit(scalar_route(*c), cap)
+    # 2b. the naive children (CPU-capped, so their CPU times do not depend on what else runs) in the background,
+    # while the operation counts (not timed) run here
+    say(f"naive sympy.diff + latex in the background, capped at {cap:g} s CPU each")
+    background = ThreadPoolExecutor(max_workers=1)
+    naive_future = background.submit(naive_all, grid, cap)
+
+    # 1. operation counts
+    say("operation counts: scenarios")
+    scenarios = scenario_counts()
+    say("operation counts: networks")
+    networks = network_counts(OPS_GRID)
+    results["ops"] = {"scenarios": scenarios, "networks": networks}
+    for case, row in list(scenarios.items()) + list(networks.items()):
+        rows.append(("ops backward/forward", case, f"{row['backward_ops']}/{row['forward_ops']} ops, "
+                     f"{row['nodes']} nodes", f"{row['ratio']:.2f}", f"<= {GOAL_OPS:g}",
+                     _yes(row["ratio"] <= GOAL_OPS)))
+
+    say("waiting for the naive runs")
+    naive_times = naive_future.result()
+    background.shutdown()
+    results["speed"] = []
+    for L, n in grid:
+        d, s, v = derive_times[(L, n)], scalar_times.get((L, n)), naive_times[(L, n)]
+        entry = {"L": L, "n": n, "parameters": parameters(L, n), "derive_network": d, "derive_scalar": s,
+                 "naive": v}
+        if v.get("capped") or v.get("memory") or v.get("failed"):
+            entry["speedup_at_least"] = cap / d["cpu"]
+            naive_text = "> cap" + (" (memory)" if v.get("memory") else "")
+            measured, met = f"> {cap / d['cpu']:,.0f}x", True
+        else:
+            entry["speedup"] = v["cpu"] / d["cpu"]
+            naive_text = f"{_seconds(v['cpu'])}, {v['ops']:,} ops"
+            measured, met = f"{entry['speedup']:,.0f}x", entry["speedup"] >= GOAL_SPEEDUP
+        results["speed"].append(entry)
+        scalar_text = ""
+        if s is not None:
+            scalar_text = "; scalar route " + ("> cap" if s.get("capped") else _seconds(s["cpu"]))
+        goal = (L, n) == (5, 4)
+        rows.append(("naive / derive time", f"L={L} n={n}",
+                     f"naive {naive_text}; derive {_seconds(d['cpu'])}{scalar_text}", measured,
+                     f">= {GOAL_SPEEDUP:g}x" if goal else "", _yes(met) if goal else "-"))
+
+    # 3. growth
+    growth = growth_8["cpu"] / growth_4["cpu"]
+    results["growth"] = {"L4": growth_4, "L8": growth_8, "ratio": growth}
+    rows.append(("growth t(L=8)/t(L=4)", "n=4, network route",
+                 f"{_seconds(growth_8['cpu'])} / {_seconds(growth_4['cpu'])}", f"{growth:.2f}",
+                 f"<= {GOAL_GROWTH:g}", _yes(growth <= GOAL_GROWTH)))
+    if scalar_times.get((8, 4)) and scalar_times.get((4, 4)) and not any(
+            scalar_times[c].get("capped") for c in ((8, 4), (4, 4))):
+        ratio = scalar_times[(8, 4)]["cpu"] / scalar_times[(4, 4)]["cpu"]
+        results["growth"]["scalar_ratio"] = ratio
+        rows.append(("growth t(L=8)/t(L=4)", "n=4, scalar route",
+                     f"{_seconds(scalar_times[(8, 4)]['cpu'])} / {_seconds(scalar_times[(4, 4)]['cpu'])}",
+                     f"{ratio:.2f}", "", "-"))
+
+    # 4. start-up
+    say("start-up")
+    start = startup(5)
+    results["startup"] = start
+    rows.append(("start-up (wall, median of 5)", "show linear-model / import sympy",
+                 f"{_seconds(start['derive_show'])} / {_seconds(start['import_sympy'])}", f"{start['ratio']:.2f}",
+                 f"<= {GOAL_STARTUP:g}", _yes(start["ratio"] <= GOAL_STARTUP)))
+    results["importtime"] = importtime(12)
+    results["load_after"] = os.getloadavg()
+    results["bench_wall_seconds"] = time.perf_counter() - wall_start
+
+    print_report(results, rows)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"\nJSON: {out}")
+    return results
+
+
+def print_report(results: dict, rows) -> None:
+    m = results["machine"]
+    print(f"machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB; Python {m['python']}, "
+          f"SymPy {m['sympy']}; {m['platform']}")
+    print("load average (1, 5, 15 min): before " + ", ".join(f"{x:.2f}" for x in results["load_before"])
+          + "; after " + ", ".join(f"{x:.2f}" for x in results["load_after"]))
+    print(f"mode: {'quick' if results['quick'] else 'full'}; naive side capped at {results['cap_seconds']:g} s CPU; "
+          "times are CPU seconds unless marked wall\n")
+    header = ("metric", "case", "detail", "measured", "goal", "met")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*header))
+    print(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(line.format(*row))
+    it = results["importtime"]
+    print(f"\npython -X importtime -m derive show linear-model: {it['total_ms']:.0f} ms of imports in all")
+    print("  heaviest imports made by derive's modules (cumulative ms, <- the importer):")
+    for e in it["imported_by_derive"]:
+        print(f"    {e['cumulative_ms']:7.1f}  {e['module']}" + (f"  <- {e['parent']}" if e["parent"] else ""))
+    print("  largest self times (ms): " + ", ".join(f"{e['module']} {e['self_ms']:.0f}" for e in it["largest_self"]))
+    print("  of the modules issue 7 wants loaded only when used, loaded here: "
+          + (", ".join(it["deferrable_loaded"]) or "none"))
+    print(f"\nbenchmark wall time: {results['bench_wall_seconds']:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="about a minute: smaller timing grid, 10 s cap")
+    parser.add_argument("--cap", type=float, help="CPU seconds allowed to each naive sympy.diff run "
+                        "(default 120, or 10 with --quick)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json", help="the JSON file")
+    parser.add_argument("--naive", nargs=2, type=int, metavar=("L", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    cap = args.cap if args.cap is not None else (10.0 if args.quick else 120.0)
+    if args.naive:
+        naive_child(*args.naive, cap)
+        return 0
+    run(args.quick, cap, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Exercise sheets: a checked walk-through with some members of its equation chains left blank, and the key.
+
+`make_sheet(walk, blanks, seed)` is a pure function: it reads the chains of the walk-through (the very strings a
+walk-through shows: upstream gradients, local gradients, chain-rule products, the gradients collected and the
+update lines) and picks ``blanks`` of them with ``random.Random(seed)``, then one member of each chosen chain
+after its left side. So the question (the left side) is never blank, and no chain has two blanks: a student can
+always follow the chain from its question to the next given member. Blanks are numbered in reading order.
+
+`render_exercise(walk, sheet, fmt, lang, key=...)` renders the worksheet or its answer key through
+``templates/<format>/exercise.*.j2``. The worksheet is the walk-through's context (`derive.context`) with each
+chosen member replaced by an empty numbered box; the key shows each blanked chain whole, its answer boxed. Every
+formula is still `derive.notation` output; this module only puts boxes in place of members.
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .errors import DeriveError, InputError
+from .notation import chain_latex
+
+if TYPE_CHECKING:
+    from .walkthrough import Walkthrough
+
+FORMATS = ("markdown", "latex")
+TEMPLATES = {"markdown": ("markdown/exercise.md.j2", "md"), "latex": ("latex/exercise.tex.j2", "tex")}
+DEFAULT_BLANKS = 5
+DEFAULT_SEED = 1
+MAX_SEED = 2 ** 63 - 1
+
+# The empty box of blank k (width in em, chosen from the answer's estimated width so that a handwritten answer
+# fits) and the boxed answer of the key. Markdown: plain amsmath that MathJax, KaTeX and TeX all read (the
+# number stands under the box, where it cannot be taken for an exponent or an index); LaTeX: the macros that
+# templates/latex/exercise.tex.j2 defines.
+BLANK = {"markdown": r"\underset{{({k})}}{{\boxed{{\phantom{{{zeros}}}}}}}", "latex": r"\dvblank{{{k}}}{{{em}}}"}
+ANSWER = {"markdown": r"\underset{{({k})}}{{\boxed{{{answer}}}}}", "latex": r"\dvanswer{{{k}}}{{{answer}}}"}
+BOX_EM = (3, 5, 8, 12, 16, 20, 24)
+"""Widths of the empty boxes in em: each blank gets the smallest that holds its answer with room to spare."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a chain sits in the walk-through's context: ``steps[index]`` (``upstream``, or ``terms[term]``'s
+    ``local``/``product``), ``gradients[index]`` (``equation``) or ``updates[index]`` (``lines[term]``)."""
+
+    section: str  # "steps", "gradients" or "updates"
+    index: int
+    term: int | None
+    part: str  # "upstream", "local", "product", "equation" or "line"
+
+
+@dataclass(frozen=True)
+class Chain:
+    place: Place
+    members: tuple[str, ...]  # printed by derive.notation; members[0] is the question
+
+    @property
+    def latex(self) -> str:
+        return chain_latex(list(self.members))
+
+
+@dataclass(frozen=True)
+class Blank:
+    number: int  # 1, 2, ... in reading order
+    chain: Chain
+    member: int  # index into chain.members, at least 1
+
+    @property
+    def answer(self) -> str:
+        return self.chain.members[self.member]
+
+    @property
+    def kind(self) -> str:
+        """``number`` when the answer is arithmetic on numbers only, else ``expression``."""
+        return "expression" if _SYMBOLIC.search(_COMMANDS.sub(" ", self.answer)) else "number"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The blanks of one worksheet: everything the worksheet and its key need besides the walk-through."""
+
+    scenario: str
+    seed: int
+    blanks: tuple[Blank, ...]
+    available: int  # chains that could take a blank (the cap of --blanks)
+
+
+_COMMANDS = re.compile(r"\\(?:cdot|left|right|frac|times|dfrac|tfrac)\b|\\[,;!]")
+_SYMBOLIC = re.compile(r"[A-Za-z\\]")
+
+
+def parse_count(text: object) -> int:
+    """``--blanks``: a whole number of at least 1 (a `str` from the command line, or an `int`)."""
+    value = _whole(text)
+    if value is None or value < 1:
+        raise InputError(f"--blanks: expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def parse_seed(text: object) -> int:
+    """``--seed``: a whole number from 0 to `MAX_SEED`."""
+    value = _whole(text)
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise InputError(f"--seed: expected a whole number from 0 to 2**63 - 1, got {text!r}")
+    return value
+
+
+def _whole(text: object) -> int | None:
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text
+    if isinstance(text, str) and re.fullmatch(r"[+-]?\d{1,20}", text.strip()):
+        return int(text.strip())
+    return None
+
+
+def walk_chains(context: dict[str, Any]) -> Iterator[Chain]:
+    """The chains of a walk-through's context (`derive.context.build_context`) in reading order. The output's
+    own upstream gradient (∂f/∂f = 1) is the walk's starting point, not a question, and is left out."""
+    from .tex import chain_members
+    for i, step in enumerate(context["steps"]):
+        if not step["is_output"]:
+            yield Chain(Place("steps", i, None, "upstream"), tuple(chain_members(step["upstream"])))
+        for j, term in enumerate(step["terms"]):
+            for part in ("local", "product"):
+                yield Chain(Place("steps", i, j, part), tuple(chain_members(term[part])))
+    for i, gradient in enumerate(context["gradients"]):
+        yield Chain(Place("gradients", i, None, "equation"), tuple(chain_members(gradient["equation"])))
+    for i, update in enumerate(context["updates"]):
+        for j, line in enumerate(update["lines"]):
+            yield Chain(Place("updates", i, j, "line"), tuple(chain_members(line["latex"])))
+
+
+def chain_text(context: dict[str, Any], place: Place) -> str:
+    """The printed chain at ``place`` of a context."""
+    if place.section == "steps":
+        step = context["steps"][place.index]
+        return step["upstream"] if place.part == "upstream" else step["terms"][place.term][place.part]
+    if place.section == "gradients":
+        return context["gradients"][place.index]["equation"]
+    return context["updates"][place.index]["lines"][place.term]["latex"]
+
+
+def _set_chain(context: dict[str, Any], place: Place, text: str) -> None:
+    """Replace the chain at ``place``, copying only the dictionaries on the way (the rest stays shared)."""
+    if place.section == "steps":
+        steps = context["steps"] = list(context["steps"])
+        step = steps[place.index] = dict(steps[place.index])
+        if place.part == "upstream":
+            step["upstream"] = text
+        else:
+            terms = step["terms"] = list(step["terms"])
+            terms[place.term] = dict(terms[place.term], **{place.part: text})
+    elif place.section == "gradients":
+        gradients = context["gradients"] = list(context["gradients"])
+        gradients[place.index] = dict(gradients[place.index], equation=text)
+    else:
+        updates = context["updates"] = list(context["updates"])
+        update = updates[place.index] = dict(updates[place.index])
+        lines = update["lines"] = list(update["lines"])
+        lines[place.term] = dict(lines[place.term], latex=text)
+
+
+def make_sheet(walk: "Walkthrough", blanks: int = DEFAULT_BLANKS, seed: int = DEFAULT_SEED) -> Sheet:
+    """Choose the blanks of a worksheet: ``blanks`` chains (capped at the number there are) drawn with
+    ``random.Random(seed)``, one member after the left side of each. Deterministic for a given walk, count and
+    seed; no global random state, no dependence on hash order."""
+    from .context import LANGUAGES, build_context
+    count, seed = parse_count(blanks), parse_seed(seed)
+    # The maths of a context is the same in every language (tests check it); the first language's is used.
+    context = build_context(walk, LANGUAGES[0])
+    candidates = [c for c in walk_chains(context)  # a chain that the split would not give back is left whole
+                  if len(c.members) > 1 and c.latex == chain_text(context, c.place)]
+    if not candidates:
+        raise InputError(f"the walk-through of '{walk.name}' has no equation chain that could take a blank")
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(range(len(candidates)), min(count, len(candidates))))
+    picked = tuple(Blank(k, candidates[i], rng.randrange(1, len(candidates[i].members)))
+                   for k, i in enumerate(chosen, 1))
+    return Sheet(walk.name, seed, picked, len(candidates))
+
+
+def box_em(answer: str) -> int:
+    """The width in em of the empty box for ``answer``: the smallest of `BOX_EM` with a third to spare."""
+    from .tex import math_width
+    need = math.ceil(math_width(answer) * 1.3 + 1)
+    return next((em for em in BOX_EM if em >= need), BOX_EM[-1])
+
+
+def blank_marker(fmt: str, blank: Blank) -> str:
+    em = box_em(blank.answer)
+    return BLANK[fmt].format(k=blank.number, em=em, zeros="0" * (2 * em))
+
+
+def answer_marker(fmt: str, blank: Blank) -> str:
+    return ANSWER[fmt].format(k=blank.number, answer=blank.answer)
+
+
+def _with(blank: Blank, member: str) -> str:
+    members = list(blank.chain.members)
+    members[blank.member] = member
+    return chain_latex(members)
+
+
+def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> dict[str, Any]:
+    """The context of ``templates/<fmt>/exercise.*.j2``: the walk-through's own context with the blanks in
+    place, plus ``exercise`` (the sheet's prose and its key)."""
+    from .context import build_context, catalog, say
+    t = catalog(lang)
+    context = build_context(walk, lang)
+    if fmt == "latex":
+        from .tex import tex_context
+        context.update(tex_context(walk, lang, "latex"))
+    for blank in sheet.blanks:
+        if chain_text(context, blank.chain.place) != blank.chain.latex:
+            raise DeriveError(f"internal error: the {lang} walk-through of '{walk.name}' does not hold the chain "
+                              f"of blank {blank.number} ({blank.chain.latex!r})")
+    key = []
+    for blank in sheet.blanks:
+        _set_chain(context, blank.chain.place, _with(blank, blank_marker(fmt, blank)))
+        key.append({"number": blank.number, "where": _where(context, blank.chain.place, lang),
+                    "chain": _with(blank, answer_marker(fmt, blank)), "kind": blank.kind})
+    # The worksheet shows the setting but no pictures (plots of the scenario's extra sections may give answers).
+    context["intro"] = [dict(s, blocks=[b for b in s["blocks"] if b["kind"] != "image"]) for s in context["intro"]]
+    count = len(sheet.blanks)
+    command = f"derive exercise {walk.name} --blanks {count} --seed {sheet.seed}"
+    if lang != "en":
+        command += f" --lang {lang}"
+    if fmt != "markdown":
+        command += f" --format {fmt}"
+    context["exercise"] = {
+        "title": say(lang, "exercise.title", title=context["title"]),
+        "key_title": say(lang, "exercise.key_title", title=context["title"]),
+        "instructions": say(lang, "exercise.instructions", count=count),
+        "footer": say(lang, "exercise.footer", seed=sheet.seed, count=count),
+        "key_intro": say(lang, "exercise.key_intro", seed=sheet.seed, count=count),
+        "command": command,
+        "check": t["exercise.key_check"] + t["punct.sentence_space"] + context["check"]["summary"],
+        "key": key,
+        "count": count,
+        "seed": sheet.seed,
+    }
+    return context
+
+
+def _where(context: dict[str, Any], place: Place, lang: str) -> str:
+    from .context import Math, catalog, say
+    if place.section == "steps":
+        return say(lang, "exercise.where.step", step=place.index + 1,
+                   node=Math(context["steps"][place.index]["node_latex"]))
+    if place.section == "gradients":
+        return catalog(lang)["exercise.where.gradients"]
+    if len(context["updates"]) > 1:
+        return say(lang, "exercise.where.update_step", step=context["updates"][place.index]["step"])
+    return catalog(lang)["exercise.where.update"]
+
+
+def render_exercise(walk: "Walkthrough", sheet: Sheet, fmt: str = "markdown", lang: str = "en", *, key: bool = False,
+                    user_templates: str | None = None) -> str:
+    """The worksheet (``key=False``) or its answer key as a document in ``fmt`` (markdown or latex) and ``lang``."""
+    from .render import check_choice, environment, tidy
+    check_choice(fmt, lang)
+    if fmt not in FORMATS:
+        raise InputError(f"exercise sheets come in {' and '.join(FORMATS)}, not {fmt}")
+    context = exercise_context(walk, sheet, fmt, lang)
+    context["is_key"] = key
+    template = environment(user_templates, fmt == "latex").get_template(TEMPLATES[fmt][0])
+    return tidy(template.render(context))
+
+
+def exercise(name: str, blanks: object = DEFAULT_BLANKS, seed: object = DEFAULT_SEED) -> tuple["Walkthrough", Sheet]:
+    """A built-in scenario and the blanks of its worksheet (the command line's ``derive exercise``)."""
+    from .scenarios import build
+    count, seed_value = parse_count(blanks), parse_seed(seed)  # bad numbers fail before the scenario is built
+    walk = build(name)
+    return walk, make_sheet(walk, count, seed_value)
+
+
+def key_path(path: str) -> str:
+    """Where ``-o PATH`` puts the answer key: ``sheet.md`` → ``sheet-key.md``."""
+    from pathlib import Path
+    p = Path(path)
+    return str(p.with_name(p.stem + "-key" + p.suffix))
