@@ -223,7 +223,7 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
     for blank in sheet.blanks:
         _set_chain(context, blank.chain.place, _with(blank, blank_marker(fmt, blank)))
         key.append({"number": blank.number, "where": _where(context, blank.chain.place, lang),
-                    "chain": _with(blank, answer_marker(fmt, blank)), "kind": blank.kind})
+                    "chain": _with(blank, answer_marker(fmt, blank))})
     # The worksheet shows the setting but no pictures (plots of the scenario's extra sections may give answers).
     context["intro"] = [dict(s, blocks=[b for b in s["blocks"] if b["kind"] != "image"]) for s in context["intro"]]
     count = len(sheet.blanks)

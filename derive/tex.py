@@ -481,6 +481,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "figures": _figures(walk),
         "long_table_rows": LONG_TABLE_ROWS,
         "short_definitions": all(math_width(x) <= 26 for x in _definitions(d)),
+        "narrow_definitions": all(math_width(x) <= 11 for x in _definitions(d)),
         "source_lines": [line.strip() for line in re.split(r"[;\n]", walk.source) if line.strip()],
         "tex_title": escape_prose(t.get(f"scenario.{walk.name}.title", t["title.explain"])),
     }

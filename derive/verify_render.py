@@ -191,7 +191,7 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "has_skipped": bool(report.skipped),
     }
     if fmt == "latex":
-        from .tex import escape_code, escape_prose
+        from .tex import escape_prose
         context.update(engine_line=f"% !TEX program = {ENGINES[lang]}", preamble=_tex_preamble(lang),
                        esc=escape_prose, code=_breakable_code)
     return context

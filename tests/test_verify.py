@@ -211,6 +211,29 @@ def test_document_without_claims_is_ok():
     assert "no claim" in render_report(report, "text", "en")
 
 
+TOKENS = [r"\frac", "{", "}", "(", ")", "_", "^", "'", "=", "+", "-", r"\cdot", r"\sum", r"\sigma", r"\log", "e",
+          r"\partial", "E", "A", "w", "x", "z", "a", "t", "l", "j", "k", "T", r"\top", r"\odot", ",", r"\\", "&",
+          "1", "2", "0.5", r"\delta", "d", "/", r"\hat", r"\left(", r"\right)", r"\quad", "$", "$$", "\n", " ",
+          ":=", r"\approx", r"\input", r"\color{red}", r"\mathrm{d}", r"\sqrt", "%", "`", "\u00ab", "\u00bb"]
+
+
+def test_arbitrary_token_soup_never_raises():
+    """Whatever the text, verify_text returns a report (never a traceback) and every format renders it."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    @hypothesis.settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @hypothesis.given(st.lists(st.sampled_from(TOKENS), max_size=40), st.booleans())
+    def check(tokens, display):
+        body = "".join(tokens)
+        report = verify_text("$$" + body + "$$" if display else body, time_limit=2)
+        assert report.exit_code in (0, 1, 2, 4)
+        for fmt in ("text", "markdown", "json"):
+            render_report(report, fmt, "ja" if display else "en")
+
+    check()
+
+
 # --- reading the notation ------------------------------------------------------------------------------------
 
 def test_index_order_is_kept():
