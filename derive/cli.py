@@ -25,7 +25,8 @@ examples:
   echo "sigmoid(w*x + b)" | derive explain - --at w=0.5,x=2,b=-1 --format json
   derive build --out output
 
-exit codes: 0 success, 2 bad input or usage, 3 internal error (including a failed self-check)
+exit codes: 0 success, 1 verify found a wrong claim, 2 bad input or usage, 3 internal error (including a
+failed self-check), 4 verify could not decide a claim within its limits
 """
 
 EXPLAIN_EPILOG = """\
@@ -125,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     exercise.add_argument("--key", action="store_true", help="write the answer key instead of the worksheet")
     _add_output_options(exercise, ("markdown", "latex"))
     # --- end of exercise ---
+
+    verify = commands.add_parser("verify", help="check the derivatives claimed in a Markdown or LaTeX file",
+                                 description="Check every derivative a document claims, step by step, and report "
+                                             "the first wrong step of each claim.",
+                                 epilog="examples:\n  derive verify notes.md\n  derive verify chapter3.tex "
+                                        "--format markdown --lang ja -o report.md\n\nexit codes: 0 every claim "
+                                        "holds, 1 a claim is wrong, 2 the file cannot be read, 4 a claim could "
+                                        "not be decided in time",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify.add_argument("file", metavar="FILE", help="a Markdown or LaTeX document ('-' reads stdin)")
+    _add_output_options(verify, formats=("text", "markdown", "latex", "html", "json"))
+    verify.set_defaults(format="text")
+    verify.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
+                        help="seconds per claim before it counts as undecided (default 10)")
 
     build = commands.add_parser("build", help="write the gallery: every scenario in every format and language",
                                 description="Write every scenario × format × language to a folder, deterministically.",
@@ -230,14 +245,30 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
 # --- end of exercise ---
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import run
+    if not 0 < args.time_limit <= 600:
+        raise UsageError("--time-limit must be between 0 and 600 seconds")
+    output, code, message = run(args.file, args.format, args.lang, time_limit=args.time_limit,
+                                user_templates=_templates(args))
+    if message is not None:
+        print(f"derive: error: {message}", file=sys.stderr)
+    if output is not None:
+        if code == 2:
+            sys.stdout.write(output)  # the JSON error object; nothing is written to -o
+        else:
+            _emit(output, args.output)
+    return code
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
     build_gallery(Path(args.out), progress=sys.stderr, pdf=not args.no_pdf)
     return 0
 
 
-_COMMANDS = {"list": _cmd_list, "show": _cmd_show, "explain": _cmd_explain, "build": _cmd_build,
-             "exercise": _cmd_exercise}
+_COMMANDS = {"list": _cmd_list, "show": _cmd_show, "explain": _cmd_explain, "verify": _cmd_verify,
+             "exercise": _cmd_exercise, "build": _cmd_build}
 
 
 def _templates(args: argparse.Namespace) -> str | None:

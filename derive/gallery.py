@@ -79,8 +79,27 @@ def network_documents() -> list[Document]:
             for stem in NETWORK_EXAMPLES for fmt in FORMATS for lang in _languages(fmt)]
 
 
+VERIFY_FORMATS = ("markdown", "latex", "html", "json")
+
+
+def verify_documents() -> list[Document]:
+    """The verification examples: the study material's own slip, its corrected version, and two more."""
+    from .verify import example_documents, render_report, verify_text
+    reports: dict = {}
+
+    def job(stem: str, text: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
+        def run() -> tuple[str, dict[str, bytes]]:
+            report = reports.get(stem) or reports.setdefault(stem, verify_text(text))
+            return render_report(report, fmt, lang or "en"), {}
+        return run
+
+    return [Document(f"verify-{stem}", fmt, lang, _document_path(f"verify/{stem}", fmt, lang),
+                     job(stem, text, fmt, lang))
+            for stem, text in example_documents() for fmt in VERIFY_FORMATS for lang in _languages(fmt)]
+
+
 def documents() -> list[Document]:
-    return scenario_documents() + network_documents()
+    return scenario_documents() + network_documents() + verify_documents()
 
 
 def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> list[Path]:
