@@ -7,7 +7,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
           texlive-pictures texlive-lang-japanese texlive-luatex lmodern latexmk poppler-utils
-          graphviz chromium fonts-noto-cjk)
+          graphviz chromium fonts-noto-cjk fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
