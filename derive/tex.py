@@ -10,6 +10,7 @@ only splits printed chains at their top-level ``=`` and escapes prose.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -385,17 +386,24 @@ def slide_pages(blocks: list[dict[str, Any]], lang: str, budget: float = SLIDE_L
 
 # --- figures --------------------------------------------------------------------------------------------------------
 
-def _tikz(derivation: "Derivation", highlight: str | None = None, shown: Iterable[str] | None = None) -> str:
+def _tikz(derivation: "Derivation", highlight: str | None = None, shown: Iterable[str] | None = None,
+          lean: bool = False) -> str:
+    """A TikZ picture of the graph. ``lean``: labels not shown are left out instead of drawn invisibly (for the
+    Beamer overlays, whose bounding box the templates pin to the complete graph's; TikZ time grows with labels)."""
     from .figures import layout, to_tikz
-    return to_tikz(layout(derivation, highlight=highlight,
-                          shown_gradients=None if shown is None else set(shown))).rstrip("\n")
+    lay = layout(derivation, highlight=highlight, shown_gradients=None if shown is None else set(shown))
+    if lean:
+        lay = dataclasses.replace(
+            lay, nodes=tuple(n if n.gradient_shown else dataclasses.replace(n, total=None) for n in lay.nodes),
+            edges=tuple(e if e.gradient_shown else dataclasses.replace(e, gradient=None) for e in lay.edges))
+    return to_tikz(lay).rstrip("\n")
 
 
 def _figures(walk: "Walkthrough") -> dict[str, Any]:
     d = walk.derivation
     return {
         "forward": _tikz(d, shown=()),
-        "start": _tikz(d, shown=(d.output,)),
+        "start": _tikz(d, shown=(d.output,), lean=True),
         "full": _tikz(d),
         "updates": [_tikz(u.derivation) for u in walk.updates],
     }
@@ -423,7 +431,7 @@ def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
             overlay = 0
         processed.add(step.node)
         known = {out} | {name for name, rs in readers.items() if rs and all(r in processed for r in rs)}
-        figure = _tikz(derivation, highlight=step.node, shown=known)
+        figure = _tikz(derivation, highlight=step.node, shown=known, lean=True)
         chunks = [list(range(i, min(i + TERMS_PER_SLIDE, len(step.terms))))
                   for i in range(0, max(len(step.terms), 1), TERMS_PER_SLIDE)]
         for part, terms in enumerate(chunks, 1):
