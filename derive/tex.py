@@ -364,6 +364,8 @@ def block_lines(block: dict[str, Any], lang: str) -> float:
     if block["kind"] == "table":
         cells = [block["header"], *block["rows"]]
         return sum(1.6 if any("\\frac" in str(c) for c in row) else 1.1 for row in cells) + 0.6
+    if block["kind"] == "image":
+        return 11.0  # a plot takes most of a slide
     return 2.0
 
 

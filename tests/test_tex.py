@@ -25,7 +25,7 @@ from derive.context import catalog
 from derive.errors import DeriveError
 from derive.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
                         overfull_boxes)
-from derive.render import render
+from derive.render import attachments, render
 from derive.scenarios import SCENARIOS, build
 from derive.tex import ENGINES, align_rows, chain_members, escape_code, escape_prose, math_width, overlay_plan
 
@@ -80,6 +80,8 @@ class Compilations:
         tex = self.folder / f"{scenario}-{fmt}-{lang}.tex"
         try:
             tex.write_text(render(_walk(scenario), fmt, lang), encoding="utf-8")
+            for name, data in attachments(_walk(scenario), fmt, None).items():  # plots beside the .tex
+                (self.folder / name).write_bytes(data)
             return compile_tex(tex)
         except (DeriveError, OSError) as error:
             return error
