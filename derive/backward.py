@@ -61,6 +61,15 @@ class Derivation:
     def output_value(self) -> Expr | None:
         return self.values[self.graph.output] if self.values is not None else None
 
+    def local_value(self, node: str, input_name: str) -> Expr | None:
+        """The value of ∂node/∂input found by the walk."""
+        for step in self.steps:
+            if step.node == node:
+                for term in step.terms:
+                    if term.input == input_name:
+                        return term.local_value
+        raise KeyError((node, input_name))
+
 
 def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str, ...] | None = None) -> Derivation:
     """Walk the graph backwards from ∂f/∂f = 1, recording every local gradient and product."""

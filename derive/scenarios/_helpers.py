@@ -6,9 +6,19 @@ from typing import Mapping
 import sympy
 from sympy import Expr
 
-from ..graph import Graph
+from ..graph import Graph, symbol
 from ..notation import latex, number_text, terminating_decimal
 from ..parse import parse_number
+
+
+def g(name: str) -> sympy.Symbol:
+    """The symbol of a node or leaf, as the graph names it."""
+    return symbol(name)
+
+
+def eq(lhs: Expr, rhs: Expr) -> sympy.Eq:
+    """``lhs = rhs`` as written (unevaluated)."""
+    return sympy.Eq(lhs, rhs, evaluate=False)
 
 
 def exact_point(values: Mapping[str, str]) -> dict[str, sympy.Rational]:

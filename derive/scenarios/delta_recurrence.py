@@ -15,7 +15,7 @@ from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, gradient_descent, make
-from ._helpers import exact_point, maths, program_text, shown, shown_matrix
+from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown, shown_matrix
 
 NAME = "delta-recurrence"
 SIZES = {1: 2, 2: 2, 3: 2}  # units per layer; layer 1 is the input layer
@@ -138,16 +138,8 @@ def build() -> Walkthrough:
 
 # ---------------------------------------------------------------- helpers
 
-def _g(name: str) -> sympy.Symbol:
-    return symbol(name)
-
-
 def _key(suffix: str) -> str:
     return f"scenario.{NAME}.{suffix}"
-
-
-def _eq(lhs, rhs) -> sympy.Eq:
-    return sympy.Eq(lhs, rhs, evaluate=False)
 
 
 def _delta(l, j) -> sympy.Symbol:

@@ -179,7 +179,7 @@ def _sigmoid_section(d: Derivation) -> Section:
     for i in SAMPLES:
         z, a = _g(f"Z_{i}"), _g(f"A_{i}")
         claims.append(Claim(Grad(f"A_{i}", f"Z_{i}"), (_s_one_minus_s(sigma(z)), _s_one_minus_s(a)),
-                            _local(d, f"A_{i}", f"Z_{i}"),
+                            d.local_value(f"A_{i}", f"Z_{i}"),
                             subs=((sigma(z), _true_sigmoid(z)),)))
     return Section(_key("heading.sigmoid"), (
         Text(_key("text.sigmoid"), (("A", A_i),)),
@@ -187,15 +187,6 @@ def _sigmoid_section(d: Derivation) -> Section:
         Text(_key("text.sigmoid_numbers"), (("Z", Z_i), ("A", A_i))),
         *claims,
     ))
-
-
-def _local(d: Derivation, node: str, input_: str):
-    for step in d.steps:
-        if step.node == node:
-            for term in step.terms:
-                if term.input == input_:
-                    return term.local_value
-    raise KeyError((node, input_))
 
 
 # ---------------------------------------------------------------- ∂Z/∂w, ∂Z/∂b, ∂Z/∂x
@@ -225,9 +216,9 @@ def _linear_section(d: Derivation) -> Section:
 def _dz(d: Derivation, v: str, i: int):
     """∂Z_i/∂v from the walk's local gradients: through p_ki for a weight or an input, directly for b."""
     if v == "b":
-        return _local(d, f"Z_{i}", "b")
+        return d.local_value(f"Z_{i}", "b")
     k = 1 if v in ("w1", x(1, i)) else 2
-    return exact(_local(d, f"Z_{i}", p(k, i)) * _local(d, p(k, i), v))
+    return exact(d.local_value(f"Z_{i}", p(k, i)) * d.local_value(p(k, i), v))
 
 
 # ---------------------------------------------------------------- the batch gradient

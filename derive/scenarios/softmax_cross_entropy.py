@@ -13,7 +13,7 @@ from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
-from ._helpers import exact_point, maths, program_text, shown_matrix
+from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
 
 NAME = "softmax-cross-entropy"
 CLASSES = (1, 2, 3)
@@ -66,16 +66,8 @@ def build() -> Walkthrough:
 
 # ---------------------------------------------------------------- helpers
 
-def _g(name: str) -> sympy.Symbol:
-    return symbol(name)
-
-
 def _key(suffix: str) -> str:
     return f"scenario.{NAME}.{suffix}"
-
-
-def _eq(lhs, rhs) -> sympy.Eq:
-    return sympy.Eq(lhs, rhs, evaluate=False)
 
 
 SYM_N, K_, NN, KK, J = _g("N"), _g("K"), _g("n"), _g("k"), _g("j")
@@ -85,15 +77,6 @@ SUBS_N = ((SYM_N, Integer(N)),)
 def _loss_expr() -> sympy.Expr:
     term = sympy.Mul(_g("t_n_k"), sympy.log(_g("y_n_k")), evaluate=False)
     return sympy.Mul(-1 / SYM_N, sympy.Sum(term, (NN, 1, SYM_N), (KK, 1, K_)), evaluate=False)
-
-
-def _local(d: Derivation, node: str, input_: str):
-    for step in d.steps:
-        if step.node == node:
-            for term in step.terms:
-                if term.input == input_:
-                    return term.local_value
-    raise KeyError((node, input_))
 
 
 # ---------------------------------------------------------------- intro
