@@ -4,7 +4,8 @@ from __future__ import annotations
 import sympy
 
 from ..backward import derive
-from ..graph import symbol
+from ..context import Listing
+from ..graph import definition, symbol
 from ..notation import Grad
 from ..parse import parse_number, parse_program
 from ..walkthrough import Claim, Equation, Section, Text, Walkthrough, make
@@ -19,11 +20,19 @@ def build() -> Walkthrough:
     point = {name: parse_number(v, name) for name, v in POINT.items()}
     derivation = derive(graph, point)
     x, w, b, y_ = (symbol(n) for n in ("x", "w", "b", "y_"))
+    a, t, y = (symbol(n) for n in ("a", "t", "y"))
+    with sympy.evaluate(False):
+        inner = a * x + b
+    definitions = Listing(sympy.Eq(symbol(node.name), definition(node), evaluate=False)
+                          for node in graph.nodes if node.op != "leaf")
     intro = (Section("scenario.linear-model.heading.chain_rule", (
-        Text("scenario.linear-model.text.chain_rule"),
+        Text("scenario.linear-model.text.chain_rule", (("outer", sympy.Eq(y, inner ** 2, evaluate=False)),
+                                                       ("inner", sympy.Eq(t, inner, evaluate=False)))),
         _chain_rule_example(),
     )), Section("scenario.linear-model.heading.graph", (
-        Text("scenario.linear-model.text.graph"),
+        Text("scenario.linear-model.text.graph", (
+            ("cost", (y_ - y) ** 2), ("model", sympy.Eq(y, sympy.Add(w * x, b, evaluate=False), evaluate=False)),
+            ("steps", definitions), ("target", y_))),
     )))
     residual = sympy.Add(y_, -w * x, -b, evaluate=False)
     with sympy.evaluate(False):
