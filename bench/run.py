@@ -198,24 +198,35 @@ def naive(L: int, n: int, cap: float) -> dict:
 
 
 def naive_all(grid, cap: float, workers: int = 2) -> dict[tuple[int, int], dict]:
-    """Every naive run, smallest first, two at a time; a network at least as large in L and n as one that hit the
-    cap is reported capped without running (n^L grows in both)."""
+    """Every naive run, smallest first, two at a time. A network at least as large in both L and n as one that hit
+    the cap is reported capped without running (the work grows with both), and it waits while such a smaller
+    network is still running, so that no CPU is spent on a run whose outcome is already known."""
+    import threading
     order = sorted(grid, key=lambda c: c[1] ** c[0])
     results: dict[tuple[int, int], dict] = {}
+    running: set[tuple[int, int]] = set()
+    changed = threading.Condition()
 
-    def dominated(L: int, n: int) -> tuple[int, int] | None:
-        for (l2, n2), r in list(results.items()):
-            if (r.get("capped") or r.get("memory")) and L >= l2 and n >= n2:
-                return l2, n2
-        return None
+    def smaller(config: tuple[int, int], other: tuple[int, int]) -> bool:
+        return other != config and other[0] <= config[0] and other[1] <= config[1]
 
     def one(config: tuple[int, int]) -> None:
         L, n = config
-        by = dominated(L, n)
-        if by is not None:
-            results[config] = {"L": L, "n": n, "capped": True, "inferred_from": f"L={by[0]} n={by[1]}"}
-            return
-        results[config] = naive(L, n, cap)
+        with changed:
+            changed.wait_for(lambda: not any(smaller(config, r) for r in running))
+            capped_by = [c for c, r in results.items() if smaller(config, c) and (r.get("capped") or r.get("memory"))]
+            if capped_by:
+                results[config] = {"L": L, "n": n, "capped": True,
+                                   "inferred_from": f"L={capped_by[0][0]} n={capped_by[0][1]}"}
+                return
+            running.add(config)
+        try:
+            result = naive(L, n, cap)
+        finally:
+            with changed:
+                running.discard(config)
+                results[config] = result if "result" in locals() else {"L": L, "n": n, "failed": True}
+                changed.notify_all()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, order))
