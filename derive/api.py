@@ -146,6 +146,6 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
     if learning_rate <= 0:
         raise InputError(f"--step: lr must be positive, got {pairs['lr']}")
     steps_text = pairs.get("steps", "1")
-    if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
+    if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
         raise InputError(f"--step: steps must be a whole number from 1 to {MAX_STEPS}, got {steps_text!r}")
     return learning_rate, int(steps_text)

@@ -8,7 +8,7 @@ import sympy
 from sympy import Expr
 
 from .errors import InputError
-from .graph import Graph, definition, exact, forward, is_finite_real, operand_exprs, symbol
+from .graph import MAX_MAGNITUDE, Graph, definition, exact, forward, is_finite_real, operand_exprs, symbol
 from .notation import Grad
 from .rules import RULES
 
@@ -88,7 +88,7 @@ def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str
         if name != out:
             upstream[name] = _sum([_times(local, _grad_symbol(out, reader)) for reader, local, _ in received])
             upstream_value[name] = (
-                exact(sympy.Add(*[v for _, _, v in received])) if sub is not None else None)
+                _gradient_value(sympy.Add(*[v for _, _, v in received]), name) if sub is not None else None)
         gradients[name] = Gradient(name, upstream[name], upstream_value[name],
                                    tuple((reader, v) for reader, _, v in received))
         if node.op == "leaf":
@@ -133,6 +133,12 @@ def _locals(node) -> dict[str, Expr]:
     return locals_
 
 
+def _gradient_value(total: Expr, node: str) -> Expr:
+    if abs(total.evalf(30)) > MAX_MAGNITUDE:
+        raise InputError(f"the gradient with respect to {node} is larger than {MAX_MAGNITUDE:g} at the given point")
+    return exact(total)
+
+
 def _value(expr: Expr, sub: Mapping[sympy.Symbol, Expr], node: str) -> Expr:
     value = expr.xreplace(sub)
     if not is_finite_real(value):
@@ -144,6 +150,9 @@ def _value(expr: Expr, sub: Mapping[sympy.Symbol, Expr], node: str) -> Expr:
 def _check_wrt(graph: Graph, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
     if not wrt:
         return graph.leaves
+    repeated = [name for i, name in enumerate(wrt) if name in wrt[:i]]
+    if repeated:
+        raise InputError(f"--wrt: '{repeated[0]}' is given twice")
     for name in wrt:
         if name not in graph or graph[name].op != "leaf":
             raise InputError(f"--wrt: '{name}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})")

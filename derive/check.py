@@ -99,7 +99,8 @@ def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str
 
 def _check_locals(derivation: Derivation, values: Mapping[str, Expr], skip: set[str]) -> int:
     graph = derivation.graph
-    sub = {symbol(n): v for n, v in values.items()}
+    # 30-digit floats: an exact rational point would make x**999999999 an enormous exact number
+    sub = {symbol(n): sympy.Float(v, 30) for n, v in values.items()}
     count = 0
     for step in derivation.steps:
         if step.node in skip:

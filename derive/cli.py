@@ -156,8 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            build_parser().print_help()
-            return 2
+            raise UsageError("no command given (see 'derive --help')")
         return _COMMANDS[args.command](args)
     except DeriveError as exc:
         print(f"derive: error: {exc}", file=sys.stderr)
@@ -263,6 +262,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: cannot make the folder {out}: {exc.strerror or exc}") from None
     build_gallery(Path(args.out), progress=sys.stderr, pdf=not args.no_pdf)
     return 0
 
@@ -305,6 +309,8 @@ def _publish(result, args: argparse.Namespace) -> None:
     """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``), and plots go
     beside the document too."""
     from .render import attachments
+    if args.output is not None and not Path(args.output).name:
+        raise InputError(f"-o: {args.output!r} is not a file name")
     figure = Path(args.output).with_suffix(".svg").name if args.output is not None else None
     text = result.render(args.format, args.lang, user_templates=_templates(args), figure_href=figure)
     if args.output is not None:
@@ -323,12 +329,15 @@ def _emit(text: str, output: str | None) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder and rename it: readers see the old file or the new one."""
-    if path.is_dir():
+    if not path.name or path.is_dir():
         raise InputError(f"-o: {path} is a folder")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"-o: the folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -96,11 +96,13 @@ def read_network_file(path: str | Path) -> Network:
     path = Path(path)
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_TEXT_BYTES:
-            raise InputError(f"{name}: the file is {size} bytes; the limit is {MAX_TEXT_BYTES} bytes "
-                             f"(a layer may have at most {MAX_UNITS} units)")
-        data = path.read_bytes()
+        if path.exists() and not path.is_file():
+            raise InputError(f"{name}: cannot read the network file: not a regular file")
+        with path.open("rb") as handle:  # st_size is 0 for devices and pipes: read at most the limit
+            data = handle.read(MAX_TEXT_BYTES + 1)
+        if len(data) > MAX_TEXT_BYTES:
+            raise InputError(f"{name}: the file is too large (the limit is {MAX_TEXT_BYTES} bytes; "
+                             f"a layer may have at most {MAX_UNITS} units)")
     except OSError as exc:
         raise InputError(f"{name}: cannot read the network file: {exc.strerror or exc}") from None
     try:
@@ -279,6 +281,8 @@ def _number(value: object, where: str) -> Number:
         text = value.replace("_", "")
         if text.lstrip("+-") in ("nan", "inf"):
             raise InputError(f"{where}: {text} is not a finite number")
+        if len(text) > 100:
+            raise InputError(f"{where}: the number has more than 100 characters")
         exact = Fraction(text)
         if exact.denominator > 10 ** MAX_DECIMALS:
             raise InputError(f"{where}: {text} has more than {MAX_DECIMALS} decimal places")

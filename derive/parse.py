@@ -23,10 +23,13 @@ MAX_CHARS = 128 * 1024
 MAX_NODES = 10_000
 MAX_DEPTH = 200
 MAX_CONSTANT_EXPONENT = 1000
+MAX_NUMBER_DIGITS = 100
+MAX_EXPONENT = 300
+MAX_CONSTANT_BITS = 1000  # a folded constant larger than this (about 300 digits) is refused
 OUTPUT = "f"
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
-_OPERATIONS = re.compile(r"\*\*|[-+*/]|[A-Za-z_]\w*\s*\(")
+_OPERATIONS = re.compile(r"\*\*|[-+*/]|\b[A-Za-z_]\w*\s*\(")  # \b: linear, even on a 10^5-letter word
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DESCRIBE = {
     ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambda", ast.Constant: "constant",
@@ -45,8 +48,18 @@ def parse_number(text: str, what: str) -> sympy.Rational:
         raise InputError(f"{what}: {text!r} is not a number")
     if re.fullmatch(r"[+-]?\d+/0+", cleaned):
         raise InputError(f"{what}: {text!r} divides by zero")
+    mantissa, _, exponent = cleaned.lower().partition("e")
+    if len(mantissa) > MAX_NUMBER_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        raise InputError(f"{what}: {_clip(text)} is outside the numbers derive handles "
+                         f"(at most {MAX_NUMBER_DIGITS} digits, exponents up to {MAX_EXPONENT})")
     value = Fraction(cleaned)
+    if value and not 1e-300 <= abs(value) <= 1e300:
+        raise InputError(f"{what}: {_clip(text)} is outside the range 1e-300 to 1e300")
     return sympy.Rational(value.numerator, value.denominator)
+
+
+def _clip(text: str) -> str:
+    return repr(text) if len(text) <= 30 else repr(text[:27] + "...")
 
 
 def parse_program(text: str) -> Graph:
@@ -192,6 +205,8 @@ class _Builder:
                 if left < 0:
                     raise InputError(f"{self._where(expr)}: {self._quote(expr)} is not a real number")
                 return self._node("pow", (left, right))
+            if max(abs(left.p).bit_length(), left.q.bit_length()) * abs(right) > MAX_CONSTANT_BITS:
+                raise InputError(f"{self._where(expr)}: the constant {self._quote(expr)} is too large")
             return left ** right
         return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right,
                 ast.Div: left / right if right != 0 else None}[op]
@@ -213,6 +228,8 @@ class _Builder:
             raise InputError(f"{self._where(constant)}: not allowed: {constant.value!r}")
         segment = self._segment(constant).replace("_", "")
         if isinstance(constant.value, int) and not re.fullmatch(r"\d+", segment):
+            if constant.value.bit_length() > MAX_CONSTANT_BITS:
+                raise InputError(f"{self._where(constant)}: the number {self._quote(constant)} is too large")
             return sympy.Integer(constant.value)  # 0x.., 0o.., 0b..
         return parse_number(segment, "number")
 
@@ -261,7 +278,7 @@ class _Builder:
         return line[node.col_offset:node.end_col_offset].decode("utf-8", "replace")
 
     def _quote(self, node: ast.AST) -> str:
-        segment = self._segment(node) or type(node).__name__
+        segment = " ".join((self._segment(node) or type(node).__name__).split())  # one line
         return "'" + (segment if len(segment) <= 60 else segment[:57] + "...") + "'"
 
     def _describe(self, node: ast.AST) -> str:
