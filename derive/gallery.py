@@ -116,6 +116,7 @@ def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -
 
 
 def _build(out: Path, progress: TextIO | None, pdf: bool) -> list[Path]:
+    out = out.resolve()  # the TeX engine reports absolute paths
     docs = documents()
     bar = Progress(len(docs), progress)
     written: list[Path] = []
