@@ -141,25 +141,31 @@ def _central_differences(graph: Graph, floats: Mapping[str, float]) -> dict[str,
     return expected
 
 
-def _float_forward(graph: Graph, floats: Mapping[str, float]) -> float:
-    vals: dict[str, complex] = {}
-    for node in graph.nodes:
-        vals[node.name] = floats[node.name] if node.op == "leaf" else RULES[node.op].numeric(
-            [vals[a] if isinstance(a, str) else complex(a) for a in node.args], node.params)
-    return vals[graph.output].real
+def _operands(node, vals: Mapping[str, complex]) -> list[complex]:
+    return [vals[a] if isinstance(a, str) else complex(a) for a in node.args]
 
 
-def _complex_step_reverse(graph: Graph, floats: Mapping[str, float]) -> dict[str, float]:
+def _complex_forward(graph: Graph, floats: Mapping[str, float]) -> dict[str, complex]:
+    """Every node's value in complex float64, from the rule table's numeric forms only."""
     vals: dict[str, complex] = {}
     for node in graph.nodes:
         vals[node.name] = complex(floats[node.name]) if node.op == "leaf" else RULES[node.op].numeric(
-            [vals[a] if isinstance(a, str) else complex(a) for a in node.args], node.params)
+            _operands(node, vals), node.params)
+    return vals
+
+
+def _float_forward(graph: Graph, floats: Mapping[str, float]) -> float:
+    return _complex_forward(graph, floats)[graph.output].real
+
+
+def _complex_step_reverse(graph: Graph, floats: Mapping[str, float]) -> dict[str, float]:
+    vals = _complex_forward(graph, floats)
     grad = {node.name: 0.0 for node in graph.nodes}
     grad[graph.output] = 1.0
     for node in reversed(graph.nodes):
         if node.op == "leaf":
             continue
-        args = [vals[a] if isinstance(a, str) else complex(a) for a in node.args]
+        args = _operands(node, vals)
         for i, arg in enumerate(node.args):
             if isinstance(arg, str):
                 bumped = args[:i] + [args[i] + complex(0, _STEP)] + args[i + 1:]
