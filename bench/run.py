@@ -7,7 +7,9 @@
 What is measured (every ratio in the same run, on the same machine):
 
 1. **Operation counts**, backward / forward, with ``sympy.count_ops``:
-   forward = Σ over non-leaf nodes of count_ops(the node's definition);
+   forward = Σ over non-leaf nodes of count_ops(what the node computes: its rule's forward expression, so σ(z) is
+   1/(1 + e^−z) and softmax_k(z) is e^{z_k}/Σ_j e^{z_j}, not one opaque function call as the walk-through writes
+   them: a vector op written as one call would make any gradient look expensive);
    backward = Σ over every backward step and input of count_ops(contribution) — the contribution is
    ``local × upstream``, so it contains the local gradient, which is therefore not counted a second time — plus one
    addition for every extra reader of a node whose gradient is a sum (fan-out).
@@ -101,8 +103,10 @@ def parameters(L: int, n: int) -> int:
 def operation_counts(derivation) -> dict:
     import sympy
 
-    from derive.graph import definition
-    forward = sum(sympy.count_ops(definition(node)) for node in derivation.graph.nodes if node.op != "leaf")
+    from derive.graph import operand_exprs
+    from derive.rules import RULES
+    forward = sum(sympy.count_ops(RULES[node.op].forward(operand_exprs(node), node.params))
+                  for node in derivation.graph.nodes if node.op != "leaf")
     local = sum(sympy.count_ops(term.local) for step in derivation.steps for term in step.terms)
     contributions = sum(sympy.count_ops(term.contribution) for step in derivation.steps for term in step.terms)
     fan_in = sum(max(len(g.parts) - 1, 0) for g in derivation.gradients.values())

@@ -55,7 +55,9 @@ class Result:
         return svg_for(self.walkthrough.derivation)
 
     def _repr_svg_(self) -> str | None:
-        from .figures import ToolMissing
+        from .figures import ToolMissing, drawable
+        if not drawable(self.walkthrough.derivation):
+            return None  # too large to draw: Jupyter shows the Markdown
         try:
             return self.svg()
         except ToolMissing:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Mapping
 
 import sympy
 from sympy import Expr
 
 from .errors import InputError
-from .graph import MAX_MAGNITUDE, Graph, definition, exact, forward, is_finite_real, operand_exprs, symbol
+from .graph import (MAX_MAGNITUDE, Graph, definitions, exact, forward, is_finite_real, operand_exprs, substitute,
+                    symbol)
 from .notation import Grad
 from .rules import RULES
 
@@ -57,6 +59,11 @@ class Derivation:
     def output(self) -> str:
         return self.graph.output
 
+    @cached_property
+    def definitions(self) -> dict[str, Expr]:
+        """Each operation node's definition, as its step shows it."""
+        return {step.node: step.definition for step in self.steps}
+
     @property
     def output_value(self) -> Expr | None:
         return self.values[self.graph.output] if self.values is not None else None
@@ -73,8 +80,13 @@ class Derivation:
 
 def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str, ...] | None = None) -> Derivation:
     """Walk the graph backwards from ∂f/∂f = 1, recording every local gradient and product."""
+    return walk(graph, point, forward(graph, point) if point is not None else None, wrt)
+
+
+def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Expr] | None,
+         wrt: tuple[str, ...] | None = None) -> Derivation:
+    """`derive` with the forward pass ``values`` at ``point`` already computed (None for a symbolic walk)."""
     wrt = _check_wrt(graph, wrt)
-    values = forward(graph, point) if point is not None else None
     sub = {symbol(name): value for name, value in values.items()} if values is not None else None
     out = graph.output
     upstream: dict[str, Expr] = {out: sympy.S.One}
@@ -82,6 +94,7 @@ def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str
     parts: dict[str, list[tuple[str, Expr, Expr | None]]] = {n.name: [] for n in graph.nodes}
     steps: list[Step] = []
     gradients: dict[str, Gradient] = {}
+    shown = definitions(graph.nodes)
     for node in reversed(graph.nodes):
         name = node.name
         received = parts[name]
@@ -100,15 +113,15 @@ def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str
             contribution_value = exact(local_value * upstream_value[name]) if sub is not None else None
             terms.append(Term(input_name, local, local_value, _times(local, g_symbol), contribution_value))
             parts[input_name].append((name, local, contribution_value))
-        steps.append(Step(name, node.op, definition(node), g_symbol, upstream_value[name], tuple(terms)))
+        steps.append(Step(name, node.op, shown[name], g_symbol, upstream_value[name], tuple(terms)))
     return Derivation(graph, dict(point) if point is not None else None, values, tuple(steps), gradients, wrt)
 
 
 def _times(local: Expr, gradient: Expr) -> Expr:
     """local · gradient, kept in that order as the material writes it (``gw = x · gp``)."""
-    if local == 1 or gradient == 1:
+    if local is sympy.S.One or gradient is sympy.S.One:
         return local * gradient
-    if local == -1:
+    if local is sympy.S.NegativeOne:
         return -gradient
     factors = local.args if isinstance(local, sympy.Mul) else (local,)  # flat, so a sign leads the product
     return sympy.Mul(*factors, gradient, evaluate=False)
@@ -118,6 +131,7 @@ def _sum(terms: list[Expr]) -> Expr:
     return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
 
 
+@lru_cache(maxsize=1 << 16)
 def _grad_symbol(output: str, node: str) -> Expr:
     return sympy.S.One if node == output else Grad(output, node)
 
@@ -129,7 +143,7 @@ def _locals(node) -> dict[str, Expr]:
     locals_: dict[str, Expr] = {}
     for arg, partial in zip(node.args, per_position):
         if isinstance(arg, str):
-            locals_[arg] = locals_.get(arg, sympy.S.Zero) + partial
+            locals_[arg] = locals_[arg] + partial if arg in locals_ else partial
     return locals_
 
 
@@ -140,7 +154,7 @@ def _gradient_value(total: Expr, node: str) -> Expr:
 
 
 def _value(expr: Expr, sub: Mapping[sympy.Symbol, Expr], node: str) -> Expr:
-    value = expr.xreplace(sub)
+    value = substitute(expr, sub)
     if not is_finite_real(value):
         raise InputError(f"the local gradient of {node} is not a finite real number at the given point "
                          "(the point is outside the domain where the derivative exists)")

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__
 from .errors import DeriveError, InputError
+from .files import write_atomic
 
 MAX_INPUT_BYTES = 128 * 1024
 from .render import FORMATS, LANGUAGES
@@ -327,21 +326,3 @@ def _emit(text: str, output: str | None) -> None:
         write_atomic(Path(output), text.encode("utf-8"))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and rename it: readers see the old file or the new one."""
-    if not path.name or path.is_dir():
-        raise InputError(f"-o: {path} is a folder")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"-o: the folder {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

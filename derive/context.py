@@ -80,6 +80,7 @@ def value_latex(value: Expr | None) -> str | None:
 def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     d = walk.derivation
     out = d.output
+    gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes]) if name != out}
     return {
         "lang": lang,
         "t": catalog(lang),
@@ -96,19 +97,25 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
             d.output_value)]))) if d.values is not None else None,
         "backward_intro": say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"]))),
         "steps": _steps(d, lang),
-        "gradients": [_gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes]) if name != out],
-        "wrt": [_gradient(d, name, lang) for name in d.wrt],
+        "gradients": list(gradients.values()),
+        "wrt": [gradients[name] for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
         "intro": [_section(s, lang) for s in walk.intro],
         "extra": [_section(s, lang) for s in walk.extra],
         "rules_used": _rules_used(d, lang),
         "figure": None,
+        "figure_note": figure_note(d, lang),
     }
 
 
+def figure_note(d: Derivation, lang: str) -> str | None:
+    """What stands in for the graph's figure when it is too large to draw (None: it is drawn)."""
+    from .figures import MAX_FIGURE_NODES, drawable  # not needed at start-up
+    return None if drawable(d) else say(lang, "figure.omitted", nodes=len(d.graph.nodes), limit=MAX_FIGURE_NODES)
+
+
 def _nodes(d: Derivation) -> list[dict[str, Any]]:
-    from .graph import definition
     rows = []
     for node in d.graph.nodes:
         is_leaf = node.op == "leaf"
@@ -117,7 +124,7 @@ def _nodes(d: Derivation) -> list[dict[str, Any]]:
             "latex": name_latex(node.name),
             "op": node.op,
             "symbol": "" if is_leaf else RULES[node.op].symbol,
-            "definition": None if is_leaf else chain_latex([name_latex(node.name), latex(definition(node))]),
+            "definition": None if is_leaf else chain_latex([name_latex(node.name), latex(d.definitions[node.name])]),
             "value": value_latex(d.values[node.name]) if d.values is not None else None,
             "value_text": number_text(d.values[node.name]) if d.values is not None else None,
             "is_leaf": is_leaf,
@@ -174,7 +181,8 @@ def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
 
 def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
     g = d.gradients[name]
-    members = [latex(Grad(d.output, name)), latex(g.expr)]
+    expr = latex(g.expr)
+    members = [latex(Grad(d.output, name)), expr]
     if len(g.parts) > 1 and g.value is not None:
         members.append(" + ".join(_paren(number_latex(v)) for _, v in g.parts))
     if g.value is not None:
@@ -183,7 +191,7 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
         "name": name,
         "latex": name_latex(name),
         "equation": chain_latex(_dedupe(members)),
-        "expr": latex(g.expr),
+        "expr": expr,
         "value": value_latex(g.value),
         "value_text": number_text(g.value) if g.value is not None else None,
         "fan_out": len(g.parts) > 1,

@@ -3,13 +3,12 @@ written atomically into one folder, byte-identical on every run, with an ``index
 from __future__ import annotations
 
 import signal
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .cli import write_atomic
+from .files import write_atomic
 from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"

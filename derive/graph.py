@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Iterable, Mapping, Sequence, Union
 
 import sympy
+from mpmath import libmp as mlib
 from sympy import Expr
 
 from .errors import InputError
-from .rules import RULES
+from .rules import RULES, symbol
 
 Operand = Union[str, sympy.Rational]
 """A node's operand: the name of another node, or an exact constant."""
 
 MAX_EXACT_BITS = 4096  # beyond this a rational value is carried as a 30-digit float instead
 DIGITS = 30
+_PRECISION = sympy.Float(1, DIGITS)._prec  # in bits
 MAX_MAGNITUDE = 1e300  # values beyond this cannot be shown or checked in float64
+MIN_MAGNITUDE = 1e-300  # non-zero values below this would underflow to 0 in float64
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ class Graph:
         return {name: tuple(r) for name, r in readers.items()}
 
 
-def symbol(name: str) -> sympy.Symbol:
-    return sympy.Symbol(name, real=True)
+def softmax_nodes(outputs: Sequence[str], logits: tuple[Operand, ...]) -> list[Node]:
+    """One node per component of softmax(logits), each knowing all of them (its local gradients use them)."""
+    return [Node(name, "softmax", logits, (k, tuple(outputs))) for k, name in enumerate(outputs)]
 
 
 def operand_exprs(node: Node) -> list[Expr]:
@@ -69,9 +73,13 @@ def operand_exprs(node: Node) -> list[Expr]:
 
 def definition(node: Node) -> Expr:
     """The node's definition in terms of its operands, as written (unevaluated), for display."""
-    rule = RULES[node.op]
+    return definitions((node,))[node.name]
+
+
+def definitions(nodes: Iterable[Node]) -> dict[str, Expr]:
+    """`definition` of every operation node at once (switching SymPy's evaluation off clears its cache)."""
     with sympy.evaluate(False):
-        return rule.show(operand_exprs(node), node.params)
+        return {n.name: RULES[n.op].show(operand_exprs(n), n.params) for n in nodes if n.op != "leaf"}
 
 
 def unrolled(graph: Graph, keep: frozenset[str] = frozenset()) -> dict[str, Expr]:
@@ -91,10 +99,16 @@ def exact(value: Expr) -> Expr:
     if value.is_Rational:
         if max(abs(value.p).bit_length(), value.q.bit_length()) <= MAX_EXACT_BITS:
             return value
+    elif value.is_Float and value._prec == _PRECISION:
+        return value
     return sympy.Float(value.evalf(DIGITS), DIGITS)
 
 
 def is_finite_real(value: Expr) -> bool:
+    if value.is_Rational:
+        return True
+    if value.is_Float:  # without SymPy's assumption system, which costs more than the arithmetic
+        return value._mpf_ not in (mlib.fnan, mlib.finf, mlib.fninf)
     return bool(value.is_number and value.is_extended_real and value.is_finite)
 
 
@@ -118,12 +132,28 @@ def evaluate_op(node: Node, args: list[Expr]) -> Expr:
     if node.op == "pow" and _huge_power(args[0], args[1]):
         args = [sympy.Float(a, DIGITS) for a in args]
     value = RULES[node.op].forward(args, node.params)
-    described = f"{node.name} = {node.op}({', '.join(_short(a) for a in args)})"
     if not is_finite_real(value):
-        raise InputError(f"{described} is not a finite real number at the given point")
-    if abs(value.evalf(DIGITS)) > MAX_MAGNITUDE:
-        raise InputError(f"{described} is larger than {MAX_MAGNITUDE:g} at the given point")
+        raise InputError(f"{_described(node, args)} is not a finite real number at the given point")
+    magnitude = abs(value.evalf(DIGITS))
+    if magnitude > MAX_MAGNITUDE:
+        raise InputError(f"{_described(node, args)} is larger than {MAX_MAGNITUDE:g} at the given point")
+    if 0 < magnitude < MIN_MAGNITUDE:
+        raise InputError(f"{_described(node, args)} is smaller than {MIN_MAGNITUDE:g} in magnitude at the given "
+                         "point (it would underflow to 0 in float64)")
     return exact(value)
+
+
+def substitute(expr: Expr, values: Mapping[sympy.Symbol, Expr]) -> Expr:
+    """``expr`` at ``values``, exact like the forward pass: a power too large to carry exactly becomes a float
+    (``xreplace`` would compute x**1000000 at a rational x to the last of its millions of digits)."""
+    if expr in values:
+        return values[expr]
+    if not expr.args:
+        return expr
+    args = [substitute(a, values) for a in expr.args]
+    if expr.is_Pow and _huge_power(args[0], args[1]):
+        args = [sympy.Float(a, DIGITS) for a in args]
+    return expr.func(*args)
 
 
 def _huge_power(base: Expr, exponent: Expr) -> bool:
@@ -131,6 +161,10 @@ def _huge_power(base: Expr, exponent: Expr) -> bool:
         return False
     bits = max(abs(base.p).bit_length(), base.q.bit_length())
     return bits * abs(exponent) > MAX_EXACT_BITS
+
+
+def _described(node: Node, args: list[Expr]) -> str:
+    return f"{node.name} = {node.op}({', '.join(_short(a) for a in args)})"
 
 
 def _short(value: Expr) -> str:

@@ -6,7 +6,6 @@ from typing import Any
 import sympy
 
 from .backward import Derivation
-from .graph import definition
 from .notation import Grad, chain_latex, latex, name_latex
 from .walkthrough import Walkthrough
 
@@ -42,7 +41,7 @@ def to_json_data(walk: Walkthrough) -> dict[str, Any]:
             "op": node.op,
             "inputs": list(node.inputs),
             "latex": name_latex(node.name) if node.op == "leaf" else chain_latex(
-                [name_latex(node.name), latex(definition(node))]),
+                [name_latex(node.name), latex(d.definitions[node.name])]),
             "value": number(d.values[node.name]) if d.values is not None else None,
         } for node in d.graph.nodes],
         **_gradients(d),

@@ -144,6 +144,8 @@ class _Loader:
             raise InputError(f"not valid TOML: {exc}") from None
         except RecursionError:
             raise InputError("not valid TOML: nested too deeply") from None
+        except ValueError as exc:  # tomllib lets Python's int() limit through: an integer of over 4,300 digits
+            raise InputError(f"{_longest_key(text)}a number is too long to read ({str(exc).split(':')[0]})") from None
         _no_unknown_keys(data, TOP_KEYS, "")
         for key in ("activation", "loss", "learning_rate", "input", "target", "layer"):
             if key not in data:
@@ -230,7 +232,7 @@ _HINTS = {
 
 
 def _longest_key(text: str) -> str:
-    """For an oversized file: the key on its longest line, as a hint ("layer 2: b: "), or nothing."""
+    """For an oversized file or number: the key on its longest line, as a hint ("layer 2: b: "), or nothing."""
     lines = text.splitlines() or [text]
     longest = max(range(len(lines)), key=lambda i: len(lines[i]))
     match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", lines[longest][:200])

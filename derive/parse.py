@@ -22,7 +22,8 @@ from .rules import FUNCTIONS
 MAX_CHARS = 128 * 1024
 MAX_NODES = 10_000
 MAX_DEPTH = 200
-MAX_CONSTANT_EXPONENT = 1000
+MAX_CONSTANT_EXPONENT = 1000  # also the largest constant exponent of a variable (x**1000)
+MAX_NAME_CHARS = 64
 MAX_NUMBER_DIGITS = 100
 MAX_EXPONENT = 300
 MAX_CONSTANT_BITS = 1000  # a folded constant larger than this (about 300 digits) is refused
@@ -165,9 +166,8 @@ class _Builder:
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
             if isinstance(expr.op, ast.UAdd):
                 return self._operand(expr.operand, depth + 1)
-            if isinstance(expr.operand, ast.Constant) and type(expr.operand.value) in (int, float):
-                return -self._literal(expr.operand)
-            return self._node("neg", (self._operand(expr.operand, depth + 1),))
+            operand = self._operand(expr.operand, depth + 1)
+            return self._node("neg", (operand,)) if isinstance(operand, str) else -operand
         if isinstance(expr, ast.BinOp) and type(expr.op) in _BINOPS:
             return self._chain(expr, depth)
         if isinstance(expr, ast.Call):
@@ -185,6 +185,9 @@ class _Builder:
             right = self._operand(binop.right, depth + 1)
             if not isinstance(operand, str) and not isinstance(right, str):
                 operand = self._fold(binop, operand, right)
+            elif isinstance(binop.op, ast.Pow) and not isinstance(right, str) and abs(right) > MAX_CONSTANT_EXPONENT:
+                raise InputError(f"{self._where(binop)}: the exponent of {self._quote(binop)} is too large "
+                                 f"(at most {MAX_CONSTANT_EXPONENT})")
             else:
                 operand = self._node(_BINOPS[type(binop.op)], (operand, right))
         return operand
@@ -249,6 +252,9 @@ class _Builder:
         self.nodes.append(node)
 
     def _check_name(self, name: str, where: ast.AST) -> None:
+        if len(name) > MAX_NAME_CHARS:
+            raise InputError(f"{self._where(where)}: the name '{name[:20]}…' is longer than {MAX_NAME_CHARS} "
+                             "characters")
         if not _NAME.match(name):
             raise InputError(f"{self._where(where)}: '{name}' is not allowed as a name "
                              "(letters, digits and '_', starting with a letter)")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DeriveError
+from .files import write_atomic
 
 ENGINES = ("pdflatex", "lualatex")
 MAX_RUNS = 3
@@ -127,14 +128,7 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
             if not _RERUN.search(log):
                 break
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(prefix="." + target.name + ".", dir=target.parent)
-        os.close(handle)
-        try:
-            shutil.copyfile(work / "document.pdf", staging)
-            os.replace(staging, target)
-        except BaseException:
-            Path(staging).unlink(missing_ok=True)
-            raise
+        write_atomic(target, (work / "document.pdf").read_bytes())
     return Compiled(target, log, engine, runs, time.monotonic() - started)
 
 

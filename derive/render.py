@@ -72,7 +72,8 @@ def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user
         return render_html(walk, lang, user_templates=user_templates)
     from .context import build_context
     context = build_context(walk, lang)
-    context["figure"] = figure_href
+    if context["figure_note"] is None:
+        context["figure"] = figure_href
     if fmt in ("latex", "beamer"):
         from .tex import tex_context
         context.update(tex_context(walk, lang, fmt))
@@ -83,9 +84,9 @@ def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user
 def attachments(walk: "Walkthrough", fmt: str, figure_name: str | None) -> dict[str, bytes]:
     """The files a document refers to and that must sit beside it: the graph's SVG for Markdown, plots as SVG
     (Markdown) or PDF (LaTeX). HTML and JSON are self-contained."""
+    from .figures import drawable, svg_for
     files: dict[str, bytes] = {}
-    if fmt == "markdown" and figure_name:
-        from .figures import svg_for
+    if fmt == "markdown" and figure_name and drawable(walk.derivation):
         files[figure_name] = svg_for(walk.derivation).encode("utf-8")
     for image in walk.images:
         if fmt == "markdown":

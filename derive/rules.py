@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cmath
 from dataclasses import dataclass
+from functools import lru_cache
 from math import prod
 from typing import Callable, Sequence
 
@@ -34,12 +35,35 @@ class Rule:
         return (self.display or self.forward)(args, params)
 
 
+def _sum(args: Sequence[Expr]) -> Expr:
+    # numbers add directly: SymPy's cached constructor is slow for the numbers of a long forward pass
+    return sum(args, sympy.S.Zero) if all(a.is_Number for a in args) else sympy.Add(*args)
+
+
+def _product(args: Sequence[Expr]) -> Expr:
+    if len(args) == 1:
+        return args[0]
+    return prod(args, start=sympy.S.One) if all(a.is_Number for a in args) else sympy.Mul(*args)
+
+
 def _sigmoid(x: Expr) -> Expr:
     return 1 / (1 + sympy.exp(-x))
 
 
 def _softmax(args: Sequence[Expr], k: int) -> Expr:
     return sympy.exp(args[k]) / sympy.Add(*[sympy.exp(a) for a in args])
+
+
+def _softmax_partials(args: Sequence[Expr], out: Expr, params: tuple) -> list[Expr]:
+    k, outputs = params[0], (params[1] if len(params) > 1 else None)  # a lone component writes y_j out
+    return [out * (1 - out) if j == k else -out * (symbol(outputs[j]) if outputs else _softmax(args, j))
+            for j in range(len(args))]
+
+
+@lru_cache(maxsize=1 << 16)
+def symbol(name: str) -> sympy.Symbol:
+    """The symbol of a node (a real number, so conjugates and absolute values never appear)."""
+    return sympy.Symbol(name, real=True)
 
 
 def _c_softmax(args: Sequence[complex], k: int) -> complex:
@@ -66,15 +90,15 @@ def _kink_at_zero(args: Sequence[float], params: tuple) -> bool:
 RULES: dict[str, Rule] = {
     rule.op: rule
     for rule in (
-        Rule("add", "+", lambda a, p: sympy.Add(*a), lambda a, out, p: [sympy.S.One] * len(a),
+        Rule("add", "+", lambda a, p: _sum(a), lambda a, out, p: [sympy.S.One] * len(a),
              lambda a, p: sum(a), "add"),
         Rule("identity", "=", lambda a, p: a[0], lambda a, out, p: [sympy.S.One], lambda a, p: a[0], "identity"),
-        Rule("sum", "\u03a3", lambda a, p: sympy.Add(*a), lambda a, out, p: [sympy.S.One] * len(a),
+        Rule("sum", "\u03a3", lambda a, p: _sum(a), lambda a, out, p: [sympy.S.One] * len(a),
              lambda a, p: sum(a), "sum"),
         Rule("sub", "\u2212", lambda a, p: a[0] - a[1], lambda a, out, p: [sympy.S.One, sympy.S.NegativeOne],
              lambda a, p: a[0] - a[1], "sub"),
-        Rule("mul", "\u00d7", lambda a, p: sympy.Mul(*a),
-             lambda a, out, p: [sympy.Mul(*(a[:i] + a[i + 1:])) for i in range(len(a))],
+        Rule("mul", "\u00d7", lambda a, p: _product(a),
+             lambda a, out, p: [_product(a[:i] + a[i + 1:]) for i in range(len(a))],
              lambda a, p: prod(a), "mul"),
         Rule("div", "\u00f7", lambda a, p: a[0] / a[1], lambda a, out, p: [1 / a[1], -a[0] / a[1] ** 2],
              lambda a, p: a[0] / a[1], "div"),
@@ -101,10 +125,9 @@ RULES: dict[str, Rule] = {
         Rule("relu", "ReLU", lambda a, p: sympy.Max(0, a[0]), lambda a, out, p: [_relu_grad(a[0])],
              lambda a, p: _c_relu(a[0]), "relu", _kink_at_zero,
              display=lambda a, p: ReLU(a[0])),
-        # softmax: params = (k,); out is component k of softmax(a); ∂out/∂a_j = out·([j = k] − softmax_j(a)).
-        Rule("softmax", "softmax", lambda a, p: _softmax(a, p[0]),
-             lambda a, out, p: [out * ((1 if j == p[0] else 0) - (out if j == p[0] else _softmax(a, j)))
-                                for j in range(len(a))],
+        # softmax: params = (k, outputs) or (k,); out is component k of softmax(a); outputs names the node of every
+        # component (graph.softmax_nodes), so ∂out/∂a_j is written with them: out(1 − out), else −out·y_j.
+        Rule("softmax", "softmax", lambda a, p: _softmax(a, p[0]), _softmax_partials,
              lambda a, p: _c_softmax(a, p[0]), "softmax",
              display=lambda a, p: Softmax(p[0] + 1, *a)),
     )

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .context import catalog
+from .context import catalog, figure_note
 
 if TYPE_CHECKING:
     from .backward import Derivation
@@ -106,7 +106,7 @@ def escape_prose(text: str) -> str:
             name, index = span.split("_", 1)
             out.append("$" + name + "_{" + index.strip("{}") + "}$")
         else:
-            out.append(r"\texttt{" + escape_code(span) + "}")
+            out.append(r"\texttt{" + escape_code(span, breaks=False) + "}")
         position = match.end()
     out.append(_escape_text(text[position:]))
     return "".join(out)
@@ -148,11 +148,14 @@ def _join_math(parts: list[str]) -> str:
 
 _CODE_ESCAPES = {**_TEXT_ESCAPES, "-": "-{}", "'": r"\textquotesingle{}", "`": r"\textasciigrave{}",
                  " ": r"\ ", "*": r"{*}"}
+_BREAK_AFTER = frozenset("+-*/")
 
 
-def escape_code(text: str) -> str:
-    """Program text for ``\\texttt``: every character as typed (no ligatures, no curly quotes)."""
-    return "".join(_CODE_ESCAPES.get(char, char) for char in text)
+def escape_code(text: str, breaks: bool = True) -> str:
+    """Program text for ``\\texttt``: every character as typed (no ligatures, no curly quotes); with ``breaks``, a
+    long line may break after an operator."""
+    return "".join(_CODE_ESCAPES.get(char, char) + (r"\allowbreak{}" if breaks and char in _BREAK_AFTER else "")
+                   for char in text)
 
 
 # --- chains ---------------------------------------------------------------------------------------------------------
@@ -401,9 +404,13 @@ def _tikz(derivation: "Derivation", highlight: str | None = None, shown: Iterabl
     return to_tikz(lay).rstrip("\n")
 
 
-def _figures(walk: "Walkthrough") -> dict[str, Any]:
+def _figures(walk: "Walkthrough", note: str | None) -> dict[str, Any]:
+    """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw."""
     d = walk.derivation
+    if note is not None:
+        return {"drawn": False, "forward": note, "start": note, "full": note, "updates": [note] * len(walk.updates)}
     return {
+        "drawn": True,
         "forward": _tikz(d, shown=()),
         "start": _tikz(d, shown=(d.output,), lean=True),
         "full": _tikz(d),
@@ -411,7 +418,7 @@ def _figures(walk: "Walkthrough") -> dict[str, Any]:
     }
 
 
-def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
+def overlay_plan(derivation: "Derivation", note: str | None = None) -> list[dict[str, Any]]:
     """The Beamer slides of the backward walk, in order, grouped into frames.
 
     Each frame is ``{"slides": [...], "start": bool}``; the first frame opens with the start slide (overlay 1, only
@@ -433,7 +440,7 @@ def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
             overlay = 0
         processed.add(step.node)
         known = {out} | {name for name, rs in readers.items() if rs and all(r in processed for r in rs)}
-        figure = _tikz(derivation, highlight=step.node, shown=known, lean=True)
+        figure = note if note is not None else _tikz(derivation, highlight=step.node, shown=known, lean=True)
         chunks = [list(range(i, min(i + TERMS_PER_SLIDE, len(step.terms))))
                   for i in range(0, max(len(step.terms), 1), TERMS_PER_SLIDE)]
         for part, terms in enumerate(chunks, 1):
@@ -446,9 +453,8 @@ def overlay_plan(derivation: "Derivation") -> list[dict[str, Any]]:
 
 
 def _definitions(derivation: "Derivation") -> list[str]:
-    from .graph import definition
     from .notation import chain_latex, latex, name_latex
-    return [chain_latex([name_latex(n.name), latex(definition(n))]) for n in derivation.graph.nodes
+    return [chain_latex([name_latex(n.name), latex(derivation.definitions[n.name])]) for n in derivation.graph.nodes
             if n.op != "leaf"]
 
 
@@ -475,6 +481,8 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
     engine = ENGINES[lang]
     d = walk.derivation
     t = catalog(lang)
+    note = figure_note(d, lang)
+    note = None if note is None else r"\emph{" + escape_prose(note) + "}"
     context: dict[str, Any] = {
         "engine": engine,
         "engine_line": f"% !TEX program = {engine}",
@@ -488,7 +496,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "members": chain_members,
         "chunks": _chunks,
         "pages": lambda blocks: slide_pages(list(blocks), lang),
-        "figures": _figures(walk),
+        "figures": _figures(walk, note),
         "long_table_rows": LONG_TABLE_ROWS,
         "short_definitions": all(math_width(x) <= 26 for x in _definitions(d)),
         "narrow_definitions": all(math_width(x) <= 11 for x in _definitions(d)),
@@ -496,7 +504,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "tex_title": escape_prose(t.get(f"scenario.{walk.name}.title", t["title.explain"])),
     }
     if fmt == "beamer":
-        context["backward_frames"] = overlay_plan(d)
+        context["backward_frames"] = overlay_plan(d, note)
         context["rows_per_table_frame"] = ROWS_PER_TABLE_FRAME
         context["gradients_per_frame"] = GRADIENTS_PER_FRAME
         context["changes_per_frame"] = CHANGES_PER_FRAME

@@ -202,6 +202,16 @@ def test_write_atomic_cleans_up_when_the_write_fails(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_written_files_get_the_usual_permissions(tmp_path, capsys):
+    """Written through a temporary file (created 0600), but ending as ``open()`` would leave it."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert main(["show", "toast", "-o", str(tmp_path / "walk.md")]) == 0
+    capsys.readouterr()
+    for written in ("walk.md", "walk.svg"):
+        assert (tmp_path / written).stat().st_mode & 0o777 == 0o666 & ~mask, written
+
+
 def test_output_through_the_cli_replaces_the_file_whole(tmp_path, capsys):
     """-o over an existing file: the new text, nothing of the old one, no temporary file."""
     target = tmp_path / "walk.md"

@@ -246,7 +246,11 @@ def test_escape_prose_leaves_maths_alone_and_escapes_the_rest():
 
 
 def test_escape_code_keeps_every_character():
-    assert escape_code("s = -y; t = y_ * 2") == "s\\ =\\ -{}y;\\ t\\ =\\ y\\_\\ {*}\\ 2"
+    assert escape_code("s = -y; t = y_ * 2") == "s\\ =\\ -{}\\allowbreak{}y;\\ t\\ =\\ y\\_\\ {*}\\allowbreak{}\\ 2"
+
+
+def test_escape_code_lets_a_long_line_break_after_an_operator():
+    assert escape_code("a+b/c") == "a+\\allowbreak{}b/\\allowbreak{}c"
 
 
 def test_chains_split_at_top_level_equals_only():

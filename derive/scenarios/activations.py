@@ -23,7 +23,7 @@ from sympy import Expr, Integer
 from ..backward import Derivation, Term, derive
 from ..check import CheckReport, check, close
 from ..errors import CheckFailure
-from ..graph import Graph, Node, exact, symbol
+from ..graph import Graph, Node, exact, softmax_nodes, symbol
 from ..notation import Grad, ReLU, number_latex, sigma
 from ..rules import LeakyReLU
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
@@ -213,7 +213,7 @@ def softmax_graph(upstream: tuple[Expr, ...]) -> Graph:
     k_range = range(1, len(upstream) + 1)
     nodes = [Node(f"z_{k}", "leaf") for k in k_range]
     logits = tuple(f"z_{k}" for k in k_range)
-    nodes += [Node(f"y_{k}", "softmax", logits, (k - 1,)) for k in k_range]
+    nodes += softmax_nodes([f"y_{k}" for k in k_range], logits)
     nodes += [Node(f"p_{k}", "mul", (upstream[k - 1], f"y_{k}")) for k in k_range]
     nodes.append(Node("C", "add", tuple(f"p_{k}" for k in k_range)))
     return Graph(tuple(nodes), "C")
@@ -352,7 +352,7 @@ def softmax_ce_graphs(target: tuple[Expr, ...]) -> tuple[Graph, Graph]:
     logits = tuple(f"z_{k}" for k in K)
     fused = Graph(leaves + (Node("C", "softmax_cross_entropy", logits + tuple(target)),), "C")
     nodes = list(leaves)
-    nodes += [Node(f"y_{k}", "softmax", logits, (k - 1,)) for k in K]
+    nodes += softmax_nodes([f"y_{k}" for k in K], logits)
     nodes += [Node(f"l_{k}", "log", (f"y_{k}",)) for k in K]
     nodes += [Node(f"m_{k}", "mul", (target[k - 1], f"l_{k}")) for k in K]
     nodes += [Node("s", "add", tuple(f"m_{k}" for k in K)), Node("C", "neg", ("s",))]

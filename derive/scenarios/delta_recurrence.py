@@ -12,7 +12,7 @@ from sympy import Integer, Rational
 from ..backward import Derivation, derive
 from ..check import check, close
 from ..errors import CheckFailure
-from ..graph import Graph, Node, exact, symbol
+from ..graph import Graph, Node, exact
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, gradient_descent, make
 from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown, shown_matrix

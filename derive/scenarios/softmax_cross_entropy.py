@@ -10,7 +10,7 @@ import sympy
 from sympy import Integer, Rational
 
 from ..backward import Derivation, derive
-from ..graph import Graph, Node, exact, symbol
+from ..graph import Graph, Node, exact, softmax_nodes
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
 from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
@@ -34,7 +34,7 @@ def build_graph() -> Graph:
     nodes += [Node(_n("t", n, k), "leaf") for n in SAMPLES for k in CLASSES]
     for n in SAMPLES:
         logits = tuple(_n("z", n, k) for k in CLASSES)
-        nodes += [Node(_n("y", n, k), "softmax", logits, (k - 1,)) for k in CLASSES]
+        nodes += softmax_nodes([_n("y", n, k) for k in CLASSES], logits)
         nodes += [Node(_n("l", n, k), "log", (_n("y", n, k),)) for k in CLASSES]
         nodes += [Node(_n("m", n, k), "mul", (_n("t", n, k), _n("l", n, k))) for k in CLASSES]
         nodes += [Node(_n("s", n), "add", tuple(_n("m", n, k) for k in CLASSES)),
