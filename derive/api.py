@@ -55,7 +55,8 @@ class Result:
         return svg_for(self.walkthrough.derivation)
 
     def _repr_svg_(self) -> str | None:
-        from .figures import ToolMissing, drawable
+        from .figures import ToolMissing
+        from .render import drawable
         if not drawable(self.walkthrough.derivation):
             return None  # too large to draw: Jupyter shows the Markdown
         try:

@@ -1,9 +1,9 @@
 """Checks every derivation against independent oracles before anything is rendered.
 
 (1) Each local gradient against `sympy.diff` of its node's own definition. (2) Each accumulated gradient against
-`sympy.diff` of the unrolled output while that stays small (≤ ``SYMBOLIC_OPS`` operations), else against central
-finite differences and an independent float64 reverse pass whose local derivatives come from the complex step
-(no use of the rule table's symbolic partials). Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``.
+`sympy.diff` of the unrolled output while that stays small (≤ ``SYMBOLIC_OPS`` operations, ≤ ``SYMBOLIC_WORK``
+operations × leaves), else against central finite differences and an independent float64 reverse pass whose
+local derivatives come from the complex step (no use of the rule table's symbolic partials). Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .graph import Graph, forward, symbol, unrolled
 from .rules import RULES
 
 SYMBOLIC_OPS = 5000
+SYMBOLIC_WORK = 20_000  # operations × leaves: one sympy.diff per leaf, each costing about the size of the output
 MAX_SYMBOLIC_NODES = 400  # beyond this the unrolled output is not even built
 ABS_TOL, REL_TOL = 1e-9, 1e-6
 FD_TOL = (1e-6, 1e-5)  # central differences are accurate to about 1e-8 relative, not to float64 rounding
@@ -81,7 +82,8 @@ def _try_symbolic(graph: Graph, values: Mapping[str, Expr]) -> dict[str, float] 
         return None
     try:
         output = unrolled(graph)[graph.output]
-        if sympy.count_ops(output) > SYMBOLIC_OPS:
+        ops = sympy.count_ops(output)
+        if ops > SYMBOLIC_OPS or ops * len(graph.leaves) > SYMBOLIC_WORK:
             return None
         return _symbolic_oracle(graph, output, values)
     except RecursionError:

@@ -16,6 +16,7 @@ from sympy import Expr
 from .backward import Derivation, Step
 from .graph import symbol
 from .notation import Grad, chain_latex, latex, name_latex, number_latex, number_text, product_latex
+from .render import MAX_FIGURE_NODES, drawable
 from .rules import RULES
 from .walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
 
@@ -111,7 +112,6 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
 
 def figure_note(d: Derivation, lang: str) -> str | None:
     """What stands in for the graph's figure when it is too large to draw (None: it is drawn)."""
-    from .figures import MAX_FIGURE_NODES, drawable  # not needed at start-up
     return None if drawable(d) else say(lang, "figure.omitted", nodes=len(d.graph.nodes), limit=MAX_FIGURE_NODES)
 
 

@@ -113,7 +113,7 @@ def _whole(text: object) -> int | None:
         return None
     if isinstance(text, int):
         return text
-    if isinstance(text, str) and re.fullmatch(r"[+-]?\d{1,20}", text.strip()):
+    if isinstance(text, str) and re.fullmatch(r"[+-]?[0-9]{1,20}", text.strip()):
         return int(text.strip())
     return None
 
@@ -262,14 +262,13 @@ def _where(context: dict[str, Any], place: Place, lang: str) -> str:
 def render_exercise(walk: "Walkthrough", sheet: Sheet, fmt: str = "markdown", lang: str = "en", *, key: bool = False,
                     user_templates: str | None = None) -> str:
     """The worksheet (``key=False``) or its answer key as a document in ``fmt`` (markdown or latex) and ``lang``."""
-    from .render import check_choice, environment, tidy
+    from .render import check_choice, fill, tidy
     check_choice(fmt, lang)
     if fmt not in FORMATS:
         raise InputError(f"exercise sheets come in {' and '.join(FORMATS)}, not {fmt}")
     context = exercise_context(walk, sheet, fmt, lang)
     context["is_key"] = key
-    template = environment(user_templates, fmt == "latex").get_template(TEMPLATES[fmt][0])
-    return tidy(template.render(context))
+    return tidy(fill(TEMPLATES[fmt][0], context, user_templates, fmt == "latex"))
 
 
 def exercise(name: str, blanks: object = DEFAULT_BLANKS, seed: object = DEFAULT_SEED) -> tuple["Walkthrough", Sheet]:

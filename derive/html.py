@@ -22,7 +22,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
 from html import escape
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
 from .errors import DeriveError
 
@@ -257,23 +257,17 @@ def _image_source(walk: "Walkthrough") -> SvgSource:
 
 # --- pages --------------------------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=8)
-def environment(user_templates: str | None = None):
-    """A strict, autoescaping Jinja environment: the user's templates first, then the package's."""
-    import jinja2
-
-    from .render import templates_root
-
-    loaders = [jinja2.FileSystemLoader(user_templates)] if user_templates else []
-    loaders.append(jinja2.FileSystemLoader(str(templates_root())))
-    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                              autoescape=True, keep_trailing_newline=True)
-
-
-def _stylesheet(env) -> str:
+def page(template: str, body: str, lang: str, title: str, user_templates: str | None = None,
+         **extra: Any) -> str:
+    """An HTML page shell filled in: the body (already HTML), the title as plain text, the stylesheet inline."""
     from markupsafe import Markup
-    source, _, _ = env.loader.get_source(env, STYLE)
-    return Markup(source.strip() + "\n")
+
+    from .context import catalog
+    from .render import fill, stylesheet
+
+    context = dict(lang=lang, title=_plain(title), css=stylesheet(user_templates), body=Markup(body),
+                   t=catalog(lang), **extra)
+    return _tidy(fill(template, context, user_templates, html=True))
 
 
 def _plain(text: str) -> str:
@@ -292,8 +286,6 @@ def _strings(lang: str) -> Mapping[str, str]:
 
 def render_html(walk: "Walkthrough", lang: str, user_templates: str | None = None) -> str:
     """The walk-through as one self-contained HTML page (CSS inline, MathML, the graph as inline SVG)."""
-    from markupsafe import Markup
-
     from .context import catalog
     from .render import render
 
@@ -301,10 +293,7 @@ def render_html(walk: "Walkthrough", lang: str, user_templates: str | None = Non
     body = markdown_to_html(text, _image_source(walk))
     t = catalog(lang)
     title = t.get(f"scenario.{walk.name}.title", t["title.explain"])
-    env = environment(user_templates)
-    page = env.get_template(PAGE_TEMPLATE).render(
-        lang=lang, title=_plain(title), css=_stylesheet(env), body=Markup(body), t=t, name=walk.name)
-    return _tidy(page)
+    return page(PAGE_TEMPLATE, body, lang, title, user_templates, name=walk.name)
 
 
 def _tidy(text: str) -> str:
@@ -364,6 +353,6 @@ def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str =
             "languages": per_language,
             "neutral": neutral,
         })
-    env = environment(user_templates)
-    page = env.get_template(INDEX_TEMPLATE).render(lang=lang, t=t, groups=groups, css=_stylesheet(env))
-    return _tidy(page)
+    from .render import fill, stylesheet
+    return _tidy(fill(INDEX_TEMPLATE, dict(lang=lang, t=t, groups=groups, css=stylesheet(user_templates)),
+                      user_templates, html=True))

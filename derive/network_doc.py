@@ -480,7 +480,7 @@ def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
 def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en",
                    user_templates: str | None = None) -> str:
     """The walk-through of a checked network derivation in a format of `derive.render.FORMATS` and a language."""
-    from .render import check_choice, environment, tidy
+    from .render import check_choice, fill, tidy
     check_choice(fmt, lang)
     if fmt == "json":
         return json.dumps(network_json(result), ensure_ascii=False, indent=2) + "\n"
@@ -489,23 +489,16 @@ def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en
     context = network_context(result, lang)
     if fmt in ("latex", "beamer"):
         context.update(_tex_context(result, lang, fmt))
-    template = environment(user_templates, fmt in ("latex", "beamer")).get_template(TEMPLATES[fmt])
-    return tidy(template.render(context))
+    return tidy(fill(TEMPLATES[fmt], context, user_templates, fmt in ("latex", "beamer")))
 
 
 def _render_html(result: NetworkResult, lang: str, user_templates: str | None) -> str:
     """The Markdown walk-through as one self-contained page, exactly as `derive.html` does for scenarios."""
-    from markupsafe import Markup
-
     from .context import catalog
-    from .html import PAGE_TEMPLATE, _plain, _stylesheet, _tidy, environment, markdown_to_html
+    from .html import PAGE_TEMPLATE, markdown_to_html, page
 
     body = markdown_to_html(render_network(result, "markdown", lang, user_templates))
-    env = environment(user_templates)
-    t = catalog(lang)
-    page = env.get_template(PAGE_TEMPLATE).render(lang=lang, title=_plain(t["network.title"]),
-                                                   css=_stylesheet(env), body=Markup(body), t=t, name="network")
-    return _tidy(page)
+    return page(PAGE_TEMPLATE, body, lang, catalog(lang)["network.title"], user_templates, name="network")
 
 
 def _code_line(line: str, engine: str) -> str:

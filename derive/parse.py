@@ -44,10 +44,10 @@ _DESCRIBE = {
 def parse_number(text: str, what: str) -> sympy.Rational:
     """A decimal or integer, read exactly (``0.1`` is 1/10); rejects NaN, inf and anything else."""
     cleaned = text.strip()
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?", cleaned) and not re.fullmatch(
-            r"[+-]?\d+/\d+", cleaned):
+    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?", cleaned) and not re.fullmatch(
+            r"[+-]?[0-9]+/[0-9]+", cleaned):
         raise InputError(f"{what}: {text!r} is not a number")
-    if re.fullmatch(r"[+-]?\d+/0+", cleaned):
+    if re.fullmatch(r"[+-]?[0-9]+/0+", cleaned):
         raise InputError(f"{what}: {text!r} divides by zero")
     mantissa, _, exponent = cleaned.lower().partition("e")
     if len(mantissa) > MAX_NUMBER_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):

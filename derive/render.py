@@ -5,11 +5,12 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import InputError
 
 if TYPE_CHECKING:
+    from .backward import Derivation
     from .walkthrough import Walkthrough
 
 FORMATS = ("markdown", "latex", "beamer", "html", "json")
@@ -36,21 +37,64 @@ def templates_root() -> Path:
 
 
 @lru_cache(maxsize=8)
-def environment(user_templates: str | None = None, tex: bool = False):
+@lru_cache(maxsize=16)
+def environment(user_templates: str | None = None, tex: bool = False, html: bool = False):
     """A strict Jinja environment: a user's folder first, then the package's; LaTeX-friendly delimiters for .tex
-    (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash."""
+    (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash; autoescaping for HTML pages."""
     import jinja2  # deferred: start-up time matters for the CLI
 
     loaders = [jinja2.FileSystemLoader(user_templates)] if user_templates else []
     loaders.append(jinja2.FileSystemLoader(str(templates_root())))
     options: dict[str, Any] = dict(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                                   keep_trailing_newline=True, autoescape=False)
+                                   keep_trailing_newline=True, autoescape=html)
     if tex:
         options.update(block_start_string=r"\BLOCK{", block_end_string="}", variable_start_string=r"\VAR{",
                        variable_end_string="}", comment_start_string=r"\#{", comment_end_string="}",
                        line_statement_prefix="%%", line_comment_prefix="%#", trim_blocks=True,
                        lstrip_blocks=True)
     return jinja2.Environment(**options)
+
+
+MAX_FIGURE_NODES = 60  # a larger graph is not drawn: unreadable on a page, and the layout grows faster than linearly
+
+
+def drawable(derivation: "Derivation") -> bool:
+    return len(derivation.graph.nodes) <= MAX_FIGURE_NODES
+
+
+def fill(name: str, context: Mapping[str, Any], user_templates: str | None = None, tex: bool = False,
+         html: bool = False) -> str:
+    """The template ``name`` filled in; a broken template from the user's folder is an input error naming the
+    file and line (one of ours is a bug and keeps its traceback)."""
+    import jinja2
+
+    try:
+        return environment(user_templates, tex, html).get_template(name).render(context)
+    except jinja2.TemplateError as exc:
+        if not user_templates:
+            raise
+        raise InputError(f"--templates: {_template_place(exc, name)}: {exc.message or type(exc).__name__}") from None
+
+
+def stylesheet(user_templates: str | None = None) -> str:
+    """The HTML pages' CSS (``html/style.css``, the user's if their folder has one)."""
+    from markupsafe import Markup
+    env = environment(user_templates, html=True)
+    source, _, _ = env.loader.get_source(env, "html/style.css")
+    return Markup(source.strip() + "\n")
+
+
+def _template_place(exc: Exception, name: str) -> str:
+    """``file, line N`` of a template error: from a syntax error itself, else from the traceback, where Jinja puts
+    the template's own file and line."""
+    if getattr(exc, "lineno", None):
+        return f"{getattr(exc, 'filename', None) or name}, line {exc.lineno}"
+    place, tb = name, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            place = f"{tb.tb_frame.f_code.co_filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return place
 
 
 def check_choice(fmt: str, lang: str) -> None:
@@ -77,14 +121,13 @@ def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user
     if fmt in ("latex", "beamer"):
         from .tex import tex_context
         context.update(tex_context(walk, lang, fmt))
-    template = environment(user_templates, fmt in ("latex", "beamer")).get_template(TEMPLATES[fmt])
-    return tidy(template.render(context))
+    return tidy(fill(TEMPLATES[fmt], context, user_templates, fmt in ("latex", "beamer")))
 
 
 def attachments(walk: "Walkthrough", fmt: str, figure_name: str | None) -> dict[str, bytes]:
     """The files a document refers to and that must sit beside it: the graph's SVG for Markdown, plots as SVG
     (Markdown) or PDF (LaTeX). HTML and JSON are self-contained."""
-    from .figures import drawable, svg_for
+    from .figures import svg_for
     files: dict[str, bytes] = {}
     if fmt == "markdown" and figure_name and drawable(walk.derivation):
         files[figure_name] = svg_for(walk.derivation).encode("utf-8")

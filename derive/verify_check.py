@@ -164,6 +164,8 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def on_alarm(signum, frame):
+        # Python drops an exception raised while a gc callback or __del__ runs: ring again until one gets through
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise _Timeout()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)

@@ -24,7 +24,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from .notation import name_latex
 from .verify_syntax import (GREEK, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
-                            Transpose, Word, quote, symbols_in, walk)  # noqa: F401
+                            Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
 DEFAULT_SIZE = 2
 """Range of an index with no stated bound and no layer to infer it from."""
@@ -1032,21 +1032,8 @@ def free_index_letters(nodes: list[Node]) -> tuple[list[str], list[str]]:
 
 
 def _quantity_children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Add):
-        return tuple(t for _, t in node.terms)
-    if isinstance(node, Mul):
-        return node.factors
-    if isinstance(node, Div):
-        return (node.num, node.den)
-    if isinstance(node, (Neg, Transpose, Func)):
-        return (node.arg,)
-    if isinstance(node, Pow):
-        return (node.base, node.exp)
-    if isinstance(node, Deriv):
-        return (node.num, node.den)
-    if isinstance(node, DerivOf):
-        return (node.den, node.body)
-    return ()
+    """The operands of a node, but not a sum's bounds and body or a symbol's subscripts."""
+    return () if isinstance(node, (Sum, Sym)) else children(node)
 
 
 def layer_nodes(nodes: list[Node]) -> list[tuple[str, Node]]:

@@ -30,10 +30,9 @@ def render(report: Report, fmt: str, lang: str, *, user_templates: str | None = 
         return json.dumps(json_data(report, lang), ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":
         return _html(report, lang, user_templates)
-    from .render import environment, tidy
+    from .render import fill, tidy
     context = report_context(report, lang, fmt)
-    template = environment(user_templates, fmt == "latex").get_template(TEMPLATES[fmt])
-    return tidy(template.render(context))
+    return tidy(fill(TEMPLATES[fmt], context, user_templates, fmt == "latex"))
 
 
 # --- JSON ------------------------------------------------------------------------------------------------------
@@ -246,15 +245,8 @@ def _tex_preamble(lang: str) -> str:
 
 def _html(report: Report, lang: str, user_templates: str | None) -> str:
     """The Markdown report, converted like the walk-throughs (MathML, no script), in the verify page shell."""
-    from markupsafe import Markup
-
-    from .html import environment, markdown_to_html
+    from .html import markdown_to_html, page
 
     body = markdown_to_html(render(report, "markdown", lang, user_templates=user_templates))
-    env = environment(user_templates)
-    css, _, _ = env.loader.get_source(env, "html/style.css")
-    t = catalog(lang)
-    page = env.get_template(TEMPLATES["html"]).render(
-        lang=lang, title=t["verify.title"], css=Markup(css.strip() + "\n"), body=Markup(body), t=t,
-        ok=report.ok, exit_code=report.exit_code)
-    return "\n".join(line.rstrip() for line in page.splitlines()).strip() + "\n"
+    return page(TEMPLATES["html"], body, lang, catalog(lang)["verify.title"], user_templates, ok=report.ok,
+                exit_code=report.exit_code)

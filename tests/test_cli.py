@@ -194,3 +194,32 @@ def test_real_subprocess(tmp_path, argv, code, fragment):
         assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "pwned").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+BROKEN_TEMPLATES = [  # (file in the --templates folder, its text, format, command, what the message names)
+    ("markdown/walkthrough.md.j2", "# {{ title }}\n{% if %}\n", "markdown", ["show", "toast"],
+     "walkthrough.md.j2, line 2: Expected an expression"),
+    ("markdown/walkthrough.md.j2", "# {{ title }}\n\n{{ no_such_key.x }}\n", "markdown", ["show", "toast"],
+     "walkthrough.md.j2, line 3: 'no_such_key' is undefined"),
+    ("latex/walkthrough.tex.j2", "\\VAR{no_such_key}\n", "latex", ["show", "toast"],
+     "walkthrough.tex.j2, line 1: 'no_such_key' is undefined"),
+    ("html/page.html.j2", "<p>\n{{ no_such_key }}\n", "html", ["show", "toast"],
+     "page.html.j2, line 2: 'no_such_key' is undefined"),
+    ("markdown/network.md.j2", "{% for %}\n", "markdown",
+     ["explain", "--network", str(ROOT / "examples" / "networks" / "design-example.toml")], "network.md.j2, line 1"),
+    ("markdown/verify.md.j2", "{{ 1 + }}\n", "markdown", ["verify", str(ROOT / "examples" / "verify" / "linear-model.md")],
+     "verify.md.j2, line 1"),
+]
+
+
+@pytest.mark.parametrize("name, text, fmt, argv, fragment", BROKEN_TEMPLATES,
+                         ids=[f"{name}-{fragment.split(': ')[-1][:20]}" for name, _, _, _, fragment in BROKEN_TEMPLATES])
+def test_a_broken_user_template_is_an_input_error(capsys, tmp_path, name, text, fmt, argv, fragment):
+    folder = tmp_path / "templates"
+    (folder / name).parent.mkdir(parents=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    code, out, err = run(capsys, *argv, "--templates", str(folder), "--format", fmt, "-o", str(tmp_path / "out.x"))
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("derive: error: --templates: ") and fragment in lines[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["templates"]
