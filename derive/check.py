@@ -3,7 +3,8 @@
 (1) Each local gradient against `sympy.diff` of its node's own definition. (2) Each accumulated gradient against
 `sympy.diff` of the unrolled output while that stays small (≤ ``SYMBOLIC_OPS`` operations, ≤ ``SYMBOLIC_WORK``
 operations × leaves), else against central finite differences and an independent float64 reverse pass whose
-local derivatives come from the complex step (no use of the rule table's symbolic partials). Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``.
+local derivatives come from the complex step (no use of the rule table's symbolic partials).
+Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``.
 """
 from __future__ import annotations
 

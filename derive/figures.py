@@ -26,8 +26,8 @@ from sympy.printing.str import StrPrinter
 
 from .backward import Derivation
 from .errors import DeriveError
-from .render import MAX_FIGURE_NODES, drawable
 from .notation import DerivePrinter, Grad, name_latex
+from .render import MAX_FIGURE_NODES, drawable
 from .rules import RULES
 
 Kind = Literal["leaf", "op", "output", "const"]

@@ -35,6 +35,6 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        if tmp is None and isinstance(exc, OSError):  # the folder cannot be written to
+        elif isinstance(exc, OSError):  # no temporary file: the folder cannot be written to
             raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 PAGE_TEMPLATE = "html/page.html.j2"
 INDEX_TEMPLATE = "html/index.html.j2"
-STYLE = "html/style.css"
 FIGURE_SENTINEL = "derive-figure-placeholder.svg"
 MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale, then scrolls sideways
 

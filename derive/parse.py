@@ -22,7 +22,7 @@ from .rules import FUNCTIONS
 MAX_CHARS = 128 * 1024
 MAX_NODES = 10_000
 MAX_DEPTH = 200
-MAX_CONSTANT_EXPONENT = 1000  # also the largest constant exponent of a variable (x**1000)
+MAX_CONSTANT_EXPONENT = 1000  # the largest constant exponent, of a constant or of a variable (x**1000)
 MAX_NAME_CHARS = 64
 MAX_NUMBER_DIGITS = 100
 MAX_EXPONENT = 300
@@ -183,11 +183,11 @@ class _Builder:
         operand = self._operand(expr, depth + 1)
         for binop in reversed(spine):
             right = self._operand(binop.right, depth + 1)
+            if isinstance(binop.op, ast.Pow) and not isinstance(right, str) and abs(right) > MAX_CONSTANT_EXPONENT:
+                raise InputError(f"{self._where(binop)}: the exponent of {self._quote(binop)} is too large "
+                                 f"(at most {MAX_CONSTANT_EXPONENT})")  # of a constant (2**2000) or a name (x**2000)
             if not isinstance(operand, str) and not isinstance(right, str):
                 operand = self._fold(binop, operand, right)
-            elif isinstance(binop.op, ast.Pow) and not isinstance(right, str) and abs(right) > MAX_CONSTANT_EXPONENT:
-                raise InputError(f"{self._where(binop)}: the exponent of {self._quote(binop)} is too large "
-                                 f"(at most {MAX_CONSTANT_EXPONENT})")
             else:
                 operand = self._node(_BINOPS[type(binop.op)], (operand, right))
         return operand
@@ -199,9 +199,6 @@ class _Builder:
         if op is ast.Div and right == 0:
             raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
         if op is ast.Pow:
-            if abs(right) > MAX_CONSTANT_EXPONENT:
-                raise InputError(f"{self._where(expr)}: the exponent of {self._quote(expr)} is too large "
-                                 f"(at most {MAX_CONSTANT_EXPONENT})")
             if left == 0 and right < 0:
                 raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
             if not right.is_Integer:

@@ -36,7 +36,6 @@ def templates_root() -> Path:
     return shipped_folder("templates")
 
 
-@lru_cache(maxsize=8)
 @lru_cache(maxsize=16)
 def environment(user_templates: str | None = None, tex: bool = False, html: bool = False):
     """A strict Jinja environment: a user's folder first, then the package's; LaTeX-friendly delimiters for .tex
@@ -127,9 +126,9 @@ def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user
 def attachments(walk: "Walkthrough", fmt: str, figure_name: str | None) -> dict[str, bytes]:
     """The files a document refers to and that must sit beside it: the graph's SVG for Markdown, plots as SVG
     (Markdown) or PDF (LaTeX). HTML and JSON are self-contained."""
-    from .figures import svg_for
     files: dict[str, bytes] = {}
     if fmt == "markdown" and figure_name and drawable(walk.derivation):
+        from .figures import svg_for
         files[figure_name] = svg_for(walk.derivation).encode("utf-8")
     for image in walk.images:
         if fmt == "markdown":

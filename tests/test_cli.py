@@ -207,13 +207,13 @@ BROKEN_TEMPLATES = [  # (file in the --templates folder, its text, format, comma
      "page.html.j2, line 2: 'no_such_key' is undefined"),
     ("markdown/network.md.j2", "{% for %}\n", "markdown",
      ["explain", "--network", str(ROOT / "examples" / "networks" / "design-example.toml")], "network.md.j2, line 1"),
-    ("markdown/verify.md.j2", "{{ 1 + }}\n", "markdown", ["verify", str(ROOT / "examples" / "verify" / "linear-model.md")],
-     "verify.md.j2, line 1"),
+    ("markdown/verify.md.j2", "{{ 1 + }}\n", "markdown",
+     ["verify", str(ROOT / "examples" / "verify" / "linear-model.md")], "verify.md.j2, line 1"),
 ]
 
 
 @pytest.mark.parametrize("name, text, fmt, argv, fragment", BROKEN_TEMPLATES,
-                         ids=[f"{name}-{fragment.split(': ')[-1][:20]}" for name, _, _, _, fragment in BROKEN_TEMPLATES])
+                         ids=[f"{name}-{fragment.split(': ')[-1][:20]}" for name, *_, fragment in BROKEN_TEMPLATES])
 def test_a_broken_user_template_is_an_input_error(capsys, tmp_path, name, text, fmt, argv, fragment):
     folder = tmp_path / "templates"
     (folder / name).parent.mkdir(parents=True)

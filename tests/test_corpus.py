@@ -171,9 +171,9 @@ IN_PROCESS = [c for c in CASES if c.process in ("both", "in-process")]
 SUBPROCESS_PICKS = (  # besides the subprocess-only cases: code execution, big and binary input, each entry point
     "expressions/exec-import-system@argv", "expressions/exec-open-write@stdin", "expressions/exec-eval@file",
     "manifest:explain-1mb-stdin", "manifest:explain-binary-stdin", "manifest:explain-parentheses-10000",
-    "manifest:explain-unary-minus-chain-stdin", "manifest:at-10000-pairs-not-leaves", "manifest:explain-number-1e999999",
-    "documents/write18.tex@file", "verify/hostile.toml:write18", "network/nul-byte.toml@stdin",
-    "manifest:show-output-unwritable")
+    "manifest:explain-unary-minus-chain-stdin", "manifest:at-10000-pairs-not-leaves",
+    "manifest:explain-number-1e999999", "documents/write18.tex@file", "verify/hostile.toml:write18",
+    "network/nul-byte.toml@stdin", "manifest:show-output-unwritable")
 
 
 def _pick_sample() -> list[Case]:
