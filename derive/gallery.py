@@ -134,15 +134,13 @@ def _build(out: Path, progress: TextIO | None, pdf: bool) -> list[Path]:
         index.append((doc.group, doc.fmt, doc.lang, doc.path))
         if doc.fmt in ("latex", "beamer"):
             tex_files.append(target)
+            # listed whether or not this run compiles it: the index, like every text file, is the same with
+            # --no-pdf (the committed output/ is built so) as after a full build
+            index.append((doc.group, "beamer-pdf" if doc.fmt == "beamer" else "pdf", doc.lang,
+                          str(Path(doc.path).with_suffix(".pdf"))))
         bar.step(doc.path)
     if pdf:
-        for tex, compiled in zip(tex_files, _compile_all(tex_files, bar)):
-            if compiled is not None:
-                written.append(compiled)
-                rel = str(compiled.relative_to(out))
-                group = next(g for g, f, l, p in index if p == str(tex.relative_to(out)))
-                fmt = "beamer-pdf" if tex.name.endswith("-slides.tex") else "pdf"
-                index.append((group, fmt, tex.stem.split("-")[0], rel))
+        written += [compiled for compiled in _compile_all(tex_files, bar) if compiled is not None]
     from .html import build_index
     write_atomic(out / "index.html", build_index(index).encode("utf-8"))
     written.append(out / "index.html")

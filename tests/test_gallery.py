@@ -24,3 +24,20 @@ def test_gallery_has_every_scenario_format_and_language(gallery):
     from derive.gallery import gallery_files, relative_path
     for scenario, fmt, lang in gallery_files():
         assert (gallery / relative_path(scenario, fmt, lang)).is_file()
+
+
+def test_index_is_the_same_whether_or_not_pdfs_are_compiled(gallery, tmp_path, monkeypatch):
+    """The committed output/ is built with --no-pdf; the README's main job (a full build) must leave it unchanged,
+    so the tests still pass after it. Compiling is replaced by a stand-in that writes the PDFs' paths only."""
+    import derive.gallery as gallery_module
+
+    def compile_all(tex_files, bar):
+        for tex in tex_files:
+            tex.with_suffix(".pdf").write_bytes(b"%PDF stand-in\n")
+        return [tex.with_suffix(".pdf") for tex in tex_files]
+    monkeypatch.setattr(gallery_module, "_compile_all", compile_all)
+    full = tmp_path / "full"
+    written = gallery_module.build_gallery(full, pdf=True)
+    assert {tex.with_suffix(".pdf") for tex in full.rglob("*.tex")} <= set(written)
+    assert (full / "index.html").read_bytes() == (gallery / "index.html").read_bytes()
+    assert 'href="toast/en.pdf"' in (gallery / "index.html").read_text(encoding="utf-8")
