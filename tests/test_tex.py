@@ -23,6 +23,7 @@ import pytest
 from conftest import require_tool
 from derive.context import catalog
 from derive.errors import DeriveError
+from derive.files import write_atomic
 from derive.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
                         overfull_boxes)
 from derive.render import attachments, render
@@ -81,7 +82,9 @@ class Compilations:
         try:
             tex.write_text(render(_walk(scenario), fmt, lang), encoding="utf-8")
             for name, data in attachments(_walk(scenario), fmt, None).items():  # plots beside the .tex
-                (self.folder / name).write_bytes(data)
+                # atomically: the en and ja documents of a scenario share the plot, and another thread's TeX run
+                # may be reading it right now
+                write_atomic(self.folder / name, data)
             return compile_tex(tex)
         except (DeriveError, OSError) as error:
             return error
