@@ -50,19 +50,15 @@ class Result:
         return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
 
     def svg(self) -> str:
-        """The computational graph with forward values and gradients, drawn by Graphviz."""
-        from .figures import svg_for
+        """The computational graph with forward values and gradients, as SVG."""
+        from .figure_svg import svg_for
         return svg_for(self.walkthrough.derivation)
 
     def _repr_svg_(self) -> str | None:
-        from .figures import ToolMissing
         from .render import drawable
         if not drawable(self.walkthrough.derivation):
             return None  # too large to draw: Jupyter shows the Markdown
-        try:
-            return self.svg()
-        except ToolMissing:
-            return None  # without Graphviz, Jupyter falls back to the Markdown
+        return self.svg()
 
     @property
     def gradients(self) -> dict[str, sympy.Expr | None]:

@@ -3,7 +3,7 @@
 One pure function, `layout`, decides where everything goes: leaves and op nodes in columns from left to right
 (an op node one column right of its rightmost input, a leaf one column left of its first reader), rows chosen to
 keep edges short and straight, and every label already formatted. Two back ends draw that one description:
-`to_dot`/`to_svg` (Graphviz) and `to_tikz` (pdflatex, with Beamer overlays).
+`derive.figure_svg` (SVG, in Python) and `to_tikz` here (pdflatex, with Beamer overlays).
 
 Each edge ``src → dst`` carries the forward value of ``src`` (black, above) and the gradient that flows back along
 it (red, below): ∂f/∂src when ``src`` feeds one node, otherwise that edge's share ∂f/∂dst · ∂dst/∂src, and the
@@ -12,10 +12,7 @@ carrying its value and the gradient 1.
 """
 from __future__ import annotations
 
-import html
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, Mapping
@@ -25,9 +22,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .backward import Derivation
-from .errors import DeriveError
 from .notation import DerivePrinter, Grad, name_latex
-from .render import MAX_FIGURE_NODES, drawable
 from .rules import RULES
 
 Kind = Literal["leaf", "op", "output", "const"]
@@ -35,7 +30,7 @@ Kind = Literal["leaf", "op", "output", "const"]
 SWEEPS = 12  # passes of each phase of the row placement; enough for the graphs the material draws
 PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
 MAX_PLAIN_CHARS = 12  # exact numbers longer than this are shown with 4 significant digits
-DOT_TIMEOUT = 60
+SVG_MARKER = "<!-- written by derive -->"  # the first line of every graph figure derive writes as SVG
 
 TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
 \usepackage{tikz}
@@ -46,21 +41,15 @@ TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
 """What a document's preamble needs for `to_tikz` pictures (``onslide`` is used only with ``reveal``, in Beamer)."""
 
 
-class ToolMissing(DeriveError):
-    """An external program the figures need (Graphviz ``dot``) is not installed (exit 3)."""
-
-    exit_code = 3
-
-
 @dataclass(frozen=True)
 class Label:
-    text: str  # plain text (DOT, SVG)
-    latex: str  # maths-mode LaTeX (TikZ)
+    text: str  # plain text (what sizes the layout's columns)
+    latex: str  # maths-mode LaTeX (TikZ; the SVG back end typesets it with derive.mathtext)
 
 
 @dataclass(frozen=True)
 class FigureNode:
-    id: str  # unique, safe in DOT and TikZ: n0, n1, … for graph nodes, k0, k1, … for constants
+    id: str  # unique, safe in TikZ and SVG: n0, n1, … for graph nodes, k0, k1, … for constants
     name: str  # the graph node's name ('' for a constant)
     kind: Kind
     column: int
@@ -366,93 +355,6 @@ def _isotonic(values: list[float]) -> list[float]:
             blocks[-1][0] += total
             blocks[-1][1] += count
     return [total / count for total, count in blocks for _ in range(int(count))]
-
-
-# --- Graphviz ---------------------------------------------------------------------------------------------------
-
-_FONT = "Helvetica"
-_RED = "#d62728"
-_HIGHLIGHT = "#ffe680"
-
-
-def to_dot(lay: Layout) -> str:
-    """Graphviz source on the layout's grid (ranks are half columns, kept in the layout's row order); each labelled
-    edge runs through a small label block whose middle line continues the edge, so the forward value is always
-    above the line and the gradient (red) below it. An op node's name is a node of its own just under it."""
-    lines = ["digraph derivation {",
-             f'  graph [rankdir=LR, nodesep=0.1, ranksep=0.12, fontname="{_FONT}"];',
-             f'  node [fontname="{_FONT}", fontsize=14, shape=plaintext, margin=0, width=0, height=0];',
-             '  edge [arrowsize=0.6];']
-    ranks: dict[int, list[tuple[float, int, str]]] = {}
-    by_id = {node.id: node for node in lay.nodes}
-    for node in lay.nodes:
-        name = f"<I>{html.escape(node.label.text)}</I>" if node.kind != "const" else html.escape(node.label.text)
-        if node.total:
-            color = _RED if node.gradient_shown else "transparent"
-            name += f'<BR/><FONT COLOR="{color}" POINT-SIZE="11">{html.escape(node.total.text)}</FONT>'
-        fill = f', style=filled, fillcolor="{_HIGHLIGHT}"' if node.highlight else ""
-        ranks.setdefault(2 * node.column, []).append((node.row, 0, node.id))
-        if node.symbol is None:
-            lines.append(f"  {node.id} [label=<{name}>{fill}];")
-            continue
-        size, width = (11, 0.2 + 0.1 * len(node.symbol.text)) if len(node.symbol.text) > 1 else (16, 0.42)
-        lines.append(f'  {node.id} [shape=circle, fixedsize=true, width={width:.2f}, fontsize={size}, '
-                     f'label="{html.escape(node.symbol.text)}"{fill}{", penwidth=2" if node.highlight else ""}];')
-        lines.append(f"  {node.id}_name [fontsize=12, label=<{name}>];")
-        lines.append(f"  {node.id} -> {node.id}_name [style=invis, weight=50];")
-        ranks[2 * node.column].append((node.row, 1, f"{node.id}_name"))
-    for i, edge in enumerate(lay.edges):
-        start = by_id[edge.source]
-        target, x = edge.target, 2 * start.column + len(edge.route)
-        if target is None:
-            target = f"end{i}"
-            lines.append(f"  {target} [shape=point, width=0.01, style=invis];")
-            ranks.setdefault(x + 1, []).append((start.row, 0, target))
-        if edge.forward is None and edge.gradient is None:
-            lines.append(f"  {edge.source} -> {target} [minlen={x + 1 - 2 * start.column}];")
-            continue
-        lines.append(f"  e{i} [label=<{_dot_block(edge)}>];")
-        lines.append(f"  {edge.source} -> e{i}:m:w [arrowhead=none, minlen={x - 2 * start.column}];")
-        lines.append(f"  e{i}:m:e -> {target};")
-        ranks.setdefault(x, []).append((edge.route[-1], 0, f"e{i}"))
-    for x in sorted(ranks):
-        members = [name for *_, name in sorted(ranks[x])]
-        lines.append("  { rank=same; " + " ".join(m + ";" for m in members) + " }")
-        lines += [f"  {a} -> {b} [style=invis];" for a, b in zip(members, members[1:]) if b != f"{a}_name"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _dot_block(edge: FigureEdge) -> str:
-    forward = html.escape(edge.forward.text) if edge.forward else "&#160;"
-    color = _RED if edge.gradient_shown else "transparent"  # hidden text keeps its room: nothing moves
-    gradient = f'<FONT COLOR="{color}">{html.escape(edge.gradient.text)}</FONT>' if edge.gradient else "&#160;"
-    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-            f'<TR><TD><FONT POINT-SIZE="11">{forward}</FONT></TD></TR>'
-            '<TR><TD PORT="m" SIDES="B" BORDER="1" HEIGHT="1" WIDTH="36"></TD></TR>'
-            f'<TR><TD><FONT POINT-SIZE="11">{gradient}</FONT></TD></TR></TABLE>')
-
-
-def to_svg(lay: Layout) -> str:
-    """SVG from the real Graphviz ``dot``; the version comment is dropped so the output is reproducible."""
-    dot = shutil.which("dot")
-    if dot is None:
-        raise ToolMissing("drawing the graph needs Graphviz: the program 'dot' was not found on PATH "
-                          "(install the 'graphviz' package)")
-    result = subprocess.run([dot, "-Tsvg"], input=to_dot(lay).encode("utf-8"), capture_output=True,
-                            timeout=DOT_TIMEOUT, check=False)
-    if result.returncode != 0:
-        raise DeriveError(f"dot failed: {result.stderr.decode('utf-8', 'replace').strip()[:500]}")
-    svg = result.stdout.decode("utf-8")
-    return re.sub(r"<!-- Generated by graphviz[^>]*-->\n", "", svg)
-
-
-def svg_for(derivation: Derivation) -> str:
-    """The whole graph with every value and gradient, as SVG (for ``_repr_svg_``)."""
-    if not drawable(derivation):
-        raise DeriveError(f"the graph has {len(derivation.graph.nodes)} nodes; graphs are drawn up to "
-                          f"{MAX_FIGURE_NODES} nodes")
-    return to_svg(layout(derivation))
 
 
 # --- TikZ -------------------------------------------------------------------------------------------------------

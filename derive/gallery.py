@@ -12,6 +12,11 @@ from .files import write_atomic
 from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"
+TEX_PACKAGES = {  # what provides each engine and the LaTeX packages its documents use
+    "pdflatex": "TeX Live (Debian/Ubuntu: texlive-latex-extra texlive-pictures; macOS: MacTeX)",
+    "lualatex": "TeX Live with LuaTeX and luatexja (Debian/Ubuntu: texlive-luatex texlive-lang-japanese; "
+                "macOS: MacTeX)",
+}
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
 
 
@@ -145,6 +150,7 @@ def _build(out: Path, progress: TextIO | None, pdf: bool) -> list[Path]:
     write_atomic(out / "index.html", build_index(index).encode("utf-8"))
     written.append(out / "index.html")
     bar.done()
+    bar.report(f"wrote {len(written)} files to {out} ({sum(p.name == FIGURE for p in written)} graph figures)")
     return written
 
 
@@ -155,8 +161,9 @@ def _compile_all(tex_files: list[Path], bar: "Progress") -> list[Path | None]:
     engines = {tex: engine_for(tex.read_text(encoding="utf-8")) for tex in tex_files}
     missing = sorted({e for e in engines.values() if not engine_available(e)})
     for engine in missing:
-        bar.warn(f"{engine} is not installed: the PDFs it would make are skipped "
-                 "(scripts/install-test-deps.sh installs TeX Live)")
+        count = sum(e == engine for e in engines.values())
+        bar.warn_at_end(f"{engine} is not installed: skipped the {count} PDF(s) it would make; the other files are "
+                        f"written (to get them, install {TEX_PACKAGES[engine]}: see the README's Requirements)")
     bar.restart(len(tex_files), "PDF")
 
     def one(tex: Path) -> Path | None:
@@ -176,6 +183,7 @@ class Progress:
     def __init__(self, total: int, stream: TextIO | None, label: str = "build") -> None:
         self.stream, self.total, self.count, self.label = stream, total, 0, label
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+        self.skipped: list[str] = []  # warnings repeated at the end, where a reader looks
 
     def restart(self, total: int, label: str) -> None:
         self.done()
@@ -196,6 +204,17 @@ class Progress:
     def warn(self, message: str) -> None:
         if self.stream is not None:
             self.stream.write(("\n" if self.tty else "") + f"derive: warning: {message}\n")
+
+    def warn_at_end(self, message: str) -> None:
+        """A warning now, and again after the last line of progress (what the build went on without)."""
+        self.warn(message)
+        self.skipped.append(message)
+
+    def report(self, summary: str) -> None:
+        if self.stream is not None:
+            self.stream.write(f"derive: {summary}\n")
+            for message in self.skipped:
+                self.stream.write(f"derive: warning: {message}\n")
 
     def done(self) -> None:
         if self.tty and self.stream is not None and self.count:

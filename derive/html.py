@@ -203,16 +203,22 @@ def inline_svg(svg: str, label: str, prefix: str) -> str:
     svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.DOTALL)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)
-    svg = re.sub(r"<title>[^<]*</title>", "", svg)  # Graphviz's node ids would show as tooltips
+    svg = re.sub(r"<title>[^<]*</title>", "", svg)  # the figure's caption and aria-label speak for it
     svg = re.sub(r"\n\s*\n", "\n", svg).strip()
     svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
     svg = re.sub(r'(\bhref="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
     svg = re.sub(r"(<style[^>]*>)(.*?)(</style>)",
                  lambda m: m.group(1) + _scoped(m.group(2), prefix) + m.group(3), svg, flags=re.DOTALL)
-    width = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
-    style = f' style="min-width: {float(width.group(1)) * MIN_FIGURE_SCALE:.0f}pt"' if width else ""
-    head = f'<svg id="{prefix}" role="img" aria-label="{escape(label)}"{style} '
-    return re.sub(r"<svg\s", lambda m: head, svg, count=1)
+    root = re.search(r"<svg\s[^>]*>", svg)
+    if root is None:
+        return svg
+    width = re.search(r'\swidth="([\d.]+)(pt|px)?"', root.group(0))
+    unit = (width.group(2) or "px") if width else ""
+    style = f' style="min-width: {float(width.group(1)) * MIN_FIGURE_SCALE:.0f}{unit}"' if width else ""
+    # the page's label and sizing replace the file's own (derive's graph carries both for standalone viewing)
+    tag = re.sub(r'\s(?:role|aria-label|style)="[^"]*"', "", root.group(0))
+    tag = tag.replace("<svg", f'<svg id="{prefix}" role="img" aria-label="{escape(label)}"{style}', 1)
+    return svg[:root.start()] + tag + svg[root.end():]
 
 
 def _scoped(css: str, prefix: str) -> str:
@@ -245,7 +251,7 @@ def _image_source(walk: "Walkthrough") -> SvgSource:
 
     def source(src: str) -> tuple[str, bool] | None:
         if src == FIGURE_SENTINEL:
-            from .figures import svg_for
+            from .figure_svg import svg_for
             return svg_for(walk.derivation), False
         if src in plots:
             return plots[src], True

@@ -34,9 +34,10 @@ _OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)(.*)$", 
 
 
 class EngineMissing(DeriveError):
-    """The TeX engine a document needs is not installed (the gallery warns and goes on)."""
+    """The TeX engine a document needs is not installed (the gallery warns and goes on; a lone compilation is
+    a usage problem the user fixes by installing it, exit 2)."""
 
-    exit_code = 3
+    exit_code = 2
 
 
 class CompileError(DeriveError):

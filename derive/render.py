@@ -128,7 +128,7 @@ def attachments(walk: "Walkthrough", fmt: str, figure_name: str | None) -> dict[
     (Markdown) or PDF (LaTeX). HTML and JSON are self-contained."""
     files: dict[str, bytes] = {}
     if fmt == "markdown" and figure_name and drawable(walk.derivation):
-        from .figures import svg_for
+        from .figure_svg import svg_for
         files[figure_name] = svg_for(walk.derivation).encode("utf-8")
     for image in walk.images:
         if fmt == "markdown":

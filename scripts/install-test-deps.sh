@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: TeX (pdflatex, lualatex + luatexja),
-# Graphviz, Chromium with CJK fonts, poppler-utils, then the package with its test extras and CPU PyTorch.
+# Chromium with CJK fonts, poppler-utils, then the package with its test extras and CPU PyTorch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
           texlive-pictures texlive-lang-japanese texlive-luatex lmodern latexmk poppler-utils
-          graphviz chromium fonts-noto-cjk fonts-dejavu-core)
+          chromium fonts-noto-cjk fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

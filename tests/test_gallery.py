@@ -41,3 +41,24 @@ def test_index_is_the_same_whether_or_not_pdfs_are_compiled(gallery, tmp_path, m
     assert {tex.with_suffix(".pdf") for tex in full.rglob("*.tex")} <= set(written)
     assert (full / "index.html").read_bytes() == (gallery / "index.html").read_bytes()
     assert 'href="toast/en.pdf"' in (gallery / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_build_without_tex_goes_on_and_says_so_at_the_end(tmp_path, monkeypatch):
+    import io
+
+    import derive.gallery as gallery_module
+    tex_files = []
+    for name, engine in (("en.tex", "pdflatex"), ("ja.tex", "lualatex"), ("ja-slides.tex", "lualatex")):
+        tex_files.append(tmp_path / name)
+        tex_files[-1].write_text(f"% !TEX program = {engine}\n\\documentclass{{article}}\n", encoding="utf-8")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    log = io.StringIO()
+    bar = gallery_module.Progress(len(tex_files), log)
+    assert gallery_module._compile_all(tex_files, bar) == [None, None, None]
+    bar.report("wrote 3 files")
+    last = log.getvalue().splitlines()[-3:]
+    assert last[0] == "derive: wrote 3 files"
+    assert last[1].startswith("derive: warning: lualatex is not installed: skipped the 2 PDF(s)")
+    assert last[2].startswith("derive: warning: pdflatex is not installed: skipped the 1 PDF(s)")
+    assert "texlive-lang-japanese" in last[1] and "texlive-latex-extra" in last[2]
+    assert not list(tmp_path.glob("*.pdf"))

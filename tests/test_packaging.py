@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import filecmp
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +45,19 @@ def test_installed_show_outside_checkout(installed, tmp_path):
     where = subprocess.run([str(installed / "python"), "-c", "import derive; print(derive.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert str(ROOT) not in where, "the test must exercise the installed copy, not the checkout"
+
+
+def test_installed_draws_the_graph_without_graphviz(installed, tmp_path):
+    """The README's main job on a plain machine: no Graphviz (nor TeX) on PATH, only the venv's own programs."""
+    env = dict(os.environ, PATH=str(installed))
+    assert shutil.which("dot", path=env["PATH"]) is None
+    result = subprocess.run([str(installed / "derive"), "show", "toast", "-o", "notes.md"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "](notes.svg)" in (tmp_path / "notes.md").read_text(encoding="utf-8")
+    svg = (tmp_path / "notes.svg").read_bytes()
+    assert svg.startswith(b"<!-- written by derive -->\n<svg ")
+    assert svg == (ROOT / "output" / "toast" / "graph.svg").read_bytes()  # the same figure as the checkout's
 
 
 def test_installed_build_matches_committed_gallery(installed, tmp_path):

@@ -212,8 +212,9 @@ def test_a_missing_engine_is_a_clear_error(tmp_path, monkeypatch):
     tex = tmp_path / "doc.tex"
     tex.write_text("% !TEX program = pdflatex\n\\documentclass{article}\\begin{document}x\\end{document}\n")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(EngineMissing, match="pdflatex"):
+    with pytest.raises(EngineMissing, match="pdflatex") as info:
         compile_pdf(tex)
+    assert info.value.exit_code == 2  # a missing program is the user's to install, never an internal error
     assert not tex.with_suffix(".pdf").exists()
 
 
