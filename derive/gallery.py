@@ -13,9 +13,8 @@ from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"
 TEX_PACKAGES = {  # what provides each engine and the LaTeX packages its documents use
-    "pdflatex": "TeX Live (Debian/Ubuntu: texlive-latex-extra texlive-pictures; macOS: MacTeX)",
-    "lualatex": "TeX Live with LuaTeX and luatexja (Debian/Ubuntu: texlive-luatex texlive-lang-japanese; "
-                "macOS: MacTeX)",
+    "pdflatex": "Debian/Ubuntu: texlive-latex-extra texlive-pictures; macOS: MacTeX",
+    "lualatex": "Debian/Ubuntu: texlive-luatex texlive-lang-japanese; macOS: MacTeX",
 }
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
 
@@ -162,8 +161,8 @@ def _compile_all(tex_files: list[Path], bar: "Progress") -> list[Path | None]:
     missing = sorted({e for e in engines.values() if not engine_available(e)})
     for engine in missing:
         count = sum(e == engine for e in engines.values())
-        bar.warn_at_end(f"{engine} is not installed: skipped the {count} PDF(s) it would make; the other files are "
-                        f"written (to get them, install {TEX_PACKAGES[engine]}: see the README's Requirements)")
+        bar.skipped.append(f"{engine} is not installed: skipped the {count} PDF(s) it would make (install TeX Live, "
+                           f"{TEX_PACKAGES[engine]}; see the README's Requirements)")
     bar.restart(len(tex_files), "PDF")
 
     def one(tex: Path) -> Path | None:
@@ -183,7 +182,7 @@ class Progress:
     def __init__(self, total: int, stream: TextIO | None, label: str = "build") -> None:
         self.stream, self.total, self.count, self.label = stream, total, 0, label
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.skipped: list[str] = []  # warnings repeated at the end, where a reader looks
+        self.skipped: list[str] = []  # what the build went on without, said at the end where a reader looks
 
     def restart(self, total: int, label: str) -> None:
         self.done()
@@ -205,16 +204,12 @@ class Progress:
         if self.stream is not None:
             self.stream.write(("\n" if self.tty else "") + f"derive: warning: {message}\n")
 
-    def warn_at_end(self, message: str) -> None:
-        """A warning now, and again after the last line of progress (what the build went on without)."""
-        self.warn(message)
-        self.skipped.append(message)
-
     def report(self, summary: str) -> None:
+        """The last lines: what was written, then a warning for each thing skipped."""
         if self.stream is not None:
             self.stream.write(f"derive: {summary}\n")
-            for message in self.skipped:
-                self.stream.write(f"derive: warning: {message}\n")
+        for message in self.skipped:
+            self.warn(message)
 
     def done(self) -> None:
         if self.tty and self.stream is not None and self.count:

@@ -55,6 +55,7 @@ def test_a_build_without_tex_goes_on_and_says_so_at_the_end(tmp_path, monkeypatc
     log = io.StringIO()
     bar = gallery_module.Progress(len(tex_files), log)
     assert gallery_module._compile_all(tex_files, bar) == [None, None, None]
+    assert "warning" not in log.getvalue()  # said once, at the end
     bar.report("wrote 3 files")
     last = log.getvalue().splitlines()[-3:]
     assert last[0] == "derive: wrote 3 files"
