@@ -275,6 +275,34 @@ def test_unknown_commands_are_drawn_by_name_or_refused():
         figure_svg.mathtext.read(r"\nabla x", strict=True)
 
 
+@pytest.mark.parametrize("scenario", ["toast", "softmax-cross-entropy"])
+def test_browser_draws_every_label_inside_its_box(tmp_path, scenario):
+    """Headless Chromium draws the file at its natural size: red ink (gradients) lies only inside the boxes the
+    writer computed for red labels, and every label has ink in its box."""
+    from test_html import chromium, decode_png
+    binary = require_tool("chromium")
+    drawing = figure_svg.draw(figures.layout(build_scenario(scenario).derivation))
+    (tmp_path / "graph.svg").write_text(figure_svg.write(drawing), encoding="utf-8")
+    left, top, width, height = drawing.view
+    image = decode_png(chromium(binary, (tmp_path / "graph.svg").as_uri(), screenshot=tmp_path / "shot.png",
+                                size=(int(width) + 40, int(height) + 40))).astype(int)
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    red, ink = (r - g > 80) & (r - b > 80), (r + g + b) < 600
+
+    def pixels(box, pad):
+        x0, y0, x1, y1 = box
+        return (slice(max(0, int(y0 - top - pad)), int(y1 - top + pad) + 1),
+                slice(max(0, int(x0 - left - pad)), int(x1 - left + pad) + 1))
+
+    allowed = red & False
+    for text in drawing.texts:
+        rows, cols = pixels(text.box(), 2)
+        assert ink[rows, cols].any(), figure_svg.mathtext.plain(text.runs)
+        if text.red:
+            allowed[rows, cols] = True
+    assert red.any() and not (red & ~allowed).any(), "red ink outside the red labels' boxes"
+
+
 def test_large_network_svg():
     d = _derivation(NETWORK, NETWORK_POINT)
     svg = figure_svg.svg_for(d)
