@@ -30,6 +30,7 @@ CORNER = 0.21 * SCALE  # rounded corners of edges (TikZ: 6pt)
 ARROW = (7.0, 3.0)  # arrowhead length and half width
 
 Point = tuple[float, float]
+Box = tuple[float, float, float, float]  # left, top, right, bottom
 Anchor = Literal["start", "middle", "end"]
 
 
@@ -45,7 +46,7 @@ class Text:
     red: bool = False
     visible: bool = True
 
-    def box(self) -> tuple[float, float, float, float]:
+    def box(self) -> Box:
         """Left, top, right, bottom of the ink, from the width table."""
         width = mathtext.width(self.runs) * self.size
         left = self.x - {"start": 0.0, "middle": width / 2, "end": width}[self.anchor]
@@ -66,7 +67,7 @@ class Drawing:
     view: tuple[float, float, float, float]  # left, top, width, height of everything drawn, with a margin
     title: str
     circles: tuple[Circle, ...]
-    backdrops: tuple[tuple[float, float, float, float], ...]  # highlighted leaves: boxes filled behind the name
+    backdrops: tuple[Box, ...]  # highlighted leaves: a box filled behind the name
     paths: tuple[tuple[Point, ...], ...]  # polylines, drawn with rounded corners
     arrows: tuple[tuple[Point, ...], ...]  # arrowhead polygons
     texts: tuple[Text, ...]
@@ -111,11 +112,19 @@ class _Placed:
     east: float
 
 
-def _nodes(lay: Layout, at) -> tuple[dict[str, _Placed], list[Circle], list, list[Text]]:
+def _at(x: float, row: float) -> Point:
+    """A point of the layout (centimetres) in SVG units."""
+    return x * SCALE, row * SCALE
+
+
+def _nodes(lay: Layout) -> tuple[dict[str, _Placed], list[Circle], list[Box], list[Text]]:
+    """Circles, highlight backdrops and texts of the nodes, and where each node's edges start and end."""
     placed: dict[str, _Placed] = {}
-    circles, backdrops, texts = [], [], []
+    circles: list[Circle] = []
+    backdrops: list[Box] = []
+    texts: list[Text] = []
     for node in lay.nodes:
-        cx, cy = at(lay.x[node.column], node.row)
+        cx, cy = _at(lay.x[node.column], node.row)
         if node.symbol is None:
             size = SIZE["const" if node.kind == "const" else "name"]
             name = _centred(cx, cy, node.label, size)
@@ -143,10 +152,7 @@ def _nodes(lay: Layout, at) -> tuple[dict[str, _Placed], list[Circle], list, lis
 
 def draw(lay: Layout) -> Drawing:
     """Every shape of the figure, in SVG units."""
-    def at(x: float, row: float) -> Point:
-        return x * SCALE, row * SCALE
-
-    placed, circles, backdrops, texts = _nodes(lay, at)
+    placed, circles, backdrops, texts = _nodes(lay)
     columns = {node.id: node.column for node in lay.nodes}
     rows = {node.id: node.row for node in lay.nodes}
     paths, arrows = [], []
@@ -155,8 +161,8 @@ def draw(lay: Layout) -> Drawing:
         end = columns[edge.target] if edge.target else columns[edge.source] + 1
         xs = [lay.x[c // 2] if c % 2 == 0 else (lay.x[c // 2] + lay.x[c // 2 + 1]) / 2
               for c in range(2 * columns[edge.source] + 1, 2 * end)]
-        points = [at(x, row) for x, row in zip(xs[:-1], edge.route[:-1])]
-        mid_x, line_y = at(xs[-1], edge.route[-1])
+        points = [_at(x, row) for x, row in zip(xs[:-1], edge.route[:-1])]
+        mid_x, line_y = _at(xs[-1], edge.route[-1])
         if edge.forward or edge.gradient:
             half = lay.stretch[end] * SCALE
             points += [(mid_x - half, line_y), (mid_x + half, line_y)]
@@ -172,7 +178,7 @@ def draw(lay: Layout) -> Drawing:
             target = placed[edge.target]
             tip = _boundary(target.centre, target.radius or 0.0, points[-1])
         else:
-            tip = at(lay.x[end], rows[edge.source])
+            tip = _at(lay.x[end], rows[edge.source])
         head, shaft_end = _arrowhead(points[-1], tip)
         paths.append(tuple([first, *points, shaft_end]))
         arrows.append(head)
@@ -184,8 +190,7 @@ def draw(lay: Layout) -> Drawing:
     output = next((mathtext.plain(mathtext.read(n.label.latex)) for n in lay.nodes if n.kind == "output"), "")
     title = (f"Computational graph of {output}: each edge carries its forward value (black, above) and the "
              "gradient flowing back along it (red, below)")
-    return Drawing(view, title, tuple(circles), tuple(backdrops), tuple(paths),
-                   tuple(arrows), tuple(texts))
+    return Drawing(view, title, tuple(circles), tuple(backdrops), tuple(paths), tuple(arrows), tuple(texts))
 
 
 def _leaving(node: _Placed, toward: Point) -> Point:
