@@ -31,8 +31,10 @@ failed self-check), 4 verify could not decide a claim within its limits
 EXPLAIN_EPILOG = """\
 The input is one expression (output named f; its sub-expressions are named u1, u2, ... in the order they are
 computed) or a program of assignments separated by ';' or newlines, the last one being the output.
-Allowed: numbers, names (letters, digits, '_'), + - * / **, unary minus, parentheses, and the functions
-exp log sqrt sin cos tanh sigmoid relu. '-' reads the input from stdin, '@PATH' from a file.
+Allowed: numbers, names (letters, digits, '_'), + - * / and ^ or ** (also − × · ÷ ² ³ √), products without *
+(2x, 3(x+1), (x+y)z), unary minus, parentheses, definitions f(x) = ..., and the functions exp log ln sqrt sin cos
+tanh sigmoid relu; e^x is the exponential unless e is given in --at. LaTeX works too: '\frac{1}{1+e^{-x}}'.
+'-' reads the input from stdin, '@PATH' from a file.
 
 examples:
   derive explain "(x + y) * z" --at x=-2,y=5,z=-4

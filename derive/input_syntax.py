@@ -418,7 +418,7 @@ class Reader:
         text = token.text
         if token.kind == "end":
             return message("problem.ends", token=self.written(self.tokens[self.index - 1]))
-        if token.kind == "sup" or text == "^":
+        if token.kind == "sup":
             return message("problem.unexpected", token=self.written(token))
         if text == ")":
             return message("problem.unopened")
@@ -431,6 +431,8 @@ class Reader:
             return message(hints[text], token=text)
         if text in _OTHER_OPERATORS:
             return message("problem.operator", token=text)
+        if token.kind == "op" and text in "*/^":
+            return message("problem.operand", token=self.written(token))
         return message("problem.unexpected", token=self.written(token))
 
     def written(self, token: Token) -> str:
