@@ -15,8 +15,9 @@ Grammar, loosest first (``^`` and ``**`` are the same operator, ``×`` ``·`` ar
     atom       NUMBER | NAME | FUNCTION "(" sum ")" | "(" sum ")" | "√" power
 
 A name followed by ``(`` is a call of a known function (``ln`` is ``log``), the value of a definition made above
-(``g(x)`` after ``g(x) = …``), or a product when the name is a single letter or a variable (``x(y+1)``,
-``p(1-p)``); any other name followed by ``(`` is an unknown function.
+(``g(x)`` after ``g(x) = …``), or a product when the name is a letter, maybe followed by digits or ``_…`` (``x``,
+``w1``, ``x_1``), or a variable (``x(y+1)``, ``p(1-p)`` after ``p = …``); any other name followed by ``(`` is an
+unknown function.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*|//|<<|>>|<=|>=|==|!=|:=|->|[-+*/^()=,;.:<>!%&|~@'"\[\]?$`])
 """, re.X)
+_LETTER_NAME = re.compile(r"[A-Za-z](?:[0-9]+|_\w*)?")  # x, w1, x_1, y_: before "(" a factor, not a function
 _COMPARISONS = {"<", ">", "<=", ">=", "==", "!="}
 _OTHER_OPERATORS = {"%", "&", "|", "~", "<<", ">>", "@", "!", "?", "$", "`", "->", ":="}
 _INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}
@@ -172,7 +174,12 @@ def split_statements(tokens: list[Token]) -> Iterator[list[Token]]:
 def read_target(tokens: list[Token], source: Source) -> tuple[str | None, tuple[str, ...] | None, int]:
     """(target, parameters, index of the first token of the right side) of one statement's tokens."""
     span = (tokens[0].start, tokens[-1].start)
-    equals = [i for i, t in enumerate(tokens) if t.kind == "op" and t.text == "=" and _depth_at(tokens, i) == 0]
+    equals, depth = [], 0
+    for i, token in enumerate(tokens):
+        if token.kind == "op":
+            depth += {"(": 1, ")": -1}.get(token.text, 0)
+            if token.text == "=" and depth == 0:
+                equals.append(i)
     if not equals:
         return None, None, 0
     if len(equals) > 1:
@@ -196,13 +203,6 @@ def read_target(tokens: list[Token], source: Source) -> tuple[str | None, tuple[
     raise source.error(span, tokens[0].start, message("problem.target"))
 
 
-def _depth_at(tokens: list[Token], index: int) -> int:
-    depth = 0
-    for token in tokens[:index]:
-        depth += {"(": 1, ")": -1}.get(token.text, 0) if token.kind == "op" else 0
-    return depth
-
-
 def _check_name(token: Token, source: Source, span: tuple[int, int]) -> None:
     name = token.text
     if keyword.iskeyword(name):
@@ -210,7 +210,7 @@ def _check_name(token: Token, source: Source, span: tuple[int, int]) -> None:
     if not name[0].isalpha():
         raise source.error(span, token.start, message("problem.underscore", name=name))
     if len(name) > MAX_NAME_CHARS:
-        raise source.error(span, token.start, message("problem.long_name", name=name[:20], limit=MAX_NAME_CHARS))
+        raise source.error(span, token.start, message("name.too_long", name=name[:20], limit=MAX_NAME_CHARS))
 
 
 class Reader:
@@ -322,7 +322,7 @@ class Reader:
             if not digits.isdigit() or token.text.count("-") > 1:
                 raise self.fail(token, message("problem.unexpected", token=quote(self.source.text[token.start:
                                                                                                   token.end])))
-            exponent = Num(Fraction(digits), digits)
+            exponent = Num(Fraction(int(parse_number(digits, message("what.number")))), digits)
             if token.text.startswith("-"):
                 exponent = self.mark(Neg(exponent), token.start)
             node = self.mark(Pow(node, exponent), start)
@@ -376,7 +376,7 @@ class Reader:
             return self.call(token)
         if called and name in self.definitions:
             return self.definition_value(token)
-        if called and len(name) > 1 and name not in self.variables:
+        if called and not _LETTER_NAME.fullmatch(name) and name not in self.variables:
             raise self.fail(token, message("problem.unknown_function", name=name, functions=", ".join(CALLABLE)))
         return self.mark(Sym(name), token.start)
 

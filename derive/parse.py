@@ -19,8 +19,8 @@ import sympy
 
 from .errors import InputError, message
 from .graph import Graph, Node, Operand
-from .input_syntax import (MAX_CONSTANT_BITS, MAX_DEPTH, Reader, Source, Statement, Token,  # noqa: F401
-                           parse_number, quote, read_target, split_statements, tokenize)
+from .input_syntax import (MAX_CONSTANT_BITS, MAX_DEPTH, MAX_NAME_CHARS, Reader, Source, Statement, Token,
+                           parse_number, quote, read_target, split_statements, tokenize)  # noqa: F401 (parse_number)
 from .latex_grammar import (Add, Div, Func, Mul, Neg, Num, Pow, Script, Sym, SyntaxProblem, Word, exponent, parse,
                             split_indices, walk)
 from .latex_grammar import Node as Tree
@@ -225,6 +225,8 @@ class _Builder:
             return sympy.E
         if name in FUNCTIONS or name == "ln":
             raise InputError.of("name.function", name=name)
+        if len(name) > MAX_NAME_CHARS:  # LaTeX names (\mathrm{…}); plain text is checked as it is read
+            raise InputError.of("name.too_long", name=name[:20], limit=MAX_NAME_CHARS)
         if name not in self.defined:
             self.leaves.add(name)
         return name
