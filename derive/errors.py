@@ -36,22 +36,30 @@ def message(key: str, **args: object) -> Message:
     return Message(key, tuple(args.items()))
 
 
-class InputError(DeriveError):
-    """Bad input or usage: one clear line for the user (exit 2). Either ``InputError("sentence")`` or
-    ``InputError.of("key", name=value, …)`` for a sentence the catalogs hold in every language."""
-
-    exit_code = 2
+class Localized(Exception):
+    """An exception whose text is a ready sentence (English) or a `Message` that renders in any language."""
 
     def __init__(self, text: str | Message) -> None:
         self.message = text if isinstance(text, Message) else None
         super().__init__(text.render("en") if isinstance(text, Message) else text)
 
     @classmethod
-    def of(cls, key: str, **args: object) -> "InputError":
+    def of(cls, key: str, **args: object):
         return cls(message(key, **args))
 
     def render(self, lang: str) -> str:
         return self.message.render(lang) if self.message is not None else str(self)
+
+    def as_message(self) -> Message | str:
+        """What to put in another message: the `Message` (rendered in its language), else the sentence."""
+        return self.message if self.message is not None else str(self)
+
+
+class InputError(Localized, DeriveError):
+    """Bad input or usage: one clear line for the user (exit 2). Either ``InputError("sentence")`` or
+    ``InputError.of("key", name=value, …)`` for a sentence the catalogs hold in every language."""
+
+    exit_code = 2
 
 
 class CheckFailure(DeriveError):

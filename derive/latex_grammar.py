@@ -18,6 +18,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, Union
 
+from .errors import Localized
+
 MAX_MEMBER_CHARS = 8000
 MAX_DEPTH = 40
 MAX_NUMBER_DIGITS = 30
@@ -26,8 +28,9 @@ MAX_TREE_DEPTH = 120
 MAX_CHAIN = 500
 
 
-class SyntaxProblem(Exception):
-    """Maths outside the grammar; the message is one line for the user."""
+class SyntaxProblem(Localized):
+    """Maths outside the grammar; the message is one line for the user (``verify`` shows it in English,
+    ``explain`` in the language of ``--lang`` where the catalogs hold it)."""
 
 
 def quote(text: str) -> str:
@@ -190,7 +193,7 @@ def normalise(text: str) -> str:
                 raise SyntaxProblem(f"control character U+{ord(char):04X} in the maths")
             out.append(char)
         else:
-            raise SyntaxProblem(f"cannot read the character {quote(char)} (U+{ord(char):04X}) in the maths")
+            raise SyntaxProblem.of("latex_problem.character", char=quote(char), code=f"{ord(char):04X}")
     text = "".join(out)
     text = _COLOR.sub(" ", text)
     text = _LEFT_RIGHT_DOT.sub(" ", text)
@@ -220,8 +223,8 @@ def normalise(text: str) -> str:
                 env = re.match(r"\\begin\s*\{([^}]*)\}", text[match.start():])
                 raise SyntaxProblem(f"the environment {quote(env.group(1) if env else '?')} is not supported in a "
                                     "formula")
-            raise SyntaxProblem(f"unknown macro {quote(chr(92) + name)}" if name[0].isalpha()
-                                else f"cannot read {quote(chr(92) + name)}")
+            raise SyntaxProblem.of("latex_problem.unknown_macro" if name[0].isalpha() else "latex_problem.cannot_read",
+                                   piece=quote(chr(92) + name))
     depth = max_depth(text)
     if depth > MAX_DEPTH:
         raise SyntaxProblem(f"the formula is nested {depth} levels deep; the limit is {MAX_DEPTH}")
@@ -419,15 +422,15 @@ def parse(text: str, make_symbol: MakeSymbol, normal: str | None = None) -> Node
     try:
         tree = _parser().parse(normal)
     except lark.exceptions.UnexpectedEOF:
-        raise SyntaxProblem(f"the formula {quote(_short(text))} ends too early") from None
+        raise SyntaxProblem.of("latex_problem.ends", formula=quote(_short(text))) from None
     except lark.exceptions.UnexpectedCharacters as exc:
-        raise SyntaxProblem(f"cannot read {quote(normal[exc.pos_in_stream:exc.pos_in_stream + 12].strip())} in "
-                            f"{quote(_short(text))}") from None
+        raise SyntaxProblem.of("latex_problem.cannot_read_in", formula=quote(_short(text)),
+                               piece=quote(normal[exc.pos_in_stream:exc.pos_in_stream + 12].strip())) from None
     except lark.exceptions.UnexpectedToken as exc:
         if exc.token.type == "$END":
-            raise SyntaxProblem(f"the formula {quote(_short(text))} ends too early") from None
-        token = str(exc.token)
-        raise SyntaxProblem(f"unexpected {quote(token)} in {quote(_short(text))}") from None
+            raise SyntaxProblem.of("latex_problem.ends", formula=quote(_short(text))) from None
+        raise SyntaxProblem.of("latex_problem.unexpected", formula=quote(_short(text)),
+                               piece=quote(str(exc.token))) from None
     except lark.exceptions.LarkError as exc:  # any other refusal of the parser
         raise SyntaxProblem(f"cannot read {quote(_short(text))}") from exc
     raw, nested = _tree_depth(tree)

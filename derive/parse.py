@@ -101,7 +101,7 @@ def _latex_statements(source: Source, variables: Collection[str]) -> tuple[list[
         try:
             tree = parse(text[right:end], _plain_symbol)
         except SyntaxProblem as problem:
-            raise InputError.of("latex", quote=quote(text[start:end]), problem=str(problem)) from None
+            raise InputError.of("latex", quote=quote(text[start:end]), problem=problem.as_message()) from None
         statements.append(Statement(target, params, tree, start, end))
     return statements, {}
 

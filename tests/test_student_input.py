@@ -8,6 +8,7 @@ operators (never from the input text).
 from __future__ import annotations
 
 import io
+import random
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
@@ -185,3 +186,29 @@ def test_python_api_speaks_english_and_the_error_renders_in_japanese():
         parse_program("2 3")
     assert "write 2*3" in str(info.value)
     assert "2*3 と書いてください" in info.value.render("ja")
+
+
+@pytest.mark.parametrize("lang,fragment", [("en", "ends too early"), ("ja", "途中で終わっています")])
+def test_latex_errors_speak_the_language_of_lang(lang, fragment):
+    err = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(err):
+        code = main(["explain", r"\frac{1}{1+e^{-x}", "--lang", lang])
+    assert code == 2 and fragment in err.getvalue() and len(err.getvalue().splitlines()) == 1, err.getvalue()
+
+
+def test_token_soup_is_a_graph_or_one_line_input_error():
+    """Random runs of the input language's pieces (plain, Unicode and LaTeX): never an exception other than
+    InputError, never a message of more than one line."""
+    pieces = ["x", "y", "e", "2", "0.5", "1e3", "ln", "exp", "f", "g", "(", ")", "+", "-", "*", "/", "^", "**",
+              "²", "⁻", "√", "−", "×", "·", " ", "=", ",", ";", "\n", r"\frac", "{", "}", r"\sigma", "_", "'",
+              "x_1", "w1", ".", "0x1f", "#", "%", r"\left(", r"\right)", "^{", r"\sqrt"]
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        try:
+            parse_program(text)
+            accepted += 1
+        except InputError as exc:
+            assert "\n" not in str(exc) and "\n" not in exc.render("ja"), (text, str(exc))
+    assert accepted > 100  # the soup is not all rejections
