@@ -8,15 +8,18 @@ operators (never from the input text).
 from __future__ import annotations
 
 import io
+import json
 import random
 from contextlib import redirect_stderr, redirect_stdout
 
+import jsonschema
 import pytest
 import sympy
 
 from derive.api import explain
 from derive.cli import main
 from derive.errors import InputError
+from derive.jsonout import schema
 from derive.parse import parse_program
 
 R = sympy.Rational
@@ -212,3 +215,13 @@ def test_token_soup_is_a_graph_or_one_line_input_error():
         except InputError as exc:
             assert "\n" not in str(exc) and "\n" not in exc.render("ja"), (text, str(exc))
     assert accepted > 100  # the soup is not all rejections
+
+
+@pytest.mark.parametrize("text,at", [("e*x + e^x", "x=0.5"), ("e^x", "x=1,e=2"), ("2x^2 + √x", "x=4"),
+                                     (r"\frac{1}{1+e^{-x}}", "x=0")])
+def test_json_of_student_input_matches_the_schema(text, at):
+    """Euler's number as a constant operand and e as a leaf both reach every output format; JSON as an example."""
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        assert main(["explain", text, "--at", at, "--format", "json"]) == 0
+    jsonschema.validate(json.loads(out.getvalue()), schema())
