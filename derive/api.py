@@ -91,7 +91,7 @@ def explain(source: str, at: Mapping[str, object] | str | None = None, wrt: tupl
             step: Mapping[str, object] | str | None = None, optimizer: str | None = None) -> Result:
     """Parse an expression or program, walk it backwards, check every step (and take descent steps, plain or
     with ``optimizer``: sgd, momentum, adagrad, rmsprop or adam, its hyper-parameters given in ``step``)."""
-    graph = parse_program(source)
+    graph = parse_program(source, variables=tuple(_pairs(at, "--at")) if at is not None else ())
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
     derivation = derive(graph, point, wrt_names or None)

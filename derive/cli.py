@@ -31,8 +31,10 @@ failed self-check), 4 verify could not decide a claim within its limits
 EXPLAIN_EPILOG = """\
 The input is one expression (output named f; its sub-expressions are named u1, u2, ... in the order they are
 computed) or a program of assignments separated by ';' or newlines, the last one being the output.
-Allowed: numbers, names (letters, digits, '_'), + - * / **, unary minus, parentheses, and the functions
-exp log sqrt sin cos tanh sigmoid relu. '-' reads the input from stdin, '@PATH' from a file.
+Allowed: numbers, names (letters, digits, '_'), + - * / and ^ or ** (also − × · ÷ ² ³ √), products without *
+(2x, 3(x+1), (x+y)z), unary minus, parentheses, definitions f(x) = ..., and the functions exp log ln sqrt sin cos
+tanh sigmoid relu; e^x is the exponential unless e is given in --at. LaTeX works too: '\frac{1}{1+e^{-x}}'.
+'-' reads the input from stdin, '@PATH' from a file.
 
 examples:
   derive explain "(x + y) * z" --at x=-2,y=5,z=-4
@@ -151,14 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (never raises for bad input)."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in argv
+    lang = "en"
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(_expression_not_option(argv, parser))
+        lang = getattr(args, "lang", "en")
         if args.command is None:
             raise UsageError("no command given (see 'derive --help')")
         return _COMMANDS[args.command](args)
     except DeriveError as exc:
-        print(f"derive: error: {exc}", file=sys.stderr)
+        print(f"derive: error: {exc.render(lang)}", file=sys.stderr)
         return exc.exit_code
     except (RecursionError, MemoryError):
         print("derive: error: the input is too large or too deeply nested", file=sys.stderr)
@@ -173,6 +179,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"derive: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return 3
+
+
+def _expression_not_option(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``derive explain '-x*y'``: an argument of explain that starts with a minus sign and is none of its options
+    (nor the value of one) is the expression; a leading space, which the expression reader skips, keeps argparse
+    from taking it for an option."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "explain" not in argv or any(a in commands.choices for a in argv[:argv.index("explain")]):
+        return argv
+    options = commands.choices["explain"]._option_string_actions
+    out, after_option = argv[:argv.index("explain") + 1], False
+    for arg in argv[len(out):]:
+        option = options.get(arg.split("=", 1)[0]) or options.get(arg[:2])
+        is_expression = arg.startswith("-") and len(arg) > 1 and arg != "--" and option is None and not after_option
+        out.append(" " + arg if is_expression else arg)
+        after_option = option is not None and option.nargs is None and "=" not in arg and arg in options
+    return out
 
 
 def main_entry() -> None:

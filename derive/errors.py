@@ -1,4 +1,12 @@
-"""The project's exceptions, each mapped to an exit code by the CLI."""
+"""The project's exceptions, each mapped to an exit code by the CLI.
+
+An `InputError` is either a ready sentence (English) or a `Message`: a key of the ``error`` catalogs
+(``derive/locales/<lang>/errors.toml``) and the values of its placeholders. ``str()`` gives English, the language
+of the Python API; the CLI calls ``render(lang)`` for its ``--lang``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class DeriveError(Exception):
@@ -6,9 +14,50 @@ class DeriveError(Exception):
 
     exit_code = 3
 
+    def render(self, lang: str) -> str:
+        return str(self)
 
-class InputError(DeriveError):
-    """Bad input or usage: one clear line for the user (exit 2)."""
+
+@dataclass(frozen=True)
+class Message:
+    """A catalog sentence not yet put into words: ``key`` under ``error.`` and its placeholders' values (a value
+    may itself be a `Message`, rendered in the same language)."""
+
+    key: str
+    args: tuple[tuple[str, object], ...] = ()
+
+    def render(self, lang: str) -> str:
+        from .locales import catalog
+        values = {name: value.render(lang) if isinstance(value, Message) else value for name, value in self.args}
+        return catalog(lang)[f"error.{self.key}"].format(**values)
+
+
+def message(key: str, **args: object) -> Message:
+    return Message(key, tuple(args.items()))
+
+
+class Localized(Exception):
+    """An exception whose text is a ready sentence (English) or a `Message` that renders in any language."""
+
+    def __init__(self, text: str | Message) -> None:
+        self.message = text if isinstance(text, Message) else None
+        super().__init__(text.render("en") if isinstance(text, Message) else text)
+
+    @classmethod
+    def of(cls, key: str, **args: object):
+        return cls(message(key, **args))
+
+    def render(self, lang: str) -> str:
+        return self.message.render(lang) if self.message is not None else str(self)
+
+    def as_message(self) -> Message | str:
+        """What to put in another message: the `Message` (rendered in its language), else the sentence."""
+        return self.message if self.message is not None else str(self)
+
+
+class InputError(Localized, DeriveError):
+    """Bad input or usage: one clear line for the user (exit 2). Either ``InputError("sentence")`` or
+    ``InputError.of("key", name=value, …)`` for a sentence the catalogs hold in every language."""
 
     exit_code = 2
 

@@ -1,145 +1,187 @@
-"""Expressions and assignment programs → `Graph`, through an explicit whitelist over Python's `ast`.
+"""Expressions and assignment programs → `Graph`: plain text (`derive.input_syntax`) or LaTeX (the grammar of
+`derive.latex_grammar`, shared with `derive verify`), both read into the same neutral syntax tree first.
 
-Nothing here evaluates user text: the syntax tree is walked node by node, and anything not on the whitelist is
-rejected with one line naming it. Naming rule for a one-line expression: the output is ``f``; every operator or
+Nothing here evaluates user text. Naming rule for a one-line expression: the output is ``f``; every operator or
 function application inside it becomes a node named ``u1, u2, …`` in the order it is computed (innermost first,
 left to right), skipping names the input already uses. Programs name their own nodes; sub-expressions on the right
 of an assignment are named the same way.
+
+``e`` is Euler's number (``e^x`` an exp node, ``e`` alone the constant `sympy.E`) unless it is a variable: given a
+value (``variables``, the names of ``--at``), assigned, or a parameter of a definition; then it is a leaf ``e``.
 """
 from __future__ import annotations
 
-import ast
 import re
 import sys
-from fractions import Fraction
+from typing import Collection
 
 import sympy
 
-from .errors import InputError
+from .errors import InputError, message
 from .graph import Graph, Node, Operand
+from .input_syntax import (MAX_CONSTANT_BITS, MAX_DEPTH, MAX_NAME_CHARS, Reader, Source, Statement, Token,
+                           parse_number, quote, read_target, split_statements, tokenize)  # noqa: F401 (parse_number)
+from .latex_grammar import (Add, Div, Func, Mul, Neg, Num, Pow, Script, Sym, SyntaxProblem, Word, exponent, parse,
+                            split_indices, walk)
+from .latex_grammar import Node as Tree
 from .rules import FUNCTIONS
 
 MAX_CHARS = 128 * 1024
 MAX_NODES = 10_000
-MAX_DEPTH = 200
 MAX_CONSTANT_EXPONENT = 1000  # the largest constant exponent, of a constant or of a variable (x**1000)
-MAX_NAME_CHARS = 64
-MAX_NUMBER_DIGITS = 100
-MAX_EXPONENT = 300
-MAX_CONSTANT_BITS = 1000  # a folded constant larger than this (about 300 digits) is refused
 OUTPUT = "f"
+EULER = "e"
 
-_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
-_OPERATIONS = re.compile(r"\*\*|[-+*/]|\b[A-Za-z_]\w*\s*\(")  # \b: linear, even on a 10^5-letter word
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_DESCRIBE = {
-    ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambda", ast.Constant: "constant",
-    ast.Compare: "comparisons", ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions",
-    ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets", ast.JoinedStr: "f-strings",
-    ast.ListComp: "comprehensions", ast.GeneratorExp: "generators", ast.Starred: "starred arguments",
-    ast.NamedExpr: "the walrus operator", ast.Await: "await", ast.Yield: "yield",
-}
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}
+_FUNCTIONS = {**{name: name for name in FUNCTIONS}, "sigma": "sigmoid"}
+_LATEX = re.compile(r"\\|\{")
+_COMMENT = re.compile(r"(?<!\\)[#%][^\r\n]*")  # comments of the input (#) and of LaTeX (%)
+_OPERANDS = re.compile(r"#[^\r\n]*|([A-Za-z_]\w*|[0-9.][0-9._]*)")  # names and numbers outside comments
 
 
-def parse_number(text: str, what: str) -> sympy.Rational:
-    """A decimal or integer, read exactly (``0.1`` is 1/10); rejects NaN, inf and anything else."""
-    cleaned = text.strip()
-    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?", cleaned) and not re.fullmatch(
-            r"[+-]?[0-9]+/[0-9]+", cleaned):
-        raise InputError(f"{what}: {text!r} is not a number")
-    if re.fullmatch(r"[+-]?[0-9]+/0+", cleaned):
-        raise InputError(f"{what}: {text!r} divides by zero")
-    mantissa, _, exponent = cleaned.lower().partition("e")
-    if len(mantissa) > MAX_NUMBER_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
-        raise InputError(f"{what}: {_clip(text)} is outside the numbers derive handles "
-                         f"(at most {MAX_NUMBER_DIGITS} digits, exponents up to {MAX_EXPONENT})")
-    value = Fraction(cleaned)
-    if value and not 1e-300 <= abs(value) <= 1e300:
-        raise InputError(f"{what}: {_clip(text)} is outside the range 1e-300 to 1e300")
-    return sympy.Rational(value.numerator, value.denominator)
-
-
-def _clip(text: str) -> str:
-    return repr(text) if len(text) <= 30 else repr(text[:27] + "...")
-
-
-def parse_program(text: str) -> Graph:
-    """Parse one expression (output ``f``) or a program of assignments (output: the last one assigned)."""
+def parse_program(text: str, variables: Collection[str] = ()) -> Graph:
+    """Parse one expression (output ``f``) or a program of assignments (output: the last one assigned).
+    ``variables``: names given a value elsewhere (``--at``), which makes ``e`` a variable if it is one of them."""
     if len(text) > MAX_CHARS:
-        raise InputError(f"input is {len(text)} characters long; the limit is {MAX_CHARS}")
-    if not text.strip():
-        raise InputError("the expression is empty")
-    if len(_OPERATIONS.findall(text)) > MAX_NODES:  # before Python's parser meets a 10^5-term chain
-        raise InputError(f"the expression has more than {MAX_NODES} operations")
+        raise InputError.of("too_long", length=len(text), limit=MAX_CHARS)
+    if sum(map(bool, _OPERANDS.findall(text))) > 2 * MAX_NODES:  # a node reads at most two: fail before reading
+        raise InputError.of("too_many_operations", limit=MAX_NODES)
+    source = Source(text)
     limit = sys.getrecursionlimit()
     try:
-        # a flat chain of n operations is n levels deep in Python's syntax tree, though not nested for us
-        sys.setrecursionlimit(max(limit, 2 * MAX_NODES + 1000))
-        tree = ast.parse(text, mode="exec")
-    except SyntaxError as exc:
-        if "too many nested" in (exc.msg or ""):
-            raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)") from None
-        where = f" at line {exc.lineno}, column {exc.offset}" if exc.lineno else ""
-        raise InputError(f"cannot read the expression{where}: {exc.msg}") from None
-    except (RecursionError, MemoryError):
-        raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)") from None
-    except ValueError as exc:
-        raise InputError(f"cannot read the expression: {exc}") from None
+        sys.setrecursionlimit(max(limit, 2 * MAX_NODES + 1000))  # a chain a/b*c/d… nests one level per operator
+        statements, spans = (_latex_statements if _LATEX.search(text) else _plain_statements)(source, variables)
+        if not statements:
+            raise InputError.of("empty")
+        return _Builder(source, statements, spans, variables).build()
+    except RecursionError:
+        raise InputError.of("too_deep", limit=MAX_DEPTH) from None
     finally:
         sys.setrecursionlimit(limit)
-    return _Builder(text, tree).build()
+
+
+def _plain_statements(source: Source, variables: Collection[str]) -> tuple[list[Statement], dict]:
+    pieces = list(split_statements(tokenize(source)))
+    targets = [read_target(tokens, source) for tokens in pieces]
+    definitions = {name: params for name, params, _ in targets if params is not None}
+    known = _variables(variables, targets)
+    spans: dict[int, tuple[int, int]] = {}
+    statements = []
+    for tokens, (target, params, start) in zip(pieces, targets):
+        tree = Reader(tokens, source, known, definitions, spans).statement(start)
+        statements.append(Statement(target, params, tree, tokens[0].start, tokens[-1].start))
+    return statements, spans
+
+
+def _variables(given: Collection[str], targets: list) -> frozenset[str]:
+    return frozenset(given) | {name for name, _, _ in targets if name} | {
+        p for _, params, _ in targets for p in params or ()}
+
+
+def _latex_statements(source: Source, variables: Collection[str]) -> tuple[list[Statement], dict]:
+    """LaTeX: statements split at ``;`` and line breaks outside braces; the left side of an ``=`` outside braces
+    and parentheses is read as plain text (``f`` or ``f(x)``), the right side by the shared LaTeX grammar."""
+    text = _COMMENT.sub(lambda m: " " * len(m.group()), source.text)
+    statements = []
+    for start, end in _pieces(text, 0, ";\n\r"):
+        if not text[start:end].strip():
+            continue
+        equals = [piece_end for _, piece_end in _pieces(text, start, "=", end)[:-1]]
+        target = params = None
+        right = start
+        if equals:
+            if len(equals) > 1:
+                raise source.error((start, end), equals[1], message("problem.two_equals"))
+            left = tokenize(source, start, equals[0])[:-1]
+            if not left or _LATEX.search(text, start, equals[0]):
+                raise source.error((start, end), start, message("problem.target"))
+            target, params, _ = read_target(left + [Token("op", "=", equals[0], equals[0] + 1),
+                                                    Token("end", "", end, end)], source)
+            right = equals[0] + 1
+        try:
+            tree = parse(text[right:end], _plain_symbol)
+        except SyntaxProblem as problem:
+            raise InputError.of("latex", quote=quote(text[start:end]), problem=problem.as_message()) from None
+        statements.append(Statement(target, params, tree, start, end))
+    return statements, {}
+
+
+def _pieces(text: str, start: int, separators: str, end: int | None = None) -> list[tuple[int, int]]:
+    """The (start, end) of each piece of ``text[start:end]`` between separators outside braces and parentheses."""
+    end = len(text) if end is None else end
+    spans, depth, piece = [], 0, start
+    for i in range(start, end):
+        char = text[i]
+        depth += {"{": 1, "}": -1, "(": 1, ")": -1}.get(char, 0)
+        if char in separators and depth <= 0:
+            spans.append((piece, i))
+            piece = i + 1
+    spans.append((piece, end))
+    return spans
+
+
+def _plain_symbol(base: str, decor: str | None, scripts: list[Script]) -> Tree:
+    """explain's reading of a LaTeX symbol: subscripts join the name (``w_{1}`` is w_1, ``x_{ij}`` x_ij), every
+    superscript is a power (the caller makes ``e^{…}`` exp unless e is a variable)."""
+    name = base
+    power = None
+    for script in scripts:
+        if script.kind == "sub" and name == base:
+            indices = [i for part in script.value for i in split_indices(part)]
+            if not all(isinstance(i, (Num, Sym, Word)) for i in indices):
+                raise SyntaxProblem("only letters and digits can be subscripts of a name")
+            name += "_" + "".join(i.text if isinstance(i, (Num, Word)) else i.base for i in indices)
+        elif script.kind == "sup" and power is None and not isinstance(script.value, Script):
+            power = exponent(script.value)
+        else:
+            raise SyntaxProblem("primes, transposes, layer indices and double scripts are not part of an expression")
+    if decor is not None:
+        raise SyntaxProblem(f"a decorated letter such as \\{decor}{{{base}}}: write a plain name, e.g. {base}{decor}")
+    symbol = Sym(name)
+    return symbol if power is None else Pow(symbol, power)
 
 
 class _Builder:
-    def __init__(self, text: str, tree: ast.Module) -> None:
-        self.text = text
-        # lines as Python's tokenizer counts them (\r\n, \r or \n; not the other breaks str.splitlines knows)
-        self.lines = [line.encode("utf-8") for line in re.split(r"(?<=\n)|(?<=\r)(?!\n)", text)]
-        self.tree = tree
+    """The statements' trees → graph nodes: one node per operation, constants folded exactly."""
+
+    def __init__(self, source: Source, statements: list[Statement], spans: dict[int, tuple[int, int]],
+                 variables: Collection[str]) -> None:
+        self.source, self.statements, self.spans = source, statements, spans
         self.nodes: list[Node] = []
         self.defined: set[str] = set()
         self.leaves: set[str] = set()
-        self.taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        self.taken = {n.base for s in statements for n in walk(s.tree) if isinstance(n, Sym)} | {
+            s.target for s in statements if s.target} | {p for s in statements for p in s.params or ()}
+        self.euler_is_variable = EULER in _variables(variables, [(s.target, s.params, 0) for s in statements])
         self.counter = 0
+        self.statement = statements[0]
 
     def build(self) -> Graph:
-        body = self.tree.body
-        if not body:
-            raise InputError("the expression is empty")
-        if len(body) == 1 and isinstance(body[0], ast.Expr):
+        if len(self.statements) == 1 and self.statements[0].target is None:
             if OUTPUT in self.taken:
-                raise InputError(f"'{OUTPUT}' names the output of an expression; call the variable something else")
+                raise InputError.of("name.output", name=OUTPUT)
             self.taken.add(OUTPUT)
-            self._assign(OUTPUT, body[0].value)
+            self.statement = self.statements[0]
+            self._assign(OUTPUT, self.statement.tree)
             output = OUTPUT
         else:
-            for statement in body:
-                self._statement(statement)
-            last = body[-1]
-            if not isinstance(last, ast.Assign):
-                raise InputError("the last statement of a program must assign the output, e.g. 'f = ...'")
-            output = last.targets[0].id
+            for statement in self.statements:
+                self.statement = statement
+                if statement.target is None:
+                    raise InputError.of("program.not_assignment", statement=self._quote())
+                if statement.target in FUNCTIONS or statement.target == "ln":
+                    raise InputError.of("name.function", name=statement.target)
+                if statement.target in self.defined:
+                    raise InputError.of("program.assigned_twice", name=statement.target)
+                self._assign(statement.target, statement.tree)
+            output = self.statements[-1].target
         self._check_all_used(output)
         return Graph(tuple(self._leaf_nodes() + self.nodes), output)
 
-    def _statement(self, statement: ast.stmt) -> None:
-        if isinstance(statement, ast.Expr):
-            raise InputError(f"{self._where(statement)}: every statement of a program must be an assignment "
-                             f"'name = expression', not {self._quote(statement)}")
-        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 or not isinstance(
-                statement.targets[0], ast.Name):
-            raise InputError(f"{self._where(statement)}: not allowed: {self._quote(statement)} "
-                             "(only 'name = expression' assignments)")
-        name = statement.targets[0].id
-        self._check_name(name, statement)
-        if name in self.defined:
-            raise InputError(f"{self._where(statement)}: '{name}' is assigned twice")
-        self._assign(name, statement.value, statement)
-
-    def _assign(self, name: str, value: ast.expr, statement: ast.AST | None = None) -> None:
-        operand = self._operand(value, 0)
+    def _assign(self, name: str, tree: Tree) -> None:
+        operand = self._operand(tree)
         if name in self.leaves:  # read before (or while) it is assigned, as in x = x + 1
-            raise InputError(f"{self._where(statement or value)}: '{name}' is used before it is assigned")
+            raise InputError.of("program.used_before", name=name)
         fresh = self.nodes and operand == self.nodes[-1].name and operand not in self.defined
         if fresh:  # the right side's top operation takes the assigned name
             last = self.nodes.pop()
@@ -150,88 +192,68 @@ class _Builder:
             self._add(Node(name, "identity", (operand,)))
         self.defined.add(name)
 
-    def _operand(self, expr: ast.expr, depth: int) -> Operand:
-        if depth > MAX_DEPTH:
-            raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)")
-        if isinstance(expr, ast.Name):
-            self._check_name(expr.id, expr)
-            if self._segment(expr) != expr.id:  # Python folds ｘ and 𝑥 into x (NFKC)
-                raise InputError(f"{self._where(expr)}: {self._quote(expr)} is not allowed as a name "
-                                 "(ASCII letters, digits and '_')")
-            if expr.id not in self.defined:
-                self.leaves.add(expr.id)
-            return expr.id
-        if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
-            return self._literal(expr)
-        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
-            if isinstance(expr.op, ast.UAdd):
-                return self._operand(expr.operand, depth + 1)
-            operand = self._operand(expr.operand, depth + 1)
-            return self._node("neg", (operand,)) if isinstance(operand, str) else -operand
-        if isinstance(expr, ast.BinOp) and type(expr.op) in _BINOPS:
-            return self._chain(expr, depth)
-        if isinstance(expr, ast.Call):
-            return self._call(expr, depth)
-        raise InputError(f"{self._where(expr)}: not allowed: {self._quote(expr)} ({self._describe(expr)})")
+    def _operand(self, tree: Tree) -> Operand:
+        if isinstance(tree, Num):
+            return sympy.Rational(tree.value.numerator, tree.value.denominator)
+        if isinstance(tree, Sym) and tree == Sym(tree.base):
+            return self._name(tree.base)
+        if isinstance(tree, Neg):
+            operand = self._operand(tree.arg)
+            return -operand if isinstance(operand, sympy.Rational) else self._node("neg", (operand,))
+        if isinstance(tree, Add):
+            operand = self._operand(tree.terms[0][1])
+            for sign, term in tree.terms[1:]:
+                operand = self._binary("+" if sign > 0 else "-", operand, self._operand(term), tree)
+            return operand
+        if isinstance(tree, Mul) and not tree.hadamard:
+            operand = self._operand(tree.factors[0])
+            for factor in tree.factors[1:]:
+                operand = self._binary("*", operand, self._operand(factor), tree)
+            return operand
+        if isinstance(tree, Div):
+            return self._binary("/", self._operand(tree.num), self._operand(tree.den), tree)
+        if isinstance(tree, Pow):
+            if tree.base == Sym(EULER) and not self.euler_is_variable:
+                return self._node("exp", (self._operand(tree.exp),))
+            return self._binary("^", self._operand(tree.base), self._operand(tree.exp), tree)
+        if isinstance(tree, Func) and tree.name in _FUNCTIONS:
+            return self._node(_FUNCTIONS[tree.name], (self._operand(tree.arg),))
+        raise InputError.of("latex_unsupported", statement=self._quote(), functions=", ".join(FUNCTIONS))
 
-    def _chain(self, expr: ast.BinOp, depth: int) -> Operand:
-        """A left-leaning chain such as ``x0 + x1 + … + x299`` is a sequence, not nesting: walk it iteratively."""
-        spine = []
-        while isinstance(expr, ast.BinOp) and type(expr.op) in _BINOPS:
-            spine.append(expr)
-            expr = expr.left
-        operand = self._operand(expr, depth + 1)
-        for binop in reversed(spine):
-            right = self._operand(binop.right, depth + 1)
-            if isinstance(binop.op, ast.Pow) and not isinstance(right, str) and abs(right) > MAX_CONSTANT_EXPONENT:
-                raise InputError(f"{self._where(binop)}: the exponent of {self._quote(binop)} is too large "
-                                 f"(at most {MAX_CONSTANT_EXPONENT})")  # of a constant (2**2000) or a name (x**2000)
-            if not isinstance(operand, str) and not isinstance(right, str):
-                operand = self._fold(binop, operand, right)
-            else:
-                operand = self._node(_BINOPS[type(binop.op)], (operand, right))
-        return operand
+    def _name(self, name: str) -> Operand:
+        if name == EULER and not self.euler_is_variable:
+            return sympy.E
+        if name in FUNCTIONS or name == "ln":
+            raise InputError.of("name.function", name=name)
+        if len(name) > MAX_NAME_CHARS:  # LaTeX names (\mathrm{…}); plain text is checked as it is read
+            raise InputError.of("name.too_long", name=name[:20], limit=MAX_NAME_CHARS)
+        if name not in self.defined:
+            self.leaves.add(name)
+        return name
 
-    def _fold(self, expr: ast.BinOp, left: sympy.Rational, right: sympy.Rational) -> Operand:
+    def _binary(self, op: str, left: Operand, right: Operand, tree: Tree) -> Operand:
+        if op == "^" and not isinstance(right, str) and right.is_Rational and abs(right) > MAX_CONSTANT_EXPONENT:
+            raise InputError.of("number.exponent", expression=self._quote(tree), limit=MAX_CONSTANT_EXPONENT)
+        if isinstance(left, sympy.Rational) and isinstance(right, sympy.Rational):
+            folded = self._fold(op, left, right, tree)
+            if folded is not None:
+                return folded
+        return self._node(_BINARY[op], (left, right))
+
+    def _fold(self, op: str, left: sympy.Rational, right: sympy.Rational, tree: Tree) -> sympy.Rational | None:
         """Arithmetic on constants alone is done at once, exactly (``1/2`` is the constant one half); a power
-        that leaves the rationals (``2**0.5``) stays a node, like ``sqrt(2)``."""
-        op = type(expr.op)
-        if op is ast.Div and right == 0:
-            raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
-        if op is ast.Pow:
-            if left == 0 and right < 0:
-                raise InputError(f"{self._where(expr)}: division by zero in {self._quote(expr)}")
+        that leaves the rationals (``2**0.5``) stays a node, like ``sqrt(2)`` (None)."""
+        if (op == "/" and right == 0) or (op == "^" and left == 0 and right < 0):
+            raise InputError.of("number.division_by_zero", expression=self._quote(tree))
+        if op == "^":
             if not right.is_Integer:
                 if left < 0:
-                    raise InputError(f"{self._where(expr)}: {self._quote(expr)} is not a real number")
-                return self._node("pow", (left, right))
+                    raise InputError.of("number.not_real", expression=self._quote(tree))
+                return None
             if max(abs(left.p).bit_length(), left.q.bit_length()) * abs(right) > MAX_CONSTANT_BITS:
-                raise InputError(f"{self._where(expr)}: the constant {self._quote(expr)} is too large")
+                raise InputError.of("number.constant_too_large", expression=self._quote(tree))
             return left ** right
-        return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right,
-                ast.Div: left / right if right != 0 else None}[op]
-
-    def _call(self, call: ast.Call, depth: int) -> Operand:
-        if not isinstance(call.func, ast.Name):
-            raise InputError(f"{self._where(call)}: not allowed: {self._quote(call)} (only calls of "
-                             f"{', '.join(FUNCTIONS)})")
-        if call.func.id not in FUNCTIONS:
-            raise InputError(f"{self._where(call)}: unknown function '{call.func.id}' "
-                             f"(allowed: {', '.join(FUNCTIONS)})")
-        if call.keywords or len(call.args) != 1 or isinstance(call.args[0], ast.Starred):
-            raise InputError(f"{self._where(call)}: {call.func.id}() takes exactly one argument: "
-                             f"{self._quote(call)}")
-        return self._node(call.func.id, (self._operand(call.args[0], depth + 1),))
-
-    def _literal(self, constant: ast.Constant) -> sympy.Rational:
-        if isinstance(constant.value, bool):
-            raise InputError(f"{self._where(constant)}: not allowed: {constant.value!r}")
-        segment = self._segment(constant).replace("_", "")
-        if isinstance(constant.value, int) and not re.fullmatch(r"\d+", segment):
-            if constant.value.bit_length() > MAX_CONSTANT_BITS:
-                raise InputError(f"{self._where(constant)}: the number {self._quote(constant)} is too large")
-            return sympy.Integer(constant.value)  # 0x.., 0o.., 0b..
-        return parse_number(segment, "number")
+        return {"+": left + right, "-": left - right, "*": left * right, "/": left / right if right else None}[op]
 
     def _node(self, op: str, args: tuple[Operand, ...]) -> str:
         self.counter += 1
@@ -245,18 +267,8 @@ class _Builder:
 
     def _add(self, node: Node) -> None:
         if len(self.nodes) >= MAX_NODES:
-            raise InputError(f"the expression has more than {MAX_NODES} operations")
+            raise InputError.of("too_many_operations", limit=MAX_NODES)
         self.nodes.append(node)
-
-    def _check_name(self, name: str, where: ast.AST) -> None:
-        if len(name) > MAX_NAME_CHARS:
-            raise InputError(f"{self._where(where)}: the name '{name[:20]}…' is longer than {MAX_NAME_CHARS} "
-                             "characters")
-        if not _NAME.match(name):
-            raise InputError(f"{self._where(where)}: '{name}' is not allowed as a name "
-                             "(letters, digits and '_', starting with a letter)")
-        if name in FUNCTIONS:
-            raise InputError(f"{self._where(where)}: '{name}' is a function, not a variable")
 
     def _check_all_used(self, output: str) -> None:
         needed = {output}
@@ -265,34 +277,12 @@ class _Builder:
                 needed.update(node.inputs)
         unused = [n.name for n in self.nodes if n.name not in needed]
         if unused:
-            raise InputError(f"'{unused[0]}' is assigned but never used to compute the output '{output}'")
+            raise InputError.of("program.never_used", name=unused[0], output=output)
 
     def _leaf_nodes(self) -> list[Node]:
         order = dict.fromkeys(a for node in self.nodes for a in node.inputs if a in self.leaves)
         return [Node(name, "leaf") for name in order]
 
-    def _segment(self, node: ast.AST) -> str:
-        """The source text of a node (``ast.get_source_segment`` re-splits the whole text on every call)."""
-        if getattr(node, "lineno", None) is None:
-            return ""
-        if node.lineno != node.end_lineno:
-            return ast.get_source_segment(self.text, node) or ""
-        line = self.lines[node.lineno - 1]
-        return line[node.col_offset:node.end_col_offset].decode("utf-8", "replace")
-
-    def _quote(self, node: ast.AST) -> str:
-        segment = " ".join((self._segment(node) or type(node).__name__).split())  # one line
-        return "'" + (segment if len(segment) <= 60 else segment[:57] + "...") + "'"
-
-    def _describe(self, node: ast.AST) -> str:
-        if isinstance(node, ast.BinOp):
-            return f"the operator {type(node.op).__name__} is not one of + - * / **"
-        if isinstance(node, ast.UnaryOp):
-            return "only unary minus is allowed"
-        if isinstance(node, ast.Constant):
-            return f"{type(node.value).__name__} literals are not numbers"
-        return _DESCRIBE.get(type(node), f"{type(node).__name__} is not allowed")
-
-    @staticmethod
-    def _where(node: ast.AST) -> str:
-        return f"line {getattr(node, 'lineno', 1)}, column {getattr(node, 'col_offset', 0) + 1}"
+    def _quote(self, tree: Tree | None = None) -> str:
+        span = self.spans.get(id(tree)) if tree is not None else None
+        return self.source.quote(*(span or (self.statement.start, self.statement.end)))

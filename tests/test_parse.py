@@ -202,7 +202,6 @@ BAD_EXPRESSIONS: list[tuple[str, str]] = [
     ("eval('1')", "eval"),
     ("sympify('x')", "sympify"),
     ("getattr(x, 'y')", "getattr"),
-    ("exp(x)(y)", "exp(x)(y)"),
     ("import os", "import os"),
     ("from os import path", "from os import path"),
     ("def f(): pass", "def f(): pass"),
@@ -248,7 +247,6 @@ BAD_EXPRESSIONS: list[tuple[str, str]] = [
     ("x @ y", "x @ y"),
     ("x << y", "x << y"),
     ("x & y", "x & y"),
-    ("x ^ y", "x ^ y"),
     ("~x", "~x"),
     ("not x", "not x"),
     ("x and y", "x and y"),
@@ -277,8 +275,6 @@ BAD_EXPRESSIONS: list[tuple[str, str]] = [
     ("f = log", "'log'"),
     ("sigmoid = x; f = sigmoid*2", "'sigmoid'"),
     # literals that are not numbers
-    ("1j", "1j"),
-    ("2 + 3j*x", "3j"),
     ("True", "True"),
     ("x*False", "False"),
     ("None", "None"),
@@ -314,6 +310,8 @@ BAD_EXPRESSIONS += [
     ("𝑥*2", "𝑥"),
     ("+".join(["x"] * 60_000), "10000"),
     ("x = x + 1; f = x*2", "'x'"),
+    ("x" + "²" * 50_000, "digits"),  # a superscript exponent is a number like any other
+    ("(" + "=" * 100_000 + ")", "comparison"),  # read in one pass, not once per '='
 ]
 
 
