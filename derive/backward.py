@@ -148,8 +148,8 @@ def _locals(node) -> dict[str, Expr]:
 
 
 def _gradient_value(total: Expr, node: str) -> Expr:
-    if abs(total.evalf(30)) > MAX_MAGNITUDE:
-        raise InputError(f"the gradient with respect to {node} is larger than {MAX_MAGNITUDE:g} at the given point")
+    if (abs(total) if total.is_Rational else abs(total.evalf(30))) > MAX_MAGNITUDE:
+        raise InputError(f"the gradient with respect to {node} is larger than 1e+300 at the given point")
     return exact(total)
 
 

@@ -336,9 +336,11 @@ def verify_line(line: Line) -> None:
     """The shown numbers, evaluated as the formula says, must give the engine's value (else: a bug, exit 3)."""
     if line.numbers is None:
         return
-    got = line.numbers.xreplace(dict(line.subs))
-    scale = 1 + abs(line.value) + sum(abs(v) for _, v in line.subs)
-    if not got.is_number or abs((got - line.value).evalf(40)) > sympy.Float("1e-20") * scale.evalf(40):
+    with sympy.evaluate(True):  # `_formulas` builds the lines unevaluated; a zero would stay an unevaluated product
+        got = line.numbers.xreplace(dict(line.subs))
+        scale = 1 + abs(line.value) + sum(abs(v) for _, v in line.subs)
+        holds = got.is_number and bool(abs((got - line.value).evalf(40)) <= sympy.Float("1e-20") * scale.evalf(40))
+    if not holds:
         raise CheckFailure(f"self-check failed: {line.formula} with the numbers put in gives {got}, "
                            f"the optimiser computed {line.value}")
 

@@ -28,6 +28,8 @@ MAX_NUMBER_DIGITS = 100
 MAX_EXPONENT = 300
 MAX_CONSTANT_BITS = 1000  # a folded constant larger than this (about 300 digits) is refused
 OUTPUT = "f"
+_LARGEST = Fraction(10) ** 300
+_SMALLEST = 1 / _LARGEST
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 _OPERATIONS = re.compile(r"\*\*|[-+*/]|\b[A-Za-z_]\w*\s*\(")  # \b: linear, even on a 10^5-letter word
@@ -54,7 +56,7 @@ def parse_number(text: str, what: str) -> sympy.Rational:
         raise InputError(f"{what}: {_clip(text)} is outside the numbers derive handles "
                          f"(at most {MAX_NUMBER_DIGITS} digits, exponents up to {MAX_EXPONENT})")
     value = Fraction(cleaned)
-    if value and not 1e-300 <= abs(value) <= 1e300:
+    if value and not _SMALLEST <= abs(value) <= _LARGEST:  # exactly: the float 1e-300 is larger than 10^-300
         raise InputError(f"{what}: {_clip(text)} is outside the range 1e-300 to 1e300")
     return sympy.Rational(value.numerator, value.denominator)
 
