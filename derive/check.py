@@ -26,6 +26,7 @@ from .rules import RULES
 SYMBOLIC_OPS = 5000
 SYMBOLIC_WORK = 20_000  # operations × leaves: one sympy.diff per leaf, each costing about the size of the output
 MAX_SYMBOLIC_NODES = 400  # beyond this the unrolled output is not even built
+UNROLL_OPS = 2 * SYMBOLIC_OPS  # nor beyond this many operations of the graph written out as a tree
 ABS_TOL, REL_TOL = 1e-9, 1e-6
 FD_TOL = (1e-6, 1e-5)  # central differences are accurate to about 1e-8 relative, not to float64 rounding
 FD_STEP = 1e-5  # relative to max(1, |leaf|); the differences at FD_STEP and FD_STEP/2 also give their error
@@ -114,7 +115,7 @@ def _float_30(value: Expr) -> Expr:
 @lru_cache(maxsize=16)
 def _symbolic_partials(graph: Graph) -> tuple[tuple[str, Expr], ...] | None:
     """``sympy.diff`` of the output unrolled to the leaves by each leaf, or None when that is too large."""
-    if len(graph.nodes) > MAX_SYMBOLIC_NODES:
+    if len(graph.nodes) > MAX_SYMBOLIC_NODES or _graph_tree_operations(graph) > UNROLL_OPS:
         return None
     try:
         output = unrolled(graph)[graph.output]
@@ -124,6 +125,17 @@ def _symbolic_partials(graph: Graph) -> tuple[tuple[str, Expr], ...] | None:
         return tuple((leaf, sympy.diff(output, symbol(leaf))) for leaf in graph.leaves)
     except RecursionError:
         return None
+
+
+def _graph_tree_operations(graph: Graph) -> int:
+    """The operations of the output written out from the graph as a tree (each read of a node a copy of it), at
+    most ``UNROLL_OPS + 1``: SymPy's construction of the unrolled output can cost that much (it merges ``t*t`` into
+    ``t**2``, so `tree_operations` of what it builds may be smaller)."""
+    size: dict[str, int] = {}
+    for node in graph.nodes:
+        size[node.name] = 0 if node.op == "leaf" else min(
+            1 + sum(size[a] for a in node.args if isinstance(a, str)), UNROLL_OPS + 1)
+    return size[graph.output]
 
 
 def tree_operations(expr: Expr, limit: int) -> int | None:
