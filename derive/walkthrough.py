@@ -110,9 +110,10 @@ def check_step_budget(graph: Graph, steps: int) -> None:
     """Refuse, before any of them is taken, more descent steps than the graph's size allows."""
     operations = sum(1 for node in graph.nodes if node.op != "leaf")
     if steps * operations > MAX_STEP_WORK:
+        allowed = MAX_STEP_WORK // operations
+        hint = f"take at most {allowed} steps on this graph" if allowed else "this graph is too large for steps"
         raise InputError(f"--step: steps × operations is at most {MAX_STEP_WORK}; got {steps} × {operations} = "
-                         f"{steps * operations} (take at most {max(MAX_STEP_WORK // operations, 1)} steps "
-                         "on this graph)")
+                         f"{steps * operations} ({hint})")
 
 
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
@@ -158,8 +159,6 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
          flags: Mapping[str, object] | None = None, optimizer: "Settings | None" = None) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
-    if optimizer is not None or learning_rate is not None:
-        check_step_budget(derivation.graph, optimizer.steps if optimizer is not None else steps)
     report = check(derivation)
     check_claims(derivation, intro + extra)
     if optimizer is not None:
