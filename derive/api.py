@@ -9,7 +9,7 @@ import sympy
 from .backward import derive
 from .errors import InputError
 from .parse import parse_number, parse_program
-from .walkthrough import Walkthrough, make
+from .walkthrough import Walkthrough, check_step_budget, make
 
 if TYPE_CHECKING:
     from .network_math import NetworkResult
@@ -94,13 +94,18 @@ def explain(source: str, at: Mapping[str, object] | str | None = None, wrt: tupl
     graph = parse_program(source, variables=tuple(_pairs(at, "--at")) if at is not None else ())
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
-    derivation = derive(graph, point, wrt_names or None)
+    settings = None
     if optimizer is not None:
         from .optimizers import configure
         settings = configure(optimizer, step)
-        return Result(make("explain", source.strip(), derivation, optimizer=settings))
-    learning_rate, steps = parse_step(step) if step is not None else (None, 1)
-    return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps))
+        learning_rate, steps = None, settings.steps
+    else:
+        learning_rate, steps = parse_step(step) if step is not None else (None, 1)
+    if settings is not None or learning_rate is not None:
+        check_step_budget(graph, steps)  # before the first walk: a large graph costs seconds even without steps
+    derivation = derive(graph, point, wrt_names or None)
+    return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps,
+                       optimizer=settings))
 
 
 def _pairs(spec: Mapping[str, object] | str, option: str) -> dict[str, str]:

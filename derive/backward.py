@@ -94,7 +94,7 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
     parts: dict[str, list[tuple[str, Expr, Expr | None]]] = {n.name: [] for n in graph.nodes}
     steps: list[Step] = []
     gradients: dict[str, Gradient] = {}
-    shown = definitions(graph.nodes)
+    shown = _shown_definitions(graph)
     for node in reversed(graph.nodes):
         name = node.name
         received = parts[name]
@@ -108,7 +108,7 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
             continue
         g_symbol = _grad_symbol(out, name)
         terms = []
-        for input_name, local in _locals(node).items():
+        for input_name, local in _locals(node):
             local_value = _value(local, sub, node.name) if sub is not None else None
             contribution_value = exact(local_value * upstream_value[name]) if sub is not None else None
             terms.append(Term(input_name, local, local_value, _times(local, g_symbol), contribution_value))
@@ -136,20 +136,31 @@ def _grad_symbol(output: str, node: str) -> Expr:
     return sympy.S.One if node == output else Grad(output, node)
 
 
-def _locals(node) -> dict[str, Expr]:
-    """∂node/∂input for each distinct input; an input used twice (``x*x``) gets the sum of its positions."""
-    rule = RULES[node.op]
+@lru_cache(maxsize=16)
+def _shown_definitions(graph: Graph) -> dict[str, Expr]:
+    """`definitions` once per graph: descent steps walk the same graph again at each new point."""
+    return definitions(graph.nodes)
+
+
+def _locals(node) -> tuple[tuple[str, Expr], ...]:
+    return _rule_locals(RULES[node.op], node)
+
+
+@lru_cache(maxsize=1 << 14)
+def _rule_locals(rule, node) -> tuple[tuple[str, Expr], ...]:
+    """∂node/∂input for each distinct input; an input used twice (``x*x``) gets the sum of its positions. Found
+    once per node and rule (the point does not enter), not once per descent step."""
     per_position = rule.partials(operand_exprs(node), symbol(node.name), node.params)
     locals_: dict[str, Expr] = {}
     for arg, partial in zip(node.args, per_position):
         if isinstance(arg, str):
             locals_[arg] = locals_[arg] + partial if arg in locals_ else partial
-    return locals_
+    return tuple(locals_.items())
 
 
 def _gradient_value(total: Expr, node: str) -> Expr:
-    if abs(total.evalf(30)) > MAX_MAGNITUDE:
-        raise InputError(f"the gradient with respect to {node} is larger than {MAX_MAGNITUDE:g} at the given point")
+    if (abs(total) if total.is_Rational else abs(total.evalf(30))) > MAX_MAGNITUDE:
+        raise InputError(f"the gradient with respect to {node} is larger than 1e+300 at the given point")
     return exact(total)
 
 

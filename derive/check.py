@@ -1,10 +1,11 @@
 """Checks every derivation against independent oracles before anything is rendered.
 
 (1) Each local gradient against `sympy.diff` of its node's own definition. (2) Each accumulated gradient against
-`sympy.diff` of the unrolled output while that stays small (≤ ``SYMBOLIC_OPS`` operations, ≤ ``SYMBOLIC_WORK``
-operations × leaves), else against central finite differences and an independent float64 reverse pass whose
-local derivatives come from the complex step (no use of the rule table's symbolic partials).
-Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``.
+an independent float64 reverse pass whose local derivatives come from the complex step (no use of the rule table's
+symbolic partials), and against `sympy.diff` of the unrolled output while that stays small (≤ ``SYMBOLIC_OPS``
+operations written out as a tree, counted once per distinct sub-expression; ≤ ``SYMBOLIC_WORK`` operations ×
+leaves), else against central finite differences. Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``, widened only by each
+numeric oracle's own error bound (the rounding of the reverse pass, the truncation of the differences).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
 
+import mpmath
 import sympy
 from sympy import Expr
 
@@ -24,8 +26,13 @@ from .rules import RULES
 SYMBOLIC_OPS = 5000
 SYMBOLIC_WORK = 20_000  # operations × leaves: one sympy.diff per leaf, each costing about the size of the output
 MAX_SYMBOLIC_NODES = 400  # beyond this the unrolled output is not even built
+UNROLL_OPS = 2 * SYMBOLIC_OPS  # nor beyond this many operations of the graph written out as a tree
 ABS_TOL, REL_TOL = 1e-9, 1e-6
 FD_TOL = (1e-6, 1e-5)  # central differences are accurate to about 1e-8 relative, not to float64 rounding
+FD_STEP = 1e-5  # relative to max(1, |leaf|); the differences at FD_STEP and FD_STEP/2 also give their error
+FD_WORK = 50_000  # leaves × nodes: one difference per leaf; beyond, along random directions (cost: the graph's size)
+FD_DIRECTIONS = 2
+ROUNDING_TOL = 1e-9  # of the float64 reverse pass, relative to the sum of |terms| it adds: ~ (depth + fan-in)·2^-53
 KINK_RADIUS = 1e-6
 _STEP = 1e-30  # complex step; exact to machine precision for analytic ops
 
@@ -62,33 +69,97 @@ def check(derivation: Derivation) -> CheckReport:
     walk = _walk_values(derivation, values)
     # every node against the independent float64 reverse pass; the leaves also against sympy.diff of the
     # unrolled output while it is small, else against central finite differences
-    oracles = [("float64 reverse pass", _complex_step_reverse(graph, floats), (ABS_TOL, REL_TOL))]
+    reverse, scale = _complex_step_reverse(graph, values, floats)
+    _compare(graph, walk, "float64 reverse pass",
+             {name: (value, ROUNDING_TOL * scale[name]) for name, value in reverse.items()}, (ABS_TOL, REL_TOL))
     symbolic = _try_symbolic(graph, values)
     if symbolic is not None:
-        oracles.append(("sympy.diff", symbolic, (ABS_TOL, REL_TOL)))
+        _compare(graph, walk, "sympy.diff", {name: (value, 0.0) for name, value in symbolic.items()},
+                 (ABS_TOL, REL_TOL))
     else:
-        oracles.append(("finite differences", _central_differences(graph, floats), FD_TOL))
-    for oracle_name, expected, (abs_tol, rel_tol) in oracles:
-        for name, value in expected.items():
-            if not abs(walk[name] - value) <= abs_tol + rel_tol * abs(value):
-                raise CheckFailure(f"self-check failed: d{graph.output}/d{name} = {walk[name]!r} from the walk, "
-                                   f"{value!r} from {oracle_name}")
+        _check_differences(graph, walk, floats)
     return CheckReport(locals_checked, len(walk), "numeric" if symbolic is None else "symbolic", given,
                        tuple(notes))
 
 
+def _compare(graph: Graph, walk: Mapping[str, float], oracle: str, expected: Mapping[str, tuple[float, float]],
+             tolerance: tuple[float, float]) -> None:
+    """``expected``: node → (value, the oracle's own error bound)."""
+    abs_tol, rel_tol = tolerance
+    for name, (value, error) in expected.items():
+        if not abs(walk[name] - value) <= abs_tol + rel_tol * abs(value) + error:
+            raise CheckFailure(f"self-check failed: d{graph.output}/d{name} = {walk[name]!r} from the walk, "
+                               f"{value!r} from {oracle}")
+
+
 def _try_symbolic(graph: Graph, values: Mapping[str, Expr]) -> dict[str, float] | None:
-    """The symbolic oracle while the unrolled output is small (and shallow enough for SymPy's recursion)."""
-    if len(graph.nodes) > MAX_SYMBOLIC_NODES:
+    """The symbolic oracle at a point, while the unrolled output is small (and shallow enough for SymPy's
+    recursion). The partial derivatives are found once per graph: descent steps only evaluate them again."""
+    partials = _symbolic_partials(graph)
+    if partials is None:
+        return None
+    leaves = {symbol(n): _float_30(values[n]) for n in graph.leaves}
+    return {leaf: float(sympy.N(partial.xreplace(leaves), 20)) for leaf, partial in partials}
+
+
+def _float_30(value: Expr) -> Expr:
+    """``value`` as a float with 30 significant digits, and with more where it is large, so that its absolute
+    error stays below 1e-30: sin(10^100) needs 10^100 to its last unit. (Not the exact rational: at an exact
+    point a deep chain of exp and sigmoid would be evaluated as one nested exact expression.)"""
+    if value.is_Float:
+        return value  # the walk's own 30-digit value
+    whole_digits = len(str(abs(value.p) // value.q))
+    return sympy.Float(value, 30 + whole_digits)
+
+
+@lru_cache(maxsize=16)
+def _symbolic_partials(graph: Graph) -> tuple[tuple[str, Expr], ...] | None:
+    """``sympy.diff`` of the output unrolled to the leaves by each leaf, or None when that is too large."""
+    if len(graph.nodes) > MAX_SYMBOLIC_NODES or _graph_tree_operations(graph) > UNROLL_OPS:
         return None
     try:
         output = unrolled(graph)[graph.output]
-        ops = sympy.count_ops(output)
-        if ops > SYMBOLIC_OPS or ops * len(graph.leaves) > SYMBOLIC_WORK:
+        ops = tree_operations(output, SYMBOLIC_OPS)
+        if ops is None or ops * len(graph.leaves) > SYMBOLIC_WORK:
             return None
-        return _symbolic_oracle(graph, output, values)
+        return tuple((leaf, sympy.diff(output, symbol(leaf))) for leaf in graph.leaves)
     except RecursionError:
         return None
+
+
+def _graph_tree_operations(graph: Graph) -> int:
+    """The operations of the output written out from the graph as a tree (each read of a node a copy of it), at
+    most ``UNROLL_OPS + 1``: SymPy's construction of the unrolled output can cost that much (it merges ``t*t`` into
+    ``t**2``, so `tree_operations` of what it builds may be smaller)."""
+    size: dict[str, int] = {}
+    for node in graph.nodes:
+        size[node.name] = 0 if node.op == "leaf" else min(
+            1 + sum(size[a] for a in node.args if isinstance(a, str)), UNROLL_OPS + 1)
+    return size[graph.output]
+
+
+def tree_operations(expr: Expr, limit: int) -> int | None:
+    """The operations of ``expr`` written out as a tree (an n-term sum or product counts n − 1, any other
+    operation 1), found once per distinct sub-expression: the cost is the size of the shared graph however large
+    its tree, where `sympy.count_ops` walks the tree (2^25 operations for a 25-line program whose every line
+    reads the previous one twice). None as soon as the count passes ``limit``."""
+    counts: dict[Expr, int] = {}
+    pending: list[tuple[Expr, bool]] = [(expr, False)]
+    while pending:
+        node, children_done = pending.pop()
+        if node in counts:
+            continue
+        if not node.args:
+            counts[node] = 0
+        elif not children_done:
+            pending.append((node, True))
+            pending.extend((arg, False) for arg in node.args if arg not in counts)
+        else:
+            own = len(node.args) - 1 if isinstance(node, (sympy.Add, sympy.Mul)) else 1
+            counts[node] = own + sum(counts[arg] for arg in node.args)
+            if counts[node] > limit:
+                return None
+    return counts[expr]
 
 
 def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str, float]:
@@ -104,7 +175,7 @@ def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str
 def _check_locals(derivation: Derivation, values: Mapping[str, Expr], skip: set[str]) -> int:
     graph = derivation.graph
     # 30-digit floats: an exact rational point would make x**999999999 an enormous exact number
-    sub = {symbol(n): sympy.Float(v, 30) for n, v in values.items()}
+    sub = {symbol(n): _float_30(v) for n, v in values.items()}
     count = 0
     for step in derivation.steps:
         if step.node in skip:
@@ -145,27 +216,43 @@ def _definition_partials(op: str, params: tuple, pattern: tuple) -> tuple[Expr, 
     return own, tuple(sympy.diff(own, _placeholder(k)) for k in distinct)
 
 
-def _symbolic_oracle(graph: Graph, output: Expr, values: Mapping[str, Expr]) -> dict[str, float]:
-    """∂output/∂leaf by `sympy.diff` of the output unrolled down to the leaves. The other leaves are fixed at
-    their (30-digit) values first, so each derivative is taken of a one-variable expression."""
-    numbers = {symbol(n): sympy.Float(values[n], 30) for n in graph.leaves}
-    expected = {}
-    for leaf in graph.leaves:
-        x = symbol(leaf)
-        partial = sympy.diff(output.xreplace({s: v for s, v in numbers.items() if s != x}), x)
-        expected[leaf] = float(sympy.N(partial.xreplace({x: numbers[x]}), 20))
-    return expected
+def _check_differences(graph: Graph, walk: Mapping[str, float], floats: Mapping[str, float]) -> None:
+    """The leaves' gradients against central differences: one per leaf while leaves × nodes ≤ ``FD_WORK``, else
+    (a wide graph, where that would cost leaves × nodes) along ``FD_DIRECTIONS`` reproducible random directions,
+    each compared with the walk's gradient projected on it."""
+    leaves = graph.leaves
+    spans = {leaf: max(1.0, abs(floats[leaf])) for leaf in leaves}
+    if len(leaves) * len(graph.nodes) <= FD_WORK:
+        expected = {}
+        for leaf in leaves:
+            value, error = _difference(graph, floats, {leaf: spans[leaf]})
+            expected[leaf] = (value / spans[leaf], error / spans[leaf])
+        _compare(graph, walk, "finite differences", expected, FD_TOL)
+        return
+    rng = random.Random(20261204)
+    abs_tol, rel_tol = FD_TOL
+    for _ in range(FD_DIRECTIONS):
+        direction = {leaf: spans[leaf] * rng.choice((-1, 1)) * rng.uniform(0.5, 1.5) for leaf in leaves}
+        value, error = _difference(graph, floats, direction)
+        terms = [walk[leaf] * step for leaf, step in direction.items()]
+        projected = sum(terms)
+        if not abs(projected - value) <= abs_tol + rel_tol * sum(map(abs, terms)) + error:
+            raise CheckFailure(f"self-check failed: along a random direction d{graph.output} changes at the rate "
+                               f"{projected!r} by the walk's gradients, {value!r} by finite differences")
 
 
-def _central_differences(graph: Graph, floats: Mapping[str, float]) -> dict[str, float]:
-    """∂output/∂leaf by central differences on a float64 forward pass."""
-    expected = {}
-    for leaf in graph.leaves:
-        h = 1e-5 * max(1.0, abs(floats[leaf]))
-        up = _float_forward(graph, {**floats, leaf: floats[leaf] + h})
-        down = _float_forward(graph, {**floats, leaf: floats[leaf] - h})
-        expected[leaf] = (up - down) / (2 * h)
-    return expected
+def _difference(graph: Graph, floats: Mapping[str, float], direction: Mapping[str, float]) -> tuple[float, float]:
+    """The derivative of the float64 forward pass along ``direction`` (leaf → step per unit of h): Richardson's
+    extrapolation of the central differences at h and h/2, and a bound on its error, the distance between the
+    two (4× the truncation error left in the h/2 one, and it also shows rounding noise). A long product such as
+    3,000 factors of exp(x) has a large third derivative: its plain central difference is off by 1.5e-4."""
+    def quotient(h: float) -> float:
+        up = _float_forward(graph, {**floats, **{leaf: floats[leaf] + h * d for leaf, d in direction.items()}})
+        down = _float_forward(graph, {**floats, **{leaf: floats[leaf] - h * d for leaf, d in direction.items()}})
+        return (up - down) / (2 * h)
+
+    coarse, fine = quotient(FD_STEP), quotient(FD_STEP / 2)
+    return (4 * fine - coarse) / 3, abs(fine - coarse)
 
 
 def _operands(node, vals: Mapping[str, complex]) -> list[complex]:
@@ -185,19 +272,37 @@ def _float_forward(graph: Graph, floats: Mapping[str, float]) -> float:
     return _complex_forward(graph, floats)[graph.output].real
 
 
-def _complex_step_reverse(graph: Graph, floats: Mapping[str, float]) -> dict[str, float]:
-    vals = _complex_forward(graph, floats)
+def _complex_step_reverse(graph: Graph, values: Mapping[str, Expr], floats: Mapping[str, float],
+                          ) -> tuple[dict[str, float], dict[str, float]]:
+    """Every node's gradient by a float64 reverse pass, and the sum of the |terms| that make it up (its rounding
+    error is a small multiple of 2^-53 times that). The operands are the exact forward values rounded once to
+    float64, a periodic op's operand reduced modulo its period first, exactly: float64 would round x = 10^23
+    before sin saw it, and sin of the rounded number is another number. Each local derivative is the complex
+    step of the op's numeric form."""
     grad = {node.name: 0.0 for node in graph.nodes}
-    grad[graph.output] = 1.0
+    scale = dict(grad)
+    grad[graph.output] = scale[graph.output] = 1.0
     for node in reversed(graph.nodes):
         if node.op == "leaf":
             continue
-        args = _operands(node, vals)
+        rule = RULES[node.op]
+        args = _operands(node, floats)
+        if rule.period is not None:
+            args = [complex(_reduced(values[a] if isinstance(a, str) else a, rule.period)) for a in node.args]
         for i, arg in enumerate(node.args):
             if isinstance(arg, str):
                 bumped = args[:i] + [args[i] + complex(0, _STEP)] + args[i + 1:]
-                grad[arg] += grad[node.name] * RULES[node.op].numeric(bumped, node.params).imag / _STEP
-    return grad
+                local = rule.numeric(bumped, node.params).imag / _STEP
+                grad[arg] += grad[node.name] * local
+                scale[arg] += scale[node.name] * abs(local)
+    return grad, scale
+
+
+def _reduced(value: Expr, period: Expr) -> float:
+    """``value`` modulo ``period``, from the exact value with enough bits that the result is right in float64."""
+    bits = 128 + int(abs(value.evalf(5))).bit_length()
+    with mpmath.workprec(bits):
+        return float(mpmath.fmod(value._to_mpmath(bits), period._to_mpmath(bits)))
 
 
 def _kinks(graph: Graph, floats: Mapping[str, float]) -> list[str]:

@@ -13,7 +13,8 @@ from sympy import Expr
 from .backward import Derivation, Step
 from .graph import symbol
 from .locales import catalog
-from .notation import Grad, chain_latex, latex, name_latex, number_latex, number_text, product_latex
+from .notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,
+                       product_latex)
 from .render import MAX_FIGURE_NODES, drawable
 from .rules import RULES
 from .walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
@@ -97,7 +98,8 @@ def _nodes(d: Derivation) -> list[dict[str, Any]]:
             "latex": name_latex(node.name),
             "op": node.op,
             "symbol": "" if is_leaf else RULES[node.op].symbol,
-            "definition": None if is_leaf else chain_latex([name_latex(node.name), latex(d.definitions[node.name])]),
+            "definition": None if is_leaf else chain_latex([name_latex(node.name),
+                                                            formula_latex(d.definitions[node.name])]),
             "value": value_latex(d.values[node.name]) if d.values is not None else None,
             "value_text": number_text(d.values[node.name]) if d.values is not None else None,
             "is_leaf": is_leaf,
@@ -154,8 +156,8 @@ def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
 
 def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
     g = d.gradients[name]
-    expr = latex(g.expr)
-    members = [latex(Grad(d.output, name)), expr]
+    expr = formula_latex(g.expr)
+    members = [formula_latex(Grad(d.output, name)), expr]
     if len(g.parts) > 1 and g.value is not None:
         members.append(" + ".join(_paren(number_latex(v)) for _, v in g.parts))
     if g.value is not None:
@@ -181,7 +183,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         with sympy.evaluate(False):
             rule = symbol(leaf) - eta * Grad(d.output, leaf)
         changes.append(chain_latex([
-            name_latex(leaf) + r" \leftarrow " + latex(rule),
+            name_latex(leaf) + r" \leftarrow " + formula_latex(rule),
             number_latex(old) + " - " + product_latex([update.learning_rate, gradient]),
             number_latex(new)]))
     context = {

@@ -17,8 +17,9 @@ Operand = Union[str, sympy.Rational]
 MAX_EXACT_BITS = 4096  # beyond this a rational value is carried as a 30-digit float instead
 DIGITS = 30
 _PRECISION = sympy.Float(1, DIGITS)._prec  # in bits
-MAX_MAGNITUDE = 1e300  # values beyond this cannot be shown or checked in float64
-MIN_MAGNITUDE = 1e-300  # non-zero values below this would underflow to 0 in float64
+MAX_MAGNITUDE = sympy.Integer(10) ** 300  # values beyond this cannot be shown or checked in float64
+MIN_MAGNITUDE = 1 / MAX_MAGNITUDE  # non-zero values below this would underflow to 0 in float64
+# exact, so that 1e-300 itself is inside: the float 1e-300 is a little larger than 10^-300
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,11 @@ def evaluate_op(node: Node, args: list[Expr]) -> Expr:
     value = RULES[node.op].forward(args, node.params)
     if not is_finite_real(value):
         raise InputError(f"{_described(node, args)} is not a finite real number at the given point")
-    magnitude = abs(value.evalf(DIGITS))
+    magnitude = abs(value) if value.is_Rational else abs(value.evalf(DIGITS))
     if magnitude > MAX_MAGNITUDE:
-        raise InputError(f"{_described(node, args)} is larger than {MAX_MAGNITUDE:g} at the given point")
+        raise InputError(f"{_described(node, args)} is larger than 1e+300 at the given point")
     if 0 < magnitude < MIN_MAGNITUDE:
-        raise InputError(f"{_described(node, args)} is smaller than {MIN_MAGNITUDE:g} in magnitude at the given "
+        raise InputError(f"{_described(node, args)} is smaller than 1e-300 in magnitude at the given "
                          "point (it would underflow to 0 in float64)")
     return exact(value)
 

@@ -450,6 +450,10 @@ def _number(token: Token, reader: Reader) -> Num:
     return Num(Fraction(int(value.p), int(value.q)), token.text)
 
 
+_LARGEST = Fraction(10) ** 300
+_SMALLEST = 1 / _LARGEST
+
+
 def parse_number(text: str, what: str | Message) -> sympy.Rational:
     """A decimal or integer, read exactly (``0.1`` is 1/10); rejects NaN, inf and anything else. ``what`` names
     where the number was given (``--at x``) in messages."""
@@ -464,6 +468,6 @@ def parse_number(text: str, what: str | Message) -> sympy.Rational:
         raise InputError.of("number.outside", what=what, text=quote(text), digits=MAX_NUMBER_DIGITS,
                             exponent=MAX_EXPONENT)
     value = Fraction(cleaned)
-    if value and not 1e-300 <= abs(value) <= 1e300:
+    if value and not _SMALLEST <= abs(value) <= _LARGEST:  # exactly: the float 1e-300 is larger than 10^-300
         raise InputError.of("number.range", what=what, text=quote(text))
     return sympy.Rational(value.numerator, value.denominator)

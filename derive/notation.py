@@ -132,6 +132,13 @@ def latex(expr: sympy.Basic | int) -> str:
     return _PRINTER.doprint(sympy.sympify(expr) if isinstance(expr, (int, float)) else expr)
 
 
+@lru_cache(maxsize=1 << 14)
+def formula_latex(expr: sympy.Basic) -> str:
+    """`latex` of an expression that holds no value of the point (a definition, a gradient written with symbols,
+    an update rule): printed once, however many descent steps show it."""
+    return latex(expr)
+
+
 class sigma(sympy.Function):
     """σ(x), the logistic sigmoid, kept as a name for display."""
 
@@ -178,21 +185,15 @@ def number_text(value: sympy.Basic) -> str:
     return number_latex(value)
 
 
+MAX_PLACES = 12  # a terminating decimal is written out with at most this many places
+
+
 def terminating_decimal(value: sympy.Rational) -> str | None:
     q = int(value.q)
-    twos = fives = 0
-    while q % 2 == 0:
-        q //= 2
-        twos += 1
-    while q % 5 == 0:
-        q //= 5
-        fives += 1
-    if q != 1:
+    if 10 ** MAX_PLACES % q:  # at once, where counting the factors 2 and 5 of a 4096-bit q took a millisecond
         return None
-    places = max(twos, fives)
-    if places > 12:
-        return None
-    scaled = abs(int(value.p)) * 10 ** places // int(value.q)
+    places = next(p for p in range(MAX_PLACES + 1) if 10 ** p % q == 0)
+    scaled = abs(int(value.p)) * 10 ** places // q
     digits = str(scaled).rjust(places + 1, "0")
     text = digits[:-places] + "." + digits[-places:]
     return ("-" if value < 0 else "") + text

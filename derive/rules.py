@@ -30,6 +30,7 @@ class Rule:
     explain: str  # catalog key of the rule's explanation
     kink: Callable[[Sequence[float], tuple], bool] | None = None  # True at points where the op is not smooth
     display: Callable[[Sequence[Expr], tuple], Expr] | None = None  # how the definition is written, if not forward
+    period: Expr | None = None  # of a one-operand periodic op: the float64 oracle reduces its operand exactly
 
     def show(self, args: Sequence[Expr], params: tuple) -> Expr:
         return (self.display or self.forward)(args, params)
@@ -114,9 +115,9 @@ RULES: dict[str, Rule] = {
         Rule("sqrt", "\u221a", lambda a, p: sympy.sqrt(a[0]), lambda a, out, p: [1 / (2 * out)],
              lambda a, p: cmath.sqrt(a[0]), "sqrt"),
         Rule("sin", "sin", lambda a, p: sympy.sin(a[0]), lambda a, out, p: [sympy.cos(a[0])],
-             lambda a, p: cmath.sin(a[0]), "sin"),
+             lambda a, p: cmath.sin(a[0]), "sin", period=2 * sympy.pi),
         Rule("cos", "cos", lambda a, p: sympy.cos(a[0]), lambda a, out, p: [-sympy.sin(a[0])],
-             lambda a, p: cmath.cos(a[0]), "cos"),
+             lambda a, p: cmath.cos(a[0]), "cos", period=2 * sympy.pi),
         Rule("tanh", "tanh", lambda a, p: sympy.tanh(a[0]), lambda a, out, p: [1 - out ** 2],
              lambda a, p: cmath.tanh(a[0]), "tanh"),
         Rule("sigmoid", "\u03c3", lambda a, p: _sigmoid(a[0]), lambda a, out, p: [out * (1 - out)],

@@ -14,7 +14,7 @@ from sympy import Expr
 from .backward import Derivation, derive
 from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError
-from .graph import exact, symbol
+from .graph import Graph, exact, symbol
 from .notation import Grad
 
 if TYPE_CHECKING:
@@ -101,10 +101,26 @@ class Walkthrough:
         return tuple(b for s in self.intro + self.extra for b in s.blocks if isinstance(b, Image))
 
 
+MAX_STEP_WORK = 4000
+"""steps × operations: each step is a forward pass, a walk, a check and a rendered section over the whole graph
+(1000 steps of a four-operation loss take about 5 s)."""
+
+
+def check_step_budget(graph: Graph, steps: int) -> None:
+    """Refuse, before any of them is taken, more descent steps than the graph's size allows."""
+    operations = sum(1 for node in graph.nodes if node.op != "leaf")
+    if steps * operations > MAX_STEP_WORK:
+        allowed = MAX_STEP_WORK // operations
+        hint = f"take at most {allowed} steps on this graph" if allowed else "this graph is too large for steps"
+        raise InputError(f"--step: steps × operations is at most {MAX_STEP_WORK}; got {steps} × {operations} = "
+                         f"{steps * operations} ({hint})")
+
+
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
     """Plain gradient descent on the ``wrt`` leaves: w ← w − η ∂f/∂w, each step checked like the first."""
     if derivation.point is None:
         raise InputError("--step needs a point: give every leaf a value with --at")
+    check_step_budget(derivation.graph, steps)
     updates = []
     current = derivation
     for k in range(1, steps + 1):

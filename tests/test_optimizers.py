@@ -49,6 +49,14 @@ def _neuron(p, torch):
     return 0.5 * (torch.sigmoid(p["w"] * 1.5 + p["b"]) - 1.0) ** 2
 
 
+def _flat_in_w(p, torch):
+    return (p["w"] * 0.0 + p["b"] - 1.0) ** 2
+
+
+def _zero_weights(p, torch):
+    return (p["w2"] * (p["w1"] * 1.0) - 1.0) ** 2
+
+
 PROBLEMS = {
     # name: (program, point, wrt, the same loss written for torch)
     "toast": ("y = w*x; r = y - t; q = r**2; E = 1/2*q", {"x": "2", "t": "4", "w": "1"}, ("w",), _toast),
@@ -58,6 +66,11 @@ PROBLEMS = {
              ("x", "y"), _bowl),
     "sigmoid-neuron": ("z = w*x + b; a = sigmoid(z); r = a - t; E = 1/2*r**2",
                        {"w": "0.5", "x": "1.5", "b": "-0.2", "t": "1"}, ("w", "b"), _neuron),
+    # a gradient of exactly 0 at every step: for w (x = 0) beside a moving b, and for two weights started at 0
+    "zero-gradient": ("p = w*x; y = p + b; r = y - t; E = r*r", {"w": "0.5", "x": "0", "b": "0", "t": "1"},
+                      ("w", "b"), _flat_in_w),
+    "zero-weights": ("h = w1*x; y = w2*h; r = y - t; E = r*r", {"w1": "0", "w2": "0", "x": "1", "t": "1"},
+                     ("w1", "w2"), _zero_weights),
 }
 
 SETTINGS = {

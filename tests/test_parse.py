@@ -426,3 +426,32 @@ def test_wrt_must_name_leaves():
         with pytest.raises(InputError) as info:
             derive(graph, {"x": R(1), "y": R(2)}, (wrong,))
         assert wrong in str(info.value)
+
+
+@pytest.mark.parametrize("text,value", [("1e-300", R(1, 10 ** 300)), ("-1e300", -R(10) ** 300),
+                                        ("0.00001e-295", R(1, 10 ** 300))])
+def test_range_ends_are_inside_exactly(text, value):
+    """The float 1e-300 is a little larger than 10^-300: the bounds are compared as exact rationals."""
+    assert parse_number(text, "x") == value
+
+
+@pytest.mark.parametrize("text", ["0.1e-300", "0.99999999999999999999e-300", "1.0000000000000000001e300"])
+def test_just_outside_the_range_is_refused(text):
+    with pytest.raises(InputError, match="outside the range"):
+        parse_number(text, "x")
+
+
+@pytest.mark.parametrize("text,point,output", [
+    ("1e-300*x", {"x": R(1)}, R(1, 10 ** 300)),
+    ("x*y", {"x": R(1, 10 ** 150), "y": R(1, 10 ** 150)}, R(1, 10 ** 300)),
+    ("x*1e300", {"x": R(-1)}, -R(10) ** 300),
+])
+def test_values_at_the_ends_of_the_range_are_walked(text, point, output):
+    derivation = derive(parse_program(text), point)
+    assert derivation.output_value == output
+
+
+@pytest.mark.parametrize("text,point", [("x*1e-300", {"x": R(1, 10)}), ("x*1e300", {"x": R(11, 10)})])
+def test_values_just_outside_the_range_are_refused(text, point):
+    with pytest.raises(InputError, match=r"1e-300|1e\+300"):
+        derive(parse_program(text), point)
