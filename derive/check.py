@@ -2,8 +2,9 @@
 
 (1) Each local gradient against `sympy.diff` of its node's own definition. (2) Each accumulated gradient against
 `sympy.diff` of the unrolled output while that stays small (≤ ``SYMBOLIC_OPS`` operations, ≤ ``SYMBOLIC_WORK``
-operations × leaves), else against central finite differences and an independent float64 reverse pass whose
-local derivatives come from the complex step (no use of the rule table's symbolic partials).
+operations × leaves; the derivatives are taken once per graph structure and evaluated at each point), else against
+central finite differences and an independent float64 reverse pass whose local derivatives come from the complex
+step (no use of the rule table's symbolic partials).
 Tolerance ``|a − b| ≤ 1e-9 + 1e-6·|b|``.
 """
 from __future__ import annotations
@@ -146,15 +147,17 @@ def _definition_partials(op: str, params: tuple, pattern: tuple) -> tuple[Expr, 
 
 
 def _symbolic_oracle(graph: Graph, output: Expr, values: Mapping[str, Expr]) -> dict[str, float]:
-    """∂output/∂leaf by `sympy.diff` of the output unrolled down to the leaves. The other leaves are fixed at
-    their (30-digit) values first, so each derivative is taken of a one-variable expression."""
+    """∂output/∂leaf by `sympy.diff` of the output unrolled down to the leaves, evaluated at the (30-digit) point.
+    The derivatives are taken once per graph structure (`_symbolic_partials`): gradient-descent steps, optimiser
+    runs and batches check one graph at many points, and only the evaluation is new at each."""
     numbers = {symbol(n): sympy.Float(values[n], 30) for n in graph.leaves}
-    expected = {}
-    for leaf in graph.leaves:
-        x = symbol(leaf)
-        partial = sympy.diff(output.xreplace({s: v for s, v in numbers.items() if s != x}), x)
-        expected[leaf] = float(sympy.N(partial.xreplace({x: numbers[x]}), 20))
-    return expected
+    return {leaf: float(sympy.N(partial.xreplace(numbers), 20)) for leaf, partial in _symbolic_partials(graph, output)}
+
+
+@lru_cache(maxsize=64)
+def _symbolic_partials(graph: Graph, output: Expr) -> tuple[tuple[str, Expr], ...]:
+    """(leaf, ∂output/∂leaf) for every leaf, symbolic in all the leaves."""
+    return tuple((leaf, sympy.diff(output, symbol(leaf))) for leaf in graph.leaves)
 
 
 def _central_differences(graph: Graph, floats: Mapping[str, float]) -> dict[str, float]:
