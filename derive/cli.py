@@ -266,7 +266,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: cannot make the folder {out}: {exc.strerror or exc}") from None
-    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf)
+    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf)  # ends with its summary on stderr
     return 0
 
 
