@@ -170,13 +170,12 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
     bar = Progress(len(docs) + (len(tex_docs) if pdf else 0), progress)
     written: dict[Path, None] = {}  # ordered sets: a plot beside the .tex is written once, seen four times
     unchanged: dict[Path, None] = {}
-    skipped: list[tuple[Path, str]] = []
     index: list[tuple[str, str, str | None, str]] = []
-    compiling: list[tuple[str, str, Future]] = []
-    engines: dict[str, bool] = {}
-    pool = ThreadPoolExecutor(max_workers=2) if pdf else None
+    pdfs = _PdfQueue(out, old, new, unchanged, bar) if pdf else None
     try:
         for doc in docs:
+            if pdfs is not None and pdfs.group != doc.group:
+                pdfs.flush(doc.group)  # the folder's .tex files are all written: compile them
             if old.fresh_document(out, doc.path, new.inputs):
                 entry = old.documents[doc.path]
                 unchanged.update(dict.fromkeys(out / name for name in (doc.path, *entry["beside"])))
@@ -199,64 +198,121 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
                 # listed whether or not this run compiles it: the index, like every text file, is the same with
                 # --no-pdf (the committed output/ is built so) as after a full build
                 index.append((doc.group, "beamer-pdf" if doc.fmt == "beamer" else "pdf", doc.lang, pdf_path))
-                if pool is not None:
-                    _schedule_pdf(out, doc, pdf_path, entry, old, new, pool, engines, compiling, unchanged,
-                                  skipped, bar)
-        for pdf_path, source, future in compiling:
-            new.pdfs[pdf_path] = {"source": source, "sha": buildcache.digest(future.result().read_bytes())}
-            written[out / pdf_path] = None
+                if pdfs is not None:
+                    pdfs.add(doc, pdf_path, entry)
+        if pdfs is not None:
+            pdfs.flush(None)
+            written.update(dict.fromkeys(pdfs.finish()))
     finally:
-        if pool is not None:  # after an error or an interruption: no new compilations, the running ones end
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pdfs is not None:
+            pdfs.close()
     from .html import build_index
     (written if _write_if_changed(out / "index.html", build_index(index).encode("utf-8")) else unchanged)[
         out / "index.html"] = None
-    if not pdf:  # what the last full build knew about the PDFs stays true as long as their sources are the same
+    if pdfs is None:  # what the last full build knew about the PDFs stays true as long as their sources are the same
         new.pdfs = old.pdfs
     buildcache.save(out, new)
     bar.done()
-    pdfs = {out / path for path in new.pdfs if pdf}
+    compiled = {out / path for path in new.pdfs if pdfs is not None}
     summary = BuildSummary(out_given / "index.html", tuple(written), tuple(p for p in unchanged if p not in written),
-                           tuple(skipped), tuple(p for p in written if p in pdfs),
-                           tuple(p for p in unchanged if p in pdfs))
+                           tuple(pdfs.skipped if pdfs is not None else ()), tuple(p for p in written if p in compiled),
+                           tuple(p for p in unchanged if p in compiled))
     for line in summary.lines():
         bar.say(line)
     return summary
 
 
-def _schedule_pdf(out: Path, doc: Document, pdf_path: str, entry: dict, old: "buildcache.Manifest",
-                  new: "buildcache.Manifest", pool: ThreadPoolExecutor, engines: dict[str, bool],
-                  compiling: list, unchanged: dict[Path, None], skipped: list[tuple[Path, str]], bar: "Progress") -> None:
-    """Take the PDF from the last build when its sources are the same; else start compiling it now (two at a
-    time, while the next documents are rendered); a missing engine skips it with the reason."""
-    from .pdf import engine_available, engine_for
-    tex = out / doc.path
-    with tex.open(encoding="utf-8") as handle:
-        engine = engine_for(handle.readline())
-    beside = {name: sha for name, sha in entry["beside"].items() if name.endswith(".pdf")}
-    source = buildcache.pdf_source_digest(engine, entry["sha"], beside)
-    if old.fresh_pdf(out, pdf_path, source):
-        new.pdfs[pdf_path] = old.pdfs[pdf_path]
-        unchanged[out / pdf_path] = None
-        bar.step(pdf_path, "unchanged")
-        return
-    if engine not in engines:
-        engines[engine] = engine_available(engine)
-    if not engines[engine]:
-        skipped.append((out / pdf_path, f"{engine} not found, {INSTALL_HINTS[engine]}"))
-        bar.step(pdf_path, f"skipped: {engine} not found")
-        return
+class _PdfQueue:
+    """The PDFs of the build, a folder of the gallery at a time: each is taken from the last build when what it is
+    compiled from is the same, else compiled (two at a time, while the next folders are rendered) once the
+    folder's figure PDF is there (`derive.texfigures`); a missing engine skips it with the reason."""
 
-    def compile_one() -> Path:
-        result = _compile_one(tex)
-        bar.step(pdf_path)
-        return result
-    compiling.append((pdf_path, source, pool.submit(compile_one)))
+    def __init__(self, out: Path, old: buildcache.Manifest, new: buildcache.Manifest,
+                 unchanged: dict[Path, None], bar: "Progress") -> None:
+        self.out, self.old, self.new, self.unchanged, self.bar = out, old, new, unchanged, bar
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.group: str | None = None
+        self.pending: list[tuple[Document, str, dict]] = []
+        self.folders: list[Future] = []  # each gives the (pdf path, source digest, future) of its documents
+        self.engines: dict[str, bool] = {}
+        self.skipped: list[tuple[Path, str]] = []
+
+    def add(self, doc: Document, pdf_path: str, entry: dict) -> None:
+        self.pending.append((doc, pdf_path, entry))
+
+    def _available(self, engine: str) -> bool:
+        from .pdf import engine_available
+        if engine not in self.engines:
+            self.engines[engine] = engine_available(engine)
+        return self.engines[engine]
+
+    def flush(self, next_group: str | None) -> None:
+        from .pdf import engine_for
+        from .texfigures import ENGINE, figure_document
+        pending, self.pending, self.group = self.pending, [], next_group
+        if not pending:
+            return
+        texts = [(self.out / doc.path).read_text(encoding="utf-8") for doc, _, _ in pending]
+        figures = figure_document(texts) if self._available(ENGINE) else None
+        todo = []
+        for (doc, pdf_path, entry), text in zip(pending, texts):
+            engine = engine_for(text)
+            beside = {name: sha for name, sha in entry["beside"].items() if name.endswith(".pdf")}
+            if figures is not None:
+                beside["figures"] = buildcache.digest(figures.source.encode("utf-8"))
+            source = buildcache.pdf_source_digest(engine, entry["sha"], beside)
+            if self.old.fresh_pdf(self.out, pdf_path, source):
+                self.new.pdfs[pdf_path] = self.old.pdfs[pdf_path]
+                self.unchanged[self.out / pdf_path] = None
+                self.bar.step(pdf_path, "unchanged")
+            elif not self._available(engine):
+                self.skipped.append((self.out / pdf_path, f"{engine} not found, {INSTALL_HINTS[engine]}"))
+                self.bar.step(pdf_path, f"skipped: {engine} not found")
+            else:
+                todo.append((doc, pdf_path, source, text))
+        if todo:
+            self.folders.append(self.pool.submit(self._compile_folder, figures, todo))
+
+    def _compile_folder(self, figures, todo: list) -> list[tuple[str, str, Future]]:
+        """Runs on a compiling thread: the figure PDF (from the cache or compiled now), then the documents."""
+        from .texfigures import externalized
+        figure_pdf = None
+        if figures is not None:
+            cache = self.out / buildcache.FOLDER / "figures"
+            cache.mkdir(parents=True, exist_ok=True)
+            figure_pdf = cache / figures.name
+            if not figure_pdf.is_file():
+                _compile(cache / (figures.name[:-4] + ".tex"), figures.source, figure_pdf, {})
+
+        def one(doc: Document, pdf_path: str, text: str) -> Path:
+            tex = self.out / doc.path
+            if figure_pdf is None:
+                result = _compile(tex, None, tex.with_suffix(".pdf"), {})
+            else:
+                result = _compile(tex, externalized(text, figures), tex.with_suffix(".pdf"),
+                                  {figures.name: figure_pdf})
+            self.bar.step(pdf_path)
+            return result
+        return [(pdf_path, source, self.pool.submit(one, doc, pdf_path, text)) for doc, pdf_path, source, text in todo]
+
+    def finish(self) -> list[Path]:
+        """Wait for every compilation; the PDFs written."""
+        done = []
+        for folder in self.folders:
+            for pdf_path, source, future in folder.result():
+                self.new.pdfs[pdf_path] = {"source": source, "sha": buildcache.digest(future.result().read_bytes())}
+                done.append(self.out / pdf_path)
+        return done
+
+    def close(self) -> None:
+        """After an error or an interruption: no new compilations; the running ones end."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _compile_one(tex: Path) -> Path:
-    from .pdf import compile_pdf
-    return compile_pdf(tex)
+def _compile(tex: Path, text: str | None, pdf_path: Path, beside: dict[str, Path]) -> Path:
+    """The one place the gallery runs TeX (the tests put a stand-in here)."""
+    from .pdf import compile_tex
+    return compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
 
 
 class Progress:

@@ -34,11 +34,11 @@ def _stand_in_compiler(monkeypatch, compiled: list[str]) -> None:
     """Compiling replaced by a stand-in that writes a PDF naming its .tex (the real engines run in test_tex)."""
     import derive.gallery as gallery_module
 
-    def compile_one(tex: Path) -> Path:
+    def compile_one(tex: Path, text: str | None, pdf_path: Path, beside) -> Path:
         compiled.append(tex.name)
-        tex.with_suffix(".pdf").write_bytes(b"%PDF stand-in for " + tex.read_bytes()[:64])
-        return tex.with_suffix(".pdf")
-    monkeypatch.setattr(gallery_module, "_compile_one", compile_one)
+        pdf_path.write_bytes(b"%PDF stand-in for " + (text or tex.read_text()).encode()[:64])
+        return pdf_path
+    monkeypatch.setattr(gallery_module, "_compile", compile_one)
 
 
 def test_index_is_the_same_whether_or_not_pdfs_are_compiled(gallery, tmp_path, monkeypatch):
@@ -115,7 +115,9 @@ def test_a_missing_engine_skips_its_pdfs_with_the_reason(tmp_path, monkeypatch):
     progress = io.StringIO()
     out = tmp_path / "output"
     summary = gallery_module.build_gallery(out, progress, pdf=True)
-    assert sorted(compiled) == ["en-slides.tex", "en.tex"]
+    figure_pages = [name for name in compiled if name.startswith("dvfigures-")]
+    assert len(figure_pages) == 1  # the folder's pictures, typeset once for all four documents
+    assert sorted(set(compiled) - set(figure_pages)) == ["en-slides.tex", "en.tex"]
     assert sorted(p.name for p, _ in summary.skipped) == ["ja-slides.pdf", "ja.pdf"]
     text = progress.getvalue()
     assert "] toast/ja.pdf (skipped: lualatex not found)\n" in text
@@ -126,3 +128,36 @@ def test_a_missing_engine_skips_its_pdfs_with_the_reason(tmp_path, monkeypatch):
     compiled.clear()
     gallery_module.build_gallery(out, progress, pdf=True)
     assert compiled == []  # the PDFs that were made are up to date; the skipped ones are still skipped
+
+
+def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypatch):
+    """The toast slides in both languages, compiled for real: once from nothing (the folder's figure PDF is
+    compiled), once into another folder whose figure cache is warm (it is not compiled again), then again into the
+    first folder (nothing is compiled). Every PDF is byte-identical across the three."""
+    from conftest import require_tool
+    from derive import gallery as gallery_module
+    require_tool("pdflatex")
+    require_tool("lualatex")
+    docs = [d for d in gallery_module.documents() if d.group == "toast" and d.fmt == "beamer"]
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    compiled: list[str] = []
+    real = gallery_module._compile
+    monkeypatch.setattr(gallery_module, "_compile", lambda tex, *rest: compiled.append(tex.name) or real(tex, *rest))
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    first = gallery_module.build_gallery(cold, pdf=True)
+    assert sorted(p.name for p in first.compiled) == ["en-slides.pdf", "ja-slides.pdf"]
+    assert sorted(name.startswith("dvfigures-") for name in compiled) == [False, False, True]
+    pdfs = {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")}
+    assert sorted(pdfs) == ["en-slides.pdf", "ja-slides.pdf"]
+    assert all(data.startswith(b"%PDF") for data in pdfs.values())
+
+    shutil.copytree(cold / ".cache" / "figures", warm / ".cache" / "figures")
+    compiled.clear()
+    gallery_module.build_gallery(warm, pdf=True)
+    assert sorted(compiled) == ["en-slides.tex", "ja-slides.tex"]  # the figure PDF came from the cache
+    assert {p.name: p.read_bytes() for p in (warm / "toast").glob("*.pdf")} == pdfs
+
+    compiled.clear()
+    again = gallery_module.build_gallery(cold, pdf=True)
+    assert compiled == [] and again.written == () and sorted(p.name for p in again.kept) == sorted(pdfs)
+    assert {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")} == pdfs
