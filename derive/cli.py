@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -266,7 +267,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: cannot make the folder {out}: {exc.strerror or exc}") from None
-    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf)  # ends with its summary on stderr
+    # two worker processes render while this one writes and TeX compiles; the summary ends the progress on stderr
+    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf, jobs=min(2, os.cpu_count() or 1))
     return 0
 
 

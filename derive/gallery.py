@@ -131,15 +131,16 @@ class BuildSummary:
         return out
 
 
-def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> BuildSummary:
+def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True, jobs: int = 1) -> BuildSummary:
     """Write the gallery (only what changed since the last build into ``out``; see `derive.buildcache`), compiling
-    each .tex as soon as it is written. SIGTERM is turned into an interruption, so that an interrupted build still
-    leaves every file old or new and no temporary files behind."""
+    each .tex as soon as it is written. With ``jobs`` > 1, that many worker processes render the folders ahead of
+    the one being written (the files are written in the same order either way). SIGTERM is turned into an
+    interruption, so that an interrupted build still leaves every file old or new and no temporary files behind."""
     previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
     if previous is not None:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _build(out, progress, pdf)
+        return _build(out, progress, pdf, jobs)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -161,7 +162,7 @@ def _source_folders() -> list[Path]:
     return [Path(__file__).resolve().parent] + [shipped_folder(name) for name in ("templates", "examples")]
 
 
-def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
+def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -> BuildSummary:
     out = out_given.resolve()  # the TeX engine reports absolute paths
     docs = documents()
     old = buildcache.load(out)
@@ -172,6 +173,11 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
     unchanged: dict[Path, None] = {}
     index: list[tuple[str, str, str | None, str]] = []
     pdfs = _PdfQueue(out, old, new, unchanged, bar) if pdf else None
+    stale: dict[str, list[str]] = {}
+    for doc in docs:
+        if not old.fresh_document(out, doc.path, new.inputs):
+            stale.setdefault(doc.group, []).append(doc.path)
+    workers = _Workers(stale, jobs) if jobs > 1 and len(stale) > 1 else None
     try:
         for doc in docs:
             if pdfs is not None and pdfs.group != doc.group:
@@ -181,7 +187,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
                 unchanged.update(dict.fromkeys(out / name for name in (doc.path, *entry["beside"])))
                 bar.step(doc.path, "unchanged")
             else:
-                text, beside = doc.render()
+                text, beside = workers.result(doc) if workers is not None else doc.render()
                 folder = Path(doc.path).parent
                 data = {**{(folder / name).as_posix(): content for name, content in beside.items()},
                         doc.path: text.encode("utf-8")}  # the files beside first: the document refers to them
@@ -204,6 +210,8 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
             pdfs.flush(None)
             written.update(dict.fromkeys(pdfs.finish()))
     finally:
+        if workers is not None:
+            workers.close()
         if pdfs is not None:
             pdfs.close()
     from .html import build_index
@@ -220,6 +228,28 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool) -> BuildSummary:
     for line in summary.lines():
         bar.say(line)
     return summary
+
+
+class _Workers:
+    """Worker processes rendering the stale documents of each folder, in the order the build writes them; the
+    main process only writes (so an interruption leaves no half-written file)."""
+
+    def __init__(self, stale: dict[str, list[str]], jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        self.folders = {group: self.pool.submit(render_folder, group, tuple(paths)) for group, paths in stale.items()}
+
+    def result(self, doc: Document) -> tuple[str, dict[str, bytes]]:
+        return self.folders[doc.group].result()[doc.path]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]]]:
+    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process)."""
+    return {doc.path: doc.render() for doc in documents() if doc.group == group and doc.path in paths}
 
 
 class _PdfQueue:

@@ -75,7 +75,7 @@ def test_a_second_build_renders_nothing_and_says_so(gallery, monkeypatch):
     docs, _ = _documents(fail=True)
     monkeypatch.setattr(gallery_module, "documents", lambda: docs)
     progress = io.StringIO()
-    summary = gallery_module.build_gallery(gallery, progress, pdf=False)
+    summary = gallery_module.build_gallery(gallery, progress, pdf=False, jobs=2)  # rendering would fail the test
     assert summary.written == () and not summary.skipped
     assert {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()} == before
     assert set(summary.unchanged) == {p for p in before if ".cache" not in p.parts}
