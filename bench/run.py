@@ -3,6 +3,7 @@
 
     python bench/run.py            # about 5–10 minutes (the naive side is capped at 120 s of CPU per network)
     python bench/run.py --quick    # about a minute: smaller grid for the timings, naive side capped at 10 s
+    python bench/run.py --build    # the gallery build only (section 5)
 
 What is measured (every ratio in the same run, on the same machine):
 
@@ -29,6 +30,12 @@ What is measured (every ratio in the same run, on the same machine):
    import time is not in either number (median of 7).
 4. **Start-up**: wall time of ``python -m derive show linear-model`` against ``python -c "import sympy"``, run
    alternately, median of 5 each, plus the largest entries of ``python -X importtime -m derive show linear-model``.
+
+5. **The gallery build** (``--build``, issue 13; about 3 minutes on a quiet machine): ``derive build --no-pdf`` into
+   a new folder, the same again with nothing changed, ``derive build`` with PDFs into a new folder (TeX's own font
+   caches warmed by one lualatex run first; derive's own cache is empty), the same again with nothing changed, and
+   ``derive list`` / ``--version``; each one's wall time and CPU time (user + sys of it and every process it ran,
+   TeX included) beside the wall time of ``python -c "import sympy"`` run just before it.
 
 Times are CPU seconds of the process doing the work (``time.process_time``) unless marked "wall": the machine may
 be shared, and CPU time is what the work costs. The load average is printed before and after.
