@@ -266,6 +266,7 @@ class _PdfQueue:
         self.folders: list[Future] = []  # each gives the (pdf path, source digest, future) of its documents
         self.engines: dict[str, bool] = {}
         self.skipped: list[tuple[Path, str]] = []
+        self.figures: set[str] = set()  # the figure PDFs this build's documents use
 
     def add(self, doc: Document, pdf_path: str, entry: dict) -> None:
         self.pending.append((doc, pdf_path, entry))
@@ -284,6 +285,8 @@ class _PdfQueue:
             return
         texts = [(self.out / doc.path).read_text(encoding="utf-8") for doc, _, _ in pending]
         figures = figure_document(texts) if self._available(ENGINE) else None
+        if figures is not None:
+            self.figures.add(figures.name)
         todo = []
         for (doc, pdf_path, entry), text in zip(pending, texts):
             engine = engine_for(text)
@@ -326,12 +329,15 @@ class _PdfQueue:
         return [(pdf_path, source, self.pool.submit(one, doc, pdf_path, text)) for doc, pdf_path, source, text in todo]
 
     def finish(self) -> list[Path]:
-        """Wait for every compilation; the PDFs written."""
+        """Wait for every compilation; drop the figure PDFs no document uses any more; the PDFs written."""
         done = []
         for folder in self.folders:
             for pdf_path, source, future in folder.result():
                 self.new.pdfs[pdf_path] = {"source": source, "sha": buildcache.digest(future.result().read_bytes())}
                 done.append(self.out / pdf_path)
+        for stale in (self.out / buildcache.FOLDER / "figures").glob("dvfigures-*.pdf"):
+            if stale.name not in self.figures:
+                stale.unlink()
         return done
 
     def close(self) -> None:

@@ -125,9 +125,13 @@ def test_a_missing_engine_skips_its_pdfs_with_the_reason(tmp_path, monkeypatch):
     assert ("derive: skipped 2 PDFs: lualatex not found, install texlive-luatex and texlive-lang-japanese "
             "(scripts/install-test-deps.sh)\n") in text
     assert text.endswith(f"derive: open {out / 'index.html'}\n")
+    cache = out / ".cache" / "figures"
+    current = sorted(p.name for p in cache.iterdir())
+    (cache / "dvfigures-of-an-older-build.pdf").write_bytes(b"%PDF old")
     compiled.clear()
     gallery_module.build_gallery(out, progress, pdf=True)
     assert compiled == []  # the PDFs that were made are up to date; the skipped ones are still skipped
+    assert sorted(p.name for p in cache.iterdir()) == current  # figure PDFs no document uses are dropped
 
 
 def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypatch):
