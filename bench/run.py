@@ -3,6 +3,7 @@
 
     python bench/run.py            # about 5–10 minutes (the naive side is capped at 120 s of CPU per network)
     python bench/run.py --quick    # about a minute: smaller grid for the timings, naive side capped at 10 s
+    python bench/run.py --build    # the gallery build only (section 5)
 
 What is measured (every ratio in the same run, on the same machine):
 
@@ -29,6 +30,12 @@ What is measured (every ratio in the same run, on the same machine):
    import time is not in either number (median of 7).
 4. **Start-up**: wall time of ``python -m derive show linear-model`` against ``python -c "import sympy"``, run
    alternately, median of 5 each, plus the largest entries of ``python -X importtime -m derive show linear-model``.
+
+5. **The gallery build** (``--build``, issue 13; about 3 minutes on a quiet machine): ``derive build --no-pdf`` into
+   a new folder, the same again with nothing changed, ``derive build`` with PDFs into a new folder (TeX's own font
+   caches warmed by one lualatex run first; derive's own cache is empty), the same again with nothing changed, and
+   ``derive list`` / ``--version``; each one's wall time and CPU time (user + sys of it and every process it ran,
+   TeX included) beside the wall time of ``python -c "import sympy"`` run just before it.
 
 Times are CPU seconds of the process doing the work (``time.process_time``) unless marked "wall": the machine may
 be shared, and CPU time is what the work costs. The load average is printed before and after.
@@ -311,6 +318,58 @@ def startup(repeats: int) -> dict:
             "ratio": statistics.median(derive_times) / statistics.median(sympy_times)}
 
 
+# --- 5. the gallery build (issue 13) ---------------------------------------------------------------------------------
+
+BUILD_GOALS = {"full": 60.0, "nothing_changed": 2.0, "no_pdf": 8.0}  # wall seconds on 2 cores, quiet machine
+
+
+def _measured(command: list[str], cwd: Path = ROOT) -> dict:
+    """Wall time and CPU time (user + sys of the process and everything it ran: TeX included) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    summary = [line for line in done.stderr.splitlines() if line.startswith("derive: ")]
+    return {"wall": wall, "cpu": cpu, "summary": summary}
+
+
+def build_times(folder: Path) -> dict:
+    """``derive build`` into new folders: ``--no-pdf``, with PDFs (TeX's own font caches warm: one lualatex run
+    first), again with nothing changed; ``derive list`` and ``--version``; each beside ``import sympy`` measured
+    just before it, so that the ratios hold on a loaded machine too."""
+    import shutil
+    derive = [sys.executable, "-m", "derive"]
+    sympy_only = [sys.executable, "-c", "import sympy"]
+    _wall(sympy_only)
+    results: dict = {"cpus": os.cpu_count()}
+
+    def side_by_side(name: str, command: list[str]) -> None:
+        reference = _measured(sympy_only)
+        measured = _measured(command)
+        results[name] = {**measured, "import_sympy_wall": reference["wall"], "import_sympy_cpu": reference["cpu"],
+                         "ratio_wall": measured["wall"] / reference["wall"]}
+        print(f"  {name}: {measured['wall']:.1f} s wall, {measured['cpu']:.1f} s CPU "
+              f"(import sympy {reference['wall']:.2f} s)", file=sys.stderr, flush=True)
+
+    for sub in ("no-pdf", "full"):
+        shutil.rmtree(folder / sub, ignore_errors=True)
+    side_by_side("list", derive + ["list"])
+    side_by_side("version", derive + ["--version"])
+    side_by_side("no_pdf", derive + ["build", "--no-pdf", "--out", str(folder / "no-pdf")])
+    side_by_side("no_pdf_nothing_changed", derive + ["build", "--no-pdf", "--out", str(folder / "no-pdf")])
+    if shutil.which("pdflatex") and shutil.which("lualatex"):
+        subprocess.run(["lualatex", "-interaction=nonstopmode", "-output-directory", str(folder),
+                        r"\documentclass{ltjsarticle}\begin{document}x\end{document}"], cwd=folder,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # TeX's font caches warm
+        side_by_side("full", derive + ["build", "--out", str(folder / "full")])
+        side_by_side("nothing_changed", derive + ["build", "--out", str(folder / "full")])
+        results["figure_documents"] = len(list((folder / "full" / ".cache" / "figures").glob("*.pdf")))
+    return results
+
+
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 DEFERRABLE = ("jinja2", "markdown", "matplotlib", "numpy", "torch", "derive.network", "derive.network_math",
               "derive.network_doc", "derive.verify", "derive.verify_check", "derive.optimizers", "derive.figures",
@@ -494,14 +553,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cap", type=float, help="CPU seconds allowed to each naive sympy.diff run "
                         "(default 120, or 10 with --quick)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json", help="the JSON file")
+    parser.add_argument("--build", action="store_true", help="only the gallery-build figures (issue 13): "
+                        "derive build with and without PDFs, and with nothing changed; a few minutes")
     parser.add_argument("--naive", nargs=2, type=int, metavar=("L", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cap = args.cap if args.cap is not None else (10.0 if args.quick else 120.0)
     if args.naive:
         naive_child(*args.naive, cap)
         return 0
+    if args.build:
+        build_run(args.out)
+        return 0
     run(args.quick, cap, args.out)
     return 0
+
+
+def build_run(out: Path) -> None:
+    """``--build``: the gallery-build figures alone, merged into the JSON file under "build", and their table."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="derive-bench-") as tmp:
+        load_before = os.getloadavg()
+        build = build_times(Path(tmp))
+        build["load_before"], build["load_after"] = load_before, os.getloadavg()
+    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    results["build"] = build
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print_build(build)
+
+
+def print_build(build: dict) -> None:
+    print(f"load average before {build['load_before'][0]:.2f}, after {build['load_after'][0]:.2f}; "
+          f"{build['cpus']} CPUs")
+    print("| measurement | wall | CPU (user+sys, TeX included) | × `import sympy` (wall) | goal |")
+    print("|---|---|---|---|---|")
+    goals = {"full": "≤ 60 s", "nothing_changed": "≤ 2 s", "no_pdf": "≤ 8 s", "list": "no SymPy",
+             "version": "no SymPy"}
+    names = {"list": "`derive list`", "version": "`derive --version`", "no_pdf": "`derive build --no-pdf`, new folder",
+             "no_pdf_nothing_changed": "`derive build --no-pdf`, nothing changed",
+             "full": "`derive build` with PDFs, new folder", "nothing_changed": "`derive build`, nothing changed"}
+    for key, name in names.items():
+        if key in build:
+            m = build[key]
+            print(f"| {name} | {m['wall']:.2f} s | {m['cpu']:.2f} s | {m['ratio_wall']:.1f} | {goals.get(key, '')} |")
+    if "figure_documents" in build:
+        print(f"figure documents compiled: {build['figure_documents']}")
 
 
 if __name__ == "__main__":

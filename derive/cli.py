@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -205,7 +206,7 @@ def main_entry() -> None:
 def _cmd_list(args: argparse.Namespace) -> int:
     import json
 
-    from .context import catalog
+    from .catalog import catalog
     from .scenarios import SCENARIOS
     summaries = {name: catalog(args.lang)[f"scenario.{name}.summary"] for name in SCENARIOS}
     if args.format == "json":
@@ -289,7 +290,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: cannot make the folder {out}: {exc.strerror or exc}") from None
-    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf)
+    # two worker processes render while this one writes and TeX compiles; the summary ends the progress on stderr
+    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf, jobs=min(2, os.cpu_count() or 1))
     return 0
 
 

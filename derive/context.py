@@ -11,6 +11,7 @@ import sympy
 from sympy import Expr
 
 from .backward import Derivation, Step
+from .catalog import catalog
 from .graph import symbol
 from .locales import catalog
 from .notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,

@@ -12,6 +12,7 @@ carrying its value and the gradient 1.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -185,10 +186,39 @@ def layout(derivation: Derivation, highlight: str | None = None,
            shown_gradients: set[str] | None = None) -> Layout:
     """Where every node and label of the graph figure goes; ``shown_gradients`` (default: all) limits the red
     labels to the gradients of those nodes, ``highlight`` marks the node being processed. Positions do not depend
-    on either, so a sequence of figures (one per backward step) never moves."""
+    on either, so a sequence of figures (one per backward step) never moves: the placement is computed once per
+    derivation and each figure only sets the two flags."""
+    placed = _placed(derivation)
+    if highlight is None and shown_gradients is None:
+        return placed
+    shown = (lambda name: True) if shown_gradients is None else (lambda name: name in shown_gradients)
+    return Layout(tuple(n if n.kind == "const" else dataclasses.replace(n, highlight=n.name == highlight,
+                                                                        gradient_shown=shown(n.name))
+                        for n in placed.nodes),
+                  tuple(dataclasses.replace(e, gradient_shown=shown(e.owner)) for e in placed.edges),
+                  placed.x, placed.stretch, placed.height)
+
+
+_PLACED: dict[int, tuple[Derivation, Layout]] = {}  # id → (derivation, its layout); the derivation is kept so
+_PLACED_SIZE = 32  # that its id is not reused while it is in here
+
+
+def _placed(derivation: Derivation) -> Layout:
+    """`_place` memoised per derivation object (a Beamer deck draws one derivation once per backward step, in
+    every language; `Derivation` holds dicts and cannot be a dictionary key itself)."""
+    hit = _PLACED.get(id(derivation))
+    if hit is not None and hit[0] is derivation:
+        return hit[1]
+    placed = _place(derivation)
+    while len(_PLACED) >= _PLACED_SIZE:
+        _PLACED.pop(next(iter(_PLACED)))
+    _PLACED[id(derivation)] = (derivation, placed)
+    return placed
+
+
+def _place(derivation: Derivation) -> Layout:
     graph, out = derivation.graph, derivation.output
     readers = graph.consumers()
-    shown = (lambda name: True) if shown_gradients is None else (lambda name: name in shown_gradients)
     terms = {(step.node, term.input): term for step in derivation.steps for term in step.terms}
 
     column: dict[str, int] = {}
@@ -229,12 +259,11 @@ def layout(derivation: Derivation, highlight: str | None = None,
             gradient = derivation.gradients[node.name]
             total = _number(gradient.value) if derivation.values is not None else _expr(Grad(out, node.name))
         nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
-                                _name(node.name), None if node.op == "leaf" else _symbol(node.op), total,
-                                node.name == highlight, shown(node.name)))
+                                _name(node.name), None if node.op == "leaf" else _symbol(node.op), total))
     nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
-        rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)),
-        shown(owner)) for s, t, owner, fwd, grad in raw)
+        rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
+        for s, t, owner, fwd, grad in raw)
     x, stretch = _column_x(nodes, edges)
     return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
 

@@ -3,11 +3,13 @@ written atomically into one folder, byte-identical on every run, with an ``index
 from __future__ import annotations
 
 import signal
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
+from . import buildcache
 from .files import write_atomic
 from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
@@ -105,75 +107,248 @@ def documents() -> list[Document]:
     return scenario_documents() + network_documents() + verify_documents()
 
 
-def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True) -> list[Path]:
-    """Write the gallery; returns the files written. SIGTERM is turned into an interruption, so that an
-    interrupted build still leaves every file old or new and no temporary files behind."""
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build did: files whose bytes changed, files already as the build would write them (taken from the
+    last build or re-rendered to the same bytes), and PDFs skipped with the reason."""
+
+    index: Path  # the gallery's index.html, as the user named the folder
+    written: tuple[Path, ...]
+    unchanged: tuple[Path, ...]
+    skipped: tuple[tuple[Path, str], ...]
+    compiled: tuple[Path, ...] = ()  # the documents' PDFs compiled by this build (also in written)
+    kept: tuple[Path, ...] = ()  # the documents' PDFs whose sources had not changed (also in unchanged)
+
+    def lines(self) -> list[str]:
+        out = [f"{len(self.written)} files written, {len(self.unchanged)} unchanged"]
+        if self.compiled or self.kept:
+            out[0] += f"; {len(self.compiled)} PDFs compiled, {len(self.kept)} up to date"
+        reasons: dict[str, int] = {}
+        for _, reason in self.skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        out += [f"skipped {count} PDFs: {reason}" for reason, count in sorted(reasons.items())]
+        out.append(f"open {self.index}")
+        return out
+
+
+def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True, jobs: int = 1) -> BuildSummary:
+    """Write the gallery (only what changed since the last build into ``out``; see `derive.buildcache`), compiling
+    each .tex as soon as it is written. With ``jobs`` > 1, that many worker processes render the folders ahead of
+    the one being written (the files are written in the same order either way). SIGTERM is turned into an
+    interruption, so that an interrupted build still leaves every file old or new and no temporary files behind."""
     previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
     if previous is not None:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _build(out, progress, pdf)
+        return _build(out, progress, pdf, jobs)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _build(out: Path, progress: TextIO | None, pdf: bool) -> list[Path]:
-    out = out.resolve()  # the TeX engine reports absolute paths
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``path`` atomically unless it already holds ``data``; whether it was written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+    return True
+
+
+def _source_folders() -> list[Path]:
+    return [Path(__file__).resolve().parent] + [shipped_folder(name) for name in ("templates", "examples")]
+
+
+def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -> BuildSummary:
+    out = out_given.resolve()  # the TeX engine reports absolute paths
     docs = documents()
-    bar = Progress(len(docs), progress)
-    written: list[Path] = []
+    old = buildcache.load(out)
+    new = buildcache.Manifest(buildcache.inputs_digest(_source_folders()))
+    tex_docs = [doc for doc in docs if doc.fmt in ("latex", "beamer")]
+    bar = Progress(len(docs) + (len(tex_docs) if pdf else 0), progress)
+    written: dict[Path, None] = {}  # ordered sets: a plot beside the .tex is written once, seen four times
+    unchanged: dict[Path, None] = {}
     index: list[tuple[str, str, str | None, str]] = []
-    tex_files: list[Path] = []
+    pdfs = _PdfQueue(out, old, new, unchanged, bar) if pdf else None
+    stale: dict[str, list[str]] = {}
     for doc in docs:
-        text, beside = doc.render()
-        target = out / doc.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for name, data in beside.items():
-            if target.parent / name not in written:
-                write_atomic(target.parent / name, data)
-                written.append(target.parent / name)
-        write_atomic(target, text.encode("utf-8"))
-        written.append(target)
-        index.append((doc.group, doc.fmt, doc.lang, doc.path))
-        if doc.fmt in ("latex", "beamer"):
-            tex_files.append(target)
-            # listed whether or not this run compiles it: the index, like every text file, is the same with
-            # --no-pdf (the committed output/ is built so) as after a full build
-            index.append((doc.group, "beamer-pdf" if doc.fmt == "beamer" else "pdf", doc.lang,
-                          str(Path(doc.path).with_suffix(".pdf"))))
-        bar.step(doc.path)
-    if pdf:
-        written += [compiled for compiled in _compile_all(tex_files, bar) if compiled is not None]
+        if not old.fresh_document(out, doc.path, new.inputs):
+            stale.setdefault(doc.group, []).append(doc.path)
+    workers = _Workers(stale, jobs) if jobs > 1 and len(stale) > 1 else None
+    try:
+        for doc in docs:
+            if pdfs is not None and pdfs.group != doc.group:
+                pdfs.flush(doc.group)  # the folder's .tex files are all written: compile them
+            if old.fresh_document(out, doc.path, new.inputs):
+                entry = old.documents[doc.path]
+                unchanged.update(dict.fromkeys(out / name for name in (doc.path, *entry["beside"])))
+                bar.step(doc.path, "unchanged")
+            else:
+                text, beside = workers.result(doc) if workers is not None else doc.render()
+                folder = Path(doc.path).parent
+                data = {**{(folder / name).as_posix(): content for name, content in beside.items()},
+                        doc.path: text.encode("utf-8")}  # the files beside first: the document refers to them
+                for name, content in data.items():
+                    if out / name not in written:
+                        (written if _write_if_changed(out / name, content) else unchanged)[out / name] = None
+                entry = {"sha": buildcache.digest(data.pop(doc.path)),
+                         "beside": {name: buildcache.digest(content) for name, content in data.items()}}
+                bar.step(doc.path)
+            new.documents[doc.path] = entry
+            index.append((doc.group, doc.fmt, doc.lang, doc.path))
+            if doc.fmt in ("latex", "beamer"):
+                pdf_path = str(Path(doc.path).with_suffix(".pdf"))
+                # listed whether or not this run compiles it: the index, like every text file, is the same with
+                # --no-pdf (the committed output/ is built so) as after a full build
+                index.append((doc.group, "beamer-pdf" if doc.fmt == "beamer" else "pdf", doc.lang, pdf_path))
+                if pdfs is not None:
+                    pdfs.add(doc, pdf_path, entry)
+        if pdfs is not None:
+            pdfs.flush(None)
+            written.update(dict.fromkeys(pdfs.finish()))
+    finally:
+        if workers is not None:
+            workers.close()
+        if pdfs is not None:
+            pdfs.close()
     from .html import build_index
-    write_atomic(out / "index.html", build_index(index).encode("utf-8"))
-    written.append(out / "index.html")
+    (written if _write_if_changed(out / "index.html", build_index(index).encode("utf-8")) else unchanged)[
+        out / "index.html"] = None
+    if pdfs is None:  # what the last full build knew about the PDFs stays true as long as their sources are the same
+        new.pdfs = old.pdfs
+    buildcache.save(out, new)
     bar.done()
-    bar.report(f"wrote {len(written)} files to {out} ({sum(p.name == FIGURE for p in written)} graph figures)")
-    return written
+    compiled = {out / path for path in new.pdfs if pdfs is not None}
+    summary = BuildSummary(out_given / "index.html", tuple(written), tuple(p for p in unchanged if p not in written),
+                           tuple(pdfs.skipped if pdfs is not None else ()), tuple(p for p in written if p in compiled),
+                           tuple(p for p in unchanged if p in compiled))
+    for line in summary.lines():
+        bar.say(line)
+    return summary
 
 
-def _compile_all(tex_files: list[Path], bar: "Progress") -> list[Path | None]:
-    """Compile every .tex with the engine its first line names, two at a time; a missing engine is one warning
-    and no PDFs from it, not a failure."""
-    from .pdf import compile_pdf, engine_available, engine_for
-    engines = {tex: engine_for(tex.read_text(encoding="utf-8")) for tex in tex_files}
-    missing = sorted({e for e in engines.values() if not engine_available(e)})
-    for engine in missing:
-        count = sum(e == engine for e in engines.values())
-        bar.skipped.append(f"{engine} is not installed: skipped the {count} PDF(s) it would make (install TeX Live, "
-                           f"{TEX_PACKAGES[engine]}; see the README's Requirements)")
-    bar.restart(len(tex_files), "PDF")
+class _Workers:
+    """Worker processes rendering the stale documents of each folder, in the order the build writes them; the
+    main process only writes (so an interruption leaves no half-written file)."""
 
-    def one(tex: Path) -> Path | None:
-        if engines[tex] in missing:
-            return None
-        result = compile_pdf(tex)
-        bar.step(str(result.name))
-        return result
+    def __init__(self, stale: dict[str, list[str]], jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        self.folders = {group: self.pool.submit(render_folder, group, tuple(paths)) for group, paths in stale.items()}
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one, tex_files))
+    def result(self, doc: Document) -> tuple[str, dict[str, bytes]]:
+        return self.folders[doc.group].result()[doc.path]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]]]:
+    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process)."""
+    return {doc.path: doc.render() for doc in documents() if doc.group == group and doc.path in paths}
+
+
+class _PdfQueue:
+    """The PDFs of the build, a folder of the gallery at a time: each is taken from the last build when what it is
+    compiled from is the same, else compiled (two at a time, while the next folders are rendered) once the
+    folder's figure PDF is there (`derive.texfigures`); a missing engine skips it with the reason."""
+
+    def __init__(self, out: Path, old: buildcache.Manifest, new: buildcache.Manifest,
+                 unchanged: dict[Path, None], bar: "Progress") -> None:
+        self.out, self.old, self.new, self.unchanged, self.bar = out, old, new, unchanged, bar
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.group: str | None = None
+        self.pending: list[tuple[Document, str, dict]] = []
+        self.folders: list[Future] = []  # each gives the (pdf path, source digest, future) of its documents
+        self.engines: dict[str, bool] = {}
+        self.skipped: list[tuple[Path, str]] = []
+        self.figures: set[str] = set()  # the figure PDFs this build's documents use
+
+    def add(self, doc: Document, pdf_path: str, entry: dict) -> None:
+        self.pending.append((doc, pdf_path, entry))
+
+    def _available(self, engine: str) -> bool:
+        from .pdf import engine_available
+        if engine not in self.engines:
+            self.engines[engine] = engine_available(engine)
+        return self.engines[engine]
+
+    def flush(self, next_group: str | None) -> None:
+        from .pdf import engine_for
+        from .texfigures import ENGINE, figure_document
+        pending, self.pending, self.group = self.pending, [], next_group
+        if not pending:
+            return
+        texts = [(self.out / doc.path).read_text(encoding="utf-8") for doc, _, _ in pending]
+        figures = figure_document(texts) if self._available(ENGINE) else None
+        if figures is not None:
+            self.figures.add(figures.name)
+        todo = []
+        for (doc, pdf_path, entry), text in zip(pending, texts):
+            engine = engine_for(text)
+            beside = {name: sha for name, sha in entry["beside"].items() if name.endswith(".pdf")}
+            if figures is not None:
+                beside["figures"] = buildcache.digest(figures.source.encode("utf-8"))
+            source = buildcache.pdf_source_digest(engine, entry["sha"], beside)
+            if self.old.fresh_pdf(self.out, pdf_path, source):
+                self.new.pdfs[pdf_path] = self.old.pdfs[pdf_path]
+                self.unchanged[self.out / pdf_path] = None
+                self.bar.step(pdf_path, "unchanged")
+            elif not self._available(engine):
+                self.skipped.append((self.out / pdf_path, f"{engine} not found (install TeX Live, {TEX_PACKAGES[engine]}; see the README's Requirements)"))
+                self.bar.step(pdf_path, f"skipped: {engine} not found")
+            else:
+                todo.append((doc, pdf_path, source, text))
+        if todo:
+            self.folders.append(self.pool.submit(self._compile_folder, figures, todo))
+
+    def _compile_folder(self, figures, todo: list) -> list[tuple[str, str, Future]]:
+        """Runs on a compiling thread: the figure PDF (from the cache or compiled now), then the documents."""
+        from .texfigures import externalized
+        figure_pdf = None
+        if figures is not None:
+            cache = self.out / buildcache.FOLDER / "figures"
+            cache.mkdir(parents=True, exist_ok=True)
+            figure_pdf = cache / figures.name
+            if not figure_pdf.is_file():
+                _compile(cache / (figures.name[:-4] + ".tex"), figures.source, figure_pdf, {})
+
+        def one(doc: Document, pdf_path: str, text: str) -> Path:
+            tex = self.out / doc.path
+            if figure_pdf is None:
+                result = _compile(tex, None, tex.with_suffix(".pdf"), {})
+            else:
+                result = _compile(tex, externalized(text, figures), tex.with_suffix(".pdf"),
+                                  {figures.name: figure_pdf})
+            self.bar.step(pdf_path)
+            return result
+        return [(pdf_path, source, self.pool.submit(one, doc, pdf_path, text)) for doc, pdf_path, source, text in todo]
+
+    def finish(self) -> list[Path]:
+        """Wait for every compilation; drop the figure PDFs no document uses any more; the PDFs written."""
+        done = []
+        for folder in self.folders:
+            for pdf_path, source, future in folder.result():
+                self.new.pdfs[pdf_path] = {"source": source, "sha": buildcache.digest(future.result().read_bytes())}
+                done.append(self.out / pdf_path)
+        for stale in (self.out / buildcache.FOLDER / "figures").glob("dvfigures-*.pdf"):
+            if stale.name not in self.figures:
+                stale.unlink()
+        return done
+
+    def close(self) -> None:
+        """After an error or an interruption: no new compilations; the running ones end."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _compile(tex: Path, text: str | None, pdf_path: Path, beside: dict[str, Path]) -> Path:
+    """The one place the gallery runs TeX (the tests put a stand-in here)."""
+    from .pdf import compile_tex
+    return compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
 
 
 class Progress:
@@ -181,35 +356,31 @@ class Progress:
 
     def __init__(self, total: int, stream: TextIO | None, label: str = "build") -> None:
         self.stream, self.total, self.count, self.label = stream, total, 0, label
+        self.lock = threading.Lock()  # PDFs finish on the compiling threads
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.skipped: list[str] = []  # what the build went on without, said at the end where a reader looks
 
-    def restart(self, total: int, label: str) -> None:
-        self.done()
-        self.total, self.count, self.label = total, 0, label
+    def step(self, what: str, note: str = "") -> None:
+        """One more item done: ``what`` names it (``toast/ja.pdf``), ``note`` says why nothing was done."""
+        with self.lock:
+            self.count += 1
+            if self.stream is None:
+                return
+            what = f"{what} ({note})" if note else what
+            if self.tty:
+                filled = 30 * self.count // max(self.total, 1)
+                self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} "
+                                  f"{what[:50]:<50}")
+            else:
+                self.stream.write(f"[{self.count}/{self.total}] {what}\n")
+            self.stream.flush()
 
-    def step(self, what: str) -> None:
-        self.count += 1
-        if self.stream is None:
-            return
-        if self.tty:
-            filled = 30 * self.count // max(self.total, 1)
-            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} "
-                              f"{what[:40]:<40}")
-        else:
-            self.stream.write(f"[{self.count}/{self.total}] {what}\n")
-        self.stream.flush()
+    def say(self, line: str) -> None:
+        if self.stream is not None:
+            self.stream.write(f"derive: {line}\n")
 
     def warn(self, message: str) -> None:
         if self.stream is not None:
             self.stream.write(("\n" if self.tty else "") + f"derive: warning: {message}\n")
-
-    def report(self, summary: str) -> None:
-        """The last lines: what was written, then a warning for each thing skipped."""
-        if self.stream is not None:
-            self.stream.write(f"derive: {summary}\n")
-        for message in self.skipped:
-            self.warn(message)
 
     def done(self) -> None:
         if self.tty and self.stream is not None and self.count:
@@ -221,5 +392,4 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _main_thread() -> bool:
-    import threading
     return threading.current_thread() is threading.main_thread()

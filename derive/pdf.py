@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from .errors import DeriveError
 from .files import write_atomic
@@ -89,14 +90,18 @@ def overfull_boxes(log: str, wider_than: float = 0.0) -> list[tuple[float, str]]
 
 
 def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
-                pdf_path: str | os.PathLike | None = None) -> Compiled:
+                pdf_path: str | os.PathLike | None = None, text: str | None = None,
+                beside: Mapping[str, Path] | None = None) -> Compiled:
     """Compile ``tex_path`` into ``pdf_path`` (default: beside it, ``.pdf``) and return the PDF's path and log.
 
-    ``engine`` defaults to the one the file's first line names. Raises `EngineMissing` when the engine is not
-    installed and `CompileError` when it fails.
+    ``engine`` defaults to the one the file's first line names. ``text`` is compiled instead of the file's own
+    (the gallery's documents with their pictures taken from a figure PDF), with the files ``beside`` (name →
+    path) copied next to it. Raises `EngineMissing` when the engine is not installed and `CompileError` when it
+    fails.
     """
     source = Path(tex_path).resolve()
-    text = source.read_text(encoding="utf-8")
+    own = text is None
+    text = source.read_text(encoding="utf-8") if text is None else text
     engine = engine or engine_for(text)
     if engine not in ENGINES:
         raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(ENGINES)})")
@@ -110,7 +115,12 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as tmp:
         work = Path(tmp)
-        shutil.copyfile(source, work / "document.tex")
+        if own:
+            shutil.copyfile(source, work / "document.tex")
+        else:
+            (work / "document.tex").write_text(text, encoding="utf-8")
+        for name, path in (beside or {}).items():  # in the work folder: the name the PDF records stays the same
+            shutil.copyfile(path, work / name)
         command = [program, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                    "-jobname=document", _PIN_ID[engine] + r"\input{document.tex}"]
         log, runs = "", 0

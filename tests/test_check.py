@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sympy
 
+from derive import check as check_module
 from derive import rules as rules_module
 from derive.backward import Gradient, derive
 from derive.check import check
@@ -115,6 +116,27 @@ def test_a_wrong_accumulated_gradient_fails_the_check(name, delta):
     with pytest.raises(CheckFailure) as info:
         check(_tampered(derivation, name, delta))
     assert f"/d{name}" in str(info.value)
+
+
+def test_the_symbolic_oracle_differentiates_once_per_graph_and_evaluates_at_every_point():
+    """Gradient-descent steps check one graph at many points: sympy.diff runs for the first, and every point is
+    still compared (a wrong gradient at a later point fails; the oracle's numbers are the exact derivative's)."""
+    graph = parse_program("p = w*x; y = p + b; s = -y; t = s + y_; f = t*t")
+    check_module._symbolic_partials.cache_clear()
+    points = [{"x": "2", "w": "3", "b": "1", "y_": "5"}, {"x": "-1.5", "w": "0.25", "b": "2", "y_": "-3"},
+              {"x": "7", "w": "-2", "b": "0.5", "y_": "0.125"}]
+    for point in points:
+        derivation = derive(graph, point_of(point))
+        assert check(derivation).oracle == "symbolic"
+        x, w, b, y_ = (R(point[k]) for k in ("x", "w", "b", "y_"))
+        residual = y_ - w * x - b  # f = residual²
+        expected = {"w": -2 * residual * x, "x": -2 * residual * w, "b": -2 * residual, "y_": 2 * residual}
+        oracle = check_module._try_symbolic(graph, derivation.values)
+        assert oracle == pytest.approx({k: float(v) for k, v in expected.items()}, rel=1e-15)
+    assert check_module._symbolic_partials.cache_info().misses == 1
+    with pytest.raises(CheckFailure) as info:
+        check(_tampered(derivation, "w", R(1, 1000)))
+    assert "/dw" in str(info.value)
 
 
 def test_a_wrong_accumulated_gradient_fails_the_numeric_oracle():

@@ -34,6 +34,17 @@ def test_version(capsys):
     assert code == 0 and out.startswith("derive ")
 
 
+@pytest.mark.parametrize("argv", [["list"], ["list", "--lang", "ja", "--format", "json"], ["--version"]])
+def test_list_and_version_do_not_import_sympy(argv):
+    """Start-up: SymPy takes most of a second to import; listing the scenarios or the version needs none of it."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "derive", *argv], capture_output=True,
+                            text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.strip()
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert "derive.cli" in imported
+    assert not [name for name in imported if name.split(".")[0] in ("sympy", "mpmath")]
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
                                   ["list", "--help"]])
 def test_help_has_examples(capsys, argv):

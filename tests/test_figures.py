@@ -104,6 +104,26 @@ def test_layout_highlight_and_partial_gradients_keep_positions(program, point):
     assert 'visibility="hidden"' in figure_svg.to_svg(partial)
 
 
+def test_rows_are_placed_once_per_derivation_and_each_figure_is_what_a_fresh_layout_gives(monkeypatch):
+    """A Beamer deck draws the graph once per backward step in two languages: the placement (the costly part) runs
+    once per derivation; every state still equals a layout computed from scratch."""
+    d = _derivation(NETWORK, NETWORK_POINT)
+    states = [(None, None)] + [(step.node, {step.node, d.output}) for step in d.steps] + [(None, set())]
+    fresh = []
+    for highlight, shown in states:
+        figures._PLACED.clear()
+        fresh.append(figures.layout(d, highlight=highlight, shown_gradients=shown))
+    figures._PLACED.clear()
+    calls = []
+    place_rows = figures._place_rows
+    monkeypatch.setattr(figures, "_place_rows", lambda *a: calls.append(1) or place_rows(*a))
+    again = [figures.layout(d, highlight=h, shown_gradients=s) for h, s in states * 2]
+    assert again == fresh * 2
+    assert len(calls) == 1
+    figures.layout(_derivation(NETWORK, NETWORK_POINT))  # another derivation object: placed anew
+    assert len(calls) == 2
+
+
 def test_fan_out_edges_carry_their_share_and_the_node_its_total():
     d = _derivation("f = x*y + x", {"x": 3, "y": 2})  # ∂f/∂x = y + 1 = 3: 2 along x → u1, 1 along x → f
     lay = figures.layout(d)

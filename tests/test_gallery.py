@@ -1,7 +1,11 @@
 """`derive build`: the committed output/ is what the build produces, and a second build changes no byte."""
 from __future__ import annotations
 
+import dataclasses
 import filecmp
+import io
+import shutil
+from pathlib import Path
 
 from conftest import ROOT
 from derive.cli import main
@@ -26,40 +30,138 @@ def test_gallery_has_every_scenario_format_and_language(gallery):
         assert (gallery / relative_path(scenario, fmt, lang)).is_file()
 
 
-def test_index_is_the_same_whether_or_not_pdfs_are_compiled(gallery, tmp_path, monkeypatch):
-    """The committed output/ is built with --no-pdf; the README's main job (a full build) must leave it unchanged,
-    so the tests still pass after it. Compiling is replaced by a stand-in that writes the PDFs' paths only."""
+def _stand_in_compiler(monkeypatch, compiled: list[str]) -> None:
+    """Compiling replaced by a stand-in that writes a PDF naming its .tex (the real engines run in test_tex)."""
     import derive.gallery as gallery_module
 
-    def compile_all(tex_files, bar):
-        for tex in tex_files:
-            tex.with_suffix(".pdf").write_bytes(b"%PDF stand-in\n")
-        return [tex.with_suffix(".pdf") for tex in tex_files]
-    monkeypatch.setattr(gallery_module, "_compile_all", compile_all)
+    def compile_one(tex: Path, text: str | None, pdf_path: Path, beside) -> Path:
+        compiled.append(tex.name)
+        pdf_path.write_bytes(b"%PDF stand-in for " + (text or tex.read_text()).encode()[:64])
+        return pdf_path
+    monkeypatch.setattr(gallery_module, "_compile", compile_one)
+
+
+def test_index_is_the_same_whether_or_not_pdfs_are_compiled(gallery, tmp_path, monkeypatch):
+    """The committed output/ is built with --no-pdf; the README's main job (a full build) must leave it unchanged,
+    so the tests still pass after it."""
+    import derive.gallery as gallery_module
+    _stand_in_compiler(monkeypatch, [])
     full = tmp_path / "full"
-    written = gallery_module.build_gallery(full, pdf=True)
-    assert {tex.with_suffix(".pdf") for tex in full.rglob("*.tex")} <= set(written)
+    summary = gallery_module.build_gallery(full, pdf=True)
+    assert {tex.with_suffix(".pdf") for tex in full.rglob("*.tex")} == set(summary.compiled) <= set(summary.written)
     assert (full / "index.html").read_bytes() == (gallery / "index.html").read_bytes()
     assert 'href="toast/en.pdf"' in (gallery / "index.html").read_text(encoding="utf-8")
 
 
-def test_a_build_without_tex_goes_on_and_says_so_at_the_end(tmp_path, monkeypatch):
-    import io
+def _documents(group: str | None = None, fail: bool = False):
+    """The gallery's documents (those of ``group``), each recording its path in ``rendered`` when rendered; with
+    ``fail``, rendering one is an error."""
+    from derive import gallery as gallery_module
+    rendered: list[str] = []
 
-    import derive.gallery as gallery_module
-    tex_files = []
-    for name, engine in (("en.tex", "pdflatex"), ("ja.tex", "lualatex"), ("ja-slides.tex", "lualatex")):
-        tex_files.append(tmp_path / name)
-        tex_files[-1].write_text(f"% !TEX program = {engine}\n\\documentclass{{article}}\n", encoding="utf-8")
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    log = io.StringIO()
-    bar = gallery_module.Progress(len(tex_files), log)
-    assert gallery_module._compile_all(tex_files, bar) == [None, None, None]
-    assert "warning" not in log.getvalue()  # said once, at the end
-    bar.report("wrote 3 files")
-    last = log.getvalue().splitlines()[-3:]
-    assert last[0] == "derive: wrote 3 files"
-    assert last[1].startswith("derive: warning: lualatex is not installed: skipped the 2 PDF(s)")
-    assert last[2].startswith("derive: warning: pdflatex is not installed: skipped the 1 PDF(s)")
-    assert "texlive-lang-japanese" in last[1] and "texlive-latex-extra" in last[2]
-    assert not list(tmp_path.glob("*.pdf"))
+    def recorded(doc):
+        def render():
+            assert not fail, f"{doc.path} was rendered although nothing changed"
+            rendered.append(doc.path)
+            return doc.render()
+        return dataclasses.replace(doc, render=render)
+    docs = [recorded(d) for d in gallery_module.documents() if group is None or d.group == group]
+    return docs, rendered
+
+
+def test_a_second_build_renders_nothing_and_says_so(gallery, monkeypatch):
+    from derive import gallery as gallery_module
+    before = {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()}
+    docs, _ = _documents(fail=True)
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    progress = io.StringIO()
+    summary = gallery_module.build_gallery(gallery, progress, pdf=False, jobs=2)  # rendering would fail the test
+    assert summary.written == () and not summary.skipped
+    assert {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()} == before
+    assert set(summary.unchanged) == {p for p in before if ".cache" not in p.parts}
+    lines = progress.getvalue().splitlines()
+    assert lines[0] == f"[1/{len(docs)}] {docs[0].path} (unchanged)"
+    assert lines[len(docs) - 1] == f"[{len(docs)}/{len(docs)}] {docs[-1].path} (unchanged)"
+    assert lines[len(docs):] == [f"derive: 0 files written, {len(summary.unchanged)} unchanged",
+                                 f"derive: open {gallery / 'index.html'}"]
+
+
+def test_only_what_changed_is_rebuilt(gallery, tmp_path, monkeypatch):
+    """A changed or missing file is written again (and only its document is rendered); every byte ends as a
+    build from scratch writes it."""
+    from derive import gallery as gallery_module
+    out = tmp_path / "output"
+    shutil.copytree(gallery, out)
+    (out / "toast" / "en.md").write_text("edited by hand\n", encoding="utf-8")
+    (out / "linear-model" / "ja-slides.tex").unlink()
+    docs, rendered = _documents()
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    summary = gallery_module.build_gallery(out, pdf=False)
+    assert sorted(rendered) == ["linear-model/ja-slides.tex", "toast/en.md"]
+    assert sorted(summary.written) == [out / "linear-model" / "ja-slides.tex", out / "toast" / "en.md"]
+    names = sorted(text_files(gallery))
+    _, mismatch, errors = filecmp.cmpfiles(gallery, out, names, shallow=False)
+    assert not mismatch and not errors
+
+
+def test_a_missing_engine_skips_its_pdfs_with_the_reason(tmp_path, monkeypatch):
+    import derive.pdf as pdf_module
+    from derive import gallery as gallery_module
+    compiled: list[str] = []
+    _stand_in_compiler(monkeypatch, compiled)
+    docs, _ = _documents("toast")
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    monkeypatch.setattr(pdf_module, "engine_available", lambda engine: engine != "lualatex")
+    progress = io.StringIO()
+    out = tmp_path / "output"
+    summary = gallery_module.build_gallery(out, progress, pdf=True)
+    figure_pages = [name for name in compiled if name.startswith("dvfigures-")]
+    assert len(figure_pages) == 1  # the folder's pictures, typeset once for all four documents
+    assert sorted(set(compiled) - set(figure_pages)) == ["en-slides.tex", "en.tex"]
+    assert sorted(p.name for p, _ in summary.skipped) == ["ja-slides.pdf", "ja.pdf"]
+    text = progress.getvalue()
+    assert "] toast/ja.pdf (skipped: lualatex not found)\n" in text
+    assert "] toast/en.pdf\n" in text
+    assert ("derive: skipped 2 PDFs: lualatex not found (install TeX Live, Debian/Ubuntu: texlive-luatex "
+            "texlive-lang-japanese; macOS: MacTeX; see the README's Requirements)\n") in text
+    assert text.endswith(f"derive: open {out / 'index.html'}\n")
+    cache = out / ".cache" / "figures"
+    current = sorted(p.name for p in cache.iterdir())
+    (cache / "dvfigures-of-an-older-build.pdf").write_bytes(b"%PDF old")
+    compiled.clear()
+    gallery_module.build_gallery(out, progress, pdf=True)
+    assert compiled == []  # the PDFs that were made are up to date; the skipped ones are still skipped
+    assert sorted(p.name for p in cache.iterdir()) == current  # figure PDFs no document uses are dropped
+
+
+def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypatch):
+    """The toast slides in both languages, compiled for real: once from nothing (the folder's figure PDF is
+    compiled), once into another folder whose figure cache is warm (it is not compiled again), then again into the
+    first folder (nothing is compiled). Every PDF is byte-identical across the three."""
+    from conftest import require_tool
+    from derive import gallery as gallery_module
+    require_tool("pdflatex")
+    require_tool("lualatex")
+    docs = [d for d in gallery_module.documents() if d.group == "toast" and d.fmt == "beamer"]
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    compiled: list[str] = []
+    real = gallery_module._compile
+    monkeypatch.setattr(gallery_module, "_compile", lambda tex, *rest: compiled.append(tex.name) or real(tex, *rest))
+    cold, warm = tmp_path / "cold", tmp_path / "warm"
+    first = gallery_module.build_gallery(cold, pdf=True)
+    assert sorted(p.name for p in first.compiled) == ["en-slides.pdf", "ja-slides.pdf"]
+    assert sorted(name.startswith("dvfigures-") for name in compiled) == [False, False, True]
+    pdfs = {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")}
+    assert sorted(pdfs) == ["en-slides.pdf", "ja-slides.pdf"]
+    assert all(data.startswith(b"%PDF") for data in pdfs.values())
+
+    shutil.copytree(cold / ".cache" / "figures", warm / ".cache" / "figures")
+    compiled.clear()
+    gallery_module.build_gallery(warm, pdf=True)
+    assert sorted(compiled) == ["en-slides.tex", "ja-slides.tex"]  # the figure PDF came from the cache
+    assert {p.name: p.read_bytes() for p in (warm / "toast").glob("*.pdf")} == pdfs
+
+    compiled.clear()
+    again = gallery_module.build_gallery(cold, pdf=True)
+    assert compiled == [] and again.written == () and sorted(p.name for p in again.kept) == sorted(pdfs)
+    assert {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")} == pdfs

@@ -72,7 +72,9 @@ TEXT_SUFFIXES = {".md", ".json", ".tex", ".html", ".svg"}
 
 
 def text_files(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in TEXT_SUFFIXES}
+    """The gallery's text files (not the build's own records in .cache/, which git ignores)."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in TEXT_SUFFIXES
+            and ".cache" not in p.relative_to(folder).parts}
 
 
 def assert_same_text_files(built: Path, committed: Path) -> None:

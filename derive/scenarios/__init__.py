@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..walkthrough import Walkthrough
+
+if TYPE_CHECKING:  # `derive list` reads SCENARIOS without importing SymPy
+    from ..walkthrough import Walkthrough
 
 SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "delta-recurrence", "activations", "optimizers", "vanishing-gradients")
 
