@@ -70,6 +70,8 @@ def check(derivation: Derivation) -> CheckReport:
         oracles.append(("finite differences", _central_differences(graph, floats), FD_TOL))
     for oracle_name, expected, (abs_tol, rel_tol) in oracles:
         for name, value in expected.items():
+            if name in derivation.constants:
+                continue  # data, not differentiated
             if not abs(walk[name] - value) <= abs_tol + rel_tol * abs(value):
                 raise CheckFailure(f"self-check failed: d{graph.output}/d{name} = {walk[name]!r} from the walk, "
                                    f"{value!r} from {oracle_name}")
@@ -94,11 +96,11 @@ def _try_symbolic(graph: Graph, values: Mapping[str, Expr]) -> dict[str, float] 
 def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str, float]:
     """The walk's gradients at the check point (recomputed from the symbolic chain when the walk had no point)."""
     if derivation.values is not None:
-        return {name: float(g.value) for name, g in derivation.gradients.items()}
+        return {name: float(g.value) for name, g in derivation.gradients.items() if g.value is not None}
     from .backward import walk  # the same walk, now at the random point
     graph = derivation.graph
-    at_point = walk(graph, {n: values[n] for n in graph.leaves}, values, derivation.wrt)
-    return {name: float(g.value) for name, g in at_point.gradients.items()}
+    at_point = walk(graph, {n: values[n] for n in graph.leaves}, values, derivation.wrt, derivation.constants)
+    return {name: float(g.value) for name, g in at_point.gradients.items() if g.value is not None}
 
 
 def _check_locals(derivation: Derivation, values: Mapping[str, Expr], skip: set[str]) -> int:
