@@ -38,12 +38,21 @@ class Step:
 
 @dataclass(frozen=True)
 class Gradient:
-    """∂output/∂node, collected over every node that reads it (a sum where the value fans out)."""
+    """∂output/∂node, collected over every node that reads it (a sum where the value fans out). For a leaf held
+    constant (data such as a target, see `Derivation.constants`) nothing is computed: ``expr`` and ``value`` are
+    None."""
 
     node: str
-    expr: Expr
+    expr: Expr | None
     value: Expr | None
     parts: tuple[tuple[str, Expr | None], ...]  # (reader, its contribution's value)
+
+    @property
+    def terms(self) -> tuple[Expr, ...]:
+        """The terms of ``expr``, one per part and in the order of ``parts`` (``expr`` is built unevaluated)."""
+        if self.expr is None:
+            return ()
+        return self.expr.args if len(self.parts) > 1 else (self.expr,)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class Derivation:
     steps: tuple[Step, ...]  # reverse topological order, one per non-leaf node
     gradients: Mapping[str, Gradient]  # every node and leaf
     wrt: tuple[str, ...]  # the leaves to explain and update
+    constants: tuple[str, ...] = ()  # leaves that are data (targets): not differentiated, no gradient computed
 
     @property
     def output(self) -> str:
@@ -78,15 +88,18 @@ class Derivation:
         raise KeyError((node, input_name))
 
 
-def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str, ...] | None = None) -> Derivation:
-    """Walk the graph backwards from ∂f/∂f = 1, recording every local gradient and product."""
-    return walk(graph, point, forward(graph, point) if point is not None else None, wrt)
+def derive(graph: Graph, point: Mapping[str, Expr] | None = None, wrt: tuple[str, ...] | None = None,
+           constants: tuple[str, ...] = ()) -> Derivation:
+    """Walk the graph backwards from ∂f/∂f = 1, recording every local gradient and product. The ``constants``
+    (leaves that are data, such as targets) are not differentiated."""
+    return walk(graph, point, forward(graph, point) if point is not None else None, wrt, constants)
 
 
 def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Expr] | None,
-         wrt: tuple[str, ...] | None = None) -> Derivation:
+         wrt: tuple[str, ...] | None = None, constants: tuple[str, ...] = ()) -> Derivation:
     """`derive` with the forward pass ``values`` at ``point`` already computed (None for a symbolic walk)."""
     wrt = _check_wrt(graph, wrt)
+    _check_constants(graph, constants, wrt)
     sub = {symbol(name): value for name, value in values.items()} if values is not None else None
     out = graph.output
     upstream: dict[str, Expr] = {out: sympy.S.One}
@@ -98,6 +111,9 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
     for node in reversed(graph.nodes):
         name = node.name
         received = parts[name]
+        if name in constants:
+            gradients[name] = Gradient(name, None, None, ())
+            continue
         if name != out:
             upstream[name] = _sum([_times(local, _grad_symbol(out, reader)) for reader, local, _ in received])
             upstream_value[name] = (
@@ -109,12 +125,15 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
         g_symbol = _grad_symbol(out, name)
         terms = []
         for input_name, local in _locals(node):
+            if input_name in constants:
+                continue
             local_value = _value(local, sub, node.name) if sub is not None else None
             contribution_value = exact(local_value * upstream_value[name]) if sub is not None else None
             terms.append(Term(input_name, local, local_value, _times(local, g_symbol), contribution_value))
             parts[input_name].append((name, local, contribution_value))
         steps.append(Step(name, node.op, shown[name], g_symbol, upstream_value[name], tuple(terms)))
-    return Derivation(graph, dict(point) if point is not None else None, values, tuple(steps), gradients, wrt)
+    return Derivation(graph, dict(point) if point is not None else None, values, tuple(steps), gradients, wrt,
+                      tuple(constants))
 
 
 def _times(local: Expr, gradient: Expr) -> Expr:
@@ -170,6 +189,12 @@ def _value(expr: Expr, sub: Mapping[sympy.Symbol, Expr], node: str) -> Expr:
         raise InputError(f"the local gradient of {node} is not a finite real number at the given point "
                          "(the point is outside the domain where the derivative exists)")
     return exact(value)
+
+
+def _check_constants(graph: Graph, constants: tuple[str, ...], wrt: tuple[str, ...]) -> None:
+    for name in constants:
+        if name not in graph or graph[name].op != "leaf" or name in wrt:
+            raise ValueError(f"constant '{name}' must be a leaf of the graph that is not differentiated")
 
 
 def _check_wrt(graph: Graph, wrt: tuple[str, ...] | None) -> tuple[str, ...]:

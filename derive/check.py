@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
+from typing import Collection, Mapping
 
 import mpmath
 import sympy
@@ -71,22 +71,25 @@ def check(derivation: Derivation) -> CheckReport:
     # unrolled output while it is small, else against central finite differences
     reverse, scale = _complex_step_reverse(graph, values, floats)
     _compare(graph, walk, "float64 reverse pass",
-             {name: (value, ROUNDING_TOL * scale[name]) for name, value in reverse.items()}, (ABS_TOL, REL_TOL))
+             {name: (value, ROUNDING_TOL * scale[name]) for name, value in reverse.items()}, (ABS_TOL, REL_TOL),
+             derivation.constants)
     symbolic = _try_symbolic(graph, values)
     if symbolic is not None:
         _compare(graph, walk, "sympy.diff", {name: (value, 0.0) for name, value in symbolic.items()},
-                 (ABS_TOL, REL_TOL))
+                 (ABS_TOL, REL_TOL), derivation.constants)
     else:
-        _check_differences(graph, walk, floats)
+        _check_differences(graph, walk, floats, derivation.constants)
     return CheckReport(locals_checked, len(walk), "numeric" if symbolic is None else "symbolic", given,
                        tuple(notes))
 
 
 def _compare(graph: Graph, walk: Mapping[str, float], oracle: str, expected: Mapping[str, tuple[float, float]],
-             tolerance: tuple[float, float]) -> None:
-    """``expected``: node → (value, the oracle's own error bound)."""
+             tolerance: tuple[float, float], constants: Collection[str] = ()) -> None:
+    """``expected``: node → (value, the oracle's own error bound); ``constants`` have no gradient to compare."""
     abs_tol, rel_tol = tolerance
     for name, (value, error) in expected.items():
+        if name in constants:
+            continue  # data, not differentiated
         if not abs(walk[name] - value) <= abs_tol + rel_tol * abs(value) + error:
             raise CheckFailure(f"self-check failed: d{graph.output}/d{name} = {walk[name]!r} from the walk, "
                                f"{value!r} from {oracle}")
@@ -165,11 +168,11 @@ def tree_operations(expr: Expr, limit: int) -> int | None:
 def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str, float]:
     """The walk's gradients at the check point (recomputed from the symbolic chain when the walk had no point)."""
     if derivation.values is not None:
-        return {name: float(g.value) for name, g in derivation.gradients.items()}
+        return {name: float(g.value) for name, g in derivation.gradients.items() if g.value is not None}
     from .backward import walk  # the same walk, now at the random point
     graph = derivation.graph
-    at_point = walk(graph, {n: values[n] for n in graph.leaves}, values, derivation.wrt)
-    return {name: float(g.value) for name, g in at_point.gradients.items()}
+    at_point = walk(graph, {n: values[n] for n in graph.leaves}, values, derivation.wrt, derivation.constants)
+    return {name: float(g.value) for name, g in at_point.gradients.items() if g.value is not None}
 
 
 def _check_locals(derivation: Derivation, values: Mapping[str, Expr], skip: set[str]) -> int:
@@ -216,11 +219,12 @@ def _definition_partials(op: str, params: tuple, pattern: tuple) -> tuple[Expr, 
     return own, tuple(sympy.diff(own, _placeholder(k)) for k in distinct)
 
 
-def _check_differences(graph: Graph, walk: Mapping[str, float], floats: Mapping[str, float]) -> None:
+def _check_differences(graph: Graph, walk: Mapping[str, float], floats: Mapping[str, float],
+                       constants: Collection[str]) -> None:
     """The leaves' gradients against central differences: one per leaf while leaves × nodes ≤ ``FD_WORK``, else
     (a wide graph, where that would cost leaves × nodes) along ``FD_DIRECTIONS`` reproducible random directions,
-    each compared with the walk's gradient projected on it."""
-    leaves = graph.leaves
+    each compared with the walk's gradient projected on it. ``constants`` are data, not differentiated."""
+    leaves = [leaf for leaf in graph.leaves if leaf not in constants]
     spans = {leaf: max(1.0, abs(floats[leaf])) for leaf in leaves}
     if len(leaves) * len(graph.nodes) <= FD_WORK:
         expected = {}

@@ -206,7 +206,7 @@ def main_entry() -> None:
 def _cmd_list(args: argparse.Namespace) -> int:
     import json
 
-    from .catalog import catalog
+    from .locales import catalog
     from .scenarios import SCENARIOS
     summaries = {name: catalog(args.lang)[f"scenario.{name}.summary"] for name in SCENARIOS}
     if args.format == "json":

@@ -5,17 +5,16 @@ these strings.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import sympy
 from sympy import Expr
 
 from .backward import Derivation, Step
-from .catalog import catalog
 from .graph import symbol
 from .locales import catalog
 from .notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,
-                       product_latex)
+                       product_latex, sum_latex)
 from .render import MAX_FIGURE_NODES, drawable
 from .rules import RULES
 from .walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
@@ -56,7 +55,8 @@ def value_latex(value: Expr | None) -> str | None:
 def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     d = walk.derivation
     out = d.output
-    gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes]) if name != out}
+    gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes])
+                 if name != out and name not in d.constants}
     return {
         "lang": lang,
         "t": catalog(lang),
@@ -157,9 +157,11 @@ def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
 
 def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
     g = d.gradients[name]
-    expr = formula_latex(g.expr)
+    fan_out = len(g.parts) > 1
+    # A fan-out sum and its numbers are printed from one list, so the k-th number is the k-th term's value.
+    expr = sum_latex(g.terms)
     members = [formula_latex(Grad(d.output, name)), expr]
-    if len(g.parts) > 1 and g.value is not None:
+    if fan_out and g.value is not None:
         members.append(" + ".join(_paren(number_latex(v)) for _, v in g.parts))
     if g.value is not None:
         members.append(number_latex(g.value))
@@ -170,7 +172,7 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
         "expr": expr,
         "value": value_latex(g.value),
         "value_text": number_text(g.value) if g.value is not None else None,
-        "fan_out": len(g.parts) > 1,
+        "fan_out": fan_out,
         "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))),
         "readers": [name_latex(reader) for reader, _ in g.parts],
     }

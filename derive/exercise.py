@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import DeriveError, InputError
-from .notation import chain_latex
+from .notation import SIGNIFICANT_DIGITS, chain_latex
 
 if TYPE_CHECKING:
     from .walkthrough import Walkthrough
@@ -235,7 +235,7 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
     context["exercise"] = {
         "title": say(lang, "exercise.title", title=context["title"]),
         "key_title": say(lang, "exercise.key_title", title=context["title"]),
-        "instructions": say(lang, "exercise.instructions", count=count),
+        "instructions": say(lang, "exercise.instructions", count=count, digits=SIGNIFICANT_DIGITS),
         "footer": say(lang, "exercise.footer", seed=sheet.seed, count=count),
         "key_intro": say(lang, "exercise.key_intro", seed=sheet.seed, count=count),
         "command": command,

@@ -13,9 +13,7 @@ carrying its value and the gradient 1.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal, Mapping
 
 import sympy
@@ -23,14 +21,13 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .backward import Derivation
-from .notation import DerivePrinter, Grad, name_latex
+from .notation import DerivePrinter, Grad, name_latex, number_text, text_latex
 from .rules import RULES
 
 Kind = Literal["leaf", "op", "output", "const"]
 
 SWEEPS = 12  # passes of each phase of the row placement; enough for the graphs the material draws
 PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
-MAX_PLAIN_CHARS = 12  # exact numbers longer than this are shown with 4 significant digits
 SVG_MARKER = "<!-- written by derive -->"  # the first line of every graph figure derive writes as SVG
 
 TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
@@ -84,51 +81,7 @@ class Layout:
 
 
 # --- numbers and names ------------------------------------------------------------------------------------------
-
-def number_text(value: sympy.Expr | int | float | Fraction) -> str:
-    """A number as a figure prints it: ``-4``, ``0.72``, ``1/3`` when exact and short, else 4 significant digits."""
-    value = sympy.Rational(value.numerator, value.denominator) if isinstance(value, Fraction) else sympy.sympify(value)
-    if value.is_Rational:
-        if value.is_Integer:
-            text = str(int(value))
-        else:
-            q = int(value.q)
-            while q % 2 == 0:
-                q //= 2
-            while q % 5 == 0:
-                q //= 5
-            text = _decimal(Fraction(int(value.p), int(value.q))) if q == 1 else f"{value.p}/{value.q}"
-        if len(text) <= MAX_PLAIN_CHARS:
-            return text
-    return _four_digits(float(value))
-
-
-def _decimal(value: Fraction) -> str:
-    digits = 0
-    while (value * 10 ** digits).denominator != 1:
-        digits += 1
-    scaled = abs(value.numerator * 10 ** digits // value.denominator)
-    whole, frac = divmod(scaled, 10 ** digits)
-    return ("-" if value < 0 else "") + f"{whole}.{frac:0{digits}d}"
-
-
-def _four_digits(value: float) -> str:
-    text = f"{value:.4g}"
-    return "0" if text == "-0" else text
-
-
-def number_latex(text: str) -> str:
-    """`number_text`'s output in maths-mode LaTeX (``1/3`` → ``\\frac{1}{3}``, ``1e-05`` → ``1\\times 10^{-5}``)."""
-    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
-    if "/" in body:
-        p, q = body.split("/")
-        return sign + r"\frac{" + p + "}{" + q + "}"
-    match = re.fullmatch(r"([\d.]+)e([+-])0*(\d+)", body)
-    if match:
-        mantissa, exp_sign, exponent = match.groups()
-        return sign + mantissa + r"\times 10^{" + ("-" if exp_sign == "-" else "") + exponent + "}"
-    return sign + body
-
+# Numbers are printed by `derive.notation.number_text`, the one rule for every number the project prints.
 
 def name_text(name: str) -> str:
     """A node name in plain text, as the material writes it (``y_`` → ``y'``)."""
@@ -169,7 +122,7 @@ def _symbol(op: str) -> Label:
 
 def _number(value: sympy.Expr) -> Label:
     text = number_text(value)
-    return Label(text, number_latex(text))
+    return Label(text, text_latex(text))
 
 
 def _name(name: str) -> Label:
@@ -255,7 +208,7 @@ def _place(derivation: Derivation) -> Layout:
     for node in graph.nodes:
         kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
         total = None
-        if len(readers[node.name]) > 1:
+        if len(readers[node.name]) > 1 and node.name not in derivation.constants:
             gradient = derivation.gradients[node.name]
             total = _number(gradient.value) if derivation.values is not None else _expr(Grad(out, node.name))
         nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
@@ -311,9 +264,11 @@ def _forward(derivation: Derivation, name: str) -> Label:
 
 
 def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[str, tuple[str, ...]],
-                   terms: Mapping) -> Label:
+                   terms: Mapping) -> Label | None:
     """What flows back along ``src → dst``: ∂f/∂src when ``src`` has one reader, else this edge's share."""
     single = len(readers[src]) == 1
+    if src in derivation.constants:
+        return None  # data, not differentiated
     if derivation.values is not None:
         gradient = derivation.gradients[src]
         return _number(gradient.value if single else dict(gradient.parts)[dst])

@@ -6,7 +6,7 @@ from typing import Any
 import sympy
 
 from .backward import Derivation
-from .notation import Grad, chain_latex, latex, name_latex
+from .notation import Grad, chain_latex, latex, name_latex, sum_latex
 from .walkthrough import Walkthrough
 
 SCHEMA_VERSION = 1
@@ -45,6 +45,7 @@ def to_json_data(walk: Walkthrough) -> dict[str, Any]:
             "value": number(d.values[node.name]) if d.values is not None else None,
         } for node in d.graph.nodes],
         **_gradients(d),
+        "constants": list(d.constants),
         "steps": [{
             "node": step.node,
             "op": step.op,
@@ -76,5 +77,5 @@ def _gradients(d: Derivation) -> dict[str, Any]:
     names = [n.name for n in d.graph.nodes]
     return {
         "gradients": {n: number(d.gradients[n].value) for n in names},
-        "gradient_latex": {n: latex(d.gradients[n].expr) for n in names},
+        "gradient_latex": {n: sum_latex(d.gradients[n].terms) if n not in d.constants else None for n in names},
     }

@@ -139,6 +139,7 @@ GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
          "Omega").split()
 FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu")
 DECORATIONS = ("hat", "bar", "tilde", "widehat", "widetilde", "overline")
+ITALIC = "mathit"  # the decoration of a variable named like a constant (``\\mathit{e}``): never the constant
 
 
 # --- preprocessing ---------------------------------------------------------------------------------------------
@@ -159,6 +160,8 @@ _DROP = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|lef
                    r"[bB]igg?[lrm]?|quad|qquad|mathstrut|strut|allowbreak)(?![A-Za-z])|\\[,;:!> ]|~")
 _COLOR = re.compile(r"\\(?:color|textcolor)\s*(?:\[[A-Za-z]*\])?\s*\{[A-Za-z0-9!.,\s-]*\}")
 _LEFT_RIGHT_DOT = re.compile(r"\\(?:left|right)\s*\.")
+_ITALIC_NAME = re.compile(r"\\mathit\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}")
+"""``\\mathit{e}``: a variable named like a constant (derive prints a variable e so), never Euler's e or π."""
 _BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*")
 _WORD = re.compile(r"\\(?:mathrm|text|textrm|operatorname|mathsf|textsf|texttt|textit|mathtt)\s*\{\s*([^{}]*?)\s*\}")
 _SCRIPT_SHORT = re.compile(r"([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
@@ -173,7 +176,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "DLAYER"])
+       "prime", "DD", "name", "italic", "DLAYER"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -202,6 +205,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![A-Za-z])|\\prime(?![A-Za-z])", "'", text)
     text = re.sub(r"\\intercal(?![A-Za-z])", r"\\top", text)
     text = re.sub(r"\\ast(?![A-Za-z])", "*", text)
+    text = _ITALIC_NAME.sub(r"\\italic{\1} ", text)
     text = _BOLD.sub("", text)
     text = _WORD.sub(_word, text)
     text = re.sub(r"\\(?:mathrm|text|textrm|operatorname|mathsf)(?![A-Za-z])", _nested_word, text)
@@ -367,6 +371,7 @@ symbol: base script*
 ?base: LETTER                       -> letter
      | GREEK                        -> greek
      | NAME                         -> name
+     | ITALIC                       -> italic
      | DECOR "{" (LETTER | GREEK) "}" -> decorated
 
 script: "_" "{" sublist "}"         -> subscript
@@ -383,6 +388,7 @@ NUMBER: /\d+(\.\d+)?/
 LETTER: /[A-Za-z]/
 GREEK: /\\(GREEKS)(?![A-Za-z])/
 NAME: /\\name\{[A-Za-z][A-Za-z0-9]*\}/
+ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
 DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline)(?![A-Za-z])/
 FUNC: /\\(log|ln|exp|tanh|sin|cos|relu)(?![A-Za-z])/
 SIGMA: /\\sigma(?![A-Za-z])/
@@ -605,6 +611,9 @@ def _make_builder():
 
         def name(self, items):
             return ("letter", str(items[0])[len(r"\name{"):-1], None)
+
+        def italic(self, items):
+            return ("letter", str(items[0])[len(r"\italic{"):-1], ITALIC)
 
         def decorated(self, items):
             decor = str(items[0])[1:].replace("wide", "").replace("overline", "bar")

@@ -15,7 +15,9 @@ import sympy
 from . import network_notation as nn
 from .errors import CheckFailure
 from .network_math import NetworkResult, Term, loss_factor
-from .context import Listing
+from .check import ABS_TOL, REL_TOL
+from .context import Listing, Math
+from .notation import SIGNIFICANT_DIGITS, number_latex
 from .walkthrough import Equation, Section, Table, Text
 
 SCHEMA_VERSION = 1
@@ -188,7 +190,7 @@ def _forward(result: NetworkResult) -> Section:
         fn = "softmax" if net.activation_of(l) == "softmax" else "sigma"
         blocks.append(Equation(nn.Sym("a", l), (nn.Apply(fn, nn.Sym("z", l)), _matrix(fwd.a[l]))))
     blocks.append(Text("network.text.loss_value"))
-    blocks.append(Equation(nn.Sym("C"), (_loss_numbers(result, fwd), nn.shown(fwd.loss))))
+    blocks.append(Equation(nn.Sym("C"), (_loss_numbers(result, fwd), sympy.sympify(fwd.loss))))
     return Section("network.heading.forward", tuple(blocks))
 
 
@@ -282,7 +284,7 @@ def _output_units(result: NetworkResult) -> list[Any]:
         lhs = nn.Sym("delta", L, str(j + 1))
         if net.loss == "cross_entropy":
             numbers = nn.Frac(nn.Minus(a_j, t_j), _n(N))
-            blocks.append(Equation(lhs, (numbers, nn.shown(delta.data[j][0]))))
+            blocks.append(Equation(lhs, (numbers, sympy.sympify(delta.data[j][0]))))
             continue
         difference = nn.Paren(nn.Minus(a_j, t_j))
         if net.loss == "mse":
@@ -290,7 +292,7 @@ def _output_units(result: NetworkResult) -> list[Any]:
         symbolic = nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", L, str(j + 1))),
                              nn.Apply("sigma", nn.Sym("z", L, str(j + 1)), prime=True)))
         numbers = nn.Times((difference, _n(result.sigma_prime[L].data[j][0])))
-        blocks.append(Equation(lhs, (symbolic, numbers, nn.shown(delta.data[j][0]))))
+        blocks.append(Equation(lhs, (symbolic, numbers, sympy.sympify(delta.data[j][0]))))
     return blocks
 
 
@@ -337,7 +339,7 @@ def _recurrence_units(result: NetworkResult, l: int) -> list[Any]:
         blocks.append(Equation(nn.Sym("delta", l, str(j + 1)), (
             nn.Times((nn.Plus(symbolic_terms), sp_symbol)),
             nn.Times((nn.Plus(number_terms), _n(sp.data[j][0]))),
-            nn.shown(delta.data[j][0]))))
+            sympy.sympify(delta.data[j][0]))))
     return blocks
 
 
@@ -391,8 +393,8 @@ def _after(result: NetworkResult) -> Section:
     blocks: list[Any] = [
         Text("network.text.after"),
         Equation(nn.Sym("a", L), (_matrix(after.a[L]),)),
-        Equation(nn.Sym("C"), (_loss_numbers(result, after), nn.shown(now))),
-        Text(f"network.text.trend.{trend}", (("before", nn.shown(before)), ("after", nn.shown(now)))),
+        Equation(nn.Sym("C"), (_loss_numbers(result, after), sympy.sympify(now))),
+        Text(f"network.text.trend.{trend}", (("before", sympy.sympify(before)), ("after", sympy.sympify(now)))),
     ]
     return Section("network.heading.after", tuple(blocks))
 
@@ -410,7 +412,9 @@ def _check(result: NetworkResult) -> Section:
         where = Listing(_math(nn.Sym("z", k.layer, f"{k.unit},{k.sample}" if batched else str(k.unit)))
                         for k in report.kinks[:5])
         blocks.append(Text("network.check.kink", (("count", report.compared), ("where", where))))
-    blocks.append(Text("network.check.tolerance"))
+    blocks.append(Text("network.check.tolerance", (("absolute", Math(number_latex(ABS_TOL))),
+                                                   ("relative", Math(number_latex(REL_TOL))),
+                                                   ("digits", SIGNIFICANT_DIGITS))))
     return Section("network.heading.check", tuple(blocks))
 
 

@@ -29,10 +29,10 @@ from typing import Any
 import sympy
 
 from .errors import InputError
+from .rules import DEFAULT_LEAKY_SLOPE
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 LOSSES = ("sse", "mse", "cross_entropy")
-DEFAULT_LEAKY_SLOPE = "0.01"  # PyTorch's default negative slope
 
 MAX_TEXT_BYTES = 1024 * 1024
 MAX_UNITS = 100

@@ -10,28 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sympy
-
-from .notation import name_latex, number_latex, terminating_decimal
-
-MAX_EXACT_DIGITS = 12
-"""Exact rationals are shown exactly while they are short (a decimal of at most 12 places, or a fraction with
-both parts below 10^4); longer ones are shown like irrational values, to six significant digits."""
-
-
-def shown(value: object) -> sympy.Basic:
-    """The value as it is shown: itself when it prints short, else a float that `number_latex` rounds."""
-    value = sympy.sympify(value)
-    if value.is_Rational:
-        if value.is_Integer and abs(value) < 10 ** MAX_EXACT_DIGITS:
-            return value
-        if terminating_decimal(value) is not None and abs(value.p) < 10 ** MAX_EXACT_DIGITS:
-            return value
-        if abs(value.p) < 10 ** 4 and value.q < 10 ** 4:
-            return value
-        return sympy.Float(value, 20)
-    return value
-
+from .notation import name_latex, number_latex
 
 class Display:
     """Base class: something the printer can show; never a number for `derive.context`."""
@@ -96,7 +75,7 @@ class Num(Display):
     value: Any
 
     def _derive_latex(self, printer: Any) -> str:
-        text = number_latex(shown(self.value))
+        text = number_latex(self.value)
         return r"\left(" + text + r"\right)" if text.startswith("-") else text
 
 
@@ -108,7 +87,7 @@ class NumMatrix(Display):
 
     def _derive_latex(self, printer: Any) -> str:
         cols = len(self.rows[0])
-        body = r" \\ ".join(" & ".join(number_latex(shown(v)) for v in row) for row in self.rows)
+        body = r" \\ ".join(" & ".join(number_latex(v) for v in row) for row in self.rows)
         return r"\left(\begin{array}{" + "r" * cols + "}" + body + r"\end{array}\right)"
 
 

@@ -6,9 +6,12 @@ Names are printed the way the study material writes them: ``y_`` as ``y'``, ``w1
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import sympy
+from sympy.core.expr import AtomicExpr
 from sympy.printing.latex import LatexPrinter, translate
 
 
@@ -47,9 +50,23 @@ def name_latex(name: str) -> str:
     else:
         match = _DIGITS.match(base)
         text = _letters(match.group(1)) + "_{" + match.group(2) + "}" if match else _letters(base)
+    if text in constant_latex():  # a variable e (or pi) must not read as Euler's e (or π)
+        text = r"\mathit{" + base + "}"
     if primes:
         text = "{" + text + "}" + "'" * primes if ("_" in text or "^" in text) else text + "'" * primes
     return text
+
+
+CONSTANTS = (sympy.E, sympy.pi)
+"""The constants a walk-through can print: e (exp) and π. The walk is real-valued, so the imaginary unit never
+appears (and ``i`` stays free for indices); SymPy's other special names (``I``, ``E``, ``oo``, ``S``) print here
+as ordinary names, so they need no marking."""
+
+
+@lru_cache(maxsize=1)
+def constant_latex() -> frozenset[str]:
+    """How the printer writes the constants; a variable whose name would print the same is set apart."""
+    return frozenset(_PRINTER.doprint(c) for c in CONSTANTS)
 
 
 def _split_indices(name: str) -> tuple[str, str, str]:
@@ -89,6 +106,12 @@ class DerivePrinter(LatexPrinter):
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         return name_latex(expr.name)
 
+    # SymPy's constants print themselves through ``_latex``, which the project's ``printmethod`` bypasses.
+    def _print_NumberSymbol(self, expr: sympy.NumberSymbol) -> str:
+        return expr._latex(self)
+
+    _print_ImaginaryUnit = _print_Infinity = _print_NegativeInfinity = _print_ComplexInfinity = _print_NumberSymbol
+
     def _print_Grad(self, expr: Grad) -> str:
         return r"\frac{\partial " + name_latex(expr.output) + r"}{\partial " + name_latex(expr.node) + "}"
 
@@ -114,7 +137,7 @@ class DerivePrinter(LatexPrinter):
         return super()._print_Mul(expr)
 
     def _print_Float(self, expr: sympy.Float) -> str:
-        return float_text(float(expr))
+        return number_latex(expr)
 
     def _print_HadamardProduct(self, expr) -> str:
         return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
@@ -160,51 +183,153 @@ class Softmax(sympy.Function):
         return r"\operatorname{softmax}_{" + printer._print(k) + r"}\left(" + inner + r"\right)"
 
 
-def number_latex(value: sympy.Basic) -> str:
-    """A value as the material writes it: integers and terminating decimals exactly, other rationals as
-    fractions, irrational values to six significant digits."""
+# --- numbers -------------------------------------------------------------------------------------------------
+# One rule for every number the project prints (documents, tables, figures, messages): an integer or a terminating
+# decimal is printed as its exact value; any other number is its exact value rounded half-even to six significant
+# digits, trailing zeros dropped. "Terminating" is bounded so that a page never prints a 40-digit decimal: at most
+# MAX_EXACT_DIGITS significant digits; longer ones are rounded like any other number.
+
+SIGNIFICANT_DIGITS = 6
+MAX_EXACT_DIGITS = 12
+MAX_PLACES = 12  # an exact decimal with more places (or an integer with more digits) is written with a power of ten
+
+
+@dataclass(frozen=True)
+class Digits:
+    """A number as printed: ``-`` sign, significant ``digits`` (no leading or trailing zeros), the power of ten of
+    the first digit, and whether it is the exact value."""
+
+    negative: bool
+    digits: str
+    exponent: int
+    exact: bool
+
+
+def number_digits(value: "sympy.Basic | int | float | Fraction") -> Digits:
+    """The printed digits of a value, by the one rule above (the exact value, or rounded half-even to six)."""
+    fraction = _fraction(value)
+    if fraction == 0:
+        return Digits(False, "0", 0, True)
+    negative, magnitude = fraction < 0, abs(fraction)
+    exponent = _leading_exponent(magnitude)
+    exact = _exact_digits(magnitude, exponent)
+    if exact is not None:
+        return Digits(negative, exact, exponent, True)
+    scaled = round(magnitude * Fraction(10) ** (SIGNIFICANT_DIGITS - 1 - exponent))  # round() on Fraction: half-even
+    if scaled == 10 ** SIGNIFICANT_DIGITS:
+        scaled, exponent = 10 ** (SIGNIFICANT_DIGITS - 1), exponent + 1
+    return Digits(negative, str(scaled).rstrip("0"), exponent, False)
+
+
+def number_text(value: "sympy.Basic | int | float | Fraction") -> str:
+    """A value as plain text (``-4``, ``0.72``, ``0.333333``, ``1.5e-05``): for SVG labels, program listings and
+    messages."""
+    d = number_digits(value)
+    sign = "-" if d.negative else ""
+    if _positional(d):
+        return sign + _positional_text(d)
+    mantissa = d.digits[0] + ("." + d.digits[1:] if len(d.digits) > 1 else "")
+    return f"{sign}{mantissa}e{'-' if d.exponent < 0 else '+'}{abs(d.exponent):02d}"
+
+
+def number_latex(value: "sympy.Basic | int | float | Fraction") -> str:
+    """The same number in LaTeX (``1.5 \\times 10^{-5}`` for ``1.5e-05``)."""
+    return text_latex(number_text(value))
+
+
+def text_latex(text: str) -> str:
+    """`number_text`'s output in maths-mode LaTeX."""
+    match = re.fullmatch(r"(-?[\d.]+)e([+-])(\d+)", text)
+    if not match:
+        return text
+    mantissa, sign, exponent = match.groups()
+    return mantissa + r" \times 10^{" + ("-" if sign == "-" else "") + str(int(exponent)) + "}"
+
+
+def _fraction(value) -> Fraction:
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, (int, float)):
+        return Fraction(value)
     value = sympy.sympify(value)
-    if value.is_Integer:
-        return str(value)
     if value.is_Rational:
-        decimal = terminating_decimal(value)
-        if decimal is not None:
-            return decimal
-        sign = "-" if value < 0 else ""
-        return sign + r"\frac{" + str(abs(value.p)) + "}{" + str(value.q) + "}"
-    return float_text(float(value))
+        return Fraction(int(value.p), int(value.q))
+    if not value.is_Float:
+        value = value.evalf(30)
+    if not value.is_Float:
+        raise TypeError(f"not a real number: {value}")
+    exact = sympy.Rational(value)  # the float's exact binary value
+    return Fraction(int(exact.p), int(exact.q))
 
 
-def number_text(value: sympy.Basic) -> str:
-    """The same number as plain text (for SVG labels, tables and messages)."""
-    value = sympy.sympify(value)
-    if not value.is_Rational:
-        return f"{float(value):.6g}"
-    if not value.is_Integer and terminating_decimal(value) is None:
-        return f"{value.p}/{value.q}"
-    return number_latex(value)
+def _leading_exponent(magnitude: Fraction) -> int:
+    """The power of ten of the first significant digit of a positive number."""
+    p, q = magnitude.numerator, magnitude.denominator
+    exponent = len(str(p)) - len(str(q))
+    while Fraction(10) ** exponent > magnitude:
+        exponent -= 1
+    while Fraction(10) ** (exponent + 1) <= magnitude:
+        exponent += 1
+    return exponent
 
 
-MAX_PLACES = 12  # a terminating decimal is written out with at most this many places
+def _exact_digits(magnitude: Fraction, exponent: int) -> str | None:
+    """The significant digits of a terminating decimal with at most MAX_EXACT_DIGITS of them, else None."""
+    scaled = magnitude * Fraction(10) ** (MAX_EXACT_DIGITS - 1 - exponent)
+    if scaled.denominator != 1:
+        return None
+    return str(scaled.numerator).rstrip("0")
+
+
+def _positional(d: Digits) -> bool:
+    if d.exact:
+        places = max(len(d.digits) - 1 - d.exponent, 0)
+        return places <= MAX_PLACES and d.exponent < MAX_PLACES
+    return -4 <= d.exponent < SIGNIFICANT_DIGITS
+
+
+def _positional_text(d: Digits) -> str:
+    if d.exponent < 0:
+        return "0." + "0" * (-d.exponent - 1) + d.digits
+    whole = d.digits[:d.exponent + 1].ljust(d.exponent + 1, "0")
+    rest = d.digits[d.exponent + 1:]
+    return whole + ("." + rest if rest else "")
 
 
 def terminating_decimal(value: sympy.Rational) -> str | None:
-    q = int(value.q)
-    if 10 ** MAX_PLACES % q:  # at once, where counting the factors 2 and 5 of a 4096-bit q took a millisecond
-        return None
-    places = next(p for p in range(MAX_PLACES + 1) if 10 ** p % q == 0)
-    scaled = abs(int(value.p)) * 10 ** places // q
-    digits = str(scaled).rjust(places + 1, "0")
-    text = digits[:-places] + "." + digits[-places:]
-    return ("-" if value < 0 else "") + text
+    """The exact decimal text of a rational, when the one rule prints it exactly; else None."""
+    return number_text(value) if number_digits(value).exact else None
 
 
-def float_text(x: float) -> str:
-    text = f"{x:.6g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        return mantissa + r" \times 10^{" + str(int(exponent)) + "}"
-    return text
+class Shown(AtomicExpr):
+    """A number put into a formula or a matrix for display, kept as an atom so that the formula is neither evaluated
+    nor reordered, and printed by the one rule (its ``value`` stays exact: never compute with the printed text).
+    In parentheses (``(−4)``, ``(1.5 × 10^{-5})``) when it is negative or written with a power of ten, unless
+    ``bare`` (a number alone in a table cell, a matrix entry or a pair)."""
+
+    is_commutative = True
+    is_number = False  # a placeholder: printed by the notation printer, never evaluated as a value
+
+    def __new__(cls, value: sympy.Expr, bare: bool = False) -> "Shown":
+        obj = AtomicExpr.__new__(cls)
+        obj.value = sympy.sympify(value)
+        obj.bare = bare
+        return obj
+
+    def __getnewargs__(self):
+        return (self.value, self.bare)
+
+    def _hashable_content(self):
+        return (self.value, self.bare)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def _derive_latex(self, printer: LatexPrinter) -> str:
+        text = number_latex(self.value)
+        if not self.bare and (text.startswith("-") or "^" in text):
+            return r"\left(" + text + r"\right)"
+        return text
 
 
 def product_latex(factors: list[sympy.Basic]) -> str:
@@ -218,6 +343,14 @@ def product_latex(factors: list[sympy.Basic]) -> str:
             text = r"\left(" + text + r"\right)"
         parts.append(text)
     return r" \cdot ".join(parts)
+
+
+def sum_latex(terms: "list[sympy.Expr] | tuple[sympy.Expr, ...]") -> str:
+    """``t₁ + t₂ − t₃`` with the terms in exactly the given order (even a negative one first), so that a list of
+    their values printed beside it reads term by term."""
+    if len(terms) == 1:
+        return latex(terms[0])
+    return LatexPrinter._print_Add(_PRINTER, sympy.Add(*terms, evaluate=False), order="none")
 
 
 def chain_latex(members: list[str], relation: str = "=") -> str:

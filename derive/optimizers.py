@@ -33,11 +33,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import mpmath
 import sympy
 from sympy import Expr
-from sympy.core.expr import AtomicExpr
 
 from .errors import CheckFailure, InputError
 from .graph import DIGITS, exact, symbol
-from .notation import Grad, number_latex, number_text, terminating_decimal
+from .notation import Grad, Shown, number_latex, number_text, terminating_decimal
 
 if TYPE_CHECKING:
     from .backward import Derivation
@@ -137,33 +136,6 @@ def _check_ranges(settings: Settings, option: str) -> None:
 
 
 # --- symbols and display nodes ------------------------------------------------------------------------------------
-
-class Shown(AtomicExpr):
-    """A number put into a formula for display, kept as an atom so that the formula is neither evaluated nor
-    reordered. Printed as the walk-through prints numbers; in parentheses (``(−4)``, ``(1.5 × 10^{-5})``) when it
-    is negative or written with a power of ten, unless ``bare`` (for a number alone in a table cell or a pair)."""
-
-    is_commutative = True
-    is_number = False  # a placeholder: `derive.context` prints it with its own printer, never as a value
-
-    def __new__(cls, value: Expr, bare: bool = False) -> "Shown":
-        obj = AtomicExpr.__new__(cls)
-        obj.value = sympy.sympify(value)
-        obj.bare = bare
-        return obj
-
-    def __getnewargs__(self):
-        return (self.value, self.bare)
-
-    def _hashable_content(self):
-        return (self.value, self.bare)
-
-    def _derive_latex(self, printer: Any) -> str:
-        text = number_latex(self.value)
-        if not self.bare and (text.startswith("-") or "^" in text):
-            return r"\left(" + text + r"\right)"
-        return text
-
 
 class Assign:
     """``target ← rule``: an update of a leaf or of a state (the right side uses the values before the step)."""
@@ -476,7 +448,7 @@ def optimize(derivation: "Derivation", settings: Settings, shown_steps: int | No
     for t in range(1, settings.steps + 1):
         show = shown_steps is None or t <= shown_steps
         changes, point, state, lines = step(settings, t, current, state, tsym, show)
-        current = derive(current.graph, point, current.wrt)
+        current = derive(current.graph, point, current.wrt, current.constants)
         shown_state = {leaf: dict(s) for leaf, s in state.items()} if STATE_NAMES[settings.name] else None
         updates.append(Update(t, settings.lr, changes, current, check(current), shown_state,
                               OptimizerStep(settings, t, tsym, lines)))

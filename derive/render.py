@@ -120,6 +120,10 @@ def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user
     if fmt in ("latex", "beamer"):
         from .tex import tex_context
         context.update(tex_context(walk, lang, fmt))
+    # "The graph below …" only where a graph follows: TeX draws it whenever it is small enough, Markdown only
+    # when a figure file is written beside it (not on stdout).
+    graph_follows = context["figure_note"] is None and (fmt != "markdown" or context["figure"] is not None)
+    context["source_text"] = context["t"]["text.source" if graph_follows else "text.source_plain"]
     return tidy(fill(TEMPLATES[fmt], context, user_templates, fmt in ("latex", "beamer")))
 
 

@@ -139,6 +139,8 @@ FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu")
 
 
 # --- Activations and losses beyond the parser's functions (built by scenarios and network files) ---------------
+DEFAULT_LEAKY_SLOPE = "0.01"  # PyTorch's default negative slope of leaky_relu
+
 # Appended entries: leaky_relu (params = (α,)) and the losses mse, sse, binary_cross_entropy and
 # softmax_cross_entropy. A loss node reads m predictions then m targets (``args = (a_1, …, a_m, t_1, …, t_m)``;
 # for softmax_cross_entropy the predictions are the logits z_1, …, z_K); targets may be leaves or constants.

@@ -23,7 +23,7 @@ import sympy
 from sympy.printing.precedence import PRECEDENCE
 
 from .notation import name_latex
-from .verify_syntax import (GREEK, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
+from .verify_syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
                             Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
 DEFAULT_SIZE = 2
@@ -110,7 +110,7 @@ class VName(sympy.Symbol):
 
     def _derive_latex(self, printer=None) -> str:
         base, decor, primes, layer, subs = self.parts
-        text = _base_latex(base)
+        text = _base_latex(base) if decor != ITALIC else base
         if decor:
             text = "\\" + decor + "{" + text + "}"
         text += "'" * primes
@@ -253,7 +253,7 @@ def display(node: Node) -> sympy.Basic:
     if isinstance(node, Const):
         return sympy.pi if node.name == "pi" else sympy.E
     if isinstance(node, Sym):
-        if node.base == "pi" and not node.subs and node.layer is None:
+        if node.base == "pi" and node.decor is None and not node.subs and node.layer is None:
             return sympy.pi
         return display_name(node)
     if isinstance(node, Add):
@@ -476,7 +476,7 @@ class Model:
         if isinstance(node, Const):
             return sympy.pi if node.name == "pi" else sympy.E
         if isinstance(node, Sym):
-            if node.base == "pi" and not node.subs and node.layer is None:
+            if node.base == "pi" and node.decor is None and not node.subs and node.layer is None:
                 return sympy.pi
             if not definition and self.is_vector(node):
                 return self.vector(node, binds)

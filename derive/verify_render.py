@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .context import catalog
 from .errors import InputError
-from .notation import float_text
+from .notation import number_latex, number_text
 from .verify_check import ClaimResult, Counterexample, Report, Slip, StepResult
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
@@ -85,8 +85,8 @@ def _bare(latex: str) -> str:
 
 def value_text(value: float, fmt: str) -> str:
     if fmt == "text":
-        return f"{value:.6g}"
-    return float_text(value)
+        return number_text(value)
+    return number_latex(value)
 
 
 def slip_text(slip: Slip, t, math: Callable[[str], str]) -> str:

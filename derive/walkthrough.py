@@ -130,7 +130,7 @@ def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) ->
             gradient = current.gradients[leaf].value
             point[leaf] = exact(point[leaf] - learning_rate * gradient)
             changes.append((leaf, current.point[leaf], gradient, point[leaf]))
-        current = derive(current.graph, point, current.wrt)
+        current = derive(current.graph, point, current.wrt, current.constants)
         updates.append(Update(k, learning_rate, tuple(changes), current, check(current)))
     return tuple(updates)
 
@@ -140,7 +140,8 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
     if derivation.values is None:
         return
     node_values = {symbol(n): v for n, v in derivation.values.items()}
-    node_values.update({Grad(derivation.output, n): g.value for n, g in derivation.gradients.items()})
+    node_values.update({Grad(derivation.output, n): g.value for n, g in derivation.gradients.items()
+                        if g.value is not None})
     node_values.update({Grad(step.node, term.input): term.local_value
                         for step in derivation.steps for term in step.terms})
     for section in sections:

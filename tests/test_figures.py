@@ -50,20 +50,11 @@ def _compile(tmp_path, body: str, cls: str = r"\documentclass{article}") -> None
 
 # --- numbers ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, text", [
-    (sympy.Integer(-4), "-4"), (sympy.Rational(18, 25), "0.72"), (sympy.Rational(1, 3), "1/3"),
-    (sympy.Rational(-1, 2), "-0.5"), (sympy.Integer(1444), "1444"), (sympy.Integer(0), "0"),
-    (1 / (1 + sympy.exp(-1)), "0.7311"), (sympy.Float("0.000012345", 30), "1.234e-05"),
-    (sympy.Integer(10) ** 30, "1e+30"), (Fraction(7, 5), "1.4"), (3, "3"),
-])
-def test_number_text(value, text):
-    assert figures.number_text(value) == text
-
-
-@pytest.mark.parametrize("text, latex", [("-4", "-4"), ("1/3", r"\frac{1}{3}"), ("-1/3", r"-\frac{1}{3}"),
-                                         ("1.234e-05", r"1.234\times 10^{-5}"), ("1e+30", r"1\times 10^{30}")])
-def test_number_latex(text, latex):
-    assert figures.number_latex(text) == latex
+def test_figures_print_numbers_by_the_one_rule():
+    """Figures have no number format of their own: the labels are `derive.notation.number_text`."""
+    from derive import notation
+    assert figures.number_text is notation.number_text
+    assert figures.text_latex is notation.text_latex
 
 
 # --- layout -----------------------------------------------------------------------------------------------------

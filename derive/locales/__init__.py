@@ -1,4 +1,5 @@
-"""The prose catalogs: ``locales/<lang>/*.toml``, merged into one flat ``{"section.key": text}`` per language."""
+"""The prose catalogs: ``locales/<lang>/*.toml``, merged into one flat ``{"section.key": text}`` per language
+(no SymPy here: `derive list` reads them and must start fast)."""
 from __future__ import annotations
 
 import tomllib

@@ -7,7 +7,7 @@ import sympy
 from sympy import Expr
 
 from ..graph import Graph, symbol
-from ..notation import latex, number_text, terminating_decimal
+from ..notation import Shown, latex, number_text
 from ..parse import parse_number
 
 
@@ -26,24 +26,10 @@ def exact_point(values: Mapping[str, str]) -> dict[str, sympy.Rational]:
     return {name: parse_number(text, name) for name, text in values.items()}
 
 
-def shown(value: Expr) -> Expr:
-    """A number as it should appear *inside* a printed expression or matrix: integers as they are, terminating
-    decimals as decimals (0.5, not 1/2), other rationals as fractions, anything else to six significant digits.
-    (`number_latex` does this for a lone number; this is the same convention for numbers inside expressions.)
-    The result is for display only: its precision is what it prints, so never compute with it."""
-    value = sympy.sympify(value)
-    if value.is_Integer:
-        return value
-    if value.is_Rational:
-        decimal = terminating_decimal(value)
-        return sympy.Float(decimal, max(len(decimal.lstrip("-").replace(".", "").lstrip("0")), 1)) if decimal else value
-    text = f"{float(value):.6g}"
-    if "e" in text:
-        return sympy.Float(float(value), 6)
-    if "." not in text:
-        return sympy.Integer(int(text))  # display only: 2.0000001 shows as 2, as `number_latex` shows it
-    digits = len(text.lstrip("-").replace(".", "").lstrip("0"))
-    return sympy.Float(text, max(digits, 1))
+def shown(value: Expr) -> Shown:
+    """A number as it appears alone in a matrix entry or a table pair, printed by the one rule of
+    `derive.notation` (its exact value when it terminates, else six significant digits)."""
+    return Shown(value, bare=True)
 
 
 def shown_matrix(rows) -> sympy.ImmutableMatrix:

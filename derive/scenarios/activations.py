@@ -25,7 +25,7 @@ from ..check import CheckReport, check, close
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, softmax_nodes, symbol
 from ..notation import Grad, ReLU, number_latex, sigma
-from ..rules import LeakyReLU
+from ..rules import DEFAULT_LEAKY_SLOPE, LeakyReLU
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
 from ._helpers import exact_point, maths, program_text
 
@@ -157,18 +157,27 @@ def _setting(main: Derivation, z1: Expr, z2: Expr) -> Section:
         Text(_key("text.upstream"), (("g", _eq(Grad("C", "a"), _number(UPSTREAM))),
                                      ("chain", _eq(Grad("C", "z"), _times(Grad("C", "a"), Grad("a", "z")))))),
         Text(_key("text.main"), (("t", _eq(T, point["t"])),
-                                 ("C", _eq(C, _times(sympy.Rational(1, 2), (A - T) ** 2))))),
+                                 ("C", _eq(C, _times(sympy.Rational(1, 2), (A - T) ** 2))),
+                                 ("upstream", _eq(Grad("C", "a"), A - T)), ("value", _upstream(main)),
+                                 ("g", _eq(Grad("C", "a"), _number(UPSTREAM))))),
     ))
 
 
 # ---------------------------------------------------------------- one section per activation
 
 
+def _prose_numbers(key: str) -> tuple[tuple[str, object], ...]:
+    """The numbers an activation's paragraph states, from the code rather than typed into the catalog."""
+    if key == "leaky_relu":
+        return (("alpha", _eq(symbol("alpha"), _number(ALPHA))), ("default", _number(DEFAULT_LEAKY_SLOPE)))
+    return ()
+
+
 def _activation_section(act: Activation, at, zs: tuple[Expr, Expr]) -> Section:
     walks = [at[z][act.key][0] for z in zs]
     term = local(walks[0], "a", "z")
     textbook = term.local  # the rule table's derivative, in z and the output a
-    blocks: list = [Text(_key(f"text.{act.key}")),
+    blocks: list = [Text(_key(f"text.{act.key}"), _prose_numbers(act.key)),
                     Equation(A, (act.shown(Z), act.closed(Z))),
                     Equation(_applied(act.tex, Z, 1), (textbook,))]
     for z, d in zip(zs, walks):
@@ -176,12 +185,17 @@ def _activation_section(act: Activation, at, zs: tuple[Expr, Expr]) -> Section:
     return Section(_key(f"heading.{act.key}"), tuple(blocks))
 
 
+def _upstream(d: Derivation) -> sympy.Eq:
+    """∂C/∂a = its value in this walk: the gradient the activation receives, named wherever ∂C/∂z is shown."""
+    return _eq(Grad("C", "a"), local(d, "C", "a").local_value)
+
+
 def _claims_at(act: Activation, z: Expr, d: Derivation) -> list:
     term = local(d, "a", "z")
     subs = ((Z, z), (A, d.values["a"]))
     with_g = subs + ((Grad("C", "a"), local(d, "C", "a").local_value),)
     return [
-        Text(_key("text.at"), (("z", _eq(Z, z)),)),
+        Text(_key("text.at"), (("z", _eq(Z, z)), ("g", _upstream(d)))),
         Claim(act.shown(Z), (act.closed(Z),), d.values["a"], subs=subs),
         Claim(_applied(act.tex, Z, 1), (term.local,), term.local_value, subs=subs),
         Claim(Grad("C", "z"), (_times(Grad("C", "a"), term.local),), d.gradients["z"].value, subs=with_g),
@@ -268,7 +282,10 @@ def _side_by_side(acts, at, zs: tuple[Expr, Expr]) -> Section:
             d = at[z][act.key][0]
             rows.append(("$" + act.tex + "$", d.values["a"], local(d, "a", "z").local_value,
                          d.gradients["z"].value))
-        blocks += [Text(_key("text.table_at"), (("z", _eq(Z, z)),)), Table(header, tuple(rows))]
+        upstream = {_upstream(at[z][act.key][0]) for act in acts}
+        if len(upstream) != 1:
+            raise CheckFailure("self-check failed: the activations do not all receive the same upstream gradient")
+        blocks += [Text(_key("text.table_at"), (("z", _eq(Z, z)), ("g", upstream.pop()))), Table(header, tuple(rows))]
     _check_reading(at, zs)
     blocks.append(Text(_key("text.side_by_side_reading"), (("alpha", _eq(symbol("alpha"), _number(ALPHA))),)))
     return Section(_key("heading.side_by_side"), tuple(blocks))

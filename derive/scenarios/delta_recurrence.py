@@ -19,7 +19,9 @@ from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, show
 
 NAME = "delta-recurrence"
 SIZES = {1: 2, 2: 2, 3: 2}  # units per layer; layer 1 is the input layer
+MATERIAL_SAMPLES = 64  # the study material's training set, C_T = Σ C_k over its samples
 L = max(SIZES)
+LAYER_NUMBERS = (("first", 2), ("last", L))  # the first layer with weights, and the output layer
 WEIGHTS = {2: (("0.1", "-0.2"), ("0.3", "0.4")), 3: (("0.5", "-0.6"), ("0.7", "0.8"))}  # W^l[j][i]
 BIASES = {2: ("0.05", "0.1"), 3: ("0.2", "-0.1")}
 INPUT = ("1", "0.5")
@@ -184,8 +186,8 @@ def _setting(d: Derivation) -> Section:
     cost = _eq(_g("C"), sympy.Mul(Rational(1, 2), squares, evaluate=False))
     return Section(_key("heading.setting"), (
         Text(_key("text.setting"), (("L", _eq(_g("L"), Integer(L))), ("a", _eq(_g("a^l_j"), sigma(_g("z^l_j")))),
-                                    ("w", _g("w^l_ji")), ("b", _g("b^l_j")), ("cost", cost))),
-        Text(_key("text.weighted_sum"), (("z", _z_general()),)),
+                                    ("w", _g("w^l_ji")), ("b", _g("b^l_j")), ("cost", cost), *LAYER_NUMBERS)),
+        Text(_key("text.weighted_sum"), (("z", _z_general()), *LAYER_NUMBERS)),
         Text(_key("text.point")),
         *matrices,
         Text(_key("text.names"), (("u2", _eq(_g("u^2_ji"), sympy.Mul(_g("w^2_ji"), _g("a^1_i"), evaluate=False))),
@@ -205,9 +207,10 @@ def _hell_section() -> Section:
     path = sympy.Mul(Grad("C", "a^3_j"), Grad("a^3_j", "z^3_j"), Grad("z^3_j", "a^2_1"), Grad("a^2_1", "z^2_1"),
                      Grad("z^2_1", "w^2_11"), evaluate=False)
     return Section(_key("heading.hell"), (
-        Text(_key("text.hell"), (("w", _g("w^2_11")), ("z", _g("z^2_1")), ("a", _g("a^2_1")))),
+        Text(_key("text.hell"), (("w", _g("w^2_11")), ("z", _g("z^2_1")), ("a", _g("a^2_1")), *LAYER_NUMBERS)),
         Equation(Grad("C", "w^2_11"), (sympy.Sum(path, (J_, 1, Integer(SIZES[L]))),)),
-        Text(_key("text.hell_batch"), (("CT", _eq(_g("C_T"), sympy.Sum(_g("C_k"), (K_, 1, Integer(64))))),)),
+        Text(_key("text.hell_batch"), (("CT", _eq(_g("C_T"), sympy.Sum(_g("C_k"), (K_, 1, Integer(MATERIAL_SAMPLES))))),
+                                       ("samples", MATERIAL_SAMPLES))),
     ))
 
 
@@ -260,10 +263,11 @@ def _recurrence_section(d: Derivation) -> Section:
         Text(_key("text.recurrence"), (("z", _eq(_g("z^3_j"), sympy.Add(
             *[sympy.Mul(_g(f"w^3_j{i}"), _g(a(2, i)), evaluate=False) for i in units(2)], _g("b^3_j"),
             evaluate=False))), ("z2", _g("z^2_i")), ("a2", _g("a^2_i")), ("z3", _g("z^3_j")),
-                                      ("d3", _g("delta^3_j")), ("dz", _eq(Grad("z^3_j", "a^2_i"), _g("w^3_ji"))))),
+                                      ("d3", _g("delta^3_j")), ("dz", _eq(Grad("z^3_j", "a^2_i"), _g("w^3_ji"))),
+                                      *LAYER_NUMBERS)),
         general,
         Text(_key("text.recurrence_general")),
-        Text(_key("text.recurrence_numbers")),
+        Text(_key("text.recurrence_numbers"), LAYER_NUMBERS),
         *claims,
     ))
 
@@ -289,7 +293,7 @@ def _parameter_section(d: Derivation) -> Section:
         *general,
         Text(_key("text.parameters_numbers")),
         *claims,
-        Text(_key("text.parameters_done")),
+        Text(_key("text.parameters_done"), (("count", len(PARAMETERS)),)),
     ))
 
 
@@ -399,11 +403,12 @@ def _batch_section(graph: Graph, eta) -> Section:
     changes = tuple((_g(leaf), old, grad, new) for leaf, old, grad, new in update.changes)
     rule = _eq(_g("Delta"), sympy.Mul(-1, _g("eta"), Grad("C_T", "theta"), evaluate=False))
     return Section(_key("heading.batch"), (
-        Text(_key("text.batch"), (("CT", _eq(_g("C_T"), sympy.Sum(_g("C_k"), (K_, 1, Integer(len(BATCH)))))),)),
+        Text(_key("text.batch"), (("CT", _eq(_g("C_T"), sympy.Sum(_g("C_k"), (K_, 1, Integer(len(BATCH)))))),
+                                  ("count", len(BATCH)))),
         Table(header, tuple(rows)),
         Text(_key("text.batch_claims"), (("CT", _g("C_T")),)),
         *claims,
-        Text(_key("text.batch_all")),
+        Text(_key("text.batch_all"), (("count", len(PARAMETERS)),)),
         Text(_key("text.batch_update"), (("rule", rule), ("eta", _eq(_g("eta"), eta)),
                                          ("theta", _g("theta")))),
         Table((_key("table.parameter"), _key("table.before"), maths(Grad("C_T", "theta")), _key("table.after")),

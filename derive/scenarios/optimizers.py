@@ -12,9 +12,9 @@ import sympy
 from ..backward import Derivation, derive
 from ..context import Listing
 from ..errors import CheckFailure
-from ..graph import DIGITS, symbol
-from ..notation import Grad, terminating_decimal
-from ..optimizers import LABELS, NAMES, Settings, Shown, configure, hyper_symbol, optimize
+from ..graph import symbol
+from ..notation import Grad, Shown
+from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize
 from ..parse import parse_number, parse_program
 from ..walkthrough import Claim, Image, Section, Table, Text, Walkthrough, make
 from . import toast
@@ -49,13 +49,10 @@ def _eq(name: str | sympy.Basic, value) -> sympy.Eq:
     return sympy.Eq(left, value, evaluate=False)
 
 
-def cell(value: sympy.Expr) -> sympy.Expr:
-    """A number for a table: short exact decimals as they are, anything else to six significant digits."""
-    if value.is_Rational:
-        decimal = terminating_decimal(value)
-        if decimal is not None and len(decimal.lstrip("-").replace(".", "").strip("0")) <= 6:
-            return value
-    return sympy.Float(value, DIGITS)
+def _rmsprop_share() -> tuple[tuple[str, object], ...]:
+    """What RMSProp's average of squares holds after one step (1 − α of g²), and its square root."""
+    share = 1 - _settings("rmsprop", TOAST_LR, 1)["alpha"]
+    return (("share", share), ("root", sympy.sqrt(share)))
 
 
 def _require(condition: bool, what: str) -> None:
@@ -90,7 +87,7 @@ def build() -> Walkthrough:
             ("point", Listing(_eq(n, point[n]) for n in ("x", "t"))),
             ("w", _eq("w", point["w"])),
             ("eta", _eq(sympy.Symbol("eta"), eta)),
-            ("steps", TOAST_STEPS),
+            ("steps", TOAST_STEPS), ("count", len(NAMES)),
         )),
         Text(_key("text.same_gradient"), (("gradient", _eq(Grad("E", "w"), start.gradients["w"].value)),)),
     )),)
@@ -138,8 +135,8 @@ def _toast_section(start: Derivation, runs, eta) -> Section:
     w_rows, e_rows = [], []
     for k in range(TOAST_STEPS + 1):
         ds = {n: (start if k == 0 else runs[n][k - 1].derivation) for n in NAMES}
-        w_rows.append((sympy.Integer(k),) + tuple(cell(ds[n].point["w"]) for n in NAMES))
-        e_rows.append((sympy.Integer(k),) + tuple(cell(ds[n].output_value) for n in NAMES))
+        w_rows.append((sympy.Integer(k),) + tuple(ds[n].point["w"] for n in NAMES))
+        e_rows.append((sympy.Integer(k),) + tuple(ds[n].output_value for n in NAMES))
 
     w = {n: [start.point["w"]] + [u.derivation.point["w"] for u in runs[n]] for n in NAMES}
     first = {n: w[n][1] - w[n][0] for n in NAMES}
@@ -165,7 +162,7 @@ def _toast_section(start: Derivation, runs, eta) -> Section:
         Text(_key("text.toast_first"), (
             ("gradient", _eq(Grad("E", "w"), g)), ("eta", _eq(sympy.Symbol("eta"), eta)),
             ("sgd", first["sgd"]), ("adagrad", first["adagrad"]), ("adam", first["adam"]),
-            ("rmsprop", first["rmsprop"]))),
+            ("rmsprop", first["rmsprop"]), ("count", len(NAMES)), *_rmsprop_share())),
         Text(_key("text.toast_momentum"), (("best", _eq("w", target)), ("peak", _eq("w", peak)))),
         Text(_key("text.toast_adaptive")),
     ))
@@ -182,9 +179,9 @@ def _bowl_section(bowl: Derivation, runs) -> Section:
         bowl_expr = sympy.Rational(1, 2) * (a * x ** 2 + b * y ** 2)  # ½·(a x² + b y²), as the program's f
     header = (_key("table.step"),) + tuple(LABELS[n] for n in NAMES)
     paths = {n: [bowl] + [u.derivation for u in runs[n]] for n in NAMES}
-    xy_rows = tuple((sympy.Integer(k),) + tuple(sympy.Tuple(*(Shown(cell(paths[n][k].point[c]), bare=True) for c in "xy"))
+    xy_rows = tuple((sympy.Integer(k),) + tuple(sympy.Tuple(*(Shown(paths[n][k].point[c], bare=True) for c in "xy"))
                                                  for n in NAMES) for k in range(BOWL_STEPS + 1))
-    f_rows = tuple((sympy.Integer(k),) + tuple(cell(paths[n][k].output_value) for n in NAMES)
+    f_rows = tuple((sympy.Integer(k),) + tuple(paths[n][k].output_value for n in NAMES)
                    for k in range(BOWL_STEPS + 1))
     settings_rows = tuple((LABELS[n], parse_number(BOWL_LR[n], "lr"),
                            ", ".join(maths(_eq(hyper_symbol(k), Shown(v, bare=True)))
@@ -212,7 +209,8 @@ def _bowl_section(bowl: Derivation, runs) -> Section:
         Text(_key("text.bowl"), (("bowl", sympy.Eq(symbol("f"), bowl_expr)),
                                  ("constants", Listing(_eq(n, values[n]) for n in ("a", "b"))),
                                  ("start", Listing(_eq(n, values[n]) for n in ("x", "y"))),
-                                 ("steps", BOWL_STEPS), ("value", _eq("f", bowl.output_value)))),
+                                 ("steps", BOWL_STEPS), ("value", _eq("f", bowl.output_value)),
+                                 ("ratio", values["b"] / values["a"]), ("count", len(NAMES)))),
         Text(_key("text.bowl_gradient")),
         Claim(Grad("f", "x"), (closed_x,), bowl.gradients["x"].value, subs),
         Claim(Grad("f", "y"), (closed_y,), bowl.gradients["y"].value, subs),

@@ -52,11 +52,12 @@ def point() -> dict:
 
 
 LOGIT_NAMES = tuple(_n("z", n, k) for n in SAMPLES for k in CLASSES)
+TARGET_NAMES = tuple(_n("t", n, k) for n in SAMPLES for k in CLASSES)  # data: "we do not differentiate" them
 
 
 def build() -> Walkthrough:
     graph = build_graph()
-    derivation = derive(graph, point(), LOGIT_NAMES)
+    derivation = derive(graph, point(), LOGIT_NAMES, TARGET_NAMES)
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
     intro = (_setting(derivation), _graph_section())
     extra = (_rules_section(), _path_section(derivation), _softmax_section(derivation),
@@ -210,7 +211,7 @@ def _vector_section(d: Derivation, eta) -> Section:
         _check_vector(d, n)
         blocks.append(Equation(lhs, (formula, numbers)))
     moved = {name: exact(d.point[name] - eta * d.gradients[name].value) for name in LOGIT_NAMES}
-    after = derive(d.graph, {**d.point, **moved}, LOGIT_NAMES).output_value
+    after = derive(d.graph, {**d.point, **moved}, LOGIT_NAMES, TARGET_NAMES).output_value
     blocks.append(Text(_key("text.vector_meaning")))
     blocks.append(Text(_key("text.update"), (("eta", _eq(_g("eta"), eta)), ("before", d.output_value),
                                              ("after", after))))

@@ -19,8 +19,8 @@ from sympy import Expr, Integer
 from ..backward import Derivation, derive
 from ..check import check
 from ..errors import CheckFailure
-from ..graph import DIGITS, Graph, Node, exact, symbol
-from ..notation import Grad, ReLU, sigma, terminating_decimal
+from ..graph import Graph, Node, exact, symbol
+from ..notation import Grad, ReLU, sigma
 from ..walkthrough import Claim, Equation, Image, Section, Table, Text, Walkthrough, make
 from ._helpers import exact_point, maths, program_text
 
@@ -49,11 +49,6 @@ def _times(*factors: Expr) -> Expr:
 def _plus(*terms: Expr) -> Expr:
     """A sum kept in the order written (``k + 1``, not ``1 + k``)."""
     return sympy.Add(*terms, evaluate=False)
-
-
-def decimal(value: Expr) -> Expr:
-    """A ratio such as 72/53 as a 30-digit float, so that it reads as a decimal like its neighbours."""
-    return value if value.is_Integer or terminating_decimal(value) is not None else sympy.Float(value, DIGITS)
 
 
 def w(l) -> str:
@@ -156,12 +151,20 @@ def build() -> Walkthrough:
     sig, relu = walks()
     check(relu)  # the second chain is checked like the main one (a failure raises: exit 3)
     intro = (_setting(sig),)
-    extra = (_product_section(sig), _bound_section(), _table_section(sig, relu), _relu_section(relu),
+    extra = (_product_section(sig), _bound_section(sig), _table_section(sig, relu), _relu_section(relu, sig),
              _plot_section(sig, relu))
     return make(NAME, program_text(sig.graph), sig, intro=intro, extra=extra)
 
 
 # ---------------------------------------------------------------- intro
+
+
+def _one_bias(d: Derivation) -> Expr:
+    """The bias every layer shares, as the text says."""
+    biases = {d.point[b(l)] for l in LAYERS}
+    if len(biases) != 1:
+        raise CheckFailure("self-check failed: the text says every bias is the same, but they differ")
+    return biases.pop()
 
 
 def _setting(d: Derivation) -> Section:
@@ -177,7 +180,9 @@ def _setting(d: Derivation) -> Section:
                                     ("C", _eq(symbol("C"), _times(sympy.Rational(1, 2),
                                                                   (symbol(a(L)) - symbol("t")) ** 2))),
                                     ("t", _eq(symbol("t"), d.point["t"])))),
-        Text(_key("text.parameters")),
+        Text(_key("text.parameters"), (("low", min(d.point[w(l)] for l in LAYERS)),
+                                       ("high", max(d.point[w(l)] for l in LAYERS)),
+                                       ("b", _eq(Indexed(symbol("b"), l_), _one_bias(d))))),
         Table((_key("table.layer"), maths(Indexed(symbol("w"), l_)), maths(Indexed(symbol("b"), l_))), rows),
         Text(_key("text.relu"), (("a", _eq(Indexed(symbol("a"), l_), ReLU(Indexed(symbol("z"), l_)))),)),
     ))
@@ -232,7 +237,13 @@ def bound() -> dict[str, Expr]:
     return {"derivative": derivative, "dg": dg, "critical": critical, "second": second, "peak": peak, "at_z": at_z}
 
 
-def _bound_section() -> Section:
+def ratio_range(d: Derivation) -> dict[str, Expr]:
+    """The smallest and largest ratio of neighbouring gradients, as the prose states them."""
+    values = ratios(d).values()
+    return {"low": min(values), "high": max(values)}
+
+
+def _bound_section(sig: Derivation) -> Section:
     found = bound()
     zz, s = symbol("z"), symbol("s")
     g_of = _G
@@ -251,7 +262,11 @@ def _bound_section() -> Section:
         Text(_key("text.bound_result"), (("bound", sympy.Le(SigmaPrime(zz), found["peak"], evaluate=False)),
                                          ("factor", sympy.Le(sympy.Abs(_times(symbol("w"), SigmaPrime(zz))),
                                                              _times(found["peak"], sympy.Abs(symbol("w"))),
-                                                             evaluate=False)))),
+                                                             evaluate=False)),
+                                         ("activations", sympy.Mul(Indexed(symbol("a"), symbol("l") - 1), sympy.Pow(
+                                             Indexed(symbol("a"), symbol("l")), -1, evaluate=False), evaluate=False)),
+                                         ("high_weight", max(sig.point[w(l)] for l in LAYERS)),
+                                         *ratio_range(sig).items())),
     ))
 
 
@@ -287,7 +302,7 @@ def _table_section(sig: Derivation, relu: Derivation) -> Section:
     for l in LAYERS:
         rows.append((Integer(l), sig.values[z(l)], sigmoid_prime_value(sig.values[z(l)]),
                      abs(sig.gradients[w(l)].value), r_sig.get(l, "—"),
-                     abs(relu.gradients[w(l)].value), decimal(r_relu[l]) if l in r_relu else "—"))
+                     abs(relu.gradients[w(l)].value), r_relu[l] if l in r_relu else "—"))
     r_l = r_symbol("l")
     header = (_key("table.layer"), maths(symbol("z^l")), maths(SigmaPrime(symbol("z^l"))),
               maths(sympy.Abs(Grad("C", "w^l"))), maths(r_l),
@@ -304,7 +319,7 @@ def _table_section(sig: Derivation, relu: Derivation) -> Section:
         Equation(r_l, (gradient_ratio_symbolic(), ratio_formula_symbolic())),
         Text(_key("text.ratio_numbers")),
         *claims,
-        Text(_key("text.table_reading"), (("first", Integer(2)), ("last", Integer(L)))),
+        Text(_key("text.table_reading"), (("first", Integer(2)), ("last", Integer(L)), *ratio_range(sig).items())),
         Claim(gradient_ratio_between(2, L), (sympy.Mul(*[r_symbol(l) for l in LAYERS[:-1]], evaluate=False),),
               overall, subs=by_formula),
     ))
@@ -336,9 +351,6 @@ def _check_shrinking(d: Derivation, r: Mapping[int, Expr]) -> None:
     """What the text says about the sigmoid chain, checked on the walk: every step back shrinks the gradient,
     each ratio is at most |w^(l+1)|/4 · a^(l−1)/a^l (σ' ≤ 1/4), and |∂C/∂w^l| stays under its bound."""
     for l, ratio in r.items():
-        if not sympy.Rational(1, 6) < ratio < sympy.Rational(1, 3):  # "between a sixth and a third"
-            raise CheckFailure(f"self-check failed: the ratio at layer {l} is {float(ratio)!r}, the text says "
-                               "between 1/6 and 1/3")
         limit = abs(d.values[w(l + 1)]) / 4 * d.values[a(l - 1)] / d.values[a(l)]
         if not (0 < ratio < 1 and ratio <= limit):
             raise CheckFailure(f"self-check failed: the ratio at layer {l} is {float(ratio)!r}")
@@ -352,7 +364,7 @@ def _check_shrinking(d: Derivation, r: Mapping[int, Expr]) -> None:
 # ---------------------------------------------------------------- ReLU
 
 
-def _relu_section(relu: Derivation) -> Section:
+def _relu_section(relu: Derivation, sig: Derivation) -> Section:
     values = {symbol(n): v for n, v in relu.values.items()}
     steps = tuple((ReLUPrime(symbol(z(l))), sympy.Heaviside(relu.values[z(l)], 0)) for l in LAYERS)
     subs = tuple(values.items()) + steps + tuple((Grad("C", w(l)), relu.gradients[w(l)].value) for l in LAYERS)
@@ -362,14 +374,14 @@ def _relu_section(relu: Derivation) -> Section:
         Text(_key("text.relu_ratio")),
     ]
     r = ratios(relu)
-    blocks += [Claim(r_symbol(l), (gradient_ratio(l), ratio_formula(l, ReLUPrime)), decimal(r[l]), subs=subs)
+    blocks += [Claim(r_symbol(l), (gradient_ratio(l), ratio_formula(l, ReLUPrime)), r[l], subs=subs)
                for l in LAYERS[:-1]]
     if any(relu.values[z(l)] <= 0 for l in LAYERS):
         raise CheckFailure("self-check failed: a ReLU unit of the chain is not active, the text assumes all are")
     sizes = [abs(relu.gradients[w(l)].value) for l in LAYERS]
     if not max(sizes) < 2 * min(sizes):  # "stay of the same size"
         raise CheckFailure("self-check failed: the ReLU chain's gradients differ by more than a factor 2")
-    blocks.append(Text(_key("text.relu_reading")))
+    blocks.append(Text(_key("text.relu_reading"), tuple(ratio_range(sig).items())))
     return Section(_key("heading.relu"), tuple(blocks))
 
 
