@@ -220,7 +220,7 @@ def _definition_partials(op: str, params: tuple, pattern: tuple) -> tuple[Expr, 
 
 
 def _check_differences(graph: Graph, walk: Mapping[str, float], floats: Mapping[str, float],
-                       constants: Collection[str]) -> None:
+                       constants: Collection[str] = ()) -> None:
     """The leaves' gradients against central differences: one per leaf while leaves × nodes ≤ ``FD_WORK``, else
     (a wide graph, where that would cost leaves × nodes) along ``FD_DIRECTIONS`` reproducible random directions,
     each compared with the walk's gradient projected on it. ``constants`` are data, not differentiated."""

@@ -469,5 +469,5 @@ def parse_number(text: str, what: str | Message) -> sympy.Rational:
                             exponent=MAX_EXPONENT)
     value = Fraction(cleaned)
     if value and not _SMALLEST <= abs(value) <= _LARGEST:  # exactly: the float 1e-300 is larger than 10^-300
-        raise InputError.of("number.range", what=what, text=quote(text))
+        raise InputError.of("number.range", what=what, text=quote(text), smallest="1e-300", largest="1e300")
     return sympy.Rational(value.numerator, value.denominator)
