@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .files import write_atomic
+from .files import make_folder, write_atomic
 from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"
@@ -124,7 +124,7 @@ def _build(out: Path, progress: TextIO | None, pdf: bool) -> list[Path]:
     for doc in docs:
         text, beside = doc.render()
         target = out / doc.path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent, "--out")
         for name, data in beside.items():
             if target.parent / name not in written:
                 write_atomic(target.parent / name, data)

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import sympy
 
-from .errors import InputError
+from .errors import InputError, shown
 from .graph import Graph, Node, Operand
 from .rules import FUNCTIONS
 
@@ -46,9 +46,9 @@ def parse_number(text: str, what: str) -> sympy.Rational:
     cleaned = text.strip()
     if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?", cleaned) and not re.fullmatch(
             r"[+-]?[0-9]+/[0-9]+", cleaned):
-        raise InputError(f"{what}: {text!r} is not a number")
+        raise InputError(f"{what}: '{shown(text)}' is not a number")
     if re.fullmatch(r"[+-]?[0-9]+/0+", cleaned):
-        raise InputError(f"{what}: {text!r} divides by zero")
+        raise InputError(f"{what}: '{shown(text)}' divides by zero")
     mantissa, _, exponent = cleaned.lower().partition("e")
     if len(mantissa) > MAX_NUMBER_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
         raise InputError(f"{what}: {_clip(text)} is outside the numbers derive handles "
@@ -60,7 +60,7 @@ def parse_number(text: str, what: str) -> sympy.Rational:
 
 
 def _clip(text: str) -> str:
-    return repr(text) if len(text) <= 30 else repr(text[:27] + "...")
+    return repr(shown(text, 30))
 
 
 def parse_program(text: str) -> Graph:
@@ -216,7 +216,7 @@ class _Builder:
             raise InputError(f"{self._where(call)}: not allowed: {self._quote(call)} (only calls of "
                              f"{', '.join(FUNCTIONS)})")
         if call.func.id not in FUNCTIONS:
-            raise InputError(f"{self._where(call)}: unknown function '{call.func.id}' "
+            raise InputError(f"{self._where(call)}: unknown function '{shown(call.func.id)}' "
                              f"(allowed: {', '.join(FUNCTIONS)})")
         if call.keywords or len(call.args) != 1 or isinstance(call.args[0], ast.Starred):
             raise InputError(f"{self._where(call)}: {call.func.id}() takes exactly one argument: "
@@ -225,7 +225,7 @@ class _Builder:
 
     def _literal(self, constant: ast.Constant) -> sympy.Rational:
         if isinstance(constant.value, bool):
-            raise InputError(f"{self._where(constant)}: not allowed: {constant.value!r}")
+            raise InputError(f"{self._where(constant)}: not allowed: {shown(repr(constant.value))}")
         segment = self._segment(constant).replace("_", "")
         if isinstance(constant.value, int) and not re.fullmatch(r"\d+", segment):
             if constant.value.bit_length() > MAX_CONSTANT_BITS:
@@ -281,8 +281,7 @@ class _Builder:
         return line[node.col_offset:node.end_col_offset].decode("utf-8", "replace")
 
     def _quote(self, node: ast.AST) -> str:
-        segment = " ".join((self._segment(node) or type(node).__name__).split())  # one line
-        return "'" + (segment if len(segment) <= 60 else segment[:57] + "...") + "'"
+        return "'" + shown(" ".join((self._segment(node) or type(node).__name__).split()), 60) + "'"
 
     def _describe(self, node: ast.AST) -> str:
         if isinstance(node, ast.BinOp):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from ..walkthrough import Walkthrough
 
 SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "delta-recurrence", "activations", "optimizers", "vanishing-gradients")
@@ -11,5 +11,5 @@ SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "d
 
 def build(name: str) -> Walkthrough:
     if name not in SCENARIOS:
-        raise InputError(f"unknown scenario '{name}' (run 'derive list'; choose from {', '.join(SCENARIOS)})")
+        raise InputError(f"unknown scenario '{shown(name)}' (run 'derive list'; choose from {', '.join(SCENARIOS)})")
     return import_module(f"{__name__}.{name.replace('-', '_')}").build()
