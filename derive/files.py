@@ -139,6 +139,12 @@ def write_outputs(outputs: Sequence[Output], inputs: Iterable[str] = (), option:
     temporary files into place; any failure before the renames leaves every target as it was."""
     sources = _identities(inputs)
     targets = [_check(output, sources, option) for output in outputs]
+    first: dict[str, _Target] = {}
+    for target in targets:
+        other = first.setdefault(os.path.realpath(target.real), target)
+        if other is not target:
+            raise InputError(f"{option}: {shown(target.output.path)} would be written twice (the document and a file "
+                             "beside it would be the same file); choose another name")
     staged: list[tuple[_Target, str, int]] = []
     try:
         for target in targets:

@@ -269,6 +269,11 @@ def test_every_target_is_checked_before_any_is_written(tmp_path, capsys, argv, f
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder]
 
 
+def test_a_document_named_like_its_figure_is_refused(tmp_path, capsys):
+    code, _, err = run(capsys, "show", "toast", "-o", str(tmp_path / "notes.svg"))
+    assert code == 2 and "notes.svg would be written twice" in one_error(err) and list(tmp_path.iterdir()) == []
+
+
 def test_build_out_empty_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "build", "--no-pdf", "--out", "")
