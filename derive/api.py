@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Mapping
 import sympy
 
 from .backward import derive
-from .errors import InputError
+from .errors import InputError, shown
 from .parse import parse_number, parse_program
 from .walkthrough import Walkthrough, check_step_budget, make
 
@@ -115,9 +115,9 @@ def _pairs(spec: Mapping[str, object] | str, option: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"{option}: expected NAME=VALUE, got {item!r}")
+            raise InputError(f"{option}: expected NAME=VALUE, got '{shown(item)}'")
         if name.strip() in pairs:
-            raise InputError(f"{option}: '{name.strip()}' is given twice")
+            raise InputError(f"{option}: '{shown(name.strip())}' is given twice")
         pairs[name.strip()] = value.strip()
     if not pairs:
         raise InputError(f"{option}: expected NAME=VALUE[,NAME=VALUE...]")
@@ -128,7 +128,7 @@ def parse_point(at: Mapping[str, object] | str, leaves: tuple[str, ...]) -> dict
     pairs = _pairs(at, "--at")
     unknown = [n for n in pairs if n not in leaves]
     if unknown:
-        raise InputError(f"--at: '{unknown[0]}' is not a leaf of the graph (leaves: {', '.join(leaves)})")
+        raise InputError(f"--at: '{shown(unknown[0])}' is not a leaf of the graph (leaves: {', '.join(leaves)})")
     missing = [n for n in leaves if n not in pairs]
     if missing:
         raise InputError(f"--at: no value for {', '.join(repr(m) for m in missing)} "
@@ -142,14 +142,14 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
     if unknown:
         from .optimizers import DEFAULTS
         owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
-        hint = f"; '{unknown[0]}' is a setting of --optimizer {'/'.join(owners)}" if owners else ""
-        raise InputError(f"--step: unknown key '{unknown[0]}' (plain gradient descent takes lr and steps{hint})")
+        hint = f"; '{shown(unknown[0])}' is a setting of --optimizer {'/'.join(owners)}" if owners else ""
+        raise InputError(f"--step: unknown key '{shown(unknown[0])}' (plain gradient descent takes lr and steps{hint})")
     if "lr" not in pairs:
         raise InputError("--step: the learning rate lr=VALUE is required")
     learning_rate = parse_number(pairs["lr"], "--step lr")
     if learning_rate <= 0:
-        raise InputError(f"--step: lr must be positive, got {pairs['lr']}")
+        raise InputError(f"--step: lr must be positive, got {shown(pairs['lr'])}")
     steps_text = pairs.get("steps", "1")
     if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"--step: steps must be a whole number from 1 to {MAX_STEPS}, got {steps_text!r}")
+        raise InputError(f"--step: steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'")
     return learning_rate, int(steps_text)

@@ -8,7 +8,7 @@ from typing import Mapping
 import sympy
 from sympy import Expr
 
-from .errors import InputError
+from .errors import InputError, shown
 from .graph import (MAX_MAGNITUDE, Graph, definitions, exact, forward, is_finite_real, operand_exprs, substitute,
                     symbol)
 from .notation import Grad
@@ -202,8 +202,8 @@ def _check_wrt(graph: Graph, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
         return graph.leaves
     repeated = [name for i, name in enumerate(wrt) if name in wrt[:i]]
     if repeated:
-        raise InputError(f"--wrt: '{repeated[0]}' is given twice")
+        raise InputError(f"--wrt: '{shown(repeated[0])}' is given twice")
     for name in wrt:
         if name not in graph or graph[name].op != "leaf":
-            raise InputError(f"--wrt: '{name}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})")
+            raise InputError(f"--wrt: '{shown(name)}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})")
     return tuple(wrt)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .errors import DeriveError, InputError
-from .files import write_atomic
+from . import files
+from .errors import MAX_SHOWN, DeriveError, InputError, shown
 
 MAX_INPUT_BYTES = 128 * 1024
 from .render import FORMATS, LANGUAGES
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("no command given (see 'derive --help')")
         return _COMMANDS[args.command](args)
     except DeriveError as exc:
-        print(f"derive: error: {exc.render(lang)}", file=sys.stderr)
+        _error_line(f"error: {exc.render(lang)}")
         return exc.exit_code
     except (RecursionError, MemoryError):
         print("derive: error: the input is too large or too deeply nested", file=sys.stderr)
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: short message, traceback only with --debug
         if debug:
             raise
-        print(f"derive: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        _error_line(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
         return 3
 
 
@@ -199,6 +199,15 @@ def _expression_not_option(argv: list[str], parser: argparse.ArgumentParser) -> 
     return out
 
 
+def _error_line(message: str) -> None:
+    """One line on stderr whatever a message holds (each quote of user text is already `shown`; this bounds the
+    whole line too)."""
+    try:
+        print(f"derive: {shown(message, 5 * MAX_SHOWN)}", file=sys.stderr)
+    except (OSError, ValueError, AttributeError):  # no stderr to report on
+        pass
+
+
 def main_entry() -> None:
     sys.exit(main())
 
@@ -210,11 +219,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from .scenarios import SCENARIOS
     summaries = {name: catalog(args.lang)[f"scenario.{name}.summary"] for name in SCENARIOS}
     if args.format == "json":
-        print(json.dumps([{"name": n, "summary": s} for n, s in summaries.items()], ensure_ascii=False, indent=2))
+        text = json.dumps([{"name": n, "summary": s} for n, s in summaries.items()], ensure_ascii=False, indent=2)
     else:
         width = max(map(len, SCENARIOS))
-        for name, summary in summaries.items():
-            print(f"{name.ljust(width)}  {summary}")
+        text = "\n".join(f"{name.ljust(width)}  {summary}" for name, summary in summaries.items())
+    _emit(text + "\n", None)
     return 0
 
 
@@ -231,7 +240,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         raise UsageError("give an expression or program, or --network FILE.toml (see 'derive explain --help')")
     from .api import explain
     _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
-                     optimizer=args.optimizer), args)
+                     optimizer=args.optimizer), args, _input_paths(args.source))
     return 0
 
 
@@ -246,23 +255,24 @@ def _explain_network(args: argparse.Namespace) -> int:
         result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
     else:
         result = explain_file(args.network)
-    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
+    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output, [args.network])
     return 0
 
 
 # --- exercise ---
 def _cmd_exercise(args: argparse.Namespace) -> int:
     from .exercise import exercise, key_path, render_exercise
+    _check_output(args.output)
     walk, sheet = exercise(args.scenario, args.blanks, args.seed)
     templates = _templates(args)
-    if args.key or args.output is None:
+    if args.key or args.output is None or files.is_stream(args.output):  # a device gets what stdout would
         _emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
               args.output)
         return 0
     worksheet = render_exercise(walk, sheet, args.format, args.lang, user_templates=templates)
     answers = render_exercise(walk, sheet, args.format, args.lang, key=True, user_templates=templates)
-    _emit(worksheet, args.output)
-    _emit(answers, key_path(args.output))
+    files.write_outputs([files.Output(args.output, worksheet.encode("utf-8")),
+                         files.Output(key_path(args.output), answers.encode("utf-8"))])
     return 0
 # --- end of exercise ---
 
@@ -271,25 +281,22 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import run
     if not 0 < args.time_limit <= 600:
         raise UsageError("--time-limit must be between 0 and 600 seconds")
+    _check_output(args.output)
     output, code, message = run(args.file, args.format, args.lang, time_limit=args.time_limit,
                                 user_templates=_templates(args))
     if message is not None:
-        print(f"derive: error: {message}", file=sys.stderr)
+        _error_line(f"error: {message}")
     if output is not None:
         if code == 2:
-            sys.stdout.write(output)  # the JSON error object; nothing is written to -o
+            _emit(output, None)  # the JSON error object; nothing is written to -o
         else:
-            _emit(output, args.output)
+            _emit(output, args.output, [args.file] if args.file != "-" else [])
     return code
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out: cannot make the folder {out}: {exc.strerror or exc}") from None
+    out = files.make_folder(args.out, "--out")
     # two worker processes render while this one writes and TeX compiles; the summary ends the progress on stderr
     build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf, jobs=min(2, os.cpu_count() or 1))
     return 0
@@ -302,52 +309,78 @@ _COMMANDS = {"list": _cmd_list, "show": _cmd_show, "explain": _cmd_explain, "ver
 def _templates(args: argparse.Namespace) -> str | None:
     if args.templates is None:
         return None
-    if not Path(args.templates).is_dir():
-        raise InputError(f"--templates: {args.templates} is not a folder")
-    return str(Path(args.templates).resolve())
+    try:
+        folder = os.path.isdir(args.templates) and os.path.realpath(args.templates)
+    except (OSError, ValueError):
+        folder = None
+    if not folder:
+        raise InputError(f"--templates: {shown(args.templates)} is not a folder")
+    return folder
 
 
 def read_source(source: str, limit: int = MAX_INPUT_BYTES) -> str:
     """The expression itself, stdin for '-', or a file for '@PATH'; capped (128 KiB by default) and UTF-8."""
     if source == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-        origin = "stdin"
+        data, origin = files.read_stdin(limit), "stdin"
     elif source.startswith("@"):
-        path = Path(source[1:])
-        if not path.is_file():
-            raise InputError(f"cannot read {source[1:]}: no such file")
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-        origin = str(path)
+        data, origin = files.read_file(source[1:], limit), source[1:]
     else:
         return source
     if len(data) > limit:
-        raise InputError(f"{origin}: the input is larger than {limit} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{origin}: the input is not UTF-8 text") from None
+        raise InputError(f"{shown(origin)}: the input is larger than {limit} bytes")
+    return files.decode(data, origin)
 
 
-def _publish(result, args: argparse.Namespace) -> None:
+def _input_paths(source: str) -> list[str]:
+    return [source[1:]] if source.startswith("@") else []
+
+
+def _check_output(output: str | None) -> None:
+    if output is not None:
+        files.check_name(output)
+
+
+def _publish(result, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
     """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``), and plots go
-    beside the document too."""
+    beside the document too. A device or FIFO gets what stdout would: the document alone."""
     from .render import attachments
-    if args.output is not None and not Path(args.output).name:
-        raise InputError(f"-o: {args.output!r} is not a file name")
-    figure = Path(args.output).with_suffix(".svg").name if args.output is not None else None
+    _check_output(args.output)
+    to_file = args.output is not None and not files.is_stream(args.output)
+    figure = Path(args.output).with_suffix(".svg").name if to_file else None
     text = result.render(args.format, args.lang, user_templates=_templates(args), figure_href=figure)
-    if args.output is not None:
-        for name, data in attachments(result.walkthrough, args.format, figure).items():
-            write_atomic(Path(args.output).parent / name, data)
-    _emit(text, args.output)
+    if not to_file:
+        _emit(text, args.output, inputs)
+        return
+    folder = Path(args.output).parent
+    beside = [files.Output(str(folder / name), data, attachment=True)
+              for name, data in attachments(result.walkthrough, args.format, figure).items()]
+    files.write_outputs([files.Output(args.output, text.encode("utf-8")), *beside], inputs)
 
 
-def _emit(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
+def _emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> None:
+    """To a file by the output policy, or to stdout as UTF-8 whatever its encoding (documents are UTF-8)."""
+    if output is not None:
+        files.write_outputs([files.Output(output, text.encode("utf-8"))], inputs)
+        return
+    try:
+        stream = getattr(sys.stdout, "buffer", None)
+        if stream is None:
+            sys.stdout.write(text)
+        else:
+            sys.stdout.flush()
+            stream.write(text.encode("utf-8"))
         sys.stdout.flush()
-    else:
-        write_atomic(Path(output), text.encode("utf-8"))
+    except (OSError, ValueError, AttributeError) as exc:
+        _abandon_stdout()
+        why = files.reason(exc) if isinstance(exc, OSError) else "it is closed"
+        raise InputError(f"cannot write standard output: {why}") from None
 
 
+def _abandon_stdout() -> None:
+    """After a failed write (a closed pipe) Python would fail again flushing stdout at exit: point it nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

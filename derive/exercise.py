@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import DeriveError, InputError
+from .errors import DeriveError, InputError, shown
 from .notation import SIGNIFICANT_DIGITS, chain_latex
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def parse_count(text: object) -> int:
     """``--blanks``: a whole number of at least 1 (a `str` from the command line, or an `int`)."""
     value = _whole(text)
     if value is None or value < 1:
-        raise InputError(f"--blanks: expected a whole number of at least 1, got {text!r}")
+        raise InputError(f"--blanks: expected a whole number of at least 1, got '{shown(text)}'")
     return value
 
 
@@ -104,7 +104,7 @@ def parse_seed(text: object) -> int:
     """``--seed``: a whole number from 0 to `MAX_SEED`."""
     value = _whole(text)
     if value is None or not 0 <= value <= MAX_SEED:
-        raise InputError(f"--seed: expected a whole number from 0 to 2**63 - 1, got {text!r}")
+        raise InputError(f"--seed: expected a whole number from 0 to 2**63 - 1, got '{shown(text)}'")
     return value
 
 

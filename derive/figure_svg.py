@@ -14,7 +14,8 @@ from typing import Literal
 from . import mathtext
 from .backward import Derivation
 from .errors import DeriveError
-from .figures import SVG_MARKER, Label, Layout, layout
+from .figures import Label, Layout, layout
+from .files import SVG_MARK
 from .mathtext import Run
 from .render import MAX_FIGURE_NODES, drawable
 
@@ -271,7 +272,7 @@ def write(drawing: Drawing) -> str:
     """The drawing as an SVG file: scales down with the page (``max-width: 100%``), titled for screen readers."""
     left, top, w, h = map(_n, drawing.view)
     title = escape(drawing.title)
-    lines = [SVG_MARKER,
+    lines = [SVG_MARK,
              f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="{left} {top} {w} {h}" '
              f'role="img" aria-label="{title}" style="max-width: 100%; height: auto" '
              f'font-family="{escape(FONT_FAMILY, quote=False)}">',

@@ -28,7 +28,6 @@ Kind = Literal["leaf", "op", "output", "const"]
 
 SWEEPS = 12  # passes of each phase of the row placement; enough for the graphs the material draws
 PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
-SVG_MARKER = "<!-- written by derive -->"  # the first line of every graph figure derive writes as SVG
 
 TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
 \usepackage{tikz}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from . import buildcache
-from .files import write_atomic
+from .files import make_folder, write_atomic
 from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"
@@ -153,7 +153,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent, "--out")
     write_atomic(path, data)
     return True
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import sympy
 
-from .errors import InputError
+from .errors import InputError, shown
 from .rules import DEFAULT_LEAKY_SLOPE
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
@@ -93,22 +93,13 @@ class Network:
 
 def read_network_file(path: str | Path) -> Network:
     """Read and validate a network file; unreadable, oversized or non-UTF-8 files are input errors."""
-    path = Path(path)
-    name = str(path)
-    try:
-        if path.exists() and not path.is_file():
-            raise InputError(f"{name}: cannot read the network file: not a regular file")
-        with path.open("rb") as handle:  # st_size is 0 for devices and pipes: read at most the limit
-            data = handle.read(MAX_TEXT_BYTES + 1)
-        if len(data) > MAX_TEXT_BYTES:
-            raise InputError(f"{name}: the file is too large (the limit is {MAX_TEXT_BYTES} bytes; "
-                             f"a layer may have at most {MAX_UNITS} units)")
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read the network file: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: the network file is not UTF-8 text (byte {exc.start})") from None
+    from .files import decode, read_file
+    name = shown(path)
+    data = read_file(path, MAX_TEXT_BYTES)
+    if len(data) > MAX_TEXT_BYTES:
+        raise InputError(f"{name}: the file is too large (the limit is {MAX_TEXT_BYTES} bytes; "
+                         f"a layer may have at most {MAX_UNITS} units)")
+    text = decode(data, str(path))
     return load_network(text, name)
 
 
@@ -247,7 +238,7 @@ def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
-            raise InputError(f"{where}unknown key '{key}'{hint}")
+            raise InputError(f"{where}unknown key '{shown(key)}'{hint}")
 
 
 def _choice(value: object, key: str, allowed: tuple[str, ...]) -> str:
@@ -257,7 +248,7 @@ def _choice(value: object, key: str, allowed: tuple[str, ...]) -> str:
         extra = ""
         if key == "activation" and value == "softmax":
             extra = "; softmax is the output of loss = \"cross_entropy\", not an activation of its own"
-        raise InputError(f"{key}: unknown {key} '{value[:40]}' (choose from {', '.join(allowed)}){extra}")
+        raise InputError(f"{key}: unknown {key} '{shown(value, 40)}' (choose from {', '.join(allowed)}){extra}")
     return value
 
 
@@ -296,8 +287,7 @@ def _number(value: object, where: str) -> Number:
 
 
 def _short(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= 30 else text[:12] + "…" + text[-6:]
+    return shown(value, 30)
 
 
 def _show(value: Number) -> str:

@@ -34,7 +34,7 @@ import mpmath
 import sympy
 from sympy import Expr
 
-from .errors import CheckFailure, InputError
+from .errors import CheckFailure, InputError, shown
 from .graph import DIGITS, exact, symbol
 from .notation import Grad, Shown, number_latex, number_text, terminating_decimal
 
@@ -96,12 +96,12 @@ def configure(name: str, step: Mapping[str, object] | str | None, *, option: str
     from .parse import parse_number
 
     if name not in NAMES:
-        raise InputError(f"--optimizer: unknown optimiser '{name}' (choose from {', '.join(NAMES)})")
+        raise InputError(f"--optimizer: unknown optimiser '{shown(name)}' (choose from {', '.join(NAMES)})")
     pairs = _pairs(step, option) if step is not None else {}
     allowed = allowed_keys(name)
     unknown = [k for k in pairs if k not in allowed]
     if unknown:
-        raise InputError(f"{option}: unknown key '{unknown[0]}' for --optimizer {name} "
+        raise InputError(f"{option}: unknown key '{shown(unknown[0])}' for --optimizer {name} "
                          f"(allowed: {', '.join(allowed)})")
     if "lr" in pairs:
         lr = parse_number(pairs["lr"], f"{option} lr")
@@ -110,10 +110,10 @@ def configure(name: str, step: Mapping[str, object] | str | None, *, option: str
     else:
         raise InputError(f"{option}: --optimizer {name} needs the learning rate lr=VALUE (there is no default)")
     if lr <= 0:
-        raise InputError(f"{option}: lr must be positive, got {pairs.get('lr')}")
+        raise InputError(f"{option}: lr must be positive, got {shown(pairs.get('lr'))}")
     steps_text = pairs.get("steps", str(default_steps))
     if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"{option}: steps must be a whole number from 1 to {MAX_STEPS}, got {steps_text!r}")
+        raise InputError(f"{option}: steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'")
     hyper = tuple((key, parse_number(pairs.get(key, default), f"{option} {key}")) for key, default in DEFAULTS[name])
     settings = Settings(name, lr, int(steps_text), hyper)
     _check_ranges(settings, option)

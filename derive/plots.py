@@ -16,16 +16,26 @@ What makes the files reproducible:
   and while it is saved, so a user's ``matplotlibrc`` cannot change the bytes: ``svg.hashsalt`` fixed (the ids of
   clip paths and glyphs), text drawn as paths in the SVG (no font needed to view it), TrueType fonts embedded
   in the PDF (``pdf.fonttype`` 42), DejaVu Sans (shipped with matplotlib) as the only font;
-- no dates, creator or producer strings in either file's metadata (``SOURCE_DATE_EPOCH`` is then irrelevant).
+- no dates or producer strings in either file's metadata (``SOURCE_DATE_EPOCH`` is then irrelevant); the SVG
+  carries `derive.files.SVG_MARK` and the PDF's Creator is `derive.files.GENERATED_MARK`, so that ``-o`` may
+  replace them later (it replaces only files derive wrote).
 
 Text inside a plot should be language-neutral (names, maths such as ``$x$``): the caption, which comes from the
 catalog, carries the prose.
 """
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import sys
+import tempfile
 from contextlib import contextmanager
 from io import BytesIO
+from pathlib import Path
 from typing import Any, Iterator
+
+from .files import GENERATED_MARK, SVG_MARK
 
 HASHSALT = "derive"
 
@@ -49,12 +59,36 @@ RC: dict[str, Any] = {
 }
 
 SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
-PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None}
+PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": GENERATED_MARK, "Producer": None}
+
+
+def _quiet_matplotlib() -> None:
+    """Before matplotlib is imported: when its default config or cache folder cannot be written (a read-only
+    HOME), point ``MPLCONFIGDIR`` at a temporary folder of our own, which matplotlib would otherwise do itself
+    with warnings on stderr; and keep its font-cache notice off stderr (derive's stderr is its error line)."""
+    import logging
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    try:
+        home = Path.home()
+        folders = [Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
+                   Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(folder)
+    except (OSError, RuntimeError):
+        folder = tempfile.mkdtemp(prefix="derive-matplotlib-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ["MPLCONFIGDIR"] = folder
 
 
 @contextmanager
 def style() -> Iterator[None]:
     """The fixed rc settings, for building a figure (text sizes, fonts) as well as for saving it."""
+    if "matplotlib" not in sys.modules:
+        _quiet_matplotlib()
     import matplotlib
 
     with matplotlib.rc_context(RC):
@@ -76,4 +110,5 @@ def plot_svg_pdf(figure) -> tuple[str, bytes]:
         figure.savefig(svg, format="svg", metadata=SVG_METADATA)
         pdf = BytesIO()
         figure.savefig(pdf, format="pdf", metadata=PDF_METADATA)
-    return svg.getvalue().decode("utf-8"), pdf.getvalue()
+    declaration, rest = svg.getvalue().decode("utf-8").split("\n", 1)
+    return f"{declaration}\n{SVG_MARK}\n{rest}", pdf.getvalue()

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import InputError
+from .errors import DeriveError, InputError, shown
 
 if TYPE_CHECKING:
     from .backward import Derivation
@@ -38,20 +38,21 @@ def templates_root() -> Path:
 
 @lru_cache(maxsize=16)
 def environment(user_templates: str | None = None, tex: bool = False, html: bool = False):
-    """A strict Jinja environment: a user's folder first, then the package's; LaTeX-friendly delimiters for .tex
-    (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash; autoescaping for HTML pages."""
+    """A strict, sandboxed Jinja environment (`derive.templating`): a user's folder first, then the package's;
+    LaTeX-friendly delimiters for .tex (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash;
+    autoescaping for HTML pages."""
     import jinja2  # deferred: start-up time matters for the CLI
 
-    loaders = [jinja2.FileSystemLoader(user_templates)] if user_templates else []
-    loaders.append(jinja2.FileSystemLoader(str(templates_root())))
-    options: dict[str, Any] = dict(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                                   keep_trailing_newline=True, autoescape=html)
+    from .templating import make_environment
+
+    folders = [user_templates] if user_templates else []
+    options: dict[str, Any] = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=html)
     if tex:
         options.update(block_start_string=r"\BLOCK{", block_end_string="}", variable_start_string=r"\VAR{",
                        variable_end_string="}", comment_start_string=r"\#{", comment_end_string="}",
                        line_statement_prefix="%%", line_comment_prefix="%#", trim_blocks=True,
                        lstrip_blocks=True)
-    return jinja2.Environment(**options)
+    return make_environment([*folders, str(templates_root())], **options)
 
 
 MAX_FIGURE_NODES = 60  # a larger graph is not drawn: unreadable on a page, and the layout grows faster than linearly
@@ -63,16 +64,22 @@ def drawable(derivation: "Derivation") -> bool:
 
 def fill(name: str, context: Mapping[str, Any], user_templates: str | None = None, tex: bool = False,
          html: bool = False) -> str:
-    """The template ``name`` filled in; a broken template from the user's folder is an input error naming the
-    file and line (one of ours is a bug and keeps its traceback)."""
-    import jinja2
+    """The template ``name`` filled in, bounded in time and size; a failure in a template of the user's folder is
+    an input error naming the file and line (one in the package's templates is a bug and keeps its traceback)."""
+    from .templating import render_bounded, template_error
 
+    template = None
     try:
-        return environment(user_templates, tex, html).get_template(name).render(context)
-    except jinja2.TemplateError as exc:
-        if not user_templates:
+        template = environment(user_templates, tex, html).get_template(name)
+        return render_bounded(template, context)
+    except DeriveError:
+        raise
+    except Exception as exc:
+        where = template.filename if template is not None and template.filename else name
+        error = template_error(exc, where, user_templates) if user_templates else None
+        if error is None:
             raise
-        raise InputError(f"--templates: {_template_place(exc, name)}: {exc.message or type(exc).__name__}") from None
+        raise error from None
 
 
 def stylesheet(user_templates: str | None = None) -> str:
@@ -83,24 +90,11 @@ def stylesheet(user_templates: str | None = None) -> str:
     return Markup(source.strip() + "\n")
 
 
-def _template_place(exc: Exception, name: str) -> str:
-    """``file, line N`` of a template error: from a syntax error itself, else from the traceback, where Jinja puts
-    the template's own file and line."""
-    if getattr(exc, "lineno", None):
-        return f"{getattr(exc, 'filename', None) or name}, line {exc.lineno}"
-    place, tb = name, exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
-            place = f"{tb.tb_frame.f_code.co_filename}, line {tb.tb_lineno}"
-        tb = tb.tb_next
-    return place
-
-
 def check_choice(fmt: str, lang: str) -> None:
     if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+        raise InputError(f"unknown format '{shown(fmt)}' (choose from {', '.join(FORMATS)})")
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language '{lang}' (choose from {', '.join(LANGUAGES)})")
+        raise InputError(f"unknown language '{shown(lang)}' (choose from {', '.join(LANGUAGES)})")
 
 
 def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user_templates: str | None = None,

@@ -125,16 +125,12 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
 
 def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
     """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
-    path = Path(path)
+    from .errors import InputError
+    from .files import read_file
     try:
-        if path.is_dir():
-            return Report(error=ReportError(None, f"{path} is a folder, not a document"))
-        with path.open("rb") as handle:
-            data = handle.read(MAX_DOCUMENT_BYTES + 1)
-    except FileNotFoundError:
-        return Report(error=ReportError(None, f"cannot read {path}: no such file"))
-    except OSError as exc:
-        return Report(error=ReportError(None, f"cannot read {path}: {exc.strerror or exc}"))
+        data = read_file(path, MAX_DOCUMENT_BYTES)
+    except InputError as exc:
+        return Report(error=ReportError(None, str(exc)))
     return verify_bytes(data, time_limit=time_limit)
 
 
@@ -158,11 +154,12 @@ def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 1
     an unreadable document still gives the error object."""
     report = verify_path(path, time_limit=time_limit) if path != "-" else None
     if report is None:
-        import sys
-        report = verify_bytes(sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1), time_limit=time_limit)
+        from .files import read_stdin
+        report = verify_bytes(read_stdin(MAX_DOCUMENT_BYTES), time_limit=time_limit)
     message = None
     if report.error is not None:
-        where = f"{path}, line {report.error.line}" if report.error.line is not None else str(path)
+        from .errors import shown
+        where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
         message = f"{where}: {report.error.message}"
         if fmt != "json":
             return None, 2, message

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import random
 import re
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
+from typing import ContextManager
 
 import sympy
 
+from . import clock
 from .notation import latex
 from .verify_document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .verify_model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
@@ -153,28 +151,9 @@ class _Timeout(BaseException):
     """Raised by the alarm; a BaseException so that no ``except Exception`` inside SymPy swallows it."""
 
 
-@contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` with `_Timeout` (SIGALRM, main thread only). Elsewhere (a worker
-    thread) the block runs without a clock and only the size limits bound it."""
-    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        # Python drops an exception raised while a gc callback or __del__ runs: ring again until one gets through
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def time_limit(seconds: float | None) -> ContextManager[None]:
+    """Interrupt the block after ``seconds`` with `_Timeout` (`derive.clock.time_limit`)."""
+    return clock.time_limit(seconds, _Timeout)
 
 
 # --- classification --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 from typing import Any, Callable
 
 from .context import catalog
-from .errors import InputError
+from .errors import InputError, shown
 from .notation import number_latex, number_text
 from .verify_check import ClaimResult, Counterexample, Report, Slip, StepResult
 
@@ -23,9 +23,9 @@ ENGINES = {"en": "pdflatex", "ja": "lualatex"}
 
 def render(report: Report, fmt: str, lang: str, *, user_templates: str | None = None) -> str:
     if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}' for verify (choose from {', '.join(FORMATS)})")
+        raise InputError(f"unknown format '{shown(fmt)}' for verify (choose from {', '.join(FORMATS)})")
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language '{lang}' (choose from {', '.join(LANGUAGES)})")
+        raise InputError(f"unknown language '{shown(lang)}' (choose from {', '.join(LANGUAGES)})")
     if fmt == "json":
         return json.dumps(json_data(report, lang), ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":

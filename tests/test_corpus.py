@@ -26,7 +26,9 @@ import os
 import re
 import resource
 import signal
+import stat
 import subprocess
+import threading
 import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,8 @@ SUBPROCESS_MEMORY = 1024 ** 3  # RLIMIT_AS of each subprocess: 1 GiB
 SUBPROCESS_CPU_SECONDS = 10  # RLIMIT_CPU of each subprocess (SIGXCPU, then SIGKILL)
 SUBPROCESS_WALL_SECONDS = 120
 SUBPROCESS_SAMPLE = 20
+SUBPROCESS_MAX_RSS = 500 * 1024 ** 2  # peak resident memory of each subprocess (ru_maxrss of the child)
+MAX_ERROR_LINE = 1200  # characters of the one stderr line (user text in it is quoted at most 200 at a time)
 MAX_RSS_GROWTH = 1024 ** 3  # in-process: the high-water mark may not grow by more than this in one case
 PAYLOAD = "pwned"  # what the code-execution payloads would create in the working folder
 
@@ -60,6 +64,7 @@ class Case:
     process: str = "both"  # "both", "in-process" (NUL in argv), "subprocess"
     cpu_seconds: float = DEFAULT_CPU_SECONDS
     line: int | None = None  # verify: the message must name this line
+    setup: list[dict] = field(default_factory=list)  # entries made before the run (see `make_entry`)
 
 
 # --- reading the corpus ------------------------------------------------------------------------------------------
@@ -93,7 +98,7 @@ def manifest_cases() -> list[Case]:
             id=f"manifest:{entry['name']}", argv=argv, exit=entry["exit"], message=entry.get("message", ""),
             stdin=generate(entry["stdin"]) if "stdin" in entry else None, files=files,
             output=entry.get("output", True), process=entry.get("process", "both"),
-            cpu_seconds=entry.get("timeout", DEFAULT_CPU_SECONDS)))
+            cpu_seconds=entry.get("timeout", DEFAULT_CPU_SECONDS), setup=entry.get("setup", [])))
     return cases
 
 
@@ -173,7 +178,10 @@ SUBPROCESS_PICKS = (  # besides the subprocess-only cases: code execution, big a
     "manifest:explain-1mb-stdin", "manifest:explain-binary-stdin", "manifest:explain-parentheses-10000",
     "manifest:explain-unary-minus-chain-stdin", "manifest:at-10000-pairs-not-leaves",
     "manifest:explain-number-1e999999", "documents/write18.tex@file", "verify/hostile.toml:write18",
-    "network/nul-byte.toml@stdin", "manifest:show-output-unwritable")
+    "network/nul-byte.toml@stdin", "manifest:show-output-unwritable",
+    "manifest:io-template-cycler-popen", "manifest:io-template-output-bomb", "manifest:io-verify-fifo",
+    "manifest:io-output-null-device-kept", "manifest:io-output-full-device-no-space",
+    "manifest:io-error-line-toml-key-500k", "manifest:io-output-symlink-written-through")
 
 
 def _pick_sample() -> list[Case]:
@@ -191,39 +199,90 @@ SAMPLE = _pick_sample()
 
 # --- running a case ----------------------------------------------------------------------------------------------
 
-def prepare(case: Case, base: Path) -> tuple[list[str], Path, Path, dict[str, bytes]]:
-    """(argv, working folder, inputs folder, the inputs as written)."""
+def make_entry(entry: dict, work: Path, inputs: Path) -> None:
+    """One ``setup`` entry: ``path`` under ``tmp/`` (the working folder, where ``-o`` points) or ``in/`` (the inputs
+    folder), and ``kind``: ``file`` (``data``: a generator), ``dir``, ``fifo``, ``symlink`` (``target``, with
+    placeholders), ``null``/``full``/``zero`` (a character device like /dev/null, /dev/full, /dev/zero, made with
+    mknod inside the case's folder; the case is skipped where mknod is not permitted); ``mode``: chmod bits."""
+    root, _, rest = entry["path"].partition("/")
+    path = {"tmp": work, "in": inputs}[root] / rest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kind = entry.get("kind", "file")
+    if kind == "file":
+        path.write_bytes(generate(entry.get("data", "")))
+    elif kind == "dir":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink":
+        os.symlink(entry["target"].replace("{tmp}", str(work)).replace("{in}", str(inputs)), path)
+    else:
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, {"null": 3, "zero": 5, "full": 7}[kind]))
+        except PermissionError:
+            pytest.skip("mknod is not permitted here")
+    if "mode" in entry:
+        path.chmod(entry["mode"])
+
+
+def prepare(case: Case, base: Path) -> tuple[list[str], Path, Path, dict]:
+    """(argv, working folder, inputs folder, snapshot of both before the run)."""
     work, inputs = base / "work", base / "inputs"
     work.mkdir()
     inputs.mkdir()
     for name, data in case.files.items():
         (inputs / name).write_bytes(data)
+    for entry in case.setup:
+        make_entry(entry, work, inputs)
     file_path = str(inputs / next(iter(case.files), "input.txt"))
     argv = [a.replace("{tmp}", str(work)).replace("{corpus}", str(CORPUS)).replace("{file}", file_path)
-            for a in case.argv]
+            .replace("{in}", str(inputs)) for a in case.argv]
     if case.output and argv and argv[0] in ("explain", "show", "verify", "exercise"):
         argv = [argv[0], "-o", str(work / "out.md"), *argv[1:]]
-    return argv, work, inputs, dict(case.files)
+    return argv, work, inputs, {"work": snapshot(work), "inputs": snapshot(inputs)}
 
 
-def check_outcome(case: Case, code: int, out: str, err: str, work: Path, inputs: Path,
-                  written: dict[str, bytes]) -> None:
+def snapshot(folder: Path) -> dict[str, object]:
+    """Every entry under ``folder`` by relative path: a regular file's bytes, a link's target, or its kind (never
+    opening a FIFO or device, never following a link)."""
+    found: dict[str, object] = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        name = str(path.relative_to(folder))
+        if stat.S_ISREG(info.st_mode):
+            found[name] = path.read_bytes() if info.st_mode & 0o444 else ("unreadable", info.st_size)
+        elif stat.S_ISLNK(info.st_mode):
+            found[name] = ("link", os.readlink(path))
+        else:
+            found[name] = (stat.S_IFMT(info.st_mode),)
+    return found
+
+
+def check_outcome(case: Case, code: int, out: str, err: str, work: Path, inputs: Path, before: dict) -> None:
     assert "Traceback" not in err, f"{case.id}: traceback on stderr:\n{err[-2000:]}"
     assert not (work / PAYLOAD).exists(), f"{case.id}: the payload was executed"
+    after = snapshot(work)
     if case.exit != 0:
         assert code == case.exit, f"{case.id}: exit {code}, expected {case.exit}; stderr: {err.strip()[:600]}"
         lines = err.strip().splitlines()
         assert len(lines) == 1, f"{case.id}: expected one line on stderr, got {len(lines)}: {err[:600]!r}"
         assert lines[0].startswith("derive: error: "), f"{case.id}: {lines[0][:300]!r}"
         assert case.message in lines[0], f"{case.id}: {case.message!r} not in {lines[0][:600]!r}"
+        assert len(lines[0]) <= MAX_ERROR_LINE, f"{case.id}: the error line has {len(lines[0])} characters"
         if case.line is not None:
             assert f"line {case.line}" in lines[0], f"{case.id}: line {case.line} not named: {lines[0][:300]!r}"
         assert out == "", f"{case.id}: stdout is not empty: {out[:300]!r}"
-        assert sorted(p.name for p in work.iterdir()) == [], (
-            f"{case.id}: files created: {sorted(p.name for p in work.iterdir())}")
+        assert after == before["work"], f"{case.id}: the working folder changed: {sorted(after)}"
     else:
         assert code == 0, f"{case.id}: exit {code}; stderr: {err.strip()[:600]}"
-    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == written, f"{case.id}: the inputs changed"
+        assert err == "", f"{case.id}: stderr is not empty: {err[:600]!r}"
+        for name, was in before["work"].items():  # a device, FIFO, link or folder is never replaced by a file
+            if not isinstance(was, bytes):
+                assert type(after.get(name)) is type(was) and (isinstance(was, tuple) and was[0] != "link"
+                                                                or after.get(name) == was), (
+                    f"{case.id}: {name} was {was!r}, is now {str(after.get(name))[:80]!r}")
+        assert not [n for n in after if ".tmp" in n], f"{case.id}: temporary files left: {sorted(after)}"
+    assert snapshot(inputs) == before["inputs"], f"{case.id}: the inputs changed"
 
 
 class CaseTimeout(BaseException):
@@ -250,7 +309,7 @@ def test_corpus_is_large_and_names_are_unique():
 
 @pytest.mark.parametrize("case", IN_PROCESS, ids=[c.id for c in IN_PROCESS])
 def test_in_process(case: Case, tmp_path, monkeypatch, capsys):
-    argv, work, inputs, written = prepare(case, tmp_path)
+    argv, work, inputs, before = prepare(case, tmp_path)
     monkeypatch.chdir(work)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(case.stdin or b""), encoding="utf-8"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -267,7 +326,7 @@ def test_in_process(case: Case, tmp_path, monkeypatch, capsys):
     assert code is not None, f"{case.id}: still running after {case.cpu_seconds} s of CPU time"
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
     assert growth <= MAX_RSS_GROWTH, f"{case.id}: memory grew by {growth / 1024 ** 2:.0f} MiB"
-    check_outcome(case, code, captured.out, captured.err, work, inputs, written)
+    check_outcome(case, code, captured.out, captured.err, work, inputs, before)
 
 
 def _limits() -> None:
@@ -276,17 +335,27 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024 ** 2, 64 * 1024 ** 2))
 
 
-def _run_subprocess(case: Case, base: Path) -> tuple[Case, int | None, str, str, Path, Path, dict[str, bytes]]:
+def _run_subprocess(case: Case, base: Path) -> tuple:
+    """(case, exit code or None after the wall limit, stdout, stderr, work, inputs, snapshot, peak RSS in bytes):
+    the child is reaped with wait4, whose rusage is the child's own (RUSAGE_CHILDREN would mix the four that run
+    at once)."""
     base.mkdir()
-    argv, work, inputs, written = prepare(case, base)
+    argv, work, inputs, before = prepare(case, base)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    try:
-        done = subprocess.run([sys.executable, "-m", "derive", *argv], cwd=work, input=case.stdin or b"",
-                              capture_output=True, env=env, timeout=SUBPROCESS_WALL_SECONDS, preexec_fn=_limits)
-    except subprocess.TimeoutExpired:
-        return case, None, "", "", work, inputs, written
-    return (case, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"),
-            work, inputs, written)
+    (base / "stdin").write_bytes(case.stdin or b"")
+    with open(base / "stdin", "rb") as stdin, open(base / "stdout", "wb") as stdout, \
+            open(base / "stderr", "wb") as stderr:
+        child = subprocess.Popen([sys.executable, "-m", "derive", *argv], cwd=work, stdin=stdin, stdout=stdout,
+                                 stderr=stderr, env=env, preexec_fn=_limits)
+    overdue = threading.Event()
+    timer = threading.Timer(SUBPROCESS_WALL_SECONDS, lambda: (overdue.set(), child.kill()))
+    timer.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    timer.cancel()
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    code = None if overdue.is_set() else child.returncode
+    read = lambda name: (base / name).read_bytes().decode("utf-8", "replace")  # noqa: E731
+    return case, code, read("stdout"), read("stderr"), work, inputs, before, usage.ru_maxrss * 1024
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +369,9 @@ def subprocess_results(tmp_path_factory) -> dict[str, tuple]:
 
 @pytest.mark.parametrize("case", SAMPLE, ids=[c.id for c in SAMPLE])
 def test_subprocess(case: Case, subprocess_results):
-    _, code, out, err, work, inputs, written = subprocess_results[case.id]
+    _, code, out, err, work, inputs, before, peak = subprocess_results[case.id]
     assert code is not None, f"{case.id}: still running after {SUBPROCESS_WALL_SECONDS} s"
     assert code >= 0, (f"{case.id}: killed by signal {-code} "
                        f"({'over its CPU limit' if -code in (signal.SIGXCPU, signal.SIGKILL) else 'crash'})")
-    check_outcome(case, code, out, err, work, inputs, written)
+    assert peak <= SUBPROCESS_MAX_RSS, f"{case.id}: peak memory {peak / 1024 ** 2:.0f} MiB"
+    check_outcome(case, code, out, err, work, inputs, before)

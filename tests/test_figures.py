@@ -12,7 +12,7 @@ import pytest
 import sympy
 
 from conftest import require_tool
-from derive import figure_svg, figures
+from derive import figure_svg, figures, files
 from derive.backward import derive
 from derive.parse import parse_program
 from derive.scenarios import build as build_scenario
@@ -165,7 +165,7 @@ def _typeset(plain: str) -> str:
 
 def test_svg_has_one_text_per_label_with_every_value_and_gradient(linear):
     svg = figure_svg.svg_for(linear)
-    assert svg.startswith(figures.SVG_MARKER + "\n<svg ")
+    assert svg.startswith(files.SVG_MARK + "\n<svg ")
     texts = _texts(svg)
     shown = Counter("".join(t.itertext()) for t in texts)
     assert shown == Counter(_typeset(label.text) for label in _labels(figures.layout(linear)))
@@ -212,7 +212,7 @@ def test_show_writes_the_figure_without_graphviz(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "")
     assert main(["show", "toast", "-o", str(tmp_path / "notes.md")]) == 0
     svg = (tmp_path / "notes.svg").read_text(encoding="utf-8")
-    assert svg.startswith(figures.SVG_MARKER) and "](notes.svg)" in (tmp_path / "notes.md").read_text("utf-8")
+    assert svg.startswith(files.SVG_MARK) and "](notes.svg)" in (tmp_path / "notes.md").read_text("utf-8")
 
 
 def test_hidden_gradients_keep_their_text_and_room(linear):

@@ -495,9 +495,9 @@ def test_a_million_unit_layer_is_refused_before_parsing():
 
 
 def test_unreadable_files(tmp_path):
-    with pytest.raises(InputError, match="cannot read the network file"):
+    with pytest.raises(InputError, match="cannot read .*missing.toml: no such file"):
         read_network_file(tmp_path / "missing.toml")
-    with pytest.raises(InputError, match="cannot read the network file"):
+    with pytest.raises(InputError, match="cannot read .*: it is a folder"):
         read_network_file(tmp_path)
     big = tmp_path / "big.toml"
     big.write_bytes(b"#" * (MAX_TEXT_BYTES + 1))

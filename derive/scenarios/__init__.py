@@ -4,7 +4,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, shown
 
 if TYPE_CHECKING:  # `derive list` reads SCENARIOS without importing SymPy
     from ..walkthrough import Walkthrough
@@ -14,5 +14,5 @@ SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "d
 
 def build(name: str) -> Walkthrough:
     if name not in SCENARIOS:
-        raise InputError(f"unknown scenario '{name}' (run 'derive list'; choose from {', '.join(SCENARIOS)})")
+        raise InputError(f"unknown scenario '{shown(name)}' (run 'derive list'; choose from {', '.join(SCENARIOS)})")
     return import_module(f"{__name__}.{name.replace('-', '_')}").build()

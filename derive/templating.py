@@ -1,0 +1,184 @@
+"""The Jinja side of rendering, safe for templates from someone else (``--templates DIR``).
+
+- Every environment is a `jinja2.sandbox.SandboxedEnvironment`: no attribute starting with ``_`` (so no
+  ``cycler.__init__.__globals__`` or ``''.__class__.__mro__``), no unsafe callables, ranges of at most 100,000.
+- Numbers and repetitions that would make one C call run for minutes or fill the memory are refused: ``**`` with
+  an exponent beyond 1000 (or a result beyond 10,000 digits), ``*`` of a string or list beyond 10^6 items, integer
+  arguments beyond 10^6 to calls and filters, and format strings with widths of 7 digits or more.
+- A render stops after `RENDER_SECONDS` (SIGALRM, main thread) or `MAX_OUTPUT_CHARS` characters.
+- Template files are read by `FolderLoader`: regular files only, UTF-8, at most 1 MiB, and a symbolic link only if
+  it stays inside the folder (a link to /etc/passwd is refused, not printed).
+
+Every failure of a user's template is an `InputError` naming the file and the line (`template_error`).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from .clock import time_limit
+from .errors import InputError, shown
+from .files import decode, read_file
+
+RENDER_SECONDS = 10.0
+MAX_OUTPUT_CHARS = 64 * 1024 ** 2
+MAX_TEMPLATE_BYTES = 1024 ** 2
+MAX_ARGUMENT = 10 ** 6
+MAX_EXPONENT = 1000
+MAX_POWER_DIGITS = 10_000
+_WIDE_FORMAT = re.compile(r"\d{7,}")
+
+
+class RenderTimeout(Exception):
+    """A template ran longer than `RENDER_SECONDS`."""
+
+
+class OutputTooLarge(Exception):
+    """A template wrote more than `MAX_OUTPUT_CHARS`."""
+
+
+def _refuse_large(values: Any) -> None:
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
+            raise SecurityError(f"the number {shown(value, 20)} is too large for a template (the limit is "
+                                f"{MAX_ARGUMENT})")
+
+
+def _refuse_wide_format(text: Any) -> None:
+    if isinstance(text, str) and _WIDE_FORMAT.search(text):
+        raise SecurityError("a format width or precision of 7 digits or more is refused in templates")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else 1
+
+
+class Sandbox(SandboxedEnvironment):
+    """A sandboxed environment whose arithmetic and calls are bounded in size."""
+
+    intercepted_binops = frozenset({"**", "*", "%", "//"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _bounded_filter(name, function) for name, function in self.filters.items()}
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and isinstance(left, (int, float)):
+            if abs(right) > MAX_EXPONENT or (abs(left) > 1 and abs(right) * math.log10(abs(left)) > MAX_POWER_DIGITS):
+                raise SecurityError(f"{shown(left, 20)} ** {shown(right, 20)} is too large for a template")
+        if operator == "*" and isinstance(left, int) != isinstance(right, int):
+            count = left if isinstance(left, int) else right
+            if isinstance(count, int) and abs(count) * max(_size(left), _size(right)) > MAX_ARGUMENT:
+                raise SecurityError(f"a repetition of more than {MAX_ARGUMENT} items is refused in templates")
+        if operator == "%":
+            _refuse_wide_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _refuse_large([*args, *kwargs.values()])
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        if isinstance(getattr(method, "__self__", None), str) and getattr(method, "__name__", "").startswith("format"):
+            _refuse_wide_format(method.__self__)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _bounded_filter(name: str, function: Callable) -> Callable:
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _refuse_large([*args, *kwargs.values()])
+        if name == "format" and args:
+            _refuse_wide_format(args[-1] if isinstance(args[-1], str) else args[0])
+        return function(*args, **kwargs)
+    return bounded
+
+
+class FolderLoader(jinja2.BaseLoader):
+    """Templates from one folder: regular files, UTF-8, at most `MAX_TEMPLATE_BYTES`, links only within it."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = os.path.realpath(folder)
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        pieces = jinja2.loaders.split_template_path(template)  # refuses '..'
+        path = os.path.join(self.folder, *pieces)
+        if not os.path.lexists(path):
+            raise jinja2.TemplateNotFound(template)
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, self.folder]) != self.folder:
+            raise InputError(f"--templates: {shown(path)} is a symbolic link out of the templates folder "
+                             f"(to {shown(real)}); only links within the folder are followed")
+        data = read_file(real, MAX_TEMPLATE_BYTES)
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise InputError(f"--templates: {shown(path)} is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+        modified = os.stat(real).st_mtime_ns
+        return decode(data, path), path, lambda: _mtime(real) == modified
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def make_environment(folders: list[str], **options: Any) -> Sandbox:
+    """A sandbox reading templates from ``folders`` in order."""
+    return Sandbox(loader=jinja2.ChoiceLoader([FolderLoader(folder) for folder in folders]), **options)
+
+
+def render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """The template's text, stopped after `RENDER_SECONDS` or `MAX_OUTPUT_CHARS`."""
+    pieces: list[str] = []
+    batch: list[str] = []  # joined every few thousand pieces: a list of small strings costs ~50 bytes a piece
+    size = 0
+    with time_limit(RENDER_SECONDS, RenderTimeout):
+        for piece in template.generate(context):
+            size += len(piece)
+            if size > MAX_OUTPUT_CHARS:
+                raise OutputTooLarge(f"the template's output is larger than {MAX_OUTPUT_CHARS // 1024 ** 2} MiB")
+            batch.append(piece)
+            if len(batch) >= 4096:
+                pieces.append("".join(batch))
+                batch.clear()
+    return "".join(pieces) + "".join(batch)
+
+
+def template_error(exc: BaseException, name: str, user_folder: str) -> InputError | None:
+    """The input error for an exception raised while loading or running a template of ``user_folder``, or None
+    when it was raised in one of the package's templates (a bug, kept as it is)."""
+    place = _template_place(exc, name)
+    if place is None or not os.path.realpath(place[0]).startswith(os.path.realpath(user_folder) + os.sep):
+        if not isinstance(exc, (RenderTimeout, OutputTooLarge, jinja2.TemplateSyntaxError)):
+            return None
+        place = place or (name, None)
+    where = f"{shown(place[0])}, line {place[1]}" if place[1] else shown(place[0])
+    if isinstance(exc, RenderTimeout):
+        return InputError(f"--templates: {where}: the template ran for more than {RENDER_SECONDS:g} s")
+    if isinstance(exc, RecursionError):
+        return InputError(f"--templates: {where}: the template recurses too deeply")
+    if isinstance(exc, jinja2.TemplateError) and exc.message:
+        return InputError(f"--templates: {where}: {shown(exc.message)}")
+    if isinstance(exc, OutputTooLarge):
+        return InputError(f"--templates: {where}: {exc}")
+    return InputError(f"--templates: {where}: {type(exc).__name__}: {shown(str(exc) or '-')}")
+
+
+def _template_place(exc: BaseException, name: str) -> tuple[str, int | None] | None:
+    """(file, line) of a template error: from a syntax error itself, else from the innermost template frame of the
+    traceback, where Jinja puts the template's own file and line."""
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        return exc.filename or name, exc.lineno
+    place, tb = None, exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2") or filename.endswith(".css"):
+            place = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return place
