@@ -60,6 +60,16 @@ class UsageError(InputError):
     pass
 
 
+FLAGS = {"at": "--at", "wrt": "--wrt", "step": "--step", "optimizer": "--optimizer", "lang": "--lang",
+         "path": "-o", "source": "EXPR_OR_PROGRAM", "user_templates": "--templates"}
+"""The command line's spelling of the Python API's parameters that messages name (`InputError.worded`)."""
+SHELLS = ("bash", "zsh", "tcsh")
+
+
+def error_text(exc: DeriveError) -> str:
+    return exc.worded(FLAGS.get) if isinstance(exc, InputError) else str(exc)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, instead of argparse's usage dump
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -72,11 +82,24 @@ def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] 
     parser.add_argument("--templates", metavar="DIR", help="a folder of templates used before the package's own")
 
 
+def _add_chattiness(parser: argparse.ArgumentParser, default: object) -> None:
+    """-q/-v before or after the command (after it, SUPPRESS keeps the command from resetting the value)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="print nothing on stderr but errors (no 'wrote …' line, no progress)")
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="also say what was checked, and against which oracle")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="derive", description="Backpropagation as step-by-step derivations, checked at every step.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--print-completion", choices=SHELLS, metavar="SHELL",
+                        help=f"print a completion script for {', '.join(SHELLS)} and exit "
+                             "(bash: derive --print-completion bash > ~/.local/share/bash-completion/completions/derive)")
+    _add_chattiness(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     listing = commands.add_parser("list", help="list the built-in scenarios",
@@ -146,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--out", default="output", metavar="DIR", help="the gallery folder (default output)")
     build.add_argument("--no-pdf", action="store_true", help="skip compiling the .tex files to PDF")
+    for command in commands.choices.values():
+        _add_chattiness(command, argparse.SUPPRESS)
     return parser
 
 
@@ -153,12 +178,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (never raises for bad input)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.print_completion is not None:
+            return _print_completion(parser, args.print_completion)
         if args.command is None:
             raise UsageError("no command given (see 'derive --help')")
         return _COMMANDS[args.command](args)
     except DeriveError as exc:
-        print(f"derive: error: {exc}", file=sys.stderr)
+        print(f"derive: error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except (RecursionError, MemoryError):
         print("derive: error: the input is too large or too deeply nested", file=sys.stderr)
@@ -177,6 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def main_entry() -> None:
     sys.exit(main())
+
+
+def _print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
+    try:
+        import shtab
+    except ImportError:
+        raise InputError("shell completion needs the Python package shtab (pip install shtab)") from None
+    sys.stdout.write(shtab.complete(parser, shell=shell))
+    return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -216,13 +253,13 @@ def _explain_network(args: argparse.Namespace) -> int:
                                       ("--step", args.step), ("--optimizer", args.optimizer)) if value is not None]
     if given:
         raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
-    from .network import explain_file, explain_text
+    from .networks import explain_file, explain_text
     from .network_load import MAX_TEXT_BYTES
     if args.network == "-":
         result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
     else:
         result = explain_file(args.network)
-    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output)
+    _publish(result, args)
     return 0
 
 
@@ -232,13 +269,12 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     walk, sheet = exercise(args.scenario, args.blanks, args.seed)
     templates = _templates(args)
     if args.key or args.output is None:
-        _emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
-              args.output)
+        _wrote([_emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
+                      args.output)], args)
         return 0
     worksheet = render_exercise(walk, sheet, args.format, args.lang, user_templates=templates)
     answers = render_exercise(walk, sheet, args.format, args.lang, key=True, user_templates=templates)
-    _emit(worksheet, args.output)
-    _emit(answers, key_path(args.output))
+    _wrote([_emit(worksheet, args.output), _emit(answers, key_path(args.output))], args)
     return 0
 # --- end of exercise ---
 
@@ -255,7 +291,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if code == 2:
             sys.stdout.write(output)  # the JSON error object; nothing is written to -o
         else:
-            _emit(output, args.output)
+            _wrote([_emit(output, args.output)], args)
     return code
 
 
@@ -266,7 +302,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: cannot make the folder {out}: {exc.strerror or exc}") from None
-    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf)
+    build_gallery(out, progress=None if args.quiet else sys.stderr, pdf=not args.no_pdf)
     return 0
 
 
@@ -305,24 +341,40 @@ def read_source(source: str, limit: int = MAX_INPUT_BYTES) -> str:
 
 
 def _publish(result, args: argparse.Namespace) -> None:
-    """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``), and plots go
-    beside the document too."""
-    from .render import attachments
-    if args.output is not None and not Path(args.output).name:
-        raise InputError(f"-o: {args.output!r} is not a file name")
-    figure = Path(args.output).with_suffix(".svg").name if args.output is not None else None
-    text = result.render(args.format, args.lang, user_templates=_templates(args), figure_href=figure)
-    if args.output is not None:
-        for name, data in attachments(result.walkthrough, args.format, figure).items():
-            write_atomic(Path(args.output).parent / name, data)
-    _emit(text, args.output)
+    """Render and write (a Markdown file gets its graph as an SVG file beside it, ``NAME.svg``, and plots go
+    beside the document too), then say what was written and, with --verbose, what was checked."""
+    if args.output is None:
+        _emit(result.render(args.format, args.lang, user_templates=_templates(args)), None)
+    else:
+        from .documents import save
+        _wrote(save(result, args.output, args.format, args.lang, _templates(args)), args)
+    if args.verbose:
+        print(f"derive: {_checked(result)}", file=sys.stderr)
 
 
-def _emit(text: str, output: str | None) -> None:
+def _checked(result) -> str:
+    walk = getattr(result, "walkthrough", None)
+    if walk is None:  # a network
+        check = result.check
+        return f"checked {check.compared} values against the {check.oracle} oracle"
+    report = walk.report
+    where = "at the given point" if report.at_given_point else "at a random point"
+    return (f"checked {report.locals_checked} local gradients against sympy.diff and {report.gradients_checked} "
+            f"gradients against the {report.oracle} oracle {where}")
+
+
+def _wrote(paths, args: argparse.Namespace) -> None:
+    """One line on stderr naming every file written (suppressed by --quiet)."""
+    written = [str(p) for p in paths if p is not None]
+    if written and not args.quiet:
+        print(f"derive: wrote {', '.join(written)}", file=sys.stderr)
+
+
+def _emit(text: str, output: str | None) -> Path | None:
+    """Text to stdout, or to the file ``output`` (atomically); returns the path written."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-    else:
-        write_atomic(Path(output), text.encode("utf-8"))
-
-
+        return None
+    write_atomic(Path(output), text.encode("utf-8"))
+    return Path(output)

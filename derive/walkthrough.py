@@ -104,7 +104,7 @@ class Walkthrough:
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
     """Plain gradient descent on the ``wrt`` leaves: w ← w − η ∂f/∂w, each step checked like the first."""
     if derivation.point is None:
-        raise InputError("--step needs a point: give every leaf a value with --at")
+        raise InputError("needs a point: give every leaf a value with `at`", "step")
     updates = []
     current = derivation
     for k in range(1, steps + 1):
