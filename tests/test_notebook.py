@@ -71,3 +71,12 @@ def test_cell_magic_bad_input_is_one_line(executed):
     assert [o.output_type for o in cell.outputs] == ["stream"]
     assert cell.outputs[0].name == "stderr"
     assert cell.outputs[0].text.startswith("derive: error: ") and cell.outputs[0].text.count("\n") == 1
+
+
+def test_nbconvert_html_export_keeps_graph_and_maths(executed):
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter().from_notebook_node(executed)
+    start = body.index('<div class="derive-page"')
+    shown = body[start:body.index("</main>", start)]
+    assert "<svg" in shown and "<math" in shown and "<mfrac>" in shown
+    assert _has_gradient(shown, "f", "z", "3")
