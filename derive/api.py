@@ -82,7 +82,8 @@ class Result:
         """Every gradient as one displayed ``aligned`` block: Jupyter shows it with MathJax, and nbconvert's
         LaTeX export takes it as it is (a whole document would fit neither)."""
         from .context import build_context
-        rows = [g["equation"].replace(" = ", " &= ", 1) for g in build_context(self.walkthrough, self.lang)["gradients"]]
+        gradients = build_context(self.walkthrough, self.lang)["gradients"]
+        rows = [g["equation"].replace(" = ", " &= ", 1) for g in gradients]
         return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
 
     def svg(self) -> str:

@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--print-completion", choices=SHELLS, metavar="SHELL",
-                        help=f"print a completion script for {', '.join(SHELLS)} and exit "
-                             "(bash: derive --print-completion bash > ~/.local/share/bash-completion/completions/derive)")
+                        help=f"print a completion script for {', '.join(SHELLS)} and exit (bash: derive "
+                             "--print-completion bash > ~/.local/share/bash-completion/completions/derive)")
     _add_chattiness(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 

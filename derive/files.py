@@ -21,10 +21,10 @@ FILE_MODE = _file_mode()
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder and rename it over ``path``."""
     if not path.name or path.is_dir():
-        raise InputError(f"-o: {path} is a folder")
+        raise InputError(f"{path} is a folder", "path")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise InputError(f"-o: the folder {parent} does not exist")
+        raise InputError(f"the folder {parent} does not exist", "path")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)

@@ -109,7 +109,8 @@ def test_output_file_written_atomically(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, written", [
-    (["show", "vanishing-gradients", "--format", "latex", "-o", "{d}/v.tex"], ["v.tex", "vanishing-gradients-plot.pdf"]),
+    (["show", "vanishing-gradients", "--format", "latex", "-o", "{d}/v.tex"],
+     ["v.tex", "vanishing-gradients-plot.pdf"]),
     (["explain", "--network", str(ROOT / "examples/networks/design-example.toml"), "-o", "{d}/n.md"], ["n.md"]),
     (["exercise", "toast", "-o", "{d}/sheet.md"], ["sheet.md", "sheet-key.md"]),
     (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md"), "-o", "{d}/report.txt"], ["report.txt"]),
@@ -141,7 +142,8 @@ def test_verbose_says_what_was_checked(capsys, tmp_path):
     assert code == 2 and "not allowed with argument" in err
 
 
-@pytest.mark.parametrize("shell, marker", [("bash", "complete -o"), ("zsh", "#compdef derive"), ("tcsh", "complete derive")])
+@pytest.mark.parametrize("shell, marker", [("bash", "complete -o"), ("zsh", "#compdef derive"),
+                                           ("tcsh", "complete derive")])
 def test_shell_completion(capsys, shell, marker):
     code, out, err = run(capsys, "--print-completion", shell)
     assert code == 0 and err == "" and marker in out
