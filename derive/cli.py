@@ -61,7 +61,7 @@ class UsageError(InputError):
 
 
 FLAGS = {"at": "--at", "wrt": "--wrt", "step": "--step", "optimizer": "--optimizer", "lang": "--lang",
-         "path": "-o", "source": "EXPR_OR_PROGRAM", "user_templates": "--templates"}
+         "path": "-o", "source": "EXPR_OR_PROGRAM", "user_templates": "--templates", "explain": "'derive explain'"}
 """The command line's spelling of the Python API's parameters that messages name (`InputError.worded`)."""
 SHELLS = ("bash", "zsh", "tcsh")
 

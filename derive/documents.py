@@ -34,6 +34,8 @@ def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str
     path = Path(path)
     if not path.name or path.name in (".", ".."):
         raise InputError(f"{str(path)!r} is not a file name", "path")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder", "path")
     fmt = fmt or format_of(path)
     figure = path.with_suffix(".svg").name
     text = result.render(fmt, lang, user_templates=user_templates, figure_href=figure)

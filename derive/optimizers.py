@@ -460,7 +460,7 @@ def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, ob
     optimiser's own hyper-parameters may be given."""
     if walk.name not in SHOW_SCENARIOS or not walk.updates:
         raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
-                         "(use explain for your own computation)")
+                         "(use `explain` for your own computation)")
     if optimizer is None:
         raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
                          "descent)")
@@ -469,7 +469,7 @@ def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, ob
     eta = walk.updates[0].learning_rate
     if "lr" in pairs:
         raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
-                         "states (use explain to choose another)", "step")
+                         "states (use `explain` to choose another)", "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
     return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
 

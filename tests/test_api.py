@@ -92,6 +92,9 @@ def test_exceptions_at_the_top_level():
      ["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,beta1=0.5"]),
     (lambda: derive.explain("x*y", at="x=1,y=2", optimizer="adam", step="steps=2"),
      "step: `optimizer` adam needs the learning rate", None),
+    (lambda: derive.scenario("activations", optimizer="adam"),
+     "activations: `optimizer` and `step` apply only to toast, linear-model (use `explain` for",
+     ["show", "activations", "--optimizer", "adam"]),
 ])
 def test_api_messages_name_parameters_and_the_cli_its_options(call, api_message, cli_argv, capsys):
     with pytest.raises(derive.InputError) as caught:
@@ -103,7 +106,8 @@ def test_api_messages_name_parameters_and_the_cli_its_options(call, api_message,
         from derive.cli import main
         assert main(cli_argv) == 2
         err = capsys.readouterr().err
-        flagged = message.replace("`at`", "--at").replace("`optimizer`", "--optimizer")
+        flagged = message.replace("`at`", "--at").replace("`optimizer`", "--optimizer").replace("`step`", "--step")
+        flagged = flagged.replace("`explain`", "'derive explain'")
         flagged = re.sub(r"^(at|step|wrt)\b", r"--\1", flagged)
         assert err == f"derive: error: {flagged}\n"
 
@@ -132,6 +136,8 @@ def test_save_writes_the_document_and_its_graph(tmp_path):
     with pytest.raises(derive.InputError, match="path: cannot tell the format"):
         result.save(tmp_path / "notes.txt")
     assert not (tmp_path / "notes.txt").exists()
+    with pytest.raises(derive.InputError, match="path: .* is a folder"):
+        result.save(tmp_path)
 
 
 def test_lang_sets_the_notebook_display():

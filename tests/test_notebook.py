@@ -7,7 +7,9 @@ from html import unescape
 
 import pytest
 
-from conftest import require_module, require_tool
+from conftest import ROOT, require_module, require_tool
+
+NETWORK = ROOT / "examples" / "networks" / "design-example.toml"
 
 CELLS = [
     "import derive",
@@ -15,6 +17,7 @@ CELLS = [
     "%load_ext derive",
     "%%derive --at w=3,x=2,t=4\nE = (w*x - t)**2",
     '%%derive --at x=1\nx + nope(',
+    "%%derive --network --lang ja\n" + NETWORK.read_text(),
 ]
 
 
@@ -22,6 +25,7 @@ CELLS = [
 def executed(tmp_path_factory):
     nbformat = require_module("nbformat")
     require_module("ipykernel")
+    require_module("nbconvert")
     require_tool("dot")
     from nbconvert.preprocessors import ExecutePreprocessor
 
@@ -80,3 +84,11 @@ def test_nbconvert_html_export_keeps_graph_and_maths(executed):
     shown = body[start:body.index("</main>", start)]
     assert "<svg" in shown and "<math" in shown and "<mfrac>" in shown
     assert _has_gradient(shown, "f", "z", "3")
+
+
+def test_cell_magic_network_in_japanese(executed):
+    import derive
+    html = _html(executed.cells[5])
+    expected = derive.network(NETWORK.read_text(), lang="ja")
+    assert html == expected._repr_html_() and html.startswith('<div class="derive-page" lang="ja">')
+    assert "<math" in html and "<mfrac>" in html
