@@ -88,7 +88,7 @@ def _add_chattiness(parser: argparse.ArgumentParser, default: object) -> None:
     group.add_argument("-q", "--quiet", action="store_true", default=default,
                        help="print nothing on stderr but errors (no 'wrote …' line, no progress)")
     group.add_argument("-v", "--verbose", action="store_true", default=default,
-                       help="also say what was checked, and against which oracle")
+                       help="show, explain: also say what was checked, and against which oracle")
 
 
 def build_parser() -> argparse.ArgumentParser:
