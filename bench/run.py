@@ -256,7 +256,7 @@ def _median_time(function, repeats: int) -> dict:
 
 def network_route(L: int, n: int):
     """What ``derive explain --network FILE --format latex`` does after reading the file."""
-    from derive.network import explain_text
+    from derive.networks import explain_text
     text = network_toml(L, n)
 
     def run() -> None:
@@ -371,7 +371,7 @@ def build_times(folder: Path) -> dict:
 
 
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
-DEFERRABLE = ("jinja2", "markdown", "matplotlib", "numpy", "torch", "derive.network", "derive.network_math",
+DEFERRABLE = ("jinja2", "markdown", "matplotlib", "numpy", "torch", "derive.networks", "derive.network_math",
               "derive.network_doc", "derive.verify", "derive.verify_check", "derive.optimizers", "derive.figures",
               "derive.html", "derive.tex", "derive.pdf", "derive.plots")
 

@@ -1,7 +1,9 @@
-"""The Python API, mirroring the CLI: ``derive.explain(...)`` and ``derive.scenario(name)``."""
+"""The Python API, mirroring the CLI: ``derive.explain(...)``, ``derive.scenario(name)``, ``derive.network(...)``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 import sympy
@@ -9,26 +11,54 @@ import sympy
 from .backward import derive
 from .errors import InputError, shown
 from .parse import parse_number, parse_program
+from .sympy_input import is_sympy, sympy_to_text
 from .walkthrough import Walkthrough, check_step_budget, make
 
 if TYPE_CHECKING:
     from .network_math import NetworkResult
 
 MAX_STEPS = 1000
+REPR_SOURCE_CHARS = 40
+REPR_GRADIENTS = 6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Result:
-    """A checked walk-through that renders itself (also in Jupyter)."""
+    """A checked walk-through that renders itself (also in Jupyter, VS Code and nbconvert)."""
 
     walkthrough: Walkthrough
+    lang: str = "en"  # the language of the notebook displays and the default of every to_...() method
+
+    def __repr__(self) -> str:
+        walk, derivation = self.walkthrough, self.walkthrough.derivation
+        what = walk.name if walk.name != "explain" else repr(_clip(" ".join(walk.source.split())))
+        value = derivation.output_value
+        if value is None:
+            shown, result = list(derivation.wrt), "symbolic, gradients of"
+        else:
+            shown = [f"{name}={_short(derivation.gradients[name].value)}" for name in derivation.wrt]
+            result = f"{_short(value)}, gradients"
+        more = ", ..." if len(shown) > REPR_GRADIENTS else ""
+        return (f"<derive.Result {what}: {len(derivation.graph.nodes)} nodes, {derivation.output} = {result} "
+                f"{', '.join(shown[:REPR_GRADIENTS])}{more}>")
 
     def render(self, fmt: str = "markdown", lang: str = "en", **options: object) -> str:
         from .render import render
         return render(self.walkthrough, fmt, lang, **options)
 
-    def to_markdown(self, lang: str = "en") -> str:
-        return self.render("markdown", lang)
+    def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]:
+        """The files a document in ``fmt`` refers to beside it (the graph's SVG, plots), by file name."""
+        from .render import attachments
+        return attachments(self.walkthrough, fmt, figure_name)
+
+    def save(self, path: str | PathLike, fmt: str | None = None, lang: str | None = None) -> tuple[Path, ...]:
+        """Write the walk-through to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
+        overrides, e.g. "beamer"), with its graph and plots beside a Markdown file; returns the paths written."""
+        from .documents import save
+        return save(self, path, fmt, lang or self.lang)
+
+    def to_markdown(self, lang: str | None = None) -> str:
+        return self.render("markdown", lang or self.lang)
 
     def to_json(self) -> str:
         return self.render("json")
@@ -36,17 +66,24 @@ class Result:
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
-    def to_latex(self, lang: str = "en") -> str:
-        return self.render("latex", lang)
+    def to_latex(self, lang: str | None = None) -> str:
+        return self.render("latex", lang or self.lang)
 
-    def to_html(self, lang: str = "en") -> str:
-        return self.render("html", lang)
+    def to_html(self, lang: str | None = None) -> str:
+        return self.render("html", lang or self.lang)
+
+    def _repr_html_(self) -> str:
+        """The HTML page (MathML, the graph as inline SVG) as one element with its stylesheet scoped to it, so
+        JupyterLab, VS Code and nbconvert show the same walk-through without restyling the notebook."""
+        from .html import notebook_fragment
+        return notebook_fragment(self.to_html())
 
     def _repr_latex_(self) -> str:
         """Every gradient as one displayed ``aligned`` block: Jupyter shows it with MathJax, and nbconvert's
         LaTeX export takes it as it is (a whole document would fit neither)."""
         from .context import build_context
-        rows = [g["equation"].replace(" = ", " &= ", 1) for g in build_context(self.walkthrough, "en")["gradients"]]
+        gradients = build_context(self.walkthrough, self.lang)["gradients"]
+        rows = [g["equation"].replace(" = ", " &= ", 1) for g in gradients]
         return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
 
     def svg(self) -> str:
@@ -70,28 +107,63 @@ class Result:
         return dict(values) if values is not None else None
 
 
-def network(path: str) -> "NetworkResult":
-    """A layered network from a TOML file: forward pass, δ recurrence, gradients and one update, all checked."""
-    from .network import explain_file
-    return explain_file(path)
+def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> "NetworkResult":
+    """A layered network: forward pass, δ recurrence, gradients and one update, all checked. ``source`` is the
+    path of a TOML file, the TOML text itself (any string with a line break), or a dict of the same keys
+    (``{"activation": "sigmoid", ..., "layer": [{"W": [[...]], "b": [...]}]}``; floats are read as the decimals
+    Python prints, ``0.1`` as 1/10). ``lang`` is the language of its notebook display."""
+    from dataclasses import replace
+
+    from .networks import explain_file, explain_text
+    _check_lang(lang)
+    if isinstance(source, Mapping):
+        from .network_load import to_toml
+        result = explain_text(to_toml(source), "<dict>")
+    elif isinstance(source, str) and "\n" in source:
+        result = explain_text(source, "<text>")
+    elif isinstance(source, (str, PathLike)):
+        result = explain_file(source)
+    else:
+        raise InputError(f"expected a path, TOML text or a dict, got {type(source).__name__}", "source")
+    return replace(result, lang=lang)
 
 
-def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None) -> Result:
+def _check_lang(lang: str) -> None:
+    from .render import LANGUAGES
+    if lang not in LANGUAGES:
+        raise InputError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})", "lang")
+
+
+def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,
+             lang: str = "en") -> Result:
     """A built-in scenario; for toast and linear-model, ``optimizer`` (and its hyper-parameters in ``step``)
-    replaces the scenario's plain gradient-descent update."""
+    replaces the scenario's plain gradient-descent update; ``lang`` as for `explain`."""
     from .scenarios import build
+    _check_lang(lang)
     walk = build(name)
     if optimizer is not None or step is not None:
         from .optimizers import rerun
         walk = rerun(walk, optimizer, step)
-    return Result(walk)
+    return Result(walk, lang)
 
 
-def explain(source: str, at: Mapping[str, object] | str | None = None, wrt: tuple[str, ...] | str | None = None,
-            step: Mapping[str, object] | str | None = None, optimizer: str | None = None) -> Result:
+def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None = None,
+            wrt: tuple[str, ...] | str | None = None, step: Mapping[str, object] | str | None = None,
+            optimizer: str | None = None, lang: str = "en") -> Result:
     """Parse an expression or program, walk it backwards, check every step (and take descent steps, plain or
-    with ``optimizer``: sgd, momentum, adagrad, rmsprop or adam, its hyper-parameters given in ``step``)."""
-    graph = parse_program(source, variables=tuple(_pairs(at, "--at")) if at is not None else ())
+    with ``optimizer``: sgd, momentum, adagrad, rmsprop or adam, its hyper-parameters given in ``step``).
+
+    ``source`` may be a SymPy expression: it is read node by node as SymPy built it, after SymPy's own
+    evaluation (``x - y`` arrives as ``x + (-1)*y``); text keeps the nodes as typed. ``at`` maps names (or SymPy
+    symbols) to numbers; decimals, as text or as Python floats, are read exactly (``0.1`` is 1/10). ``lang`` is
+    the language of the notebook display and the default of the ``to_...()`` methods."""
+    _check_lang(lang)
+    if is_sympy(source):
+        source = sympy_to_text(source)
+    elif not isinstance(source, str):
+        raise InputError(f"expected an expression as text or a SymPy expression, got {type(source).__name__}",
+                         "source")
+    graph = parse_program(source, variables=tuple(_pairs(at, "at")) if at is not None else ())
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
     settings = None
@@ -103,53 +175,71 @@ def explain(source: str, at: Mapping[str, object] | str | None = None, wrt: tupl
         learning_rate, steps = parse_step(step) if step is not None else (None, 1)
     if settings is not None or learning_rate is not None:
         check_step_budget(graph, steps)  # before the first walk: a large graph costs seconds even without steps
-    derivation = derive(graph, point, wrt_names or None)
+    derivation = derive(graph, point, tuple(map(str, wrt_names)) if wrt_names else None)
     return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps,
-                       optimizer=settings))
+                       optimizer=settings), lang)
 
 
-def _pairs(spec: Mapping[str, object] | str, option: str) -> dict[str, str]:
+def _pairs(spec: Mapping[object, object] | str, parameter: str) -> dict[str, str]:
     if not isinstance(spec, str):
         return {str(k): str(v) for k, v in spec.items()}
     pairs: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"{option}: expected NAME=VALUE, got '{shown(item)}'")
+            raise InputError(f"expected NAME=VALUE, got '{shown(item)}'", parameter)
         if name.strip() in pairs:
-            raise InputError(f"{option}: '{shown(name.strip())}' is given twice")
+            raise InputError(f"'{shown(name.strip())}' is given twice", parameter)
         pairs[name.strip()] = value.strip()
     if not pairs:
-        raise InputError(f"{option}: expected NAME=VALUE[,NAME=VALUE...]")
+        raise InputError("expected NAME=VALUE[,NAME=VALUE...]", parameter)
     return pairs
 
 
-def parse_point(at: Mapping[str, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
-    pairs = _pairs(at, "--at")
+def number_of(text: str, parameter: str) -> sympy.Rational:
+    """`derive.parse.parse_number` for one entry of a parameter (``"at x"``), its message naming that entry."""
+    try:
+        return parse_number(text, "number")
+    except InputError as exc:
+        raise InputError(exc.message.removeprefix("number: "), parameter) from None
+
+
+def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
+    pairs = _pairs(at, "at")
     unknown = [n for n in pairs if n not in leaves]
     if unknown:
-        raise InputError(f"--at: '{shown(unknown[0])}' is not a leaf of the graph (leaves: {', '.join(leaves)})")
+        raise InputError(f"'{shown(unknown[0])}' is not a leaf of the graph (leaves: {', '.join(leaves)})", "at")
     missing = [n for n in leaves if n not in pairs]
     if missing:
-        raise InputError(f"--at: no value for {', '.join(repr(m) for m in missing)} "
-                         "(give every leaf a value, or leave out --at for a symbolic walk)")
-    return {name: parse_number(pairs[name], f"--at {name}") for name in leaves}
+        raise InputError(f"no value for {', '.join(repr(m) for m in missing)} "
+                         "(give every leaf a value, or leave out `at` for a symbolic walk)", "at")
+    return {name: number_of(pairs[name], f"at {name}") for name in leaves}
 
 
 def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
-    pairs = _pairs(step, "--step")
+    pairs = _pairs(step, "step")
     unknown = [k for k in pairs if k not in ("lr", "steps")]
     if unknown:
         from .optimizers import DEFAULTS
         owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
-        hint = f"; '{shown(unknown[0])}' is a setting of --optimizer {'/'.join(owners)}" if owners else ""
-        raise InputError(f"--step: unknown key '{shown(unknown[0])}' (plain gradient descent takes lr and steps{hint})")
+        hint = f"; '{shown(unknown[0])}' is a setting of `optimizer` {'/'.join(owners)}" if owners else ""
+        raise InputError(f"unknown key '{shown(unknown[0])}' (plain gradient descent takes lr and steps{hint})", "step")
     if "lr" not in pairs:
-        raise InputError("--step: the learning rate lr=VALUE is required")
-    learning_rate = parse_number(pairs["lr"], "--step lr")
+        raise InputError("the learning rate lr=VALUE is required", "step")
+    learning_rate = number_of(pairs["lr"], "step lr")
     if learning_rate <= 0:
-        raise InputError(f"--step: lr must be positive, got {shown(pairs['lr'])}")
+        raise InputError(f"lr must be positive, got {shown(pairs['lr'])}", "step")
     steps_text = pairs.get("steps", "1")
     if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"--step: steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'")
+        raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", "step")
     return learning_rate, int(steps_text)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= REPR_SOURCE_CHARS else text[:REPR_SOURCE_CHARS - 3] + "..."
+
+
+def _short(value: sympy.Expr) -> str:
+    """A number as the walk-through prints it (exact when rational, else six significant digits)."""
+    from .notation import number_text
+    return number_text(value)

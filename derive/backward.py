@@ -202,8 +202,8 @@ def _check_wrt(graph: Graph, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
         return graph.leaves
     repeated = [name for i, name in enumerate(wrt) if name in wrt[:i]]
     if repeated:
-        raise InputError(f"--wrt: '{shown(repeated[0])}' is given twice")
+        raise InputError(f"'{shown(repeated[0])}' is given twice", "wrt")
     for name in wrt:
         if name not in graph or graph[name].op != "leaf":
-            raise InputError(f"--wrt: '{shown(name)}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})")
+            raise InputError(f"'{shown(name)}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})", "wrt")
     return tuple(wrt)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from . import __version__
@@ -63,6 +62,17 @@ class UsageError(InputError):
     pass
 
 
+FLAGS = {"at": "--at", "wrt": "--wrt", "step": "--step", "optimizer": "--optimizer", "lang": "--lang",
+         "path": "-o", "source": "EXPR_OR_PROGRAM", "user_templates": "--templates", "explain": "'derive explain'"}
+"""The command line's spelling of the Python API's parameters that messages name (`InputError.worded`)."""
+SHELLS = ("bash", "zsh", "tcsh")
+
+
+def error_text(exc: DeriveError, lang: str = "en") -> str:
+    """An error as the command line says it: in ``lang``, naming its options where the API names parameters."""
+    return exc.render(lang, FLAGS.get)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, instead of argparse's usage dump
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -75,11 +85,24 @@ def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] 
     parser.add_argument("--templates", metavar="DIR", help="a folder of templates used before the package's own")
 
 
+def _add_chattiness(parser: argparse.ArgumentParser, default: object) -> None:
+    """-q/-v before or after the command (after it, SUPPRESS keeps the command from resetting the value)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="print nothing on stderr but errors (no 'wrote …' line, no progress)")
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="show, explain: also say what was checked, and against which oracle")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="derive", description="Backpropagation as step-by-step derivations, checked at every step.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--print-completion", choices=SHELLS, metavar="SHELL",
+                        help=f"print a completion script for {', '.join(SHELLS)} and exit (bash: derive "
+                             "--print-completion bash > ~/.local/share/bash-completion/completions/derive)")
+    _add_chattiness(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     listing = commands.add_parser("list", help="list the built-in scenarios",
@@ -149,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--out", default="output", metavar="DIR", help="the gallery folder (default output)")
     build.add_argument("--no-pdf", action="store_true", help="skip compiling the .tex files to PDF")
+    for command in commands.choices.values():
+        _add_chattiness(command, argparse.SUPPRESS)
     return parser
 
 
@@ -161,11 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(_expression_not_option(argv, parser))
         lang = getattr(args, "lang", "en")
+        if args.print_completion is not None:
+            return _print_completion(parser, args.print_completion)
         if args.command is None:
             raise UsageError("no command given (see 'derive --help')")
         return _COMMANDS[args.command](args)
     except DeriveError as exc:
-        _error_line(f"error: {exc.render(lang)}")
+        _error_line(f"error: {error_text(exc, lang)}")
         return exc.exit_code
     except (RecursionError, MemoryError):
         print("derive: error: the input is too large or too deeply nested", file=sys.stderr)
@@ -212,6 +239,15 @@ def main_entry() -> None:
     sys.exit(main())
 
 
+def _print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
+    try:
+        import shtab
+    except ImportError:
+        raise InputError("shell completion needs the Python package shtab (pip install shtab)") from None
+    sys.stdout.write(shtab.complete(parser, shell=shell))
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     import json
 
@@ -249,13 +285,13 @@ def _explain_network(args: argparse.Namespace) -> int:
                                       ("--step", args.step), ("--optimizer", args.optimizer)) if value is not None]
     if given:
         raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
-    from .network import explain_file, explain_text
+    from .networks import explain_file, explain_text
     from .network_load import MAX_TEXT_BYTES
     if args.network == "-":
         result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
     else:
         result = explain_file(args.network)
-    _emit(result.render(args.format, args.lang, user_templates=_templates(args)), args.output, [args.network])
+    _publish(result, args, [args.network])
     return 0
 
 
@@ -266,13 +302,14 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     walk, sheet = exercise(args.scenario, args.blanks, args.seed)
     templates = _templates(args)
     if args.key or args.output is None or files.is_stream(args.output):  # a device gets what stdout would
-        _emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
-              args.output)
+        _wrote([_emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
+                      args.output)], args)
         return 0
     worksheet = render_exercise(walk, sheet, args.format, args.lang, user_templates=templates)
     answers = render_exercise(walk, sheet, args.format, args.lang, key=True, user_templates=templates)
     files.write_outputs([files.Output(args.output, worksheet.encode("utf-8")),
                          files.Output(key_path(args.output), answers.encode("utf-8"))])
+    _wrote([args.output, key_path(args.output)], args)
     return 0
 # --- end of exercise ---
 
@@ -290,7 +327,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if code == 2:
             _emit(output, None)  # the JSON error object; nothing is written to -o
         else:
-            _emit(output, args.output, [args.file] if args.file != "-" else [])
+            _wrote([_emit(output, args.output, [args.file] if args.file != "-" else [])], args)
     return code
 
 
@@ -298,7 +335,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
     out = files.make_folder(args.out, "--out")
     # two worker processes render while this one writes and TeX compiles; the summary ends the progress on stderr
-    build_gallery(out, progress=sys.stderr, pdf=not args.no_pdf, jobs=min(2, os.cpu_count() or 1))
+    build_gallery(out, progress=None if args.quiet else sys.stderr, pdf=not args.no_pdf,
+                  jobs=min(2, os.cpu_count() or 1))
     return 0
 
 
@@ -341,27 +379,42 @@ def _check_output(output: str | None) -> None:
 
 
 def _publish(result, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
-    """Render and write; a Markdown file gets its graph as an SVG file beside it (``NAME.svg``), and plots go
-    beside the document too. A device or FIFO gets what stdout would: the document alone."""
-    from .render import attachments
-    _check_output(args.output)
-    to_file = args.output is not None and not files.is_stream(args.output)
-    figure = Path(args.output).with_suffix(".svg").name if to_file else None
-    text = result.render(args.format, args.lang, user_templates=_templates(args), figure_href=figure)
-    if not to_file:
-        _emit(text, args.output, inputs)
-        return
-    folder = Path(args.output).parent
-    beside = [files.Output(str(folder / name), data, attachment=True)
-              for name, data in attachments(result.walkthrough, args.format, figure).items()]
-    files.write_outputs([files.Output(args.output, text.encode("utf-8")), *beside], inputs)
+    """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
+    ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
+    --verbose, what was checked."""
+    if args.output is None:
+        _emit(result.render(args.format, args.lang, user_templates=_templates(args)), None)
+    else:
+        from .documents import save
+        _wrote(save(result, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
+    if args.verbose:
+        print(f"derive: {_checked(result)}", file=sys.stderr)
 
 
-def _emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> None:
-    """To a file by the output policy, or to stdout as UTF-8 whatever its encoding (documents are UTF-8)."""
+def _checked(result) -> str:
+    walk = getattr(result, "walkthrough", None)
+    if walk is None:  # a network
+        check = result.check
+        return f"checked {check.compared} values against the {check.oracle} oracle"
+    report = walk.report
+    where = "at the given point" if report.at_given_point else "at a random point"
+    return (f"checked {report.locals_checked} local gradients against sympy.diff and {report.gradients_checked} "
+            f"gradients against the {report.oracle} oracle {where}")
+
+
+def _wrote(paths: Sequence[str | None], args: argparse.Namespace) -> None:
+    """One line on stderr naming every file written (suppressed by --quiet)."""
+    written = [str(p) for p in paths if p is not None]
+    if written and not args.quiet:
+        print(f"derive: wrote {', '.join(written)}", file=sys.stderr)
+
+
+def _emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> str | None:
+    """To a file by the output policy, or to stdout as UTF-8 whatever its encoding (documents are UTF-8); returns
+    the path written."""
     if output is not None:
         files.write_outputs([files.Output(output, text.encode("utf-8"))], inputs)
-        return
+        return output
     try:
         stream = getattr(sys.stdout, "buffer", None)
         if stream is None:
@@ -374,6 +427,7 @@ def _emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> None:
         _abandon_stdout()
         why = files.reason(exc) if isinstance(exc, OSError) else "it is closed"
         raise InputError(f"cannot write standard output: {why}") from None
+    return None
 
 
 def _abandon_stdout() -> None:

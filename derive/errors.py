@@ -2,11 +2,22 @@
 
 An `InputError` is either a ready sentence (English) or a `Message`: a key of the ``error`` catalogs
 (``derive/locales/<lang>/errors.toml``) and the values of its placeholders. ``str()`` gives English, the language
-of the Python API; the CLI calls ``render(lang)`` for its ``--lang``.
+of the Python API; the CLI calls ``render(lang, option)`` for its ``--lang`` and its own option names.
+
+Messages speak the Python API's language: ``parameter`` names the argument a message is about (``at``, ``step``;
+``"at x"`` for one entry of it) and the message starts with it; other arguments are mentioned in backticks
+(``give every leaf a value in `at` ``). The CLI words the same message with its options instead (``--at``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Callable
+
+_MENTION = re.compile(r"`([a-z_]+)`")
+
+Spelling = Callable[[str], "str | None"]
+"""How a front end spells an API parameter (the CLI: its option), or None to keep the API's name."""
 
 
 class DeriveError(Exception):
@@ -14,7 +25,7 @@ class DeriveError(Exception):
 
     exit_code = 3
 
-    def render(self, lang: str) -> str:
+    def render(self, lang: str = "en", option: Spelling | None = None) -> str:
         return str(self)
 
 
@@ -37,26 +48,38 @@ def message(key: str, **args: object) -> Message:
 
 
 class Localized(Exception):
-    """An exception whose text is a ready sentence (English) or a `Message` that renders in any language."""
+    """An exception whose text is a ready sentence (English) or a `Message` that renders in any language, about the
+    API parameter ``parameter`` (or none)."""
 
-    def __init__(self, text: str | Message) -> None:
+    def __init__(self, text: str | Message, parameter: str | None = None) -> None:
         self.message = text if isinstance(text, Message) else None
-        super().__init__(text.render("en") if isinstance(text, Message) else text)
+        self.sentence = text if isinstance(text, str) else None
+        self.parameter = parameter
+        super().__init__(self.render())
 
     @classmethod
     def of(cls, key: str, **args: object):
         return cls(message(key, **args))
 
-    def render(self, lang: str) -> str:
-        return self.message.render(lang) if self.message is not None else str(self)
+    def render(self, lang: str = "en", option: Spelling | None = None) -> str:
+        """The message in ``lang`` with every parameter spelled by ``option`` (default: the API's names)."""
+        def spell(name: str, default: str) -> str:
+            return (option(name) if option is not None else None) or default
+
+        text = self.message.render(lang) if self.message is not None else self.sentence
+        text = _MENTION.sub(lambda m: spell(m[1], m[0]), text)
+        if self.parameter is None:
+            return text
+        name, _, entry = self.parameter.partition(" ")
+        return f"{spell(name, name)}{' ' + entry if entry else ''}: {text}"
 
     def as_message(self) -> Message | str:
         """What to put in another message: the `Message` (rendered in its language), else the sentence."""
         return self.message if self.message is not None else str(self)
 
 
-class InputError(Localized, DeriveError):
-    """Bad input or usage: one clear line for the user (exit 2). Either ``InputError("sentence")`` or
+class InputError(Localized, DeriveError, ValueError):
+    """Bad input or usage: one clear line for the user (exit 2). Either ``InputError("sentence", parameter)`` or
     ``InputError.of("key", name=value, …)`` for a sentence the catalogs hold in every language."""
 
     exit_code = 2

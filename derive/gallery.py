@@ -69,7 +69,7 @@ def scenario_documents() -> list[Document]:
 
 
 def network_documents() -> list[Document]:
-    from .network import explain_text
+    from .networks import explain_text
     cache: dict = {}
 
     def job(stem: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:

@@ -275,6 +275,45 @@ def page(template: str, body: str, lang: str, title: str, user_templates: str | 
     return _tidy(fill(template, context, user_templates, html=True))
 
 
+NOTEBOOK_CLASS = "derive-page"
+
+
+def notebook_fragment(page_html: str) -> str:
+    """A page from `page` as one element for a notebook's output (JupyterLab, VS Code, nbconvert): its
+    ``<main>`` in a ``<div>`` that carries the page's language, and the page's stylesheet scoped to that
+    ``<div>`` (``body`` and ``:root`` rules apply to it), so the notebook around it keeps its own style."""
+    lang = re.search(r'<html lang="([^"]*)"', page_html)
+    css = re.search(r"<head>.*?<style>(.*?)</style>", page_html, flags=re.DOTALL)
+    main = re.search(r"<main\b.*</main>", page_html, flags=re.DOTALL)
+    if main is None:  # a user's page template without <main>: its whole body
+        main = re.search(r"<body[^>]*>(.*)</body>", page_html, flags=re.DOTALL)
+    style = f"<style>\n{_page_scoped(css.group(1))}</style>\n" if css else ""
+    lang_attribute = f' lang="{lang.group(1)}"' if lang else ""
+    content = main.group(0) if main is not None and main.group(0).startswith("<main") else (
+        main.group(1) if main is not None else page_html)
+    return f'<div class="{NOTEBOOK_CLASS}"{lang_attribute}>\n{style}{content}\n</div>\n'
+
+
+def _page_scoped(css: str) -> str:
+    """Every selector of the page's stylesheet limited to the notebook's ``<div>``; ``:root``, ``html`` and
+    ``body`` become the ``<div>`` itself; @-rule headers (``@media``) stay as they are."""
+    scope = "." + NOTEBOOK_CLASS
+
+    def selector(text: str) -> str:
+        text = text.strip()
+        replaced = re.sub(r"(?<![\w-])(:root|html|body)(?![\w-])", scope, text)
+        return replaced if scope in replaced else f"{scope} {replaced}"
+
+    def rule(match: re.Match) -> str:
+        head = match.group(1)
+        if head.strip().startswith("@") or not head.strip():
+            return match.group(0)
+        indent = head[:len(head) - len(head.lstrip())]
+        return indent + ", ".join(selector(part) for part in head.split(",")) + " {"
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    return re.sub(r"([^{}]+?)\s*\{", rule, css)
+
+
 def _plain(text: str) -> str:
     """Catalog text for places that cannot hold MathML (the ``<title>``): maths delimiters dropped."""
     return re.sub(r"(?<!\\)\$+", "", text)

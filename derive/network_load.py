@@ -19,12 +19,13 @@ Limits (each violation is an input error naming the key):
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import sympy
 
@@ -109,6 +110,41 @@ def load_network(text: str, source: str = "<network>") -> Network:
         return _Loader(text).load(source)
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
+
+
+def to_toml(data: Mapping[str, object]) -> str:
+    """A network given as a dict (`derive.network({...})`) written as the TOML text of a network file, so that it
+    is validated, limited and shown exactly as a file is. Floats are written as Python prints them (``0.1``), and
+    so read as those decimals; keys and values of other kinds are input errors naming the key."""
+    tables = data.get("layer") if isinstance(data.get("layer"), (list, tuple)) else None
+    lines = [f"{_toml_key(key)} = {_toml_value(value, str(key))}" for key, value in data.items()
+             if not (key == "layer" and tables is not None)]
+    for index, table in enumerate(tables or ()):
+        if not isinstance(table, Mapping):
+            raise InputError("expected [[layer]] tables, each with W and b", "layer")
+        lines.append("[[layer]]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v, f'layer {index + 2}: {k}')}" for k, v in table.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: object) -> str:
+    if not isinstance(key, str):
+        raise InputError(f"keys must be strings, got {key!r}")
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: object, where: str) -> str:
+    if isinstance(value, bool):
+        raise InputError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, (int, float, Fraction, sympy.Rational)):
+        if isinstance(value, (Fraction, sympy.Rational)) and Fraction(str(value)).denominator != 1:
+            raise InputError(f"{where}: {value} is a fraction; give its decimal (TOML has no fractions)")
+        return repr(float(value)) if isinstance(value, float) else str(int(value))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item, where) for item in value) + "]"
+    raise InputError(f"{where}: expected numbers, lists of numbers or a string, got {type(value).__name__}")
 
 
 class _Float(str):

@@ -142,6 +142,11 @@ class DerivePrinter(LatexPrinter):
     def _print_HadamardProduct(self, expr) -> str:
         return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
 
+    def _print_Abs(self, expr: sympy.Abs, exp: str | None = None) -> str:
+        # \lvert, not "|": a bar inside maths in a Markdown table would end the table cell (GFM)
+        text = r"\left\lvert " + self._print(expr.args[0]) + r" \right\rvert"
+        return f"{text}^{{{exp}}}" if exp else text
+
     def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
         text = r"\mathbf{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
         return f"{text}^{{{exp}}}" if exp else text

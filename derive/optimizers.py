@@ -88,33 +88,31 @@ def allowed_keys(name: str) -> tuple[str, ...]:
     return COMMON_KEYS + tuple(k for k, _ in DEFAULTS[name])
 
 
-def configure(name: str, step: Mapping[str, object] | str | None, *, option: str = "--step",
+def configure(name: str, step: Mapping[str, object] | str | None, *, option: str = "step",
               default_lr: sympy.Rational | None = None, default_steps: int = 1) -> Settings:
     """Read ``--optimizer NAME --step KEY=VALUE,...``: unknown keys, a missing ``lr`` and values outside the
     ranges PyTorch accepts are input errors (exit 2); decimals are read exactly."""
-    from .api import _pairs
-    from .parse import parse_number
+    from .api import _pairs, number_of
 
     if name not in NAMES:
-        raise InputError(f"--optimizer: unknown optimiser '{shown(name)}' (choose from {', '.join(NAMES)})")
+        raise InputError(f"unknown optimiser '{shown(name)}' (choose from {', '.join(NAMES)})", "optimizer")
     pairs = _pairs(step, option) if step is not None else {}
     allowed = allowed_keys(name)
     unknown = [k for k in pairs if k not in allowed]
     if unknown:
-        raise InputError(f"{option}: unknown key '{shown(unknown[0])}' for --optimizer {name} "
-                         f"(allowed: {', '.join(allowed)})")
+        raise InputError(f"unknown key '{shown(unknown[0])}' for `optimizer` {name} (allowed: {', '.join(allowed)})", option)
     if "lr" in pairs:
-        lr = parse_number(pairs["lr"], f"{option} lr")
+        lr = number_of(pairs["lr"], f"{option} lr")
     elif default_lr is not None:
         lr = default_lr
     else:
-        raise InputError(f"{option}: --optimizer {name} needs the learning rate lr=VALUE (there is no default)")
+        raise InputError(f"`optimizer` {name} needs the learning rate lr=VALUE (there is no default)", option)
     if lr <= 0:
-        raise InputError(f"{option}: lr must be positive, got {shown(pairs.get('lr'))}")
+        raise InputError(f"lr must be positive, got {shown(pairs.get('lr'))}", option)
     steps_text = pairs.get("steps", str(default_steps))
     if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"{option}: steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'")
-    hyper = tuple((key, parse_number(pairs.get(key, default), f"{option} {key}")) for key, default in DEFAULTS[name])
+        raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", option)
+    hyper = tuple((key, number_of(pairs.get(key, default), f"{option} {key}")) for key, default in DEFAULTS[name])
     settings = Settings(name, lr, int(steps_text), hyper)
     _check_ranges(settings, option)
     return settings
@@ -132,7 +130,7 @@ def _check_ranges(settings: Settings, option: str) -> None:
         low, high, high_included = _RANGES[key]
         if value < low or (high is not None and (value > high or (value == high and not high_included))):
             upper = "" if high is None else (f" and at most {high}" if high_included else f" and below {high}")
-            raise InputError(f"{option}: {key} must be at least {low}{upper}, got {number_text(value)}")
+            raise InputError(f"{key} must be at least {low}{upper}, got {number_text(value)}", option)
 
 
 # --- symbols and display nodes ------------------------------------------------------------------------------------
@@ -415,7 +413,7 @@ def step(settings: Settings, t: int, derivation: "Derivation", state: Mapping[st
     """One step on the ``wrt`` leaves of ``derivation`` (which holds the gradients at the current point):
     ``(changes, new point, new state, lines)``; without ``show`` no lines are written (numbers only)."""
     if derivation.point is None:
-        raise InputError("--step needs a point: give every leaf a value with --at")
+        raise InputError("needs a point: give every leaf a value with `at`", "step")
     tsym = tsym or step_symbol({n.name for n in derivation.graph.nodes})
     point = dict(derivation.point)
     changes, new_state, lines = [], {}, []
@@ -461,17 +459,17 @@ def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, ob
     another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
     optimiser's own hyper-parameters may be given."""
     if walk.name not in SHOW_SCENARIOS or not walk.updates:
-        raise InputError(f"show {walk.name}: --optimizer and --step apply only to "
-                         f"{', '.join(SHOW_SCENARIOS)} (use 'derive explain' for your own computation)")
+        raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
+                         "(use `explain` for your own computation)")
     if optimizer is None:
-        raise InputError(f"show {walk.name}: --step needs --optimizer (the scenario's own update is plain "
-                         "gradient descent)")
+        raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
+                         "descent)")
     from .api import _pairs
-    pairs = _pairs(step_spec, "--step") if step_spec is not None else {}
+    pairs = _pairs(step_spec, "step") if step_spec is not None else {}
     eta = walk.updates[0].learning_rate
     if "lr" in pairs:
-        raise InputError(f"--step: show {walk.name} keeps the scenario's learning rate {number_latex(eta)}, "
-                         "which its text states (use 'derive explain' to choose another)")
+        raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
+                         "states (use `explain` to choose another)", "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
     return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
 

@@ -119,7 +119,7 @@ def check_step_budget(graph: Graph, steps: int) -> None:
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
     """Plain gradient descent on the ``wrt`` leaves: w ← w − η ∂f/∂w, each step checked like the first."""
     if derivation.point is None:
-        raise InputError("--step needs a point: give every leaf a value with --at")
+        raise InputError("needs a point: give every leaf a value with `at`", "step")
     check_step_budget(derivation.graph, steps)
     updates = []
     current = derivation

@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+import tomllib
 
+import pytest
 import sympy
 
 import derive
+from conftest import ROOT
 
 
 def test_explain_returns_exact_numbers():
@@ -27,3 +33,141 @@ def test_scenario_renders_itself():
     assert result._repr_markdown_() == result.to_markdown()
     assert json.loads(result.to_json())["gradients"]["w"] == 8
     assert "逆伝播" in result.to_markdown("ja")
+
+
+# --- exceptions, repr, save --------------------------------------------------------------------------------------
+
+NETWORK = ROOT / "examples" / "networks" / "design-example.toml"
+
+
+def test_network_works_twice_in_one_process():
+    """Importing the `derive.network` submodule used to replace the function: the second call raised TypeError."""
+    first = derive.network(str(NETWORK))
+    second = derive.network(NETWORK)
+    assert callable(derive.network) and first.loss == second.loss
+    assert json.loads(second.to_json())["loss"] == pytest.approx(float(first.loss))
+
+
+def test_network_from_toml_text_and_from_dict_match_the_file():
+    text = NETWORK.read_text()
+    from_file = derive.network(NETWORK)
+    from_text = derive.network(text)
+    from_dict = derive.network(tomllib.loads(text))  # Python floats: read as the decimals Python prints
+    assert from_text.grad_W == from_file.grad_W == from_dict.grad_W
+    assert from_dict.loss_after == from_file.loss_after
+    assert "<dict>" in repr(from_dict) and "units 2-2-2" in repr(from_dict)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"activation": "sigmoid", "loss": "sse", "learning_rate": 0.1, "input": [1.0], "target": [0.5],
+      "layer": [{"W": [[object()]], "b": [0.1]}]}, "layer 2: W: expected numbers"),
+    ({"activation": "sigmoid", "loss": "sse", "learning_rate": 0.1, "input": [1.0], "target": [0.5],
+      "layer": [{"W": [[0.5]], "b": [0.1], "c": [1]}]}, "unknown key"),
+    ({"activation": "softmax"}, "missing key .loss."),
+    ([1, 2], "expected a path, TOML text or a dict, got list"),
+])
+def test_network_dict_errors_are_input_errors(bad, fragment):
+    with pytest.raises(derive.InputError, match=fragment):
+        derive.network(bad)
+
+
+def test_exceptions_at_the_top_level():
+    assert issubclass(derive.InputError, ValueError) and issubclass(derive.InputError, derive.DeriveError)
+    assert issubclass(derive.CheckFailure, derive.DeriveError)
+    with pytest.raises(ValueError) as caught:
+        derive.explain("x*y", at={"x": 1, "q": 2})
+    assert type(caught.value) is derive.InputError
+
+
+@pytest.mark.parametrize("call, api_message, cli_argv", [
+    (lambda: derive.explain("x*y", at={"x": 1, "q": 2}), "at: 'q' is not a leaf",
+     ["explain", "x*y", "--at", "x=1,q=2"]),
+    (lambda: derive.explain("x*y", at="x=1,y=abc"), "at y: 'abc' is not a number",
+     ["explain", "x*y", "--at", "x=1,y=abc"]),
+    (lambda: derive.explain("x*y", step="lr=0.1"), "step: needs a point: give every leaf a value with `at`",
+     ["explain", "x*y", "--step", "lr=0.1"]),
+    (lambda: derive.explain("x*y", at="x=1,y=2", wrt="z"), "wrt: 'z' is not a leaf",
+     ["explain", "x*y", "--at", "x=1,y=2", "--wrt", "z"]),
+    (lambda: derive.explain("x*y", at="x=1,y=2", step="lr=0.1,beta1=0.5"), "is a setting of `optimizer` adam",
+     ["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,beta1=0.5"]),
+    (lambda: derive.explain("x*y", at="x=1,y=2", optimizer="adam", step="steps=2"),
+     "step: `optimizer` adam needs the learning rate", None),
+    (lambda: derive.scenario("activations", optimizer="adam"),
+     "activations: `optimizer` and `step` apply only to toast, linear-model (use `explain` for",
+     ["show", "activations", "--optimizer", "adam"]),
+])
+def test_api_messages_name_parameters_and_the_cli_its_options(call, api_message, cli_argv, capsys):
+    with pytest.raises(derive.InputError) as caught:
+        call()
+    message = str(caught.value)
+    assert api_message in message
+    assert "--" not in message, message  # no command-line option in what the API says
+    if cli_argv is not None:
+        from derive.cli import main
+        assert main(cli_argv) == 2
+        err = capsys.readouterr().err
+        flagged = message.replace("`at`", "--at").replace("`optimizer`", "--optimizer").replace("`step`", "--step")
+        flagged = flagged.replace("`explain`", "'derive explain'")
+        flagged = re.sub(r"^(at|step|wrt)\b", r"--\1", flagged)
+        assert err == f"derive: error: {flagged}\n"
+
+
+def test_repr_is_short_and_says_the_result():
+    assert repr(derive.explain("(x + y) * z", at={"x": -2, "y": 5, "z": -4})) == \
+        "<derive.Result '(x + y) * z': 5 nodes, f = -12, gradients x=-4, y=-4, z=3>"
+    assert repr(derive.scenario("toast")).startswith("<derive.Result toast: ")
+    assert repr(derive.explain("x*y")) == "<derive.Result 'x*y': 3 nodes, f = symbolic, gradients of x, y>"
+    many = derive.explain(" + ".join(f"x{i}*y" for i in range(40)))
+    assert len(repr(many)) < 200 and repr(many).endswith(", ...>")
+    network = repr(derive.network(NETWORK))
+    assert network.startswith("<derive.NetworkResult design-example.toml: units 2-2-2, sigmoid, sse, loss ")
+    assert len(network) < 200
+
+
+def test_save_writes_the_document_and_its_graph(tmp_path):
+    result = derive.explain("(x + y) * z", at={"x": -2, "y": 5, "z": -4})
+    written = result.save(tmp_path / "notes.md")
+    assert written == (tmp_path / "notes.md", tmp_path / "notes.svg") or written == (tmp_path / "notes.md",)
+    assert (tmp_path / "notes.md").read_text() == result.render("markdown", figure_href="notes.svg")
+    assert result.save(tmp_path / "walk.json") == (tmp_path / "walk.json",)
+    assert json.loads((tmp_path / "walk.json").read_text())["gradients"]["z"] == 3
+    assert result.save(tmp_path / "walk.tex", lang="ja")[0].read_text().startswith("% !TEX program = lualatex")
+    assert derive.network(NETWORK).save(tmp_path / "net.html")[0].read_text().startswith("<!DOCTYPE html>")
+    with pytest.raises(derive.InputError, match="path: cannot tell the format"):
+        result.save(tmp_path / "notes.txt")
+    assert not (tmp_path / "notes.txt").exists()
+    with pytest.raises(derive.InputError, match="path: .* is a folder"):
+        result.save(tmp_path)
+
+
+def test_lang_sets_the_notebook_display():
+    result = derive.explain("x*y", at="x=2,y=3", lang="ja")
+    assert result._repr_markdown_() == result.to_markdown() == derive.explain("x*y", at="x=2,y=3").to_markdown("ja")
+    assert 'lang="ja"' in result._repr_html_()
+    with pytest.raises(derive.InputError, match="lang: unknown language 'fr'"):
+        derive.scenario("toast", lang="fr")
+
+
+def test_repr_html_is_the_page_scoped_for_a_notebook():
+    from derive.html import NOTEBOOK_CLASS
+    result = derive.explain("(x + y) * z", at={"x": -2, "y": 5, "z": -4})
+    fragment = result._repr_html_()
+    page = result.to_html()
+    assert fragment.startswith(f'<div class="{NOTEBOOK_CLASS}" lang="en">')
+    assert "<html" not in fragment and "<body" not in fragment and "<title" not in fragment
+    main = page[page.index("<main"):page.index("</main>") + len("</main>")]
+    assert main in fragment  # the same walk-through: MathML and the inline SVG graph
+    style = fragment[fragment.index("<style>") + len("<style>"):fragment.index("</style>")]
+    for head in re.findall(r"([^{}]+)\{", style):
+        if not head.strip().startswith("@"):
+            assert all(f".{NOTEBOOK_CLASS}" in part for part in head.split(",")), head
+
+
+def test_matplotlib_is_imported_only_where_plots_need_it():
+    code = ("import sys, derive; derive.scenario('toast').to_markdown(); derive.explain('x*y', at='x=1,y=2')"
+            ".to_html(); derive.network(%r).to_markdown(); print('matplotlib' in sys.modules)" % str(NETWORK))
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert plain.stdout.strip() == "False", plain.stderr
+    plots = "import sys, derive; derive.scenario('vanishing-gradients'); print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", plots], capture_output=True, text=True,
+                          check=True).stdout.strip() == "True"

@@ -116,6 +116,54 @@ def test_output_file_written_atomically(capsys, tmp_path):
     assert target.read_text(encoding="utf-8").startswith("# ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.md", "walk.svg"]  # the graph beside it
     assert "](walk.svg)" in target.read_text(encoding="utf-8")
+    assert err == f"derive: wrote {target}, {tmp_path / 'walk.svg'}\n"  # -o says what it wrote, the .svg too
+
+
+@pytest.mark.parametrize("argv, written", [
+    (["show", "vanishing-gradients", "--format", "latex", "-o", "{d}/v.tex"],
+     ["v.tex", "vanishing-gradients-plot.pdf"]),
+    (["explain", "--network", str(ROOT / "examples/networks/design-example.toml"), "-o", "{d}/n.md"], ["n.md"]),
+    (["exercise", "toast", "-o", "{d}/sheet.md"], ["sheet.md", "sheet-key.md"]),
+    (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md"), "-o", "{d}/report.txt"], ["report.txt"]),
+])
+def test_every_output_file_is_reported_unless_quiet(capsys, tmp_path, argv, written):
+    argv = [a.replace("{d}", str(tmp_path)) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code in (0, 1) and out == ""
+    names = [Path(p).name for p in err.removeprefix("derive: wrote ").strip().split(", ")]
+    assert err.count("\n") == 1 and sorted(names) == sorted(written) == sorted(p.name for p in tmp_path.iterdir())
+    for position in (0, 1):  # -q before or after the command
+        quiet = argv[:position] + ["-q"] + argv[position:]
+        code, out, err = run(capsys, *quiet)
+        assert code in (0, 1) and out == "" and err == ""
+
+
+def test_verbose_says_what_was_checked(capsys, tmp_path):
+    code, out, err = run(capsys, "-v", "explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", "json",
+                         "-o", str(tmp_path / "a.json"))
+    assert code == 0 and out == ""
+    assert err.splitlines() == [f"derive: wrote {tmp_path / 'a.json'}",
+                                "derive: checked 4 local gradients against sympy.diff and 5 gradients against the "
+                                "symbolic oracle at the given point"]
+    code, out, err = run(capsys, "explain", "--network", str(ROOT / "examples/networks/design-example.toml"),
+                         "--verbose", "--format", "json")
+    assert code == 0 and json.loads(out)["schema_version"] == 1
+    assert err.startswith("derive: checked ") and "oracle" in err
+    code, _, err = run(capsys, "-q", "-v", "list")
+    assert code == 2 and "not allowed with argument" in err
+
+
+@pytest.mark.parametrize("shell, marker", [("bash", "complete -o"), ("zsh", "#compdef derive"),
+                                           ("tcsh", "complete derive")])
+def test_shell_completion(capsys, shell, marker):
+    code, out, err = run(capsys, "--print-completion", shell)
+    assert code == 0 and err == "" and marker in out
+    words = ("explain", "verify", "markdown") + (() if shell == "tcsh" else ("--network", "--optimizer", "momentum"))
+    for word in words:  # shtab's tcsh script completes commands and choices only
+        assert word in out, word
+    if shell == "bash":
+        check = subprocess.run(["bash", "-n"], input=out, text=True, capture_output=True)
+        assert check.returncode == 0, check.stderr
 
 
 BAD_ARGUMENTS = [
@@ -132,7 +180,7 @@ BAD_ARGUMENTS = [
     (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=-1"], "lr must be positive"),
     (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,steps=0"], "steps must be a whole number"),
     (["explain", "x*y", "--at", "x=1,y=2", "--step", "lr=0.1,steps=1e9"], "steps must be a whole number"),
-    (["explain", "x*y", "--step", "lr=0.1"], "--step needs a point"),
+    (["explain", "x*y", "--step", "lr=0.1"], "--step: needs a point: give every leaf a value with --at"),
     (["explain", "x*y", "--at", "x=1,y=2", "--wrt", "q"], "'q' is not a leaf"),
     (["explain", "x*y", "--format", "pdf"], "invalid choice"),
     (["explain", "x*y", "--lang", "fr"], "invalid choice"),

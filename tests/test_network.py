@@ -15,7 +15,7 @@ import pytest
 import sympy
 
 from derive.errors import CheckFailure, InputError
-from derive.network import (MAX_TEXT_BYTES, Mat, ShapeError, explain_file, explain_network, explain_text,
+from derive.networks import (MAX_TEXT_BYTES, Mat, ShapeError, explain_file, explain_network, explain_text,
                             load_network, network_json, read_network_file, render_network, schema)
 from derive.network_math import Leaf, Prod, check_network, derive_network
 from derive.network_notation import Sym

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -82,3 +83,18 @@ def assert_same_text_files(built: Path, committed: Path) -> None:
     assert names == text_files(committed), "the committed output/ lists other files: run `derive build`"
     _, mismatch, errors = filecmp.cmpfiles(built, committed, sorted(names), shallow=False)
     assert not mismatch and not errors, f"output/ is out of date (run `derive build`): {mismatch[:5]}"
+
+
+def test_wheel_is_typed_licensed_and_classified(installed, tmp_path):
+    code = ("import importlib.metadata as m, json; d = m.distribution('derive'); print(json.dumps({'files': "
+            "[str(f) for f in d.files], 'classifiers': d.metadata.get_all('Classifier'), 'license': "
+            "d.metadata['License'], 'requires': d.requires}))")
+    info = json.loads(subprocess.run([str(installed / "python"), "-c", code], cwd=tmp_path, capture_output=True,
+                                     text=True, check=True).stdout)
+    assert "derive/py.typed" in info["files"]
+    assert any(f.endswith(".dist-info/LICENSE") for f in info["files"])
+    assert info["license"] == "MIT" and "License :: OSI Approved :: MIT License" in info["classifiers"]
+    assert "Typing :: Typed" in info["classifiers"] and "Framework :: Jupyter" in info["classifiers"]
+    assert not any(r.split(";")[0].lower().startswith(("ipython", "ipykernel", "nbconvert")) for r in info["requires"]
+                   if "extra ==" not in r), "IPython must stay optional at run time"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")

@@ -1,0 +1,45 @@
+"""Saving a result: its document in a format and language, and the files it refers to beside it, atomically."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from .errors import InputError
+from .files import Output, check_name, is_stream, write_outputs
+
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
+            ".json": "json"}
+
+
+class Renderable(Protocol):
+    def render(self, fmt: str = "markdown", lang: str = "en", user_templates: str | None = None,
+               figure_href: str | None = None) -> str: ...
+
+    def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]: ...
+
+
+def format_of(path: Path) -> str:
+    """The format a file name asks for (``notes.md``: markdown); Beamer slides need ``fmt="beamer"``."""
+    try:
+        return SUFFIXES[path.suffix.lower()]
+    except KeyError:
+        raise InputError(f"cannot tell the format from the name {path.name!r} (use .md, .tex, .html or .json, or "
+                         "give the format)", "path") from None
+
+
+def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str = "en",
+         user_templates: str | None = None, inputs: Sequence[str] = (), option: str = "path") -> tuple[str, ...]:
+    """Write the document to ``path`` and what it refers to beside it (a Markdown file's graph as ``NAME.svg``,
+    plots) by the output policy of `derive.files`; returns every path written, the document first. A device or FIFO
+    gets what standard output would: the document alone. Nothing is written when rendering or any check fails."""
+    name = str(path)
+    check_name(name, option)
+    fmt = fmt or format_of(Path(name))
+    to_file = not is_stream(name)
+    figure = Path(name).with_suffix(".svg").name if to_file else None
+    text = result.render(fmt, lang, user_templates=user_templates, figure_href=figure)
+    folder = Path(name).parent
+    beside = [Output(str(folder / file), data, attachment=True)
+              for file, data in (result.attachments(fmt, figure).items() if to_file else ())]
+    write_outputs([Output(name, text.encode("utf-8")), *beside], inputs, option)
+    return (name, *(output.path for output in beside))
