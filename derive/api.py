@@ -201,7 +201,7 @@ def number_of(text: str, parameter: str) -> sympy.Rational:
     try:
         return parse_number(text, "number")
     except InputError as exc:
-        raise InputError(exc.message.removeprefix("number: "), parameter) from None
+        raise InputError(exc.as_message(), parameter) from None
 
 
 def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:

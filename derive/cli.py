@@ -403,8 +403,9 @@ def _checked(result) -> str:
 
 
 def _wrote(paths: Sequence[str | None], args: argparse.Namespace) -> None:
-    """One line on stderr naming every file written (suppressed by --quiet)."""
-    written = [str(p) for p in paths if p is not None]
+    """One line on stderr naming every file written (suppressed by --quiet; a device or FIFO got what standard
+    output would, and is not named either)."""
+    written = [str(p) for p in paths if p is not None and not files.is_stream(str(p))]
     if written and not args.quiet:
         print(f"derive: wrote {', '.join(written)}", file=sys.stderr)
 

@@ -1,10 +1,11 @@
 """Saving a result: its document in a format and language, and the files it refers to beside it, atomically."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from .errors import InputError
+from .errors import InputError, shown
 from .files import Output, check_name, is_stream, write_outputs
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
@@ -28,12 +29,14 @@ def format_of(path: Path) -> str:
 
 
 def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str = "en",
-         user_templates: str | None = None, inputs: Sequence[str] = (), option: str = "path") -> tuple[str, ...]:
+         user_templates: str | None = None, inputs: Sequence[str] = (), option: str = "path") -> tuple[Path, ...]:
     """Write the document to ``path`` and what it refers to beside it (a Markdown file's graph as ``NAME.svg``,
     plots) by the output policy of `derive.files`; returns every path written, the document first. A device or FIFO
     gets what standard output would: the document alone. Nothing is written when rendering or any check fails."""
     name = str(path)
     check_name(name, option)
+    if os.path.isdir(name):  # (Path.is_dir raises on a name that is too long)
+        raise InputError(f"{shown(name)} is a folder", option)
     fmt = fmt or format_of(Path(name))
     to_file = not is_stream(name)
     figure = Path(name).with_suffix(".svg").name if to_file else None
@@ -42,4 +45,4 @@ def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str
     beside = [Output(str(folder / file), data, attachment=True)
               for file, data in (result.attachments(fmt, figure).items() if to_file else ())]
     write_outputs([Output(name, text.encode("utf-8")), *beside], inputs, option)
-    return (name, *(output.path for output in beside))
+    return (Path(name), *(Path(output.path) for output in beside))

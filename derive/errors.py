@@ -51,7 +51,7 @@ class Localized(Exception):
     """An exception whose text is a ready sentence (English) or a `Message` that renders in any language, about the
     API parameter ``parameter`` (or none)."""
 
-    def __init__(self, text: str | Message, parameter: str | None = None) -> None:
+    def __init__(self, text: str | Message, parameter: str | Message | None = None) -> None:
         self.message = text if isinstance(text, Message) else None
         self.sentence = text if isinstance(text, str) else None
         self.parameter = parameter
@@ -70,6 +70,8 @@ class Localized(Exception):
         text = _MENTION.sub(lambda m: spell(m[1], m[0]), text)
         if self.parameter is None:
             return text
+        if isinstance(self.parameter, Message):  # a thing named in the catalogs' words (``number``), not a parameter
+            return f"{self.parameter.render(lang)}: {text}"
         name, _, entry = self.parameter.partition(" ")
         return f"{spell(name, name)}{' ' + entry if entry else ''}: {text}"
 

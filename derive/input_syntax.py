@@ -460,14 +460,14 @@ def parse_number(text: str, what: str | Message) -> sympy.Rational:
     cleaned = text.strip()
     if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?", cleaned) and not re.fullmatch(
             r"[+-]?[0-9]+/[0-9]+", cleaned):
-        raise InputError.of("number.not_a_number", what=what, text=repr(text))
+        raise InputError(message("number.not_a_number", text=repr(text)), what)
     if re.fullmatch(r"[+-]?[0-9]+/0+", cleaned):
-        raise InputError.of("number.divides_by_zero", what=what, text=repr(text))
+        raise InputError(message("number.divides_by_zero", text=repr(text)), what)
     mantissa, _, exponent = cleaned.lower().partition("e")
     if len(mantissa) > MAX_NUMBER_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
-        raise InputError.of("number.outside", what=what, text=quote(text), digits=MAX_NUMBER_DIGITS,
-                            exponent=MAX_EXPONENT)
+        raise InputError(message("number.outside", text=quote(text), digits=MAX_NUMBER_DIGITS,
+                                 exponent=MAX_EXPONENT), what)
     value = Fraction(cleaned)
     if value and not _SMALLEST <= abs(value) <= _LARGEST:  # exactly: the float 1e-300 is larger than 10^-300
-        raise InputError.of("number.range", what=what, text=quote(text), smallest="1e-300", largest="1e300")
+        raise InputError(message("number.range", text=quote(text), smallest="1e-300", largest="1e300"), what)
     return sympy.Rational(value.numerator, value.denominator)
