@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from derive.files import SVG_MARK
+
 from conftest import ROOT
 
 
@@ -57,7 +59,7 @@ def test_installed_draws_the_graph_without_graphviz(installed, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "](notes.svg)" in (tmp_path / "notes.md").read_text(encoding="utf-8")
     svg = (tmp_path / "notes.svg").read_bytes()
-    assert svg.startswith(b"<!-- written by derive -->\n<svg ")
+    assert svg.startswith(SVG_MARK.encode() + b"\n<svg ")
     assert svg == (ROOT / "output" / "toast" / "graph.svg").read_bytes()  # the same figure as the checkout's
 
 
