@@ -94,7 +94,8 @@ def test_wheel_is_typed_licensed_and_classified(installed, tmp_path):
     info = json.loads(subprocess.run([str(installed / "python"), "-c", code], cwd=tmp_path, capture_output=True,
                                      text=True, check=True).stdout)
     assert "derive/py.typed" in info["files"]
-    assert any(f.endswith(".dist-info/LICENSE") for f in info["files"])
+    # setuptools ≥ 77 puts licence files under .dist-info/licenses/ (PEP 639), older ones beside METADATA
+    assert any(f.endswith((".dist-info/LICENSE", ".dist-info/licenses/LICENSE")) for f in info["files"])
     assert info["license"] == "MIT" and "License :: OSI Approved :: MIT License" in info["classifiers"]
     assert "Typing :: Typed" in info["classifiers"] and "Framework :: Jupyter" in info["classifiers"]
     assert not any(r.split(";")[0].lower().startswith(("ipython", "ipykernel", "nbconvert")) for r in info["requires"]
