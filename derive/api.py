@@ -10,6 +10,7 @@ import sympy
 
 from .backward import derive
 from .errors import InputError, shown
+from .notation import number_text
 from .parse import parse_number, parse_program
 from .sympy_input import is_sympy, sympy_to_text
 from .walkthrough import Walkthrough, check_step_budget, make
@@ -34,13 +35,13 @@ class Result:
         what = walk.name if walk.name != "explain" else repr(_clip(" ".join(walk.source.split())))
         value = derivation.output_value
         if value is None:
-            shown, result = list(derivation.wrt), "symbolic, gradients of"
+            gradients, result = list(derivation.wrt), "symbolic, gradients of"
         else:
-            shown = [f"{name}={_short(derivation.gradients[name].value)}" for name in derivation.wrt]
-            result = f"{_short(value)}, gradients"
-        more = ", ..." if len(shown) > REPR_GRADIENTS else ""
+            gradients = [f"{name}={number_text(derivation.gradients[name].value)}" for name in derivation.wrt]
+            result = f"{number_text(value)}, gradients"
+        more = ", ..." if len(gradients) > REPR_GRADIENTS else ""
         return (f"<derive.Result {what}: {len(derivation.graph.nodes)} nodes, {derivation.output} = {result} "
-                f"{', '.join(shown[:REPR_GRADIENTS])}{more}>")
+                f"{', '.join(gradients[:REPR_GRADIENTS])}{more}>")
 
     def render(self, fmt: str = "markdown", lang: str = "en", **options: object) -> str:
         from .render import render
@@ -237,9 +238,3 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
 
 def _clip(text: str) -> str:
     return text if len(text) <= REPR_SOURCE_CHARS else text[:REPR_SOURCE_CHARS - 3] + "..."
-
-
-def _short(value: sympy.Expr) -> str:
-    """A number as the walk-through prints it (exact when rational, else six significant digits)."""
-    from .notation import number_text
-    return number_text(value)

@@ -14,10 +14,6 @@ from .files import make_folder, write_atomic
 from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
 
 FIGURE = "graph.svg"
-TEX_PACKAGES = {  # what provides each engine and the LaTeX packages its documents use
-    "pdflatex": "Debian/Ubuntu: texlive-latex-extra texlive-pictures; macOS: MacTeX",
-    "lualatex": "Debian/Ubuntu: texlive-luatex texlive-lang-japanese; macOS: MacTeX",
-}
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
 
 
@@ -278,7 +274,7 @@ class _PdfQueue:
         return self.engines[engine]
 
     def flush(self, next_group: str | None) -> None:
-        from .pdf import engine_for
+        from .pdf import TEX_PACKAGES, engine_for
         from .texfigures import ENGINE, figure_document
         pending, self.pending, self.group = self.pending, [], next_group
         if not pending:
@@ -299,7 +295,8 @@ class _PdfQueue:
                 self.unchanged[self.out / pdf_path] = None
                 self.bar.step(pdf_path, "unchanged")
             elif not self._available(engine):
-                self.skipped.append((self.out / pdf_path, f"{engine} not found (install TeX Live, {TEX_PACKAGES[engine]}; see the README's Requirements)"))
+                self.skipped.append((self.out / pdf_path, f"{engine} not found (install TeX Live, "
+                                                          f"{TEX_PACKAGES[engine]}; see the README's Requirements)"))
                 self.bar.step(pdf_path, f"skipped: {engine} not found")
             else:
                 todo.append((doc, pdf_path, source, text))
@@ -377,10 +374,6 @@ class Progress:
     def say(self, line: str) -> None:
         if self.stream is not None:
             self.stream.write(f"derive: {line}\n")
-
-    def warn(self, message: str) -> None:
-        if self.stream is not None:
-            self.stream.write(("\n" if self.tty else "") + f"derive: warning: {message}\n")
 
     def done(self) -> None:
         if self.tty and self.stream is not None and self.count:

@@ -22,6 +22,10 @@ from .errors import DeriveError
 from .files import write_atomic
 
 ENGINES = ("pdflatex", "lualatex")
+TEX_PACKAGES = {  # what provides each engine and the LaTeX packages its documents use
+    "pdflatex": "Debian/Ubuntu: texlive-latex-extra texlive-pictures; macOS: MacTeX",
+    "lualatex": "Debian/Ubuntu: texlive-luatex texlive-lang-japanese; macOS: MacTeX",
+}
 MAX_RUNS = 3
 TIMEOUT = 300  # seconds for one run of the engine
 _FIRST_LINE = re.compile(r"^%\s*!\s*TEX\s+(?:TS-)?program\s*=\s*(\S+)\s*$", re.IGNORECASE)
@@ -108,7 +112,7 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
     program = shutil.which(engine)
     if program is None:
         raise EngineMissing(f"compiling {source.name} needs '{engine}', which is not installed "
-                            "(Debian: texlive-latex-extra, texlive-luatex and texlive-lang-japanese)")
+                            f"({TEX_PACKAGES[engine]})")
     target = Path(pdf_path) if pdf_path is not None else source.with_suffix(".pdf")
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1",
                TEXINPUTS=str(source.parent) + os.pathsep + os.environ.get("TEXINPUTS", ""))
