@@ -371,9 +371,9 @@ def build_times(folder: Path) -> dict:
 
 
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
-DEFERRABLE = ("jinja2", "markdown", "matplotlib", "numpy", "torch", "derive.networks", "derive.network_math",
-              "derive.network_doc", "derive.verify", "derive.verify_check", "derive.optimizers", "derive.figures",
-              "derive.html", "derive.tex", "derive.pdf", "derive.plots")
+DEFERRABLE = ("jinja2", "markdown", "matplotlib", "numpy", "torch", "derive.networks", "derive.networks.backprop",
+              "derive.present.network", "derive.verify", "derive.verify.check", "derive.optimizers", "derive.present.figures",
+              "derive.present.html", "derive.present.tex", "derive.present.pdf", "derive.present.plots")
 
 
 def importtime(top: int) -> dict:

@@ -19,7 +19,7 @@ def __getattr__(name: str):
         from . import api
         return getattr(api, name)
     if name == "NetworkResult":
-        from .network_math import NetworkResult
+        from .networks.backprop import NetworkResult
         return NetworkResult
     if name in ("verify_text", "verify_file"):  # `derive.verify` is the module; these are its entry points
         from . import verify

@@ -16,7 +16,7 @@ from .sympy_input import is_sympy, sympy_to_text
 from .walkthrough import Walkthrough, check_step_budget, make
 
 if TYPE_CHECKING:
-    from .network_math import NetworkResult
+    from .networks.backprop import NetworkResult
 
 MAX_STEPS = 1000
 REPR_SOURCE_CHARS = 40
@@ -44,12 +44,12 @@ class Result:
                 f"{', '.join(gradients[:REPR_GRADIENTS])}{more}>")
 
     def render(self, fmt: str = "markdown", lang: str = "en", **options: object) -> str:
-        from .render import render
+        from .present.render import render
         return render(self.walkthrough, fmt, lang, **options)
 
     def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]:
         """The files a document in ``fmt`` refers to beside it (the graph's SVG, plots), by file name."""
-        from .render import attachments
+        from .present.render import attachments
         return attachments(self.walkthrough, fmt, figure_name)
 
     def save(self, path: str | PathLike, fmt: str | None = None, lang: str | None = None) -> tuple[Path, ...]:
@@ -76,24 +76,24 @@ class Result:
     def _repr_html_(self) -> str:
         """The HTML page (MathML, the graph as inline SVG) as one element with its stylesheet scoped to it, so
         JupyterLab, VS Code and nbconvert show the same walk-through without restyling the notebook."""
-        from .html import notebook_fragment
+        from .present.html import notebook_fragment
         return notebook_fragment(self.to_html())
 
     def _repr_latex_(self) -> str:
         """Every gradient as one displayed ``aligned`` block: Jupyter shows it with MathJax, and nbconvert's
         LaTeX export takes it as it is (a whole document would fit neither)."""
-        from .context import build_context
+        from .present.context import build_context
         gradients = build_context(self.walkthrough, self.lang)["gradients"]
         rows = [g["equation"].replace(" = ", " &= ", 1) for g in gradients]
         return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
 
     def svg(self) -> str:
         """The computational graph with forward values and gradients, as SVG."""
-        from .figure_svg import svg_for
+        from .present.figure_svg import svg_for
         return svg_for(self.walkthrough.derivation)
 
     def _repr_svg_(self) -> str | None:
-        from .render import drawable
+        from .present.render import drawable
         if not drawable(self.walkthrough.derivation):
             return None  # too large to draw: Jupyter shows the Markdown
         return self.svg()
@@ -118,7 +118,7 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
     from .networks import explain_file, explain_text
     _check_lang(lang)
     if isinstance(source, Mapping):
-        from .network_load import to_toml
+        from .networks.load import to_toml
         result = explain_text(to_toml(source), "<dict>")
     elif isinstance(source, str) and "\n" in source:
         result = explain_text(source, "<text>")
@@ -130,7 +130,7 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
 
 
 def _check_lang(lang: str) -> None:
-    from .render import LANGUAGES
+    from .present.render import LANGUAGES
     if lang not in LANGUAGES:
         raise InputError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})", "lang")
 

@@ -11,7 +11,7 @@ from . import files
 from .errors import MAX_SHOWN, DeriveError, InputError, shown
 
 MAX_INPUT_BYTES = 128 * 1024
-from .render import FORMATS, LANGUAGES
+from .present.render import FORMATS, LANGUAGES
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")  # derive.optimizers.NAMES (not imported: start-up)
 
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "rmsprop (alpha=0.99, eps=1e-8), adam (beta1=0.9, beta2=0.999, eps=1e-8); lr is required")
     _add_output_options(explain)
 
-    # --- exercise: worksheets with blanks and their answer keys (derive/exercise.py) ---
+    # --- exercise: worksheets with blanks and their answer keys (derive/present/exercise.py) ---
     exercise = commands.add_parser("exercise", help="a worksheet with numbered blanks, and its answer key",
                                    description="A worksheet from a built-in scenario's checked walk-through: chosen "
                                    "members of its equation chains (local gradients, chain-rule products, numbers) "
@@ -286,7 +286,7 @@ def _explain_network(args: argparse.Namespace) -> int:
     if given:
         raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
     from .networks import explain_file, explain_text
-    from .network_load import MAX_TEXT_BYTES
+    from .networks.load import MAX_TEXT_BYTES
     if args.network == "-":
         result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
     else:
@@ -297,7 +297,7 @@ def _explain_network(args: argparse.Namespace) -> int:
 
 # --- exercise ---
 def _cmd_exercise(args: argparse.Namespace) -> int:
-    from .exercise import exercise, key_path, render_exercise
+    from .present.exercise import exercise, key_path, render_exercise
     _check_output(args.output)
     walk, sheet = exercise(args.scenario, args.blanks, args.seed)
     templates = _templates(args)

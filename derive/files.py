@@ -19,6 +19,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -317,3 +318,15 @@ def _sync_folder(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def shipped_folder(name: str) -> Path:
+    """A top-level folder of the project shipped as package data ``derive.<name>`` in the wheel: found through
+    the installed package, or beside the package in a checkout."""
+    try:
+        root = resources.files(f"derive.{name}")
+        if root.is_dir():
+            return Path(str(root))
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / name  # derive/files.py: the checkout is two levels up

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from . import buildcache
-from .files import make_folder, write_atomic
-from .render import EXTENSIONS, FORMATS, LANGUAGES, shipped_folder
+from .files import make_folder, shipped_folder, write_atomic
+from .present.render import EXTENSIONS, FORMATS, LANGUAGES
 
 FIGURE = "graph.svg"
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
@@ -50,7 +50,7 @@ def gallery_files() -> list[tuple[str, str, str | None]]:
 
 
 def scenario_documents() -> list[Document]:
-    from .render import attachments, render
+    from .present.render import attachments, render
     from .scenarios import build
     cache: dict = {}
 
@@ -210,7 +210,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
             workers.close()
         if pdfs is not None:
             pdfs.close()
-    from .html import build_index
+    from .present.html import build_index
     (written if _write_if_changed(out / "index.html", build_index(index).encode("utf-8")) else unchanged)[
         out / "index.html"] = None
     if pdfs is None:  # what the last full build knew about the PDFs stays true as long as their sources are the same
@@ -251,7 +251,7 @@ def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, di
 class _PdfQueue:
     """The PDFs of the build, a folder of the gallery at a time: each is taken from the last build when what it is
     compiled from is the same, else compiled (two at a time, while the next folders are rendered) once the
-    folder's figure PDF is there (`derive.texfigures`); a missing engine skips it with the reason."""
+    folder's figure PDF is there (`derive.present.texfigures`); a missing engine skips it with the reason."""
 
     def __init__(self, out: Path, old: buildcache.Manifest, new: buildcache.Manifest,
                  unchanged: dict[Path, None], bar: "Progress") -> None:
@@ -268,14 +268,14 @@ class _PdfQueue:
         self.pending.append((doc, pdf_path, entry))
 
     def _available(self, engine: str) -> bool:
-        from .pdf import engine_available
+        from .present.pdf import engine_available
         if engine not in self.engines:
             self.engines[engine] = engine_available(engine)
         return self.engines[engine]
 
     def flush(self, next_group: str | None) -> None:
-        from .pdf import TEX_PACKAGES, engine_for
-        from .texfigures import ENGINE, figure_document
+        from .present.pdf import TEX_PACKAGES, engine_for
+        from .present.texfigures import ENGINE, figure_document
         pending, self.pending, self.group = self.pending, [], next_group
         if not pending:
             return
@@ -305,7 +305,7 @@ class _PdfQueue:
 
     def _compile_folder(self, figures, todo: list) -> list[tuple[str, str, Future]]:
         """Runs on a compiling thread: the figure PDF (from the cache or compiled now), then the documents."""
-        from .texfigures import externalized
+        from .present.texfigures import externalized
         figure_pdf = None
         if figures is not None:
             cache = self.out / buildcache.FOLDER / "figures"
@@ -344,7 +344,7 @@ class _PdfQueue:
 
 def _compile(tex: Path, text: str | None, pdf_path: Path, beside: dict[str, Path]) -> Path:
     """The one place the gallery runs TeX (the tests put a stand-in here)."""
-    from .pdf import compile_tex
+    from .present.pdf import compile_tex
     return compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
 
 

@@ -5,7 +5,7 @@
 
 The cell is an expression or a program (``--at``, ``--wrt``, ``--step``, ``--optimizer`` as on the command line),
 or with ``--network`` the TOML text of a network; ``--lang ja`` shows it in Japanese. The cell's value is the
-result (`derive.api.Result` or `derive.network_math.NetworkResult`), which the notebook shows as HTML.
+result (`derive.api.Result` or `derive.networks.backprop.NetworkResult`), which the notebook shows as HTML.
 """
 from __future__ import annotations
 

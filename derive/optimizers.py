@@ -477,7 +477,7 @@ def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, ob
 # --- context for the templates ------------------------------------------------------------------------------------
 
 def line_latex(line: Line) -> str:
-    from .context import _dedupe
+    from .present.context import _dedupe
     from .notation import chain_latex, formula_latex, latex
     lhs = formula_latex(line.target)  # the symbols of a line are the same at every step: printed once
     if line.assign:
@@ -491,15 +491,15 @@ def line_latex(line: Line) -> str:
 
 def settings_listing(settings: Settings):
     """``η = 0.1, β₁ = 0.9, …`` as a list for a catalog sentence."""
-    from .context import Listing, Math
+    from .present.context import Listing, Math
     from .notation import chain_latex, latex
     items = [(ETA, settings.lr)] + [(hyper_symbol(k), v) for k, v in settings.hyper]
     return Listing(Math(chain_latex([latex(sym), number_latex(v)])) for sym, v in items)
 
 
 def step_context(update: "Update", lang: str) -> dict[str, Any]:
-    """The heading, introduction and labelled lines of one optimiser step, for `derive.context._update`."""
-    from .context import Math, catalog, say
+    """The heading, introduction and labelled lines of one optimiser step, for `derive.present.context._update`."""
+    from .present.context import Math, catalog, say
     from .notation import latex, name_latex
     info: OptimizerStep = update.optimizer
     name = catalog(lang)[f"optimizers.name.{info.settings.name}"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the advance-width table of derive/mathtext.py: for every character a figure label can hold, the wider of
+"""Print the advance-width table of derive/present/mathtext.py: for every character a figure label can hold, the wider of
 DejaVu Serif Book and Italic (fonts that matplotlib ships), in thousandths of an em. Run it only to extend the
 table: the table is data, so that a figure never depends on the fonts of the machine that draws it."""
 from pathlib import Path

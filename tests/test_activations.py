@@ -16,7 +16,7 @@ from derive.backward import derive
 from derive.check import check
 from derive.graph import Graph, Node, operand_exprs, symbol
 from derive.notation import latex
-from derive.render import render
+from derive.present.render import render
 from derive.rules import FUNCTIONS, RULES, LeakyStep
 from derive.scenarios import SCENARIOS, build
 from derive.scenarios import activations as scenario
@@ -316,7 +316,7 @@ def test_renders_in_markdown(walk, lang):
 
 
 def test_pytorch_kink_convention_is_stated():
-    from derive.context import catalog
+    from derive.present.context import catalog
     for lang in ("en", "ja"):
         text = catalog(lang)["scenario.activations.text.kink"]
         assert "PyTorch" in text and "α" in text

@@ -149,7 +149,7 @@ def test_lang_sets_the_notebook_display():
 
 
 def test_repr_html_is_the_page_scoped_for_a_notebook():
-    from derive.html import NOTEBOOK_CLASS
+    from derive.present.html import NOTEBOOK_CLASS
     result = derive.explain("(x + y) * z", at={"x": -2, "y": 5, "z": -4})
     fragment = result._repr_html_()
     page = result.to_html()

@@ -1,4 +1,4 @@
-"""derive exercise: worksheets with numbered blanks and their answer keys (derive/exercise.py).
+"""derive exercise: worksheets with numbered blanks and their answer keys (derive/present/exercise.py).
 
 For every scenario and both languages, the worksheet filled with the answers read back from its rendered key
 gives the walk-through's own equations exactly, in order; one seed gives one sheet, byte for byte, in any process;
@@ -18,11 +18,11 @@ import pytest
 
 from conftest import ROOT, require_tool
 from derive.cli import main
-from derive.context import build_context, catalog
+from derive.present.context import build_context, catalog
 from derive.errors import InputError
-from derive.exercise import (DEFAULT_BLANKS, Place, chain_text, exercise, key_path, make_sheet, render_exercise,
+from derive.present.exercise import (DEFAULT_BLANKS, Place, chain_text, exercise, key_path, make_sheet, render_exercise,
                              walk_chains)
-from derive.render import render
+from derive.present.render import render
 from derive.scenarios import SCENARIOS, build
 
 LANGS = ("en", "ja")
@@ -198,7 +198,7 @@ def test_no_answer_is_written_into_the_worksheet_source():
 def test_markdown_maths_converts_to_mathml():
     """The Markdown boxes are plain amsmath (\\underset, \\boxed, \\phantom): every formula of a sheet and its key
     goes through latex2mathml as the HTML pages' maths does."""
-    from derive.html import latex_to_mathml
+    from derive.present.html import latex_to_mathml
     w = walk("toast")
     sheet = make_sheet(w, ALL, 1)
     for key in (False, True):
@@ -305,7 +305,7 @@ def test_exercise_helper_checks_numbers_before_building():
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("name", ["toast", "linear-model"])
 def test_latex_sheet_and_key_compile(name, lang, tmp_path):
-    from derive.pdf import compile_tex, engine_for, overfull_boxes
+    from derive.present.pdf import compile_tex, engine_for, overfull_boxes
     sheet_path = tmp_path / f"{name}-{lang}.tex"
     assert main(["exercise", name, "--blanks", "6", "--seed", "9", "--format", "latex", "--lang", lang,
                  "-o", str(sheet_path)]) == 0

@@ -12,7 +12,8 @@ import pytest
 import sympy
 
 from conftest import require_tool
-from derive import figure_svg, figures, files
+from derive import files
+from derive.present import figure_svg, figures
 from derive.backward import derive
 from derive.parse import parse_program
 from derive.scenarios import build as build_scenario
@@ -230,7 +231,7 @@ def _overlaps(a: tuple, b: tuple, gap: float = 0.0) -> bool:
 
 
 def _drawings() -> list:
-    from derive.render import drawable
+    from derive.present.render import drawable
     from derive.scenarios import SCENARIOS
     derivations = [build_scenario(name).derivation for name in SCENARIOS]
     derivations += [_derivation(NETWORK, NETWORK_POINT), _derivation(NETWORK, symbolic=True),

@@ -1,4 +1,4 @@
-"""The file policy (derive/files.py) and the template sandbox (derive/templating.py), for what the corpus cannot
+"""The file policy (derive/files.py) and the template sandbox (derive/present/templating.py), for what the corpus cannot
 express: permissions (monkeypatched, since root reads and writes through any mode bits), closed standard input, an
 ASCII-only stdout, a read-only HOME, fsync before rename, stale temporary files, the render clock.
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from derive import files, templating
+from derive import files
+from derive.present import templating
 from derive.cli import main
 from derive.errors import MAX_SHOWN, shown
 

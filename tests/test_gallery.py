@@ -105,7 +105,7 @@ def test_only_what_changed_is_rebuilt(gallery, tmp_path, monkeypatch):
 
 
 def test_a_missing_engine_skips_its_pdfs_with_the_reason(tmp_path, monkeypatch):
-    import derive.pdf as pdf_module
+    import derive.present.pdf as pdf_module
     from derive import gallery as gallery_module
     compiled: list[str] = []
     _stand_in_compiler(monkeypatch, compiled)

@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, require_tool
-from derive.render import LANGUAGES
+from derive.present.render import LANGUAGES
 from derive.scenarios import SCENARIOS
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,7 +73,7 @@ def pages(request, tmp_path_factory) -> dict[tuple[str, str], Page]:
     """Every scenario × language as Markdown and HTML. Taken from the session's gallery when it has the HTML
     files (the gallery is built once per session anyway), else rendered here; a scenario that cannot be built yet
     is recorded, and its tests fail with the reason (the others still run)."""
-    from derive.render import render
+    from derive.present.render import render
     from derive.scenarios import build
 
     gallery = _gallery_with_html(request)
@@ -498,7 +498,7 @@ def test_page_has_mathml_for_every_equation(pages, scenario, lang):
 
 
 def test_html_is_deterministic(pages):
-    from derive.render import render
+    from derive.present.render import render
     from derive.scenarios import build
 
     page = page_of(pages, "linear-model", "en")
@@ -621,7 +621,7 @@ PRINTED = [
 def test_every_printed_construct_converts(latex):
     import xml.etree.ElementTree as ElementTree
 
-    from derive.html import latex_to_mathml
+    from derive.present.html import latex_to_mathml
 
     for display in (False, True):
         mathml = latex_to_mathml(latex, display)
@@ -632,17 +632,17 @@ def test_every_printed_construct_converts(latex):
 
 
 def test_aligned_and_boxed_are_drawable():
-    from derive.html import latex_to_mathml
+    from derive.present.html import latex_to_mathml
 
     aligned = latex_to_mathml(r"\begin{aligned} a &= b \\ c &= d \end{aligned}", True)
     assert "<mtable" in aligned and "<mi>&</mi>" not in aligned
     assert '<menclose notation="box">' in latex_to_mathml(r"\boxed{x = 1}")
-    from derive.render import templates_root
+    from derive.present.render import templates_root
     assert 'menclose[notation~="box"]' in (templates_root() / "html" / "style.css").read_text(encoding="utf-8")
 
 
 def test_unary_minus_primes_and_fences():
-    from derive.html import latex_to_mathml
+    from derive.present.html import latex_to_mathml
 
     assert '<mo form="prefix">&#x02212;</mo><mi>y</mi>' in latex_to_mathml("s = - y")
     assert "<msup>" not in latex_to_mathml("y'"), "a prime follows its base"
@@ -652,7 +652,7 @@ def test_unary_minus_primes_and_fences():
 
 
 def test_prose_is_escaped_and_code_keeps_dollars():
-    from derive.html import markdown_to_html
+    from derive.present.html import markdown_to_html
 
     body = markdown_to_html("Text <script>alert(1)</script> & <b>bold</b> $x < y$\n\n```text\na = $b\n```\n\n"
                             "An autolink <https://example.org> stays text.\n")
@@ -664,7 +664,7 @@ def test_prose_is_escaped_and_code_keeps_dollars():
 # --- user templates ----------------------------------------------------------------------------------------------
 
 def test_user_templates_override_the_shell_and_style(tmp_path):
-    from derive.render import render
+    from derive.present.render import render
     from derive.scenarios import build
 
     (tmp_path / "html").mkdir()
@@ -691,8 +691,8 @@ def index_entries():
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_index_links_every_file_relatively(lang):
-    from derive.context import catalog
-    from derive.html import build_index
+    from derive.present.context import catalog
+    from derive.present.html import build_index
 
     entries = index_entries()
     html = build_index(entries, lang)
@@ -710,7 +710,7 @@ def test_index_links_every_file_relatively(lang):
 
 
 def test_index_refuses_absolute_links():
-    from derive.html import build_index
+    from derive.present.html import build_index
 
     with pytest.raises(ValueError):
         build_index([("toast", "html", "en", "https://example.org/toast.html")])

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from derive.context import catalog
-from derive.render import render, templates_root
+from derive.present.context import catalog
+from derive.present.render import render, templates_root
 from derive.scenarios import SCENARIOS, build
 
 FILL = "\u25ca"  # what a placeholder becomes before prose is inspected: breaks any run of words

@@ -67,7 +67,7 @@ def test_every_gallery_markdown_file_is_gfm(gallery: Path):
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("key", [False, True])
 def test_exercise_sheets_are_gfm(lang, key):
-    from derive.exercise import exercise, render_exercise
+    from derive.present.exercise import exercise, render_exercise
     from derive.scenarios import SCENARIOS
     for name in SCENARIOS:
         walk, sheet = exercise(name, "8", "1")

@@ -17,8 +17,8 @@ import sympy
 from derive.errors import CheckFailure, InputError
 from derive.networks import (MAX_TEXT_BYTES, Mat, ShapeError, explain_file, explain_network, explain_text,
                             load_network, network_json, read_network_file, render_network, schema)
-from derive.network_math import Leaf, Prod, check_network, derive_network
-from derive.network_notation import Sym
+from derive.networks.backprop import Leaf, Prod, check_network, derive_network
+from derive.networks.notation import Sym
 
 from conftest import ROOT, require_module
 
@@ -446,7 +446,7 @@ def test_mismatched_products_are_refused():
 
 
 def test_a_wrong_derivative_fails_the_check(monkeypatch):
-    from derive import network_math
+    from derive.network import backprop as network_math
     original = network_math.activation_derivative
 
     def wrong(name, slope):

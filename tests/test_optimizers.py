@@ -18,10 +18,10 @@ from derive.api import explain, scenario
 from derive.backward import derive
 from derive.cli import main
 from derive.errors import CheckFailure, InputError
-from derive.jsonout import schema
+from derive.present.jsonout import schema
 from derive.optimizers import DEFAULTS, NAMES, STATE_NAMES, configure, optimize
 from derive.parse import parse_number, parse_program
-from derive.render import render
+from derive.present.render import render
 
 STEPS = 5
 
@@ -414,7 +414,7 @@ def _render_plot_in_process():
 def test_plot_files_are_byte_identical_across_processes(tmp_path, optimizers_walk):
     """Another interpreter with another hash seed writes the same bytes (the gallery's files)."""
     script = ("import sys, hashlib\n"
-              "from derive.plots import new_figure, plot_svg_pdf, style\n"
+              "from derive.present.plots import new_figure, plot_svg_pdf, style\n"
               "with style():\n"
               "    f = new_figure(4, 3)\n"
               "    ax = f.add_subplot()\n"

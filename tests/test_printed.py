@@ -7,10 +7,10 @@ import pytest
 import sympy
 
 from derive.api import explain
-from derive.context import build_context
+from derive.present.context import build_context
 from derive.graph import symbol
 from derive.notation import Grad, latex, number_latex
-from derive.render import render
+from derive.present.render import render
 from derive.scenarios import SCENARIOS, build
 
 _CACHE: dict = {}
@@ -177,7 +177,7 @@ def test_softmax_targets_have_no_gradient_anywhere():
 
     import jsonschema
 
-    from derive.jsonout import schema
+    from derive.present.jsonout import schema
     data = json.loads(render(walk("softmax-cross-entropy"), "json"))
     jsonschema.validate(data, schema())
     targets = [f"t_{n}_{k}" for n in (1, 2) for k in (1, 2, 3)]
@@ -257,7 +257,7 @@ def test_vanishing_gradients_prose_states_the_table_ratios(lang):
 
 
 def _first_words(key: str, lang: str) -> str:
-    from derive.context import catalog
+    from derive.present.context import catalog
     return catalog(lang)[f"scenario.vanishing-gradients.text.{key}"].split("{")[0][:12]
 
 

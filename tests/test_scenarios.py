@@ -6,8 +6,8 @@ import json
 import jsonschema
 import pytest
 
-from derive.jsonout import schema
-from derive.render import render
+from derive.present.jsonout import schema
+from derive.present.render import render
 from derive.scenarios import SCENARIOS, build
 
 

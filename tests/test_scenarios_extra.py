@@ -16,7 +16,7 @@ from conftest import require_module
 from derive.errors import CheckFailure
 from derive.graph import symbol
 from derive.notation import Grad
-from derive.render import render
+from derive.present.render import render
 from derive.scenarios import build
 from derive.walkthrough import Claim, Equation, Section, Table, check_claims
 

@@ -19,7 +19,7 @@ import sympy
 from derive.api import explain
 from derive.cli import main
 from derive.errors import InputError
-from derive.jsonout import schema
+from derive.present.jsonout import schema
 from derive.parse import parse_program
 
 R = sympy.Rational

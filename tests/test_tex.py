@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from derive.context import catalog
+from derive.present.context import catalog
 from derive.errors import DeriveError
 from derive.files import write_atomic
-from derive.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
+from derive.present.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
                         overfull_boxes)
-from derive.render import attachments, render
+from derive.present.render import attachments, render
 from derive.scenarios import SCENARIOS, build
-from derive.tex import ENGINES, align_rows, chain_members, escape_code, escape_prose, math_width, overlay_plan
+from derive.present.tex import ENGINES, align_rows, chain_members, escape_code, escape_prose, math_width, overlay_plan
 
 FORMATS = ("latex", "beamer")
 LANGS = ("en", "ja")

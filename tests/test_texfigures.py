@@ -1,13 +1,13 @@
-"""The gallery typesets each distinct graph picture of a folder once (derive/texfigures.py)."""
+"""The gallery typesets each distinct graph picture of a folder once (derive/present/texfigures.py)."""
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from derive.render import render
+from derive.present.render import render
 from derive.scenarios import build
-from derive.texfigures import figure_document, externalized, occurrences
+from derive.present.texfigures import figure_document, externalized, occurrences
 
 
 @pytest.fixture(scope="module")

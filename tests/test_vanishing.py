@@ -14,7 +14,7 @@ import sympy
 from conftest import ROOT, require_module
 from derive.graph import symbol
 from derive.notation import Grad
-from derive.render import attachments, render
+from derive.present.render import attachments, render
 from derive.scenarios import SCENARIOS, build
 from derive.scenarios import vanishing_gradients as vg
 from derive.walkthrough import Claim, Image, Table

@@ -261,13 +261,13 @@ def test_index_order_is_kept():
 ])
 def test_scripts_are_read_by_the_documented_rule(text, expected):
     from derive.notation import latex
-    from derive.verify_model import display
-    from derive.verify_syntax import parse_member
+    from derive.verify.model import display
+    from derive.verify.syntax import parse_member
     assert latex(display(parse_member(text))) == expected
 
 
 def test_layer_superscript_is_not_a_power():
-    from derive.verify_syntax import Pow, Sym, parse_member
+    from derive.verify.syntax import Pow, Sym, parse_member
     assert isinstance(parse_member(r"a^2_1"), Sym)
     assert isinstance(parse_member(r"x^2"), Pow)
     assert isinstance(parse_member(r"\delta^{3}"), Sym)
@@ -308,7 +308,7 @@ def test_derivative_of_two_free_symbols_is_not_zero():
 def test_sigmoid_rule_matches_finite_differences():
     import sympy
 
-    from derive.verify_model import Sigmoid
+    from derive.verify.model import Sigmoid
     z = sympy.Symbol("z")
     derivative = sympy.diff(Sigmoid(z), z)
     for x in (-2.0, 0.0, 0.7, 3.0):
@@ -385,7 +385,7 @@ def test_error_report_renders(fmt, lang, validator):
 
 
 def test_catalogs_have_the_same_keys_and_every_kind():
-    from derive.context import catalog
+    from derive.present.context import catalog
     en = {k for k in catalog("en") if k.startswith("verify.")}
     ja = {k for k in catalog("ja") if k.startswith("verify.")}
     assert en == ja

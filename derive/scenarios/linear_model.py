@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy
 
 from ..backward import derive
-from ..context import Listing
+from ..present.context import Listing
 from ..graph import definition, symbol
 from ..notation import Grad
 from ..parse import parse_number, parse_program

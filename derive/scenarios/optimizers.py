@@ -10,7 +10,7 @@ from __future__ import annotations
 import sympy
 
 from ..backward import Derivation, derive
-from ..context import Listing
+from ..present.context import Listing
 from ..errors import CheckFailure
 from ..graph import symbol
 from ..notation import Grad, Shown
@@ -230,7 +230,7 @@ def _plot(bowl: Derivation, paths) -> tuple[str, bytes]:
     """The five paths on the contours of f (language-neutral: the caption comes from the catalog)."""
     import numpy
 
-    from ..plots import new_figure, plot_svg_pdf, style
+    from ..present.plots import new_figure, plot_svg_pdf, style
 
     a, b = (float(bowl.point[n]) for n in ("a", "b"))
     with style():

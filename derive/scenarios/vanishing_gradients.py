@@ -390,7 +390,7 @@ def _relu_section(relu: Derivation, sig: Derivation) -> Section:
 
 def plot(sig: Derivation, relu: Derivation) -> tuple[str, bytes]:
     """|∂C/∂w^l| per layer on a log scale, sigmoid against ReLU (language-neutral labels)."""
-    from ..plots import new_figure, plot_svg_pdf, style
+    from ..present.plots import new_figure, plot_svg_pdf, style
 
     layers = list(LAYERS)
     with style():

@@ -22,8 +22,8 @@ from fractions import Fraction
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 
-from .notation import name_latex
-from .verify_syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
+from ..notation import name_latex
+from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
                             Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
 DEFAULT_SIZE = 2

@@ -4,19 +4,19 @@
     result = explain_network(network)             # derive and check (derive.errors.CheckFailure on a bug)
     render_network(result, "markdown", "ja")      # markdown, latex, html or json
 
-The work is split in four modules: `network_load` (the file format, its validation and its limits),
-`network_math` (shape-carrying matrices, the forward pass, δ^L, the δ recurrence, gradients, the step, the
-checks), `network_notation` (how matrices, shapes, ⊙ and transposes print) and `network_doc` (the walk-through's
-sections, the JSON, rendering). This module is the public face; import only from here.
+The work is split in four modules: `load` (the file format, its validation and its limits), `backprop`
+(shape-carrying matrices, the forward pass, δ^L, the δ recurrence, gradients, the step, the checks), `notation`
+(how matrices, shapes, ⊙ and transposes print) and `derive.present.network` (the walk-through's sections, the JSON,
+rendering). This module is the public face; import only from here.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .network_doc import network_json, network_sections, render_network, schema
-from .network_load import (ACTIVATIONS, LOSSES, MAX_DECIMALS, MAX_LAYERS, MAX_MAGNITUDE, MAX_PARAMETERS, MAX_SAMPLES,
+from ..present.network import network_json, network_sections, render_network, schema
+from .load import (ACTIVATIONS, LOSSES, MAX_DECIMALS, MAX_LAYERS, MAX_MAGNITUDE, MAX_PARAMETERS, MAX_SAMPLES,
                            MAX_TEXT_BYTES, MAX_UNITS, MAX_WORK, Network, load_network, read_network_file)
-from .network_math import Mat, NetworkCheck, NetworkResult, ShapeError, explain_network
+from .backprop import Mat, NetworkCheck, NetworkResult, ShapeError, explain_network
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "MAX_DECIMALS", "MAX_LAYERS", "MAX_MAGNITUDE", "MAX_PARAMETERS", "MAX_SAMPLES",

@@ -17,7 +17,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from .verify_syntax import quote
+from .syntax import quote
 
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_BRACE_DEPTH = 40

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import DeriveError, InputError, shown
+from ..errors import DeriveError, InputError, shown
+from ..files import shipped_folder
 
 if TYPE_CHECKING:
-    from .backward import Derivation
-    from .walkthrough import Walkthrough
+    from ..backward import Derivation
+    from ..walkthrough import Walkthrough
 
 FORMATS = ("markdown", "latex", "beamer", "html", "json")
 LANGUAGES = ("en", "ja")
@@ -20,25 +20,13 @@ TEMPLATES = {"markdown": "markdown/walkthrough.md.j2", "latex": "latex/walkthrou
              "beamer": "beamer/walkthrough.tex.j2"}
 
 
-def shipped_folder(name: str) -> Path:
-    """A top-level folder of the project shipped as package data ``derive.<name>`` in the wheel: found through
-    the installed package, or beside the package in a checkout."""
-    try:
-        root = resources.files(f"derive.{name}")
-        if root.is_dir():
-            return Path(str(root))
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / name
-
-
 def templates_root() -> Path:
     return shipped_folder("templates")
 
 
 @lru_cache(maxsize=16)
 def environment(user_templates: str | None = None, tex: bool = False, html: bool = False):
-    """A strict, sandboxed Jinja environment (`derive.templating`): a user's folder first, then the package's;
+    """A strict, sandboxed Jinja environment (`derive.present.templating`): a user's folder first, then the package's;
     LaTeX-friendly delimiters for .tex (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash;
     autoescaping for HTML pages."""
     import jinja2  # deferred: start-up time matters for the CLI

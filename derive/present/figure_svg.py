@@ -1,7 +1,7 @@
-"""The graph figure as SVG, drawn in Python from the one `derive.figures.Layout` that TikZ draws too.
+"""The graph figure as SVG, drawn in Python from the one `derive.present.figures.Layout` that TikZ draws too.
 
 No Graphviz and no font measurement: positions come from the layout (centimetres, scaled by `SCALE`), text widths
-from `derive.mathtext`'s fixed table, so the file is the same on every machine. `draw` computes every circle,
+from `derive.present.mathtext`'s fixed table, so the file is the same on every machine. `draw` computes every circle,
 path, arrowhead and text with its box (the tests check that nothing overlaps); `to_svg` writes them out.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from html import escape
 from typing import Literal
 
 from . import mathtext
-from .backward import Derivation
-from .errors import DeriveError
+from ..backward import Derivation
+from ..errors import DeriveError
 from .figures import Label, Layout, layout
-from .files import SVG_MARK
+from ..files import SVG_MARK
 from .mathtext import Run
 from .render import MAX_FIGURE_NODES, drawable
 

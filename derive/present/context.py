@@ -10,14 +10,14 @@ from typing import Any
 import sympy
 from sympy import Expr
 
-from .backward import Derivation, Step
-from .graph import symbol
-from .locales import catalog
-from .notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,
+from ..backward import Derivation, Step
+from ..graph import symbol
+from ..locales import catalog
+from ..notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,
                        product_latex, sum_latex)
 from .render import MAX_FIGURE_NODES, drawable
-from .rules import RULES
-from .walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
+from ..rules import RULES
+from ..walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
 
 LANGUAGES = ("en", "ja")
 
@@ -204,7 +204,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         "check": _check_report(update.report, lang),
     }
     if update.optimizer is not None:  # --optimizer: heading, intro and labelled lines (gradient, state, update)
-        from .optimizers import step_context
+        from ..optimizers import step_context
         context.update(step_context(update, lang))
     return context
 

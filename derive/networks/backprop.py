@@ -33,12 +33,12 @@ from typing import Callable, Iterable
 import sympy
 from sympy import Expr
 
-from . import network_notation as nn
-from .check import KINK_RADIUS, SYMBOLIC_OPS, close
-from .errors import CheckFailure, InputError
-from .graph import DIGITS, MAX_EXACT_BITS, MAX_MAGNITUDE
-from .network_load import Network
-from .notation import number_text
+from . import notation as nn
+from ..check import KINK_RADIUS, SYMBOLIC_OPS, close
+from ..errors import CheckFailure, InputError
+from ..graph import DIGITS, MAX_EXACT_BITS, MAX_MAGNITUDE
+from .load import Network
+from ..notation import number_text
 
 SYMBOLIC_WORK = 5_000
 """The symbolic oracle runs while count_ops(unrolled cost) × parameters stays below this (well under a second)."""
@@ -364,7 +364,7 @@ class NetworkResult:
     def render(self, fmt: str = "markdown", lang: str | None = None, user_templates: str | None = None,
                figure_href: str | None = None) -> str:
         """The walk-through as text; ``figure_href`` is accepted for the CLI's sake (networks have no figure)."""
-        from .network_doc import render_network
+        from ..present.network import render_network
         return render_network(self, fmt, lang or self.lang, user_templates)
 
     def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]:
@@ -373,7 +373,7 @@ class NetworkResult:
     def save(self, path: str | Path, fmt: str | None = None, lang: str | None = None) -> tuple[Path, ...]:
         """Write the walk-through to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
         overrides); returns the paths written."""
-        from .documents import save
+        from ..documents import save
         return save(self, path, fmt, lang or self.lang)
 
     def __repr__(self) -> str:
@@ -392,14 +392,14 @@ class NetworkResult:
         return self.render("html", lang)
 
     def _repr_html_(self) -> str:
-        from .html import notebook_fragment
+        from ..present.html import notebook_fragment
         return notebook_fragment(self.to_html())
 
     def to_json(self) -> str:
         return self.render("json")
 
     def to_json_data(self) -> dict:
-        from .network_doc import network_json
+        from ..present.network import network_json
         return network_json(self)
 
     def _repr_markdown_(self) -> str:

@@ -24,10 +24,10 @@ from functools import lru_cache
 from html import escape
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
-from .errors import DeriveError
+from ..errors import DeriveError
 
 if TYPE_CHECKING:
-    from .walkthrough import Walkthrough
+    from ..walkthrough import Walkthrough
 
 PAGE_TEMPLATE = "html/page.html.j2"
 INDEX_TEMPLATE = "html/index.html.j2"
@@ -364,7 +364,7 @@ def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str =
                 user_templates: str | None = None) -> str:
     """``output/index.html``: every file of the gallery, grouped by scenario (in `SCENARIOS` order, then any
     other name alphabetically) with its title and summary, one row per language, relative links only."""
-    from .scenarios import SCENARIOS
+    from ..scenarios import SCENARIOS
 
     t = _strings(lang)
     rows = [IndexEntry(*entry) for entry in entries]

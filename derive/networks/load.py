@@ -29,8 +29,8 @@ from typing import Any, Mapping
 
 import sympy
 
-from .errors import InputError, shown
-from .rules import DEFAULT_LEAKY_SLOPE
+from ..errors import InputError, shown
+from ..rules import DEFAULT_LEAKY_SLOPE
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 LOSSES = ("sse", "mse", "cross_entropy")
@@ -94,7 +94,7 @@ class Network:
 
 def read_network_file(path: str | Path) -> Network:
     """Read and validate a network file; unreadable, oversized or non-UTF-8 files are input errors."""
-    from .files import decode, read_file
+    from ..files import decode, read_file
     name = shown(path)
     data = read_file(path, MAX_TEXT_BYTES)
     if len(data) > MAX_TEXT_BYTES:
@@ -327,7 +327,7 @@ def _short(value: object) -> str:
 
 
 def _show(value: Number) -> str:
-    from .notation import number_text
+    from ..notation import number_text
     return number_text(value)
 
 

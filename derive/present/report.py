@@ -10,9 +10,9 @@ import re
 from typing import Any, Callable
 
 from .context import catalog
-from .errors import InputError, shown
-from .notation import number_latex, number_text
-from .verify_check import ClaimResult, Counterexample, Report, Slip, StepResult
+from ..errors import InputError, shown
+from ..notation import number_latex, number_text
+from ..verify.check import ClaimResult, Counterexample, Report, Slip, StepResult
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 LANGUAGES = ("en", "ja")

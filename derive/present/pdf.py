@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .errors import DeriveError
-from .files import write_atomic
+from ..errors import DeriveError
+from ..files import write_atomic
 
 ENGINES = ("pdflatex", "lualatex")
 TEX_PACKAGES = {  # what provides each engine and the LaTeX packages its documents use

@@ -5,9 +5,9 @@ from typing import Any
 
 import sympy
 
-from .backward import Derivation
-from .notation import Grad, chain_latex, latex, name_latex, sum_latex
-from .walkthrough import Walkthrough
+from ..backward import Derivation
+from ..notation import Grad, chain_latex, latex, name_latex, sum_latex
+from ..walkthrough import Walkthrough
 
 SCHEMA_VERSION = 1
 

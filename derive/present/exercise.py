@@ -7,7 +7,7 @@ after its left side. So the question (the left side) is never blank, and no chai
 always follow the chain from its question to the next given member. Blanks are numbered in reading order.
 
 `render_exercise(walk, sheet, fmt, lang, key=...)` renders the worksheet or its answer key through
-``templates/<format>/exercise.*.j2``. The worksheet is the walk-through's context (`derive.context`) with each
+``templates/<format>/exercise.*.j2``. The worksheet is the walk-through's context (`derive.present.context`) with each
 chosen member replaced by an empty numbered box; the key shows each blanked chain whole, its answer boxed. Every
 formula is still `derive.notation` output; this module only puts boxes in place of members.
 """
@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import DeriveError, InputError, shown
-from .notation import SIGNIFICANT_DIGITS, chain_latex
+from ..errors import DeriveError, InputError, shown
+from ..notation import SIGNIFICANT_DIGITS, chain_latex
 
 if TYPE_CHECKING:
-    from .walkthrough import Walkthrough
+    from ..walkthrough import Walkthrough
 
 FORMATS = ("markdown", "latex")
 TEMPLATES = {"markdown": ("markdown/exercise.md.j2", "md"), "latex": ("latex/exercise.tex.j2", "tex")}
@@ -119,7 +119,7 @@ def _whole(text: object) -> int | None:
 
 
 def walk_chains(context: dict[str, Any]) -> Iterator[Chain]:
-    """The chains of a walk-through's context (`derive.context.build_context`) in reading order. The output's
+    """The chains of a walk-through's context (`derive.present.context.build_context`) in reading order. The output's
     own upstream gradient (∂f/∂f = 1) is the walk's starting point, not a question, and is left out."""
     from .tex import chain_members
     for i, step in enumerate(context["steps"]):
@@ -273,7 +273,7 @@ def render_exercise(walk: "Walkthrough", sheet: Sheet, fmt: str = "markdown", la
 
 def exercise(name: str, blanks: object = DEFAULT_BLANKS, seed: object = DEFAULT_SEED) -> tuple["Walkthrough", Sheet]:
     """A built-in scenario and the blanks of its worksheet (the command line's ``derive exercise``)."""
-    from .scenarios import build
+    from ..scenarios import build
     count, seed_value = parse_count(blanks), parse_seed(seed)  # bad numbers fail before the scenario is built
     walk = build(name)
     return walk, make_sheet(walk, count, seed_value)

@@ -23,9 +23,9 @@ from typing import Any, Callable, Mapping
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from .clock import time_limit
-from .errors import InputError, shown
-from .files import decode, read_file
+from ..clock import time_limit
+from ..errors import InputError, shown
+from ..files import decode, read_file
 
 RENDER_SECONDS = 10.0
 MAX_OUTPUT_CHARS = 64 * 1024 ** 2

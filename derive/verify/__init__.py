@@ -1,7 +1,7 @@
 r"""``derive verify``: check the derivatives claimed in a Markdown or LaTeX document, step by step.
 
 Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/align/gather/multline… environments; see
-`derive.verify_document`). Each equation is one of
+`derive.verify.document`). Each equation is one of
 
 - a **definition**: one symbol on the left (``Z = w_1 x_1 + w_2 x_2 + b``, ``A = \sigma(Z)``,
   ``\delta^l_j := \frac{\partial C}{\partial z^l_j}``). Index letters on the left make it a template
@@ -77,9 +77,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .verify_check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
+from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
-from .verify_document import MAX_DOCUMENT_BYTES
+from ..files import shipped_folder
+from .document import MAX_DOCUMENT_BYTES
 
 __all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
            "example_documents", "gallery_outputs",
@@ -125,8 +126,8 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
 
 def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
     """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
-    from .errors import InputError
-    from .files import read_file
+    from ..errors import InputError
+    from ..files import read_file
     try:
         data = read_file(path, MAX_DOCUMENT_BYTES)
     except InputError as exc:
@@ -136,13 +137,13 @@ def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
 
 def report_json_data(report: Report, lang: str = "en") -> dict:
     """The JSON report (schema ``derive/schema/verify.schema.json``)."""
-    from .verify_render import json_data
+    from ..present.report import json_data
     return json_data(report, lang)
 
 
 def render_report(report: Report, fmt: str = "text", lang: str = "en", *, user_templates: str | None = None) -> str:
     """The report as text, Markdown, LaTeX (a complete document), HTML (one self-contained page) or JSON."""
-    from .verify_render import render
+    from ..present.report import render
     return render(report, fmt, lang, user_templates=user_templates)
 
 
@@ -154,11 +155,11 @@ def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 1
     an unreadable document still gives the error object."""
     report = verify_path(path, time_limit=time_limit) if path != "-" else None
     if report is None:
-        from .files import read_stdin
+        from ..files import read_stdin
         report = verify_bytes(read_stdin(MAX_DOCUMENT_BYTES), time_limit=time_limit)
     message = None
     if report.error is not None:
-        from .errors import shown
+        from ..errors import shown
         where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
         message = f"{where}: {report.error.message}"
         if fmt != "json":
@@ -175,21 +176,9 @@ def to_json(report: Report, lang: str = "en") -> str:
 GALLERY_FORMATS = ("markdown", "latex", "html", "json")
 
 
-def examples_root() -> Path:
-    """The example documents: ``derive.examples`` in a wheel (when packaged), ``examples/`` in a checkout."""
-    from importlib import resources
-    try:
-        root = resources.files("derive.examples")
-        if root.is_dir():
-            return Path(str(root))
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "examples"
-
-
 def example_documents() -> list[tuple[str, str]]:
     """``(name, text)`` of every ``examples/verify/*.md``, by name."""
-    folder = examples_root() / "verify"
+    folder = shipped_folder("examples") / "verify"
     return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.md"))]
 
 

@@ -1,11 +1,11 @@
 """What the LaTeX article and the Beamer slides need beyond the common context.
 
 `tex_context` adds: the engine (first line of the document), the preamble pieces of that engine, the TikZ
-figures of the computational graph (from `derive.figures`), the overlay plan of the backward walk for Beamer, and
+figures of the computational graph (from `derive.present.figures`), the overlay plan of the backward walk for Beamer, and
 two helpers the templates call: ``esc`` (`escape_prose`: catalog prose made safe for LaTeX, ``$…$`` maths left
 untouched) and ``rows`` (`align_rows`: a printed chain ``a = b = c`` as the rows of an ``align*``).
 
-Nothing here builds maths: every formula still comes from `derive.notation` through `derive.context`; this module
+Nothing here builds maths: every formula still comes from `derive.notation` through `derive.present.context`; this module
 only splits printed chains at their top-level ``=`` and escapes prose.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .context import catalog, figure_note
 
 if TYPE_CHECKING:
-    from .backward import Derivation
-    from .walkthrough import Walkthrough
+    from ..backward import Derivation
+    from ..walkthrough import Walkthrough
 
 ENGINES = {"en": "pdflatex", "ja": "lualatex"}
 """The TeX engine of each language: Japanese needs LuaTeX for ``luatexja``."""
@@ -357,7 +357,7 @@ def _text_units(text: str) -> float:
 
 
 def block_lines(block: dict[str, Any], lang: str) -> float:
-    """An estimate of the lines a section block (text, equation or table of `derive.context`) takes on a slide."""
+    """An estimate of the lines a section block (text, equation or table of `derive.present.context`) takes on a slide."""
     if block["kind"] == "text":
         return text_lines(block["text"], lang) + 0.3
     if block["kind"] == "equation":
@@ -453,7 +453,7 @@ def overlay_plan(derivation: "Derivation", note: str | None = None) -> list[dict
 
 
 def _definitions(derivation: "Derivation") -> list[str]:
-    from .notation import chain_latex, latex, name_latex
+    from ..notation import chain_latex, latex, name_latex
     return [chain_latex([name_latex(n.name), latex(derivation.definitions[n.name])]) for n in derivation.graph.nodes
             if n.op != "leaf"]
 

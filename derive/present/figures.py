@@ -3,7 +3,7 @@
 One pure function, `layout`, decides where everything goes: leaves and op nodes in columns from left to right
 (an op node one column right of its rightmost input, a leaf one column left of its first reader), rows chosen to
 keep edges short and straight, and every label already formatted. Two back ends draw that one description:
-`derive.figure_svg` (SVG, in Python) and `to_tikz` here (pdflatex, with Beamer overlays).
+`derive.present.figure_svg` (SVG, in Python) and `to_tikz` here (pdflatex, with Beamer overlays).
 
 Each edge ``src → dst`` carries the forward value of ``src`` (black, above) and the gradient that flows back along
 it (red, below): ∂f/∂src when ``src`` feeds one node, otherwise that edge's share ∂f/∂dst · ∂dst/∂src, and the
@@ -20,9 +20,9 @@ import sympy
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .backward import Derivation
-from .notation import DerivePrinter, Grad, name_latex, number_text, text_latex
-from .rules import RULES
+from ..backward import Derivation
+from ..notation import DerivePrinter, Grad, name_latex, number_text, text_latex
+from ..rules import RULES
 
 Kind = Literal["leaf", "op", "output", "const"]
 
@@ -41,7 +41,7 @@ TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
 @dataclass(frozen=True)
 class Label:
     text: str  # plain text (what sizes the layout's columns)
-    latex: str  # maths-mode LaTeX (TikZ; the SVG back end typesets it with derive.mathtext)
+    latex: str  # maths-mode LaTeX (TikZ; the SVG back end typesets it with derive.present.mathtext)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Sections are `derive.walkthrough` blocks: prose by catalog key (``network.*`` in ``locales/<lang>/network.toml``),
 maths as display nodes printed by `derive.notation`. Formulas come from the very `Term` trees that computed the
-numbers (see `derive.network_math`), once with the shape under every factor and once with the numbers.
+numbers (see `derive.networks.backprop`), once with the shape under every factor and once with the numbers.
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from typing import Any
 
 import sympy
 
-from . import network_notation as nn
-from .errors import CheckFailure
-from .network_math import NetworkResult, Term, loss_factor
-from .check import ABS_TOL, REL_TOL
+from ..networks import notation as nn
+from ..errors import CheckFailure
+from ..networks.backprop import NetworkResult, Term, loss_factor
+from ..check import ABS_TOL, REL_TOL
 from .context import Listing, Math
-from .notation import SIGNIFICANT_DIGITS, number_latex
-from .walkthrough import Equation, Section, Table, Text
+from ..notation import SIGNIFICANT_DIGITS, number_latex
+from ..walkthrough import Equation, Section, Table, Text
 
 SCHEMA_VERSION = 1
 MAX_INDEX_UNITS = 16
@@ -27,12 +27,12 @@ MAX_INDEX_UNITS = 16
 
 def _math(item: object) -> object:
     from .context import Math
-    from .notation import latex
+    from ..notation import latex
     return Math(latex(item))
 
 
 def _cell(item: nn.Display) -> str:
-    from .notation import latex
+    from ..notation import latex
     return "$" + latex(item) + "$"
 
 
@@ -483,7 +483,7 @@ def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
 
 def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en",
                    user_templates: str | None = None) -> str:
-    """The walk-through of a checked network derivation in a format of `derive.render.FORMATS` and a language."""
+    """The walk-through of a checked network derivation in a format of `derive.present.render.FORMATS` and a language."""
     from .render import check_choice, fill, tidy
     check_choice(fmt, lang)
     if fmt == "json":
@@ -497,7 +497,7 @@ def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en
 
 
 def _render_html(result: NetworkResult, lang: str, user_templates: str | None) -> str:
-    """The Markdown walk-through as one self-contained page, exactly as `derive.html` does for scenarios."""
+    """The Markdown walk-through as one self-contained page, exactly as `derive.present.html` does for scenarios."""
     from .context import catalog
     from .html import PAGE_TEMPLATE, markdown_to_html, page
 

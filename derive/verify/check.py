@@ -13,14 +13,14 @@ from typing import ContextManager
 
 import sympy
 
-from . import clock
-from .notation import latex
-from .verify_document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
-from .verify_model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
+from .. import clock
+from ..notation import latex
+from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
+from .model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
                            TooLarge, VName,
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                            is_matrix, pattern_parts, patterns_unify, vector_bases)
-from .verify_syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, has_derivative,
+from .syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, has_derivative,
                             is_numeric, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
@@ -121,7 +121,7 @@ class Report:
 
     # the report renders itself, like the walk-throughs (also in notebooks)
     def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
-        from .verify_render import render
+        from ..present.report import render
         return render(self, fmt, lang, **options)
 
     def to_markdown(self, lang: str = "en") -> str:
@@ -487,7 +487,7 @@ class ClaimChecker:
                 expr = self.model.conc(self.members[0], binds)
                 if isinstance(self.members[0], Func) and self.members[0].name == "dsigma":
                     u = self.model.conc(self.members[0].arg, binds)
-                    from .verify_model import Sigmoid
+                    from .model import Sigmoid
                     expr = Sigmoid(u) * (1 - Sigmoid(u))
         except (ModelProblem, TooLarge):
             return None
@@ -574,7 +574,7 @@ class ClaimChecker:
         return undecided or StepResult(k, lhs, rhs, True, method=method)
 
     def _expected_value(self, binds) -> str | None:
-        from .notation import number_latex
+        from ..notation import number_latex
         try:
             deep = self.model.full(self.model.conc(self.members[0], binds))
         except (ModelProblem, TooLarge):
@@ -1058,7 +1058,7 @@ def _mutants(node: Node):
 
 def _outside_derivatives(node: Node):
     """The nodes of a tree, not entering the symbols a derivative names (nor index positions)."""
-    from .verify_syntax import children
+    from .syntax import children
     stack = [node]
     while stack:
         current = stack.pop()
@@ -1073,7 +1073,7 @@ def _outside_derivatives(node: Node):
 
 def _shift_layer(layer: Node, delta: int) -> Node | None:
     """l → l ± 1, l + 1 → l, 3 → 2 or 4: a layer index moved by one, written simply."""
-    from .verify_syntax import Add as SAdd
+    from .syntax import Add as SAdd
     if isinstance(layer, Num):
         value = int(layer.value) + delta
         return Num(Fraction(value), str(value)) if value >= 1 else None

@@ -2,7 +2,7 @@
 
 Shared by every scenario that draws a plot (it becomes a `derive.walkthrough.Image` block). Use it like this::
 
-    from derive.plots import new_figure, plot_svg_pdf
+    from derive.present.plots import new_figure, plot_svg_pdf
     figure = new_figure(6.0, 4.0)
     axes = figure.add_subplot()
     axes.plot(xs, ys)
@@ -35,7 +35,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterator
 
-from .files import GENERATED_MARK, SVG_MARK
+from ..files import GENERATED_MARK, SVG_MARK
 
 HASHSALT = "derive"
 
