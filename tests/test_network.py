@@ -446,7 +446,7 @@ def test_mismatched_products_are_refused():
 
 
 def test_a_wrong_derivative_fails_the_check(monkeypatch):
-    from derive.network import backprop as network_math
+    from derive.networks import backprop as network_math
     original = network_math.activation_derivative
 
     def wrong(name, slope):
