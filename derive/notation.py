@@ -361,3 +361,12 @@ def sum_latex(terms: "list[sympy.Expr] | tuple[sympy.Expr, ...]") -> str:
 def chain_latex(members: list[str], relation: str = "=") -> str:
     """Join already-printed members into one chain ``a = b = c``."""
     return f" {relation} ".join(members)
+
+
+def distinct_chain_latex(members: list[str], relation: str = "=") -> str:
+    """`chain_latex` without a member equal to the one before it (``x = x`` says nothing)."""
+    kept: list[str] = []
+    for member in members:
+        if not kept or kept[-1] != member:
+            kept.append(member)
+    return chain_latex(kept, relation)

@@ -5,8 +5,8 @@ every equation that states a value (`Claim`) is checked against the walk before 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Union
+from dataclasses import dataclass
+from typing import Union
 
 import sympy
 from sympy import Expr
@@ -14,11 +14,12 @@ from sympy import Expr
 from .backward import Derivation, derive
 from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError
-from .graph import Graph, exact, symbol
+from .graph import exact, symbol
 from .notation import Grad
+from .optimizers import MAX_STEP_WORK, Settings, Update, check_step_budget, optimize
 
-if TYPE_CHECKING:
-    from .optimizers import OptimizerStep, Settings
+__all__ = ["Block", "Claim", "Equation", "Image", "Listing", "MAX_STEP_WORK", "Section", "Table", "Text", "Update",
+           "Walkthrough", "check_claims", "check_step_budget", "gradient_descent", "make"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class Text:
 
     key: str
     params: tuple[tuple[str, object], ...] = ()
+
+
+class Listing(tuple):
+    """Several placeholder values shown as one list, joined with the language's separator."""
 
 
 @dataclass(frozen=True)
@@ -73,19 +78,6 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Update:
-    """One gradient-descent step on the ``wrt`` leaves, then the forward pass and all gradients again."""
-
-    step: int
-    learning_rate: Expr
-    changes: tuple[tuple[str, Expr, Expr, Expr], ...]  # (leaf, old value, gradient, new value)
-    derivation: Derivation
-    report: CheckReport
-    state: Mapping[str, Mapping[str, Expr]] | None = None
-    optimizer: "OptimizerStep | None" = None  # --optimizer: settings and the shown lines (derive.optimizers)
-
-
-@dataclass(frozen=True)
 class Walkthrough:
     name: str  # scenario name, or "explain"
     source: str  # what the user typed, or the scenario's program
@@ -94,26 +86,10 @@ class Walkthrough:
     updates: tuple[Update, ...] = ()
     intro: tuple[Section, ...] = ()  # before the forward pass (the setting, the story)
     extra: tuple[Section, ...] = ()  # after the gradients (closed forms, vector forms, recurrences)
-    flags: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def images(self) -> tuple[Image, ...]:
         return tuple(b for s in self.intro + self.extra for b in s.blocks if isinstance(b, Image))
-
-
-MAX_STEP_WORK = 4000
-"""steps × operations: each step is a forward pass, a walk, a check and a rendered section over the whole graph
-(1000 steps of a four-operation loss take about 5 s)."""
-
-
-def check_step_budget(graph: Graph, steps: int) -> None:
-    """Refuse, before any of them is taken, more descent steps than the graph's size allows."""
-    operations = sum(1 for node in graph.nodes if node.op != "leaf")
-    if steps * operations > MAX_STEP_WORK:
-        allowed = MAX_STEP_WORK // operations
-        hint = f"take at most {allowed} steps on this graph" if allowed else "this graph is too large for steps"
-        raise InputError(f"--step: steps × operations is at most {MAX_STEP_WORK}; got {steps} × {operations} = "
-                         f"{steps * operations} ({hint})")
 
 
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
@@ -157,14 +133,13 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         flags: Mapping[str, object] | None = None, optimizer: "Settings | None" = None) -> Walkthrough:
+         optimizer: Settings | None = None) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
     if optimizer is not None:
-        from .optimizers import optimize
         updates = optimize(derivation, optimizer)
     else:
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, dict(flags or {}))
+    return Walkthrough(name, source, derivation, report, updates, intro, extra)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import sympy
 
 from ..backward import Derivation, derive
-from ..present.context import Listing
 from ..errors import CheckFailure
 from ..graph import symbol
 from ..notation import Grad, Shown
-from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize
+from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize, settings_equations
 from ..parse import parse_number, parse_program
-from ..walkthrough import Claim, Image, Section, Table, Text, Walkthrough, make
+from ..walkthrough import Claim, Image, Listing, Section, Table, Text, Walkthrough, make
 from . import toast
 from ._helpers import exact_point, maths
 
@@ -100,16 +99,15 @@ def build() -> Walkthrough:
 
 def _rule_section(name: str, updates, start: Derivation) -> Section:
     """Steps 1 and 2 on the toast problem, every line from the optimiser and checked again as a claim."""
-    from ..optimizers import settings_listing
     blocks: list = []
     for update in updates[:SHOWN_STEPS]:
         info = update.optimizer
         step = _eq(info.step_symbol, info.t)
         if info.t == 1:
-            blocks.append(Text(f"optimizers.intro.{name}", (("settings", settings_listing(info.settings)),
+            blocks.append(Text(f"optimizers.intro.{name}", (("settings", Listing(settings_equations(info.settings))),
                                                             ("step", step))))
         else:
-            blocks.append(Text("optimizers.intro_again", (("settings", settings_listing(info.settings)),
+            blocks.append(Text("optimizers.intro_again", (("settings", Listing(settings_equations(info.settings))),
                                                           ("step", step))))
         for line in info.lines:
             if info.t == 1:
