@@ -16,10 +16,7 @@ from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError
 from .graph import exact, symbol
 from .notation import Grad
-from .optimizers import MAX_STEP_WORK, Settings, Update, check_step_budget, optimize
-
-__all__ = ["Block", "Claim", "Equation", "Image", "Listing", "MAX_STEP_WORK", "Section", "Table", "Text", "Update",
-           "Walkthrough", "check_claims", "check_step_budget", "gradient_descent", "make"]
+from .optimizers import Settings, Update, check_step_budget, optimize
 
 
 @dataclass(frozen=True)
@@ -58,14 +55,65 @@ class Table:
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
 
 
+Options = tuple[tuple[str, object], ...]
+"""Keyword options of a plotting call, in order (matplotlib's names: ``color``, ``marker``, ``linewidth``, …)."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a plot: its points, how it is drawn and its legend label (language-neutral: a name or maths)."""
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    style: str = ""  # a matplotlib format string ("o-", "s--"); "" draws with ``options`` alone
+    label: str | None = None
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class QuadraticContours:
+    """Contour lines of ½(a·x² + b·y²) over a grid of ``samples`` × ``samples`` points."""
+
+    a: float
+    b: float
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    samples: int
+    levels: tuple[float, ...]
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot as plain data; `derive.present.plots` draws it (SVG and PDF) when a document is rendered."""
+
+    width: float  # inches
+    height: float
+    series: tuple[Series, ...]
+    contours: tuple[QuadraticContours, ...] = ()
+    log_y: bool = False
+    x_limits: tuple[float, float] | None = None
+    y_limits: tuple[float, float] | None = None
+    equal_aspect: bool = False
+    x_label: str = ""
+    y_label: str = ""
+    x_ticks: tuple[float, ...] | None = None
+    grid: Options | None = None  # the major grid's options; None: no grid
+    legend: Options | None = None  # the legend's options; None: no legend
+
+
 @dataclass(frozen=True)
 class Image:
-    """A plot made at build time, written beside the document as ``<name>.svg`` and ``<name>.pdf``."""
+    """A plot, written beside the document as ``<name>.svg`` and ``<name>.pdf`` (drawn when it is rendered)."""
 
     name: str  # file stem, unique within the walk-through
     caption_key: str
-    svg: str
-    pdf: bytes
+    plot: Plot
+
+    @property
+    def files(self) -> tuple[str, str]:
+        """The SVG's and the PDF's file names."""
+        return self.name + ".svg", self.name + ".pdf"
 
 
 Block = Union[Text, Equation, Claim, Table, Image]

@@ -214,8 +214,9 @@ def _block(block, lang: str) -> dict[str, Any]:
             members.append(number_latex(block.value))
         return {"kind": "equation", "latex": distinct_chain_latex(members)}
     if isinstance(block, Image):
-        return {"kind": "image", "name": block.name, "svg": block.svg, "svg_file": block.name + ".svg",
-                "pdf_file": block.name + ".pdf", "caption": catalog(lang)[block.caption_key]}
+        svg_file, pdf_file = block.files
+        return {"kind": "image", "name": block.name, "svg_file": svg_file, "pdf_file": pdf_file,
+                "caption": catalog(lang)[block.caption_key]}
     if isinstance(block, Table):
         return {"kind": "table", "header": [catalog(lang).get(k, k) for k in block.header_keys],
                 "rows": [[_cell(c) for c in row] for row in block.rows]}

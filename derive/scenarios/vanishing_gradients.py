@@ -21,7 +21,7 @@ from ..check import check
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, ReLU, sigma
-from ..walkthrough import Claim, Equation, Image, Section, Table, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Image, Plot, Section, Series, Table, Text, Walkthrough, make
 from ._helpers import exact_point, maths, program_text
 
 NAME = "vanishing-gradients"
@@ -388,28 +388,19 @@ def _relu_section(relu: Derivation, sig: Derivation) -> Section:
 # ---------------------------------------------------------------- the plot
 
 
-def plot(sig: Derivation, relu: Derivation) -> tuple[str, bytes]:
+def plot(sig: Derivation, relu: Derivation) -> Plot:
     """|∂C/∂w^l| per layer on a log scale, sigmoid against ReLU (language-neutral labels)."""
-    from ..present.plots import new_figure, plot_svg_pdf, style
-
-    layers = list(LAYERS)
-    with style():
-        figure = new_figure(6.0, 3.6)
-        axes = figure.add_subplot()
-        axes.semilogy(layers, [abs(float(sig.gradients[w(l)].value)) for l in layers], "o-", label=r"$\sigma$")
-        axes.semilogy(layers, [abs(float(relu.gradients[w(l)].value)) for l in layers], "s--",
-                      label=r"$\mathrm{ReLU}$")
-        axes.set_xlabel(r"$l$")
-        axes.set_ylabel(r"$|\partial C / \partial w^{l}|$")
-        axes.set_xticks(layers)
-        axes.grid(True, which="major", linewidth=0.5, alpha=0.6)
-        axes.legend()
-    return plot_svg_pdf(figure)
+    layers = tuple(LAYERS)
+    return Plot(
+        6.0, 3.6,
+        (Series(layers, tuple(abs(float(sig.gradients[w(l)].value)) for l in layers), "o-", r"$\sigma$"),
+         Series(layers, tuple(abs(float(relu.gradients[w(l)].value)) for l in layers), "s--", r"$\mathrm{ReLU}$")),
+        log_y=True, x_label=r"$l$", y_label=r"$|\partial C / \partial w^{l}|$", x_ticks=layers,
+        grid=(("which", "major"), ("linewidth", 0.5), ("alpha", 0.6)), legend=())
 
 
 def _plot_section(sig: Derivation, relu: Derivation) -> Section:
-    svg, pdf = plot(sig, relu)
     return Section(_key("heading.plot"), (
         Text(_key("text.plot")),
-        Image(PLOT, _key("caption.plot"), svg, pdf),
+        Image(PLOT, _key("caption.plot"), plot(sig, relu)),
     ))
