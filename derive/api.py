@@ -14,7 +14,7 @@ from .notation import number_text
 from .input_syntax import number_of, parse_pairs
 from .parse import parse_program
 from .sympy_input import is_sympy, sympy_to_text
-from .walkthrough import Walkthrough, check_step_budget, make
+from .walkthrough import Walkthrough, check_step_budget, make, rerun
 
 if TYPE_CHECKING:
     from .networks.backprop import NetworkResult
@@ -144,7 +144,6 @@ def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object]
     _check_lang(lang)
     walk = build(name)
     if optimizer is not None or step is not None:
-        from .optimizers import rerun
         walk = rerun(walk, optimizer, step)
     return Result(walk, lang)
 

@@ -26,9 +26,8 @@ Rules (g is the gradient at step t, every variable keeps its own state, which st
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import mpmath
 import sympy
@@ -39,10 +38,7 @@ from .check import CheckReport, check
 from .errors import CheckFailure, InputError, shown
 from .graph import DIGITS, Graph, exact, symbol
 from .input_syntax import number_of, parse_pairs
-from .notation import Grad, Shown, chain_latex, number_latex, number_text, terminating_decimal
-
-if TYPE_CHECKING:
-    from .walkthrough import Walkthrough
+from .notation import Grad, Shown, chain_latex, number_text, terminating_decimal
 
 NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 
@@ -63,10 +59,6 @@ DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
 STATE_NAMES = {"sgd": (), "momentum": ("v",), "adagrad": ("s",), "rmsprop": ("s",),
                "adam": ("m", "v", "m_hat", "v_hat")}
 """The names of each leaf's state in JSON (``updates[k].state``), as the walk-through writes them."""
-
-SHOW_SCENARIOS = ("toast", "linear-model")
-"""Scenarios whose update `derive show --optimizer` may replace (one plain gradient-descent update, no prose
-that depends on the update rule)."""
 
 MAX_STEPS = 1000
 
@@ -474,26 +466,6 @@ def optimize(derivation: Derivation, settings: Settings, shown_steps: int | None
         updates.append(Update(t, settings.lr, changes, current, check(current), shown_state,
                               OptimizerStep(settings, t, tsym, lines)))
     return tuple(updates)
-
-
-def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, object] | str | None,
-          ) -> "Walkthrough":
-    """``derive show SCENARIO --optimizer NAME [--step KEY=VALUE,...]``: the scenario's own update, made by
-    another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
-    optimiser's own hyper-parameters may be given."""
-    if walk.name not in SHOW_SCENARIOS or not walk.updates:
-        raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
-                         "(use `explain` for your own computation)")
-    if optimizer is None:
-        raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
-                         "descent)")
-    pairs = parse_pairs(step_spec, "step") if step_spec is not None else {}
-    eta = walk.updates[0].learning_rate
-    if "lr" in pairs:
-        raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
-                         "states (use `explain` to choose another)", "step")
-    settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
-    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
 
 
 def settings_equations(settings: Settings) -> tuple[sympy.Eq, ...]:

@@ -5,8 +5,9 @@ every equation that states a value (`Claim`) is checked against the walk before 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Union
+from typing import Mapping, Union
 
 import sympy
 from sympy import Expr
@@ -15,8 +16,9 @@ from .backward import Derivation, derive
 from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError
 from .graph import exact, symbol
-from .notation import Grad
-from .optimizers import Settings, Update, check_step_budget, optimize
+from .input_syntax import parse_pairs
+from .notation import Grad, number_latex
+from .optimizers import Settings, Update, check_step_budget, configure, optimize
 
 
 @dataclass(frozen=True)
@@ -191,3 +193,27 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
     else:
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
     return Walkthrough(name, source, derivation, report, updates, intro, extra)
+
+
+SHOW_SCENARIOS = ("toast", "linear-model")
+"""Scenarios whose update `derive show --optimizer` may replace (one plain gradient-descent update, no prose
+that depends on the update rule)."""
+
+
+def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, object] | str | None) -> Walkthrough:
+    """``derive show SCENARIO --optimizer NAME [--step KEY=VALUE,...]``: the scenario's own update, made by
+    another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
+    optimiser's own hyper-parameters may be given."""
+    if walk.name not in SHOW_SCENARIOS or not walk.updates:
+        raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
+                         "(use `explain` for your own computation)")
+    if optimizer is None:
+        raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
+                         "descent)")
+    pairs = parse_pairs(step_spec, "step") if step_spec is not None else {}
+    eta = walk.updates[0].learning_rate
+    if "lr" in pairs:
+        raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
+                         "states (use `explain` to choose another)", "step")
+    settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
+    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
