@@ -10,7 +10,7 @@ import sympy
 
 from .backward import derive
 from .errors import InputError, shown
-from .notation import number_text
+from .notation import aligned_latex, number_text
 from .input_syntax import number_of, parse_pairs
 from .parse import parse_program
 from .sympy_input import is_sympy, sympy_to_text
@@ -85,8 +85,7 @@ class Result:
         LaTeX export takes it as it is (a whole document would fit neither)."""
         from .present.context import build_context
         gradients = build_context(self.walkthrough, self.lang)["gradients"]
-        rows = [g["equation"].replace(" = ", " &= ", 1) for g in gradients]
-        return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
+        return aligned_latex([g["equation"] for g in gradients])
 
     def svg(self) -> str:
         """The computational graph with forward values and gradients, as SVG."""

@@ -27,7 +27,7 @@ Rules (g is the gradient at step t, every variable keeps its own state, which st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import mpmath
 import sympy
@@ -38,7 +38,7 @@ from .check import CheckReport, check
 from .errors import CheckFailure, InputError, shown
 from .graph import DIGITS, Graph, exact, symbol
 from .input_syntax import number_of, parse_pairs
-from .notation import Grad, Shown, chain_latex, number_text, terminating_decimal
+from .notation import Grad, Shown, number_text, terminating_decimal
 
 NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 
@@ -135,9 +135,6 @@ class Assign:
     def __init__(self, target: Expr, rule: Expr) -> None:
         self.target, self.rule = target, rule
 
-    def _derive_latex(self, printer: Any) -> str:
-        return printer._print(self.target) + r" \leftarrow " + printer._print(self.rule)
-
 
 class Defined:
     """``target = formula`` as the left part of a longer chain (``= numbers = value`` follows)."""
@@ -146,9 +143,6 @@ class Defined:
 
     def __init__(self, target: Expr, formula: Expr) -> None:
         self.target, self.formula = target, formula
-
-    def _derive_latex(self, printer: Any) -> str:
-        return chain_latex([printer._print(self.target), printer._print(self.formula)])
 
 
 ETA, MU, EPSILON, ALPHA = (sympy.Symbol(n) for n in ("eta", "mu", "epsilon", "alpha"))

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import sympy
 from sympy import Expr
 
-from .notation import ReLU, Softmax, number_latex, sigma
+from .notation import ReLU, Softmax, sigma
 
 Partials = Callable[[Sequence[Expr], Expr, tuple], Sequence[Expr]]
 
@@ -99,11 +99,6 @@ DEFAULT_LEAKY_SLOPE = "0.01"  # PyTorch's default negative slope of leaky_relu
 class LeakyReLU(sympy.Function):
     """LeakyReLU_α(z) = z for z > 0, α·z otherwise; args (z, α); display only."""
 
-    def _derive_latex(self, printer) -> str:
-        z, alpha = self.args
-        return (r"\operatorname{LeakyReLU}_{" + number_latex(alpha) + r"}\left(" + printer._print(z)
-                + r"\right)")
-
 
 class LeakyStep(sympy.Function):
     """The derivative of Leaky ReLU as a step: 1 for z > 0, α for z ≤ 0 (α at the kink, PyTorch's convention).
@@ -115,12 +110,6 @@ class LeakyStep(sympy.Function):
             return sympy.S.One if z > 0 else alpha
         return None
 
-    def _derive_latex(self, printer) -> str:
-        z, alpha = self.args
-        inner = printer._print(z)
-        return (r"\begin{cases} 1 & " + inner + r" > 0 \\ " + number_latex(alpha) + " & " + inner
-                + r" \le 0 \end{cases}")
-
     def _sympystr(self, printer) -> str:
         z, alpha = self.args
         return f"step({printer._print(z)} > 0: 1, else {printer._print(alpha)})"
@@ -128,14 +117,6 @@ class LeakyStep(sympy.Function):
 
 class Scaled(sympy.Function):
     """factor · (sum), printed with the parentheses the sum needs; args (factor, sum); display only."""
-
-    def _derive_latex(self, printer) -> str:
-        factor, total = self.args
-        inner = printer._print(total)
-        if isinstance(total, sympy.Add):
-            inner = r"\left(" + inner + r"\right)"
-        sign = "- " if factor < 0 else ""
-        return sign + printer._print(abs(factor)) + r" \cdot " + inner
 
 
 class SoftmaxValue(Softmax):

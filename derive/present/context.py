@@ -13,8 +13,9 @@ from sympy import Expr
 from ..backward import Derivation, Step
 from ..graph import symbol
 from ..locales import catalog
-from ..notation import (Grad, chain_latex, distinct_chain_latex, formula_latex, latex, name_latex, number_latex,
-                        number_text, product_latex, sum_latex)
+from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
+                        formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
+                        values_sum_latex)
 from .prose import Math, say
 from .render import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -138,7 +139,7 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
     expr = sum_latex(g.terms)
     members = [formula_latex(Grad(d.output, name)), expr]
     if fan_out and g.value is not None:
-        members.append(" + ".join(_paren(number_latex(v)) for _, v in g.parts))
+        members.append(values_sum_latex([v for _, v in g.parts]))
     if g.value is not None:
         members.append(number_latex(g.value))
     return {
@@ -162,8 +163,8 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         with sympy.evaluate(False):
             rule = symbol(leaf) - eta * Grad(d.output, leaf)
         changes.append(chain_latex([
-            name_latex(leaf) + r" \leftarrow " + formula_latex(rule),
-            number_latex(old) + " - " + product_latex([update.learning_rate, gradient]),
+            assignment_latex(name_latex(leaf), rule),
+            descent_numbers_latex(old, update.learning_rate, gradient),
             number_latex(new)]))
     context = {
         "step": update.step,
@@ -227,7 +228,3 @@ def _cell(cell: object) -> str:
     if isinstance(cell, sympy.Basic):
         return "$" + (number_latex(cell) if cell.is_number else latex(cell)) + "$"
     return str(cell)
-
-
-def _paren(text: str) -> str:
-    return r"\left(" + text + r"\right)" if text.startswith("-") else text

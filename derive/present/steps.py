@@ -7,7 +7,7 @@ from typing import Any
 import sympy
 
 from ..locales import catalog
-from ..notation import distinct_chain_latex, formula_latex, latex, name_latex, number_latex
+from ..notation import assignment_latex, distinct_chain_latex, formula_latex, latex, name_latex, number_latex
 from ..optimizers import Line, OptimizerStep, Update, settings_equations
 from ..walkthrough import Listing
 from .prose import Math, say
@@ -17,7 +17,7 @@ def line_latex(line: Line) -> str:
     """``target ← formula = numbers = value`` (or ``target = formula = …`` for a definition)."""
     lhs = formula_latex(line.target)  # the symbols of a line are the same at every step: printed once
     if line.assign:
-        lhs += r" \leftarrow " + formula_latex(line.formula)
+        lhs = assignment_latex(lhs, line.formula)
     members = [lhs] + ([] if line.assign else [formula_latex(line.formula)])
     if line.numbers is not None:
         members.append(latex(line.numbers))
