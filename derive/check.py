@@ -53,6 +53,9 @@ class CheckReport:
 
 
 def close(got: float, expected: float) -> bool:
+    """Whether a float computed from the walk agrees with an independent oracle's float: within
+    ``ABS_TOL + REL_TOL·|expected|`` (absolute near zero, relative elsewhere). The one tolerance of the engine's
+    and the scenarios' self-checks."""
     return abs(got - expected) <= ABS_TOL + REL_TOL * abs(expected)
 
 
