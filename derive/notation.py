@@ -97,9 +97,9 @@ class DerivePrinter(LatexPrinter):
     """SymPy's LaTeX printer with the project's notation: every class with a notation of its own has a
     ``_print_ClassName`` method here, found by its class name (so this module imports none of them).
 
-    Setting ``grad_style``: ``"fraction"`` (∂f over ∂x, the default) or ``"slash"`` (∂f/∂x on one line, for figure
-    labels). A SymPy function subclass is printed only by a method of its own name (SymPy's rule), so a subclass
-    that prints as its parent names that method again (``_print_SoftmaxValue = _print_Softmax``)."""
+    Setting ``grad_style``: ``"fraction"`` (∂f over ∂x, the default) or ``"slash"`` (∂f/∂x on one line, for
+    figure labels). A SymPy function subclass is printed only by a method of its own name (SymPy's rule), so a
+    subclass that prints as its parent names that method again (``_print_SoftmaxValue = _print_Softmax``)."""
 
     printmethod = "_derive_latex"  # networks/ and verify/ still print their own classes this way
     _default_settings = {**LatexPrinter._default_settings, "grad_style": "fraction"}

@@ -25,6 +25,7 @@ catalog, carries the prose.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import sys
@@ -69,7 +70,6 @@ def _quiet_matplotlib() -> None:
     """Before matplotlib is imported: when its default config or cache folder cannot be written (a read-only
     HOME), point ``MPLCONFIGDIR`` at a temporary folder of our own, which matplotlib would otherwise do itself
     with warnings on stderr; and keep its font-cache notice off stderr (derive's stderr is its error line)."""
-    import logging
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     if os.environ.get("MPLCONFIGDIR"):
         return

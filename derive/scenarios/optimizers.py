@@ -229,13 +229,13 @@ def _plot(bowl: Derivation, paths) -> Plot:
     """The five paths on the contours of f (language-neutral: the caption comes from the catalog)."""
     a, b = (float(bowl.point[n]) for n in ("a", "b"))
     start = paths["sgd"][0].point
-    lines = tuple(Series(tuple(float(d.point["x"]) for d in derivations), tuple(float(d.point["y"]) for d in derivations),
+    lines = tuple(Series(tuple(float(d.point["x"]) for d in path), tuple(float(d.point["y"]) for d in path),
                          label=LABELS[name], options=(("color", COLOURS[name]), ("marker", MARKERS[name]),
                                                       ("markersize", 3), ("linewidth", 1.1)))
-                  for name, derivations in paths.items())
-    marks = (Series((float(start["x"]),), (float(start["y"]),),
-                    options=(("marker", "o"), ("markersize", 6), ("color", "black"), ("linestyle", ""))),
-             Series((0.0,), (0.0,), options=(("marker", "+"), ("markersize", 9), ("color", "black"), ("linestyle", ""))))
+                  for name, path in paths.items())
+    black = (("color", "black"), ("linestyle", ""))
+    marks = (Series((float(start["x"]),), (float(start["y"]),), options=(("marker", "o"), ("markersize", 6)) + black),
+             Series((0.0,), (0.0,), options=(("marker", "+"), ("markersize", 9)) + black))
     bowl_lines = QuadraticContours(a, b, (-8.0, 2.0), (-2.5, 2.5), 201, tuple(0.0625 * 2 ** k for k in range(11)),
                                    (("colors", "#b0b0b0"), ("linewidths", 0.6)))
     return Plot(6.4, 3.6, lines + marks, (bowl_lines,), x_limits=(-8.0, 2.0), y_limits=(-2.5, 2.5),
