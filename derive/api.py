@@ -10,10 +10,11 @@ import sympy
 
 from .backward import derive
 from .errors import InputError, shown
-from .notation import number_text
-from .parse import parse_number, parse_program
+from .notation import aligned_latex, number_text
+from .input_syntax import number_of, parse_pairs
+from .parse import parse_program
 from .sympy_input import is_sympy, sympy_to_text
-from .walkthrough import Walkthrough, check_step_budget, make
+from .walkthrough import Walkthrough, check_step_budget, make, rerun
 
 if TYPE_CHECKING:
     from .networks.backprop import NetworkResult
@@ -84,8 +85,7 @@ class Result:
         LaTeX export takes it as it is (a whole document would fit neither)."""
         from .present.context import build_context
         gradients = build_context(self.walkthrough, self.lang)["gradients"]
-        rows = [g["equation"].replace(" = ", " &= ", 1) for g in gradients]
-        return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
+        return aligned_latex([g["equation"] for g in gradients])
 
     def svg(self) -> str:
         """The computational graph with forward values and gradients, as SVG."""
@@ -143,7 +143,6 @@ def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object]
     _check_lang(lang)
     walk = build(name)
     if optimizer is not None or step is not None:
-        from .optimizers import rerun
         walk = rerun(walk, optimizer, step)
     return Result(walk, lang)
 
@@ -164,7 +163,7 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
     elif not isinstance(source, str):
         raise InputError(f"expected an expression as text or a SymPy expression, got {type(source).__name__}",
                          "source")
-    graph = parse_program(source, variables=tuple(_pairs(at, "at")) if at is not None else ())
+    graph = parse_program(source, variables=tuple(parse_pairs(at, "at")) if at is not None else ())
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
     settings = None
@@ -181,32 +180,8 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
                        optimizer=settings), lang)
 
 
-def _pairs(spec: Mapping[object, object] | str, parameter: str) -> dict[str, str]:
-    if not isinstance(spec, str):
-        return {str(k): str(v) for k, v in spec.items()}
-    pairs: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"expected NAME=VALUE, got '{shown(item)}'", parameter)
-        if name.strip() in pairs:
-            raise InputError(f"'{shown(name.strip())}' is given twice", parameter)
-        pairs[name.strip()] = value.strip()
-    if not pairs:
-        raise InputError("expected NAME=VALUE[,NAME=VALUE...]", parameter)
-    return pairs
-
-
-def number_of(text: str, parameter: str) -> sympy.Rational:
-    """`derive.parse.parse_number` for one entry of a parameter (``"at x"``), its message naming that entry."""
-    try:
-        return parse_number(text, "number")
-    except InputError as exc:
-        raise InputError(exc.as_message(), parameter) from None
-
-
 def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
-    pairs = _pairs(at, "at")
+    pairs = parse_pairs(at, "at")
     unknown = [n for n in pairs if n not in leaves]
     if unknown:
         raise InputError(f"'{shown(unknown[0])}' is not a leaf of the graph (leaves: {', '.join(leaves)})", "at")
@@ -218,7 +193,7 @@ def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> d
 
 
 def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
-    pairs = _pairs(step, "step")
+    pairs = parse_pairs(step, "step")
     unknown = [k for k in pairs if k not in ("lr", "steps")]
     if unknown:
         from .optimizers import DEFAULTS

@@ -18,7 +18,7 @@ import mpmath
 import sympy
 from sympy import Expr
 
-from .backward import Derivation
+from .backward import Derivation, walk
 from .errors import CheckFailure, InputError
 from .graph import Graph, forward, symbol, unrolled
 from .rules import RULES
@@ -53,6 +53,9 @@ class CheckReport:
 
 
 def close(got: float, expected: float) -> bool:
+    """Whether a float computed from the walk agrees with an independent oracle's float: within
+    ``ABS_TOL + REL_TOL·|expected|`` (absolute near zero, relative elsewhere). The one tolerance of the engine's
+    and the scenarios' self-checks."""
     return abs(got - expected) <= ABS_TOL + REL_TOL * abs(expected)
 
 
@@ -169,8 +172,7 @@ def _walk_values(derivation: Derivation, values: Mapping[str, Expr]) -> dict[str
     """The walk's gradients at the check point (recomputed from the symbolic chain when the walk had no point)."""
     if derivation.values is not None:
         return {name: float(g.value) for name, g in derivation.gradients.items() if g.value is not None}
-    from .backward import walk  # the same walk, now at the random point
-    graph = derivation.graph
+    graph = derivation.graph  # the same walk, now at the random point
     at_point = walk(graph, {n: values[n] for n in graph.leaves}, values, derivation.wrt, derivation.constants)
     return {name: float(g.value) for name, g in at_point.gradients.items() if g.value is not None}
 

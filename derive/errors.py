@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .locales import catalog
+
 _MENTION = re.compile(r"`([a-z_]+)`")
 
 Spelling = Callable[[str], "str | None"]
@@ -38,7 +40,6 @@ class Message:
     args: tuple[tuple[str, object], ...] = ()
 
     def render(self, lang: str) -> str:
-        from .locales import catalog
         values = {name: value.render(lang) if isinstance(value, Message) else value for name, value in self.args}
         return catalog(lang)[f"error.{self.key}"].format(**values)
 

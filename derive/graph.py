@@ -96,7 +96,10 @@ def unrolled(graph: Graph, keep: frozenset[str] = frozenset()) -> dict[str, Expr
 
 
 def exact(value: Expr) -> Expr:
-    """Keep rationals exact while they stay small; anything else becomes a 30-digit float."""
+    """The project's one rule for carrying a computed value: a rational stays exact while its numerator and
+    denominator fit in `MAX_EXACT_BITS` bits, a `DIGITS`-digit float stays as it is, and anything else (a larger
+    rational, √2, e, a float of another precision) becomes a `DIGITS`-digit float. The engine, the optimisers and
+    the scenarios pass every value they compute through it."""
     if value.is_Rational:
         if max(abs(value.p).bit_length(), value.q.bit_length()) <= MAX_EXACT_BITS:
             return value

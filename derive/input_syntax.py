@@ -26,11 +26,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Collection, Iterator
+from typing import Collection, Iterator, Mapping
 
 import sympy
 
-from .errors import InputError, Message, message
+from .errors import InputError, Message, message, shown
 from .latex_grammar import Add, Div, Func, Mul, Neg, Node, Num, Pow, Sym
 from .rules import FUNCTIONS
 
@@ -471,3 +471,29 @@ def parse_number(text: str, what: str | Message) -> sympy.Rational:
     if value and not _SMALLEST <= abs(value) <= _LARGEST:  # exactly: the float 1e-300 is larger than 10^-300
         raise InputError(message("number.range", text=quote(text), smallest="1e-300", largest="1e300"), what)
     return sympy.Rational(value.numerator, value.denominator)
+
+
+def parse_pairs(spec: Mapping[object, object] | str, parameter: str) -> dict[str, str]:
+    """``NAME=VALUE,NAME=VALUE`` (or a mapping, its keys and values as text) as a dict of texts; a malformed or
+    repeated entry is an input error about ``parameter``."""
+    if not isinstance(spec, str):
+        return {str(k): str(v) for k, v in spec.items()}
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"expected NAME=VALUE, got '{shown(item)}'", parameter)
+        if name.strip() in pairs:
+            raise InputError(f"'{shown(name.strip())}' is given twice", parameter)
+        pairs[name.strip()] = value.strip()
+    if not pairs:
+        raise InputError("expected NAME=VALUE[,NAME=VALUE...]", parameter)
+    return pairs
+
+
+def number_of(text: str, parameter: str) -> sympy.Rational:
+    """`parse_number` for one entry of a parameter (``"at x"``), its message naming that entry."""
+    try:
+        return parse_number(text, "number")
+    except InputError as exc:
+        raise InputError(exc.as_message(), parameter) from None

@@ -94,9 +94,15 @@ def _letters(word: str) -> str:
 
 
 class DerivePrinter(LatexPrinter):
-    """SymPy's LaTeX printer with the project's notation."""
+    """SymPy's LaTeX printer with the project's notation: every class with a notation of its own has a
+    ``_print_ClassName`` method here, found by its class name (so this module imports none of them).
 
-    printmethod = "_derive_latex"
+    Setting ``grad_style``: ``"fraction"`` (∂f over ∂x, the default) or ``"slash"`` (∂f/∂x on one line, for
+    figure labels). A SymPy function subclass is printed only by a method of its own name (SymPy's rule), so a
+    subclass that prints as its parent names that method again (``_print_SoftmaxValue = _print_Softmax``)."""
+
+    printmethod = "_derive_latex"  # networks/ and verify/ still print their own classes this way
+    _default_settings = {**LatexPrinter._default_settings, "grad_style": "fraction"}
 
     def __init__(self, settings: dict | None = None) -> None:
         base = {"mul_symbol": "dot", "fold_short_frac": False, "order": "none"}
@@ -113,6 +119,8 @@ class DerivePrinter(LatexPrinter):
     _print_ImaginaryUnit = _print_Infinity = _print_NegativeInfinity = _print_ComplexInfinity = _print_NumberSymbol
 
     def _print_Grad(self, expr: Grad) -> str:
+        if self._settings["grad_style"] == "slash":
+            return r"\partial " + name_latex(expr.output) + r"/\partial " + name_latex(expr.node)
         return r"\frac{\partial " + name_latex(expr.output) + r"}{\partial " + name_latex(expr.node) + "}"
 
     # Sums and products keep the order they were built in (as the user wrote them), except that a sum does not
@@ -151,6 +159,81 @@ class DerivePrinter(LatexPrinter):
         text = r"\mathbf{1}\left[" + self._print(expr.args[0]) + r" > 0\right]"
         return f"{text}^{{{exp}}}" if exp else text
 
+    def _applied(self, name: str, *args: sympy.Basic) -> str:
+        """``name(a, b)`` with stretching parentheses."""
+        return name + r"\left(" + ", ".join(self._print(a) for a in args) + r"\right)"
+
+    # --- this module's display functions and numbers
+
+    def _print_sigma(self, expr: "sigma") -> str:
+        return self._applied(r"\sigma", expr.args[0])
+
+    _print_SigmaAt = _print_sigma  # vanishing-gradients: σ(0) as written
+
+    def _print_ReLU(self, expr: "ReLU") -> str:
+        return self._applied(r"\operatorname{ReLU}", expr.args[0])
+
+    def _print_Softmax(self, expr: "Softmax") -> str:
+        k, *zs = expr.args
+        return self._applied(r"\operatorname{softmax}_{" + self._print(k) + "}", *zs)
+
+    _print_SoftmaxValue = _print_Softmax  # derive.rules: the softmax that evaluates at numbers
+
+    def _print_Shown(self, expr: "Shown") -> str:
+        text = number_latex(expr.value)
+        if not expr.bare and (text.startswith("-") or "^" in text):
+            return r"\left(" + text + r"\right)"
+        return text
+
+    # --- derive.rules: activations and losses
+
+    def _print_LeakyReLU(self, expr: sympy.Function) -> str:
+        z, alpha = expr.args
+        return self._applied(r"\operatorname{LeakyReLU}_{" + number_latex(alpha) + "}", z)
+
+    def _print_LeakyStep(self, expr: sympy.Function) -> str:
+        z, alpha = expr.args
+        inner = self._print(z)
+        return (r"\begin{cases} 1 & " + inner + r" > 0 \\ " + number_latex(alpha) + " & " + inner
+                + r" \le 0 \end{cases}")
+
+    def _print_Scaled(self, expr: sympy.Function) -> str:
+        factor, total = expr.args
+        inner = self._print(total)
+        if isinstance(total, sympy.Add):
+            inner = r"\left(" + inner + r"\right)"
+        return ("- " if factor < 0 else "") + self._print(abs(factor)) + r" \cdot " + inner
+
+    # --- derive.optimizers: update lines
+
+    def _print_Assign(self, expr) -> str:
+        return self._print(expr.target) + r" \leftarrow " + self._print(expr.rule)
+
+    def _print_Defined(self, expr) -> str:
+        return chain_latex([self._print(expr.target), self._print(expr.formula)])
+
+    # --- derive.scenarios: the activations and vanishing-gradients scenarios' display functions
+
+    def _print_Applied(self, expr: sympy.Function) -> str:
+        name, z, primes = expr.args  # name: a symbol holding the LaTeX name
+        return self._applied(name.name + "'" * int(primes), z)
+
+    def _print_SigmaPrime(self, expr: sympy.Function) -> str:
+        return self._applied(r"\sigma'", expr.args[0])
+
+    def _print_ReLUPrime(self, expr: sympy.Function) -> str:
+        return self._applied(r"\operatorname{ReLU}'", expr.args[0])
+
+    def _print_BoundFunction(self, expr: sympy.Function) -> str:
+        return self._applied("g", expr.args[0])
+
+    def _print_AtLayer(self, expr: sympy.Function) -> str:
+        name, index = expr.args
+        return self._print(name) + "^{" + self._print(index) + "}"
+
+    def _print_GradAtNextLayer(self, expr: sympy.Function) -> str:
+        return r"\frac{\partial C}{\partial w^{" + self._print(expr.args[0]) + "}}"
+
 
 _PRINTER = DerivePrinter()
 
@@ -158,6 +241,15 @@ _PRINTER = DerivePrinter()
 def latex(expr: sympy.Basic | int) -> str:
     """LaTeX for a SymPy expression in the project's notation."""
     return _PRINTER.doprint(sympy.sympify(expr) if isinstance(expr, (int, float)) else expr)
+
+
+_LABEL_PRINTER = DerivePrinter({"fold_short_frac": True, "grad_style": "slash"})
+
+
+def label_latex(expr: sympy.Basic) -> str:
+    """LaTeX for a figure's label: the project's notation with ∂f/∂x and short fractions on one line, so that
+    labels stay short."""
+    return _LABEL_PRINTER.doprint(expr)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -170,22 +262,13 @@ def formula_latex(expr: sympy.Basic) -> str:
 class sigma(sympy.Function):
     """σ(x), the logistic sigmoid, kept as a name for display."""
 
-    def _derive_latex(self, printer: LatexPrinter) -> str:
-        return r"\sigma\left(" + printer._print(self.args[0]) + r"\right)"
-
 
 class ReLU(sympy.Function):
-    def _derive_latex(self, printer: LatexPrinter) -> str:
-        return r"\operatorname{ReLU}\left(" + printer._print(self.args[0]) + r"\right)"
+    """ReLU(x), kept as a name for display."""
 
 
 class Softmax(sympy.Function):
     """softmax_k(z_1, …, z_K); the first argument is k (1-based)."""
-
-    def _derive_latex(self, printer: LatexPrinter) -> str:
-        k, *zs = self.args
-        inner = ", ".join(printer._print(z) for z in zs)
-        return r"\operatorname{softmax}_{" + printer._print(k) + r"}\left(" + inner + r"\right)"
 
 
 # --- numbers -------------------------------------------------------------------------------------------------
@@ -330,12 +413,6 @@ class Shown(AtomicExpr):
     def __float__(self) -> float:
         return float(self.value)
 
-    def _derive_latex(self, printer: LatexPrinter) -> str:
-        text = number_latex(self.value)
-        if not self.bare and (text.startswith("-") or "^" in text):
-            return r"\left(" + text + r"\right)"
-        return text
-
 
 def product_latex(factors: list[sympy.Basic]) -> str:
     """``a · b · c`` with negative numbers (and sums) in parentheses, for chains such as ``(−4) · 2``."""
@@ -361,3 +438,34 @@ def sum_latex(terms: "list[sympy.Expr] | tuple[sympy.Expr, ...]") -> str:
 def chain_latex(members: list[str], relation: str = "=") -> str:
     """Join already-printed members into one chain ``a = b = c``."""
     return f" {relation} ".join(members)
+
+
+def distinct_chain_latex(members: list[str], relation: str = "=") -> str:
+    """`chain_latex` without a member equal to the one before it (``x = x`` says nothing)."""
+    kept: list[str] = []
+    for member in members:
+        if not kept or kept[-1] != member:
+            kept.append(member)
+    return chain_latex(kept, relation)
+
+
+def assignment_latex(target: str, rule: sympy.Basic) -> str:
+    """``target ← rule``: an update, ``target`` already printed, ``rule`` printed once (`formula_latex`)."""
+    return target + r" \leftarrow " + formula_latex(rule)
+
+
+def descent_numbers_latex(old: sympy.Basic, rate: sympy.Basic, gradient: sympy.Basic) -> str:
+    """``old − η · g`` with the numbers of one gradient-descent step put in (``(−4)`` in parentheses)."""
+    return number_latex(old) + " - " + product_latex([rate, gradient])
+
+
+def values_sum_latex(values: "list[sympy.Basic] | tuple[sympy.Basic, ...]") -> str:
+    """``v₁ + (−v₂) + …``: the values of a sum's terms in order, a negative one in parentheses."""
+    texts = [number_latex(v) for v in values]
+    return " + ".join(r"\left(" + t + r"\right)" if t.startswith("-") else t for t in texts)
+
+
+def aligned_latex(chains: list[str]) -> str:
+    """Chains ``a = b = c`` as one displayed ``aligned`` block, each aligned at its first ``=``."""
+    rows = [chain.replace(" = ", " &= ", 1) for chain in chains]
+    return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"

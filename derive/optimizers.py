@@ -26,21 +26,19 @@ Rules (g is the gradient at step t, every variable keeps its own state, which st
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import mpmath
 import sympy
 from sympy import Expr
 
+from .backward import Derivation, derive
+from .check import CheckReport, check
 from .errors import CheckFailure, InputError, shown
-from .graph import DIGITS, exact, symbol
-from .notation import Grad, Shown, number_latex, number_text, terminating_decimal
-
-if TYPE_CHECKING:
-    from .backward import Derivation
-    from .walkthrough import Update, Walkthrough
+from .graph import DIGITS, Graph, exact, symbol
+from .input_syntax import number_of, parse_pairs
+from .notation import Grad, Shown, number_text, terminating_decimal
 
 NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 
@@ -61,10 +59,6 @@ DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
 STATE_NAMES = {"sgd": (), "momentum": ("v",), "adagrad": ("s",), "rmsprop": ("s",),
                "adam": ("m", "v", "m_hat", "v_hat")}
 """The names of each leaf's state in JSON (``updates[k].state``), as the walk-through writes them."""
-
-SHOW_SCENARIOS = ("toast", "linear-model")
-"""Scenarios whose update `derive show --optimizer` may replace (one plain gradient-descent update, no prose
-that depends on the update rule)."""
 
 MAX_STEPS = 1000
 
@@ -92,11 +86,9 @@ def configure(name: str, step: Mapping[str, object] | str | None, *, option: str
               default_lr: sympy.Rational | None = None, default_steps: int = 1) -> Settings:
     """Read ``--optimizer NAME --step KEY=VALUE,...``: unknown keys, a missing ``lr`` and values outside the
     ranges PyTorch accepts are input errors (exit 2); decimals are read exactly."""
-    from .api import _pairs, number_of
-
     if name not in NAMES:
         raise InputError(f"unknown optimiser '{shown(name)}' (choose from {', '.join(NAMES)})", "optimizer")
-    pairs = _pairs(step, option) if step is not None else {}
+    pairs = parse_pairs(step, option) if step is not None else {}
     allowed = allowed_keys(name)
     unknown = [k for k in pairs if k not in allowed]
     if unknown:
@@ -143,9 +135,6 @@ class Assign:
     def __init__(self, target: Expr, rule: Expr) -> None:
         self.target, self.rule = target, rule
 
-    def _derive_latex(self, printer: Any) -> str:
-        return printer._print(self.target) + r" \leftarrow " + printer._print(self.rule)
-
 
 class Defined:
     """``target = formula`` as the left part of a longer chain (``= numbers = value`` follows)."""
@@ -154,10 +143,6 @@ class Defined:
 
     def __init__(self, target: Expr, formula: Expr) -> None:
         self.target, self.formula = target, formula
-
-    def _derive_latex(self, printer: Any) -> str:
-        from .notation import chain_latex
-        return chain_latex([printer._print(self.target), printer._print(self.formula)])
 
 
 ETA, MU, EPSILON, ALPHA = (sympy.Symbol(n) for n in ("eta", "mu", "epsilon", "alpha"))
@@ -408,7 +393,35 @@ def gradient_line(output: str, leaf: str, g: Expr) -> Line:
 
 # --- running an optimiser -----------------------------------------------------------------------------------------
 
-def step(settings: Settings, t: int, derivation: "Derivation", state: Mapping[str, Mapping[str, Expr]],
+@dataclass(frozen=True)
+class Update:
+    """One descent step on the ``wrt`` leaves, then the forward pass and all gradients again."""
+
+    step: int
+    learning_rate: Expr
+    changes: tuple[tuple[str, Expr, Expr, Expr], ...]  # (leaf, old value, gradient, new value)
+    derivation: Derivation
+    report: CheckReport
+    state: Mapping[str, Mapping[str, Expr]] | None = None
+    optimizer: OptimizerStep | None = None  # --optimizer: settings and the shown lines
+
+
+MAX_STEP_WORK = 4000
+"""steps × operations: each step is a forward pass, a walk, a check and a rendered section over the whole graph
+(1000 steps of a four-operation loss take about 5 s)."""
+
+
+def check_step_budget(graph: Graph, steps: int) -> None:
+    """Refuse, before any of them is taken, more descent steps than the graph's size allows."""
+    operations = sum(1 for node in graph.nodes if node.op != "leaf")
+    if steps * operations > MAX_STEP_WORK:
+        allowed = MAX_STEP_WORK // operations
+        hint = f"take at most {allowed} steps on this graph" if allowed else "this graph is too large for steps"
+        raise InputError(f"--step: steps × operations is at most {MAX_STEP_WORK}; got {steps} × {operations} = "
+                         f"{steps * operations} ({hint})")
+
+
+def step(settings: Settings, t: int, derivation: Derivation, state: Mapping[str, Mapping[str, Expr]],
          tsym: sympy.Symbol | None = None, show: bool = True):
     """One step on the ``wrt`` leaves of ``derivation`` (which holds the gradients at the current point):
     ``(changes, new point, new state, lines)``; without ``show`` no lines are written (numbers only)."""
@@ -431,14 +444,10 @@ def step(settings: Settings, t: int, derivation: "Derivation", state: Mapping[st
     return tuple(changes), point, new_state, tuple(lines)
 
 
-def optimize(derivation: "Derivation", settings: Settings, shown_steps: int | None = None) -> tuple["Update", ...]:
+def optimize(derivation: Derivation, settings: Settings, shown_steps: int | None = None) -> tuple[Update, ...]:
     """``settings.steps`` steps from the derivation's point; after each, the forward pass and every gradient again,
     checked like the first. Only the first ``shown_steps`` (default: all) get their lines written out; the others
     carry numbers only (for tables and plots)."""
-    from .backward import derive
-    from .check import check
-    from .walkthrough import Update, check_step_budget
-
     check_step_budget(derivation.graph, settings.steps)
     tsym = step_symbol({n.name for n in derivation.graph.nodes})
     updates = []
@@ -453,63 +462,7 @@ def optimize(derivation: "Derivation", settings: Settings, shown_steps: int | No
     return tuple(updates)
 
 
-def rerun(walk: "Walkthrough", optimizer: str | None, step_spec: Mapping[str, object] | str | None,
-          ) -> "Walkthrough":
-    """``derive show SCENARIO --optimizer NAME [--step KEY=VALUE,...]``: the scenario's own update, made by
-    another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
-    optimiser's own hyper-parameters may be given."""
-    if walk.name not in SHOW_SCENARIOS or not walk.updates:
-        raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
-                         "(use `explain` for your own computation)")
-    if optimizer is None:
-        raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
-                         "descent)")
-    from .api import _pairs
-    pairs = _pairs(step_spec, "step") if step_spec is not None else {}
-    eta = walk.updates[0].learning_rate
-    if "lr" in pairs:
-        raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
-                         "states (use `explain` to choose another)", "step")
-    settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
-    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
-
-
-# --- context for the templates ------------------------------------------------------------------------------------
-
-def line_latex(line: Line) -> str:
-    from .present.context import _dedupe
-    from .notation import chain_latex, formula_latex, latex
-    lhs = formula_latex(line.target)  # the symbols of a line are the same at every step: printed once
-    if line.assign:
-        lhs += r" \leftarrow " + formula_latex(line.formula)
-    members = [lhs] + ([] if line.assign else [formula_latex(line.formula)])
-    if line.numbers is not None:
-        members.append(latex(line.numbers))
-    members.append(number_latex(line.value))
-    return chain_latex(_dedupe(members))
-
-
-def settings_listing(settings: Settings):
-    """``η = 0.1, β₁ = 0.9, …`` as a list for a catalog sentence."""
-    from .present.context import Listing, Math
-    from .notation import chain_latex, latex
+def settings_equations(settings: Settings) -> tuple[sympy.Eq, ...]:
+    """``η = 0.1``, ``β₁ = 0.9``, …: the learning rate and every hyper-parameter, each a symbol and its value."""
     items = [(ETA, settings.lr)] + [(hyper_symbol(k), v) for k, v in settings.hyper]
-    return Listing(Math(chain_latex([latex(sym), number_latex(v)])) for sym, v in items)
-
-
-def step_context(update: "Update", lang: str) -> dict[str, Any]:
-    """The heading, introduction and labelled lines of one optimiser step, for `derive.present.context._update`."""
-    from .present.context import Math, catalog, say
-    from .notation import latex, name_latex
-    info: OptimizerStep = update.optimizer
-    name = catalog(lang)[f"optimizers.name.{info.settings.name}"]
-    lines = []
-    for line in info.lines:
-        label = say(lang, line.key, leaf=Math(name_latex(line.leaf)), t=Math(latex(info.step_symbol)),
-                    count=info.t)
-        lines.append({"label": label, "latex": line_latex(line)})
-    key = f"optimizers.intro.{info.settings.name}" if info.t == 1 else "optimizers.intro_again"
-    intro = say(lang, key, settings=settings_listing(info.settings),
-                step=Math(latex(sympy.Eq(info.step_symbol, info.t, evaluate=False))))
-    return {"heading": say(lang, "optimizers.heading.update", optimizer=name), "intro": intro, "lines": lines,
-            "changes": [line["latex"] for line in lines]}
+    return tuple(sympy.Eq(sym, value, evaluate=False) for sym, value in items)

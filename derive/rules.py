@@ -1,4 +1,4 @@
-"""The local-gradient rule table: one entry per op.
+"""The local-gradient rule table: one entry per op, arithmetic, functions, activations and losses alike.
 
 Each entry gives the op's forward definition, its partial derivative with respect to each operand (written, where
 textbooks do, with the node's own output ``out``), the rule's name and the catalog key of its explanation, and a
@@ -88,74 +88,16 @@ def _kink_at_zero(args: Sequence[float], params: tuple) -> bool:
     return abs(args[0]) < 1e-6
 
 
-RULES: dict[str, Rule] = {
-    rule.op: rule
-    for rule in (
-        Rule("add", "+", lambda a, p: _sum(a), lambda a, out, p: [sympy.S.One] * len(a),
-             lambda a, p: sum(a), "add"),
-        Rule("identity", "=", lambda a, p: a[0], lambda a, out, p: [sympy.S.One], lambda a, p: a[0], "identity"),
-        Rule("sum", "\u03a3", lambda a, p: _sum(a), lambda a, out, p: [sympy.S.One] * len(a),
-             lambda a, p: sum(a), "sum"),
-        Rule("sub", "\u2212", lambda a, p: a[0] - a[1], lambda a, out, p: [sympy.S.One, sympy.S.NegativeOne],
-             lambda a, p: a[0] - a[1], "sub"),
-        Rule("mul", "\u00d7", lambda a, p: _product(a),
-             lambda a, out, p: [_product(a[:i] + a[i + 1:]) for i in range(len(a))],
-             lambda a, p: prod(a), "mul"),
-        Rule("div", "\u00f7", lambda a, p: a[0] / a[1], lambda a, out, p: [1 / a[1], -a[0] / a[1] ** 2],
-             lambda a, p: a[0] / a[1], "div"),
-        Rule("neg", "\u2212", lambda a, p: -a[0], lambda a, out, p: [sympy.S.NegativeOne],
-             lambda a, p: -a[0], "neg"),
-        Rule("pow", "**", lambda a, p: a[0] ** a[1],
-             lambda a, out, p: [a[1] * a[0] ** (a[1] - 1), out * sympy.log(a[0])],
-             lambda a, p: a[0] ** a[1], "pow"),
-        Rule("exp", "exp", lambda a, p: sympy.exp(a[0]), lambda a, out, p: [out],
-             lambda a, p: cmath.exp(a[0]), "exp"),
-        Rule("log", "log", lambda a, p: sympy.log(a[0]), lambda a, out, p: [1 / a[0]],
-             lambda a, p: cmath.log(a[0]), "log"),
-        Rule("sqrt", "\u221a", lambda a, p: sympy.sqrt(a[0]), lambda a, out, p: [1 / (2 * out)],
-             lambda a, p: cmath.sqrt(a[0]), "sqrt"),
-        Rule("sin", "sin", lambda a, p: sympy.sin(a[0]), lambda a, out, p: [sympy.cos(a[0])],
-             lambda a, p: cmath.sin(a[0]), "sin", period=2 * sympy.pi),
-        Rule("cos", "cos", lambda a, p: sympy.cos(a[0]), lambda a, out, p: [-sympy.sin(a[0])],
-             lambda a, p: cmath.cos(a[0]), "cos", period=2 * sympy.pi),
-        Rule("tanh", "tanh", lambda a, p: sympy.tanh(a[0]), lambda a, out, p: [1 - out ** 2],
-             lambda a, p: cmath.tanh(a[0]), "tanh"),
-        Rule("sigmoid", "\u03c3", lambda a, p: _sigmoid(a[0]), lambda a, out, p: [out * (1 - out)],
-             lambda a, p: _c_sigmoid(a[0]), "sigmoid",
-             display=lambda a, p: sigma(a[0])),
-        Rule("relu", "ReLU", lambda a, p: sympy.Max(0, a[0]), lambda a, out, p: [_relu_grad(a[0])],
-             lambda a, p: _c_relu(a[0]), "relu", _kink_at_zero,
-             display=lambda a, p: ReLU(a[0])),
-        # softmax: params = (k, outputs) or (k,); out is component k of softmax(a); outputs names the node of every
-        # component (graph.softmax_nodes), so ∂out/∂a_j is written with them: out(1 − out), else −out·y_j.
-        Rule("softmax", "softmax", lambda a, p: _softmax(a, p[0]), _softmax_partials,
-             lambda a, p: _c_softmax(a, p[0]), "softmax",
-             display=lambda a, p: Softmax(p[0] + 1, *a)),
-    )
-}
+# --- activations and losses beyond the parser's functions (built by scenarios and network files) ---------------
+# leaky_relu (params = (α,)) and the losses mse, sse, binary_cross_entropy and softmax_cross_entropy. A loss node
+# reads m predictions then m targets (``args = (a_1, …, a_m, t_1, …, t_m)``; for softmax_cross_entropy the
+# predictions are the logits z_1, …, z_K); targets may be leaves or constants. None of them is in FUNCTIONS:
+# expressions cannot call them.
 
-FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu")
-"""The functions an expression may call, each a one-operand op of the table."""
-
-
-# --- Activations and losses beyond the parser's functions (built by scenarios and network files) ---------------
 DEFAULT_LEAKY_SLOPE = "0.01"  # PyTorch's default negative slope of leaky_relu
-
-# Appended entries: leaky_relu (params = (α,)) and the losses mse, sse, binary_cross_entropy and
-# softmax_cross_entropy. A loss node reads m predictions then m targets (``args = (a_1, …, a_m, t_1, …, t_m)``;
-# for softmax_cross_entropy the predictions are the logits z_1, …, z_K); targets may be leaves or constants.
-# None of them is in FUNCTIONS: expressions cannot call them.
-
-from .notation import number_latex  # noqa: E402  (appended section)
-
 
 class LeakyReLU(sympy.Function):
     """LeakyReLU_α(z) = z for z > 0, α·z otherwise; args (z, α); display only."""
-
-    def _derive_latex(self, printer) -> str:
-        z, alpha = self.args
-        return (r"\operatorname{LeakyReLU}_{" + number_latex(alpha) + r"}\left(" + printer._print(z)
-                + r"\right)")
 
 
 class LeakyStep(sympy.Function):
@@ -168,12 +110,6 @@ class LeakyStep(sympy.Function):
             return sympy.S.One if z > 0 else alpha
         return None
 
-    def _derive_latex(self, printer) -> str:
-        z, alpha = self.args
-        inner = printer._print(z)
-        return (r"\begin{cases} 1 & " + inner + r" > 0 \\ " + number_latex(alpha) + " & " + inner
-                + r" \le 0 \end{cases}")
-
     def _sympystr(self, printer) -> str:
         z, alpha = self.args
         return f"step({printer._print(z)} > 0: 1, else {printer._print(alpha)})"
@@ -181,14 +117,6 @@ class LeakyStep(sympy.Function):
 
 class Scaled(sympy.Function):
     """factor · (sum), printed with the parentheses the sum needs; args (factor, sum); display only."""
-
-    def _derive_latex(self, printer) -> str:
-        factor, total = self.args
-        inner = printer._print(total)
-        if isinstance(total, sympy.Add):
-            inner = r"\left(" + inner + r"\right)"
-        sign = "- " if factor < 0 else ""
-        return sign + printer._print(abs(factor)) + r" \cdot " + inner
 
 
 class SoftmaxValue(Softmax):
@@ -313,21 +241,79 @@ def _c_softmax_ce(a: Sequence[complex], p: tuple) -> complex:
     return -sum(t * cmath.log(_c_softmax(zs, k)) for k, t in enumerate(ts))
 
 
-RULES.update({
-    rule.op: rule
-    for rule in (
-        Rule("leaky_relu", "LReLU", _leaky_forward, lambda a, out, p: [LeakyStep(a[0], p[0])],
-             lambda a, p: _c_leaky(a[0], p[0]), "leaky_relu", _kink_at_zero,
-             display=lambda a, p: LeakyReLU(a[0], p[0])),
-        Rule("mse", "MSE", _mse, _mse_partials,
-             lambda a, p: sum((y - t) ** 2 for y, t in zip(*_halves(a, "mse"))) / (len(a) // 2), "mse",
-             display=lambda a, p: _mse(a, p, True)),
-        Rule("sse", "SSE", _sse, _sse_partials,
-             lambda a, p: sum((y - t) ** 2 for y, t in zip(*_halves(a, "sse"))) / 2, "sse",
-             display=lambda a, p: _sse(a, p, True)),
-        Rule("binary_cross_entropy", "BCE", _bce, _bce_partials, _c_bce, "binary_cross_entropy",
-             display=lambda a, p: _bce(a, p, True)),
-        Rule("softmax_cross_entropy", "CE", _softmax_ce, _softmax_ce_partials, _c_softmax_ce,
-             "softmax_cross_entropy", display=_softmax_ce_display),
-    )
-})
+def _mse_numeric(a: Sequence[complex], p: tuple) -> complex:
+    return sum((y - t) ** 2 for y, t in zip(*_halves(a, "mse"))) / (len(a) // 2)
+
+
+def _sse_numeric(a: Sequence[complex], p: tuple) -> complex:
+    return sum((y - t) ** 2 for y, t in zip(*_halves(a, "sse"))) / 2
+
+
+def _ones(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    return [sympy.S.One] * len(a)
+
+
+RULES: dict[str, Rule] = {rule.op: rule for rule in (
+    # arithmetic
+    Rule(op="add", symbol="+", forward=lambda a, p: _sum(a), partials=_ones, numeric=lambda a, p: sum(a),
+         explain="add"),
+    Rule(op="identity", symbol="=", forward=lambda a, p: a[0], partials=lambda a, out, p: [sympy.S.One],
+         numeric=lambda a, p: a[0], explain="identity"),
+    Rule(op="sum", symbol="\u03a3", forward=lambda a, p: _sum(a), partials=_ones, numeric=lambda a, p: sum(a),
+         explain="sum"),
+    Rule(op="sub", symbol="\u2212", forward=lambda a, p: a[0] - a[1],
+         partials=lambda a, out, p: [sympy.S.One, sympy.S.NegativeOne], numeric=lambda a, p: a[0] - a[1],
+         explain="sub"),
+    Rule(op="mul", symbol="\u00d7", forward=lambda a, p: _product(a),
+         partials=lambda a, out, p: [_product(a[:i] + a[i + 1:]) for i in range(len(a))],
+         numeric=lambda a, p: prod(a), explain="mul"),
+    Rule(op="div", symbol="\u00f7", forward=lambda a, p: a[0] / a[1],
+         partials=lambda a, out, p: [1 / a[1], -a[0] / a[1] ** 2], numeric=lambda a, p: a[0] / a[1],
+         explain="div"),
+    Rule(op="neg", symbol="\u2212", forward=lambda a, p: -a[0], partials=lambda a, out, p: [sympy.S.NegativeOne],
+         numeric=lambda a, p: -a[0], explain="neg"),
+    Rule(op="pow", symbol="**", forward=lambda a, p: a[0] ** a[1],
+         partials=lambda a, out, p: [a[1] * a[0] ** (a[1] - 1), out * sympy.log(a[0])],
+         numeric=lambda a, p: a[0] ** a[1], explain="pow"),
+    # functions an expression may call
+    Rule(op="exp", symbol="exp", forward=lambda a, p: sympy.exp(a[0]), partials=lambda a, out, p: [out],
+         numeric=lambda a, p: cmath.exp(a[0]), explain="exp"),
+    Rule(op="log", symbol="log", forward=lambda a, p: sympy.log(a[0]), partials=lambda a, out, p: [1 / a[0]],
+         numeric=lambda a, p: cmath.log(a[0]), explain="log"),
+    Rule(op="sqrt", symbol="\u221a", forward=lambda a, p: sympy.sqrt(a[0]),
+         partials=lambda a, out, p: [1 / (2 * out)], numeric=lambda a, p: cmath.sqrt(a[0]), explain="sqrt"),
+    Rule(op="sin", symbol="sin", forward=lambda a, p: sympy.sin(a[0]),
+         partials=lambda a, out, p: [sympy.cos(a[0])], numeric=lambda a, p: cmath.sin(a[0]), explain="sin",
+         period=2 * sympy.pi),
+    Rule(op="cos", symbol="cos", forward=lambda a, p: sympy.cos(a[0]),
+         partials=lambda a, out, p: [-sympy.sin(a[0])], numeric=lambda a, p: cmath.cos(a[0]), explain="cos",
+         period=2 * sympy.pi),
+    # activations
+    Rule(op="tanh", symbol="tanh", forward=lambda a, p: sympy.tanh(a[0]), partials=lambda a, out, p: [1 - out ** 2],
+         numeric=lambda a, p: cmath.tanh(a[0]), explain="tanh"),
+    Rule(op="sigmoid", symbol="\u03c3", forward=lambda a, p: _sigmoid(a[0]),
+         partials=lambda a, out, p: [out * (1 - out)], numeric=lambda a, p: _c_sigmoid(a[0]), explain="sigmoid",
+         display=lambda a, p: sigma(a[0])),
+    Rule(op="relu", symbol="ReLU", forward=lambda a, p: sympy.Max(0, a[0]),
+         partials=lambda a, out, p: [_relu_grad(a[0])], numeric=lambda a, p: _c_relu(a[0]), explain="relu",
+         kink=_kink_at_zero, display=lambda a, p: ReLU(a[0])),
+    # softmax: params = (k, outputs) or (k,); out is component k of softmax(a); outputs names the node of every
+    # component (graph.softmax_nodes), so ∂out/∂a_j is written with them: out(1 − out), else −out·y_j.
+    Rule(op="softmax", symbol="softmax", forward=lambda a, p: _softmax(a, p[0]), partials=_softmax_partials,
+         numeric=lambda a, p: _c_softmax(a, p[0]), explain="softmax", display=lambda a, p: Softmax(p[0] + 1, *a)),
+    Rule(op="leaky_relu", symbol="LReLU", forward=_leaky_forward,
+         partials=lambda a, out, p: [LeakyStep(a[0], p[0])], numeric=lambda a, p: _c_leaky(a[0], p[0]),
+         explain="leaky_relu", kink=_kink_at_zero, display=lambda a, p: LeakyReLU(a[0], p[0])),
+    # losses
+    Rule(op="mse", symbol="MSE", forward=_mse, partials=_mse_partials, numeric=_mse_numeric, explain="mse",
+         display=lambda a, p: _mse(a, p, True)),
+    Rule(op="sse", symbol="SSE", forward=_sse, partials=_sse_partials, numeric=_sse_numeric, explain="sse",
+         display=lambda a, p: _sse(a, p, True)),
+    Rule(op="binary_cross_entropy", symbol="BCE", forward=_bce, partials=_bce_partials, numeric=_c_bce,
+         explain="binary_cross_entropy", display=lambda a, p: _bce(a, p, True)),
+    Rule(op="softmax_cross_entropy", symbol="CE", forward=_softmax_ce, partials=_softmax_ce_partials,
+         numeric=_c_softmax_ce, explain="softmax_cross_entropy", display=_softmax_ce_display),
+)}
+
+FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu")
+"""The functions an expression may call, each a one-operand op of the table."""

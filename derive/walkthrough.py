@@ -5,8 +5,9 @@ every equation that states a value (`Claim`) is checked against the walk before 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Union
+import dataclasses
+from dataclasses import dataclass
+from typing import Mapping, Union
 
 import sympy
 from sympy import Expr
@@ -14,11 +15,10 @@ from sympy import Expr
 from .backward import Derivation, derive
 from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError
-from .graph import Graph, exact, symbol
-from .notation import Grad
-
-if TYPE_CHECKING:
-    from .optimizers import OptimizerStep, Settings
+from .graph import exact, symbol
+from .input_syntax import parse_pairs
+from .notation import Grad, number_latex
+from .optimizers import Settings, Update, check_step_budget, configure, optimize
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Text:
 
     key: str
     params: tuple[tuple[str, object], ...] = ()
+
+
+class Listing(tuple):
+    """Several placeholder values shown as one list, joined with the language's separator."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +57,65 @@ class Table:
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
 
 
+Options = tuple[tuple[str, object], ...]
+"""Keyword options of a plotting call, in order (matplotlib's names: ``color``, ``marker``, ``linewidth``, …)."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a plot: its points, how it is drawn and its legend label (language-neutral: a name or maths)."""
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    style: str = ""  # a matplotlib format string ("o-", "s--"); "" draws with ``options`` alone
+    label: str | None = None
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class QuadraticContours:
+    """Contour lines of ½(a·x² + b·y²) over a grid of ``samples`` × ``samples`` points."""
+
+    a: float
+    b: float
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    samples: int
+    levels: tuple[float, ...]
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot as plain data; `derive.present.plots` draws it (SVG and PDF) when a document is rendered."""
+
+    width: float  # inches
+    height: float
+    series: tuple[Series, ...]
+    contours: tuple[QuadraticContours, ...] = ()
+    log_y: bool = False
+    x_limits: tuple[float, float] | None = None
+    y_limits: tuple[float, float] | None = None
+    equal_aspect: bool = False
+    x_label: str = ""
+    y_label: str = ""
+    x_ticks: tuple[float, ...] | None = None
+    grid: Options | None = None  # the major grid's options; None: no grid
+    legend: Options | None = None  # the legend's options; None: no legend
+
+
 @dataclass(frozen=True)
 class Image:
-    """A plot made at build time, written beside the document as ``<name>.svg`` and ``<name>.pdf``."""
+    """A plot, written beside the document as ``<name>.svg`` and ``<name>.pdf`` (drawn when it is rendered)."""
 
     name: str  # file stem, unique within the walk-through
     caption_key: str
-    svg: str
-    pdf: bytes
+    plot: Plot
+
+    @property
+    def files(self) -> tuple[str, str]:
+        """The SVG's and the PDF's file names."""
+        return self.name + ".svg", self.name + ".pdf"
 
 
 Block = Union[Text, Equation, Claim, Table, Image]
@@ -73,19 +128,6 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Update:
-    """One gradient-descent step on the ``wrt`` leaves, then the forward pass and all gradients again."""
-
-    step: int
-    learning_rate: Expr
-    changes: tuple[tuple[str, Expr, Expr, Expr], ...]  # (leaf, old value, gradient, new value)
-    derivation: Derivation
-    report: CheckReport
-    state: Mapping[str, Mapping[str, Expr]] | None = None
-    optimizer: "OptimizerStep | None" = None  # --optimizer: settings and the shown lines (derive.optimizers)
-
-
-@dataclass(frozen=True)
 class Walkthrough:
     name: str  # scenario name, or "explain"
     source: str  # what the user typed, or the scenario's program
@@ -94,26 +136,10 @@ class Walkthrough:
     updates: tuple[Update, ...] = ()
     intro: tuple[Section, ...] = ()  # before the forward pass (the setting, the story)
     extra: tuple[Section, ...] = ()  # after the gradients (closed forms, vector forms, recurrences)
-    flags: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def images(self) -> tuple[Image, ...]:
         return tuple(b for s in self.intro + self.extra for b in s.blocks if isinstance(b, Image))
-
-
-MAX_STEP_WORK = 4000
-"""steps × operations: each step is a forward pass, a walk, a check and a rendered section over the whole graph
-(1000 steps of a four-operation loss take about 5 s)."""
-
-
-def check_step_budget(graph: Graph, steps: int) -> None:
-    """Refuse, before any of them is taken, more descent steps than the graph's size allows."""
-    operations = sum(1 for node in graph.nodes if node.op != "leaf")
-    if steps * operations > MAX_STEP_WORK:
-        allowed = MAX_STEP_WORK // operations
-        hint = f"take at most {allowed} steps on this graph" if allowed else "this graph is too large for steps"
-        raise InputError(f"--step: steps × operations is at most {MAX_STEP_WORK}; got {steps} × {operations} = "
-                         f"{steps * operations} ({hint})")
 
 
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
@@ -157,14 +183,37 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         flags: Mapping[str, object] | None = None, optimizer: "Settings | None" = None) -> Walkthrough:
+         optimizer: Settings | None = None) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
     if optimizer is not None:
-        from .optimizers import optimize
         updates = optimize(derivation, optimizer)
     else:
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, dict(flags or {}))
+    return Walkthrough(name, source, derivation, report, updates, intro, extra)
+
+
+SHOW_SCENARIOS = ("toast", "linear-model")
+"""Scenarios whose update `derive show --optimizer` may replace (one plain gradient-descent update, no prose
+that depends on the update rule)."""
+
+
+def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, object] | str | None) -> Walkthrough:
+    """``derive show SCENARIO --optimizer NAME [--step KEY=VALUE,...]``: the scenario's own update, made by
+    another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
+    optimiser's own hyper-parameters may be given."""
+    if walk.name not in SHOW_SCENARIOS or not walk.updates:
+        raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
+                         "(use `explain` for your own computation)")
+    if optimizer is None:
+        raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
+                         "descent)")
+    pairs = parse_pairs(step_spec, "step") if step_spec is not None else {}
+    eta = walk.updates[0].learning_rate
+    if "lr" in pairs:
+        raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
+                         "states (use `explain` to choose another)", "step")
+    settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
+    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))

@@ -25,7 +25,7 @@ from derive.cli import main
 from derive.errors import CheckFailure, InputError
 from derive.graph import unrolled
 from derive.parse import parse_program
-from derive.walkthrough import MAX_STEP_WORK
+from derive.optimizers import MAX_STEP_WORK
 
 R = sympy.Rational
 RULES = rules_module.RULES

@@ -21,6 +21,7 @@ from derive.errors import CheckFailure, InputError
 from derive.present.jsonout import schema
 from derive.optimizers import DEFAULTS, NAMES, STATE_NAMES, configure, optimize
 from derive.parse import parse_number, parse_program
+from derive.present.plots import draw, plot_files
 from derive.present.render import render
 
 STEPS = 5
@@ -392,15 +393,16 @@ def test_scenario_json_and_markdown(optimizers_walk):
 def test_scenario_image(optimizers_walk):
     (image,) = optimizers_walk.images
     assert image.name == "optimizers-paths"
-    assert image.svg.lstrip().startswith("<?xml") and "<svg" in image.svg
-    assert image.pdf.startswith(b"%PDF-")
-    assert "<dc:date>" not in image.svg and b"/CreationDate" not in image.pdf and b"/ModDate" not in image.pdf
-    assert b"/FontFile2" in image.pdf  # TrueType glyphs embedded
+    svg, pdf = plot_files(image.plot)
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert pdf.startswith(b"%PDF-")
+    assert "<dc:date>" not in svg and b"/CreationDate" not in pdf and b"/ModDate" not in pdf
+    assert b"/FontFile2" in pdf  # TrueType glyphs embedded
 
 
 def test_plot_files_are_byte_identical_across_renders(optimizers_walk):
     again = _render_plot_in_process()
-    assert again == (optimizers_walk.images[0].svg, optimizers_walk.images[0].pdf)
+    assert again == plot_files(optimizers_walk.images[0].plot)
 
 
 def _render_plot_in_process():
@@ -408,7 +410,7 @@ def _render_plot_in_process():
     from derive.scenarios._helpers import exact_point
     bowl = derive(parse_program(BOWL), exact_point(BOWL_POINT), BOWL_WRT)
     runs = _runs(bowl, BOWL_LR, BOWL_STEPS)
-    return _plot(bowl, {n: [bowl] + [u.derivation for u in runs[n]] for n in NAMES})
+    return draw(_plot(bowl, {n: [bowl] + [u.derivation for u in runs[n]] for n in NAMES}))
 
 
 def test_plot_files_are_byte_identical_across_processes(tmp_path, optimizers_walk):
@@ -435,7 +437,8 @@ def test_plot_files_are_byte_identical_across_processes(tmp_path, optimizers_wal
 def test_show_writes_plot_files_beside_the_document(tmp_path, optimizers_walk):
     """A fresh build through the CLI writes the same bytes as the module's build: the plot is deterministic."""
     (image,) = optimizers_walk.images
+    svg, pdf = draw(image.plot)
     assert main(["show", "optimizers", "-o", str(tmp_path / "opt.md")]) == 0
-    assert (tmp_path / "optimizers-paths.svg").read_text(encoding="utf-8") == image.svg
+    assert (tmp_path / "optimizers-paths.svg").read_text(encoding="utf-8") == svg
     assert main(["show", "optimizers", "--format", "latex", "-o", str(tmp_path / "opt.tex")]) == 0
-    assert (tmp_path / "optimizers-paths.pdf").read_bytes() == image.pdf
+    assert (tmp_path / "optimizers-paths.pdf").read_bytes() == pdf

@@ -13,39 +13,16 @@ from sympy import Expr
 from ..backward import Derivation, Step
 from ..graph import symbol
 from ..locales import catalog
-from ..notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,
-                       product_latex, sum_latex)
+from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
+                        formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
+                        values_sum_latex)
+from .prose import Math, say
 from .render import MAX_FIGURE_NODES, drawable
+from .steps import step_context
 from ..rules import RULES
-from ..walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
+from ..walkthrough import Claim, Equation, Image, Listing, Section, Table, Text, Update, Walkthrough
 
 LANGUAGES = ("en", "ja")
-
-
-def say(lang: str, key: str, **params: object) -> str:
-    """A catalog sentence with its placeholders filled; expressions become inline maths ``$…$``."""
-    filled = {k: _inline(v, lang) for k, v in params.items()}
-    return catalog(lang)[key].format(**filled)
-
-
-class Math(str):
-    """LaTeX already printed by `derive.notation`, to be shown inline."""
-
-
-class Listing(tuple):
-    """Several placeholder values shown as one list, joined with the language's separator."""
-
-
-def _inline(value: object, lang: str) -> str:
-    if isinstance(value, Listing):
-        return catalog(lang)["punct.list_separator"].join(_inline(v, lang) for v in value)
-    if isinstance(value, Math):
-        return "$" + value + "$"
-    if isinstance(value, sympy.Eq) and value.rhs.is_number:  # a name and its value: "x = 0.1", not "x = 1/10"
-        return "$" + chain_latex([latex(value.lhs), number_latex(value.rhs)]) + "$"
-    if isinstance(value, sympy.Basic):
-        return "$" + (number_latex(value) if value.is_number else latex(value)) + "$"
-    return str(value)
 
 
 def value_latex(value: Expr | None) -> str | None:
@@ -136,8 +113,8 @@ def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
             "input": term.input,
             "local_label": say(lang, "text.local", input=Math(name_latex(term.input))),
             "input_latex": name_latex(term.input),
-            "local": chain_latex(_dedupe(local_chain)),
-            "product": chain_latex(_dedupe(product_chain)),
+            "local": distinct_chain_latex(local_chain),
+            "product": distinct_chain_latex(product_chain),
             "local_value": value_latex(term.local_value),
             "contribution_value": value_latex(term.contribution_value),
         })
@@ -162,13 +139,13 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
     expr = sum_latex(g.terms)
     members = [formula_latex(Grad(d.output, name)), expr]
     if fan_out and g.value is not None:
-        members.append(" + ".join(_paren(number_latex(v)) for _, v in g.parts))
+        members.append(values_sum_latex([v for _, v in g.parts]))
     if g.value is not None:
         members.append(number_latex(g.value))
     return {
         "name": name,
         "latex": name_latex(name),
-        "equation": chain_latex(_dedupe(members)),
+        "equation": distinct_chain_latex(members),
         "expr": expr,
         "value": value_latex(g.value),
         "value_text": number_text(g.value) if g.value is not None else None,
@@ -186,8 +163,8 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         with sympy.evaluate(False):
             rule = symbol(leaf) - eta * Grad(d.output, leaf)
         changes.append(chain_latex([
-            name_latex(leaf) + r" \leftarrow " + formula_latex(rule),
-            number_latex(old) + " - " + product_latex([update.learning_rate, gradient]),
+            assignment_latex(name_latex(leaf), rule),
+            descent_numbers_latex(old, update.learning_rate, gradient),
             number_latex(new)]))
     context = {
         "step": update.step,
@@ -204,7 +181,6 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         "check": _check_report(update.report, lang),
     }
     if update.optimizer is not None:  # --optimizer: heading, intro and labelled lines (gradient, state, update)
-        from ..optimizers import step_context
         context.update(step_context(update, lang))
     return context
 
@@ -237,10 +213,11 @@ def _block(block, lang: str) -> dict[str, Any]:
         members = [latex(block.lhs)] + [number_latex(m) if m.is_number else latex(m) for m in block.rhs]
         if isinstance(block, Claim) and block.value is not None and not block.rhs[-1].is_number:
             members.append(number_latex(block.value))
-        return {"kind": "equation", "latex": chain_latex(_dedupe(members))}
+        return {"kind": "equation", "latex": distinct_chain_latex(members)}
     if isinstance(block, Image):
-        return {"kind": "image", "name": block.name, "svg": block.svg, "svg_file": block.name + ".svg",
-                "pdf_file": block.name + ".pdf", "caption": catalog(lang)[block.caption_key]}
+        svg_file, pdf_file = block.files
+        return {"kind": "image", "name": block.name, "svg_file": svg_file, "pdf_file": pdf_file,
+                "caption": catalog(lang)[block.caption_key]}
     if isinstance(block, Table):
         return {"kind": "table", "header": [catalog(lang).get(k, k) for k in block.header_keys],
                 "rows": [[_cell(c) for c in row] for row in block.rows]}
@@ -251,16 +228,3 @@ def _cell(cell: object) -> str:
     if isinstance(cell, sympy.Basic):
         return "$" + (number_latex(cell) if cell.is_number else latex(cell)) + "$"
     return str(cell)
-
-
-def _paren(text: str) -> str:
-    return r"\left(" + text + r"\right)" if text.startswith("-") else text
-
-
-def _dedupe(members: list[str]) -> list[str]:
-    """Drop a member equal to the one before it (``x = x`` says nothing)."""
-    out: list[str] = []
-    for m in members:
-        if not out or out[-1] != m:
-            out.append(m)
-    return out

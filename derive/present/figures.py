@@ -21,7 +21,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..backward import Derivation
-from ..notation import DerivePrinter, Grad, name_latex, number_text, text_latex
+from ..notation import Grad, label_latex, name_latex, number_text, text_latex
 from ..rules import RULES
 
 Kind = Literal["leaf", "op", "output", "const"]
@@ -96,18 +96,7 @@ class _TextPrinter(StrPrinter):
         return f"\u2202{name_text(expr.output)}/\u2202{name_text(expr.node)}"
 
 
-class _LatexPrinter(DerivePrinter):
-    """The project's notation, with ∂f/∂x on one line so that labels stay short."""
-
-    def __init__(self) -> None:
-        super().__init__({"fold_short_frac": True})
-
-    def _print_Grad(self, expr: Grad) -> str:
-        return r"\partial " + name_latex(expr.output) + r"/\partial " + name_latex(expr.node)
-
-
 _TEXT = _TextPrinter()
-_LATEX = _LatexPrinter()
 
 _SYMBOL_LATEX = {"+": "+", "=": "=", "\u03a3": r"\Sigma", "\u2212": "-", "\u00d7": r"\times", "\u00f7": r"\div",
                  "**": r"{\ast}{\ast}", "\u221a": r"\surd", "\u03c3": r"\sigma", "exp": r"\exp", "log": r"\log",
@@ -129,7 +118,7 @@ def _name(name: str) -> Label:
 
 
 def _expr(expr: sympy.Expr) -> Label:
-    return Label(_TEXT.doprint(expr), _LATEX.doprint(expr))
+    return Label(_TEXT.doprint(expr), label_latex(expr))
 
 
 # --- layout -----------------------------------------------------------------------------------------------------
@@ -276,7 +265,7 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
     term = terms[(dst, src)]
     local = _TEXT.parenthesize(term.local, PRECEDENCE["Mul"]).replace("**", "^").replace("*", "\u00b7")
     text = local if dst == derivation.output else f"{local}\u00b7{_TEXT.doprint(Grad(derivation.output, dst))}"
-    return Label(text, _LATEX.doprint(term.contribution))
+    return Label(text, label_latex(term.contribution))
 
 
 def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, float]],

@@ -25,6 +25,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
 from ..errors import DeriveError
+from .plots import plot_files
 
 if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
@@ -247,14 +248,14 @@ def _place_images(body: str, images: SvgSource) -> str:
 
 
 def _image_source(walk: "Walkthrough") -> SvgSource:
-    plots = {image.name + ".svg": image.svg for image in getattr(walk, "images", ())}
+    plots = {image.files[0]: image.plot for image in getattr(walk, "images", ())}
 
     def source(src: str) -> tuple[str, bool] | None:
         if src == FIGURE_SENTINEL:
             from .figure_svg import svg_for
             return svg_for(walk.derivation), False
         if src in plots:
-            return plots[src], True
+            return plot_files(plots[src])[0], True
         return None
 
     return source

@@ -1,12 +1,11 @@
 """Deterministic matplotlib plots: the same figure gives the same SVG text and the same PDF bytes on every run.
 
-Shared by every scenario that draws a plot (it becomes a `derive.walkthrough.Image` block). Use it like this::
+A scenario describes its plot as plain data (`derive.walkthrough.Plot` in an `Image` block); `plot_files` draws
+it when a document is rendered, always with the same calls in the same order::
 
-    from derive.present.plots import new_figure, plot_svg_pdf
-    figure = new_figure(6.0, 4.0)
-    axes = figure.add_subplot()
-    axes.plot(xs, ys)
-    svg, pdf = plot_svg_pdf(figure)
+    svg, pdf = plot_files(image.plot)
+
+(`new_figure` and `plot_svg_pdf` draw any other figure the same reproducible way.)
 
 What makes the files reproducible:
 
@@ -26,16 +25,21 @@ catalog, carries the prose.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..files import GENERATED_MARK, SVG_MARK
+
+if TYPE_CHECKING:
+    from ..walkthrough import Plot
 
 HASHSALT = "derive"
 
@@ -66,7 +70,6 @@ def _quiet_matplotlib() -> None:
     """Before matplotlib is imported: when its default config or cache folder cannot be written (a read-only
     HOME), point ``MPLCONFIGDIR`` at a temporary folder of our own, which matplotlib would otherwise do itself
     with warnings on stderr; and keep its font-cache notice off stderr (derive's stderr is its error line)."""
-    import logging
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     if os.environ.get("MPLCONFIGDIR"):
         return
@@ -112,3 +115,44 @@ def plot_svg_pdf(figure) -> tuple[str, bytes]:
         figure.savefig(pdf, format="pdf", metadata=PDF_METADATA)
     declaration, rest = svg.getvalue().decode("utf-8").split("\n", 1)
     return f"{declaration}\n{SVG_MARK}\n{rest}", pdf.getvalue()
+
+
+def draw(plot: Plot) -> tuple[str, bytes]:
+    """A `Plot` as SVG text and PDF bytes: contours, then lines, then limits, labels, ticks, grid and legend."""
+    import numpy
+
+    with style():
+        figure = new_figure(plot.width, plot.height)
+        axes = figure.add_subplot()
+        for contours in plot.contours:
+            xs, ys = numpy.meshgrid(numpy.linspace(*contours.x_range, contours.samples),
+                                    numpy.linspace(*contours.y_range, contours.samples))
+            axes.contour(xs, ys, 0.5 * (contours.a * xs ** 2 + contours.b * ys ** 2), levels=list(contours.levels),
+                         **dict(contours.options))
+        line = axes.semilogy if plot.log_y else axes.plot
+        for series in plot.series:
+            options = dict(series.options) | ({"label": series.label} if series.label is not None else {})
+            line(list(series.xs), list(series.ys), *((series.style,) if series.style else ()), **options)
+        if plot.x_limits is not None:
+            axes.set_xlim(*plot.x_limits)
+        if plot.y_limits is not None:
+            axes.set_ylim(*plot.y_limits)
+        if plot.equal_aspect:
+            axes.set_aspect("equal")
+        if plot.x_label:
+            axes.set_xlabel(plot.x_label)
+        if plot.y_label:
+            axes.set_ylabel(plot.y_label)
+        if plot.x_ticks is not None:
+            axes.set_xticks(list(plot.x_ticks))
+        if plot.grid is not None:
+            axes.grid(True, **dict(plot.grid))
+        if plot.legend is not None:
+            axes.legend(**dict(plot.legend))
+    return plot_svg_pdf(figure)
+
+
+@lru_cache(maxsize=16)
+def plot_files(plot: Plot) -> tuple[str, bytes]:
+    """`draw`, once per plot: every format and language of a build writes the same files."""
+    return draw(plot)

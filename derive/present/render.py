@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import DeriveError, InputError, shown
 from ..files import shipped_folder
+from .plots import plot_files
 
 if TYPE_CHECKING:
     from ..backward import Derivation
@@ -117,10 +118,11 @@ def attachments(walk: "Walkthrough", fmt: str, figure_name: str | None) -> dict[
         from .figure_svg import svg_for
         files[figure_name] = svg_for(walk.derivation).encode("utf-8")
     for image in walk.images:
+        svg_name, pdf_name = image.files
         if fmt == "markdown":
-            files[image.name + ".svg"] = image.svg.encode("utf-8")
+            files[svg_name] = plot_files(image.plot)[0].encode("utf-8")
         elif fmt in ("latex", "beamer"):
-            files[image.name + ".pdf"] = image.pdf
+            files[pdf_name] = plot_files(image.plot)[1]
     return files
 
 

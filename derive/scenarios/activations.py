@@ -56,10 +56,6 @@ def _number(text: str) -> sympy.Rational:
 class Applied(sympy.Function):
     """``f(z)`` or ``f'(z)`` for display: args (name, z, primes) with ``name`` a symbol holding the LaTeX name."""
 
-    def _derive_latex(self, printer) -> str:
-        name, z, primes = self.args
-        return name.name + "'" * int(primes) + r"\left(" + printer._print(z) + r"\right)"
-
 
 def _applied(tex: str, z: Expr, primes: int = 0) -> Applied:
     return Applied(sympy.Symbol(tex), z, Integer(primes))

@@ -4,11 +4,10 @@ from __future__ import annotations
 import sympy
 
 from ..backward import derive
-from ..present.context import Listing
 from ..graph import definition, symbol
 from ..notation import Grad
 from ..parse import parse_number, parse_program
-from ..walkthrough import Claim, Equation, Section, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Listing, Section, Text, Walkthrough, make
 
 PROGRAM = "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t"
 POINT = {"x": "2", "w": "3", "b": "1", "y_": "5"}

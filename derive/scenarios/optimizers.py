@@ -10,13 +10,13 @@ from __future__ import annotations
 import sympy
 
 from ..backward import Derivation, derive
-from ..present.context import Listing
 from ..errors import CheckFailure
 from ..graph import symbol
 from ..notation import Grad, Shown
-from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize
+from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize, settings_equations
 from ..parse import parse_number, parse_program
-from ..walkthrough import Claim, Image, Section, Table, Text, Walkthrough, make
+from ..walkthrough import (Claim, Image, Listing, Plot, QuadraticContours, Section, Series, Table, Text, Walkthrough,
+                           make)
 from . import toast
 from ._helpers import exact_point, maths
 
@@ -100,16 +100,15 @@ def build() -> Walkthrough:
 
 def _rule_section(name: str, updates, start: Derivation) -> Section:
     """Steps 1 and 2 on the toast problem, every line from the optimiser and checked again as a claim."""
-    from ..optimizers import settings_listing
     blocks: list = []
     for update in updates[:SHOWN_STEPS]:
         info = update.optimizer
         step = _eq(info.step_symbol, info.t)
         if info.t == 1:
-            blocks.append(Text(f"optimizers.intro.{name}", (("settings", settings_listing(info.settings)),
+            blocks.append(Text(f"optimizers.intro.{name}", (("settings", Listing(settings_equations(info.settings))),
                                                             ("step", step))))
         else:
-            blocks.append(Text("optimizers.intro_again", (("settings", settings_listing(info.settings)),
+            blocks.append(Text("optimizers.intro_again", (("settings", Listing(settings_equations(info.settings))),
                                                           ("step", step))))
         for line in info.lines:
             if info.t == 1:
@@ -217,7 +216,7 @@ def _bowl_section(bowl: Derivation, runs) -> Section:
         Text(_key("text.bowl_settings")),
         Table((_key("table.optimizer"), _key("table.lr"), _key("table.other")), settings_rows),
         Text(_key("text.bowl_paths")),
-        Image(IMAGE, _key("figure.paths"), *_plot(bowl, paths)),
+        Image(IMAGE, _key("figure.paths"), _plot(bowl, paths)),
         Text(_key("text.bowl_table")),
         Table(header, xy_rows),
         Text(_key("text.bowl_losses")),
@@ -226,31 +225,19 @@ def _bowl_section(bowl: Derivation, runs) -> Section:
     ))
 
 
-def _plot(bowl: Derivation, paths) -> tuple[str, bytes]:
+def _plot(bowl: Derivation, paths) -> Plot:
     """The five paths on the contours of f (language-neutral: the caption comes from the catalog)."""
-    import numpy
-
-    from ..present.plots import new_figure, plot_svg_pdf, style
-
     a, b = (float(bowl.point[n]) for n in ("a", "b"))
-    with style():
-        figure = new_figure(6.4, 3.6)
-        axes = figure.add_subplot()
-        xs, ys = numpy.meshgrid(numpy.linspace(-8.0, 2.0, 201), numpy.linspace(-2.5, 2.5, 201))
-        levels = [0.0625 * 2 ** k for k in range(11)]
-        axes.contour(xs, ys, 0.5 * (a * xs ** 2 + b * ys ** 2), levels=levels, colors="#b0b0b0", linewidths=0.6)
-        for name, derivations in paths.items():
-            px = [float(d.point["x"]) for d in derivations]
-            py = [float(d.point["y"]) for d in derivations]
-            axes.plot(px, py, color=COLOURS[name], marker=MARKERS[name], markersize=3, linewidth=1.1,
-                      label=LABELS[name])
-        start = paths["sgd"][0].point
-        axes.plot([float(start["x"])], [float(start["y"])], marker="o", markersize=6, color="black", linestyle="")
-        axes.plot([0.0], [0.0], marker="+", markersize=9, color="black", linestyle="")
-        axes.set_xlim(-8.0, 2.0)
-        axes.set_ylim(-2.5, 2.5)
-        axes.set_aspect("equal")
-        axes.set_xlabel("$x$")
-        axes.set_ylabel("$y$")
-        axes.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    return plot_svg_pdf(figure)
+    start = paths["sgd"][0].point
+    lines = tuple(Series(tuple(float(d.point["x"]) for d in path), tuple(float(d.point["y"]) for d in path),
+                         label=LABELS[name], options=(("color", COLOURS[name]), ("marker", MARKERS[name]),
+                                                      ("markersize", 3), ("linewidth", 1.1)))
+                  for name, path in paths.items())
+    black = (("color", "black"), ("linestyle", ""))
+    marks = (Series((float(start["x"]),), (float(start["y"]),), options=(("marker", "o"), ("markersize", 6)) + black),
+             Series((0.0,), (0.0,), options=(("marker", "+"), ("markersize", 9)) + black))
+    bowl_lines = QuadraticContours(a, b, (-8.0, 2.0), (-2.5, 2.5), 201, tuple(0.0625 * 2 ** k for k in range(11)),
+                                   (("colors", "#b0b0b0"), ("linewidths", 0.6)))
+    return Plot(6.4, 3.6, lines + marks, (bowl_lines,), x_limits=(-8.0, 2.0), y_limits=(-2.5, 2.5),
+                equal_aspect=True, x_label="$x$", y_label="$y$",
+                legend=(("loc", "lower right"), ("fontsize", 8), ("framealpha", 0.9)))

@@ -10,6 +10,8 @@ import sympy
 from sympy import Integer, Rational
 
 from ..backward import Derivation, derive
+from ..check import close
+from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, softmax_nodes
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
@@ -221,8 +223,6 @@ def _vector_section(d: Derivation, eta) -> Section:
 def _check_vector(d: Derivation, n: int) -> None:
     """The vector printed above must be the walk's gradient, entry by entry (it is built from it; this guards
     against a mix-up of indices)."""
-    from ..check import close
-    from ..errors import CheckFailure
     for k in CLASSES:
         expected = (d.values[_n("y", n, k)] - d.values[_n("t", n, k)]) / N
         if not close(float(d.gradients[_n("z", n, k)].value), float(expected)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy
 
 from ..backward import derive
-from ..graph import symbol
+from ..graph import symbol, unrolled
 from ..notation import Grad
 from ..parse import parse_number, parse_program
 from ..walkthrough import Claim, Section, Text, Walkthrough, make
@@ -16,7 +16,6 @@ LEARNING_RATE = "0.1"
 
 def graph_definition(derivation) -> sympy.Expr:
     """E written in y and t: the graph's own definitions substituted up to y (never typed by hand)."""
-    from ..graph import unrolled
     return unrolled(derivation.graph, frozenset({"y"}))["E"]
 
 

@@ -21,7 +21,7 @@ from ..check import check
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, ReLU, sigma
-from ..walkthrough import Claim, Equation, Image, Section, Table, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Image, Plot, Section, Series, Table, Text, Walkthrough, make
 from ._helpers import exact_point, maths, program_text
 
 NAME = "vanishing-gradients"
@@ -74,23 +74,13 @@ def a(l) -> str:
 class SigmaPrime(sympy.Function):
     """σ'(z), for display; a claim substitutes its value (from `sympy.diff` of the sigmoid)."""
 
-    def _derive_latex(self, printer) -> str:
-        return r"\sigma'\left(" + printer._print(self.args[0]) + r"\right)"
-
 
 class ReLUPrime(sympy.Function):
     """ReLU'(z) for display: the step 𝟏[z > 0] (0 at z = 0, as PyTorch)."""
 
-    def _derive_latex(self, printer) -> str:
-        return r"\operatorname{ReLU}'\left(" + printer._print(self.args[0]) + r"\right)"
 
-
-class Indexed(sympy.Function):
+class AtLayer(sympy.Function):
     """``x^{k+1}`` with a symbolic layer index, for the general formula; args (name, index)."""
-
-    def _derive_latex(self, printer) -> str:
-        name, index = self.args
-        return printer._print(name) + "^{" + printer._print(index) + "}"
 
 
 def chain_graph(activation: str) -> Graph:
@@ -170,11 +160,11 @@ def _one_bias(d: Derivation) -> Expr:
 def _setting(d: Derivation) -> Section:
     l_ = symbol("l")
     with sympy.evaluate(False):
-        z_def = _eq(Indexed(symbol("z"), l_), Indexed(symbol("w"), l_) * Indexed(symbol("a"), l_ - 1)
-                    + Indexed(symbol("b"), l_))
+        z_def = _eq(AtLayer(symbol("z"), l_), AtLayer(symbol("w"), l_) * AtLayer(symbol("a"), l_ - 1)
+                    + AtLayer(symbol("b"), l_))
     rows = tuple((Integer(l), d.point[w(l)], d.point[b(l)]) for l in LAYERS)
     return Section(_key("heading.setting"), (
-        Text(_key("text.setting"), (("z", z_def), ("a", _eq(Indexed(symbol("a"), l_), sigma(Indexed(symbol("z"), l_)))),
+        Text(_key("text.setting"), (("z", z_def), ("a", _eq(AtLayer(symbol("a"), l_), sigma(AtLayer(symbol("z"), l_)))),
                                     ("x", _eq(symbol(a(1)), d.point[a(1)])), ("L", _eq(symbol("L"), Integer(L))),
                                     ("layers", Integer(L - 1)),
                                     ("C", _eq(symbol("C"), _times(sympy.Rational(1, 2),
@@ -182,9 +172,9 @@ def _setting(d: Derivation) -> Section:
                                     ("t", _eq(symbol("t"), d.point["t"])))),
         Text(_key("text.parameters"), (("low", min(d.point[w(l)] for l in LAYERS)),
                                        ("high", max(d.point[w(l)] for l in LAYERS)),
-                                       ("b", _eq(Indexed(symbol("b"), l_), _one_bias(d))))),
-        Table((_key("table.layer"), maths(Indexed(symbol("w"), l_)), maths(Indexed(symbol("b"), l_))), rows),
-        Text(_key("text.relu"), (("a", _eq(Indexed(symbol("a"), l_), ReLU(Indexed(symbol("z"), l_)))),)),
+                                       ("b", _eq(AtLayer(symbol("b"), l_), _one_bias(d))))),
+        Table((_key("table.layer"), maths(AtLayer(symbol("w"), l_)), maths(AtLayer(symbol("b"), l_))), rows),
+        Text(_key("text.relu"), (("a", _eq(AtLayer(symbol("a"), l_), ReLU(AtLayer(symbol("z"), l_)))),)),
     ))
 
 
@@ -193,17 +183,17 @@ def _setting(d: Derivation) -> Section:
 
 def _product_section(d: Derivation) -> Section:
     k, l_, L_ = symbol("k"), symbol("l"), symbol("L")
-    general = _times(Indexed(symbol("a"), L_) - symbol("t"), SigmaPrime(Indexed(symbol("z"), L_)),
-                     sympy.Product(_times(Indexed(symbol("w"), _plus(k, 1)), SigmaPrime(Indexed(symbol("z"), k))),
+    general = _times(AtLayer(symbol("a"), L_) - symbol("t"), SigmaPrime(AtLayer(symbol("z"), L_)),
+                     sympy.Product(_times(AtLayer(symbol("w"), _plus(k, 1)), SigmaPrime(AtLayer(symbol("z"), k))),
                                    (k, l_, L_ - 1)),
-                     Indexed(symbol("a"), l_ - 1))
+                     AtLayer(symbol("a"), l_ - 1))
     primes = _sigma_prime_subs(d)
     blocks: list = [
         Text(_key("text.path"), (("path", _eq(Grad("C", w(L - 1)), _times(
             Grad("C", a(L)), Grad(a(L), z(L)), Grad(z(L), a(L - 1)), Grad(a(L - 1), z(L - 1)),
             Grad(z(L - 1), u(L - 1)), Grad(u(L - 1), w(L - 1))))),
-                                 ("factor", _times(Indexed(symbol("w"), _plus(k, 1)),
-                                                   SigmaPrime(Indexed(symbol("z"), k)))))),
+                                 ("factor", _times(AtLayer(symbol("w"), _plus(k, 1)),
+                                                   SigmaPrime(AtLayer(symbol("z"), k)))))),
         Equation(Grad("C", "w^l"), (general,)),
         Text(_key("text.per_layer")),
     ]
@@ -246,10 +236,10 @@ def ratio_range(d: Derivation) -> dict[str, Expr]:
 def _bound_section(sig: Derivation) -> Section:
     found = bound()
     zz, s = symbol("z"), symbol("s")
-    g_of = _G
+    g_of = BoundFunction
     with sympy.evaluate(False):
         product = s * (1 - s)
-    at_zero = _times(_SigmaAt(Integer(0)), sympy.Add(1, -_SigmaAt(Integer(0)), evaluate=False))
+    at_zero = _times(SigmaAt(Integer(0)), sympy.Add(1, -SigmaAt(Integer(0)), evaluate=False))
     return Section(_key("heading.bound"), (
         Text(_key("text.bound")),
         Equation(SigmaPrime(zz), (found["derivative"], _times(sigma(zz), 1 - sigma(zz)))),
@@ -258,29 +248,26 @@ def _bound_section(sig: Derivation) -> Section:
         Text(_key("text.bound_solve"), (("s", _eq(s, found["critical"])),
                                         ("second", _eq(sympy.Derivative(g_of(s), (s, 2)), found["second"])),
                                         ("z", _eq(zz, found["at_z"])))),
-        Claim(SigmaPrime(Integer(0)), (at_zero,), found["peak"], subs=((_SigmaAt(Integer(0)), found["critical"]),)),
+        Claim(SigmaPrime(Integer(0)), (at_zero,), found["peak"], subs=((SigmaAt(Integer(0)), found["critical"]),)),
         Text(_key("text.bound_result"), (("bound", sympy.Le(SigmaPrime(zz), found["peak"], evaluate=False)),
                                          ("factor", sympy.Le(sympy.Abs(_times(symbol("w"), SigmaPrime(zz))),
                                                              _times(found["peak"], sympy.Abs(symbol("w"))),
                                                              evaluate=False)),
-                                         ("activations", sympy.Mul(Indexed(symbol("a"), symbol("l") - 1), sympy.Pow(
-                                             Indexed(symbol("a"), symbol("l")), -1, evaluate=False), evaluate=False)),
+                                         ("activations", sympy.Mul(AtLayer(symbol("a"), symbol("l") - 1), sympy.Pow(
+                                             AtLayer(symbol("a"), symbol("l")), -1, evaluate=False), evaluate=False)),
                                          ("high_weight", max(sig.point[w(l)] for l in LAYERS)),
                                          *ratio_range(sig).items())),
     ))
 
 
-class _SigmaAt(sigma):
+class SigmaAt(sigma):
     """σ(0) as written (not folded into a number when printed); a claim substitutes its value."""
 
     is_number = False
 
 
-class _G(sympy.Function):
+class BoundFunction(sympy.Function):
     """g(s), for display."""
-
-    def _derive_latex(self, printer) -> str:
-        return r"g\left(" + printer._print(self.args[0]) + r"\right)"
 
 
 # ---------------------------------------------------------------- layer by layer
@@ -330,21 +317,18 @@ def gradient_ratio_between(low: int, high: int) -> Expr:
 
 
 def gradient_ratio_symbolic() -> Expr:
-    return _times(Grad("C", "w^l"), sympy.Pow(_GradIndexed(_plus(symbol("l"), 1)), -1, evaluate=False))
+    return _times(Grad("C", "w^l"), sympy.Pow(GradAtNextLayer(_plus(symbol("l"), 1)), -1, evaluate=False))
 
 
-class _GradIndexed(sympy.Function):
+class GradAtNextLayer(sympy.Function):
     """∂C/∂w^{l+1} for display."""
-
-    def _derive_latex(self, printer) -> str:
-        return r"\frac{\partial C}{\partial w^{" + printer._print(self.args[0]) + "}}"
 
 
 def ratio_formula_symbolic() -> Expr:
     l_ = symbol("l")
-    return _times(Indexed(symbol("w"), _plus(l_, 1)), SigmaPrime(Indexed(symbol("z"), l_)),
-                  Indexed(symbol("a"), l_ - 1),
-                  sympy.Pow(Indexed(symbol("a"), l_), -1, evaluate=False))
+    return _times(AtLayer(symbol("w"), _plus(l_, 1)), SigmaPrime(AtLayer(symbol("z"), l_)),
+                  AtLayer(symbol("a"), l_ - 1),
+                  sympy.Pow(AtLayer(symbol("a"), l_), -1, evaluate=False))
 
 
 def _check_shrinking(d: Derivation, r: Mapping[int, Expr]) -> None:
@@ -388,28 +372,19 @@ def _relu_section(relu: Derivation, sig: Derivation) -> Section:
 # ---------------------------------------------------------------- the plot
 
 
-def plot(sig: Derivation, relu: Derivation) -> tuple[str, bytes]:
+def plot(sig: Derivation, relu: Derivation) -> Plot:
     """|∂C/∂w^l| per layer on a log scale, sigmoid against ReLU (language-neutral labels)."""
-    from ..present.plots import new_figure, plot_svg_pdf, style
-
-    layers = list(LAYERS)
-    with style():
-        figure = new_figure(6.0, 3.6)
-        axes = figure.add_subplot()
-        axes.semilogy(layers, [abs(float(sig.gradients[w(l)].value)) for l in layers], "o-", label=r"$\sigma$")
-        axes.semilogy(layers, [abs(float(relu.gradients[w(l)].value)) for l in layers], "s--",
-                      label=r"$\mathrm{ReLU}$")
-        axes.set_xlabel(r"$l$")
-        axes.set_ylabel(r"$|\partial C / \partial w^{l}|$")
-        axes.set_xticks(layers)
-        axes.grid(True, which="major", linewidth=0.5, alpha=0.6)
-        axes.legend()
-    return plot_svg_pdf(figure)
+    layers = tuple(LAYERS)
+    return Plot(
+        6.0, 3.6,
+        (Series(layers, tuple(abs(float(sig.gradients[w(l)].value)) for l in layers), "o-", r"$\sigma$"),
+         Series(layers, tuple(abs(float(relu.gradients[w(l)].value)) for l in layers), "s--", r"$\mathrm{ReLU}$")),
+        log_y=True, x_label=r"$l$", y_label=r"$|\partial C / \partial w^{l}|$", x_ticks=layers,
+        grid=(("which", "major"), ("linewidth", 0.5), ("alpha", 0.6)), legend=())
 
 
 def _plot_section(sig: Derivation, relu: Derivation) -> Section:
-    svg, pdf = plot(sig, relu)
     return Section(_key("heading.plot"), (
         Text(_key("text.plot")),
-        Image(PLOT, _key("caption.plot"), svg, pdf),
+        Image(PLOT, _key("caption.plot"), plot(sig, relu)),
     ))
