@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..notation import name_latex, number_latex
+from ..notation import latex, name_latex, number_latex
 
 class Display:
     """Base class: something the printer can show; never a number for `derive.present.context`."""
@@ -21,7 +21,6 @@ class Display:
         raise NotImplementedError
 
     def __str__(self) -> str:
-        from ..notation import latex
         return latex(self)
 
 
