@@ -167,7 +167,7 @@ class Prod(Term):
         self.left, self.right, self.value = left, right, left.value @ right.value
 
     def show(self, mode: str) -> nn.Display:
-        return nn.MatMul(self.left.show(mode), self.right.show(mode))
+        return nn.MatrixProduct(self.left.show(mode), self.right.show(mode))
 
 
 class Had(Term):
@@ -441,7 +441,7 @@ def derive_network(network: Network) -> NetworkResult:
             coefficient = sympy.Rational(2, N * m)
             difference = Scale(coefficient, nn.Frac(nn.Num(2), nn.Num(N * m)), difference)
         grad_a = difference
-        grad_leaf = Leaf(nn.Gradient(nn.Sym("C"), nn.Sym("a", L)), grad_a.value)
+        grad_leaf = Leaf(nn.Nabla(nn.Sym("C"), nn.Sym("a", L)), grad_a.value)
         deltas[L] = Had(grad_leaf, _sigma_prime_leaf(L, sigma_prime[L]))
     for l in range(L - 1, 1, -1):
         product = Prod(Tr(Leaf(nn.Sym("W", l + 1), W[l + 1])), Leaf(nn.Sym("delta", l + 1), deltas[l + 1].value))
