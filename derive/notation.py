@@ -233,6 +233,89 @@ class DerivePrinter(LatexPrinter):
 
     def _print_GradAtNextLayer(self, expr: sympy.Function) -> str:
         return r"\frac{\partial C}{\partial w^{" + self._print(expr.args[0]) + "}}"
+    # networks/notation.py: the display nodes of layered networks (plain dataclasses, dispatched by class name)
+    def _print_Display(self, expr) -> str:
+        raise TypeError(f"no printing rule for the display node {type(expr).__name__}")
+
+    def _print_Sym(self, expr) -> str:
+        text = name_latex(expr.base)
+        if expr.layer is not None:
+            text += "^{" + str(expr.layer) + "}"
+        if expr.sub:
+            text += "_{" + expr.sub + "}"
+        return text
+
+    def _print_Partial(self, expr) -> str:
+        return r"\frac{\partial " + self._print(expr.of) + r"}{\partial " + self._print(expr.by) + "}"
+
+    def _print_Nabla(self, expr) -> str:
+        return r"\nabla_{" + self._print(expr.by) + "} " + self._print(expr.of)
+
+    def _print_Num(self, expr) -> str:
+        text = number_latex(expr.value)
+        return r"\left(" + text + r"\right)" if text.startswith("-") else text
+
+    def _print_NumMatrix(self, expr) -> str:
+        body = r" \\ ".join(" & ".join(number_latex(v) for v in row) for row in expr.rows)
+        return r"\left(\begin{array}{" + "r" * len(expr.rows[0]) + "}" + body + r"\end{array}\right)"
+
+    def _print_Ones(self, expr) -> str:
+        return r"\mathbf{1}_{" + str(expr.n) + "}" + (r"^{\mathsf{T}}" if expr.row else "")
+
+    def _print_Shaped(self, expr) -> str:
+        return r"\underbrace{" + self._print(expr.item) + r"}_{" + f"{expr.rows} \\times {expr.cols}" + "}"
+
+    def _print_Transposed(self, expr) -> str:
+        return r"\left(" + self._print(expr.item) + r"\right)^{\mathsf{T}}"
+
+    def _print_MatrixProduct(self, expr) -> str:
+        return self._print(expr.left) + r" \, " + self._print(expr.right)
+
+    def _print_Hadamard(self, expr) -> str:
+        # sums and matrix products as operands of ⊙ in parentheses: ((W)ᵀ δ) ⊙ σ'(z)
+        return (self._grouped(expr.left, ("sum", "product")) + r" \odot "
+                + self._grouped(expr.right, ("sum", "product")))
+
+    def _print_Plus(self, expr) -> str:
+        return " + ".join(self._print(t) for t in expr.terms)
+
+    def _print_Minus(self, expr) -> str:
+        return self._print(expr.left) + " - " + self._grouped(expr.right, ("sum",))
+
+    def _print_Times(self, expr) -> str:
+        return r" \cdot ".join(self._grouped(f, ("sum",)) for f in expr.factors)
+
+    def _print_Frac(self, expr) -> str:
+        return r"\frac{" + self._print(expr.num) + "}{" + self._print(expr.den) + "}"
+
+    def _print_Paren(self, expr) -> str:
+        return r"\left(" + self._print(expr.item) + r"\right)"
+
+    def _print_Squared(self, expr) -> str:
+        return r"\left(" + self._print(expr.item) + r"\right)^{2}"
+
+    def _print_Neg(self, expr) -> str:
+        return "-" + self._grouped(expr.item, ("sum",))
+
+    def _print_SumOver(self, expr) -> str:
+        return r"\sum_{" + expr.index + "=1}^{" + str(expr.upper) + "} " + self._grouped(expr.body, ("sum",))
+
+    def _print_Apply(self, expr) -> str:
+        name = {"sigma": r"\sigma", "softmax": r"\operatorname{softmax}", "log": r"\log", "exp": r"\exp",
+                "tanh": r"\tanh", "max": r"\max"}[expr.fn]
+        return name + ("'" if expr.prime else "") + r"\left(" + self._print(expr.arg) + r"\right)"
+
+    def _print_Cases(self, expr) -> str:
+        rows = [self._print(value) + " & " + self._print(cond) for value, cond in expr.branches]
+        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
+
+    def _print_Relation(self, expr) -> str:
+        return self._print(expr.left) + " " + expr.op + " " + self._print(expr.right)
+
+    def _grouped(self, item, bindings: tuple[str, ...]) -> str:
+        """A display node in parentheses when it binds looser than where it stands (its ``binding``)."""
+        text = self._print(item)
+        return r"\left(" + text + r"\right)" if getattr(item, "binding", "") in bindings else text
 
 
 _PRINTER = DerivePrinter()

@@ -16,9 +16,12 @@ import sympy
 
 from derive.errors import CheckFailure, InputError
 from derive.networks import (MAX_TEXT_BYTES, Mat, ShapeError, explain_file, explain_network, explain_text,
-                            load_network, network_json, read_network_file, render_network, schema)
+                             load_network, read_network_file)
 from derive.networks.backprop import Leaf, Prod, check_network, derive_network
-from derive.networks.notation import Sym
+from derive.networks.notation import (Apply, Display, Hadamard, MatrixProduct, Minus, Nabla, Num, Plus, Sym, Times,
+                                     Transposed)
+from derive.notation import latex
+from derive.present.network import network_json, render_network, schema
 
 from conftest import ROOT, require_module
 
@@ -443,6 +446,24 @@ def test_mismatched_products_are_refused():
     with pytest.raises(ShapeError):
         Mat(((sympy.Integer(1),), (sympy.Integer(1), sympy.Integer(2))))
     assert issubclass(ShapeError, CheckFailure)
+
+
+def test_display_nodes_print_through_the_one_printer():
+    """The printer dispatches on the class name; parentheses follow each node's binding (sums and matrix products
+    around ⊙, sums only around · and after −)."""
+    W, delta, a = Sym("W", "l+1"), Sym("delta", "l+1"), Sym("a", 2)
+    recurrence = Hadamard(MatrixProduct(Transposed(W), delta), Apply("sigma", Sym("z", "l"), prime=True))
+    assert latex(recurrence) == (r"\left(\left(W^{l+1}\right)^{\mathsf{T}} \, \delta^{l+1}\right) \odot "
+                                 r"\sigma'\left(z^{l}\right)")
+    assert latex(Times((Num(sympy.Integer(-2)), Minus(a, Plus((a, a)))))) == (
+        r"\left(-2\right) \cdot \left(a^{2} - \left(a^{2} + a^{2}\right)\right)")
+    assert str(Nabla(Sym("C"), a)) == r"\nabla_{a^{2}} C"
+
+    class Unknown(Display):
+        pass
+
+    with pytest.raises(TypeError, match="Unknown"):
+        latex(Unknown())
 
 
 def test_a_wrong_derivative_fails_the_check(monkeypatch):

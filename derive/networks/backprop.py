@@ -7,7 +7,7 @@ computed. With a batch of N samples, z^l, a^l and δ^l are n_l × N matrices who
 sample they are column vectors (N = 1).
 
 Numbers are exact where the maths is (rationals for identity, ReLU and leaky ReLU networks with the sse or mse
-loss) and 30-digit floats where it is not (exp, tanh, log), as `derive.graph.exact` does. Nothing is simplified
+loss) and 30-digit floats where it is not (exp, tanh, log), by `derive.graph.exact`. Nothing is simplified
 and nothing is expanded: each δ^l is computed once from δ^{l+1}, so the cost is linear in the number of
 parameters (times the number of samples).
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -36,7 +36,7 @@ from sympy import Expr
 from . import notation as nn
 from ..check import KINK_RADIUS, SYMBOLIC_OPS, close
 from ..errors import CheckFailure, InputError
-from ..graph import DIGITS, MAX_EXACT_BITS, MAX_MAGNITUDE
+from ..graph import DIGITS, MAX_MAGNITUDE, exact
 from .load import Network
 from ..notation import number_text
 
@@ -52,19 +52,8 @@ class ShapeError(CheckFailure):
     """A product, sum or element-wise product of matrices whose shapes do not fit: a bug, never rendered."""
 
 
-def num(value: Expr) -> Expr:
-    """A value kept exact while it is a small rational, else a 30-digit float (as `derive.graph.exact`)."""
-    if value.is_Rational:
-        if max(abs(value.p).bit_length(), value.q.bit_length()) <= MAX_EXACT_BITS:
-            return value
-        return sympy.Float(value, DIGITS)
-    if value.is_Float and value._prec >= 53:
-        return value
-    return sympy.Float(value.evalf(DIGITS), DIGITS)
-
-
 def _dot(xs: Iterable[Expr], ys: Iterable[Expr]) -> Expr:
-    return num(sympy.Add(*[x * y for x, y in zip(xs, ys)]))
+    return exact(sympy.Add(*[x * y for x, y in zip(xs, ys)]))
 
 
 # --- matrices that carry their shape ----------------------------------------------------------------------------
@@ -120,18 +109,18 @@ class Mat:
 
     def hadamard(self, other: "Mat") -> "Mat":
         self._same(other, "multiply element-wise")
-        return Mat(tuple(tuple(num(x * y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
+        return Mat(tuple(tuple(exact(x * y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
 
     def __add__(self, other: "Mat") -> "Mat":
         self._same(other, "add")
-        return Mat(tuple(tuple(num(x + y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
+        return Mat(tuple(tuple(exact(x + y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
 
     def __sub__(self, other: "Mat") -> "Mat":
         self._same(other, "subtract")
-        return Mat(tuple(tuple(num(x - y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
+        return Mat(tuple(tuple(exact(x - y) for x, y in zip(r, s)) for r, s in zip(self.data, other.data)))
 
     def scale(self, c: Expr) -> "Mat":
-        return Mat(tuple(tuple(num(c * x) for x in r) for r in self.data))
+        return Mat(tuple(tuple(exact(c * x) for x in r) for r in self.data))
 
     def map(self, f: Callable[[Expr], Expr]) -> "Mat":
         return Mat(tuple(tuple(f(x) for x in r) for r in self.data))
@@ -178,7 +167,7 @@ class Prod(Term):
         self.left, self.right, self.value = left, right, left.value @ right.value
 
     def show(self, mode: str) -> nn.Display:
-        return nn.MatMul(self.left.show(mode), self.right.show(mode))
+        return nn.MatrixProduct(self.left.show(mode), self.right.show(mode))
 
 
 class Had(Term):
@@ -220,11 +209,11 @@ class Scale(Term):
 def _sigmoid(z: Expr) -> Expr:
     if z == 0:
         return HALF
-    return num(1 / (1 + sympy.exp(-z)))
+    return exact(1 / (1 + sympy.exp(-z)))
 
 
 def _tanh(z: Expr) -> Expr:
-    return ZERO if z == 0 else num(sympy.tanh(z))
+    return ZERO if z == 0 else exact(sympy.tanh(z))
 
 
 def activation_function(name: str, slope: Expr | None) -> Callable[[Expr], Expr]:
@@ -235,7 +224,7 @@ def activation_function(name: str, slope: Expr | None) -> Callable[[Expr], Expr]
     if name == "relu":
         return lambda z: z if z > 0 else ZERO
     if name == "leaky_relu":
-        return lambda z: z if z > 0 else num(slope * z)
+        return lambda z: z if z > 0 else exact(slope * z)
     return lambda z: z
 
 
@@ -243,9 +232,9 @@ def activation_derivative(name: str, slope: Expr | None) -> Callable[[Expr, Expr
     """σ'(z) from z and a = σ(z): sigmoid a(1 − a), tanh 1 − a², relu and leaky relu by the sign of z (PyTorch's
     convention at 0), identity 1."""
     if name == "sigmoid":
-        return lambda z, a: num(a * (1 - a))
+        return lambda z, a: exact(a * (1 - a))
     if name == "tanh":
-        return lambda z, a: num(1 - a * a)
+        return lambda z, a: exact(1 - a * a)
     if name == "relu":
         return lambda z, a: ONE if z > 0 else ZERO
     if name == "leaky_relu":
@@ -255,9 +244,9 @@ def activation_derivative(name: str, slope: Expr | None) -> Callable[[Expr, Expr
 
 def softmax(column: tuple[Expr, ...]) -> tuple[Expr, ...]:
     top = max(column)
-    exps = [ONE if z == top else num(sympy.exp(z - top)) for z in column]
-    total = num(sympy.Add(*exps))
-    return tuple(num(e / total) for e in exps)
+    exps = [ONE if z == top else exact(sympy.exp(z - top)) for z in column]
+    total = exact(sympy.Add(*exps))
+    return tuple(exact(e / total) for e in exps)
 
 
 def loss_terms(loss: str, outputs: Mat, targets: Mat) -> tuple[Expr, list[list[Expr]]]:
@@ -269,12 +258,12 @@ def loss_terms(loss: str, outputs: Mat, targets: Mat) -> tuple[Expr, list[list[E
         for j in range(m):
             a, t = outputs.data[j][n], targets.data[j][n]
             if loss == "cross_entropy":
-                row.append(ZERO if t == 0 else num(t * sympy.log(a)))
+                row.append(ZERO if t == 0 else exact(t * sympy.log(a)))
             else:
-                row.append(num((a - t) ** 2))
+                row.append(exact((a - t) ** 2))
         terms.append(row)
-    total = num(sympy.Add(*[x for row in terms for x in row]))
-    return num(loss_factor(loss, N, m) * total), terms
+    total = exact(sympy.Add(*[x for row in terms for x in row]))
+    return exact(loss_factor(loss, N, m) * total), terms
 
 
 def loss_factor(loss: str, N: int, m: int) -> Expr:
@@ -419,7 +408,6 @@ def explain_network(network: Network) -> NetworkResult:
 
 
 def _with_check(result: NetworkResult, report: NetworkCheck) -> NetworkResult:
-    from dataclasses import replace
     return replace(result, check=report)
 
 
@@ -453,7 +441,7 @@ def derive_network(network: Network) -> NetworkResult:
             coefficient = sympy.Rational(2, N * m)
             difference = Scale(coefficient, nn.Frac(nn.Num(2), nn.Num(N * m)), difference)
         grad_a = difference
-        grad_leaf = Leaf(nn.Gradient(nn.Sym("C"), nn.Sym("a", L)), grad_a.value)
+        grad_leaf = Leaf(nn.Nabla(nn.Sym("C"), nn.Sym("a", L)), grad_a.value)
         deltas[L] = Had(grad_leaf, _sigma_prime_leaf(L, sigma_prime[L]))
     for l in range(L - 1, 1, -1):
         product = Prod(Tr(Leaf(nn.Sym("W", l + 1), W[l + 1])), Leaf(nn.Sym("delta", l + 1), deltas[l + 1].value))

@@ -30,6 +30,8 @@ from typing import Any, Mapping
 import sympy
 
 from ..errors import InputError, shown
+from ..files import decode, read_file
+from ..notation import number_text
 from ..rules import DEFAULT_LEAKY_SLOPE
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
@@ -94,7 +96,6 @@ class Network:
 
 def read_network_file(path: str | Path) -> Network:
     """Read and validate a network file; unreadable, oversized or non-UTF-8 files are input errors."""
-    from ..files import decode, read_file
     name = shown(path)
     data = read_file(path, MAX_TEXT_BYTES)
     if len(data) > MAX_TEXT_BYTES:
@@ -189,7 +190,7 @@ class _Loader:
             slope = None
         learning_rate = _number(data["learning_rate"], "learning_rate")
         if learning_rate <= 0:
-            raise InputError(f"learning_rate: must be positive, got {_show(learning_rate)}")
+            raise InputError(f"learning_rate: must be positive, got {number_text(learning_rate)}")
 
         layers = data["layer"]
         if not isinstance(layers, list) or not all(isinstance(t, dict) for t in layers):
@@ -318,17 +319,8 @@ def _number(value: object, where: str) -> Number:
     else:
         exact = Fraction(value)
     if abs(exact) > MAX_MAGNITUDE:
-        raise InputError(f"{where}: {_short(value)} is too large (the limit is 10^6 in magnitude)")
+        raise InputError(f"{where}: {shown(value, 30)} is too large (the limit is 10^6 in magnitude)")
     return sympy.Rational(exact.numerator, exact.denominator)
-
-
-def _short(value: object) -> str:
-    return shown(value, 30)
-
-
-def _show(value: Number) -> str:
-    from ..notation import number_text
-    return number_text(value)
 
 
 def _vector(value: object, where: str) -> Vector:
@@ -389,9 +381,9 @@ def _probabilities(targets: list[Vector], batched: bool) -> None:
         where = f"target: sample {n}" if batched else "target:"
         for k, t in enumerate(sample, 1):
             if t < 0:
-                raise InputError(f"{where} unit {k} is {_show(t)}, a negative number; cross_entropy targets are "
+                raise InputError(f"{where} unit {k} is {number_text(t)}, a negative number; cross_entropy targets are "
                                  "probabilities")
         total = sum(sample, sympy.Integer(0))
         if total != 1:
-            raise InputError(f"{where} sums to {_show(total)}; with cross_entropy each sample's targets must "
+            raise InputError(f"{where} sums to {number_text(total)}; with cross_entropy each sample's targets must "
                              "sum to 1 (one-hot labels or probabilities)")

@@ -73,7 +73,7 @@ def _symbols() -> tuple[tuple[str, object], ...]:
         "WTl1": nn.Transposed(S("W", "l+1")),
         "bl": S("b", "l"), "wlji": S("w", "l", "ji"), "nl": S("n", None, "l"), "nl1": S("n", None, "l+1"),
         "nlm": S("n", None, "l-1"), "nL": S("n", None, "L"), "sp": nn.Apply("sigma", S("z", "l"), prime=True),
-        "spL": nn.Apply("sigma", S("z", "L"), prime=True), "grad": nn.Gradient(S("C"), S("a", "L")),
+        "spL": nn.Apply("sigma", S("z", "L"), prime=True), "grad": nn.Nabla(S("C"), S("a", "L")),
         "ones": nn.Ones("N"), "onesT": nn.Ones("N", row=True),
         "dCdW": nn.Partial(S("C"), S("W", "l")), "dCdb": nn.Partial(S("C"), S("b", "l")),
         "dCdz": nn.Partial(S("C"), S("z", "l", "j")),
@@ -198,8 +198,8 @@ def _general_forward(batched: bool) -> nn.Display:
     W = nn.Shaped(nn.Sym("W", "l"), "n_{l}", "n_{l-1}")
     a = nn.Shaped(nn.Sym("a", "l-1"), "n_{l-1}", "N" if batched else 1)
     b = nn.Shaped(nn.Sym("b", "l"), "n_{l}", 1)
-    bias = nn.MatMul(b, nn.Shaped(nn.Ones("N", row=True), 1, "N")) if batched else b
-    return nn.Plus((nn.MatMul(W, a), bias))
+    bias = nn.MatrixProduct(b, nn.Shaped(nn.Ones("N", row=True), 1, "N")) if batched else b
+    return nn.Plus((nn.MatrixProduct(W, a), bias))
 
 
 def _loss_numbers(result: NetworkResult, fwd) -> nn.Display:
@@ -253,10 +253,10 @@ def _output_error(result: NetworkResult) -> Section:
             Equation(nn.Sym("delta", "L", "j"), (nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", "L", "j")),
                                                             nn.Apply("sigma", nn.Sym("z", "L", "j"), prime=True))),)),
             Text("network.text.delta_output_matrix"),
-            Equation(nn.Sym("delta", "L"), (nn.Hadamard(nn.Gradient(nn.Sym("C"), nn.Sym("a", "L")),
+            Equation(nn.Sym("delta", "L"), (nn.Hadamard(nn.Nabla(nn.Sym("C"), nn.Sym("a", "L")),
                                                         nn.Apply("sigma", nn.Sym("z", "L"), prime=True)),)),
             Text(f"network.text.grad_a.{net.loss}"),
-            Equation(nn.Gradient(nn.Sym("C"), nn.Sym("a", L)),
+            Equation(nn.Nabla(nn.Sym("C"), nn.Sym("a", L)),
                      (result.grad_a.show("symbol"), result.grad_a.show("number"), _matrix(result.grad_a.value))),
             Text("network.text.sigma_prime_layer", (("layer", L),)),
             Equation(nn.Apply("sigma", nn.Sym("z", L), prime=True), _sigma_prime_formula(result, L)),
@@ -302,7 +302,7 @@ def _recurrence(result: NetworkResult) -> Section:
     n_cols = "N" if net.batched else 1
     k_sum = nn.SumOver("k", "n_{l+1}", nn.Times((nn.Sym("w", "l+1", "kj"), nn.Sym("delta", "l+1", "k"))))
     general = nn.Hadamard(
-        nn.MatMul(nn.Shaped(nn.Transposed(nn.Sym("W", "l+1")), "n_{l}", "n_{l+1}"),
+        nn.MatrixProduct(nn.Shaped(nn.Transposed(nn.Sym("W", "l+1")), "n_{l}", "n_{l+1}"),
                   nn.Shaped(nn.Sym("delta", "l+1"), "n_{l+1}", n_cols)),
         nn.Shaped(nn.Apply("sigma", nn.Sym("z", "l"), prime=True), "n_{l}", n_cols))
     blocks: list[Any] = [
@@ -355,10 +355,10 @@ def _gradients(result: NetworkResult) -> Section:
         Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", "l", "j")), (nn.Sym("delta", "l", "j"),)),
         Text(f"network.text.gradients_matrix_{_layer_word(result)}"),
         Equation(nn.Partial(nn.Sym("C"), nn.Sym("W", "l")),
-                 (nn.MatMul(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", n_cols),
+                 (nn.MatrixProduct(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", n_cols),
                             nn.Shaped(nn.Transposed(nn.Sym("a", "l-1")), n_cols, "n_{l-1}")),)),
         Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", "l")),
-                 (nn.MatMul(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", "N"), nn.Shaped(nn.Ones("N"), "N", 1))
+                 (nn.MatrixProduct(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", "N"), nn.Shaped(nn.Ones("N"), "N", 1))
                   if batched else nn.Sym("delta", "l"),)),
     ]
     for l in range(L, 1, -1):
