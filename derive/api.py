@@ -10,8 +10,8 @@ import sympy
 
 from .backward import derive
 from .errors import InputError, shown
-from .notation import aligned_latex, number_text
 from .input_syntax import number_of, parse_pairs
+from .notation import aligned_latex, number_text
 from .parse import parse_program
 from .sympy_input import is_sympy, sympy_to_text
 from .walkthrough import Walkthrough, check_step_budget, make, rerun

@@ -407,7 +407,7 @@ def test_plot_files_are_byte_identical_across_renders(optimizers_walk):
 
 def _render_plot_in_process():
     from derive.scenarios.optimizers import BOWL, BOWL_LR, BOWL_POINT, BOWL_STEPS, BOWL_WRT, _plot, _runs
-    from derive.scenarios._helpers import exact_point
+    from derive.scenarios.common import exact_point
     bowl = derive(parse_program(BOWL), exact_point(BOWL_POINT), BOWL_WRT)
     runs = _runs(bowl, BOWL_LR, BOWL_STEPS)
     return draw(_plot(bowl, {n: [bowl] + [u.derivation for u in runs[n]] for n in NAMES}))

@@ -27,7 +27,7 @@ from ..graph import Graph, Node, exact, softmax_nodes, symbol
 from ..notation import Grad, ReLU, number_latex, sigma
 from ..rules import DEFAULT_LEAKY_SLOPE, LeakyReLU
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
-from ._helpers import exact_point, maths, program_text
+from .common import exact_point, maths, program_text
 
 NAME = "activations"
 NEURON = {"x": "2", "w": "0.5", "b": "-0.5", "t": "1"}  # z = w·x + b = 0.5

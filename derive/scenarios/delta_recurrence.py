@@ -15,7 +15,7 @@ from ..errors import CheckFailure
 from ..graph import Graph, Node, exact
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, gradient_descent, make
-from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown, shown_matrix
+from .common import eq as _eq, g as _g, exact_point, maths, program_text, shown, shown_matrix
 
 NAME = "delta-recurrence"
 SIZES = {1: 2, 2: 2, 3: 2}  # units per layer; layer 1 is the input layer

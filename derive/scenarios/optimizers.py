@@ -18,7 +18,7 @@ from ..parse import parse_number, parse_program
 from ..walkthrough import (Claim, Image, Listing, Plot, QuadraticContours, Section, Series, Table, Text, Walkthrough,
                            make)
 from . import toast
-from ._helpers import exact_point, maths
+from .common import exact_point, maths
 
 NAME = "optimizers"
 KEY = f"scenario.{NAME}"

@@ -12,7 +12,7 @@ from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
-from ._helpers import exact_point, maths, program_text
+from .common import exact_point, maths, program_text
 
 NAME = "sigmoid-sse"
 N = 3

@@ -15,7 +15,7 @@ from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, softmax_nodes
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
-from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
+from .common import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
 
 NAME = "softmax-cross-entropy"
 CLASSES = (1, 2, 3)

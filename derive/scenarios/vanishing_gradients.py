@@ -22,7 +22,7 @@ from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, ReLU, sigma
 from ..walkthrough import Claim, Equation, Image, Plot, Section, Series, Table, Text, Walkthrough, make
-from ._helpers import exact_point, maths, program_text
+from .common import exact_point, maths, program_text
 
 NAME = "vanishing-gradients"
 L = 9  # layers 1 (input) … 9 (output): 8 weight layers
