@@ -331,3 +331,21 @@ RULES.update({
              "softmax_cross_entropy", display=_softmax_ce_display),
     )
 })
+
+
+# Categorical cross-entropy on probabilities (added for layered networks, whose softmax output layer computes y
+# first): args = (y_1, …, y_m, t_1, …, t_m), C = −Σ t_k log y_k; ∂C/∂y_k = −t_k / y_k, ∂C/∂t_k = −log y_k.
+def _cross_entropy(a: Sequence[Expr], p: tuple) -> Expr:
+    ys, ts = _halves(a, "cross_entropy")  # a zero target's term is 0 (0 · log y): log y is not even computed
+    return -sympy.Add(*[t * sympy.log(y) for y, t in zip(ys, ts) if t != 0])
+
+
+def _cross_entropy_partials(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    ys, ts = _halves(a, "cross_entropy")
+    return [-t / y for y, t in zip(ys, ts)] + [-sympy.log(y) for y in ys]
+
+
+RULES["cross_entropy"] = Rule(
+    op="cross_entropy", symbol="CE", forward=_cross_entropy, partials=_cross_entropy_partials,
+    numeric=lambda a, p: -sum(t * cmath.log(y) for y, t in zip(*_halves(a, "cross_entropy"))),
+    explain="cross_entropy")

@@ -14,7 +14,7 @@ import sympy
 
 from ..networks import notation as nn
 from ..errors import CheckFailure
-from ..networks.backprop import NetworkResult, Term, loss_factor
+from ..networks.backprop import NetworkResult, Term
 from ..check import ABS_TOL, REL_TOL
 from .context import Listing, Math
 from ..notation import SIGNIFICANT_DIGITS, number_latex
@@ -162,9 +162,14 @@ def _loss_formula(result: NetworkResult) -> nn.Display:
     return _with_factor(net.loss, N, m, body)
 
 
+LOSS_FACTORS = {"sse": lambda N, m: sympy.Rational(1, 2), "mse": lambda N, m: sympy.Rational(1, N * m),
+                "cross_entropy": lambda N, m: sympy.Rational(-1, N)}
+"""The factor written before the loss's double sum over N samples of m outputs."""
+
+
 def _with_factor(loss: str, N: int, m: int, body: nn.Display) -> nn.Display:
     """½ · body, 1/(N·m) · body or −1/N · body, the factor as a fraction (−body when N = 1)."""
-    factor = loss_factor(loss, N, m)
+    factor = LOSS_FACTORS[loss](N, m)
     if factor == -1:
         return nn.Neg(body)
     fraction = nn.Frac(_n(abs(factor.p)), _n(factor.q))
