@@ -565,19 +565,24 @@ def _kinks(result: NetworkResult) -> list[Kink]:
 
 # The independent float64 oracle: index form, plain loops, no `Mat`, no `Term`, σ' computed from z.
 
-def _float_activation(name: str, slope: float) -> tuple[Callable[[float], float], Callable[[float], float]]:
-    def sig(z: float) -> float:
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+def _float_sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
-    if name == "sigmoid":
-        return sig, lambda z: sig(z) * (1.0 - sig(z))
-    if name == "tanh":
-        return math.tanh, lambda z: 1.0 / math.cosh(z) ** 2 if abs(z) < 350 else 0.0
-    if name == "relu":
-        return (lambda z: z if z > 0 else 0.0), (lambda z: 1.0 if z > 0 else 0.0)
-    if name == "leaky_relu":
-        return (lambda z: z if z > 0 else slope * z), (lambda z: 1.0 if z > 0 else slope)
-    return (lambda z: z), (lambda z: 1.0)
+
+FLOAT_ACTIVATIONS: dict[str, tuple[Callable[[float, float], float], Callable[[float, float], float]]] = {
+    "sigmoid": (lambda z, slope: _float_sigmoid(z), lambda z, slope: _float_sigmoid(z) * (1.0 - _float_sigmoid(z))),
+    "tanh": (lambda z, slope: math.tanh(z), lambda z, slope: 1.0 / math.cosh(z) ** 2 if abs(z) < 350 else 0.0),
+    "relu": (lambda z, slope: z if z > 0 else 0.0, lambda z, slope: 1.0 if z > 0 else 0.0),
+    "leaky_relu": (lambda z, slope: z if z > 0 else slope * z, lambda z, slope: 1.0 if z > 0 else slope),
+    "identity": (lambda z, slope: z, lambda z, slope: 1.0),
+}
+"""σ(z) and σ'(z) in float64, from z, written out by hand rather than taken from the rule table: the oracle stays
+independent of what it checks."""
+
+
+def _float_activation(name: str, slope: float) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    f, fprime = FLOAT_ACTIVATIONS[name]
+    return (lambda z: f(z, slope)), (lambda z: fprime(z, slope))
 
 
 @dataclass
