@@ -249,6 +249,22 @@ def _sse_numeric(a: Sequence[complex], p: tuple) -> complex:
     return sum((y - t) ** 2 for y, t in zip(*_halves(a, "sse"))) / 2
 
 
+# Categorical cross-entropy on probabilities (added for layered networks, whose softmax output layer computes y
+# first): args = (y_1, …, y_m, t_1, …, t_m), C = −Σ t_k log y_k; ∂C/∂y_k = −t_k / y_k, ∂C/∂t_k = −log y_k.
+def _cross_entropy(a: Sequence[Expr], p: tuple) -> Expr:
+    ys, ts = _halves(a, "cross_entropy")  # a zero target's term is 0 (0 · log y): log y is not even computed
+    return -sympy.Add(*[t * sympy.log(y) for y, t in zip(ys, ts) if t != 0])
+
+
+def _cross_entropy_partials(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
+    ys, ts = _halves(a, "cross_entropy")
+    return [-t / y for y, t in zip(ys, ts)] + [-sympy.log(y) for y in ys]
+
+
+def _cross_entropy_numeric(a: Sequence[complex], p: tuple) -> complex:
+    return -sum(t * cmath.log(y) for y, t in zip(*_halves(a, "cross_entropy")))
+
+
 def _ones(a: Sequence[Expr], out: Expr, p: tuple) -> list[Expr]:
     return [sympy.S.One] * len(a)
 
@@ -313,6 +329,8 @@ RULES: dict[str, Rule] = {rule.op: rule for rule in (
          explain="binary_cross_entropy", display=lambda a, p: _bce(a, p, True)),
     Rule(op="softmax_cross_entropy", symbol="CE", forward=_softmax_ce, partials=_softmax_ce_partials,
          numeric=_c_softmax_ce, explain="softmax_cross_entropy", display=_softmax_ce_display),
+    Rule(op="cross_entropy", symbol="CE", forward=_cross_entropy, partials=_cross_entropy_partials,
+         numeric=_cross_entropy_numeric, explain="cross_entropy"),
 )}
 
 FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu")

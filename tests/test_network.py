@@ -5,7 +5,9 @@ PyTorch is a test dependency: missing under CI it fails the tests that need it (
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -21,6 +23,7 @@ from derive.networks.backprop import Leaf, Prod, check_network, derive_network
 from derive.networks.notation import (Apply, Display, Hadamard, MatrixProduct, Minus, Nabla, Num, Plus, Sym, Times,
                                      Transposed)
 from derive.notation import latex
+from derive.rules import RULES
 from derive.present.network import network_json, render_network, schema
 
 from conftest import ROOT, require_module
@@ -467,17 +470,55 @@ def test_display_nodes_print_through_the_one_printer():
 
 
 def test_a_wrong_derivative_fails_the_check(monkeypatch):
-    from derive.networks import backprop as network_math
-    original = network_math.activation_derivative
-
-    def wrong(name, slope):
-        right = original(name, slope)
-        return lambda z, a: right(z, a) * sympy.Rational(101, 100)
-
-    monkeypatch.setattr(network_math, "activation_derivative", wrong)
+    """The network takes σ' from the rule table: a wrong entry there is caught by the independent oracles."""
+    right = RULES["sigmoid"]
+    wrong = dataclasses.replace(right, partials=lambda a, out, p: [d * sympy.Rational(101, 100)
+                                                                   for d in right.partials(a, out, p)])
+    monkeypatch.setitem(RULES, "sigmoid", wrong)
     net = load_network(DESIGN.read_text(), "design.toml")
     with pytest.raises(CheckFailure, match="self-check failed"):
         explain_network(net)
+
+
+def _design_with_loss(loss: str):
+    text = DESIGN.read_text().replace('loss = "sse"', f'loss = "{loss}"')
+    return load_network(re.sub(r"target = \[[^\]]*\]", "target = [0.25, 0.75]", text), "design.toml")
+
+
+@pytest.mark.parametrize("loss", ["sse", "mse"])
+def test_the_output_gradient_shown_must_be_the_loss_rules_partial(monkeypatch, loss):
+    net = _design_with_loss(loss)
+    assert explain_network(net).check.oracle == "symbolic"  # the right rule agrees
+    right = RULES[loss]
+    wrong = dataclasses.replace(right, partials=lambda a, out, p: [d + sympy.Rational(1, 1000)
+                                                                   for d in right.partials(a, out, p)])
+    monkeypatch.setitem(RULES, loss, wrong)
+    with pytest.raises(CheckFailure, match="rule table's partial of the loss"):
+        explain_network(net)
+
+
+@pytest.mark.parametrize("loss", ["sse", "mse", "cross_entropy"])
+def test_the_loss_comes_from_the_rule_table(monkeypatch, loss):
+    """The cost is the loss rule's forward definition: a wrong rule is caught by the float64 forward pass."""
+    net = _design_with_loss(loss)
+    right = RULES[loss]
+    monkeypatch.setitem(RULES, loss, dataclasses.replace(
+        right, forward=lambda a, p: right.forward(a, p) * sympy.Rational(101, 100)))
+    with pytest.raises(CheckFailure, match="self-check failed: C = "):
+        explain_network(net)
+
+
+def test_the_cross_entropy_rule_against_sympy_diff_and_its_float_form():
+    ys, ts = sympy.symbols("y1 y2 y3", positive=True), sympy.symbols("t1 t2 t3", real=True)
+    rule = RULES["cross_entropy"]
+    cost = rule.forward(ys + ts, ())
+    point = dict(zip(ys + ts, (sympy.Rational(1, 5), sympy.Rational(3, 10), sympy.Rational(1, 2),
+                               sympy.Rational(0), sympy.Rational(1, 4), sympy.Rational(3, 4))))
+    for operand, partial in zip(ys + ts, rule.partials(ys + ts, cost, ())):
+        assert sympy.simplify(partial - sympy.diff(cost, operand)) == 0
+    by_hand = -(0.25 * math.log(0.3) + 0.75 * math.log(0.5))
+    assert rule.numeric([complex(point[v]) for v in ys + ts], ()).real == pytest.approx(by_hand, rel=1e-15)
+    assert float(cost.subs(point)) == pytest.approx(by_hand, rel=1e-15)
 
 
 def test_an_unchecked_result_is_never_rendered():

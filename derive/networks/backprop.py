@@ -36,6 +36,7 @@ from sympy import Expr
 from . import notation as nn
 from ..check import KINK_RADIUS, SYMBOLIC_OPS, close
 from ..errors import CheckFailure, InputError
+from ..rules import RULES
 from ..graph import DIGITS, MAX_MAGNITUDE, exact
 from .load import Network
 from ..notation import number_text
@@ -44,8 +45,6 @@ SYMBOLIC_WORK = 5_000
 """The symbolic oracle runs while count_ops(unrolled cost) × parameters stays below this (well under a second)."""
 
 ONE = sympy.Integer(1)
-ZERO = sympy.Integer(0)
-HALF = sympy.Rational(1, 2)
 
 
 class ShapeError(CheckFailure):
@@ -92,6 +91,11 @@ class Mat:
     def entries(self) -> Iterable[Expr]:
         for row in self.data:
             yield from row
+
+    def entries_by_sample(self) -> Iterable[Expr]:
+        """Column by column: sample 1's units, then sample 2's."""
+        for k in range(self.cols):
+            yield from self.column(k)
 
     @property
     def T(self) -> "Mat":
@@ -204,70 +208,52 @@ class Scale(Term):
         return nn.Times((head, self.arg.show(mode)))
 
 
-# --- activations and losses -------------------------------------------------------------------------------------
+# --- activations and losses: the rule table's entries -----------------------------------------------------------
 
-def _sigmoid(z: Expr) -> Expr:
-    if z == 0:
-        return HALF
-    return exact(1 / (1 + sympy.exp(-z)))
-
-
-def _tanh(z: Expr) -> Expr:
-    return ZERO if z == 0 else exact(sympy.tanh(z))
+def activation_params(network: Network) -> tuple:
+    """The params of the network's activation rules: (α,) for leaky ReLU, else none."""
+    return () if network.leaky_slope is None else (network.leaky_slope,)
 
 
-def activation_function(name: str, slope: Expr | None) -> Callable[[Expr], Expr]:
-    if name == "sigmoid":
-        return _sigmoid
-    if name == "tanh":
-        return _tanh
-    if name == "relu":
-        return lambda z: z if z > 0 else ZERO
-    if name == "leaky_relu":
-        return lambda z: z if z > 0 else exact(slope * z)
-    return lambda z: z
+def activate(name: str, params: tuple, z: Expr) -> Expr:
+    """a = σ(z) by the rule's forward definition (exact where the maths is, else a 30-digit float)."""
+    return exact(RULES[name].forward((z,), params))
 
 
-def activation_derivative(name: str, slope: Expr | None) -> Callable[[Expr, Expr], Expr]:
-    """σ'(z) from z and a = σ(z): sigmoid a(1 − a), tanh 1 − a², relu and leaky relu by the sign of z (PyTorch's
-    convention at 0), identity 1."""
-    if name == "sigmoid":
-        return lambda z, a: exact(a * (1 - a))
-    if name == "tanh":
-        return lambda z, a: exact(1 - a * a)
-    if name == "relu":
-        return lambda z, a: ONE if z > 0 else ZERO
-    if name == "leaky_relu":
-        return lambda z, a: ONE if z > 0 else slope
-    return lambda z, a: ONE
+def activation_slope(name: str, params: tuple, z: Expr, a: Expr) -> Expr:
+    """σ'(z) by the rule's partial, written with the output a = σ(z) where textbooks do (sigmoid a(1 − a), tanh
+    1 − a²); ReLU and leaky ReLU by the sign of z, with PyTorch's value at 0."""
+    return exact(RULES[name].partials((z,), a, params)[0])
 
 
 def softmax(column: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """The softmax rule's exp(z_k) / Σ_j exp(z_j) for every k of one sample at once: the exponentials and their
+    sum are computed once (the rule's forward gives one component and would rebuild the sum for each: K² work,
+    ten times slower for 100 classes), less the largest logit, which changes nothing but keeps e^0 = 1 exact."""
     top = max(column)
-    exps = [ONE if z == top else exact(sympy.exp(z - top)) for z in column]
+    exps = [ONE if z == top else exact(RULES["exp"].forward((z - top,), ())) for z in column]
     total = exact(sympy.Add(*exps))
     return tuple(exact(e / total) for e in exps)
 
 
-def loss_terms(loss: str, outputs: Mat, targets: Mat) -> tuple[Expr, list[list[Expr]]]:
-    """The cost C and its per-sample, per-unit terms (before the 1/2, 1/(N·m) or −1/N factor)."""
-    m, N = outputs.shape
-    terms: list[list[Expr]] = []
-    for n in range(N):
-        row = []
-        for j in range(m):
-            a, t = outputs.data[j][n], targets.data[j][n]
-            if loss == "cross_entropy":
-                row.append(ZERO if t == 0 else exact(t * sympy.log(a)))
-            else:
-                row.append(exact((a - t) ** 2))
-        terms.append(row)
-    total = exact(sympy.Add(*[x for row in terms for x in row]))
-    return exact(loss_factor(loss, N, m) * total), terms
+def _operands(outputs: Mat, targets: Mat) -> tuple[Expr, ...]:
+    """A loss rule's operands for the whole batch: every prediction, then every target, sample by sample."""
+    return tuple(outputs.entries_by_sample()) + tuple(targets.entries_by_sample())
 
 
-def loss_factor(loss: str, N: int, m: int) -> Expr:
-    return {"sse": HALF, "mse": sympy.Rational(1, N * m), "cross_entropy": sympy.Rational(-1, N)}[loss]
+def loss_value(loss: str, outputs: Mat, targets: Mat) -> Expr:
+    """The cost C by the loss rule's forward definition over the batch. The sse and mse rules carry their factors
+    (½, and 1/(N·m) over the N·m pairs); the cross-entropy rule sums, and the cost is its mean over the samples."""
+    value = exact(RULES[loss].forward(_operands(outputs, targets), ()))
+    return exact(sympy.Rational(1, outputs.cols) * value) if loss == "cross_entropy" else value
+
+
+def output_gradient(loss: str, outputs: Mat, targets: Mat) -> Mat:
+    """∇_a C by the loss rule's partials with respect to the predictions (sse and mse)."""
+    operands = _operands(outputs, targets)
+    partials = RULES[loss].partials(operands, None, ())[:len(operands) // 2]
+    m = outputs.rows
+    return Mat.of_columns([exact(p.doit()) for p in partials[n * m:(n + 1) * m]] for n in range(outputs.cols))
 
 
 # --- the derivation ---------------------------------------------------------------------------------------------
@@ -278,7 +264,6 @@ class Forward:
     a: dict[int, Mat]  # l = 1..L
     z_terms: dict[int, Term]
     loss: Expr
-    loss_terms: list[list[Expr]]
 
 
 @dataclass(frozen=True)
@@ -419,14 +404,14 @@ def derive_network(network: Network) -> NetworkResult:
     t = Mat.of_columns(network.targets)
     fwd = _forward(network, W, b, t)
     m = network.sizes[-1]
-    slope = network.leaky_slope
+    params = activation_params(network)
 
     sigma_prime: dict[int, Mat] = {}
     for l in range(2, L + 1):
-        if network.activation_of(l) != "softmax":
-            derivative = activation_derivative(network.activation_of(l), slope)
+        name = network.activation_of(l)
+        if name != "softmax":
             z, a = fwd.z[l], fwd.a[l]
-            sigma_prime[l] = Mat(tuple(tuple(derivative(zz, aa) for zz, aa in zip(zr, ar))
+            sigma_prime[l] = Mat(tuple(tuple(activation_slope(name, params, zz, aa) for zz, aa in zip(zr, ar))
                                        for zr, ar in zip(z.data, a.data)))
 
     out_a = Leaf(nn.Sym("a", L), fwd.a[L])
@@ -441,6 +426,7 @@ def derive_network(network: Network) -> NetworkResult:
             coefficient = sympy.Rational(2, N * m)
             difference = Scale(coefficient, nn.Frac(nn.Num(2), nn.Num(N * m)), difference)
         grad_a = difference
+        _agrees(grad_a, output_gradient(network.loss, fwd.a[L], t))
         grad_leaf = Leaf(nn.Nabla(nn.Sym("C"), nn.Sym("a", L)), grad_a.value)
         deltas[L] = Had(grad_leaf, _sigma_prime_leaf(L, sigma_prime[L]))
     for l in range(L - 1, 1, -1):
@@ -466,6 +452,15 @@ def derive_network(network: Network) -> NetworkResult:
     return NetworkResult(network, W, b, t, fwd, sigma_prime, grad_a, deltas, grad_W, grad_b, new_W, new_b, after)
 
 
+def _agrees(shown: Term, by_rule: Mat) -> None:
+    """∇_a C computed by the formula the walk-through shows must be the loss rule's partial."""
+    for (j, n), got, expected in zip(((j, n) for j in range(by_rule.rows) for n in range(by_rule.cols)),
+                                     shown.value.entries(), by_rule.entries()):
+        if not close(float(got), float(expected)):
+            raise CheckFailure(f"self-check failed: dC/da^L[{j + 1}] (sample {n + 1}) = {float(got)!r} from the "
+                               f"formula shown, {float(expected)!r} from the rule table's partial of the loss")
+
+
 def _sigma_prime_leaf(layer: int, value: Mat) -> Leaf:
     return Leaf(nn.Apply("sigma", nn.Sym("z", layer), prime=True), value)
 
@@ -476,6 +471,7 @@ def _forward(network: Network, W: dict[int, Mat], b: dict[int, Mat], t: Mat) -> 
     z: dict[int, Mat] = {}
     z_terms: dict[int, Term] = {}
     ones = Leaf(nn.Ones(N, row=True), Mat.filled(1, N, ONE), numeric=False)
+    params = activation_params(network)
     for l in range(2, L + 1):
         weighted = Prod(Leaf(nn.Sym("W", l), W[l]), Leaf(nn.Sym("a", l - 1), a[l - 1]))
         bias = Prod(Leaf(nn.Sym("b", l), b[l]), ones) if network.batched else Leaf(nn.Sym("b", l), b[l])
@@ -486,11 +482,11 @@ def _forward(network: Network, W: dict[int, Mat], b: dict[int, Mat], t: Mat) -> 
         if name == "softmax":
             a[l] = Mat.of_columns(softmax(z[l].column(n)) for n in range(N))
         else:
-            a[l] = z[l].map(activation_function(name, network.leaky_slope))
-    loss, terms = loss_terms(network.loss, a[L], t)
+            a[l] = z[l].map(lambda value: activate(name, params, value))
+    loss = loss_value(network.loss, a[L], t)
     if abs(float(loss)) > MAX_MAGNITUDE:
         raise InputError("the loss is too large to show or check in float64; use smaller numbers")
-    return Forward(z, a, z_terms, loss, terms)
+    return Forward(z, a, z_terms, loss)
 
 
 def _bounded(z: Mat, layer: int) -> None:
@@ -569,19 +565,24 @@ def _kinks(result: NetworkResult) -> list[Kink]:
 
 # The independent float64 oracle: index form, plain loops, no `Mat`, no `Term`, σ' computed from z.
 
-def _float_activation(name: str, slope: float) -> tuple[Callable[[float], float], Callable[[float], float]]:
-    def sig(z: float) -> float:
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+def _float_sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
-    if name == "sigmoid":
-        return sig, lambda z: sig(z) * (1.0 - sig(z))
-    if name == "tanh":
-        return math.tanh, lambda z: 1.0 / math.cosh(z) ** 2 if abs(z) < 350 else 0.0
-    if name == "relu":
-        return (lambda z: z if z > 0 else 0.0), (lambda z: 1.0 if z > 0 else 0.0)
-    if name == "leaky_relu":
-        return (lambda z: z if z > 0 else slope * z), (lambda z: 1.0 if z > 0 else slope)
-    return (lambda z: z), (lambda z: 1.0)
+
+FLOAT_ACTIVATIONS: dict[str, tuple[Callable[[float, float], float], Callable[[float, float], float]]] = {
+    "sigmoid": (lambda z, slope: _float_sigmoid(z), lambda z, slope: _float_sigmoid(z) * (1.0 - _float_sigmoid(z))),
+    "tanh": (lambda z, slope: math.tanh(z), lambda z, slope: 1.0 / math.cosh(z) ** 2 if abs(z) < 350 else 0.0),
+    "relu": (lambda z, slope: z if z > 0 else 0.0, lambda z, slope: 1.0 if z > 0 else 0.0),
+    "leaky_relu": (lambda z, slope: z if z > 0 else slope * z, lambda z, slope: 1.0 if z > 0 else slope),
+    "identity": (lambda z, slope: z, lambda z, slope: 1.0),
+}
+"""σ(z) and σ'(z) in float64, from z, written out by hand rather than taken from the rule table: the oracle stays
+independent of what it checks."""
+
+
+def _float_activation(name: str, slope: float) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    f, fprime = FLOAT_ACTIVATIONS[name]
+    return (lambda z: f(z, slope)), (lambda z: fprime(z, slope))
 
 
 @dataclass
@@ -720,8 +721,9 @@ def unrolled_cost(network: Network) -> tuple[Expr, dict[tuple, sympy.Symbol]]:
             params[("b", l, j, 0)] = sympy.Symbol(f"b{l}_{j + 1}", real=True)
             for i in range(len(W[0])):
                 params[("W", l, j, i)] = sympy.Symbol(f"w{l}_{j + 1}{i + 1}", real=True)
-    slope = network.leaky_slope
-    total = []
+    slope, rule_params = network.leaky_slope, activation_params(network)
+    outputs: list[Expr] = []
+    targets: list[Expr] = []
     for x, t in zip(network.inputs, network.targets):
         a: list[Expr] = list(x)
         for l in range(2, L + 1):
@@ -729,25 +731,16 @@ def unrolled_cost(network: Network) -> tuple[Expr, dict[tuple, sympy.Symbol]]:
             z = [sympy.Add(*[params[("W", l, j, i)] * a[i] for i in range(len(W[0]))], params[("b", l, j, 0)])
                  for j in range(len(W))]
             name = network.activation_of(l)
-            if name == "sigmoid":
-                a = [1 / (1 + sympy.exp(-v)) for v in z]
-            elif name == "tanh":
-                a = [sympy.tanh(v) for v in z]
-            elif name == "relu":
-                a = [sympy.Max(0, v) for v in z]
-            elif name == "leaky_relu":  # α z + (1 − α) max(0, z): no Piecewise, which sympy folds very slowly
+            if name == "leaky_relu":  # α z + (1 − α) max(0, z): the rule's Piecewise, sympy folds very slowly
                 a = [slope * v + (1 - slope) * sympy.Max(0, v) for v in z]
             elif name == "softmax":
-                denominator = sympy.Add(*[sympy.exp(v) for v in z])
-                a = [sympy.exp(v) / denominator for v in z]
+                a = [RULES["softmax"].forward(z, (k,)) for k in range(len(z))]
             else:
-                a = z
-        if network.loss == "cross_entropy":
-            total += [tk * sympy.log(ak) for ak, tk in zip(a, t) if tk != 0]
-        else:
-            total += [(ak - tk) ** 2 for ak, tk in zip(a, t)]
-    m = network.sizes[-1]
-    return loss_factor(network.loss, network.samples, m) * sympy.Add(*total), params
+                a = [RULES[name].forward((v,), rule_params) for v in z]
+        outputs += a
+        targets += t
+    cost = RULES[network.loss].forward(outputs + targets, ())
+    return (cost / network.samples if network.loss == "cross_entropy" else cost), params
 
 
 def symbolic_gradients(network: Network) -> tuple[int, dict[tuple, float]] | None:

@@ -14,10 +14,10 @@ import sympy
 
 from ..networks import notation as nn
 from ..errors import CheckFailure
-from ..networks.backprop import NetworkResult, Term, loss_factor
+from ..networks.backprop import NetworkResult, Term
 from ..check import ABS_TOL, REL_TOL
 from .context import Listing, Math
-from ..notation import SIGNIFICANT_DIGITS, number_latex
+from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
 from ..walkthrough import Equation, Section, Table, Text
 
 SCHEMA_VERSION = 1
@@ -25,14 +25,11 @@ MAX_INDEX_UNITS = 16
 """Index form with numbers is written unit by unit for layers up to this width (wider: the matrix form only)."""
 
 
-def _math(item: object) -> object:
-    from .context import Math
-    from ..notation import latex
+def _math(item: object) -> Math:
     return Math(latex(item))
 
 
 def _cell(item: nn.Display) -> str:
-    from ..notation import latex
     return "$" + latex(item) + "$"
 
 
@@ -118,32 +115,40 @@ def _setting(result: NetworkResult) -> Section:
     return Section("network.heading.setting", tuple(blocks))
 
 
+_Z, _A, _ONE, _ZERO = nn.Sym("z"), nn.Sym("a"), nn.Num(sympy.Integer(1)), nn.Num(sympy.Integer(0))
+_S = nn.Apply("sigma", _Z)
+
+
+def _by_sign(positive: nn.Display, other: nn.Display) -> nn.Cases:
+    return nn.Cases(((positive, nn.Relation(_Z, ">", _ZERO)), (other, nn.Relation(_Z, r"\le", _ZERO))))
+
+
+ACTIVATION_FORMULAS = {
+    "sigmoid": lambda slope: ((nn.Frac(_ONE, nn.Plus((_ONE, nn.Sym("e", "-z")))),),
+                              (nn.Times((_S, nn.Paren(nn.Minus(_ONE, _S)))),
+                               nn.Times((_A, nn.Paren(nn.Minus(_ONE, _A)))))),
+    "tanh": lambda slope: ((nn.Apply("tanh", _Z),), (nn.Minus(_ONE, nn.Sym("a", 2)),)),
+    "relu": lambda slope: ((_by_sign(_Z, _ZERO),), (_by_sign(_ONE, _ZERO),)),
+    "leaky_relu": lambda slope: ((_by_sign(_Z, nn.Times((_n(slope), _Z))),), (_by_sign(_ONE, _n(slope)),)),
+    "identity": lambda slope: ((_Z,), (_ONE,)),
+}
+"""σ(z) and σ'(z) of each element-wise activation as the setting writes them (σ' also with a = σ(z))."""
+
+SIGMA_PRIME_WITH_OUTPUT = {
+    "sigmoid": lambda a: nn.Hadamard(a, nn.Paren(nn.Minus(_ONE, a))),
+    "tanh": lambda a: nn.Minus(_ONE, nn.Hadamard(a, a)),
+}
+"""σ'(z^l) written with a^l, for the activations whose derivative textbooks write so (the others: numbers only)."""
+
+
 def _activation_blocks(result: NetworkResult) -> list[Any]:
     net = result.network
     name = net.activation
     if net.loss == "cross_entropy" and net.depth == 2:
         return []  # no element-wise layer at all
-    z, a = nn.Sym("z"), nn.Sym("a")
-    s, sp = nn.Apply("sigma", z), nn.Apply("sigma", z, prime=True)
-    one, zero = _n(1), _n(0)
-    positive, other = nn.Relation(z, ">", zero), nn.Relation(z, r"\le", zero)
-    if name == "sigmoid":
-        definition = (nn.Frac(one, nn.Plus((one, nn.Sym("e", "-z")))),)
-        derivative = (nn.Times((s, nn.Paren(nn.Minus(one, s)))), nn.Times((a, nn.Paren(nn.Minus(one, a)))))
-    elif name == "tanh":
-        definition = (nn.Apply("tanh", z),)
-        derivative = (nn.Minus(one, nn.Sym("a", 2)),)
-    elif name == "relu":
-        definition = (nn.Cases(((z, positive), (zero, other))),)
-        derivative = (nn.Cases(((one, positive), (zero, other))),)
-    elif name == "leaky_relu":
-        slope = _n(net.leaky_slope)
-        definition = (nn.Cases(((z, positive), (nn.Times((slope, z)), other))),)
-        derivative = (nn.Cases(((one, positive), (slope, other))),)
-    else:
-        definition = (z,)
-        derivative = (one,)
-    blocks: list[Any] = [Text(f"network.text.activation.{name}"), Equation(s, definition), Equation(sp, derivative)]
+    definition, derivative = ACTIVATION_FORMULAS[name](net.leaky_slope)
+    blocks: list[Any] = [Text(f"network.text.activation.{name}"), Equation(_S, definition),
+                         Equation(nn.Apply("sigma", _Z, prime=True), derivative)]
     if name in ("relu", "leaky_relu"):
         blocks.append(Text(f"network.text.kink.{name}"))
     return blocks
@@ -162,9 +167,14 @@ def _loss_formula(result: NetworkResult) -> nn.Display:
     return _with_factor(net.loss, N, m, body)
 
 
+LOSS_FACTORS = {"sse": lambda N, m: sympy.Rational(1, 2), "mse": lambda N, m: sympy.Rational(1, N * m),
+                "cross_entropy": lambda N, m: sympy.Rational(-1, N)}
+"""The factor written before the loss's double sum over N samples of m outputs."""
+
+
 def _with_factor(loss: str, N: int, m: int, body: nn.Display) -> nn.Display:
     """½ · body, 1/(N·m) · body or −1/N · body, the factor as a fraction (−body when N = 1)."""
-    factor = loss_factor(loss, N, m)
+    factor = LOSS_FACTORS[loss](N, m)
     if factor == -1:
         return nn.Neg(body)
     fraction = nn.Frac(_n(abs(factor.p)), _n(factor.q))
@@ -221,16 +231,10 @@ def _loss_numbers(result: NetworkResult, fwd) -> nn.Display:
 
 
 def _sigma_prime_formula(result: NetworkResult, layer: int) -> tuple[nn.Display, ...]:
-    """σ'(z^l) written with a^l (sigmoid, tanh) or by the sign of z^l, then its numbers."""
-    net = result.network
-    name = net.activation_of(layer)
-    a = nn.Sym("a", layer)
+    """σ'(z^l) written with a^l (sigmoid, tanh), then its numbers."""
     value = _matrix(result.sigma_prime[layer])
-    if name == "sigmoid":
-        return nn.Hadamard(a, nn.Paren(nn.Minus(_n(1), a))), value
-    if name == "tanh":
-        return nn.Minus(_n(1), nn.Hadamard(a, a)), value
-    return (value,)
+    with_output = SIGMA_PRIME_WITH_OUTPUT.get(result.network.activation_of(layer))
+    return (with_output(nn.Sym("a", layer)), value) if with_output else (value,)
 
 
 def _output_error(result: NetworkResult) -> Section:
