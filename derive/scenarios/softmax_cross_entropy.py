@@ -14,6 +14,7 @@ from ..graph import Graph, Node, exact, softmax_nodes
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
 from ._helpers import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
+from .concepts import rule_card
 
 NAME = "softmax-cross-entropy"
 CLASSES = (1, 2, 3)
@@ -61,7 +62,7 @@ def build() -> Walkthrough:
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
     intro = (_setting(derivation), _graph_section())
     extra = (_rules_section(), _path_section(derivation), _softmax_section(derivation),
-             _why_section(derivation), _vector_section(derivation, eta))
+             _why_section(derivation), _vector_section(derivation, eta), rule_card(derivation))
     return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
 
 
@@ -119,6 +120,9 @@ def _rules_section() -> Section:
         Text(_key("text.rule_add")),
         Text(_key("text.rule_mul")),
         Text(_key("text.rule_log"), (("rule", _eq(Grad("l", "y"), 1 / _g("y"))),)),
+        Text(_key("text.rule_log_slip"), (("slip", sympy.Ne(sympy.log(_g("y_1")), 1 / _g("y_1"), evaluate=False)),
+                                          ("meant", _eq(sympy.Derivative(sympy.log(_g("y_1")), _g("y_1")),
+                                                        1 / _g("y_1"))))),
         Text(_key("text.rule_start"), (("start", _eq(Grad("L", "L"), Integer(1))),)),
     ))
 
