@@ -140,7 +140,8 @@ def nudge_section(d: Derivation, leaf: str, h: Expr) -> Section:
     held = tuple((s, s.value) for s in quotient.atoms(Shown))
     return Section(key("nudge", "heading"), (
         Text(key("nudge", "meaning"), (("grad", eq(Grad(d.output, leaf), n.gradient)), ("leaf", symbol(leaf)),
-                                       ("out", out), ("g", n.gradient), ("h", symbol("h")))),
+                                       ("out", out), ("h", symbol("h")),
+                                       ("gh", sympy.Mul(Shown(n.gradient), symbol("h"), evaluate=False)))),
         Text(key("nudge", "try"), (("h", eq(symbol("h"), h)), ("leaf", symbol(leaf)), ("old", n.value),
                                    ("new", exact(n.value + h)), ("out", out), ("before", n.before),
                                    ("after", n.up), ("change", n.change),

@@ -32,7 +32,7 @@ def build() -> Walkthrough:
         chain = sympy.Mul(Grad("E", "y"), Grad("y", "w"))
         closed = sympy.Mul(y - t, x)
     intro = (Section("scenario.toast.heading.story", (
-        Text("scenario.toast.text.robot"),
+        Text("scenario.toast.text.robot", (("w", w),)),
         Text("scenario.toast.text.numbers", tuple((n, sympy.Eq(symbol(n), point[n], evaluate=False))
                                                   for n in ("x", "t", "w")) + (("eta", sympy.Eq(sympy.Symbol("eta"), eta, evaluate=False)),
                                                   ("model", sympy.Eq(y, w * x)),
@@ -46,8 +46,8 @@ def build() -> Walkthrough:
             ("t", sympy.Eq(t, point["t"], evaluate=False)))),
     )), seed_section(derivation))
     extra = (Section("scenario.toast.heading.chain", (
-        Text("scenario.toast.text.chain"),
+        Text("scenario.toast.text.chain", (("E", e), ("w", w))),
         Claim(Grad("E", "w"), (chain, closed), derivation.gradients["w"].value),
-        Text("scenario.toast.text.direction_result"),
+        Text("scenario.toast.text.direction_result", (("w", w),)),
     )), nudge_section(derivation, "w", parse_number(NUDGE, "h")), rule_card(derivation))
     return make("toast", PROGRAM, derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
