@@ -23,6 +23,7 @@ FILL = "\u25ca"  # what a placeholder becomes before prose is inspected: breaks 
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$", re.S)
 FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
 BACKTICKS = re.compile(r"`[^`\n]*`")
+GLOSS = re.compile(r"（[a-z]+(?: [a-z]+)*）")  # a textbook term's English in full-width parentheses: 誤差逆伝播法（backpropagation）
 CODEISH = re.compile(r"""
       --[A-Za-z][\w-]*                              # command-line options: --wrt
     | [A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?      # dotted identifiers: sympy.diff
@@ -51,7 +52,7 @@ def filled(text: str) -> str:
 
 def prose(text: str) -> str:
     """Text with code blocks, maths, backticks and code-ish tokens replaced by FILL (which breaks word runs)."""
-    for pattern in (FENCE, MATH, BACKTICKS, CODEISH):
+    for pattern in (FENCE, MATH, BACKTICKS, GLOSS, CODEISH):
         text = pattern.sub(f" {FILL} ", text)
     return text
 

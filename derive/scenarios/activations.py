@@ -347,15 +347,20 @@ def _loss_section(main: Derivation, walks: Mapping[str, Derivation]) -> Section:
         by_z_subs = subs + ((Grad("C", "a"), local(d, "C", "a").local_value),
                             (Grad("a", "z"), local(d, "a", "z").local_value))
         blocks += [
-            Text(_key(f"text.loss_{loss.key}")),
+            Text(_key(f"text.loss_{loss.key}"), _loss_maths()),
             Claim(C, (loss.value,), d.values["C"], subs=subs),
             Claim(Grad("C", "a"), (loss.by_a,), local(d, "C", "a").local_value, subs=subs),
             Claim(Grad("C", "z"), (through, loss.by_z), d.gradients["z"].value, subs=by_z_subs),
         ]
-    blocks.append(Text(_key("text.losses_reading")))
+    blocks.append(Text(_key("text.losses_reading"), _loss_maths()))
     if not abs(walks["binary_cross_entropy"].gradients["z"].value) > abs(walks["mse"].gradients["z"].value):
         raise CheckFailure("self-check failed: the text says cross-entropy pushes harder than MSE here")
     return Section(_key("heading.losses"), tuple(blocks))
+
+
+def _loss_maths() -> tuple:
+    """The sigmoid's derivative a(1 − a) and the error a − t, for the prose about the losses."""
+    return (("sp", sympy.Mul(A, 1 - A, evaluate=False)), ("err", A - T), ("a_", A), ("t_", T))
 
 
 def softmax_ce_graphs(target: tuple[Expr, ...]) -> tuple[Graph, Graph]:

@@ -211,6 +211,7 @@ def _hell_section() -> Section:
         Equation(Grad("C", "w^2_11"), (sympy.Sum(path, (J_, 1, Integer(SIZES[L]))),)),
         Text(_key("text.hell_batch"), (("CT", _eq(_g("C_T"), sympy.Sum(_g("C_k"), (K_, 1, Integer(MATERIAL_SAMPLES))))),
                                        ("samples", MATERIAL_SAMPLES))),
+        Text(_key("text.hell_material"), (("links", len(path.args)),)),
     ))
 
 

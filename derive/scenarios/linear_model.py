@@ -4,14 +4,18 @@ from __future__ import annotations
 import sympy
 
 from ..backward import derive
-from ..graph import definition, symbol
+from ..graph import definition, exact, symbol
 from ..notation import Grad
 from ..parse import parse_number, parse_program
-from ..walkthrough import Claim, Equation, Listing, Section, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Listing, Section, Table, Text, Walkthrough, gradient_descent, make
+from .common import eq, maths
+from .concepts import fan_out_section, one_pass_section, rule_card
 
 PROGRAM = "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t"
 POINT = {"x": "2", "w": "3", "b": "1", "y_": "5"}
 LEARNING_RATE = "1.0"
+PARAMETERS = ("w", "b")  # x is an input and y_ a target: data, not parameters
+SMALL_LEARNING_RATE = "0.1"
 
 
 def build() -> Walkthrough:
@@ -44,11 +48,56 @@ def build() -> Walkthrough:
         Claim(Grad("f", "b"), (closed_b,), derivation.gradients["b"].value,
               subs=tuple((symbol(n), v) for n, v in point.items())),
         Text("scenario.linear-model.text.closed_form_agrees"),
-    )), Section("scenario.linear-model.heading.warning", (
-        Text("scenario.linear-model.text.warning"),
-    )))
+    )), fan_out_section(derivation, "f", "t", (_slip(),)), one_pass_section(derivation),
+        _overshoot_section(derivation, parse_number(LEARNING_RATE, "lr")),
+        _parameters_section(derivation, parse_number(LEARNING_RATE, "lr"), parse_number(SMALL_LEARNING_RATE, "lr")),
+        rule_card(derivation))
     return make("linear-model", PROGRAM, derivation, learning_rate=parse_number(LEARNING_RATE, "lr"), steps=1,
                 intro=intro, extra=extra)
+
+
+def _slip() -> Text:
+    """The notes write ∂f/∂t = ∂f/∂t · ∂f/∂f: true (∂f/∂f = 1) but circular; the chain rule's second factor is the
+    local gradient of the node f = t·t."""
+    t = symbol("t")
+    with sympy.evaluate(False):
+        circular = sympy.Mul(Grad("f", "t"), Grad("f", "f"))
+        meant = sympy.Mul(Grad("f", "f"), 2 * t)
+    return Text("scenario.linear-model.text.slip", (("material", eq(Grad("f", "t"), circular)),
+                                                     ("seed", eq(Grad("f", "f"), sympy.Integer(1))),
+                                                     ("meant", eq(Grad("f", "t"), meant))))
+
+
+def predicted_fall(derivation, learning_rate) -> sympy.Expr:
+    """What the gradient promises for a step of size η on the wrt leaves: η Σ (∂f/∂v)² (first order)."""
+    return exact(learning_rate * sum((derivation.gradients[v].value ** 2 for v in derivation.wrt), sympy.S.Zero))
+
+
+def _overshoot_section(derivation, learning_rate) -> Section:
+    after = gradient_descent(derivation, learning_rate, 1)[0].derivation
+    return Section("scenario.linear-model.heading.overshoot", (
+        Text("scenario.linear-model.text.overshoot", (
+            ("eta", eq(sympy.Symbol("eta"), learning_rate)), ("before", derivation.output_value),
+            ("after", after.output_value), ("fall", predicted_fall(derivation, learning_rate)),
+            ("y", eq(symbol("y"), after.values["y"])), ("target", eq(symbol("y_"), after.values["y_"])))),
+    ))
+
+
+def _parameters_section(derivation, learning_rate, small) -> Section:
+    only_wb = derive(derivation.graph, derivation.point, PARAMETERS)
+    large = gradient_descent(only_wb, learning_rate, 1)[0]
+    step = gradient_descent(only_wb, small, 1)[0]
+    rows = tuple((maths(symbol(leaf)), old, gradient, new) for leaf, old, gradient, new in step.changes)
+    return Section("scenario.linear-model.heading.parameters", (
+        Text("scenario.linear-model.text.parameters", (
+            ("x", symbol("x")), ("target", symbol("y_")), ("w", symbol("w")), ("b", symbol("b")),
+            ("eta", eq(sympy.Symbol("eta"), learning_rate)), ("large", eq(symbol("f"), large.derivation.output_value)),
+            ("small", eq(sympy.Symbol("eta"), small)))),
+        Table(("table.variable", "table.before", "table.gradient", "table.after"), rows),
+        Text("scenario.linear-model.text.landed", (
+            ("y", eq(symbol("y"), step.derivation.values["y"])), ("target", eq(symbol("y_"), step.derivation.values["y_"])),
+            ("f", eq(symbol("f"), step.derivation.output_value)))),
+    ))
 
 
 def _chain_rule_example() -> Equation:

@@ -13,6 +13,7 @@ from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
 from .common import exact_point, maths, program_text
+from .concepts import gates_section, rule_card
 
 NAME = "sigmoid-sse"
 N = 3
@@ -67,9 +68,9 @@ def build() -> Walkthrough:
     graph = build_graph()
     derivation = derive(graph, point(), WRT)
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
-    intro = (_setting(derivation, eta), _plan())
-    extra = (_loss_section(derivation), _sigmoid_section(derivation), _linear_section(derivation),
-             _batch_section(derivation, eta))
+    intro = (_setting(derivation, eta), _plan(), rule_card(derivation))
+    extra = (_loss_section(derivation), _sigmoid_section(derivation), gates_section("Z_1", derivation.values["Z_1"]),
+             _linear_section(derivation), _batch_section(derivation, eta))
     return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
 
 

@@ -16,6 +16,7 @@ from ..graph import Graph, Node, exact, softmax_nodes
 from ..notation import Grad
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
 from .common import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
+from .concepts import rule_card
 
 NAME = "softmax-cross-entropy"
 CLASSES = (1, 2, 3)
@@ -63,7 +64,7 @@ def build() -> Walkthrough:
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
     intro = (_setting(derivation), _graph_section())
     extra = (_rules_section(), _path_section(derivation), _softmax_section(derivation),
-             _why_section(derivation), _vector_section(derivation, eta))
+             _why_section(derivation), _vector_section(derivation, eta), rule_card(derivation))
     return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
 
 
@@ -109,18 +110,26 @@ def _graph_section() -> Section:
             ("s", _eq(_g("s_n"), sympy.Sum(_g("m_n_k"), (KK, 1, K_)))),
             ("c", _eq(_g("c_n"), sympy.Mul(Integer(-1), _g("s_n"), evaluate=False))),
             ("S", _eq(_g("S"), sympy.Sum(_g("c_n"), (NN, 1, SYM_N)))),
-            ("L", _eq(_g("L"), sympy.Mul(1 / SYM_N, _g("S"), evaluate=False))))),
+            ("L", _eq(_g("L"), sympy.Mul(1 / SYM_N, _g("S"), evaluate=False)))) + CONSTANTS),
     ))
 
 
 # ---------------------------------------------------------------- the three rules and the path from L
 
+CONSTANTS = (("minus", Integer(-1)), ("inverse_n", 1 / SYM_N))
+"""The graph's two constant factors, −1 and 1/N, for the prose that names them."""
+
+
 def _rules_section() -> Section:
     return Section(_key("heading.rules"), (
         Text(_key("text.rules_intro")),
         Text(_key("text.rule_add")),
-        Text(_key("text.rule_mul")),
-        Text(_key("text.rule_log"), (("rule", _eq(Grad("l", "y"), 1 / _g("y"))),)),
+        Text(_key("text.rule_mul"), CONSTANTS),
+        Text(_key("text.rule_log"), (("rule", _eq(Grad("l", "y"), 1 / _g("y"))), ("inverse", 1 / _g("x")),
+                                     ("x", _g("x")))),
+        Text(_key("text.rule_log_slip"), (("slip", sympy.Ne(sympy.log(_g("y_1")), 1 / _g("y_1"), evaluate=False)),
+                                          ("meant", _eq(sympy.Derivative(sympy.log(_g("y_1")), _g("y_1")),
+                                                        1 / _g("y_1"))))),
         Text(_key("text.rule_start"), (("start", _eq(Grad("L", "L"), Integer(1))),)),
     ))
 
@@ -134,7 +143,7 @@ def _path_section(d: Derivation) -> Section:
                                         ("N", _eq(SYM_N, Integer(N)))))]
     for i, (node, formula) in enumerate(zip(names[1:], formulas)):
         above = names[i]
-        blocks.append(Text(_key(f"text.path_{i + 1}")))
+        blocks.append(Text(_key(f"text.path_{i + 1}"), CONSTANTS))
         chain = (formula,) if above == "L" else (
             sympy.Mul(Grad("L", above), Grad(above, node), evaluate=False), formula)
         blocks.append(Claim(Grad("L", node), chain, d.gradients[node].value, subs=SUBS_N))
