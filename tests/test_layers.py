@@ -368,33 +368,22 @@ def derive_tree() -> Tree:
     return read_tree(ROOT / PACKAGE)
 
 
-def _report(violations: list[str], what: str) -> str:
-    return f"{len(violations)} {what}:\n" + "\n".join(violations)
+CHECKS = {  # id: (what a violation is, the check on derive)
+    "upward": ("(a) imports from a higher layer, or between models", lambda tree: upward_imports(tree, LAYERS, APART)),
+    "cycles": ("(b) lines on import cycles", import_cycles),
+    "deferred": ("(c) imports inside functions",
+                 lambda tree: deferred_imports(tree, DEFERRING_MODULES, DEFERRABLE)),
+    "private": ("(d) private names taken from another module", private_imports),
+    "unplaced": ("(e) modules outside the layer table, or stale entries",
+                 lambda tree: unplaced_modules(tree, LAYERS) + stale_entries(tree, LAYERS)),
+}
 
 
-def test_no_import_from_a_higher_layer(derive_tree):
-    violations = upward_imports(derive_tree, LAYERS, APART)
-    assert not violations, _report(violations, "imports from a higher layer (or between models)")
-
-
-def test_no_import_cycles(derive_tree):
-    violations = import_cycles(derive_tree)
-    assert not violations, _report(violations, "lines on import cycles")
-
-
-def test_no_imports_inside_functions(derive_tree):
-    violations = deferred_imports(derive_tree, DEFERRING_MODULES, DEFERRABLE)
-    assert not violations, _report(violations, "imports inside functions")
-
-
-def test_no_private_names_across_modules(derive_tree):
-    violations = private_imports(derive_tree)
-    assert not violations, _report(violations, "private names taken from another module")
-
-
-def test_every_module_is_in_a_layer(derive_tree):
-    violations = unplaced_modules(derive_tree, LAYERS) + stale_entries(derive_tree, LAYERS)
-    assert not violations, _report(violations, "modules outside the layer table (or stale entries)")
+@pytest.mark.parametrize("check", CHECKS)
+def test_derive_holds_the_layers(derive_tree, check):
+    what, find = CHECKS[check]
+    violations = find(derive_tree)
+    assert not violations, f"{len(violations)} {what}:\n" + "\n".join(violations)
 
 
 def test_the_reader_sees_the_whole_package(derive_tree):
