@@ -34,7 +34,7 @@ def documents(walk) -> dict[tuple[str, str], str]:
     return {(fmt, lang): render(walk, fmt, lang) for fmt in FORMATS for lang in LANGUAGES}
 
 
-# --- the oracle: the toast robot of the study material, y = w x, E = ½(y − t)², at w = 1, x = 2, t = 4, η = 0.1 ----
+# --- the oracle: the toast robot of the study material, y = w x, E = ½(y − t)², at w = 1, x = 2, t = 4, η = 0.1
 
 w, x, t = sympy.symbols("w x t", real=True)
 POINT = {w: sympy.Integer(1), x: sympy.Integer(2), t: sympy.Integer(4)}

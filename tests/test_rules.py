@@ -33,7 +33,8 @@ class Case:
     constants: frozenset[int] = frozenset()  # operand positions given as numbers, not variables
 
     def __str__(self) -> str:
-        shown = ", ".join(format(float(v), "g") + ("(const)" if i in self.constants else "") for i, v in enumerate(self.point))
+        shown = ", ".join(format(float(v), "g") + ("(const)" if i in self.constants else "")
+                          for i, v in enumerate(self.point))
         return f"{self.op}[{shown}]{list(self.params) if self.params else ''}"
 
 
