@@ -72,6 +72,8 @@ CASES: list[Case] = [
     Case("softmax_cross_entropy", _r("0.3", "-1.2", "2", "0.2", "0.5", "0.3")),  # soft targets
     Case("softmax_cross_entropy", _r("0.3", "-1.2", "2", "0.4", "0.5", "0.3")),  # targets summing to 1.2
     Case("softmax_cross_entropy", _r("1.5", "-0.5", "1", "0"), constants=frozenset({2, 3})),
+    Case("cross_entropy", _r("0.2", "0.5", "0.3", "0.1", "0.6", "0.3")),  # on probabilities, soft targets
+    Case("cross_entropy", _r("0.2", "0.5", "0.3", "0", "1", "0"), constants=frozenset({3, 4, 5})),  # one-hot
 ]
 
 OUT = sympy.Symbol("out", real=True)  # what the rule table writes the node's own output as
@@ -209,6 +211,6 @@ def test_softmax_written_with_its_outputs_is_the_textbook_form(k):
 
 
 def test_mismatched_loss_operands_are_refused():
-    for op in ("mse", "sse", "binary_cross_entropy", "softmax_cross_entropy"):
+    for op in ("mse", "sse", "binary_cross_entropy", "softmax_cross_entropy", "cross_entropy"):
         with pytest.raises(ValueError, match="even"):
             RULES[op].forward([R(1), R(2), R(3)], ())
