@@ -67,6 +67,8 @@ def json_data(report: Report, lang: str = "en") -> dict[str, Any]:
                     "rhs_value": _number(step.counterexample.rhs_value)},
                 "expected": step.expected,
                 "slip": None if step.slip is None else slip_text(step.slip, t, _dollars),
+                "slip_kind": None if step.ok is not False else (step.slip.kind if step.slip else "unnamed"),
+                "method": step.method,
             } for step in claim.steps],
         } for claim in report.claims],
         "skipped": [{"line": s.line, "text": s.text} for s in report.skipped],

@@ -1,0 +1,160 @@
+"""`derive verify` on derivations written out from textbooks and lecture notes (tests/textbooks/, issue 16).
+
+Each ``NAME.md`` is a correct derivation as its source writes it and must be accepted (exit 0); ``NAME.slip.md``
+is the same text with one realistic slip, which must fail (exit 1) at the manifest's claim line and step, named
+with the manifest's slip kind. The cases not yet met are listed in ``OPEN`` (strict xfail: a case that starts to
+pass fails the run until it is taken off the list); ``python tests/test_textbooks.py`` prints the counts.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tomllib
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDER = ROOT / "tests" / "textbooks"
+CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
+
+OPEN: dict[str, str] = {
+    'nielsen-matrix-recurrence': "false alarm at (11, 1, 'shape')",
+    'nielsen-matrix-recurrence.slip': 'caught at (11, 1), not at (15, 1)',
+    'nielsen-softmax-log-likelihood': "false alarm at (13, 1, 'unnamed')",
+    'nielsen-softmax-log-likelihood.slip': 'caught at (13, 1), not at (15, 1)',
+    'nielsen-vanishing-chain.slip': "named 'missing_factor', not 'missing_gate'",
+    'goodfellow-tanh-hidden.slip': "named 'missing_factor', not 'missing_gate'",
+    'goodfellow-two-layer-vector': 'refused: «\\nabla» is not supported: write the gradient as «\\frac{\\partial C}{\\partial a}»',
+    'goodfellow-two-layer-vector.slip': 'refused',
+    'goodfellow-chain-rule-scalar': 'refused: «g(…)» looks like a function derive does not know: define it first (for example «',
+    'goodfellow-chain-rule-scalar.slip': 'refused',
+    'ufldl-three-layer': 'refused: «f(…)» looks like a function derive does not know: define it first (for example «',
+    'ufldl-three-layer.slip': 'refused',
+    'ng-logistic-output': 'refused: unknown macro «\\mathcal»',
+    'ng-logistic-output.slip': 'refused',
+    'bishop-tanh-two-layer': 'refused: the formula «\\tanh» ends too early',
+    'bishop-tanh-two-layer.slip': 'refused',
+    'bishop-output-delta.slip': "named 'unnamed', not 'index_swap'",
+    'bishop-softmax-cross-entropy': "false alarm at (9, 1, 'unnamed')",
+    'bishop-softmax-cross-entropy.slip': "named 'unnamed', not 'sign'",
+    'bishop-logistic-regression': 'refused: cannot read «\\{»',
+    'bishop-logistic-regression.slip': 'refused',
+    'cs231n-add-multiply': "false alarm at (11, 2, 'missing_link')",
+    'cs231n-sigmoid-neuron.slip': 'not caught (exit 0)',
+    'cs231n-softmax-loss': 'refused: unknown macro «\\mathbb»',
+    'cs231n-softmax-loss.slip': 'refused',
+    'cs231n-max-gate': 'refused: «\\max» is not supported',
+    'cs231n-max-gate.slip': 'refused',
+    'grosse-univariate': 'refused: unknown macro «\\mathcal»',
+    'grosse-univariate.slip': 'refused',
+    'grosse-regularized': 'refused: unknown macro «\\mathcal»',
+    'grosse-regularized.slip': 'refused',
+    'mitchell-output-units.slip': "named 'missing_symbol', not 'missing_factor'",
+    'cs229-logistic-regression': 'refused: unknown macro «\\ell»',
+    'cs229-logistic-regression.slip': 'refused',
+    'cs229-lms': 'refused: $J$ does not depend on $\\theta_{2}$ (check the names, indices and layers)',
+    'cs229-lms.slip': 'refused',
+    'softmax-jacobian': "false alarm at (7, 1, 'unnamed')",
+    'softmax-jacobian.slip': "named 'unnamed', not 'sign'",
+    'log-softmax-gradient': 'refused: unknown macro «\\ell»',
+    'log-softmax-gradient.slip': 'refused',
+    'tanh-derivative-identity': 'refused: unexpected «^» in «1 - \\tanh^2 x»',
+    'tanh-derivative-identity.slip': 'refused',
+    'sigmoid-derivative-identity': 'refused: unexpected «\\sigma» in «\\frac{d\\sigma(x)}{dx}»',
+    'sigmoid-derivative-identity.slip': 'refused',
+    'relu-gate': 'refused: «\\max» is not supported',
+    'relu-gate.slip': 'refused',
+    'relu-hidden-layer': 'refused: unknown macro «\\mathbb»',
+    'relu-hidden-layer.slip': 'not caught (exit 0)',
+    'nielsen-l2-regularization': 'refused: $C$ does not depend on $w$ (check the names, indices and layers)',
+    'nielsen-l2-regularization.slip': 'refused',
+    'sadowski-softmax': "false alarm at (9, 2, 'unnamed')",
+    'sadowski-softmax.slip': "named 'unnamed', not 'sign'",
+    'karpathy-tanh-neuron.slip': 'not caught (exit 0)',
+    'nielsen-output-vector-y': 'refused: cannot read «\\|»',
+    'nielsen-output-vector-y.slip': 'refused',
+    'rumelhart-output-sigmoid.slip': "named 'unnamed', not 'index_swap'",
+    'd2l-l2-matrix': 'refused: unexpected «,» in «\\frac{\\lambda}{2}\\left(\\sum_{i,j} (W^{(1)}_{ij})^2 + \\sum...»',
+    'd2l-l2-matrix.slip': 'refused',
+    'material-sigma-braces.slip': 'not caught (exit 0)',
+}
+"""``"NAME"`` (correct file) or ``"NAME.slip"`` → why derive does not meet it yet."""
+
+
+def run_verify(path: Path) -> tuple[int, dict]:
+    from derive.cli import main
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        code = main(["verify", str(path), "--format", "json"])
+    return code, json.loads(buffer.getvalue())
+
+
+def first_failure(data: dict) -> tuple[int, int, str] | None:
+    """(claim line, step, slip kind) of the first false step, or None."""
+    for claim in data.get("claims", ()):
+        for step in claim["steps"]:
+            if step["ok"] is False:
+                return claim["line"], step["index"], step["slip_kind"]
+    return None
+
+
+def outcome(case: dict) -> dict[str, object]:
+    """What derive does with both files of one case, for the test and the counts."""
+    code, data = run_verify(FOLDER / f"{case['name']}.md")
+    slip_code, slip_data = run_verify(FOLDER / f"{case['name']}.slip.md")
+    failure = first_failure(slip_data)
+    return {"accepted": code == 0, "false_alarm": code == 1, "correct_code": code, "correct_data": data,
+            "slip_code": slip_code, "failure": failure,
+            "caught": slip_code == 1 and failure is not None and failure[:2] == (case["line"], case["step"]),
+            "named": failure is not None and failure[2] == case["slip"]}
+
+
+def _marks(key: str):
+    return [pytest.mark.xfail(strict=True, reason=OPEN[key])] if key in OPEN else []
+
+
+def test_each_slip_file_differs_from_its_correct_file_in_one_line():
+    for case in CASES:
+        correct = (FOLDER / f"{case['name']}.md").read_text(encoding="utf-8").splitlines()
+        slipped = (FOLDER / f"{case['name']}.slip.md").read_text(encoding="utf-8").splitlines()
+        assert len(correct) == len(slipped)
+        changed = [k + 1 for k, (a, b) in enumerate(zip(correct, slipped)) if a != b]
+        assert changed == [case["line"]], case["name"]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"], marks=_marks(c["name"])) for c in CASES])
+def test_correct_derivation_is_accepted(case):
+    code, data = run_verify(FOLDER / f"{case['name']}.md")
+    assert code == 0, (data.get("error"), first_failure(data))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"], marks=_marks(c["name"] + ".slip")) for c in CASES])
+def test_slip_is_caught_at_its_step_and_named(case):
+    code, data = run_verify(FOLDER / f"{case['name']}.slip.md")
+    assert code == 1, data.get("error")
+    assert first_failure(data) == (case["line"], case["step"], case["slip"])
+
+
+def counts() -> dict[str, int]:
+    results = [outcome(case) for case in CASES]
+    return {"pairs": len(CASES),
+            "accepted as written": sum(r["accepted"] for r in results),
+            "false alarms": sum(r["false_alarm"] for r in results),
+            "correct files refused or undecided": sum(r["correct_code"] not in (0, 1) for r in results),
+            "slips caught at the right step": sum(r["caught"] for r in results),
+            "slips caught and named": sum(r["caught"] and r["named"] for r in results)}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    if "-v" in sys.argv:
+        for case in CASES:
+            r = outcome(case)
+            print(f"{case['name']:40} correct={r['correct_code']} "
+                  f"{(r['correct_data'].get('error') or {}).get('message', '')[:70]!s:72} "
+                  f"slip={r['slip_code']} {r['failure']} want {(case['line'], case['step'], case['slip'])}")
+    for key, value in counts().items():
+        print(f"{key}: {value}")
