@@ -21,7 +21,7 @@ from .model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, Parti
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                            is_matrix, pattern_parts, patterns_unify, vector_bases)
 from .syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, has_derivative,
-                            is_numeric, parse_member, quote, walk)
+                            is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
 
@@ -172,28 +172,28 @@ class _Eq:
     kind: str  # claim, candidate, value
 
 
-def _parse(equation: Equation, index: int) -> Node:
+def _parse(equation: Equation, index: int, layered: frozenset[str]) -> Node:
     try:
-        return parse_member(equation.members[index])
+        return parse_member(equation.members[index], layered)
     except SyntaxProblem as exc:
         raise Problem(equation.line, str(exc)) from None
     except RecursionError:
         raise Problem(equation.line, "the formula is nested too deeply") from None
 
 
-def classify(equation: Equation) -> _Eq | None:
+def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
     """A claim (left side a derivative), a definition candidate (left side one symbol), or None (skipped)."""
     first = equation.members[0]
     if _DERIVATIVE_MARK.search(first):
-        members = [_parse(equation, k) for k in range(len(equation.members))]
+        members = [_parse(equation, k, layered) for k in range(len(equation.members))]
         if not has_derivative(members[0]):
             raise Problem(equation.line, "the left side looks like a derivative but cannot be read as one")
         return _Eq(equation, members, "claim")
     if _SYMBOL_LIKE.match(first):
-        lhs = _parse(equation, 0)
+        lhs = _parse(equation, 0, layered)
         if not isinstance(lhs, Sym):
             return None
-        members = [lhs] + [_parse(equation, k) for k in range(1, len(equation.members))]
+        members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
         if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
             return _Eq(equation, members, "value")
         return _Eq(equation, members, "candidate")
@@ -230,8 +230,9 @@ def read_document(text: str) -> Document:
         raise Problem(exc.line, exc.message) from None
 
     classified: list[_Eq] = []
+    layered = layered_bases(" ".join(chunk.text for chunk in chunks))
     for equation in found:
-        item = classify(equation)
+        item = classify(equation, layered)
         if item is None:
             skipped.append(Skipped(equation.line, equation.text))
         else:
@@ -704,7 +705,8 @@ class ClaimChecker:
         fixed = fixed or {}
         matrix = is_matrix(deep_a)
         for attempt in range(MAX_POINT_TRIES):
-            point = {s: fixed.get(s, Fraction(rng.randint(1, 19), 10)) for s in names}
+            signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
+            point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
             vas = [evaluate(e, point) for e in entries(deep_a)]
             vbs = [evaluate(e, point) for e in entries(deep_b)]
             if any(v is None for v in vas + vbs):
@@ -921,6 +923,19 @@ class ClaimChecker:
 
 class _Unchecked(Exception):
     """A forward value (``y = 2``) that the document gives no point for: listed as skipped."""
+
+
+COUNT_NAMES = frozenset({"N", "K", "M", "n", "m", "B"})
+"""Bare symbols that count things (samples, classes, batch size): positive integers at every test point."""
+
+
+def _test_value(symbol, rng: random.Random, signed: bool) -> Fraction:
+    """A test value: a count 1…6; else 0.1…1.9 in size, of either sign when ``signed`` (every point draws the
+    signs afresh, so a ReLU or indicator is seen on both sides of its kink)."""
+    if isinstance(symbol, VName) and symbol.base in COUNT_NAMES and not symbol.subs and symbol.layer is None:
+        return Fraction(rng.randint(1, 6))
+    value = Fraction(rng.randint(1, 19), 10)
+    return -value if signed and rng.random() < 0.5 else value
 
 
 def _stronger(current: str, new: str) -> str:

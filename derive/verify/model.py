@@ -180,10 +180,12 @@ class DDerivOf(sympy.Expr):
 
 
 class DFunc(sympy.Expr):
-    """σ, σ', ReLU as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU)."""
+    """σ, σ', ReLU, the unit step as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU, 3 step)."""
 
     def _derive_latex(self, printer) -> str:
         arg, code = self.args
+        if int(code) == 3:
+            return r"\mathbb{1}\left[" + printer._print(arg) + r" > 0\right]"
         name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
         return name + r"\left(" + printer._print(arg) + r"\right)"
 
@@ -288,6 +290,8 @@ def display(node: Node) -> sympy.Basic:
             return DFunc(arg, sympy.Integer(1))
         if node.name == "relu":
             return DFunc(arg, sympy.Integer(2))
+        if node.name == "step":
+            return DFunc(arg, sympy.Integer(3))
         if node.name == "sqrt":
             return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
         return getattr(sympy, node.name)(arg, evaluate=False)
@@ -334,6 +338,11 @@ class Relu(sympy.Function):
 
     def _derive_latex(self, printer) -> str:
         return r"\operatorname{ReLU}\left(" + printer._print(self.args[0]) + r"\right)"
+
+
+def unit_step(u: sympy.Expr) -> sympy.Expr:
+    """The indicator 1[u > 0]: ReLU's derivative, 0 at the kink as PyTorch has it."""
+    return sympy.Heaviside(u, 0)
 
 
 def sigma_prime(u: sympy.Expr) -> sympy.Expr:
@@ -468,6 +477,12 @@ class Model:
         subs = tuple(self.index_value(s, binds) for s in sym.subs)
         return VName(sym.base, sym.decor, sym.primes, layer, subs)
 
+    def is_kronecker(self, name: VName) -> bool:
+        """δ with two bound indices, no layer and no definition of its own is the Kronecker delta δ_{ij}."""
+        base, decor, primes, layer, subs = name.parts
+        return (base == "delta" and decor is None and not primes and layer is None and len(subs) == 2
+                and all(isinstance(s, int) for s in subs) and self.rhs_of(name) is None)
+
     # --- conversion --------------------------------------------------------------------------------------------
     def conc(self, node: Node, binds: dict[str, int], definition: bool = False) -> sympy.Expr:
         """The checking form of a syntax tree under index bindings (see the module docstring)."""
@@ -480,7 +495,10 @@ class Model:
                 return sympy.pi
             if not definition and self.is_vector(node):
                 return self.vector(node, binds)
-            return self.name(node, binds)
+            name = self.name(node, binds)
+            if self.is_kronecker(name):
+                return sympy.Integer(1 if name.subs[0] == name.subs[1] else 0)
+            return name
         if isinstance(node, Add):
             terms = [self.conc(t, binds, definition) for _, t in node.terms]
             signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
@@ -518,7 +536,7 @@ class Model:
             return value.T if is_matrix(value) else value
         if isinstance(node, Func):
             arg = self.conc(node.arg, binds, definition)
-            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "sqrt": sympy.sqrt,
+            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
                         "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin,
                         "cos": sympy.cos}[node.name]
             return arg.applyfunc(function) if is_matrix(arg) else function(arg)
