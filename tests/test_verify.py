@@ -136,17 +136,26 @@ def _audit_events(function):
 
 @pytest.mark.parametrize("case", HOSTILE, ids=[c["name"] for c in HOSTILE])
 def test_hostile_input_is_refused_with_one_line(case, validator):
+    """A document that cannot be read is refused (exit 2); a relation that cannot be read is listed as skipped
+    with its line and reason while the document goes on (exit 4, issue 16)."""
     verify_text(case["doc"])  # warm up: imports and caches may open files the first time
     report, events = _audit_events(lambda: verify_text(case["doc"]))
-    assert report.exit_code == 2, [(c.line, c.ok) for c in report.claims]
-    message = report.error.message
+    assert events == [], f"verify opened, ran or started something: {events[:3]}"
+    data = check_json(report, validator)
+    if report.error is None:
+        assert report.exit_code == 4, [(c.line, c.ok) for c in report.claims]
+        unread = [s for s in report.unread if case["message"] in s.reason]
+        assert unread, report.skipped
+        message, line = unread[0].reason, unread[0].line
+        assert {"line": line, "text": unread[0].text, "reason": message} in data["skipped"]
+    else:
+        assert report.exit_code == 2, [(c.line, c.ok) for c in report.claims]
+        message, line = report.error.message, report.error.line
+        assert data["error"]["message"] == message
     assert case["message"] in message
     assert "\n" not in message and "Traceback" not in message
     if "line" in case:
-        assert report.error.line == case["line"]
-    assert events == [], f"verify opened, ran or started something: {events[:3]}"
-    data = check_json(report, validator)
-    assert data["error"]["message"] == message
+        assert line == case["line"]
     lang = LANGUAGES[HOSTILE.index(case) % 2]
     for fmt in ("text", "markdown", "latex", "html"):
         assert render_report(report, fmt, lang).strip()  # the user's text never breaks a format
@@ -185,9 +194,9 @@ def _hostile_bytes() -> list[tuple[str, bytes, str]]:
 @pytest.mark.parametrize("name,data,message", _hostile_bytes(), ids=[c[0] for c in _hostile_bytes()])
 def test_hostile_bytes_are_refused(name, data, message, validator):
     report = verify_bytes(data)
-    assert report.exit_code == 2
-    assert message in report.error.message
-    assert "\n" not in report.error.message
+    reasons = [report.error.message] if report.error else [s.reason for s in report.unread]
+    assert report.exit_code == (2 if report.error else 4)
+    assert any(message in reason and "\n" not in reason for reason in reasons), reasons
     check_json(report, validator)
 
 
@@ -493,3 +502,19 @@ def test_cli_verify(fmt, capsys, tmp_path, validator):
     assert not (tmp_path / "never").exists()
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "UTF-8" in err
+
+
+def test_unreadable_relation_is_skipped_with_its_line_and_the_document_goes_on(validator):
+    """Issue 16: one construct derive cannot read no longer aborts the document."""
+    text = ("$$E = \\frac{1}{2}(y - t)^2$$\n"
+            "$$\\frac{\\partial E}{\\partial y} = \\mathfrak{Q}$$\n"
+            "$$\\frac{\\partial E}{\\partial t} = t - y$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4
+    assert [(c.line, c.ok) for c in report.claims] == [(3, True)]
+    assert [(s.line, s.reason) for s in report.unread] == [(2, "unknown macro «\\mathfrak»")]
+    data = check_json(report, validator)
+    assert {"line": 2, "text": report.unread[0].text, "reason": "unknown macro «\\mathfrak»"} in data["skipped"]
+    assert "not read: unknown macro" in render_report(report, "text", "en")
+    wrong = verify_text(text.replace("= t - y", "= y - t"))
+    assert wrong.exit_code == 1 and [(c.line, c.ok) for c in wrong.claims] == [(3, False)]

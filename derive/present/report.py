@@ -71,7 +71,8 @@ def json_data(report: Report, lang: str = "en") -> dict[str, Any]:
                 "method": step.method,
             } for step in claim.steps],
         } for claim in report.claims],
-        "skipped": [{"line": s.line, "text": s.text} for s in report.skipped],
+        "skipped": [{"line": s.line, "text": s.text, **({"reason": s.reason} if s.reason else {})}
+                    for s in report.skipped],
     }
 
 
@@ -170,6 +171,8 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         summary = t["verify.summary.wrong"].format(wrong=wrong, claims=len(report.claims))
     elif undecided:
         summary = t["verify.summary.undecided"].format(undecided=undecided, claims=len(report.claims))
+    elif report.unread:
+        summary = t["verify.summary.unread"].format(unread=len(report.unread), claims=len(report.claims))
     else:
         summary = t["verify.summary.ok"].format(claims=len(report.claims))
     error = None
@@ -187,7 +190,9 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "definitions": [{"line": d.line, "latex": d.latex, "where": t["verify.at_line"].format(line=d.line)}
                         for d in report.definitions],
         "skipped": [{"line": s.line, "text": s.text, "code": _code_span(s.text),
-                     "where": t["verify.at_line"].format(line=s.line)} for s in report.skipped],
+                     "where": t["verify.at_line"].format(line=s.line),
+                     "reason": None if s.reason is None else t["verify.unread"].format(reason=s.reason)}
+                    for s in report.skipped],
         "method_note": t["verify.how"],
         "has_skipped": bool(report.skipped),
     }

@@ -80,8 +80,11 @@ class ClaimResult:
 
 @dataclass(frozen=True)
 class Skipped:
+    """Maths not checked: a piece that is no relation (``reason`` None), or a relation that could not be read
+    (``reason`` says why; the document goes on, and the report cannot say everything holds: exit 4)."""
     line: int
     text: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,14 @@ class Report:
             return 2
         if any(c.ok is False for c in self.claims):
             return 1
-        if any(c.ok is None for c in self.claims):
+        if any(c.ok is None for c in self.claims) or self.unread:
             return 4
         return 0
+
+    @property
+    def unread(self) -> tuple[Skipped, ...]:
+        """The relations that could not be read."""
+        return tuple(s for s in self.skipped if s.reason is not None)
 
     # the report renders itself, like the walk-throughs (also in notebooks)
     def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
@@ -232,7 +240,11 @@ def read_document(text: str) -> Document:
     classified: list[_Eq] = []
     layered = layered_bases(" ".join(chunk.text for chunk in chunks))
     for equation in found:
-        item = classify(equation, layered)
+        try:
+            item = classify(equation, layered)
+        except Problem as exc:
+            skipped.append(Skipped(equation.line, equation.text, exc.message))
+            continue
         if item is None:
             skipped.append(Skipped(equation.line, equation.text))
         else:
@@ -256,7 +268,8 @@ def read_document(text: str) -> Document:
         try:
             pattern = pattern_parts(item.members[0])
         except ModelProblem as exc:
-            raise Problem(item.source.line, str(exc)) from None
+            skipped.append(Skipped(item.source.line, item.source.text, str(exc)))
+            continue
         if any(patterns_unify(pattern, p) for p in patterns):
             claims.append(item)
             continue
@@ -277,8 +290,11 @@ def read_document(text: str) -> Document:
         if any(patterns_unify(pattern, p) for p in patterns):
             item.kind = "forward"
             claims.append(item)
-        else:
+            continue
+        try:
             values.append((item.source.line, item.members[0], _numeric_value(item.members[1], item.source.line)))
+        except Problem as exc:
+            skipped.append(Skipped(item.source.line, item.source.text, exc.message))
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
@@ -1152,12 +1168,8 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
                 claims.append(checker.check())
         except _Unchecked:
             skipped.append(Skipped(item.source.line, item.source.text))
-        except Problem as exc:
-            return Report(error=ReportError(exc.line, exc.message))
-        except ModelProblem as exc:
-            return Report(error=ReportError(exc.line or item.source.line, str(exc)))
-        except SyntaxProblem as exc:
-            return Report(error=ReportError(item.source.line, str(exc)))
+        except (Problem, ModelProblem, SyntaxProblem) as exc:
+            skipped.append(_unread(item, exc))
         except (_Timeout, TooLarge, RecursionError) as exc:
             note = str(exc) if isinstance(exc, TooLarge) else (
                 "the time limit was reached" if isinstance(exc, _Timeout) else "too deeply nested")
@@ -1167,6 +1179,16 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     definitions = tuple(DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs)))
                         for d in document.definitions)
     return Report(tuple(claims), tuple(skipped), definitions)
+
+
+def _unread(item: _Eq, problem: Exception) -> Skipped:
+    """A claim that cannot be checked, listed with why, at the line of the fault (a definition it needs, or
+    itself)."""
+    reason = problem.message if isinstance(problem, Problem) else str(problem)
+    line = getattr(problem, "line", None) or item.source.line
+    if line != item.source.line:
+        reason += f" (needed by the claim on line {item.source.line})"
+    return Skipped(line, item.source.text, reason)
 
 
 def _undecided(item: _Eq, shown: list[str], note: str) -> ClaimResult:
