@@ -67,7 +67,7 @@ def json_data(report: Report, lang: str = "en") -> dict[str, Any]:
                     "rhs_value": _number(step.counterexample.rhs_value)},
                 "expected": step.expected,
                 "slip": None if step.slip is None else slip_text(step.slip, t, _dollars),
-                "slip_kind": None if step.ok is not False else (step.slip.kind if step.slip else "unnamed"),
+                "slip_kind": None if step.ok is not False else (step.slip.name if step.slip else "unnamed"),
                 "method": step.method,
             } for step in claim.steps],
         } for claim in report.claims],
@@ -125,6 +125,8 @@ def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
         out["expected_latex"] = step.expected
     if step.slip is not None:
         out["slip"] = slip_text(step.slip, t, math)
+    elif step.ok is False:
+        out["slip"] = t["verify.slip.unnamed"]
     return out
 
 

@@ -79,7 +79,8 @@ from pathlib import Path
 
 from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
-from ..files import shipped_folder
+from ..errors import InputError, shown
+from ..files import read_file, read_stdin, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
 
 __all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
@@ -126,8 +127,6 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
 
 def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
     """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
-    from ..errors import InputError
-    from ..files import read_file
     try:
         data = read_file(path, MAX_DOCUMENT_BYTES)
     except InputError as exc:
@@ -155,11 +154,9 @@ def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 1
     an unreadable document still gives the error object."""
     report = verify_path(path, time_limit=time_limit) if path != "-" else None
     if report is None:
-        from ..files import read_stdin
         report = verify_bytes(read_stdin(MAX_DOCUMENT_BYTES), time_limit=time_limit)
     message = None
     if report.error is not None:
-        from ..errors import shown
         where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
         message = f"{where}: {report.error.message}"
         if fmt != "json":

@@ -7,21 +7,22 @@ from __future__ import annotations
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from fractions import Fraction
 from typing import ContextManager
 
+import mpmath
 import sympy
 
 from .. import clock
-from ..notation import latex
+from ..notation import latex, number_latex
 from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
                            TooLarge, VName,
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                            is_matrix, pattern_parts, patterns_unify, vector_bases)
-from .syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, has_derivative,
-                            is_numeric, layered_bases, parse_member, quote, walk)
+from .syntax import (Add, Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, children,
+                     has_derivative, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
 
@@ -51,6 +52,16 @@ class Slip:
 
     def param(self, key: str) -> str:
         return dict(self.params)[key]
+
+    @property
+    def name(self) -> str:
+        """The slip's name in the report's vocabulary (sign, factor, index_swap, transpose, missing_factor,
+        extra_factor, missing_gate, wrong_sum, layer_index, grouping, …): variants of a sentence share a name."""
+        return SLIP_NAMES.get(self.kind, self.kind)
+
+
+SLIP_NAMES = {"sign_term": "sign", "extra_symbol": "extra_factor", "missing_symbol": "missing_factor",
+              "missing_path": "wrong_sum", "duplicate_path": "wrong_sum"}
 
 
 @dataclass(frozen=True)
@@ -341,7 +352,6 @@ def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
 
 def evaluate(expr: sympy.Expr, point: dict) -> float | None:
     """``expr`` at a point, with 30-digit arithmetic; None where it is not a finite real number."""
-    import mpmath
     with mpmath.workdps(30):
         try:
             value = _fast(expr, {k: _mpf(v) for k, v in point.items()}, {})
@@ -360,7 +370,6 @@ class _NotReal(Exception):
 
 
 def _mpf(value):
-    import mpmath
     if isinstance(value, Fraction):
         return mpmath.mpf(value.numerator) / value.denominator
     if isinstance(value, sympy.Rational):
@@ -370,7 +379,6 @@ def _mpf(value):
 
 def _fast(expr, point: dict, memo: dict):
     """A tree walk with mpmath numbers: much faster than rebuilding SymPy expressions to evaluate them."""
-    import mpmath
     if expr in memo:
         return memo[expr]
     if expr.is_Symbol:
@@ -504,7 +512,6 @@ class ClaimChecker:
                 expr = self.model.conc(self.members[0], binds)
                 if isinstance(self.members[0], Func) and self.members[0].name == "dsigma":
                     u = self.model.conc(self.members[0].arg, binds)
-                    from .model import Sigmoid
                     expr = Sigmoid(u) * (1 - Sigmoid(u))
         except (ModelProblem, TooLarge):
             return None
@@ -591,7 +598,6 @@ class ClaimChecker:
         return undecided or StepResult(k, lhs, rhs, True, method=method)
 
     def _expected_value(self, binds) -> str | None:
-        from ..notation import number_latex
         try:
             deep = self.model.full(self.model.conc(self.members[0], binds))
         except (ModelProblem, TooLarge):
@@ -813,12 +819,14 @@ class ClaimChecker:
         swap = self._mutations(b_node, binds, deep_a, points)
         if swap is not None:
             return swap
-        for label, expr in self._local_factors(binds):
+        for label, expr, gate in self._local_factors(binds):
             values = [evaluate(expr, p) for p, _, _ in usable]
-            if len(usable) < 2 or any(v is None or abs(v) < 1e-12 for v in values):
+            if len(usable) < 2 or any(v is None for v in values):
                 continue
             if all(close(vb * v, va) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_factor", (("factor", label),))
+                return Slip("missing_gate" if gate else "missing_factor", (("factor", label),))
+            if any(abs(v) < 1e-12 for v in values):
+                continue
             if all(close(vb, va * v) for (_, va, vb), v in zip(usable, values)):
                 return Slip("extra_factor", (("factor", label),))
         try:
@@ -828,7 +836,8 @@ class ClaimChecker:
         return self._symbol_ratio(points, visible)
 
     def _mutations(self, b_node: Node, binds, deep_a, points) -> Slip | None:
-        for wrong, right, mutated in _mutants(b_node):
+        letters = sorted(set(free_index_letters(list(self.members))[1]))
+        for wrong, right, mutated in _mutants(b_node, letters):
             try:
                 deep = self.model.full(self.model.conc(mutated, binds))
             except (ModelProblem, TooLarge, ValueError, TypeError) + SHAPE_ERRORS:
@@ -843,6 +852,8 @@ class ClaimChecker:
                     good = False
                     break
             if good:
+                if isinstance(wrong, Add) and isinstance(right, Add):
+                    return Slip("sign_term", (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
                 if isinstance(wrong, Transpose) or isinstance(right, Transpose):
                     kind = "transpose"
                 elif wrong.layer != right.layer:
@@ -852,9 +863,11 @@ class ClaimChecker:
                 return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
         return None
 
-    def _local_factors(self, binds) -> list[tuple[str, sympy.Expr]]:
+    def _local_factors(self, binds) -> list[tuple[str, sympy.Expr, bool]]:
+        """The chain-rule factors of the claimed derivative: (label, value, whether it is an activation's
+        derivative, a gate)."""
         kind, a, b = self.target(binds)
-        out: list[tuple[str, sympy.Expr]] = []
+        out: list[tuple[str, sympy.Expr, bool]] = []
         if kind == "partial":
             try:
                 paths = self.model.paths(a, b)
@@ -868,7 +881,7 @@ class ClaimChecker:
                     seen.add((u, v))
                     local = self.model.local(u, v)
                     label = PartialSym("partial", u, v)._derive_latex() + " = " + latex(local)
-                    out.append((label, self.model.partial(u, v)))
+                    out.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
         elif kind == "expr":
             body = self.model.conc(a.body, binds)
             for sub in sympy.preorder_traversal(body):
@@ -877,7 +890,8 @@ class ClaimChecker:
                     if not inner.is_Atom:
                         derivative = sympy.diff(self.model.full(inner, b), b)
                         if derivative.free_symbols or derivative not in (0, 1):
-                            out.append((latex(derivative), self.model.full(derivative)))
+                            out.append((latex(derivative), self.model.full(derivative),
+                                        isinstance(sub, sympy.Function)))
         return out
 
     # --- chain-rule structure ----------------------------------------------------------------------------------
@@ -952,6 +966,15 @@ def _test_value(symbol, rng: random.Random, signed: bool) -> Fraction:
         return Fraction(rng.randint(1, 6))
     value = Fraction(rng.randint(1, 19), 10)
     return -value if signed and rng.random() < 0.5 else value
+
+
+def _is_activation(rhs) -> bool:
+    """A definition that applies a nonlinearity to one input (a = σ(z), h = tanh(a), h = max(0, z)): its local
+    derivative is the gate a backward pass multiplies by."""
+    return isinstance(rhs, (Sigmoid, Relu, sympy.tanh, sympy.exp)) or (
+        isinstance(rhs, sympy.Mul) and any(isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Add)
+                                           and any(isinstance(t, sympy.exp) for t in f.base.args)
+                                           for f in rhs.args))
 
 
 def _stronger(current: str, new: str) -> str:
@@ -1052,10 +1075,19 @@ def _path_latex(path: tuple[VName, ...]) -> str:
     return r" \to ".join(p._derive_latex() for p in path)
 
 
-def _mutants(node: Node):
+def _mutants(node: Node, letters: list[str] = ()):
     """Copies of ``node`` with one change: a transpose added or removed (W^{l} ↔ (W^{l})^T), a symbol's indices
-    swapped (w^{3}_{jk} → w^{3}_{kj}), or its layer moved by one. Yields (old, new, mutated copy)."""
-    from dataclasses import replace
+    swapped (w^{3}_{jk} → w^{3}_{kj}) or one index letter replaced by another of the claim's (z_k → z_j), its
+    layer moved by one, or the sign of one term of a sum flipped. Yields (old, new, mutated copy)."""
+    yield from _structural_mutants(node, letters)
+    for n in _outside_derivatives(node):
+        if isinstance(n, Add) and len(n.terms) > 1:
+            for position, (sign, term) in enumerate(n.terms):
+                flipped = Add(n.terms[:position] + ((-sign, term),) + n.terms[position + 1:])
+                yield n, flipped, _replace_node(node, n, flipped)
+
+
+def _structural_mutants(node: Node, letters: list[str]):
     seen = set()
     mutable = list(_outside_derivatives(node))
     for n in mutable:
@@ -1075,6 +1107,9 @@ def _mutants(node: Node):
                     swapped[i], swapped[j] = swapped[j], swapped[i]
                     if swapped != subs:
                         variants.append(replace(sym, subs=tuple(swapped)))
+        if len(sym.subs) == 1 and isinstance(sym.subs[0], Sym) and sym.subs[0].base in letters:
+            variants += [replace(sym, subs=(replace(sym.subs[0], base=other),))
+                         for other in letters if other != sym.subs[0].base]
         if sym.layer is not None:
             for delta in (1, -1):
                 shifted = _shift_layer(sym.layer, delta)
@@ -1089,7 +1124,6 @@ def _mutants(node: Node):
 
 def _outside_derivatives(node: Node):
     """The nodes of a tree, not entering the symbols a derivative names (nor index positions)."""
-    from .syntax import children
     stack = [node]
     while stack:
         current = stack.pop()
@@ -1104,23 +1138,21 @@ def _outside_derivatives(node: Node):
 
 def _shift_layer(layer: Node, delta: int) -> Node | None:
     """l → l ± 1, l + 1 → l, 3 → 2 or 4: a layer index moved by one, written simply."""
-    from .syntax import Add as SAdd
     if isinstance(layer, Num):
         value = int(layer.value) + delta
         return Num(Fraction(value), str(value)) if value >= 1 else None
     if isinstance(layer, Sym):
-        return SAdd(((1, layer), (delta, Num(Fraction(1), "1"))))
-    if isinstance(layer, SAdd) and len(layer.terms) == 2 and isinstance(layer.terms[1][1], Num):
+        return Add(((1, layer), (delta, Num(Fraction(1), "1"))))
+    if isinstance(layer, Add) and len(layer.terms) == 2 and isinstance(layer.terms[1][1], Num):
         (_, letter), (sign, number) = layer.terms
         offset = sign * int(number.value) + delta
         if offset == 0:
             return letter
-        return SAdd(((1, letter), (1 if offset > 0 else -1, Num(Fraction(abs(offset)), str(abs(offset))))))
+        return Add(((1, letter), (1 if offset > 0 else -1, Num(Fraction(abs(offset)), str(abs(offset))))))
     return None
 
 
 def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
-    from dataclasses import fields, is_dataclass, replace
     if node == old:
         return new
     if not is_dataclass(node) or isinstance(node, Deriv):
