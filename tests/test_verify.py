@@ -518,3 +518,32 @@ def test_unreadable_relation_is_skipped_with_its_line_and_the_document_goes_on(v
     assert "not read: unknown macro" in render_report(report, "text", "en")
     wrong = verify_text(text.replace("= t - y", "= y - t"))
     assert wrong.exit_code == 1 and [(c.line, c.ok) for c in wrong.claims] == [(3, False)]
+
+
+@pytest.mark.parametrize("written,holds", [
+    ("= -0.197", True),            # correctly rounded, written with =
+    ("\\approx -0.20", True),      # within the rounding of the digits shown
+    ("\\approx 0.20", False),      # a sign slip after ≈ fails
+    ("= -0.19", False),            # -0.1966 is not -0.19 to two digits
+    ("\\approx -0.1966", True),
+    ("\\approx -0.1967", False),
+])
+def test_numbers_hold_to_the_digits_shown(written, holds):
+    """Issue 16: ∂f/∂w_0 = x_0 (1 - f) f at the CS231n point is -0.196612 (oracle: the closed form)."""
+    f = 1 / (1 + math.exp(-1.0))
+    assert math.isclose(-1 * (1 - f) * f, -0.196612, abs_tol=1e-6)
+    text = ("$$w_0 = 2, \\quad x_0 = -1, \\quad w_1 = -3, \\quad x_1 = -2, \\quad w_2 = -3$$\n"
+            "$$d = w_0 x_0 + w_1 x_1 + w_2, \\qquad f = \\sigma(d)$$\n"
+            f"$$\\frac{{\\partial f}}{{\\partial w_0}} = x_0 (1 - f) f {written}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == (0 if holds else 1), [(c.line, [(s.index, s.ok) for s in c.steps]) for c in report.claims]
+    step = report.claims[-1].steps[-1]
+    assert step.index == 2 and step.ok is holds
+    if written == "\\approx 0.20":
+        assert step.slip.name == "sign"
+
+
+def test_approximate_value_of_a_defined_symbol_is_checked_not_defined():
+    text = "$$x = 1, \\qquad f = \\sigma(x)$$\nSo $f \\approx 0.73$ and $f \\approx 0.75$.\n"
+    report = verify_text(text)
+    assert [(c.line, c.ok) for c in report.claims] == [(2, True), (2, False)]

@@ -261,6 +261,8 @@ def read_document(text: str) -> Document:
         else:
             classified.append(item)
 
+    approximate = [e for e in classified if e.kind in ("candidate", "value") and e.source.relations[0] == "approx"]
+    classified = [e for e in classified if e not in approximate]  # y ≈ 0.73 never defines y
     candidates = [e for e in classified if e.kind == "candidate"]
     indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
     vectors = vector_bases(indexed)
@@ -306,6 +308,13 @@ def read_document(text: str) -> Document:
             values.append((item.source.line, item.members[0], _numeric_value(item.members[1], item.source.line)))
         except Problem as exc:
             skipped.append(Skipped(item.source.line, item.source.text, exc.message))
+    for item in approximate:
+        if any(patterns_unify(pattern_parts(item.members[0]), p) for p in patterns):
+            item.kind = "forward"
+            claims.append(item)
+            classified.append(item)
+        else:
+            skipped.append(Skipped(item.source.line, item.source.text))
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
@@ -452,8 +461,20 @@ def _float(value) -> sympy.Float:
     return sympy.Float(value, 30)
 
 
+NUMERIC_TOLERANCE = 1e-9
+"""Relative difference under which two values at a random test point count as equal: far above the 30-digit
+evaluation's error, far below any slip (the walk-throughs' own number rule is exact)."""
+
+
 def close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return abs(a - b) <= NUMERIC_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def rounding(node: Node) -> float:
+    """Half a unit of the last digit of the decimals written in ``node`` (0 when it has none): the error a
+    correctly rounded value may carry (−0.197 for −0.196612)."""
+    decimals = [len(n.text.split(".")[1]) for n in walk(node) if isinstance(n, Num) and "." in n.text]
+    return 0.5 * 10.0 ** -max(decimals) if decimals else 0.0
 
 
 def leaves(*exprs: sympy.Expr) -> list[VName]:
@@ -628,7 +649,7 @@ class ClaimChecker:
                 raise Problem(self.line, "a vector or matrix cannot be compared with a number")
             return self._decide_entries(k, a, b, a_node, b_node, binds)
         if is_numeric(a_node) or is_numeric(b_node):
-            return self._at_point(k, a, b, binds)
+            return self._at_point(k, a, b, binds, rounding(a_node) + rounding(b_node))
         structural = self._structure(b, binds)
         if structural is not None:
             return structural + ("structure",) if structural[0] is False else (True, "structure")
@@ -688,7 +709,9 @@ class ClaimChecker:
         return Slip("shape", (("shape", shape),))
 
     # --- numbers at the document's point -----------------------------------------------------------------------
-    def _at_point(self, k: int, a, b, binds):
+    def _at_point(self, k: int, a, b, binds, tolerance: float = 0.0):
+        """Both sides at the document's values; a side written as a decimal holds to the digits shown
+        (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike)."""
         deep_a, deep_b = self.model.full(a), self.model.full(b)
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
         if missing:
@@ -704,12 +727,15 @@ class ClaimChecker:
         va, vb = evaluate(exact_a, {}), evaluate(exact_b, {})
         if va is None or vb is None:
             raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
-        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or close(va, vb):
+        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or close(va, vb) \
+                or abs(va - vb) <= tolerance * (1 + NUMERIC_TOLERANCE):
             return True, "point"
         shown = {s: float(v) for s, v in point.items()}
         counterexample = Counterexample(_point_items(shown, binds), va, vb)
         slip = None
-        if vb != 0 and va != 0:
+        if tolerance and abs(va + vb) <= tolerance * (1 + NUMERIC_TOLERANCE):
+            slip = Slip("sign")
+        elif vb != 0 and va != 0:
             ratio = Fraction(vb / va).limit_denominator(12)
             if abs(float(ratio) - vb / va) < 1e-9:
                 slip = _ratio_slip(ratio)
