@@ -21,8 +21,6 @@ FOLDER = ROOT / "tests" / "textbooks"
 CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 OPEN: dict[str, str] = {
-    'nielsen-matrix-recurrence': "false alarm at (11, 1, 'shape')",
-    'nielsen-matrix-recurrence.slip': 'caught at (11, 1), not at (15, 1)',
     'nielsen-softmax-log-likelihood': "false alarm at (13, 1, 'unnamed')",
     'nielsen-softmax-log-likelihood.slip': 'caught at (13, 1), not at (15, 1)',
     'goodfellow-two-layer-vector': 'exit 4',
@@ -38,11 +36,9 @@ OPEN: dict[str, str] = {
     'bishop-output-delta.slip': "named 'unnamed', not 'index_swap'",
     'bishop-softmax-cross-entropy': "false alarm at (9, 1, 'unnamed')",
     'bishop-softmax-cross-entropy.slip': "named 'unnamed', not 'sign'",
-    'cs231n-add-multiply': "false alarm at (11, 2, 'missing_link')",
     'cs231n-softmax-loss': 'exit 4',
     'cs231n-softmax-loss.slip': 'not caught (exit 4)',
     'cs231n-max-gate.slip': "named 'unnamed', not 'missing_gate'",
-    'grosse-univariate': "false alarm at (15, 1, 'missing_link')",
     'grosse-regularized.slip': "named 'unnamed', not 'factor'",
     'cs229-logistic-regression': 'exit 4',
     'cs229-logistic-regression.slip': 'not caught (exit 4)',

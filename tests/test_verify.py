@@ -547,3 +547,25 @@ def test_approximate_value_of_a_defined_symbol_is_checked_not_defined():
     text = "$$x = 1, \\qquad f = \\sigma(x)$$\nSo $f \\approx 0.73$ and $f \\approx 0.75$.\n"
     report = verify_text(text)
     assert [(c.line, c.ok) for c in report.claims] == [(2, True), (2, False)]
+
+
+def test_a_link_worth_one_may_be_left_out_of_a_chain():
+    """Issue 16: ∂f/∂x = 1.0 · ∂f/∂q with q = x + y, and ∂L/∂b = ∂L/∂z with z = wx + b, are right."""
+    text = ("$$q = x + y, \\qquad f = qz$$\n"
+            "$$\\frac{\\partial f}{\\partial x} = \\frac{\\partial f}{\\partial q}\\frac{\\partial q}{\\partial x}"
+            " = 1.0 \\cdot \\frac{\\partial f}{\\partial q}$$\n"
+            "$$u = wx + b, \\qquad L = \\frac{1}{2}(\\sigma(u) - t)^2$$\n"
+            "$$\\frac{\\partial L}{\\partial b} = \\frac{\\partial L}{\\partial u}$$\n"
+            "$$\\frac{\\partial L}{\\partial w} = \\frac{\\partial L}{\\partial u}$$\n")
+    report = verify_text(text)
+    assert [(c.line, c.ok) for c in report.claims] == [(2, True), (4, True), (5, False)]
+    assert report.claims[2].steps[0].slip.kind == "missing_link"
+
+
+def test_a_bare_target_beside_a_vector_is_the_vector_of_its_components():
+    """Issue 16: y in (a^L - y) ⊙ σ'(z^L) is the vector of the y_j the cost uses."""
+    text = ("$$z^l_j = \\sum_k w^l_{jk} a^{l-1}_k + b^l_j, \\qquad a^l_j = \\sigma(z^l_j)$$\n"
+            "$$C = \\frac{1}{2}\\sum_j (y_j - a^L_j)^2, \\qquad \\delta^l_j \\equiv \\frac{\\partial C}{\\partial z^l_j}$$\n"
+            "$$\\delta^L = (a^L - y) \\odot \\sigma'(z^L)$$\n")
+    assert verify_text(text).exit_code == 0
+    assert verify_text(text.replace("(a^L - y)", "(y - a^L)")).exit_code == 1

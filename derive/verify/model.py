@@ -438,6 +438,9 @@ class Model:
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
                  sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset()):
         self.vectors = vectors
+        self.indexed = frozenset(s.base for d in definitions for s in [d.lhs] + symbols_in(d.rhs)
+                                 if len(s.subs) == 1 and s.layer is None)
+        """Bases the definitions use with one index and no layer (y_j): a bare y beside a vector is the vector."""
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
@@ -500,13 +503,15 @@ class Model:
                 return sympy.Integer(1 if name.subs[0] == name.subs[1] else 0)
             return name
         if isinstance(node, Add):
-            terms = [self.conc(t, binds, definition) for _, t in node.terms]
+            terms = self._as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
             signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
             if any(is_matrix(t) for t in signed):
                 return _matrix_sum(signed)
             return sympy.Add(*signed)
         if isinstance(node, Mul):
             factors = [self.conc(f, binds, definition) for f in node.factors]
+            if node.hadamard:
+                factors = self._as_vectors(factors)
             if node.hadamard and len(factors) == 2 and all(is_matrix(f) for f in factors):
                 if factors[0].shape != factors[1].shape:
                     raise sympy.ShapeError(f"⊙ of shapes {factors[0].shape} and {factors[1].shape}")
@@ -579,6 +584,17 @@ class Model:
         return sympy.Add(*terms)
 
     # --- vectors and matrices ----------------------------------------------------------------------------------
+    def _as_vectors(self, values: list) -> list:
+        """Beside a column vector, a bare symbol the definitions use with one index (y beside a^{L}, where
+        C = ½ Σ_j (y_j − a^{L}_j)²) is the column of its components: read y as a vector of outputs."""
+        columns = [v for v in values if is_matrix(v) and v.shape[1] == 1]
+        if not columns:
+            return values
+        rows = columns[0].shape[0]
+        return [sympy.Matrix(rows, 1, lambda j, _: v.with_subs((j + 1,)))
+                if isinstance(v, VName) and v.base in self.indexed and not v.subs and v.layer is None else v
+                for v in values]
+
     def is_vector(self, sym: Sym) -> bool:
         return not sym.subs and sym.layer is not None and sym.base in self.vectors
 
