@@ -21,8 +21,6 @@ FOLDER = ROOT / "tests" / "textbooks"
 CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 OPEN: dict[str, str] = {
-    'nielsen-softmax-log-likelihood': "false alarm at (13, 1, 'unnamed')",
-    'nielsen-softmax-log-likelihood.slip': 'caught at (13, 1), not at (15, 1)',
     'goodfellow-two-layer-vector': 'exit 4',
     'goodfellow-two-layer-vector.slip': 'not caught (exit 4)',
     'goodfellow-chain-rule-scalar': 'exit 4',
@@ -34,8 +32,6 @@ OPEN: dict[str, str] = {
     'bishop-tanh-two-layer': "false alarm at (13, 1, 'unnamed')",
     'bishop-tanh-two-layer.slip': "named 'unnamed', not 'sign'",
     'bishop-output-delta.slip': "named 'unnamed', not 'index_swap'",
-    'bishop-softmax-cross-entropy': "false alarm at (9, 1, 'unnamed')",
-    'bishop-softmax-cross-entropy.slip': "named 'unnamed', not 'sign'",
     'cs231n-softmax-loss': 'exit 4',
     'cs231n-softmax-loss.slip': 'not caught (exit 4)',
     'cs231n-max-gate.slip': "named 'unnamed', not 'missing_gate'",
@@ -50,8 +46,6 @@ OPEN: dict[str, str] = {
     'relu-hidden-layer.slip': "named 'unnamed', not 'missing_gate'",
     'nielsen-l2-regularization': 'exit 4',
     'nielsen-l2-regularization.slip': 'not caught (exit 4)',
-    'sadowski-softmax': "false alarm at (9, 2, 'unnamed')",
-    'sadowski-softmax.slip': "named 'unnamed', not 'sign'",
     'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
     'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
     'rumelhart-output-sigmoid.slip': "named 'unnamed', not 'index_swap'",

@@ -569,3 +569,40 @@ def test_a_bare_target_beside_a_vector_is_the_vector_of_its_components():
             "$$\\delta^L = (a^L - y) \\odot \\sigma'(z^L)$$\n")
     assert verify_text(text).exit_code == 0
     assert verify_text(text.replace("(a^L - y)", "(y - a^L)")).exit_code == 1
+
+
+LAYERS_FROM_ONE = """<!-- derive: layers-from=1 -->
+$$L = 2$$
+$$z^l_j = \\sum_k w^l_{jk} a^{l-1}_k + b^l_j, \\qquad a^l_j = \\sigma(z^l_j)$$
+$$C = \\frac{1}{2}\\sum_j (a^L_j - y_j)^2$$
+$$\\frac{\\partial C}{\\partial b^1_j} = \\sum_k (a^2_k - y_k)\\sigma'(z^2_k) w^2_{kj} \\sigma'(z^1_j)$$
+"""
+
+
+def test_layer_numbering_is_detected_stated_and_overridable(validator):
+    """Issue 16: W^{(1)} is the first weight layer in most books; a comment sets the numbering."""
+    report = verify_text(LAYERS_FROM_ONE)
+    assert report.exit_code == 0
+    assert [(r.kind, dict(r.params)) for r in report.readings] == [("layers_from_1", {"how": "set"})]
+    data = check_json(report, validator)
+    assert data["readings"][0]["text"].startswith("Read $W^{(1)}$ as the first weight layer")
+    for front in ("% derive: layers-from=1", "---\nlayers-from: 1\n---"):
+        assert verify_text(LAYERS_FROM_ONE.replace("<!-- derive: layers-from=1 -->", front)).exit_code == 0
+    default = verify_text(LAYERS_FROM_ONE.split("\n", 1)[1])  # layer 1 is the input: b^1 does not exist
+    assert default.exit_code == 4 and default.readings[0].kind == "layers_from_2"
+    detected = verify_text("$$a^{(1)} = \\sigma(W^{(1)} x), \\qquad J = (a^{(1)} - y)^2$$\n"
+                           "$$\\frac{\\partial J}{\\partial W^{(1)}} = 2(a^{(1)} - y)\\sigma'(W^{(1)} x) x$$\n")
+    assert detected.exit_code == 0 and detected.readings[0].kind == "layers_from_1"
+    squares = verify_text("$$E = \\frac{1}{2} w^2$$\n$$\\frac{dE}{dw} = w$$\n")
+    assert squares.exit_code == 0 and [r.kind for r in squares.readings] == ["powers"]
+
+
+def test_a_stated_condition_on_the_targets_is_honoured_for_any_number_of_classes():
+    """Issue 16: with Σ_k t_k = 1 stated, softmax + cross-entropy gives y_k − t_k (3 classes too)."""
+    text = ("$$y_k = \\frac{\\exp(a_k)}{\\sum_{j=1}^{3} \\exp(a_j)}, \\qquad E = -\\sum_{k=1}^{3} t_k \\ln y_k$$\n"
+            "The targets sum to one, $\\sum_k t_k = 1$.\n"
+            "$$\\frac{\\partial E}{\\partial a_k} = y_k - t_k$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    assert "constraint" in [r.kind for r in report.readings]
+    assert verify_text(text.replace("The targets sum to one, $\\sum_k t_k = 1$.\n", "")).exit_code == 1

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .context import catalog
 from ..errors import InputError, shown
 from ..notation import number_latex, number_text
-from ..verify.check import ClaimResult, Counterexample, Report, Slip, StepResult
+from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 LANGUAGES = ("en", "ja")
@@ -73,6 +73,7 @@ def json_data(report: Report, lang: str = "en") -> dict[str, Any]:
         } for claim in report.claims],
         "skipped": [{"line": s.line, "text": s.text, **({"reason": s.reason} if s.reason else {})}
                     for s in report.skipped],
+        "readings": [{"kind": r.kind, "text": reading_text(r, t, _dollars)} for r in report.readings],
     }
 
 
@@ -90,6 +91,24 @@ def value_text(value: float, fmt: str) -> str:
     if fmt == "text":
         return number_text(value)
     return number_latex(value)
+
+
+READING_MATHS = {"layers_from_1": (("first", "W^{(1)}"),), "layers_from_2": (("first", "w^{2}"),),
+                 "powers": (("example", "z_{j}^{2}"),), "kronecker": (("delta", r"\delta_{ij}"),)}
+
+
+def reading_text(reading: Reading, t, math: Callable[[str], str]) -> str:
+    """One line saying how derive read a convention of the document."""
+    params = {key: math(value) for key, value in READING_MATHS.get(reading.kind, ())}
+    for key, value in reading.params:
+        if key == "how":
+            params[key] = t[f"verify.convention.{value}"]
+        elif key == "base":
+            params[key] = math(value)
+            params["condition"] = math(r"\sum_{k} " + value + " = " + dict(reading.params)["total"])
+        else:
+            params[key] = value
+    return t[f"verify.convention.{reading.kind}"].format(**params)
 
 
 def slip_text(slip: Slip, t, math: Callable[[str], str]) -> str:
@@ -167,7 +186,7 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
     undecided = sum(1 for c in report.claims if c.ok is None)
     if report.error is not None:
         summary = t["verify.summary.error"]
-    elif not report.claims:
+    elif not report.claims and not report.unread:
         summary = t["verify.summary.none"]
     elif wrong:
         summary = t["verify.summary.wrong"].format(wrong=wrong, claims=len(report.claims))
@@ -196,6 +215,7 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
                      "reason": None if s.reason is None else t["verify.unread"].format(reason=s.reason)}
                     for s in report.skipped],
         "method_note": t["verify.how"],
+        "readings": [reading_text(r, t, math) for r in report.readings],
         "has_skipped": bool(report.skipped),
     }
     if fmt == "latex":

@@ -17,12 +17,13 @@ import sympy
 from .. import clock
 from ..notation import latex, number_latex
 from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
-from .model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
+from .model import (DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
                            TooLarge, VName,
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                           is_matrix, pattern_parts, patterns_unify, vector_bases)
+                           is_matrix, pattern_parts, patterns_unify, symbols_in, vector_bases)
+from .syntax import Sum as SumNode
 from .syntax import (Add, Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, children,
-                     has_derivative, is_numeric, layered_bases, parse_member, quote, walk)
+                     has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
 
@@ -105,6 +106,14 @@ class DefinitionRead:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """A convention derive detected (or was told) and read the document by: ``kind`` names the catalog
+    sentence (verify.convention.KIND), ``params`` fill it (LaTeX)."""
+    kind: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ReportError:
     line: int | None
     message: str
@@ -118,6 +127,7 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     definitions: tuple[DefinitionRead, ...] = ()
     error: ReportError | None = None
+    readings: tuple[Reading, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -232,6 +242,43 @@ class Document:
     skipped: list[Skipped]
     layers: int
     vectors: frozenset = frozenset()
+    first_layer: int = 2
+    constraints: tuple[tuple[str, str | None, Fraction], ...] = ()
+    readings: tuple[Reading, ...] = ()
+
+
+_LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
+
+
+def layer_numbering(text: str, definitions: list[Definition], layered: frozenset[str]) -> tuple[int, Reading | None]:
+    """Where weights start: a ``layers-from=N`` comment (``% derive: layers-from=1``, ``<!-- derive: … -->`` or a
+    front-matter line) decides; else weights numbered 1 (W^{(1)}, b^{[1]}) mean the input is layer 0."""
+    override = _LAYERS_FROM.search(text)
+    if override:
+        first = int(override.group(1))
+        return first, Reading(f"layers_from_{first}", (("how", "set"),))
+    weights_at_one = any(isinstance(s.layer, Num) and s.layer.value == 1 and s.base in PARAMETER_BASES
+                         for d in definitions for s in [d.lhs] + symbols_in(d.rhs))
+    if weights_at_one:
+        return 1, Reading("layers_from_1", (("how", "detected"),))
+    if layered:
+        return 2, Reading("layers_from_2", (("how", "detected"),))
+    return 2, Reading("powers") if has_integer_superscripts(text) else None
+
+
+def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str | None, Fraction] | None:
+    """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total), else None."""
+    if len(equation.members) != 2 or equation.relations[0] != "=" or "sum" not in equation.members[0]:
+        return None
+    try:
+        lhs, rhs = (parse_member(m, layered) for m in equation.members)
+    except SyntaxProblem:
+        return None
+    body = lhs.body if isinstance(lhs, SumNode) else None
+    if not (isinstance(body, Sym) and body.layer is None and len(body.subs) == 1 and isinstance(rhs, Num)
+            and isinstance(body.subs[0], Sym) and body.subs[0].base == lhs.index):
+        return None
+    return body.base, body.decor, rhs.value
 
 
 def read_document(text: str) -> Document:
@@ -250,7 +297,12 @@ def read_document(text: str) -> Document:
 
     classified: list[_Eq] = []
     layered = layered_bases(" ".join(chunk.text for chunk in chunks))
+    constraints: list[tuple[str, str | None, Fraction]] = []
     for equation in found:
+        constraint = constraint_of(equation, layered)
+        if constraint is not None:
+            constraints.append(constraint)
+            continue
         try:
             item = classify(equation, layered)
         except Problem as exc:
@@ -318,8 +370,21 @@ def read_document(text: str) -> Document:
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
+    first_layer, numbering = layer_numbering(text, definitions, layered)
+    readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, (Sym("k"),))))),
+                                                      ("total", str(total))))
+                              for base, decor, total in constraints]
+    if _uses_kronecker(claims, definitions):
+        readings.append(Reading("kronecker"))
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
-                    _layers(definitions, values), vector_bases(definitions))
+                    _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
+                    tuple(readings))
+
+
+def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
+    defined = any(d.lhs.base == "delta" and len(d.lhs.subs) == 2 for d in definitions)
+    return not defined and any(isinstance(n, Sym) and n.base == "delta" and len(n.subs) == 2 and n.layer is None
+                               for item in claims for member in item.members for n in walk(member))
 
 
 def _numeric_value(node: Node, line: int) -> Fraction:
@@ -493,7 +558,8 @@ class ClaimChecker:
         self.line = item.source.line
         self.members = item.members
         self.values = visible_values(document, self.line)
-        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors)
+        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors,
+                           first_layer=document.first_layer)
         self.shown = [latex(display(m)) for m in self.members]
 
     # which derivative is claimed
@@ -759,6 +825,7 @@ class ClaimChecker:
         for attempt in range(MAX_POINT_TRIES):
             signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
             point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
+            self._honour_constraints(point, fixed)
             vas = [evaluate(e, point) for e in entries(deep_a)]
             vbs = [evaluate(e, point) for e in entries(deep_b)]
             if any(v is None for v in vas + vbs):
@@ -768,6 +835,16 @@ class ClaimChecker:
             if len(out) >= count or (len(fixed) == len(names) and out):
                 break
         return out
+
+    def _honour_constraints(self, point: dict, fixed: dict) -> None:
+        """Σ_k t_k = 1 stated in the document: the last t_k of the point is 1 − the others, for any number of
+        components."""
+        for base, decor, total in self.document.constraints:
+            parts = sorted((s for s in point if isinstance(s, VName) and s.base == base and s.parts[1] == decor
+                            and s.layer is None and len(s.subs) == 1 and isinstance(s.subs[0], int)),
+                           key=lambda s: s.subs[0])
+            if len(parts) >= 2 and parts[-1] not in fixed:
+                point[parts[-1]] = total - sum((point[s] for s in parts[:-1]), Fraction(0))
 
     def _holds_at_document_values(self, deep_a, deep_b) -> bool:
         """The step fails in general but holds wherever the leaves the document gives values for take them."""
@@ -1240,7 +1317,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     skipped.sort(key=lambda s: s.line)
     definitions = tuple(DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs)))
                         for d in document.definitions)
-    return Report(tuple(claims), tuple(skipped), definitions)
+    return Report(tuple(claims), tuple(skipped), definitions, readings=document.readings)
 
 
 def _unread(item: _Eq, problem: Exception) -> Skipped:

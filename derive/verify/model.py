@@ -70,8 +70,9 @@ def _base_latex(base: str) -> str:
 
 
 def _plain_int(value):
-    """Indices are Python ints or strings: SymPy integers (from Matrix constructors) become ints."""
-    if isinstance(value, sympy.Integer):
+    """Indices are Python ints or strings: SymPy integers (from Matrix constructors) and digit strings (from the
+    display) become ints, so that one name has one set of parts (SymPy caches symbols by name)."""
+    if isinstance(value, sympy.Integer) or (isinstance(value, str) and value.isdigit()):
         return int(value)
     return value
 
@@ -436,8 +437,11 @@ class Model:
     """The definitions and values visible to one claim, and its conversion to checking SymPy."""
 
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
-                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset()):
+                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2):
         self.vectors = vectors
+        self.first_layer = first_layer
+        """The first layer with weights: 2 when the input is layer 1 (w^2 first), 1 when weights are numbered from
+        1 (W^{(1)} first, the input x is layer 0)."""
         self.indexed = frozenset(s.base for d in definitions for s in [d.lhs] + symbols_in(d.rhs)
                                  if len(s.subs) == 1 and s.layer is None)
         """Bases the definitions use with one index and no layer (y_j): a bare y beside a vector is the vector."""
@@ -662,7 +666,7 @@ class Model:
             if (pattern[3] is None) != (layer is None):
                 continue
             binds: dict[str, int] = {}
-            if not _match(pattern[3], layer, binds, self.L, is_layer=True):
+            if not _match(pattern[3], layer, binds, self.L, is_layer=True, first=self.first_layer):
                 continue
             if all(_match(p, s, binds, self.L) for p, s in zip(pattern[4], subs)):
                 return definition, binds
@@ -875,7 +879,7 @@ class Model:
             if den[:3] != (base, decor, primes) or len(den[4]) != len(subs) or (den[3] is None) != (layer is None):
                 continue
             binds: dict[str, int] = {}
-            if not _match(den[3], layer, binds, self.L, is_layer=True):
+            if not _match(den[3], layer, binds, self.L, is_layer=True, first=self.first_layer):
                 continue
             if not all(_match(p, v, binds, self.L) for p, v in zip(den[4], subs)):
                 continue
@@ -972,7 +976,7 @@ def _topological(nodes: list[VName], edges) -> list[VName]:
     return list(reversed(order))
 
 
-def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = False) -> bool:
+def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = False, first: int = 2) -> bool:
     if pattern is None:
         return value is None
     if isinstance(pattern, tuple):
@@ -981,8 +985,8 @@ def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = 
         letter = pattern[1]
         if not isinstance(value, int):
             return False
-        if is_layer and letter == "l" and value < 2:
-            return False  # a definition written with the layer letter l holds for l = 2, …, L
+        if is_layer and letter == "l" and value < first:
+            return False  # a definition written with the layer letter l holds for l = first, …, L
         if letter in binds:
             return binds[letter] == value
         binds[letter] = value
@@ -1085,14 +1089,15 @@ def instances(model: Model, nodes: list[Node]) -> list[dict[str, int]]:
     layer_letters, unit_letters = free_index_letters(nodes)
     layered = layer_nodes(nodes)
     layer_choices = []
-    for combo in itertools.product(range(2, model.L + 1), repeat=len(layer_letters)):
+    for combo in itertools.product(range(model.first_layer, model.L + 1), repeat=len(layer_letters)):
         binds = dict(zip(layer_letters, combo))
         ok = True
         for base, layer in layered:
             value = model.index_value(layer, binds, layer=True)
             if not isinstance(value, int):
                 continue
-            if value < 1 or value > model.L or (base in PARAMETER_BASES and value < 2):
+            if value < model.first_layer - 1 or value > model.L or (base in PARAMETER_BASES
+                                                                   and value < model.first_layer):
                 ok = False
                 break
         if ok:

@@ -22,6 +22,11 @@ _LETTER_LAYER = re.compile(_BASE + _SUBSCRIPT + r"\s*\^\s*\{?\s*[lL](?![A-Za-z])
 _NUMBER_LAYER = re.compile(_BASE + _SUBSCRIPT + r"\s*\^\s*(?:\{\s*([0-9]+)\s*\}|([0-9]))")
 
 
+def has_integer_superscripts(maths: str) -> bool:
+    """Whether w, W, a, z, b, δ or Δ carries an integer superscript anywhere (a layer or a power)."""
+    return bool(_NUMBER_LAYER.search(maths))
+
+
 def layered_bases(maths: str) -> frozenset[str]:
     """The bases whose integer superscripts are layers in this document: all of w, W, a, z, b, δ, Δ when the
     document writes a layer letter on one of them (``z^l``, ``w^{l+1}``, ``a^L``) or two different integer
