@@ -13,7 +13,7 @@ What a symbol with scripts means is the caller's choice: `parse` takes a ``make_
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, Union
@@ -72,6 +72,9 @@ class Const:
 @dataclass(frozen=True)
 class Add:
     terms: tuple[tuple[int, "Node"], ...]  # (sign, term)
+    braced: bool | None = field(default=False, compare=False)
+    """Written in braces after a factor (``\\sigma(z)\\{…\\}`` without \\left): braces only group, so it was
+    read as typeset, the factor times the first term only; None: written in parentheses."""
 
 
 @dataclass(frozen=True)
@@ -456,7 +459,7 @@ sumsup: "^" "{" expr "}"
 
 group: "(" expr ")"
      | "[" expr "]"
-     | "{" expr "}"
+     | "{" expr "}"                -> brace_group
 
 frac: FRAC "{" expr "}" "{" expr "}"
 
@@ -634,7 +637,12 @@ def _make_builder():
             return Div(items[0], items[1])
 
         def group(self, items):
-            return items[0]
+            inner = items[0]
+            return Add(inner.terms, braced=None) if isinstance(inner, Add) else inner
+
+        def brace_group(self, items):
+            inner = items[0]
+            return Add(inner.terms, braced=True) if isinstance(inner, Add) and inner.braced is False else inner
 
         def frac(self, items):
             return Div(items[1], items[2])
@@ -784,7 +792,10 @@ def _add(left: Node, sign: int, right: Node) -> Add:
     return Add(terms + ((sign, right),))
 
 
-def _mul(left: Node, right: Node) -> Mul:
+def _mul(left: Node, right: Node) -> Node:
+    if isinstance(right, Add) and right.braced is True:  # a{b + c} is typeset "ab + c": braces do not parenthesise
+        (sign, first), rest = right.terms[0], right.terms[1:]
+        return Add(((sign, _mul(left, first)),) + rest, braced=True)
     if isinstance(left, Mul) and not left.hadamard:
         return Mul(left.factors + (right,))
     return Mul((left, right))

@@ -42,14 +42,12 @@ OPEN: dict[str, str] = {
     'cs229-lms.slip': 'not caught (exit 4)',
     'log-softmax-gradient': 'exit 4',
     'log-softmax-gradient.slip': 'not caught (exit 4)',
-    'sigmoid-derivative-identity.slip': 'not caught (exit 0)',
     'relu-hidden-layer.slip': "named 'unnamed', not 'missing_gate'",
     'nielsen-l2-regularization': 'exit 4',
     'nielsen-l2-regularization.slip': 'not caught (exit 4)',
     'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
     'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
     'rumelhart-output-sigmoid.slip': "named 'unnamed', not 'index_swap'",
-    'material-sigma-braces.slip': 'not caught (exit 0)',
 }
 """``"NAME"`` (correct file) or ``"NAME.slip"`` → why derive does not meet it yet."""
 

@@ -919,6 +919,10 @@ class ClaimChecker:
         return None
 
     def slip(self, k, a_node, b_node, binds, deep_a, deep_b, points) -> Slip | None:
+        braced = next((n for n in walk(b_node) if isinstance(n, Add) and n.braced is True), None)
+        if braced is not None:
+            written = self.item.source.members[k].strip()
+            return Slip("grouping", (("written", written), ("read", latex(display(braced)))))
         usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
         ratio = self._ratio(points)
         if ratio is not None:
