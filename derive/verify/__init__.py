@@ -84,12 +84,11 @@ from ..files import read_file, read_stdin, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
 
 __all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
-           "example_documents", "gallery_outputs",
+           "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
            "FORMATS", "MAX_DOCUMENT_BYTES"]
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
-EXTENSIONS = {"text": "txt", "markdown": "md", "latex": "tex", "html": "html", "json": "json"}
 
 
 def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
@@ -170,26 +169,7 @@ def to_json(report: Report, lang: str = "en") -> str:
 
 # --- the gallery ---------------------------------------------------------------------------------------------
 
-GALLERY_FORMATS = ("markdown", "latex", "html", "json")
-
-
 def example_documents() -> list[tuple[str, str]]:
     """``(name, text)`` of every ``examples/verify/*.md``, by name."""
     folder = shipped_folder("examples") / "verify"
     return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.md"))]
-
-
-def gallery_outputs(formats: tuple[str, ...] = GALLERY_FORMATS,
-                    languages: tuple[str, ...] = ("en", "ja")) -> dict[str, str]:
-    """Every example's report in every format and language, as ``{relative path: text}``, laid out like the
-    gallery's networks: ``verify/NAME/LANG.EXT`` and the language-neutral ``verify/NAME/NAME.json`` (English slip
-    sentences). Deterministic: the random points are seeded by the document's lines."""
-    files: dict[str, str] = {}
-    for name, text in example_documents():
-        report = verify_text(text)
-        folder = f"verify/{name}"
-        for fmt in formats:
-            for lang in (("en",) if fmt == "json" else languages):
-                path = f"{folder}/{name}.json" if fmt == "json" else f"{folder}/{lang}.{EXTENSIONS[fmt]}"
-                files[path] = render_report(report, fmt, lang)
-    return files

@@ -626,11 +626,11 @@ class ClaimChecker:
         if kind not in ("partial", "matrix"):
             return
         if self.model.rhs_of(out) is None:
-            raise Problem(self.line, f"${out._derive_latex()}$ has no definition in the document, so its derivative "
+            raise Problem(self.line, f"${latex(out)}$ has no definition in the document, so its derivative "
                                      "cannot be computed")
         for v in entries(var):
             if not self.model.depends(out, v):
-                raise Problem(self.line, f"${out._derive_latex()}$ does not depend on ${v._derive_latex()}$ "
+                raise Problem(self.line, f"${latex(out)}$ does not depend on ${latex(v)}$ "
                                          "(check the names, indices and layers)")
 
     def check(self) -> ClaimResult:
@@ -787,7 +787,7 @@ class ClaimChecker:
         if missing:
             if self.item.kind == "forward":
                 raise _Unchecked()
-            names = ", ".join("$" + s._derive_latex() + "$" for s in missing[:4])
+            names = ", ".join("$" + latex(s) + "$" for s in missing[:4])
             raise Problem(self.line, f"step {k} compares with a number, but the document gives no value for {names}")
         point = {s: self.values[s] for s in leaves(deep_a, deep_b)}
         if not point and _cheap_zero(deep_a - deep_b):
@@ -913,9 +913,9 @@ class ClaimChecker:
             if any(v is None or abs(v) < 1e-12 for v in values):
                 continue
             if all(close(vb / va, v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("extra_symbol", (("factor", name._derive_latex()),))
+                return Slip("extra_symbol", (("factor", latex(name)),))
             if all(close(va / vb, v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_symbol", (("factor", name._derive_latex()),))
+                return Slip("missing_symbol", (("factor", latex(name)),))
         return None
 
     def slip(self, k, a_node, b_node, binds, deep_a, deep_b, points) -> Slip | None:
@@ -991,7 +991,7 @@ class ClaimChecker:
                         continue
                     seen.add((u, v))
                     local = self.model.local(u, v)
-                    label = PartialSym("partial", u, v)._derive_latex() + " = " + latex(local)
+                    label = latex(PartialSym("partial", u, v)) + " = " + latex(local)
                     out.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
         elif kind == "expr":
             body = self.model.conc(a.body, binds)
@@ -1022,18 +1022,18 @@ class ClaimChecker:
             for factor in factors:
                 if factor.num == factor.den or not model.depends(factor.num, factor.den):
                     return False, self._structure_counterexample(b, binds), Slip(
-                        "not_edge", (("factor", factor._derive_latex()), ("num", factor.num._derive_latex()),
-                                     ("den", factor.den._derive_latex())))
+                        "not_edge", (("factor", latex(factor)), ("num", latex(factor.num)),
+                                     ("den", latex(factor.den))))
             chain, problem = _order_chain(factors, out, var)
             if problem is not None and not problem[0] == var and chain and len(chain) == len(factors) \
                     and not model.depends(problem[0], var):
                 return False, self._structure_counterexample(b, binds), Slip(
-                    "wrong_end", (("end", problem[0]._derive_latex()), ("var", var._derive_latex())))
+                    "wrong_end", (("end", latex(problem[0])), ("var", latex(var))))
             if problem is not None:
                 a, z = problem
-                link = PartialSym("partial", a, z)._derive_latex()
+                link = latex(PartialSym("partial", a, z))
                 return False, self._structure_counterexample(b, binds), Slip(
-                    "missing_link", (("link", link), ("from", a._derive_latex()), ("to", z._derive_latex())))
+                    "missing_link", (("link", link), ("from", latex(a)), ("to", latex(z))))
             hops = [model.paths(f.num, f.den) for f in chain]
             for pieces in _product(hops):
                 path = pieces[0]
@@ -1103,7 +1103,7 @@ def _ratio_slip(ratio: Fraction) -> Slip:
 
 def _point_items(values: dict, binds: dict[str, int]) -> tuple[tuple[str, float], ...]:
     items = [(letter, float(v)) for letter, v in sorted(binds.items())]
-    items += sorted(((s._derive_latex() if isinstance(s, VName) else str(s), float(v)) for s, v in values.items()))
+    items += sorted(((latex(s) if isinstance(s, VName) else str(s), float(v)) for s, v in values.items()))
     return tuple(items)
 
 
@@ -1183,7 +1183,7 @@ def _product(lists):
 
 
 def _path_latex(path: tuple[VName, ...]) -> str:
-    return r" \to ".join(p._derive_latex() for p in path)
+    return r" \to ".join(latex(p) for p in path)
 
 
 def _mutants(node: Node, letters: list[str] = ()):

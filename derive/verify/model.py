@@ -22,7 +22,7 @@ from fractions import Fraction
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 
-from ..notation import name_latex
+from ..notation import latex, symbol_base_latex
 from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
                             Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
@@ -60,14 +60,6 @@ class TooLarge(Exception):
 
 
 # --- symbols ---------------------------------------------------------------------------------------------------
-
-def _base_latex(base: str) -> str:
-    if base in GREEK:
-        return "\\" + base
-    if len(base) == 1:
-        return base
-    return name_latex(base)
-
 
 def _plain_int(value):
     """Indices are Python ints or strings: SymPy integers (from Matrix constructors) and digit strings (from the
@@ -109,25 +101,9 @@ class VName(sympy.Symbol):
         base, decor, primes, layer, _ = self.parts
         return VName(base, decor, primes, layer, subs)
 
-    def _derive_latex(self, printer=None) -> str:
-        base, decor, primes, layer, subs = self.parts
-        text = _base_latex(base) if decor != ITALIC else base
-        if decor:
-            text = "\\" + decor + "{" + text + "}"
-        text += "'" * primes
-        if layer is not None:
-            if primes:
-                text = "{" + text + "}"
-            text += "^{" + str(layer) + "}"
-        if subs:
-            parts = [str(s) for s in subs]
-            joined = "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
-            text += "_{" + joined + "}"
-        return text
-
     def plain(self) -> str:
         """A short plain-text name for messages and JSON keys (the same LaTeX)."""
-        return self._derive_latex()
+        return latex(self)
 
 
 class PartialSym(sympy.Symbol):
@@ -141,10 +117,6 @@ class PartialSym(sympy.Symbol):
     def __getnewargs_ex__(self):
         return (self.dkind, self.num, self.den), {}
 
-    def _derive_latex(self, printer=None) -> str:
-        d = r"\partial " if self.dkind == "partial" else "d "
-        return r"\frac{" + d + self.num._derive_latex() + "}{" + d + self.den._derive_latex() + "}"
-
 
 # --- display-only expressions ----------------------------------------------------------------------------------
 
@@ -153,73 +125,29 @@ class DSum(sympy.Expr):
 
     precedence = PRECEDENCE["Mul"]
 
-    def _derive_latex(self, printer) -> str:
-        body, index, lo, hi = self.args
-        head = r"\sum"
-        if index != 0:
-            head += "_{" + printer._print(index) + ("=" + printer._print(lo) if lo != 0 else "") + "}"
-            if hi != 0:
-                head += "^{" + printer._print(hi) + "}"
-        inner = printer._print(body)
-        if isinstance(body, sympy.Add) or (isinstance(body, sympy.Mul) and body.could_extract_minus_sign()):
-            inner = r"\left(" + inner + r"\right)"
-        return head + " " + inner
-
 
 class DDerivOf(sympy.Expr):
     """``∂/∂x (body)``: ``args = (body, den, kind)`` with kind 1 for ∂ and 0 for d."""
 
     precedence = PRECEDENCE["Mul"]
 
-    def _derive_latex(self, printer) -> str:
-        body, den, kind = self.args
-        d = r"\partial" if kind == 1 else "d"
-        inner = printer._print(body)
-        if isinstance(body, (sympy.Add, sympy.Mul, DSum)):
-            inner = r"\left(" + inner + r"\right)"
-        return r"\frac{" + d + "}{" + d + " " + printer._print(den) + "} " + inner
-
 
 class DFunc(sympy.Expr):
     """σ, σ', ReLU, the unit step as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU, 3 step)."""
 
-    def _derive_latex(self, printer) -> str:
-        arg, code = self.args
-        if int(code) == 3:
-            return r"\mathbb{1}\left[" + printer._print(arg) + r" > 0\right]"
-        name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
-        return name + r"\left(" + printer._print(arg) + r"\right)"
-
 
 class DTranspose(sympy.Expr):
-    def _derive_latex(self, printer) -> str:
-        arg = self.args[0]
-        inner = printer._print(arg)
-        if not isinstance(arg, VName):
-            inner = r"\left(" + inner + r"\right)"
-        else:
-            inner = "{" + inner + "}"
-        return inner + r"^{\top}"
+    """``x^{\\top}`` as written."""
 
 
 class DHadamard(sympy.Expr):
-    precedence = PRECEDENCE["Mul"]
+    """``a \\odot b`` as written."""
 
-    def _derive_latex(self, printer) -> str:
-        parts = []
-        for arg in self.args:
-            text = printer._print(arg)
-            if isinstance(arg, (sympy.Add, sympy.Mul, DHadamard, DSum)):
-                text = r"\left(" + text + r"\right)"
-            parts.append(text)
-        return r" \odot ".join(parts)
+    precedence = PRECEDENCE["Mul"]
 
 
 class DParen(sympy.Expr):
     """Parentheses the reader wrote and the meaning needs: a Σ followed by more factors."""
-
-    def _derive_latex(self, printer) -> str:
-        return r"\left(" + printer._print(self.args[0]) + r"\right)"
 
 
 def _index_latex(node: Node) -> str:
@@ -228,7 +156,7 @@ def _index_latex(node: Node) -> str:
     if isinstance(node, Word):
         return r"\mathrm{" + node.text + "}"
     if isinstance(node, Sym):
-        return _base_latex(node.base)
+        return symbol_base_latex(node.base)
     if isinstance(node, Add):
         text = ""
         for sign, term in node.terms:
@@ -324,9 +252,6 @@ class Sigmoid(sympy.Function):
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _derive_latex(self, printer) -> str:
-        return r"\sigma\left(" + printer._print(self.args[0]) + r"\right)"
-
 
 class Relu(sympy.Function):
     """max(0, x), with relu'(0) = 0 as PyTorch has it."""
@@ -336,9 +261,6 @@ class Relu(sympy.Function):
 
     def _eval_evalf(self, prec):
         return sympy.Max(0, self.args[0])._eval_evalf(prec)
-
-    def _derive_latex(self, printer) -> str:
-        return r"\operatorname{ReLU}\left(" + printer._print(self.args[0]) + r"\right)"
 
 
 def unit_step(u: sympy.Expr) -> sympy.Expr:
@@ -606,7 +528,7 @@ class Model:
         """z^{l} as the column of z^{l}_{j}; W^{l} as the matrix of w^{l}_{ji} (shape n_l × n_{l−1})."""
         layer = self.index_value(sym.layer, binds, layer=True)
         if not isinstance(layer, int):
-            raise ModelProblem(f"cannot read the layer of ${display_name(sym)._derive_latex()}$")
+            raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
             rows, cols = layer_size(layer), layer_size(layer - 1)
             return sympy.Matrix(rows, cols, lambda j, i: VName("w", sym.decor, sym.primes, layer, (j + 1, i + 1)))
@@ -714,7 +636,7 @@ class Model:
             self._full[key] = name
             return name
         if ("full",) + key in self._busy:
-            raise ModelProblem(f"the definition of ${name._derive_latex()}$ refers to itself")
+            raise ModelProblem(f"the definition of ${latex(name)}$ refers to itself")
         self._busy.add(("full",) + key)
         try:
             value = self.full(rhs, stop)
@@ -758,14 +680,14 @@ class Model:
         if key in self._partial:
             return self._partial[key]
         if ("partial",) + key in self._busy:
-            raise ModelProblem(f"the derivative of ${num._derive_latex()}$ refers to itself")
+            raise ModelProblem(f"the derivative of ${latex(num)}$ refers to itself")
         self._busy.add(("partial",) + key)
         try:
             if num == den:
                 value = sympy.S.One
             else:
                 if self.rhs_of(num) is None:
-                    raise ModelProblem(f"${num._derive_latex()}$ has no definition in the document, so its "
+                    raise ModelProblem(f"${latex(num)}$ has no definition in the document, so its "
                                        "derivative cannot be computed")
                 value = self._reverse(num, den)
                 if value is None:  # definitions that use derivatives themselves: unroll and differentiate
@@ -963,7 +885,7 @@ def _topological(nodes: list[VName], edges) -> list[VName]:
             advanced = False
             for child in children:
                 if child in inside and state.get(child) == 1:
-                    raise ModelProblem(f"the definition of ${child._derive_latex()}$ refers to itself")
+                    raise ModelProblem(f"the definition of ${latex(child)}$ refers to itself")
                 if child in inside and child not in state:
                     state[child] = 1
                     stack.append((child, iter(edges(child))))
