@@ -608,3 +608,16 @@ def test_a_stated_condition_on_the_targets_is_honoured_for_any_number_of_classes
     assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
     assert "constraint" in [r.kind for r in report.readings]
     assert verify_text(text.replace("The targets sum to one, $\\sum_k t_k = 1$.\n", "")).exit_code == 1
+
+
+def test_text_report_writes_maths_in_unicode_and_lists_only_the_values_of_the_failing_link():
+    """Issue 16: no raw LaTeX in the text report (the document's own line is quoted as written), and the
+    counterexample names the values the step involves, not the whole network's."""
+    report = verify_path(ROOT / "tests" / "textbooks" / "two-layer-sigmoid-layers-from-2.slip.md")
+    text = render_report(report, "text", "en")
+    derived = [line for line in text.splitlines() if not line.strip().startswith("As written:")]
+    assert not [line for line in derived if re.search(r"\\(frac|left|right|cdot|sigma|partial)\b", line)]
+    assert "∂C/∂w²ⱼₖ  ≠  Σᵢ(aᵢ³ − yᵢ)·σ′(zᵢ³)·wⱼᵢ³·σ′(zⱼ²)·aₖ¹" in text
+    failing = next(s for c in report.claims for s in c.steps if s.ok is False)
+    names = {name for name, _ in failing.counterexample.point}
+    assert "b^{2}_{1}" not in names and "w^{2}_{11}" in names and "a^{3}_{1}" in names

@@ -878,12 +878,17 @@ class ClaimChecker:
                     xa, xb = evaluate(a, mine), evaluate(b, mine)
                     if xa is not None and xb is not None and not close(xa, xb):
                         return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
-        shown = {s: float(v) for s, v in point.items()}
-        for symbol in leaves(a, b):
-            if symbol not in shown and self.model.rhs_of(symbol) is not None:
-                value = evaluate(self.model.full_symbol(symbol), point)
-                if value is not None:
-                    shown[symbol] = value
+        # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
+        # whole network's leaves: the failing link is about those
+        involved = leaves(a, b) + sorted({s.den for s in _partial_atoms(a, b)}, key=lambda s: s.name)
+        shown: dict = {}
+        for symbol in involved:
+            value = float(point[symbol]) if symbol in point else (
+                evaluate(self.model.full_symbol(symbol), point) if self.model.rhs_of(symbol) is not None else None)
+            if value is not None:
+                shown[symbol] = value
+        if not shown:
+            shown = {s: float(v) for s, v in point.items()}
         return Counterexample(_point_items(shown, binds), va, vb)
 
     # --- slips -------------------------------------------------------------------------------------------------
@@ -1105,6 +1110,10 @@ def _point_items(values: dict, binds: dict[str, int]) -> tuple[tuple[str, float]
     items = [(letter, float(v)) for letter, v in sorted(binds.items())]
     items += sorted(((latex(s) if isinstance(s, VName) else str(s), float(v)) for s, v in values.items()))
     return tuple(items)
+
+
+def _partial_atoms(*exprs) -> set:
+    return {s for expr in exprs for e in entries(expr) for s in e.free_symbols if isinstance(s, PartialSym)}
 
 
 def _has_partials(expr: sympy.Expr) -> bool:
