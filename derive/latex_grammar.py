@@ -220,7 +220,9 @@ def normalise(text: str) -> str:
     text = _FRAC_HALF.sub(r"\\frac{\1}", text)
     text = _differentials(text)
     text = _SUM_TWO.sub(r"\\sum_{\1}\\sum_{\2}", text)
-    text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}", r"^{\\DLAYER{\1}}", text)
+    text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}|\^\s*\{\s*\[([^\[\]{}]*)\]\s*\}",
+                  lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
+    text = _log_of_sum(text)
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
     text = _function_powers(text)
     for match in _MACRO.finditer(text):
@@ -316,6 +318,31 @@ def _indicators(text: str) -> str:
         out += [text[position:match.start()], replacement]
         position = end
     return "".join(out) + text[position:]
+
+
+def _log_of_sum(text: str) -> str:
+    """``\\log\\sum_j \\exp(z_j)`` without parentheses: the logarithm of the whole sum, up to the next ``+`` or
+    ``-`` outside brackets (log-sum-exp as the textbooks write it)."""
+    match = re.search(r"\\(log|ln)\s*(?=\\sum(?![A-Za-z]))", text)
+    if match is None:
+        return text
+    depth, k = 0, match.end()
+    while k < len(text):
+        char = text[k]
+        if char == "\\":
+            k += 2
+            continue
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif char in "+-" and depth == 0 and k > match.end() + 4:
+            break
+        k += 1
+    inner = _log_of_sum(text[match.end():k])
+    return text[:match.end()] + "(" + inner + ")" + _log_of_sum(text[k:])
 
 
 def _function_powers(text: str) -> str:

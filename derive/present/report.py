@@ -119,10 +119,6 @@ _SPACED = re.compile("(?<=[^\\s(\\[=,;])([+\u2212=\u2260\u2248])")
 """A binary operator or relation gets spaces (a − b, j = 1); a sign after an opening bracket or = does not."""
 
 
-def _bare(latex: str) -> str:
-    return latex
-
-
 def value_text(value: float, fmt: str) -> str:
     if fmt == "text":
         return number_text(value)

@@ -20,7 +20,7 @@ from .document import DocumentProblem, Equation, Lines, check_text, equations, f
 from .model import (DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
                            TooLarge, VName,
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                           is_matrix, pattern_parts, patterns_unify, symbols_in, vector_bases)
+                           is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
 from .syntax import (Add, Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
@@ -245,6 +245,7 @@ class Document:
     first_layer: int = 2
     constraints: tuple[tuple[str, str | None, Fraction], ...] = ()
     readings: tuple[Reading, ...] = ()
+    scalars: frozenset = frozenset()
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -318,9 +319,10 @@ def read_document(text: str) -> Document:
     candidates = [e for e in classified if e.kind == "candidate"]
     indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
     vectors = vector_bases(indexed)
+    scalars = scalar_layers(indexed)
     for item in candidates:
         lhs = item.members[0]
-        if lhs.layer is not None and not lhs.subs and lhs.base in vectors:
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
             item.kind = "claim"  # z^{l} = … in matrix form, about the components the definitions define
     candidates = [e for e in candidates if e.kind == "candidate"]
     first = [e for e in candidates if e.source.relations[0] == "def" or isinstance(e.members[1], Deriv)]
@@ -347,7 +349,7 @@ def read_document(text: str) -> Document:
         if item.kind != "value":
             continue
         lhs = item.members[0]
-        if lhs.layer is not None and not lhs.subs and lhs.base in vectors:
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
             item.kind = "claim"
             claims.append(item)
             continue
@@ -378,7 +380,7 @@ def read_document(text: str) -> Document:
         readings.append(Reading("kronecker"))
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings))
+                    tuple(readings), scalars)
 
 
 def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
@@ -558,7 +560,7 @@ class ClaimChecker:
         self.line = item.source.line
         self.members = item.members
         self.values = visible_values(document, self.line)
-        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors,
+        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
                            first_layer=document.first_layer)
         self.shown = [latex(display(m)) for m in self.members]
 

@@ -336,6 +336,14 @@ def vector_bases(definitions: list[Definition]) -> frozenset[str]:
     return frozenset(found)
 
 
+def scalar_layers(definitions: list[Definition]) -> frozenset[tuple[str, Node]]:
+    """(base, layer) of a one-unit layer: defined without an index (z^{[2]} = Σ_i W^{[2]}_i a^{[1]}_i + b^{[2]})
+    and never written with one, so it is a number even where other layers of the same letter are vectors."""
+    indexed = {(s.base, s.layer) for d in definitions for s in [d.lhs] + symbols_in(d.rhs) if s.subs}
+    return frozenset((d.lhs.base, d.lhs.layer) for d in definitions
+                     if isinstance(d.lhs.layer, Num) and not d.lhs.subs and (d.lhs.base, d.lhs.layer) not in indexed)
+
+
 def _product(factors: list):
     return functools.reduce(operator.mul, factors)
 
@@ -359,8 +367,10 @@ class Model:
     """The definitions and values visible to one claim, and its conversion to checking SymPy."""
 
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
-                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2):
+                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
+                 scalars: frozenset = frozenset()):
         self.vectors = vectors
+        self.scalars = scalars
         self.first_layer = first_layer
         """The first layer with weights: 2 when the input is layer 1 (w^2 first), 1 when weights are numbered from
         1 (W^{(1)} first, the input x is layer 0)."""
@@ -522,7 +532,8 @@ class Model:
                 for v in values]
 
     def is_vector(self, sym: Sym) -> bool:
-        return not sym.subs and sym.layer is not None and sym.base in self.vectors
+        return (not sym.subs and sym.layer is not None and sym.base in self.vectors
+                and (sym.base, sym.layer) not in self.scalars)
 
     def vector(self, sym: Sym, binds: dict[str, int]) -> sympy.Matrix:
         """z^{l} as the column of z^{l}_{j}; W^{l} as the matrix of w^{l}_{ji} (shape n_l × n_{l−1})."""

@@ -37,7 +37,7 @@ def layered_bases(maths: str) -> frozenset[str]:
     return LAYERED_BASES if len(numbers) > 1 else frozenset()
 
 
-_UNKNOWN_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])\s*'*\s*\(")
+_UNKNOWN_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])'*\(")
 
 
 def preprocess(text: str) -> str:
