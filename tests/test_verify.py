@@ -621,3 +621,12 @@ def test_text_report_writes_maths_in_unicode_and_lists_only_the_values_of_the_fa
     failing = next(s for c in report.claims for s in c.steps if s.ok is False)
     names = {name for name, _ in failing.counterexample.point}
     assert "b^{2}_{1}" not in names and "w^{2}_{11}" in names and "a^{3}_{1}" in names
+
+
+def test_a_named_limit_means_one_number_of_terms_in_claims_and_definitions():
+    """Issue 16: Σ_{k=1}^{K} in a claim and in the definitions run over the same K classes, even where the claim's
+    summand names a layer (w^{(2)}_{kj}) and the definition's does not (y_k, t_k)."""
+    text = ("$$y_k = \\sum_{j=1}^{M} w^{(2)}_{kj} z_j, \\qquad E = \\frac{1}{2}\\sum_{k=1}^{K}(y_k - t_k)^2$$\n"
+            "$$\\frac{\\partial E}{\\partial z_j} = \\sum_{k=1}^{K} (y_k - t_k) w^{(2)}_{kj}$$\n")
+    assert verify_text(text).exit_code == 0
+    assert verify_text(text.replace("(y_k - t_k) w", "(t_k - y_k) w")).exit_code == 1

@@ -388,6 +388,7 @@ class Model:
         self._full: dict[tuple, sympy.Expr] = {}
         self._partial: dict[tuple, sympy.Expr] = {}
         self._busy: set = set()
+        self._named_bounds: dict[str, int] = {}
 
     # --- names -------------------------------------------------------------------------------------------------
     def index_value(self, node: Node, binds: dict[str, int], layer: bool = False):
@@ -567,8 +568,21 @@ class Model:
                     if known.denominator != 1 or known < 0:
                         raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")
                     return int(known)
+                lo = 1 if node.lo is None else self._bound(node.lo, binds)
+                return lo - 1 + self.named_bound_size(node.hi.base)
         lo = 1 if node.lo is None else self._bound(node.lo, binds)
         return lo - 1 + self.infer_size(node.index, node.body, binds)
+
+    def named_bound_size(self, name: str) -> int:
+        """How many terms a limit the document names but does not set (K in Σ_{k=1}^{K}) stands for: one number
+        for the whole document, so that a claim's Σ_k and the definitions' run over the same classes; from the
+        layers the definitions' sums with that limit index, else `DEFAULT_SIZE`."""
+        if name not in self._named_bounds:
+            sizes = [self.infer_size(n.index, n.body, {}) for d in self.definitions for n in walk(d.rhs)
+                     if isinstance(n, Sum) and isinstance(n.hi, Sym) and n.hi.base == name and n.index
+                     and _indexes_a_layer(n)]
+            self._named_bounds[name] = min(sizes) if sizes else DEFAULT_SIZE
+        return self._named_bounds[name]
 
     def infer_size(self, letter: str, node: Node, binds: dict[str, int]) -> int:
         """The range of an index: from the layer of the symbols it indexes (w^{l}_{ji}: j has the units of layer
@@ -875,6 +889,12 @@ class Model:
                 if nxt == end or self.depends(nxt, end):
                     stack.append((nxt, path + (nxt,)))
         return found
+
+
+def _indexes_a_layer(node: Sum) -> bool:
+    """Whether the sum's index appears on a symbol with a layer (w^{2}_{kj}), which fixes its range."""
+    return any(sym.layer is not None and any(isinstance(i, Sym) and i.base == node.index for i in sym.subs)
+               for sym in symbols_in(node.body))
 
 
 def _has_partial_atoms(expr) -> bool:
