@@ -21,8 +21,6 @@ FOLDER = ROOT / "tests" / "textbooks"
 CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 OPEN: dict[str, str] = {
-    'goodfellow-two-layer-vector': 'exit 4',
-    'goodfellow-two-layer-vector.slip': 'not caught (exit 4)',
     'goodfellow-chain-rule-scalar': 'exit 4',
     'goodfellow-chain-rule-scalar.slip': 'not caught (exit 4)',
     'ufldl-three-layer': 'exit 4',

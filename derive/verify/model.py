@@ -377,6 +377,9 @@ class Model:
         self.indexed = frozenset(s.base for d in definitions for s in [d.lhs] + symbols_in(d.rhs)
                                  if len(s.subs) == 1 and s.layer is None)
         """Bases the definitions use with one index and no layer (y_j): a bare y beside a vector is the vector."""
+        self.weight_letter = "W" if any(s.base == "W" and len(s.subs) == 2 for d in definitions
+                                        for s in [d.lhs] + symbols_in(d.rhs)) else "w"
+        """The letter of the weights' components (w^{l}_{ji} in Nielsen, W^{(1)}_{ij} in most books)."""
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
@@ -543,7 +546,8 @@ class Model:
             raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
             rows, cols = layer_size(layer), layer_size(layer - 1)
-            return sympy.Matrix(rows, cols, lambda j, i: VName("w", sym.decor, sym.primes, layer, (j + 1, i + 1)))
+            return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
+                                                               (j + 1, i + 1)))
         return sympy.Matrix(layer_size(layer), 1,
                             lambda j, _: VName(sym.base, sym.decor, sym.primes, layer, (j + 1,)))
 
