@@ -179,7 +179,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -504,6 +504,7 @@ funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | FUNC symbol                               -> func_app
        | FUNC NUMBER                               -> func_num
        | MAXMIN "(" expr "," expr ")"              -> maxmin_app
+       | APPLIED PRIME* "(" expr ")"               -> applied_app
 
 symbol: base script*
 ?base: LETTER                       -> letter
@@ -530,6 +531,7 @@ ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
 DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline|mathcal|mathscr)(?![A-Za-z])/
 FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step)(?![A-Za-z])/
 MAXMIN: /\\(max|min)(?![A-Za-z])/
+APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
@@ -751,6 +753,11 @@ def _make_builder():
                 return Func("relu", v)
             difference = Func("relu", Add(((1, u), (-1, v))))
             return Add(((1, v), (1, difference))) if name == "max" else Add(((1, u), (-1, difference)))
+
+        def applied_app(self, items):
+            """f(x), f'(x): a function the document names (``applied:f:primes``), defined or left abstract."""
+            primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
+            return Func(f"applied:{str(items[0])[len(chr(92) + 'applied{'):-1]}:{primes}", items[-1])
 
         def func_num(self, items):
             name = str(items[0])[1:]

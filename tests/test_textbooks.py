@@ -21,10 +21,8 @@ FOLDER = ROOT / "tests" / "textbooks"
 CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 OPEN: dict[str, str] = {
-    'goodfellow-chain-rule-scalar': 'exit 4',
-    'goodfellow-chain-rule-scalar.slip': 'not caught (exit 4)',
-    'ufldl-three-layer': 'exit 4',
-    'ufldl-three-layer.slip': 'not caught (exit 4)',
+    'ufldl-three-layer': "false alarm at (18, 1, 'unnamed')",
+    'ufldl-three-layer.slip': 'caught at (18, 1), not at (16, 2)',
     'bishop-tanh-two-layer': 'exit 4',
     'bishop-output-delta.slip': "named 'unnamed', not 'index_swap'",
     'cs231n-softmax-loss': 'exit 4',

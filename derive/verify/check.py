@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from fractions import Fraction
 from typing import ContextManager
 
@@ -246,6 +246,8 @@ class Document:
     constraints: tuple[tuple[str, str | None, Fraction], ...] = ()
     readings: tuple[Reading, ...] = ()
     scalars: frozenset = frozenset()
+    functions: dict = field(default_factory=dict)
+    function_definitions: tuple = ()
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -265,6 +267,10 @@ def layer_numbering(text: str, definitions: list[Definition], layered: frozenset
     if layered:
         return 2, Reading("layers_from_2", (("how", "detected"),))
     return 2, Reading("powers") if has_integer_superscripts(text) else None
+
+
+_FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*\(\s*([A-Za-z])\s*\)\s*$")
+"""``f(z) = …``: a function of one variable the document defines (f(w, x) with two is not read)."""
 
 
 def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str | None, Fraction] | None:
@@ -299,10 +305,23 @@ def read_document(text: str) -> Document:
     classified: list[_Eq] = []
     layered = layered_bases(" ".join(chunk.text for chunk in chunks))
     constraints: list[tuple[str, str | None, Fraction]] = []
+    functions: dict[str, tuple[str, Node]] = {}
+    function_lines: list[DefinitionRead] = []
     for equation in found:
         constraint = constraint_of(equation, layered)
         if constraint is not None:
             constraints.append(constraint)
+            continue
+        named = _FUNCTION_DEFINITION.match(equation.members[0])
+        if named and len(equation.members) == 2 and equation.relations[0] != "approx":
+            try:
+                body = parse_member(equation.members[1], layered)
+            except SyntaxProblem as exc:
+                skipped.append(Skipped(equation.line, equation.text, str(exc)))
+                continue
+            functions[named.group(1)] = (named.group(2), body)
+            function_lines.append(DefinitionRead(equation.line, f"{named.group(1)}({named.group(2)}) = "
+                                                 + latex(display(body))))
             continue
         try:
             item = classify(equation, layered)
@@ -380,7 +399,7 @@ def read_document(text: str) -> Document:
         readings.append(Reading("kronecker"))
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings), scalars)
+                    tuple(readings), scalars, functions, tuple(function_lines))
 
 
 def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
@@ -561,6 +580,7 @@ class ClaimChecker:
         self.members = item.members
         self.values = visible_values(document, self.line)
         self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
+                           functions=document.functions,
                            first_layer=document.first_layer)
         self.shown = [latex(display(m)) for m in self.members]
 
@@ -1280,10 +1300,10 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
     if not is_dataclass(node) or isinstance(node, Deriv):
         return node  # the derivative a member names is never mutated
     changes = {}
-    for field in fields(node):
-        value = getattr(node, field.name)
+    for attribute in fields(node):
+        value = getattr(node, attribute.name)
         if is_dataclass(value):
-            changes[field.name] = _replace_node(value, old, new)
+            changes[attribute.name] = _replace_node(value, old, new)
         elif isinstance(value, tuple):
             items = []
             for item in value:
@@ -1293,7 +1313,7 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
                     items.append(_replace_node(item, old, new))
                 else:
                     items.append(item)
-            changes[field.name] = tuple(items)
+            changes[attribute.name] = tuple(items)
     return replace(node, **changes) if changes else node
 
 
@@ -1330,8 +1350,9 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
             shown = checker.shown if checker is not None else [item.source.text]
             claims.append(_undecided(item, shown, note))
     skipped.sort(key=lambda s: s.line)
-    definitions = tuple(DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs)))
-                        for d in document.definitions)
+    definitions = tuple(sorted(document.function_definitions + tuple(
+        DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs))) for d in document.definitions),
+        key=lambda d: d.line))
     return Report(tuple(claims), tuple(skipped), definitions, readings=document.readings)
 
 

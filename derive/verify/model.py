@@ -223,6 +223,9 @@ def display(node: Node) -> sympy.Basic:
             return DFunc(arg, sympy.Integer(3))
         if node.name == "sqrt":
             return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
+        if node.name.startswith("applied:"):
+            _, letter, primes = node.name.split(":")
+            return sympy.Function(letter + "'" * int(primes))(arg)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
         zero = sympy.S.Zero
@@ -368,7 +371,9 @@ class Model:
 
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
                  sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
-                 scalars: frozenset = frozenset()):
+                 scalars: frozenset = frozenset(), functions: dict | None = None):
+        self.functions = functions or {}
+        """The document's function definitions: letter → (parameter letter, body), from f(z) = …"""
         self.vectors = vectors
         self.scalars = scalars
         self.first_layer = first_layer
@@ -479,6 +484,8 @@ class Model:
         if isinstance(node, Transpose):
             value = self.conc(node.arg, binds, definition)
             return value.T if is_matrix(value) else value
+        if isinstance(node, Func) and node.name.startswith("applied:"):
+            return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
             arg = self.conc(node.arg, binds, definition)
             function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
@@ -504,6 +511,22 @@ class Model:
                 raise ModelProblem("∂/∂x of a vector expression is not supported")
             return self.derive_expr(body, self.name(node.den, binds))
         raise ModelProblem(f"cannot use {type(node).__name__} here")
+
+    def _applied(self, node: Func, arg) -> sympy.Expr:
+        """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract
+        function of u whose derivatives stay symbolic (chain-rule structure and linearity can still be checked)."""
+        _, letter, primes = node.name.split(":")
+        if is_matrix(arg):
+            return arg.applyfunc(lambda entry: self._applied(node, entry))
+        variable = sympy.Dummy(letter)
+        if letter in self.functions:
+            parameter, body = self.functions[letter]
+            value = self.conc(body, {}).xreplace({VName(parameter): variable})
+        else:
+            value = sympy.Function(letter)(variable)
+        if int(primes):
+            value = sympy.diff(value, variable, int(primes))
+        return value.subs(variable, arg)
 
     def _sum(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
         if is_implicit_sum(node):

@@ -37,18 +37,13 @@ def layered_bases(maths: str) -> frozenset[str]:
     return LAYERED_BASES if len(numbers) > 1 else frozenset()
 
 
-_UNKNOWN_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])'*\(")
+_NAMED_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])('*)\(")
 
 
 def preprocess(text: str) -> str:
-    """`normalise`, and refuse ``f(…)``: a function a document uses without defining it."""
-    text = normalise(text)
-    function = _UNKNOWN_FUNCTION.search(text)
-    if function:
-        name = function.group(1)
-        raise SyntaxProblem(f"{quote(name + '(…)')} looks like a function derive does not know: define it first "
-                            f"(for example {quote(name + ' = x^2')}) and write the derivative of that")
-    return text
+    """`normalise`, and read ``f(…)``, ``g'(…)``, ``h(…)`` written against their parenthesis as a named function
+    (defined by ``f(z) = …`` in the document, else abstract); ``h (1 - h)`` with a space is a product."""
+    return _NAMED_FUNCTION.sub(lambda m: r"\applied{" + m.group(1) + "}" + m.group(2) + "(", normalise(text))
 
 
 def parse_member(text: str, layered: frozenset[str] = LAYERED_BASES) -> Node:
