@@ -24,20 +24,17 @@ OPEN: dict[str, str] = {
     'ufldl-three-layer': "false alarm at (18, 1, 'unnamed')",
     'ufldl-three-layer.slip': 'caught at (18, 1), not at (16, 2)',
     'bishop-tanh-two-layer': 'exit 4',
-    'bishop-output-delta.slip': "named 'unnamed', not 'index_swap'",
     'cs231n-softmax-loss': 'exit 4',
     'cs231n-softmax-loss.slip': 'not caught (exit 4)',
     'cs231n-max-gate.slip': "named 'unnamed', not 'missing_gate'",
     'grosse-regularized.slip': "named 'unnamed', not 'factor'",
     'cs229-lms': 'exit 4',
     'cs229-lms.slip': 'not caught (exit 4)',
-    'log-softmax-gradient.slip': "named 'unnamed', not 'index_swap'",
     'relu-hidden-layer.slip': "named 'unnamed', not 'missing_gate'",
     'nielsen-l2-regularization': 'exit 4',
     'nielsen-l2-regularization.slip': 'not caught (exit 4)',
     'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
     'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
-    'rumelhart-output-sigmoid.slip': "named 'unnamed', not 'index_swap'",
 }
 """``"NAME"`` (correct file) or ``"NAME.slip"`` → why derive does not meet it yet."""
 

@@ -1238,7 +1238,7 @@ def _structural_mutants(node: Node, letters: list[str]):
     for n in mutable:
         if isinstance(n, Sym) and n.layer is not None and not n.subs:
             yield n, Transpose(n), _replace_node(node, n, Transpose(n))
-    occurrences = [n for n in mutable if isinstance(n, Sym) and (len(n.subs) >= 2 or n.layer is not None)]
+    occurrences = [n for n in mutable if isinstance(n, Sym) and (n.subs or n.layer is not None)]
     for sym in occurrences:
         variants = []
         if len(sym.subs) >= 2:
