@@ -31,8 +31,7 @@ OPEN: dict[str, str] = {
     'cs229-lms': 'exit 4',
     'cs229-lms.slip': 'not caught (exit 4)',
     'relu-hidden-layer.slip': "named 'unnamed', not 'missing_gate'",
-    'nielsen-l2-regularization': 'exit 4',
-    'nielsen-l2-regularization.slip': 'not caught (exit 4)',
+    'nielsen-l2-regularization.slip': "named 'unnamed', not 'factor'",
     'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
     'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
 }

@@ -645,3 +645,19 @@ def test_named_functions_are_read_defined_or_abstract():
     assert missing.exit_code == 1 and missing.claims[0].steps[0].slip.kind == "missing_link"
     abstract = verify_text("$$\\frac{d}{dx} f(x) = 2x$$\n")
     assert abstract.exit_code == 4 and abstract.error is None
+
+
+def test_an_undefined_quantity_that_is_differentiated_is_abstract():
+    """Issue 16 (Nielsen's L2 regularisation): C_0 is never defined; ∂C/∂w = ∂C_0/∂w + λw/n holds for any C_0,
+    and a slip in the penalty's factor fails at a point that gives ∂C_0/∂w a value."""
+    text = "$$C = C_0 + \\frac{\\lambda}{2n} w^2$$\n$$\\frac{\\partial C}{\\partial w} = \\frac{\\partial C_0}{\\partial w} + \\frac{\\lambda}{n} w$$\n"
+    report = verify_text(text)
+    assert report.exit_code == 0 and "abstract" in [r.kind for r in report.readings]
+    wrong = verify_text(text.replace("+ \\frac{\\lambda}{n} w$$", "+ \\frac{\\lambda}{2n} w$$"))
+    assert wrong.exit_code == 1
+    point = dict(wrong.claims[0].steps[0].counterexample.point)
+    assert "\\frac{\\partial C_{0}}{\\partial w}" in point
+    lam, n, w = point["\\lambda"], point["n"], point["w"]
+    assert n == int(n) and n >= 1  # a count is a positive integer
+    step = wrong.claims[0].steps[0].counterexample
+    assert math.isclose(step.lhs_value - step.rhs_value, lam * w / n - lam * w / (2 * n), rel_tol=1e-9)

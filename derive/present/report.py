@@ -135,6 +135,8 @@ def reading_text(reading: Reading, t, math: Callable[[str], str]) -> str:
     for key, value in reading.params:
         if key == "how":
             params[key] = t[f"verify.convention.{value}"]
+        elif key in ("name", "variables"):
+            params[key] = math(value)
         elif key == "base":
             params[key] = math(value)
             params["condition"] = math(r"\sum_{k} " + value + " = " + dict(reading.params)["total"])

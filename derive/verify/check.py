@@ -248,6 +248,7 @@ class Document:
     scalars: frozenset = frozenset()
     functions: dict = field(default_factory=dict)
     function_definitions: tuple = ()
+    abstract: dict = field(default_factory=dict)
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -397,9 +398,32 @@ def read_document(text: str) -> Document:
                               for base, decor, total in constraints]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
+    abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
+    readings += [Reading("abstract", (("name", latex(name)),
+                                      ("variables", ", ".join(latex(v) for v in variables))))
+                 for name, variables in abstract.items()]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings), scalars, functions, tuple(function_lines))
+                    tuple(readings), scalars, functions, tuple(function_lines), abstract)
+
+
+def abstract_quantities(claims: list[_Eq], patterns: list[tuple], layers: int) -> dict[VName, tuple[VName, ...]]:
+    """Symbols a claim differentiates (∂C_0/∂w) that no definition gives: each an abstract function of the
+    variables it is differentiated by. Only symbols without index letters (C_0, J, not E_j)."""
+    naming = Model([], {}, layers)
+    found: dict[VName, set[VName]] = {}
+    for item in claims:
+        for member in item.members:
+            for node in walk(member):
+                if not isinstance(node, Deriv) or _has_index_letters(node.num) or _has_index_letters(node.den):
+                    continue
+                try:
+                    if any(patterns_unify(pattern_parts(node.num), p) for p in patterns):
+                        continue
+                    found.setdefault(naming.name(node.num, {}), set()).add(naming.name(node.den, {}))
+                except ModelProblem:
+                    continue
+    return {name: tuple(sorted(variables, key=lambda v: v.name)) for name, variables in found.items()}
 
 
 def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
@@ -580,7 +604,7 @@ class ClaimChecker:
         self.members = item.members
         self.values = visible_values(document, self.line)
         self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
-                           functions=document.functions,
+                           functions=document.functions, abstract=document.abstract,
                            first_layer=document.first_layer)
         self.shown = [latex(display(m)) for m in self.members]
 
@@ -744,7 +768,7 @@ class ClaimChecker:
 
         if not _has_partials(a) and not _has_partials(b) and _cheap_zero(a - b):
             return True, "symbolic"
-        deep_a, deep_b = model.full(a), model.full(b)
+        deep_a, deep_b = model.abstract_leaves(model.full(a)), model.abstract_leaves(model.full(b))
         if _cheap_zero(deep_a - deep_b):
             return True, "symbolic"
         points = self._points(k, binds, deep_a, deep_b)
@@ -840,6 +864,7 @@ class ClaimChecker:
         matrices. The document's own values are not used: an identity must hold everywhere (a condition such as
         t_1 + t_2 = 1 is written as a definition, t_2 = 1 - t_1)."""
         names = leaves(*entries(deep_a), *entries(deep_b))
+        names += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slopes
         rng = random.Random(f"{self.line}:{k}:{sorted(binds.items())}")
         out = []
         fixed = fixed or {}
@@ -903,6 +928,7 @@ class ClaimChecker:
         # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
         # whole network's leaves: the failing link is about those
         involved = leaves(a, b) + sorted({s.den for s in _partial_atoms(a, b)}, key=lambda s: s.name)
+        involved += sorted((s for s in point if isinstance(s, PartialSym)), key=lambda s: s.name)
         shown: dict = {}
         for symbol in involved:
             value = float(point[symbol]) if symbol in point else (
@@ -1130,7 +1156,7 @@ def _ratio_slip(ratio: Fraction) -> Slip:
 
 def _point_items(values: dict, binds: dict[str, int]) -> tuple[tuple[str, float], ...]:
     items = [(letter, float(v)) for letter, v in sorted(binds.items())]
-    items += sorted(((latex(s) if isinstance(s, VName) else str(s), float(v)) for s, v in values.items()))
+    items += sorted(((latex(s) if isinstance(s, (VName, PartialSym)) else str(s), float(v)) for s, v in values.items()))
     return tuple(items)
 
 

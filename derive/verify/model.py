@@ -371,8 +371,11 @@ class Model:
 
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
                  sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
-                 scalars: frozenset = frozenset(), functions: dict | None = None):
+                 scalars: frozenset = frozenset(), functions: dict | None = None, abstract: dict | None = None):
         self.functions = functions or {}
+        self.abstract = {name: sympy.Function(latex(name))(*args) for name, args in (abstract or {}).items()}
+        """Quantities the document differentiates but never defines (C_0 in C = C_0 + λ/(2n) w², ∂C_0/∂w): an
+        abstract function of the variables it is differentiated by."""
         """The document's function definitions: letter → (parameter letter, body), from f(z) = …"""
         self.vectors = vectors
         self.scalars = scalars
@@ -444,6 +447,8 @@ class Model:
             if not definition and self.is_vector(node):
                 return self.vector(node, binds)
             name = self.name(node, binds)
+            if name in self.abstract:
+                return self.abstract[name]
             if self.is_kronecker(name):
                 return sympy.Integer(1 if name.subs[0] == name.subs[1] else 0)
             return name
@@ -511,6 +516,19 @@ class Model:
                 raise ModelProblem("∂/∂x of a vector expression is not supported")
             return self.derive_expr(body, self.name(node.den, binds))
         raise ModelProblem(f"cannot use {type(node).__name__} here")
+
+    def abstract_leaves(self, expr):
+        """``expr`` with the abstract quantities' values and derivatives as free symbols (C_0 and ∂C_0/∂w), so
+        that a step can be evaluated at test points: the derivatives of an abstract quantity are numbers like
+        any other."""
+        if not self.abstract or is_matrix(expr):
+            return expr
+        replace = {}
+        for name, applied in self.abstract.items():
+            for variable in applied.args:
+                replace[sympy.Derivative(applied, variable)] = PartialSym("partial", name, variable)
+        expr = expr.xreplace(replace)
+        return expr.xreplace({applied: name for name, applied in self.abstract.items()})
 
     def _applied(self, node: Func, arg) -> sympy.Expr:
         """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract
@@ -737,6 +755,8 @@ class Model:
         try:
             if num == den:
                 value = sympy.S.One
+            elif num in self.abstract:
+                value = sympy.diff(self.abstract[num], den)
             else:
                 if self.rhs_of(num) is None:
                     raise ModelProblem(f"${latex(num)}$ has no definition in the document, so its "
