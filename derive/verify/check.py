@@ -61,7 +61,7 @@ class Slip:
         return SLIP_NAMES.get(self.kind, self.kind)
 
 
-SLIP_NAMES = {"sign_term": "sign", "extra_symbol": "extra_factor", "missing_symbol": "missing_factor",
+SLIP_NAMES = {"sign_term": "sign", "factor_term": "factor", "extra_symbol": "extra_factor", "missing_symbol": "missing_factor",
               "missing_path": "wrong_sum", "duplicate_path": "wrong_sum"}
 
 
@@ -983,6 +983,9 @@ class ClaimChecker:
         swap = self._mutations(b_node, binds, deep_a, points)
         if swap is not None:
             return swap
+        term = self._term_factor(b_node, binds, points)
+        if term is not None:
+            return term
         for label, expr, gate in self._local_factors(binds):
             values = [evaluate(expr, p) for p, _, _ in usable]
             if len(usable) < 2 or any(v is None for v in values):
@@ -998,6 +1001,31 @@ class ClaimChecker:
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
             visible = []
         return self._symbol_ratio(points, visible)
+
+    def _term_factor(self, b_node: Node, binds, points) -> Slip | None:
+        """One term of a sum off by a constant factor (2λw for λw): the right side minus that term, plus the term
+        times a fixed ratio, is the left side at every point."""
+        for node in _outside_derivatives(b_node):
+            if not isinstance(node, Add) or len(node.terms) < 2 or is_matrix(self.model.conc(node, binds)):
+                continue
+            for sign, term in node.terms:
+                try:
+                    deep = self.model.abstract_leaves(self.model.full(self.model.conc(term, binds)))
+                except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+                    continue
+                corrections = []  # correct value / written value of the term, at each point
+                for point, va, vb in points:
+                    value = evaluate(deep, point)
+                    if value is None or abs(value) < 1e-12:
+                        break
+                    corrections.append(1 - (vb - va) / (sign * value))
+                if len(corrections) < 2 or len(corrections) < len(points):
+                    continue
+                correction = Fraction(corrections[0]).limit_denominator(12)
+                if correction not in (0, 1) and all(abs(float(correction) - c) < 1e-9 for c in corrections):
+                    written = sympy.Rational(correction.denominator, correction.numerator)
+                    return Slip("factor_term", (("term", latex(display(term))), ("ratio", latex(written))))
+        return None
 
     def _mutations(self, b_node: Node, binds, deep_a, points) -> Slip | None:
         letters = sorted(set(free_index_letters(list(self.members))[1]))
