@@ -13,7 +13,7 @@ What a symbol with scripts means is the caller's choice: `parse` takes a ``make_
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, Union
@@ -72,6 +72,9 @@ class Const:
 @dataclass(frozen=True)
 class Add:
     terms: tuple[tuple[int, "Node"], ...]  # (sign, term)
+    braced: bool | None = field(default=False, compare=False)
+    """Written in braces after a factor (``\\sigma(z)\\{…\\}`` without \\left): braces only group, so it was
+    read as typeset, the factor times the first term only; None: written in parentheses."""
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,9 @@ Node = Union[Num, Word, Sym, Const, Add, Mul, Div, Neg, Pow, Transpose, Func, Su
 
 GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho "
          "varrho tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi "
-         "Omega").split()
-FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu")
-DECORATIONS = ("hat", "bar", "tilde", "widehat", "widetilde", "overline")
+         "Omega ell").split()
+FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu", "step")
+DECORATIONS = ("hat", "bar", "tilde", "widehat", "widetilde", "overline", "mathcal", "mathscr")
 ITALIC = "mathit"  # the decoration of a variable named like a constant (``\\mathit{e}``): never the constant
 
 
@@ -176,7 +179,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -198,6 +201,9 @@ def normalise(text: str) -> str:
         else:
             raise SyntaxProblem.of("latex_problem.character", char=quote(char), code=f"{ord(char):04X}")
     text = "".join(out)
+    text = _nabla(text)
+    text = _indicators(text)
+    text = text.replace("\\{", "(").replace("\\}", ")")
     text = _COLOR.sub(" ", text)
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
@@ -213,15 +219,19 @@ def normalise(text: str) -> str:
     text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_HALF.sub(r"\\frac{\1}", text)
     text = _differentials(text)
-    text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}", r"^{\\DLAYER{\1}}", text)
+    text = _SUM_TWO.sub(r"\\sum_{\1}\\sum_{\2}", text)
+    text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}|\^\s*\{\s*\[([^\[\]{}]*)\]\s*\}",
+                  lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
+    text = _log_of_sum(text)
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
+    text = _function_powers(text)
     for match in _MACRO.finditer(text):
         name = match.group(1)
         if name not in ALLOWED_MACROS:
             if name == "nabla":
-                raise SyntaxProblem(quote(r"\nabla") + " is not supported: write the gradient as "
-                                    + quote(r"\frac{\partial C}{\partial a}"))
-            if name in ("prod", "int", "lim", "max", "min", "operatorname"):
+                raise SyntaxProblem(quote(r"\nabla") + " needs the variable below it, e.g. "
+                                    + quote(r"\nabla_{W} J"))
+            if name in ("prod", "int", "lim", "operatorname"):
                 raise SyntaxProblem(f"{quote(chr(92) + name)} is not supported")
             if name == "begin":
                 env = re.match(r"\\begin\s*\{([^}]*)\}", text[match.start():])
@@ -233,6 +243,125 @@ def normalise(text: str) -> str:
     if depth > MAX_DEPTH:
         raise SyntaxProblem(f"the formula is nested {depth} levels deep; the limit is {MAX_DEPTH}")
     return text
+
+
+_SUM_TWO = re.compile(r"\\sum\s*_\s*\{\s*([A-Za-z])\s*,\s*([A-Za-z])\s*\}")
+_FUNCTION_POWER = re.compile(r"\\(tanh|sin|cos|log|ln|exp|sigma)\s*\^\s*\{\s*([0-9])\s*\}")
+_SIMPLE_ARGUMENT = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:\s*_\s*\{[^{}]*\})?")
+_INDICATOR = re.compile(r"\\(?:mathbb|mathbf|bm|mathds)\s*\{\s*[1I]\s*\}\s*(?:_\s*\{|[\[(]|\\\{)")
+_COMPARISON = re.compile(r"\\geq?(?![A-Za-z])|\\leq?(?![A-Za-z])|\\[gl]t(?![A-Za-z])|>=?|<=?|=")
+
+
+def _balanced(text: str, start: int) -> int | None:
+    """The index just after the bracket that closes the one at ``start`` (any of ( [ { and \\{ \\})."""
+    depth = 0
+    k = start
+    while k < len(text):
+        if text.startswith("\\{", k) or text.startswith("\\}", k):
+            depth += 1 if text[k + 1] == "{" else -1
+            k += 2
+        elif text[k] == "\\":
+            k += 2
+            continue
+        else:
+            if text[k] in "([{":
+                depth += 1
+            elif text[k] in ")]}":
+                depth -= 1
+            k += 1
+        if depth == 0:
+            return k
+    return None
+
+
+def _nabla(text: str) -> str:
+    """``\\nabla_{X} J`` (a gradient with its variable below) is ``\\frac{\\partial J}{\\partial X}``."""
+    out, position = [], 0
+    for match in re.finditer(r"\\nabla\s*_\s*(?=\{)", text):
+        if match.start() < position:
+            continue
+        end = _balanced(text, match.end())
+        target = re.match(r"\s*(\\(?:mathcal|mathscr)\s*\{[A-Za-z]\}|\\[A-Za-z]+|[A-Za-z])(\s*_\s*\{[^{}]*\}|_[A-Za-z0-9])?",
+                          text[end:]) if end else None
+        if target is None:
+            continue
+        out += [text[position:match.start()], r"\frac{\partial ", target.group(0), r"}{\partial ",
+                text[match.end() + 1:end - 1], "}"]
+        position = end + target.end()
+    return "".join(out) + text[position:]
+
+
+def _indicators(text: str) -> str:
+    """``\\mathbb{1}[u > v]`` (also ``(…)``, ``\\{…\\}``, ``_{…}``, ``\\geq``, ``<``) is the unit step of u − v; ``\\mathbb{1}(i = j)`` with
+    two letters is the Kronecker delta ``\\delta_{ij}``."""
+    out, position = [], 0
+    for match in _INDICATOR.finditer(text):
+        if match.start() < position:
+            continue
+        opener = match.end() - (2 if text[match.end() - 2:match.end()] == "\\{" else 1)
+        end = _balanced(text, opener)
+        if end is None:
+            continue
+        inner = text[match.end():end - (2 if text[end - 2:end] == "\\}" else 1)]
+        relation = _COMPARISON.search(inner)
+        if relation is None:
+            continue
+        left, right, op = inner[:relation.start()].strip(), inner[relation.end():].strip(), relation.group()
+        if op == "=":
+            if not (re.fullmatch(r"[A-Za-z]", left) and re.fullmatch(r"[A-Za-z]", right)):
+                continue
+            replacement = r"\delta_{" + left + right + "}"
+        elif op in (">", ">=", r"\ge", r"\geq", r"\gt"):
+            replacement = r"\step(" + left + " - (" + right + "))"
+        else:
+            replacement = r"\step(" + right + " - (" + left + "))"
+        out += [text[position:match.start()], replacement]
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _log_of_sum(text: str) -> str:
+    """``\\log\\sum_j \\exp(z_j)`` without parentheses: the logarithm of the whole sum, up to the next ``+`` or
+    ``-`` outside brackets (log-sum-exp as the textbooks write it)."""
+    match = re.search(r"\\(log|ln)\s*(?=\\sum(?![A-Za-z]))", text)
+    if match is None:
+        return text
+    depth, k = 0, match.end()
+    while k < len(text):
+        char = text[k]
+        if char == "\\":
+            k += 2
+            continue
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif char in "+-" and depth == 0 and k > match.end() + 4:
+            break
+        k += 1
+    inner = _log_of_sum(text[match.end():k])
+    return text[:match.end()] + "(" + inner + ")" + _log_of_sum(text[k:])
+
+
+def _function_powers(text: str) -> str:
+    """``\\tanh^{2} x`` and ``\\tanh^{2}(x)`` are ``(\\tanh x)^{2}``, as every textbook means them."""
+    out, position = [], 0
+    for match in _FUNCTION_POWER.finditer(text):
+        rest = match.end()
+        while rest < len(text) and text[rest] == " ":
+            rest += 1
+        if rest < len(text) and text[rest] in "({":
+            end = _balanced(text, rest)
+        else:
+            simple = _SIMPLE_ARGUMENT.match(text, rest)
+            end = simple.end() if simple else None
+        if end is None:
+            continue
+        out += [text[position:match.start()], "(\\" + match.group(1) + " ", text[rest:end], ")^{", match.group(2), "}"]
+        position = end
+    return "".join(out) + text[position:]
 
 
 def _word(match: re.Match) -> str:
@@ -270,9 +399,17 @@ def _differentials(text: str) -> str:
         den = text[den_start + 1:den_end]
         num_d = re.match(r"\s*(?:\\DD\s*|d(?=\s*(?:$|[A-Za-z\\'])))", num)
         den_d = re.match(r"\s*(?:\\DD\s*|d(?=\s*(?:[A-Za-z]|\\[A-Za-z])))", den)
-        if num_d and den_d and not re.search(r"[-+/]|\\cdot|\\frac", den):
+        partial = re.match(r"\s*\\partial(?![A-Za-z])", num) and re.match(r"\s*\\partial(?![A-Za-z])", den)
+        if partial and "(" in num:  # \frac{\partial f(x)}{\partial x}: the operator applied to f(x)
+            out += [text[position:match.start()], r"\frac{\partial}{" + den + "}(" + num[partial.end():] + ")"]
+            position = den_end + 1
+        elif num_d and den_d and not re.search(r"[-+/]|\\cdot|\\frac", den):
             out.append(text[position:match.start()])
-            out.append(r"\frac{\DD " + num[num_d.end():] + r"}{\DD " + den[den_d.end():] + "}")
+            body = num[num_d.end():]
+            if "(" in body:  # \frac{d\sigma(x)}{dx}: d/dx applied to σ(x)
+                out.append(r"\frac{\DD}{\DD " + den[den_d.end():] + "}(" + body + ")")
+            else:
+                out.append(r"\frac{\DD " + body + r"}{\DD " + den[den_d.end():] + "}")
             position = den_end + 1
     out.append(text[position:])
     text = "".join(out)
@@ -349,7 +486,7 @@ sumsup: "^" "{" expr "}"
 
 group: "(" expr ")"
      | "[" expr "]"
-     | "{" expr "}"
+     | "{" expr "}"                -> brace_group
 
 frac: FRAC "{" expr "}" "{" expr "}"
 
@@ -366,6 +503,8 @@ funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | FUNC "{" expr "}"                         -> func_app
        | FUNC symbol                               -> func_app
        | FUNC NUMBER                               -> func_num
+       | MAXMIN "(" expr "," expr ")"              -> maxmin_app
+       | APPLIED PRIME* "(" expr ")"               -> applied_app
 
 symbol: base script*
 ?base: LETTER                       -> letter
@@ -389,8 +528,10 @@ LETTER: /[A-Za-z]/
 GREEK: /\\(GREEKS)(?![A-Za-z])/
 NAME: /\\name\{[A-Za-z][A-Za-z0-9]*\}/
 ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
-DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline)(?![A-Za-z])/
-FUNC: /\\(log|ln|exp|tanh|sin|cos|relu)(?![A-Za-z])/
+DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline|mathcal|mathscr)(?![A-Za-z])/
+FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step)(?![A-Za-z])/
+MAXMIN: /\\(max|min)(?![A-Za-z])/
+APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
@@ -525,7 +666,12 @@ def _make_builder():
             return Div(items[0], items[1])
 
         def group(self, items):
-            return items[0]
+            inner = items[0]
+            return Add(inner.terms, braced=None) if isinstance(inner, Add) else inner
+
+        def brace_group(self, items):
+            inner = items[0]
+            return Add(inner.terms, braced=True) if isinstance(inner, Add) and inner.braced is False else inner
 
         def frac(self, items):
             return Div(items[1], items[2])
@@ -598,6 +744,21 @@ def _make_builder():
             name = str(items[0])[1:]
             return Func("log" if name == "ln" else name, items[1])
 
+        def maxmin_app(self, items):
+            """max(u, v) = v + ReLU(u − v) and min(u, v) = u − ReLU(u − v): exact, and kinks where they are."""
+            name, u, v = str(items[0])[1:], items[1], items[2]
+            if name == "max" and _is_zero(v):
+                return Func("relu", u)
+            if name == "max" and _is_zero(u):
+                return Func("relu", v)
+            difference = Func("relu", Add(((1, u), (-1, v))))
+            return Add(((1, v), (1, difference))) if name == "max" else Add(((1, u), (-1, difference)))
+
+        def applied_app(self, items):
+            """f(x), f'(x): a function the document names (``applied:f:primes``), defined or left abstract."""
+            primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
+            return Func(f"applied:{str(items[0])[len(chr(92) + 'applied{'):-1]}:{primes}", items[-1])
+
         def func_num(self, items):
             name = str(items[0])[1:]
             return Func("log" if name == "ln" else name, _number(str(items[1])))
@@ -656,12 +817,19 @@ def _builder_class():
     return _make_builder()
 
 
+def _is_zero(node: Node) -> bool:
+    return isinstance(node, Num) and node.value == 0
+
+
 def _add(left: Node, sign: int, right: Node) -> Add:
     terms = left.terms if isinstance(left, Add) else ((1, left),)
     return Add(terms + ((sign, right),))
 
 
-def _mul(left: Node, right: Node) -> Mul:
+def _mul(left: Node, right: Node) -> Node:
+    if isinstance(right, Add) and right.braced is True:  # a{b + c} is typeset "ab + c": braces do not parenthesise
+        (sign, first), rest = right.terms[0], right.terms[1:]
+        return Add(((sign, _mul(left, first)),) + rest, braced=True)
     if isinstance(left, Mul) and not left.hadamard:
         return Mul(left.factors + (right,))
     return Mul((left, right))

@@ -318,6 +318,90 @@ class DerivePrinter(LatexPrinter):
         return r"\left(" + text + r"\right)" if getattr(item, "binding", "") in bindings else text
 
 
+    # verify/model.py: the document's symbols and the members as written, dispatched by class name
+    def _print_VName(self, expr) -> str:
+        base, decor, primes, layer, subs = expr.parts
+        text = symbol_base_latex(base) if decor != "mathit" else base
+        if decor:
+            text = "\\" + decor + "{" + text + "}"
+        text += "'" * primes
+        if layer is not None:
+            if primes:
+                text = "{" + text + "}"
+            text += "^{" + str(layer) + "}"
+        if subs:
+            parts = [str(s) for s in subs]
+            joined = "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
+            text += "_{" + joined + "}"
+        return text
+
+    def _print_PartialSym(self, expr) -> str:
+        d = r"\partial " if expr.dkind == "partial" else "d "
+        return r"\frac{" + d + self._print(expr.num) + "}{" + d + self._print(expr.den) + "}"
+
+    def _print_DSum(self, expr) -> str:
+        body, index, lo, hi = expr.args
+        head = r"\sum"
+        if index != 0:
+            head += "_{" + self._print(index) + ("=" + self._print(lo) if lo != 0 else "") + "}"
+            if hi != 0:
+                head += "^{" + self._print(hi) + "}"
+        inner = self._print(body)
+        if isinstance(body, sympy.Add) or (isinstance(body, sympy.Mul) and body.could_extract_minus_sign()):
+            inner = r"\left(" + inner + r"\right)"
+        return head + " " + inner
+
+    def _print_DDerivOf(self, expr) -> str:
+        body, den, kind = expr.args
+        d = r"\partial" if kind == 1 else "d"
+        inner = self._print(body)
+        if isinstance(body, (sympy.Add, sympy.Mul)) or type(body).__name__ == "DSum":
+            inner = r"\left(" + inner + r"\right)"
+        return r"\frac{" + d + "}{" + d + " " + self._print(den) + "} " + inner
+
+    def _print_DFunc(self, expr) -> str:
+        arg, code = expr.args
+        if int(code) == 3:
+            return r"\mathbf{1}\left[" + self._print(arg) + r" > 0\right]"
+        name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
+        return name + r"\left(" + self._print(arg) + r"\right)"
+
+    def _print_DTranspose(self, expr) -> str:
+        arg = expr.args[0]
+        inner = self._print(arg)
+        inner = "{" + inner + "}" if type(arg).__name__ == "VName" else r"\left(" + inner + r"\right)"
+        return inner + r"^{\top}"
+
+    def _print_DHadamard(self, expr) -> str:
+        parts = []
+        for arg in expr.args:
+            text = self._print(arg)
+            if isinstance(arg, (sympy.Add, sympy.Mul)) or type(arg).__name__ in ("DHadamard", "DSum"):
+                text = r"\left(" + text + r"\right)"
+            parts.append(text)
+        return r" \odot ".join(parts)
+
+    def _print_DParen(self, expr) -> str:
+        return r"\left(" + self._print(expr.args[0]) + r"\right)"
+
+    def _print_Sigmoid(self, expr, exp: str | None = None) -> str:
+        text = r"\sigma\left(" + self._print(expr.args[0]) + r"\right)"
+        return f"{text}^{{{exp}}}" if exp else text
+
+    def _print_Relu(self, expr, exp: str | None = None) -> str:
+        text = r"\operatorname{ReLU}\left(" + self._print(expr.args[0]) + r"\right)"
+        return f"{text}^{{{exp}}}" if exp else text
+
+
+def symbol_base_latex(base: str) -> str:
+    """A symbol's letter or name as verify's documents write it: Greek names as macros (``delta`` → ``\delta``),
+    one letter as itself, a word upright."""
+    greek = translate(base)
+    if greek != base or len(base) == 1:
+        return greek
+    return name_latex(base)
+
+
 _PRINTER = DerivePrinter()
 
 

@@ -9,10 +9,11 @@ import json
 import re
 from typing import Any, Callable
 
+from . import mathtext
 from .context import catalog
 from ..errors import InputError, shown
 from ..notation import number_latex, number_text
-from ..verify.check import ClaimResult, Counterexample, Report, Slip, StepResult
+from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
 LANGUAGES = ("en", "ja")
@@ -67,9 +68,13 @@ def json_data(report: Report, lang: str = "en") -> dict[str, Any]:
                     "rhs_value": _number(step.counterexample.rhs_value)},
                 "expected": step.expected,
                 "slip": None if step.slip is None else slip_text(step.slip, t, _dollars),
+                "slip_kind": None if step.ok is not False else (step.slip.name if step.slip else "unnamed"),
+                "method": step.method,
             } for step in claim.steps],
         } for claim in report.claims],
-        "skipped": [{"line": s.line, "text": s.text} for s in report.skipped],
+        "skipped": [{"line": s.line, "text": s.text, **({"reason": s.reason} if s.reason else {})}
+                    for s in report.skipped],
+        "readings": [{"kind": r.kind, "text": reading_text(r, t, _dollars)} for r in report.readings],
     }
 
 
@@ -79,14 +84,65 @@ def _dollars(latex: str) -> str:
     return "$" + latex + "$"
 
 
-def _bare(latex: str) -> str:
-    return latex
+_TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\mathcal", r"\mathit"),
+                (r"\mathscr", r"\mathit"), (r"\mathbb{1}", "\U0001d7d9"), (r"\mathbf{1}", "\U0001d7d9"),
+                (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
+                (r"\lvert", "|"), (r"\rvert", "|"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
+                (r"\\", "; "), ("&", ", "))
+_SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+                              "\u207a\u207b\u207c\u207d\u207e\u207f\u2071\u02b2\u1d4f\u02e1\u1d38\u1d40")
+_SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087"
+                            "\u2088\u2089\u208a\u208b\u208c\u208d\u208e\u2090\u2091\u1d62\u2c7c\u2096\u2097\u2098\u2099"
+                            "\u2092\u209a\u1d63\u209b\u209c\u1d64\u1d65\u2093")
+
+
+def unicode_maths(latex: str) -> str:
+    """derive's LaTeX as plain Unicode maths for the text report (∂C/∂w²ⱼₖ, σ′(z³₁), Σᵢ, (W³)ᵀ): indices as
+    Unicode sub- and superscripts where every character has one, else written _(…) and ^(…)."""
+    for macro, text in _TEXT_MACROS:
+        latex = latex.replace(macro, text)
+    out = []
+    for run in mathtext.read(latex):
+        text = run.text
+        if run.rise:
+            table = _SUPERSCRIPTS if run.rise > 0 else _SUBSCRIPTS
+            shifted = text.translate(table)
+            if any(ord(c) < 128 and c.isalnum() for c in shifted):
+                mark = "^" if run.rise > 0 else "_"
+                shifted = mark + (text if len(text) == 1 else "(" + text + ")")
+            text = shifted
+        out.append(text)
+    return _SPACED.sub(r" \1 ", " ".join("".join(out).split())).replace("  ", " ").strip()
+
+
+_SPACED = re.compile("(?<=[^\\s(\\[=,;])([+\u2212=\u2260\u2248])")
+"""A binary operator or relation gets spaces (a − b, j = 1); a sign after an opening bracket or = does not."""
 
 
 def value_text(value: float, fmt: str) -> str:
     if fmt == "text":
         return number_text(value)
     return number_latex(value)
+
+
+READING_MATHS = {"layers_from_1": (("first", "W^{(1)}"),), "layers_from_2": (("first", "w^{2}"),),
+                 "powers": (("example", "z_{j}^{2}"),), "kronecker": (("delta", r"\delta_{ij}"),)}
+
+
+def reading_text(reading: Reading, t, math: Callable[[str], str]) -> str:
+    """One line saying how derive read a convention of the document."""
+    params = {key: math(value) for key, value in READING_MATHS.get(reading.kind, ())}
+    for key, value in reading.params:
+        if key == "how":
+            params[key] = t[f"verify.convention.{value}"]
+        elif key in ("name", "variables"):
+            params[key] = math(value)
+        elif key == "base":
+            params[key] = math(value)
+            params["condition"] = math(r"\sum_{k} " + value + " = " + dict(reading.params)["total"])
+        else:
+            params[key] = value
+    return t[f"verify.convention.{reading.kind}"].format(**params)
 
 
 def slip_text(slip: Slip, t, math: Callable[[str], str]) -> str:
@@ -105,6 +161,7 @@ def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
     status = {True: "ok", False: "wrong", None: "undecided"}[step.ok]
     out: dict[str, Any] = {
         "index": step.index, "lhs": step.lhs, "rhs": step.rhs, "ok": step.ok, "status": status,
+        "lhs_text": unicode_maths(step.lhs), "rhs_text": unicode_maths(step.rhs),
         "status_word": t[f"verify.status.{status}"],
         "method": t["verify.paren"].format(text=t[f"verify.method.{step.method}"]) if step.ok is not None else "",
         "relation": "=" if step.ok is not False else r"\neq",
@@ -122,6 +179,8 @@ def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
         out["expected_latex"] = step.expected
     if step.slip is not None:
         out["slip"] = slip_text(step.slip, t, math)
+    elif step.ok is False:
+        out["slip"] = t["verify.slip.unnamed"]
     return out
 
 
@@ -156,18 +215,20 @@ def claim_context(claim: ClaimResult, t, fmt: str, math) -> dict[str, Any]:
 
 def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
     t = catalog(lang)
-    math = _bare if fmt == "text" else _dollars
+    math = unicode_maths if fmt == "text" else _dollars
     claims = [claim_context(c, t, fmt, math) for c in report.claims]
     wrong = sum(1 for c in report.claims if c.ok is False)
     undecided = sum(1 for c in report.claims if c.ok is None)
     if report.error is not None:
         summary = t["verify.summary.error"]
-    elif not report.claims:
+    elif not report.claims and not report.unread:
         summary = t["verify.summary.none"]
     elif wrong:
         summary = t["verify.summary.wrong"].format(wrong=wrong, claims=len(report.claims))
     elif undecided:
         summary = t["verify.summary.undecided"].format(undecided=undecided, claims=len(report.claims))
+    elif report.unread:
+        summary = t["verify.summary.unread"].format(unread=len(report.unread), claims=len(report.claims))
     else:
         summary = t["verify.summary.ok"].format(claims=len(report.claims))
     error = None
@@ -182,11 +243,14 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "summary": summary,
         "error": error,
         "claims": claims,
-        "definitions": [{"line": d.line, "latex": d.latex, "where": t["verify.at_line"].format(line=d.line)}
-                        for d in report.definitions],
+        "definitions": [{"line": d.line, "latex": d.latex, "where": t["verify.at_line"].format(line=d.line),
+                         "text": unicode_maths(d.latex)} for d in report.definitions],
         "skipped": [{"line": s.line, "text": s.text, "code": _code_span(s.text),
-                     "where": t["verify.at_line"].format(line=s.line)} for s in report.skipped],
+                     "where": t["verify.at_line"].format(line=s.line),
+                     "reason": None if s.reason is None else t["verify.unread"].format(reason=s.reason)}
+                    for s in report.skipped],
         "method_note": t["verify.how"],
+        "readings": [reading_text(r, t, math) for r in report.readings],
         "has_skipped": bool(report.skipped),
     }
     if fmt == "latex":

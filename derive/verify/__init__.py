@@ -12,9 +12,16 @@ Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/a
 - a **claim**: a chain whose left side is a derivative — ``\frac{\partial E}{\partial A}``, ``\frac{dE}{dw}``,
   ``∂E/∂A``, ``\frac{d}{dx}\log x``, ``\sigma'(z)``. Each ``=`` is a step, numbered from 1: step k compares
   members k and k + 1.
+- a **condition** ``\sum_k t_k = 1``: at every test point the last t_k is 1 minus the others (any number of
+  classes).
 - anything else (``x \in \mathbb{R}^n``, ``f(x) = …``, ``w \leftarrow w - \eta g``) is **skipped** and listed.
 
-A definition or claim that cannot be read is an error naming its line (exit 2), never a silent pass.
+A relation that cannot be read is listed under skipped with its line and the reason, and the document goes on:
+the exit code is 4 when nothing failed but something could not be read, never a silent pass. Only a document
+that cannot be read at all (not UTF-8, unbalanced braces, ``\input``…) is an error (exit 2).
+
+``\approx`` continues a chain like ``=``; a number written with decimals (after ``=`` or ``\approx``) holds when
+it is the exact value rounded to the digits shown (−0.197 for −0.196612), so a sign slip after ≈ fails.
 
 Reading the notation
 --------------------
@@ -24,11 +31,20 @@ Reading the notation
   ``{12}`` is 1, 2; ``{j,i}`` and ``{i+1}`` work; ``x_{\mathrm{in}}`` is a tag. Lower-case letters are index
   variables, upper-case letters (``C_T``) and words are fixed tags.
 - Superscripts, in this order: ``T``, ``\top``, ``\intercal`` is a transpose; ``'``/``\prime`` a prime;
-  a parenthesised superscript ``^{(l)}`` a layer index; the letters ``l`` and ``L`` and ``l ± n``/``L ± n`` a layer
-  index; an integer on w, W, a, z, b, δ, Δ a layer index (so ``a^2_1`` is unit 1 of layer 2 — write a square of
-  these letters as ``(a)^2``); anything else a power. ``e^{x}`` is exp(x).
+  a parenthesised or bracketed superscript ``^{(l)}``, ``^{[l]}`` a layer index; the letters ``l`` and ``L`` and
+  ``l ± n``/``L ± n`` a layer index; an integer on w, W, a, z, b, δ, Δ a layer index when the document numbers
+  layers (a layer letter on one of them, or two different integers: ``a^2_1`` is unit 1 of layer 2), else a power
+  (Bishop's ``1 - z_j^2``); anything else a power. ``e^{x}`` is exp(x).
+- Layers: weights numbered from 1 (``W^{(1)}``, ``b^{[1]}``) put the input at layer 0, else the input is layer 1
+  and the first weights are w^2; ``% derive: layers-from=1`` (or an HTML comment, or a front-matter line
+  ``layers-from: 1``) decides. The report states each convention it read in one line.
+- ``\{…\}`` are parentheses; plain braces only group, as LaTeX typesets them: ``\sigma(z){1 - \sigma(z)}`` is
+  σ(z)·1 − σ(z) (the report names such a slip "grouping"). ``\max(u, v)``/``\min``, ``\mathbb{1}[u > 0]`` (a unit
+  step) and ``\mathbb{1}(i = j)``, a δ with two indices and no definition (Kronecker), ``\nabla_{X} J``
+  (∂J/∂X), ``\tanh^2 x``, ``\frac{d\sigma(x)}{dx}``, ``\log\sum_j …`` (log of the whole sum), ``\mathcal{L}``,
+  ``\ell`` and ``\sum_{i,j}`` are read. A bare y beside a vector is the vector of the y_j the definitions use.
 - ``\log`` and ``\ln`` are the natural logarithm; functions: ``\log \ln \exp \sqrt \tanh \sin \cos \sigma``,
-  ``\operatorname{ReLU}``; ``\sigma'(z)`` is the derivative of the sigmoid at z (computed, not assumed).
+  ``\operatorname{ReLU}``, ``\max``, ``\min``; ``\sigma'(z)`` is the derivative of the sigmoid at z (computed, not assumed).
   ``\pi`` is π; a lone ``e`` is a variable.
 - ``y'`` is the symbol y-prime (the material's target), ``\hat{y}`` y-hat. ``\color{…}``, ``\displaystyle``,
   ``\left``/``\right``, spacing and ``\label``/``\tag`` are ignored; ``\mathrm{d}`` is a differential,
@@ -51,10 +67,11 @@ Deciding a step
 ---------------
 Members are turned into SymPy (``evaluate=False`` for display); derivatives stay opaque until they are resolved
 against the definitions (∂N/∂V: N unrolled to the leaves with V kept as a variable, then differentiated). A step
-holds if the difference expands (or cancels) to 0, else it is evaluated at random points (values in 0.1…1.9,
-seeded by the line, so reports are reproducible). The document's values are not assumptions: an identity must
-hold everywhere, and one that needs a condition (targets summing to 1) must state it as a definition
-(``t_2 = 1 - t_1``); the report says so when a step holds only at the document's values. A member written
+holds if the difference expands (or cancels) to 0, else it is evaluated at random points (values of size 0.1…1.9
+and either sign, so that every kink is crossed; counts N, K, M, n, m, B positive integers; seeded by the line, so
+reports are reproducible). The document's values are not assumptions: an identity must hold everywhere, and one
+that needs a condition (targets summing to 1) must state it (``\sum_k t_k = 1`` or ``t_2 = 1 - t_1``); a ∂-chain
+that leaves out a link worth 1 (∂z/∂b for z = wx + b) holds when its values agree; the report says so when a step holds only at the document's values. A member written
 without letters (``= -4``), or with some of the document's values put in (``(y - t) \cdot 2`` once x = 2), is
 compared at the document's values. A member made only of ∂-factors is checked against the definitions'
 dependency graph: each factor a real dependency (one edge or a chain of them, such as δ), each product a
@@ -79,16 +96,16 @@ from pathlib import Path
 
 from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
-from ..files import shipped_folder
+from ..errors import InputError, shown
+from ..files import read_file, read_stdin, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
 
 __all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
-           "example_documents", "gallery_outputs",
+           "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
            "FORMATS", "MAX_DOCUMENT_BYTES"]
 
 FORMATS = ("text", "markdown", "latex", "html", "json")
-EXTENSIONS = {"text": "txt", "markdown": "md", "latex": "tex", "html": "html", "json": "json"}
 
 
 def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
@@ -126,8 +143,6 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
 
 def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
     """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
-    from ..errors import InputError
-    from ..files import read_file
     try:
         data = read_file(path, MAX_DOCUMENT_BYTES)
     except InputError as exc:
@@ -155,11 +170,9 @@ def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 1
     an unreadable document still gives the error object."""
     report = verify_path(path, time_limit=time_limit) if path != "-" else None
     if report is None:
-        from ..files import read_stdin
         report = verify_bytes(read_stdin(MAX_DOCUMENT_BYTES), time_limit=time_limit)
     message = None
     if report.error is not None:
-        from ..errors import shown
         where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
         message = f"{where}: {report.error.message}"
         if fmt != "json":
@@ -173,26 +186,7 @@ def to_json(report: Report, lang: str = "en") -> str:
 
 # --- the gallery ---------------------------------------------------------------------------------------------
 
-GALLERY_FORMATS = ("markdown", "latex", "html", "json")
-
-
 def example_documents() -> list[tuple[str, str]]:
     """``(name, text)`` of every ``examples/verify/*.md``, by name."""
     folder = shipped_folder("examples") / "verify"
     return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.md"))]
-
-
-def gallery_outputs(formats: tuple[str, ...] = GALLERY_FORMATS,
-                    languages: tuple[str, ...] = ("en", "ja")) -> dict[str, str]:
-    """Every example's report in every format and language, as ``{relative path: text}``, laid out like the
-    gallery's networks: ``verify/NAME/LANG.EXT`` and the language-neutral ``verify/NAME/NAME.json`` (English slip
-    sentences). Deterministic: the random points are seeded by the document's lines."""
-    files: dict[str, str] = {}
-    for name, text in example_documents():
-        report = verify_text(text)
-        folder = f"verify/{name}"
-        for fmt in formats:
-            for lang in (("en",) if fmt == "json" else languages):
-                path = f"{folder}/{name}.json" if fmt == "json" else f"{folder}/{lang}.{EXTENSIONS[fmt]}"
-                files[path] = render_report(report, fmt, lang)
-    return files

@@ -7,21 +7,23 @@ from __future__ import annotations
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from fractions import Fraction
 from typing import ContextManager
 
+import mpmath
 import sympy
 
 from .. import clock
-from ..notation import latex
+from ..notation import latex, number_latex
 from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
-from .model import (DEFAULT_LAYERS, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
+from .model import (DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
                            TooLarge, VName,
                            display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                           is_matrix, pattern_parts, patterns_unify, vector_bases)
-from .syntax import (Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, has_derivative,
-                            is_numeric, parse_member, quote, walk)
+                           is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
+from .syntax import Sum as SumNode
+from .syntax import (Add, Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, children,
+                     has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
 
@@ -52,6 +54,16 @@ class Slip:
     def param(self, key: str) -> str:
         return dict(self.params)[key]
 
+    @property
+    def name(self) -> str:
+        """The slip's name in the report's vocabulary (sign, factor, index_swap, transpose, missing_factor,
+        extra_factor, missing_gate, wrong_sum, layer_index, grouping, …): variants of a sentence share a name."""
+        return SLIP_NAMES.get(self.kind, self.kind)
+
+
+SLIP_NAMES = {"sign_term": "sign", "factor_term": "factor", "extra_symbol": "extra_factor", "missing_symbol": "missing_factor",
+              "missing_path": "wrong_sum", "duplicate_path": "wrong_sum"}
+
 
 @dataclass(frozen=True)
 class StepResult:
@@ -80,14 +92,25 @@ class ClaimResult:
 
 @dataclass(frozen=True)
 class Skipped:
+    """Maths not checked: a piece that is no relation (``reason`` None), or a relation that could not be read
+    (``reason`` says why; the document goes on, and the report cannot say everything holds: exit 4)."""
     line: int
     text: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class DefinitionRead:
     line: int
     latex: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A convention derive detected (or was told) and read the document by: ``kind`` names the catalog
+    sentence (verify.convention.KIND), ``params`` fill it (LaTeX)."""
+    kind: str
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +127,7 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     definitions: tuple[DefinitionRead, ...] = ()
     error: ReportError | None = None
+    readings: tuple[Reading, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -115,9 +139,14 @@ class Report:
             return 2
         if any(c.ok is False for c in self.claims):
             return 1
-        if any(c.ok is None for c in self.claims):
+        if any(c.ok is None for c in self.claims) or self.unread:
             return 4
         return 0
+
+    @property
+    def unread(self) -> tuple[Skipped, ...]:
+        """The relations that could not be read."""
+        return tuple(s for s in self.skipped if s.reason is not None)
 
     # the report renders itself, like the walk-throughs (also in notebooks)
     def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
@@ -172,28 +201,28 @@ class _Eq:
     kind: str  # claim, candidate, value
 
 
-def _parse(equation: Equation, index: int) -> Node:
+def _parse(equation: Equation, index: int, layered: frozenset[str]) -> Node:
     try:
-        return parse_member(equation.members[index])
+        return parse_member(equation.members[index], layered)
     except SyntaxProblem as exc:
         raise Problem(equation.line, str(exc)) from None
     except RecursionError:
         raise Problem(equation.line, "the formula is nested too deeply") from None
 
 
-def classify(equation: Equation) -> _Eq | None:
+def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
     """A claim (left side a derivative), a definition candidate (left side one symbol), or None (skipped)."""
     first = equation.members[0]
     if _DERIVATIVE_MARK.search(first):
-        members = [_parse(equation, k) for k in range(len(equation.members))]
+        members = [_parse(equation, k, layered) for k in range(len(equation.members))]
         if not has_derivative(members[0]):
             raise Problem(equation.line, "the left side looks like a derivative but cannot be read as one")
         return _Eq(equation, members, "claim")
     if _SYMBOL_LIKE.match(first):
-        lhs = _parse(equation, 0)
+        lhs = _parse(equation, 0, layered)
         if not isinstance(lhs, Sym):
             return None
-        members = [lhs] + [_parse(equation, k) for k in range(1, len(equation.members))]
+        members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
         if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
             return _Eq(equation, members, "value")
         return _Eq(equation, members, "candidate")
@@ -213,6 +242,51 @@ class Document:
     skipped: list[Skipped]
     layers: int
     vectors: frozenset = frozenset()
+    first_layer: int = 2
+    constraints: tuple[tuple[str, str | None, Fraction], ...] = ()
+    readings: tuple[Reading, ...] = ()
+    scalars: frozenset = frozenset()
+    functions: dict = field(default_factory=dict)
+    function_definitions: tuple = ()
+    abstract: dict = field(default_factory=dict)
+
+
+_LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
+
+
+def layer_numbering(text: str, definitions: list[Definition], layered: frozenset[str]) -> tuple[int, Reading | None]:
+    """Where weights start: a ``layers-from=N`` comment (``% derive: layers-from=1``, ``<!-- derive: … -->`` or a
+    front-matter line) decides; else weights numbered 1 (W^{(1)}, b^{[1]}) mean the input is layer 0."""
+    override = _LAYERS_FROM.search(text)
+    if override:
+        first = int(override.group(1))
+        return first, Reading(f"layers_from_{first}", (("how", "set"),))
+    weights_at_one = any(isinstance(s.layer, Num) and s.layer.value == 1 and s.base in PARAMETER_BASES
+                         for d in definitions for s in [d.lhs] + symbols_in(d.rhs))
+    if weights_at_one:
+        return 1, Reading("layers_from_1", (("how", "detected"),))
+    if layered:
+        return 2, Reading("layers_from_2", (("how", "detected"),))
+    return 2, Reading("powers") if has_integer_superscripts(text) else None
+
+
+_FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*\(\s*([A-Za-z])\s*\)\s*$")
+"""``f(z) = …``: a function of one variable the document defines (f(w, x) with two is not read)."""
+
+
+def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str | None, Fraction] | None:
+    """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total), else None."""
+    if len(equation.members) != 2 or equation.relations[0] != "=" or "sum" not in equation.members[0]:
+        return None
+    try:
+        lhs, rhs = (parse_member(m, layered) for m in equation.members)
+    except SyntaxProblem:
+        return None
+    body = lhs.body if isinstance(lhs, SumNode) else None
+    if not (isinstance(body, Sym) and body.layer is None and len(body.subs) == 1 and isinstance(rhs, Num)
+            and isinstance(body.subs[0], Sym) and body.subs[0].base == lhs.index):
+        return None
+    return body.base, body.decor, rhs.value
 
 
 def read_document(text: str) -> Document:
@@ -230,19 +304,45 @@ def read_document(text: str) -> Document:
         raise Problem(exc.line, exc.message) from None
 
     classified: list[_Eq] = []
+    layered = layered_bases(" ".join(chunk.text for chunk in chunks))
+    constraints: list[tuple[str, str | None, Fraction]] = []
+    functions: dict[str, tuple[str, Node]] = {}
+    function_lines: list[DefinitionRead] = []
     for equation in found:
-        item = classify(equation)
+        constraint = constraint_of(equation, layered)
+        if constraint is not None:
+            constraints.append(constraint)
+            continue
+        named = _FUNCTION_DEFINITION.match(equation.members[0])
+        if named and len(equation.members) == 2 and equation.relations[0] != "approx":
+            try:
+                body = parse_member(equation.members[1], layered)
+            except SyntaxProblem as exc:
+                skipped.append(Skipped(equation.line, equation.text, str(exc)))
+                continue
+            functions[named.group(1)] = (named.group(2), body)
+            function_lines.append(DefinitionRead(equation.line, f"{named.group(1)}({named.group(2)}) = "
+                                                 + latex(display(body))))
+            continue
+        try:
+            item = classify(equation, layered)
+        except Problem as exc:
+            skipped.append(Skipped(equation.line, equation.text, exc.message))
+            continue
         if item is None:
             skipped.append(Skipped(equation.line, equation.text))
         else:
             classified.append(item)
 
+    approximate = [e for e in classified if e.kind in ("candidate", "value") and e.source.relations[0] == "approx"]
+    classified = [e for e in classified if e not in approximate]  # y ≈ 0.73 never defines y
     candidates = [e for e in classified if e.kind == "candidate"]
     indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
     vectors = vector_bases(indexed)
+    scalars = scalar_layers(indexed)
     for item in candidates:
         lhs = item.members[0]
-        if lhs.layer is not None and not lhs.subs and lhs.base in vectors:
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
             item.kind = "claim"  # z^{l} = … in matrix form, about the components the definitions define
     candidates = [e for e in candidates if e.kind == "candidate"]
     first = [e for e in candidates if e.source.relations[0] == "def" or isinstance(e.members[1], Deriv)]
@@ -255,7 +355,8 @@ def read_document(text: str) -> Document:
         try:
             pattern = pattern_parts(item.members[0])
         except ModelProblem as exc:
-            raise Problem(item.source.line, str(exc)) from None
+            skipped.append(Skipped(item.source.line, item.source.text, str(exc)))
+            continue
         if any(patterns_unify(pattern, p) for p in patterns):
             claims.append(item)
             continue
@@ -268,7 +369,7 @@ def read_document(text: str) -> Document:
         if item.kind != "value":
             continue
         lhs = item.members[0]
-        if lhs.layer is not None and not lhs.subs and lhs.base in vectors:
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
             item.kind = "claim"
             claims.append(item)
             continue
@@ -276,13 +377,59 @@ def read_document(text: str) -> Document:
         if any(patterns_unify(pattern, p) for p in patterns):
             item.kind = "forward"
             claims.append(item)
-        else:
+            continue
+        try:
             values.append((item.source.line, item.members[0], _numeric_value(item.members[1], item.source.line)))
+        except Problem as exc:
+            skipped.append(Skipped(item.source.line, item.source.text, exc.message))
+    for item in approximate:
+        if any(patterns_unify(pattern_parts(item.members[0]), p) for p in patterns):
+            item.kind = "forward"
+            claims.append(item)
+            classified.append(item)
+        else:
+            skipped.append(Skipped(item.source.line, item.source.text))
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
+    first_layer, numbering = layer_numbering(text, definitions, layered)
+    readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, (Sym("k"),))))),
+                                                      ("total", str(total))))
+                              for base, decor, total in constraints]
+    if _uses_kronecker(claims, definitions):
+        readings.append(Reading("kronecker"))
+    abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
+    readings += [Reading("abstract", (("name", latex(name)),
+                                      ("variables", ", ".join(latex(v) for v in variables))))
+                 for name, variables in abstract.items()]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
-                    _layers(definitions, values), vector_bases(definitions))
+                    _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
+                    tuple(readings), scalars, functions, tuple(function_lines), abstract)
+
+
+def abstract_quantities(claims: list[_Eq], patterns: list[tuple], layers: int) -> dict[VName, tuple[VName, ...]]:
+    """Symbols a claim differentiates (∂C_0/∂w) that no definition gives: each an abstract function of the
+    variables it is differentiated by. Only symbols without index letters (C_0, J, not E_j)."""
+    naming = Model([], {}, layers)
+    found: dict[VName, set[VName]] = {}
+    for item in claims:
+        for member in item.members:
+            for node in walk(member):
+                if not isinstance(node, Deriv) or _has_index_letters(node.num) or _has_index_letters(node.den):
+                    continue
+                try:
+                    if any(patterns_unify(pattern_parts(node.num), p) for p in patterns):
+                        continue
+                    found.setdefault(naming.name(node.num, {}), set()).add(naming.name(node.den, {}))
+                except ModelProblem:
+                    continue
+    return {name: tuple(sorted(variables, key=lambda v: v.name)) for name, variables in found.items()}
+
+
+def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
+    defined = any(d.lhs.base == "delta" and len(d.lhs.subs) == 2 for d in definitions)
+    return not defined and any(isinstance(n, Sym) and n.base == "delta" and len(n.subs) == 2 and n.layer is None
+                               for item in claims for member in item.members for n in walk(member))
 
 
 def _numeric_value(node: Node, line: int) -> Fraction:
@@ -324,7 +471,6 @@ def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
 
 def evaluate(expr: sympy.Expr, point: dict) -> float | None:
     """``expr`` at a point, with 30-digit arithmetic; None where it is not a finite real number."""
-    import mpmath
     with mpmath.workdps(30):
         try:
             value = _fast(expr, {k: _mpf(v) for k, v in point.items()}, {})
@@ -343,7 +489,6 @@ class _NotReal(Exception):
 
 
 def _mpf(value):
-    import mpmath
     if isinstance(value, Fraction):
         return mpmath.mpf(value.numerator) / value.denominator
     if isinstance(value, sympy.Rational):
@@ -353,7 +498,6 @@ def _mpf(value):
 
 def _fast(expr, point: dict, memo: dict):
     """A tree walk with mpmath numbers: much faster than rebuilding SymPy expressions to evaluate them."""
-    import mpmath
     if expr in memo:
         return memo[expr]
     if expr.is_Symbol:
@@ -427,8 +571,20 @@ def _float(value) -> sympy.Float:
     return sympy.Float(value, 30)
 
 
+NUMERIC_TOLERANCE = 1e-9
+"""Relative difference under which two values at a random test point count as equal: far above the 30-digit
+evaluation's error, far below any slip (the walk-throughs' own number rule is exact)."""
+
+
 def close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return abs(a - b) <= NUMERIC_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def rounding(node: Node) -> float:
+    """Half a unit of the last digit of the decimals written in ``node`` (0 when it has none): the error a
+    correctly rounded value may carry (−0.197 for −0.196612)."""
+    decimals = [len(n.text.split(".")[1]) for n in walk(node) if isinstance(n, Num) and "." in n.text]
+    return 0.5 * 10.0 ** -max(decimals) if decimals else 0.0
 
 
 def leaves(*exprs: sympy.Expr) -> list[VName]:
@@ -447,7 +603,9 @@ class ClaimChecker:
         self.line = item.source.line
         self.members = item.members
         self.values = visible_values(document, self.line)
-        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors)
+        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
+                           functions=document.functions, abstract=document.abstract,
+                           first_layer=document.first_layer)
         self.shown = [latex(display(m)) for m in self.members]
 
     # which derivative is claimed
@@ -487,7 +645,6 @@ class ClaimChecker:
                 expr = self.model.conc(self.members[0], binds)
                 if isinstance(self.members[0], Func) and self.members[0].name == "dsigma":
                     u = self.model.conc(self.members[0].arg, binds)
-                    from .model import Sigmoid
                     expr = Sigmoid(u) * (1 - Sigmoid(u))
         except (ModelProblem, TooLarge):
             return None
@@ -515,11 +672,11 @@ class ClaimChecker:
         if kind not in ("partial", "matrix"):
             return
         if self.model.rhs_of(out) is None:
-            raise Problem(self.line, f"${out._derive_latex()}$ has no definition in the document, so its derivative "
+            raise Problem(self.line, f"${latex(out)}$ has no definition in the document, so its derivative "
                                      "cannot be computed")
         for v in entries(var):
             if not self.model.depends(out, v):
-                raise Problem(self.line, f"${out._derive_latex()}$ does not depend on ${v._derive_latex()}$ "
+                raise Problem(self.line, f"${latex(out)}$ does not depend on ${latex(v)}$ "
                                          "(check the names, indices and layers)")
 
     def check(self) -> ClaimResult:
@@ -574,7 +731,6 @@ class ClaimChecker:
         return undecided or StepResult(k, lhs, rhs, True, method=method)
 
     def _expected_value(self, binds) -> str | None:
-        from ..notation import number_latex
         try:
             deep = self.model.full(self.model.conc(self.members[0], binds))
         except (ModelProblem, TooLarge):
@@ -605,17 +761,21 @@ class ClaimChecker:
                 raise Problem(self.line, "a vector or matrix cannot be compared with a number")
             return self._decide_entries(k, a, b, a_node, b_node, binds)
         if is_numeric(a_node) or is_numeric(b_node):
-            return self._at_point(k, a, b, binds)
+            return self._at_point(k, a, b, binds, rounding(a_node) + rounding(b_node))
         structural = self._structure(b, binds)
-        if structural is not None:
-            return structural + ("structure",) if structural[0] is False else (True, "structure")
+        if structural is not None and structural[0] is not False:
+            return True, "structure"
 
         if not _has_partials(a) and not _has_partials(b) and _cheap_zero(a - b):
             return True, "symbolic"
-        deep_a, deep_b = model.full(a), model.full(b)
+        deep_a, deep_b = model.abstract_leaves(model.full(a)), model.abstract_leaves(model.full(b))
         if _cheap_zero(deep_a - deep_b):
             return True, "symbolic"
         points = self._points(k, binds, deep_a, deep_b)
+        if structural is not None:  # the chain misses a link or a path: wrong unless its values agree anyway
+            if points and all(close(va, vb) for _, va, vb in points):
+                return True, "numeric"  # a link worth 1 (∂z/∂b for z = wx + b) may be left out
+            return structural + ("structure",)
         for point, va, vb in points:
             if not close(va, vb):
                 if self._substituted_at_point(a, b, deep_a, deep_b):
@@ -665,13 +825,15 @@ class ClaimChecker:
         return Slip("shape", (("shape", shape),))
 
     # --- numbers at the document's point -----------------------------------------------------------------------
-    def _at_point(self, k: int, a, b, binds):
+    def _at_point(self, k: int, a, b, binds, tolerance: float = 0.0):
+        """Both sides at the document's values; a side written as a decimal holds to the digits shown
+        (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike)."""
         deep_a, deep_b = self.model.full(a), self.model.full(b)
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
         if missing:
             if self.item.kind == "forward":
                 raise _Unchecked()
-            names = ", ".join("$" + s._derive_latex() + "$" for s in missing[:4])
+            names = ", ".join("$" + latex(s) + "$" for s in missing[:4])
             raise Problem(self.line, f"step {k} compares with a number, but the document gives no value for {names}")
         point = {s: self.values[s] for s in leaves(deep_a, deep_b)}
         if not point and _cheap_zero(deep_a - deep_b):
@@ -681,12 +843,15 @@ class ClaimChecker:
         va, vb = evaluate(exact_a, {}), evaluate(exact_b, {})
         if va is None or vb is None:
             raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
-        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or close(va, vb):
+        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or close(va, vb) \
+                or abs(va - vb) <= tolerance * (1 + NUMERIC_TOLERANCE):
             return True, "point"
         shown = {s: float(v) for s, v in point.items()}
         counterexample = Counterexample(_point_items(shown, binds), va, vb)
         slip = None
-        if vb != 0 and va != 0:
+        if tolerance and abs(va + vb) <= tolerance * (1 + NUMERIC_TOLERANCE):
+            slip = Slip("sign")
+        elif vb != 0 and va != 0:
             ratio = Fraction(vb / va).limit_denominator(12)
             if abs(float(ratio) - vb / va) < 1e-9:
                 slip = _ratio_slip(ratio)
@@ -699,12 +864,15 @@ class ClaimChecker:
         matrices. The document's own values are not used: an identity must hold everywhere (a condition such as
         t_1 + t_2 = 1 is written as a definition, t_2 = 1 - t_1)."""
         names = leaves(*entries(deep_a), *entries(deep_b))
+        names += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slopes
         rng = random.Random(f"{self.line}:{k}:{sorted(binds.items())}")
         out = []
         fixed = fixed or {}
         matrix = is_matrix(deep_a)
         for attempt in range(MAX_POINT_TRIES):
-            point = {s: fixed.get(s, Fraction(rng.randint(1, 19), 10)) for s in names}
+            signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
+            point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
+            self._honour_constraints(point, fixed)
             vas = [evaluate(e, point) for e in entries(deep_a)]
             vbs = [evaluate(e, point) for e in entries(deep_b)]
             if any(v is None for v in vas + vbs):
@@ -714,6 +882,16 @@ class ClaimChecker:
             if len(out) >= count or (len(fixed) == len(names) and out):
                 break
         return out
+
+    def _honour_constraints(self, point: dict, fixed: dict) -> None:
+        """Σ_k t_k = 1 stated in the document: the last t_k of the point is 1 − the others, for any number of
+        components."""
+        for base, decor, total in self.document.constraints:
+            parts = sorted((s for s in point if isinstance(s, VName) and s.base == base and s.parts[1] == decor
+                            and s.layer is None and len(s.subs) == 1 and isinstance(s.subs[0], int)),
+                           key=lambda s: s.subs[0])
+            if len(parts) >= 2 and parts[-1] not in fixed:
+                point[parts[-1]] = total - sum((point[s] for s in parts[:-1]), Fraction(0))
 
     def _holds_at_document_values(self, deep_a, deep_b) -> bool:
         """The step fails in general but holds wherever the leaves the document gives values for take them."""
@@ -747,12 +925,18 @@ class ClaimChecker:
                     xa, xb = evaluate(a, mine), evaluate(b, mine)
                     if xa is not None and xb is not None and not close(xa, xb):
                         return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
-        shown = {s: float(v) for s, v in point.items()}
-        for symbol in leaves(a, b):
-            if symbol not in shown and self.model.rhs_of(symbol) is not None:
-                value = evaluate(self.model.full_symbol(symbol), point)
-                if value is not None:
-                    shown[symbol] = value
+        # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
+        # whole network's leaves: the failing link is about those
+        involved = leaves(a, b) + sorted({s.den for s in _partial_atoms(a, b)}, key=lambda s: s.name)
+        involved += sorted((s for s in point if isinstance(s, PartialSym)), key=lambda s: s.name)
+        shown: dict = {}
+        for symbol in involved:
+            value = float(point[symbol]) if symbol in point else (
+                evaluate(self.model.full_symbol(symbol), point) if self.model.rhs_of(symbol) is not None else None)
+            if value is not None:
+                shown[symbol] = value
+        if not shown:
+            shown = {s: float(v) for s, v in point.items()}
         return Counterexample(_point_items(shown, binds), va, vb)
 
     # --- slips -------------------------------------------------------------------------------------------------
@@ -782,12 +966,16 @@ class ClaimChecker:
             if any(v is None or abs(v) < 1e-12 for v in values):
                 continue
             if all(close(vb / va, v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("extra_symbol", (("factor", name._derive_latex()),))
+                return Slip("extra_symbol", (("factor", latex(name)),))
             if all(close(va / vb, v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_symbol", (("factor", name._derive_latex()),))
+                return Slip("missing_symbol", (("factor", latex(name)),))
         return None
 
     def slip(self, k, a_node, b_node, binds, deep_a, deep_b, points) -> Slip | None:
+        braced = next((n for n in walk(b_node) if isinstance(n, Add) and n.braced is True), None)
+        if braced is not None:
+            written = self.item.source.members[k].strip()
+            return Slip("grouping", (("written", written), ("read", latex(display(braced)))))
         usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
         ratio = self._ratio(points)
         if ratio is not None:
@@ -795,12 +983,17 @@ class ClaimChecker:
         swap = self._mutations(b_node, binds, deep_a, points)
         if swap is not None:
             return swap
-        for label, expr in self._local_factors(binds):
+        term = self._term_factor(b_node, binds, points)
+        if term is not None:
+            return term
+        for label, expr, gate in self._local_factors(binds):
             values = [evaluate(expr, p) for p, _, _ in usable]
-            if len(usable) < 2 or any(v is None or abs(v) < 1e-12 for v in values):
+            if len(usable) < 2 or any(v is None for v in values):
                 continue
             if all(close(vb * v, va) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_factor", (("factor", label),))
+                return Slip("missing_gate" if gate else "missing_factor", (("factor", label),))
+            if any(abs(v) < 1e-12 for v in values):
+                continue
             if all(close(vb, va * v) for (_, va, vb), v in zip(usable, values)):
                 return Slip("extra_factor", (("factor", label),))
         try:
@@ -809,8 +1002,34 @@ class ClaimChecker:
             visible = []
         return self._symbol_ratio(points, visible)
 
+    def _term_factor(self, b_node: Node, binds, points) -> Slip | None:
+        """One term of a sum off by a constant factor (2λw for λw): the right side minus that term, plus the term
+        times a fixed ratio, is the left side at every point."""
+        for node in _outside_derivatives(b_node):
+            if not isinstance(node, Add) or len(node.terms) < 2 or is_matrix(self.model.conc(node, binds)):
+                continue
+            for sign, term in node.terms:
+                try:
+                    deep = self.model.abstract_leaves(self.model.full(self.model.conc(term, binds)))
+                except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+                    continue
+                corrections = []  # correct value / written value of the term, at each point
+                for point, va, vb in points:
+                    value = evaluate(deep, point)
+                    if value is None or abs(value) < 1e-12:
+                        break
+                    corrections.append(1 - (vb - va) / (sign * value))
+                if len(corrections) < 2 or len(corrections) < len(points):
+                    continue
+                correction = Fraction(corrections[0]).limit_denominator(12)
+                if correction not in (0, 1) and all(abs(float(correction) - c) < 1e-9 for c in corrections):
+                    written = sympy.Rational(correction.denominator, correction.numerator)
+                    return Slip("factor_term", (("term", latex(display(term))), ("ratio", latex(written))))
+        return None
+
     def _mutations(self, b_node: Node, binds, deep_a, points) -> Slip | None:
-        for wrong, right, mutated in _mutants(b_node):
+        letters = sorted(set(free_index_letters(list(self.members))[1]))
+        for wrong, right, mutated in _mutants(b_node, letters):
             try:
                 deep = self.model.full(self.model.conc(mutated, binds))
             except (ModelProblem, TooLarge, ValueError, TypeError) + SHAPE_ERRORS:
@@ -825,6 +1044,8 @@ class ClaimChecker:
                     good = False
                     break
             if good:
+                if isinstance(wrong, Add) and isinstance(right, Add):
+                    return Slip("sign_term", (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
                 if isinstance(wrong, Transpose) or isinstance(right, Transpose):
                     kind = "transpose"
                 elif wrong.layer != right.layer:
@@ -834,9 +1055,11 @@ class ClaimChecker:
                 return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
         return None
 
-    def _local_factors(self, binds) -> list[tuple[str, sympy.Expr]]:
+    def _local_factors(self, binds) -> list[tuple[str, sympy.Expr, bool]]:
+        """The chain-rule factors of the claimed derivative: (label, value, whether it is an activation's
+        derivative, a gate)."""
         kind, a, b = self.target(binds)
-        out: list[tuple[str, sympy.Expr]] = []
+        out: list[tuple[str, sympy.Expr, bool]] = []
         if kind == "partial":
             try:
                 paths = self.model.paths(a, b)
@@ -849,8 +1072,8 @@ class ClaimChecker:
                         continue
                     seen.add((u, v))
                     local = self.model.local(u, v)
-                    label = PartialSym("partial", u, v)._derive_latex() + " = " + latex(local)
-                    out.append((label, self.model.partial(u, v)))
+                    label = latex(PartialSym("partial", u, v)) + " = " + latex(local)
+                    out.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
         elif kind == "expr":
             body = self.model.conc(a.body, binds)
             for sub in sympy.preorder_traversal(body):
@@ -859,7 +1082,8 @@ class ClaimChecker:
                     if not inner.is_Atom:
                         derivative = sympy.diff(self.model.full(inner, b), b)
                         if derivative.free_symbols or derivative not in (0, 1):
-                            out.append((latex(derivative), self.model.full(derivative)))
+                            out.append((latex(derivative), self.model.full(derivative),
+                                        isinstance(sub, sympy.Function)))
         return out
 
     # --- chain-rule structure ----------------------------------------------------------------------------------
@@ -879,18 +1103,18 @@ class ClaimChecker:
             for factor in factors:
                 if factor.num == factor.den or not model.depends(factor.num, factor.den):
                     return False, self._structure_counterexample(b, binds), Slip(
-                        "not_edge", (("factor", factor._derive_latex()), ("num", factor.num._derive_latex()),
-                                     ("den", factor.den._derive_latex())))
+                        "not_edge", (("factor", latex(factor)), ("num", latex(factor.num)),
+                                     ("den", latex(factor.den))))
             chain, problem = _order_chain(factors, out, var)
             if problem is not None and not problem[0] == var and chain and len(chain) == len(factors) \
                     and not model.depends(problem[0], var):
                 return False, self._structure_counterexample(b, binds), Slip(
-                    "wrong_end", (("end", problem[0]._derive_latex()), ("var", var._derive_latex())))
+                    "wrong_end", (("end", latex(problem[0])), ("var", latex(var))))
             if problem is not None:
                 a, z = problem
-                link = PartialSym("partial", a, z)._derive_latex()
+                link = latex(PartialSym("partial", a, z))
                 return False, self._structure_counterexample(b, binds), Slip(
-                    "missing_link", (("link", link), ("from", a._derive_latex()), ("to", z._derive_latex())))
+                    "missing_link", (("link", link), ("from", latex(a)), ("to", latex(z))))
             hops = [model.paths(f.num, f.den) for f in chain]
             for pieces in _product(hops):
                 path = pieces[0]
@@ -923,6 +1147,28 @@ class _Unchecked(Exception):
     """A forward value (``y = 2``) that the document gives no point for: listed as skipped."""
 
 
+COUNT_NAMES = frozenset({"N", "K", "M", "n", "m", "B"})
+"""Bare symbols that count things (samples, classes, batch size): positive integers at every test point."""
+
+
+def _test_value(symbol, rng: random.Random, signed: bool) -> Fraction:
+    """A test value: a count 1…6; else 0.1…1.9 in size, of either sign when ``signed`` (every point draws the
+    signs afresh, so a ReLU or indicator is seen on both sides of its kink)."""
+    if isinstance(symbol, VName) and symbol.base in COUNT_NAMES and not symbol.subs and symbol.layer is None:
+        return Fraction(rng.randint(1, 6))
+    value = Fraction(rng.randint(1, 19), 10)
+    return -value if signed and rng.random() < 0.5 else value
+
+
+def _is_activation(rhs) -> bool:
+    """A definition that applies a nonlinearity to one input (a = σ(z), h = tanh(a), h = max(0, z)): its local
+    derivative is the gate a backward pass multiplies by."""
+    return isinstance(rhs, (Sigmoid, Relu, sympy.tanh, sympy.exp)) or (
+        isinstance(rhs, sympy.Mul) and any(isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Add)
+                                           and any(isinstance(t, sympy.exp) for t in f.base.args)
+                                           for f in rhs.args))
+
+
 def _stronger(current: str, new: str) -> str:
     order = ["definition", "symbolic", "structure", "point", "numeric"]
     return new if order.index(new) > order.index(current) else current
@@ -938,8 +1184,12 @@ def _ratio_slip(ratio: Fraction) -> Slip:
 
 def _point_items(values: dict, binds: dict[str, int]) -> tuple[tuple[str, float], ...]:
     items = [(letter, float(v)) for letter, v in sorted(binds.items())]
-    items += sorted(((s._derive_latex() if isinstance(s, VName) else str(s), float(v)) for s, v in values.items()))
+    items += sorted(((latex(s) if isinstance(s, (VName, PartialSym)) else str(s), float(v)) for s, v in values.items()))
     return tuple(items)
+
+
+def _partial_atoms(*exprs) -> set:
+    return {s for expr in exprs for e in entries(expr) for s in e.free_symbols if isinstance(s, PartialSym)}
 
 
 def _has_partials(expr: sympy.Expr) -> bool:
@@ -1018,13 +1268,22 @@ def _product(lists):
 
 
 def _path_latex(path: tuple[VName, ...]) -> str:
-    return r" \to ".join(p._derive_latex() for p in path)
+    return r" \to ".join(latex(p) for p in path)
 
 
-def _mutants(node: Node):
+def _mutants(node: Node, letters: list[str] = ()):
     """Copies of ``node`` with one change: a transpose added or removed (W^{l} ↔ (W^{l})^T), a symbol's indices
-    swapped (w^{3}_{jk} → w^{3}_{kj}), or its layer moved by one. Yields (old, new, mutated copy)."""
-    from dataclasses import replace
+    swapped (w^{3}_{jk} → w^{3}_{kj}) or one index letter replaced by another of the claim's (z_k → z_j), its
+    layer moved by one, or the sign of one term of a sum flipped. Yields (old, new, mutated copy)."""
+    yield from _structural_mutants(node, letters)
+    for n in _outside_derivatives(node):
+        if isinstance(n, Add) and len(n.terms) > 1:
+            for position, (sign, term) in enumerate(n.terms):
+                flipped = Add(n.terms[:position] + ((-sign, term),) + n.terms[position + 1:])
+                yield n, flipped, _replace_node(node, n, flipped)
+
+
+def _structural_mutants(node: Node, letters: list[str]):
     seen = set()
     mutable = list(_outside_derivatives(node))
     for n in mutable:
@@ -1033,7 +1292,7 @@ def _mutants(node: Node):
     for n in mutable:
         if isinstance(n, Sym) and n.layer is not None and not n.subs:
             yield n, Transpose(n), _replace_node(node, n, Transpose(n))
-    occurrences = [n for n in mutable if isinstance(n, Sym) and (len(n.subs) >= 2 or n.layer is not None)]
+    occurrences = [n for n in mutable if isinstance(n, Sym) and (n.subs or n.layer is not None)]
     for sym in occurrences:
         variants = []
         if len(sym.subs) >= 2:
@@ -1044,6 +1303,9 @@ def _mutants(node: Node):
                     swapped[i], swapped[j] = swapped[j], swapped[i]
                     if swapped != subs:
                         variants.append(replace(sym, subs=tuple(swapped)))
+        if len(sym.subs) == 1 and isinstance(sym.subs[0], Sym) and sym.subs[0].base in letters:
+            variants += [replace(sym, subs=(replace(sym.subs[0], base=other),))
+                         for other in letters if other != sym.subs[0].base]
         if sym.layer is not None:
             for delta in (1, -1):
                 shifted = _shift_layer(sym.layer, delta)
@@ -1058,7 +1320,6 @@ def _mutants(node: Node):
 
 def _outside_derivatives(node: Node):
     """The nodes of a tree, not entering the symbols a derivative names (nor index positions)."""
-    from .syntax import children
     stack = [node]
     while stack:
         current = stack.pop()
@@ -1073,32 +1334,30 @@ def _outside_derivatives(node: Node):
 
 def _shift_layer(layer: Node, delta: int) -> Node | None:
     """l → l ± 1, l + 1 → l, 3 → 2 or 4: a layer index moved by one, written simply."""
-    from .syntax import Add as SAdd
     if isinstance(layer, Num):
         value = int(layer.value) + delta
         return Num(Fraction(value), str(value)) if value >= 1 else None
     if isinstance(layer, Sym):
-        return SAdd(((1, layer), (delta, Num(Fraction(1), "1"))))
-    if isinstance(layer, SAdd) and len(layer.terms) == 2 and isinstance(layer.terms[1][1], Num):
+        return Add(((1, layer), (delta, Num(Fraction(1), "1"))))
+    if isinstance(layer, Add) and len(layer.terms) == 2 and isinstance(layer.terms[1][1], Num):
         (_, letter), (sign, number) = layer.terms
         offset = sign * int(number.value) + delta
         if offset == 0:
             return letter
-        return SAdd(((1, letter), (1 if offset > 0 else -1, Num(Fraction(abs(offset)), str(abs(offset))))))
+        return Add(((1, letter), (1 if offset > 0 else -1, Num(Fraction(abs(offset)), str(abs(offset))))))
     return None
 
 
 def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
-    from dataclasses import fields, is_dataclass, replace
     if node == old:
         return new
     if not is_dataclass(node) or isinstance(node, Deriv):
         return node  # the derivative a member names is never mutated
     changes = {}
-    for field in fields(node):
-        value = getattr(node, field.name)
+    for attribute in fields(node):
+        value = getattr(node, attribute.name)
         if is_dataclass(value):
-            changes[field.name] = _replace_node(value, old, new)
+            changes[attribute.name] = _replace_node(value, old, new)
         elif isinstance(value, tuple):
             items = []
             for item in value:
@@ -1108,7 +1367,7 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
                     items.append(_replace_node(item, old, new))
                 else:
                     items.append(item)
-            changes[field.name] = tuple(items)
+            changes[attribute.name] = tuple(items)
     return replace(node, **changes) if changes else node
 
 
@@ -1137,21 +1396,28 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
                 claims.append(checker.check())
         except _Unchecked:
             skipped.append(Skipped(item.source.line, item.source.text))
-        except Problem as exc:
-            return Report(error=ReportError(exc.line, exc.message))
-        except ModelProblem as exc:
-            return Report(error=ReportError(exc.line or item.source.line, str(exc)))
-        except SyntaxProblem as exc:
-            return Report(error=ReportError(item.source.line, str(exc)))
+        except (Problem, ModelProblem, SyntaxProblem) as exc:
+            skipped.append(_unread(item, exc))
         except (_Timeout, TooLarge, RecursionError) as exc:
             note = str(exc) if isinstance(exc, TooLarge) else (
                 "the time limit was reached" if isinstance(exc, _Timeout) else "too deeply nested")
             shown = checker.shown if checker is not None else [item.source.text]
             claims.append(_undecided(item, shown, note))
     skipped.sort(key=lambda s: s.line)
-    definitions = tuple(DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs)))
-                        for d in document.definitions)
-    return Report(tuple(claims), tuple(skipped), definitions)
+    definitions = tuple(sorted(document.function_definitions + tuple(
+        DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs))) for d in document.definitions),
+        key=lambda d: d.line))
+    return Report(tuple(claims), tuple(skipped), definitions, readings=document.readings)
+
+
+def _unread(item: _Eq, problem: Exception) -> Skipped:
+    """A claim that cannot be checked, listed with why, at the line of the fault (a definition it needs, or
+    itself)."""
+    reason = problem.message if isinstance(problem, Problem) else str(problem)
+    line = getattr(problem, "line", None) or item.source.line
+    if line != item.source.line:
+        reason += f" (needed by the claim on line {item.source.line})"
+    return Skipped(line, item.source.text, reason)
 
 
 def _undecided(item: _Eq, shown: list[str], note: str) -> ClaimResult:

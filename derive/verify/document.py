@@ -5,7 +5,7 @@ eqnarray, flalign, alignat, displaymath and math (starred or not). Not read: Mar
 `inline spans`), HTML comments, LaTeX comments and verbatim. Rows of an alignment (``\\\\``) are equations of
 their own, and a row that starts with ``=`` continues the chain of the row before it. Inside a row, equations are
 separated by a top-level ``,``, ``;``, ``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
-that is not an equality (``\\approx``, ``<``, ``\\to``, ``\\in``, …).
+that is neither an equality nor ``\\approx`` (``<``, ``\\to``, ``\\in``, …).
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
@@ -44,14 +44,17 @@ class Chunk:
 class Equation:
     line: int
     members: tuple[str, ...]
-    relations: tuple[str, ...]  # "=" or "def", one between each pair of members
+    relations: tuple[str, ...]  # "=", "def" or "approx", one between each pair of members
 
     @property
     def text(self) -> str:
         parts = [self.members[0].strip()]
         for relation, member in zip(self.relations, self.members[1:]):
-            parts.append(("=" if relation == "=" else ":=") + " " + member.strip())
+            parts.append(RELATION_TEXT[relation] + " " + member.strip())
         return " ".join(" ".join(parts).split())
+
+
+RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx"}
 
 
 @dataclass(frozen=True)
@@ -248,9 +251,10 @@ _BLANKED = re.compile(r"(?<!\\)%[^\n]*|\\(?:label|tag\*?|hspace\*?|vspace\*?|int
 _RELATION = re.compile(
     r":=|=:|\\coloneqq(?![A-Za-z])|\\eqqcolon(?![A-Za-z])|\\(?:stackrel|overset)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}"
     r"\s*\{\s*=\s*\}|\\triangleq(?![A-Za-z])|\\equiv(?![A-Za-z])|\\doteq(?![A-Za-z])|\u225d|\u2254|="
-    r"|(?P<other>\\(?:approx|simeq|sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|leftarrow|gets|"
+    r"|(?P<approx>\\(?:approx|simeq)(?![A-Za-z])|\u2248)"
+    r"|(?P<other>\\(?:sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|leftarrow|gets|"
     r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
-    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2248\u2260\u2264\u2265\u2192\u2190\u2208"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2260\u2264\u2265\u2192\u2190\u2208"
     r"\u221d\u21d2])")
 
 _SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
@@ -366,7 +370,8 @@ def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str]]:
                     members.append(piece[start:k])
                     return _finish(members), relations
                 members.append(piece[start:k])
-                relations.append("=" if match.group() in ("=", "=:") else "def")
+                relations.append("approx" if match.group("approx") else
+                                 "=" if match.group() in ("=", "=:") else "def")
                 k = match.end()
                 start = k
                 continue

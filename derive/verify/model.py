@@ -22,7 +22,7 @@ from fractions import Fraction
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 
-from ..notation import name_latex
+from ..notation import latex, symbol_base_latex
 from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
                             Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
@@ -61,17 +61,10 @@ class TooLarge(Exception):
 
 # --- symbols ---------------------------------------------------------------------------------------------------
 
-def _base_latex(base: str) -> str:
-    if base in GREEK:
-        return "\\" + base
-    if len(base) == 1:
-        return base
-    return name_latex(base)
-
-
 def _plain_int(value):
-    """Indices are Python ints or strings: SymPy integers (from Matrix constructors) become ints."""
-    if isinstance(value, sympy.Integer):
+    """Indices are Python ints or strings: SymPy integers (from Matrix constructors) and digit strings (from the
+    display) become ints, so that one name has one set of parts (SymPy caches symbols by name)."""
+    if isinstance(value, sympy.Integer) or (isinstance(value, str) and value.isdigit()):
         return int(value)
     return value
 
@@ -108,25 +101,9 @@ class VName(sympy.Symbol):
         base, decor, primes, layer, _ = self.parts
         return VName(base, decor, primes, layer, subs)
 
-    def _derive_latex(self, printer=None) -> str:
-        base, decor, primes, layer, subs = self.parts
-        text = _base_latex(base) if decor != ITALIC else base
-        if decor:
-            text = "\\" + decor + "{" + text + "}"
-        text += "'" * primes
-        if layer is not None:
-            if primes:
-                text = "{" + text + "}"
-            text += "^{" + str(layer) + "}"
-        if subs:
-            parts = [str(s) for s in subs]
-            joined = "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
-            text += "_{" + joined + "}"
-        return text
-
     def plain(self) -> str:
         """A short plain-text name for messages and JSON keys (the same LaTeX)."""
-        return self._derive_latex()
+        return latex(self)
 
 
 class PartialSym(sympy.Symbol):
@@ -140,10 +117,6 @@ class PartialSym(sympy.Symbol):
     def __getnewargs_ex__(self):
         return (self.dkind, self.num, self.den), {}
 
-    def _derive_latex(self, printer=None) -> str:
-        d = r"\partial " if self.dkind == "partial" else "d "
-        return r"\frac{" + d + self.num._derive_latex() + "}{" + d + self.den._derive_latex() + "}"
-
 
 # --- display-only expressions ----------------------------------------------------------------------------------
 
@@ -152,71 +125,29 @@ class DSum(sympy.Expr):
 
     precedence = PRECEDENCE["Mul"]
 
-    def _derive_latex(self, printer) -> str:
-        body, index, lo, hi = self.args
-        head = r"\sum"
-        if index != 0:
-            head += "_{" + printer._print(index) + ("=" + printer._print(lo) if lo != 0 else "") + "}"
-            if hi != 0:
-                head += "^{" + printer._print(hi) + "}"
-        inner = printer._print(body)
-        if isinstance(body, sympy.Add) or (isinstance(body, sympy.Mul) and body.could_extract_minus_sign()):
-            inner = r"\left(" + inner + r"\right)"
-        return head + " " + inner
-
 
 class DDerivOf(sympy.Expr):
     """``∂/∂x (body)``: ``args = (body, den, kind)`` with kind 1 for ∂ and 0 for d."""
 
     precedence = PRECEDENCE["Mul"]
 
-    def _derive_latex(self, printer) -> str:
-        body, den, kind = self.args
-        d = r"\partial" if kind == 1 else "d"
-        inner = printer._print(body)
-        if isinstance(body, (sympy.Add, sympy.Mul, DSum)):
-            inner = r"\left(" + inner + r"\right)"
-        return r"\frac{" + d + "}{" + d + " " + printer._print(den) + "} " + inner
-
 
 class DFunc(sympy.Expr):
-    """σ, σ', ReLU as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU)."""
-
-    def _derive_latex(self, printer) -> str:
-        arg, code = self.args
-        name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
-        return name + r"\left(" + printer._print(arg) + r"\right)"
+    """σ, σ', ReLU, the unit step as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU, 3 step)."""
 
 
 class DTranspose(sympy.Expr):
-    def _derive_latex(self, printer) -> str:
-        arg = self.args[0]
-        inner = printer._print(arg)
-        if not isinstance(arg, VName):
-            inner = r"\left(" + inner + r"\right)"
-        else:
-            inner = "{" + inner + "}"
-        return inner + r"^{\top}"
+    """``x^{\\top}`` as written."""
 
 
 class DHadamard(sympy.Expr):
-    precedence = PRECEDENCE["Mul"]
+    """``a \\odot b`` as written."""
 
-    def _derive_latex(self, printer) -> str:
-        parts = []
-        for arg in self.args:
-            text = printer._print(arg)
-            if isinstance(arg, (sympy.Add, sympy.Mul, DHadamard, DSum)):
-                text = r"\left(" + text + r"\right)"
-            parts.append(text)
-        return r" \odot ".join(parts)
+    precedence = PRECEDENCE["Mul"]
 
 
 class DParen(sympy.Expr):
     """Parentheses the reader wrote and the meaning needs: a Σ followed by more factors."""
-
-    def _derive_latex(self, printer) -> str:
-        return r"\left(" + printer._print(self.args[0]) + r"\right)"
 
 
 def _index_latex(node: Node) -> str:
@@ -225,7 +156,7 @@ def _index_latex(node: Node) -> str:
     if isinstance(node, Word):
         return r"\mathrm{" + node.text + "}"
     if isinstance(node, Sym):
-        return _base_latex(node.base)
+        return symbol_base_latex(node.base)
     if isinstance(node, Add):
         text = ""
         for sign, term in node.terms:
@@ -288,8 +219,13 @@ def display(node: Node) -> sympy.Basic:
             return DFunc(arg, sympy.Integer(1))
         if node.name == "relu":
             return DFunc(arg, sympy.Integer(2))
+        if node.name == "step":
+            return DFunc(arg, sympy.Integer(3))
         if node.name == "sqrt":
             return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
+        if node.name.startswith("applied:"):
+            _, letter, primes = node.name.split(":")
+            return sympy.Function(letter + "'" * int(primes))(arg)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
         zero = sympy.S.Zero
@@ -319,9 +255,6 @@ class Sigmoid(sympy.Function):
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _derive_latex(self, printer) -> str:
-        return r"\sigma\left(" + printer._print(self.args[0]) + r"\right)"
-
 
 class Relu(sympy.Function):
     """max(0, x), with relu'(0) = 0 as PyTorch has it."""
@@ -332,8 +265,10 @@ class Relu(sympy.Function):
     def _eval_evalf(self, prec):
         return sympy.Max(0, self.args[0])._eval_evalf(prec)
 
-    def _derive_latex(self, printer) -> str:
-        return r"\operatorname{ReLU}\left(" + printer._print(self.args[0]) + r"\right)"
+
+def unit_step(u: sympy.Expr) -> sympy.Expr:
+    """The indicator 1[u > 0]: ReLU's derivative, 0 at the kink as PyTorch has it."""
+    return sympy.Heaviside(u, 0)
 
 
 def sigma_prime(u: sympy.Expr) -> sympy.Expr:
@@ -404,6 +339,14 @@ def vector_bases(definitions: list[Definition]) -> frozenset[str]:
     return frozenset(found)
 
 
+def scalar_layers(definitions: list[Definition]) -> frozenset[tuple[str, Node]]:
+    """(base, layer) of a one-unit layer: defined without an index (z^{[2]} = Σ_i W^{[2]}_i a^{[1]}_i + b^{[2]})
+    and never written with one, so it is a number even where other layers of the same letter are vectors."""
+    indexed = {(s.base, s.layer) for d in definitions for s in [d.lhs] + symbols_in(d.rhs) if s.subs}
+    return frozenset((d.lhs.base, d.lhs.layer) for d in definitions
+                     if isinstance(d.lhs.layer, Num) and not d.lhs.subs and (d.lhs.base, d.lhs.layer) not in indexed)
+
+
 def _product(factors: list):
     return functools.reduce(operator.mul, factors)
 
@@ -427,8 +370,24 @@ class Model:
     """The definitions and values visible to one claim, and its conversion to checking SymPy."""
 
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
-                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset()):
+                 sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
+                 scalars: frozenset = frozenset(), functions: dict | None = None, abstract: dict | None = None):
+        self.functions = functions or {}
+        self.abstract = {name: sympy.Function(latex(name))(*args) for name, args in (abstract or {}).items()}
+        """Quantities the document differentiates but never defines (C_0 in C = C_0 + λ/(2n) w², ∂C_0/∂w): an
+        abstract function of the variables it is differentiated by."""
+        """The document's function definitions: letter → (parameter letter, body), from f(z) = …"""
         self.vectors = vectors
+        self.scalars = scalars
+        self.first_layer = first_layer
+        """The first layer with weights: 2 when the input is layer 1 (w^2 first), 1 when weights are numbered from
+        1 (W^{(1)} first, the input x is layer 0)."""
+        self.indexed = frozenset(s.base for d in definitions for s in [d.lhs] + symbols_in(d.rhs)
+                                 if len(s.subs) == 1 and s.layer is None)
+        """Bases the definitions use with one index and no layer (y_j): a bare y beside a vector is the vector."""
+        self.weight_letter = "W" if any(s.base == "W" and len(s.subs) == 2 for d in definitions
+                                        for s in [d.lhs] + symbols_in(d.rhs)) else "w"
+        """The letter of the weights' components (w^{l}_{ji} in Nielsen, W^{(1)}_{ij} in most books)."""
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
@@ -440,6 +399,7 @@ class Model:
         self._full: dict[tuple, sympy.Expr] = {}
         self._partial: dict[tuple, sympy.Expr] = {}
         self._busy: set = set()
+        self._named_bounds: dict[str, int] = {}
 
     # --- names -------------------------------------------------------------------------------------------------
     def index_value(self, node: Node, binds: dict[str, int], layer: bool = False):
@@ -468,6 +428,12 @@ class Model:
         subs = tuple(self.index_value(s, binds) for s in sym.subs)
         return VName(sym.base, sym.decor, sym.primes, layer, subs)
 
+    def is_kronecker(self, name: VName) -> bool:
+        """δ with two bound indices, no layer and no definition of its own is the Kronecker delta δ_{ij}."""
+        base, decor, primes, layer, subs = name.parts
+        return (base == "delta" and decor is None and not primes and layer is None and len(subs) == 2
+                and all(isinstance(s, int) for s in subs) and self.rhs_of(name) is None)
+
     # --- conversion --------------------------------------------------------------------------------------------
     def conc(self, node: Node, binds: dict[str, int], definition: bool = False) -> sympy.Expr:
         """The checking form of a syntax tree under index bindings (see the module docstring)."""
@@ -480,15 +446,22 @@ class Model:
                 return sympy.pi
             if not definition and self.is_vector(node):
                 return self.vector(node, binds)
-            return self.name(node, binds)
+            name = self.name(node, binds)
+            if name in self.abstract:
+                return self.abstract[name]
+            if self.is_kronecker(name):
+                return sympy.Integer(1 if name.subs[0] == name.subs[1] else 0)
+            return name
         if isinstance(node, Add):
-            terms = [self.conc(t, binds, definition) for _, t in node.terms]
+            terms = self._as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
             signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
             if any(is_matrix(t) for t in signed):
                 return _matrix_sum(signed)
             return sympy.Add(*signed)
         if isinstance(node, Mul):
             factors = [self.conc(f, binds, definition) for f in node.factors]
+            if node.hadamard:
+                factors = self._as_vectors(factors)
             if node.hadamard and len(factors) == 2 and all(is_matrix(f) for f in factors):
                 if factors[0].shape != factors[1].shape:
                     raise sympy.ShapeError(f"⊙ of shapes {factors[0].shape} and {factors[1].shape}")
@@ -516,9 +489,11 @@ class Model:
         if isinstance(node, Transpose):
             value = self.conc(node.arg, binds, definition)
             return value.T if is_matrix(value) else value
+        if isinstance(node, Func) and node.name.startswith("applied:"):
+            return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
             arg = self.conc(node.arg, binds, definition)
-            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "sqrt": sympy.sqrt,
+            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
                         "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin,
                         "cos": sympy.cos}[node.name]
             return arg.applyfunc(function) if is_matrix(arg) else function(arg)
@@ -542,6 +517,35 @@ class Model:
             return self.derive_expr(body, self.name(node.den, binds))
         raise ModelProblem(f"cannot use {type(node).__name__} here")
 
+    def abstract_leaves(self, expr):
+        """``expr`` with the abstract quantities' values and derivatives as free symbols (C_0 and ∂C_0/∂w), so
+        that a step can be evaluated at test points: the derivatives of an abstract quantity are numbers like
+        any other."""
+        if not self.abstract or is_matrix(expr):
+            return expr
+        replace = {}
+        for name, applied in self.abstract.items():
+            for variable in applied.args:
+                replace[sympy.Derivative(applied, variable)] = PartialSym("partial", name, variable)
+        expr = expr.xreplace(replace)
+        return expr.xreplace({applied: name for name, applied in self.abstract.items()})
+
+    def _applied(self, node: Func, arg) -> sympy.Expr:
+        """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract
+        function of u whose derivatives stay symbolic (chain-rule structure and linearity can still be checked)."""
+        _, letter, primes = node.name.split(":")
+        if is_matrix(arg):
+            return arg.applyfunc(lambda entry: self._applied(node, entry))
+        variable = sympy.Dummy(letter)
+        if letter in self.functions:
+            parameter, body = self.functions[letter]
+            value = self.conc(body, {}).xreplace({VName(parameter): variable})
+        else:
+            value = sympy.Function(letter)(variable)
+        if int(primes):
+            value = sympy.diff(value, variable, int(primes))
+        return value.subs(variable, arg)
+
     def _sum(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
         if is_implicit_sum(node):
             if definition:
@@ -561,17 +565,30 @@ class Model:
         return sympy.Add(*terms)
 
     # --- vectors and matrices ----------------------------------------------------------------------------------
+    def _as_vectors(self, values: list) -> list:
+        """Beside a column vector, a bare symbol the definitions use with one index (y beside a^{L}, where
+        C = ½ Σ_j (y_j − a^{L}_j)²) is the column of its components: read y as a vector of outputs."""
+        columns = [v for v in values if is_matrix(v) and v.shape[1] == 1]
+        if not columns:
+            return values
+        rows = columns[0].shape[0]
+        return [sympy.Matrix(rows, 1, lambda j, _: v.with_subs((j + 1,)))
+                if isinstance(v, VName) and v.base in self.indexed and not v.subs and v.layer is None else v
+                for v in values]
+
     def is_vector(self, sym: Sym) -> bool:
-        return not sym.subs and sym.layer is not None and sym.base in self.vectors
+        return (not sym.subs and sym.layer is not None and sym.base in self.vectors
+                and (sym.base, sym.layer) not in self.scalars)
 
     def vector(self, sym: Sym, binds: dict[str, int]) -> sympy.Matrix:
         """z^{l} as the column of z^{l}_{j}; W^{l} as the matrix of w^{l}_{ji} (shape n_l × n_{l−1})."""
         layer = self.index_value(sym.layer, binds, layer=True)
         if not isinstance(layer, int):
-            raise ModelProblem(f"cannot read the layer of ${display_name(sym)._derive_latex()}$")
+            raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
             rows, cols = layer_size(layer), layer_size(layer - 1)
-            return sympy.Matrix(rows, cols, lambda j, i: VName("w", sym.decor, sym.primes, layer, (j + 1, i + 1)))
+            return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
+                                                               (j + 1, i + 1)))
         return sympy.Matrix(layer_size(layer), 1,
                             lambda j, _: VName(sym.base, sym.decor, sym.primes, layer, (j + 1,)))
 
@@ -596,8 +613,21 @@ class Model:
                     if known.denominator != 1 or known < 0:
                         raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")
                     return int(known)
+                lo = 1 if node.lo is None else self._bound(node.lo, binds)
+                return lo - 1 + self.named_bound_size(node.hi.base)
         lo = 1 if node.lo is None else self._bound(node.lo, binds)
         return lo - 1 + self.infer_size(node.index, node.body, binds)
+
+    def named_bound_size(self, name: str) -> int:
+        """How many terms a limit the document names but does not set (K in Σ_{k=1}^{K}) stands for: one number
+        for the whole document, so that a claim's Σ_k and the definitions' run over the same classes; from the
+        layers the definitions' sums with that limit index, else `DEFAULT_SIZE`."""
+        if name not in self._named_bounds:
+            sizes = [self.infer_size(n.index, n.body, {}) for d in self.definitions for n in walk(d.rhs)
+                     if isinstance(n, Sum) and isinstance(n.hi, Sym) and n.hi.base == name and n.index
+                     and _indexes_a_layer(n)]
+            self._named_bounds[name] = min(sizes) if sizes else DEFAULT_SIZE
+        return self._named_bounds[name]
 
     def infer_size(self, letter: str, node: Node, binds: dict[str, int]) -> int:
         """The range of an index: from the layer of the symbols it indexes (w^{l}_{ji}: j has the units of layer
@@ -628,7 +658,7 @@ class Model:
             if (pattern[3] is None) != (layer is None):
                 continue
             binds: dict[str, int] = {}
-            if not _match(pattern[3], layer, binds, self.L, is_layer=True):
+            if not _match(pattern[3], layer, binds, self.L, is_layer=True, first=self.first_layer):
                 continue
             if all(_match(p, s, binds, self.L) for p, s in zip(pattern[4], subs)):
                 return definition, binds
@@ -676,7 +706,7 @@ class Model:
             self._full[key] = name
             return name
         if ("full",) + key in self._busy:
-            raise ModelProblem(f"the definition of ${name._derive_latex()}$ refers to itself")
+            raise ModelProblem(f"the definition of ${latex(name)}$ refers to itself")
         self._busy.add(("full",) + key)
         try:
             value = self.full(rhs, stop)
@@ -720,14 +750,16 @@ class Model:
         if key in self._partial:
             return self._partial[key]
         if ("partial",) + key in self._busy:
-            raise ModelProblem(f"the derivative of ${num._derive_latex()}$ refers to itself")
+            raise ModelProblem(f"the derivative of ${latex(num)}$ refers to itself")
         self._busy.add(("partial",) + key)
         try:
             if num == den:
                 value = sympy.S.One
+            elif num in self.abstract:
+                value = sympy.diff(self.abstract[num], den)
             else:
                 if self.rhs_of(num) is None:
-                    raise ModelProblem(f"${num._derive_latex()}$ has no definition in the document, so its "
+                    raise ModelProblem(f"${latex(num)}$ has no definition in the document, so its "
                                        "derivative cannot be computed")
                 value = self._reverse(num, den)
                 if value is None:  # definitions that use derivatives themselves: unroll and differentiate
@@ -841,7 +873,7 @@ class Model:
             if den[:3] != (base, decor, primes) or len(den[4]) != len(subs) or (den[3] is None) != (layer is None):
                 continue
             binds: dict[str, int] = {}
-            if not _match(den[3], layer, binds, self.L, is_layer=True):
+            if not _match(den[3], layer, binds, self.L, is_layer=True, first=self.first_layer):
                 continue
             if not all(_match(p, v, binds, self.L) for p, v in zip(den[4], subs)):
                 continue
@@ -906,6 +938,12 @@ class Model:
         return found
 
 
+def _indexes_a_layer(node: Sum) -> bool:
+    """Whether the sum's index appears on a symbol with a layer (w^{2}_{kj}), which fixes its range."""
+    return any(sym.layer is not None and any(isinstance(i, Sym) and i.base == node.index for i in sym.subs)
+               for sym in symbols_in(node.body))
+
+
 def _has_partial_atoms(expr) -> bool:
     return any(isinstance(a, PartialSym) for a in (expr.free_symbols if not is_matrix(expr) else ()))
 
@@ -925,7 +963,7 @@ def _topological(nodes: list[VName], edges) -> list[VName]:
             advanced = False
             for child in children:
                 if child in inside and state.get(child) == 1:
-                    raise ModelProblem(f"the definition of ${child._derive_latex()}$ refers to itself")
+                    raise ModelProblem(f"the definition of ${latex(child)}$ refers to itself")
                 if child in inside and child not in state:
                     state[child] = 1
                     stack.append((child, iter(edges(child))))
@@ -938,7 +976,7 @@ def _topological(nodes: list[VName], edges) -> list[VName]:
     return list(reversed(order))
 
 
-def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = False) -> bool:
+def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = False, first: int = 2) -> bool:
     if pattern is None:
         return value is None
     if isinstance(pattern, tuple):
@@ -947,8 +985,8 @@ def _match(pattern, value, binds: dict[str, int], layers: int, is_layer: bool = 
         letter = pattern[1]
         if not isinstance(value, int):
             return False
-        if is_layer and letter == "l" and value < 2:
-            return False  # a definition written with the layer letter l holds for l = 2, …, L
+        if is_layer and letter == "l" and value < first:
+            return False  # a definition written with the layer letter l holds for l = first, …, L
         if letter in binds:
             return binds[letter] == value
         binds[letter] = value
@@ -1051,14 +1089,15 @@ def instances(model: Model, nodes: list[Node]) -> list[dict[str, int]]:
     layer_letters, unit_letters = free_index_letters(nodes)
     layered = layer_nodes(nodes)
     layer_choices = []
-    for combo in itertools.product(range(2, model.L + 1), repeat=len(layer_letters)):
+    for combo in itertools.product(range(model.first_layer, model.L + 1), repeat=len(layer_letters)):
         binds = dict(zip(layer_letters, combo))
         ok = True
         for base, layer in layered:
             value = model.index_value(layer, binds, layer=True)
             if not isinstance(value, int):
                 continue
-            if value < 1 or value > model.L or (base in PARAMETER_BASES and value < 2):
+            if value < model.first_layer - 1 or value > model.L or (base in PARAMETER_BASES
+                                                                   and value < model.first_layer):
                 ok = False
                 break
         if ok:

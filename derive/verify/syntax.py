@@ -5,6 +5,7 @@ How scripts are read is documented in `derive.verify`; `make_symbol` implements 
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from ..latex_grammar import (DECORATIONS, FUNCTIONS, GREEK, ITALIC, MAX_CHAIN, MAX_DEPTH, MAX_EXPONENT,  # noqa: F401
@@ -15,29 +16,51 @@ from ..latex_grammar import (DECORATIONS, FUNCTIONS, GREEK, ITALIC, MAX_CHAIN, M
 LAYERED_BASES = frozenset({"w", "W", "a", "z", "b", "delta", "Delta"})
 """Bases whose integer superscript is a layer number (``w^2_{11}``, ``\\delta^3``), not a power."""
 
-_UNKNOWN_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])\s*'*\s*\(")
+_BASE = r"(?<![A-Za-z\\])(w|W|a|z|b|\\delta|\\Delta)"
+_SUBSCRIPT = r"(?:\s*_\s*(?:\{[^{}]*\}|[A-Za-z0-9]))?"
+_LETTER_LAYER = re.compile(_BASE + _SUBSCRIPT + r"\s*\^\s*\{?\s*[lL](?![A-Za-z])")
+_NUMBER_LAYER = re.compile(_BASE + _SUBSCRIPT + r"\s*\^\s*(?:\{\s*([0-9]+)\s*\}|([0-9]))")
+
+
+def has_integer_superscripts(maths: str) -> bool:
+    """Whether w, W, a, z, b, δ or Δ carries an integer superscript anywhere (a layer or a power)."""
+    return bool(_NUMBER_LAYER.search(maths))
+
+
+def layered_bases(maths: str) -> frozenset[str]:
+    """The bases whose integer superscripts are layers in this document: all of w, W, a, z, b, δ, Δ when the
+    document writes a layer letter on one of them (``z^l``, ``w^{l+1}``, ``a^L``) or two different integer
+    superscripts (``z^2`` and ``a^1``); else none, and ``1 - z_j^2`` or ``\\lambda w^2`` are squares."""
+    if _LETTER_LAYER.search(maths):
+        return LAYERED_BASES
+    numbers = {match.group(2) or match.group(3) for match in _NUMBER_LAYER.finditer(maths)}
+    return LAYERED_BASES if len(numbers) > 1 else frozenset()
+
+
+_NAMED_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])('*)\(")
 
 
 def preprocess(text: str) -> str:
-    """`normalise`, and refuse ``f(…)``: a function a document uses without defining it."""
-    text = normalise(text)
-    function = _UNKNOWN_FUNCTION.search(text)
-    if function:
-        name = function.group(1)
-        raise SyntaxProblem(f"{quote(name + '(…)')} looks like a function derive does not know: define it first "
-                            f"(for example {quote(name + ' = x^2')}) and write the derivative of that")
-    return text
+    """`normalise`, and read ``f(…)``, ``g'(…)``, ``h(…)`` written against their parenthesis as a named function
+    (defined by ``f(z) = …`` in the document, else abstract); ``h (1 - h)`` with a space is a product."""
+    return _NAMED_FUNCTION.sub(lambda m: r"\applied{" + m.group(1) + "}" + m.group(2) + "(", normalise(text))
 
 
-def parse_member(text: str) -> Node:
-    """One member of an equation as a syntax tree; `SyntaxProblem` if it is outside the grammar."""
-    return parse(text, make_symbol, preprocess(text))
+def parse_member(text: str, layered: frozenset[str] = LAYERED_BASES) -> Node:
+    """One member of an equation as a syntax tree; `SyntaxProblem` if it is outside the grammar. ``layered``: the
+    bases whose integer superscripts are layers (`layered_bases` of the document)."""
+    return parse(text, _symbol_maker(layered), preprocess(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _symbol_maker(layered: frozenset[str]):
+    return functools.partial(make_symbol, layered=layered)
 
 
 _LAYER_LETTER = re.compile(r"^[lL]$")
 
 
-def make_symbol(base: str, decor: str | None, scripts: list) -> Node:
+def make_symbol(base: str, decor: str | None, scripts: list, layered: frozenset[str] = LAYERED_BASES) -> Node:
     """Apply the script rule (see `derive.verify`): subscripts are indices kept in order; a superscript is a
     transpose (``T``, ``\\top``), a prime, a layer index (in parentheses; the letters ``l``/``L`` and ``l ± n``;
     an integer on w, W, a, z, b, δ, Δ) or else a power; ``e^{x}`` is exp."""
@@ -69,12 +92,12 @@ def make_symbol(base: str, decor: str | None, scripts: list) -> Node:
         return Transpose(symbol)
     if base == "e" and decor is None and not primes and not subs:
         return Func("exp", sup)
-    if _is_layer(sup, base):
+    if _is_layer(sup, base, layered):
         return Sym(base, decor, primes, sup, subs or ())
     return Pow(symbol, exponent(sup))
 
 
-def _is_layer(sup: Node, base: str) -> bool:
+def _is_layer(sup: Node, base: str, layered: frozenset[str]) -> bool:
     if isinstance(sup, Sym) and _LAYER_LETTER.match(sup.base) and not sup.subs and sup.decor is None:
         return True
     if isinstance(sup, Add) and len(sup.terms) == 2:
@@ -82,7 +105,7 @@ def _is_layer(sup: Node, base: str) -> bool:
         return (s1 == 1 and isinstance(first, Sym) and bool(_LAYER_LETTER.match(first.base)) and not first.subs
                 and isinstance(second, Num) and second.value.denominator == 1)
     if isinstance(sup, Num) and sup.value.denominator == 1 and sup.value >= 0 and "." not in sup.text:
-        return base in LAYERED_BASES
+        return base in layered
     return False
 
 
