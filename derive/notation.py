@@ -394,7 +394,7 @@ class DerivePrinter(LatexPrinter):
 
 
 def symbol_base_latex(base: str) -> str:
-    """A symbol's letter or name as verify's documents write it: Greek names as macros (``delta`` → ``\delta``),
+    r"""A symbol's letter or name as verify's documents write it: Greek names as macros (``delta`` → ``\delta``),
     one letter as itself, a word upright."""
     greek = translate(base)
     if greek != base or len(base) == 1:
