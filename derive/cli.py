@@ -10,8 +10,9 @@ from . import __version__
 from . import files
 from .errors import MAX_SHOWN, DeriveError, InputError, shown
 
+from .present.formats import LANGUAGES, formats_for
+
 MAX_INPUT_BYTES = 128 * 1024
-from .present.render import FORMATS, LANGUAGES
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")  # derive.optimizers.NAMES (not imported: start-up)
 
@@ -78,9 +79,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = formats_for("walkthrough")) -> None:
     parser.add_argument("--format", "-f", choices=formats, default="markdown", help="output format (default markdown)")
-    parser.add_argument("--lang", "-l", choices=LANGUAGES, default="en", help="language of the prose (default en)")
+    parser.add_argument("--lang", "-l", choices=tuple(LANGUAGES), default="en",
+                        help="language of the prose (default en)")
     parser.add_argument("-o", "--output", metavar="PATH", help="write to PATH (atomically) instead of stdout")
     parser.add_argument("--templates", metavar="DIR", help="a folder of templates used before the package's own")
 
@@ -108,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the built-in scenarios",
                                   description="List the built-in scenarios with one-line descriptions.")
     listing.add_argument("--format", "-f", choices=("text", "json"), default="text")
-    listing.add_argument("--lang", "-l", choices=LANGUAGES, default="en")
+    listing.add_argument("--lang", "-l", choices=tuple(LANGUAGES), default="en")
 
     show = commands.add_parser("show", help="the walk-through of a built-in scenario",
                                description="Render the walk-through of a built-in scenario.",
@@ -149,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     exercise.add_argument("--seed", metavar="S", default="1", help="a whole number from 0 that chooses the "
                           "blanks: the same seed gives the same sheet, byte for byte (default 1)")
     exercise.add_argument("--key", action="store_true", help="write the answer key instead of the worksheet")
-    _add_output_options(exercise, ("markdown", "latex"))
+    _add_output_options(exercise, formats_for("exercise"))
     # --- end of exercise ---
 
     verify = commands.add_parser("verify", help="check the derivatives claimed in a Markdown or LaTeX file",
@@ -161,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "not be decided in time",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("file", metavar="FILE", help="a Markdown or LaTeX document ('-' reads stdin)")
-    _add_output_options(verify, formats=("text", "markdown", "latex", "html", "json"))
+    _add_output_options(verify, formats=formats_for("report"))
     verify.set_defaults(format="text")
     verify.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                         help="seconds per claim before it counts as undecided (default 10)")
@@ -285,13 +287,14 @@ def _explain_network(args: argparse.Namespace) -> int:
                                       ("--step", args.step), ("--optimizer", args.optimizer)) if value is not None]
     if given:
         raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
+    from .api import Result
     from .networks import explain_file, explain_text
     from .networks.load import MAX_TEXT_BYTES
     if args.network == "-":
         result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
     else:
         result = explain_file(args.network)
-    _publish(result, args, [args.network])
+    _publish(Result(result), args, [args.network])
     return 0
 
 
@@ -315,11 +318,11 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import run
+    from .api import run_verify
     if not 0 < args.time_limit <= 600:
         raise UsageError("--time-limit must be between 0 and 600 seconds")
     _check_output(args.output)
-    output, code, message = run(args.file, args.format, args.lang, time_limit=args.time_limit,
+    output, code, message = run_verify(args.file, args.format, args.lang, time_limit=args.time_limit,
                                 user_templates=_templates(args))
     if message is not None:
         _error_line(f"error: {message}")

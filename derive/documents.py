@@ -7,9 +7,10 @@ from typing import Protocol, Sequence
 
 from .errors import InputError, shown
 from .files import Output, check_name, is_stream, write_outputs
+from .present.formats import FORMATS
 
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
-            ".json": "json"}
+SUFFIXES = {suffix: fmt.name for fmt in FORMATS.values() for suffix in fmt.suffixes}
+"""The file names that ask for a format (``notes.md``: markdown); Beamer slides need ``fmt="beamer"``."""
 
 
 class Renderable(Protocol):
@@ -24,8 +25,9 @@ def format_of(path: Path) -> str:
     try:
         return SUFFIXES[path.suffix.lower()]
     except KeyError:
-        raise InputError(f"cannot tell the format from the name {path.name!r} (use .md, .tex, .html or .json, or "
-                         "give the format)", "path") from None
+        names = [suffix for fmt in FORMATS.values() for suffix in fmt.suffixes[:1]]
+        raise InputError(f"cannot tell the format from the name {path.name!r} (use {', '.join(names[:-1])} or "
+                         f"{names[-1]}, or give the format)", "path") from None
 
 
 def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str = "en",

@@ -16,7 +16,9 @@ import sympy
 
 from derive.errors import CheckFailure, InputError
 from derive.networks import (MAX_TEXT_BYTES, Mat, ShapeError, explain_file, explain_network, explain_text,
-                            load_network, network_json, read_network_file, render_network, schema)
+                             load_network, read_network_file)
+from derive.present.network import network_json, schema
+from derive.present.render import render as render_network
 from derive.networks.backprop import Leaf, Prod, check_network, derive_network
 from derive.networks.notation import Sym
 
@@ -446,7 +448,7 @@ def test_mismatched_products_are_refused():
 
 
 def test_a_wrong_derivative_fails_the_check(monkeypatch):
-    from derive.network import backprop as network_math
+    from derive.networks import backprop as network_math
     original = network_math.activation_derivative
 
     def wrong(name, slope):

@@ -2,18 +2,17 @@
 
     network = load_network(text, "net.toml")      # validate (derive.errors.InputError: one line naming the key)
     result = explain_network(network)             # derive and check (derive.errors.CheckFailure on a bug)
-    render_network(result, "markdown", "ja")      # markdown, latex, html or json
+    derive.present.render.render(result, "markdown", "ja")   # markdown, latex, beamer, html or json
 
 The work is split in four modules: `load` (the file format, its validation and its limits), `backprop`
 (shape-carrying matrices, the forward pass, δ^L, the δ recurrence, gradients, the step, the checks), `notation`
-(how matrices, shapes, ⊙ and transposes print) and `derive.present.network` (the walk-through's sections, the JSON,
-rendering). This module is the public face; import only from here.
+(how matrices, shapes, ⊙ and transposes print); `derive.present.network` turns a result into the walk-through's
+sections and JSON. This module is the public face of the model; import only from here.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..present.network import network_json, network_sections, render_network, schema
 from .load import (ACTIVATIONS, LOSSES, MAX_DECIMALS, MAX_LAYERS, MAX_MAGNITUDE, MAX_PARAMETERS, MAX_SAMPLES,
                            MAX_TEXT_BYTES, MAX_UNITS, MAX_WORK, Network, load_network, read_network_file)
 from .backprop import Mat, NetworkCheck, NetworkResult, ShapeError, explain_network
@@ -21,8 +20,7 @@ from .backprop import Mat, NetworkCheck, NetworkResult, ShapeError, explain_netw
 __all__ = [
     "ACTIVATIONS", "LOSSES", "MAX_DECIMALS", "MAX_LAYERS", "MAX_MAGNITUDE", "MAX_PARAMETERS", "MAX_SAMPLES",
     "MAX_TEXT_BYTES", "MAX_UNITS", "MAX_WORK", "Mat", "Network", "NetworkCheck", "NetworkResult", "ShapeError",
-    "explain_file", "explain_network", "explain_text", "load_network", "network_json", "network_sections",
-    "read_network_file", "render_network", "schema",
+    "explain_file", "explain_network", "explain_text", "load_network", "read_network_file",
 ]
 
 

@@ -15,11 +15,9 @@ from ..graph import symbol
 from ..locales import catalog
 from ..notation import (Grad, chain_latex, formula_latex, latex, name_latex, number_latex, number_text,
                        product_latex, sum_latex)
-from .render import MAX_FIGURE_NODES, drawable
+from .figures import MAX_FIGURE_NODES, drawable
 from ..rules import RULES
 from ..walkthrough import Claim, Equation, Image, Section, Table, Text, Update, Walkthrough
-
-LANGUAGES = ("en", "ja")
 
 
 def say(lang: str, key: str, **params: object) -> str:
@@ -77,8 +75,8 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "wrt": [gradients[name] for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
-        "intro": [_section(s, lang) for s in walk.intro],
-        "extra": [_section(s, lang) for s in walk.extra],
+        "intro": [section_context(s, lang) for s in walk.intro],
+        "extra": [section_context(s, lang) for s in walk.extra],
         "rules_used": _rules_used(d, lang),
         "figure": None,
         "figure_note": figure_note(d, lang),
@@ -226,7 +224,7 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
     return [{"name": catalog(lang)[f"rule.{k}.name"], "text": catalog(lang)[f"rule.{k}.text"]} for k in keys]
 
 
-def _section(section: Section, lang: str) -> dict[str, Any]:
+def section_context(section: Section, lang: str) -> dict[str, Any]:
     return {"title": catalog(lang)[section.title_key], "blocks": [_block(b, lang) for b in section.blocks]}
 
 

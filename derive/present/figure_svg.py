@@ -17,7 +17,7 @@ from ..errors import DeriveError
 from .figures import Label, Layout, layout
 from ..files import SVG_MARK
 from .mathtext import Run
-from .render import MAX_FIGURE_NODES, drawable
+from .figures import MAX_FIGURE_NODES, drawable
 
 SCALE = 50.0  # SVG units (CSS pixels at natural size) per centimetre of the layout
 MARGIN = 8.0

@@ -119,23 +119,6 @@ class Report:
             return 4
         return 0
 
-    # the report renders itself, like the walk-throughs (also in notebooks)
-    def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
-        from ..present.report import render
-        return render(self, fmt, lang, **options)
-
-    def to_markdown(self, lang: str = "en") -> str:
-        return self.render("markdown", lang)
-
-    def to_latex(self, lang: str = "en") -> str:
-        return self.render("latex", lang)
-
-    def to_json(self, lang: str = "en") -> str:
-        return self.render("json", lang)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
 
 class Problem(Exception):
     """Input that cannot be read: exit 2 with the line."""
