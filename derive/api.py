@@ -21,18 +21,14 @@ from .networks.load import to_toml
 from .notation import number_text
 from .optimizers import DEFAULTS, MAX_STEPS, configure, rerun
 from .parse import parse_number, parse_program
-from .present.context import build_context
 from .present.figure_svg import svg_for
 from .present.formats import LANGUAGES
 from .present.html import notebook_fragment
-from .present.render import Document, attachments, drawable, kind_of, render
+from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
 from .sympy_input import is_sympy, sympy_to_text
 from .verify.check import Report
 from .walkthrough import Walkthrough, check_step_budget, make
-
-REPR_SOURCE_CHARS = 40
-REPR_GRADIENTS = 6
 
 
 @dataclass(frozen=True, repr=False)
@@ -41,7 +37,7 @@ class Result:
     derivation or a verification report. Every attribute of the document is the result's too (``result.loss``,
     ``report.exit_code``)."""
 
-    document: Document
+    document: Walkthrough | NetworkResult | Report
     lang: str = "en"  # the language of the notebook displays and the default of every to_...() method
 
     def __getattr__(self, name: str) -> object:
@@ -56,25 +52,7 @@ class Result:
         return self.document
 
     def __repr__(self) -> str:
-        document = self.document
-        if isinstance(document, NetworkResult):
-            net = document.network
-            return (f"<derive.NetworkResult {net.source.rsplit('/', 1)[-1]}: units {'-'.join(map(str, net.sizes))}, "
-                    f"{net.activation}, {net.loss}, loss {number_text(document.loss)} -> "
-                    f"{number_text(document.loss_after)} after one step>")
-        if isinstance(document, Report):
-            return repr(document)
-        derivation = document.derivation
-        what = document.name if document.name != "explain" else repr(_clip(" ".join(document.source.split())))
-        value = derivation.output_value
-        if value is None:
-            gradients, result = list(derivation.wrt), "symbolic, gradients of"
-        else:
-            gradients = [f"{name}={number_text(derivation.gradients[name].value)}" for name in derivation.wrt]
-            result = f"{number_text(value)}, gradients"
-        more = ", ..." if len(gradients) > REPR_GRADIENTS else ""
-        return (f"<derive.Result {what}: {len(derivation.graph.nodes)} nodes, {derivation.output} = {result} "
-                f"{', '.join(gradients[:REPR_GRADIENTS])}{more}>")
+        return kind_of(self.document).summary(self.document)
 
     def render(self, fmt: str = "markdown", lang: str | None = None, user_templates: str | None = None,
                figure_href: str | None = None) -> str:
@@ -88,7 +66,7 @@ class Result:
         """Write the document to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
         overrides, e.g. "beamer"), with a walk-through's graph and plots beside a Markdown file; returns the paths
         written."""
-        return save(self, path, fmt, lang or self.lang)
+        return save(self.document, path, fmt, lang or self.lang)
 
     def to_markdown(self, lang: str | None = None) -> str:
         return self.render("markdown", lang)
@@ -114,16 +92,10 @@ class Result:
         return notebook_fragment(self.to_html())
 
     def _repr_latex_(self) -> str | None:
-        """A walk-through's gradients as one displayed ``aligned`` block: Jupyter shows it with MathJax, and
-        nbconvert's LaTeX export takes it as it is (a whole document would fit neither); a network's LaTeX
-        document; none for a report (the notebook shows its Markdown)."""
-        if isinstance(self.document, NetworkResult):
-            return self.to_latex()
-        if isinstance(self.document, Report):
-            return None
-        gradients = build_context(self.document, self.lang)["gradients"]
-        rows = [g["equation"].replace(" = ", " &= ", 1) for g in gradients]
-        return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
+        """A walk-through's gradients as one displayed ``aligned`` block (MathJax in Jupyter; nbconvert's LaTeX export
+        takes it as it is), a network's LaTeX document, no LaTeX display for a report."""
+        display = kind_of(self.document).notebook_latex
+        return self.to_latex() if display is None else display(self.document, self.lang)
 
     def svg(self) -> str:
         """The computational graph with forward values and gradients, as SVG."""
@@ -293,6 +265,3 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
         raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", "step")
     return learning_rate, int(steps_text)
 
-
-def _clip(text: str) -> str:
-    return text if len(text) <= REPR_SOURCE_CHARS else text[:REPR_SOURCE_CHARS - 3] + "..."

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Sequence
 
-from . import __version__
-from . import files
+from . import __version__, files
 from .errors import MAX_SHOWN, DeriveError, InputError, shown
+from .locales import catalog
+from .scenarios import SCENARIOS, build
 
 from .present.formats import LANGUAGES, formats_for
 
@@ -251,10 +253,6 @@ def _print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import json
-
-    from .locales import catalog
-    from .scenarios import SCENARIOS
     summaries = {name: catalog(args.lang)[f"scenario.{name}.summary"] for name in SCENARIOS}
     if args.format == "json":
         text = json.dumps([{"name": n, "summary": s} for n, s in summaries.items()], ensure_ascii=False, indent=2)
@@ -266,8 +264,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from .api import scenario
-    _publish(scenario(args.scenario, optimizer=args.optimizer, step=args.step), args)
+    # what derive.api.scenario does, without loading the API's networks and verification (start-up time)
+    from .optimizers import rerun
+    walk = build(args.scenario)
+    if args.optimizer is not None or args.step is not None:
+        walk = rerun(walk, args.optimizer, args.step)
+    _publish(walk, args)
     return 0
 
 
@@ -278,7 +280,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         raise UsageError("give an expression or program, or --network FILE.toml (see 'derive explain --help')")
     from .api import explain
     _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
-                     optimizer=args.optimizer), args, _input_paths(args.source))
+                     optimizer=args.optimizer).document, args, _input_paths(args.source))
     return 0
 
 
@@ -287,14 +289,13 @@ def _explain_network(args: argparse.Namespace) -> int:
                                       ("--step", args.step), ("--optimizer", args.optimizer)) if value is not None]
     if given:
         raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
-    from .api import Result
     from .networks import explain_file, explain_text
     from .networks.load import MAX_TEXT_BYTES
     if args.network == "-":
         result = explain_text(read_source("-", MAX_TEXT_BYTES), "<stdin>")
     else:
         result = explain_file(args.network)
-    _publish(Result(result), args, [args.network])
+    _publish(result, args, [args.network])
     return 0
 
 
@@ -381,25 +382,25 @@ def _check_output(output: str | None) -> None:
         files.check_name(output)
 
 
-def _publish(result, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
+def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
     --verbose, what was checked."""
+    from .documents import save
+    from .present.render import render
     if args.output is None:
-        _emit(result.render(args.format, args.lang, user_templates=_templates(args)), None)
+        _emit(render(document, args.format, args.lang, user_templates=_templates(args)), None)
     else:
-        from .documents import save
-        _wrote(save(result, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
+        _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
     if args.verbose:
-        print(f"derive: {_checked(result)}", file=sys.stderr)
+        print(f"derive: {_checked(document)}", file=sys.stderr)
 
 
-def _checked(result) -> str:
-    walk = getattr(result, "walkthrough", None)
-    if walk is None:  # a network
-        check = result.check
+def _checked(document) -> str:
+    report = getattr(document, "report", None)  # a walk-through's checks (a network's are its `check`)
+    if report is None:
+        check = document.check
         return f"checked {check.compared} values against the {check.oracle} oracle"
-    report = walk.report
     where = "at the given point" if report.at_given_point else "at a random point"
     return (f"checked {report.locals_checked} local gradients against sympy.diff and {report.gradients_checked} "
             f"gradients against the {report.oracle} oracle {where}")

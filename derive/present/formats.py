@@ -9,13 +9,34 @@ Adding a format or a language is one entry here (plus its templates or its local
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import InputError, shown
 
 KINDS = ("walkthrough", "network", "report", "exercise")
 """The kinds of documents: a scenario's or an expression's walk-through, a network's, a verification report, and an
 exercise sheet (a walk-through with blanks)."""
+
+KIND_MODULES = {"Walkthrough": "derive.present.walkthrough", "NetworkResult": "derive.present.network",
+                "Report": "derive.present.report"}
+"""For each model's document type (by class name), the module whose ``KIND`` says how to present it. The dispatcher
+loads a kind's module when a document of that kind is first rendered: `derive show` never loads the network and
+verification modules (start-up time), and the models never import the presentation."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of document becomes text: its template context in a format, its JSON data, its HTML page."""
+
+    name: str  # a key of every Format's templates
+    context: Callable[[Any, str, "Format", str | None], dict[str, Any]]  # (document, lang, format, figure_href)
+    json_data: Callable[[Any, str], dict[str, Any]]  # (document, lang)
+    page: Callable[[Any, str], tuple[str, dict[str, Any]]]  # (document, lang) → the HTML page's title and fields
+    images: Callable[[Any], Any] = lambda document: None  # the pictures the HTML page draws inline (html.SvgSource)
+    figure_href: str | None = None  # where the Markdown that becomes the HTML page points at the graph
+    summary: Callable[[Any], str] = repr  # the one-line repr of a `derive.api.Result` holding the document
+    notebook_latex: Callable[[Any, str], str | None] | None = None  # what Jupyter's LaTeX display shows (None: the
+    # whole LaTeX document; a function may give a shorter display, or None for no LaTeX display)
 
 
 @dataclass(frozen=True)

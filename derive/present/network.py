@@ -18,11 +18,11 @@ from ..errors import CheckFailure
 from ..locales import catalog
 from ..networks import notation as nn
 from ..networks.backprop import NetworkResult, Term, loss_factor
-from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
+from ..notation import SIGNIFICANT_DIGITS, latex, number_latex, number_text
 from ..walkthrough import Equation, Section, Table, Text
 from .context import Listing, Math, say, section_context
 from .figures import TIKZ_PREAMBLE
-from .formats import tex_engine
+from .formats import Format, Kind, tex_engine
 from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, escape_code, escape_prose,
                   preamble, slide_pages)
 
@@ -478,6 +478,13 @@ def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
     }
 
 
+def network_summary(result: NetworkResult) -> str:
+    net = result.network
+    return (f"<derive.NetworkResult {net.source.rsplit('/', 1)[-1]}: units {'-'.join(map(str, net.sizes))}, "
+            f"{net.activation}, {net.loss}, loss {number_text(result.loss)} -> {number_text(result.loss_after)} "
+            "after one step>")
+
+
 def _code_line(line: str, engine: str) -> str:
     """A line of the network file for ``\\ttfamily``: ASCII as typed, maths characters (Σ, −, ², η) as maths;
     other characters as they are for LuaLaTeX, as ``?`` for pdfLaTeX (whose fonts do not have them)."""
@@ -511,3 +518,14 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
         "members": chain_members,
         "tex_title": escape_prose(catalog(lang)["network.title"]),
     }
+
+
+def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+    context = network_context(result, lang)
+    if fmt.tex:
+        context.update(network_tex_context(result, lang, fmt.name))
+    return context
+
+
+KIND = Kind("network", _context, lambda result, lang: network_json(result),
+            lambda result, lang: (catalog(lang)["network.title"], {"name": "network"}), summary=network_summary)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ..locales import catalog
 from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Report, Slip, StepResult
-from .formats import formats_for, tex_engine
+from .formats import Format, Kind, formats_for, tex_engine
 from .tex import escape_code, escape_prose
 
 FORMATS = formats_for("report")
@@ -219,3 +219,12 @@ def _tex_preamble(lang: str) -> str:
     if tex_engine(lang) == "lualatex":
         return r"\usepackage{luatexja}"
     return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
+
+
+def _context(report: Report, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+    return report_context(report, lang, fmt.name)
+
+
+KIND = Kind("report", _context, report_json_data,
+            lambda report, lang: (catalog(lang)["verify.title"], {"ok": report.ok, "exit_code": report.exit_code}),
+            notebook_latex=lambda report, lang: None)
