@@ -47,6 +47,7 @@ class Format:
     tex: bool = False  # its templates use the LaTeX-friendly delimiters (\VAR{…}, \BLOCK{…})
     page_of: str | None = None  # a page made from the document in this other format (HTML from Markdown)
     data: bool = False  # the document's JSON data, not a template
+    pictures: str | None = None  # the files a walk-through's graph and plots are beside it as ("svg", "pdf")
     suffixes: tuple[str, ...] = ()  # file names that ask for it in `save` (notes.md: markdown)
     file_suffix: str = ""  # added to the language in gallery file names (``ja-slides.tex``)
     gallery: bool = True  # the gallery writes its documents in this format
@@ -67,12 +68,12 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("text", "txt", {"report": "text/verify.txt.j2"}, gallery=False),
     Format("markdown", "md", {"walkthrough": "markdown/walkthrough.md.j2", "network": "markdown/network.md.j2",
                               "report": "markdown/verify.md.j2", "exercise": "markdown/exercise.md.j2"},
-           suffixes=(".md", ".markdown")),
+           pictures="svg", suffixes=(".md", ".markdown")),
     Format("latex", "tex", {"walkthrough": "latex/walkthrough.tex.j2", "network": "latex/network.tex.j2",
                             "report": "latex/verify.tex.j2", "exercise": "latex/exercise.tex.j2"},
-           tex=True, suffixes=(".tex",)),
+           tex=True, pictures="pdf", suffixes=(".tex",)),
     Format("beamer", "tex", {"walkthrough": "beamer/walkthrough.tex.j2", "network": "beamer/network.tex.j2"},
-           tex=True, file_suffix="-slides"),
+           tex=True, pictures="pdf", file_suffix="-slides"),
     Format("html", "html", {"walkthrough": _WALK_PAGE, "network": _WALK_PAGE, "report": "html/verify.html.j2"},
            page_of="markdown", suffixes=(".html", ".htm")),
     Format("json", "json", data=True, suffixes=(".json",), kinds=("walkthrough", "network", "report")),

@@ -47,17 +47,19 @@ def render(document: Any, fmt: str = "markdown", lang: str = "en", *, user_templ
 
 
 def attachments(document: Any, fmt: str, figure_name: str | None) -> dict[str, bytes]:
-    """The files a document refers to and that must sit beside it: a walk-through's graph as SVG beside Markdown,
-    its plots as SVG (Markdown) or PDF (LaTeX). HTML, JSON and the other kinds of documents are self-contained."""
+    """The files a document refers to and that must sit beside it: a walk-through's graph as SVG and its plots, as
+    SVG (Markdown) or PDF (LaTeX: TeX draws the graph itself). HTML, JSON and the other kinds of documents are
+    self-contained."""
     files: dict[str, bytes] = {}
-    if not isinstance(document, Walkthrough):
+    pictures = FORMATS[fmt].pictures
+    if not isinstance(document, Walkthrough) or pictures is None:
         return files
     walk = document
-    if fmt == "markdown" and figure_name and drawable(walk.derivation):
+    if pictures == "svg" and figure_name and drawable(walk.derivation):
         files[figure_name] = svg_for(walk.derivation).encode("utf-8")
     for image in walk.images:
-        if fmt == "markdown":
+        if pictures == "svg":
             files[image.name + ".svg"] = image.svg.encode("utf-8")
-        elif fmt in ("latex", "beamer"):
+        else:
             files[image.name + ".pdf"] = image.pdf
     return files
