@@ -18,7 +18,6 @@ from .files import read_stdin
 from .networks import explain_file, explain_text
 from .networks.backprop import NetworkResult
 from .networks.load import to_toml
-from .notation import number_text
 from .optimizers import DEFAULTS, MAX_STEPS, configure, rerun
 from .parse import parse_number, parse_program
 from .present.figure_svg import svg_for

@@ -265,9 +265,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     # what derive.api.scenario does, without loading the API's networks and verification (start-up time)
-    from .optimizers import rerun
     walk = build(args.scenario)
     if args.optimizer is not None or args.step is not None:
+        from .optimizers import rerun
         walk = rerun(walk, args.optimizer, args.step)
     _publish(walk, args)
     return 0
@@ -386,11 +386,11 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
     --verbose, what was checked."""
-    from .documents import save
-    from .present.render import render
     if args.output is None:
+        from .present.render import render
         _emit(render(document, args.format, args.lang, user_templates=_templates(args)), None)
     else:
+        from .documents import save
         _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
     if args.verbose:
         print(f"derive: {_checked(document)}", file=sys.stderr)

@@ -35,7 +35,6 @@ from .templating import fill, stylesheet
 if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
 
-PAGE_TEMPLATE = "html/page.html.j2"
 INDEX_TEMPLATE = "html/index.html.j2"
 FIGURE_SENTINEL = "derive-figure-placeholder.svg"
 MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale, then scrolls sideways
