@@ -1,10 +1,13 @@
 """derive: backpropagation as step-by-step derivations that are correct by construction.
 
-``derive.explain(...)``, ``derive.scenario(name)``, ``derive.network(...)``, ``derive.verify_text(text)``; the
-exceptions `InputError` (bad input, a `ValueError`), `CheckFailure` (a failed self-check: a bug) and their base
-`DeriveError`. In IPython, ``%load_ext derive`` adds the ``%%derive`` cell magic.
+``derive.explain(...)``, ``derive.scenario(name)``, ``derive.network(...)``, ``derive.verify_text(text)``,
+``derive.verify_file(path)``, each returning a `Result`; the exceptions `InputError` (bad input, a `ValueError`),
+`CheckFailure` (a failed self-check: a bug) and their base `DeriveError`. In IPython, ``%load_ext derive`` adds the
+``%%derive`` cell magic.
 """
 from __future__ import annotations
+
+from importlib import import_module
 
 from .errors import CheckFailure, DeriveError, InputError
 
@@ -12,22 +15,18 @@ __version__ = "0.1.0"
 __all__ = ["explain", "scenario", "network", "verify_text", "verify_file", "Result", "NetworkResult",
            "DeriveError", "InputError", "CheckFailure", "__version__"]
 
+LAZY = {"explain": "derive.api", "scenario": "derive.api", "network": "derive.api", "Result": "derive.api",
+        "verify_text": "derive.api", "verify_file": "derive.api", "NetworkResult": "derive.networks.backprop"}
+"""The API's names and the modules that hold them, loaded on first use so that `derive --version` and `derive list`
+start without SymPy (PEP 562)."""
 
-def __getattr__(name: str):
-    # the API is imported on first use so that `derive --version` and `derive list` start fast
-    if name in ("explain", "scenario", "network", "Result"):
-        from . import api
-        return getattr(api, name)
-    if name == "NetworkResult":
-        from .networks.backprop import NetworkResult
-        return NetworkResult
-    if name in ("verify_text", "verify_file"):  # `derive.verify` is the module; these are its entry points
-        from . import verify
-        return verify.verify_text if name == "verify_text" else verify.verify_path
-    raise AttributeError(name)
+
+def __getattr__(name: str) -> object:
+    if name not in LAZY:
+        raise AttributeError(name)
+    return getattr(import_module(LAZY[name]), name)
 
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext derive``: registers the ``%%derive`` cell magic (IPython is needed only here)."""
-    from .magic import register
-    register(ipython)
+    import_module("derive.magic").register(ipython)

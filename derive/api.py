@@ -1,101 +1,109 @@
-"""The Python API, mirroring the CLI: ``derive.explain(...)``, ``derive.scenario(name)``, ``derive.network(...)``."""
+"""The Python API, mirroring the CLI: ``derive.explain(...)``, ``derive.scenario(name)``, ``derive.network(...)``,
+``derive.verify_text(text)``; each returns the one `Result` type, which renders its document through
+`derive.present.render`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 import sympy
 
+from . import verify
 from .backward import derive
+from .documents import save
 from .errors import InputError, shown
+from .files import read_stdin
 from .input_syntax import number_of, parse_pairs
-from .notation import aligned_latex, number_text
+from .networks import explain_file, explain_text
+from .networks.backprop import NetworkResult
+from .networks.load import to_toml
+from .optimizers import DEFAULTS, MAX_STEPS, configure
 from .parse import parse_program
+from .present.figure_svg import svg_for
+from .present.formats import LANGUAGES
+from .present.html import notebook_fragment
+from .present.render import attachments, drawable, kind_of, render
+from .scenarios import build
 from .sympy_input import is_sympy, sympy_to_text
+from .verify.check import Report
 from .walkthrough import Walkthrough, check_step_budget, make, rerun
-
-if TYPE_CHECKING:
-    from .networks.backprop import NetworkResult
-
-MAX_STEPS = 1000
-REPR_SOURCE_CHARS = 40
-REPR_GRADIENTS = 6
 
 
 @dataclass(frozen=True, repr=False)
 class Result:
-    """A checked walk-through that renders itself (also in Jupyter, VS Code and nbconvert)."""
+    """A checked document that renders itself (also in Jupyter, VS Code and nbconvert): a walk-through, a network's
+    derivation or a verification report. Every attribute of the document is the result's too (``result.loss``,
+    ``report.exit_code``)."""
 
-    walkthrough: Walkthrough
+    document: Walkthrough | NetworkResult | Report
     lang: str = "en"  # the language of the notebook displays and the default of every to_...() method
 
-    def __repr__(self) -> str:
-        walk, derivation = self.walkthrough, self.walkthrough.derivation
-        what = walk.name if walk.name != "explain" else repr(_clip(" ".join(walk.source.split())))
-        value = derivation.output_value
-        if value is None:
-            gradients, result = list(derivation.wrt), "symbolic, gradients of"
-        else:
-            gradients = [f"{name}={number_text(derivation.gradients[name].value)}" for name in derivation.wrt]
-            result = f"{number_text(value)}, gradients"
-        more = ", ..." if len(gradients) > REPR_GRADIENTS else ""
-        return (f"<derive.Result {what}: {len(derivation.graph.nodes)} nodes, {derivation.output} = {result} "
-                f"{', '.join(gradients[:REPR_GRADIENTS])}{more}>")
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__") or name == "document":  # (copy and pickle ask before `document` is set)
+            raise AttributeError(name)
+        return getattr(self.document, name)
 
-    def render(self, fmt: str = "markdown", lang: str = "en", **options: object) -> str:
-        from .present.render import render
-        return render(self.walkthrough, fmt, lang, **options)
+    @property
+    def walkthrough(self) -> Walkthrough:
+        if not isinstance(self.document, Walkthrough):
+            raise AttributeError("only a walk-through has a walkthrough")
+        return self.document
+
+    def __repr__(self) -> str:
+        return kind_of(self.document).summary(self.document)
+
+    def render(self, fmt: str = "markdown", lang: str | None = None, user_templates: str | None = None,
+               figure_href: str | None = None) -> str:
+        return render(self.document, fmt, lang or self.lang, user_templates=user_templates, figure_href=figure_href)
 
     def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]:
         """The files a document in ``fmt`` refers to beside it (the graph's SVG, plots), by file name."""
-        from .present.render import attachments
-        return attachments(self.walkthrough, fmt, figure_name)
+        return attachments(self.document, fmt, figure_name)
 
     def save(self, path: str | PathLike, fmt: str | None = None, lang: str | None = None) -> tuple[Path, ...]:
-        """Write the walk-through to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
-        overrides, e.g. "beamer"), with its graph and plots beside a Markdown file; returns the paths written."""
-        from .documents import save
-        return save(self, path, fmt, lang or self.lang)
+        """Write the document to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
+        overrides, e.g. "beamer"), with a walk-through's graph and plots beside a Markdown file; returns the paths
+        written."""
+        return save(self.document, path, fmt, lang or self.lang)
 
     def to_markdown(self, lang: str | None = None) -> str:
-        return self.render("markdown", lang or self.lang)
+        return self.render("markdown", lang)
 
-    def to_json(self) -> str:
-        return self.render("json")
+    def to_latex(self, lang: str | None = None) -> str:
+        return self.render("latex", lang)
+
+    def to_html(self, lang: str | None = None) -> str:
+        return self.render("html", lang)
+
+    def to_json(self, lang: str | None = None) -> str:
+        return self.render("json", lang)
+
+    def to_json_data(self) -> dict:
+        return kind_of(self.document).json_data(self.document, self.lang)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
-    def to_latex(self, lang: str | None = None) -> str:
-        return self.render("latex", lang or self.lang)
-
-    def to_html(self, lang: str | None = None) -> str:
-        return self.render("html", lang or self.lang)
-
     def _repr_html_(self) -> str:
         """The HTML page (MathML, the graph as inline SVG) as one element with its stylesheet scoped to it, so
-        JupyterLab, VS Code and nbconvert show the same walk-through without restyling the notebook."""
-        from .present.html import notebook_fragment
+        JupyterLab, VS Code and nbconvert show the same document without restyling the notebook."""
         return notebook_fragment(self.to_html())
 
-    def _repr_latex_(self) -> str:
-        """Every gradient as one displayed ``aligned`` block: Jupyter shows it with MathJax, and nbconvert's
-        LaTeX export takes it as it is (a whole document would fit neither)."""
-        from .present.context import build_context
-        gradients = build_context(self.walkthrough, self.lang)["gradients"]
-        return aligned_latex([g["equation"] for g in gradients])
+    def _repr_latex_(self) -> str | None:
+        """A walk-through's gradients as one displayed ``aligned`` block (MathJax in Jupyter; nbconvert's LaTeX export
+        takes it as it is), a network's LaTeX document, no LaTeX display for a report."""
+        display = kind_of(self.document).notebook_latex
+        return self.to_latex() if display is None else display(self.document, self.lang)
 
     def svg(self) -> str:
         """The computational graph with forward values and gradients, as SVG."""
-        from .present.figure_svg import svg_for
         return svg_for(self.walkthrough.derivation)
 
     def _repr_svg_(self) -> str | None:
-        from .present.render import drawable
-        if not drawable(self.walkthrough.derivation):
-            return None  # too large to draw: Jupyter shows the Markdown
+        if not isinstance(self.document, Walkthrough) or not drawable(self.document.derivation):
+            return None  # a network or a report, or a graph too large to draw: Jupyter shows the Markdown
         return self.svg()
 
     @property
@@ -108,17 +116,13 @@ class Result:
         return dict(values) if values is not None else None
 
 
-def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> "NetworkResult":
+def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> Result:
     """A layered network: forward pass, δ recurrence, gradients and one update, all checked. ``source`` is the
     path of a TOML file, the TOML text itself (any string with a line break), or a dict of the same keys
     (``{"activation": "sigmoid", ..., "layer": [{"W": [[...]], "b": [...]}]}``; floats are read as the decimals
     Python prints, ``0.1`` as 1/10). ``lang`` is the language of its notebook display."""
-    from dataclasses import replace
-
-    from .networks import explain_file, explain_text
     _check_lang(lang)
     if isinstance(source, Mapping):
-        from .networks.load import to_toml
         result = explain_text(to_toml(source), "<dict>")
     elif isinstance(source, str) and "\n" in source:
         result = explain_text(source, "<text>")
@@ -126,11 +130,41 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
         result = explain_file(source)
     else:
         raise InputError(f"expected a path, TOML text or a dict, got {type(source).__name__}", "source")
-    return replace(result, lang=lang)
+    return Result(result, lang)
+
+
+def verify_text(text: str, *, time_limit: float = 10.0, lang: str = "en") -> Result:
+    """Check every claim of a document given as text (`derive.verify.verify_text`); the report renders itself."""
+    _check_lang(lang)
+    return Result(verify.verify_text(text, time_limit=time_limit), lang)
+
+
+def verify_file(path: str | PathLike, *, time_limit: float = 10.0, lang: str = "en") -> Result:
+    """The same for a file (at most 256 KiB; problems reading it are error reports, exit code 2)."""
+    _check_lang(lang)
+    return Result(verify.verify_path(path, time_limit=time_limit), lang)
+
+
+def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 10.0,
+               user_templates: str | None = None) -> tuple[str | None, int, str | None]:
+    """What ``derive verify FILE`` does, minus the writing: ``(output, exit code, error line for stderr)``.
+
+    The output is None when there is nothing to write (exit 2 in a format other than JSON); with ``--format json``
+    an unreadable document still gives the error object."""
+    if path == "-":
+        report = verify.verify_bytes(read_stdin(verify.MAX_DOCUMENT_BYTES), time_limit=time_limit)
+    else:
+        report = verify.verify_path(path, time_limit=time_limit)
+    message = None
+    if report.error is not None:
+        where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
+        message = f"{where}: {report.error.message}"
+        if fmt != "json":
+            return None, 2, message
+    return render(report, fmt, lang, user_templates=user_templates), report.exit_code, message
 
 
 def _check_lang(lang: str) -> None:
-    from .present.render import LANGUAGES
     if lang not in LANGUAGES:
         raise InputError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})", "lang")
 
@@ -139,7 +173,6 @@ def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object]
              lang: str = "en") -> Result:
     """A built-in scenario; for toast and linear-model, ``optimizer`` (and its hyper-parameters in ``step``)
     replaces the scenario's plain gradient-descent update; ``lang`` as for `explain`."""
-    from .scenarios import build
     _check_lang(lang)
     walk = build(name)
     if optimizer is not None or step is not None:
@@ -168,7 +201,6 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
     settings = None
     if optimizer is not None:
-        from .optimizers import configure
         settings = configure(optimizer, step)
         learning_rate, steps = None, settings.steps
     else:
@@ -196,7 +228,6 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
     pairs = parse_pairs(step, "step")
     unknown = [k for k in pairs if k not in ("lr", "steps")]
     if unknown:
-        from .optimizers import DEFAULTS
         owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
         hint = f"; '{shown(unknown[0])}' is a setting of `optimizer` {'/'.join(owners)}" if owners else ""
         raise InputError(f"unknown key '{shown(unknown[0])}' (plain gradient descent takes lr and steps{hint})", "step")
@@ -210,6 +241,3 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
         raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", "step")
     return learning_rate, int(steps_text)
 
-
-def _clip(text: str) -> str:
-    return text if len(text) <= REPR_SOURCE_CHARS else text[:REPR_SOURCE_CHARS - 3] + "..."

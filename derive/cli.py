@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Sequence
 
-from . import __version__
-from . import files
+from . import __version__, files
 from .errors import MAX_SHOWN, DeriveError, InputError, shown
+from .locales import catalog
+from .scenarios import SCENARIOS, build
+
+from .present.formats import LANGUAGES, formats_for
 
 MAX_INPUT_BYTES = 128 * 1024
-from .present.render import FORMATS, LANGUAGES
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")  # derive.optimizers.NAMES (not imported: start-up)
 
@@ -78,9 +81,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = formats_for("walkthrough")) -> None:
     parser.add_argument("--format", "-f", choices=formats, default="markdown", help="output format (default markdown)")
-    parser.add_argument("--lang", "-l", choices=LANGUAGES, default="en", help="language of the prose (default en)")
+    parser.add_argument("--lang", "-l", choices=tuple(LANGUAGES), default="en",
+                        help="language of the prose (default en)")
     parser.add_argument("-o", "--output", metavar="PATH", help="write to PATH (atomically) instead of stdout")
     parser.add_argument("--templates", metavar="DIR", help="a folder of templates used before the package's own")
 
@@ -108,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the built-in scenarios",
                                   description="List the built-in scenarios with one-line descriptions.")
     listing.add_argument("--format", "-f", choices=("text", "json"), default="text")
-    listing.add_argument("--lang", "-l", choices=LANGUAGES, default="en")
+    listing.add_argument("--lang", "-l", choices=tuple(LANGUAGES), default="en")
 
     show = commands.add_parser("show", help="the walk-through of a built-in scenario",
                                description="Render the walk-through of a built-in scenario.",
@@ -149,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     exercise.add_argument("--seed", metavar="S", default="1", help="a whole number from 0 that chooses the "
                           "blanks: the same seed gives the same sheet, byte for byte (default 1)")
     exercise.add_argument("--key", action="store_true", help="write the answer key instead of the worksheet")
-    _add_output_options(exercise, ("markdown", "latex"))
+    _add_output_options(exercise, formats_for("exercise"))
     # --- end of exercise ---
 
     verify = commands.add_parser("verify", help="check the derivatives claimed in a Markdown or LaTeX file",
@@ -161,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "not be decided in time",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("file", metavar="FILE", help="a Markdown or LaTeX document ('-' reads stdin)")
-    _add_output_options(verify, formats=("text", "markdown", "latex", "html", "json"))
+    _add_output_options(verify, formats=formats_for("report"))
     verify.set_defaults(format="text")
     verify.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                         help="seconds per claim before it counts as undecided (default 10)")
@@ -249,10 +253,6 @@ def _print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import json
-
-    from .locales import catalog
-    from .scenarios import SCENARIOS
     summaries = {name: catalog(args.lang)[f"scenario.{name}.summary"] for name in SCENARIOS}
     if args.format == "json":
         text = json.dumps([{"name": n, "summary": s} for n, s in summaries.items()], ensure_ascii=False, indent=2)
@@ -264,8 +264,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from .api import scenario
-    _publish(scenario(args.scenario, optimizer=args.optimizer, step=args.step), args)
+    # what derive.api.scenario does, without loading the API's networks and verification (start-up time)
+    walk = build(args.scenario)
+    if args.optimizer is not None or args.step is not None:
+        from .optimizers import rerun
+        walk = rerun(walk, args.optimizer, args.step)
+    _publish(walk, args)
     return 0
 
 
@@ -276,7 +280,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         raise UsageError("give an expression or program, or --network FILE.toml (see 'derive explain --help')")
     from .api import explain
     _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
-                     optimizer=args.optimizer), args, _input_paths(args.source))
+                     optimizer=args.optimizer).document, args, _input_paths(args.source))
     return 0
 
 
@@ -315,11 +319,11 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import run
+    from .api import run_verify
     if not 0 < args.time_limit <= 600:
         raise UsageError("--time-limit must be between 0 and 600 seconds")
     _check_output(args.output)
-    output, code, message = run(args.file, args.format, args.lang, time_limit=args.time_limit,
+    output, code, message = run_verify(args.file, args.format, args.lang, time_limit=args.time_limit,
                                 user_templates=_templates(args))
     if message is not None:
         _error_line(f"error: {message}")
@@ -378,25 +382,25 @@ def _check_output(output: str | None) -> None:
         files.check_name(output)
 
 
-def _publish(result, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
+def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
     --verbose, what was checked."""
     if args.output is None:
-        _emit(result.render(args.format, args.lang, user_templates=_templates(args)), None)
+        from .present.render import render
+        _emit(render(document, args.format, args.lang, user_templates=_templates(args)), None)
     else:
         from .documents import save
-        _wrote(save(result, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
+        _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
     if args.verbose:
-        print(f"derive: {_checked(result)}", file=sys.stderr)
+        print(f"derive: {_checked(document)}", file=sys.stderr)
 
 
-def _checked(result) -> str:
-    walk = getattr(result, "walkthrough", None)
-    if walk is None:  # a network
-        check = result.check
+def _checked(document) -> str:
+    report = getattr(document, "report", None)  # a walk-through's checks (a network's are its `check`)
+    if report is None:
+        check = document.check
         return f"checked {check.compared} values against the {check.oracle} oracle"
-    report = walk.report
     where = "at the given point" if report.at_given_point else "at a random point"
     return (f"checked {report.locals_checked} local gradients against sympy.diff and {report.gradients_checked} "
             f"gradients against the {report.oracle} oracle {where}")

@@ -1,22 +1,17 @@
-"""Saving a result: its document in a format and language, and the files it refers to beside it, atomically."""
+"""Saving a document (a walk-through, a network's, a report): in a format and language, and the files it refers to beside it, atomically."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Sequence
 
 from .errors import InputError, shown
 from .files import Output, check_name, is_stream, write_outputs
+from .present.formats import FORMATS
+from .present.render import attachments, render
 
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
-            ".json": "json"}
-
-
-class Renderable(Protocol):
-    def render(self, fmt: str = "markdown", lang: str = "en", user_templates: str | None = None,
-               figure_href: str | None = None) -> str: ...
-
-    def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]: ...
+SUFFIXES = {suffix: fmt.name for fmt in FORMATS.values() for suffix in fmt.suffixes}
+"""The file names that ask for a format (``notes.md``: markdown); Beamer slides need ``fmt="beamer"``."""
 
 
 def format_of(path: Path) -> str:
@@ -24,11 +19,12 @@ def format_of(path: Path) -> str:
     try:
         return SUFFIXES[path.suffix.lower()]
     except KeyError:
-        raise InputError(f"cannot tell the format from the name {path.name!r} (use .md, .tex, .html or .json, or "
-                         "give the format)", "path") from None
+        names = [suffix for fmt in FORMATS.values() for suffix in fmt.suffixes[:1]]
+        raise InputError(f"cannot tell the format from the name {path.name!r} (use {', '.join(names[:-1])} or "
+                         f"{names[-1]}, or give the format)", "path") from None
 
 
-def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str = "en",
+def save(document: Any, path: str | Path, fmt: str | None = None, lang: str = "en",
          user_templates: str | None = None, inputs: Sequence[str] = (), option: str = "path") -> tuple[Path, ...]:
     """Write the document to ``path`` and what it refers to beside it (a Markdown file's graph as ``NAME.svg``,
     plots) by the output policy of `derive.files`; returns every path written, the document first. A device or FIFO
@@ -40,9 +36,9 @@ def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str
     fmt = fmt or format_of(Path(name))
     to_file = not is_stream(name)
     figure = Path(name).with_suffix(".svg").name if to_file else None
-    text = result.render(fmt, lang, user_templates=user_templates, figure_href=figure)
+    text = render(document, fmt, lang, user_templates=user_templates, figure_href=figure)
     folder = Path(name).parent
     beside = [Output(str(folder / file), data, attachment=True)
-              for file, data in (result.attachments(fmt, figure).items() if to_file else ())]
+              for file, data in (attachments(document, fmt, figure).items() if to_file else ())]
     write_outputs([Output(name, text.encode("utf-8")), *beside], inputs, option)
     return (Path(name), *(Path(output.path) for output in beside))

@@ -2,16 +2,24 @@
 written atomically into one folder, byte-identical on every run, with an ``index.html`` linking everything."""
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
 from . import buildcache
 from .files import make_folder, shipped_folder, write_atomic
-from .present.render import EXTENSIONS, FORMATS, LANGUAGES
+from .networks import explain_text
+from .present.formats import FORMATS, LANGUAGES, TEX_ENGINES, gallery_formats
+from .present.html import build_index
+from .present import pdf as tex_pdf
+from .present.render import attachments, render
+from .present.texfigures import ENGINE, externalized, figure_document
+from .scenarios import SCENARIOS, build
+from .verify import example_documents, verify_text
 
 FIGURE = "graph.svg"
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
@@ -27,14 +35,14 @@ class Document:
 
 
 def _document_path(folder: str, fmt: str, lang: str | None) -> str:
-    if fmt == "json":
-        return f"{folder}/{folder.rsplit('/', 1)[-1]}.json"
-    suffix = "-slides" if fmt == "beamer" else ""
-    return f"{folder}/{lang}{suffix}.{EXTENSIONS[fmt]}"
+    chosen = FORMATS[fmt]
+    if chosen.language_neutral:
+        return f"{folder}/{folder.rsplit('/', 1)[-1]}.{chosen.extension}"
+    return f"{folder}/{lang}{chosen.file_suffix}.{chosen.extension}"
 
 
 def _languages(fmt: str) -> tuple[str | None, ...]:
-    return (None,) if fmt == "json" else LANGUAGES
+    return (None,) if FORMATS[fmt].language_neutral else tuple(LANGUAGES)
 
 
 def relative_path(scenario: str, fmt: str, lang: str | None) -> str:
@@ -45,13 +53,11 @@ def relative_path(scenario: str, fmt: str, lang: str | None) -> str:
 
 def gallery_files() -> list[tuple[str, str, str | None]]:
     """(scenario, format, language) of every scenario document of the gallery; JSON is language-neutral."""
-    from .scenarios import SCENARIOS
-    return [(name, fmt, lang) for name in SCENARIOS for fmt in FORMATS for lang in _languages(fmt)]
+    return [(name, fmt, lang) for name in SCENARIOS for fmt in gallery_formats("walkthrough")
+            for lang in _languages(fmt)]
 
 
 def scenario_documents() -> list[Document]:
-    from .present.render import attachments, render
-    from .scenarios import build
     cache: dict = {}
 
     def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
@@ -65,7 +71,6 @@ def scenario_documents() -> list[Document]:
 
 
 def network_documents() -> list[Document]:
-    from .networks import explain_text
     cache: dict = {}
 
     def job(stem: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
@@ -73,30 +78,26 @@ def network_documents() -> list[Document]:
             if stem not in cache:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
-            return cache[stem].render(fmt, lang or "en"), {}
+            return render(cache[stem], fmt, lang or "en"), {}
         return run
 
     return [Document(f"network-{stem}", fmt, lang, _document_path(f"networks/{stem}", fmt, lang), job(stem, fmt, lang))
-            for stem in NETWORK_EXAMPLES for fmt in FORMATS for lang in _languages(fmt)]
-
-
-VERIFY_FORMATS = ("markdown", "latex", "html", "json")
+            for stem in NETWORK_EXAMPLES for fmt in gallery_formats("network") for lang in _languages(fmt)]
 
 
 def verify_documents() -> list[Document]:
     """The verification examples: the study material's own slip, its corrected version, and two more."""
-    from .verify import example_documents, render_report, verify_text
     reports: dict = {}
 
     def job(stem: str, text: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
             report = reports.get(stem) or reports.setdefault(stem, verify_text(text))
-            return render_report(report, fmt, lang or "en"), {}
+            return render(report, fmt, lang or "en"), {}
         return run
 
     return [Document(f"verify-{stem}", fmt, lang, _document_path(f"verify/{stem}", fmt, lang),
                      job(stem, text, fmt, lang))
-            for stem, text in example_documents() for fmt in VERIFY_FORMATS for lang in _languages(fmt)]
+            for stem, text in example_documents() for fmt in gallery_formats("report") for lang in _languages(fmt)]
 
 
 def documents() -> list[Document]:
@@ -163,7 +164,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
     docs = documents()
     old = buildcache.load(out)
     new = buildcache.Manifest(buildcache.inputs_digest(_source_folders()))
-    tex_docs = [doc for doc in docs if doc.fmt in ("latex", "beamer")]
+    tex_docs = [doc for doc in docs if FORMATS[doc.fmt].tex]
     bar = Progress(len(docs) + (len(tex_docs) if pdf else 0), progress)
     written: dict[Path, None] = {}  # ordered sets: a plot beside the .tex is written once, seen four times
     unchanged: dict[Path, None] = {}
@@ -195,7 +196,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
                 bar.step(doc.path)
             new.documents[doc.path] = entry
             index.append((doc.group, doc.fmt, doc.lang, doc.path))
-            if doc.fmt in ("latex", "beamer"):
+            if FORMATS[doc.fmt].tex:
                 pdf_path = str(Path(doc.path).with_suffix(".pdf"))
                 # listed whether or not this run compiles it: the index, like every text file, is the same with
                 # --no-pdf (the committed output/ is built so) as after a full build
@@ -210,7 +211,6 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
             workers.close()
         if pdfs is not None:
             pdfs.close()
-    from .present.html import build_index
     (written if _write_if_changed(out / "index.html", build_index(index).encode("utf-8")) else unchanged)[
         out / "index.html"] = None
     if pdfs is None:  # what the last full build knew about the PDFs stays true as long as their sources are the same
@@ -231,8 +231,6 @@ class _Workers:
     main process only writes (so an interruption leaves no half-written file)."""
 
     def __init__(self, stale: dict[str, list[str]], jobs: int) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
         self.folders = {group: self.pool.submit(render_folder, group, tuple(paths)) for group, paths in stale.items()}
 
@@ -268,14 +266,11 @@ class _PdfQueue:
         self.pending.append((doc, pdf_path, entry))
 
     def _available(self, engine: str) -> bool:
-        from .present.pdf import engine_available
         if engine not in self.engines:
-            self.engines[engine] = engine_available(engine)
+            self.engines[engine] = tex_pdf.engine_available(engine)
         return self.engines[engine]
 
     def flush(self, next_group: str | None) -> None:
-        from .present.pdf import TEX_PACKAGES, engine_for
-        from .present.texfigures import ENGINE, figure_document
         pending, self.pending, self.group = self.pending, [], next_group
         if not pending:
             return
@@ -285,7 +280,7 @@ class _PdfQueue:
             self.figures.add(figures.name)
         todo = []
         for (doc, pdf_path, entry), text in zip(pending, texts):
-            engine = engine_for(text)
+            engine = tex_pdf.engine_for(text)
             beside = {name: sha for name, sha in entry["beside"].items() if name.endswith(".pdf")}
             if figures is not None:
                 beside["figures"] = buildcache.digest(figures.source.encode("utf-8"))
@@ -296,7 +291,7 @@ class _PdfQueue:
                 self.bar.step(pdf_path, "unchanged")
             elif not self._available(engine):
                 self.skipped.append((self.out / pdf_path, f"{engine} not found (install TeX Live, "
-                                                          f"{TEX_PACKAGES[engine]}; see the README's Requirements)"))
+                                                          f"{TEX_ENGINES[engine].packages}; see the README's Requirements)"))
                 self.bar.step(pdf_path, f"skipped: {engine} not found")
             else:
                 todo.append((doc, pdf_path, source, text))
@@ -305,7 +300,6 @@ class _PdfQueue:
 
     def _compile_folder(self, figures, todo: list) -> list[tuple[str, str, Future]]:
         """Runs on a compiling thread: the figure PDF (from the cache or compiled now), then the documents."""
-        from .present.texfigures import externalized
         figure_pdf = None
         if figures is not None:
             cache = self.out / buildcache.FOLDER / "figures"
@@ -344,8 +338,7 @@ class _PdfQueue:
 
 def _compile(tex: Path, text: str | None, pdf_path: Path, beside: dict[str, Path]) -> Path:
     """The one place the gallery runs TeX (the tests put a stand-in here)."""
-    from .present.pdf import compile_tex
-    return compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
+    return tex_pdf.compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
 
 
 class Progress:

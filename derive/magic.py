@@ -5,13 +5,15 @@
 
 The cell is an expression or a program (``--at``, ``--wrt``, ``--step``, ``--optimizer`` as on the command line),
 or with ``--network`` the TOML text of a network; ``--lang ja`` shows it in Japanese. The cell's value is the
-result (`derive.api.Result` or `derive.networks.backprop.NetworkResult`), which the notebook shows as HTML.
+result (`derive.api.Result`), which the notebook shows as HTML.
 """
 from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 
+from .api import explain, network
 from .errors import InputError
 
 OPTIONS = ("at", "wrt", "step", "optimizer", "lang")
@@ -37,7 +39,6 @@ def parse_line(line: str) -> argparse.Namespace:
 
 def run_cell(line: str, cell: str):
     """The result of one ``%%derive`` cell."""
-    from .api import explain, network
     args = parse_line(line)
     lang = args.lang or "en"
     if args.network:
@@ -51,8 +52,6 @@ def run_cell(line: str, cell: str):
 
 def register(ipython) -> None:
     """Register ``%%derive`` with a running IPython; bad input is one line (no traceback) in the cell's output."""
-    import sys
-
     def derive(line: str, cell: str):
         try:
             return run_cell(line, cell)

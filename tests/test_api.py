@@ -173,3 +173,48 @@ def test_matplotlib_is_imported_only_where_plots_need_it():
              "r.to_html(); print(built, 'matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", plots], capture_output=True, text=True,
                           check=True).stdout.strip() == "False True"
+
+
+# --- one registry, one dispatcher, one Result (issue 14) ---------------------------------------------------------
+
+SLIP = ROOT / "examples" / "verify" / "sigmoid-sse-slip.md"
+
+
+def test_every_registry_entry_has_its_templates_locales_and_engine():
+    from derive.present.formats import FORMATS, KINDS, LANGUAGES, TEX_ENGINES, formats_for
+    from derive.present.templating import templates_root
+    for fmt in FORMATS.values():
+        assert set(fmt.templates) <= set(KINDS), fmt.name
+        for template in fmt.templates.values():
+            assert (templates_root() / template).is_file(), (fmt.name, template)
+    for lang in LANGUAGES.values():
+        assert (ROOT / "derive" / "locales" / lang.code / "core.toml").is_file(), lang.code
+        assert lang.tex_engine in TEX_ENGINES
+    assert formats_for("walkthrough") == ("markdown", "latex", "beamer", "html", "json")
+    assert formats_for("report") == ("text", "markdown", "latex", "html", "json")
+    assert formats_for("exercise") == ("markdown", "latex")
+
+
+@pytest.mark.parametrize("make", [lambda: derive.explain("x*y", at="x=2,y=3"), lambda: derive.network(NETWORK),
+                                  lambda: derive.verify_file(SLIP)], ids=["walkthrough", "network", "report"])
+def test_one_result_type_renders_every_kind_of_document(make, tmp_path):
+    from derive.present.render import render
+    result = make()
+    assert type(result) is derive.Result
+    for method in ("render", "save", "_repr_html_", "_repr_markdown_", "_repr_latex_", "to_markdown", "to_json"):
+        assert not hasattr(type(result.document), method), method  # the models are plain data
+    assert result.to_markdown() == render(result.document, "markdown", "en") == result._repr_markdown_()
+    assert result.to_markdown("ja") == render(result.document, "markdown", "ja") != result.to_markdown()
+    assert json.loads(result.to_json()) == result.to_json_data()
+    assert result.to_html().startswith("<!DOCTYPE html>") and 'lang="en"' in result._repr_html_()
+    assert result.to_latex().startswith("% !TEX program = pdflatex")
+    assert result.save(tmp_path / "doc.md")[0].read_text(encoding="utf-8").startswith("# ")
+
+
+def test_a_report_keeps_its_data_and_refuses_formats_it_has_no_template_for():
+    result = derive.verify_file(SLIP, lang="ja")
+    assert result.exit_code == 1 and result.ok is False and len(result.claims) >= 1
+    assert result._repr_latex_() is None  # Jupyter shows the Markdown
+    assert result.to_markdown() == result.render("markdown", "ja") != result.render("markdown", "en")  # lang="ja"
+    with pytest.raises(derive.InputError, match="unknown format 'beamer' for verify .choose from text, markdown"):
+        result.render("beamer")

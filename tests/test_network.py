@@ -19,12 +19,13 @@ import sympy
 from derive.errors import CheckFailure, InputError
 from derive.networks import (MAX_TEXT_BYTES, Mat, ShapeError, explain_file, explain_network, explain_text,
                              load_network, read_network_file)
+from derive.present.network import network_json, schema
+from derive.present.render import render as render_network
 from derive.networks.backprop import Leaf, Prod, check_network, derive_network
 from derive.networks.notation import (Apply, Display, Hadamard, MatrixProduct, Minus, Nabla, Num, Plus, Sym, Times,
                                      Transposed)
 from derive.notation import latex
 from derive.rules import RULES
-from derive.present.network import network_json, render_network, schema
 
 from conftest import ROOT, require_module
 

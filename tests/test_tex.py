@@ -28,7 +28,8 @@ from derive.present.pdf import (CompileError, Compiled, EngineMissing, compile_p
                         overfull_boxes)
 from derive.present.render import attachments, render
 from derive.scenarios import SCENARIOS, build
-from derive.present.tex import ENGINES, align_rows, chain_members, escape_code, escape_prose, math_width, overlay_plan
+from derive.present.formats import tex_engine
+from derive.present.tex import align_rows, chain_members, escape_code, escape_prose, math_width, overlay_plan
 
 FORMATS = ("latex", "beamer")
 LANGS = ("en", "ja")
@@ -91,10 +92,10 @@ class Compilations:
 
     def _compile_all(self) -> None:
         todo = [d for d in self.wanted if d not in self.results and _missing_reason(d[0], d[2]) is None
-                and shutil.which(ENGINES[d[2]])]
+                and shutil.which(tex_engine(d[2]))]
         started = time.monotonic()
         # One LuaLaTeX run first: on a fresh machine it builds the font cache, which parallel runs would race for.
-        first = next((d for d in todo if ENGINES[d[2]] == "lualatex"), None)
+        first = next((d for d in todo if tex_engine(d[2]) == "lualatex"), None)
         if first is not None:
             self.results[first] = self._one(first)
             todo.remove(first)
@@ -113,7 +114,7 @@ class Compilations:
         reason = _missing_reason(scenario, lang)
         if reason:
             pytest.skip(reason)
-        require_tool(ENGINES[lang])  # a failure under CI, a skip elsewhere
+        require_tool(tex_engine(lang))  # a failure under CI, a skip elsewhere
         if doc not in self.results:
             if doc not in self.wanted:
                 self.wanted.append(doc)
@@ -142,7 +143,7 @@ def compiled(request, tmp_path_factory) -> Compilations:
 @pytest.mark.parametrize("doc", DOCUMENTS, ids=_doc_id)
 def test_first_line_names_the_engine(doc):
     text = _render(doc)
-    engine = ENGINES[doc[2]]
+    engine = tex_engine(doc[2])
     assert text.splitlines()[0] == f"% !TEX program = {engine}"
     assert engine_for(text) == engine
     assert "\\date{}" in text  # \today would print the date of the build
@@ -184,7 +185,7 @@ def test_linear_model_slides_have_a_page_per_backward_step(lang, compiled):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_compiling_twice_gives_identical_pdfs(lang, tmp_path):
-    require_tool(ENGINES[lang])
+    require_tool(tex_engine(lang))
     if _missing_reason("toast", lang):
         pytest.skip(_missing_reason("toast", lang))
     source = tmp_path / "a" / "toast.tex"

@@ -2,12 +2,13 @@
 
     network = load_network(text, "net.toml")      # validate (derive.errors.InputError: one line naming the key)
     result = explain_network(network)             # derive and check (derive.errors.CheckFailure on a bug)
+    derive.present.render.render(result, "markdown", "ja")   # markdown, latex, beamer, html or json
 
 The work is split in four modules: `load` (the file format, its validation and its limits), `backprop`
 (shape-carrying matrices, the forward pass, δ^L, the δ recurrence, gradients, the step, the checks), `notation`
 (the display nodes of matrices, shapes, ⊙ and transposes, which `derive.notation.DerivePrinter` prints). This module
-is the public face of the model; import only from here. The walk-through's sections, its JSON and its rendering
-live a layer up, in `derive.present.network` (`render_network`, `network_json`, `schema`).
+is the public face of the model; import only from here. The walk-through's sections and JSON live a layer up, in
+`derive.present.network`.
 """
 from __future__ import annotations
 

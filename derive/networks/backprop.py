@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable, Iterable
 
 import sympy
@@ -39,7 +38,6 @@ from ..errors import CheckFailure, InputError
 from ..rules import RULES
 from ..graph import DIGITS, MAX_MAGNITUDE, exact
 from .load import Network
-from ..notation import number_text
 
 SYMBOLIC_WORK = 5_000
 """The symbolic oracle runs while count_ops(unrolled cost) × parameters stays below this (well under a second)."""
@@ -300,7 +298,6 @@ class NetworkResult:
     update_b_terms: dict[int, Term]
     after: Forward
     check: NetworkCheck | None = None
-    lang: str = "en"  # the language of the notebook displays and the default of every to_...() method
 
     @property
     def L(self) -> int:
@@ -333,54 +330,6 @@ class NetworkResult:
     @property
     def updated_b(self) -> dict[int, Mat]:
         return {l: term.value for l, term in self.update_b_terms.items()}
-
-    # rendering, mirroring derive.api.Result
-    def render(self, fmt: str = "markdown", lang: str | None = None, user_templates: str | None = None,
-               figure_href: str | None = None) -> str:
-        """The walk-through as text; ``figure_href`` is accepted for the CLI's sake (networks have no figure)."""
-        from ..present.network import render_network
-        return render_network(self, fmt, lang or self.lang, user_templates)
-
-    def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]:
-        return {}  # every network document is self-contained
-
-    def save(self, path: str | Path, fmt: str | None = None, lang: str | None = None) -> tuple[Path, ...]:
-        """Write the walk-through to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
-        overrides); returns the paths written."""
-        from ..documents import save
-        return save(self, path, fmt, lang or self.lang)
-
-    def __repr__(self) -> str:
-        net = self.network
-        units = "-".join(map(str, net.sizes))
-        return (f"<derive.NetworkResult {net.source.rsplit('/', 1)[-1]}: units {units}, {net.activation}, "
-                f"{net.loss}, loss {number_text(self.loss)} -> {number_text(self.loss_after)} after one step>")
-
-    def to_markdown(self, lang: str | None = None) -> str:
-        return self.render("markdown", lang)
-
-    def to_latex(self, lang: str | None = None) -> str:
-        return self.render("latex", lang)
-
-    def to_html(self, lang: str | None = None) -> str:
-        return self.render("html", lang)
-
-    def _repr_html_(self) -> str:
-        from ..present.html import notebook_fragment
-        return notebook_fragment(self.to_html())
-
-    def to_json(self) -> str:
-        return self.render("json")
-
-    def to_json_data(self) -> dict:
-        from ..present.network import network_json
-        return network_json(self)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_latex_(self) -> str:
-        return self.to_latex()
 
 
 def explain_network(network: Network) -> NetworkResult:

@@ -17,12 +17,10 @@ from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_lat
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         values_sum_latex)
 from .prose import Math, say
-from .render import MAX_FIGURE_NODES, drawable
+from .figures import MAX_FIGURE_NODES, drawable
 from .steps import step_context
 from ..rules import RULES
 from ..walkthrough import Claim, Equation, Image, Listing, Section, Table, Text, Update, Walkthrough
-
-LANGUAGES = ("en", "ja")
 
 
 def value_latex(value: Expr | None) -> str | None:
@@ -54,8 +52,8 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "wrt": [gradients[name] for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
-        "intro": [_section(s, lang) for s in walk.intro],
-        "extra": [_section(s, lang) for s in walk.extra],
+        "intro": [section_context(s, lang) for s in walk.intro],
+        "extra": [section_context(s, lang) for s in walk.extra],
         "rules_used": _rules_used(d, lang),
         "figure": None,
         "figure_note": figure_note(d, lang),
@@ -202,7 +200,7 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
     return [{"name": catalog(lang)[f"rule.{k}.name"], "text": catalog(lang)[f"rule.{k}.text"]} for k in keys]
 
 
-def _section(section: Section, lang: str) -> dict[str, Any]:
+def section_context(section: Section, lang: str) -> dict[str, Any]:
     return {"title": catalog(lang)[section.title_key], "blocks": [_block(b, lang) for b in section.blocks]}
 
 

@@ -17,16 +17,24 @@ import math
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import DeriveError, InputError, shown
+from ..locales import catalog
 from ..notation import SIGNIFICANT_DIGITS, chain_latex
+from ..scenarios import build
+from .context import build_context
+from .prose import Math, say
+from .formats import FORMATS as REGISTRY
+from .formats import LANGUAGES, check_language, formats_for
+from .templating import fill, tidy
+from .tex import chain_members, math_width, tex_context
 
 if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
 
-FORMATS = ("markdown", "latex")
-TEMPLATES = {"markdown": ("markdown/exercise.md.j2", "md"), "latex": ("latex/exercise.tex.j2", "tex")}
+FORMATS = formats_for("exercise")
 DEFAULT_BLANKS = 5
 DEFAULT_SEED = 1
 MAX_SEED = 2 ** 63 - 1
@@ -121,7 +129,6 @@ def _whole(text: object) -> int | None:
 def walk_chains(context: dict[str, Any]) -> Iterator[Chain]:
     """The chains of a walk-through's context (`derive.present.context.build_context`) in reading order. The output's
     own upstream gradient (∂f/∂f = 1) is the walk's starting point, not a question, and is left out."""
-    from .tex import chain_members
     for i, step in enumerate(context["steps"]):
         if not step["is_output"]:
             yield Chain(Place("steps", i, None, "upstream"), tuple(chain_members(step["upstream"])))
@@ -169,10 +176,9 @@ def make_sheet(walk: "Walkthrough", blanks: int = DEFAULT_BLANKS, seed: int = DE
     """Choose the blanks of a worksheet: ``blanks`` chains (capped at the number there are) drawn with
     ``random.Random(seed)``, one member after the left side of each. Deterministic for a given walk, count and
     seed; no global random state, no dependence on hash order."""
-    from .context import LANGUAGES, build_context
     count, seed = parse_count(blanks), parse_seed(seed)
     # The maths of a context is the same in every language (tests check it); the first language's is used.
-    context = build_context(walk, LANGUAGES[0])
+    context = build_context(walk, next(iter(LANGUAGES)))
     candidates = [c for c in walk_chains(context)  # a chain that the split would not give back is left whole
                   if len(c.members) > 1 and c.latex == chain_text(context, c.place)]
     if not candidates:
@@ -186,7 +192,6 @@ def make_sheet(walk: "Walkthrough", blanks: int = DEFAULT_BLANKS, seed: int = DE
 
 def box_em(answer: str) -> int:
     """The width in em of the empty box for ``answer``: the smallest of `BOX_EM` with a third to spare."""
-    from .tex import math_width
     need = math.ceil(math_width(answer) * 1.3 + 1)
     return next((em for em in BOX_EM if em >= need), BOX_EM[-1])
 
@@ -209,12 +214,10 @@ def _with(blank: Blank, member: str) -> str:
 def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> dict[str, Any]:
     """The context of ``templates/<fmt>/exercise.*.j2``: the walk-through's own context with the blanks in
     place, plus ``exercise`` (the sheet's prose and its key)."""
-    from .context import build_context, catalog, say
     t = catalog(lang)
     context = build_context(walk, lang)
-    if fmt == "latex":
-        from .tex import tex_context
-        context.update(tex_context(walk, lang, "latex"))
+    if REGISTRY[fmt].tex:
+        context.update(tex_context(walk, lang, fmt))
     for blank in sheet.blanks:
         if chain_text(context, blank.chain.place) != blank.chain.latex:
             raise DeriveError(f"internal error: the {lang} walk-through of '{walk.name}' does not hold the chain "
@@ -248,7 +251,6 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
 
 
 def _where(context: dict[str, Any], place: Place, lang: str) -> str:
-    from .context import Math, catalog, say
     if place.section == "steps":
         return say(lang, "exercise.where.step", step=place.index + 1,
                    node=Math(context["steps"][place.index]["node_latex"]))
@@ -262,18 +264,16 @@ def _where(context: dict[str, Any], place: Place, lang: str) -> str:
 def render_exercise(walk: "Walkthrough", sheet: Sheet, fmt: str = "markdown", lang: str = "en", *, key: bool = False,
                     user_templates: str | None = None) -> str:
     """The worksheet (``key=False``) or its answer key as a document in ``fmt`` (markdown or latex) and ``lang``."""
-    from .render import check_choice, fill, tidy
-    check_choice(fmt, lang)
+    check_language(lang)
     if fmt not in FORMATS:
-        raise InputError(f"exercise sheets come in {' and '.join(FORMATS)}, not {fmt}")
+        raise InputError(f"exercise sheets come in {' and '.join(FORMATS)}, not {shown(fmt)}")
     context = exercise_context(walk, sheet, fmt, lang)
     context["is_key"] = key
-    return tidy(fill(TEMPLATES[fmt][0], context, user_templates, fmt == "latex"))
+    return tidy(fill(REGISTRY[fmt].templates["exercise"], context, user_templates, REGISTRY[fmt].tex))
 
 
 def exercise(name: str, blanks: object = DEFAULT_BLANKS, seed: object = DEFAULT_SEED) -> tuple["Walkthrough", Sheet]:
     """A built-in scenario and the blanks of its worksheet (the command line's ``derive exercise``)."""
-    from ..scenarios import build
     count, seed_value = parse_count(blanks), parse_seed(seed)  # bad numbers fail before the scenario is built
     walk = build(name)
     return walk, make_sheet(walk, count, seed_value)
@@ -281,6 +281,5 @@ def exercise(name: str, blanks: object = DEFAULT_BLANKS, seed: object = DEFAULT_
 
 def key_path(path: str) -> str:
     """Where ``-o PATH`` puts the answer key: ``sheet.md`` → ``sheet-key.md``."""
-    from pathlib import Path
     p = Path(path)
     return str(p.with_name(p.stem + "-key" + p.suffix))

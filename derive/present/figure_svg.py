@@ -14,10 +14,9 @@ from typing import Literal
 from . import mathtext
 from ..backward import Derivation
 from ..errors import DeriveError
-from .figures import Label, Layout, layout
+from .figures import MAX_FIGURE_NODES, Label, Layout, drawable, layout
 from ..files import SVG_MARK
 from .mathtext import Run
-from .render import MAX_FIGURE_NODES, drawable
 
 SCALE = 50.0  # SVG units (CSS pixels at natural size) per centimetre of the layout
 MARGIN = 8.0

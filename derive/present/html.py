@@ -24,13 +24,18 @@ from functools import lru_cache
 from html import escape
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
+from markupsafe import Markup
+
 from ..errors import DeriveError
+from ..locales import catalog
+from ..scenarios import SCENARIOS
+from .figure_svg import svg_for
+from .templating import fill, stylesheet
 from .plots import plot_files
 
 if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
 
-PAGE_TEMPLATE = "html/page.html.j2"
 INDEX_TEMPLATE = "html/index.html.j2"
 FIGURE_SENTINEL = "derive-figure-placeholder.svg"
 MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale, then scrolls sideways
@@ -247,12 +252,11 @@ def _place_images(body: str, images: SvgSource) -> str:
     return re.sub(r"<p><img ([^>]*?)\s*/?></p>", figure, body)
 
 
-def _image_source(walk: "Walkthrough") -> SvgSource:
+def image_source(walk: "Walkthrough") -> SvgSource:
     plots = {image.files[0]: image.plot for image in getattr(walk, "images", ())}
 
     def source(src: str) -> tuple[str, bool] | None:
         if src == FIGURE_SENTINEL:
-            from .figure_svg import svg_for
             return svg_for(walk.derivation), False
         if src in plots:
             return plot_files(plots[src])[0], True
@@ -266,11 +270,6 @@ def _image_source(walk: "Walkthrough") -> SvgSource:
 def page(template: str, body: str, lang: str, title: str, user_templates: str | None = None,
          **extra: Any) -> str:
     """An HTML page shell filled in: the body (already HTML), the title as plain text, the stylesheet inline."""
-    from markupsafe import Markup
-
-    from .context import catalog
-    from .render import fill, stylesheet
-
     context = dict(lang=lang, title=_plain(title), css=stylesheet(user_templates), body=Markup(body),
                    t=catalog(lang), **extra)
     return _tidy(fill(template, context, user_templates, html=True))
@@ -322,23 +321,10 @@ def _plain(text: str) -> str:
 
 def _strings(lang: str) -> Mapping[str, str]:
     """The catalog of ``lang``, falling back to English for keys it lacks (for the index and the shell)."""
-    from .context import catalog
     merged = dict(catalog("en"))
     if lang != "en":
         merged.update(catalog(lang))
     return merged
-
-
-def render_html(walk: "Walkthrough", lang: str, user_templates: str | None = None) -> str:
-    """The walk-through as one self-contained HTML page (CSS inline, MathML, the graph as inline SVG)."""
-    from .context import catalog
-    from .render import render
-
-    text = render(walk, "markdown", lang, user_templates=user_templates, figure_href=FIGURE_SENTINEL)
-    body = markdown_to_html(text, _image_source(walk))
-    t = catalog(lang)
-    title = t.get(f"scenario.{walk.name}.title", t["title.explain"])
-    return page(PAGE_TEMPLATE, body, lang, title, user_templates, name=walk.name)
 
 
 def _tidy(text: str) -> str:
@@ -365,8 +351,6 @@ def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str =
                 user_templates: str | None = None) -> str:
     """``output/index.html``: every file of the gallery, grouped by scenario (in `SCENARIOS` order, then any
     other name alphabetically) with its title and summary, one row per language, relative links only."""
-    from ..scenarios import SCENARIOS
-
     t = _strings(lang)
     rows = [IndexEntry(*entry) for entry in entries]
     for row in rows:
@@ -398,6 +382,5 @@ def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str =
             "languages": per_language,
             "neutral": neutral,
         })
-    from .render import fill, stylesheet
     return _tidy(fill(INDEX_TEMPLATE, dict(lang=lang, t=t, groups=groups, css=stylesheet(user_templates)),
                       user_templates, html=True))

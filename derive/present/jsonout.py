@@ -1,6 +1,8 @@
 """The JSON shape of DESIGN.md (``schema_version`` 1), built from the checked walk-through."""
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Any
 
 import sympy
@@ -14,8 +16,6 @@ SCHEMA_VERSION = 1
 
 def schema() -> dict[str, Any]:
     """The JSON Schema every ``show``/``explain`` JSON output follows (shipped in the package)."""
-    import json
-    from importlib import resources
     return json.loads(resources.files("derive").joinpath("schema/walkthrough.schema.json").read_text("utf-8"))
 
 

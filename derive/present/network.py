@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import sympy
 
-from ..networks import notation as nn
-from ..errors import CheckFailure
-from ..networks.backprop import NetworkResult, Term
 from ..check import ABS_TOL, REL_TOL
-from .context import Listing, Math
-from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
-from ..walkthrough import Equation, Section, Table, Text
+from ..errors import CheckFailure
+from ..locales import catalog
+from ..networks import notation as nn
+from ..networks.backprop import NetworkResult, Term
+from ..notation import SIGNIFICANT_DIGITS, latex, number_latex, number_text
+from ..walkthrough import Equation, Listing, Section, Table, Text
+from .context import section_context
+from .prose import Math, say
+from .figures import TIKZ_PREAMBLE
+from .formats import Format, Kind, tex_engine
+from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, escape_code, escape_prose,
+                  preamble, slide_pages)
 
 SCHEMA_VERSION = 1
 MAX_INDEX_UNITS = 16
@@ -454,18 +461,12 @@ def network_json(result: NetworkResult) -> dict[str, Any]:
 
 def schema() -> dict[str, Any]:
     """The JSON Schema of a network's JSON (shipped in the package)."""
-    from importlib import resources
     return json.loads(resources.files("derive").joinpath("schema/network.schema.json").read_text("utf-8"))
 
 
 # --- rendering ----------------------------------------------------------------------------------------------------
 
-TEMPLATES = {"markdown": "markdown/network.md.j2", "latex": "latex/network.tex.j2",
-             "beamer": "beamer/network.tex.j2"}
-
-
 def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
-    from .context import _section, catalog, say
     t = catalog(lang)
     net = result.network
     source = net.text.strip("\n")
@@ -481,60 +482,39 @@ def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
         "source_lines": source.splitlines(),
         "fence": fence,
         "fence_open": fence + "toml",
-        "sections": [_section(s, lang) for s in network_sections(result)],
+        "sections": [section_context(s, lang) for s in network_sections(result)],
     }
 
 
-def render_network(result: NetworkResult, fmt: str = "markdown", lang: str = "en",
-                   user_templates: str | None = None) -> str:
-    """The walk-through of a checked network derivation in a format of `derive.present.render.FORMATS` and a language."""
-    from .render import check_choice, fill, tidy
-    check_choice(fmt, lang)
-    if fmt == "json":
-        return json.dumps(network_json(result), ensure_ascii=False, indent=2) + "\n"
-    if fmt == "html":
-        return _render_html(result, lang, user_templates)
-    context = network_context(result, lang)
-    if fmt in ("latex", "beamer"):
-        context.update(_tex_context(result, lang, fmt))
-    return tidy(fill(TEMPLATES[fmt], context, user_templates, fmt in ("latex", "beamer")))
-
-
-def _render_html(result: NetworkResult, lang: str, user_templates: str | None) -> str:
-    """The Markdown walk-through as one self-contained page, exactly as `derive.present.html` does for scenarios."""
-    from .context import catalog
-    from .html import PAGE_TEMPLATE, markdown_to_html, page
-
-    body = markdown_to_html(render_network(result, "markdown", lang, user_templates))
-    return page(PAGE_TEMPLATE, body, lang, catalog(lang)["network.title"], user_templates, name="network")
+def network_summary(result: NetworkResult) -> str:
+    net = result.network
+    return (f"<derive.NetworkResult {net.source.rsplit('/', 1)[-1]}: units {'-'.join(map(str, net.sizes))}, "
+            f"{net.activation}, {net.loss}, loss {number_text(result.loss)} -> {number_text(result.loss_after)} "
+            "after one step>")
 
 
 def _code_line(line: str, engine: str) -> str:
     """A line of the network file for ``\\ttfamily``: ASCII as typed, maths characters (Σ, −, ², η) as maths;
     other characters as they are for LuaLaTeX, as ``?`` for pdfLaTeX (whose fonts do not have them)."""
-    from .tex import _MATH_CHARS, _TEXT_CHARS, escape_code
     out = []
     for char in line:
         if ord(char) < 128:
             out.append(escape_code(char))
-        elif char in _MATH_CHARS:
-            out.append("$" + _MATH_CHARS[char] + "$")
-        elif char in _TEXT_CHARS:
-            out.append(_TEXT_CHARS[char])
+        elif char in MATH_CHARS:
+            out.append("$" + MATH_CHARS[char] + "$")
+        elif char in TEXT_CHARS:
+            out.append(TEXT_CHARS[char])
         else:
             out.append(char if engine == "lualatex" else "?")
     return "".join(out)
 
 
-def _tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
-    from .context import catalog
-    from .tex import ENGINES, align_rows, chain_members, escape_prose, preamble
-    engine = ENGINES[lang]
+def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
+    """Extra context for the network's LaTeX and Beamer templates."""
+    engine = tex_engine(lang)
     beamer = {}
     if fmt == "beamer":
-        from .figures import TIKZ_PREAMBLE
-        from .tex import SLIDE_EM, _chunks, slide_pages
-        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": _chunks,
+        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": chunks,
                   "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
         "engine": engine,
@@ -546,3 +526,14 @@ def _tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
         "members": chain_members,
         "tex_title": escape_prose(catalog(lang)["network.title"]),
     }
+
+
+def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+    context = network_context(result, lang)
+    if fmt.tex:
+        context.update(network_tex_context(result, lang, fmt.name))
+    return context
+
+
+KIND = Kind("network", _context, lambda result, lang: network_json(result),
+            lambda result, lang: (catalog(lang)["network.title"], {"name": "network"}), summary=network_summary)

@@ -20,12 +20,8 @@ from typing import Mapping
 
 from ..errors import DeriveError
 from ..files import write_atomic
+from .formats import TEX_ENGINES
 
-ENGINES = ("pdflatex", "lualatex")
-TEX_PACKAGES = {  # what provides each engine and the LaTeX packages its documents use
-    "pdflatex": "Debian/Ubuntu: texlive-latex-extra texlive-pictures; macOS: MacTeX",
-    "lualatex": "Debian/Ubuntu: texlive-luatex texlive-lang-japanese; macOS: MacTeX",
-}
 MAX_RUNS = 3
 TIMEOUT = 300  # seconds for one run of the engine
 _FIRST_LINE = re.compile(r"^%\s*!\s*TEX\s+(?:TS-)?program\s*=\s*(\S+)\s*$", re.IGNORECASE)
@@ -78,8 +74,8 @@ def engine_for(tex_text: str) -> str:
         raise DeriveError("the .tex file does not name its engine on its first line "
                           "(expected '% !TEX program = pdflatex' or '% !TEX program = lualatex')")
     engine = match.group(1).lower()
-    if engine not in ENGINES:
-        raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(ENGINES)})")
+    if engine not in TEX_ENGINES:
+        raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(TEX_ENGINES)})")
     return engine
 
 
@@ -107,12 +103,12 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
     own = text is None
     text = source.read_text(encoding="utf-8") if text is None else text
     engine = engine or engine_for(text)
-    if engine not in ENGINES:
-        raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(ENGINES)})")
+    if engine not in TEX_ENGINES:
+        raise DeriveError(f"unsupported TeX engine '{engine}' (supported: {', '.join(TEX_ENGINES)})")
     program = shutil.which(engine)
     if program is None:
         raise EngineMissing(f"compiling {source.name} needs '{engine}', which is not installed "
-                            f"({TEX_PACKAGES[engine]})")
+                            f"({TEX_ENGINES[engine].packages})")
     target = Path(pdf_path) if pdf_path is not None else source.with_suffix(".pdf")
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1",
                TEXINPUTS=str(source.parent) + os.pathsep + os.environ.get("TEXINPUTS", ""))

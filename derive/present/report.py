@@ -5,35 +5,17 @@ All maths was printed by `derive.notation` when the report was made; prose comes
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Callable
 
-from . import mathtext
-from .context import catalog
-from ..errors import InputError, shown
+from ..locales import catalog
 from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
+from .formats import Format, Kind, formats_for, tex_engine
+from .tex import escape_code, escape_prose
+from . import mathtext
 
-FORMATS = ("text", "markdown", "latex", "html", "json")
-LANGUAGES = ("en", "ja")
-TEMPLATES = {"text": "text/verify.txt.j2", "markdown": "markdown/verify.md.j2", "latex": "latex/verify.tex.j2",
-             "html": "html/verify.html.j2"}
-ENGINES = {"en": "pdflatex", "ja": "lualatex"}
-
-
-def render(report: Report, fmt: str, lang: str, *, user_templates: str | None = None) -> str:
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format '{shown(fmt)}' for verify (choose from {', '.join(FORMATS)})")
-    if lang not in LANGUAGES:
-        raise InputError(f"unknown language '{shown(lang)}' (choose from {', '.join(LANGUAGES)})")
-    if fmt == "json":
-        return json.dumps(json_data(report, lang), ensure_ascii=False, indent=2) + "\n"
-    if fmt == "html":
-        return _html(report, lang, user_templates)
-    from .render import fill, tidy
-    context = report_context(report, lang, fmt)
-    return tidy(fill(TEMPLATES[fmt], context, user_templates, fmt == "latex"))
+FORMATS = formats_for("report")
 
 
 # --- JSON ------------------------------------------------------------------------------------------------------
@@ -44,7 +26,8 @@ def _number(value: float) -> float | int:
     return float(value)
 
 
-def json_data(report: Report, lang: str = "en") -> dict[str, Any]:
+def report_json_data(report: Report, lang: str = "en") -> dict[str, Any]:
+    """The JSON report (schema ``derive/schema/verify.schema.json``)."""
     if report.error is not None:
         return {"schema_version": 1, "ok": False,
                 "error": {"line": report.error.line, "message": report.error.message}}
@@ -254,8 +237,7 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "has_skipped": bool(report.skipped),
     }
     if fmt == "latex":
-        from .tex import escape_prose
-        context.update(engine_line=f"% !TEX program = {ENGINES[lang]}", preamble=_tex_preamble(lang),
+        context.update(engine_line=f"% !TEX program = {tex_engine(lang)}", preamble=_tex_preamble(lang),
                        esc=escape_prose, code=_breakable_code)
     return context
 
@@ -269,7 +251,6 @@ def message_text(sentence: str, line: int | None, message: str, fmt: str) -> str
     if fmt == "markdown":
         return sentence.format(line=line, message=_QUOTED.sub(lambda m: _code_span(m.group(1)), message))
     if fmt == "latex":
-        from .tex import escape_code, escape_prose
         marker = "\u0000"
         parts = []
         position = 0
@@ -284,7 +265,6 @@ def message_text(sentence: str, line: int | None, message: str, fmt: str) -> str
 
 def _breakable_code(text: str) -> str:
     """The document's text for ``\\texttt``: escaped, with line breaks allowed after spaces and closing braces."""
-    from .tex import escape_code
     return escape_code(text).replace("\\ ", "\\ \\allowbreak{}").replace("\\}", "\\}\\allowbreak{}")
 
 
@@ -300,17 +280,15 @@ def _code_span(text: str) -> str:
 
 
 def _tex_preamble(lang: str) -> str:
-    if lang == "ja":
+    if tex_engine(lang) == "lualatex":
         return r"\usepackage{luatexja}"
     return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
 
 
-# --- HTML ------------------------------------------------------------------------------------------------------
+def _context(report: Report, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+    return report_context(report, lang, fmt.name)
 
-def _html(report: Report, lang: str, user_templates: str | None) -> str:
-    """The Markdown report, converted like the walk-throughs (MathML, no script), in the verify page shell."""
-    from .html import markdown_to_html, page
 
-    body = markdown_to_html(render(report, "markdown", lang, user_templates=user_templates))
-    return page(TEMPLATES["html"], body, lang, catalog(lang)["verify.title"], user_templates, ok=report.ok,
-                exit_code=report.exit_code)
+KIND = Kind("report", _context, report_json_data,
+            lambda report, lang: (catalog(lang)["verify.title"], {"ok": report.ok, "exit_code": report.exit_code}),
+            notebook_latex=lambda report, lang: None)

@@ -14,6 +14,7 @@ Every failure of a user's template is an `InputError` naming the file and the li
 from __future__ import annotations
 
 import functools
+from functools import lru_cache
 import math
 import os
 import re
@@ -23,9 +24,11 @@ from typing import Any, Callable, Mapping
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from markupsafe import Markup
+
 from ..clock import time_limit
-from ..errors import InputError, shown
-from ..files import decode, read_file
+from ..errors import DeriveError, InputError, shown
+from ..files import decode, read_file, shipped_folder
 
 RENDER_SECONDS = 10.0
 MAX_OUTPUT_CHARS = 64 * 1024 ** 2
@@ -182,3 +185,58 @@ def _template_place(exc: BaseException, name: str) -> tuple[str, int | None] | N
             place = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return place
+
+
+# --- the environments of derive's documents ---------------------------------------------------------------------
+
+def templates_root() -> Path:
+    return shipped_folder("templates")
+
+
+@lru_cache(maxsize=16)
+def environment(user_templates: str | None = None, tex: bool = False, html: bool = False) -> Sandbox:
+    """A strict, sandboxed Jinja environment: a user's folder first, then the package's; LaTeX-friendly delimiters
+    for .tex (``\\VAR{…}``, ``\\BLOCK{…}``, ``\\#{…}``) so that braces never clash; autoescaping for HTML pages."""
+    folders = [user_templates] if user_templates else []
+    options: dict[str, Any] = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=html)
+    if tex:
+        options.update(block_start_string=r"\BLOCK{", block_end_string="}", variable_start_string=r"\VAR{",
+                       variable_end_string="}", comment_start_string=r"\#{", comment_end_string="}",
+                       line_statement_prefix="%%", line_comment_prefix="%#", trim_blocks=True,
+                       lstrip_blocks=True)
+    return make_environment([*folders, str(templates_root())], **options)
+
+
+def fill(name: str, context: Mapping[str, Any], user_templates: str | None = None, tex: bool = False,
+         html: bool = False) -> str:
+    """The template ``name`` filled in, bounded in time and size; a failure in a template of the user's folder is
+    an input error naming the file and line (one in the package's templates is a bug and keeps its traceback)."""
+    template = None
+    try:
+        template = environment(user_templates, tex, html).get_template(name)
+        return render_bounded(template, context)
+    except DeriveError:
+        raise
+    except Exception as exc:
+        where = template.filename if template is not None and template.filename else name
+        error = template_error(exc, where, user_templates) if user_templates else None
+        if error is None:
+            raise
+        raise error from None
+
+
+def stylesheet(user_templates: str | None = None) -> str:
+    """The HTML pages' CSS (``html/style.css``, the user's if their folder has one)."""
+    env = environment(user_templates, html=True)
+    source, _, _ = env.loader.get_source(env, "html/style.css")
+    return Markup(source.strip() + "\n")
+
+
+def tidy(text: str) -> str:
+    """Collapse runs of blank lines left by template control blocks; end with one newline."""
+    lines, blank = [], 0
+    for line in text.splitlines():
+        blank = blank + 1 if not line.strip() else 0
+        if blank <= 1:
+            lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"

@@ -14,14 +14,15 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .context import catalog, figure_note
+from ..notation import chain_latex, latex, name_latex
+from ..locales import catalog
+from .context import figure_note
+from .figures import TIKZ_PREAMBLE, layout, to_tikz
+from .formats import tex_engine
 
 if TYPE_CHECKING:
     from ..backward import Derivation
     from ..walkthrough import Walkthrough
-
-ENGINES = {"en": "pdflatex", "ja": "lualatex"}
-"""The TeX engine of each language: Japanese needs LuaTeX for ``luatexja``."""
 
 STEPS_PER_FRAME = 6
 """Backward steps on one Beamer frame (each step is one overlay); more steps continue on the next frame."""
@@ -55,7 +56,7 @@ _TEXT_ESCAPES = {
 
 # Characters that are maths in prose ("(y − y)²", "σ(1 − σ)", "η"): typeset in maths mode so that both engines
 # and every font have them. Adjacent ones share one $…$.
-_MATH_CHARS = {
+MATH_CHARS = {
     "\u2212": "-", "\u00d7": r"\times", "\u00f7": r"\div", "\u00b7": r"\cdot", "\u22c5": r"\cdot",
     "\u00b1": r"\pm", "\u2213": r"\mp",
     "\u00b2": "^{2}", "\u00b3": "^{3}", "\u00b9": "^{1}", "\u2070": "^{0}", "\u207f": "^{n}", "\u1d40": "^{\\top}",
@@ -80,7 +81,7 @@ _MATH_CHARS = {
 
 # Text characters pdfLaTeX's utf8 input does not know, mapped to text commands (LuaLaTeX would take them as they
 # are, but one spelling for both engines keeps the sources alike).
-_TEXT_CHARS = {"\u00a0": "~", "\u2009": r"\,", "\u202f": r"\,", "\u2713": r"$\checkmark$", "\u2026": r"\dots{}"}
+TEXT_CHARS = {"\u00a0": "~", "\u2009": r"\,", "\u202f": r"\,", "\u2713": r"$\checkmark$", "\u2026": r"\dots{}"}
 
 # Inline spans that become maths or code rather than escaped text.
 _SPAN = re.compile(
@@ -122,14 +123,14 @@ def _escape_text(text: str) -> str:
             math.clear()
 
     for char in text:
-        if char in _MATH_CHARS:
-            math.append(_MATH_CHARS[char])
+        if char in MATH_CHARS:
+            math.append(MATH_CHARS[char])
             continue
         flush()
         if char in _TEXT_ESCAPES:
             out.append(_TEXT_ESCAPES[char])
-        elif char in _TEXT_CHARS:
-            out.append(_TEXT_CHARS[char])
+        elif char in TEXT_CHARS:
+            out.append(TEXT_CHARS[char])
         else:
             out.append(char)
     flush()
@@ -395,7 +396,6 @@ def _tikz(derivation: "Derivation", highlight: str | None = None, shown: Iterabl
           lean: bool = False) -> str:
     """A TikZ picture of the graph. ``lean``: labels not shown are left out instead of drawn invisibly (for the
     Beamer overlays, whose bounding box the templates pin to the complete graph's; TikZ time grows with labels)."""
-    from .figures import layout, to_tikz
     lay = layout(derivation, highlight=highlight, shown_gradients=None if shown is None else set(shown))
     if lean:
         lay = dataclasses.replace(
@@ -453,12 +453,11 @@ def overlay_plan(derivation: "Derivation", note: str | None = None) -> list[dict
 
 
 def _definitions(derivation: "Derivation") -> list[str]:
-    from ..notation import chain_latex, latex, name_latex
     return [chain_latex([name_latex(n.name), latex(derivation.definitions[n.name])]) for n in derivation.graph.nodes
             if n.op != "leaf"]
 
 
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
 
 
@@ -467,7 +466,7 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 def preamble(lang: str, fmt: str) -> str:
     """Engine-specific preamble lines (fonts, Japanese) for a document in ``lang`` and ``fmt``; the Japanese
     article's class, ``ltjsarticle``, loads luatexja itself."""
-    if ENGINES[lang] == "lualatex":
+    if tex_engine(lang) == "lualatex":
         lines = [] if fmt == "latex" else [r"\usepackage{luatexja}"]
         if fmt == "beamer":
             lines.append(r"\renewcommand{\kanjifamilydefault}{\gtdefault}")
@@ -477,8 +476,7 @@ def preamble(lang: str, fmt: str) -> str:
 
 def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
     """Extra context for the ``latex`` and ``beamer`` templates (see the module's docstring)."""
-    from .figures import TIKZ_PREAMBLE
-    engine = ENGINES[lang]
+    engine = tex_engine(lang)
     d = walk.derivation
     t = catalog(lang)
     note = figure_note(d, lang)
@@ -494,7 +492,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "rows": align_rows,
         "slide_em": SLIDE_EM,
         "members": chain_members,
-        "chunks": _chunks,
+        "chunks": chunks,
         "pages": lambda blocks: slide_pages(list(blocks), lang),
         "figures": _figures(walk, note),
         "long_table_rows": LONG_TABLE_ROWS,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .figures import TIKZ_PREAMBLE
-from .render import fill
+from .templating import fill
 
 ENGINE = "pdflatex"
 _PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)

@@ -91,21 +91,17 @@ read.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
-from ..errors import InputError, shown
-from ..files import read_file, read_stdin, shipped_folder
+from ..errors import InputError
+from ..files import read_file, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
 
-__all__ = ["verify_text", "verify_bytes", "verify_path", "render_report", "report_json_data", "run", "Report",
-           "example_documents",
+__all__ = ["verify_text", "verify_bytes", "verify_path", "Report", "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
-           "FORMATS", "MAX_DOCUMENT_BYTES"]
-
-FORMATS = ("text", "markdown", "latex", "html", "json")
+           "MAX_DOCUMENT_BYTES"]
 
 
 def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
@@ -150,43 +146,7 @@ def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
     return verify_bytes(data, time_limit=time_limit)
 
 
-def report_json_data(report: Report, lang: str = "en") -> dict:
-    """The JSON report (schema ``derive/schema/verify.schema.json``)."""
-    from ..present.report import json_data
-    return json_data(report, lang)
-
-
-def render_report(report: Report, fmt: str = "text", lang: str = "en", *, user_templates: str | None = None) -> str:
-    """The report as text, Markdown, LaTeX (a complete document), HTML (one self-contained page) or JSON."""
-    from ..present.report import render
-    return render(report, fmt, lang, user_templates=user_templates)
-
-
-def run(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 10.0,
-        user_templates: str | None = None) -> tuple[str | None, int, str | None]:
-    """What ``derive verify FILE`` does, minus the writing: ``(output, exit code, error line for stderr)``.
-
-    The output is None when there is nothing to write (exit 2 in a format other than JSON); with ``--format json``
-    an unreadable document still gives the error object."""
-    report = verify_path(path, time_limit=time_limit) if path != "-" else None
-    if report is None:
-        report = verify_bytes(read_stdin(MAX_DOCUMENT_BYTES), time_limit=time_limit)
-    message = None
-    if report.error is not None:
-        where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
-        message = f"{where}: {report.error.message}"
-        if fmt != "json":
-            return None, 2, message
-    return render_report(report, fmt, lang, user_templates=user_templates), report.exit_code, message
-
-
-def to_json(report: Report, lang: str = "en") -> str:
-    return json.dumps(report_json_data(report, lang), ensure_ascii=False, indent=2) + "\n"
-
-
-# --- the gallery ---------------------------------------------------------------------------------------------
-
 def example_documents() -> list[tuple[str, str]]:
-    """``(name, text)`` of every ``examples/verify/*.md``, by name."""
+    """``(name, text)`` of every ``examples/verify/*.md``, by name (the gallery's verification examples)."""
     folder = shipped_folder("examples") / "verify"
     return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.md"))]

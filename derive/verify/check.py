@@ -148,23 +148,6 @@ class Report:
         """The relations that could not be read."""
         return tuple(s for s in self.skipped if s.reason is not None)
 
-    # the report renders itself, like the walk-throughs (also in notebooks)
-    def render(self, fmt: str = "markdown", lang: str = "en", **options) -> str:
-        from ..present.report import render
-        return render(self, fmt, lang, **options)
-
-    def to_markdown(self, lang: str = "en") -> str:
-        return self.render("markdown", lang)
-
-    def to_latex(self, lang: str = "en") -> str:
-        return self.render("latex", lang)
-
-    def to_json(self, lang: str = "en") -> str:
-        return self.render("json", lang)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
 
 class Problem(Exception):
     """Input that cannot be read: exit 2 with the line."""
