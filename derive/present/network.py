@@ -528,7 +528,7 @@ def _code_line(line: str, engine: str) -> str:
 
 def _tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
     from .context import catalog
-    from .tex import ENGINES, align_rows, chain_members, escape_prose, preamble
+    from .tex import ENGINES, align_rows, chain_members, document_head, escape_prose
     engine = ENGINES[lang]
     beamer = {}
     if fmt == "beamer":
@@ -537,9 +537,7 @@ def _tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
         beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": _chunks,
                   "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
-        "engine": engine,
-        "engine_line": f"% !TEX program = {engine}",
-        "preamble": preamble(lang, fmt),
+        **document_head(lang, fmt),
         "esc": escape_prose,
         "code": lambda line: _code_line(line, engine),
         "rows": align_rows,

@@ -18,7 +18,6 @@ FORMATS = ("text", "markdown", "latex", "html", "json")
 LANGUAGES = ("en", "ja")
 TEMPLATES = {"text": "text/verify.txt.j2", "markdown": "markdown/verify.md.j2", "latex": "latex/verify.tex.j2",
              "html": "html/verify.html.j2"}
-ENGINES = {"en": "pdflatex", "ja": "lualatex"}
 
 
 def render(report: Report, fmt: str, lang: str, *, user_templates: str | None = None) -> str:
@@ -190,9 +189,8 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "has_skipped": bool(report.skipped),
     }
     if fmt == "latex":
-        from .tex import escape_prose
-        context.update(engine_line=f"% !TEX program = {ENGINES[lang]}", preamble=_tex_preamble(lang),
-                       esc=escape_prose, code=_breakable_code)
+        from .tex import document_head, escape_prose
+        context.update(document_head(lang, fmt), esc=escape_prose, code=_breakable_code)
     return context
 
 
@@ -233,12 +231,6 @@ def _code_span(text: str) -> str:
     fence = "`" * run
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return fence + pad + text + pad + fence
-
-
-def _tex_preamble(lang: str) -> str:
-    if lang == "ja":
-        return r"\usepackage{luatexja}"
-    return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
 
 
 # --- HTML ------------------------------------------------------------------------------------------------------
