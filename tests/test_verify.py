@@ -493,3 +493,19 @@ def test_cli_verify(fmt, capsys, tmp_path, validator):
     assert not (tmp_path / "never").exists()
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "UTF-8" in err
+
+
+_F = "$$f = x \\cdot x$$\n\n"
+_RIGHT, _WRONG = "$$\\frac{\\partial f}{\\partial x} = 2x$$\n\n", "$$\\frac{\\partial f}{\\partial x} = 3x$$\n\n"
+
+
+@pytest.mark.parametrize("claims, summary", [
+    ((_WRONG, _RIGHT, _RIGHT), {"en": "1 of 3 claims does not hold.", "ja": "3 件の主張のうち 1 件が成り立ちません。"}),
+    ((_WRONG, _WRONG, _RIGHT), {"en": "2 of 3 claims do not hold.", "ja": "3 件の主張のうち 2 件が成り立ちません。"}),
+    ((_WRONG,), {"en": "The one claim does not hold.", "ja": "ただ 1 つの主張が成り立ちません。"}),
+])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lang):
+    report = verify_text(_F + "".join(claims))
+    assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
+    assert summary[lang] in render_report(report, "markdown", lang)

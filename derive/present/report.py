@@ -164,7 +164,8 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
     elif not report.claims:
         summary = t["verify.summary.none"]
     elif wrong:
-        summary = t["verify.summary.wrong"].format(wrong=wrong, claims=len(report.claims))
+        summary = t[f"verify.summary.{wrong_key(wrong, len(report.claims))}"].format(wrong=wrong,
+                                                                                   claims=len(report.claims))
     elif undecided:
         summary = t["verify.summary.undecided"].format(undecided=undecided, claims=len(report.claims))
     else:
@@ -192,6 +193,12 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         from .tex import document_head, escape_prose
         context.update(document_head(lang, fmt), esc=escape_prose, code=_breakable_code)
     return context
+
+
+def wrong_key(wrong: int, claims: int) -> str:
+    """The summary sentence for ``wrong`` wrong claims out of ``claims``: the verb agrees with a single claim
+    ("1 of 5 claims does not hold"), and a document of one claim says so."""
+    return "wrong_only" if claims == 1 else "wrong_one" if wrong == 1 else "wrong"
 
 
 _QUOTED = re.compile("\u00ab([^\u00ab\u00bb]*)\u00bb")
