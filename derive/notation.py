@@ -93,6 +93,16 @@ def _letters(word: str) -> str:
     return r"\mathrm{" + word + "}"
 
 
+TRANSPOSE = r"^{\mathsf{T}}"
+"""The transpose sign of every document."""
+
+
+def matrix_latex(rows: list[list[str]]) -> str:
+    """A matrix of printed entries, in parentheses, its columns set flush right (numbers line up)."""
+    body = r" \\ ".join(" & ".join(row) for row in rows)
+    return r"\left(\begin{array}{" + "r" * len(rows[0]) + "}" + body + r"\end{array}\right)"
+
+
 class DerivePrinter(LatexPrinter):
     """SymPy's LaTeX printer with the project's notation: every class with a notation of its own has a
     ``_print_ClassName`` method here, found by its class name (so this module imports none of them).
@@ -255,18 +265,27 @@ class DerivePrinter(LatexPrinter):
         text = number_latex(expr.value)
         return r"\left(" + text + r"\right)" if text.startswith("-") else text
 
+    # One bracket style and one transpose sign for every matrix: the network's NumMatrix and SymPy's matrices
+    # (delta-recurrence, softmax-cross-entropy) alike.
     def _print_NumMatrix(self, expr) -> str:
-        body = r" \\ ".join(" & ".join(number_latex(v) for v in row) for row in expr.rows)
-        return r"\left(\begin{array}{" + "r" * len(expr.rows[0]) + "}" + body + r"\end{array}\right)"
+        return matrix_latex([[number_latex(v) for v in row] for row in expr.rows])
+
+    def _print_MatrixBase(self, expr: sympy.MatrixBase) -> str:
+        return matrix_latex([[self._print(expr[i, j]) for j in range(expr.cols)] for i in range(expr.rows)])
 
     def _print_Ones(self, expr) -> str:
-        return r"\mathbf{1}_{" + str(expr.n) + "}" + (r"^{\mathsf{T}}" if expr.row else "")
+        return r"\mathbf{1}_{" + str(expr.n) + "}" + (TRANSPOSE if expr.row else "")
 
     def _print_Shaped(self, expr) -> str:
         return r"\underbrace{" + self._print(expr.item) + r"}_{" + f"{expr.rows} \\times {expr.cols}" + "}"
 
     def _print_Transposed(self, expr) -> str:
-        return r"\left(" + self._print(expr.item) + r"\right)^{\mathsf{T}}"
+        return r"\left(" + self._print(expr.item) + r"\right)" + TRANSPOSE
+
+    def _print_Transpose(self, expr: sympy.Transpose) -> str:
+        inner = self._print(expr.arg)
+        bare = isinstance(expr.arg, sympy.MatrixBase) or (expr.arg.is_symbol and "^" not in inner)  # no (( )), no (W)
+        return (inner if bare else r"\left(" + inner + r"\right)") + TRANSPOSE
 
     def _print_MatrixProduct(self, expr) -> str:
         return self._print(expr.left) + r" \, " + self._print(expr.right)

@@ -17,6 +17,7 @@ from derive.present import figure_svg, figures
 from derive.backward import derive
 from derive.parse import parse_program
 from derive.scenarios import build as build_scenario
+from derive.notation import label_latex, name_latex
 
 LINEAR = "p = w*x; y = p + b; s = -y; t = s + y_; f = t*t"
 POINT = {"x": 2, "w": 3, "b": 1, "y_": 5}
@@ -355,3 +356,23 @@ def test_beamer_overlays(tmp_path, linear):
     pdfinfo = require_tool("pdfinfo")
     info = subprocess.run([pdfinfo, str(tmp_path / "figure.pdf")], capture_output=True, text=True, check=True)
     assert re.search(r"^Pages:\s+9$", info.stdout, re.MULTILINE), info.stdout
+
+
+@pytest.mark.parametrize("scenario", ["toast", "sigmoid-sse", "delta-recurrence"])
+def test_a_power_node_is_drawn_as_its_maths(scenario):
+    """The circle of q = r**2 shows r², printed by the same printer as the maths (not the program's **), in the
+    SVG (r in italics, 2 raised) and in TikZ."""
+    derivation = build_scenario(scenario).derivation
+    powers = [n.name for n in derivation.graph.nodes if n.op == "pow"]
+    assert powers
+    lay = figures.layout(derivation)
+    tikz = figures.to_tikz(lay)
+    svg = figure_svg.to_svg(lay)
+    assert "\\ast" not in tikz and "\u2217" not in svg
+    for node in (n for n in lay.nodes if n.name in powers):
+        expected = label_latex(derivation.definitions[node.name])
+        base, exponent = derivation.definitions[node.name].args
+        assert node.symbol.latex == expected == name_latex(base.name) + "^{" + str(exponent) + "}"
+        assert f"{{${expected}$}};" in tikz
+        runs = figure_svg.mathtext.read(node.symbol.latex, strict=True)
+        assert runs[0].italic and runs[0].text == base.name[0] and runs[-1].text == str(exponent)

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 import filecmp
+import html
 import io
+import json
+import re
+import shlex
 import shutil
 from pathlib import Path
 
 from conftest import ROOT
 from derive.cli import main
+from derive.present.html import group_command
 from test_packaging import assert_same_text_files, text_files
 
 
@@ -165,3 +170,40 @@ def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypat
     again = gallery_module.build_gallery(cold, pdf=True)
     assert compiled == [] and again.written == () and sorted(p.name for p in again.kept) == sorted(pdfs)
     assert {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")} == pdfs
+
+
+_SECTION = re.compile(r'<section class="scenario" id="([^"]+)">(.*?)</section>', re.S)
+
+
+def _index_commands(gallery: Path) -> list[tuple[str, str, str]]:
+    """(group, command, the group's English Markdown file) for every command the index shows."""
+    shown = []
+    for group, body in _SECTION.findall((gallery / "index.html").read_text(encoding="utf-8")):
+        commands = re.findall(r"<code>(.*?)</code>", body)
+        markdown = re.search(r'<a href="([^"]+/en\.md)"', body)
+        assert len(commands) == 1 and markdown, group
+        shown.append((group, html.unescape(commands[0]), markdown.group(1)))
+    return shown
+
+
+def test_every_command_the_index_shows_works(gallery, monkeypatch, capsys):
+    """Each group's command, run in-process from the project's folder as a reader would type it, writes that
+    group's document (its title line is the gallery's) and exits as the document says (a verify report of a
+    document with a slip exits 1)."""
+    monkeypatch.chdir(ROOT)
+    shown = _index_commands(gallery)
+    assert {group for group, _, _ in shown} >= {"toast", "network-batch-sigmoid-sse", "verify-sigmoid-sse-slip"}
+    for group, command, markdown in shown:
+        assert command == group_command(group)
+        argv = shlex.split(command)
+        assert argv[0] == "derive"
+        expected = 0
+        if argv[1] == "verify":
+            stem = Path(markdown).parent.name
+            expected = 0 if json.loads((gallery / "verify" / stem / f"{stem}.json").read_text())["ok"] else 1
+        code = main(argv[1:])
+        out, err = capsys.readouterr()
+        assert code == expected, (command, err)
+        assert "error" not in err, (command, err)
+        title = (gallery / markdown).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ")
+        assert out.splitlines()[0].removeprefix("# ") == title, command

@@ -76,5 +76,5 @@ def test_shown_prints_the_exact_value_not_a_low_precision_float():
     """The bug: Float("0.1", 1) has a few bits and printed as 0.0996094."""
     matrix = sympy.ImmutableMatrix([[Shown(sympy.Rational(1, 10), bare=True), Shown(sympy.Rational(-1, 5), bare=True)],
                                     [Shown(sympy.Rational(3, 10), bare=True), Shown(sympy.Rational(2, 5), bare=True)]])
-    assert latex(matrix) == r"\left[\begin{matrix}0.1 & -0.2\\0.3 & 0.4\end{matrix}\right]"
+    assert latex(matrix) == r"\left(\begin{array}{rr}0.1 & -0.2 \\ 0.3 & 0.4\end{array}\right)"
     assert latex(sympy.Mul(Shown(sympy.Rational(-3, 5)), sympy.Symbol("x"), evaluate=False)) == r"\left(-0.6\right) \cdot x"

@@ -7,6 +7,8 @@ import pytest
 import sympy
 
 from derive.api import explain
+from derive.files import shipped_folder
+from derive.networks import explain_text
 from derive.present.context import build_context
 from derive.graph import symbol
 from derive.notation import Grad, latex, number_latex
@@ -96,7 +98,7 @@ def test_softmax_fan_out_of_z12_reads_term_by_term():
 
 # --- delta-recurrence: the parameters as the network defines them ---------------------------------------------
 
-MATRIX = re.compile(r"\\begin\{matrix\}(.*?)\\end\{matrix\}")
+MATRIX = re.compile(r"\\begin\{array\}\{r+\}(.*?)\\end\{array\}")
 
 
 def numeric_matrices(text: str) -> list[list[list[float]]]:
@@ -113,9 +115,9 @@ def numeric_matrices(text: str) -> list[list[list[float]]]:
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_delta_recurrence_prints_the_parameters_exactly(fmt, lang):
     text = render(walk("delta-recurrence"), fmt, lang)
-    for name, rows in (("W^{2}", "0.1 & -0.2\\\\0.3 & 0.4"), ("b^{2}", "0.05\\\\0.1"),
-                       ("W^{3}", "0.5 & -0.6\\\\0.7 & 0.8"), ("b^{3}", "0.2\\\\-0.1")):
-        assert name + r" = \left[\begin{matrix}" + rows + r"\end{matrix}\right]" in text, name
+    for name, rows in (("W^{2}", "{rr}0.1 & -0.2 \\\\ 0.3 & 0.4"), ("b^{2}", "{r}0.05 \\\\ 0.1"),
+                       ("W^{3}", "{rr}0.5 & -0.6 \\\\ 0.7 & 0.8"), ("b^{3}", "{r}0.2 \\\\ -0.1")):
+        assert name + r" = \left(\begin{array}" + rows + r"\end{array}\right)" in text, name
     for wrong in ("0.0996094", "0.199219", "0.300781", "0.601562"):
         assert wrong not in text
 
@@ -130,7 +132,7 @@ def test_delta_recurrence_low_precision_numbers_nowhere(fmt):
 def test_delta_matrix_form_holds_with_the_printed_numbers():
     """δ² = ((W³)ᵀ δ³) ⊙ σ'(z²), computed from the numbers as printed, gives the printed δ² to its digits."""
     text = render(walk("delta-recurrence"), "markdown", "en")
-    line = next(l for l in text.splitlines() if l.startswith(r"$$\delta^{2} = \left(\left(W^{3}\right)^{T}"))
+    line = next(l for l in text.splitlines() if l.startswith(r"$$\delta^{2} = \left(\left(W^{3}\right)^{\mathsf{T}}"))
     w3, delta3, sigma_prime, delta2 = numeric_matrices(line)
     for j in range(2):
         computed = sum(w3[k][j] * delta3[k][0] for k in range(2)) * sigma_prime[j][0]
@@ -275,3 +277,21 @@ def test_graph_below_only_where_a_graph_follows(lang, below, tmp_path, capsys):
     text = page.read_text()
     assert below in text and text.index(below) < text.index("![")
     assert below in render(walk("toast"), "latex", lang)
+
+
+# --- one transpose sign and one bracket style ----------------------------------------------------------------------
+
+def _network_document(fmt: str, lang: str) -> str:
+    text = (shipped_folder("examples") / "networks" / "design-example.toml").read_text(encoding="utf-8")
+    return explain_text(text, "design-example.toml").render(fmt, lang)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+@pytest.mark.parametrize("source", ["delta-recurrence", "network"])
+def test_matrices_have_one_transpose_sign_and_one_bracket_style(source, fmt):
+    """delta-recurrence (SymPy matrices) printed [·]ᵀ with T, the network documents (·)ᵀ with \\mathsf{T}."""
+    text = render(walk(source), fmt, "en") if source != "network" else _network_document(fmt, "en")
+    assert r"^{\mathsf{T}}" in text and r"\left(\begin{array}{r" in text
+    assert not re.search(r"\^\{?T\b", text)  # ^T, ^{T}
+    assert r"\begin{matrix}" not in text and r"\left[\begin{" not in text
+    assert r"\right)\right)^{\mathsf{T}}" not in text  # a transposed matrix literal gets no second parentheses

@@ -150,6 +150,11 @@ def test_first_line_names_the_engine(doc):
     assert text.rstrip().endswith("\\end{document}")
 
 
+def _missing_glyphs(log: str) -> list[str]:
+    """The characters the log says no font had (they print as nothing or as empty boxes)."""
+    return sorted(set(re.findall(r"^Missing character: There is no (.*?) in font", log, re.M)))
+
+
 @pytest.mark.parametrize("doc", DOCUMENTS, ids=_doc_id)
 def test_compiles_cleanly(doc, compiled):
     result = compiled.get(doc)
@@ -159,7 +164,7 @@ def test_compiles_cleanly(doc, compiled):
     assert not wide, f"overfull \\hbox wider than {MAX_OVERFULL_PT} pt: {wide[:5]}"
     tall = [float(m) for m in re.findall(r"^Overfull \\vbox \((\d+(?:\.\d+)?)pt too high\)", result.log, re.M)]
     assert not [h for h in tall if h > MAX_OVERFULL_PT], f"material runs off a page (overfull \\vbox): {tall[:5]}"
-    missing = sorted(set(re.findall(r"^Missing character: There is no (.*?) in font", result.log, re.M)))
+    missing = _missing_glyphs(result.log)
     assert not missing, f"glyphs missing from the fonts (they would print as empty boxes): {missing}"
     assert not re.search(r"^! ", result.log, re.M)
 
@@ -287,3 +292,75 @@ def test_overlay_plan_gives_each_backward_step_an_overlay():
     assert set(slides[-1]["known"]) == names  # in the end every gradient is drawn in red
     for before, after in zip(slides, slides[1:]):
         assert set(before["known"]) <= set(after["known"])
+
+
+# --- the gallery's own .tex of every document kind -------------------------------------------------------------
+
+GALLERY_KINDS = {  # kind: (its .tex in the gallery, the catalog key of its title)
+    "scenario-article": ("toast/{lang}.tex", "scenario.toast.title"),
+    "network-deck": ("networks/design-example/{lang}-slides.tex", "network.title"),
+    "network-article": ("networks/design-example/{lang}.tex", "network.title"),
+    "verify-report": ("verify/linear-model/{lang}.tex", "verify.title"),
+}
+GALLERY_TEX = [(kind, lang) for kind in GALLERY_KINDS for lang in LANGS]
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")  # kana and kanji
+
+
+@pytest.fixture(scope="session")
+def gallery_pdfs(gallery, tmp_path_factory) -> dict[tuple[str, str], tuple[str, Compiled | Exception]]:
+    """Each of GALLERY_TEX compiled once per session, in parallel (after one LuaLaTeX run for its font cache): its
+    .tex source, and the compiled PDF with its log (or the error)."""
+    for lang in LANGS:
+        require_tool(ENGINES[lang])  # a failure under CI, a skip elsewhere
+    folder = tmp_path_factory.mktemp("gallery-tex")
+
+    def one(key: tuple[str, str]) -> tuple[str, Compiled | Exception]:
+        kind, lang = key
+        source = gallery / GALLERY_KINDS[kind][0].format(lang=lang)
+        tex = folder / f"{kind}-{lang}" / source.name
+        tex.parent.mkdir()
+        text = source.read_text(encoding="utf-8")
+        tex.write_text(text, encoding="utf-8")
+        try:
+            return text, compile_tex(tex)
+        except DeriveError as error:
+            return text, error
+
+    first, rest = GALLERY_TEX[1], GALLERY_TEX[:1] + GALLERY_TEX[2:]
+    results = {first: one(first)}
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        results.update(zip(rest, pool.map(one, rest)))
+    return results
+
+
+def _squeezed(text: str) -> str:
+    """The text without white space: pdftotext breaks lines and puts spaces as it likes."""
+    return re.sub(r"\s+", "", text)
+
+
+def _pdf_text(pdf: Path) -> str:
+    pdftotext = require_tool("pdftotext")
+    return subprocess.run([pdftotext, "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.parametrize("kind,lang", GALLERY_TEX, ids=["-".join(k) for k in GALLERY_TEX])
+def test_the_gallerys_tex_prints_its_language(kind, lang, gallery_pdfs):
+    """Every kind of gallery document compiles with its language's engine, Japanese ones with luatexja: no glyph
+    is missing from the log, the PDF's text holds the title and every kana and kanji of the source."""
+    source, result = gallery_pdfs[(kind, lang)]
+    if isinstance(result, CompileError):
+        pytest.fail(f"{kind}-{lang}: {result}\n--- log tail ---\n{result.log[-3000:]}")
+    if isinstance(result, Exception):
+        raise result
+    assert engine_for(source) == ENGINES[lang]
+    assert not _missing_glyphs(result.log), f"glyphs missing from the fonts: {_missing_glyphs(result.log)[:10]}"
+    text = _pdf_text(result.pdf)
+    title = catalog(lang)[GALLERY_KINDS[kind][1]]
+    assert _squeezed(title) in _squeezed(text)
+    prose = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
+    wanted = set(_JAPANESE.findall(prose))
+    assert bool(wanted) == (lang == "ja")
+    assert wanted <= set(_JAPANESE.findall(text)), f"not in the PDF: {sorted(wanted - set(_JAPANESE.findall(text)))[:20]}"
+    if lang == "ja":
+        assert r"\usepackage{luatexja}" in source or "{ltjsarticle}" in source

@@ -662,3 +662,19 @@ def test_an_undefined_quantity_that_is_differentiated_is_abstract():
     assert n == int(n) and n >= 1  # a count is a positive integer
     step = wrong.claims[0].steps[0].counterexample
     assert math.isclose(step.lhs_value - step.rhs_value, lam * w / n - lam * w / (2 * n), rel_tol=1e-9)
+
+
+_F = "$$f = x \\cdot x$$\n\n"
+_RIGHT, _WRONG = "$$\\frac{\\partial f}{\\partial x} = 2x$$\n\n", "$$\\frac{\\partial f}{\\partial x} = 3x$$\n\n"
+
+
+@pytest.mark.parametrize("claims, summary", [
+    ((_WRONG, _RIGHT, _RIGHT), {"en": "1 of 3 claims does not hold.", "ja": "3 件の主張のうち 1 件が成り立ちません。"}),
+    ((_WRONG, _WRONG, _RIGHT), {"en": "2 of 3 claims do not hold.", "ja": "3 件の主張のうち 2 件が成り立ちません。"}),
+    ((_WRONG,), {"en": "The one claim does not hold.", "ja": "ただ 1 つの主張が成り立ちません。"}),
+])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lang):
+    report = verify_text(_F + "".join(claims))
+    assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
+    assert summary[lang] in render_report(report, "markdown", lang)

@@ -101,15 +101,27 @@ class _TextPrinter(StrPrinter):
     def _print_Grad(self, expr: Grad) -> str:
         return f"\u2202{name_text(expr.output)}/\u2202{name_text(expr.node)}"
 
+    def _print_Pow(self, expr: sympy.Pow) -> str:
+        if expr.exp.is_Integer and expr.exp > 0 and expr.base.is_Symbol:
+            return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPTS)
+        return super()._print_Pow(expr)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
 
 _TEXT = _TextPrinter()
 
 _SYMBOL_LATEX = {"+": "+", "=": "=", "\u03a3": r"\Sigma", "\u2212": "-", "\u00d7": r"\times", "\u00f7": r"\div",
-                 "**": r"{\ast}{\ast}", "\u221a": r"\surd", "\u03c3": r"\sigma", "exp": r"\exp", "log": r"\log",
+                 "\u221a": r"\surd", "\u03c3": r"\sigma", "exp": r"\exp", "log": r"\log",
                  "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh"}
 
 
-def _symbol(op: str) -> Label:
+def _symbol(derivation: Derivation, name: str, op: str) -> Label:
+    """What an op node's circle shows: the op's sign, except that a power shows itself as the maths writes it
+    (r² for q = r**2), in the printer's notation."""
+    if op == "pow":
+        return _expr(derivation.definitions[name])
     text = RULES[op].symbol
     return Label(text, _SYMBOL_LATEX.get(text, r"\mathrm{" + text + "}"))
 
@@ -206,7 +218,8 @@ def _place(derivation: Derivation) -> Layout:
             gradient = derivation.gradients[node.name]
             total = _number(gradient.value) if derivation.values is not None else _expr(Grad(out, node.name))
         nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
-                                _name(node.name), None if node.op == "leaf" else _symbol(node.op), total))
+                                _name(node.name), None if node.op == "leaf" else _symbol(derivation, node.name, node.op),
+                                total))
     nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
         rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))

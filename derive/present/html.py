@@ -347,6 +347,18 @@ class IndexEntry(NamedTuple):
 FORMAT_ORDER = ("html", "markdown", "latex", "pdf", "beamer", "beamer-pdf", "json", "svg")
 
 
+def group_command(group: str) -> str:
+    """The command that writes a gallery group's document, run from the project's folder: ``derive show NAME`` for
+    a scenario; the gallery's groups ``network-STEM`` and ``verify-STEM`` come from the shipped
+    ``examples/networks/STEM.toml`` and ``examples/verify/STEM.md``."""
+    kind, _, stem = group.partition("-")
+    if kind == "network" and stem:
+        return f"derive explain --network examples/networks/{stem}.toml"
+    if kind == "verify" and stem:
+        return f"derive verify examples/verify/{stem}.md"
+    return f"derive show {group}"
+
+
 def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str = "en", *,
                 user_templates: str | None = None) -> str:
     """``output/index.html``: every file of the gallery, grouped by scenario (in `SCENARIOS` order, then any
@@ -377,6 +389,7 @@ def build_index(entries: Iterable[tuple[str, str, str | None, str]], lang: str =
                    for r in sorted((r for r in mine if r.lang is None), key=rank)]
         groups.append({
             "name": name,
+            "command": group_command(name),
             "title": _plain(t.get(f"scenario.{name}.title", name)),
             "summary": _plain(t.get(f"scenario.{name}.summary", "")),
             "languages": per_language,

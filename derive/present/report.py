@@ -11,8 +11,8 @@ from typing import Any, Callable
 from ..locales import catalog
 from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
-from .formats import Format, Kind, formats_for, tex_engine
-from .tex import escape_code, escape_prose
+from .formats import Format, Kind, formats_for
+from .tex import document_head, escape_code, escape_prose
 from . import mathtext
 
 FORMATS = formats_for("report")
@@ -207,7 +207,8 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
     elif not report.claims and not report.unread:
         summary = t["verify.summary.none"]
     elif wrong:
-        summary = t["verify.summary.wrong"].format(wrong=wrong, claims=len(report.claims))
+        summary = t[f"verify.summary.{wrong_key(wrong, len(report.claims))}"].format(wrong=wrong,
+                                                                                   claims=len(report.claims))
     elif undecided:
         summary = t["verify.summary.undecided"].format(undecided=undecided, claims=len(report.claims))
     elif report.unread:
@@ -237,9 +238,14 @@ def report_context(report: Report, lang: str, fmt: str) -> dict[str, Any]:
         "has_skipped": bool(report.skipped),
     }
     if fmt == "latex":
-        context.update(engine_line=f"% !TEX program = {tex_engine(lang)}", preamble=_tex_preamble(lang),
-                       esc=escape_prose, code=_breakable_code)
+        context.update(document_head(lang, fmt), esc=escape_prose, code=_breakable_code)
     return context
+
+
+def wrong_key(wrong: int, claims: int) -> str:
+    """The summary sentence for ``wrong`` wrong claims out of ``claims``: the verb agrees with a single claim
+    ("1 of 5 claims does not hold"), and a document of one claim says so."""
+    return "wrong_only" if claims == 1 else "wrong_one" if wrong == 1 else "wrong"
 
 
 _QUOTED = re.compile("\u00ab([^\u00ab\u00bb]*)\u00bb")
@@ -279,14 +285,11 @@ def _code_span(text: str) -> str:
     return fence + pad + text + pad + fence
 
 
-def _tex_preamble(lang: str) -> str:
-    if tex_engine(lang) == "lualatex":
-        return r"\usepackage{luatexja}"
-    return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
-
-
 def _context(report: Report, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
     return report_context(report, lang, fmt.name)
+
+
+# --- HTML ------------------------------------------------------------------------------------------------------
 
 
 KIND = Kind("report", _context, report_json_data,

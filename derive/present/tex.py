@@ -474,18 +474,28 @@ def preamble(lang: str, fmt: str) -> str:
     return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
 
 
+def article_class(lang: str) -> str:
+    """The class of an article in ``lang``: ``ltjsarticle`` (it loads luatexja itself) for the LuaLaTeX languages."""
+    return "ltjsarticle" if tex_engine(lang) == "lualatex" else "article"
+
+
+def document_head(lang: str, fmt: str) -> dict[str, str]:
+    """What every TeX template of any document kind (walk-through, network, verify report) puts before its own
+    packages: the engine and its first line, the article's class and the language's preamble lines, so that a
+    Japanese document always gets luatexja."""
+    engine = tex_engine(lang)
+    return {"engine": engine, "engine_line": f"% !TEX program = {engine}", "preamble": preamble(lang, fmt),
+            "article_class": article_class(lang)}
+
+
 def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
     """Extra context for the ``latex`` and ``beamer`` templates (see the module's docstring)."""
-    engine = tex_engine(lang)
     d = walk.derivation
     t = catalog(lang)
     note = figure_note(d, lang)
     note = None if note is None else r"\emph{" + escape_prose(note) + "}"
     context: dict[str, Any] = {
-        "engine": engine,
-        "engine_line": f"% !TEX program = {engine}",
-        "preamble": preamble(lang, fmt),
-        "article_class": "ltjsarticle" if engine == "lualatex" else "article",
+        **document_head(lang, fmt),
         "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
         "esc": escape_prose,
         "code": escape_code,
