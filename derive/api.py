@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Mapping
 import sympy
 
 from .backward import derive
-from .errors import InputError, shown
+from .errors import InputError, message, shown
 from .input_syntax import number_of, parse_pairs
 from .notation import aligned_latex, number_text
 from .parse import parse_program
@@ -125,14 +125,14 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
     elif isinstance(source, (str, PathLike)):
         result = explain_file(source)
     else:
-        raise InputError(f"expected a path, TOML text or a dict, got {type(source).__name__}", "source")
+        raise InputError(message("api.network_source", kind=type(source).__name__), "source")
     return replace(result, lang=lang)
 
 
 def _check_lang(lang: str) -> None:
     from .present.render import LANGUAGES
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})", "lang")
+        raise InputError(message("api.language", lang=repr(shown(lang)), choices=", ".join(LANGUAGES)), "lang")
 
 
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,
@@ -161,8 +161,7 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
     if is_sympy(source):
         source = sympy_to_text(source)
     elif not isinstance(source, str):
-        raise InputError(f"expected an expression as text or a SymPy expression, got {type(source).__name__}",
-                         "source")
+        raise InputError(message("api.source", kind=type(source).__name__), "source")
     graph = parse_program(source, variables=tuple(parse_pairs(at, "at")) if at is not None else ())
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
@@ -184,11 +183,10 @@ def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> d
     pairs = parse_pairs(at, "at")
     unknown = [n for n in pairs if n not in leaves]
     if unknown:
-        raise InputError(f"'{shown(unknown[0])}' is not a leaf of the graph (leaves: {', '.join(leaves)})", "at")
+        raise InputError(message("point.not_a_leaf", name=shown(unknown[0]), leaves=", ".join(leaves)), "at")
     missing = [n for n in leaves if n not in pairs]
     if missing:
-        raise InputError(f"no value for {', '.join(repr(m) for m in missing)} "
-                         "(give every leaf a value, or leave out `at` for a symbolic walk)", "at")
+        raise InputError(message("point.missing", names=", ".join(repr(m) for m in missing)), "at")
     return {name: number_of(pairs[name], f"at {name}") for name in leaves}
 
 
@@ -198,16 +196,18 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
     if unknown:
         from .optimizers import DEFAULTS
         owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
-        hint = f"; '{shown(unknown[0])}' is a setting of `optimizer` {'/'.join(owners)}" if owners else ""
-        raise InputError(f"unknown key '{shown(unknown[0])}' (plain gradient descent takes lr and steps{hint})", "step")
+        key = shown(unknown[0])
+        problem = (message("step.unknown_key_of", setting=key, optimizers="/".join(owners)) if owners
+                   else message("step.unknown_key", setting=key))
+        raise InputError(problem, "step")
     if "lr" not in pairs:
-        raise InputError("the learning rate lr=VALUE is required", "step")
+        raise InputError(message("step.needs_lr"), "step")
     learning_rate = number_of(pairs["lr"], "step lr")
     if learning_rate <= 0:
-        raise InputError(f"lr must be positive, got {shown(pairs['lr'])}", "step")
+        raise InputError(message("step.lr_positive", value=shown(pairs["lr"])), "step")
     steps_text = pairs.get("steps", "1")
     if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", "step")
+        raise InputError(message("step.steps", limit=MAX_STEPS, value=shown(steps_text)), "step")
     return learning_rate, int(steps_text)
 
 

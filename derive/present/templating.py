@@ -24,7 +24,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from ..clock import time_limit
-from ..errors import InputError, shown
+from ..errors import InputError, message, shown
 from ..files import decode, read_file
 
 RENDER_SECONDS = 10.0
@@ -112,11 +112,11 @@ class FolderLoader(jinja2.BaseLoader):
             raise jinja2.TemplateNotFound(template)
         real = os.path.realpath(path)
         if os.path.commonpath([real, self.folder]) != self.folder:
-            raise InputError(f"--templates: {shown(path)} is a symbolic link out of the templates folder "
-                             f"(to {shown(real)}); only links within the folder are followed")
+            raise InputError(message("template.link_out", path=shown(path), target=shown(real)), "user_templates")
         data = read_file(real, MAX_TEMPLATE_BYTES)
         if len(data) > MAX_TEMPLATE_BYTES:
-            raise InputError(f"--templates: {shown(path)} is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+            raise InputError(message("template.too_large", path=shown(path), limit=MAX_TEMPLATE_BYTES // 1024),
+                             "user_templates")
         modified = os.stat(real).st_mtime_ns
         return decode(data, path), path, lambda: _mtime(real) == modified
 
@@ -142,7 +142,7 @@ def render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str
         for piece in template.generate(context):
             size += len(piece)
             if size > MAX_OUTPUT_CHARS:
-                raise OutputTooLarge(f"the template's output is larger than {MAX_OUTPUT_CHARS // 1024 ** 2} MiB")
+                raise OutputTooLarge()
             batch.append(piece)
             if len(batch) >= 4096:
                 pieces.append("".join(batch))
@@ -158,16 +158,19 @@ def template_error(exc: BaseException, name: str, user_folder: str) -> InputErro
         if not isinstance(exc, (RenderTimeout, OutputTooLarge, jinja2.TemplateSyntaxError)):
             return None
         place = place or (name, None)
-    where = f"{shown(place[0])}, line {place[1]}" if place[1] else shown(place[0])
+    where = (message("template.place_line", file=shown(place[0]), line=place[1]) if place[1]
+             else message("template.place", file=shown(place[0])))
     if isinstance(exc, RenderTimeout):
-        return InputError(f"--templates: {where}: the template ran for more than {RENDER_SECONDS:g} s")
-    if isinstance(exc, RecursionError):
-        return InputError(f"--templates: {where}: the template recurses too deeply")
-    if isinstance(exc, jinja2.TemplateError) and exc.message:
-        return InputError(f"--templates: {where}: {shown(exc.message)}")
-    if isinstance(exc, OutputTooLarge):
-        return InputError(f"--templates: {where}: {exc}")
-    return InputError(f"--templates: {where}: {type(exc).__name__}: {shown(str(exc) or '-')}")
+        problem = message("template.timeout", seconds=f"{RENDER_SECONDS:g}")
+    elif isinstance(exc, RecursionError):
+        problem = message("template.recursion")
+    elif isinstance(exc, jinja2.TemplateError) and exc.message:
+        problem = message("template.jinja", problem=shown(exc.message))
+    elif isinstance(exc, OutputTooLarge):
+        problem = message("template.output_too_large", limit=MAX_OUTPUT_CHARS // 1024 ** 2)
+    else:
+        problem = message("template.exception", kind=type(exc).__name__, problem=shown(str(exc) or "-"))
+    return InputError(message("located", where=where, problem=problem), "user_templates")
 
 
 def _template_place(exc: BaseException, name: str) -> tuple[str, int | None] | None:
