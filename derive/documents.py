@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from .errors import InputError, shown
+from .errors import InputError, message, shown
 from .files import Output, check_name, is_stream, write_outputs
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
@@ -24,8 +24,7 @@ def format_of(path: Path) -> str:
     try:
         return SUFFIXES[path.suffix.lower()]
     except KeyError:
-        raise InputError(f"cannot tell the format from the name {path.name!r} (use .md, .tex, .html or .json, or "
-                         "give the format)", "path") from None
+        raise InputError(message("file.format_of_name", name=repr(shown(path.name))), "path") from None
 
 
 def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str = "en",
@@ -36,7 +35,7 @@ def save(result: Renderable, path: str | Path, fmt: str | None = None, lang: str
     name = str(path)
     check_name(name, option)
     if os.path.isdir(name):  # (Path.is_dir raises on a name that is too long)
-        raise InputError(f"{shown(name)} is a folder", option)
+        raise InputError(message("file.is_folder", name=shown(name)), option)
     fmt = fmt or format_of(Path(name))
     to_file = not is_stream(name)
     figure = Path(name).with_suffix(".svg").name if to_file else None

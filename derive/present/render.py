@@ -81,9 +81,9 @@ def stylesheet(user_templates: str | None = None) -> str:
 
 def check_choice(fmt: str, lang: str) -> None:
     if fmt not in FORMATS:
-        raise InputError(f"unknown format '{shown(fmt)}' (choose from {', '.join(FORMATS)})")
+        raise InputError.of("choice.format", name=shown(fmt), choices=", ".join(FORMATS))
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language '{shown(lang)}' (choose from {', '.join(LANGUAGES)})")
+        raise InputError.of("choice.language", name=shown(lang), choices=", ".join(LANGUAGES))
 
 
 def render(walk: "Walkthrough", fmt: str = "markdown", lang: str = "en", *, user_templates: str | None = None,

@@ -23,9 +23,9 @@ ENGINES = {"en": "pdflatex", "ja": "lualatex"}
 
 def render(report: Report, fmt: str, lang: str, *, user_templates: str | None = None) -> str:
     if fmt not in FORMATS:
-        raise InputError(f"unknown format '{shown(fmt)}' for verify (choose from {', '.join(FORMATS)})")
+        raise InputError.of("choice.verify_format", name=shown(fmt), choices=", ".join(FORMATS))
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language '{shown(lang)}' (choose from {', '.join(LANGUAGES)})")
+        raise InputError.of("choice.language", name=shown(lang), choices=", ".join(LANGUAGES))
     if fmt == "json":
         return json.dumps(json_data(report, lang), ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":
