@@ -124,6 +124,8 @@ BAD_TOML = {
              '[[layer]]\nW = [["a"]]\nb = [0]\n', "layer 2: W row 1, column 1: expected a number, got a string",
              "第 2 層の W の 1 行 1 列: 数を書いてください（文字列が書かれています）"),
     "empty": ("\n", "the network file is empty", "ネットワークのファイルが空です"),
+    "toml": ("a = \n", "not valid TOML: Invalid value (at line 1, column 5)",
+             "TOML として正しくありません（1 行 5 列目）：値が正しくありません"),
 }
 
 
@@ -223,3 +225,16 @@ def test_the_same_error_in_the_api_speaks_english_and_names_parameters():
         derive.explain("x*y", at="x=1")
     assert str(info.value) == "at: no value for 'y' (give every leaf a value, or leave out `at` for a symbolic walk)"
     assert info.value.render("ja").startswith("at: 'y' の値がありません")
+
+
+@pytest.mark.parametrize("text", ["a = ", "a = 1\na = 2", 'a = "x', "[x", "a = [1,", "a = {b=1", "a = 1 2", "[[x]",
+                                  'a = "\\q"', "a = 1979-05-32", "x", "a = {b=1, b=2}", "a = 1\n[a]", "a = \"\\uD800\""])
+def test_toml_syntax_errors_are_told_in_japanese(text):
+    """tomllib's English descriptions each have a catalog entry: the Japanese line keeps none of their words."""
+    from derive.networks.load import load_network
+    with pytest.raises(derive.InputError) as info:
+        load_network(text + "\n", "net.toml")
+    english, japanese = str(info.value), info.value.render("ja")
+    assert english.startswith("net.toml: not valid TOML: "), english
+    assert japanese.startswith("net.toml: TOML として正しくありません"), japanese
+    assert ENGLISH_RUN.findall(re.sub(r"'[^']*'", "", japanese)) == [], japanese

@@ -31,6 +31,7 @@ import sympy
 
 from ..errors import InputError, Message, message, shown
 from ..files import decode, read_file
+from ..locales import catalog
 from ..notation import number_text
 from ..rules import DEFAULT_LEAKY_SLOPE
 
@@ -168,7 +169,7 @@ class _Loader:
         try:
             data = tomllib.loads(text, parse_float=_Float)
         except tomllib.TOMLDecodeError as exc:
-            raise InputError.of("network.toml", problem=str(exc)) from None
+            raise InputError(toml_problem(str(exc))) from None
         except RecursionError:
             raise InputError.of("network.toml_deep") from None
         except ValueError as exc:  # tomllib lets Python's int() limit through: an integer of over 4,300 digits
@@ -255,6 +256,29 @@ Where = str | Message
 
 def _in_layer(layer: int, key: object) -> Message:
     return message("network.where.in_layer", layer=layer, key=key)
+
+
+_TOML_PLACE = re.compile(r"(?P<problem>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)", re.S)
+
+
+def toml_problem(text: str) -> Message:
+    """tomllib's error (``Invalid value (at line 7, column 17)``) as a catalog sentence: tomllib's descriptions are
+    the English entries of ``error.network.toml_problem`` (a ``{detail}`` stands for what it quotes); one it does
+    not list is kept in tomllib's words."""
+    place = _TOML_PLACE.fullmatch(text)
+    if place is None:
+        return message("network.toml", problem=text)
+    problem: Message | str = place["problem"]
+    prefix = "error.network.toml_problem."
+    for key, english in catalog("en").items():
+        pattern = re.escape(english).replace(re.escape("{detail}"), "(?P<detail>.+)")
+        found = key.startswith(prefix) and re.fullmatch(pattern, place["problem"], re.S)
+        if found:
+            problem = message(key[len("error."):], detail=found.groupdict().get("detail"))
+            break
+    if place["line"] is None:
+        return message("network.toml_end", problem=problem)
+    return message("network.toml_at", problem=problem, line=place["line"], column=place["column"])
 
 
 def _units(count: int) -> Message:
