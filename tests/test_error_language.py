@@ -134,6 +134,10 @@ def _prepare(tmp: Path) -> None:
     (tmp / "latin1.txt").write_bytes(b"x*y\n\xe9\n")
     (tmp / "empty.md").write_text("", encoding="utf-8")
     (tmp / "nul.md").write_bytes(b"x\n\x00")
+    for folder, text in (("power", "# {{ title }}\n{{ 10 ** 100000 }}\n"),
+                         ("loop", "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}\n")):
+        (tmp / folder / "markdown").mkdir(parents=True)
+        (tmp / folder / "markdown" / "walkthrough.md.j2").write_text(text, encoding="utf-8")
     for name, (text, _, _) in BAD_TOML.items():
         (tmp / f"{name}.toml").write_text(text, encoding="utf-8")
 
@@ -177,6 +181,11 @@ def _cases(tmp: Path) -> list[tuple[list[str], str, str]]:
         (["explain", "x", "--templates", str(tmp / "missing")], "--templates: ", "はフォルダではありません"),
         (["explain", "x", "--network", str(tmp / "empty.toml")], "takes no EXPR_OR_PROGRAM",
          "--network には EXPR_OR_PROGRAM を付けられません"),
+        (["show", "toast", "--templates", str(tmp / "power")],
+         "walkthrough.md.j2, line 2: 10 ** 100000 is too large for a template",
+         "walkthrough.md.j2 の 2 行目: 10 ** 100000 はテンプレートで扱うには大きすぎます"),
+        (["show", "toast", "--templates", str(tmp / "loop")], "the template recurses too deeply",
+         "テンプレートの再帰が深すぎます"),
         (["show", "nope"], "unknown scenario 'nope'", "'nope' というシナリオはありません"),
         (["show", "sigmoid-sse", "--optimizer", "adam"], "apply only to", "を使えるのは"),
         (["show", "toast", "--optimizer", "adam", "--step", "lr=1"], "keeps the scenario's learning rate",

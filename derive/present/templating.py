@@ -24,7 +24,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from ..clock import time_limit
-from ..errors import InputError, message, shown
+from ..errors import InputError, Message, message, shown
 from ..files import decode, read_file
 
 RENDER_SECONDS = 10.0
@@ -44,16 +44,23 @@ class OutputTooLarge(Exception):
     """A template wrote more than `MAX_OUTPUT_CHARS`."""
 
 
+class TemplateLimit(SecurityError):
+    """A sandbox limit a template ran into, as a catalog sentence (English in ``str()``, as Jinja shows it)."""
+
+    def __init__(self, sentence: Message) -> None:
+        super().__init__(sentence.render("en"))
+        self.sentence = sentence
+
+
 def _refuse_large(values: Any) -> None:
     for value in values:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
-            raise SecurityError(f"the number {shown(value, 20)} is too large for a template (the limit is "
-                                f"{MAX_ARGUMENT})")
+            raise TemplateLimit(message("template.number", number=shown(value, 20), limit=MAX_ARGUMENT))
 
 
 def _refuse_wide_format(text: Any) -> None:
     if isinstance(text, str) and _WIDE_FORMAT.search(text):
-        raise SecurityError("a format width or precision of 7 digits or more is refused in templates")
+        raise TemplateLimit(message("template.format_width"))
 
 
 def _size(value: Any) -> int:
@@ -72,11 +79,11 @@ class Sandbox(SandboxedEnvironment):
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and isinstance(left, (int, float)):
             if abs(right) > MAX_EXPONENT or (abs(left) > 1 and abs(right) * math.log10(abs(left)) > MAX_POWER_DIGITS):
-                raise SecurityError(f"{shown(left, 20)} ** {shown(right, 20)} is too large for a template")
+                raise TemplateLimit(message("template.power", base=shown(left, 20), exponent=shown(right, 20)))
         if operator == "*" and isinstance(left, int) != isinstance(right, int):
             count = left if isinstance(left, int) else right
             if isinstance(count, int) and abs(count) * max(_size(left), _size(right)) > MAX_ARGUMENT:
-                raise SecurityError(f"a repetition of more than {MAX_ARGUMENT} items is refused in templates")
+                raise TemplateLimit(message("template.repetition", limit=MAX_ARGUMENT))
         if operator == "%":
             _refuse_wide_format(left)
         return super().call_binop(context, operator, left, right)
@@ -164,6 +171,8 @@ def template_error(exc: BaseException, name: str, user_folder: str) -> InputErro
         problem = message("template.timeout", seconds=f"{RENDER_SECONDS:g}")
     elif isinstance(exc, RecursionError):
         problem = message("template.recursion")
+    elif isinstance(exc, TemplateLimit):
+        problem = exc.sentence
     elif isinstance(exc, jinja2.TemplateError) and exc.message:
         problem = message("template.jinja", problem=shown(exc.message))
     elif isinstance(exc, OutputTooLarge):
