@@ -13,7 +13,7 @@ import sympy
 from . import verify
 from .backward import derive
 from .documents import save
-from .errors import InputError, shown
+from .errors import InputError, message, shown
 from .files import read_stdin
 from .input_syntax import number_of, parse_pairs
 from .networks import explain_file, explain_text
@@ -129,7 +129,7 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
     elif isinstance(source, (str, PathLike)):
         result = explain_file(source)
     else:
-        raise InputError(f"expected a path, TOML text or a dict, got {type(source).__name__}", "source")
+        raise InputError(message("api.network_source", kind=type(source).__name__), "source")
     return Result(result, lang)
 
 
@@ -155,18 +155,19 @@ def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: fl
         report = verify.verify_bytes(read_stdin(verify.MAX_DOCUMENT_BYTES), time_limit=time_limit)
     else:
         report = verify.verify_path(path, time_limit=time_limit)
-    message = None
+    stderr = None
     if report.error is not None:
-        where = f"{shown(path)}, line {report.error.line}" if report.error.line is not None else shown(path)
-        message = f"{where}: {report.error.message}"
+        line = report.error.line
+        where = message("file.line", name=shown(path), line=line) if line is not None else shown(path)
+        stderr = message("located", where=where, problem=report.error.localized or report.error.message).render(lang)
         if fmt != "json":
-            return None, 2, message
-    return render(report, fmt, lang, user_templates=user_templates), report.exit_code, message
+            return None, 2, stderr
+    return render(report, fmt, lang, user_templates=user_templates), report.exit_code, stderr
 
 
 def _check_lang(lang: str) -> None:
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})", "lang")
+        raise InputError(message("api.language", lang=repr(shown(lang)), choices=", ".join(LANGUAGES)), "lang")
 
 
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,
@@ -194,8 +195,7 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
     if is_sympy(source):
         source = sympy_to_text(source)
     elif not isinstance(source, str):
-        raise InputError(f"expected an expression as text or a SymPy expression, got {type(source).__name__}",
-                         "source")
+        raise InputError(message("api.source", kind=type(source).__name__), "source")
     graph = parse_program(source, variables=tuple(parse_pairs(at, "at")) if at is not None else ())
     point = parse_point(at, graph.leaves) if at is not None else None
     wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
@@ -216,11 +216,10 @@ def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> d
     pairs = parse_pairs(at, "at")
     unknown = [n for n in pairs if n not in leaves]
     if unknown:
-        raise InputError(f"'{shown(unknown[0])}' is not a leaf of the graph (leaves: {', '.join(leaves)})", "at")
+        raise InputError(message("point.not_a_leaf", name=shown(unknown[0]), leaves=", ".join(leaves)), "at")
     missing = [n for n in leaves if n not in pairs]
     if missing:
-        raise InputError(f"no value for {', '.join(repr(m) for m in missing)} "
-                         "(give every leaf a value, or leave out `at` for a symbolic walk)", "at")
+        raise InputError(message("point.missing", names=", ".join(repr(m) for m in missing)), "at")
     return {name: number_of(pairs[name], f"at {name}") for name in leaves}
 
 
@@ -229,15 +228,17 @@ def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
     unknown = [k for k in pairs if k not in ("lr", "steps")]
     if unknown:
         owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
-        hint = f"; '{shown(unknown[0])}' is a setting of `optimizer` {'/'.join(owners)}" if owners else ""
-        raise InputError(f"unknown key '{shown(unknown[0])}' (plain gradient descent takes lr and steps{hint})", "step")
+        key = shown(unknown[0])
+        problem = (message("step.unknown_key_of", setting=key, optimizers="/".join(owners)) if owners
+                   else message("step.unknown_key", setting=key))
+        raise InputError(problem, "step")
     if "lr" not in pairs:
-        raise InputError("the learning rate lr=VALUE is required", "step")
+        raise InputError(message("step.needs_lr"), "step")
     learning_rate = number_of(pairs["lr"], "step lr")
     if learning_rate <= 0:
-        raise InputError(f"lr must be positive, got {shown(pairs['lr'])}", "step")
+        raise InputError(message("step.lr_positive", value=shown(pairs["lr"])), "step")
     steps_text = pairs.get("steps", "1")
     if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", "step")
+        raise InputError(message("step.steps", limit=MAX_STEPS, value=shown(steps_text)), "step")
     return learning_rate, int(steps_text)
 

@@ -8,7 +8,7 @@ from typing import Mapping
 import sympy
 from sympy import Expr
 
-from .errors import InputError, shown
+from .errors import InputError, message, shown
 from .graph import (MAX_MAGNITUDE, Graph, definitions, exact, forward, is_finite_real, operand_exprs, substitute,
                     symbol)
 from .notation import Grad
@@ -179,15 +179,14 @@ def _rule_locals(rule, node) -> tuple[tuple[str, Expr], ...]:
 
 def _gradient_value(total: Expr, node: str) -> Expr:
     if (abs(total) if total.is_Rational else abs(total.evalf(30))) > MAX_MAGNITUDE:
-        raise InputError(f"the gradient with respect to {node} is larger than 1e+300 at the given point")
+        raise InputError.of("value.gradient_too_large", node=node)
     return exact(total)
 
 
 def _value(expr: Expr, sub: Mapping[sympy.Symbol, Expr], node: str) -> Expr:
     value = substitute(expr, sub)
     if not is_finite_real(value):
-        raise InputError(f"the local gradient of {node} is not a finite real number at the given point "
-                         "(the point is outside the domain where the derivative exists)")
+        raise InputError.of("value.local_not_finite", node=node)
     return exact(value)
 
 
@@ -202,8 +201,8 @@ def _check_wrt(graph: Graph, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
         return graph.leaves
     repeated = [name for i, name in enumerate(wrt) if name in wrt[:i]]
     if repeated:
-        raise InputError(f"'{shown(repeated[0])}' is given twice", "wrt")
+        raise InputError(message("point.given_twice", name=shown(repeated[0])), "wrt")
     for name in wrt:
         if name not in graph or graph[name].op != "leaf":
-            raise InputError(f"'{shown(name)}' is not a leaf of the graph (leaves: {', '.join(graph.leaves)})", "wrt")
+            raise InputError(message("point.not_a_leaf", name=shown(name), leaves=", ".join(graph.leaves)), "wrt")
     return tuple(wrt)

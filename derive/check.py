@@ -334,5 +334,4 @@ def _random_point(graph: Graph) -> dict[str, Expr]:
             continue
         if not _kinks(graph, {n: float(v) for n, v in values.items()}):
             return values
-    raise InputError("found no point where the expression is defined to check the symbolic walk at; "
-                     "give one with --at")
+    raise InputError.of("point.none_defined")

@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 from . import __version__, files
-from .errors import MAX_SHOWN, DeriveError, InputError, shown
+from .errors import MAX_SHOWN, DeriveError, InputError, message, shown
 from .locales import catalog
 from .scenarios import SCENARIOS, build
 
@@ -78,7 +78,7 @@ def error_text(exc: DeriveError, lang: str = "en") -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, instead of argparse's usage dump
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError.of("cli.usage", problem=message, prog=self.prog)
 
 
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = formats_for("walkthrough")) -> None:
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.print_completion is not None:
             return _print_completion(parser, args.print_completion)
         if args.command is None:
-            raise UsageError("no command given (see 'derive --help')")
+            raise UsageError.of("cli.no_command")
         return _COMMANDS[args.command](args)
     except DeriveError as exc:
         _error_line(f"error: {error_text(exc, lang)}")
@@ -247,7 +247,7 @@ def _print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
     try:
         import shtab
     except ImportError:
-        raise InputError("shell completion needs the Python package shtab (pip install shtab)") from None
+        raise InputError.of("cli.shtab") from None
     sys.stdout.write(shtab.complete(parser, shell=shell))
     return 0
 
@@ -277,7 +277,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if args.network is not None:
         return _explain_network(args)
     if args.source is None:
-        raise UsageError("give an expression or program, or --network FILE.toml (see 'derive explain --help')")
+        raise UsageError.of("cli.no_source")
     from .api import explain
     _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
                      optimizer=args.optimizer).document, args, _input_paths(args.source))
@@ -288,7 +288,7 @@ def _explain_network(args: argparse.Namespace) -> int:
     given = [flag for flag, value in (("EXPR_OR_PROGRAM", args.source), ("--at", args.at), ("--wrt", args.wrt),
                                       ("--step", args.step), ("--optimizer", args.optimizer)) if value is not None]
     if given:
-        raise UsageError(f"--network takes no {given[0]}: the file gives the point and the learning rate")
+        raise UsageError.of("cli.network_option", option=given[0])
     from .networks import explain_file, explain_text
     from .networks.load import MAX_TEXT_BYTES
     if args.network == "-":
@@ -321,7 +321,7 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .api import run_verify
     if not 0 < args.time_limit <= 600:
-        raise UsageError("--time-limit must be between 0 and 600 seconds")
+        raise UsageError.of("cli.time_limit")
     _check_output(args.output)
     output, code, message = run_verify(args.file, args.format, args.lang, time_limit=args.time_limit,
                                 user_templates=_templates(args))
@@ -356,7 +356,7 @@ def _templates(args: argparse.Namespace) -> str | None:
     except (OSError, ValueError):
         folder = None
     if not folder:
-        raise InputError(f"--templates: {shown(args.templates)} is not a folder")
+        raise InputError(message("template.not_folder", folder=shown(args.templates)), "user_templates")
     return folder
 
 
@@ -369,7 +369,7 @@ def read_source(source: str, limit: int = MAX_INPUT_BYTES) -> str:
     else:
         return source
     if len(data) > limit:
-        raise InputError(f"{shown(origin)}: the input is larger than {limit} bytes")
+        raise InputError.of("file.too_large", origin=shown(origin), limit=limit)
     return files.decode(data, origin)
 
 
@@ -430,8 +430,8 @@ def _emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> str | No
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError) as exc:
         _abandon_stdout()
-        why = files.reason(exc) if isinstance(exc, OSError) else "it is closed"
-        raise InputError(f"cannot write standard output: {why}") from None
+        why = files.reason(exc) if isinstance(exc, OSError) else message("os.closed")
+        raise InputError.of("file.stdout", reason=why) from None
     return None
 
 

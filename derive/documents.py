@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import InputError, shown
+from .errors import InputError, message, shown
 from .files import Output, check_name, is_stream, write_outputs
 from .present.formats import FORMATS
 from .present.render import attachments, render
@@ -19,9 +19,7 @@ def format_of(path: Path) -> str:
     try:
         return SUFFIXES[path.suffix.lower()]
     except KeyError:
-        names = [suffix for fmt in FORMATS.values() for suffix in fmt.suffixes[:1]]
-        raise InputError(f"cannot tell the format from the name {path.name!r} (use {', '.join(names[:-1])} or "
-                         f"{names[-1]}, or give the format)", "path") from None
+        raise InputError(message("file.format_of_name", name=repr(shown(path.name))), "path") from None
 
 
 def save(document: Any, path: str | Path, fmt: str | None = None, lang: str = "en",
@@ -32,7 +30,7 @@ def save(document: Any, path: str | Path, fmt: str | None = None, lang: str = "e
     name = str(path)
     check_name(name, option)
     if os.path.isdir(name):  # (Path.is_dir raises on a name that is too long)
-        raise InputError(f"{shown(name)} is a folder", option)
+        raise InputError(message("file.is_folder", name=shown(name)), option)
     fmt = fmt or format_of(Path(name))
     to_file = not is_stream(name)
     figure = Path(name).with_suffix(".svg").name if to_file else None

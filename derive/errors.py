@@ -44,7 +44,7 @@ class Message:
         return catalog(lang)[f"error.{self.key}"].format(**values)
 
 
-def message(key: str, **args: object) -> Message:
+def message(key: str, /, **args: object) -> Message:
     return Message(key, tuple(args.items()))
 
 
@@ -59,7 +59,7 @@ class Localized(Exception):
         super().__init__(self.render())
 
     @classmethod
-    def of(cls, key: str, **args: object):
+    def of(cls, key: str, /, **args: object):
         return cls(message(key, **args))
 
     def render(self, lang: str = "en", option: Spelling | None = None) -> str:
@@ -79,6 +79,18 @@ class Localized(Exception):
     def as_message(self) -> Message | str:
         """What to put in another message: the `Message` (rendered in its language), else the sentence."""
         return self.message if self.message is not None else str(self)
+
+    def whole(self) -> Message | str:
+        """The message with its parameter in front (``layer 2: W: is empty``), to be put in another message; a
+        parameter is kept as the API names it."""
+        if self.message is None or self.parameter is None:
+            return self.as_message()
+        return message("located", where=self.parameter, problem=self.message)
+
+    @classmethod
+    def within(cls, where: str | Message, exc: "Localized"):
+        """``exc`` about ``where`` (a file, a document), in every language: ``where: exc``."""
+        return cls(message("located", where=where, problem=exc.whole()))
 
 
 class InputError(Localized, DeriveError, ValueError):

@@ -120,7 +120,7 @@ def forward(graph: Graph, point: Mapping[str, Expr]) -> dict[str, Expr]:
     """The forward pass at a point: every node's value, exact where the maths is."""
     missing = [leaf for leaf in graph.leaves if leaf not in point]
     if missing:
-        raise InputError(f"no value for {', '.join(repr(m) for m in missing)} (every leaf needs one)")
+        raise InputError.of("point.no_value", names=", ".join(repr(m) for m in missing))
     values: dict[str, Expr] = {}
     for node in graph.nodes:
         if node.op == "leaf":
@@ -137,13 +137,12 @@ def evaluate_op(node: Node, args: list[Expr]) -> Expr:
         args = [sympy.Float(a, DIGITS) for a in args]
     value = RULES[node.op].forward(args, node.params)
     if not is_finite_real(value):
-        raise InputError(f"{_described(node, args)} is not a finite real number at the given point")
+        raise InputError.of("value.not_finite", node=_described(node, args))
     magnitude = abs(value) if value.is_Rational else abs(value.evalf(DIGITS))
     if magnitude > MAX_MAGNITUDE:
-        raise InputError(f"{_described(node, args)} is larger than 1e+300 at the given point")
+        raise InputError.of("value.too_large", node=_described(node, args))
     if 0 < magnitude < MIN_MAGNITUDE:
-        raise InputError(f"{_described(node, args)} is smaller than 1e-300 in magnitude at the given "
-                         "point (it would underflow to 0 in float64)")
+        raise InputError.of("value.too_small", node=_described(node, args))
     return exact(value)
 
 

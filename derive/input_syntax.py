@@ -482,12 +482,12 @@ def parse_pairs(spec: Mapping[object, object] | str, parameter: str) -> dict[str
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"expected NAME=VALUE, got '{shown(item)}'", parameter)
+            raise InputError(message("point.not_pair", item=shown(item)), parameter)
         if name.strip() in pairs:
-            raise InputError(f"'{shown(name.strip())}' is given twice", parameter)
+            raise InputError(message("point.given_twice", name=shown(name.strip())), parameter)
         pairs[name.strip()] = value.strip()
     if not pairs:
-        raise InputError("expected NAME=VALUE[,NAME=VALUE...]", parameter)
+        raise InputError(message("point.no_pairs"), parameter)
     return pairs
 
 

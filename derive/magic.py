@@ -14,14 +14,15 @@ import shlex
 import sys
 
 from .api import explain, network
-from .errors import InputError
+from .errors import InputError, message
 
 OPTIONS = ("at", "wrt", "step", "optimizer", "lang")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise InputError(f"{message} (options: --{', --'.join(OPTIONS)}, --network)", "%%derive")
+    def error(self, problem: str) -> None:  # type: ignore[override]
+        raise InputError(message("magic.usage", problem=problem, options=", ".join(f"--{o}" for o in OPTIONS)),
+                         "%%derive")
 
 
 def parse_line(line: str) -> argparse.Namespace:
@@ -33,7 +34,7 @@ def parse_line(line: str) -> argparse.Namespace:
     try:
         words = shlex.split(line)
     except ValueError as exc:
-        raise InputError(f"cannot read the options: {exc}", "%%derive") from None
+        raise InputError(message("magic.options", problem=str(exc)), "%%derive") from None
     return parser.parse_args(words)
 
 
@@ -44,8 +45,7 @@ def run_cell(line: str, cell: str):
     if args.network:
         given = [f"--{name}" for name in OPTIONS[:-1] if getattr(args, name) is not None]
         if given:
-            raise InputError(f"--network takes no {given[0]}: the TOML gives the point and the learning rate",
-                             "%%derive")
+            raise InputError(message("magic.network_option", option=given[0]), "%%derive")
         return network(cell if "\n" in cell else cell + "\n", lang=lang)
     return explain(cell, at=args.at, wrt=args.wrt, step=args.step, optimizer=args.optimizer, lang=lang)
 

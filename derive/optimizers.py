@@ -35,7 +35,7 @@ from sympy import Expr
 
 from .backward import Derivation, derive
 from .check import CheckReport, check
-from .errors import CheckFailure, InputError, shown
+from .errors import CheckFailure, InputError, message, shown
 from .graph import DIGITS, Graph, exact, symbol
 from .input_syntax import number_of, parse_pairs
 from .notation import Grad, Shown, number_text, terminating_decimal
@@ -87,23 +87,24 @@ def configure(name: str, step: Mapping[str, object] | str | None, *, option: str
     """Read ``--optimizer NAME --step KEY=VALUE,...``: unknown keys, a missing ``lr`` and values outside the
     ranges PyTorch accepts are input errors (exit 2); decimals are read exactly."""
     if name not in NAMES:
-        raise InputError(f"unknown optimiser '{shown(name)}' (choose from {', '.join(NAMES)})", "optimizer")
+        raise InputError(message("optimizer.unknown", name=shown(name), choices=", ".join(NAMES)), "optimizer")
     pairs = parse_pairs(step, option) if step is not None else {}
     allowed = allowed_keys(name)
     unknown = [k for k in pairs if k not in allowed]
     if unknown:
-        raise InputError(f"unknown key '{shown(unknown[0])}' for `optimizer` {name} (allowed: {', '.join(allowed)})", option)
+        raise InputError(message("optimizer.unknown_key", setting=shown(unknown[0]), optimizer=name,
+                                 allowed=", ".join(allowed)), option)
     if "lr" in pairs:
         lr = number_of(pairs["lr"], f"{option} lr")
     elif default_lr is not None:
         lr = default_lr
     else:
-        raise InputError(f"`optimizer` {name} needs the learning rate lr=VALUE (there is no default)", option)
+        raise InputError(message("optimizer.needs_lr", optimizer=name), option)
     if lr <= 0:
-        raise InputError(f"lr must be positive, got {shown(pairs.get('lr'))}", option)
+        raise InputError(message("step.lr_positive", value=shown(pairs.get("lr"))), option)
     steps_text = pairs.get("steps", str(default_steps))
     if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got '{shown(steps_text)}'", option)
+        raise InputError(message("step.steps", limit=MAX_STEPS, value=shown(steps_text)), option)
     hyper = tuple((key, number_of(pairs.get(key, default), f"{option} {key}")) for key, default in DEFAULTS[name])
     settings = Settings(name, lr, int(steps_text), hyper)
     _check_ranges(settings, option)
@@ -121,8 +122,9 @@ def _check_ranges(settings: Settings, option: str) -> None:
     for key, value in settings.hyper:
         low, high, high_included = _RANGES[key]
         if value < low or (high is not None and (value > high or (value == high and not high_included))):
-            upper = "" if high is None else (f" and at most {high}" if high_included else f" and below {high}")
-            raise InputError(f"{key} must be at least {low}{upper}, got {number_text(value)}", option)
+            kind = "at_least" if high is None else "at_most" if high_included else "below"
+            raise InputError(message(f"optimizer.range_{kind}", setting=key, low=low, high=high,
+                                     value=number_text(value)), option)
 
 
 # --- symbols and display nodes ------------------------------------------------------------------------------------
@@ -188,8 +190,7 @@ def _sqrt(value: Expr) -> Expr:
 
 def _divide(numerator: Expr, denominator: Expr, leaf: str) -> Expr:
     if denominator == 0:
-        raise InputError(f"the update of {leaf} divides by zero (its gradient and its accumulated squares are 0 "
-                         "and eps is 0); give eps a positive value")
+        raise InputError.of("optimizer.divides_by_zero", leaf=leaf)
     return exact(numerator / denominator)
 
 
@@ -416,9 +417,9 @@ def check_step_budget(graph: Graph, steps: int) -> None:
     operations = sum(1 for node in graph.nodes if node.op != "leaf")
     if steps * operations > MAX_STEP_WORK:
         allowed = MAX_STEP_WORK // operations
-        hint = f"take at most {allowed} steps on this graph" if allowed else "this graph is too large for steps"
-        raise InputError(f"--step: steps × operations is at most {MAX_STEP_WORK}; got {steps} × {operations} = "
-                         f"{steps * operations} ({hint})")
+        hint = message("step.budget_hint", allowed=allowed) if allowed else message("step.budget_none")
+        raise InputError(message("step.budget", limit=MAX_STEP_WORK, steps=steps, operations=operations,
+                                 work=steps * operations, hint=hint), "step")
 
 
 def step(settings: Settings, t: int, derivation: Derivation, state: Mapping[str, Mapping[str, Expr]],
@@ -426,7 +427,7 @@ def step(settings: Settings, t: int, derivation: Derivation, state: Mapping[str,
     """One step on the ``wrt`` leaves of ``derivation`` (which holds the gradients at the current point):
     ``(changes, new point, new state, lines)``; without ``show`` no lines are written (numbers only)."""
     if derivation.point is None:
-        raise InputError("needs a point: give every leaf a value with `at`", "step")
+        raise InputError(message("step.needs_point"), "step")
     tsym = tsym or step_symbol({n.name for n in derivation.graph.nodes})
     point = dict(derivation.point)
     changes, new_state, lines = [], {}, []

@@ -16,7 +16,7 @@ import re
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .errors import InputError
+from .errors import InputError, message
 from .parse import MAX_DEPTH, MAX_NODES
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -36,8 +36,7 @@ def sympy_to_text(expr: sympy.Basic) -> str:
     """The expression written for `derive.parse.parse_program`; `InputError` naming the first SymPy class (or
     symbol name) that derive does not read."""
     if not isinstance(expr, sympy.Expr):
-        raise InputError(f"expected a SymPy expression, got {type(expr).__name__} "
-                         "(write an equation Eq(f, expr) as its right side alone)", "source")
+        raise InputError(message("sympy.not_expression", kind=type(expr).__name__), "source")
     counter = [0]
     text, _ = _write(expr, 0, counter)
     return text
@@ -46,10 +45,10 @@ def sympy_to_text(expr: sympy.Basic) -> str:
 def _write(expr: sympy.Expr, depth: int, counter: list[int]) -> tuple[str, int]:
     """(text, binding strength) of one SymPy node."""
     if depth > MAX_DEPTH:
-        raise InputError(f"the expression is nested too deeply (the limit is {MAX_DEPTH} levels)", "source")
+        raise InputError(message("too_deep", limit=MAX_DEPTH), "source")
     counter[0] += 1
     if counter[0] > 2 * MAX_NODES:
-        raise InputError(f"the expression has more than {MAX_NODES} operations", "source")
+        raise InputError(message("too_many_operations", limit=MAX_NODES), "source")
     if isinstance(expr, sympy.Symbol):
         return _symbol(expr.name), _ATOM
     if isinstance(expr, sympy.Number):
@@ -73,7 +72,7 @@ def _write(expr: sympy.Expr, depth: int, counter: list[int]) -> tuple[str, int]:
         return f"{function}({_write(expr.args[0], depth + 1, counter)[0]})", _ATOM
     if expr is sympy.E:
         return "exp(1)", _ATOM
-    raise InputError(f"SymPy's {_describe(expr)} is not supported (derive reads {', '.join(SUPPORTED)})", "source")
+    raise InputError(message("sympy.unsupported", kind=_describe(expr), supported=", ".join(SUPPORTED)), "source")
 
 
 def _operand(expr: sympy.Expr, strength: int, depth: int, counter: list[int]) -> str:
@@ -89,14 +88,13 @@ def _number(number: sympy.Number) -> tuple[str, int]:
     elif isinstance(number, sympy.Float) and number.is_finite:
         text = sympy.sstr(number, full_prec=False)  # the decimal SymPy shows, read exactly by the parser
     else:
-        raise InputError(f"SymPy's {_describe(number)} is not a number derive handles", "source")
+        raise InputError(message("sympy.number", kind=_describe(number)), "source")
     return text, _ATOM if re.fullmatch(r"[0-9.e+]+", text) else _SUM  # signs and fractions get parentheses
 
 
 def _symbol(name: str) -> str:
     if not _NAME.match(name) or keyword.iskeyword(name):
-        raise InputError(f"the symbol name {name!r} cannot name a node (letters, digits and '_', starting with a "
-                         "letter)", "source")
+        raise InputError(message("sympy.symbol", name=repr(name)), "source")
     return name
 
 

@@ -14,7 +14,7 @@ from sympy import Expr
 
 from .backward import Derivation, derive
 from .check import CheckReport, check, close
-from .errors import CheckFailure, InputError
+from .errors import CheckFailure, InputError, message
 from .graph import exact, symbol
 from .input_syntax import parse_pairs
 from .notation import Grad, number_latex
@@ -145,7 +145,7 @@ class Walkthrough:
 def gradient_descent(derivation: Derivation, learning_rate: Expr, steps: int) -> tuple[Update, ...]:
     """Plain gradient descent on the ``wrt`` leaves: w ← w − η ∂f/∂w, each step checked like the first."""
     if derivation.point is None:
-        raise InputError("needs a point: give every leaf a value with `at`", "step")
+        raise InputError(message("step.needs_point"), "step")
     check_step_budget(derivation.graph, steps)
     updates = []
     current = derivation
@@ -205,15 +205,12 @@ def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, obje
     another optimiser. The learning rate stays the scenario's (its prose states it); ``steps`` and the
     optimiser's own hyper-parameters may be given."""
     if walk.name not in SHOW_SCENARIOS or not walk.updates:
-        raise InputError(f"{walk.name}: `optimizer` and `step` apply only to {', '.join(SHOW_SCENARIOS)} "
-                         "(use `explain` for your own computation)")
+        raise InputError.of("step.scenario_only", scenario=walk.name, scenarios=", ".join(SHOW_SCENARIOS))
     if optimizer is None:
-        raise InputError(f"{walk.name}: `step` needs `optimizer` (the scenario's own update is plain gradient "
-                         "descent)")
+        raise InputError.of("step.needs_optimizer", scenario=walk.name)
     pairs = parse_pairs(step_spec, "step") if step_spec is not None else {}
     eta = walk.updates[0].learning_rate
     if "lr" in pairs:
-        raise InputError(f"{walk.name} keeps the scenario's learning rate {number_latex(eta)}, which its text "
-                         "states (use `explain` to choose another)", "step")
+        raise InputError(message("step.scenario_rate", scenario=walk.name, rate=number_latex(eta)), "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
     return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))

@@ -34,7 +34,7 @@ from sympy import Expr
 
 from . import notation as nn
 from ..check import KINK_RADIUS, SYMBOLIC_OPS, close
-from ..errors import CheckFailure, InputError
+from ..errors import CheckFailure, InputError, message
 from ..rules import RULES
 from ..graph import DIGITS, MAX_MAGNITUDE, exact
 from .load import Network
@@ -337,7 +337,7 @@ def explain_network(network: Network) -> NetworkResult:
     try:
         result = derive_network(network)
     except InputError as exc:  # the numbers overflow: name the file, as the loader does
-        raise InputError(f"{network.source}: {exc}") from None
+        raise InputError.within(network.source, exc) from None
     return _with_check(result, check_network(result))
 
 
@@ -434,14 +434,14 @@ def _forward(network: Network, W: dict[int, Mat], b: dict[int, Mat], t: Mat) -> 
             a[l] = z[l].map(lambda value: activate(name, params, value))
     loss = loss_value(network.loss, a[L], t)
     if abs(float(loss)) > MAX_MAGNITUDE:
-        raise InputError("the loss is too large to show or check in float64; use smaller numbers")
+        raise InputError.of("network.loss_too_large")
     return Forward(z, a, z_terms, loss)
 
 
 def _bounded(z: Mat, layer: int) -> None:
     for value in z.entries():
         if abs(float(value)) > MAX_MAGNITUDE:
-            raise InputError(f"layer {layer}: z overflows float64 (|z| > 1e300); use smaller weights or inputs")
+            raise InputError(message("network.z_overflow"), message("network.where.layer", layer=layer))
 
 
 # --- checks -----------------------------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from typing import Any, Mapping
 
 import sympy
 
-from ..errors import InputError, shown
+from ..errors import InputError, Message, message, shown
 from ..files import decode, read_file
+from ..locales import catalog
 from ..notation import number_text
 from ..rules import DEFAULT_LEAKY_SLOPE
 
@@ -99,8 +100,7 @@ def read_network_file(path: str | Path) -> Network:
     name = shown(path)
     data = read_file(path, MAX_TEXT_BYTES)
     if len(data) > MAX_TEXT_BYTES:
-        raise InputError(f"{name}: the file is too large (the limit is {MAX_TEXT_BYTES} bytes; "
-                         f"a layer may have at most {MAX_UNITS} units)")
+        raise InputError(message("network.file_too_large", limit=MAX_TEXT_BYTES, units=MAX_UNITS), name)
     text = decode(data, str(path))
     return load_network(text, name)
 
@@ -110,7 +110,7 @@ def load_network(text: str, source: str = "<network>") -> Network:
     try:
         return _Loader(text).load(source)
     except InputError as exc:
-        raise InputError(f"{source}: {exc}") from None
+        raise InputError.within(source, exc) from None
 
 
 def to_toml(data: Mapping[str, object]) -> str:
@@ -122,30 +122,30 @@ def to_toml(data: Mapping[str, object]) -> str:
              if not (key == "layer" and tables is not None)]
     for index, table in enumerate(tables or ()):
         if not isinstance(table, Mapping):
-            raise InputError("expected [[layer]] tables, each with W and b", "layer")
+            raise InputError(message("network.layer_tables"), "layer")
         lines.append("[[layer]]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v, f'layer {index + 2}: {k}')}" for k, v in table.items())
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v, _in_layer(index + 2, k))}" for k, v in table.items())
     return "\n".join(lines) + "\n"
 
 
 def _toml_key(key: object) -> str:
     if not isinstance(key, str):
-        raise InputError(f"keys must be strings, got {key!r}")
+        raise InputError.of("network.key_not_string", key=shown(repr(key), 40))
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
-def _toml_value(value: object, where: str) -> str:
+def _toml_value(value: object, where: str | Message) -> str:
     if isinstance(value, bool):
-        raise InputError(f"{where}: expected a number, got {value!r}")
+        raise InputError(message("network.expected_number", kind=repr(value)), where)
     if isinstance(value, (int, float, Fraction, sympy.Rational)):
         if isinstance(value, (Fraction, sympy.Rational)) and Fraction(str(value)).denominator != 1:
-            raise InputError(f"{where}: {value} is a fraction; give its decimal (TOML has no fractions)")
+            raise InputError(message("network.fraction", value=shown(value, 40)), where)
         return repr(float(value)) if isinstance(value, float) else str(int(value))
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(item, where) for item in value) + "]"
-    raise InputError(f"{where}: expected numbers, lists of numbers or a string, got {type(value).__name__}")
+    raise InputError(message("network.value_kind", kind=type(value).__name__), where)
 
 
 class _Float(str):
@@ -160,230 +160,261 @@ class _Loader:
         text = self.text
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES:
-            raise InputError(f"{_longest_key(text)}the file is {size} bytes; the limit is {MAX_TEXT_BYTES} bytes "
-                             f"(a layer may have at most {MAX_UNITS} units)")
+            raise InputError(message("network.text_too_large", size=size, limit=MAX_TEXT_BYTES, units=MAX_UNITS),
+                             _longest_key(text))
         if "\x00" in text:
-            raise InputError("the file contains a NUL byte; a network file is TOML text")
+            raise InputError.of("network.nul")
         if not text.strip():
-            raise InputError("the network file is empty")
+            raise InputError.of("network.empty")
         try:
             data = tomllib.loads(text, parse_float=_Float)
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"not valid TOML: {exc}") from None
+            raise InputError(toml_problem(str(exc))) from None
         except RecursionError:
-            raise InputError("not valid TOML: nested too deeply") from None
+            raise InputError.of("network.toml_deep") from None
         except ValueError as exc:  # tomllib lets Python's int() limit through: an integer of over 4,300 digits
-            raise InputError(f"{_longest_key(text)}a number is too long to read ({str(exc).split(':')[0]})") from None
-        _no_unknown_keys(data, TOP_KEYS, "")
+            raise InputError(message("network.number_too_long", problem=str(exc).split(":")[0]),
+                             _longest_key(text)) from None
+        _no_unknown_keys(data, TOP_KEYS, None)
         for key in ("activation", "loss", "learning_rate", "input", "target", "layer"):
             if key not in data:
-                raise InputError(f"missing key '{key}'{_HINTS[key]}")
+                raise InputError.of("network.missing_key_hint", key=key, hint=message(f"network.hint.{key}",
+                                                                                      choices=_HINT_CHOICES.get(key)))
 
         activation = _choice(data["activation"], "activation", ACTIVATIONS)
         loss = _choice(data["loss"], "loss", LOSSES)
         if activation == "leaky_relu":
             slope = _number(data.get("leaky_slope", _Float(DEFAULT_LEAKY_SLOPE)), "leaky_slope")
         elif "leaky_slope" in data:
-            raise InputError(f"leaky_slope: only used with activation = \"leaky_relu\" (activation is "
-                             f"\"{activation}\")")
+            raise InputError(message("network.leaky_slope", activation=activation), "leaky_slope")
         else:
             slope = None
         learning_rate = _number(data["learning_rate"], "learning_rate")
         if learning_rate <= 0:
-            raise InputError(f"learning_rate: must be positive, got {number_text(learning_rate)}")
+            raise InputError(message("network.rate_positive", value=number_text(learning_rate)), "learning_rate")
 
         layers = data["layer"]
         if not isinstance(layers, list) or not all(isinstance(t, dict) for t in layers):
-            raise InputError("layer: expected [[layer]] tables, each with W and b")
+            raise InputError(message("network.layer_tables"), "layer")
         if not layers:
-            raise InputError("layer: the network needs at least one [[layer]] table")
+            raise InputError(message("network.no_layer"), "layer")
         if len(layers) + 1 > MAX_LAYERS:
-            raise InputError(f"layer: {len(layers)} [[layer]] tables make L = {len(layers) + 1} layers; "
-                             f"the limit is L = {MAX_LAYERS}")
+            raise InputError(message("network.too_many_layers", tables=len(layers), depth=len(layers) + 1,
+                                     limit=MAX_LAYERS), "layer")
 
         inputs, batched = _samples(data["input"], "input")
         targets, target_batched = _samples(data["target"], "target")
         if batched != target_batched:
-            raise InputError("target: " + ("is a batch (a list of samples) but input is a single sample"
-                                           if target_batched else
-                                           "is a single sample but input is a batch (a list of samples)"))
+            raise InputError(message("network.target_batch" if target_batched else "network.target_single"),
+                             "target")
         if len(targets) != len(inputs):
-            raise InputError(f"target: has {len(targets)} samples but input has {len(inputs)}")
+            raise InputError(message("network.target_samples", targets=len(targets), inputs=len(inputs)), "target")
 
         weights, biases = [], []
         previous = len(inputs[0])
         parameters = 0
         for index, table in enumerate(layers):
             layer = index + 2
-            where = f"layer {layer}"
-            _no_unknown_keys(table, LAYER_KEYS, where + ": ")
+            where = message("network.where.layer", layer=layer)
+            _no_unknown_keys(table, LAYER_KEYS, where)
             for key in LAYER_KEYS:
                 if key not in table:
-                    raise InputError(f"{where}: missing key '{key}'")
-            W = _matrix(table["W"], f"{where}: W")
-            b = _vector(table["b"], f"{where}: b")
+                    raise InputError(message("network.missing_key", key=key), where)
+            W = _matrix(table["W"], _in_layer(layer, "W"))
+            b = _vector(table["b"], _in_layer(layer, "b"))
             if len(W[0]) != previous:
-                before = "layer 1 (the input)" if layer == 2 else f"layer {layer - 1}"
-                raise InputError(f"{where}: W has {len(W[0])} columns but {before} has {previous} "
-                                 f"unit{'s' if previous != 1 else ''}")
+                before = (message("network.where.input_layer") if layer == 2
+                          else message("network.where.layer", layer=layer - 1))
+                raise InputError(message("network.columns", columns=len(W[0]), before=before, units=_units(previous)), where)
             if len(b) != len(W):
-                raise InputError(f"{where}: b has {len(b)} entries but W has {len(W)} rows "
-                                 f"(one bias per unit of layer {layer})")
+                raise InputError(message("network.biases", entries=len(b), rows=len(W), layer=layer), where)
             parameters += len(W) * (len(W[0]) + 1)
             if parameters > MAX_PARAMETERS:
-                raise InputError(f"{where}: the network has more than {MAX_PARAMETERS} weights and biases "
-                                 f"(the limit)")
+                raise InputError(message("network.too_many_parameters", limit=MAX_PARAMETERS), where)
             weights.append(W)
             biases.append(b)
             previous = len(W)
 
         if len(targets[0]) != previous:
-            raise InputError(f"target: has {len(targets[0])} values but the output layer (layer "
-                             f"{len(layers) + 1}) has {previous} unit{'s' if previous != 1 else ''}")
+            raise InputError(message("network.target_values", values=len(targets[0]), layer=len(layers) + 1,
+                                     units=_units(previous)), "target")
         if parameters * len(inputs) > MAX_WORK:
-            raise InputError(f"input: {len(inputs)} samples × {parameters} parameters is more than the limit of "
-                             f"{MAX_WORK}")
+            raise InputError(message("network.too_much_work", samples=len(inputs), parameters=parameters,
+                                     limit=MAX_WORK), "input")
         if loss == "cross_entropy":
             _probabilities(targets, batched)
         return Network(source, text, activation, slope, loss, learning_rate, tuple(weights), tuple(biases),
                        tuple(inputs), tuple(targets), batched)
 
 
-_HINTS = {
-    "activation": f" (one of {', '.join(ACTIVATIONS)})",
-    "loss": f" (one of {', '.join(LOSSES)})",
-    "learning_rate": " (a positive number such as 0.1)",
-    "input": " (a list of numbers, or a list of samples)",
-    "target": " (a list of numbers, or a list of samples)",
-    "layer": " (one [[layer]] table with W and b per layer after the input)",
-}
+_HINT_CHOICES = {"activation": ", ".join(ACTIVATIONS), "loss": ", ".join(LOSSES)}
+"""The choices a missing key's hint lists (``network.hint.<key>``)."""
+
+Where = str | Message
+"""Where in the file a problem is: a top-level key as written (``input``) or a `Message` (``layer 2: W row 1``)."""
 
 
-def _longest_key(text: str) -> str:
-    """For an oversized file or number: the key on its longest line, as a hint ("layer 2: b: "), or nothing."""
+def _in_layer(layer: int, key: object) -> Message:
+    return message("network.where.in_layer", layer=layer, key=key)
+
+
+_TOML_PLACE = re.compile(r"(?P<problem>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)", re.S)
+
+
+def toml_problem(text: str) -> Message:
+    """tomllib's error (``Invalid value (at line 7, column 17)``) as a catalog sentence: tomllib's descriptions are
+    the English entries of ``error.network.toml_problem`` (a ``{detail}`` stands for what it quotes); one it does
+    not list is kept in tomllib's words."""
+    place = _TOML_PLACE.fullmatch(text)
+    if place is None:
+        return message("network.toml", problem=text)
+    problem: Message | str = place["problem"]
+    prefix = "error.network.toml_problem."
+    for key, english in catalog("en").items():
+        pattern = re.escape(english).replace(re.escape("{detail}"), "(?P<detail>.+)")
+        found = key.startswith(prefix) and re.fullmatch(pattern, place["problem"], re.S)
+        if found:
+            problem = message(key[len("error."):], detail=found.groupdict().get("detail"))
+            break
+    if place["line"] is None:
+        return message("network.toml_end", problem=problem)
+    return message("network.toml_at", problem=problem, line=place["line"], column=place["column"])
+
+
+def _units(count: int) -> Message:
+    return message("network.unit" if count == 1 else "network.units", count=count)
+
+
+def _longest_key(text: str) -> Message | None:
+    """For an oversized file or number: the key on its longest line, as a hint (``layer 2: b (line 5)``)."""
     lines = text.splitlines() or [text]
     longest = max(range(len(lines)), key=lambda i: len(lines[i]))
     match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", lines[longest][:200])
     if not match:
-        return ""
+        return None
     layer = sum(1 for line in lines[:longest] if re.match(r"\s*\[\[\s*layer\s*\]\]", line))
-    return (f"layer {layer + 1}: " if layer else "") + f"{match.group(1)} (line {longest + 1}): "
+    key = message("network.where.line", key=match.group(1), line=longest + 1)
+    return _in_layer(layer + 1, key) if layer else key
 
 
-def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], where: Where | None) -> None:
     for key in table:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
-            raise InputError(f"{where}unknown key '{shown(key)}'{hint}")
+            problem = (message("network.unknown_key_close", key=shown(key), close=close[0]) if close
+                       else message("network.unknown_key", key=shown(key), allowed=", ".join(allowed)))
+            raise InputError(problem, where)
 
 
 def _choice(value: object, key: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str):
-        raise InputError(f"{key}: expected a name in quotes (one of {', '.join(allowed)}), got {_kind(value)}")
+        raise InputError(message("network.expected_name", choices=", ".join(allowed), kind=_kind(value)), key)
     if value not in allowed:
-        extra = ""
-        if key == "activation" and value == "softmax":
-            extra = "; softmax is the output of loss = \"cross_entropy\", not an activation of its own"
-        raise InputError(f"{key}: unknown {key} '{shown(value, 40)}' (choose from {', '.join(allowed)}){extra}")
+        softmax = key == "activation" and value == "softmax"
+        raise InputError(message("network.softmax" if softmax else "network.unknown_choice", key=key,
+                                 value=shown(value, 40), choices=", ".join(allowed)), key)
     return value
 
 
-def _kind(value: object) -> str:
+def _kind(value: object) -> Message:
     if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str) and not isinstance(value, _Float):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (int, _Float)):
-        return "a number"
-    return "a date or time"
+        kind = "boolean"
+    elif isinstance(value, str) and not isinstance(value, _Float):
+        kind = "string"
+    elif isinstance(value, list):
+        kind = "list"
+    elif isinstance(value, dict):
+        kind = "table"
+    elif isinstance(value, (int, _Float)):
+        kind = "number"
+    else:
+        kind = "date"
+    return message(f"network.kind.{kind}")
 
 
-def _number(value: object, where: str) -> Number:
+def _number(value: object, where: Where) -> Number:
     """An exact rational from a TOML integer or float; rejects NaN, inf, non-numbers and extreme values."""
     if isinstance(value, bool) or not isinstance(value, (int, _Float)):
-        raise InputError(f"{where}: expected a number, got {_kind(value)}")
+        raise InputError(message("network.expected_number", kind=_kind(value)), where)
     if isinstance(value, _Float):
         text = value.replace("_", "")
         if text.lstrip("+-") in ("nan", "inf"):
-            raise InputError(f"{where}: {text} is not a finite number")
+            raise InputError(message("network.not_finite", value=text), where)
         if len(text) > 100:
-            raise InputError(f"{where}: the number has more than 100 characters")
+            raise InputError(message("network.number_chars", limit=100), where)
         exact = Fraction(text)
         if exact.denominator > 10 ** MAX_DECIMALS:
-            raise InputError(f"{where}: {text} has more than {MAX_DECIMALS} decimal places")
+            raise InputError(message("network.decimals", value=text, limit=MAX_DECIMALS), where)
     else:
         exact = Fraction(value)
     if abs(exact) > MAX_MAGNITUDE:
-        raise InputError(f"{where}: {shown(value, 30)} is too large (the limit is 10^6 in magnitude)")
+        raise InputError(message("network.magnitude", value=shown(value, 30)), where)
     return sympy.Rational(exact.numerator, exact.denominator)
 
 
-def _vector(value: object, where: str) -> Vector:
+def _vector(value: object, where: Where) -> Vector:
     if not isinstance(value, list):
-        raise InputError(f"{where}: expected a list of numbers, got {_kind(value)}")
+        raise InputError(message("network.expected_list", kind=_kind(value)), where)
     if not value:
-        raise InputError(f"{where}: is empty")
+        raise InputError(message("network.is_empty"), where)
     if len(value) > MAX_UNITS:
-        raise InputError(f"{where}: has {len(value)} entries; the limit is {MAX_UNITS} units per layer")
-    return tuple(_number(v, f"{where} entry {k}") for k, v in enumerate(value, 1))
+        raise InputError(message("network.too_many_entries", entries=len(value), limit=MAX_UNITS), where)
+    return tuple(_number(v, message("network.where.entry", where=where, index=k)) for k, v in enumerate(value, 1))
 
 
-def _matrix(value: object, where: str) -> tuple[Vector, ...]:
+def _matrix(value: object, where: Where) -> tuple[Vector, ...]:
     if not isinstance(value, list) or (value and not all(isinstance(r, list) for r in value)):
-        raise InputError(f"{where}: expected a list of rows (a list of lists of numbers), got "
-                         f"{_kind(value) if not isinstance(value, list) else 'a list of numbers'}")
+        kind = _kind(value) if not isinstance(value, list) else message("network.kind.numbers")
+        raise InputError(message("network.expected_rows", kind=kind), where)
     if not value:
-        raise InputError(f"{where}: is empty")
+        raise InputError(message("network.is_empty"), where)
     if len(value) > MAX_UNITS:
-        raise InputError(f"{where}: has {len(value)} rows; the limit is {MAX_UNITS} units per layer")
+        raise InputError(message("network.too_many_rows", rows=len(value), limit=MAX_UNITS), where)
     rows = []
     for j, row in enumerate(value, 1):
         if not row:
-            raise InputError(f"{where}: row {j} is empty")
+            raise InputError(message("network.row_empty", row=j), where)
         if len(row) > MAX_UNITS:
-            raise InputError(f"{where}: row {j} has {len(row)} entries; the limit is {MAX_UNITS} units per layer")
+            raise InputError(message("network.row_too_long", row=j, entries=len(row), limit=MAX_UNITS), where)
         if j > 1 and len(row) != len(value[0]):
-            raise InputError(f"{where}: row {j} has {len(row)} entries but row 1 has {len(value[0])} "
-                             "(every row needs one weight per unit of the previous layer)")
-        rows.append(tuple(_number(v, f"{where} row {j}, column {i}") for i, v in enumerate(row, 1)))
+            raise InputError(message("network.row_length", row=j, entries=len(row), first=len(value[0])), where)
+        rows.append(tuple(_number(v, message("network.where.cell", where=where, row=j, column=i))
+                          for i, v in enumerate(row, 1)))
     return tuple(rows)
 
 
 def _samples(value: object, key: str) -> tuple[list[Vector], bool]:
     """One sample (a list of numbers) or a batch (a non-empty list of lists of the same length)."""
     if not isinstance(value, list):
-        raise InputError(f"{key}: expected a list of numbers or a list of samples, got {_kind(value)}")
+        raise InputError(message("network.expected_samples", kind=_kind(value)), key)
     if not value:
-        raise InputError(f"{key}: is empty")
+        raise InputError(message("network.is_empty"), key)
     if all(isinstance(v, list) for v in value):
         if len(value) > MAX_SAMPLES:
-            raise InputError(f"{key}: has {len(value)} samples; the limit is {MAX_SAMPLES}")
+            raise InputError(message("network.too_many_samples", samples=len(value), limit=MAX_SAMPLES), key)
         samples = []
         for n, sample in enumerate(value, 1):
-            vec = _vector(sample, f"{key}: sample {n}")
+            vec = _vector(sample, message("network.where.sample", where=key, sample=n))
             if samples and len(vec) != len(samples[0]):
-                raise InputError(f"{key}: sample {n} has {len(vec)} values but sample 1 has {len(samples[0])}")
+                raise InputError(message("network.sample_length", sample=n, values=len(vec),
+                                         first=len(samples[0])), key)
             samples.append(vec)
         return samples, True
     if any(isinstance(v, list) for v in value):
-        raise InputError(f"{key}: mixes numbers and lists; give one sample [x, y, …] or a batch [[…], […]]")
+        raise InputError(message("network.mixed"), key)
     return [_vector(value, key)], False
 
 
 def _probabilities(targets: list[Vector], batched: bool) -> None:
     """Cross-entropy with a softmax output needs each sample's targets to be a probability vector."""
+    def refuse(problem: Message, sample: int) -> InputError:
+        return InputError(message("network.in_sample", sample=sample, problem=problem) if batched else problem,
+                          "target")
+
     for n, sample in enumerate(targets, 1):
-        where = f"target: sample {n}" if batched else "target:"
         for k, t in enumerate(sample, 1):
             if t < 0:
-                raise InputError(f"{where} unit {k} is {number_text(t)}, a negative number; cross_entropy targets are "
-                                 "probabilities")
+                raise refuse(message("network.negative_target", unit=k, value=number_text(t)), n)
         total = sum(sample, sympy.Integer(0))
         if total != 1:
-            raise InputError(f"{where} sums to {number_text(total)}; with cross_entropy each sample's targets must "
-                             "sum to 1 (one-hot labels or probabilities)")
+            raise refuse(message("network.target_sum", total=number_text(total)), n)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..errors import DeriveError, InputError, shown
+from ..errors import DeriveError, InputError, message, shown
 from ..locales import catalog
 from ..notation import SIGNIFICANT_DIGITS, chain_latex
 from ..scenarios import build
@@ -104,7 +104,7 @@ def parse_count(text: object) -> int:
     """``--blanks``: a whole number of at least 1 (a `str` from the command line, or an `int`)."""
     value = _whole(text)
     if value is None or value < 1:
-        raise InputError(f"--blanks: expected a whole number of at least 1, got '{shown(text)}'")
+        raise InputError(message("exercise.blanks", value=shown(text)), "--blanks")
     return value
 
 
@@ -112,7 +112,7 @@ def parse_seed(text: object) -> int:
     """``--seed``: a whole number from 0 to `MAX_SEED`."""
     value = _whole(text)
     if value is None or not 0 <= value <= MAX_SEED:
-        raise InputError(f"--seed: expected a whole number from 0 to 2**63 - 1, got '{shown(text)}'")
+        raise InputError(message("exercise.seed", value=shown(text)), "--seed")
     return value
 
 
@@ -182,7 +182,7 @@ def make_sheet(walk: "Walkthrough", blanks: int = DEFAULT_BLANKS, seed: int = DE
     candidates = [c for c in walk_chains(context)  # a chain that the split would not give back is left whole
                   if len(c.members) > 1 and c.latex == chain_text(context, c.place)]
     if not candidates:
-        raise InputError(f"the walk-through of '{walk.name}' has no equation chain that could take a blank")
+        raise InputError.of("exercise.no_chain", scenario=walk.name)
     rng = random.Random(seed)
     chosen = sorted(rng.sample(range(len(candidates)), min(count, len(candidates))))
     picked = tuple(Blank(k, candidates[i], rng.randrange(1, len(candidates[i].members)))
@@ -266,7 +266,7 @@ def render_exercise(walk: "Walkthrough", sheet: Sheet, fmt: str = "markdown", la
     """The worksheet (``key=False``) or its answer key as a document in ``fmt`` (markdown or latex) and ``lang``."""
     check_language(lang)
     if fmt not in FORMATS:
-        raise InputError(f"exercise sheets come in {' and '.join(FORMATS)}, not {shown(fmt)}")
+        raise InputError.of("exercise.format", formats=", ".join(FORMATS), name=shown(fmt))
     context = exercise_context(walk, sheet, fmt, lang)
     context["is_key"] = key
     return tidy(fill(REGISTRY[fmt].templates["exercise"], context, user_templates, REGISTRY[fmt].tex))

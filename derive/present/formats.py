@@ -120,14 +120,16 @@ def tex_engine(lang: str) -> str:
 
 def check_language(lang: str) -> None:
     if lang not in LANGUAGES:
-        raise InputError(f"unknown language '{shown(lang)}' (choose from {', '.join(LANGUAGES)})")
+        raise InputError.of("choice.language", name=shown(lang), choices=", ".join(LANGUAGES))
 
 
 def check_choice(kind: str, fmt: str, lang: str) -> Format:
     """The format ``fmt`` for a document of ``kind``; an input error naming the choices when either is unknown."""
     choices = formats_for(kind)
     if fmt not in choices:
-        what = "" if kind in ("walkthrough", "network") else f" for {kind if kind != 'report' else 'verify'}"
-        raise InputError(f"unknown format '{shown(fmt)}'{what} (choose from {', '.join(choices)})")
+        if kind == "exercise":
+            raise InputError.of("exercise.format", formats=", ".join(choices), name=shown(fmt))
+        key = "choice.verify_format" if kind == "report" else "choice.format"
+        raise InputError.of(key, name=shown(fmt), choices=", ".join(choices))
     check_language(lang)
     return FORMATS[fmt]

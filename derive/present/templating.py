@@ -27,7 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from ..clock import time_limit
-from ..errors import DeriveError, InputError, shown
+from ..errors import DeriveError, InputError, Message, message, shown
 from ..files import decode, read_file, shipped_folder
 
 RENDER_SECONDS = 10.0
@@ -47,16 +47,23 @@ class OutputTooLarge(Exception):
     """A template wrote more than `MAX_OUTPUT_CHARS`."""
 
 
+class TemplateLimit(SecurityError):
+    """A sandbox limit a template ran into, as a catalog sentence (English in ``str()``, as Jinja shows it)."""
+
+    def __init__(self, sentence: Message) -> None:
+        super().__init__(sentence.render("en"))
+        self.sentence = sentence
+
+
 def _refuse_large(values: Any) -> None:
     for value in values:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
-            raise SecurityError(f"the number {shown(value, 20)} is too large for a template (the limit is "
-                                f"{MAX_ARGUMENT})")
+            raise TemplateLimit(message("template.number", number=shown(value, 20), limit=MAX_ARGUMENT))
 
 
 def _refuse_wide_format(text: Any) -> None:
     if isinstance(text, str) and _WIDE_FORMAT.search(text):
-        raise SecurityError("a format width or precision of 7 digits or more is refused in templates")
+        raise TemplateLimit(message("template.format_width"))
 
 
 def _size(value: Any) -> int:
@@ -75,11 +82,11 @@ class Sandbox(SandboxedEnvironment):
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and isinstance(left, (int, float)):
             if abs(right) > MAX_EXPONENT or (abs(left) > 1 and abs(right) * math.log10(abs(left)) > MAX_POWER_DIGITS):
-                raise SecurityError(f"{shown(left, 20)} ** {shown(right, 20)} is too large for a template")
+                raise TemplateLimit(message("template.power", base=shown(left, 20), exponent=shown(right, 20)))
         if operator == "*" and isinstance(left, int) != isinstance(right, int):
             count = left if isinstance(left, int) else right
             if isinstance(count, int) and abs(count) * max(_size(left), _size(right)) > MAX_ARGUMENT:
-                raise SecurityError(f"a repetition of more than {MAX_ARGUMENT} items is refused in templates")
+                raise TemplateLimit(message("template.repetition", limit=MAX_ARGUMENT))
         if operator == "%":
             _refuse_wide_format(left)
         return super().call_binop(context, operator, left, right)
@@ -115,11 +122,11 @@ class FolderLoader(jinja2.BaseLoader):
             raise jinja2.TemplateNotFound(template)
         real = os.path.realpath(path)
         if os.path.commonpath([real, self.folder]) != self.folder:
-            raise InputError(f"--templates: {shown(path)} is a symbolic link out of the templates folder "
-                             f"(to {shown(real)}); only links within the folder are followed")
+            raise InputError(message("template.link_out", path=shown(path), target=shown(real)), "user_templates")
         data = read_file(real, MAX_TEMPLATE_BYTES)
         if len(data) > MAX_TEMPLATE_BYTES:
-            raise InputError(f"--templates: {shown(path)} is larger than {MAX_TEMPLATE_BYTES // 1024} KiB")
+            raise InputError(message("template.too_large", path=shown(path), limit=MAX_TEMPLATE_BYTES // 1024),
+                             "user_templates")
         modified = os.stat(real).st_mtime_ns
         return decode(data, path), path, lambda: _mtime(real) == modified
 
@@ -145,7 +152,7 @@ def render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str
         for piece in template.generate(context):
             size += len(piece)
             if size > MAX_OUTPUT_CHARS:
-                raise OutputTooLarge(f"the template's output is larger than {MAX_OUTPUT_CHARS // 1024 ** 2} MiB")
+                raise OutputTooLarge()
             batch.append(piece)
             if len(batch) >= 4096:
                 pieces.append("".join(batch))
@@ -161,16 +168,21 @@ def template_error(exc: BaseException, name: str, user_folder: str) -> InputErro
         if not isinstance(exc, (RenderTimeout, OutputTooLarge, jinja2.TemplateSyntaxError)):
             return None
         place = place or (name, None)
-    where = f"{shown(place[0])}, line {place[1]}" if place[1] else shown(place[0])
+    where = (message("template.place_line", file=shown(place[0]), line=place[1]) if place[1]
+             else message("template.place", file=shown(place[0])))
     if isinstance(exc, RenderTimeout):
-        return InputError(f"--templates: {where}: the template ran for more than {RENDER_SECONDS:g} s")
-    if isinstance(exc, RecursionError):
-        return InputError(f"--templates: {where}: the template recurses too deeply")
-    if isinstance(exc, jinja2.TemplateError) and exc.message:
-        return InputError(f"--templates: {where}: {shown(exc.message)}")
-    if isinstance(exc, OutputTooLarge):
-        return InputError(f"--templates: {where}: {exc}")
-    return InputError(f"--templates: {where}: {type(exc).__name__}: {shown(str(exc) or '-')}")
+        problem = message("template.timeout", seconds=f"{RENDER_SECONDS:g}")
+    elif isinstance(exc, RecursionError):
+        problem = message("template.recursion")
+    elif isinstance(exc, TemplateLimit):
+        problem = exc.sentence
+    elif isinstance(exc, jinja2.TemplateError) and exc.message:
+        problem = message("template.jinja", problem=shown(exc.message))
+    elif isinstance(exc, OutputTooLarge):
+        problem = message("template.output_too_large", limit=MAX_OUTPUT_CHARS // 1024 ** 2)
+    else:
+        problem = message("template.exception", kind=type(exc).__name__, problem=shown(str(exc) or "-"))
+    return InputError(message("located", where=where, problem=problem), "user_templates")
 
 
 def _template_place(exc: BaseException, name: str) -> tuple[str, int | None] | None:

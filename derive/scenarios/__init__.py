@@ -14,5 +14,5 @@ SCENARIOS = ("toast", "linear-model", "sigmoid-sse", "softmax-cross-entropy", "d
 
 def build(name: str) -> Walkthrough:
     if name not in SCENARIOS:
-        raise InputError(f"unknown scenario '{shown(name)}' (run 'derive list'; choose from {', '.join(SCENARIOS)})")
+        raise InputError.of("choice.scenario", name=shown(name), choices=", ".join(SCENARIOS))
     return import_module(f"{__name__}.{name.replace('-', '_')}").build()

@@ -93,6 +93,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import Message, message
 from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
 from ..errors import InputError
@@ -113,27 +114,27 @@ def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
         text = text[1:]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        return Report(error=ReportError(None, "the document is empty"))
+        return Report(error=ReportError.of(None, message("verify.empty")))
     try:
         return analyse(text, time_limit)
     except RecursionError:
-        return Report(error=ReportError(None, "the maths is nested too deeply"))
+        return Report(error=ReportError.of(None, message("verify.too_deep")))
 
 
 def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
     """As `verify_text`, from bytes: more than 256 KiB or anything but UTF-8 is an error report (exit 2)."""
     if len(data) > MAX_DOCUMENT_BYTES:
-        return Report(error=ReportError(None, f"the document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB"))
+        return Report(error=ReportError.of(None, message("verify.too_large", limit=MAX_DOCUMENT_BYTES // 1024)))
     if not data.strip():
-        return Report(error=ReportError(None, "the document is empty"))
+        return Report(error=ReportError.of(None, message("verify.empty")))
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
-        return Report(error=ReportError(line, "the document contains NUL bytes; it does not look like a text file"))
+        return Report(error=ReportError.of(line, message("verify.nul")))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return Report(error=ReportError(line, "the document is not UTF-8 text (save it as UTF-8)"))
+        return Report(error=ReportError.of(line, message("verify.not_utf8")))
     return verify_text(text, time_limit=time_limit)
 
 
@@ -142,7 +143,8 @@ def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
     try:
         data = read_file(path, MAX_DOCUMENT_BYTES)
     except InputError as exc:
-        return Report(error=ReportError(None, str(exc)))
+        whole = exc.whole()
+        return Report(error=ReportError.of(None, whole) if isinstance(whole, Message) else ReportError(None, whole))
     return verify_bytes(data, time_limit=time_limit)
 
 

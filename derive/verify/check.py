@@ -15,6 +15,7 @@ import mpmath
 import sympy
 
 from .. import clock
+from ..errors import Message, message
 from ..notation import latex, number_latex
 from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .model import (DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
@@ -116,7 +117,15 @@ class Reading:
 @dataclass(frozen=True)
 class ReportError:
     line: int | None
-    message: str
+    message: str  # English, as reports and JSON carry it
+    localized: Message | None = None  # the same sentence in every language, when the catalogs hold it
+
+    @classmethod
+    def of(cls, line: int | None, sentence: Message) -> "ReportError":
+        return cls(line, sentence.render("en"), sentence)
+
+    def text(self, lang: str) -> str:
+        return self.localized.render(lang) if self.localized is not None else self.message
 
 
 @dataclass(frozen=True)
@@ -1362,7 +1371,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     except Problem as exc:
         return Report(error=ReportError(exc.line, exc.message))
     except RecursionError:
-        return Report(error=ReportError(None, "the maths is nested too deeply"))
+        return Report(error=ReportError.of(None, message("verify.too_deep")))
     claims: list[ClaimResult] = []
     skipped = list(document.skipped)
     deadline = None if not time_limit_seconds else time.monotonic() + DOCUMENT_BUDGET * time_limit_seconds
