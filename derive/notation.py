@@ -466,6 +466,8 @@ class Softmax(sympy.Function):
 SIGNIFICANT_DIGITS = 6
 MAX_EXACT_DIGITS = 12
 MAX_PLACES = 12  # an exact decimal with more places (or an integer with more digits) is written with a power of ten
+MIN_POSITIONAL_EXPONENT = -4  # a number below 10⁻⁴ (0.0001) is written with a power of ten, exact or not: ε = 10⁻¹⁰,
+# not 0.0000000001, whose zeros a reader must count
 
 
 @dataclass(frozen=True)
@@ -517,7 +519,10 @@ def text_latex(text: str) -> str:
     if not match:
         return text
     mantissa, sign, exponent = match.groups()
-    return mantissa + r" \times 10^{" + ("-" if sign == "-" else "") + str(int(exponent)) + "}"
+    power = r"10^{" + ("-" if sign == "-" else "") + str(int(exponent)) + "}"
+    if mantissa in ("1", "-1"):  # 10^{-10}, not 1 \times 10^{-10}
+        return mantissa[:-1] + power
+    return mantissa + r" \times " + power
 
 
 def _fraction(value) -> Fraction:
@@ -556,10 +561,12 @@ def _exact_digits(magnitude: Fraction, exponent: int) -> str | None:
 
 
 def _positional(d: Digits) -> bool:
+    if d.exponent < MIN_POSITIONAL_EXPONENT:
+        return False
     if d.exact:
         places = max(len(d.digits) - 1 - d.exponent, 0)
         return places <= MAX_PLACES and d.exponent < MAX_PLACES
-    return -4 <= d.exponent < SIGNIFICANT_DIGITS
+    return d.exponent < SIGNIFICANT_DIGITS
 
 
 def _positional_text(d: Digits) -> str:

@@ -128,6 +128,17 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Fold:
+    """A batch shown through one sample: the generic sections (forward table, backward steps, gradients collected,
+    the tables after an update) list only the ``shown`` nodes, and the paragraph ``note`` says where the other
+    samples' numbers are (the scenario's own sections, in vector or table form). The derivation, its checks and
+    the JSON keep every node."""
+
+    shown: frozenset[str]
+    note: Text
+
+
+@dataclass(frozen=True)
 class Walkthrough:
     name: str  # scenario name, or "explain"
     source: str  # what the user typed, or the scenario's program
@@ -136,6 +147,7 @@ class Walkthrough:
     updates: tuple[Update, ...] = ()
     intro: tuple[Section, ...] = ()  # before the forward pass (the setting, the story)
     extra: tuple[Section, ...] = ()  # after the gradients (closed forms, vector forms, recurrences)
+    fold: Fold | None = None  # a batch shown through one sample; None: every node is shown
 
     @property
     def images(self) -> tuple[Image, ...]:
@@ -183,7 +195,7 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         optimizer: Settings | None = None) -> Walkthrough:
+         optimizer: Settings | None = None, fold: Fold | None = None) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
     report = check(derivation)
@@ -192,7 +204,9 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
         updates = optimize(derivation, optimizer)
     else:
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
-    return Walkthrough(name, source, derivation, report, updates, intro, extra)
+    if fold is not None and not fold.shown <= {n.name for n in derivation.graph.nodes}:
+        raise ValueError(f"{name}: the fold names nodes the graph does not have")
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold)
 
 
 SHOW_SCENARIOS = ("toast", "linear-model")

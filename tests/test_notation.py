@@ -117,7 +117,8 @@ def _exponent(value: Fraction) -> int:
     (Fraction(1234567890125, 10 ** 13), "0.123457"),  # 13 significant digits: rounded
     (Fraction(123456789012, 10 ** 12), "0.123456789012"),  # 12: exact
     (Fraction(10 ** 11), "100000000000"), (Fraction(10 ** 12), "1e+12"),  # 12 integer digits at most, positional
-    (Fraction(25, 10 ** 12), "0.000000000025"),  # exact, 12 places: positional
+    (Fraction(25, 10 ** 12), "2.5e-11"),  # exact, but below 1e-4: with a power of ten (issue 17: ε = 10^{-10})
+    (Fraction(1, 10 ** 4), "0.0001"), (Fraction(1, 10 ** 5), "1e-05"),  # the boundary, exact values
     (Fraction(25, 10 ** 13), "2.5e-12"),  # exact, 13 places: with a power of ten
     (Fraction(-7, 8), "-0.875"), (Fraction(1, 1024), "0.0009765625"),
     (Fraction(1, 2 ** 30), "9.31323e-10"),  # 21 digits: rounded, and below 1e-4 written with a power of ten
@@ -128,6 +129,14 @@ def _exponent(value: Fraction) -> int:
 ])
 def test_the_boundaries(value, text):
     assert number_text(value) == text
+
+
+@pytest.mark.parametrize("value, latex_text", [
+    (Fraction(1, 10 ** 10), "10^{-10}"), (Fraction(-1, 10 ** 8), "-10^{-8}"), (Fraction(15, 10 ** 6), r"1.5 \times 10^{-5}"),
+    (Fraction(1, 10 ** 4), "0.0001")])
+def test_small_exact_numbers_print_with_a_power_of_ten(value, latex_text):
+    """ε = 10^{-10} as a reader writes it, not 0.0000000001 (issue 17); a mantissa of 1 is not written."""
+    assert number_latex(value) == latex_text
 
 
 @pytest.mark.parametrize("value", [
@@ -156,7 +165,11 @@ def test_number_latex_is_the_text_in_maths():
         text = number_text(value)
         written = number_latex(value)
         match = re.fullmatch(r"(-?[\d.]+) \\times 10\^\{(-?\d+)\}", written)
-        if match:
+        power = re.fullmatch(r"(-?)10\^\{(-?\d+)\}", written)  # a mantissa of 1 is not written (10^{-10})
+        if power:
+            sign, exponent = power.groups()
+            assert "e" in text and Fraction(sign + "1") * Fraction(10) ** int(exponent) == Fraction(text)
+        elif match:
             mantissa, exponent = match.groups()
             assert "e" in text and Fraction(mantissa) * Fraction(10) ** int(exponent) == Fraction(text)
         else:

@@ -15,7 +15,8 @@ from derive.notation import Shown, latex, number_latex, number_text
 @pytest.mark.parametrize("value, text", [
     (sympy.Integer(-4), "-4"), (sympy.Rational(18, 25), "0.72"), (sympy.Rational(-1, 2), "-0.5"),
     (sympy.Integer(1444), "1444"), (sympy.Integer(0), "0"), (3, "3"), (Fraction(7, 5), "1.4"),
-    (sympy.Rational(1, 10), "0.1"), (sympy.Rational(-1, 5), "-0.2"), (sympy.Rational(1, 10 ** 8), "0.00000001"),
+    (sympy.Rational(1, 10), "0.1"), (sympy.Rational(-1, 5), "-0.2"), (sympy.Rational(1, 10 ** 8), "1e-08"),  # exact, but below 1e-4: a power of ten (issue 17)
+    
     (sympy.Rational(99399533824, 10 ** 10), "9.9399533824"),  # 11 significant digits, exact
     (sympy.Rational(1, 3), "0.333333"), (sympy.Rational(2, 3), "0.666667"), (sympy.Rational(-72, 53), "-1.35849"),
     (1 / (1 + sympy.exp(-1)), "0.731059"), (sympy.Float("0.000012345", 30), "1.2345e-05"),
@@ -37,7 +38,8 @@ def test_a_seven_digit_tie_is_exact_not_rounded():
 
 
 @pytest.mark.parametrize("value, latex_text", [
-    (sympy.Float("0.000012345", 30), r"1.2345 \times 10^{-5}"), (sympy.Integer(10) ** 30, r"1 \times 10^{30}"),
+    (sympy.Float("0.000012345", 30), r"1.2345 \times 10^{-5}"), (sympy.Integer(10) ** 30, r"10^{30}"),  # a mantissa of 1 is not written (issue 17: ε = 10^{-10})
+    
     (sympy.Rational(-1, 3), "-0.333333"), (sympy.Rational(1, 20), "0.05")])
 def test_number_latex(value, latex_text):
     assert number_latex(value) == latex_text

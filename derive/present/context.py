@@ -27,11 +27,20 @@ def value_latex(value: Expr | None) -> str | None:
     return None if value is None else number_latex(value)
 
 
+def shown_nodes(walk: Walkthrough) -> frozenset[str] | None:
+    """The nodes the generic sections list one by one (None: all of them; see `derive.walkthrough.Fold`)."""
+    return walk.fold.shown if walk.fold is not None else None
+
+
 def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     d = walk.derivation
     out = d.output
+    shown = shown_nodes(walk)
     gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes])
-                 if name != out and name not in d.constants}
+                 if name != out and name not in d.constants and (shown is None or name in shown)}
+    backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
+    if walk.fold is not None:
+        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
     return {
         "lang": lang,
         "t": catalog(lang),
@@ -43,13 +52,13 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "point": [{"latex": name_latex(n), "value": number_latex(v)} for n, v in (d.point or {}).items()],
         "point_text": say(lang, "text.point", point=Listing(
             Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items())) if d.point else None,
-        "nodes": _nodes(d),
+        "nodes": _nodes(d, shown),
         "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
             d.output_value)]))) if d.values is not None else None,
-        "backward_intro": say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"]))),
-        "steps": _steps(d, lang),
+        "backward_intro": backward_intro,
+        "steps": _steps(d, lang, shown),
         "gradients": list(gradients.values()),
-        "wrt": [gradients[name] for name in d.wrt],
+        "wrt": [gradients[name] if name in gradients else _gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
         "intro": [section_context(s, lang) for s in walk.intro],
@@ -65,9 +74,11 @@ def figure_note(d: Derivation, lang: str) -> str | None:
     return None if drawable(d) else say(lang, "figure.omitted", nodes=len(d.graph.nodes), limit=MAX_FIGURE_NODES)
 
 
-def _nodes(d: Derivation) -> list[dict[str, Any]]:
+def _nodes(d: Derivation, shown: frozenset[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for node in d.graph.nodes:
+        if shown is not None and node.name not in shown:
+            continue
         is_leaf = node.op == "leaf"
         rows.append({
             "name": node.name,
@@ -83,23 +94,28 @@ def _nodes(d: Derivation) -> list[dict[str, Any]]:
     return rows
 
 
-def _steps(d: Derivation, lang: str) -> list[dict[str, Any]]:
-    """Every backward step; a rule's explanation is given in full the first time the rule is used."""
+def _steps(d: Derivation, lang: str, shown: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Every backward step (of the ``shown`` nodes); a rule's explanation is given in full the first time the rule
+    is used."""
     seen: set[str] = set()
     steps = []
     for step in d.steps:
-        context = _step(d, step, lang)
+        if shown is not None and step.node not in shown:
+            continue
+        context = _step(d, step, lang, shown)
         context["rule_first"] = step.op not in seen
         seen.add(step.op)
         steps.append(context)
     return steps
 
 
-def _step(d: Derivation, step: Step, lang: str) -> dict[str, Any]:
+def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = None) -> dict[str, Any]:
     rule = RULES[step.op]
     out = d.output
     terms = []
     for term in step.terms:
+        if shown is not None and term.input not in shown:
+            continue
         local_symbol = Grad(step.node, term.input)
         local_chain = [latex(local_symbol), latex(term.local)]
         product_chain = [product_latex([step.upstream, local_symbol]), product_latex([step.upstream, term.local])]
@@ -156,6 +172,7 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
 def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
     eta = sympy.Symbol("eta")
     d = update.derivation
+    shown = shown_nodes(walk)
     changes = []
     for leaf, old, gradient, new in update.changes:
         with sympy.evaluate(False):
@@ -170,8 +187,9 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         "heading": catalog(lang)["heading.update"],
         "changes": changes,
         "lines": [{"label": None, "latex": c} for c in changes],
-        "nodes": _nodes(d),
-        "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)],
+        "nodes": _nodes(d, shown),
+        "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)
+                      if n.name not in d.constants and (shown is None or n.name in shown)],
         "output_value": number_latex(d.output_value),
         "intro": say(lang, "text.update", eta=Math(chain_latex([latex(eta), number_latex(update.learning_rate)]))),
         "output_text": say(lang, "text.output_after",

@@ -30,6 +30,7 @@ from .formats import FORMATS as REGISTRY
 from .formats import LANGUAGES, check_language, formats_for
 from .templating import fill, tidy
 from .tex import chain_members, math_width, tex_context
+from .questions import Question, Words, questions
 
 if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
@@ -94,6 +95,7 @@ class Sheet:
     seed: int
     blanks: tuple[Blank, ...]
     available: int  # chains that could take a blank (the cap of --blanks)
+    questions: tuple[Question, ...] = ()  # questions that test understanding, answered in the key
 
 
 _COMMANDS = re.compile(r"\\(?:cdot|left|right|frac|times|dfrac|tfrac)\b|\\[,;!]")
@@ -187,7 +189,7 @@ def make_sheet(walk: "Walkthrough", blanks: int = DEFAULT_BLANKS, seed: int = DE
     chosen = sorted(rng.sample(range(len(candidates)), min(count, len(candidates))))
     picked = tuple(Blank(k, candidates[i], rng.randrange(1, len(candidates[i].members)))
                    for k, i in enumerate(chosen, 1))
-    return Sheet(walk.name, seed, picked, len(candidates))
+    return Sheet(walk.name, seed, picked, len(candidates), questions(walk, seed))
 
 
 def box_em(answer: str) -> int:
@@ -236,6 +238,7 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
     if fmt != "markdown":
         command += f" --format {fmt}"
     context["exercise"] = {
+        "questions": [question_context(q, k, lang) for k, q in enumerate(sheet.questions, 1)],
         "title": say(lang, "exercise.title", title=context["title"]),
         "key_title": say(lang, "exercise.key_title", title=context["title"]),
         "instructions": say(lang, "exercise.instructions", count=count, digits=SIGNIFICANT_DIGITS),
@@ -248,6 +251,15 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
         "seed": sheet.seed,
     }
     return context
+
+
+def question_context(question: Question, number: int, lang: str) -> dict[str, Any]:
+    """A question's sentence and its answer's, in ``lang`` (a `Words` placeholder is a catalog sentence)."""
+    def filled(params) -> dict[str, object]:
+        return {k: catalog(lang)[v] if isinstance(v, Words) else v for k, v in params}
+    return {"number": number, "kind": question.kind,
+            "text": say(lang, f"exercise.question.{question.kind}", **filled(question.ask)),
+            "answer": say(lang, f"exercise.answer.{question.kind}{question.variant}", **filled(question.answer))}
 
 
 def _where(context: dict[str, Any], place: Place, lang: str) -> str:

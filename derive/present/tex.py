@@ -418,7 +418,8 @@ def _figures(walk: "Walkthrough", note: str | None) -> dict[str, Any]:
     }
 
 
-def overlay_plan(derivation: "Derivation", note: str | None = None) -> list[dict[str, Any]]:
+def overlay_plan(derivation: "Derivation", note: str | None = None,
+                 shown: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """The Beamer slides of the backward walk, in order, grouped into frames.
 
     Each frame is ``{"slides": [...], "start": bool}``; the first frame opens with the start slide (overlay 1, only
@@ -434,15 +435,16 @@ def overlay_plan(derivation: "Derivation", note: str | None = None) -> list[dict
     processed: set[str] = set()
     frames: list[dict[str, Any]] = [{"start": True, "slides": []}]
     overlay = 1
-    for k, step in enumerate(derivation.steps):
+    steps = [s for s in derivation.steps if shown is None or s.node in shown]  # as context["steps"] lists them
+    for k, step in enumerate(steps):
         if k and k % STEPS_PER_FRAME == 0:
             frames.append({"start": False, "slides": []})
             overlay = 0
         processed.add(step.node)
         known = {out} | {name for name, rs in readers.items() if rs and all(r in processed for r in rs)}
         figure = note if note is not None else _tikz(derivation, highlight=step.node, shown=known, lean=True)
-        chunks = [list(range(i, min(i + TERMS_PER_SLIDE, len(step.terms))))
-                  for i in range(0, max(len(step.terms), 1), TERMS_PER_SLIDE)]
+        count = sum(1 for t in step.terms if shown is None or t.input in shown)
+        chunks = [list(range(i, min(i + TERMS_PER_SLIDE, count))) for i in range(0, max(count, 1), TERMS_PER_SLIDE)]
         for part, terms in enumerate(chunks, 1):
             overlay += 1
             frames[-1]["slides"].append({"overlay": overlay, "step": k, "terms": terms, "part": part,
@@ -512,7 +514,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "tex_title": escape_prose(t.get(f"scenario.{walk.name}.title", t["title.explain"])),
     }
     if fmt == "beamer":
-        context["backward_frames"] = overlay_plan(d, note)
+        context["backward_frames"] = overlay_plan(d, note, walk.fold.shown if walk.fold is not None else None)
         context["rows_per_table_frame"] = ROWS_PER_TABLE_FRAME
         context["gradients_per_frame"] = GRADIENTS_PER_FRAME
         context["changes_per_frame"] = CHANGES_PER_FRAME

@@ -89,6 +89,10 @@ def build_graph() -> Graph:
     return Graph(tuple(leaves + _network_nodes() + tail), "C")
 
 
+DATA = tuple(a(1, i) for i in units(1)) + tuple(f"t_{j}" for j in units(L))
+"""The sample's input and target: held constant, so the walk computes no gradient for them."""
+
+
 def build_batch_graph() -> Graph:
     """C_T = Σ_k C_k: one copy of the network per sample, all reading the same parameters."""
     suffixes = [f"_s{k}" for k in range(1, len(BATCH) + 1)]
@@ -130,7 +134,7 @@ def batch_point() -> dict:
 
 def build() -> Walkthrough:
     graph = build_graph()
-    derivation = derive(graph, point(), PARAMETERS)
+    derivation = derive(graph, point(), PARAMETERS, DATA)  # the input and the target are data: no gradient
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
     intro = (_setting(derivation), _hell_section())
     extra = (_definition_section(), _output_section(derivation), _recurrence_section(derivation),

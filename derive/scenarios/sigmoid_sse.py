@@ -11,7 +11,7 @@ from sympy import Integer, Rational
 from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, sigma
-from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Fold, Listing, Section, Table, Text, Walkthrough, make
 from .common import exact_point, maths, program_text
 from .concepts import gates_section, rule_card
 
@@ -27,6 +27,7 @@ PARAMETERS = {"w1": "0.5", "w2": "-0.25", "b": "0.1"}
 WRT = ("w1", "w2", "b")
 LEARNING_RATE = "0.5"
 SAMPLES = tuple(range(1, N + 1))
+WORKED = 1  # the sample whose steps are shown node by node; the others appear in the batch sections' tables
 
 
 def x(k, i) -> str:
@@ -57,6 +58,15 @@ def build_graph() -> Graph:
     return Graph(tuple(nodes), "E")
 
 
+def data_names() -> tuple[str, ...]:
+    """The inputs and targets: data, held constant (no gradient is computed for them)."""
+    return tuple(name for i in SAMPLES for name in (x(1, i), x(2, i), f"Y_{i}"))
+
+
+def sample_nodes(i: int) -> tuple[str, ...]:
+    return (x(1, i), x(2, i), f"Y_{i}", p(1, i), p(2, i), f"Z_{i}", f"A_{i}", f"r_{i}", f"s_{i}")
+
+
 def point() -> dict:
     values = dict(PARAMETERS)
     for i, (x1, x2, y) in DATA.items():
@@ -66,12 +76,15 @@ def point() -> dict:
 
 def build() -> Walkthrough:
     graph = build_graph()
-    derivation = derive(graph, point(), WRT)
+    derivation = derive(graph, point(), WRT, data_names())
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
     intro = (_setting(derivation, eta), _plan(), rule_card(derivation))
     extra = (_loss_section(derivation), _sigmoid_section(derivation), gates_section("Z_1", derivation.values["Z_1"]),
              _linear_section(derivation), _batch_section(derivation, eta))
-    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
+    fold = Fold(frozenset((*PARAMETERS, *sample_nodes(WORKED), "S", "E")), Text(_key("text.folded"), (
+        ("worked", Integer(WORKED)), ("others", Listing(Integer(i) for i in SAMPLES if i != WORKED)))))
+    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
+                fold=fold)
 
 
 # ---------------------------------------------------------------- general symbols (index i, feature k)
@@ -148,10 +161,9 @@ def _loss_section(d: Derivation) -> Section:
         sympy.Mul(Rational(1, 2), Integer(2), _g("r_i"), evaluate=False),
         A_i - Y_i))
     claims = tuple(
-        Claim(Grad("E", f"A_{i}"), (
-            sympy.Mul(Grad("E", "S"), Grad("S", f"s_{i}"), Grad(f"s_{i}", f"r_{i}"), Grad(f"r_{i}", f"A_{i}"),
-                      evaluate=False),
-            _g(f"A_{i}") - _g(f"Y_{i}")), d.gradients[f"A_{i}"].value)
+        Claim(Grad("E", f"A_{i}"), ((sympy.Mul(Grad("E", "S"), Grad("S", f"s_{i}"), Grad(f"s_{i}", f"r_{i}"),
+                                               Grad(f"r_{i}", f"A_{i}"), evaluate=False),) if i == WORKED else ())
+              + (_g(f"A_{i}") - _g(f"Y_{i}"),), d.gradients[f"A_{i}"].value)
         for i in SAMPLES)
     a_, y_ = _g("A"), _g("Y")
     half = Rational(1, 2)
@@ -179,7 +191,8 @@ def _sigmoid_section(d: Derivation) -> Section:
     claims = []
     for i in SAMPLES:
         z, a = _g(f"Z_{i}"), _g(f"A_{i}")
-        claims.append(Claim(Grad(f"A_{i}", f"Z_{i}"), (_s_one_minus_s(sigma(z)), _s_one_minus_s(a)),
+        forms = (_s_one_minus_s(sigma(z)), _s_one_minus_s(a)) if i == WORKED else (_s_one_minus_s(a),)
+        claims.append(Claim(Grad(f"A_{i}", f"Z_{i}"), forms,
                             d.local_value(f"A_{i}", f"Z_{i}"),
                             subs=((sigma(z), _true_sigmoid(z)),)))
     return Section(_key("heading.sigmoid"), (
@@ -193,32 +206,23 @@ def _sigmoid_section(d: Derivation) -> Section:
 # ---------------------------------------------------------------- ∂Z/∂w, ∂Z/∂b, ∂Z/∂x
 
 def _linear_section(d: Derivation) -> Section:
-    z_expr = _weighted_sum()
-    z_plain = _g("w1") * _g("x_1_i") + _g("w2") * _g("x_2_i") + _g("b")
-    variables = ("w1", "w2", "b", "x_1_i", "x_2_i")
-    rows = []
-    for v in variables:
-        row = [maths(_g(v)), maths(sympy.diff(z_plain, _g(v)))]
-        for i in SAMPLES:
-            row.append(_dz(d, v.replace("_i", f"_{i}"), i))
-        rows.append(tuple(row))
-    sample1 = Claim(Grad("Z_1", "w1"), (sympy.Mul(Grad("Z_1", p(1, 1)), Grad(p(1, 1), "w1"), evaluate=False),
-                                         _g(x(1, 1))), _dz(d, "w1", 1))
+    k = WORKED
+    sample = Claim(Grad(f"Z_{k}", "w1"), (sympy.Mul(Grad(f"Z_{k}", p(1, k)), Grad(p(1, k), "w1"), evaluate=False),
+                                         _g(x(1, k))), _dz(d, "w1", k))
     return Section(_key("heading.linear"), (
-        Text(_key("text.linear"), (("z", _eq(Z_i, z_expr)),)),
-        Table((_key("table.variable"), maths(Grad("Z_i", "v")))
-              + tuple(maths(_eq(I, Integer(i))) for i in SAMPLES), tuple(rows)),
-        Text(_key("text.linear_path"), (("p", _g(p(1, 1))), ("x", x_ki), ("Z", Z_i))),
-        sample1,
+        Text(_key("text.linear"), (("z", _eq(Z_i, _weighted_sum())), ("dw", _eq(Grad("Z_i", "w_k"), x_ki)),
+                                   ("db", _eq(Grad("Z_i", "b"), Integer(1))))),
+        Text(_key("text.linear_path"), (("p", _g(p(1, k))), ("x", x_ki), ("Z", Z_i), ("i", Integer(k)))),
+        sample,
         Text(_key("text.linear_inputs")),
     ))
 
 
 def _dz(d: Derivation, v: str, i: int):
-    """∂Z_i/∂v from the walk's local gradients: through p_ki for a weight or an input, directly for b."""
+    """∂Z_i/∂v from the walk's local gradients: through p_ki for a weight, directly for b."""
     if v == "b":
         return d.local_value(f"Z_{i}", "b")
-    k = 1 if v in ("w1", x(1, i)) else 2
+    k = 1 if v == "w1" else 2
     return exact(d.local_value(f"Z_{i}", p(k, i)) * d.local_value(p(k, i), v))
 
 
@@ -227,7 +231,6 @@ def _dz(d: Derivation, v: str, i: int):
 def _batch_section(d: Derivation, eta) -> Section:
     general = Equation(Grad("E", "w_k"), (
         sympy.Sum(sympy.Mul(Grad("E", "A_i"), Grad("A_i", "Z_i"), Grad("Z_i", "w_k"), evaluate=False), (I, 1, n)),
-        sympy.Sum(sympy.Mul(A_i - Y_i, _sigmoid_prime(Z_i), x_ki, evaluate=False), (I, 1, n)),
         sympy.Sum(sympy.Mul(A_i - Y_i, _s_one_minus_s(A_i), x_ki, evaluate=False), (I, 1, n))))
     bias = Equation(Grad("E", "b"), (sympy.Sum(sympy.Mul(A_i - Y_i, _sigmoid_prime(Z_i), evaluate=False), (I, 1, n)),))
     dz = {i: d.gradients[f"Z_{i}"].value for i in SAMPLES}
@@ -244,13 +247,12 @@ def _batch_section(d: Derivation, eta) -> Section:
     dz_claims = []
     for i in SAMPLES:
         a_i = _g(f"A_{i}")
-        dz_claims.append(Claim(Grad("E", f"Z_{i}"), (
-            sympy.Mul(Grad("E", f"A_{i}"), Grad(f"A_{i}", f"Z_{i}"), evaluate=False),
-            sympy.Mul(a_i - _g(f"Y_{i}"), _s_one_minus_s(a_i), evaluate=False)), d.gradients[f"Z_{i}"].value))
+        chain = (sympy.Mul(Grad("E", f"A_{i}"), Grad(f"A_{i}", f"Z_{i}"), evaluate=False),) if i == WORKED else ()
+        dz_claims.append(Claim(Grad("E", f"Z_{i}"), chain + (
+            sympy.Mul(a_i - _g(f"Y_{i}"), _s_one_minus_s(a_i), evaluate=False),), d.gradients[f"Z_{i}"].value))
     claims = []
-    for name, factor in (("w1", lambda i: _g(x(1, i))), ("w2", lambda i: _g(x(2, i))), ("b", lambda i: Integer(1))):
-        by_walk = sympy.Add(*[_times(Grad("E", f"Z_{i}"), factor(i)) for i in SAMPLES], evaluate=False)
-        claims.append(Claim(Grad("E", name), (by_walk,), d.gradients[name].value))
+    for name, column in (("w1", 4), ("w2", 5), ("b", 1)):  # the table's Σ row, checked against the walk
+        claims.append(Claim(Grad("E", name), (rows[-1][column],), d.gradients[name].value))
     return Section(_key("heading.batch"), (
         Text(_key("text.batch"), (("w", w_k),)),
         general,
@@ -265,10 +267,6 @@ def _batch_section(d: Derivation, eta) -> Section:
         Text(_key("text.update"), (("eta", _eq(_g("eta"), eta)), ("before", d.output_value),
                                    ("after", _loss_after_step(d, eta))) + _params_wb()),
     ))
-
-
-def _times(a, b):
-    return a if b == 1 else sympy.Mul(a, b, evaluate=False)
 
 
 def _params_wb() -> tuple:

@@ -14,7 +14,7 @@ from ..check import close
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, softmax_nodes
 from ..notation import Grad
-from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Fold, Listing, Section, Table, Text, Walkthrough, make
 from .common import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
 from .concepts import rule_card
 
@@ -26,6 +26,7 @@ SAMPLES = tuple(LOGITS)
 N = len(SAMPLES)
 LEARNING_RATE = "1"
 PATH = (2, 3)  # the (sample, class) whose path from L is followed by hand
+WORKED = 1  # the sample whose backward steps are shown node by node
 
 
 def _n(prefix: str, n: int, k: int | None = None) -> str:
@@ -65,7 +66,16 @@ def build() -> Walkthrough:
     intro = (_setting(derivation), _graph_section())
     extra = (_rules_section(), _path_section(derivation), _softmax_section(derivation),
              _why_section(derivation), _vector_section(derivation, eta), rule_card(derivation))
-    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra)
+    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
+                fold=_fold())
+
+
+def _fold() -> Fold:
+    """Sample WORKED node by node; the others are in the path, softmax and vector sections' tables."""
+    n = WORKED
+    own = [_n(p, n, k) for p in ("z", "y", "l", "m") for k in CLASSES]  # the targets are in the setting's table + [_n("s", n), _n("c", n)]
+    return Fold(frozenset(own + ["S", "L"]), Text(_key("text.folded"), (
+        ("worked", Integer(n)), ("others", Listing(Integer(i) for i in SAMPLES if i != n)))))
 
 
 # ---------------------------------------------------------------- helpers
@@ -181,7 +191,8 @@ def _softmax_section(d: Derivation) -> Section:
             through = sympy.Add(*[sympy.Mul(Grad("L", _n("y", n, k)), Grad(_n("y", n, k), z), evaluate=False)
                                   for k in CLASSES], evaluate=False)
             shortcut = (_g(_n("y", n, j)) - _g(_n("t", n, j))) / SYM_N
-            claims.append(Claim(Grad("L", z), (through, shortcut), d.gradients[z].value, subs=SUBS_N))
+            forms = (through, shortcut) if n == WORKED else (shortcut,)  # the sum in full once, then the shortcut
+            claims.append(Claim(Grad("L", z), forms, d.gradients[z].value, subs=SUBS_N))
     return Section(_key("heading.softmax"), (
         Text(_key("text.softmax_local"), (("local", _eq(Grad("y_k", "z_j"), local)), ("delta", delta))),
         Text(_key("text.softmax_combine"), (("z", _g("z_j")),)),
@@ -214,13 +225,13 @@ def _why_section(d: Derivation) -> Section:
 def _vector_section(d: Derivation, eta) -> Section:
     blocks: list = [Text(_key("text.vector"), (("form", _eq(Grad("L", "z_n"), (_g("y_n") - _g("t_n")) / SYM_N)),
                                                 ("y", _g("y_n")), ("t", _g("t_n"))))]
+    lhs = sympy.ImmutableMatrix([[Grad("L", _n("z", n, k)) for k in CLASSES] for n in SAMPLES])
+    formula = sympy.MatMul(1 / SYM_N, sympy.ImmutableMatrix(
+        [[_g(_n("y", n, k)) - _g(_n("t", n, k)) for k in CLASSES] for n in SAMPLES]), evaluate=False)
+    numbers = shown_matrix([[d.gradients[_n("z", n, k)].value for k in CLASSES] for n in SAMPLES])
     for n in SAMPLES:
-        lhs = sympy.ImmutableMatrix([[Grad("L", _n("z", n, k))] for k in CLASSES])
-        formula = sympy.MatMul(1 / SYM_N, sympy.ImmutableMatrix(
-            [[_g(_n("y", n, k)) - _g(_n("t", n, k))] for k in CLASSES]), evaluate=False)
-        numbers = shown_matrix([[d.gradients[_n("z", n, k)].value] for k in CLASSES])
         _check_vector(d, n)
-        blocks.append(Equation(lhs, (formula, numbers)))
+    blocks.append(Equation(lhs, (formula, numbers)))  # one row per sample: the batch at once
     moved = {name: exact(d.point[name] - eta * d.gradients[name].value) for name in LOGIT_NAMES}
     after = derive(d.graph, {**d.point, **moved}, LOGIT_NAMES, TARGET_NAMES).output_value
     blocks.append(Text(_key("text.vector_meaning")))
