@@ -267,7 +267,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     # what derive.api.scenario does, without loading the API's networks and verification (start-up time)
     walk = build(args.scenario)
     if args.optimizer is not None or args.step is not None:
-        from .optimizers import rerun
+        from .walkthrough import rerun
         walk = rerun(walk, args.optimizer, args.step)
     _publish(walk, args)
     return 0
