@@ -283,7 +283,7 @@ def test_graph_below_only_where_a_graph_follows(lang, below, tmp_path, capsys):
 
 def _network_document(fmt: str, lang: str) -> str:
     text = (shipped_folder("examples") / "networks" / "design-example.toml").read_text(encoding="utf-8")
-    return explain_text(text, "design-example.toml").render(fmt, lang)
+    return render(explain_text(text, "design-example.toml"), fmt, lang)
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])

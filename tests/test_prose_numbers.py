@@ -24,11 +24,15 @@ NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?(?:e-?\d+)?(?:/\d+)?|[½¼¾
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
+NOT_PROSE = {"errors.toml"}
+"""Error lines quote the tool's own fixed limits and names (UTF-8, 1e300, 2**63 − 1), not a derivation's data."""
+
+
 def prose(lang: str):
-    """(file, key, text) for every string of a language's catalogs."""
+    """(file, key, text) for every string of a language's walk-through catalogs."""
     folder = resources.files("derive.locales").joinpath(lang)
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
+        if entry.name.endswith(".toml") and entry.name not in NOT_PROSE:
             yield from _strings(entry.name, tomllib.loads(entry.read_text(encoding="utf-8")), "")
 
 
