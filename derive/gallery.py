@@ -143,10 +143,12 @@ def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True, j
             signal.signal(signal.SIGTERM, previous)
 
 
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    """Write ``path`` atomically unless it already holds ``data``; whether it was written."""
+def _write_if_changed(path: Path, data: bytes, known: bool = True) -> bool:
+    """Write ``path`` atomically unless it already holds ``data`` and the folder is ``known`` (a build of derive's
+    recorded it: a folder without a record, such as a fresh clone's output/, is written in full, so that every file
+    in it is one this build wrote); whether it was written."""
     try:
-        if path.read_bytes() == data:
+        if known and path.read_bytes() == data:
             return False
     except OSError:
         pass
@@ -163,6 +165,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
     out = out_given.resolve()  # the TeX engine reports absolute paths
     docs = documents()
     old = buildcache.load(out)
+    known = bool(old.documents)
     new = buildcache.Manifest(buildcache.inputs_digest(_source_folders()))
     tex_docs = [doc for doc in docs if FORMATS[doc.fmt].tex]
     bar = Progress(len(docs) + (len(tex_docs) if pdf else 0), progress)
@@ -190,7 +193,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
                         doc.path: text.encode("utf-8")}  # the files beside first: the document refers to them
                 for name, content in data.items():
                     if out / name not in written:
-                        (written if _write_if_changed(out / name, content) else unchanged)[out / name] = None
+                        (written if _write_if_changed(out / name, content, known) else unchanged)[out / name] = None
                 entry = {"sha": buildcache.digest(data.pop(doc.path)),
                          "beside": {name: buildcache.digest(content) for name, content in data.items()}}
                 bar.step(doc.path)
@@ -211,7 +214,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
             workers.close()
         if pdfs is not None:
             pdfs.close()
-    (written if _write_if_changed(out / "index.html", build_index(index).encode("utf-8")) else unchanged)[
+    (written if _write_if_changed(out / "index.html", build_index(index).encode("utf-8"), known) else unchanged)[
         out / "index.html"] = None
     if pdfs is None:  # what the last full build knew about the PDFs stays true as long as their sources are the same
         new.pdfs = old.pdfs

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,17 @@ def gallery(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gallery") / "output"
     assert main(["build", "--out", str(out), "--no-pdf"]) == 0
     return out
+
+
+@lru_cache(maxsize=None)
+def scenario_walk(name: str):
+    """A built-in scenario's walk-through, built once per test session (tests only read it)."""
+    from derive.scenarios import build
+    return build(name)
+
+
+@lru_cache(maxsize=None)
+def scenario_page(name: str, lang: str, fmt: str = "markdown") -> str:
+    """A built-in scenario's document, rendered once per test session."""
+    from derive.present.render import render
+    return render(scenario_walk(name), fmt, lang)

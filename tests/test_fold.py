@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 
 import pytest
 
 from derive.notation import name_latex, number_latex
 from derive.present.render import render
-from derive.scenarios import SCENARIOS, build
+from derive.scenarios import SCENARIOS
 from derive.scenarios import delta_recurrence, sigmoid_sse, softmax_cross_entropy
+from conftest import scenario_page, scenario_walk
 
 LANGS = ("en", "ja")
 FOLDED = ("sigmoid-sse", "softmax-cross-entropy")
 STEP = re.compile(r"^### \d+\. \$(.+?)\$ — ", re.M)
 
 
-@lru_cache(maxsize=None)
-def walk(name):
-    return build(name)
-
-
-@lru_cache(maxsize=None)
-def page(name, lang, fmt="markdown"):
-    return render(walk(name), fmt, lang)
+walk, page = scenario_walk, scenario_page
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import sympy
 
 from derive.api import explain
 from derive.files import shipped_folder
@@ -13,15 +12,10 @@ from derive.present.context import build_context
 from derive.graph import symbol
 from derive.notation import Grad, latex, number_latex
 from derive.present.render import render
-from derive.scenarios import SCENARIOS, build
+from derive.scenarios import SCENARIOS
+from conftest import scenario_walk
 
-_CACHE: dict = {}
-
-
-def walk(name):
-    if name not in _CACHE:
-        _CACHE[name] = build(name)
-    return _CACHE[name]
+walk = scenario_walk
 
 
 def top_level_terms(text: str) -> list[str]:

@@ -4,24 +4,21 @@ here from the scenario's formula (sympy.diff), not with the walk the question wa
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 
 import pytest
 import sympy
 
 from derive.errors import CheckFailure
-from derive.graph import symbol
 from derive.notation import number_latex
 from derive.present.exercise import make_sheet, render_exercise
 from derive.present.questions import (NEW_TARGET, NUDGE, TARGET_LEAVES, Words, edge_contributions, edges,
                                       questions)
 from derive.rules import RULES
 from derive.scenarios import SCENARIOS, build
+from conftest import scenario_walk
 
 
-@lru_cache(maxsize=None)
-def walk(name):
-    return build(name)
+walk = scenario_walk
 
 
 def by_kind(name, seed=1):

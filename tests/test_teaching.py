@@ -3,7 +3,6 @@ differences, in both languages, with every number they print compared with an in
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
 
 import pytest
 import sympy
@@ -11,8 +10,8 @@ import sympy
 from derive.graph import symbol
 from derive.notation import sigma
 from derive.locales import catalog
-from derive.present.render import render
-from derive.scenarios import build, concepts, linear_model, toast
+from derive.scenarios import concepts, linear_model, toast
+from conftest import scenario_page, scenario_walk
 
 LANGS = ("en", "ja")
 
@@ -31,14 +30,7 @@ NOTES = {  # scenario: the paragraphs that state a difference from the study mat
 }
 
 
-@lru_cache(maxsize=None)
-def walk(name):
-    return build(name)
-
-
-@lru_cache(maxsize=None)
-def page(name, lang, fmt="markdown"):
-    return render(walk(name), fmt, lang)
+walk, page = scenario_walk, scenario_page
 
 
 def opening(key: str, lang: str) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from derive.present.context import catalog
+from derive.locales import catalog
 from derive.errors import DeriveError
 from derive.files import write_atomic
 from derive.present.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
@@ -311,7 +311,7 @@ def gallery_pdfs(gallery, tmp_path_factory) -> dict[tuple[str, str], tuple[str, 
     """Each of GALLERY_TEX compiled once per session, in parallel (after one LuaLaTeX run for its font cache): its
     .tex source, and the compiled PDF with its log (or the error)."""
     for lang in LANGS:
-        require_tool(ENGINES[lang])  # a failure under CI, a skip elsewhere
+        require_tool(tex_engine(lang))  # a failure under CI, a skip elsewhere
     folder = tmp_path_factory.mktemp("gallery-tex")
 
     def one(key: tuple[str, str]) -> tuple[str, Compiled | Exception]:
@@ -353,7 +353,7 @@ def test_the_gallerys_tex_prints_its_language(kind, lang, gallery_pdfs):
         pytest.fail(f"{kind}-{lang}: {result}\n--- log tail ---\n{result.log[-3000:]}")
     if isinstance(result, Exception):
         raise result
-    assert engine_for(source) == ENGINES[lang]
+    assert engine_for(source) == tex_engine(lang)
     assert not _missing_glyphs(result.log), f"glyphs missing from the fonts: {_missing_glyphs(result.log)[:10]}"
     text = _pdf_text(result.pdf)
     title = catalog(lang)[GALLERY_KINDS[kind][1]]

@@ -26,14 +26,14 @@ def exact_point(values: Mapping[str, str]) -> dict[str, sympy.Rational]:
     return {name: parse_number(text, name) for name, text in values.items()}
 
 
-def shown(value: Expr) -> Shown:
+def bare_number(value: Expr) -> Shown:
     """A number as it appears alone in a matrix entry or a table pair, printed by the one rule of
     `derive.notation` (its exact value when it terminates, else six significant digits)."""
     return Shown(value, bare=True)
 
 
 def shown_matrix(rows) -> sympy.ImmutableMatrix:
-    return sympy.ImmutableMatrix([[shown(v) for v in row] for row in rows])
+    return sympy.ImmutableMatrix([[bare_number(v) for v in row] for row in rows])
 
 
 def maths(expr: Expr) -> str:

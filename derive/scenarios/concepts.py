@@ -14,7 +14,7 @@ from ..notation import Grad, Shown
 from ..parse import parse_program
 from ..rules import RULES
 from ..walkthrough import Block, Claim, Section, Table, Text
-from .common import eq, maths, shown
+from .common import bare_number, eq, maths
 
 
 def key(concept: str, suffix: str) -> str:
@@ -266,7 +266,7 @@ def gates_section(z_name: str, z: Expr) -> Section:
     c = compare_gates(z)
     steps = tuple(reversed(c.gates.steps))  # forward order: u, v, s, a
     rows = tuple((maths(eq(symbol(s.node), c.gates.definitions[s.node])),
-                  maths(eq(Grad(s.node, t.input), t.local)), shown(t.local_value))
+                  maths(eq(Grad(s.node, t.input), t.local)), bare_number(t.local_value))
                  for s in steps for t in s.terms)
     local_values = [Shown(t.local_value) for s in reversed(steps) for t in s.terms]
     product = sympy.Mul(*local_values, evaluate=False)

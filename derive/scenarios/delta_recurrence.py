@@ -15,7 +15,7 @@ from ..errors import CheckFailure
 from ..graph import Graph, Node, exact
 from ..notation import Grad, sigma
 from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, gradient_descent, make
-from .common import eq as _eq, g as _g, exact_point, maths, program_text, shown, shown_matrix
+from .common import eq as _eq, g as _g, exact_point, maths, program_text, bare_number, shown_matrix
 
 NAME = "delta-recurrence"
 SIZES = {1: 2, 2: 2, 3: 2}  # units per layer; layer 1 is the input layer
@@ -393,8 +393,8 @@ def _batch_section(graph: Graph, eta) -> Section:
     update = gradient_descent(batch, eta, 1)[0]  # checked like every step
     rows = []
     for k, (single, (x, t)) in enumerate(zip(samples, BATCH), 1):
-        rows.append((Integer(k), sympy.Tuple(*[shown(single.point[a(1, i)]) for i in units(1)]),
-                     sympy.Tuple(*[shown(single.point[f"t_{j}"]) for j in units(L)]), single.output_value)
+        rows.append((Integer(k), sympy.Tuple(*[bare_number(single.point[a(1, i)]) for i in units(1)]),
+                     sympy.Tuple(*[bare_number(single.point[f"t_{j}"]) for j in units(L)]), single.output_value)
                     + tuple(single.gradients[p].value for p in SHOWN_PARAMETERS))
     rows.append((_g("Sigma"), "", "", batch.output_value) + tuple(batch.gradients[p].value for p in SHOWN_PARAMETERS))
     header = (_key("table.sample"), maths(_g("a^1")), maths(_g("t")), maths(_g("C_k")))

@@ -568,7 +568,7 @@ NUMERIC_TOLERANCE = 1e-9
 evaluation's error, far below any slip (the walk-throughs' own number rule is exact)."""
 
 
-def close(a: float, b: float) -> bool:
+def agree_at_test_point(a: float, b: float) -> bool:
     return abs(a - b) <= NUMERIC_TOLERANCE * max(1.0, abs(a), abs(b))
 
 
@@ -765,11 +765,11 @@ class ClaimChecker:
             return True, "symbolic"
         points = self._points(k, binds, deep_a, deep_b)
         if structural is not None:  # the chain misses a link or a path: wrong unless its values agree anyway
-            if points and all(close(va, vb) for _, va, vb in points):
+            if points and all(agree_at_test_point(va, vb) for _, va, vb in points):
                 return True, "numeric"  # a link worth 1 (∂z/∂b for z = wx + b) may be left out
             return structural + ("structure",)
         for point, va, vb in points:
-            if not close(va, vb):
+            if not agree_at_test_point(va, vb):
                 if self._substituted_at_point(a, b, deep_a, deep_b):
                     return True, "point"
                 counterexample = self._counterexample(k, binds, a, b, deep_a, deep_b, point, va, vb)
@@ -794,7 +794,7 @@ class ClaimChecker:
         columns = a.shape[1]
         for point, vas, vbs in points:
             for position, (va, vb) in enumerate(zip(vas, vbs)):
-                if not close(va, vb):
+                if not agree_at_test_point(va, vb):
                     row, column = divmod(position, columns)
                     shown = {s: float(v) for s, v in point.items()}
                     where = {"row": row + 1, "column": column + 1} if columns > 1 else {"row": row + 1}
@@ -835,7 +835,7 @@ class ClaimChecker:
         va, vb = evaluate(exact_a, {}), evaluate(exact_b, {})
         if va is None or vb is None:
             raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
-        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or close(va, vb) \
+        if (exact_a - exact_b).is_Rational and exact_a - exact_b == 0 or agree_at_test_point(va, vb) \
                 or abs(va - vb) <= tolerance * (1 + NUMERIC_TOLERANCE):
             return True, "point"
         shown = {s: float(v) for s, v in point.items()}
@@ -891,7 +891,7 @@ class ClaimChecker:
         if not any(s in self.values for s in names):
             return False
         points = self._points(-1, {}, deep_a, deep_b, fixed={s: self.values[s] for s in names if s in self.values})
-        return bool(points) and all(close(va, vb) for _, va, vb in points)
+        return bool(points) and all(agree_at_test_point(va, vb) for _, va, vb in points)
 
     def _substituted_at_point(self, a, b, deep_a, deep_b) -> bool:
         """A member with some of the document's values put in (``(y - t) \\cdot 2`` once x = 2): it is not an
@@ -904,7 +904,7 @@ class ClaimChecker:
             return False
         point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items() if s in names}
         va, vb = evaluate(deep_a, point), evaluate(deep_b, point)
-        return va is not None and vb is not None and close(va, vb)
+        return va is not None and vb is not None and agree_at_test_point(va, vb)
 
     def _counterexample(self, k, binds, a, b, deep_a, deep_b, point, va, vb) -> Counterexample:
         # members written without derivatives that already differ in their own symbols: show those symbols
@@ -915,7 +915,7 @@ class ClaimChecker:
                 for _ in range(MAX_POINT_TRIES):
                     mine = {s: self.values.get(s, Fraction(rng.randint(1, 19), 10)) for s in own}
                     xa, xb = evaluate(a, mine), evaluate(b, mine)
-                    if xa is not None and xb is not None and not close(xa, xb):
+                    if xa is not None and xb is not None and not agree_at_test_point(xa, xb):
                         return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
         # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
         # whole network's leaves: the failing link is about those
@@ -939,7 +939,7 @@ class ClaimChecker:
         usable = [(va, vb) for va, vb in pairs if abs(va) > 1e-12]
         if len(usable) >= 2:
             ratios = [vb / va for va, vb in usable]
-            if all(close(r, ratios[0]) for r in ratios):
+            if all(agree_at_test_point(r, ratios[0]) for r in ratios):
                 ratio = Fraction(ratios[0]).limit_denominator(1000)
                 if abs(float(ratio) - ratios[0]) < 1e-9 and ratio != 1:
                     return _ratio_slip(ratio)
@@ -957,9 +957,9 @@ class ClaimChecker:
                       for p, _, _ in usable]
             if any(v is None or abs(v) < 1e-12 for v in values):
                 continue
-            if all(close(vb / va, v) for (_, va, vb), v in zip(usable, values)):
+            if all(agree_at_test_point(vb / va, v) for (_, va, vb), v in zip(usable, values)):
                 return Slip("extra_symbol", (("factor", latex(name)),))
-            if all(close(va / vb, v) for (_, va, vb), v in zip(usable, values)):
+            if all(agree_at_test_point(va / vb, v) for (_, va, vb), v in zip(usable, values)):
                 return Slip("missing_symbol", (("factor", latex(name)),))
         return None
 
@@ -982,11 +982,11 @@ class ClaimChecker:
             values = [evaluate(expr, p) for p, _, _ in usable]
             if len(usable) < 2 or any(v is None for v in values):
                 continue
-            if all(close(vb * v, va) for (_, va, vb), v in zip(usable, values)):
+            if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
                 return Slip("missing_gate" if gate else "missing_factor", (("factor", label),))
             if any(abs(v) < 1e-12 for v in values):
                 continue
-            if all(close(vb, va * v) for (_, va, vb), v in zip(usable, values)):
+            if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
                 return Slip("extra_factor", (("factor", label),))
         try:
             visible = leaves(self.model.conc(b_node, binds), self.model.conc(a_node, binds))
@@ -1032,7 +1032,7 @@ class ClaimChecker:
             for p, va, _ in points:
                 values = [evaluate(e, p) for e in entries(deep)]
                 expected = va if isinstance(va, list) else [va]
-                if any(v is None or not close(v, e) for v, e in zip(values, expected)):
+                if any(v is None or not agree_at_test_point(v, e) for v, e in zip(values, expected)):
                     good = False
                     break
             if good:
@@ -1130,7 +1130,7 @@ class ClaimChecker:
         except (ModelProblem, TooLarge):
             return None
         for point, va, vb in self._points(0, binds, correct, written):
-            if not close(va, vb):
+            if not agree_at_test_point(va, vb):
                 return Counterexample(_point_items({s: float(v) for s, v in point.items()}, binds), va, vb)
         return None
 
