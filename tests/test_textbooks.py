@@ -26,10 +26,8 @@ OPEN: dict[str, str] = {
     'bishop-tanh-two-layer': 'exit 4',
     'cs231n-softmax-loss': 'exit 4',
     'cs231n-softmax-loss.slip': 'not caught (exit 4)',
-    'cs231n-max-gate.slip': "named 'unnamed', not 'missing_gate'",
     'cs229-lms': 'exit 4',
     'cs229-lms.slip': 'not caught (exit 4)',
-    'relu-hidden-layer.slip': "named 'unnamed', not 'missing_gate'",
     'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
     'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
 }

@@ -843,6 +843,8 @@ class ClaimChecker:
         slip = None
         if tolerance and abs(va + vb) <= tolerance * (1 + NUMERIC_TOLERANCE):
             slip = Slip("sign")
+        elif va == 0:
+            slip = _missing_gate(self._local_factors(binds), [(point, va, vb)])
         elif vb != 0 and va != 0:
             ratio = Fraction(vb / va).limit_denominator(12)
             if abs(float(ratio) - vb / va) < 1e-9:
@@ -978,7 +980,11 @@ class ClaimChecker:
         term = self._term_factor(b_node, binds, points)
         if term is not None:
             return term
-        for label, expr, gate in self._local_factors(binds):
+        factors = self._local_factors(binds)
+        gate_slip = _missing_gate(factors, points)
+        if gate_slip is not None:
+            return gate_slip
+        for label, expr, gate in factors:
             values = [evaluate(expr, p) for p, _, _ in usable]
             if len(usable) < 2 or any(v is None for v in values):
                 continue
@@ -1150,6 +1156,22 @@ def _test_value(symbol, rng: random.Random, signed: bool) -> Fraction:
         return Fraction(rng.randint(1, 6))
     value = Fraction(rng.randint(1, 19), 10)
     return -value if signed and rng.random() < 0.5 else value
+
+
+def _missing_gate(factors, points) -> Slip | None:
+    """A kink's gate (𝟙[z > 0], the max's switch) left out: the right side times the gate is the left side at
+    every point, and the gate is closed at some point where the right side is not 0. A closed gate is what the
+    slip changes, so the points where it is closed are the ones that count (the left side is 0 there)."""
+    for label, expr, _ in factors:
+        if not expr.has(sympy.Heaviside):
+            continue
+        values = [evaluate(expr, p) for p, _, _ in points]
+        if any(v is None for v in values) or isinstance(points[0][1], list):
+            continue
+        closed = any(abs(v) < 1e-12 and abs(vb) > 1e-12 for v, (_, _, vb) in zip(values, points))
+        if closed and all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(points, values)):
+            return Slip("missing_gate", (("factor", label),))
+    return None
 
 
 def _is_activation(rhs) -> bool:
