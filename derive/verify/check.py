@@ -264,6 +264,23 @@ def layer_numbering(text: str, definitions: list[Definition], layered: frozenset
 
 _FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*\(\s*([A-Za-z])\s*\)\s*$")
 """``f(z) = …``: a function of one variable the document defines (f(w, x) with two is not read)."""
+_FUNCTION_ALIAS = re.compile(r"^\s*([fgh])\s*$")
+_BARE_FUNCTION = re.compile(r"^\s*\\(?:[A-Za-z]+|(?:operatorname|mathrm)\s*\{[A-Za-z]+\})\s*$")
+
+
+def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
+    """(name, variable, body as written) of ``f(z) = …``, or of ``h = \\tanh`` (a function named by another
+    one's name, read as h(u) = tanh(u)); None for any other equation."""
+    if len(equation.members) != 2 or equation.relations[0] == "approx":
+        return None
+    left, right = equation.members
+    named = _FUNCTION_DEFINITION.match(left)
+    if named:
+        return named.group(1), named.group(2), right
+    alias = _FUNCTION_ALIAS.match(left)
+    if alias and _BARE_FUNCTION.match(right):
+        return alias.group(1), "u", right.strip() + "(u)"
+    return None
 
 
 def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str | None, Fraction] | None:
@@ -305,16 +322,16 @@ def read_document(text: str) -> Document:
         if constraint is not None:
             constraints.append(constraint)
             continue
-        named = _FUNCTION_DEFINITION.match(equation.members[0])
-        if named and len(equation.members) == 2 and equation.relations[0] != "approx":
+        function = _function_definition(equation)
+        if function is not None:
+            name, variable, body_text = function
             try:
-                body = parse_member(equation.members[1], layered)
+                body = parse_member(body_text, layered)
             except SyntaxProblem as exc:
                 skipped.append(Skipped(equation.line, equation.text, str(exc)))
                 continue
-            functions[named.group(1)] = (named.group(2), body)
-            function_lines.append(DefinitionRead(equation.line, f"{named.group(1)}({named.group(2)}) = "
-                                                 + latex(display(body))))
+            functions[name] = (variable, body)
+            function_lines.append(DefinitionRead(equation.line, f"{name}({variable}) = " + latex(display(body))))
             continue
         try:
             item = classify(equation, layered)
