@@ -25,8 +25,6 @@ OPEN: dict[str, str] = {
     'ufldl-three-layer.slip': 'caught at (18, 1), not at (16, 2)',
     'cs231n-softmax-loss': 'exit 4',
     'cs231n-softmax-loss.slip': 'not caught (exit 4)',
-    'cs229-lms': 'exit 4',
-    'cs229-lms.slip': 'not caught (exit 4)',
     'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
     'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
 }

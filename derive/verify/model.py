@@ -629,6 +629,24 @@ class Model:
             self._named_bounds[name] = min(sizes) if sizes else DEFAULT_SIZE
         return self._named_bounds[name]
 
+    def index_start(self, letter: str, nodes: list[Node]) -> int:
+        """Where a claim's free index starts: where the definitions' sums over the same symbols start (θ_j beside
+        h = Σ_{j=0}^{n} θ_j x_j runs from 0), else 1."""
+        indexed = {(sym.base, sym.decor, position) for node in nodes for sym in symbols_in(node)
+                   for position, index in enumerate(sym.subs)
+                   if isinstance(index, Sym) and index.base == letter and not index.subs}
+        starts = set()
+        for definition in self.definitions:
+            for sum_node in walk(definition.rhs):
+                if not (isinstance(sum_node, Sum) and isinstance(sum_node.lo, Num)
+                        and sum_node.lo.value.denominator == 1):
+                    continue
+                if any((sym.base, sym.decor, position) in indexed for sym in symbols_in(sum_node.body)
+                       for position, index in enumerate(sym.subs)
+                       if isinstance(index, Sym) and index.base == sum_node.index and not index.subs):
+                    starts.add(int(sum_node.lo.value))
+        return starts.pop() if len(starts) == 1 else 1
+
     def infer_size(self, letter: str, node: Node, binds: dict[str, int]) -> int:
         """The range of an index: from the layer of the symbols it indexes (w^{l}_{ji}: j has the units of layer
         l, i those of layer l − 1), else a size the document set for the letter, else `DEFAULT_SIZE`."""
@@ -1110,7 +1128,8 @@ def instances(model: Model, nodes: list[Node]) -> list[dict[str, int]]:
         for letter in unit_letters:
             size = min(model.infer_size(letter, node, binds) for node in nodes
                        if uses_letter(node, letter)) if any(uses_letter(n, letter) for n in nodes) else DEFAULT_SIZE
-            ranges.append(range(1, size + 1))
+            start = model.index_start(letter, nodes)
+            ranges.append(range(start, start + size))
         for combo in itertools.product(*ranges):
             out.append({**binds, **dict(zip(unit_letters, combo))})
             if len(out) >= MAX_INSTANCES:
