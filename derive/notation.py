@@ -361,9 +361,9 @@ class DerivePrinter(LatexPrinter):
     def _print_DSum(self, expr) -> str:
         body, index, lo, hi = expr.args
         head = r"\sum"
-        if index != 0:
-            head += "_{" + self._print(index) + ("=" + self._print(lo) if lo != 0 else "") + "}"
-            if hi != 0:
+        if index is not sympy.S.NaN:  # NaN: a part the document does not write
+            head += "_{" + self._print(index) + ("=" + self._print(lo) if lo is not sympy.S.NaN else "") + "}"
+            if hi is not sympy.S.NaN:
                 head += "^{" + self._print(hi) + "}"
         inner = self._print(body)
         if isinstance(body, sympy.Add) or (isinstance(body, sympy.Mul) and body.could_extract_minus_sign()):

@@ -223,6 +223,26 @@ def test_document_without_claims_is_ok():
     assert "no claim" in render_report(report, "text", "en")
 
 
+def test_sum_from_zero_keeps_its_lower_limit_and_indexes_from_it():
+    """Σ_{j=0}^{n} is shown with its j = 0, and a claim's free θ_j runs over the same 0, 1, … (before, j = 2 was
+    outside the sum and the claim was unreadable)."""
+    text = ("$$h = \\sum_{j=0}^{n} \\theta_j x_j$$\n\n$$J = \\frac{1}{2}(h - y)^2$$\n\n"
+            "$$\\frac{\\partial J}{\\partial \\theta_j} = (h - y) x_{JJ}$$\n")
+    assert verify_text(text.replace("JJ", "j")).exit_code == 0
+    slipped = verify_text(text.replace("JJ", "0"))
+    assert slipped.exit_code == 1
+    shown = render_report(slipped, "text", "en")
+    assert "Σⁿⱼ₌₀θⱼ·xⱼ" in shown and "j = 1" in shown  # θ_1 is where x_0 ≠ x_j shows
+
+
+@pytest.mark.parametrize("alias", [r"\tanh", r"\sigma", r"\operatorname{tanh}"])
+def test_a_function_named_by_another_ones_name_is_a_definition(alias):
+    text = (f"$$z = \\tanh(a)$$\n\nUsing $h = {alias}$:\n\n$$\\frac{{\\partial z}}{{\\partial a}} = 1 - z^2$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0, render_report(report, "text", "en")
+    assert "h(u) = " in render_report(report, "text", "en")
+
+
 TOKENS = [r"\frac", "{", "}", "(", ")", "_", "^", "'", "=", "+", "-", r"\cdot", r"\sum", r"\sigma", r"\log", "e",
           r"\partial", "E", "A", "w", "x", "z", "a", "t", "l", "j", "k", "T", r"\top", r"\odot", ",", r"\\", "&",
           "1", "2", "0.5", r"\delta", "d", "/", r"\hat", r"\left(", r"\right)", r"\quad", "$", "$$", "\n", " ",

@@ -18,10 +18,10 @@ from .. import clock
 from ..errors import Message, message
 from ..notation import latex, number_latex
 from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
-from .model import (DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym, Relu, Sigmoid,
-                           TooLarge, VName,
-                           display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                           is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
+from .model import (ABSENT, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
+                    Relu, Sigmoid, TooLarge, VName,
+                    display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
+                    is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
 from .syntax import (Add, Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
@@ -660,7 +660,7 @@ class ClaimChecker:
         if expr is None:
             return None
         if wrap_sum:
-            expr = DSum(expr, sympy.S.Zero, sympy.S.Zero, sympy.S.Zero)
+            expr = DSum(expr, ABSENT, ABSENT, ABSENT)
         return latex(expr)
 
     def _gradient_form(self, out: VName, var: VName) -> sympy.Expr:

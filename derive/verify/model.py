@@ -120,8 +120,12 @@ class PartialSym(sympy.Symbol):
 
 # --- display-only expressions ----------------------------------------------------------------------------------
 
+ABSENT = sympy.S.NaN
+"""A part of a Σ the document does not write (not 0: Σ_{j=0} writes its lower limit)."""
+
+
 class DSum(sympy.Expr):
-    """Σ as written: ``args = (body, index, lo, hi)`` with ``S.Zero`` standing for an absent part."""
+    """Σ as written: ``args = (body, index, lo, hi)`` with `ABSENT` standing for an absent part."""
 
     precedence = PRECEDENCE["Mul"]
 
@@ -228,10 +232,10 @@ def display(node: Node) -> sympy.Basic:
             return sympy.Function(letter + "'" * int(primes))(arg)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
-        zero = sympy.S.Zero
-        index = sympy.Symbol(node.index) if node.index else zero
-        lo = display(node.lo) if node.lo is not None else zero
-        hi = display(node.hi) if node.hi is not None else zero
+        absent = ABSENT
+        index = sympy.Symbol(node.index) if node.index else absent
+        lo = display(node.lo) if node.lo is not None else absent
+        hi = display(node.hi) if node.hi is not None else absent
         return DSum(display(node.body), index, lo, hi)
     if isinstance(node, Deriv):
         return PartialSym(node.kind, display_name(node.num), display_name(node.den))
