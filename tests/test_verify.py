@@ -235,6 +235,24 @@ def test_sum_from_zero_keeps_its_lower_limit_and_indexes_from_it():
     assert "Σⁿⱼ₌₀θⱼ·xⱼ" in shown and "j = 1" in shown  # θ_1 is where x_0 ≠ x_j shows
 
 
+@pytest.mark.parametrize("written, holds", [
+    (r"(a^3_j - y_j)\sigma'(z^3_j)", True),
+    (r"(a^3_j - y_j)\sigma'(z^3_j) a^3_j", False),
+])
+def test_sigma_prime_in_exponential_form_is_compared_symbolically(written, holds):
+    """σ'(u) as written (e^{−u}/(1 + e^{−u})²) beside the definitions' σ: the expansion shows the zero (before,
+    the exponential form hid it and only random points decided); a slip still fails."""
+    text = ("$$z^2_j = \\sum_k w^2_{jk} a^1_k + b^2_j, \\qquad a^2_j = \\sigma(z^2_j)$$\n\n"
+            "$$z^3_j = \\sum_k w^3_{jk} a^2_k + b^3_j, \\qquad a^3_j = \\sigma(z^3_j)$$\n\n"
+            "$$C = \\frac{1}{2}\\sum_j (a^3_j - y_j)^2$$\n\n"
+            f"$$\\frac{{\\partial C}}{{\\partial z^3_j}} = {written}$$\n")
+    report = verify_text(text)
+    step = report.claims[0].steps[0]
+    assert step.ok is holds
+    if holds:
+        assert step.method == "symbolic"
+
+
 @pytest.mark.parametrize("alias", [r"\tanh", r"\sigma", r"\operatorname{tanh}"])
 def test_a_function_named_by_another_ones_name_is_a_definition(alias):
     text = (f"$$z = \\tanh(a)$$\n\nUsing $h = {alias}$:\n\n$$\\frac{{\\partial z}}{{\\partial a}} = 1 - z^2$$\n")

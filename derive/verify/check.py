@@ -1242,6 +1242,7 @@ def _cheap_zero(expr: sympy.Expr) -> bool:
     "not shown", and the numeric check decides."""
     if expr == 0:
         return True
+    expr = _sigmoid_form(expr)
     if _size(expr, SYMBOLIC_SIZE_LIMIT) > SYMBOLIC_SIZE_LIMIT:
         return False
     expanded = sympy.expand(expr)
@@ -1251,6 +1252,31 @@ def _cheap_zero(expr: sympy.Expr) -> bool:
             p.exp.is_negative for p in expanded.atoms(sympy.Pow)):
         return sympy.cancel(sympy.together(expanded)) == 0
     return False
+
+
+def _sigmoid_form(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with each e^{−u}/(1 + e^{−u})² (σ'(u) as a user writes it, in exponential form) written
+    σ(u)(1 − σ(u)), the same function: beside the definitions' σ, the expansion then shows a zero that the
+    exponential form hides (and costs far less than expanding fractions of exponentials)."""
+    if not expr.has(sympy.exp):
+        return expr
+    return expr.replace(lambda e: e.is_Mul, _sigmoid_factors)
+
+
+def _sigmoid_factors(product: sympy.Expr) -> sympy.Expr:
+    factors = list(product.args)
+    found = []
+    for factor in product.args:
+        if factor.is_Pow and factor.exp == -2 and factor.base.is_Add and len(factor.base.args) == 2 \
+                and sympy.S.One in factor.base.args:
+            tail = next(a for a in factor.base.args if a is not sympy.S.One)
+            if isinstance(tail, sympy.exp) and tail in factors:
+                factors.remove(factor)
+                factors.remove(tail)
+                found.append(Sigmoid(-tail.args[0]))
+    if not found:
+        return product
+    return sympy.Mul(*factors, *(s * (1 - s) for s in found))
 
 
 def _partial_products(expr: sympy.Expr) -> list[list[PartialSym]] | None:
