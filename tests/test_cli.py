@@ -45,6 +45,22 @@ def test_list_and_version_do_not_import_sympy(argv):
     assert not [name for name in imported if name.split(".")[0] in ("sympy", "mpmath")]
 
 
+FORMAT_BACK_ENDS = ("derive.present.html", "derive.present.tex", "derive.present.figures", "derive.present.figure_svg",
+                    "derive.present.plots", "markdown", "latex2mathml", "matplotlib")
+
+
+def test_show_to_stdout_loads_no_other_format():
+    """Start-up (issue 14): Markdown on stdout loads none of the back ends of HTML, TeX, the SVG graph or the plots;
+    the dispatcher loads each when its format is first asked for."""
+    script = ("import sys; from derive.cli import main; code = main(['show', 'linear-model']); "
+              "print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("#")
+    imported = set(result.stderr.split())
+    assert {"derive.present.render", "derive.present.walkthrough", "jinja2"} <= imported
+    assert not imported & set(FORMAT_BACK_ENDS)
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
                                   ["list", "--help"]])
 def test_help_has_examples(capsys, argv):

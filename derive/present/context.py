@@ -17,7 +17,7 @@ from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_lat
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         values_sum_latex)
 from .prose import Math, say
-from .figures import MAX_FIGURE_NODES, drawable
+from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
 from ..rules import RULES
 from ..walkthrough import Claim, Equation, Image, Listing, Section, Table, Text, Update, Walkthrough

@@ -14,7 +14,8 @@ from typing import Literal
 from . import mathtext
 from ..backward import Derivation
 from ..errors import DeriveError
-from .figures import MAX_FIGURE_NODES, Label, Layout, drawable, layout
+from .figure_limit import MAX_FIGURE_NODES, drawable
+from .figures import Label, Layout, layout
 from ..files import SVG_MARK
 from .mathtext import Run
 

@@ -28,11 +28,6 @@ Kind = Literal["leaf", "op", "output", "const"]
 
 SWEEPS = 12  # passes of each phase of the row placement; enough for the graphs the material draws
 PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
-MAX_FIGURE_NODES = 60  # a larger graph is not drawn: unreadable on a page, and the layout grows faster than linearly
-
-
-def drawable(derivation: Derivation) -> bool:
-    return len(derivation.graph.nodes) <= MAX_FIGURE_NODES
 
 
 TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}

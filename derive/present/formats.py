@@ -9,6 +9,7 @@ Adding a format or a language is one entry here (plus its templates or its local
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Callable, Mapping
 
 from ..errors import InputError, shown
@@ -22,6 +23,22 @@ KIND_MODULES = {"Walkthrough": "derive.present.walkthrough", "NetworkResult": "d
 """For each model's document type (by class name), the module whose ``KIND`` says how to present it. The dispatcher
 loads a kind's module when a document of that kind is first rendered: `derive show` never loads the network and
 verification modules (start-up time), and the models never import the presentation."""
+
+FIGURE_SENTINEL = "derive-figure-placeholder.svg"
+"""Where the Markdown that becomes an HTML page points at the graph (the page puts the drawing there)."""
+
+
+def by_name(module: str, name: str) -> Callable[..., Any]:
+    """The function ``name`` of ``module``, the module loaded on the first call: the back ends a format needs (HTML's
+    Markdown stack, the SVG and TikZ drawings, the plots) load only when a document is written in that format, so
+    that ``derive show`` to Markdown on stdout starts fast."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{module}.{name}, loaded on first use."
+    return call
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ..errors import DeriveError
 from ..locales import catalog
 from ..scenarios import SCENARIOS
 from .figure_svg import svg_for
+from .formats import FIGURE_SENTINEL
 from .templating import fill, stylesheet
 from .plots import plot_files
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
 
 INDEX_TEMPLATE = "html/index.html.j2"
-FIGURE_SENTINEL = "derive-figure-placeholder.svg"
 MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale, then scrolls sideways
 
 # Code (fenced blocks and inline spans) is matched first so that a `$` inside it stays text.

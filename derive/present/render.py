@@ -12,15 +12,18 @@ from importlib import import_module
 from typing import Any
 
 from ..walkthrough import Walkthrough
-from .figure_svg import svg_for
-from .figures import MAX_FIGURE_NODES, drawable
-from .formats import FORMATS, KIND_MODULES, LANGUAGES, Kind, check_choice
-from .html import markdown_to_html, page
+from .figure_limit import MAX_FIGURE_NODES, drawable
+from .formats import FORMATS, KIND_MODULES, LANGUAGES, Kind, by_name, check_choice
 from .templating import fill, templates_root, tidy
-from .plots import plot_files
 
 __all__ = ["render", "attachments", "kind_of", "drawable", "templates_root", "FORMATS", "LANGUAGES",
            "MAX_FIGURE_NODES"]
+
+# the back ends of HTML pages and of the files beside a document, loaded when first used (start-up time)
+markdown_to_html = by_name("derive.present.html", "markdown_to_html")
+page = by_name("derive.present.html", "page")
+svg_for = by_name("derive.present.figure_svg", "svg_for")
+plot_files = by_name("derive.present.plots", "plot_files")
 
 
 def kind_of(document: Any) -> Kind:

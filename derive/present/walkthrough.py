@@ -8,10 +8,11 @@ from ..locales import catalog
 from ..notation import aligned_latex, number_text
 from ..walkthrough import Walkthrough
 from .context import build_context
-from .formats import Format, Kind
-from .html import FIGURE_SENTINEL, image_source
+from .formats import FIGURE_SENTINEL, Format, Kind, by_name
 from .jsonout import to_json_data
-from .tex import tex_context
+
+tex_context = by_name("derive.present.tex", "tex_context")
+image_source = by_name("derive.present.html", "image_source")
 
 REPR_SOURCE_CHARS = 40
 REPR_GRADIENTS = 6
