@@ -23,6 +23,10 @@ from ..rules import RULES
 from ..walkthrough import Claim, Equation, Image, Listing, Section, Table, Text, Update, Walkthrough
 
 
+RULE_CARD_KEY = "concept.rule_card.heading"
+"""A page with this section (derive.scenarios.concepts.rule_card) states every rule once there, not in "Rules used"."""
+
+
 def value_latex(value: Expr | None) -> str | None:
     return None if value is None else number_latex(value)
 
@@ -64,6 +68,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "intro": [section_context(s, lang) for s in walk.intro],
         "extra": [section_context(s, lang) for s in walk.extra],
         "rules_used": _rules_used(d, lang),
+        "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
         "figure": None,
         "figure_note": figure_note(d, lang),
     }
@@ -125,7 +130,6 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
                               number_latex(term.contribution_value)]
         terms.append({
             "input": term.input,
-            "local_label": say(lang, "text.local", input=Math(name_latex(term.input))),
             "input_latex": name_latex(term.input),
             "local": distinct_chain_latex(local_chain),
             "product": distinct_chain_latex(product_chain),
@@ -191,6 +195,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)
                       if n.name not in d.constants and (shown is None or n.name in shown)],
         "output_value": number_latex(d.output_value),
+        "after": _after_rows(d, shown),
         "intro": say(lang, "text.update", eta=Math(chain_latex([latex(eta), number_latex(update.learning_rate)]))),
         "output_text": say(lang, "text.output_after",
                            value=Math(chain_latex([name_latex(d.output), number_latex(d.output_value)]))),
@@ -199,6 +204,15 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
     if update.optimizer is not None:  # --optimizer: heading, intro and labelled lines (gradient, state, update)
         context.update(step_context(update, lang))
     return context
+
+
+def _after_rows(d: Derivation, shown: frozenset[str] | None) -> list[dict[str, str | None]]:
+    """The table after an update: each node's new value and gradient, without the definitions the forward table
+    already gave, and without the leaves the update left as they were (data, held constant)."""
+    return [{"latex": name_latex(n.name), "value": number_latex(d.values[n.name]),
+             "gradient": value_latex(d.gradients[n.name].value) if n.name in d.gradients else None}
+            for n in d.graph.nodes
+            if (shown is None or n.name in shown) and not (n.op == "leaf" and n.name in d.constants)]
 
 
 def _check_report(report, lang: str) -> dict[str, Any]:

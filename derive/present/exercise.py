@@ -1,8 +1,8 @@
 """Exercise sheets: a checked walk-through with some members of its equation chains left blank, and the key.
 
 `make_sheet(walk, blanks, seed)` is a pure function: it reads the chains of the walk-through (the very strings a
-walk-through shows: upstream gradients, local gradients, chain-rule products, the gradients collected and the
-update lines) and picks ``blanks`` of them with ``random.Random(seed)``, then one member of each chosen chain
+walk-through shows: the chain-rule products of the backward steps, the gradients collected and the update
+lines) and picks ``blanks`` of them with ``random.Random(seed)``, then one member of each chosen chain
 after its left side. So the question (the left side) is never blank, and no chain has two blanks: a student can
 always follow the chain from its question to the next given member. Blanks are numbered in reading order.
 
@@ -52,13 +52,13 @@ BOX_EM = (3, 5, 8, 12, 16, 20, 24)
 
 @dataclass(frozen=True)
 class Place:
-    """Where a chain sits in the walk-through's context: ``steps[index]`` (``upstream``, or ``terms[term]``'s
-    ``local``/``product``), ``gradients[index]`` (``equation``) or ``updates[index]`` (``lines[term]``)."""
+    """Where a chain sits in the walk-through's context: ``steps[index]`` (``terms[term]``'s ``product``),
+    ``gradients[index]`` (``equation``) or ``updates[index]`` (``lines[term]``)."""
 
     section: str  # "steps", "gradients" or "updates"
     index: int
     term: int | None
-    part: str  # "upstream", "local", "product", "equation" or "line"
+    part: str  # "product", "equation" or "line"
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,8 @@ def walk_chains(context: dict[str, Any]) -> Iterator[Chain]:
     """The chains of a walk-through's context (`derive.present.context.build_context`) in reading order. The output's
     own upstream gradient (∂f/∂f = 1) is the walk's starting point, not a question, and is left out."""
     for i, step in enumerate(context["steps"]):
-        if not step["is_output"]:
-            yield Chain(Place("steps", i, None, "upstream"), tuple(chain_members(step["upstream"])))
         for j, term in enumerate(step["terms"]):
-            for part in ("local", "product"):
-                yield Chain(Place("steps", i, j, part), tuple(chain_members(term[part])))
+            yield Chain(Place("steps", i, j, "product"), tuple(chain_members(term["product"])))
     for i, gradient in enumerate(context["gradients"]):
         yield Chain(Place("gradients", i, None, "equation"), tuple(chain_members(gradient["equation"])))
     for i, update in enumerate(context["updates"]):
@@ -148,7 +145,7 @@ def chain_text(context: dict[str, Any], place: Place) -> str:
     """The printed chain at ``place`` of a context."""
     if place.section == "steps":
         step = context["steps"][place.index]
-        return step["upstream"] if place.part == "upstream" else step["terms"][place.term][place.part]
+        return step["terms"][place.term][place.part]
     if place.section == "gradients":
         return context["gradients"][place.index]["equation"]
     return context["updates"][place.index]["lines"][place.term]["latex"]
@@ -159,11 +156,8 @@ def _set_chain(context: dict[str, Any], place: Place, text: str) -> None:
     if place.section == "steps":
         steps = context["steps"] = list(context["steps"])
         step = steps[place.index] = dict(steps[place.index])
-        if place.part == "upstream":
-            step["upstream"] = text
-        else:
-            terms = step["terms"] = list(step["terms"])
-            terms[place.term] = dict(terms[place.term], **{place.part: text})
+        terms = step["terms"] = list(step["terms"])
+        terms[place.term] = dict(terms[place.term], **{place.part: text})
     elif place.section == "gradients":
         gradients = context["gradients"] = list(context["gradients"])
         gradients[place.index] = dict(gradients[place.index], equation=text)
