@@ -22,7 +22,7 @@ from .networks.load import to_toml
 from .optimizers import DEFAULTS, MAX_STEPS, configure
 from .parse import parse_program
 from .present.figure_svg import svg_for
-from .present.formats import LANGUAGES
+from .present.formats import check_language
 from .present.html import notebook_fragment
 from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
@@ -121,7 +121,7 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
     path of a TOML file, the TOML text itself (any string with a line break), or a dict of the same keys
     (``{"activation": "sigmoid", ..., "layer": [{"W": [[...]], "b": [...]}]}``; floats are read as the decimals
     Python prints, ``0.1`` as 1/10). ``lang`` is the language of its notebook display."""
-    _check_lang(lang)
+    check_language(lang, "lang")
     if isinstance(source, Mapping):
         result = explain_text(to_toml(source), "<dict>")
     elif isinstance(source, str) and "\n" in source:
@@ -135,13 +135,13 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
 
 def verify_text(text: str, *, time_limit: float = 10.0, lang: str = "en") -> Result:
     """Check every claim of a document given as text (`derive.verify.verify_text`); the report renders itself."""
-    _check_lang(lang)
+    check_language(lang, "lang")
     return Result(verify.verify_text(text, time_limit=time_limit), lang)
 
 
 def verify_file(path: str | PathLike, *, time_limit: float = 10.0, lang: str = "en") -> Result:
     """The same for a file (at most 256 KiB; problems reading it are error reports, exit code 2)."""
-    _check_lang(lang)
+    check_language(lang, "lang")
     return Result(verify.verify_path(path, time_limit=time_limit), lang)
 
 
@@ -165,16 +165,11 @@ def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: fl
     return render(report, fmt, lang, user_templates=user_templates), report.exit_code, stderr
 
 
-def _check_lang(lang: str) -> None:
-    if lang not in LANGUAGES:
-        raise InputError(message("api.language", lang=repr(shown(lang)), choices=", ".join(LANGUAGES)), "lang")
-
-
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,
              lang: str = "en") -> Result:
     """A built-in scenario; for toast and linear-model, ``optimizer`` (and its hyper-parameters in ``step``)
     replaces the scenario's plain gradient-descent update; ``lang`` as for `explain`."""
-    _check_lang(lang)
+    check_language(lang, "lang")
     walk = build(name)
     if optimizer is not None or step is not None:
         walk = rerun(walk, optimizer, step)
@@ -191,7 +186,7 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
     evaluation (``x - y`` arrives as ``x + (-1)*y``); text keeps the nodes as typed. ``at`` maps names (or SymPy
     symbols) to numbers; decimals, as text or as Python floats, are read exactly (``0.1`` is 1/10). ``lang`` is
     the language of the notebook display and the default of the ``to_...()`` methods."""
-    _check_lang(lang)
+    check_language(lang, "lang")
     if is_sympy(source):
         source = sympy_to_text(source)
     elif not isinstance(source, str):

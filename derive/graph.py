@@ -62,6 +62,16 @@ class Graph:
                 readers[name].append(node.name)
         return {name: tuple(r) for name, r in readers.items()}
 
+    def edges(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        """For each value that is read, the edges leaving it as (reader, operand position), in forward order: a
+        value one node reads twice (t·t) has two edges. Keys in the order values are first read."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for node in self.nodes:
+            for position, arg in enumerate(node.args):
+                if isinstance(arg, str):
+                    out.setdefault(arg, []).append((node.name, position))
+        return {name: tuple(e) for name, e in out.items()}
+
 
 def softmax_nodes(outputs: Sequence[str], logits: tuple[Operand, ...]) -> list[Node]:
     """One node per component of softmax(logits), each knowing all of them (its local gradients use them)."""

@@ -27,7 +27,7 @@ from ..scenarios import build
 from .context import build_context
 from .prose import Math, say
 from .formats import FORMATS as REGISTRY
-from .formats import LANGUAGES, check_language, formats_for
+from .formats import LANGUAGES, check_choice, formats_for
 from .templating import fill, tidy
 from .tex import chain_members, math_width, tex_context
 from .questions import Question, Words, questions
@@ -270,9 +270,7 @@ def _where(context: dict[str, Any], place: Place, lang: str) -> str:
 def render_exercise(walk: "Walkthrough", sheet: Sheet, fmt: str = "markdown", lang: str = "en", *, key: bool = False,
                     user_templates: str | None = None) -> str:
     """The worksheet (``key=False``) or its answer key as a document in ``fmt`` (markdown or latex) and ``lang``."""
-    check_language(lang)
-    if fmt not in FORMATS:
-        raise InputError.of("exercise.format", formats=", ".join(FORMATS), name=shown(fmt))
+    check_choice("exercise", fmt, lang)
     context = exercise_context(walk, sheet, fmt, lang)
     context["is_key"] = key
     return tidy(fill(REGISTRY[fmt].templates["exercise"], context, user_templates, REGISTRY[fmt].tex))

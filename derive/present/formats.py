@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable, Mapping
 
-from ..errors import InputError, shown
+from ..errors import InputError, message, shown
 
 KINDS = ("walkthrough", "network", "report", "exercise")
 """The kinds of documents: a scenario's or an expression's walk-through, a network's, a verification report, and an
@@ -135,9 +135,10 @@ def tex_engine(lang: str) -> str:
     return LANGUAGES[lang].tex_engine
 
 
-def check_language(lang: str) -> None:
+def check_language(lang: str, parameter: str | None = None) -> None:
+    """An input error naming the languages when ``lang`` is not one (about ``parameter`` where the API names it)."""
     if lang not in LANGUAGES:
-        raise InputError.of("choice.language", name=shown(lang), choices=", ".join(LANGUAGES))
+        raise InputError(message("choice.language", name=shown(lang), choices=", ".join(LANGUAGES)), parameter)
 
 
 def check_choice(kind: str, fmt: str, lang: str) -> Format:

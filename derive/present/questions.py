@@ -61,10 +61,6 @@ def questions(walk: Walkthrough, seed: int) -> tuple[Question, ...]:
     return tuple(q for q in made if q is not None)
 
 
-def _m(expr: Expr) -> Math:
-    return Math(latex(expr))
-
-
 def _n(name: str) -> Math:
     return Math(name_latex(name))
 
@@ -85,14 +81,8 @@ def rule_question(d: Derivation, rng: random.Random) -> Question | None:
 
 
 def edges(d: Derivation) -> dict[str, list[tuple[str, int]]]:
-    """Each differentiated value → the edges leaving it, as (reader, operand position); a value read twice by
-    one node (t·t) has two edges."""
-    out: dict[str, list[tuple[str, int]]] = {}
-    for node in d.graph.nodes:
-        for position, arg in enumerate(node.args if node.op != "leaf" else ()):
-            if isinstance(arg, str) and arg not in d.constants:
-                out.setdefault(arg, []).append((node.name, position))
-    return out
+    """Each differentiated value → the edges leaving it (`Graph.edges`; constants are not differentiated)."""
+    return {name: list(out) for name, out in d.graph.edges().items() if name not in d.constants}
 
 
 def edge_contributions(d: Derivation, name: str) -> list[Expr]:

@@ -206,16 +206,12 @@ def fan_out_section(d: Derivation, node_name: str, operand: str, more: tuple[Blo
 
 def edge_count(graph: Graph) -> int:
     """Edges of the graph: one per operand that is a value (t·t reads t along two edges)."""
-    return sum(isinstance(a, str) for node in graph.nodes for a in node.args)
+    return sum(len(out) for out in graph.edges().values())
 
 
 def path_lengths(graph: Graph, leaf: str) -> tuple[int, ...]:
     """The length (edges) of every path from the output back to ``leaf``, each edge counted separately."""
-    readers: dict[str, list[str]] = {}
-    for node in graph.nodes:
-        for a in node.args:
-            if isinstance(a, str):
-                readers.setdefault(a, []).append(node.name)
+    readers = {name: [reader for reader, _ in out] for name, out in graph.edges().items()}
     lengths: list[int] = []
 
     def walk(name: str, length: int) -> None:

@@ -574,12 +574,6 @@ def _fast(expr, point: dict, memo: dict):
     return value
 
 
-def _float(value) -> sympy.Float:
-    if isinstance(value, Fraction):
-        return sympy.Float(sympy.Rational(value.numerator, value.denominator), 30)
-    return sympy.Float(value, 30)
-
-
 NUMERIC_TOLERANCE = 1e-9
 """Relative difference under which two values at a random test point count as equal: far above the 30-digit
 evaluation's error, far below any slip (the walk-throughs' own number rule is exact)."""
