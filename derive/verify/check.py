@@ -17,13 +17,15 @@ import sympy
 from .. import clock
 from ..errors import Message, message
 from ..notation import latex, number_latex
-from .document import DocumentProblem, Equation, Lines, check_text, equations, find_maths
+from .directives import read_directives
+from .printed import align, as_printed, printed_number
+from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .model import (ABSENT, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                     is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
-from .syntax import (Add, Deriv, DerivOf, Func, Node, Num, Sym, SyntaxProblem, Transpose, children,
+from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
@@ -191,6 +193,7 @@ class _Eq:
     source: Equation
     members: list[Node]
     kind: str  # claim, candidate, value
+    given: bool = False  # a binding of a `given` directive: defines, never a claim
 
 
 def _parse(equation: Equation, index: int, layered: frozenset[str]) -> Node:
@@ -241,6 +244,7 @@ class Document:
     functions: dict = field(default_factory=dict)
     function_definitions: tuple = ()
     abstract: dict = field(default_factory=dict)
+    strict_numbers: bool = False
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -298,13 +302,14 @@ def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str
     return body.base, body.decor, rhs.value
 
 
-def read_document(text: str) -> Document:
+def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
+               layered: frozenset[str] | None = None) -> Document:
+    """The claims, definitions and values of one scope: its maths ``chunks`` and its ``given`` bindings (see
+    `derive.verify.directives`)."""
+    lines = Lines(text)
+    found: list[Equation] = []
+    skipped: list[Skipped] = []
     try:
-        check_text(text)
-        chunks = find_maths(text)
-        lines = Lines(text)
-        found: list[Equation] = []
-        skipped: list[Skipped] = []
         for chunk in chunks:
             eqs, pieces = equations(chunk, lines)
             found.extend(eqs)
@@ -313,7 +318,9 @@ def read_document(text: str) -> Document:
         raise Problem(exc.line, exc.message) from None
 
     classified: list[_Eq] = []
-    layered = layered_bases(" ".join(chunk.text for chunk in chunks))
+    if layered is None:
+        layered = layered_bases(" ".join(chunk.text for chunk in chunks))
+    bindings = [_given(equation, layered) for equation in given]
     constraints: list[tuple[str, str | None, Fraction]] = []
     functions: dict[str, tuple[str, Node]] = {}
     function_lines: list[DefinitionRead] = []
@@ -343,6 +350,7 @@ def read_document(text: str) -> Document:
         else:
             classified.append(item)
 
+    classified = bindings + classified
     approximate = [e for e in classified if e.kind in ("candidate", "value") and e.source.relations[0] == "approx"]
     classified = [e for e in classified if e not in approximate]  # y ≈ 0.73 never defines y
     candidates = [e for e in classified if e.kind == "candidate"]
@@ -354,7 +362,8 @@ def read_document(text: str) -> Document:
         if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
             item.kind = "claim"  # z^{l} = … in matrix form, about the components the definitions define
     candidates = [e for e in candidates if e.kind == "candidate"]
-    first = [e for e in candidates if e.source.relations[0] == "def" or isinstance(e.members[1], Deriv)]
+    first = [e for e in candidates if e.given] + [
+        e for e in candidates if not e.given and (e.source.relations[0] == "def" or isinstance(e.members[1], Deriv))]
     ordered = first + [e for e in candidates if e not in first]
     definitions: list[Definition] = []
     patterns: list[tuple] = []
@@ -367,6 +376,8 @@ def read_document(text: str) -> Document:
             skipped.append(Skipped(item.source.line, item.source.text, str(exc)))
             continue
         if any(patterns_unify(pattern, p) for p in patterns):
+            if item.given:
+                raise Problem(item.source.line, f"«{item.source.text}» is given twice in one scope")
             claims.append(item)
             continue
         patterns.append(pattern)
@@ -374,10 +385,17 @@ def read_document(text: str) -> Document:
         if len(item.members) > 2:
             claims.append(item)
     values: list[tuple[int, Sym, Fraction]] = []
+    given_values: list[tuple] = []
     for item in classified:
         if item.kind != "value":
             continue
         lhs = item.members[0]
+        if given_values and any(patterns_unify(pattern_parts(lhs), p) for p in given_values):
+            item.kind = "forward"  # a printed value of a given symbol: checked against the binding
+            claims.append(item)
+            continue
+        if item.given:
+            given_values.append(pattern_parts(lhs))
         if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
             item.kind = "claim"
             claims.append(item)
@@ -414,6 +432,15 @@ def read_document(text: str) -> Document:
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
                     tuple(readings), scalars, functions, tuple(function_lines), abstract)
+
+
+def _given(equation: Equation, layered: frozenset[str]) -> _Eq:
+    """A binding of a `given` directive: a definition or a value, never a claim."""
+    item = classify(equation, layered)
+    if item is None or item.kind == "claim" or len(item.members) != 2 or equation.relations[0] == "approx":
+        raise Problem(equation.line, f"a `given` binding defines one symbol, «{equation.text}» does not")
+    item.given = True
+    return item
 
 
 def abstract_quantities(claims: list[_Eq], patterns: list[tuple], layers: int) -> dict[VName, tuple[VName, ...]]:
@@ -717,7 +744,9 @@ class ClaimChecker:
         method = "symbolic"
         undecided = None
         for binds in binds_list:
-            outcome = self.decide(k, a_node, b_node, binds)
+            outcome = self._as_printed(k, binds) if self.document.strict_numbers else None
+            if outcome is None:
+                outcome = self.decide(k, a_node, b_node, binds)
             if outcome[0] is False:
                 _, counterexample, slip, how = outcome
                 if how == "point":
@@ -743,6 +772,57 @@ class ClaimChecker:
         if value.free_symbols:
             return None
         return number_latex(value) if value.is_Rational else number_latex(sympy.Float(value.evalf(15)))
+
+    def _as_printed(self, k: int, binds: dict[str, int]):
+        """``numbers strict``: a number holds when it is what the number rule prints for the exact value of the
+        last member written with symbols; a substitution right after it, number by number (see
+        `derive.verify.printed`). None: not a number member, or not a substitution (the other rules decide)."""
+        numeric = self.members[k]
+        if not is_numeric(numeric):
+            return None
+        j = max((i for i in range(k) if not is_numeric(self.members[i])), default=None)
+        if j is None:
+            return None
+        single = printed_number(numeric)
+        if single is not None:
+            pairs = [((self.members[j],), numeric)]
+        elif j == k - 1:
+            pairs = align(self.members[j], numeric)
+        else:
+            pairs = None
+        if pairs is None:
+            return None
+        for terms, number in pairs:
+            value = self._exact_product(terms, binds)
+            if value is None:
+                return None
+            if as_printed(value) != printed_number(number):
+                shown = {s: float(v) for s, v in self.values.items() if s in self._leaves_of(terms, binds)}
+                counterexample = Counterexample(_point_items(shown, binds), float(value), float(printed_number(number)))
+                if len(pairs) == 1:
+                    slip = Slip("printed", (("printed", latex(display(number))), ("value", number_latex(value))))
+                else:
+                    slip = Slip("substitution", (("printed", latex(display(number))),
+                                                 ("term", latex(display(_product_node(terms)))),
+                                                 ("value", number_latex(value))))
+                return False, counterexample, slip, "point"
+        return True, "point"
+
+    def _exact_product(self, terms: tuple[Node, ...], binds: dict[str, int]):
+        """The exact value of a product of members' terms at the scope's point, or None without one."""
+        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
+        value = sympy.Integer(1)
+        for term in terms:
+            try:
+                value *= self.model.full(self.model.conc(term, binds)).xreplace(point)
+            except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+                return None
+        if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
+            return None
+        return value
+
+    def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
+        return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
 
     def _is_own_definition(self) -> bool:
         first = self.members[0]
@@ -1142,8 +1222,8 @@ class ClaimChecker:
     def _structure_counterexample(self, b, binds) -> Counterexample | None:
         kind, out, var = self.target(binds)
         try:
-            correct = self.model.partial(out, var)
-            written = self.model.full(b)
+            correct = self.model.abstract_leaves(self.model.partial(out, var))
+            written = self.model.abstract_leaves(self.model.full(b))
         except (ModelProblem, TooLarge):
             return None
         for point, va, vb in self._points(0, binds, correct, written):
@@ -1318,6 +1398,10 @@ def _product(lists):
             yield (head,) + tail
 
 
+def _product_node(terms: tuple[Node, ...]) -> Node:
+    return terms[0] if len(terms) == 1 else Mul(tuple(terms))
+
+
 def _path_latex(path: tuple[VName, ...]) -> str:
     return r" \to ".join(latex(p) for p in path)
 
@@ -1425,15 +1509,48 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
 # --- the whole document ----------------------------------------------------------------------------------------
 
 def analyse(text: str, time_limit_seconds: float | None) -> Report:
+    """Check a document scope by scope (see `derive.verify.directives`)."""
     try:
-        document = read_document(text)
-    except Problem as exc:
+        check_text(text)
+        directives = read_directives(text)
+        chunks = find_maths(text)
+    except DocumentProblem as exc:
         return Report(error=ReportError(exc.line, exc.message))
-    except RecursionError:
-        return Report(error=ReportError.of(None, message("verify.too_deep")))
-    claims: list[ClaimResult] = []
-    skipped = list(document.skipped)
+    grouped: list[list[Chunk]] = [[] for _ in directives.scopes]
+    for chunk in chunks:
+        grouped[directives.scope_at(chunk.line)].append(chunk)
+    layered = layered_bases(" ".join(chunk.text for chunk in chunks))
     deadline = None if not time_limit_seconds else time.monotonic() + DOCUMENT_BUDGET * time_limit_seconds
+    claims: list[ClaimResult] = []
+    skipped: list[Skipped] = []
+    definitions: list[DefinitionRead] = []
+    readings: list[Reading] = []
+    for scope, scope_chunks in zip(directives.scopes, grouped):
+        if not scope_chunks and not scope.given:
+            continue
+        try:
+            document = read_scope(text, scope_chunks, scope.given, layered)
+        except Problem as exc:
+            return Report(error=ReportError(exc.line, exc.message))
+        except RecursionError:
+            return Report(error=ReportError.of(None, message("verify.too_deep")))
+        document.strict_numbers = directives.strict_numbers
+        found, unread = _check_claims(document, time_limit_seconds, deadline)
+        claims += found
+        skipped += list(document.skipped) + unread
+        definitions += list(document.function_definitions) + [
+            DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs))) for d in document.definitions]
+        readings += [r for r in document.readings if r not in readings]
+    skipped.sort(key=lambda s: s.line)
+    claims.sort(key=lambda c: c.line)
+    return Report(tuple(claims), tuple(skipped), tuple(sorted(definitions, key=lambda d: d.line)),
+                  readings=tuple(readings))
+
+
+def _check_claims(document: Document, time_limit_seconds: float | None,
+                  deadline: float | None) -> tuple[list[ClaimResult], list[Skipped]]:
+    claims: list[ClaimResult] = []
+    skipped: list[Skipped] = []
     for item in document.claims:
         checker = None
         try:
@@ -1454,11 +1571,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
                 "the time limit was reached" if isinstance(exc, _Timeout) else "too deeply nested")
             shown = checker.shown if checker is not None else [item.source.text]
             claims.append(_undecided(item, shown, note))
-    skipped.sort(key=lambda s: s.line)
-    definitions = tuple(sorted(document.function_definitions + tuple(
-        DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs))) for d in document.definitions),
-        key=lambda d: d.line))
-    return Report(tuple(claims), tuple(skipped), definitions, readings=document.readings)
+    return claims, skipped
 
 
 def _unread(item: _Eq, problem: Exception) -> Skipped:

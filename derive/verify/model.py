@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy
+from sympy.core.function import AppliedUndef
 from sympy.printing.precedence import PRECEDENCE
 
 from ..notation import latex, symbol_base_latex
@@ -116,6 +117,17 @@ class PartialSym(sympy.Symbol):
 
     def __getnewargs_ex__(self):
         return (self.dkind, self.num, self.den), {}
+
+
+def opaque_functions(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every value and slope of a function the document only names (f(z), f'(z) at z = x − y) as a
+    free symbol: numbers like any other at a test point, the same object always the same symbol."""
+    found = [a for a in expr.atoms(sympy.Subs, sympy.Derivative) if a.has(AppliedUndef)]
+    found += list(expr.atoms(AppliedUndef))  # xreplace meets a slope before the values inside it
+    if not found:
+        return expr
+    return expr.xreplace({a: VName("f" + "'" * len(a.atoms(sympy.Derivative)), None, 0, None, (str(a),))
+                          for a in found})
 
 
 # --- display-only expressions ----------------------------------------------------------------------------------
@@ -525,7 +537,10 @@ class Model:
         """``expr`` with the abstract quantities' values and derivatives as free symbols (C_0 and ∂C_0/∂w), so
         that a step can be evaluated at test points: the derivatives of an abstract quantity are numbers like
         any other."""
-        if not self.abstract or is_matrix(expr):
+        if is_matrix(expr):
+            return expr
+        expr = opaque_functions(expr)
+        if not self.abstract:
             return expr
         replace = {}
         for name, applied in self.abstract.items():
@@ -717,7 +732,11 @@ class Model:
                 value = self.full_symbol(symbol, stop)
                 if value is not symbol:
                     replace[symbol] = value
-        return expr.xreplace(replace) if replace else expr
+        if not replace:
+            return expr
+        if expr.has(sympy.Derivative):  # f'(z) with z replaced: a Subs, which xreplace cannot build
+            return expr.subs(replace, simultaneous=True)
+        return expr.xreplace(replace)
 
     def full_symbol(self, name: VName, stop: VName | None = None) -> sympy.Expr:
         key = (name, stop)

@@ -1,0 +1,89 @@
+r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` (Markdown, HTML) or a line
+``% derive: …`` (LaTeX). derive writes them into its own pages; an author may write them too.
+
+- ``scope NAME``: from this line on, a new scope. Definitions and values of earlier scopes are forgotten, so the
+  same symbol can mean something else (a story's E = ½(y − t)², the graph's E = ½·q; one optimiser step's w,
+  then the next one's). A document without scopes is one scope.
+- ``given EQUATION; EQUATION; …``: definitions and values of the current scope, in the document's notation
+  (``given y = w \cdot x; x = 2``). They are bindings, not claims: the maths printed in the scope is checked
+  against them, and a printed definition that disagrees with a given one does not hold.
+- ``numbers strict``: the document prints every number by one rule: an integer or a terminating decimal is the
+  exact value, any other number is the exact value rounded half-even to 6 significant digits, trailing zeros
+  dropped. A number then holds only if it is exactly what the rule prints; and a member written with numbers
+  right after one written with symbols (a substitution) must match it term by term: the k-th number is the value
+  of the k-th term. Without it, a number holds to the digits shown.
+- ``layers-from=1`` or ``layers-from=2``: where the weight layers are numbered from (see `derive.verify`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .document import Chunk, DocumentProblem, Equation, Lines, equations
+
+_DIRECTIVE = re.compile(r"<!--[ \t]*derive:[ \t]*(?P<md>.*?)[ \t]*-->|(?m:^[ \t]*%+[ \t]*derive:[ \t]*(?P<tex>.*?)[ \t]*$)",
+                        re.DOTALL)
+_SCOPE = re.compile(r"scope[ \t]+([A-Za-z0-9][A-Za-z0-9_.:-]*)$")
+_LAYERS = re.compile(r"layers-from[ \t]*[=:][ \t]*[12]$")
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str
+    first_line: int
+    given: tuple[Equation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Directives:
+    scopes: tuple[Scope, ...]
+    strict_numbers: bool = False
+
+    def scope_at(self, line: int) -> int:
+        """The index of the scope a line belongs to."""
+        index = 0
+        for k, scope in enumerate(self.scopes):
+            if scope.first_line <= line:
+                index = k
+        return index
+
+
+def read_directives(text: str) -> Directives:
+    """Every directive of a document, in order; raises `DocumentProblem` for one it does not know."""
+    lines = Lines(text)
+    scopes: list[Scope] = [Scope("", 1)]
+    strict = False
+    for match in _DIRECTIVE.finditer(text):
+        body = " ".join((match.group("md") if match.group("md") is not None else match.group("tex")).split())
+        offset = match.start("md") if match.group("md") is not None else match.start("tex")
+        line = lines.at(match.start())
+        scope = _SCOPE.match(body)
+        if scope:
+            if scopes[-1].first_line == line and not scopes[-1].given and scopes[-1].name == "":
+                scopes.pop()
+            scopes.append(Scope(scope.group(1), line))
+        elif body.startswith("given ") or body.startswith("given\t"):
+            start = body.index(" ") + 1
+            chunk = Chunk(line, body[start:], offset + start, False)
+            found, pieces = equations(chunk, _OneLine(line))
+            if pieces or not found:
+                raise DocumentProblem(line, "a `given` directive holds equations separated by `;`, "
+                                            "e.g. `given y = w \\cdot x; x = 2`")
+            last = scopes[-1]
+            scopes[-1] = Scope(last.name, last.first_line, last.given + tuple(found))
+        elif body == "numbers strict":
+            strict = True
+        elif not _LAYERS.match(body):
+            raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
+                                        "`given …`, `numbers strict` and `layers-from=N`")
+    return Directives(tuple(scopes), strict)
+
+
+class _OneLine(Lines):
+    """Line numbers for a directive's equations: all on the directive's line."""
+
+    def __init__(self, line: int):
+        self.line = line
+
+    def at(self, offset: int) -> int:
+        return self.line
