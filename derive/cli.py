@@ -386,6 +386,12 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
     --verbose, what was checked."""
+    if getattr(document, "reread", False) and args.command != "show" and args.format in ("markdown", "html"):
+        # the truth loop: the page is read back by derive's own verifier before anything is written (the HTML
+        # page is made from the same Markdown); `show` relies on the tests, which re-read every scenario page
+        from .present.render import render
+        from .verify.pages import check_page
+        check_page(render(document, "markdown", args.lang, user_templates=_templates(args)), "the walk-through")
     if args.output is None:
         from .present.render import render
         _emit(render(document, args.format, args.lang, user_templates=_templates(args)), None)

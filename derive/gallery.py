@@ -20,6 +20,7 @@ from .present.render import attachments, render
 from .present.texfigures import ENGINE, externalized, figure_document
 from .scenarios import SCENARIOS, build
 from .verify import example_documents, verify_text
+from .verify.pages import check_page
 
 FIGURE = "graph.svg"
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
@@ -63,7 +64,10 @@ def scenario_documents() -> list[Document]:
     def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
             walk = cache.get(name) or cache.setdefault(name, build(name))
-            return render(walk, fmt, lang or "en", figure_href=FIGURE), attachments(walk, fmt, FIGURE)
+            text = render(walk, fmt, lang or "en", figure_href=FIGURE)
+            if fmt == "markdown" and walk.reread:  # the HTML page is made from this same Markdown
+                check_page(text, relative_path(name, fmt, lang))
+            return text, attachments(walk, fmt, FIGURE)
         return run
 
     return [Document(name, fmt, lang, relative_path(name, fmt, lang), job(name, fmt, lang))

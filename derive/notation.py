@@ -5,6 +5,7 @@ Names are printed the way the study material writes them: ``y_`` as ``y'``, ``w1
 """
 from __future__ import annotations
 
+import decimal
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -511,6 +512,20 @@ def number_text(value: "sympy.Basic | int | float | Fraction") -> str:
 def number_latex(value: "sympy.Basic | int | float | Fraction") -> str:
     """The same number in LaTeX (``1.5 \\times 10^{-5}`` for ``1.5e-05``)."""
     return text_latex(number_text(value))
+
+
+def exact_latex(value: sympy.Expr) -> str:
+    """A value as an exact binding for `derive verify`: a terminating decimal as derive prints it, any other
+    rational as a fraction, a float to 20 significant digits, anything else in the notation (√2, e^{-1}); never
+    rounded."""
+    if value.is_Float:  # a value computed in floating point: 20 significant digits, far beyond the 6 printed
+        return format(decimal.Decimal(str(value.evalf(20))), "f")
+    if value.is_Rational and number_digits(value).exact:
+        return number_latex(value)
+    if value.is_Rational:
+        fraction = r"\frac{" + str(abs(value.p)) + "}{" + str(value.q) + "}"
+        return "-" + fraction if value < 0 else fraction
+    return latex(value)
 
 
 def text_latex(text: str) -> str:

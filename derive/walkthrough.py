@@ -17,7 +17,7 @@ from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError, message
 from .graph import exact, symbol
 from .input_syntax import parse_pairs
-from .notation import Grad, number_latex
+from .notation import Grad, chain_latex, exact_latex, name_latex, number_latex
 from .optimizers import Settings, Update, check_step_budget, configure, optimize
 
 
@@ -125,6 +125,14 @@ Block = Union[Text, Equation, Claim, Table, Image]
 class Section:
     title_key: str
     blocks: tuple[Block, ...]
+    scope: str = "walk"  # for `derive verify`: "walk" (the graph and its point), "own" (a fresh scope), or "rows"
+    # (each table row that names a node kind a fresh scope: the rule card's generic nodes)
+    given: tuple[str, ...] = ()  # LaTeX bindings of the section's own scopes ("E = f(z)")
+
+
+def point_given(point: Mapping[str, Expr]) -> tuple[str, ...]:
+    """A point as a section's bindings (``w = 1.4``), for a section about another point than the walk's."""
+    return tuple(chain_latex([name_latex(name), exact_latex(value)]) for name, value in point.items())
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,8 @@ class Walkthrough:
     intro: tuple[Section, ...] = ()  # before the forward pass (the setting, the story)
     extra: tuple[Section, ...] = ()  # after the gradients (closed forms, vector forms, recurrences)
     fold: Fold | None = None  # a batch shown through one sample; None: every node is shown
+    reread: bool = True  # its pages carry their bindings and are read back by `derive verify` before they are
+    # written (False: a page verify cannot read yet; it is checked only through the derivation)
 
     @property
     def images(self) -> tuple[Image, ...]:
@@ -195,7 +205,7 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         optimizer: Settings | None = None, fold: Fold | None = None) -> Walkthrough:
+         optimizer: Settings | None = None, fold: Fold | None = None, reread: bool = True) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
     report = check(derivation)
@@ -206,7 +216,7 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
     if fold is not None and not fold.shown <= {n.name for n in derivation.graph.nodes}:
         raise ValueError(f"{name}: the fold names nodes the graph does not have")
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold)
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread and optimizer is None)
 
 
 SHOW_SCENARIOS = ("toast", "linear-model")
@@ -227,4 +237,5 @@ def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, obje
     if "lr" in pairs:
         raise InputError(message("step.scenario_rate", scenario=walk.name, rate=number_latex(eta)), "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
-    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings))
+    # an optimiser's state lines (m, v, bias corrections) are not bound for verify yet: the page is not re-read
+    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings), reread=False)

@@ -16,6 +16,8 @@ from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         values_sum_latex)
+from .bindings import (WALK, after_directives, row_directives, section_directives, update_directives,
+                       walk_directives)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -65,8 +67,10 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "wrt": [gradients[name] if name in gradients else _gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
-        "intro": [section_context(s, lang) for s in walk.intro],
-        "extra": [section_context(s, lang) for s in walk.extra],
+        "intro": [section_context(s, lang, f"intro-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.intro)],
+        "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
+        "directives": walk_directives(d) if walk.reread else [],
+        "main_directives": [f"scope main from {WALK}"] if walk.reread else [],
         "rules_used": _rules_used(d, lang),
         "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
         "figure": None,
@@ -185,7 +189,10 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             assignment_latex(name_latex(leaf), rule),
             descent_numbers_latex(old, update.learning_rate, gradient),
             number_latex(new)]))
+    before = {leaf: old for leaf, old, _, _ in update.changes}
     context = {
+        "directives": update_directives(update.step, before, update.learning_rate, d) if walk.reread else [],
+        "after_directives": after_directives(update.step, d) if walk.reread else [],
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),
         "heading": catalog(lang)["heading.update"],
@@ -232,8 +239,15 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
     return [{"name": catalog(lang)[f"rule.{k}.name"], "text": catalog(lang)[f"rule.{k}.text"]} for k in keys]
 
 
-def section_context(section: Section, lang: str) -> dict[str, Any]:
-    return {"title": catalog(lang)[section.title_key], "blocks": [_block(b, lang) for b in section.blocks]}
+def section_context(section: Section, lang: str, scope: str | None = None) -> dict[str, Any]:
+    """A section for the templates; ``scope`` names its scope on a page that is read back (None: no directives)."""
+    blocks = [_block(b, lang) for b in section.blocks]
+    for block in blocks:
+        if block["kind"] == "table":
+            block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
+                block["rows"])
+    return {"title": catalog(lang)[section.title_key], "blocks": blocks,
+            "directives": section_directives(section, scope) if scope else []}
 
 
 def _block(block, lang: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sympy import Expr, Integer
 
 from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, operand_exprs, symbol
-from ..notation import Grad, Shown
+from ..notation import Grad, Shown, name_latex
 from ..parse import parse_program
 from ..rules import RULES
 from ..walkthrough import Block, Claim, Section, Table, Text
@@ -92,7 +92,7 @@ def rule_card(d: Derivation) -> Section:
         Text(key("rule_card", "text"), (("z", symbol("z")), ("upstream", Grad(d.output, "z")))),
         Table((key("rule_card", "node"), key("rule_card", "local"), key("rule_card", "received")), cells),
         Text(key("rule_card", "fan_out")),
-    ))
+    ), scope="rows", given=(name_latex(d.output) + " = " + ("g" if d.output == "f" else "f") + "(z)",))
 
 
 # ---------------------------------------------------------------- what a gradient means: the nudge

@@ -7,7 +7,7 @@ from ..backward import derive
 from ..graph import definition, exact, symbol
 from ..notation import Grad
 from ..parse import parse_number, parse_program
-from ..walkthrough import Claim, Equation, Listing, Section, Table, Text, Walkthrough, gradient_descent, make
+from ..walkthrough import Claim, Equation, Listing, Section, Table, Text, Walkthrough, gradient_descent, make, point_given
 from .common import eq, maths
 from .concepts import fan_out_section, one_pass_section, rule_card
 
@@ -29,10 +29,10 @@ def build() -> Walkthrough:
     definitions = Listing(sympy.Eq(symbol(node.name), definition(node), evaluate=False)
                           for node in graph.nodes if node.op != "leaf")
     intro = (Section("scenario.linear-model.heading.chain_rule", (
-        Text("scenario.linear-model.text.chain_rule", (("outer", sympy.Eq(y, inner ** 2, evaluate=False)),
+        Text("scenario.linear-model.text.chain_rule", (("outer", sympy.Eq(y, t ** 2, evaluate=False)),
                                                        ("inner", sympy.Eq(t, inner, evaluate=False)))),
         _chain_rule_example(),
-    )), Section("scenario.linear-model.heading.graph", (
+    ), scope="own"), Section("scenario.linear-model.heading.graph", (
         Text("scenario.linear-model.text.graph", (
             ("cost", (y_ - y) ** 2), ("model", sympy.Eq(y, sympy.Add(w * x, b, evaluate=False), evaluate=False)),
             ("steps", definitions), ("target", y_))),
@@ -80,7 +80,7 @@ def _overshoot_section(derivation, learning_rate) -> Section:
             ("eta", eq(sympy.Symbol("eta"), learning_rate)), ("before", derivation.output_value),
             ("after", after.output_value), ("fall", predicted_fall(derivation, learning_rate)),
             ("y", eq(symbol("y"), after.values["y"])), ("target", eq(symbol("y_"), after.values["y_"])))),
-    ))
+    ), given=point_given(after.point))
 
 
 def _parameters_section(derivation, learning_rate, small) -> Section:
@@ -97,7 +97,7 @@ def _parameters_section(derivation, learning_rate, small) -> Section:
         Text("scenario.linear-model.text.landed", (
             ("y", eq(symbol("y"), step.derivation.values["y"])), ("target", eq(symbol("y_"), step.derivation.values["y_"])),
             ("f", eq(symbol("f"), step.derivation.output_value)))),
-    ))
+    ), scope="own")  # three points in one paragraph (before, after η = 1, after η = 0.1): read, not bound
 
 
 def _chain_rule_example() -> Equation:

@@ -84,7 +84,8 @@ def build() -> Walkthrough:
     fold = Fold(frozenset((*PARAMETERS, *sample_nodes(WORKED), "S", "E")), Text(_key("text.folded"), (
         ("worked", Integer(WORKED)), ("others", Listing(Integer(i) for i in SAMPLES if i != WORKED)))))
     return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
-                fold=fold)
+                fold=fold,
+                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
 
 
 # ---------------------------------------------------------------- general symbols (index i, feature k)

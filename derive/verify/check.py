@@ -20,7 +20,7 @@ from ..notation import latex, number_latex
 from .directives import read_directives
 from .printed import align, as_printed, printed_number
 from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
-from .model import (ABSENT, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
+from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                     is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
@@ -206,7 +206,8 @@ def _parse(equation: Equation, index: int, layered: frozenset[str]) -> Node:
 
 
 def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
-    """A claim (left side a derivative), a definition candidate (left side one symbol), or None (skipped)."""
+    """A definition candidate or a value (left side one symbol), else a claim (a derivative, an identity, a
+    computation with numbers)."""
     first = equation.members[0]
     if _DERIVATIVE_MARK.search(first):
         members = [_parse(equation, k, layered) for k in range(len(equation.members))]
@@ -215,13 +216,13 @@ def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
         return _Eq(equation, members, "claim")
     if _SYMBOL_LIKE.match(first):
         lhs = _parse(equation, 0, layered)
-        if not isinstance(lhs, Sym):
-            return None
-        members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
-        if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
-            return _Eq(equation, members, "value")
-        return _Eq(equation, members, "candidate")
-    return None
+        if isinstance(lhs, Sym):
+            members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
+            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
+                return _Eq(equation, members, "value")
+            return _Eq(equation, members, "candidate")
+    # an expression on the left (an identity, a product of numbers): a claim about the sides' values
+    return _Eq(equation, [_parse(equation, k, layered) for k in range(len(equation.members))], "claim")
 
 
 def _has_index_letters(sym: Sym) -> bool:
@@ -313,7 +314,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
         for chunk in chunks:
             eqs, pieces = equations(chunk, lines)
             found.extend(eqs)
-            skipped.extend(Skipped(p.line, p.text) for p in pieces)
+            skipped.extend(Skipped(p.line, p.text) for p in pieces if p.relation)  # no relation: no claim
     except DocumentProblem as exc:
         raise Problem(exc.line, exc.message) from None
 
@@ -859,6 +860,8 @@ class ClaimChecker:
             if points and all(agree_at_test_point(va, vb) for _, va, vb in points):
                 return True, "numeric"  # a link worth 1 (∂z/∂b for z = wx + b) may be left out
             return structural + ("structure",)
+        if opaque_symbols(deep_a) != opaque_symbols(deep_b):
+            return None, "limit"  # a function only named on one side: no test point can decide
         for point, va, vb in points:
             if not agree_at_test_point(va, vb):
                 if self._substituted_at_point(a, b, deep_a, deep_b):

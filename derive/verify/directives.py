@@ -3,7 +3,8 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
 
 - ``scope NAME``: from this line on, a new scope. Definitions and values of earlier scopes are forgotten, so the
   same symbol can mean something else (a story's E = ½(y − t)², the graph's E = ½·q; one optimiser step's w,
-  then the next one's). A document without scopes is one scope.
+  then the next one's). A document without scopes is one scope. ``scope NAME from EARLIER`` starts with the
+  bindings given in the scope EARLIER; a binding given again replaces the inherited one (the next step's w).
 - ``given EQUATION; EQUATION; …``: definitions and values of the current scope, in the document's notation
   (``given y = w \cdot x; x = 2``). They are bindings, not claims: the maths printed in the scope is checked
   against them, and a printed definition that disagrees with a given one does not hold.
@@ -23,7 +24,8 @@ from .document import Chunk, DocumentProblem, Equation, Lines, equations
 
 _DIRECTIVE = re.compile(r"<!--[ \t]*derive:[ \t]*(?P<md>.*?)[ \t]*-->|(?m:^[ \t]*%+[ \t]*derive:[ \t]*(?P<tex>.*?)[ \t]*$)",
                         re.DOTALL)
-_SCOPE = re.compile(r"scope[ \t]+([A-Za-z0-9][A-Za-z0-9_.:-]*)$")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
+_SCOPE = re.compile(rf"scope[ \t]+({_NAME})(?:[ \t]+from[ \t]+({_NAME}))?$")
 _LAYERS = re.compile(r"layers-from[ \t]*[=:][ \t]*[12]$")
 
 
@@ -61,7 +63,13 @@ def read_directives(text: str) -> Directives:
         if scope:
             if scopes[-1].first_line == line and not scopes[-1].given and scopes[-1].name == "":
                 scopes.pop()
-            scopes.append(Scope(scope.group(1), line))
+            inherited: tuple[Equation, ...] = ()
+            if scope.group(2):
+                parent = next((s for s in reversed(scopes) if s.name == scope.group(2)), None)
+                if parent is None:
+                    raise DocumentProblem(line, f"scope «{scope.group(2)}» is not defined before this line")
+                inherited = parent.given
+            scopes.append(Scope(scope.group(1), line, inherited))
         elif body.startswith("given ") or body.startswith("given\t"):
             start = body.index(" ") + 1
             chunk = Chunk(line, body[start:], offset + start, False)
@@ -70,13 +78,19 @@ def read_directives(text: str) -> Directives:
                 raise DocumentProblem(line, "a `given` directive holds equations separated by `;`, "
                                             "e.g. `given y = w \\cdot x; x = 2`")
             last = scopes[-1]
-            scopes[-1] = Scope(last.name, last.first_line, last.given + tuple(found))
+            replaced = {_left(e) for e in found}
+            scopes[-1] = Scope(last.name, last.first_line,
+                               tuple(e for e in last.given if _left(e) not in replaced) + tuple(found))
         elif body == "numbers strict":
             strict = True
         elif not _LAYERS.match(body):
             raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
                                         "`given …`, `numbers strict` and `layers-from=N`")
     return Directives(tuple(scopes), strict)
+
+
+def _left(equation: Equation) -> str:
+    return "".join(equation.members[0].split())
 
 
 class _OneLine(Lines):

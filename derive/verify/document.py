@@ -59,9 +59,11 @@ RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx"}
 
 @dataclass(frozen=True)
 class Piece:
-    """Maths that holds no equation: skipped and listed."""
+    r"""Maths that holds no equation: listed as skipped when it holds a relation derive does not check (``x \in
+    \mathbb{R}^n``, ``a \leq b``); a formula without any relation makes no claim."""
     line: int
     text: str
+    relation: bool = False
 
 
 MATH_ENVIRONMENTS = ("equation", "align", "gather", "multline", "eqnarray", "flalign", "alignat", "displaymath",
@@ -252,9 +254,10 @@ _RELATION = re.compile(
     r":=|=:|\\coloneqq(?![A-Za-z])|\\eqqcolon(?![A-Za-z])|\\(?:stackrel|overset)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}"
     r"\s*\{\s*=\s*\}|\\triangleq(?![A-Za-z])|\\equiv(?![A-Za-z])|\\doteq(?![A-Za-z])|\u225d|\u2254|="
     r"|(?P<approx>\\(?:approx|simeq)(?![A-Za-z])|\u2248)"
-    r"|(?P<other>\\(?:sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|leftarrow|gets|"
+    r"|(?P<assign>\\(?:leftarrow|gets)(?![A-Za-z])|\u2190)"
+    r"|(?P<other>\\(?:sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
     r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
-    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2260\u2264\u2265\u2192\u2190\u2208"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2260\u2264\u2265\u2192\u2208"
     r"\u221d\u21d2])")
 
 _SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
@@ -332,16 +335,18 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if not stripped:
                 continue
             line = line_of(row_start + piece_start + (len(piece) - len(piece.lstrip())))
-            members, relations = _members(piece, profile[row_start + piece_start:row_start + piece_end])
+            members, relations, cut = _members(piece, profile[row_start + piece_start:row_start + piece_end])
             if members and not members[0].strip() and found and relations:
                 previous = found.pop()
                 found.append(Equation(previous.line, previous.members + tuple(members[1:]),
                                       previous.relations + tuple(relations)))
                 continue
             if len(members) < 2 or not members[0].strip():
-                skipped.append(Piece(line, " ".join(stripped.split())))
+                skipped.append(Piece(line, " ".join(stripped.split()), cut))
                 continue
             found.append(Equation(line, tuple(members), tuple(relations)))
+            if cut:
+                skipped.append(Piece(line, " ".join(stripped.split()), True))
     return found, skipped
 
 
@@ -360,15 +365,21 @@ def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int
     return spans
 
 
-def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str]]:
+def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool]:
+    """The members and relations of a chain, and whether it was cut at a relation that is not checked."""
     members, relations, start, k = [], [], 0, 0
     while k < len(piece):
         if profile[k] == 0:
             match = _RELATION.match(piece, k)
             if match:
-                if match.group("other"):
+                if match.group("assign") and not relations:  # w ← w − η g = …: the chain after the arrow
+                    members = []
+                    k = match.end()
+                    start = k
+                    continue
+                if match.group("other") or match.group("assign"):
                     members.append(piece[start:k])
-                    return _finish(members), relations
+                    return _finish(members), relations, True
                 members.append(piece[start:k])
                 relations.append("approx" if match.group("approx") else
                                  "=" if match.group() in ("=", "=:") else "def")
@@ -377,7 +388,7 @@ def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str]]:
                 continue
         k += 2 if piece[k] == "\\" else 1
     members.append(piece[start:])
-    return _finish(members), relations
+    return _finish(members), relations, False
 
 
 def _finish(members: list[str]) -> list[str]:

@@ -126,8 +126,16 @@ def opaque_functions(expr: sympy.Expr) -> sympy.Expr:
     found += list(expr.atoms(AppliedUndef))  # xreplace meets a slope before the values inside it
     if not found:
         return expr
-    return expr.xreplace({a: VName("f" + "'" * len(a.atoms(sympy.Derivative)), None, 0, None, (str(a),))
+    return expr.xreplace({a: Opaque("f" + "'" * len(a.atoms(sympy.Derivative)), None, 0, None, (str(a),))
                           for a in found})
+
+
+class Opaque(VName):
+    """A value or slope of a function the document only names, as a symbol (`opaque_functions`)."""
+
+
+def opaque_symbols(*exprs) -> frozenset:
+    return frozenset(s for e in exprs for x in entries(e) for s in x.free_symbols if isinstance(s, Opaque))
 
 
 # --- display-only expressions ----------------------------------------------------------------------------------
@@ -539,15 +547,14 @@ class Model:
         any other."""
         if is_matrix(expr):
             return expr
-        expr = opaque_functions(expr)
-        if not self.abstract:
-            return expr
-        replace = {}
-        for name, applied in self.abstract.items():
-            for variable in applied.args:
-                replace[sympy.Derivative(applied, variable)] = PartialSym("partial", name, variable)
-        expr = expr.xreplace(replace)
-        return expr.xreplace({applied: name for name, applied in self.abstract.items()})
+        if self.abstract:
+            replace = {}
+            for name, applied in self.abstract.items():
+                for variable in applied.args:
+                    replace[sympy.Derivative(applied, variable)] = PartialSym("partial", name, variable)
+            expr = expr.xreplace(replace)
+            expr = expr.xreplace({applied: name for name, applied in self.abstract.items()})
+        return opaque_functions(expr)
 
     def _applied(self, node: Func, arg) -> sympy.Expr:
         """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract

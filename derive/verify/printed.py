@@ -41,6 +41,7 @@ def align(symbolic: Node, numeric: Node) -> list[tuple[tuple[Node, ...], Node]] 
     None when the numeric member is not the symbolic one with numbers put in."""
     if printed_number(numeric) is not None:
         return [((symbolic,), numeric)]
+    symbolic, numeric = _sign_inside(symbolic), _sign_inside(numeric)
     if isinstance(symbolic, Add) and isinstance(numeric, Add) and len(symbolic.terms) == len(numeric.terms):
         pairs = []
         for (sign_a, term_a), (sign_b, term_b) in zip(symbolic.terms, numeric.terms):
@@ -87,6 +88,14 @@ def _align_factors(factors: tuple[Node, ...], numbers: tuple[Node, ...]):
         else:
             return pairs
     return None
+
+
+def _sign_inside(node: Node) -> Node:
+    """−(a·b) as (−a)·b: a leading minus belongs to the first factor, as a reader takes −4 · 1."""
+    if isinstance(node, Neg) and isinstance(node.arg, Mul) and node.arg.factors:
+        first, *rest = node.arg.factors
+        return Mul((Neg(first), *rest), node.arg.hadamard)
+    return node
 
 
 def _both(first, second):
