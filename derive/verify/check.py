@@ -16,7 +16,7 @@ import sympy
 
 from .. import clock
 from ..errors import Message, message
-from ..notation import latex, number_latex
+from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
 from .directives import read_directives
 from .printed import align, as_printed, printed_number
 from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
@@ -801,7 +801,8 @@ class ClaimChecker:
                 shown = {s: float(v) for s, v in self.values.items() if s in self._leaves_of(terms, binds)}
                 counterexample = Counterexample(_point_items(shown, binds), float(value), float(printed_number(number)))
                 if len(pairs) == 1:
-                    slip = Slip("printed", (("printed", latex(display(number))), ("value", number_latex(value))))
+                    slip = Slip("printed", (("printed", latex(display(number))), ("value", number_latex(value)),
+                                            ("digits", str(SIGNIFICANT_DIGITS))))
                 else:
                     slip = Slip("substitution", (("printed", latex(display(number))),
                                                  ("term", latex(display(_product_node(terms)))),
