@@ -53,6 +53,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class Table:
+    """A table: header catalog keys and rows of cells."""
     header_keys: tuple[str, ...]
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
 
@@ -123,6 +124,7 @@ Block = Union[Text, Equation, Claim, Table, Image]
 
 @dataclass(frozen=True)
 class Section:
+    """A titled group of blocks (text, equations, claims, tables, images)."""
     title_key: str
     blocks: tuple[Block, ...]
 
@@ -140,6 +142,8 @@ class Fold:
 
 @dataclass(frozen=True)
 class Walkthrough:
+    """Everything a walk-through document shows, as plain data: the checked derivation, the updates,
+    and the scenario's own sections."""
     name: str  # scenario name, or "explain"
     source: str  # what the user typed, or the scenario's program
     derivation: Derivation
