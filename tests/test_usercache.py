@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from derive import usercache
-from derive.locales import catalog, catalog_files, merged
+from derive.locales import catalog, catalog_files
+from derive.locales.sources import merged
 from derive.present import templating
 from derive.present.render import render
 from derive.present.templating import CompiledTemplates, make_environment, templates_root
@@ -201,3 +202,14 @@ def test_a_command_writes_nothing_into_the_package(tmp_path):
     assert package_files() == before
     stored = {p.name.split("-")[0] for p in (tmp_path / "xdg" / "derive").iterdir()}
     assert stored == {"catalog", "jinja"}
+
+
+def test_a_cached_catalog_needs_no_toml_parser(tmp_path):
+    """The TOML parser (`derive.locales.SOURCES`) is loaded only when the cache has no entry for the files."""
+    script = ("import sys; from derive.locales import catalog; text = catalog('en')['title.explain']; "
+              "print(text, 'tomllib' in sys.modules, 'derive.locales.sources' in sys.modules)")
+    environment = {**os.environ, usercache.ENV_FOLDER: str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                           env=environment).stdout.split() for _ in range(2)]
+    title = catalog("en")["title.explain"].split()
+    assert runs == [title + ["True", "True"], title + ["False", "False"]]

@@ -1,29 +1,30 @@
 """The prose catalogs: ``locales/<lang>/*.toml``, merged into one flat ``{"section.key": text}`` per language
 (no SymPy here: `derive list` reads them and must start fast). A merged catalog is kept in the per-user cache
 (`derive.usercache`) under a digest of its files' bytes, so that a start reads one JSON entry instead of parsing
-every TOML file; the entry is the same dict, in the same order."""
+every TOML file (`SOURCES`, loaded by name, parses them when the cache has no entry); the entry is the same dict,
+in the same order."""
 from __future__ import annotations
 
 import json
-import tomllib
 from functools import lru_cache
-from importlib import resources
-from typing import Any, Mapping
+from importlib import import_module, resources
+from typing import Mapping
 
 from .. import usercache
 
 CACHE_KIND = "catalog"
+SOURCES = "derive.locales.sources"
 
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> Mapping[str, str]:
     """The flat ``{"section.key": text}`` catalog of a language, merged from ``locales/<lang>/*.toml``."""
-    sources = catalog_files(lang)
-    key = usercache.digest(lang, *(part for name, data in sources for part in (name, data)))
+    files = catalog_files(lang)
+    key = usercache.digest(lang, *(part for name, data in files for part in (name, data)))
     cached = _from_cache(key)
     if cached is not None:
         return cached
-    flat = merged(lang, sources)
+    flat = import_module(SOURCES).merged(lang, files)
     usercache.write(CACHE_KIND, key, json.dumps(flat, ensure_ascii=False).encode("utf-8"))
     return flat
 
@@ -35,18 +36,6 @@ def catalog_files(lang: str) -> list[tuple[str, bytes]]:
             if entry.name.endswith(".toml")]
 
 
-def merged(lang: str, sources: list[tuple[str, bytes]]) -> dict[str, str]:
-    """The files parsed and merged; a key defined by two files is an error."""
-    flat: dict[str, str] = {}
-    for name, data in sources:
-        part = _flatten(tomllib.loads(data.decode("utf-8")))
-        clash = flat.keys() & part.keys()
-        if clash:
-            raise ValueError(f"catalog {lang}: {name} redefines {sorted(clash)[0]}")
-        flat.update(part)
-    return flat
-
-
 def _from_cache(key: str) -> dict[str, str] | None:
     data = usercache.read(CACHE_KIND, key)
     if data is None:
@@ -56,13 +45,3 @@ def _from_cache(key: str) -> dict[str, str] | None:
     except ValueError:  # a damaged entry (UnicodeDecodeError and JSONDecodeError are ValueErrors)
         return None
     return flat if isinstance(flat, dict) else None
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
