@@ -199,12 +199,16 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         optimizer: Settings | None = None, fold: Fold | None = None) -> Walkthrough:
+         optimizer: Settings | None = None, fold: Fold | None = None,
+         descent: tuple[Update, ...] | None = None) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
-    `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
+    `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent;
+    ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
-    if optimizer is not None:
+    if descent is not None:
+        updates = descent
+    elif optimizer is not None:
         updates = optimize(derivation, optimizer)
     else:
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
