@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from derive import usercache
+from derive import locales, usercache
 from derive.locales import catalog, catalog_files
 from derive.locales.sources import merged
 from derive.present import templating
@@ -105,13 +105,44 @@ def test_the_catalog_entry_is_used_and_a_damaged_one_is_not(cache):
         catalog.cache_clear()
 
 
-def test_a_changed_catalog_file_gets_a_new_entry(cache):
-    sources = catalog_files("en")
-    changed = [(name, data + b'\n[extra]\nkey = "added"\n') if name == "toast.toml" else (name, data)
-               for name, data in sources]
-    keys = {usercache.digest("en", *(p for name, data in s for p in (name, data))) for s in (sources, changed)}
-    assert len(keys) == 2
-    assert merged("en", changed)["extra.key"] == "added"
+def test_a_changed_catalog_file_or_merger_gets_a_new_entry(cache, monkeypatch):
+    catalog.cache_clear()
+    try:
+        catalog("en")
+        sources = catalog_files("en")
+        changed = [(name, data + b'\n[extra]\nkey = "added"\n') if name == "toast.toml" else (name, data)
+                   for name, data in sources]
+        monkeypatch.setattr(locales, "catalog_files", lambda lang: changed)
+        catalog.cache_clear()
+        assert catalog("en")["extra.key"] == "added" and len(entries(cache, "catalog")) == 2
+        merger = Path(locales.__file__).with_name("sources.py")
+        real_files = locales.resources.files
+        monkeypatch.setattr(locales.resources, "files", lambda package: _Edited(real_files(package), merger))
+        catalog.cache_clear()
+        catalog("en")
+        assert len(entries(cache, "catalog")) == 3  # the same files merged by other code: not the old entry
+    finally:
+        catalog.cache_clear()
+
+
+class _Edited:
+    """A package's resources with one file read as if edited (a comment appended)."""
+
+    def __init__(self, folder, edited: Path) -> None:
+        self.folder, self.edited = folder, edited
+
+    def joinpath(self, name: str):
+        if name == self.edited.name:
+            return _EditedFile(self.edited)
+        return self.folder.joinpath(name)
+
+
+class _EditedFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes() + b"# edited\n"
 
 
 # --- the compiled templates ----------------------------------------------------------------------------------------

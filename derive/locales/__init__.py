@@ -20,7 +20,8 @@ SOURCES = "derive.locales.sources"
 def catalog(lang: str) -> Mapping[str, str]:
     """The flat ``{"section.key": text}`` catalog of a language, merged from ``locales/<lang>/*.toml``."""
     files = catalog_files(lang)
-    key = usercache.digest(lang, *(part for name, data in files for part in (name, data)))
+    merger = resources.files("derive.locales").joinpath("sources.py").read_bytes()  # a change to it: a new key
+    key = usercache.digest(lang, merger, *(part for name, data in files for part in (name, data)))
     cached = _from_cache(key)
     if cached is not None:
         return cached
