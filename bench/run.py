@@ -30,7 +30,7 @@ What is measured (every ratio in the same run, on the same machine):
    import time is not in either number (median of 7).
 4. **Start-up** (``--startup`` alone: under a minute): wall and CPU time of ``python -m derive show linear-model``
    against ``python -c "import sympy"``, run alternately, median of 5 each (7 with ``--startup``; issue 14's goal:
-   at most 1.3×), the largest entries of ``python -X importtime -m derive show linear-model``, and whether
+   at most 1.3×; derive's per-user cache warm, and once more with it empty), the largest entries of ``python -X importtime -m derive show linear-model``, and whether
    ``derive list`` and ``derive --version`` load SymPy, Jinja, Markdown or matplotlib (they must not).
 
 5. **The gallery build** (``--build``, issue 13; about 3 minutes on a quiet machine): ``derive build --no-pdf`` into
@@ -55,6 +55,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -298,13 +299,17 @@ def timed_with_limit(function, limit: float) -> dict:
 # --- 4. start-up ---------------------------------------------------------------------------------------------------
 
 def _child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    """The children's environment: this checkout importable, and byte-code caches written, as an installed package
+    has them (with ``PYTHONDONTWRITEBYTECODE`` set, every run would compile derive's modules again, while SymPy's
+    come compiled from its install)."""
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    return {**environment, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _wall(command: list[str]) -> float:
+def _wall(command: list[str], extra_env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True)
+    subprocess.run(command, cwd=ROOT, env={**_child_env(), **(extra_env or {})}, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
@@ -321,20 +326,32 @@ def listing_imports() -> dict[str, list[str]]:
             for arguments in (["list"], ["--version"])}
 
 
-def _wall_and_cpu(command: list[str]) -> tuple[float, float]:
+def _wall_and_cpu(command: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + sys) of one run of ``command``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = _wall(command)
+    wall = _wall(command, extra_env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
+COLD_REPEATS = 3
+
+
+def cold_cache_cpu(command: list[str]) -> float:
+    """The median CPU time of ``command`` with an empty per-user cache (`derive.usercache`), as the first run after
+    an install or after a change of the templates or catalogs: it parses and compiles what later runs read."""
+    with tempfile.TemporaryDirectory(prefix="derive-bench-cache-") as folder:
+        return statistics.median(_wall_and_cpu(command, {"DERIVE_CACHE_DIR": os.path.join(folder, str(k))})[1]
+                                 for k in range(COLD_REPEATS))
+
+
 def startup(repeats: int) -> dict:
     """``derive show linear-model`` against ``import sympy``, run alternately (so that a change in load hits both):
-    the medians of wall time and, steadier on a shared machine, of CPU time."""
+    the medians of wall time and, steadier on a shared machine, of CPU time; with the per-user cache warm, as every
+    run after the first is, and (CPU only) with it empty."""
     show = [sys.executable, "-m", "derive", "show", "linear-model"]
     sympy_only = [sys.executable, "-c", "import sympy"]
-    _wall(show), _wall(sympy_only)  # warm the byte-code caches
+    _wall(show), _wall(sympy_only)  # warm the byte-code caches and derive's per-user cache
     derive_runs, sympy_runs = [], []
     for _ in range(repeats):
         derive_runs.append(_wall_and_cpu(show))
@@ -346,7 +363,7 @@ def startup(repeats: int) -> dict:
             "derive_show_all": derive_times, "import_sympy_all": sympy_times,
             "ratio": statistics.median(derive_times) / statistics.median(sympy_times),
             "derive_show_cpu": derive_cpu, "import_sympy_cpu": sympy_cpu, "ratio_cpu": derive_cpu / sympy_cpu,
-            "load": os.getloadavg()}
+            "derive_show_cold_cache_cpu": cold_cache_cpu(show), "load": os.getloadavg()}
 
 
 def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str, str, str, str]]:
@@ -361,6 +378,9 @@ def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str
         (f"start-up (CPU, median of {repeats})", "show linear-model / import sympy",
          f"{_seconds(start['derive_show_cpu'])} / {_seconds(start['import_sympy_cpu'])}",
          f"{start['ratio_cpu']:.2f}", f"<= {GOAL_STARTUP:g}", _yes(start["ratio_cpu"] <= GOAL_STARTUP)),
+        (f"start-up, empty per-user cache (CPU, median of {COLD_REPEATS})", "show linear-model / import sympy",
+         f"{_seconds(start['derive_show_cold_cache_cpu'])} / {_seconds(start['import_sympy_cpu'])}",
+         f"{start['derive_show_cold_cache_cpu'] / start['import_sympy_cpu']:.2f}", "", ""),
         *((f"derive {command} loads", ", ".join(NOT_FOR_LISTING), ", ".join(loaded) or "none",
            str(len(loaded)), "0", _yes(not loaded)) for command, loaded in listing.items()),
     ]
@@ -639,7 +659,6 @@ def startup_run(out: Path) -> None:
 
 def build_run(out: Path) -> None:
     """``--build``: the gallery-build figures alone, merged into the JSON file under "build", and their table."""
-    import tempfile
     with tempfile.TemporaryDirectory(prefix="derive-bench-") as tmp:
         load_before = os.getloadavg()
         build = build_times(Path(tmp))

@@ -28,6 +28,7 @@ class Term:
 
 @dataclass(frozen=True)
 class Step:
+    """The backward step at one node: its definition, the upstream gradient and one term per input."""
     node: str
     op: str
     definition: Expr
@@ -57,6 +58,7 @@ class Gradient:
 
 @dataclass(frozen=True)
 class Derivation:
+    """A reverse-mode walk of a graph: the steps, every gradient, and the point if there is one."""
     graph: Graph
     point: Mapping[str, Expr] | None  # leaf values, or None for a symbolic walk
     values: Mapping[str, Expr] | None  # every node's forward value

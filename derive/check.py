@@ -39,12 +39,14 @@ _STEP = 1e-30  # complex step; exact to machine precision for analytic ops
 
 @dataclass(frozen=True)
 class Note:
+    """A remark of the self-check for the reader (a catalog key and its parameters)."""
     key: str  # catalog key
     params: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
 class CheckReport:
+    """What the self-check compared, against which oracle, and at which point."""
     locals_checked: int
     gradients_checked: int
     oracle: str  # "symbolic" or "numeric"

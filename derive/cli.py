@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -239,7 +240,15 @@ def _error_line(message: str) -> None:
         pass
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""The cyclic garbage collector's first-generation threshold in a command's own process (Python's default is 700).
+A command allocates in one burst (imports, classes, SymPy expressions) and reference counting frees nearly all of
+it, so frequent young collections only walk live objects again: about 6 % of ``derive show``'s CPU time. Callers of
+`main` in their own process keep their settings."""
+
+
 def main_entry() -> None:
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     sys.exit(main())
 
 

@@ -110,6 +110,7 @@ def decode(data: bytes, origin: str) -> str:
 
 @dataclass(frozen=True)
 class Output:
+    """One file to write: where, what, and whether it is an attachment."""
     path: str  # as the user named it (error lines quote it)
     data: bytes
     attachment: bool = False  # a file beside a document: replaced only if it carries GENERATED_MARK
@@ -117,6 +118,7 @@ class Output:
 
 @dataclass(frozen=True)
 class _Target:
+    """An `Output` checked and resolved: the real path and how it is written."""
     output: Output
     real: str  # where the bytes go: symbolic links followed
     stream: bool  # a device or FIFO: written directly, never replaced

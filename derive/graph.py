@@ -24,6 +24,7 @@ MIN_MAGNITUDE = 1 / MAX_MAGNITUDE  # non-zero values below this would underflow 
 
 @dataclass(frozen=True)
 class Node:
+    """One named value of the graph: a leaf, or an op applied to operands (names or constants)."""
     name: str
     op: str  # "leaf" or a key of RULES
     args: tuple[Operand, ...] = ()
@@ -37,6 +38,7 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
+    """The nodes in the order they are computed, and the name of the output."""
     nodes: tuple[Node, ...]
     output: str
     _index: dict = field(init=False, repr=False, compare=False)

@@ -1,6 +1,6 @@
 """The plain-text input language of `derive explain`: a tokenizer and a precedence-climbing parser of our own.
 
-The result is the neutral syntax tree of `derive.latex_grammar` (Num, Sym, Add, Mul, Div, Neg, Pow, Func), one
+The result is the neutral syntax tree of `derive.syntax_tree` (Num, Sym, Add, Mul, Div, Neg, Pow, Func), one
 `Statement` per assignment, and the source span of every tree node so that messages quote what the student wrote.
 Nothing here evaluates text, and no message uses the words of Python's parser: each rejection says what to write.
 
@@ -31,8 +31,8 @@ from typing import Collection, Iterator, Mapping
 import sympy
 
 from .errors import InputError, Message, message, shown
-from .latex_grammar import Add, Div, Func, Mul, Neg, Node, Num, Pow, Sym
 from .rules import FUNCTIONS
+from .syntax_tree import Add, Div, Func, Mul, Neg, Node, Num, Pow, Sym
 
 MAX_DEPTH = 200
 MAX_NAME_CHARS = 64
@@ -41,6 +41,8 @@ MAX_NUMBER_DIGITS = 100
 MAX_EXPONENT = 300
 ALIASES = {"ln": "log"}
 CALLABLE = tuple(FUNCTIONS) + tuple(ALIASES)
+LATEX_MARK = re.compile(r"\\|\{")
+"""A backslash or a brace: the input is LaTeX (`derive.latex_input`), not this language."""
 
 _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9",
                  "⁻": "-"}
@@ -61,6 +63,7 @@ _INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}
 
 @dataclass(frozen=True)
 class Token:
+    """One token of plain-text input, with its span in the source."""
     kind: str  # number, name, op (text normalised: "^" for ** and ^, "*" for × and ·, "-" for −), sup, end
     text: str  # normalised text; for "sup" the exponent's digits ("2", "-1")
     start: int

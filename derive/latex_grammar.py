@@ -1,10 +1,10 @@
-"""The LaTeX expression grammar shared by `derive verify` and `derive explain`: a preprocessing pass, a small
-LALR grammar (lark) and a plain syntax tree of frozen dataclasses.
+"""The LaTeX expression grammar shared by `derive verify` and `derive explain`: a preprocessing pass and a small
+LALR grammar (lark) that read into the neutral syntax tree of `derive.syntax_tree`.
 
 Nothing here evaluates text. A formula is normalised by `normalise` (Unicode letters to macros, ``\\dfrac`` to
 ``\\frac``, ``\\left``/``\\right``/``\\color{…}``/``\\displaystyle`` and spacing dropped, ``\\mathrm{…}`` words
 sorted into functions, differentials and names, one-character scripts braced), every remaining macro is checked
-against a whitelist, and the grammar turns the result into the dataclasses below. Anything else is a
+against a whitelist, and the grammar turns the result into the tree's dataclasses. Anything else is a
 `SyntaxProblem` naming what could not be read.
 
 What a symbol with scripts means is the caller's choice: `parse` takes a ``make_symbol(base, decor, scripts)``
@@ -13,12 +13,14 @@ What a symbol with scripts means is the caller's choice: `parse` takes a ``make_
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Callable, Union
+from typing import Callable
 
 from .errors import Localized
+# the tree is re-exported: `derive.verify` reads the grammar and its tree from here
+from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,  # noqa: F401
+                          Transpose, Word, children, walk)
 
 MAX_MEMBER_CHARS = 8000
 MAX_DEPTH = 40
@@ -39,103 +41,6 @@ def quote(text: str) -> str:
     text = " ".join(str(text).replace("\u00ab", "<").replace("\u00bb", ">").split())
     return "\u00ab" + text + "\u00bb"
 
-
-# --- the syntax tree -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Num:
-    value: Fraction
-    text: str
-
-
-@dataclass(frozen=True)
-class Word:
-    """A multi-letter index tag such as the ``in`` of ``x_{\\mathrm{in}}``."""
-    text: str
-
-
-@dataclass(frozen=True)
-class Sym:
-    """A symbol: base letter or name, decoration (hat, bar, tilde), primes, layer superscript, subscripts."""
-    base: str
-    decor: str | None = None
-    primes: int = 0
-    layer: "Node | None" = None
-    subs: tuple["Node", ...] = ()
-
-
-@dataclass(frozen=True)
-class Const:
-    name: str  # "pi" or "e"
-
-
-@dataclass(frozen=True)
-class Add:
-    terms: tuple[tuple[int, "Node"], ...]  # (sign, term)
-    braced: bool | None = field(default=False, compare=False)
-    """Written in braces after a factor (``\\sigma(z)\\{…\\}`` without \\left): braces only group, so it was
-    read as typeset, the factor times the first term only; None: written in parentheses."""
-
-
-@dataclass(frozen=True)
-class Mul:
-    factors: tuple["Node", ...]
-    hadamard: bool = False
-
-
-@dataclass(frozen=True)
-class Div:
-    num: "Node"
-    den: "Node"
-
-
-@dataclass(frozen=True)
-class Neg:
-    arg: "Node"
-
-
-@dataclass(frozen=True)
-class Pow:
-    base: "Node"
-    exp: "Node"
-
-
-@dataclass(frozen=True)
-class Transpose:
-    arg: "Node"
-
-
-@dataclass(frozen=True)
-class Func:
-    name: str  # log exp sigma dsigma tanh relu sqrt sin cos
-    arg: "Node"
-
-
-@dataclass(frozen=True)
-class Sum:
-    index: str | None
-    lo: "Node | None"
-    hi: "Node | None"
-    body: "Node"
-
-
-@dataclass(frozen=True)
-class Deriv:
-    """∂num/∂den (kind "partial") or d num/d den (kind "d"), both symbols: an opaque node until resolved."""
-    kind: str
-    num: Sym
-    den: Sym
-
-
-@dataclass(frozen=True)
-class DerivOf:
-    """The operator ∂/∂den (or d/d den) applied to an expression."""
-    kind: str
-    den: Sym
-    body: "Node"
-
-
-Node = Union[Num, Word, Sym, Const, Add, Mul, Div, Neg, Pow, Transpose, Func, Sum, Deriv, DerivOf]
 
 GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho "
          "varrho tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi "
@@ -869,39 +774,3 @@ def split_indices(part: Node) -> list[Node]:
     if isinstance(part, Add) and all(isinstance(t, (Num, Sym)) for _, t in part.terms):
         return [part]
     raise SyntaxProblem("cannot read this subscript")
-
-
-# --- walking the tree ------------------------------------------------------------------------------------------
-
-def children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Add):
-        return tuple(t for _, t in node.terms)
-    if isinstance(node, Mul):
-        return node.factors
-    if isinstance(node, Div):
-        return (node.num, node.den)
-    if isinstance(node, (Neg, Transpose)):
-        return (node.arg,)
-    if isinstance(node, Func):
-        return (node.arg,)
-    if isinstance(node, Pow):
-        return (node.base, node.exp)
-    if isinstance(node, Sum):
-        return tuple(x for x in (node.lo, node.hi, node.body) if x is not None)
-    if isinstance(node, Deriv):
-        return (node.num, node.den)
-    if isinstance(node, DerivOf):
-        return (node.den, node.body)
-    if isinstance(node, Sym):
-        return node.subs + ((node.layer,) if node.layer is not None else ())
-    return ()
-
-
-def walk(node: Node):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(children(current)))
-
-

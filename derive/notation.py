@@ -557,22 +557,33 @@ def _fraction(value) -> Fraction:
 
 
 def _leading_exponent(magnitude: Fraction) -> int:
-    """The power of ten of the first significant digit of a positive number."""
+    """The power of ten of the first significant digit of a positive number (in integers: Fraction arithmetic
+    costs start-up time on every page)."""
     p, q = magnitude.numerator, magnitude.denominator
     exponent = len(str(p)) - len(str(q))
-    while Fraction(10) ** exponent > magnitude:
+    while not _at_least_power_of_ten(p, q, exponent):
         exponent -= 1
-    while Fraction(10) ** (exponent + 1) <= magnitude:
+    while _at_least_power_of_ten(p, q, exponent + 1):
         exponent += 1
     return exponent
 
 
+def _at_least_power_of_ten(p: int, q: int, exponent: int) -> bool:
+    """p/q ≥ 10^exponent, for positive p and q."""
+    return p >= q * 10 ** exponent if exponent >= 0 else p * 10 ** -exponent >= q
+
+
 def _exact_digits(magnitude: Fraction, exponent: int) -> str | None:
     """The significant digits of a terminating decimal with at most MAX_EXACT_DIGITS of them, else None."""
-    scaled = magnitude * Fraction(10) ** (MAX_EXACT_DIGITS - 1 - exponent)
-    if scaled.denominator != 1:
+    shift = MAX_EXACT_DIGITS - 1 - exponent
+    p, q = magnitude.numerator, magnitude.denominator
+    if shift >= 0:
+        p *= 10 ** shift
+    else:
+        q *= 10 ** -shift
+    if p % q:
         return None
-    return str(scaled.numerator).rstrip("0")
+    return str(p // q).rstrip("0")
 
 
 def _positional(d: Digits) -> bool:

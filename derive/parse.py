@@ -1,5 +1,5 @@
-"""Expressions and assignment programs → `Graph`: plain text (`derive.input_syntax`) or LaTeX (the grammar of
-`derive.latex_grammar`, shared with `derive verify`), both read into the same neutral syntax tree first.
+"""Expressions and assignment programs → `Graph`: plain text (`derive.input_syntax`) or LaTeX (`derive.latex_input`,
+on the grammar shared with `derive verify`), both read into the same neutral syntax tree (`derive.syntax_tree`).
 
 Nothing here evaluates user text. Naming rule for a one-line expression: the output is ``f``; every operator or
 function application inside it becomes a node named ``u1, u2, …`` in the order it is computed (innermost first,
@@ -13,29 +13,30 @@ from __future__ import annotations
 
 import re
 import sys
+from importlib import import_module
 from typing import Collection
 
 import sympy
 
-from .errors import InputError, message
+from .errors import InputError
 from .graph import Graph, Node, Operand
-from .input_syntax import (MAX_CONSTANT_BITS, MAX_DEPTH, MAX_NAME_CHARS, Reader, Source, Statement, Token,
-                           parse_number, quote, read_target, split_statements, tokenize)  # noqa: F401 (parse_number)
-from .latex_grammar import (Add, Div, Func, Mul, Neg, Num, Pow, Script, Sym, SyntaxProblem, Word, exponent, parse,
-                            split_indices, walk)
-from .latex_grammar import Node as Tree
+from .input_syntax import (LATEX_MARK, MAX_CONSTANT_BITS, MAX_DEPTH, MAX_NAME_CHARS, Reader, Source,  # noqa: F401
+                           Statement, parse_number, read_target, split_statements, tokenize)  # (parse_number)
 from .rules import FUNCTIONS
+from .syntax_tree import Add, Div, Func, Mul, Neg, Num, Pow, Sym, walk
+from .syntax_tree import Node as Tree
 
 MAX_CHARS = 128 * 1024
 MAX_NODES = 10_000
 MAX_CONSTANT_EXPONENT = 1000  # the largest constant exponent, of a constant or of a variable (x**1000)
 OUTPUT = "f"
 EULER = "e"
+LATEX_READER = "derive.latex_input"
+"""The module that reads LaTeX input, loaded by name when the input has a backslash or a brace: plain text (every
+scenario, most input) then never loads the LaTeX grammar, which costs start-up time."""
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}
 _FUNCTIONS = {**{name: name for name in FUNCTIONS}, "sigma": "sigmoid"}
-_LATEX = re.compile(r"\\|\{")
-_COMMENT = re.compile(r"(?<!\\)[#%][^\r\n]*")  # comments of the input (#) and of LaTeX (%)
 _OPERANDS = re.compile(r"#[^\r\n]*|([A-Za-z_]\w*|[0-9.][0-9._]*)")  # names and numbers outside comments
 
 
@@ -50,7 +51,7 @@ def parse_program(text: str, variables: Collection[str] = ()) -> Graph:
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, 2 * MAX_NODES + 1000))  # a chain a/b*c/d… nests one level per operator
-        statements, spans = (_latex_statements if _LATEX.search(text) else _plain_statements)(source, variables)
+        statements, spans = _statements(source, variables)
         if not statements:
             raise InputError.of("empty")
         return _Builder(source, statements, spans, variables).build()
@@ -58,6 +59,13 @@ def parse_program(text: str, variables: Collection[str] = ()) -> Graph:
         raise InputError.of("too_deep", limit=MAX_DEPTH) from None
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _statements(source: Source, variables: Collection[str]) -> tuple[list[Statement], dict]:
+    """The statements of plain text, or of LaTeX through `LATEX_READER` (loaded by name on first use)."""
+    if LATEX_MARK.search(source.text):
+        return import_module(LATEX_READER).latex_statements(source)
+    return _plain_statements(source, variables)
 
 
 def _plain_statements(source: Source, variables: Collection[str]) -> tuple[list[Statement], dict]:
@@ -76,69 +84,6 @@ def _plain_statements(source: Source, variables: Collection[str]) -> tuple[list[
 def _variables(given: Collection[str], targets: list) -> frozenset[str]:
     return frozenset(given) | {name for name, _, _ in targets if name} | {
         p for _, params, _ in targets for p in params or ()}
-
-
-def _latex_statements(source: Source, variables: Collection[str]) -> tuple[list[Statement], dict]:
-    """LaTeX: statements split at ``;`` and line breaks outside braces; the left side of an ``=`` outside braces
-    and parentheses is read as plain text (``f`` or ``f(x)``), the right side by the shared LaTeX grammar."""
-    text = _COMMENT.sub(lambda m: " " * len(m.group()), source.text)
-    statements = []
-    for start, end in _pieces(text, 0, ";\n\r"):
-        if not text[start:end].strip():
-            continue
-        equals = [piece_end for _, piece_end in _pieces(text, start, "=", end)[:-1]]
-        target = params = None
-        right = start
-        if equals:
-            if len(equals) > 1:
-                raise source.error((start, end), equals[1], message("problem.two_equals"))
-            left = tokenize(source, start, equals[0])[:-1]
-            if not left or _LATEX.search(text, start, equals[0]):
-                raise source.error((start, end), start, message("problem.target"))
-            target, params, _ = read_target(left + [Token("op", "=", equals[0], equals[0] + 1),
-                                                    Token("end", "", end, end)], source)
-            right = equals[0] + 1
-        try:
-            tree = parse(text[right:end], _plain_symbol)
-        except SyntaxProblem as problem:
-            raise InputError.of("latex", quote=quote(text[start:end]), problem=problem.as_message()) from None
-        statements.append(Statement(target, params, tree, start, end))
-    return statements, {}
-
-
-def _pieces(text: str, start: int, separators: str, end: int | None = None) -> list[tuple[int, int]]:
-    """The (start, end) of each piece of ``text[start:end]`` between separators outside braces and parentheses."""
-    end = len(text) if end is None else end
-    spans, depth, piece = [], 0, start
-    for i in range(start, end):
-        char = text[i]
-        depth += {"{": 1, "}": -1, "(": 1, ")": -1}.get(char, 0)
-        if char in separators and depth <= 0:
-            spans.append((piece, i))
-            piece = i + 1
-    spans.append((piece, end))
-    return spans
-
-
-def _plain_symbol(base: str, decor: str | None, scripts: list[Script]) -> Tree:
-    """explain's reading of a LaTeX symbol: subscripts join the name (``w_{1}`` is w_1, ``x_{ij}`` x_ij), every
-    superscript is a power (the caller makes ``e^{…}`` exp unless e is a variable)."""
-    name = base
-    power = None
-    for script in scripts:
-        if script.kind == "sub" and name == base:
-            indices = [i for part in script.value for i in split_indices(part)]
-            if not all(isinstance(i, (Num, Sym, Word)) for i in indices):
-                raise SyntaxProblem("only letters and digits can be subscripts of a name")
-            name += "_" + "".join(i.text if isinstance(i, (Num, Word)) else i.base for i in indices)
-        elif script.kind == "sup" and power is None and not isinstance(script.value, Script):
-            power = exponent(script.value)
-        else:
-            raise SyntaxProblem("primes, transposes, layer indices and double scripts are not part of an expression")
-    if decor is not None:
-        raise SyntaxProblem(f"a decorated letter such as \\{decor}{{{base}}}: write a plain name, e.g. {base}{decor}")
-    symbol = Sym(name)
-    return symbol if power is None else Pow(symbol, power)
 
 
 class _Builder:

@@ -22,6 +22,7 @@ Partials = Callable[[Sequence[Expr], Expr, tuple], Sequence[Expr]]
 
 @dataclass(frozen=True)
 class Rule:
+    """One operation of the graph: its forward value, partial derivatives, numeric twin and prose."""
     op: str
     symbol: str  # what the graph figure writes in the node's circle
     forward: Callable[[Sequence[Expr], tuple], Expr]

@@ -53,6 +53,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class Table:
+    """A table: header catalog keys and rows of cells."""
     header_keys: tuple[str, ...]
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
 
@@ -123,6 +124,7 @@ Block = Union[Text, Equation, Claim, Table, Image]
 
 @dataclass(frozen=True)
 class Section:
+    """A titled group of blocks (text, equations, claims, tables, images)."""
     title_key: str
     blocks: tuple[Block, ...]
     scope: str = "walk"  # for `derive verify`: "walk" (the graph and its point), "own" (a fresh scope), or "rows"
@@ -148,6 +150,8 @@ class Fold:
 
 @dataclass(frozen=True)
 class Walkthrough:
+    """Everything a walk-through document shows, as plain data: the checked derivation, the updates,
+    and the scenario's own sections."""
     name: str  # scenario name, or "explain"
     source: str  # what the user typed, or the scenario's program
     derivation: Derivation
@@ -205,12 +209,16 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
-         optimizer: Settings | None = None, fold: Fold | None = None, reread: bool = True) -> Walkthrough:
+         optimizer: Settings | None = None, fold: Fold | None = None,
+         descent: tuple[Update, ...] | None = None, reread: bool = True) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
-    `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent."""
+    `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent;
+    ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
-    if optimizer is not None:
+    if descent is not None:
+        updates = descent
+    elif optimizer is not None:
         updates = optimize(derivation, optimizer)
     else:
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config) -> None:
+    """The per-user cache (`derive.usercache`) of the tests, and of the commands they run, is a folder of this
+    session's own, so that the tests neither read nor fill the user's cache (a test may set its own)."""
+    if "DERIVE_CACHE_DIR" not in os.environ:
+        _SESSION_CACHE.append(tempfile.mkdtemp(prefix="derive-test-cache-"))
+        os.environ["DERIVE_CACHE_DIR"] = _SESSION_CACHE[0]
+
+
+def pytest_unconfigure(config) -> None:
+    for folder in _SESSION_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def require_tool(name: str) -> str:

@@ -1,6 +1,7 @@
 """The command line, in-process through main(argv), plus a handful of real subprocesses."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from derive import cli
 from derive.cli import main
 from derive.scenarios import SCENARIOS
 
@@ -298,3 +300,15 @@ def test_a_broken_user_template_is_an_input_error(capsys, tmp_path, name, text, 
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("derive: error: --templates: ") and fragment in lines[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["templates"]
+
+
+def test_the_entry_point_collects_young_garbage_less_often(monkeypatch):
+    """Start-up (issue 14): the command's process raises the collector's first threshold; `main` alone does not."""
+    calls = []
+    monkeypatch.setattr(gc, "set_threshold", lambda *thresholds: calls.append(thresholds))
+    cli.main(["--version"])
+    assert calls == []
+    monkeypatch.setattr(sys, "argv", ["derive", "--version"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main_entry()
+    assert exit_.value.code == 0 and calls == [(cli.GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])]

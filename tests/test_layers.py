@@ -31,9 +31,10 @@ Layers = Sequence[tuple[str, Sequence[str]]]
 # Lowest first. An entry is a module (``errors`` for errors.py), a package with everything in it (``present``), or
 # ``__init__``/``__main__`` for the package's own files. A module may import from its own layer or lower ones.
 LAYERS: Layers = (
-    ("base", ("errors", "notation", "files", "clock", "locales")),
-    ("rules", ("rules", "latex_grammar")),
-    ("engine", ("graph", "input_syntax", "parse", "sympy_input", "backward", "check", "optimizers", "walkthrough")),
+    ("base", ("errors", "notation", "files", "clock", "usercache", "locales")),
+    ("rules", ("rules", "syntax_tree", "latex_grammar")),
+    ("engine", ("graph", "input_syntax", "parse", "latex_input", "sympy_input", "backward", "check", "optimizers",
+                "walkthrough")),
     ("models", ("scenarios", "networks", "verify")),
     ("present", ("present",)),
     ("front", ("api", "documents", "gallery", "buildcache", "magic", "cli", "__init__", "__main__")),

@@ -6,6 +6,8 @@ reuse: each input must raise `InputError` (exit 2) with a one-line message conta
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import sympy
@@ -455,3 +457,21 @@ def test_values_at_the_ends_of_the_range_are_walked(text, point, output):
 def test_values_just_outside_the_range_are_refused(text, point):
     with pytest.raises(InputError, match=r"1e-300|1e\+300"):
         derive(parse_program(text), point)
+
+
+# --- start-up: the LaTeX grammar only for LaTeX input ----------------------------------------------------------
+
+@pytest.mark.parametrize("source, loads_grammar", [("(x + y) * z", False), ("p = w*x; f = p*p", False),
+                                                    (r"\frac{x}{y}", True), ("f = {x}^{2}", True)])
+def test_only_latex_input_loads_the_latex_grammar(source, loads_grammar):
+    """Plain text never loads `derive.latex_grammar` (its dataclasses and regular expressions cost start-up time);
+    LaTeX input loads it through `derive.parse.LATEX_READER`, and both read into the same tree."""
+    script = ("import sys; from derive.parse import parse_program; graph = parse_program(sys.argv[1]); "
+              "print([(n.name, n.op) for n in graph.nodes]); "
+              "print(sorted(m for m in sys.modules if m in ('derive.latex_grammar', 'derive.latex_input', 'lark')))")
+    done = subprocess.run([sys.executable, "-c", script, source], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    nodes, loaded = done.stdout.splitlines()
+    assert nodes == str([(n.name, n.op) for n in parse_program(source).nodes])
+    expected = ["derive.latex_grammar", "derive.latex_input", "lark"] if loads_grammar else []
+    assert loaded == str(expected)

@@ -58,6 +58,7 @@ class Kind:
 
 @dataclass(frozen=True)
 class Format:
+    """One output format: its templates per kind of document and how its files are made."""
     name: str
     extension: str  # of the files the gallery and `save` write
     templates: Mapping[str, str] = field(default_factory=dict)  # kind → template (under templates/)
@@ -99,6 +100,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
 
 @dataclass(frozen=True)
 class TexEngine:
+    """A TeX engine that compiles the LaTeX documents of some languages."""
     name: str
     packages: str  # what provides the engine and the LaTeX packages the documents use (the install hint)
 
@@ -111,6 +113,7 @@ TEX_ENGINES: dict[str, TexEngine] = {e.name: e for e in (
 
 @dataclass(frozen=True)
 class Language:
+    """One language of the documents: its catalog folder and its TeX engine."""
     code: str  # the locale folder, derive/locales/<code>/, and the HTML/BCP 47 language tag
     tex_engine: str  # a key of TEX_ENGINES: pdfLaTeX for Latin scripts, LuaLaTeX (luatexja) for Japanese
 

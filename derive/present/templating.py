@@ -8,6 +8,8 @@
 - A render stops after `RENDER_SECONDS` (SIGALRM, main thread) or `MAX_OUTPUT_CHARS` characters.
 - Template files are read by `FolderLoader`: regular files only, UTF-8, at most 1 MiB, and a symbolic link only if
   it stays inside the folder (a link to /etc/passwd is refused, not printed).
+- Compiled templates are kept in the per-user cache (`CompiledTemplates`), keyed by the source and by everything
+  that shapes the compiled code, so that a start does not compile them again; the output is the same either way.
 
 Every failure of a user's template is an `InputError` naming the file and the line (`template_error`).
 """
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import functools
 from functools import lru_cache
+import marshal
 import math
 import os
 import re
+import types
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -26,6 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from markupsafe import Markup
 
+from .. import usercache
 from ..clock import time_limit
 from ..errors import DeriveError, InputError, Message, message, shown
 from ..files import decode, read_file, shipped_folder
@@ -138,9 +143,44 @@ def _mtime(path: str) -> int | None:
         return None
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's bytecode cache on `derive.usercache`: a template's compiled code under a digest of its source, its
+    name and file, and everything else the code depends on (``shape``: Jinja's version and the environment's
+    class, options, filters, tests and intercepted operators). A miss or a damaged entry compiles the template."""
+
+    KIND = "jinja"
+
+    def __init__(self, shape: str) -> None:
+        self.shape = shape
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return usercache.digest(self.shape, name, filename or "")
+
+    def get_source_checksum(self, source: str) -> str:
+        return usercache.digest(source)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = usercache.read(self.KIND, usercache.digest(bucket.key, bucket.checksum))
+        if data is None:
+            return
+        try:
+            code = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            return
+        if isinstance(code, types.CodeType):
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        usercache.write(self.KIND, usercache.digest(bucket.key, bucket.checksum), marshal.dumps(bucket.code))
+
+
 def make_environment(folders: list[str], **options: Any) -> Sandbox:
-    """A sandbox reading templates from ``folders`` in order."""
-    return Sandbox(loader=jinja2.ChoiceLoader([FolderLoader(folder) for folder in folders]), **options)
+    """A sandbox reading templates from ``folders`` in order, its compiled templates cached per user."""
+    env = Sandbox(loader=jinja2.ChoiceLoader([FolderLoader(folder) for folder in folders]), **options)
+    env.bytecode_cache = CompiledTemplates(repr((
+        jinja2.__version__, type(env).__module__, type(env).__qualname__, sorted(options.items()),
+        sorted(env.filters), sorted(env.tests), sorted(env.intercepted_binops), sorted(env.intercepted_unops))))
+    return env
 
 
 def render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:

@@ -248,6 +248,7 @@ ONE_NODE = "a = sigmoid(z)"
 
 @dataclass(frozen=True)
 class GateComparison:
+    """The sigmoid walked backward twice: built from four gates, and as one σ node."""
     gates: Derivation
     one_node: Derivation
 

@@ -22,6 +22,7 @@ def build() -> Walkthrough:
     graph = parse_program(PROGRAM)
     point = {name: parse_number(v, name) for name, v in POINT.items()}
     derivation = derive(graph, point)
+    descent = gradient_descent(derivation, parse_number(LEARNING_RATE, "lr"), 1)  # the page's update, and its prose
     x, w, b, y_ = (symbol(n) for n in ("x", "w", "b", "y_"))
     a, t, y = (symbol(n) for n in ("a", "t", "y"))
     with sympy.evaluate(False):
@@ -49,11 +50,10 @@ def build() -> Walkthrough:
               subs=tuple((symbol(n), v) for n, v in point.items())),
         Text("scenario.linear-model.text.closed_form_agrees"),
     )), fan_out_section(derivation, "f", "t", (_slip(),)), one_pass_section(derivation),
-        _overshoot_section(derivation, parse_number(LEARNING_RATE, "lr")),
+        _overshoot_section(derivation, descent[0]),
         _parameters_section(derivation, parse_number(LEARNING_RATE, "lr"), parse_number(SMALL_LEARNING_RATE, "lr")),
         rule_card(derivation))
-    return make("linear-model", PROGRAM, derivation, learning_rate=parse_number(LEARNING_RATE, "lr"), steps=1,
-                intro=intro, extra=extra)
+    return make("linear-model", PROGRAM, derivation, descent=descent, intro=intro, extra=extra)
 
 
 def _slip() -> Text:
@@ -73,8 +73,10 @@ def predicted_fall(derivation, learning_rate) -> sympy.Expr:
     return exact(learning_rate * sum((derivation.gradients[v].value ** 2 for v in derivation.wrt), sympy.S.Zero))
 
 
-def _overshoot_section(derivation, learning_rate) -> Section:
-    after = gradient_descent(derivation, learning_rate, 1)[0].derivation
+def _overshoot_section(derivation, update) -> Section:
+    """Why the page's update (``update``: one step of plain descent with the material's learning rate) makes the
+    cost grow."""
+    after, learning_rate = update.derivation, update.learning_rate
     return Section("scenario.linear-model.heading.overshoot", (
         Text("scenario.linear-model.text.overshoot", (
             ("eta", eq(sympy.Symbol("eta"), learning_rate)), ("before", derivation.output_value),
@@ -105,7 +107,7 @@ def _chain_rule_example() -> Equation:
     a, x, b, t = (symbol(n) for n in ("a", "x", "b", "t"))
     inner = a * x + b
     outer_local, inner_local = sympy.diff(t ** 2, t), sympy.diff(inner, x)
-    whole = sympy.factor(sympy.diff(inner ** 2, x))
+    whole = sympy.diff(inner ** 2, x)  # SymPy's chain rule already returns the product 2a(ax + b)
     with sympy.evaluate(False):
         chain = sympy.Mul(Grad("y", "t"), Grad("t", "x"))
         local_product = sympy.Mul(outer_local, inner_local)
