@@ -15,7 +15,7 @@ from ..graph import symbol
 from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
-                        values_sum_latex)
+                        terms_and_values_latex)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -153,11 +153,12 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
 def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
     g = d.gradients[name]
     fan_out = len(g.parts) > 1
-    # A fan-out sum and its numbers are printed from one list, so the k-th number is the k-th term's value.
-    expr = sum_latex(g.terms)
-    members = [formula_latex(Grad(d.output, name)), expr]
-    if fan_out and g.value is not None:
-        members.append(values_sum_latex([v for _, v in g.parts]))
+    if fan_out and g.value is not None:  # one list of (term, value): the k-th number is the k-th term's value
+        expr, numbers = terms_and_values_latex([(p.term, p.value) for p in g.parts])
+        members = [formula_latex(Grad(d.output, name)), expr, numbers]
+    else:
+        expr = sum_latex(g.terms)
+        members = [formula_latex(Grad(d.output, name)), expr]
     if g.value is not None:
         members.append(number_latex(g.value))
     return {
@@ -169,7 +170,7 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
         "value_text": number_text(g.value) if g.value is not None else None,
         "fan_out": fan_out,
         "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))),
-        "readers": [name_latex(reader) for reader, _ in g.parts],
+        "readers": [name_latex(p.reader) for p in g.parts],
     }
 
 
