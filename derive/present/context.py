@@ -40,8 +40,11 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     d = walk.derivation
     out = d.output
     shown = shown_nodes(walk)
-    gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes])
+    folded = walk.fold is not None
+    gradients = {name: _gradient(d, name, lang, folded) for name in reversed([n.name for n in d.graph.nodes])
                  if name != out and name not in d.constants and (shown is None or name in shown)}
+    # A folded batch lists only the sums over the samples: every other gradient is the last number of its step.
+    collected = [g for g in gradients.values() if g["fan_out"] or not folded]
     backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
     if walk.fold is not None:
         backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
@@ -61,7 +64,8 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
             d.output_value)]))) if d.values is not None else None,
         "backward_intro": backward_intro,
         "steps": _steps(d, lang, shown),
-        "gradients": list(gradients.values()),
+        "gradients": collected,
+        "gradients_text": catalog(lang)["text.gradients_fan_out" if folded else "text.gradients"],
         "wrt": [gradients[name] if name in gradients else _gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
@@ -150,7 +154,9 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
     }
 
 
-def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
+def _gradient(d: Derivation, name: str, lang: str, folded: bool = False) -> dict[str, Any]:
+    """One line of 'Gradients collected'; on a ``folded`` page (only fan-out sums listed, under one sentence that
+    says so) without the sentence of its own."""
     g = d.gradients[name]
     fan_out = len(g.parts) > 1
     if fan_out and g.value is not None:  # one list of (term, value): the k-th number is the k-th term's value
@@ -169,7 +175,7 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
         "value": value_latex(g.value),
         "value_text": number_text(g.value) if g.value is not None else None,
         "fan_out": fan_out,
-        "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))),
+        "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))) if fan_out and not folded else None,
         "readers": [name_latex(p.reader) for p in g.parts],
     }
 
