@@ -57,8 +57,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "output_latex": name_latex(out),
         "has_values": d.values is not None,
         "point": [{"latex": name_latex(n), "value": number_latex(v)} for n, v in (d.point or {}).items()],
-        "point_text": say(lang, "text.point", point=Listing(
-            Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items())) if d.point else None,
+        "point_text": _point_text(d, lang, folded),
         "nodes": _nodes(d, shown),
         "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
             d.output_value)]))) if d.values is not None else None,
@@ -66,6 +65,8 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "steps": _steps(d, lang, shown),
         "gradients": collected,
         "gradients_text": catalog(lang)["text.gradients_fan_out" if folded else "text.gradients"],
+        # a folded page prints every gradient asked for in its own sections (sums, tables, the update): no table
+        "wrt_table": d.values is not None and not folded,
         "wrt": [gradients[name] if name in gradients else _gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
@@ -76,6 +77,17 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "figure": None,
         "figure_note": figure_note(d, lang),
     }
+
+
+def _point_text(d: Derivation, lang: str, folded: bool) -> str | None:
+    """Where the walk is evaluated: every leaf's value, or on a folded batch page (whose setting tables the batch)
+    a pointer to the setting."""
+    if not d.point:
+        return None
+    if folded:
+        return catalog(lang)["text.point_folded"]
+    return say(lang, "text.point", point=Listing(
+        Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items()))
 
 
 def figure_note(d: Derivation, lang: str) -> str | None:

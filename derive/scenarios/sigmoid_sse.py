@@ -83,7 +83,8 @@ def build() -> Walkthrough:
              _linear_section(derivation), _batch_section(derivation, eta))
     fold = Fold(frozenset((*PARAMETERS, *sample_nodes(WORKED), "S", "E")), Text(_key("text.folded"), (
         ("worked", Integer(WORKED)), ("others", Listing(Integer(i) for i in SAMPLES if i != WORKED)))))
-    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
+    others = frozenset(name for i in SAMPLES if i != WORKED for name in sample_nodes(i))
+    return make(NAME, program_text(graph, others), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
                 fold=fold)
 
 
