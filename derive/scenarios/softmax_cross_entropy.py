@@ -63,9 +63,8 @@ def build() -> Walkthrough:
     graph = build_graph()
     derivation = derive(graph, point(), LOGIT_NAMES, TARGET_NAMES)
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
-    intro = (_setting(derivation), _graph_section(), _path_section(derivation))
-    extra = (_softmax_section(derivation), _why_section(derivation), _vector_section(derivation, eta),
-             rule_card(derivation))
+    intro = (_setting(derivation), _graph_section(), rule_card(derivation), _path_section(derivation))
+    extra = (_softmax_section(derivation), _why_section(derivation), _vector_section(derivation, eta))
     others = frozenset(_n(p, n, k) for p in ("y", "l", "m") for n in SAMPLES if n != WORKED for k in CLASSES) | {
         _n(p, n) for p in ("s", "c") for n in SAMPLES if n != WORKED}
     return make(NAME, program_text(graph, others), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
@@ -73,11 +72,15 @@ def build() -> Walkthrough:
 
 
 def _fold() -> Fold:
-    """Sample WORKED through its softmax nodes; the path from L down to them is worked in the intro (with every
-    ∂L/∂y in its table), the other samples are in the softmax and vector sections."""
+    """Sample WORKED through the softmax node of its class: the path from L down to it is worked in the intro (with
+    every ∂L/∂y in its table); the sample's other softmax nodes receive 0 and send 0 back (their terms are in the
+    fan-out sums); the other samples are in the softmax and vector sections."""
     n = WORKED
-    return Fold(frozenset(_n(p, n, k) for p in ("z", "y") for k in CLASSES), Text(_key("text.folded"), (
-        ("worked", Integer(n)), ("others", Listing(Integer(i) for i in SAMPLES if i != n)))))
+    node = _n("y", n, TARGETS[n].index("1") + 1)
+    zeros = [_n("y", n, k) for k in CLASSES if _n("y", n, k) != node]
+    return Fold(frozenset([_n("z", n, k) for k in CLASSES] + [node]), Text(_key("text.folded"), (
+        ("worked", Integer(n)), ("node", _g(node)), ("zeros", Listing(_g(z) for z in zeros)),
+        ("others", Listing(Integer(i) for i in SAMPLES if i != n)))))
 
 
 # ---------------------------------------------------------------- helpers
