@@ -38,6 +38,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One edge's share of a gradient: the node that reads the value, the term it contributes (local gradient ×
+    ∂output/∂reader, as printed) and that term's value at the point."""
+
+    reader: str
+    term: Expr
+    value: Expr | None
+
+
+@dataclass(frozen=True)
 class Gradient:
     """∂output/∂node, collected over every node that reads it (a sum where the value fans out). For a leaf held
     constant (data such as a target, see `Derivation.constants`) nothing is computed: ``expr`` and ``value`` are
@@ -46,14 +56,14 @@ class Gradient:
     node: str
     expr: Expr | None
     value: Expr | None
-    parts: tuple[tuple[str, Expr | None], ...]  # (reader, its contribution's value)
+    parts: tuple[Part, ...]  # one per edge to a reader, in edge order: ``expr`` is the sum of their terms
 
     @property
     def terms(self) -> tuple[Expr, ...]:
-        """The terms of ``expr``, one per part and in the order of ``parts`` (``expr`` is built unevaluated)."""
+        """The printed terms, one per part and in the order of ``parts`` (the output's gradient: ``1``)."""
         if self.expr is None:
             return ()
-        return self.expr.args if len(self.parts) > 1 else (self.expr,)
+        return tuple(p.term for p in self.parts) if self.parts else (self.expr,)
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
     out = graph.output
     upstream: dict[str, Expr] = {out: sympy.S.One}
     upstream_value: dict[str, Expr] = {out: sympy.S.One}
-    parts: dict[str, list[tuple[str, Expr, Expr | None]]] = {n.name: [] for n in graph.nodes}
+    parts: dict[str, list[Part]] = {n.name: [] for n in graph.nodes}
     steps: list[Step] = []
     gradients: dict[str, Gradient] = {}
     shown = _shown_definitions(graph)
@@ -117,11 +127,10 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
             gradients[name] = Gradient(name, None, None, ())
             continue
         if name != out:
-            upstream[name] = _sum([_times(local, _grad_symbol(out, reader)) for reader, local, _ in received])
+            upstream[name] = _sum([p.term for p in received])
             upstream_value[name] = (
-                _gradient_value(sympy.Add(*[v for _, _, v in received]), name) if sub is not None else None)
-        gradients[name] = Gradient(name, upstream[name], upstream_value[name],
-                                   tuple((reader, v) for reader, _, v in received))
+                _gradient_value(sympy.Add(*[p.value for p in received]), name) if sub is not None else None)
+        gradients[name] = Gradient(name, upstream[name], upstream_value[name], tuple(received))
         if node.op == "leaf":
             continue
         g_symbol = _grad_symbol(out, name)
@@ -131,8 +140,9 @@ def walk(graph: Graph, point: Mapping[str, Expr] | None, values: Mapping[str, Ex
                 continue
             local_value = _value(local, sub, node.name) if sub is not None else None
             contribution_value = exact(local_value * upstream_value[name]) if sub is not None else None
-            terms.append(Term(input_name, local, local_value, _times(local, g_symbol), contribution_value))
-            parts[input_name].append((name, local, contribution_value))
+            term = Term(input_name, local, local_value, _times(local, g_symbol), contribution_value)
+            terms.append(term)
+            parts[input_name].append(Part(name, term.contribution, contribution_value))
         steps.append(Step(name, node.op, shown[name], g_symbol, upstream_value[name], tuple(terms)))
     return Derivation(graph, dict(point) if point is not None else None, values, tuple(steps), gradients, wrt,
                       tuple(constants))

@@ -684,6 +684,12 @@ def values_sum_latex(values: "list[sympy.Basic] | tuple[sympy.Basic, ...]") -> s
     return " + ".join(r"\left(" + t + r"\right)" if t.startswith("-") else t for t in texts)
 
 
+def terms_and_values_latex(pairs: "list[tuple[sympy.Expr, sympy.Basic]]") -> tuple[str, str]:
+    """A sum ``t₁ + t₂ − t₃`` and its numbers ``v₁ + (−v₂) + v₃``, both printed from one list of (term, value)
+    pairs in its order: the k-th number printed is the k-th printed term's value."""
+    return sum_latex([term for term, _ in pairs]), values_sum_latex([value for _, value in pairs])
+
+
 def aligned_latex(chains: list[str]) -> str:
     """Chains ``a = b = c`` as one displayed ``aligned`` block, each aligned at its first ``=``."""
     rows = [chain.replace(" = ", " &= ", 1) for chain in chains]

@@ -1,16 +1,20 @@
 """Every printed equation checked as printed (issue 11, parts 5 and 6): numbers, term order, names, prose."""
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
+import sympy
 
 from derive.api import explain
 from derive.files import shipped_folder
 from derive.networks import explain_text
 from derive.present.context import build_context
 from derive.graph import symbol
-from derive.notation import Grad, latex, number_latex
+from derive import latex_grammar as g
+from derive.notation import Grad, latex, name_latex, number_latex
+from derive.verify.syntax import LAYERED_BASES, is_numeric, parse_member
 from derive.present.render import render
 from derive.scenarios import SCENARIOS
 from conftest import scenario_walk
@@ -289,3 +293,117 @@ def test_matrices_have_one_transpose_sign_and_one_bracket_style(source, fmt):
     assert not re.search(r"\^\{?T\b", text)  # ^T, ^{T}
     assert r"\begin{matrix}" not in text and r"\left[\begin{" not in text
     assert r"\right)\right)^{\mathsf{T}}" not in text  # a transposed matrix literal gets no second parentheses
+
+
+# --- fan-out sums re-read from the page with derive's own reader ------------------------------------------------
+
+def _value_of(node, env: dict):
+    """A parsed printed member evaluated at the walk's point (``env``: parsed symbol → value)."""
+    if node in env:
+        return env[node]
+    if isinstance(node, g.Num):
+        return sympy.Rational(node.value.numerator, node.value.denominator)
+    if isinstance(node, g.Add):
+        return sympy.Add(*[sign * _value_of(term, env) for sign, term in node.terms])
+    if isinstance(node, g.Mul):
+        return sympy.Mul(*[_value_of(factor, env) for factor in node.factors])
+    if isinstance(node, g.Div):
+        return _value_of(node.num, env) / _value_of(node.den, env)
+    if isinstance(node, g.Neg):
+        return -_value_of(node.arg, env)
+    if isinstance(node, g.Pow):
+        return _value_of(node.base, env) ** _value_of(node.exp, env)
+    if isinstance(node, g.Func) and node.name in ("log", "exp", "tanh"):
+        return getattr(sympy, node.name)(_value_of(node.arg, env))
+    raise AssertionError(f"the test cannot evaluate {node}")
+
+
+def _read(text: str, d):
+    """``parse_member`` with the walk's own layered names (``u^{3}_{22}``: layer 3, not a cube) as layers."""
+    return parse_member(text, LAYERED_BASES | {name.split("^")[0] for name in d.values if "^" in name})
+
+
+def _point_of(d) -> dict:
+    """Every value and gradient of the walk, keyed by its printed name as derive's reader parses it."""
+    env = {_read(name_latex(name), d): value for name, value in d.values.items()}
+    env.update({_read(latex(Grad(d.output, name)), d): grad.value
+                for name, grad in d.gradients.items() if grad.value is not None and name != d.output})
+    return env
+
+
+def fan_out_links(markdown: str, d) -> list[tuple[str, str, str]]:
+    """Every fan-out line of a Markdown page as (left side, printed terms, printed numbers): a displayed chain
+    ``∂out/∂v = t₁ + t₂ + … = n₁ + n₂ + … = total`` for a value v that feeds more than one node."""
+    fanned = {latex(Grad(d.output, name)) for name, grad in d.gradients.items() if len(grad.parts) > 1}
+    links = []
+    for line in markdown.splitlines():
+        if not (line.startswith("$$") and line.endswith("$$")):
+            continue
+        members = line[2:-2].split(" = ")
+        if members[0] not in fanned:
+            continue
+        for terms, numbers in zip(members[1:], members[2:]):
+            parsed = _read(numbers, d)
+            if isinstance(parsed, g.Add) and is_numeric(parsed) and not is_numeric(_read(terms, d)):
+                links.append((members[0], terms, numbers))
+    return links
+
+
+def misaligned(links: list[tuple[str, str, str]], d) -> list[str]:
+    """The links whose k-th printed number is not the k-th printed term's value, rounded as derive prints."""
+    env = _point_of(d)
+    problems = []
+    for lhs, terms, numbers in links:
+        symbolic, numeric = _read(terms, d), _read(numbers, d)
+        if not isinstance(symbolic, g.Add) or len(symbolic.terms) != len(numeric.terms):
+            problems.append(f"{lhs}: {terms} has not one number per term: {numbers}")
+            continue
+        for (sign, term), (number_sign, number) in zip(symbolic.terms, numeric.terms):
+            value = sign * _value_of(term, env).evalf(30)
+            if number_latex(value) != number_latex(number_sign * _value_of(number, env)):
+                problems.append(f"{lhs}: the term {term} is {number_latex(value)}, printed {numbers}")
+    return problems
+
+
+def fan_out_cases():
+    for name in SCENARIOS:
+        yield pytest.param(lambda name=name: walk(name), id=name)
+    for source, at in FAN_OUT_PROGRAMS:
+        yield pytest.param(lambda s=source, a=at: explain(s, at=a).walkthrough, id=source)
+
+
+def tex_chains(text: str) -> str:
+    """A TeX or HTML page's maths with alignment marks and line breaks of aligned chains taken out."""
+    text = html.unescape(text)
+    text = re.sub(r"\s*\\\\(?:\[[^]]*\])?\s*&=", " =", text)
+    return re.sub(r"\s*&=", " =", text)
+
+
+@pytest.mark.parametrize("make_walk", fan_out_cases())
+def test_printed_fan_out_sums_read_back_term_by_term(make_walk):
+    """Re-read from the printed Markdown with derive's own reader: in every fan-out line the k-th printed number is
+    the value of the k-th printed term at the walk's point; LaTeX, Beamer and HTML print the same link, in both
+    languages."""
+    w = make_walk()
+    d = w.derivation
+    markdown = render(w, "markdown", "en")
+    links = fan_out_links(markdown, d)
+    assert misaligned(links, d) == []
+    shown = {e["equation"].split(" = ")[0] for e in build_context(w, "en")["gradients"] if e["fan_out"]}
+    assert {lhs for lhs, _, _ in links} == shown
+    for fmt, lang in (("latex", "en"), ("beamer", "en"), ("html", "en"), ("markdown", "ja"), ("latex", "ja")):
+        text = tex_chains(render(w, fmt, lang))
+        for lhs, terms, numbers in links:
+            assert f"{lhs} = {terms} = {numbers}" in text, (fmt, lang, lhs)
+            assert len(re.findall(re.escape(f"{terms} = ") + r"([^=]*?) = ", text)) == text.count(f"{terms} = ")
+
+
+def test_the_read_back_catches_swapped_numbers():
+    """The check above fails on a page whose numbers are out of term order."""
+    w = walk("softmax-cross-entropy")
+    good = render(w, "markdown", "en")
+    swapped = good.replace(r"= 0 + \left(-0.185734\right) + 0 =", r"= \left(-0.185734\right) + 0 + 0 =")
+    assert swapped != good
+    links = fan_out_links(swapped, w.derivation)
+    assert len(links) == len(fan_out_links(good, w.derivation)) >= 3
+    assert [p.split(":")[0] for p in misaligned(links, w.derivation)] == [r"\frac{\partial L}{\partial z_{12}}"] * 2

@@ -15,7 +15,7 @@ from ..graph import symbol
 from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
-                        values_sum_latex)
+                        terms_and_values_latex)
 from .bindings import (WALK, after_directives, row_directives, section_directives, update_directives,
                        walk_directives)
 from .prose import Math, say
@@ -42,8 +42,11 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     d = walk.derivation
     out = d.output
     shown = shown_nodes(walk)
-    gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes])
+    folded = walk.fold is not None
+    gradients = {name: _gradient(d, name, lang, folded) for name in reversed([n.name for n in d.graph.nodes])
                  if name != out and name not in d.constants and (shown is None or name in shown)}
+    # A folded batch lists only the sums over the samples: every other gradient is the last number of its step.
+    collected = [g for g in gradients.values() if g["fan_out"] or not folded]
     backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
     if walk.fold is not None:
         backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
@@ -56,14 +59,16 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "output_latex": name_latex(out),
         "has_values": d.values is not None,
         "point": [{"latex": name_latex(n), "value": number_latex(v)} for n, v in (d.point or {}).items()],
-        "point_text": say(lang, "text.point", point=Listing(
-            Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items())) if d.point else None,
+        "point_text": _point_text(d, lang, folded),
         "nodes": _nodes(d, shown),
         "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
             d.output_value)]))) if d.values is not None else None,
         "backward_intro": backward_intro,
         "steps": _steps(d, lang, shown),
-        "gradients": list(gradients.values()),
+        "gradients": collected,
+        "gradients_text": catalog(lang)["text.gradients_fan_out" if folded else "text.gradients"],
+        # a folded page prints every gradient asked for in its own sections (sums, tables, the update): no table
+        "wrt_table": d.values is not None and not folded,
         "wrt": [gradients[name] if name in gradients else _gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
         "updates": [_update(walk, update, lang) for update in walk.updates],
@@ -76,6 +81,17 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "figure": None,
         "figure_note": figure_note(d, lang),
     }
+
+
+def _point_text(d: Derivation, lang: str, folded: bool) -> str | None:
+    """Where the walk is evaluated: every leaf's value, or on a folded batch page (whose setting tables the batch)
+    a pointer to the setting."""
+    if not d.point:
+        return None
+    if folded:
+        return catalog(lang)["text.point_folded"]
+    return say(lang, "text.point", point=Listing(
+        Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items()))
 
 
 def figure_note(d: Derivation, lang: str) -> str | None:
@@ -154,14 +170,17 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
     }
 
 
-def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
+def _gradient(d: Derivation, name: str, lang: str, folded: bool = False) -> dict[str, Any]:
+    """One line of 'Gradients collected'; on a ``folded`` page (only fan-out sums listed, under one sentence that
+    says so) without the sentence of its own."""
     g = d.gradients[name]
     fan_out = len(g.parts) > 1
-    # A fan-out sum and its numbers are printed from one list, so the k-th number is the k-th term's value.
-    expr = sum_latex(g.terms)
-    members = [formula_latex(Grad(d.output, name)), expr]
-    if fan_out and g.value is not None:
-        members.append(values_sum_latex([v for _, v in g.parts]))
+    if fan_out and g.value is not None:  # one list of (term, value): the k-th number is the k-th term's value
+        expr, numbers = terms_and_values_latex([(p.term, p.value) for p in g.parts])
+        members = [formula_latex(Grad(d.output, name)), expr, numbers]
+    else:
+        expr = sum_latex(g.terms)
+        members = [formula_latex(Grad(d.output, name)), expr]
     if g.value is not None:
         members.append(number_latex(g.value))
     return {
@@ -172,8 +191,8 @@ def _gradient(d: Derivation, name: str, lang: str) -> dict[str, Any]:
         "value": value_latex(g.value),
         "value_text": number_text(g.value) if g.value is not None else None,
         "fan_out": fan_out,
-        "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))),
-        "readers": [name_latex(reader) for reader, _ in g.parts],
+        "fan_out_text": say(lang, "text.fan_out", name=Math(name_latex(name))) if fan_out and not folded else None,
+        "readers": [name_latex(p.reader) for p in g.parts],
     }
 
 

@@ -273,7 +273,7 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
         return None  # data, not differentiated
     if derivation.values is not None:
         gradient = derivation.gradients[src]
-        return _number(gradient.value if single else dict(gradient.parts)[dst])
+        return _number(gradient.value if single else {p.reader: p.value for p in gradient.parts}[dst])
     if single:
         return _expr(Grad(derivation.output, src))
     term = terms[(dst, src)]

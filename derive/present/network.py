@@ -343,9 +343,10 @@ def _recurrence_units(result: NetworkResult, l: int) -> list[Any]:
         return []
     blocks = _sample_text(result)
     for j in range(delta.rows):
-        symbolic_terms = tuple(nn.Times((nn.Sym("w", l + 1, f"{k + 1}{j + 1}"), nn.Sym("delta", l + 1, str(k + 1))))
-                               for k in range(W.rows))
-        number_terms = tuple(nn.Times((_n(W.data[k][j]), _n(nxt.data[k][0]))) for k in range(W.rows))
+        # one list of (term, its numbers), so the k-th numbers belong to the k-th term
+        pairs = [(nn.Times((nn.Sym("w", l + 1, f"{k + 1}{j + 1}"), nn.Sym("delta", l + 1, str(k + 1)))),
+                  nn.Times((_n(W.data[k][j]), _n(nxt.data[k][0])))) for k in range(W.rows)]
+        symbolic_terms, number_terms = (tuple(side) for side in zip(*pairs))
         sp_symbol = nn.Apply("sigma", nn.Sym("z", l, str(j + 1)), prime=True)
         blocks.append(Equation(nn.Sym("delta", l, str(j + 1)), (
             nn.Times((nn.Plus(symbolic_terms), sp_symbol)),

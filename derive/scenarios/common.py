@@ -44,11 +44,20 @@ def maths(expr: Expr) -> str:
 _INFIX = {"add": " + ", "sum": " + ", "mul": "*", "sub": " - ", "div": "/"}
 
 
-def program_text(graph: Graph) -> str:
-    """The graph as a program of assignments, one node per line, for the walk-through's "computation" block."""
+ELLIPSIS = "..."
+
+
+def program_text(graph: Graph, hidden: frozenset[str] = frozenset()) -> str:
+    """The graph as a program of assignments, one node per line, for the walk-through's "computation" block. The
+    lines of the ``hidden`` nodes (a folded batch's other samples, the same lines with another index) are left out,
+    each run of them written as one ``...`` line."""
     lines = []
     for node in graph.nodes:
         if node.op == "leaf":
+            continue
+        if node.name in hidden:
+            if lines[-1:] != [ELLIPSIS]:
+                lines.append(ELLIPSIS)
             continue
         args = [a if isinstance(a, str) else number_text(a) for a in node.args]
         if node.op in _INFIX:

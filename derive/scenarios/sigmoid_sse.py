@@ -81,11 +81,12 @@ def build() -> Walkthrough:
     intro = (_setting(derivation, eta), _plan(), rule_card(derivation))
     extra = (_loss_section(derivation), _sigmoid_section(derivation), gates_section("Z_1", derivation.values["Z_1"]),
              _linear_section(derivation), _batch_section(derivation, eta))
-    fold = Fold(frozenset((*PARAMETERS, *sample_nodes(WORKED), "S", "E")), Text(_key("text.folded"), (
+    worked = frozenset(sample_nodes(WORKED)) - set(data_names())  # the data are in the setting's table
+    fold = Fold(frozenset((*PARAMETERS, *worked, "S", "E")), Text(_key("text.folded"), (
         ("worked", Integer(WORKED)), ("others", Listing(Integer(i) for i in SAMPLES if i != WORKED)))))
-    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
-                fold=fold,
-                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+    others = frozenset(name for i in SAMPLES if i != WORKED for name in sample_nodes(i))
+    return make(NAME, program_text(graph, others), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
+                fold=fold, reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
 
 
 # ---------------------------------------------------------------- general symbols (index i, feature k)
@@ -108,10 +109,6 @@ def _eq(lhs, rhs) -> sympy.Eq:
 
 def _sigmoid_prime(z: sympy.Symbol) -> sympy.Derivative:
     return sympy.Derivative(sigma(z), z)
-
-
-def _true_sigmoid(z: sympy.Symbol) -> sympy.Expr:
-    return 1 / (1 + sympy.exp(-z))
 
 
 def _weighted_sum() -> sympy.Expr:
@@ -162,10 +159,7 @@ def _loss_section(d: Derivation) -> Section:
         sympy.Mul(Rational(1, 2), Integer(2), _g("r_i"), evaluate=False),
         A_i - Y_i))
     claims = tuple(
-        Claim(Grad("E", f"A_{i}"), ((sympy.Mul(Grad("E", "S"), Grad("S", f"s_{i}"), Grad(f"s_{i}", f"r_{i}"),
-                                               Grad(f"r_{i}", f"A_{i}"), evaluate=False),) if i == WORKED else ())
-              + (_g(f"A_{i}") - _g(f"Y_{i}"),), d.gradients[f"A_{i}"].value)
-        for i in SAMPLES)
+        Claim(Grad("E", f"A_{i}"), (_g(f"A_{i}") - _g(f"Y_{i}"),), d.gradients[f"A_{i}"].value) for i in SAMPLES)
     a_, y_ = _g("A"), _g("Y")
     half = Rational(1, 2)
     loose = sympy.Mul(half, sympy.Sum(sympy.Add(2 * A_i, -2 * Y_i, evaluate=False), (I, 1, n)), evaluate=False)
@@ -191,15 +185,12 @@ def _sigmoid_section(d: Derivation) -> Section:
     general = Equation(Grad("A_i", "Z_i"), (_sigmoid_prime(Z_i), _s_one_minus_s(sigma(Z_i)), _s_one_minus_s(A_i)))
     claims = []
     for i in SAMPLES:
-        z, a = _g(f"Z_{i}"), _g(f"A_{i}")
-        forms = (_s_one_minus_s(sigma(z)), _s_one_minus_s(a)) if i == WORKED else (_s_one_minus_s(a),)
-        claims.append(Claim(Grad(f"A_{i}", f"Z_{i}"), forms,
-                            d.local_value(f"A_{i}", f"Z_{i}"),
-                            subs=((sigma(z), _true_sigmoid(z)),)))
+        a = _g(f"A_{i}")
+        claims.append(Claim(Grad(f"A_{i}", f"Z_{i}"), (_s_one_minus_s(a),), d.local_value(f"A_{i}", f"Z_{i}")))
     return Section(_key("heading.sigmoid"), (
         Text(_key("text.sigmoid"), (("A", A_i),)),
         general,
-        Text(_key("text.sigmoid_numbers"), (("Z", Z_i), ("A", A_i))),
+        Text(_key("text.sigmoid_numbers"), (("A", A_i),)),
         *claims,
     ))
 
@@ -230,9 +221,8 @@ def _dz(d: Derivation, v: str, i: int):
 # ---------------------------------------------------------------- the batch gradient
 
 def _batch_section(d: Derivation, eta) -> Section:
-    general = Equation(Grad("E", "w_k"), (
-        sympy.Sum(sympy.Mul(Grad("E", "A_i"), Grad("A_i", "Z_i"), Grad("Z_i", "w_k"), evaluate=False), (I, 1, n)),
-        sympy.Sum(sympy.Mul(A_i - Y_i, _s_one_minus_s(A_i), x_ki, evaluate=False), (I, 1, n))))
+    general = Equation(Grad("E", "w_k"), (  # the plan's sum of path products, each factor now found
+        sympy.Sum(sympy.Mul(A_i - Y_i, _s_one_minus_s(A_i), x_ki, evaluate=False), (I, 1, n)),))
     bias = Equation(Grad("E", "b"), (sympy.Sum(sympy.Mul(A_i - Y_i, _sigmoid_prime(Z_i), evaluate=False), (I, 1, n)),))
     dz = {i: d.gradients[f"Z_{i}"].value for i in SAMPLES}
     rows = []
@@ -245,12 +235,6 @@ def _batch_section(d: Derivation, eta) -> Section:
               maths(sympy.Mul(Grad("E", "Z_i"), _g("x_1_i"), evaluate=False)),
               maths(sympy.Mul(Grad("E", "Z_i"), _g("x_2_i"), evaluate=False)))
     dz_def = _eq(Grad("E", "Z_i"), sympy.Mul(A_i - Y_i, _s_one_minus_s(A_i), evaluate=False))
-    dz_claims = []
-    for i in SAMPLES:
-        a_i = _g(f"A_{i}")
-        chain = (sympy.Mul(Grad("E", f"A_{i}"), Grad(f"A_{i}", f"Z_{i}"), evaluate=False),) if i == WORKED else ()
-        dz_claims.append(Claim(Grad("E", f"Z_{i}"), chain + (
-            sympy.Mul(a_i - _g(f"Y_{i}"), _s_one_minus_s(a_i), evaluate=False),), d.gradients[f"Z_{i}"].value))
     claims = []
     for name, column in (("w1", 4), ("w2", 5), ("b", 1)):  # the table's Σ row, checked against the walk
         claims.append(Claim(Grad("E", name), (rows[-1][column],), d.gradients[name].value))
@@ -260,8 +244,6 @@ def _batch_section(d: Derivation, eta) -> Section:
         bias,
         Text(_key("text.batch_sigma"), (("sp", _sigmoid_prime(Z_i)), ("x", x_ki), ("err", A_i - Y_i))),
         Text(_key("text.batch_dz"), (("dz", dz_def), ("Z", Z_i))),
-        *dz_claims,
-        Text(_key("text.batch_table")),
         Table(header, tuple(rows)),
         Text(_key("text.batch_claims"), _params_wb()),
         *claims,

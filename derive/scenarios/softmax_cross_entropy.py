@@ -63,20 +63,24 @@ def build() -> Walkthrough:
     graph = build_graph()
     derivation = derive(graph, point(), LOGIT_NAMES, TARGET_NAMES)
     eta = exact_point({"lr": LEARNING_RATE})["lr"]
-    intro = (_setting(derivation), _graph_section())
-    extra = (_rules_section(), _path_section(derivation), _softmax_section(derivation),
-             _why_section(derivation), _vector_section(derivation, eta), rule_card(derivation))
-    return make(NAME, program_text(graph), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
-                fold=_fold(),
-                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+    intro = (_setting(derivation), _graph_section(), rule_card(derivation), _path_section(derivation))
+    extra = (_softmax_section(derivation), _why_section(derivation), _vector_section(derivation, eta))
+    others = frozenset(_n(p, n, k) for p in ("y", "l", "m") for n in SAMPLES if n != WORKED for k in CLASSES) | {
+        _n(p, n) for p in ("s", "c") for n in SAMPLES if n != WORKED}
+    return make(NAME, program_text(graph, others), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
+                fold=_fold(), reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
 
 
 def _fold() -> Fold:
-    """Sample WORKED node by node; the others are in the path, softmax and vector sections' tables."""
+    """Sample WORKED through the softmax node of its class: the path from L down to it is worked in the intro (with
+    every ∂L/∂y in its table); the sample's other softmax nodes receive 0 and send 0 back (their terms are in the
+    fan-out sums); the other samples are in the softmax and vector sections."""
     n = WORKED
-    own = [_n(p, n, k) for p in ("z", "y", "l", "m") for k in CLASSES]  # the targets are in the setting's table + [_n("s", n), _n("c", n)]
-    return Fold(frozenset(own + ["S", "L"]), Text(_key("text.folded"), (
-        ("worked", Integer(n)), ("others", Listing(Integer(i) for i in SAMPLES if i != n)))))
+    node = _n("y", n, TARGETS[n].index("1") + 1)
+    zeros = [_n("y", n, k) for k in CLASSES if _n("y", n, k) != node]
+    return Fold(frozenset([_n("z", n, k) for k in CLASSES] + [node]), Text(_key("text.folded"), (
+        ("worked", Integer(n)), ("node", _g(node)), ("zeros", Listing(_g(z) for z in zeros)),
+        ("others", Listing(Integer(i) for i in SAMPLES if i != n)))))
 
 
 # ---------------------------------------------------------------- helpers
@@ -125,24 +129,10 @@ def _graph_section() -> Section:
     ))
 
 
-# ---------------------------------------------------------------- the three rules and the path from L
+# ---------------------------------------------------------------- the path from L
 
 CONSTANTS = (("minus", Integer(-1)), ("inverse_n", 1 / SYM_N))
 """The graph's two constant factors, −1 and 1/N, for the prose that names them."""
-
-
-def _rules_section() -> Section:
-    return Section(_key("heading.rules"), (
-        Text(_key("text.rules_intro")),
-        Text(_key("text.rule_add")),
-        Text(_key("text.rule_mul"), CONSTANTS),
-        Text(_key("text.rule_log"), (("rule", _eq(Grad("l", "y"), 1 / _g("y"))), ("inverse", 1 / _g("x")),
-                                     ("x", _g("x")))),
-        Text(_key("text.rule_log_slip"), (("slip", sympy.Ne(sympy.log(_g("y_1")), 1 / _g("y_1"), evaluate=False)),
-                                          ("meant", _eq(sympy.Derivative(sympy.log(_g("y_1")), _g("y_1")),
-                                                        1 / _g("y_1"))))),
-        Text(_key("text.rule_start"), (("start", _eq(Grad("L", "L"), Integer(1))),)),
-    ))
 
 
 def _path_section(d: Derivation) -> Section:
@@ -151,13 +141,16 @@ def _path_section(d: Derivation) -> Section:
     t, y = _g(_n("t", n, k)), _g(_n("y", n, k))
     formulas = [1 / SYM_N, 1 / SYM_N, -1 / SYM_N, -1 / SYM_N, -t / SYM_N, -t / (SYM_N * y)]
     blocks = [Text(_key("text.path"), (("n", _eq(NN, Integer(n))), ("k", _eq(KK, Integer(k))),
-                                        ("N", _eq(SYM_N, Integer(N)))))]
+                                        ("N", _eq(SYM_N, Integer(N))), ("start", _eq(Grad("L", "L"), Integer(1)))))]
     for i, (node, formula) in enumerate(zip(names[1:], formulas)):
         above = names[i]
         blocks.append(Text(_key(f"text.path_{i + 1}"), CONSTANTS))
         chain = (formula,) if above == "L" else (
             sympy.Mul(Grad("L", above), Grad(above, node), evaluate=False), formula)
         blocks.append(Claim(Grad("L", node), chain, d.gradients[node].value, subs=SUBS_N))
+    blocks.append(Text(_key("text.rule_log_slip"), (
+        ("slip", sympy.Ne(sympy.log(_g("y_1")), 1 / _g("y_1"), evaluate=False)),
+        ("meant", _eq(sympy.Derivative(sympy.log(_g("y_1")), _g("y_1")), 1 / _g("y_1"))))))
     rows = []
     for sample in SAMPLES:
         for cls in CLASSES:
@@ -189,11 +182,8 @@ def _softmax_section(d: Derivation) -> Section:
     for n in SAMPLES:
         for j in CLASSES:
             z = _n("z", n, j)
-            through = sympy.Add(*[sympy.Mul(Grad("L", _n("y", n, k)), Grad(_n("y", n, k), z), evaluate=False)
-                                  for k in CLASSES], evaluate=False)
             shortcut = (_g(_n("y", n, j)) - _g(_n("t", n, j))) / SYM_N
-            forms = (through, shortcut) if n == WORKED else (shortcut,)  # the sum in full once, then the shortcut
-            claims.append(Claim(Grad("L", z), forms, d.gradients[z].value, subs=SUBS_N))
+            claims.append(Claim(Grad("L", z), (shortcut,), d.gradients[z].value, subs=SUBS_N))
     return Section(_key("heading.softmax"), (
         Text(_key("text.softmax_local"), (("local", _eq(Grad("y_k", "z_j"), local)), ("delta", delta))),
         Text(_key("text.softmax_combine"), (("z", _g("z_j")),)),
