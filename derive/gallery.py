@@ -22,6 +22,7 @@ from .scenarios import SCENARIOS, build
 from .verify import example_documents, verify_text
 
 FIGURE = "graph.svg"
+DIAGRAM = "network.svg"  # a network's diagram beside its Markdown
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
 
 
@@ -78,7 +79,8 @@ def network_documents() -> list[Document]:
             if stem not in cache:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
-            return render(cache[stem], fmt, lang or "en"), {}
+            net = cache[stem]
+            return render(net, fmt, lang or "en", figure_href=DIAGRAM), attachments(net, fmt, DIAGRAM)
         return run
 
     return [Document(f"network-{stem}", fmt, lang, _document_path(f"networks/{stem}", fmt, lang), job(stem, fmt, lang))
