@@ -83,8 +83,7 @@ def _symbols() -> tuple[tuple[str, object], ...]:
         "dCdW": nn.Partial(S("C"), S("W", "l")), "dCdb": nn.Partial(S("C"), S("b", "l")),
         "dCdz": nn.Partial(S("C"), S("z", "l", "j")),
         "alj": S("a", "l", "j"), "wlji_sym": S("w", "l", "ji"),
-        "i": S("i"), "j": S("j"), "k": S("k"), "l": S("l"), "n": S("n"), "x": S("x"), "z": S("z"), "a": S("a"),
-        "l_minus": nn.Minus(S("l"), _ONE), "l_plus": nn.Plus((S("l"), _ONE)),
+        "i": S("i"), "j": S("j"), "l": S("l"), "l_minus": nn.Minus(S("l"), _ONE),
     }
     return tuple((key, _math(value)) for key, value in table.items())
 
