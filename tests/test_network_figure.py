@@ -248,10 +248,9 @@ def test_tex_documents_draw_the_diagram_in_tikz(fmt, lang):
 
 def test_a_network_too_wide_to_draw_has_no_diagram(tmp_path):
     wide = tmp_path / "wide.toml"
-    rows = ", ".join(["[0.1, 0.2]"] * 17)
+    rows, zeros = ", ".join(["[0.1, 0.2]"] * 17), ", ".join(["0.0"] * 17)
     wide.write_text(f'activation = "sigmoid"\nloss = "sse"\nlearning_rate = 0.1\ninput = [1.0, 0.5]\n'
-                    f'target = [{", ".join(["0.0"] * 17)}]\n\n[[layer]]\nW = [{rows}]\nb = [{", ".join(["0.0"] * 17)}]\n',
-                    encoding="utf-8")
+                    f'target = [{zeros}]\n\n[[layer]]\nW = [{rows}]\nb = [{zeros}]\n', encoding="utf-8")
     out = tmp_path / "wide.md"
     assert main(["-q", "explain", "--network", str(wide), "-o", str(out)]) == 0
     assert not (tmp_path / "wide.svg").exists() and "![" not in out.read_text(encoding="utf-8")

@@ -21,6 +21,7 @@ FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
 CODE = re.compile(r"`[^`\n]*`")
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 LETTER = r"[A-Za-zα-ωΑ-Ω]"
+OPERATOR = r"[−+=/×≤≥<>∘⊙]"
 ENGLISH_WORDS = "a|A|I"  # one-letter words of English prose, not variables
 
 PATTERNS = {
@@ -29,8 +30,8 @@ PATTERNS = {
     "dot for a product": re.compile(r"·"),
     "sigma as text": re.compile(r"σ\s?\(|σ['′]"),
     "partial as text": re.compile(r"∂"),
-    "formula as text": re.compile(rf"(?<![\w.\-/]){LETTER}['′²]*\s?[−+=/×≤≥<>∘⊙]\s?(?:{LETTER}|[0-9(])(?![a-zA-Z]{{2}})"
-                                  rf"|(?<![\w.\-/])[0-9]+\s?[−+=×≤≥<>∘⊙]\s?{LETTER}(?![a-zA-Z])"),
+    "formula as text": re.compile(rf"(?<![\w.\-/]){LETTER}['′²]*\s?{OPERATOR}\s?(?:{LETTER}|[0-9(])(?![a-zA-Z]{{2}})"
+                                  rf"|(?<![\w.\-/])[0-9]+\s?{OPERATOR}\s?{LETTER}(?![a-zA-Z])"),
 }
 LONE_LETTER = {
     "en": re.compile(rf"(?<![A-Za-z0-9_.'’\-])(?!(?:{ENGLISH_WORDS})(?![A-Za-z]))[A-Za-z](?![A-Za-z0-9_'’])"),
