@@ -23,6 +23,7 @@ from .verify import example_documents, verify_text
 from .verify.pages import check_page
 
 FIGURE = "graph.svg"
+DIAGRAM = "network.svg"  # a network's diagram beside its Markdown
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
 
 
@@ -82,7 +83,8 @@ def network_documents() -> list[Document]:
             if stem not in cache:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
-            return render(cache[stem], fmt, lang or "en"), {}
+            net = cache[stem]
+            return render(net, fmt, lang or "en", figure_href=DIAGRAM), attachments(net, fmt, DIAGRAM)
         return run
 
     return [Document(f"network-{stem}", fmt, lang, _document_path(f"networks/{stem}", fmt, lang), job(stem, fmt, lang))

@@ -140,7 +140,8 @@ def test_output_file_written_atomically(capsys, tmp_path):
 @pytest.mark.parametrize("argv, written", [
     (["show", "vanishing-gradients", "--format", "latex", "-o", "{d}/v.tex"],
      ["v.tex", "vanishing-gradients-plot.pdf"]),
-    (["explain", "--network", str(ROOT / "examples/networks/design-example.toml"), "-o", "{d}/n.md"], ["n.md"]),
+    (["explain", "--network", str(ROOT / "examples/networks/design-example.toml"), "-o", "{d}/n.md"],
+     ["n.md", "n.svg"]),  # the network diagram beside it
     (["exercise", "toast", "-o", "{d}/sheet.md"], ["sheet.md", "sheet-key.md"]),
     (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md"), "-o", "{d}/report.txt"], ["report.txt"]),
 ])

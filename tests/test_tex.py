@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
+from conftest import ROOT, require_tool
 from derive.locales import catalog
 from derive.errors import DeriveError
 from derive.files import write_atomic
@@ -364,3 +364,22 @@ def test_the_gallerys_tex_prints_its_language(kind, lang, gallery_pdfs):
     assert wanted <= set(_JAPANESE.findall(text)), f"not in the PDF: {sorted(wanted - set(_JAPANESE.findall(text)))[:20]}"
     if lang == "ja":
         assert r"\usepackage{luatexja}" in source or "{ltjsarticle}" in source
+
+
+_LEAD_IN_DECKS = [("optimizers", lang) for lang in LANGS] + [
+    (f"network:{stem}", lang) for stem in ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
+    for lang in LANGS]
+
+
+@pytest.mark.parametrize("deck,lang", _LEAD_IN_DECKS, ids=["-".join(d) for d in _LEAD_IN_DECKS])
+def test_no_slide_holds_a_lead_in_alone(deck, lang):
+    """A sentence that introduces what follows ("Layer 2:", "The error E after each step:") shares its slide with
+    it: no frame's material ends with such a sentence (issue 15: slides holding only "Layer 2:")."""
+    from derive.networks import explain_file
+    document = (explain_file(ROOT / "examples" / "networks" / f"{deck.split(':')[1]}.toml")
+                if deck.startswith("network:") else _walk(deck))
+    tex = render(document, "beamer", lang)
+    frames = re.findall(r"\\dvfitpage\{\\dvavail\}\{%\n(.*?)\n\}\n\\end\{frame\}", tex, re.S)
+    assert frames
+    alone = [frame for frame in frames if frame.rstrip().endswith((":", "\uff1a"))]
+    assert not alone, alone[:3]

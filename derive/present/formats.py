@@ -51,6 +51,8 @@ class Kind:
     page: Callable[[Any, str], tuple[str, dict[str, Any]]]  # (document, lang) → the HTML page's title and fields
     images: Callable[[Any], Any] = lambda document: None  # the pictures the HTML page draws inline (html.SvgSource)
     figure_href: str | None = None  # where the Markdown that becomes the HTML page points at the graph
+    files: Callable[[Any, str, str | None], dict[str, bytes]] = lambda document, pictures, figure: {}
+    # (document, what pictures a format wants beside it: "svg" or "pdf", the graph's file name) → the files beside it
     summary: Callable[[Any], str] = repr  # the one-line repr of a `derive.api.Result` holding the document
     notebook_latex: Callable[[Any, str], str | None] | None = None  # what Jupyter's LaTeX display shows (None: the
     # whole LaTeX document; a function may give a shorter display, or None for no LaTeX display)

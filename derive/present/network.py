@@ -23,7 +23,8 @@ from ..walkthrough import Equation, Listing, Section, Table, Text
 from .context import section_context
 from .prose import Math, say
 from .figures import TIKZ_PREAMBLE
-from .formats import Format, Kind, tex_engine
+from .formats import FIGURE_SENTINEL, Format, Kind, tex_engine
+from .network_figure import diagram, drawable as diagram_drawable, to_svg, to_tikz
 from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
                   escape_prose, slide_pages)
 
@@ -81,6 +82,8 @@ def _symbols() -> tuple[tuple[str, object], ...]:
         "ones": nn.Ones("N"), "onesT": nn.Ones("N", row=True),
         "dCdW": nn.Partial(S("C"), S("W", "l")), "dCdb": nn.Partial(S("C"), S("b", "l")),
         "dCdz": nn.Partial(S("C"), S("z", "l", "j")),
+        "alj": S("a", "l", "j"), "wlji_sym": S("w", "l", "ji"),
+        "i": S("i"), "j": S("j"), "l": S("l"), "l_minus": nn.Minus(S("l"), _ONE),
     }
     return tuple((key, _math(value)) for key, value in table.items())
 
@@ -515,9 +518,10 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
     engine = tex_engine(lang)
     beamer = {}
     if fmt == "beamer":
-        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": chunks,
+        beamer = {"slide_em": SLIDE_EM, "chunks": chunks,
                   "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
+        "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
         **document_head(lang, fmt),
         "esc": escape_prose,
         "code": lambda line: _code_line(line, engine),
@@ -527,12 +531,46 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
     }
 
 
+def _drawn(result: NetworkResult) -> bool:
+    return diagram_drawable(result.network.sizes)
+
+
+def diagram_context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+    """The network diagram where the document shows it: ``diagram`` (an image file for Markdown and HTML, TikZ for
+    LaTeX and Beamer; None: no diagram), its heading and its caption."""
+    drawn = _drawn(result) and (fmt.tex or figure_href is not None)
+    picture = (to_tikz(diagram(result)).rstrip("\n") if fmt.tex else figure_href) if drawn else None
+    return {"diagram": picture, "diagram_heading": catalog(lang)["network.heading.diagram"],
+            "diagram_caption": say(lang, "network.text.diagram", **dict(_symbols()))}
+
+
 def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
     context = network_context(result, lang)
+    context.update(diagram_context(result, lang, fmt, figure_href))
     if fmt.tex:
         context.update(network_tex_context(result, lang, fmt.name))
     return context
 
 
+def network_svg(result: NetworkResult) -> str:
+    """The network diagram as an SVG file."""
+    return to_svg(diagram(result))
+
+
+def _files(result: NetworkResult, pictures: str, figure_name: str | None) -> dict[str, bytes]:
+    """Markdown's diagram as SVG beside it (TeX draws it itself)."""
+    if pictures == "svg" and figure_name and _drawn(result):
+        return {figure_name: network_svg(result).encode("utf-8")}
+    return {}
+
+
+def _images(result: NetworkResult):
+    """The HTML page draws the diagram inline, with its caption."""
+    def source(src: str) -> tuple[str, bool] | None:
+        return (network_svg(result), True) if src == FIGURE_SENTINEL and _drawn(result) else None
+    return source
+
+
 KIND = Kind("network", _context, lambda result, lang: network_json(result),
-            lambda result, lang: (catalog(lang)["network.title"], {"name": "network"}), summary=network_summary)
+            lambda result, lang: (catalog(lang)["network.title"], {"name": "network"}), images=_images,
+            figure_href=FIGURE_SENTINEL, files=_files, summary=network_summary)

@@ -14,7 +14,9 @@ What makes the files reproducible:
 - the rc settings below are applied with `matplotlib.rc_context` while the figure is built (``with style():``)
   and while it is saved, so a user's ``matplotlibrc`` cannot change the bytes: ``svg.hashsalt`` fixed (the ids of
   clip paths and glyphs), text drawn as paths in the SVG (no font needed to view it), TrueType fonts embedded
-  in the PDF (``pdf.fonttype`` 42), DejaVu Sans (shipped with matplotlib) as the only font;
+  in the PDF (``pdf.fonttype`` 42), the fonts shipped with matplotlib (Computer Modern, cmr10 and the ``cm``
+  maths set, as the documents are typeset, with DejaVu Serif for characters cmr10 lacks) and, for Japanese only,
+  a Noto CJK font when one is installed (last in the fallback list: it draws nothing else);
 - no dates or producer strings in either file's metadata (``SOURCE_DATE_EPOCH`` is then irrelevant); the SVG
   carries `derive.files.SVG_MARK` and the PDF's Creator is `derive.files.GENERATED_MARK`, so that ``-o`` may
   replace them later (it replaces only files derive wrote).
@@ -49,9 +51,9 @@ RC: dict[str, Any] = {
     "svg.image_inline": True,
     "pdf.fonttype": 42,
     "pdf.compression": 6,
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],
-    "mathtext.fontset": "dejavusans",
+    "font.family": ["cmr10", "DejaVu Serif"],  # Computer Modern, as the documents; DejaVu for what cmr10 lacks
+    "mathtext.fontset": "cm",
+    "axes.formatter.use_mathtext": True,  # tick labels as maths: cmr10 has no minus sign, Computer Modern maths has
     "axes.unicode_minus": True,
     "path.simplify": False,
     "figure.dpi": 100,
@@ -71,6 +73,7 @@ def _quiet_matplotlib() -> None:
     HOME), point ``MPLCONFIGDIR`` at a temporary folder of our own, which matplotlib would otherwise do itself
     with warnings on stderr; and keep its font-cache notice off stderr (derive's stderr is its error line)."""
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)  # the Computer Modern fonts carry old timestamps
     if os.environ.get("MPLCONFIGDIR"):
         return
     try:
@@ -94,8 +97,21 @@ def style() -> Iterator[None]:
         _quiet_matplotlib()
     import matplotlib
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context({**RC, "font.family": RC["font.family"] + _japanese_fonts()}):
         yield
+
+
+JAPANESE_FONTS = ("Noto Serif CJK JP", "Noto Sans CJK JP")
+
+
+@lru_cache(maxsize=1)
+def _japanese_fonts() -> list[str]:
+    """The first Noto CJK font installed, last in the fallback list: it draws only characters that the Computer Modern
+    and DejaVu fonts lack (Japanese), so a plot without them is the same file with or without it."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return [name for name in JAPANESE_FONTS if name in installed][:1]
 
 
 def new_figure(width: float, height: float, **options: Any):

@@ -11,7 +11,6 @@ import json
 from importlib import import_module
 from typing import Any
 
-from ..walkthrough import Walkthrough
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .formats import FORMATS, KIND_MODULES, LANGUAGES, Kind, by_name, check_choice
 from .templating import fill, templates_root, tidy
@@ -22,8 +21,6 @@ __all__ = ["render", "attachments", "kind_of", "drawable", "templates_root", "FO
 # the back ends of HTML pages and of the files beside a document, loaded when first used (start-up time)
 markdown_to_html = by_name("derive.present.html", "markdown_to_html")
 page = by_name("derive.present.html", "page")
-svg_for = by_name("derive.present.figure_svg", "svg_for")
-plot_files = by_name("derive.present.plots", "plot_files")
 
 
 def kind_of(document: Any) -> Kind:
@@ -51,20 +48,10 @@ def render(document: Any, fmt: str = "markdown", lang: str = "en", *, user_templ
 
 
 def attachments(document: Any, fmt: str, figure_name: str | None) -> dict[str, bytes]:
-    """The files a document refers to and that must sit beside it: a walk-through's graph as SVG and its plots, as
-    SVG (Markdown) or PDF (LaTeX: TeX draws the graph itself). HTML, JSON and the other kinds of documents are
-    self-contained."""
-    files: dict[str, bytes] = {}
+    """The files a document refers to and that must sit beside it (its `Kind` says which): a walk-through's graph
+    and plots, a network's diagram, as SVG (Markdown) or PDF (LaTeX: TeX draws graphs and diagrams itself). HTML
+    and JSON are self-contained."""
     pictures = FORMATS[fmt].pictures
-    if not isinstance(document, Walkthrough) or pictures is None:
-        return files
-    walk = document
-    if pictures == "svg" and figure_name and drawable(walk.derivation):
-        files[figure_name] = svg_for(walk.derivation).encode("utf-8")
-    for image in walk.images:
-        svg_name, pdf_name = image.files
-        if pictures == "svg":
-            files[svg_name] = plot_files(image.plot)[0].encode("utf-8")
-        else:
-            files[pdf_name] = plot_files(image.plot)[1]
-    return files
+    if pictures is None:
+        return {}
+    return kind_of(document).files(document, pictures, figure_name)

@@ -375,18 +375,22 @@ def block_lines(block: dict[str, Any], lang: str) -> float:
 
 def slide_pages(blocks: list[dict[str, Any]], lang: str, budget: float = SLIDE_LINES) -> list[list[dict[str, Any]]]:
     """Blocks packed in order onto as few slides as the estimate allows; a text block that introduces the next
-    block (ends with ':') stays with it."""
+    block (ends with ':') stays with it: both go on the next slide when they do not fit on this one, and what it
+    introduces never starts a slide of its own (the slide shrinks instead), so no slide holds a lead-in alone."""
     pages: list[list[dict[str, Any]]] = [[]]
     used = 0.0
+    introduced = False  # the previous block introduces this one
     for i, block in enumerate(blocks):
         height = block_lines(block, lang)
-        if block["kind"] == "text" and block["text"].rstrip().endswith((":", "\uff1a")) and i + 1 < len(blocks):
+        lead_in = block["kind"] == "text" and block["text"].rstrip().endswith((":", "\uff1a")) and i + 1 < len(blocks)
+        if lead_in:
             height += block_lines(blocks[i + 1], lang)  # keep an introduction with what it introduces
-        if pages[-1] and used + height > budget:
+        if pages[-1] and used + height > budget and not introduced:
             pages.append([])
             used = 0.0
         pages[-1].append(block)
         used += block_lines(block, lang)
+        introduced = lead_in
     return pages
 
 

@@ -8,11 +8,14 @@ from ..locales import catalog
 from ..notation import aligned_latex, number_text
 from ..walkthrough import Walkthrough
 from .context import build_context
+from .figure_limit import drawable
 from .formats import FIGURE_SENTINEL, Format, Kind, by_name
 from .jsonout import to_json_data
 
 tex_context = by_name("derive.present.tex", "tex_context")
 image_source = by_name("derive.present.html", "image_source")
+svg_for = by_name("derive.present.figure_svg", "svg_for")
+plot_files = by_name("derive.present.plots", "plot_files")
 
 REPR_SOURCE_CHARS = 40
 REPR_GRADIENTS = 6
@@ -29,6 +32,20 @@ def walkthrough_context(walk: Walkthrough, lang: str, fmt: Format, figure_href: 
     graph_follows = context["figure_note"] is None and (fmt.tex or context["figure"] is not None)
     context["source_text"] = context["t"]["text.source" if graph_follows else "text.source_plain"]
     return context
+
+
+def files(walk: Walkthrough, pictures: str, figure_name: str | None) -> dict[str, bytes]:
+    """The graph as SVG beside Markdown, and each plot as SVG or PDF."""
+    out: dict[str, bytes] = {}
+    if pictures == "svg" and figure_name and drawable(walk.derivation):
+        out[figure_name] = svg_for(walk.derivation).encode("utf-8")
+    for image in walk.images:
+        svg_name, pdf_name = image.files
+        if pictures == "svg":
+            out[svg_name] = plot_files(image.plot)[0].encode("utf-8")
+        else:
+            out[pdf_name] = plot_files(image.plot)[1]
+    return out
 
 
 def page(walk: Walkthrough, lang: str) -> tuple[str, dict[str, Any]]:
@@ -61,4 +78,4 @@ def _clip(text: str) -> str:
 
 
 KIND = Kind("walkthrough", walkthrough_context, lambda walk, lang: to_json_data(walk), page, image_source,
-            FIGURE_SENTINEL, summary, gradients_display)
+            FIGURE_SENTINEL, files, summary, gradients_display)
