@@ -42,9 +42,6 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     shown = shown_nodes(walk)
     gradients = {name: _gradient(d, name, lang) for name in reversed([n.name for n in d.graph.nodes])
                  if name != out and name not in d.constants and (shown is None or name in shown)}
-    backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
-    if walk.fold is not None:
-        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
     return {
         "lang": lang,
         "t": catalog(lang),
@@ -59,8 +56,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "nodes": _nodes(d, shown),
         "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
             d.output_value)]))) if d.values is not None else None,
-        "backward_intro": backward_intro,
-        "steps": _steps(d, lang, shown),
+        **backward_context(walk, lang),
         "gradients": list(gradients.values()),
         "wrt": [gradients[name] if name in gradients else _gradient(d, name, lang) for name in d.wrt],
         "check": _check_report(walk.report, lang),
@@ -72,6 +68,17 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "figure": None,
         "figure_note": figure_note(d, lang),
     }
+
+
+def backward_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
+    """The backward pass's opening (``backward_intro``) and its steps (``steps``): the part of the context that the
+    HTML page's step-through shows again."""
+    d = walk.derivation
+    out = d.output
+    backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
+    if walk.fold is not None:
+        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
+    return {"backward_intro": backward_intro, "steps": _steps(d, lang, shown_nodes(walk))}
 
 
 def figure_note(d: Derivation, lang: str) -> str | None:

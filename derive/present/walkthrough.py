@@ -8,6 +8,7 @@ from ..locales import catalog
 from ..notation import aligned_latex, number_text
 from ..walkthrough import Walkthrough
 from .context import build_context
+from .figure_limit import drawable
 from .formats import FIGURE_SENTINEL, Format, Kind, by_name
 from .jsonout import to_json_data
 
@@ -33,7 +34,9 @@ def walkthrough_context(walk: Walkthrough, lang: str, fmt: Format, figure_href: 
 
 def page(walk: Walkthrough, lang: str) -> tuple[str, dict[str, Any]]:
     t = catalog(lang)
-    return t.get(f"scenario.{walk.name}.title", t["title.explain"]), {"name": walk.name}
+    # the HTML page's graph comes with its step-through whenever it is drawn
+    return t.get(f"scenario.{walk.name}.title", t["title.explain"]), {"name": walk.name,
+                                                                      "stepthrough": drawable(walk.derivation)}
 
 
 def summary(walk: Walkthrough) -> str:
