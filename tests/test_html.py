@@ -717,6 +717,24 @@ def test_user_templates_override_the_shell_and_style(tmp_path):
         "</head><body class=mine>{{ body }}</body></html>\n", encoding="utf-8")
     html = render(build("toast"), "html", "en", user_templates=str(tmp_path))
     assert "<body class=mine>" in html and "color: teal" in html and "<math" in html
+    assert "<script>" not in html, "a shell of the user's without the script: the page stays static"
+
+
+def test_explain_pages_get_a_step_through_only_with_a_graph(tmp_path):
+    """A symbolic walk-through steps through its formulas; a graph too large to draw has no step-through and no
+    script."""
+    from derive.cli import main
+
+    symbolic, large = tmp_path / "symbolic.html", tmp_path / "large.html"
+    assert main(["explain", "p = w*x; f = (p - t)**2", "--format", "html", "-o", str(symbolic)]) == 0
+    page = symbolic.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" class="step-data">(.*?)</script>', page,
+                                flags=re.DOTALL).group(1))
+    assert [state["node"] for state in data["steps"]] == [None, "f", "u1", "p"]
+    assert page.count('<template class="step-state">') == 4 and "<script>" in page
+    assert main(["explain", "+".join(f"x{i}" for i in range(40)), "--format", "html", "-o", str(large)]) == 0
+    page = large.read_text(encoding="utf-8")
+    assert 'class="stepthrough"' not in page and "<script" not in page and "<svg" not in page
 
 
 # --- the gallery's index -----------------------------------------------------------------------------------------

@@ -77,7 +77,8 @@ def backward_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
     out = d.output
     backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
     if walk.fold is not None:
-        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
+        note = walk.fold.note
+        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, note.key, **dict(note.params))
     return {"backward_intro": backward_intro, "steps": _steps(d, lang, shown_nodes(walk))}
 
 

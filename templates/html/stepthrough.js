@@ -1,6 +1,7 @@
 /* derive: the step-through of the graph (html/stepthrough.html.j2). It shows the states the page lists in its
    JSON island, one at a time: the node being processed highlighted, the gradients written so far (those of this
-   step marked), the step's rule and products below. Nothing is computed here; without it the page stays static. */
+   step marked), the step's rule and products below. The steps are not worked out here, only framed and shown;
+   without this script the page stays static. */
 (function () {
   "use strict";
   function setUp(root) {
@@ -62,10 +63,10 @@
     }
 
     function frame() {
-      var view = parts === null ? null : parts[current];
-      svg.setAttribute("viewBox", view === null ? full.join(" ") : [view.x, view.top, view.width, view.height].join(" "));
-      svg.setAttribute("width", view === null ? full[2] : view.width);
-      svg.setAttribute("height", view === null ? full[3] : view.height);
+      var view = parts === null ? {x: full[0], top: full[1], width: full[2], height: full[3]} : parts[current];
+      svg.setAttribute("viewBox", [view.x, view.top, view.width, view.height].join(" "));
+      svg.setAttribute("width", view.width);
+      svg.setAttribute("height", view.height);
     }
 
     function show(index) {
