@@ -17,6 +17,19 @@
     var current = 0;
     var parts = null;
 
+    function extent(shape) {
+      /* A shape's box from its attributes, not from the fonts (which may still be loading when this runs):
+         a circle's own, a label's from its font size and its length (DejaVu Serif's figures are 0.64 em). */
+      var number = function (name) { return parseFloat(shape.getAttribute(name)); };
+      if (shape.tagName === "circle") {
+        return {x: number("cx") - number("r"), y: number("cy") - number("r"), width: 2 * number("r"),
+                height: 2 * number("r")};
+      }
+      var size = number("font-size"), width = 0.64 * size * shape.textContent.length;
+      var shift = {middle: width / 2, end: width}[shape.getAttribute("text-anchor")] || 0;
+      return {x: number("x") - shift, y: number("y") - size, width: width, height: 1.3 * size};
+    }
+
     function part(state, least) {
       /* The part of the graph around a state's node: its circle and the gradients it writes (at the start: the
          output's), at least `least` wide; `top` and `bottom` bound what shows within that width. */
@@ -25,7 +38,7 @@
         state.node === null ? '[data-grad="' + node + '"]:not([data-to])' : '[data-to="' + node + '"]'));
       var left = Infinity, right = -Infinity, top = Infinity, bottom = -Infinity, high = Infinity, low = -Infinity;
       marks.forEach(function (mark) {
-        var box = mark.getBBox();
+        var box = extent(mark);
         left = Math.min(left, box.x);
         right = Math.max(right, box.x + box.width);
         high = Math.min(high, box.y - 24);
@@ -34,7 +47,7 @@
       var width = Math.max(least, right - left + 24);
       var x = Math.min(Math.max((left + right - width) / 2, full[0]), full[0] + full[2] - width);
       svg.querySelectorAll("circle, text").forEach(function (shape) {
-        var box = shape.getBBox();
+        var box = extent(shape);
         if (box.x + box.width >= x && box.x <= x + width) {
           top = Math.min(top, box.y - 8);
           bottom = Math.max(bottom, box.y + box.height + 8);
