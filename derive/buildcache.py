@@ -22,7 +22,8 @@ from .files import write_atomic
 FOLDER = ".cache"
 MANIFEST = "build.json"
 FORMAT = 1
-_SOURCE_SUFFIXES = {".py", ".j2", ".toml", ".json", ".css", ".md", ".txt", ".tex"}
+# the files whose bytes `inputs_digest` covers (templates/ holds .j2, .css, .js)
+SOURCE_SUFFIXES = {".py", ".j2", ".toml", ".json", ".css", ".js", ".md", ".txt", ".tex"}
 
 
 def digest(data: bytes) -> str:
@@ -42,7 +43,7 @@ def inputs_digest(folders: Iterable[Path]) -> str:
     order): any change to code, templates, catalogs or examples changes it."""
     h = hashlib.sha256(f"derive {__version__}\n".encode())
     for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.suffix in _SOURCE_SUFFIXES and p.is_file()
+        for path in sorted(p for p in folder.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()
                            and "__pycache__" not in p.parts):
             h.update(f"{path.relative_to(folder).as_posix()}\n".encode())
             h.update(digest(path.read_bytes()).encode())

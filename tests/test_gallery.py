@@ -91,6 +91,17 @@ def test_a_second_build_renders_nothing_and_says_so(gallery, monkeypatch):
                                  f"derive: open {gallery / 'index.html'}"]
 
 
+def test_every_template_file_counts_for_the_build_cache():
+    """A page inlines its templates' files (html/style.css, html/stepthrough.js): each kind of file under templates/
+    is part of the digest that says whether the gallery must be rendered again."""
+    from derive import buildcache
+    from derive.present.render import templates_root
+
+    kinds = {path.suffix for path in Path(templates_root()).rglob("*") if path.is_file()
+             and "__pycache__" not in path.parts}
+    assert kinds <= buildcache.SOURCE_SUFFIXES
+
+
 def test_only_what_changed_is_rebuilt(gallery, tmp_path, monkeypatch):
     """A changed or missing file is written again (and only its document is rendered); every byte ends as a
     build from scratch writes it."""

@@ -48,7 +48,9 @@ SCREENSHOT = (800, 1000)  # --screenshot: headless Chromium lays out at least 50
 CHROMIUM_TIMEOUT = 120
 WORKERS = 2  # the machines have 2 cores; more parallel Chromiums only queue for them
 PHONE_BROWSERS = 1  # one DevTools browser visits every page (about 0.4 s a visit, no start-up each time)
+KEY_CODES = {"ArrowLeft": 37, "ArrowRight": 39, "Home": 36, "End": 35}
 KEYS = [(s, lang) for s in SCENARIOS for lang in LANGUAGES]
+SCRIPT_BUDGET = 8192  # bytes of html/stepthrough.js: a few kilobytes
 IDS = [f"{s}-{lang}" for s, lang in KEYS]
 CJK = re.compile(r"[\u3041-\u30ff\u4e00-\u9fff]")
 
@@ -207,20 +209,48 @@ class DevTools:
 
     def visit(self, url: str, size=PHONE) -> tuple[int, bytes]:
         """Open ``url`` on an emulated mobile screen of ``size``: (the page's scroll width, a PNG screenshot)."""
+        target, session = self.open(url, size)
+        width = self.evaluate("document.documentElement.scrollWidth", session)
+        png = self.screenshot(session)
+        self.send("Target.closeTarget", {"targetId": target})
+        return int(width), png
+
+    def open(self, url: str, size, *, mobile: bool = True, scripts: bool = True) -> tuple[str, str]:
+        """A new tab showing ``url`` on a screen of ``size`` (CSS px): its target and session ids."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": True}, session)
+                  {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": mobile}, session)
+        if not scripts:
+            self.send("Emulation.setScriptExecutionDisabled", {"value": True}, session)
         self.send("Page.enable", {}, session)
         self.send("Page.navigate", {"url": url}, session)
         self._wait_for("Page.loadEventFired", session)
-        width = self.send("Runtime.evaluate", {"expression": "document.documentElement.scrollWidth",
-                                               "returnByValue": True}, session)["result"]["value"]
+        return target, session
+
+    def evaluate(self, expression: str, session: str):
+        reply = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
+        if "exceptionDetails" in reply:
+            raise RuntimeError(f"{expression[:80]}: {reply['exceptionDetails']}")
+        return reply["result"].get("value")
+
+    def screenshot(self, session: str, clip: dict | None = None) -> bytes:
         # optimizeForSpeed: Chromium then filters every PNG row with "Up", which decode_png reads at numpy speed.
-        png = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True},
-                                         session)["data"])
-        self.send("Target.closeTarget", {"targetId": target})
-        return int(width), png
+        params = {"format": "png", "optimizeForSpeed": True}
+        if clip is not None:  # in view: capturing beyond the viewport costs a relayout
+            params["clip"] = {**clip, "scale": 1}
+        return base64.b64decode(self.send("Page.captureScreenshot", params, session)["data"])
+
+    def press(self, key: str, session: str) -> None:
+        """A real key press (what a reader's keyboard sends), to whatever has the focus."""
+        for kind in ("rawKeyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": key,
+                                                 "windowsVirtualKeyCode": KEY_CODES[key]}, session)
+
+    def click(self, x: float, y: float, session: str) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+                      session)
 
     def close(self) -> None:
         try:
@@ -352,6 +382,13 @@ def read_dom(text: str) -> DomReader:
     return reader
 
 
+def static_part(html: str) -> str:
+    """The page without its step-through's states (each a copy of a backward step the page prints) and without
+    what the script shows of them (the status line and the panel)."""
+    html = re.sub(r"<template\b.*?</template>", "", html, flags=re.DOTALL)
+    return re.sub(r'<p class="step-status".*?(?=<script type="application/json")', "", html, flags=re.DOTALL)
+
+
 def count_maths(markdown: str) -> tuple[int, int]:
     """(display, inline) maths spans in the Markdown, code left out."""
     text = re.sub(r"^(`{3,}|~{3,}).*?^\1[ \t]*$", "", markdown, flags=re.MULTILINE | re.DOTALL)
@@ -479,7 +516,12 @@ def test_page_is_self_contained(pages, scenario, lang):
     assert html.startswith("<!DOCTYPE html>\n")
     assert f'<html lang="{lang}">' in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
-    assert "<style>" in html and "<script" not in html
+    assert "<style>" in html
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL)
+    assert [attrs for attrs, _ in scripts] == [' type="application/json" class="step-data"', ""], \
+        "the step-through's data and its own script, both inline"
+    assert len(scripts[1][1].encode()) < SCRIPT_BUDGET, "a few kilobytes of the page's own script"
+    assert not re.search(r"\b(fetch|XMLHttpRequest|import|WebSocket|EventSource|sendBeacon)\b", scripts[1][1])
     assert external_references(html) == []
     assert re.search(r'<figure class="graph"><svg id="fig1" role="img" ', html), "the graph is inline SVG"
     assert "<img" not in html, "plots are inline SVG too"
@@ -493,8 +535,9 @@ def test_page_has_mathml_for_every_equation(pages, scenario, lang):
     page = page_of(pages, scenario, lang)
     display, inline = count_maths(page.markdown)
     assert display > 0
-    assert page.html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') == display
-    assert page.html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == inline
+    html = static_part(page.html)
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') == display
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == inline
 
 
 def test_html_is_deterministic(pages):
@@ -510,7 +553,7 @@ def test_html_is_deterministic(pages):
 @pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
 def test_browser_builds_mathml_for_every_equation(pages, browser, scenario, lang):
     page = page_of(pages, scenario, lang)
-    dom = result(browser, "dom", scenario, lang).decode("utf-8")
+    dom = static_part(result(browser, "dom", scenario, lang).decode("utf-8"))
     display, inline = count_maths(page.markdown)
     assert len(re.findall(r"<math\b", dom)) == display + inline
     assert len(re.findall(r'<math\b[^>]*display="block"', dom)) == display
@@ -533,7 +576,7 @@ def test_nothing_loaded_from_outside(pages, browser, scenario, lang):
     dom = result(browser, "dom", scenario, lang).decode("utf-8")
     assert f'<html lang="{lang}">' in dom
     assert external_references(dom) == []
-    assert "<script" not in dom
+    assert len(re.findall(r"<script\b", dom)) == 2, "no script but the page's own two"
 
 
 @pytest.mark.parametrize("scenario,lang", SCREENSHOT_PAGES, ids=[f"{s}-{lang}" for s, lang in SCREENSHOT_PAGES])
@@ -674,6 +717,24 @@ def test_user_templates_override_the_shell_and_style(tmp_path):
         "</head><body class=mine>{{ body }}</body></html>\n", encoding="utf-8")
     html = render(build("toast"), "html", "en", user_templates=str(tmp_path))
     assert "<body class=mine>" in html and "color: teal" in html and "<math" in html
+    assert "<script>" not in html, "a shell of the user's without the script: the page stays static"
+
+
+def test_explain_pages_get_a_step_through_only_with_a_graph(tmp_path):
+    """A symbolic walk-through steps through its formulas; a graph too large to draw has no step-through and no
+    script."""
+    from derive.cli import main
+
+    symbolic, large = tmp_path / "symbolic.html", tmp_path / "large.html"
+    assert main(["explain", "p = w*x; f = (p - t)**2", "--format", "html", "-o", str(symbolic)]) == 0
+    page = symbolic.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" class="step-data">(.*?)</script>', page,
+                                flags=re.DOTALL).group(1))
+    assert [state["node"] for state in data["steps"]] == [None, "f", "u1", "p"]
+    assert page.count('<template class="step-state">') == 4 and "<script>" in page
+    assert main(["explain", "+".join(f"x{i}" for i in range(40)), "--format", "html", "-o", str(large)]) == 0
+    page = large.read_text(encoding="utf-8")
+    assert 'class="stepthrough"' not in page and "<script" not in page and "<svg" not in page
 
 
 # --- the gallery's index -----------------------------------------------------------------------------------------
@@ -716,3 +777,308 @@ def test_index_refuses_absolute_links():
         build_index([("toast", "html", "en", "https://example.org/toast.html")])
     with pytest.raises(ValueError):
         build_index([("toast", "html", "en", "/abs/toast.html")])
+
+
+# --- the step-through of the graph ------------------------------------------------------------------------------
+# One DevTools browser walks every page at a desktop and a phone width: it focuses the step-through, presses the
+# arrow keys through every state, reads the DOM after each press, clicks the buttons, and screenshots the widget.
+# What it reads is compared with the derivation: the oracle below restates the rule from the gradients' parts
+# (a gradient is written once each node it is summed from has been processed), not from the page's data.
+
+STEP_WIDTHS = (1280, 390)
+STEP_HEIGHT = 900
+STEP_KEYS = [(s, lang, w) for s, lang in KEYS for w in STEP_WIDTHS]
+STEP_IDS = [f"{s}-{lang}-{w}" for s, lang, w in STEP_KEYS]
+HIGHLIGHT = (255, 230, 128)  # figure_svg.HIGHLIGHT, the current node and the halo of this step's gradients
+LEGIBLE_PX = 12 * 0.8 - 0.05  # a gradient label (12 SVG units) at the step-through's smallest scale
+
+READ_STATE = r"""(() => {
+  const root = document.querySelector('.stepthrough');
+  const svg = document.getElementById(root.getAttribute('data-figure'));
+  const scale = svg.getScreenCTM().a;
+  const span = (element) => { const r = element.getBoundingClientRect(); return [r.left, r.right]; };
+  const words = (element) => {
+    const copy = element.cloneNode(true);
+    copy.querySelectorAll('annotation').forEach((a) => a.remove());
+    return copy.textContent.replace(/\s+/g, ' ').trim();
+  };
+  const panel = root.querySelector('.step-panel');
+  return {
+    state: root.getAttribute('data-state'),
+    current: [...svg.querySelectorAll('circle[data-node]')]
+      .filter((c) => getComputedStyle(c).fill === 'rgb(255, 230, 128)')
+      .map((c) => ({node: c.getAttribute('data-node'), span: span(c)})),
+    labels: [...svg.querySelectorAll('[data-grad]')]
+      .filter((t) => getComputedStyle(t).visibility !== 'hidden')
+      .map((t) => ({owner: t.getAttribute('data-grad'), to: t.getAttribute('data-to'), text: t.textContent,
+                    fresh: getComputedStyle(t).stroke !== 'none', px: parseFloat(getComputedStyle(t).fontSize) * scale,
+                    span: span(t)})),
+    owners: [...new Set([...svg.querySelectorAll('[data-grad]')].map((t) => t.getAttribute('data-grad')))],
+    texts: [...svg.querySelectorAll('text')].map((t) => t.textContent),
+    figure: span(svg.parentNode),
+    overflow: svg.parentNode.scrollWidth - svg.parentNode.clientWidth,
+    svg: span(svg),
+    page: document.documentElement.scrollWidth,
+    status: words(root.querySelector('.step-status')),
+    statusShown: !root.querySelector('.step-status').hidden,
+    panel: [...panel.querySelectorAll('math[display="block"] annotation')].map((a) => a.textContent),
+    panelText: words(panel),
+    controls: !root.querySelector('.step-controls').hidden,
+    disabled: [...root.querySelectorAll('button[data-action]')]
+      .filter((b) => b.getAttribute('aria-disabled') === 'true').map((b) => b.getAttribute('data-action')),
+    focused: root.contains(document.activeElement),
+  };
+})()"""
+
+WIDGET_BOX = """(() => { const widget = document.querySelector('.stepthrough'); widget.scrollIntoView();
+  const r = widget.getBoundingClientRect();
+  return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: Math.min(r.height, innerHeight)}; })()"""
+
+
+def button_centre(action: str) -> str:
+    return (f"(() => {{ const b = document.querySelector('.stepthrough button[data-action=\"{action}\"]'); "
+            "b.scrollIntoView({block: 'center'}); const r = b.getBoundingClientRect(); "
+            "return [r.left + r.width / 2, r.top + r.height / 2]; })()")
+
+
+def walk_steps(tools: DevTools, url: str, width: int, folder: Path, name: str) -> dict:
+    """Every state by the arrow keys, then End, Home, ArrowLeft at the start, the buttons by mouse; screenshots."""
+    target, session = tools.open(url, (width, STEP_HEIGHT), mobile=width < 500)
+    try:
+        read = lambda: tools.evaluate(READ_STATE, session)  # noqa: E731
+        count = tools.evaluate("JSON.parse(document.querySelector('.step-data').textContent).steps.length", session)
+        shots = {}
+
+        def shoot(label: str) -> None:
+            png = tools.screenshot(session, tools.evaluate(WIDGET_BOX, session))
+            (folder / f"{name}-{label}.png").write_bytes(png)
+            shots[label] = png
+
+        tools.evaluate("document.querySelector('.stepthrough').focus()", session)
+        states = [read()]
+        shoot("start")
+        for k in range(1, count):
+            tools.press("ArrowRight", session)
+            states.append(read())
+            if k == 1:
+                shoot("step1")
+        shoot("last")
+        tools.press("ArrowRight", session)
+        moves = {"right at the end": read()}
+        tools.press("Home", session)
+        moves["Home"] = read()
+        tools.press("ArrowLeft", session)
+        moves["left at the start"] = read()
+        tools.press("End", session)
+        moves["End"] = read()
+        for action in ("reset", "next", "next", "previous"):
+            tools.click(*tools.evaluate(button_centre(action), session), session)
+            moves[f"click {action}"] = read()
+        tools.press("ArrowRight", session)  # the focus is on a button inside: the keys still work
+        moves["right after a click"] = read()
+        return {"states": states, "moves": moves, "shots": shots}
+    finally:
+        tools.send("Target.closeTarget", {"targetId": target})
+
+
+def static_view(tools: DevTools, url: str) -> dict:
+    """The page at the desktop width with scripts switched off."""
+    target, session = tools.open(url, (STEP_WIDTHS[0], STEP_HEIGHT), mobile=False, scripts=False)
+    try:
+        return tools.evaluate(READ_STATE, session)
+    finally:
+        tools.send("Target.closeTarget", {"targetId": target})
+
+
+@pytest.fixture(scope="session")
+def stepthrough(pages, tmp_path_factory) -> dict:
+    """Every page's step-through walked in one DevTools browser (results, or the exception of a failed walk)."""
+    binary = require_tool("chromium")
+    folder = tmp_path_factory.mktemp("stepthrough")
+    results: dict = {"folder": folder}
+    start = time.perf_counter()
+    tools = DevTools(binary)
+    try:
+        for (scenario, lang), page in pages.items():
+            if page.error:
+                continue
+            for width in STEP_WIDTHS:
+                try:
+                    results[scenario, lang, width] = walk_steps(tools, page.path.as_uri(), width, folder,
+                                                                f"{scenario}-{lang}-{width}")
+                except Exception as error:  # noqa: BLE001 - reported by the tests of this page
+                    results[scenario, lang, width] = error
+            try:
+                results["static", scenario, lang] = static_view(tools, page.path.as_uri())
+            except Exception as error:  # noqa: BLE001
+                results["static", scenario, lang] = error
+    finally:
+        tools.close()
+    results["seconds"] = time.perf_counter() - start
+    return results
+
+
+_WALKS: dict[str, object] = {}
+
+
+def walk_of(scenario: str):
+    from derive.scenarios import build
+    return _WALKS.get(scenario) or _WALKS.setdefault(scenario, build(scenario))
+
+
+def expected_states(walk) -> list[tuple[str | None, set[str]]]:
+    """(the node processed, the nodes whose gradients are written) at the start and after each printed step."""
+    d = walk.derivation
+    shown = walk.fold.shown if walk.fold is not None else None
+    done: set[str] = set()
+    states: list[tuple[str | None, set[str]]] = [(None, {d.output})]
+    for step in d.steps:
+        done.add(step.node)
+        if shown is None or step.node in shown:
+            complete = {name for name, g in d.gradients.items() if g.parts and all(r in done for r, _ in g.parts)}
+            states.append((step.node, {d.output} | complete))
+    return states
+
+
+def label_text(value) -> str:
+    """A number as the figure writes it (the value comes from the derivation, the writing from the figure's rule)."""
+    from derive.notation import number_text, text_latex
+    from derive.present import mathtext
+    return mathtext.plain(mathtext.read(text_latex(number_text(value))))
+
+
+def expected_label(walk, owner: str, to: str | None) -> str:
+    d = walk.derivation
+    if owner == d.output and to is None:
+        return label_text(1)
+    gradient = d.gradients[owner]
+    if to is None or len(gradient.parts) == 1:
+        return label_text(gradient.value)
+    return label_text(dict(gradient.parts)[to])
+
+
+def step_run(stepthrough, scenario: str, lang: str, width: int) -> dict:
+    value = stepthrough.get((scenario, lang, width))
+    if value is None:
+        pytest.fail(f"no step-through run for {scenario} ({lang}) at {width} px")
+    if isinstance(value, Exception):
+        pytest.fail(f"the step-through run of {scenario} ({lang}) at {width} px failed: {value}")
+    return value
+
+
+@pytest.mark.parametrize("scenario,lang,width", STEP_KEYS, ids=STEP_IDS)
+def test_stepthrough_follows_the_derivation(pages, stepthrough, scenario, lang, width):
+    """At each state: the node of the printed step highlighted (none at the start), exactly the gradients known by
+    then written on the graph with the derivation's numbers, this step's marked, the step's title, rule and
+    products beside the graph."""
+    from derive.locales import catalog
+    from derive.present.context import build_context
+
+    page_of(pages, scenario, lang)
+    run = step_run(stepthrough, scenario, lang, width)
+    walk = walk_of(scenario)
+    expected = expected_states(walk)
+    steps = build_context(walk, lang)["steps"]
+    t = catalog(lang)
+    assert len(run["states"]) == len(expected) == len(steps) + 1
+    previous: set[str] = set()
+    for k, (state, (node, known)) in enumerate(zip(run["states"], expected)):
+        where = f"state {k}"
+        assert state["state"] == str(k) and state["controls"] and state["statusShown"] and state["focused"], where
+        assert [c["node"] for c in state["current"]] == ([] if node is None else [node]), where
+        labelled = set(state["owners"])
+        assert {label["owner"] for label in state["labels"]} == known & labelled, where
+        for label in state["labels"]:
+            assert label["text"] == expected_label(walk, label["owner"], label["to"]), (where, label)
+            assert label["fresh"] == (label["owner"] not in previous), (where, label)
+        previous = known
+        if node is None:
+            assert state["status"] == t["html.steps.start"], where
+            assert state["panel"] == [] and "1" in state["panelText"], where
+            continue
+        step = steps[k - 1]
+        assert step["node"] == node
+        assert state["status"].startswith(t["html.steps.status"].format(step=k, steps=len(steps))), where
+        assert state["status"].endswith(step["rule_name"]), (where, state["status"])
+        assert state["panel"] == [step["definition"]] + [term["product"] for term in step["terms"]], where
+    last = str(len(steps))
+    moves = {name: state["state"] for name, state in run["moves"].items()}
+    assert moves == {"right at the end": last, "Home": "0", "left at the start": "0", "End": last,
+                     "click reset": "0", "click next": "2", "click previous": "1", "right after a click": "2"}
+    assert run["states"][0]["disabled"] == ["reset", "previous"] and run["states"][-1]["disabled"] == ["next"]
+
+
+@pytest.mark.parametrize("scenario,lang,width", STEP_KEYS, ids=STEP_IDS)
+def test_stepthrough_keeps_the_step_in_view_and_legible(pages, stepthrough, scenario, lang, width):
+    """The graph never makes the page scroll sideways; at every step the current node and the gradients it writes
+    are inside the figure's box and drawn at a readable size (a wide graph is shown around the current node)."""
+    page_of(pages, scenario, lang)
+    for k, state in enumerate(step_run(stepthrough, scenario, lang, width)["states"]):
+        assert state["page"] <= width and state["overflow"] <= 0, f"state {k} scrolls sideways"
+        left, right = state["figure"]
+        node = state["current"][0]["node"] if state["current"] else None
+        for thing in state["current"] + [label for label in state["labels"] if node and label["to"] == node]:
+            assert left - 0.5 <= thing["span"][0] and thing["span"][1] <= right + 0.5, (k, thing, state["figure"])
+        for label in state["labels"]:
+            assert label["px"] >= LEGIBLE_PX, (k, label)
+
+
+@pytest.mark.parametrize("scenario,lang,width", STEP_KEYS, ids=STEP_IDS)
+def test_stepthrough_screenshots(pages, stepthrough, scenario, lang, width):
+    """What a reader sees: the widget drawn, the current node in yellow from the first step on, each press
+    changing the picture."""
+    import numpy as np
+
+    page_of(pages, scenario, lang)
+    shots = {name: decode_png(png) for name, png in step_run(stepthrough, scenario, lang, width)["shots"].items()}
+    for name, image in shots.items():
+        assert image.shape[1] <= width and image.shape[0] > 100, name
+        rgb = image[:, :, :3].astype(int)
+        assert rgb.std() > 10 and (rgb.mean(axis=2) < 128).mean() > 0.002, f"{name} looks blank"
+        yellow = (np.abs(rgb - np.array(HIGHLIGHT)).sum(axis=2) < 24).sum()
+        assert yellow > 40, f"{name}: no highlight drawn"
+    assert shots["start"].shape != shots["step1"].shape or (shots["start"] != shots["step1"]).any()
+    assert shots["step1"].shape != shots["last"].shape or (shots["step1"] != shots["last"]).any()
+
+
+@pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
+def test_static_page_without_script(pages, stepthrough, scenario, lang):
+    """Without JavaScript: no controls, every gradient on the graph, the graph scaled into the text column (no
+    sideways scrolling at 1280 px)."""
+    page_of(pages, scenario, lang)
+    state = stepthrough.get(("static", scenario, lang))
+    if isinstance(state, Exception) or state is None:
+        pytest.fail(f"the static view failed: {state}")
+    assert not state["controls"] and not state["statusShown"] and state["current"] == []
+    assert {label["owner"] for label in state["labels"]} == set(state["owners"])
+    assert state["overflow"] <= 0 and state["page"] <= STEP_WIDTHS[0]
+    assert state["figure"][0] <= state["svg"][0] and state["svg"][1] <= state["figure"][1]
+    for text in state["texts"]:  # the document's notation: w²₁₁ as maths, a real minus; no raw names or "**"
+        assert not re.search(r"[-^_*]", text), text
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_step_data_follows_the_derivation(scenario):
+    """The page's data, without a browser: the start, then one state per printed step, with the gradients known
+    then (the oracle restates the rule from the gradients' parts); those new in each state; every gradient written
+    by the end when every step is printed."""
+    from derive.present.stepthrough import step_data
+
+    walk = walk_of(scenario)
+    d = walk.derivation
+    data = step_data(d, "en", walk.fold.shown if walk.fold is not None else None)
+    expected = expected_states(walk)
+    constants = set(d.constants)
+    assert [(s["node"], set(s["known"])) for s in data["steps"]] == [(n, k - constants) for n, k in expected]
+    seen: set[str] = set()
+    for state in data["steps"]:
+        assert set(state["fresh"]) == set(state["known"]) - seen
+        seen = set(state["known"])
+    if walk.fold is None:
+        assert seen == {n.name for n in d.graph.nodes} - constants
+
+
+def test_stepthrough_timing(stepthrough):
+    """Not a check of the pages: what the walks cost, and where the screenshots are (``pytest -rA``)."""
+    print(f"step-through walks in {stepthrough['seconds']:.1f} s; screenshots in {stepthrough['folder']}")
+    assert stepthrough["seconds"] > 0

@@ -47,9 +47,6 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
                  if name != out and name not in d.constants and (shown is None or name in shown)}
     # A folded batch lists only the sums over the samples: every other gradient is the last number of its step.
     collected = [g for g in gradients.values() if g["fan_out"] or not folded]
-    backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
-    if walk.fold is not None:
-        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, walk.fold.note.key, **dict(walk.fold.note.params))
     return {
         "lang": lang,
         "t": catalog(lang),
@@ -63,8 +60,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "nodes": _nodes(d, shown),
         "output_text": say(lang, "text.output", value=Math(chain_latex([name_latex(out), number_latex(
             d.output_value)]))) if d.values is not None else None,
-        "backward_intro": backward_intro,
-        "steps": _steps(d, lang, shown),
+        **backward_context(walk, lang),
         "gradients": collected,
         "gradients_text": catalog(lang)["text.gradients_fan_out" if folded else "text.gradients"],
         # a folded page prints every gradient asked for in its own sections (sums, tables, the update): no table
@@ -92,6 +88,18 @@ def _point_text(d: Derivation, lang: str, folded: bool) -> str | None:
         return catalog(lang)["text.point_folded"]
     return say(lang, "text.point", point=Listing(
         Math(chain_latex([name_latex(n), number_latex(v)])) for n, v in d.point.items()))
+
+
+def backward_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
+    """The backward pass's opening (``backward_intro``) and its steps (``steps``): the part of the context that the
+    HTML page's step-through shows again."""
+    d = walk.derivation
+    out = d.output
+    backward_intro = say(lang, "text.backward", start=Math(chain_latex([latex(Grad(out, out)), "1"])))
+    if walk.fold is not None:
+        note = walk.fold.note
+        backward_intro += catalog(lang)["punct.sentence_space"] + say(lang, note.key, **dict(note.params))
+    return {"backward_intro": backward_intro, "steps": _steps(d, lang, shown_nodes(walk))}
 
 
 def figure_note(d: Derivation, lang: str) -> str | None:

@@ -46,6 +46,7 @@ class Text:
     size: float
     red: bool = False
     visible: bool = True
+    data: tuple[tuple[str, str], ...] = ()  # data- attributes naming what it labels (the HTML step-through)
 
     def box(self) -> Box:
         """Left, top, right, bottom of the ink, from the width table."""
@@ -61,6 +62,7 @@ class Circle:
     cy: float
     r: float
     highlight: bool
+    node: str = ""  # the graph node it draws (the HTML step-through highlights it)
 
 
 @dataclass(frozen=True)
@@ -140,20 +142,21 @@ def _nodes(lay: Layout) -> tuple[dict[str, _Placed], list[Circle], list[Box], li
             symbol = _centred(cx, cy, node.symbol, SIZE["word" if word else "symbol"])
             left, top, right, bottom = symbol.box()
             radius = max(OP_RADIUS, math.hypot(right - left, bottom - top) / 2 + 1.0)  # the ink's corners inside
-            circles.append(Circle(cx, cy, radius, node.highlight))
+            circles.append(Circle(cx, cy, radius, node.highlight, node.name))
             name = _below(cx, cy + radius + INNER_SEP, "middle", node.label, SIZE["opname"])
             texts += [symbol, name]
             placed[node.id] = _Placed((cx, cy), radius, cx + radius)
             under, total_x, total_anchor = name.box()[3] + 1.0, cx, "middle"
         if node.total:
             texts.append(_below(total_x, under, total_anchor, node.total, SIZE["label"], red=True,
-                                visible=node.gradient_shown))
+                                visible=node.gradient_shown, data=(("grad", node.name),)))
     return placed, circles, backdrops, texts
 
 
 def draw(lay: Layout) -> Drawing:
     """Every shape of the figure, in SVG units."""
     placed, circles, backdrops, texts = _nodes(lay)
+    names = {node.id: node.name for node in lay.nodes}
     columns = {node.id: node.column for node in lay.nodes}
     rows = {node.id: node.row for node in lay.nodes}
     paths, arrows = [], []
@@ -170,8 +173,9 @@ def draw(lay: Layout) -> Drawing:
             if edge.forward:
                 texts.append(_above(mid_x, line_y - INNER_SEP, edge.forward, SIZE["label"]))
             if edge.gradient:
+                to = (("to", names[edge.target]),) if edge.target else ()
                 texts.append(_below(mid_x, line_y + INNER_SEP, "middle", edge.gradient, SIZE["label"], red=True,
-                                    visible=edge.gradient_shown))
+                                    visible=edge.gradient_shown, data=(("grad", edge.owner), *to)))
         else:
             points.append((mid_x, line_y))
         first = _leaving(start, points[0])
@@ -251,6 +255,7 @@ def _text(text: Text) -> str:
         attributes += f' fill="{RED}"'
     if not text.visible:
         attributes += ' visibility="hidden"'  # keeps its room: a sequence of figures never moves
+    attributes += "".join(f' data-{key}="{escape(value)}"' for key, value in text.data)
     body, rise = [], 0.0
     for run in text.runs:
         style = []
@@ -288,8 +293,9 @@ def write(drawing: Drawing) -> str:
     lines.append("</g>")
     for circle in drawing.circles:
         fill, stroke = (HIGHLIGHT, "2") if circle.highlight else ("#fff", "1")
+        node = f' data-node="{escape(circle.node)}"' if circle.node else ""
         lines.append(f'<circle cx="{_n(circle.cx)}" cy="{_n(circle.cy)}" r="{_n(circle.r)}" fill="{fill}" '
-                     f'stroke="#000" stroke-width="{stroke}"/>')
+                     f'stroke="#000" stroke-width="{stroke}"{node}/>')
     lines += [_text(text) for text in drawing.texts]
     lines.append("</svg>")
     return "\n".join(lines) + "\n"

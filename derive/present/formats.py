@@ -49,7 +49,8 @@ class Kind:
     context: Callable[[Any, str, "Format", str | None], dict[str, Any]]  # (document, lang, format, figure_href)
     json_data: Callable[[Any, str], dict[str, Any]]  # (document, lang)
     page: Callable[[Any, str], tuple[str, dict[str, Any]]]  # (document, lang) → the HTML page's title and fields
-    images: Callable[[Any], Any] = lambda document: None  # the pictures the HTML page draws inline (html.SvgSource)
+    images: Callable[[Any, str], Any] = lambda document, lang: None  # (document, lang) → the pictures the HTML
+    # page draws inline (html.SvgSource)
     figure_href: str | None = None  # where the Markdown that becomes the HTML page points at the graph
     files: Callable[[Any, str, str | None], dict[str, bytes]] = lambda document, pictures, figure: {}
     # (document, what pictures a format wants beside it: "svg" or "pdf", the graph's file name) → the files beside it

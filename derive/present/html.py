@@ -8,9 +8,12 @@ The page is the Markdown walk-through run through Python-Markdown. Maths is conv
    Markdown rule touches) and converted to MathML, which is checked to be well-formed XML;
 3. Python-Markdown runs with raw HTML switched off, so prose is always escaped;
 4. the graph sentinel and the walk-through's plots (``walk.images``) become inline SVG (plots with their caption),
-   the placeholders are put back (display maths as a horizontally scrollable block; inside an attribute, the
-   LaTeX as text), and tables are wrapped so that they scroll sideways on a phone;
-5. the page shell ``html/page.html.j2`` (autoescaped) places the body and inlines ``html/style.css``.
+   the graph inside its step-through (`stepthrough_html`); the placeholders are put back (display maths as a
+   horizontally scrollable block; inside an attribute, the LaTeX as text), and tables are wrapped so that they
+   scroll sideways on a phone;
+5. the page shell ``html/page.html.j2`` (autoescaped) places the body and inlines ``html/style.css`` and, on a page
+   with a step-through, ``html/stepthrough.js`` (a few kilobytes of its own, no library: the page still needs no
+   network, and reads in full without the script).
 
 Everything is deterministic: the same walk-through gives the same bytes.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import json
 import re
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
@@ -29,16 +33,23 @@ from markupsafe import Markup
 from ..errors import DeriveError
 from ..locales import catalog
 from ..scenarios import SCENARIOS
+from .context import backward_context, shown_nodes
 from .figure_svg import svg_for
 from .formats import FIGURE_SENTINEL
-from .templating import fill, stylesheet
+from .stepthrough import step_data
+from .templating import fill, page_asset, stylesheet
 from .plots import plot_files
 
 if TYPE_CHECKING:
     from ..walkthrough import Walkthrough
 
 INDEX_TEMPLATE = "html/index.html.j2"
-MIN_FIGURE_SCALE = 0.55  # the graph shrinks to fit the page down to this scale, then scrolls sideways
+STEPTHROUGH_TEMPLATE = "html/stepthrough.html.j2"
+STEPTHROUGH_SCRIPT = "html/stepthrough.js"
+STATES_TEMPLATE = "markdown/stepthrough.md.j2"
+STATE_SEPARATOR = "derivestatez"  # letters only: no Markdown rule touches it
+MIN_FIGURE_SCALE = 0.55  # on a phone the graph shrinks down to this scale, then scrolls sideways (without a script)
+LEGIBLE_SCALE = 0.8  # the step-through shows the whole graph down to this scale, else the current node's part of it
 
 # Code (fenced blocks and inline spans) is matched first so that a `$` inside it stays text.
 _SEGMENTS = re.compile(
@@ -171,8 +182,17 @@ def lift_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
 
 # --- Markdown -----------------------------------------------------------------------------------------------------
 
-SvgSource = Callable[[str], "tuple[str, bool] | None"]
-"""For an image's ``src``: its SVG text and whether the alt text is shown as a caption; None leaves the image."""
+class Picture(NamedTuple):
+    """An image drawn inline: its SVG, whether the alt text is its caption, and what holds the ``<figure>``
+    (given the figure's HTML and its SVG's id; None: the figure stands alone)."""
+
+    svg: str
+    captioned: bool
+    holder: Callable[[str, str], str] | None = None
+
+
+SvgSource = Callable[[str], "Picture | None"]
+"""For an image's ``src``: the `Picture` drawn in its place; None leaves the image."""
 
 
 def markdown_to_html(text: str, images: SvgSource | None = None) -> str:
@@ -220,7 +240,8 @@ def inline_svg(svg: str, label: str, prefix: str) -> str:
         return svg
     width = re.search(r'\swidth="([\d.]+)(pt|px)?"', root.group(0))
     unit = (width.group(2) or "px") if width else ""
-    style = f' style="min-width: {float(width.group(1)) * MIN_FIGURE_SCALE:.0f}{unit}"' if width else ""
+    # the stylesheet applies it on a phone only: wider screens scale the drawing to the column, never cut it off
+    style = f' style="--min-width: {float(width.group(1)) * MIN_FIGURE_SCALE:.0f}{unit}"' if width else ""
     # the page's label and sizing replace the file's own (derive's graph carries both for standalone viewing)
     tag = re.sub(r'\s(?:role|aria-label|style)="[^"]*"', "", root.group(0))
     tag = tag.replace("<svg", f'<svg id="{prefix}" role="img" aria-label="{escape(label)}"{style}', 1)
@@ -241,37 +262,58 @@ def _place_images(body: str, images: SvgSource) -> str:
         found = images(html.unescape(attributes.get("src", "")))
         if found is None:
             return match.group(0)
-        svg, captioned = found
         alt = attributes.get("alt", "")  # escaped by Markdown; maths still as placeholders
         prefix = f"fig{next(numbers)}"
-        caption = f"<figcaption>{alt}</figcaption>" if captioned and alt else ""
-        kind = "plot" if captioned else "graph"
-        return f'<figure class="{kind}">{inline_svg(svg, html.unescape(alt), prefix)}{caption}</figure>'
+        caption = f"<figcaption>{alt}</figcaption>" if found.captioned and alt else ""
+        kind = "plot" if found.captioned else "graph"
+        drawn = f'<figure class="{kind}">{inline_svg(found.svg, html.unescape(alt), prefix)}{caption}</figure>'
+        return drawn if found.holder is None else found.holder(drawn, prefix)
 
     numbers = itertools.count(1)
     return re.sub(r"<p><img ([^>]*?)\s*/?></p>", figure, body)
 
 
-def image_source(walk: "Walkthrough") -> SvgSource:
+def image_source(walk: "Walkthrough", lang: str) -> SvgSource:
+    """The walk-through's graph (in its step-through) and plots."""
     plots = {image.files[0]: image.plot for image in getattr(walk, "images", ())}
 
-    def source(src: str) -> tuple[str, bool] | None:
+    def source(src: str) -> Picture | None:
         if src == FIGURE_SENTINEL:
-            return svg_for(walk.derivation), False
+            return Picture(svg_for(walk.derivation), False, lambda drawn, figure_id: stepthrough_html(
+                walk, lang, drawn, figure_id))
         if src in plots:
-            return plot_files(plots[src])[0], True
+            return Picture(plot_files(plots[src])[0], True)
         return None
 
     return source
 
 
+def stepthrough_html(walk: "Walkthrough", lang: str, figure: str, figure_id: str) -> str:
+    """The graph's ``<figure>`` with the controls, the states and the JSON island of its step-through: each state's
+    title and body are what the walk-through prints for that backward step (``markdown/stepthrough.md.j2``,
+    converted in one go), the data comes from `derive.present.stepthrough.step_data`."""
+    text = fill(STATES_TEMPLATE, {**backward_context(walk, lang), "separator": STATE_SEPARATOR})
+    pieces = re.split(f"<p>{STATE_SEPARATOR}</p>\n?", markdown_to_html(text))[1:]
+    titles = [re.sub(r"^<p>(.*)</p>$", r"\1", title.strip(), flags=re.DOTALL) for title in pieces[::2]]
+    panels = [{"title": Markup(title), "body": Markup(body.strip())}
+              for title, body in zip(titles, pieces[1::2], strict=True)]
+    data = json.dumps(step_data(walk.derivation, lang, shown_nodes(walk)), ensure_ascii=False, sort_keys=True)
+    return fill(STEPTHROUGH_TEMPLATE, {
+        "figure": Markup(figure), "id": f"{figure_id}-steps", "figure_id": figure_id, "legible": LEGIBLE_SCALE,
+        "panels": panels,
+        "data": Markup(data.replace("<", "\\u003c")),  # raw text inside <script>: no "</script>" can end it early
+        "t": catalog(lang)}, html=True).strip()
+
+
 # --- pages --------------------------------------------------------------------------------------------------------
 
-def page(template: str, body: str, lang: str, title: str, user_templates: str | None = None,
-         **extra: Any) -> str:
-    """An HTML page shell filled in: the body (already HTML), the title as plain text, the stylesheet inline."""
+def page(template: str, body: str, lang: str, title: str, user_templates: str | None = None, *,
+         stepthrough: bool = False, **extra: Any) -> str:
+    """An HTML page shell filled in: the body (already HTML), the title as plain text, the stylesheet inline and,
+    when the body holds a step-through (`stepthrough_html`), its script."""
+    script = page_asset(STEPTHROUGH_SCRIPT, user_templates) if stepthrough else ""
     context = dict(lang=lang, title=_plain(title), css=stylesheet(user_templates), body=Markup(body),
-                   t=catalog(lang), **extra)
+                   script=script, t=catalog(lang), **extra)
     return _tidy(fill(template, context, user_templates, html=True))
 
 

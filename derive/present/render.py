@@ -41,7 +41,7 @@ def render(document: Any, fmt: str = "markdown", lang: str = "en", *, user_templ
     if chosen.page_of is not None:
         text = render(document, chosen.page_of, lang, user_templates=user_templates, figure_href=kind.figure_href)
         title, fields = kind.page(document, lang)
-        body = markdown_to_html(text, kind.images(document))
+        body = markdown_to_html(text, kind.images(document, lang))
         return page(chosen.templates[kind.name], body, lang, title, user_templates, **fields)
     context = kind.context(document, lang, chosen, figure_href)
     return tidy(fill(chosen.templates[kind.name], context, user_templates, chosen.tex))

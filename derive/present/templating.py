@@ -279,8 +279,14 @@ def fill(name: str, context: Mapping[str, Any], user_templates: str | None = Non
 
 def stylesheet(user_templates: str | None = None) -> str:
     """The HTML pages' CSS (``html/style.css``, the user's if their folder has one)."""
+    return page_asset("html/style.css", user_templates)
+
+
+def page_asset(name: str, user_templates: str | None = None) -> str:
+    """A file that an HTML page inlines as it is (``html/style.css``, ``html/stepthrough.js``), the user's if their
+    folder has one."""
     env = environment(user_templates, html=True)
-    source, _, _ = env.loader.get_source(env, "html/style.css")
+    source, _, _ = env.loader.get_source(env, name)
     return Markup(source.strip() + "\n")
 
 

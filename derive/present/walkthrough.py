@@ -50,7 +50,9 @@ def files(walk: Walkthrough, pictures: str, figure_name: str | None) -> dict[str
 
 def page(walk: Walkthrough, lang: str) -> tuple[str, dict[str, Any]]:
     t = catalog(lang)
-    return t.get(f"scenario.{walk.name}.title", t["title.explain"]), {"name": walk.name}
+    # the HTML page's graph comes with its step-through whenever it is drawn
+    return t.get(f"scenario.{walk.name}.title", t["title.explain"]), {"name": walk.name,
+                                                                      "stepthrough": drawable(walk.derivation)}
 
 
 def summary(walk: Walkthrough) -> str:
