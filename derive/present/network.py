@@ -564,7 +564,7 @@ def _files(result: NetworkResult, pictures: str, figure_name: str | None) -> dic
     return {}
 
 
-def _images(result: NetworkResult):
+def _images(result: NetworkResult, lang: str):
     """The HTML page draws the diagram inline, with its caption."""
     def source(src: str) -> tuple[str, bool] | None:
         return (network_svg(result), True) if src == FIGURE_SENTINEL and _drawn(result) else None
