@@ -24,6 +24,7 @@ from .context import section_context
 from .prose import Math, say
 from .figures import TIKZ_PREAMBLE
 from .formats import FIGURE_SENTINEL, Format, Kind, tex_engine
+from .html import Picture
 from .network_figure import diagram, drawable as diagram_drawable, to_svg, to_tikz
 from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
                   escape_prose, slide_pages)
@@ -567,7 +568,7 @@ def _files(result: NetworkResult, pictures: str, figure_name: str | None) -> dic
 def _images(result: NetworkResult, lang: str):
     """The HTML page draws the diagram inline, with its caption."""
     def source(src: str) -> tuple[str, bool] | None:
-        return (network_svg(result), True) if src == FIGURE_SENTINEL and _drawn(result) else None
+        return Picture(network_svg(result), True) if src == FIGURE_SENTINEL and _drawn(result) else None
     return source
 
 
