@@ -12,11 +12,13 @@ What a symbol with scripts means is the caller's choice: `parse` takes a ``make_
 """
 from __future__ import annotations
 
+import io
 import re
 from fractions import Fraction
 from functools import lru_cache
 from typing import Callable
 
+from . import usercache
 from .errors import Localized
 # the tree is re-exported: `derive.verify` reads the grammar and its tree from here
 from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,  # noqa: F401
@@ -455,8 +457,21 @@ DLAYER: /\\DLAYER(?![A-Za-z])/
 
 @lru_cache(maxsize=1)
 def _parser():
+    """The LALR parser; its tables (0.3 s to build) are kept in the per-user cache, keyed by the grammar and lark's
+    version."""
     import lark
-    return lark.Lark(GRAMMAR, parser="lalr", maybe_placeholders=False, propagate_positions=False)
+    key = usercache.digest(GRAMMAR, lark.__version__)
+    cached = usercache.read("lark", key)
+    if cached is not None:
+        try:
+            return lark.Lark.load(io.BytesIO(cached))
+        except Exception:  # a damaged entry: made again below
+            pass
+    parser = lark.Lark(GRAMMAR, parser="lalr", maybe_placeholders=False, propagate_positions=False)
+    saved = io.BytesIO()
+    parser.save(saved)
+    usercache.write("lark", key, saved.getvalue())
+    return parser
 
 
 MakeSymbol = Callable[[str, "str | None", list], "Node"]
