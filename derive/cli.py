@@ -314,6 +314,10 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     _check_output(args.output)
     walk, sheet = exercise(args.scenario, args.blanks, args.seed)
     templates = _templates(args)
+    if walk.reread and args.format == "markdown" and (args.key or args.output is not None):
+        from .verify.pages import check_page  # the truth loop: the key's every answer, read back as printed
+        check_page(render_exercise(walk, sheet, "markdown", args.lang, key=True, user_templates=templates),
+                   "the answer key")
     if args.key or args.output is None or files.is_stream(args.output):  # a device gets what stdout would
         _wrote([_emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
                       args.output)], args)

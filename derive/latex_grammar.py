@@ -69,6 +69,7 @@ _UNICODE = {
 _DROP = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|left|right|middle|"
                    r"[bB]igg?[lrm]?|quad|qquad|mathstrut|strut|allowbreak)(?![A-Za-z])|\\[,;:!> ]|~")
 _COLOR = re.compile(r"\\(?:color|textcolor)\s*(?:\[[A-Za-z]*\])?\s*\{[A-Za-z0-9!.,\s-]*\}")
+_MARKED = re.compile(r"\\underset\s*\{[^{}]*\}|\\boxed(?![A-Za-z])")
 _LEFT_RIGHT_DOT = re.compile(r"\\(?:left|right)\s*\.")
 _ITALIC_NAME = re.compile(r"\\mathit\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}")
 """``\\mathit{e}``: a variable named like a constant (derive prints a variable e so), never Euler's e or π."""
@@ -112,6 +113,7 @@ def normalise(text: str) -> str:
     text = _indicators(text)
     text = text.replace("\\{", "(").replace("\\}", ")")
     text = _COLOR.sub(" ", text)
+    text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
     text = re.sub(r"\\(?:dfrac|tfrac|cfrac)(?![A-Za-z])", r"\\frac", text)

@@ -189,3 +189,16 @@ def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path):
         gallery.build_gallery(out, pdf=False, jobs=1)
     assert str(caught.value).startswith("toast/en.md, line ")
     assert (out / "toast" / "en.md").read_text(encoding="utf-8") == "previous\n"
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("name", REREAD)
+def test_every_answer_of_an_exercise_key_holds_as_printed(name, lang, capsys):
+    """`derive exercise NAME --key` re-reads its key (the loop runs in the command) and so does this test."""
+    assert main(["exercise", name, "--key", "--blanks", "5", "--seed", "3", "--lang", lang]) == 0
+    key = capsys.readouterr().out
+    report = verify_text(key)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 5
+    corrupted, line = flip_result(key)
+    with pytest.raises(PageDoesNotHold, match=rf"^key\.md, line {line}:"):
+        check_page(corrupted, "key.md")

@@ -25,6 +25,7 @@ from ..locales import catalog
 from ..notation import SIGNIFICANT_DIGITS, chain_latex
 from ..scenarios import build
 from .context import build_context
+from .bindings import WALK
 from .prose import Math, say
 from .formats import FORMATS as REGISTRY
 from .formats import LANGUAGES, check_choice, formats_for
@@ -222,7 +223,8 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
     for blank in sheet.blanks:
         _set_chain(context, blank.chain.place, _with(blank, blank_marker(fmt, blank)))
         key.append({"number": blank.number, "where": _where(context, blank.chain.place, lang),
-                    "chain": _with(blank, answer_marker(fmt, blank))})
+                    "chain": _with(blank, answer_marker(fmt, blank)),
+                    "directives": _answer_directives(context, blank.chain.place, blank.number, walk.reread)})
     # The worksheet shows the setting but no pictures (plots of the scenario's extra sections may give answers).
     context["intro"] = [dict(s, blocks=[b for b in s["blocks"] if b["kind"] != "image"]) for s in context["intro"]]
     count = len(sheet.blanks)
@@ -232,7 +234,10 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
     if fmt != "markdown":
         command += f" --format {fmt}"
     context["exercise"] = {
-        "questions": [question_context(q, k, lang) for k, q in enumerate(sheet.questions, 1)],
+        "questions": [dict(question_context(q, k, lang), directives=[f"scope question-{k} from {WALK}"] + (
+            ["given " + "; ".join(q.given)] if q.given else []) if walk.reread else [])
+            for k, q in enumerate(sheet.questions, 1)],
+        "directives": context["directives"],
         "title": say(lang, "exercise.title", title=context["title"]),
         "key_title": say(lang, "exercise.key_title", title=context["title"]),
         "instructions": say(lang, "exercise.instructions", count=count, digits=SIGNIFICANT_DIGITS),
@@ -254,6 +259,15 @@ def question_context(question: Question, number: int, lang: str) -> dict[str, An
     return {"number": number, "kind": question.kind,
             "text": say(lang, f"exercise.question.{question.kind}", **filled(question.ask)),
             "answer": say(lang, f"exercise.answer.{question.kind}{question.variant}", **filled(question.answer))}
+
+
+def _answer_directives(context: dict[str, Any], place: Place, number: int, reread: bool) -> list[str]:
+    """An answer's scope on the key: the walk's point, or an update's values before its step."""
+    if not reread:
+        return []
+    if place.section == "updates":
+        return context["updates"][place.index]["directives"]
+    return [f"scope answer-{number} from {WALK}"]
 
 
 def _where(context: dict[str, Any], place: Place, lang: str) -> str:

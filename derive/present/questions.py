@@ -21,7 +21,7 @@ from ..errors import CheckFailure
 from ..graph import exact, forward, operand_exprs, substitute, symbol
 from ..notation import Grad, chain_latex, distinct_chain_latex, latex, name_latex, number_latex, values_sum_latex
 from ..rules import RULES
-from ..walkthrough import Listing, Walkthrough
+from ..walkthrough import Listing, Walkthrough, point_given
 from .prose import Math
 
 KINDS = ("rule", "edges", "sign", "target")
@@ -48,6 +48,7 @@ class Question:
     ask: Params
     answer: Params
     variant: str = ""  # a second wording of the answer ("_none", "_up", "_down")
+    given: tuple[str, ...] = ()  # the answer's bindings for `derive verify` where it is about another point
 
 
 def questions(walk: Walkthrough, seed: int) -> tuple[Question, ...]:
@@ -142,8 +143,7 @@ def target_question(d: Derivation, target: str | None) -> Question | None:
     again = derive(d.graph, {**d.point, target: NEW_TARGET}, d.wrt, d.constants)
     check(again)  # raises CheckFailure on any disagreement with the oracles
     changed = [n.name for n in d.graph.nodes if n.op != "leaf" and again.values[n.name] != d.values[n.name]]
-    gradients = Listing(Math(chain_latex([latex(Grad(d.output, leaf)), number_latex(d.gradients[leaf].value)]))
-                        for leaf in d.wrt)
+    gradients = Listing(Math(number_latex(d.gradients[leaf].value)) for leaf in d.wrt)  # the old point's: numbers
     new_gradients = Listing(Math(chain_latex([latex(Grad(d.output, leaf)), number_latex(again.gradients[leaf].value)]))
                             for leaf in d.wrt)
     old_value = Math(chain_latex([name_latex(target), number_latex(d.point[target])]))
@@ -151,6 +151,6 @@ def target_question(d: Derivation, target: str | None) -> Question | None:
                                ("name", _n(target)), ("output", _n(d.output))), (
         ("name", _n(target)), ("new", Math(number_latex(NEW_TARGET))),
         ("changed", Listing(_n(n) for n in changed)),
-        ("before", Math(chain_latex([name_latex(d.output), number_latex(d.output_value)]))),
+        ("before", Math(number_latex(d.output_value))),
         ("after", Math(chain_latex([name_latex(d.output), number_latex(again.output_value)]))),
-        ("gradients", gradients), ("new_gradients", new_gradients)))
+        ("gradients", gradients), ("new_gradients", new_gradients)), given=point_given({target: NEW_TARGET}))
