@@ -24,8 +24,8 @@ from .context import section_context
 from .prose import Math, say
 from .figures import TIKZ_PREAMBLE
 from .formats import Format, Kind, tex_engine
-from .tex import (MATH_CHARS, SLIDE_EM, STEP_GRAPH_CM, TEXT_CHARS, align_rows, chain_members, chunks,
-                  document_head, escape_code, escape_prose, slide_pages)
+from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
+                  escape_prose, slide_pages)
 
 SCHEMA_VERSION = 1
 MAX_INDEX_UNITS = 16
@@ -515,7 +515,7 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
     beamer = {}
     if fmt == "beamer":
         beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": chunks,
-                  "pages": lambda blocks: slide_pages(list(blocks), lang), "step_graph_cm": STEP_GRAPH_CM}
+                  "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
         **document_head(lang, fmt),
         "esc": escape_prose,

@@ -413,7 +413,6 @@ class Picture:
     starts: tuple[int, ...] = (0,)
     whole: bool = True
     overview: float = 0.0
-    room: float = STEP_GRAPH_CM  # the height in cm the step's pictures take on a slide
 
 
 def slide_picture(lay: "Layout") -> Picture:
@@ -426,7 +425,7 @@ def slide_picture(lay: "Layout") -> Picture:
     sizes = [natural_size(neighbourhood(lay, n.id)) for n in lay.nodes if n.kind != "const"]
     widest, tallest = max(w for w, _ in sizes), max(h for _, h in sizes)
     scale = fit_scale((widest, tallest), SLIDE_WIDTH_CM - OVERVIEW_CM - 0.6, NEIGHBOURHOOD_CM, NEIGHBOURHOOD_SCALE)
-    return Picture(scale, starts, False, overview, round(max(tallest * scale, STEP_GRAPH_CM * 0.6), 2))
+    return Picture(scale, starts, False, overview)
 
 
 def article_picture(lay: "Layout") -> Picture:
@@ -544,6 +543,21 @@ def _definitions(derivation: "Derivation") -> list[str]:
             if n.op != "leaf"]
 
 
+def term_columns(terms: list[dict[str, Any]], shown: list[int]) -> tuple[float, float]:
+    """How a step slide's table of the terms ``shown`` is laid out: the widths (fractions of the line) of the
+    local-gradient and product columns when both fit on one line side by side (the inputs' column takes 0.06);
+    ``(0, 0)`` when they do not: then each term is stacked, local gradient and product each on a line of its own."""
+    local = max((math_width(terms[i]["local"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
+    product = max((math_width(terms[i]["product"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
+    if 0.06 + max(local, 0.22) + product > 0.98:
+        return 0.0, 0.0
+    local = round(max(local, 0.22), 2)
+    return local, round(0.92 - local, 2)
+
+
+SMALL_EM_PER_LINE = 36.0  # ems of \small maths in a slide's line (14 cm), less a little
+
+
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
 
@@ -590,6 +604,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "slide_em": SLIDE_EM,
         "members": chain_members,
         "chunks": chunks,
+        "term_columns": term_columns,
         "pages": lambda blocks: slide_pages(list(blocks), lang),
         "figures": _figures(walk, note, fmt),
         "long_table_rows": LONG_TABLE_ROWS,
@@ -605,7 +620,6 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         context["changes_per_frame"] = CHANGES_PER_FRAME
         big = len(d.graph.nodes) > BIG_GRAPH_NODES
         context["compact_steps"] = big
-        context["step_graph_cm"] = slide_picture(layout(d)).room if note is None else STEP_GRAPH_CM
         context["node_table_columns"] = 2 if all(
             math_width(latex) <= 14 for latex in _definitions(d)) and len(d.graph.nodes) > ROWS_PER_TABLE_FRAME else 1
     return context
