@@ -399,8 +399,9 @@ SLIDE_WIDTH_CM = 14.0  # a 16:9 slide's text width
 STEP_GRAPH_CM = 3.2  # the room of the graph on a backward step's slide; the step's text has the rest
 FRAME_GRAPH_CM = 6.2  # the room of a graph on a slide of its own
 OVERVIEW_CM = 3.4  # the width of the whole graph's overview beside a neighbourhood
-NEIGHBOURHOOD_SCALE = 1.0  # a node's neighbourhood: labels at 8 pt, names at 10 pt, leaving the text its room
-NEIGHBOURHOOD_CM = 4.5  # the most a node's neighbourhood may take (a node read by three others)
+NEIGHBOURHOOD_SCALE = 1.0  # every neighbourhood at least so large: labels at 8 pt, names at 10 pt (larger when the
+NEIGHBOURHOOD_CM = 4.5  # step's room allows); the most a neighbourhood may take (a node read by three others)
+GROWN_CM = 2.6  # a neighbourhood is drawn larger than its least scale only up to this height
 ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM = 15.8, 21.0  # an A4 article's text with 25 mm margins, less a caption
 
 
@@ -463,7 +464,9 @@ def _step_tikz(derivation: "Derivation", picture: Picture, node: str, known: set
         return _tikz(derivation, picture, highlight=node, shown=known, lean=True, fresh=fresh), ""
     lay = layout(derivation, highlight=node, shown_gradients=known, fresh=fresh)
     node_id = next(n.id for n in lay.nodes if n.name == node)
-    return (to_tikz(_lean(neighbourhood(lay, node_id)), scale=picture.scale).rstrip("\n"),
+    near = neighbourhood(lay, node_id)
+    scale = max(picture.scale, fit_scale(natural_size(near), SLIDE_WIDTH_CM - OVERVIEW_CM - 0.6, GROWN_CM))
+    return (to_tikz(_lean(near), scale=scale).rstrip("\n"),
             overview_tikz(lay, node_id, picture.overview, picture.starts))
 
 
