@@ -401,7 +401,7 @@ FRAME_GRAPH_CM = 6.2  # the room of a graph on a slide of its own
 OVERVIEW_CM = 3.4  # the width of the whole graph's overview beside a neighbourhood
 NEIGHBOURHOOD_SCALE = 1.0  # every neighbourhood at least so large: labels at 8 pt, names at 10 pt (larger when the
 NEIGHBOURHOOD_CM = 4.5  # step's room allows); the most a neighbourhood may take (a node read by three others)
-GROWN_CM = 2.6  # a neighbourhood is drawn larger than its least scale only up to this height
+GROWN_CM = 2.4  # a neighbourhood is drawn larger than its least scale only up to this height
 ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM = 15.8, 21.0  # an A4 article's text with 25 mm margins, less a caption
 
 
@@ -549,7 +549,8 @@ def _definitions(derivation: "Derivation") -> list[str]:
 def term_columns(terms: list[dict[str, Any]], shown: list[int]) -> tuple[float, float]:
     """How a step slide's table of the terms ``shown`` is laid out: the widths (fractions of the line) of the
     local-gradient and product columns when both fit on one line side by side (the inputs' column takes 0.06);
-    ``(0, 0)`` when they do not: then each term is stacked, local gradient and product each on a line of its own."""
+    ``(0, 0)`` when they do not: then each term is stacked, local gradient and product each on a line of its own
+    (the local gradient ∂node/∂input names the input)."""
     local = max((math_width(terms[i]["local"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
     product = max((math_width(terms[i]["product"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
     if 0.06 + max(local, 0.22) + product > 0.98:
