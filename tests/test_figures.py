@@ -108,8 +108,8 @@ def test_rows_are_placed_once_per_derivation_and_each_figure_is_what_a_fresh_lay
         fresh.append(figures.layout(d, highlight=highlight, shown_gradients=shown))
     figures._PLACED.clear()
     calls = []
-    place_rows = figures._place_rows
-    monkeypatch.setattr(figures, "_place_rows", lambda *a: calls.append(1) or place_rows(*a))
+    place_rows = figures.place_rows
+    monkeypatch.setattr(figures, "place_rows", lambda *a: calls.append(1) or place_rows(*a))
     again = [figures.layout(d, highlight=h, shown_gradients=s) for h, s in states * 2]
     assert again == fresh * 2
     assert len(calls) == 1
@@ -333,7 +333,7 @@ def test_tikz_shows_every_value_and_gradient(linear):
     for value in GRADIENTS.values():
         assert f"node[grad] {{${value}$}}" in tikz
     assert tikz == figures.to_tikz(figures.layout(_derivation()))
-    assert r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}" in tikz
+    assert "\\resizebox" not in tikz and tikz.startswith("\\begin{tikzpicture}[scale=1, transform shape,")
 
 
 def test_tikz_compiles_with_pdflatex(tmp_path, linear):

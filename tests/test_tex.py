@@ -167,6 +167,8 @@ def test_compiles_cleanly(doc, compiled):
     missing = _missing_glyphs(result.log)
     assert not missing, f"glyphs missing from the fonts (they would print as empty boxes): {missing}"
     assert not re.search(r"^! ", result.log, re.M)
+    overflows = re.findall(r"^dv-overflow: .*$", result.log, re.M)  # a step's text ran past its slide
+    assert not overflows, overflows[:3]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -284,9 +286,13 @@ def test_overlay_plan_gives_each_backward_step_an_overlay():
     frames = overlay_plan(walk.derivation)
     slides = [s for f in frames for s in f["slides"]]
     assert frames[0]["start"]
-    assert [s["step"] for s in slides] == list(range(len(walk.derivation.steps)))
+    # one overlay per input of each step, in order (a step's inputs are split over overlays, never shrunk)
+    assert [s["step"] for s in slides] == [k for k, step in enumerate(walk.derivation.steps)
+                                           for _ in range(max(len(step.terms), 1))]
+    assert all(s["parts"] == max(len(walk.derivation.steps[s["step"]].terms), 1) for s in slides)
     assert [s["overlay"] for s in slides] == [k + 2 for k in range(len(slides))]
-    assert all("highlight" in s["figure"] for s in slides)  # the current node
+    assert all("highlight" in s["figure"][0] and not s["figure"][1] for s in slides)  # the current node; whole
+    assert slides[0]["fresh"] == ["t"] and slides[-1]["fresh"] == ["w", "x"]  # the gradients each step writes
     names = {n.name for n in walk.derivation.graph.nodes}
     assert slides[0]["known"] == ["f", "t"]  # ∂f/∂f = 1, then f = t·t gives ∂f/∂t
     assert set(slides[-1]["known"]) == names  # in the end every gradient is drawn in red

@@ -57,6 +57,7 @@ class FigureNode:
     total: Label | None  # ∂f/∂node when it is split over several edges
     highlight: bool = False
     gradient_shown: bool = True  # False: the total keeps its room but is not drawn
+    fresh: bool = False  # the total was written in the step shown (drawn so that it stands out)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class FigureEdge:
     route: tuple[float, ...] = ()  # rows at columns source + ½, source + 1, …, target − ½; labels sit on the last
     # (the output's stub has one point, at column + ½)
     gradient_shown: bool = True  # False: the gradient keeps its room but is not drawn, so figures never move
+    fresh: bool = False  # the gradient was written in the step shown (drawn so that it stands out)
 
 
 @dataclass(frozen=True)
@@ -137,19 +139,21 @@ def _expr(expr: sympy.Expr) -> Label:
 # --- layout -----------------------------------------------------------------------------------------------------
 
 def layout(derivation: Derivation, highlight: str | None = None,
-           shown_gradients: set[str] | None = None) -> Layout:
+           shown_gradients: set[str] | None = None, fresh: frozenset[str] = frozenset()) -> Layout:
     """Where every node and label of the graph figure goes; ``shown_gradients`` (default: all) limits the red
-    labels to the gradients of those nodes, ``highlight`` marks the node being processed. Positions do not depend
-    on either, so a sequence of figures (one per backward step) never moves: the placement is computed once per
-    derivation and each figure only sets the two flags."""
+    labels to the gradients of those nodes, ``highlight`` marks the node being processed and ``fresh`` the nodes
+    whose gradients the step shown writes. Positions depend on none of them, so a sequence of figures (one per
+    backward step) never moves: the placement is computed once per derivation and each figure only sets flags."""
     placed = _placed(derivation)
-    if highlight is None and shown_gradients is None:
+    if highlight is None and shown_gradients is None and not fresh:
         return placed
     shown = (lambda name: True) if shown_gradients is None else (lambda name: name in shown_gradients)
-    return Layout(tuple(n if n.kind == "const" else dataclasses.replace(n, highlight=n.name == highlight,
-                                                                        gradient_shown=shown(n.name))
+    return Layout(tuple(n if n.kind == "const" else dataclasses.replace(
+                            n, highlight=n.name == highlight, gradient_shown=shown(n.name),
+                            fresh=n.name in fresh and n.total is not None)
                         for n in placed.nodes),
-                  tuple(dataclasses.replace(e, gradient_shown=shown(e.owner)) for e in placed.edges),
+                  tuple(dataclasses.replace(e, gradient_shown=shown(e.owner), fresh=e.owner in fresh
+                                            and e.gradient is not None) for e in placed.edges),
                   placed.x, placed.stretch, placed.height)
 
 
@@ -185,7 +189,7 @@ def _place(derivation: Derivation) -> Layout:
 
     ids = {node.name: f"n{i}" for i, node in enumerate(graph.nodes)}
     places = {ids[n]: c for n, c in column.items()}
-    extents = {ids[n.name]: _extent("leaf" if n.op == "leaf" else "op", len(readers[n.name]) > 1)
+    extents = {ids[n.name]: extent("leaf" if n.op == "leaf" else "op", len(readers[n.name]) > 1)
                for n in graph.nodes}
     raw: list[tuple[str, str | None, str, Label | None, Label | None]] = []
     constants: dict[str, Label] = {}
@@ -199,11 +203,11 @@ def _place(derivation: Derivation) -> Layout:
             else:
                 const = f"k{len(constants)}"
                 constants[const] = _number(arg)
-                places[const], extents[const] = column[node.name] - 1, _extent("const", False)
+                places[const], extents[const] = column[node.name] - 1, extent("const", False)
                 raw.append((const, ids[node.name], "", None, None))
     raw.append((ids[out], None, out, _forward(derivation, out), _number(sympy.S.One)))
 
-    rows = _place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
+    rows = place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
     rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
     nodes = []
     for node in graph.nodes:
@@ -219,7 +223,7 @@ def _place(derivation: Derivation) -> Layout:
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
         rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
         for s, t, owner, fwd, grad in raw)
-    x, stretch = _column_x(nodes, edges)
+    x, stretch = column_x(nodes, edges)
     return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
 
 
@@ -228,7 +232,7 @@ _CONNECT = 0.3  # cm of edge at least between a node and a labelled stretch
 _MIN_STRETCH = 0.9  # cm: the shortest labelled stretch, long enough to read as a straight piece of the edge
 
 
-def _column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Columns far enough apart for the widest labels between them."""
     count = max(n.column for n in nodes) + 2
     half = [0.0] * count  # half the width of the widest node in each column
@@ -254,7 +258,7 @@ _TOTAL = 0.3  # the extra line under a node whose gradient is split over several
 _MARGIN = 0.1
 
 
-def _extent(kind: str, total: bool) -> tuple[float, float]:
+def extent(kind: str, total: bool) -> tuple[float, float]:
     up, down = _EXTENT[kind]
     return up, down + (_TOTAL if total else 0.0)
 
@@ -282,7 +286,7 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
     return Label(text, label_latex(term.contribution))
 
 
-def _place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, float]],
+def place_rows(places: Mapping[str, int], extents: Mapping[str, tuple[float, float]],
                 edges: list[tuple[str, str, bool]]) -> dict:
     """Rows for every node and for every point of every edge's route (keyed ``(src, dst, 2·column)``).
 
@@ -343,7 +347,99 @@ def _isotonic(values: list[float]) -> list[float]:
     return [total / count for total, count in blocks for _ in range(int(count))]
 
 
+# --- where things go on the page --------------------------------------------------------------------------------
+
+BAND_GAP = 1.9  # cm between the lowest row of one band of a wrapped graph and the highest row of the next
+_CHANNEL = 1.2  # cm below a band's lowest row: where an edge runs back to the start of the next band
+_ENTRY = 0.9  # cm: where a band's first column sits; an edge from the band above comes down left of it
+
+
+class Geometry:
+    """Where each point of a layout is drawn, in cm at TikZ scale: as the layout says, or, for a long graph
+    wrapped into bands (``starts``: the first column of each band), each band below the previous one, starting
+    at the left. ``h`` counts half columns: column c is h = 2c, the stretch after it h = 2c + 1."""
+
+    def __init__(self, lay: Layout, starts: tuple[int, ...] = (0,)):
+        self.lay, self.starts = lay, starts
+        rows: dict[int, list[float]] = {b: [] for b in range(len(starts))}
+        for node in lay.nodes:
+            rows[self.band(2 * node.column)].append(node.row)
+        columns = {node.id: node.column for node in lay.nodes}
+        for edge in lay.edges:
+            for h, row in zip(range(2 * columns[edge.source] + 1, 2 * _end(edge, columns)), edge.route):
+                rows[self.band(h)].append(row)
+        self.top = [min(rows[b], default=0.0) for b in rows]
+        self.offset = [0.0]
+        for b in range(1, len(starts)):
+            self.offset.append(self.offset[-1] + max(rows[b - 1], default=0.0) - self.top[b - 1] + BAND_GAP)
+
+    @property
+    def wrapped(self) -> bool:
+        return len(self.starts) > 1
+
+    def band(self, h: int) -> int:
+        return max(b for b, start in enumerate(self.starts) if 2 * start <= h or b == 0)
+
+    def at(self, h: int, row: float) -> tuple[float, float]:
+        b = self.band(h)
+        x = self.lay.x
+        here = x[h // 2] if h % 2 == 0 else (x[h // 2] + x[h // 2 + 1]) / 2
+        if not self.wrapped:
+            return here, row
+        return round(here - x[self.starts[b]] + _ENTRY, 2), round(row - self.top[b] + self.offset[b], 2)
+
+    def detour(self, band: int, leaving: tuple[float, float], arriving: tuple[float, float]) -> list[tuple]:
+        """The corners of an edge that leaves ``band`` at ``leaving`` and enters the next band at ``arriving``:
+        down below the band, back to its start, down to the row it enters on."""
+        channel = round(self.offset[band + 1] - BAND_GAP + _CHANNEL, 2)
+        entry = round(_ENTRY / 3, 2)
+        return [(leaving[0], channel), (entry, channel), (entry, arriving[1])]
+
+
+def _end(edge: FigureEdge, columns: Mapping[str, int]) -> int:
+    """The column where the edge ends (the output's stub: the column after the output)."""
+    return columns[edge.target] if edge.target else columns[edge.source] + 1
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One edge as drawn: its corners (cm at TikZ scale) and where its labels sit (None: no labels)."""
+    points: tuple[tuple[float, float], ...]
+    stretch: tuple[int, int] | None  # the labels sit on the segment from points[i] to points[j]
+
+
+def edge_points(geometry: Geometry, edge: FigureEdge) -> Drawn:
+    """The corners of an edge from its source's centre to its target's centre (or the stub's end)."""
+    lay = geometry.lay
+    nodes = {node.id: node for node in lay.nodes}
+    columns = {node.id: node.column for node in lay.nodes}
+    start, end = nodes[edge.source], _end(edge, columns)
+    points = [geometry.at(2 * start.column, start.row)]
+    band = geometry.band(2 * start.column)
+    stretch = None
+    hs = list(range(2 * start.column + 1, 2 * end))
+    for h, row in zip(hs, edge.route):
+        here = geometry.at(h, row)
+        if geometry.band(h) != band:
+            points += geometry.detour(band, points[-1], here)
+            band = geometry.band(h)
+        if h == hs[-1] and (edge.forward or edge.gradient):
+            half = lay.stretch[end]
+            stretch = (len(points), len(points) + 1)
+            points += [(round(here[0] - half, 2), here[1]), (round(here[0] + half, 2), here[1])]
+        else:
+            points.append(here)
+    target = geometry.at(2 * end, nodes[edge.target].row if edge.target else start.row)
+    if geometry.band(2 * end) != band:
+        points += geometry.detour(band, points[-1], target)
+    points.append(target)
+    return Drawn(tuple(points), stretch)
+
+
 # --- TikZ -------------------------------------------------------------------------------------------------------
+
+LABEL_POINTS = {"small": 10.0, "footnotesize": 9.0, "scriptsize": 8.0}
+"""The size in pt of each TikZ font of the figures in the 11 pt classes the templates use."""
 
 _TIKZ_STYLES = (r"x=1cm, y=-1cm, >={Stealth[length=4pt]}, every node/.style={font=\small}, "
                 r"op/.style={circle, draw, minimum size=7mm, inner sep=1pt}, "
@@ -351,19 +447,22 @@ _TIKZ_STYLES = (r"x=1cm, y=-1cm, >={Stealth[length=4pt]}, every node/.style={fon
                 r"nodename/.style={font=\footnotesize}, total/.style={font=\scriptsize, text=red!80!black}, "
                 r"fwd/.style={above, font=\scriptsize, inner sep=1.5pt}, "
                 r"grad/.style={below, font=\scriptsize, inner sep=1.5pt, text=red!80!black}, "
+                r"fresh/.style={font=\scriptsize\boldmath, fill=yellow!30, inner sep=1pt}, "
+                r"freshedge/.style={very thick, draw=red!80!black}, "
                 r"highlight/.style={fill=yellow!40, very thick}")
 
 
-def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
-    """A ``tikzpicture`` (needs `TIKZ_PREAMBLE`), shrunk with ``\\resizebox`` to ``\\linewidth`` when wider.
+def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None, scale: float = 1.0,
+            starts: tuple[int, ...] = (0,)) -> str:
+    """A ``tikzpicture`` (needs `TIKZ_PREAMBLE`) drawn at ``scale`` (text included: every size printed is the
+    font's size times the scale, which the caller chose to fit the page), wrapped into bands at ``starts``.
 
     ``reveal`` (Beamer only) maps a node's name to the overlay from which its gradient is shown; the node is
     highlighted on that overlay alone. Gradients of nodes not in ``reveal`` are shown on every overlay.
     """
     reveal = reveal or {}
-    ids = {node.id: node for node in lay.nodes}
-    out = ["\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%",
-           f"\\begin{{tikzpicture}}[{_TIKZ_STYLES}]"]
+    geometry = Geometry(lay, starts)
+    out = [f"\\begin{{tikzpicture}}[scale={_num(scale)}, transform shape, {_TIKZ_STYLES}]"]
     for node in lay.nodes:
         options = ["op" if node.symbol else node.kind if node.kind == "const" else "leaf"]
         if node.highlight:
@@ -379,27 +478,28 @@ def to_tikz(lay: Layout, reveal: Mapping[str, int] | None = None) -> str:
             text = f"${node.label.latex}$"
         if node.total:
             hide = _hidden(node.name, node.gradient_shown, reveal)
-            options.append(f"label={{[{style}{hide}]{place}:{{${node.total.latex}$}}}}")
-        out.append(f"\\node[{', '.join(options)}] ({node.id}) at {_point(lay.x[node.column], node.row)} {{{text}}};")
+            fresh = ", fresh" if node.fresh else ""
+            options.append(f"label={{[{style}{fresh}{hide}]{place}:{{${node.total.latex}$}}}}")
+        out.append(f"\\node[{', '.join(options)}] ({node.id}) at {tikz_point(*geometry.at(2 * node.column, node.row))} "
+                   f"{{{text}}};")
     for edge in lay.edges:
-        start = ids[edge.source]
-        end = ids[edge.target].column if edge.target else start.column + 1
-        xs = [lay.x[c // 2] if c % 2 == 0 else (lay.x[c // 2] + lay.x[c // 2 + 1]) / 2
-              for c in range(2 * start.column + 1, 2 * end)]
-        path = [f"({edge.source}{'' if start.symbol else '.east'})"] + [_point(x, r) for x, r in
-                                                                         zip(xs, edge.route[:-1])]
-        x, r = xs[-1], edge.route[-1]
-        if edge.forward or edge.gradient:
-            labels = f"node[fwd] {{${edge.forward.latex}$}} " if edge.forward else ""
-            if edge.gradient:
-                labels += f"node[grad{_hidden(edge.owner, edge.gradient_shown, reveal)}] {{${edge.gradient.latex}$}} "
-            half = lay.stretch[end]
-            path += [_point(x - half, r), labels + _point(x + half, r)]
-        else:
-            path.append(_point(x, r))
-        path.append(f"({edge.target})" if edge.target else _point(lay.x[end], start.row))
-        out.append(f"\\draw[->, rounded corners=6pt] {' -- '.join(path)};")
-    out += ["\\end{tikzpicture}}"]
+        drawn = edge_points(geometry, edge)
+        source = next(n for n in lay.nodes if n.id == edge.source)
+        path = [f"({edge.source}{'' if source.symbol else '.east'})"]
+        for i, point in enumerate(drawn.points[1:-1], 1):
+            text = tikz_point(*point)
+            if drawn.stretch and i == drawn.stretch[1]:
+                labels = f"node[fwd] {{${edge.forward.latex}$}} " if edge.forward else ""
+                if edge.gradient:
+                    fresh = ", fresh" if edge.fresh else ""
+                    hide = _hidden(edge.owner, edge.gradient_shown, reveal)
+                    labels += f"node[grad{fresh}{hide}] {{${edge.gradient.latex}$}} "
+                text = labels + text
+            path.append(text)
+        path.append(f"({edge.target})" if edge.target else tikz_point(*drawn.points[-1]))
+        style = "->, rounded corners=6pt" + (", freshedge" if edge.fresh and edge.gradient_shown else "")
+        out.append(f"\\draw[{style}] {' -- '.join(path)};")
+    out.append("\\end{tikzpicture}")
     return "\n".join(out) + "\n"
 
 
@@ -412,7 +512,7 @@ def _hidden(owner: str, shown: bool, reveal: Mapping[str, int]) -> str:
     return f", onslide=<-{slide - 1}>{{opacity=0, text opacity=0}}" if slide > 1 else ""
 
 
-def _point(x: float, y: float) -> str:
+def tikz_point(x: float, y: float) -> str:
     return f"({_num(x)}, {_num(y)})"
 
 

@@ -17,18 +17,21 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..notation import chain_latex, latex, name_latex
 from ..locales import catalog
 from .context import figure_note
+from .figure_fit import LEAST_SCALE, fit_scale, natural_size, neighbourhood, overview_tikz, wrap_starts
 from .figures import TIKZ_PREAMBLE, layout, to_tikz
 from .formats import tex_engine
 
 if TYPE_CHECKING:
     from ..backward import Derivation
     from ..walkthrough import Walkthrough
+    from .figures import Layout
 
 STEPS_PER_FRAME = 6
 """Backward steps on one Beamer frame (each step is one overlay); more steps continue on the next frame."""
 
-TERMS_PER_SLIDE = 2
-"""Inputs of one step shown on one overlay; a step with more inputs takes several overlays."""
+TERMS_PER_SLIDE = 1
+"""Inputs of one step shown on one overlay; a step with more inputs takes several overlays (the text keeps its
+size: nothing on a step's slides is shrunk to fit)."""
 
 ROWS_PER_TABLE_FRAME = 9
 """Rows of the node table on one slide."""
@@ -396,29 +399,108 @@ def slide_pages(blocks: list[dict[str, Any]], lang: str, budget: float = SLIDE_L
 
 # --- figures --------------------------------------------------------------------------------------------------------
 
-def _tikz(derivation: "Derivation", highlight: str | None = None, shown: Iterable[str] | None = None,
-          lean: bool = False) -> str:
-    """A TikZ picture of the graph. ``lean``: labels not shown are left out instead of drawn invisibly (for the
-    Beamer overlays, whose bounding box the templates pin to the complete graph's; TikZ time grows with labels)."""
-    lay = layout(derivation, highlight=highlight, shown_gradients=None if shown is None else set(shown))
-    if lean:
-        lay = dataclasses.replace(
-            lay, nodes=tuple(n if n.gradient_shown else dataclasses.replace(n, total=None) for n in lay.nodes),
-            edges=tuple(e if e.gradient_shown else dataclasses.replace(e, gradient=None) for e in lay.edges))
-    return to_tikz(lay).rstrip("\n")
+SLIDE_WIDTH_CM = 14.0  # a 16:9 slide's text width
+STEP_GRAPH_CM = 3.2  # the room of the graph on a backward step's slide; the step's text has the rest
+FRAME_GRAPH_CM = 6.2  # the room of a graph on a slide of its own
+OVERVIEW_CM = 3.4  # the width of the whole graph's overview beside a neighbourhood
+NEIGHBOURHOOD_SCALE = 1.0  # every neighbourhood at least so large: labels at 8 pt, names at 10 pt (larger when the
+NEIGHBOURHOOD_CM = 4.5  # step's room allows); the most a neighbourhood may take (a node read by three others)
+GROWN_CM = 2.4  # a neighbourhood is drawn larger than its least scale only up to this height
+ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM = 15.8, 21.0  # an A4 article's text with 25 mm margins, less a caption
 
 
-def _figures(walk: "Walkthrough", note: str | None) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class Picture:
+    """How a document draws a derivation's graph: at ``scale``, wrapped at ``starts``; ``whole``: False when the
+    graph is too big for a slide at a readable size, so each step shows its node's neighbourhood beside a
+    text-free overview (drawn at ``overview``)."""
+    scale: float  # of the whole graph, or of every neighbourhood (one size on every step)
+    starts: tuple[int, ...] = (0,)
+    whole: bool = True
+    overview: float = 0.0
+
+
+def slide_picture(lay: "Layout") -> Picture:
+    """Whole at a readable size when the graph fits the step slides' room so, else by neighbourhoods."""
+    scale = fit_scale(natural_size(lay), SLIDE_WIDTH_CM, STEP_GRAPH_CM)
+    if scale >= LEAST_SCALE:
+        return Picture(scale)
+    starts = wrap_starts(lay, 2 * SLIDE_WIDTH_CM)
+    overview = min(fit_scale(natural_size(lay, starts), OVERVIEW_CM, STEP_GRAPH_CM), 0.3)
+    sizes = [natural_size(neighbourhood(lay, n.id)) for n in lay.nodes if n.kind != "const"]
+    widest, tallest = max(w for w, _ in sizes), max(h for _, h in sizes)
+    scale = fit_scale((widest, tallest), SLIDE_WIDTH_CM - OVERVIEW_CM - 0.6, NEIGHBOURHOOD_CM, NEIGHBOURHOOD_SCALE)
+    return Picture(scale, starts, False, overview)
+
+
+def article_picture(lay: "Layout") -> Picture:
+    """The scale (at most 1) and wrapping that print the article's figure largest."""
+    best = Picture(fit_scale(natural_size(lay), ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, 1.0))
+    for band in (2 * ARTICLE_WIDTH_CM, 1.5 * ARTICLE_WIDTH_CM, 1.25 * ARTICLE_WIDTH_CM, ARTICLE_WIDTH_CM):
+        starts = wrap_starts(lay, band)
+        if starts != (0,):
+            scale = fit_scale(natural_size(lay, starts), ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, 1.0)
+            best = max(best, Picture(scale, starts), key=lambda p: p.scale)
+    return best
+
+
+def _lean(lay: "Layout") -> "Layout":
+    """Labels not shown left out instead of drawn invisibly (for the Beamer overlays, whose bounding box the
+    templates pin to the complete graph's; TikZ time grows with labels)."""
+    return dataclasses.replace(
+        lay, nodes=tuple(n if n.gradient_shown else dataclasses.replace(n, total=None) for n in lay.nodes),
+        edges=tuple(e if e.gradient_shown else dataclasses.replace(e, gradient=None) for e in lay.edges))
+
+
+def _tikz(derivation: "Derivation", picture: Picture, highlight: str | None = None,
+          shown: Iterable[str] | None = None, lean: bool = False, fresh: frozenset[str] = frozenset()) -> str:
+    """A TikZ picture of the graph, drawn as ``picture`` says."""
+    lay = layout(derivation, highlight=highlight, shown_gradients=None if shown is None else set(shown), fresh=fresh)
+    if not picture.whole:
+        return overview_tikz(lay, None, picture.overview, picture.starts)
+    return to_tikz(_lean(lay) if lean else lay, scale=picture.scale, starts=picture.starts).rstrip("\n")
+
+
+def _step_tikz(derivation: "Derivation", picture: Picture, node: str, known: set[str],
+               fresh: frozenset[str]) -> tuple[str, str]:
+    """A backward step's pictures: the graph (or the node's neighbourhood) and, for a big graph, the overview."""
+    if picture.whole:
+        return _tikz(derivation, picture, highlight=node, shown=known, lean=True, fresh=fresh), ""
+    lay = layout(derivation, highlight=node, shown_gradients=known, fresh=fresh)
+    node_id = next(n.id for n in lay.nodes if n.name == node)
+    near = neighbourhood(lay, node_id)
+    scale = max(picture.scale, fit_scale(natural_size(near), SLIDE_WIDTH_CM - OVERVIEW_CM - 0.6, GROWN_CM))
+    return (to_tikz(_lean(near), scale=scale).rstrip("\n"),
+            overview_tikz(lay, node_id, picture.overview, picture.starts))
+
+
+def _alone(lay: "Layout", fmt: str) -> Picture:
+    """How a graph is drawn on its own: in an article as large as the text allows; on a slide whole when it is
+    readable so, else as a text-free overview (the slides' tables give its values)."""
+    if fmt != "beamer":
+        return article_picture(lay)
+    scale = fit_scale(natural_size(lay), SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
+    if scale >= LEAST_SCALE:
+        return Picture(scale)
+    starts = wrap_starts(lay, 2 * SLIDE_WIDTH_CM)
+    return Picture(0.0, starts, False, fit_scale(natural_size(lay, starts), SLIDE_WIDTH_CM, FRAME_GRAPH_CM, 1.0))
+
+
+def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
     """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw."""
     d = walk.derivation
     if note is not None:
-        return {"drawn": False, "forward": note, "start": note, "full": note, "updates": [note] * len(walk.updates)}
+        return {"drawn": False, "whole": True, "forward": note, "start": (note, ""), "full": note,
+                "updates": [note] * len(walk.updates)}
+    lay = layout(d)
+    steps = slide_picture(lay) if fmt == "beamer" else article_picture(lay)
     return {
         "drawn": True,
-        "forward": _tikz(d, shown=()),
-        "start": _tikz(d, shown=(d.output,), lean=True),
-        "full": _tikz(d),
-        "updates": [_tikz(u.derivation) for u in walk.updates],
+        "whole": steps.whole,
+        "forward": _tikz(d, _alone(lay, fmt), shown=()),
+        "start": _step_tikz(d, steps, d.output, {d.output}, frozenset({d.output})),
+        "full": _tikz(d, steps if steps.whole else _alone(lay, fmt)),
+        "updates": [_tikz(u.derivation, _alone(layout(u.derivation), fmt)) for u in walk.updates],
     }
 
 
@@ -436,23 +518,28 @@ def overlay_plan(derivation: "Derivation", note: str | None = None,
     """
     out = derivation.output
     readers = derivation.graph.consumers()
+    picture = slide_picture(layout(derivation)) if note is None else None
     processed: set[str] = set()
     frames: list[dict[str, Any]] = [{"start": True, "slides": []}]
     overlay = 1
     steps = [s for s in derivation.steps if shown is None or s.node in shown]  # as context["steps"] lists them
+    before = {out}
     for k, step in enumerate(steps):
         if k and k % STEPS_PER_FRAME == 0:
             frames.append({"start": False, "slides": []})
             overlay = 0
         processed.add(step.node)
         known = {out} | {name for name, rs in readers.items() if rs and all(r in processed for r in rs)}
-        figure = note if note is not None else _tikz(derivation, highlight=step.node, shown=known, lean=True)
+        fresh = frozenset(known - before)
+        before = known
+        figure = (note, "") if picture is None else _step_tikz(derivation, picture, step.node, known, fresh)
         count = sum(1 for t in step.terms if shown is None or t.input in shown)
         chunks = [list(range(i, min(i + TERMS_PER_SLIDE, count))) for i in range(0, max(count, 1), TERMS_PER_SLIDE)]
         for part, terms in enumerate(chunks, 1):
             overlay += 1
             frames[-1]["slides"].append({"overlay": overlay, "step": k, "terms": terms, "part": part,
-                                         "parts": len(chunks), "figure": figure, "known": sorted(known)})
+                                         "parts": len(chunks), "figure": figure, "known": sorted(known),
+                                         "fresh": sorted(fresh)})
     for number, frame in enumerate(frames, 1):
         frame["number"], frame["of"] = number, len(frames)
     return frames
@@ -461,6 +548,22 @@ def overlay_plan(derivation: "Derivation", note: str | None = None,
 def _definitions(derivation: "Derivation") -> list[str]:
     return [chain_latex([name_latex(n.name), latex(derivation.definitions[n.name])]) for n in derivation.graph.nodes
             if n.op != "leaf"]
+
+
+def term_columns(terms: list[dict[str, Any]], shown: list[int]) -> tuple[float, float]:
+    """How a step slide's table of the terms ``shown`` is laid out: the widths (fractions of the line) of the
+    local-gradient and product columns when both fit on one line side by side (the inputs' column takes 0.06);
+    ``(0, 0)`` when they do not: then each term is stacked, local gradient and product each on a line of its own
+    (the local gradient ∂node/∂input names the input)."""
+    local = max((math_width(terms[i]["local"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
+    product = max((math_width(terms[i]["product"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
+    if 0.06 + max(local, 0.22) + product > 0.98:
+        return 0.0, 0.0
+    local = round(max(local, 0.22), 2)
+    return local, round(0.92 - local, 2)
+
+
+SMALL_EM_PER_LINE = 36.0  # ems of \small maths in a slide's line (14 cm), less a little
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -509,8 +612,9 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "slide_em": SLIDE_EM,
         "members": chain_members,
         "chunks": chunks,
+        "term_columns": term_columns,
         "pages": lambda blocks: slide_pages(list(blocks), lang),
-        "figures": _figures(walk, note),
+        "figures": _figures(walk, note, fmt),
         "long_table_rows": LONG_TABLE_ROWS,
         "short_definitions": all(math_width(x) <= 26 for x in _definitions(d)),
         "narrow_definitions": all(math_width(x) <= 11 for x in _definitions(d)),
@@ -524,7 +628,6 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         context["changes_per_frame"] = CHANGES_PER_FRAME
         big = len(d.graph.nodes) > BIG_GRAPH_NODES
         context["compact_steps"] = big
-        context["graph_height"] = 0.45 if big else 0.3
         context["node_table_columns"] = 2 if all(
             math_width(latex) <= 14 for latex in _definitions(d)) and len(d.graph.nodes) > ROWS_PER_TABLE_FRAME else 1
     return context
