@@ -207,3 +207,36 @@ def test_every_command_the_index_shows_works(gallery, monkeypatch, capsys):
         assert "error" not in err, (command, err)
         title = (gallery / markdown).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ")
         assert out.splitlines()[0].removeprefix("# ") == title, command
+
+
+def test_the_costliest_compilation_waiting_runs_first():
+    """The build's TeX runs are taken longest first (they all wait within its first seconds), so that it does not
+    end on one long compilation with the other core idle; an error reaches whoever waits, and a shutdown cancels
+    what has not started."""
+    import threading
+    from derive.gallery import CostliestFirst
+    pool, started, release, ran = CostliestFirst(workers=1), threading.Event(), threading.Event(), []
+    blocker = pool.submit(0.0, lambda: started.set() or release.wait(10))
+    started.wait(10)
+    futures = [pool.submit(cost, ran.append, cost) for cost in (1.0, 5.0, 3.0, 5.0)]
+    failing = pool.submit(2.0, lambda: 1 / 0)
+    release.set()
+    assert blocker.result(10) is True and [f.result(10) for f in futures] == [None] * 4
+    assert ran == [5.0, 5.0, 3.0, 1.0]
+    assert isinstance(failing.exception(10), ZeroDivisionError)
+    started.clear()
+    release.clear()
+    pool.submit(0.0, lambda: started.set() or release.wait(10))
+    started.wait(10)
+    waiting = pool.submit(1.0, ran.append, "never")
+    pool.shutdown()
+    release.set()
+    assert waiting.cancelled() and "never" not in ran
+
+
+def test_compile_time_estimates_order_the_kinds_of_run():
+    from derive.gallery import tex_seconds
+    source = "x" * 40_000
+    assert tex_seconds("lualatex", "beamer", source) > tex_seconds("lualatex", "latex", source) \
+        > tex_seconds("pdflatex", "beamer", source) > tex_seconds("pdflatex", "latex", source)
+    assert tex_seconds("pdflatex", "figures", "x" * 200_000) > tex_seconds("lualatex", "beamer", "x" * 80_000)
