@@ -299,11 +299,12 @@ class _PdfQueue:
                                                           f"{TEX_ENGINES[engine].packages}; see the README's Requirements)"))
                 self.bar.step(pdf_path, f"skipped: {engine} not found")
             else:
-                todo.append((doc, pdf_path, source, text))
+                included = {Path(name).name: self.out / name for name in beside if name.endswith(".pdf")}
+                todo.append((doc, pdf_path, source, text, included))
         if todo:
-            todo = [(doc, pdf_path, source, text if figures is None else externalized(text, figures))
-                    for doc, pdf_path, source, text in todo]
-            longest = max(tex_seconds(tex_pdf.engine_for(text), doc.fmt, text) for doc, _, _, text in todo)
+            todo = [(doc, pdf_path, source, text if figures is None else externalized(text, figures), included)
+                    for doc, pdf_path, source, text, included in todo]
+            longest = max(tex_seconds(tex_pdf.engine_for(text), doc.fmt, text) for doc, _, _, text, _ in todo)
             first = 0.0 if figures is None else tex_seconds(ENGINE, "figures", figures.source)
             self.folders.append(self.pool.submit(first + longest, self._compile_folder, figures, todo))
 
@@ -318,14 +319,17 @@ class _PdfQueue:
             if not beside[figures.name].is_file():
                 _compile(cache / (figures.name[:-4] + ".tex"), figures.source, beside[figures.name], {})
 
-        def one(doc: Document, pdf_path: str, text: str) -> Path:
+        def one(doc: Document, pdf_path: str, text: str, included: dict[str, Path]) -> Path:
+            """``included``: the PDFs written beside the document (plots), compiled from copies so that the PDF
+            does not name the gallery's folder."""
             tex = self.out / doc.path
-            result = _compile(tex, text if figures is not None else None, tex.with_suffix(".pdf"), beside)
+            result = _compile(tex, text if figures is not None else None, tex.with_suffix(".pdf"),
+                              {**beside, **included})
             self.bar.step(pdf_path)
             return result
         return [(pdf_path, source, self.pool.submit(tex_seconds(tex_pdf.engine_for(text), doc.fmt, text), one, doc,
-                                                     pdf_path, text))
-                for doc, pdf_path, source, text in todo]
+                                                     pdf_path, text, included))
+                for doc, pdf_path, source, text, included in todo]
 
     def finish(self) -> list[Path]:
         """Wait for every compilation; drop the figure PDFs no document uses any more; the PDFs written."""

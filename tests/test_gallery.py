@@ -172,6 +172,24 @@ def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypat
     assert {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")} == pdfs
 
 
+
+def test_a_pdf_with_a_plot_does_not_depend_on_the_folder(tmp_path, monkeypatch):
+    """pdfTeX records where it found an included PDF (/PTEX.FileName): the plot beside the .tex is compiled from a
+    copy in TeX's work folder, so the same document built into two folders gives the same bytes."""
+    from conftest import require_tool
+    from derive import gallery as gallery_module
+    require_tool("pdflatex")
+    docs = [d for d in gallery_module.documents() if d.group == "optimizers" and d.fmt == "latex" and d.lang == "en"]
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    built = {}
+    for name in ("one", "another-folder"):
+        summary = gallery_module.build_gallery(tmp_path / name, pdf=True)
+        assert [p.name for p in summary.compiled] == ["en.pdf"]
+        built[name] = (tmp_path / name / "optimizers" / "en.pdf").read_bytes()
+        assert b"PTEX.FileName (./optimizers-" in built[name] and str(tmp_path).encode() not in built[name]
+    assert built["one"] == built["another-folder"]
+
+
 _SECTION = re.compile(r'<section class="scenario" id="([^"]+)">(.*?)</section>', re.S)
 
 
