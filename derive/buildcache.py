@@ -21,7 +21,7 @@ from .files import write_atomic
 
 FOLDER = ".cache"
 MANIFEST = "build.json"
-FORMAT = 1
+FORMAT = 2  # 2: a PDF including a plot no longer names the folder it was built in (earlier PDFs did)
 # the files whose bytes `inputs_digest` covers (templates/ holds .j2, .css, .js)
 SOURCE_SUFFIXES = {".py", ".j2", ".toml", ".json", ".css", ".js", ".md", ".txt", ".tex"}
 

@@ -5,11 +5,12 @@ import argparse
 import gc
 import json
 import os
+import re
 import sys
 from typing import Sequence
 
 from . import __version__, files
-from .errors import MAX_SHOWN, DeriveError, InputError, message, shown
+from .errors import MAX_SHOWN, DeriveError, InputError, Message, message, shown
 from .locales import catalog
 from .scenarios import SCENARIOS, build
 
@@ -77,9 +78,59 @@ def error_text(exc: DeriveError, lang: str = "en") -> str:
     return exc.render(lang, FLAGS.get)
 
 
+ARGPARSE_PROBLEMS = tuple((re.compile(pattern), key) for pattern, key in (
+    (r"argument (?P<argument>\S+): (?P<problem>.+)", "argument"),
+    (r"invalid choice: (?P<value>.+) \(choose from (?P<choices>.+)\)", "invalid_choice"),
+    (r"invalid (?P<type>\w+) value: (?P<value>.+)", "invalid_value"),
+    (r"expected one argument", "one_value"),
+    (r"expected at most one argument", "at_most_one_value"),
+    (r"expected at least one argument", "some_values"),
+    (r"expected (?P<count>\d+) arguments?", "count_values"),
+    (r"unrecognized arguments: (?P<arguments>.+)", "unrecognized"),
+    (r"the following arguments are required: (?P<arguments>.+)", "required"),
+    (r"one of the arguments (?P<arguments>.+) is required", "one_required"),
+    (r"not allowed with argument (?P<other>.+)", "exclusive"),
+    (r"ignored explicit argument (?P<value>.+)", "no_value"),
+    (r"ambiguous option: (?P<option>\S+) could match (?P<matches>.+)", "ambiguous"),
+))
+"""argparse's English descriptions of a usage error (Python 3.11 to 3.13) and the ``error.cli.argparse`` key that
+words each in every language; a group is a part kept as argparse wrote it (an option's name, the user's value)."""
+
+
+def usage_problem(text: str) -> Message | str:
+    """argparse's description of a usage error as a catalog message, or argparse's own text for one not listed."""
+    for pattern, key in ARGPARSE_PROBLEMS:
+        match = pattern.fullmatch(text)
+        if match:
+            # " ".join(split()): an expression-like argument arrives with the space that kept it from argparse
+            parts: dict[str, object] = {name: " ".join(value.split()) for name, value in match.groupdict().items()}
+            if "problem" in parts:
+                parts["problem"] = usage_problem(str(parts["problem"]))
+            return message(f"cli.argparse.{key}", **parts)
+    return text
+
+
+def requested_language(argv: Sequence[str]) -> str:
+    """The language asked for with ``--lang``/``-l`` (``--lang=ja``, ``-lja``, an abbreviation such as ``--la``),
+    read before argparse, whose usage errors come before its result: the last known one, else English."""
+    lang = "en"
+    for arg, following in zip(argv, [*argv[1:], None]):
+        if arg == "--":
+            break
+        option, equals, value = arg.partition("=")
+        if len(option) >= 3 and "--lang".startswith(option):
+            asked = value if equals else following
+        elif arg.startswith("-l"):
+            asked = arg[2:].removeprefix("=") or following
+        else:
+            continue
+        lang = asked if asked in LANGUAGES else lang
+    return lang
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, instead of argparse's usage dump
-        raise UsageError.of("cli.usage", problem=message, prog=self.prog)
+        raise UsageError.of("cli.usage", problem=usage_problem(message), prog=self.prog)
 
 
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = formats_for("walkthrough")) -> None:
@@ -186,31 +237,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (never raises for bad input)."""
     argv = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in argv
-    lang = "en"
+    lang = requested_language(argv)  # argparse's own errors come before its result
     try:
         parser = build_parser()
         args = parser.parse_args(_expression_not_option(argv, parser))
-        lang = getattr(args, "lang", "en")
+        lang = getattr(args, "lang", lang)
         if args.print_completion is not None:
             return _print_completion(parser, args.print_completion)
         if args.command is None:
             raise UsageError.of("cli.no_command")
         return _COMMANDS[args.command](args)
-    except DeriveError as exc:
-        _error_line(f"error: {error_text(exc, lang)}")
-        return exc.exit_code
-    except (RecursionError, MemoryError):
-        print("derive: error: the input is too large or too deeply nested", file=sys.stderr)
-        return 2
+    except (DeriveError, RecursionError, MemoryError) as exc:
+        error = exc if isinstance(exc, DeriveError) else InputError.of("cli.too_large")
+        _error_line(f"error: {error_text(error, lang)}")
+        return error.exit_code
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
     except KeyboardInterrupt:
-        print("derive: interrupted", file=sys.stderr)
+        _error_line(message("cli.interrupted").render(lang))
         return 130
     except Exception as exc:  # a bug: short message, traceback only with --debug
         if debug:
             raise
-        _error_line(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        _error_line(message("cli.internal", error=f"{type(exc).__name__}: {exc}").render(lang))
         return 3
 
 
@@ -412,17 +461,18 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
         from .documents import save
         _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
     if args.verbose:
-        print(f"derive: {_checked(document)}", file=sys.stderr)
+        print(f"derive: {_checked(document, args.lang)}", file=sys.stderr)
 
 
-def _checked(document) -> str:
+def _checked(document, lang: str) -> str:
+    texts = catalog(lang)
     report = getattr(document, "report", None)  # a walk-through's checks (a network's are its `check`)
     if report is None:
         check = document.check
-        return f"checked {check.compared} values against the {check.oracle} oracle"
-    where = "at the given point" if report.at_given_point else "at a random point"
-    return (f"checked {report.locals_checked} local gradients against sympy.diff and {report.gradients_checked} "
-            f"gradients against the {report.oracle} oracle {where}")
+        return texts[f"cli.network_checked.{check.oracle}"].format(compared=check.compared)
+    where = texts["cli.at_given_point" if report.at_given_point else "cli.at_random_point"]
+    return texts[f"cli.checked.{report.oracle}"].format(locals=report.locals_checked,
+                                                         gradients=report.gradients_checked, where=where)
 
 
 def _wrote(paths: Sequence[str | None], args: argparse.Namespace) -> None:
@@ -430,7 +480,9 @@ def _wrote(paths: Sequence[str | None], args: argparse.Namespace) -> None:
     output would, and is not named either)."""
     written = [str(p) for p in paths if p is not None and not files.is_stream(str(p))]
     if written and not args.quiet:
-        print(f"derive: wrote {', '.join(written)}", file=sys.stderr)
+        texts = catalog(args.lang)
+        print(f"derive: {texts['cli.wrote'].format(paths=texts['punct.list_separator'].join(written))}",
+              file=sys.stderr)
 
 
 def _emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> str | None:

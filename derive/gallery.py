@@ -2,6 +2,8 @@
 written atomically into one folder, byte-identical on every run, with an ``index.html`` linking everything."""
 from __future__ import annotations
 
+import heapq
+import itertools
 import multiprocessing
 import signal
 import threading
@@ -263,7 +265,7 @@ class _PdfQueue:
     def __init__(self, out: Path, old: buildcache.Manifest, new: buildcache.Manifest,
                  unchanged: dict[Path, None], bar: "Progress") -> None:
         self.out, self.old, self.new, self.unchanged, self.bar = out, old, new, unchanged, bar
-        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.pool = CostliestFirst(workers=2)
         self.group: str | None = None
         self.pending: list[tuple[Document, str, dict]] = []
         self.folders: list[Future] = []  # each gives the (pdf path, source digest, future) of its documents
@@ -303,30 +305,37 @@ class _PdfQueue:
                                                           f"{TEX_ENGINES[engine].packages}; see the README's Requirements)"))
                 self.bar.step(pdf_path, f"skipped: {engine} not found")
             else:
-                todo.append((doc, pdf_path, source, text))
+                included = {Path(name).name: self.out / name for name in beside if name.endswith(".pdf")}
+                todo.append((doc, pdf_path, source, text, included))
         if todo:
-            self.folders.append(self.pool.submit(self._compile_folder, figures, todo))
+            todo = [(doc, pdf_path, source, text if figures is None else externalized(text, figures), included)
+                    for doc, pdf_path, source, text, included in todo]
+            longest = max(tex_seconds(tex_pdf.engine_for(text), doc.fmt, text) for doc, _, _, text, _ in todo)
+            first = 0.0 if figures is None else tex_seconds(ENGINE, "figures", figures.source)
+            self.folders.append(self.pool.submit(first + longest, self._compile_folder, figures, todo))
 
     def _compile_folder(self, figures, todo: list) -> list[tuple[str, str, Future]]:
-        """Runs on a compiling thread: the figure PDF (from the cache or compiled now), then the documents."""
-        figure_pdf = None
+        """Runs on a compiling thread: the figure PDF (from the cache or compiled now), then the documents (each
+        with its pictures taken from the figure PDF)."""
+        beside = {}
         if figures is not None:
             cache = self.out / buildcache.FOLDER / "figures"
             cache.mkdir(parents=True, exist_ok=True)
-            figure_pdf = cache / figures.name
-            if not figure_pdf.is_file():
-                _compile(cache / (figures.name[:-4] + ".tex"), figures.source, figure_pdf, {})
+            beside = {figures.name: cache / figures.name}
+            if not beside[figures.name].is_file():
+                _compile(cache / (figures.name[:-4] + ".tex"), figures.source, beside[figures.name], {})
 
-        def one(doc: Document, pdf_path: str, text: str) -> Path:
+        def one(doc: Document, pdf_path: str, text: str, included: dict[str, Path]) -> Path:
+            """``included``: the PDFs written beside the document (plots), compiled from copies so that the PDF
+            does not name the gallery's folder."""
             tex = self.out / doc.path
-            if figure_pdf is None:
-                result = _compile(tex, None, tex.with_suffix(".pdf"), {})
-            else:
-                result = _compile(tex, externalized(text, figures), tex.with_suffix(".pdf"),
-                                  {figures.name: figure_pdf})
+            result = _compile(tex, text if figures is not None else None, tex.with_suffix(".pdf"),
+                              {**beside, **included})
             self.bar.step(pdf_path)
             return result
-        return [(pdf_path, source, self.pool.submit(one, doc, pdf_path, text)) for doc, pdf_path, source, text in todo]
+        return [(pdf_path, source, self.pool.submit(tex_seconds(tex_pdf.engine_for(text), doc.fmt, text), one, doc,
+                                                     pdf_path, text, included))
+                for doc, pdf_path, source, text, included in todo]
 
     def finish(self) -> list[Path]:
         """Wait for every compilation; drop the figure PDFs no document uses any more; the PDFs written."""
@@ -342,6 +351,56 @@ class _PdfQueue:
 
     def close(self) -> None:
         """After an error or an interruption: no new compilations; the running ones end."""
+        self.pool.shutdown()
+
+
+TEX_SECONDS = {("pdflatex", "figures"): (0.2, 0.045), ("pdflatex", "latex"): (0.3, 0.0),
+               ("pdflatex", "beamer"): (0.55, 0.012), ("lualatex", "latex"): (1.85, 0.0065),
+               ("lualatex", "beamer"): (2.1, 0.029)}
+"""CPU seconds of one TeX run by engine and kind of document: a start-up cost and a cost per KiB of source (the
+gallery's documents compiled one at a time with warm font caches; only the order they give matters)."""
+
+
+def tex_seconds(engine: str, kind: str, source: str) -> float:
+    """About how long compiling ``source`` takes, to compile the longest first."""
+    start, per_kib = TEX_SECONDS.get((engine, kind), (1.0, 0.03))
+    return start + per_kib * len(source) / 1024
+
+
+class CostliestFirst:
+    """A pool of threads that runs the costliest task waiting first, not the oldest: the compilations of a build
+    all wait within its first seconds (the text phase is short), and taking the long ones first keeps the build
+    from ending on one long compilation with the other core idle. A task may submit more (a folder's figure PDF,
+    then its documents)."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.waiting: list[tuple[float, int, Future, Callable, tuple]] = []
+        self.order = itertools.count()  # equal costs: the older first
+        self.lock = threading.Lock()
+
+    def submit(self, cost: float, task: Callable, *args: object) -> Future:
+        future: Future = Future()
+        with self.lock:
+            heapq.heappush(self.waiting, (-cost, next(self.order), future, task, args))
+        self.pool.submit(self._run_costliest)  # one run per task: each takes whichever task is costliest then
+        return future
+
+    def _run_costliest(self) -> None:
+        with self.lock:
+            _, _, future, task, args = heapq.heappop(self.waiting)
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(task(*args))
+        except BaseException as error:  # handed to whoever waits on the future, as ThreadPoolExecutor does
+            future.set_exception(error)
+
+    def shutdown(self) -> None:
+        """No new task starts; the running ones end."""
+        with self.lock:
+            for _, _, future, _, _ in self.waiting:
+                future.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 

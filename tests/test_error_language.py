@@ -201,7 +201,27 @@ def _cases(tmp: Path) -> list[tuple[list[str], str, str]]:
          "--time-limit は 0 秒より長く"),
     ]
     cases += [(["explain", "--network", str(tmp / f"{name}.toml")], en, ja) for name, (_, en, ja) in BAD_TOML.items()]
-    return cases
+    return cases + USAGE_CASES
+
+
+USAGE_CASES = [  # argparse's own errors, which come before --lang is parsed
+    (["explain", "x", "--bogus"], "unrecognized arguments: --bogus (see 'derive --help')",
+     "--bogus は使えない引数です（'derive --help' を見てください）"),
+    (["show"], "the following arguments are required: SCENARIO (see 'derive show --help')",
+     "SCENARIO を指定してください（'derive show --help' を見てください）"),
+    (["show", "toast", "--format", "pdf"], "argument --format/-f: invalid choice: 'pdf' (choose from 'markdown', ",
+     "--format/-f: 'pdf' は選べません。'markdown', 'latex', 'beamer', 'html', 'json' のどれかにしてください"),
+    (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'", "COMMAND: 'frobnicate' は選べません"),
+    (["explain", "x", "--at"], "argument --at: expected one argument", "--at: 値を 1 つ指定してください"),
+    (["verify", "notes.md", "--time-limit", "soon"], "argument --time-limit: invalid float value: 'soon'",
+     "--time-limit: 'soon' は float の値として読めません"),
+    (["show", "toast", "-q", "-v"], "argument -v/--verbose: not allowed with argument -q/--quiet",
+     "-v/--verbose: -q/--quiet と一緒には使えません"),
+    (["exercise", "toast", "--key=yes"], "argument --key: ignored explicit argument 'yes'",
+     "--key: 値 'yes' は付けられません"),
+    (["--ver"], "ambiguous option: --ver could match --version, --verbose",
+     "--ver は --version, --verbose のどれを指すのか決まりません（略さずに書いてください）"),
+]
 
 
 CASE_COUNT = len(_cases(Path("/nonexistent")))
@@ -247,3 +267,77 @@ def test_toml_syntax_errors_are_told_in_japanese(text):
     assert english.startswith("net.toml: not valid TOML: "), english
     assert japanese.startswith("net.toml: TOML として正しくありません"), japanese
     assert ENGLISH_RUN.findall(re.sub(r"'[^']*'", "", japanese)) == [], japanese
+
+
+# --- argparse's errors and the CLI's own lines -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_argparse_problem_has_a_sentence_with_its_parts(lang):
+    """The keys `usage_problem` builds from its table (not seen by the scan above): each exists, and its placeholders
+    are the parts the pattern keeps."""
+    from derive.cli import ARGPARSE_PROBLEMS
+    texts = catalog(lang)
+    for pattern, key in ARGPARSE_PROBLEMS:
+        assert _fields(texts[f"error.cli.argparse.{key}"]) == set(pattern.groupindex), key
+
+
+def test_a_problem_argparse_words_otherwise_is_kept_as_it_is():
+    from derive.cli import usage_problem
+    assert usage_problem("a problem argparse words in a way not listed") == "a problem argparse words in a way not listed"
+    nested = usage_problem("argument --at: a problem argparse words in a way not listed")
+    assert nested.render("ja") == "--at: a problem argparse words in a way not listed"
+
+
+SCENARIO_MISSING_JA = "derive: error: SCENARIO を指定してください（'derive show --help' を見てください）\n"
+
+
+@pytest.mark.parametrize("spelling, expected", [
+    *((spelling, SCENARIO_MISSING_JA) for spelling in (["--lang", "ja"], ["--lang=ja"], ["-l", "ja"], ["-lja"],
+                                                        ["-l=ja"], ["--la", "ja"])),
+    (["--lang", "fr", "-l", "ja"], "derive: error: --lang/-l: 'fr' は選べません。'en', 'ja' のどれかにしてください"
+                                   "（'derive show --help' を見てください）\n"),  # the last known language counts
+])
+def test_the_language_of_a_usage_error_is_read_in_every_spelling(spelling, expected, capsys):
+    assert main(["show", *spelling]) == 2
+    assert capsys.readouterr().err == expected
+
+
+@pytest.mark.parametrize("spelling", [[], ["--lang", "fr"], ["--", "--lang", "ja"], ["--lang"]])
+def test_without_a_known_language_a_usage_error_is_english(spelling, capsys):
+    assert main(["explain", "x", "--bogus", *spelling]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("derive: error: ") and err.count("\n") == 1 and not KANA.search(err), err
+
+
+FAILURES = [  # what a command raised, the exit code, and the line in en and ja
+    (RecursionError(), 2, "error: the input is too large or too deeply nested", "error: 入力が大きすぎるか、入れ子が深すぎます"),
+    (MemoryError(), 2, "error: the input is too large or too deeply nested", "error: 入力が大きすぎるか、入れ子が深すぎます"),
+    (RuntimeError("boom"), 3, "internal error: RuntimeError: boom (run with --debug for details)",
+     "内部エラーです：RuntimeError: boom（詳しくは --debug を付けて実行してください）"),
+    (KeyboardInterrupt(), 130, "interrupted", "中断しました"),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("failure, code, english, japanese", FAILURES)
+def test_failures_outside_the_catalog_errors_are_told_in_the_language(failure, code, english, japanese, lang,
+                                                                       monkeypatch, capsys):
+    def fail(name):
+        raise failure
+
+    monkeypatch.setattr("derive.cli.build", fail)
+    assert main(["show", "toast", "--lang", lang]) == code
+    assert capsys.readouterr() == ("", f"derive: {english if lang == 'en' else japanese}\n")
+
+
+def test_what_was_written_and_checked_is_told_in_the_language(tmp_path, capsys):
+    target = tmp_path / "a.json"
+    argv = ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", "json", "-o", str(target), "-v"]
+    assert main(argv + ["--lang", "ja"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"derive: {target} を書き出しました",
+        "derive: 局所的な微分 4 個を sympy.diff と照合し、与えられた点で勾配 5 個を記号計算のオラクルと照合しました"]
+    assert main(["explain", "relu(x)", "--at", "x=0", "-o", str(target), "-v"]) == 0
+    assert capsys.readouterr().err.splitlines()[1] == ("derive: checked 0 local gradients against sympy.diff; the "
+                                                       "gradients were not compared with an oracle at this point (a kink)")

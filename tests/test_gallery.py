@@ -183,6 +183,24 @@ def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypat
     assert {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")} == pdfs
 
 
+
+def test_a_pdf_with_a_plot_does_not_depend_on_the_folder(tmp_path, monkeypatch):
+    """pdfTeX records where it found an included PDF (/PTEX.FileName): the plot beside the .tex is compiled from a
+    copy in TeX's work folder, so the same document built into two folders gives the same bytes."""
+    from conftest import require_tool
+    from derive import gallery as gallery_module
+    require_tool("pdflatex")
+    docs = [d for d in gallery_module.documents() if d.group == "optimizers" and d.fmt == "latex" and d.lang == "en"]
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    built = {}
+    for name in ("one", "another-folder"):
+        summary = gallery_module.build_gallery(tmp_path / name, pdf=True)
+        assert [p.name for p in summary.compiled] == ["en.pdf"]
+        built[name] = (tmp_path / name / "optimizers" / "en.pdf").read_bytes()
+        assert b"PTEX.FileName (./optimizers-" in built[name] and str(tmp_path).encode() not in built[name]
+    assert built["one"] == built["another-folder"]
+
+
 _SECTION = re.compile(r'<section class="scenario" id="([^"]+)">(.*?)</section>', re.S)
 
 
@@ -218,3 +236,36 @@ def test_every_command_the_index_shows_works(gallery, monkeypatch, capsys):
         assert "error" not in err, (command, err)
         title = (gallery / markdown).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ")
         assert out.splitlines()[0].removeprefix("# ") == title, command
+
+
+def test_the_costliest_compilation_waiting_runs_first():
+    """The build's TeX runs are taken longest first (they all wait within its first seconds), so that it does not
+    end on one long compilation with the other core idle; an error reaches whoever waits, and a shutdown cancels
+    what has not started."""
+    import threading
+    from derive.gallery import CostliestFirst
+    pool, started, release, ran = CostliestFirst(workers=1), threading.Event(), threading.Event(), []
+    blocker = pool.submit(0.0, lambda: started.set() or release.wait(10))
+    started.wait(10)
+    futures = [pool.submit(cost, ran.append, cost) for cost in (1.0, 5.0, 3.0, 5.0)]
+    failing = pool.submit(2.0, lambda: 1 / 0)
+    release.set()
+    assert blocker.result(10) is True and [f.result(10) for f in futures] == [None] * 4
+    assert ran == [5.0, 5.0, 3.0, 1.0]
+    assert isinstance(failing.exception(10), ZeroDivisionError)
+    started.clear()
+    release.clear()
+    pool.submit(0.0, lambda: started.set() or release.wait(10))
+    started.wait(10)
+    waiting = pool.submit(1.0, ran.append, "never")
+    pool.shutdown()
+    release.set()
+    assert waiting.cancelled() and "never" not in ran
+
+
+def test_compile_time_estimates_order_the_kinds_of_run():
+    from derive.gallery import tex_seconds
+    source = "x" * 40_000
+    assert tex_seconds("lualatex", "beamer", source) > tex_seconds("lualatex", "latex", source) \
+        > tex_seconds("pdflatex", "beamer", source) > tex_seconds("pdflatex", "latex", source)
+    assert tex_seconds("pdflatex", "figures", "x" * 200_000) > tex_seconds("lualatex", "beamer", "x" * 80_000)

@@ -96,7 +96,7 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
 
     ``engine`` defaults to the one the file's first line names. ``text`` is compiled instead of the file's own
     (the gallery's documents with their pictures taken from a figure PDF), with the files ``beside`` (name →
-    path) copied next to it. Raises `EngineMissing` when the engine is not installed and `CompileError` when it
+    path) copied next to it and found there first, so that the PDF does not depend on where they were. Raises `EngineMissing` when the engine is not installed and `CompileError` when it
     fails.
     """
     source = Path(tex_path).resolve()
@@ -110,8 +110,10 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
         raise EngineMissing(f"compiling {source.name} needs '{engine}', which is not installed "
                             f"({TEX_ENGINES[engine].packages})")
     target = Path(pdf_path) if pdf_path is not None else source.with_suffix(".pdf")
+    # the work folder first: a file copied there from ``beside`` is recorded in the PDF as ./NAME (pdfTeX's
+    # /PTEX.FileName), not by the path of the folder the document was written to
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1",
-               TEXINPUTS=str(source.parent) + os.pathsep + os.environ.get("TEXINPUTS", ""))
+               TEXINPUTS=os.pathsep.join((".", str(source.parent), os.environ.get("TEXINPUTS", ""))))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as tmp:
         work = Path(tmp)
