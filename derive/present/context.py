@@ -233,7 +233,15 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
 
 
 def section_context(section: Section, lang: str) -> dict[str, Any]:
-    return {"title": catalog(lang)[section.title_key], "blocks": [_block(b, lang) for b in section.blocks]}
+    return {"title": catalog(lang)[section.title_key], "label": section_label(section.title_key),
+            "blocks": [_block(b, lang) for b in section.blocks]}
+
+
+def section_label(title_key: str) -> str:
+    """A name for a section's slides (Beamer's ``label=``) that stays when its wording or language changes: the
+    last word of its title's key other than ``heading`` (``scenario.toast.heading.chain``: ``chain``,
+    ``concept.rule_card.heading``: ``rule-card``)."""
+    return [part for part in title_key.split(".") if part != "heading"][-1].replace("_", "-")
 
 
 def _block(block, lang: str) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from ..notation import SIGNIFICANT_DIGITS, latex, number_latex, number_text
 from ..walkthrough import Equation, Listing, Section, Table, Text
 from .context import section_context
 from .prose import Math, say
-from .figures import TIKZ_PREAMBLE
+from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE
 from .formats import Format, Kind, tex_engine
+from .lecture import PLAIN, TexOptions
 from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
                   escape_prose, slide_pages)
 
@@ -514,7 +515,8 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
     engine = tex_engine(lang)
     beamer = {}
     if fmt == "beamer":
-        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "slide_em": SLIDE_EM, "chunks": chunks,
+        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "tikz_definitions": TIKZ_DEFINITIONS.rstrip("\n"),
+                  "label_prefix": "network-", "slide_em": SLIDE_EM, "chunks": chunks,
                   "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
         **document_head(lang, fmt),
@@ -526,7 +528,8 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
     }
 
 
-def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None,
+             options: TexOptions = PLAIN) -> dict[str, Any]:
     context = network_context(result, lang)
     if fmt.tex:
         context.update(network_tex_context(result, lang, fmt.name))
