@@ -97,7 +97,8 @@ for lecturers (--format latex or beamer):
   --body-only writes a fragment to \\input after \\begin{{document}} of your own document (Beamer slides into a
   beamer document), whose preamble needs
 {"".join("    " + line + chr(10) for line in FRAGMENT_PACKAGES)}\
-  (for --lang ja also \\usepackage{{luatexja}}, compiled with lualatex). Every slide has a label named after
+  and, for English, derive's font lines (\\usepackage[T1]{{fontenc}}, lmodern, textcomp), for --lang ja
+  \\usepackage{{luatexja}} and lualatex; the fragment's first lines list them. Every slide has a label named after
   the scenario and its section, or a backward frame's first step: \\againframe{{toast-forward}},
   \\againframe{{sigmoid-sse-step-7}}.
   --pdf compiles with latexmk and the engine the .tex file names (pdflatex; lualatex for ja) and writes PATH.pdf

@@ -25,6 +25,7 @@ from derive.present.pdf import compile_tex
 from derive.scenarios import build
 
 STEPS_OF_TOAST = 4
+NETWORK = str(Path(__file__).resolve().parent.parent / "examples" / "networks" / "design-example.toml")
 
 
 class Builds:
@@ -35,13 +36,15 @@ class Builds:
         self.done: dict[tuple[str, ...], Path] = {}
 
     def __call__(self, scenario: str, *args: str, name: str = "doc.tex") -> Path:
-        key = (scenario, *args, name)
-        if key not in self.done:
+        return self.run("show", scenario, *args, name=name)
+
+    def run(self, *argv: str, name: str) -> Path:
+        if (*argv, name) not in self.done:
             out = self.folder / f"build{len(self.done)}"
             out.mkdir()
-            assert main(["-q", "show", scenario, *args, "-o", str(out / name)]) == 0
-            self.done[key] = out / name
-        return self.done[key]
+            assert main(["-q", *argv, "-o", str(out / name)]) == 0
+            self.done[(*argv, name)] = out / name
+        return self.done[(*argv, name)]
 
 
 @pytest.fixture(scope="session")
@@ -177,29 +180,32 @@ def test_steps_are_parsed_and_checked():
 
 # --- body only and labels -------------------------------------------------------------------------------------------
 
-_MINIMAL = {"pdflatex": "\\documentclass{{{cls}}}\n", "lualatex": "\\documentclass{{{cls}}}\n\\usepackage{{luatexja}}\n"}
-
-
 @pytest.mark.parametrize("fmt, lang", [("beamer", "en"), ("latex", "ja"), ("latex", "en")])
 def test_a_body_only_fragment_compiles_inside_a_minimal_document(builds, fmt, lang, tmp_path):
-    first = builds("toast", "--format", fmt, "--lang", lang, "--body-only", name="toast.tex")
-    second = builds("linear-model", "--format", fmt, "--lang", lang, "--body-only", "--steps", "2",
-                    name="lm.tex")
-    for fragment in (first, second):
+    """Three fragments (two walk-throughs, a network's: its program quotes text) \\input into a document whose
+    preamble is what the fragments' first lines say they need, nothing more."""
+    options = ("--format", fmt, "--lang", lang, "--body-only")
+    fragments = [builds("toast", *options, name="toast.tex"),
+                 builds("linear-model", *options, "--steps", "2", name="lm.tex"),
+                 builds.run("explain", "--network", NETWORK, *options, name="net.tex")]
+    needs = []
+    for fragment in fragments:
         text = fragment.read_text(encoding="utf-8")
         code = "\n".join(line for line in text.splitlines() if not line.startswith("%"))
         assert "\\documentclass" not in code and "\\begin{document}" not in code and "\\end{document}" not in code
-        assert all(f"%   {line}" in text for line in FRAGMENT_PACKAGES)  # its first lines say what it needs
+        needs.append([line[4:] for line in text.splitlines() if line.startswith("%   ")])
+        assert set(FRAGMENT_PACKAGES) <= set(needs[-1])
+    assert needs[0] == needs[1] == needs[2]
     engine = "lualatex" if lang == "ja" else "pdflatex"
     require_tool(engine)
     again = "\\againframe{toast-forward}\n" if fmt == "beamer" else ""
-    document = (f"% !TEX program = {engine}\n" + _MINIMAL[engine].format(cls="beamer" if fmt == "beamer" else
-                                                                     "ltjsarticle" if lang == "ja" else "article")
-                + "\n".join(FRAGMENT_PACKAGES) + "\n\\begin{document}\n\\input{toast.tex}\n\\input{lm.tex}\n"
+    document_class = "beamer" if fmt == "beamer" else "ltjsarticle" if lang == "ja" else "article"
+    document = (f"% !TEX program = {engine}\n\\documentclass{{{document_class}}}\n" + "\n".join(needs[0])
+                + "\n\\begin{document}\n" + "".join(f"\\input{{{f.name}}}\n" for f in fragments)
                 + again + "\\end{document}\n")
     main_tex = tmp_path / "main.tex"
     main_tex.write_text(document, encoding="utf-8")
-    beside = {path.name: path for folder in (first.parent, second.parent) for path in folder.iterdir()}
+    beside = {path.name: path for fragment in fragments for path in fragment.parent.iterdir()}
     compiled = compile_tex(main_tex, beside=beside)
     twice = set(re.findall(r"Label `([^']+)' multiply defined", compiled.log))
     assert {label.split("<")[0] for label in twice} <= {"toast-forward"}  # Beamer's own warning for \againframe;
@@ -282,14 +288,22 @@ def test_bad_values_give_one_line_in_the_language_asked_for(args, option, detail
 
 
 def test_a_network_takes_no_steps_and_has_no_figure(capsys):
-    network = str(Path(__file__).resolve().parent.parent / "examples" / "networks" / "design-example.toml")
-    assert main(["explain", "--network", network, "--format", "beamer", "--steps", "1"]) == 2
-    assert main(["explain", "--network", network, "--figure", "svg"]) == 2
+    assert main(["explain", "--network", NETWORK, "--format", "beamer", "--steps", "1"]) == 2
+    assert main(["explain", "--network", NETWORK, "--figure", "svg"]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("derive: error: --steps: ") and lines[1].startswith("derive: error: --figure: ")
 
 
 # --- the Python API -------------------------------------------------------------------------------------------------
+
+def test_explain_takes_the_controls_too(capsys):
+    assert main(["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", "beamer", "--steps", "2",
+                 "--aspect", "4:3"]) == 0
+    slides = capsys.readouterr().out
+    assert "aspectratio=43" in slides and "Steps not shown in full" in slides
+    assert {k for k, _ in re.findall(r"Step (\d) of (\d)", slides)} == {"2"}
+    assert "label=explain-forward" in slides
+
 
 def test_the_api_takes_the_same_controls(tmp_path):
     import derive

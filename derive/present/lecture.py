@@ -29,8 +29,10 @@ wherever Beamer is; tests/test_lecture.py checks each with kpsewhich). A theme k
 
 FRAGMENT_PACKAGES = (r"\usepackage{amsmath,amssymb,mathtools,array,booktabs,longtable,graphicx,xcolor,tikz}",
                      r"\usetikzlibrary{arrows.meta}")
-"""What the preamble of a document that ``\\input``s a ``--body-only`` fragment needs (for Japanese also
-``luatexja``, compiled with LuaLaTeX; Beamer slides in a ``beamer`` document)."""
+"""What the preamble of a document that ``\\input``s a ``--body-only`` fragment needs besides its language's lines
+(`fragment_preamble`); Beamer slides go into a ``beamer`` document."""
+
+JAPANESE_PACKAGE = r"\usepackage{luatexja}"
 
 STEP_LIMIT = 10_000
 _STEPS = re.compile(r"^\s*\d{1,5}(?:\s*-\s*\d{1,5})?(?:\s*,\s*\d{1,5}(?:\s*-\s*\d{1,5})?)*\s*$")
@@ -115,9 +117,19 @@ def check_step_numbers(options: TexOptions, count: int) -> frozenset[int] | None
     return frozenset(k - 1 for k in options.steps)
 
 
-def template_fields(options: TexOptions) -> dict[str, Any]:
+def fragment_preamble(language_preamble: str, engine: str) -> tuple[str, ...]:
+    """The preamble lines a document needs to ``\\input`` a fragment: its language's (the fonts and encoding of
+    pdfLaTeX, whose T1 encoding the escaped prose needs; luatexja for LuaLaTeX, which the Japanese article's class
+    loads itself), then `FRAGMENT_PACKAGES`."""
+    own = [line for line in language_preamble.splitlines() if line.strip()]
+    if engine == "lualatex" and JAPANESE_PACKAGE not in own:
+        own.insert(0, JAPANESE_PACKAGE)
+    return (*own, *FRAGMENT_PACKAGES)
+
+
+def template_fields(options: TexOptions, language_preamble: str = "", engine: str = "") -> dict[str, Any]:
     """What the TeX templates read: ``body_only``, ``theme``, ``aspect_ratio`` and ``paper`` (class options) and the
     preamble lines a fragment's document needs (``fragment_packages``)."""
     return {"body_only": options.body_only, "theme": options.theme,
             "aspect_ratio": ASPECTS[options.aspect or "16:9"], "paper": PAPERS[options.paper or "a4"],
-            "fragment_packages": FRAGMENT_PACKAGES}
+            "fragment_packages": fragment_preamble(language_preamble, engine)}

@@ -51,7 +51,7 @@ def render(document: Any, fmt: str = "markdown", lang: str = "en", *, user_templ
         return page(chosen.templates[kind.name], body, lang, title, user_templates, **fields)
     context = kind.context(document, lang, chosen, figure_href, options)
     if chosen.tex:
-        context.update(template_fields(options))
+        context.update(template_fields(options, context.get("preamble", ""), context.get("engine", "")))
     return tidy(fill(chosen.templates[kind.name], context, user_templates, chosen.tex))
 
 
