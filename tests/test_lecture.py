@@ -22,6 +22,7 @@ from derive.notation import number_text
 from derive.present import pdf as pdf_module
 from derive.present.lecture import FRAGMENT_PACKAGES, THEMES, parse_steps, tex_options
 from derive.present.pdf import compile_tex
+from derive.present.tex import overlay_plan
 from derive.scenarios import build
 
 STEPS_OF_TOAST = 4
@@ -167,6 +168,17 @@ def test_steps_in_the_article_keeps_the_others_as_a_table(builds):
     assert source.count("\\subsection*{Steps not shown in full}") == 2  # before step 2 (step 1), after it (3, 4)
     text = "".join(_pages(tex.with_suffix(".pdf")))
     assert "Steps not shown in full" in text
+
+
+def test_the_overlay_plan_skips_steps_not_chosen_but_knows_their_gradients():
+    derivation = build("sigmoid-sse").derivation
+    full = {s["step"]: s for frame in overlay_plan(derivation) for s in frame["slides"]}
+    chosen = frozenset({1, 6, 7})
+    plan = overlay_plan(derivation, chosen=chosen)
+    slides = [s for frame in plan for s in frame["slides"]]
+    assert {s["step"] for s in slides} == chosen
+    assert all(s["known"] == full[s["step"]]["known"] for s in slides)  # as if every step had been shown
+    assert [s["overlay"] for s in plan[0]["slides"]] == list(range(2, 2 + len(plan[0]["slides"])))
 
 
 def test_steps_are_parsed_and_checked():
