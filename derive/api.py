@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import sympy
 
@@ -23,6 +23,8 @@ from .optimizers import DEFAULTS, MAX_STEPS, configure
 from .parse import parse_program
 from .present.figure_svg import svg_for
 from .present.formats import check_language
+from .present.lecture import tex_options
+from .present.standalone import figure_bytes
 from .present.html import notebook_fragment
 from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
@@ -55,18 +57,33 @@ class Result:
         return kind_of(self.document).summary(self.document)
 
     def render(self, fmt: str = "markdown", lang: str | None = None, user_templates: str | None = None,
-               figure_href: str | None = None) -> str:
-        return render(self.document, fmt, lang or self.lang, user_templates=user_templates, figure_href=figure_href)
+               figure_href: str | None = None, *, body_only: bool = False, steps: str | Sequence[int] | None = None,
+               theme: str | None = None, aspect: str | None = None, paper: str | None = None) -> str:
+        """The document as text in ``fmt``. A lecturer's controls of the LaTeX article and the Beamer slides:
+        ``body_only`` (a fragment to ``\\input``), ``steps`` (the backward steps shown in full, ``"1-3,5"`` or
+        numbers), ``theme`` and ``aspect`` ("16:9", "4:3") of slides, ``paper`` ("a4", "letter") of an article."""
+        options = tex_options(body_only=body_only, steps=steps, theme=theme, aspect=aspect, paper=paper)
+        return render(self.document, fmt, lang or self.lang, user_templates=user_templates, figure_href=figure_href,
+                      options=options)
 
     def attachments(self, fmt: str, figure_name: str | None) -> dict[str, bytes]:
         """The files a document in ``fmt`` refers to beside it (the graph's SVG, plots), by file name."""
         return attachments(self.document, fmt, figure_name)
 
-    def save(self, path: str | PathLike, fmt: str | None = None, lang: str | None = None) -> tuple[Path, ...]:
+    def save(self, path: str | PathLike, fmt: str | None = None, lang: str | None = None, *, pdf: bool = False,
+             body_only: bool = False, steps: str | Sequence[int] | None = None, theme: str | None = None,
+             aspect: str | None = None, paper: str | None = None) -> tuple[Path, ...]:
         """Write the document to ``path`` in the format its suffix names (.md, .tex, .html, .json; ``fmt``
         overrides, e.g. "beamer"), with a walk-through's graph and plots beside a Markdown file; returns the paths
-        written."""
-        return save(self.document, path, fmt, lang or self.lang)
+        written. ``pdf``: a .tex file is also compiled (latexmk) into the PDF beside it; the other keywords as
+        for `render`."""
+        options = tex_options(body_only=body_only, steps=steps, theme=theme, aspect=aspect, paper=paper)
+        return save(self.document, path, fmt, lang or self.lang, options=options, pdf=pdf)
+
+    def figure(self, kind: str = "svg") -> bytes:
+        """The computational graph alone as an SVG, PDF (its TikZ picture, pdflatex) or PNG (that PDF through
+        pdftoppm) file's bytes."""
+        return figure_bytes(self.document, kind)
 
     def to_markdown(self, lang: str | None = None) -> str:
         return self.render("markdown", lang)

@@ -15,6 +15,7 @@ from .locales import catalog
 from .scenarios import SCENARIOS, build
 
 from .present.formats import LANGUAGES, formats_for
+from .present.lecture import ASPECTS, FRAGMENT_PACKAGES, PAPERS, THEMES
 
 MAX_INPUT_BYTES = 128 * 1024
 
@@ -68,7 +69,9 @@ class UsageError(InputError):
 
 
 FLAGS = {"at": "--at", "wrt": "--wrt", "step": "--step", "optimizer": "--optimizer", "lang": "--lang",
-         "path": "-o", "source": "EXPR_OR_PROGRAM", "user_templates": "--templates", "explain": "'derive explain'"}
+         "path": "-o", "source": "EXPR_OR_PROGRAM", "user_templates": "--templates", "explain": "'derive explain'",
+         "fmt": "--format", "body_only": "--body-only", "steps": "--steps", "theme": "--theme", "aspect": "--aspect",
+         "paper": "--paper", "pdf": "--pdf", "figure": "--figure"}
 """The command line's spelling of the Python API's parameters that messages name (`InputError.worded`)."""
 SHELLS = ("bash", "zsh", "tcsh")
 
@@ -141,6 +144,44 @@ def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] 
     parser.add_argument("--templates", metavar="DIR", help="a folder of templates used before the package's own")
 
 
+LECTURE_EPILOG = f"""\
+for lecturers (--format latex or beamer):
+  --body-only writes a fragment to \\input after \\begin{{document}} of your own document (Beamer slides into a
+  beamer document), whose preamble needs
+{"".join("    " + line + chr(10) for line in FRAGMENT_PACKAGES)}\
+  and, for English, derive's font lines (\\usepackage[T1]{{fontenc}}, lmodern, textcomp), for --lang ja
+  \\usepackage{{luatexja}} and lualatex; the fragment's first lines list them. Every slide has a label named after
+  the scenario and its section, or a backward frame's first step: \\againframe{{toast-forward}},
+  \\againframe{{sigmoid-sse-step-7}}.
+  --pdf compiles with latexmk and the engine the .tex file names (pdflatex; lualatex for ja) and writes PATH.pdf
+  beside -o PATH.tex. --figure pdf typesets the graph's TikZ picture alone (pdflatex, class standalone); --figure
+  png rasterises that PDF with pdftoppm (poppler-utils).
+
+examples:
+  derive show toast --format beamer --theme Madrid --aspect 4:3 --steps 1-3,5 -o toast.tex --pdf
+  derive show linear-model --format latex --paper letter --body-only -o lm-body.tex
+  derive show toast --figure png -o toast-graph.png
+"""
+
+
+def _add_lecture_options(parser: argparse.ArgumentParser) -> None:
+    """The lecturer's controls of a LaTeX article or Beamer deck (checked by derive.present.lecture, whose messages
+    come in the language of --lang; hence no argparse choices)."""
+    group = parser.add_argument_group("lecture", "controls of the LaTeX article and the Beamer slides")
+    group.add_argument("--body-only", action="store_true", help="a fragment to \\input: no preamble, no "
+                       "\\begin{document}, no title (the packages it needs are listed below and in its first lines)")
+    group.add_argument("--steps", metavar="LIST", help="the backward steps shown in full, e.g. 1-3,5; the others "
+                       "are summed up in a table (node, rule, upstream gradient)")
+    group.add_argument("--theme", metavar="NAME", help=f"slides: a Beamer theme, one of {', '.join(THEMES)} (its "
+                       "own footline is kept; default: derive's plain slides)")
+    group.add_argument("--aspect", metavar="RATIO", help=f"slides: {' or '.join(ASPECTS)} (default 16:9)")
+    group.add_argument("--paper", metavar="SIZE", help=f"article: {' or '.join(PAPERS)} (default a4)")
+    group.add_argument("--pdf", action="store_true", help="also compile -o PATH.tex to PATH.pdf with latexmk "
+                       "(both written atomically)")
+    group.add_argument("--figure", metavar="FORMAT", help="write only the computational graph, as svg, pdf or png "
+                       "(pdf and png need -o)")
+
+
 def _add_chattiness(parser: argparse.ArgumentParser, default: object) -> None:
     """-q/-v before or after the command (after it, SUPPRESS keeps the command from resetting the value)."""
     group = parser.add_mutually_exclusive_group()
@@ -168,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="the walk-through of a built-in scenario",
                                description="Render the walk-through of a built-in scenario.",
-                               epilog="examples:\n  derive show toast\n  derive show linear-model --lang ja -o lm.md",
+                               epilog="examples:\n  derive show toast\n  derive show linear-model --lang ja -o lm.md"
+                                      "\n\n" + LECTURE_EPILOG,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("scenario", metavar="SCENARIO", help="a name from 'derive list'")
     show.add_argument("--optimizer", choices=OPTIMIZERS, help="toast, linear-model: make the scenario's update "
@@ -176,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--step", metavar="KEY=VALUE,...", help="with --optimizer: steps=N and the optimiser's "
                       "hyper-parameters")
     _add_output_options(show)
+    _add_lecture_options(show)
 
     explain = commands.add_parser("explain", help="the walk-through of your own expression or program",
                                   description="Walk an expression or a program of assignments backwards.",
-                                  epilog=EXPLAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  epilog=EXPLAIN_EPILOG + "\n" + LECTURE_EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("source", metavar="EXPR_OR_PROGRAM", nargs="?",
                          help="the expression or program, '-' or '@PATH'")
     explain.add_argument("--network", metavar="FILE.toml", help="explain a layered network described in a TOML "
@@ -192,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "momentum (key momentum=0.9), adagrad (eps=1e-10, lr_decay=0, initial_accumulator_value=0), "
                          "rmsprop (alpha=0.99, eps=1e-8), adam (beta1=0.9, beta2=0.999, eps=1e-8); lr is required")
     _add_output_options(explain)
+    _add_lecture_options(explain)
 
     # --- exercise: worksheets with blanks and their answer keys (derive/present/exercise.py) ---
     exercise = commands.add_parser("exercise", help="a worksheet with numbered blanks, and its answer key",
@@ -454,14 +499,38 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
         from .present.render import render
         from .verify.pages import check_page
         check_page(render(document, "markdown", args.lang, user_templates=_templates(args)), "the walk-through")
-    if args.output is None:
+    from .present.lecture import tex_options
+    options = tex_options(body_only=args.body_only, steps=args.steps, theme=args.theme, aspect=args.aspect,
+                          paper=args.paper)
+    if args.figure is not None:
+        _publish_figure(document, args, options, inputs)
+    elif args.output is None:
         from .present.render import render
-        _emit(render(document, args.format, args.lang, user_templates=_templates(args)), None)
+        if args.pdf:
+            raise InputError(message("lecture.pdf_output"), "pdf")
+        _emit(render(document, args.format, args.lang, user_templates=_templates(args), options=options), None)
     else:
         from .documents import save
-        _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o"), args)
+        _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o", options=options,
+                    pdf=args.pdf), args)
     if args.verbose:
         print(f"derive: {_checked(document, args.lang)}", file=sys.stderr)
+
+
+def _publish_figure(document, args: argparse.Namespace, options, inputs: Sequence[str]) -> None:
+    """--figure: the graph alone, to -o (SVG also to stdout); the document's own options make no sense with it."""
+    from .present.standalone import check_figure_format, figure_bytes
+    kind = check_figure_format(args.figure)
+    others = [FLAGS[name] for name in options.given()] + (["--pdf"] if args.pdf else [])
+    if others:
+        raise InputError(message("lecture.figure_alone", option=others[0]), "figure")
+    if args.output is None:
+        if kind != "svg":
+            raise InputError(message("lecture.figure_binary", kind=kind.upper()), "figure")
+        _emit(figure_bytes(document, kind).decode("utf-8"), None)
+        return
+    from .documents import save_figure
+    _wrote([str(save_figure(document, args.output, kind, inputs, "-o"))], args)
 
 
 def _checked(document, lang: str) -> str:

@@ -273,8 +273,15 @@ def section_context(section: Section, lang: str, scope: str | None = None) -> di
         if block["kind"] == "table":
             block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
                 block["rows"])
-    return {"title": catalog(lang)[section.title_key], "blocks": blocks,
+    return {"title": catalog(lang)[section.title_key], "label": section_label(section.title_key), "blocks": blocks,
             "directives": section_directives(section, scope) if scope else []}
+
+
+def section_label(title_key: str) -> str:
+    """A name for a section's slides (Beamer's ``label=``) that stays when its wording or language changes: the
+    last word of its title's key other than ``heading`` (``scenario.toast.heading.chain``: ``chain``,
+    ``concept.rule_card.heading``: ``rule-card``)."""
+    return [part for part in title_key.split(".") if part != "heading"][-1].replace("_", "-")
 
 
 def _block(block, lang: str) -> dict[str, Any]:

@@ -30,13 +30,17 @@ SWEEPS = 12  # passes of each phase of the row placement; enough for the graphs 
 PULL = 3  # how much more an edge's labels are drawn to its target's row than to its source's
 
 
+TIKZ_DEFINITIONS = r"""\tikzset{onslide/.code args={<#1>#2}{\only<#1>{\pgfkeysalso{#2}}}}
+"""
+"""The styles `to_tikz` pictures use beyond TikZ's own (``onslide`` only with ``reveal``, in Beamer); a ``--body-only``
+fragment carries them, since they may also be set after ``\\begin{document}``."""
+
 TIKZ_PREAMBLE = r"""\usepackage{amsmath,amssymb}
 \usepackage{tikz}
 \usepackage{graphicx}
 \usetikzlibrary{arrows.meta}
-\tikzset{onslide/.code args={<#1>#2}{\only<#1>{\pgfkeysalso{#2}}}}
-"""
-"""What a document's preamble needs for `to_tikz` pictures (``onslide`` is used only with ``reveal``, in Beamer)."""
+""" + TIKZ_DEFINITIONS
+"""What a document's preamble needs for `to_tikz` pictures."""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class Kind:
     """How one kind of document becomes text: its template context in a format, its JSON data, its HTML page."""
 
     name: str  # a key of every Format's templates
-    context: Callable[[Any, str, "Format", str | None], dict[str, Any]]  # (document, lang, format, figure_href)
+    context: Callable[..., dict[str, Any]]  # (document, lang, format, figure_href, lecture.TexOptions)
     json_data: Callable[[Any, str], dict[str, Any]]  # (document, lang)
     page: Callable[[Any, str], tuple[str, dict[str, Any]]]  # (document, lang) → the HTML page's title and fields
     images: Callable[[Any, str], Any] = lambda document, lang: None  # (document, lang) → the pictures the HTML

@@ -22,9 +22,10 @@ from ..notation import SIGNIFICANT_DIGITS, latex, number_latex, number_text
 from ..walkthrough import Equation, Listing, Section, Table, Text
 from .context import section_context
 from .prose import Math, say
-from .figures import TIKZ_PREAMBLE
+from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE
 from .formats import FIGURE_SENTINEL, Format, Kind, tex_engine
 from .html import Picture
+from .lecture import PLAIN, TexOptions
 from .network_figure import diagram, drawable as diagram_drawable, to_svg, to_tikz
 from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
                   escape_prose, slide_pages)
@@ -519,7 +520,8 @@ def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str,
     engine = tex_engine(lang)
     beamer = {}
     if fmt == "beamer":
-        beamer = {"slide_em": SLIDE_EM, "chunks": chunks,
+        beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "tikz_definitions": TIKZ_DEFINITIONS.rstrip("\n"),
+                  "label_prefix": "network-", "slide_em": SLIDE_EM, "chunks": chunks,
                   "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
         "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
@@ -545,7 +547,8 @@ def diagram_context(result: NetworkResult, lang: str, fmt: Format, figure_href: 
             "diagram_caption": say(lang, "network.text.diagram", **dict(_symbols()))}
 
 
-def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None,
+             options: TexOptions = PLAIN) -> dict[str, Any]:
     context = network_context(result, lang)
     context.update(diagram_context(result, lang, fmt, figure_href))
     if fmt.tex:

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import DeriveError
+from ..errors import DeriveError, InputError, message
 from ..files import write_atomic
 from .formats import TEX_ENGINES
 
 MAX_RUNS = 3
+DEBIAN_PACKAGES = {"latexmk": "latexmk", "pdflatex": "texlive-latex-base", "lualatex": "texlive-luatex",
+                   "pdftoppm": "poppler-utils"}
+"""The Debian/Ubuntu package of each tool ``--pdf`` and ``--figure`` run (named when the tool is missing)."""
+_LATEXMK_ENGINE = {"pdflatex": "-pdf", "lualatex": "-pdflua"}
 TIMEOUT = 300  # seconds for one run of the engine
 _FIRST_LINE = re.compile(r"^%\s*!\s*TEX\s+(?:TS-)?program\s*=\s*(\S+)\s*$", re.IGNORECASE)
 _RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|Rerun LaTeX|run LaTeX again", re.IGNORECASE)
@@ -159,3 +163,40 @@ def first_error(log: str) -> str:
         if line.startswith("!") or re.match(r"^[^:\s]+\.tex:\d+: ", line):
             return " ".join(part.strip() for part in lines[i:i + 2] if part.strip())[:500]
     return (lines[-1] if lines else "no log").strip()[:500]
+
+
+def require_tool(tool: str) -> str:
+    """The path of ``tool``; an input error (exit 2) naming its Debian package when it is not installed."""
+    path = shutil.which(tool)
+    if path is None:
+        raise InputError(message("lecture.tool_missing", tool=tool,
+                                 install=f"apt-get install {DEBIAN_PACKAGES[tool]}"))
+    return path
+
+
+def latexmk_pdf(text: str, beside: Mapping[str, bytes] | None = None, name: str = "document") -> bytes:
+    """The PDF of a whole document, compiled by latexmk with the engine its first line names (as often as latexmk
+    sees fit), in a temporary folder holding ``beside`` (file name → bytes: plots). Dates are fixed and the trailer
+    ``/ID`` pinned as in `compile_tex`, so the same text gives the same bytes. ``name`` is the document's in
+    messages."""
+    engine = engine_for(text)
+    latexmk = require_tool("latexmk")
+    require_tool(engine)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
+    with tempfile.TemporaryDirectory(prefix="derive-latexmk-") as tmp:
+        work = Path(tmp)
+        (work / "document.tex").write_text(text, encoding="utf-8")
+        for file, data in (beside or {}).items():
+            (work / file).write_bytes(data)
+        command = [latexmk, _LATEXMK_ENGINE[engine], "-interaction=nonstopmode", "-halt-on-error",
+                   "-file-line-error", "-quiet", f"-usepretex={_PIN_ID[engine]}", "document.tex"]
+        try:
+            result = subprocess.run(command, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                    timeout=MAX_RUNS * TIMEOUT, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise CompileError(f"latexmk did not finish {name} within {MAX_RUNS * TIMEOUT} s") from error
+        log_file, pdf = work / "document.log", work / "document.pdf"
+        log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
+        if result.returncode != 0 or not pdf.exists():
+            raise CompileError(f"{engine} failed on {name}: {first_error(log)}", log)
+        return pdf.read_bytes()

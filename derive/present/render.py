@@ -13,6 +13,7 @@ from typing import Any
 
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .formats import FORMATS, KIND_MODULES, LANGUAGES, Kind, by_name, check_choice
+from .lecture import PLAIN, TexOptions, check_applies, template_fields
 from .templating import fill, templates_root, tidy
 
 __all__ = ["render", "attachments", "kind_of", "drawable", "templates_root", "FORMATS", "LANGUAGES",
@@ -32,10 +33,12 @@ def kind_of(document: Any) -> Kind:
 
 
 def render(document: Any, fmt: str = "markdown", lang: str = "en", *, user_templates: str | None = None,
-           figure_href: str | None = None) -> str:
-    """The document as text. ``figure_href`` names an SVG file beside a Markdown file (none: no figure)."""
+           figure_href: str | None = None, options: TexOptions = PLAIN) -> str:
+    """The document as text. ``figure_href`` names an SVG file beside a Markdown file (none: no figure);
+    ``options`` are a lecturer's settings of a TeX document (`derive.present.lecture`)."""
     kind = kind_of(document)
     chosen = check_choice(kind.name, fmt, lang)
+    check_applies(options, fmt, chosen.tex, kind.name)
     if chosen.data:
         return json.dumps(kind.json_data(document, lang), ensure_ascii=False, indent=2) + "\n"
     if chosen.page_of is not None:
@@ -43,7 +46,9 @@ def render(document: Any, fmt: str = "markdown", lang: str = "en", *, user_templ
         title, fields = kind.page(document, lang)
         body = markdown_to_html(text, kind.images(document, lang))
         return page(chosen.templates[kind.name], body, lang, title, user_templates, **fields)
-    context = kind.context(document, lang, chosen, figure_href)
+    context = kind.context(document, lang, chosen, figure_href, options)
+    if chosen.tex:
+        context.update(template_fields(options, context.get("preamble", ""), context.get("engine", "")))
     return tidy(fill(chosen.templates[kind.name], context, user_templates, chosen.tex))
 
 

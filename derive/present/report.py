@@ -12,6 +12,7 @@ from ..locales import catalog
 from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
 from .formats import Format, Kind, formats_for
+from .lecture import PLAIN, TexOptions
 from .tex import document_head, escape_code, escape_prose
 from . import mathtext
 
@@ -285,7 +286,8 @@ def _code_span(text: str) -> str:
     return fence + pad + text + pad + fence
 
 
-def _context(report: Report, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+def _context(report: Report, lang: str, fmt: Format, figure_href: str | None,
+             options: TexOptions = PLAIN) -> dict[str, Any]:
     return report_context(report, lang, fmt.name)
 
 

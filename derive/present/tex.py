@@ -18,8 +18,9 @@ from ..notation import chain_latex, latex, name_latex
 from ..locales import catalog
 from .context import figure_note
 from .figure_fit import LEAST_SCALE, fit_scale, natural_size, neighbourhood, overview_tikz, wrap_starts
-from .figures import TIKZ_PREAMBLE, layout, to_tikz
+from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE, layout, to_tikz
 from .formats import tex_engine
+from .lecture import PLAIN, TexOptions, check_step_numbers
 
 if TYPE_CHECKING:
     from ..backward import Derivation
@@ -504,8 +505,8 @@ def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
     }
 
 
-def overlay_plan(derivation: "Derivation", note: str | None = None,
-                 shown: frozenset[str] | None = None) -> list[dict[str, Any]]:
+def overlay_plan(derivation: "Derivation", note: str | None = None, shown: frozenset[str] | None = None,
+                 chosen: frozenset[int] | None = None) -> list[dict[str, Any]]:
     """The Beamer slides of the backward walk, in order, grouped into frames.
 
     Each frame is ``{"slides": [...], "start": bool}``; the first frame opens with the start slide (overlay 1, only
@@ -515,6 +516,8 @@ def overlay_plan(derivation: "Derivation", note: str | None = None,
     "parts", "figure", "known"}``: ``figure`` is the graph with the step's node highlighted and, in red, the
     gradient of every node in ``known``: those known once the step is done (a gradient is known when every node
     that reads the value has been processed, so a value that fans out turns red when its sum is complete).
+    ``chosen`` (0-based indices into context["steps"]; None: all) are the steps given slides; the others are
+    summarised elsewhere, and the gradients they find are known on the later slides all the same.
     """
     out = derivation.output
     readers = derivation.graph.consumers()
@@ -524,11 +527,15 @@ def overlay_plan(derivation: "Derivation", note: str | None = None,
     overlay = 1
     steps = [s for s in derivation.steps if shown is None or s.node in shown]  # as context["steps"] lists them
     before = {out}
+    given = 0  # steps given slides so far
     for k, step in enumerate(steps):
-        if k and k % STEPS_PER_FRAME == 0:
+        processed.add(step.node)
+        if chosen is not None and k not in chosen:
+            continue
+        if given and given % STEPS_PER_FRAME == 0:
             frames.append({"start": False, "slides": []})
             overlay = 0
-        processed.add(step.node)
+        given += 1
         known = {out} | {name for name, rs in readers.items() if rs and all(r in processed for r in rs)}
         fresh = frozenset(known - before)
         before = known
@@ -597,15 +604,36 @@ def document_head(lang: str, fmt: str) -> dict[str, str]:
             "article_class": article_class(lang)}
 
 
-def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
-    """Extra context for the ``latex`` and ``beamer`` templates (see the module's docstring)."""
+def omitted_runs(count: int, chosen: frozenset[int] | None) -> dict[int, list[int]]:
+    """The steps not in ``chosen`` (0-based, of ``count``) in runs of consecutive ones, by the index of each run's
+    first step: where the article puts the table that sums them up."""
+    runs: dict[int, list[int]] = {}
+    first = None
+    for k in range(count):
+        if chosen is None or k in chosen:
+            first = None
+            continue
+        if first is None:
+            first = k
+        runs.setdefault(first, []).append(k)
+    return runs
+
+
+def tex_context(walk: "Walkthrough", lang: str, fmt: str, options: TexOptions = PLAIN) -> dict[str, Any]:
+    """Extra context for the ``latex`` and ``beamer`` templates (see the module's docstring); ``options.steps``
+    chooses the backward steps shown in full (``chosen_steps``, 0-based), the others are summed up in tables
+    (``omitted_runs``: each run of consecutive ones by its first index)."""
     d = walk.derivation
+    shown = walk.fold.shown if walk.fold is not None else None
+    count = sum(1 for step in d.steps if shown is None or step.node in shown)
+    chosen = check_step_numbers(options, count)
     t = catalog(lang)
     note = figure_note(d, lang)
     note = None if note is None else r"\emph{" + escape_prose(note) + "}"
     context: dict[str, Any] = {
         **document_head(lang, fmt),
         "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
+        "tikz_definitions": TIKZ_DEFINITIONS.rstrip("\n"),
         "esc": escape_prose,
         "code": escape_code,
         "rows": align_rows,
@@ -620,9 +648,13 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str) -> dict[str, Any]:
         "narrow_definitions": all(math_width(x) <= 11 for x in _definitions(d)),
         "source_lines": [line.strip() for line in re.split(r"[;\n]", walk.source) if line.strip()],
         "tex_title": escape_prose(t.get(f"scenario.{walk.name}.title", t["title.explain"])),
+        "label_prefix": walk.name + "-",  # frames' labels differ between decks \input into one document
+        "chosen_steps": chosen,
+        "omitted_runs": omitted_runs(count, chosen),
+        "omitted_steps": [k for k in range(count) if chosen is not None and k not in chosen],
     }
     if fmt == "beamer":
-        context["backward_frames"] = overlay_plan(d, note, walk.fold.shown if walk.fold is not None else None)
+        context["backward_frames"] = overlay_plan(d, note, shown, chosen)
         context["rows_per_table_frame"] = ROWS_PER_TABLE_FRAME
         context["gradients_per_frame"] = GRADIENTS_PER_FRAME
         context["changes_per_frame"] = CHANGES_PER_FRAME

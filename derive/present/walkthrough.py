@@ -10,6 +10,7 @@ from ..walkthrough import Walkthrough
 from .context import build_context
 from .figure_limit import drawable
 from .formats import FIGURE_SENTINEL, Format, Kind, by_name
+from .lecture import PLAIN, TexOptions
 from .jsonout import to_json_data
 
 tex_context = by_name("derive.present.tex", "tex_context")
@@ -21,12 +22,13 @@ REPR_SOURCE_CHARS = 40
 REPR_GRADIENTS = 6
 
 
-def walkthrough_context(walk: Walkthrough, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+def walkthrough_context(walk: Walkthrough, lang: str, fmt: Format, figure_href: str | None,
+                        options: TexOptions = PLAIN) -> dict[str, Any]:
     context = build_context(walk, lang)
     if context["figure_note"] is None:
         context["figure"] = figure_href
     if fmt.tex:
-        context.update(tex_context(walk, lang, fmt.name))
+        context.update(tex_context(walk, lang, fmt.name, options))
     # "The graph below …" only where a graph follows: TeX draws it whenever it is small enough, other formats only
     # when a figure file is written beside them (not on stdout).
     graph_follows = context["figure_note"] is None and (fmt.tex or context["figure"] is not None)
