@@ -30,7 +30,7 @@ from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
 from .sympy_input import is_sympy, sympy_to_text
 from .verify.check import Report
-from .walkthrough import Walkthrough, check_step_budget, make, rerun
+from .walkthrough import MAX_REREAD_NODES, Walkthrough, check_step_budget, make, rerun
 
 
 @dataclass(frozen=True, repr=False)
@@ -221,7 +221,7 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
         check_step_budget(graph, steps)  # before the first walk: a large graph costs seconds even without steps
     derivation = derive(graph, point, tuple(map(str, wrt_names)) if wrt_names else None)
     return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps,
-                       optimizer=settings), lang)
+                       optimizer=settings, reread=len(graph.nodes) <= MAX_REREAD_NODES), lang)
 
 
 def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:

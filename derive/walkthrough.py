@@ -227,6 +227,12 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
     return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread and optimizer is None)
 
 
+MAX_REREAD_NODES = 60
+"""The largest graph whose walk-through page the truth loop reads back (`derive.verify.pages`): re-reading grows
+faster than the walk (a 100-node chain takes 5 s, a 200-node one 34 s); larger pages are checked through the
+derivation only."""
+
+
 SHOW_SCENARIOS = ("toast", "linear-model")
 """Scenarios whose update `derive show --optimizer` may replace (one plain gradient-descent update, no prose
 that depends on the update rule)."""

@@ -536,7 +536,7 @@ def test_cli_verify(fmt, capsys, tmp_path, validator):
     if fmt == "json":
         validator.validate(json.loads(out))
     assert main(["verify", str(CORRECTED), "--format", fmt, "--lang", "ja", "-o", str(tmp_path / "r")]) == 0
-    assert capsys.readouterr().err == f"derive: wrote {tmp_path / 'r'}\n"
+    assert capsys.readouterr().err == f"derive: {tmp_path / 'r'} を書き出しました\n"  # in the language asked for
     bad = tmp_path / "bad.md"
     bad.write_bytes(b"\xff\xfe$$E$$")
     assert main(["verify", str(bad), "--format", fmt, "-o", str(tmp_path / "never")]) == 2

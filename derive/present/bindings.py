@@ -37,7 +37,7 @@ def walk_directives(d: Derivation) -> list[str]:
     """The page's number rule and the ``walk`` scope: every node's definition and every leaf's value."""
     definitions = [(name_latex(n.name), formula_latex(d.definitions[n.name])) for n in d.graph.nodes
                    if n.op != "leaf"]
-    return [NUMBERS, f"scope {WALK}", given(definitions + leaf_values(d))]
+    return [NUMBERS, f"output {name_latex(d.output)}", f"scope {WALK}", given(definitions + leaf_values(d))]
 
 
 def section_directives(section: Section, index: str) -> list[str]:

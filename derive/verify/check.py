@@ -246,6 +246,7 @@ class Document:
     function_definitions: tuple = ()
     abstract: dict = field(default_factory=dict)
     strict_numbers: bool = False
+    output: VName | None = None  # the `output` directive: its partials are gradients, other partials local
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -618,6 +619,18 @@ def rounding(node: Node) -> float:
     return 0.5 * 10.0 ** -max(decimals) if decimals else 0.0
 
 
+MAX_EXACT_EXPONENT = 1000
+"""A power with a larger exponent is evaluated to 40 digits, not exactly (1.000001^(10^6) has millions of digits)."""
+
+
+def at_point(expr: sympy.Expr, point: dict) -> sympy.Expr:
+    """``expr`` at ``point``: exact, unless a power's exponent there is beyond `MAX_EXACT_EXPONENT`."""
+    with sympy.evaluate(False):
+        held = expr.xreplace(point)
+    large = any(p.exp.is_number and abs(p.exp.evalf(15)) > MAX_EXACT_EXPONENT for p in held.atoms(sympy.Pow))
+    return held.evalf(40) if large else held.doit()
+
+
 def leaves(*exprs: sympy.Expr) -> list[VName]:
     found = set()
     for expr in exprs:
@@ -636,7 +649,7 @@ class ClaimChecker:
         self.values = visible_values(document, self.line)
         self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
                            functions=document.functions, abstract=document.abstract,
-                           first_layer=document.first_layer)
+                           first_layer=document.first_layer, output=document.output)
         self.shown = [latex(display(m)) for m in self.members]
 
     # which derivative is claimed
@@ -816,7 +829,7 @@ class ClaimChecker:
         value = sympy.Integer(1)
         for term in terms:
             try:
-                value *= self.model.full(self.model.conc(term, binds)).xreplace(point)
+                value *= at_point(self.model.full(self.model.conc(term, binds)), point)
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
         if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
@@ -925,8 +938,8 @@ class ClaimChecker:
         point = {s: self.values[s] for s in leaves(deep_a, deep_b)}
         if not point and _cheap_zero(deep_a - deep_b):
             return True, "symbolic"
-        exact_a = deep_a.xreplace({s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()})
-        exact_b = deep_b.xreplace({s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()})
+        rational = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()}
+        exact_a, exact_b = at_point(deep_a, rational), at_point(deep_b, rational)
         va, vb = evaluate(exact_a, {}), evaluate(exact_b, {})
         if va is None or vb is None:
             raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
@@ -1518,6 +1531,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
         check_text(text)
         directives = read_directives(text)
         chunks = find_maths(text)
+        output = _output_name(directives.output) if directives.output is not None else None
     except DocumentProblem as exc:
         return Report(error=ReportError(exc.line, exc.message))
     grouped: list[list[Chunk]] = [[] for _ in directives.scopes]
@@ -1539,6 +1553,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
         except RecursionError:
             return Report(error=ReportError.of(None, message("verify.too_deep")))
         document.strict_numbers = directives.strict_numbers
+        document.output = output
         found, unread = _check_claims(document, time_limit_seconds, deadline)
         claims += found
         skipped += list(document.skipped) + unread
@@ -1549,6 +1564,16 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     claims.sort(key=lambda c: c.line)
     return Report(tuple(claims), tuple(skipped), tuple(sorted(definitions, key=lambda d: d.line)),
                   readings=tuple(readings))
+
+
+def _output_name(text: str) -> VName:
+    try:
+        node = parse_member(text)
+    except SyntaxProblem:
+        node = None
+    if not isinstance(node, Sym):
+        raise DocumentProblem(None, f"the `output` directive names one symbol, not «{text}»")
+    return Model([], {}, DEFAULT_LAYERS).name(node, {})
 
 
 def _check_claims(document: Document, time_limit_seconds: float | None,

@@ -13,6 +13,9 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
   dropped. A number then holds only if it is exactly what the rule prints; and a member written with numbers
   right after one written with symbols (a substitution) must match it term by term: the k-th number is the value
   of the k-th term. Without it, a number holds to the digits shown.
+- ``output E``: ``\\frac{\\partial E}{\\partial v}`` is the gradient of the output E (along every path), and any other
+  ``\\frac{\\partial N}{\\partial V}`` whose N is defined by an expression that reads V is N's *local* gradient, its
+  other inputs held fixed (a walk-through's ∂u/∂x for u = a·x, even where a depends on x too).
 - ``layers-from=1`` or ``layers-from=2``: where the weight layers are numbered from (see `derive.verify`).
 """
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Scope:
 class Directives:
     scopes: tuple[Scope, ...]
     strict_numbers: bool = False
+    output: str | None = None  # LaTeX of the page's output (the `output` directive)
 
     def scope_at(self, line: int) -> int:
         """The index of the scope a line belongs to."""
@@ -55,6 +59,7 @@ def read_directives(text: str) -> Directives:
     lines = Lines(text)
     scopes: list[Scope] = [Scope("", 1)]
     strict = False
+    output = None
     for match in _DIRECTIVE.finditer(text):
         body = " ".join((match.group("md") if match.group("md") is not None else match.group("tex")).split())
         offset = match.start("md") if match.group("md") is not None else match.start("tex")
@@ -83,10 +88,12 @@ def read_directives(text: str) -> Directives:
                                tuple(e for e in last.given if _left(e) not in replaced) + tuple(found))
         elif body == "numbers strict":
             strict = True
+        elif body.startswith("output "):
+            output = body[len("output "):].strip()
         elif not _LAYERS.match(body):
             raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
-                                        "`given …`, `numbers strict` and `layers-from=N`")
-    return Directives(tuple(scopes), strict)
+                                        "`given …`, `numbers strict`, `output NAME` and `layers-from=N`")
+    return Directives(tuple(scopes), strict, output)
 
 
 def _left(equation: Equation) -> str:

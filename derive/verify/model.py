@@ -395,7 +395,11 @@ class Model:
 
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
                  sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
-                 scalars: frozenset = frozenset(), functions: dict | None = None, abstract: dict | None = None):
+                 scalars: frozenset = frozenset(), functions: dict | None = None, abstract: dict | None = None,
+                 output: VName | None = None):
+        self.output = output
+        """With an ``output`` directive (derive's own pages): ∂output/∂v is the gradient along every path, and any
+        other ∂N/∂V whose N's definition reads V directly is N's local gradient, its other inputs held fixed."""
         self.functions = functions or {}
         self.abstract = {name: sympy.Function(latex(name))(*args) for name, args in (abstract or {}).items()}
         """Quantities the document differentiates but never defines (C_0 in C = C_0 + λ/(2n) w², ∂C_0/∂w): an
@@ -809,7 +813,11 @@ class Model:
                 if self.rhs_of(num) is None:
                     raise ModelProblem(f"${latex(num)}$ has no definition in the document, so its "
                                        "derivative cannot be computed")
-                value = self._reverse(num, den)
+                rhs = self.rhs_of(num)
+                if self.output is not None and num != self.output and den in rhs.free_symbols:
+                    value = self.full(sympy.diff(rhs, den))  # a local gradient: the other inputs held fixed
+                else:
+                    value = self._reverse(num, den)
                 if value is None:  # definitions that use derivatives themselves: unroll and differentiate
                     value = sympy.diff(self.full_symbol(num, den), den)
                     if self.rhs_of(den) is not None:

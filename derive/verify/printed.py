@@ -25,9 +25,10 @@ def printed_number(node: Node) -> Fraction | None:
         return node.value
     if isinstance(node, Pow) and _is_num(node.base, 10) and _integer(node.exp) is not None:
         return Fraction(10) ** _integer(node.exp)
-    if isinstance(node, Mul) and len(node.factors) == 2 and isinstance(node.factors[0], Num) \
+    if isinstance(node, Mul) and len(node.factors) == 2 and isinstance(node.factors[0], (Num, Neg)) \
             and isinstance(node.factors[1], Pow) and printed_number(node.factors[1]) is not None:
-        return node.factors[0].value * printed_number(node.factors[1])
+        first = printed_number(node.factors[0])
+        return None if first is None else first * printed_number(node.factors[1])
     return None
 
 
@@ -51,7 +52,7 @@ def align(symbolic: Node, numeric: Node) -> list[tuple[tuple[Node, ...], Node]] 
             pairs += found
         return pairs
     if isinstance(symbolic, Mul) and isinstance(numeric, Mul) and symbolic.hadamard == numeric.hadamard:
-        return _align_factors(symbolic.factors, numeric.factors)
+        return _align_factors(symbolic.factors, _scientific(numeric.factors))
     if isinstance(symbolic, Neg) and isinstance(numeric, Neg):
         return align(symbolic.arg, numeric.arg)
     if isinstance(symbolic, Div) and isinstance(numeric, Div):
@@ -96,6 +97,18 @@ def _sign_inside(node: Node) -> Node:
         first, *rest = node.arg.factors
         return Mul((Neg(first), *rest), node.arg.hadamard)
     return node
+
+
+def _scientific(factors: tuple[Node, ...]) -> tuple[Node, ...]:
+    """A product's factors with each ``1.5 \\times 10^{-5}`` (a number times a power of ten) as one number."""
+    out: list[Node] = []
+    for factor in factors:
+        if out and isinstance(out[-1], (Num, Neg)) and printed_number(out[-1]) is not None \
+                and isinstance(factor, Pow) and printed_number(factor) is not None:
+            out.append(Mul((out.pop(), factor)))
+            continue
+        out.append(factor)
+    return tuple(out)
 
 
 def _both(first, second):
