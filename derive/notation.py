@@ -522,6 +522,9 @@ def exact_latex(value: sympy.Expr) -> str:
         return format(decimal.Decimal(str(value.evalf(20))), "f")
     if value.is_Rational and number_digits(value).exact:
         return number_latex(value)
+    if value.is_Rational and max(len(str(abs(value.p))), len(str(value.q))) > 25:  # beyond what a reader reads
+        mantissa, exponent = format(decimal.Decimal(str(value.evalf(20))), "e").split("e")
+        return mantissa if int(exponent) == 0 else mantissa + r" \times 10^{" + str(int(exponent)) + "}"
     if value.is_Rational:
         fraction = r"\frac{" + str(abs(value.p)) + "}{" + str(value.q) + "}"
         return "-" + fraction if value < 0 else fraction

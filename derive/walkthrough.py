@@ -224,13 +224,19 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
         updates = gradient_descent(derivation, learning_rate, steps) if learning_rate is not None else ()
     if fold is not None and not fold.shown <= {n.name for n in derivation.graph.nodes}:
         raise ValueError(f"{name}: the fold names nodes the graph does not have")
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread and optimizer is None)
+    # the loop reads pages whose graph the symbolic oracle checked (no tree too large to write out) away from kinks
+    reread = (reread and optimizer is None and report.oracle == "symbolic" and not report.notes
+              and len(updates) < MAX_REREAD_WALKS)
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread)
 
 
 MAX_REREAD_NODES = 60
 """The largest graph whose walk-through page the truth loop reads back (`derive.verify.pages`): re-reading grows
 faster than the walk (a 100-node chain takes 5 s, a 200-node one 34 s); larger pages are checked through the
 derivation only."""
+MAX_REREAD_WALKS = 10
+"""The most walks (the first and one per descent step) a page may print and still be read back: each step is a
+scope of its own to re-read (300 steps would take minutes)."""
 
 
 SHOW_SCENARIOS = ("toast", "linear-model")

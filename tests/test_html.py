@@ -935,7 +935,7 @@ def expected_states(walk) -> list[tuple[str | None, set[str]]]:
     for step in d.steps:
         done.add(step.node)
         if shown is None or step.node in shown:
-            complete = {name for name, g in d.gradients.items() if g.parts and all(r in done for r, _ in g.parts)}
+            complete = {name for name, g in d.gradients.items() if g.parts and all(p.reader in done for p in g.parts)}
             states.append((step.node, {d.output} | complete))
     return states
 
@@ -954,7 +954,7 @@ def expected_label(walk, owner: str, to: str | None) -> str:
     gradient = d.gradients[owner]
     if to is None or len(gradient.parts) == 1:
         return label_text(gradient.value)
-    return label_text(dict(gradient.parts)[to])
+    return label_text({p.reader: p.value for p in gradient.parts}[to])
 
 
 def step_run(stepthrough, scenario: str, lang: str, width: int) -> dict:

@@ -810,7 +810,11 @@ class ClaimChecker:
             value = self._exact_product(terms, binds)
             if value is None:
                 return None
-            if as_printed(value) != printed_number(number):
+            try:
+                shown_value = as_printed(value)
+            except (TypeError, ValueError, ZeroDivisionError):  # no finite real value here: the other rules decide
+                return None
+            if shown_value != printed_number(number):
                 shown = {s: float(v) for s, v in self.values.items() if s in self._leaves_of(terms, binds)}
                 counterexample = Counterexample(_point_items(shown, binds), float(value), float(printed_number(number)))
                 if len(pairs) == 1:
