@@ -1002,9 +1002,11 @@ def test_stepthrough_follows_the_derivation(pages, stepthrough, scenario, lang, 
         assert state["status"].endswith(step["rule_name"]), (where, state["status"])
         assert state["panel"] == [step["definition"]] + [term["product"] for term in step["terms"]], where
     last = str(len(steps))
+    two = min(2, len(steps))  # "next" twice stops at the last step (softmax's folded page prints one)
     moves = {name: state["state"] for name, state in run["moves"].items()}
     assert moves == {"right at the end": last, "Home": "0", "left at the start": "0", "End": last,
-                     "click reset": "0", "click next": "2", "click previous": "1", "right after a click": "2"}
+                     "click reset": "0", "click next": str(two), "click previous": str(two - 1),
+                     "right after a click": str(min(two, len(steps)))}
     assert run["states"][0]["disabled"] == ["reset", "previous"] and run["states"][-1]["disabled"] == ["next"]
 
 
@@ -1030,7 +1032,8 @@ def test_stepthrough_screenshots(pages, stepthrough, scenario, lang, width):
     import numpy as np
 
     page_of(pages, scenario, lang)
-    shots = {name: decode_png(png) for name, png in step_run(stepthrough, scenario, lang, width)["shots"].items()}
+    run = step_run(stepthrough, scenario, lang, width)
+    shots = {name: decode_png(png) for name, png in run["shots"].items()}
     for name, image in shots.items():
         assert image.shape[1] <= width and image.shape[0] > 100, name
         rgb = image[:, :, :3].astype(int)
@@ -1038,7 +1041,8 @@ def test_stepthrough_screenshots(pages, stepthrough, scenario, lang, width):
         yellow = (np.abs(rgb - np.array(HIGHLIGHT)).sum(axis=2) < 24).sum()
         assert yellow > 40, f"{name}: no highlight drawn"
     assert shots["start"].shape != shots["step1"].shape or (shots["start"] != shots["step1"]).any()
-    assert shots["step1"].shape != shots["last"].shape or (shots["step1"] != shots["last"]).any()
+    if len(run["states"]) > 2:  # a page printing one backward step has its first step as its last
+        assert shots["step1"].shape != shots["last"].shape or (shots["step1"] != shots["last"]).any()
 
 
 @pytest.mark.parametrize("scenario,lang", KEYS, ids=IDS)
