@@ -22,7 +22,7 @@ from .present.render import attachments, render
 from .present.texfigures import ENGINE, externalized, figure_document
 from .scenarios import SCENARIOS, build
 from .verify import example_documents, verify_text
-from .verify.pages import check_page
+from .verify.pages import PageDoesNotHold, check_page
 
 FIGURE = "graph.svg"
 DIAGRAM = "network.svg"  # a network's diagram beside its Markdown
@@ -68,8 +68,12 @@ def scenario_documents() -> list[Document]:
         def run() -> tuple[str, dict[str, bytes]]:
             walk = cache.get(name) or cache.setdefault(name, build(name))
             text = render(walk, fmt, lang or "en", figure_href=FIGURE)
-            if fmt == "markdown" and walk.reread:  # the HTML page is made from this same Markdown
-                check_page(text, relative_path(name, fmt, lang))
+            if fmt in ("markdown", "html") and walk.reread:  # the HTML page is made from the same Markdown
+                key = ("checked", name, lang)
+                if key not in cache:
+                    page = text if fmt == "markdown" else render(walk, "markdown", lang or "en", figure_href=FIGURE)
+                    check_page(page, relative_path(name, "markdown", lang))
+                    cache[key] = True
             return text, attachments(walk, fmt, FIGURE)
         return run
 
@@ -182,6 +186,7 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
     index: list[tuple[str, str, str | None, str]] = []
     pdfs = _PdfQueue(out, old, new, unchanged, bar) if pdf else None
     stale: dict[str, list[str]] = {}
+    failed: list[PageDoesNotHold] = []
     for doc in docs:
         if not old.fresh_document(out, doc.path, new.inputs):
             stale.setdefault(doc.group, []).append(doc.path)
@@ -195,7 +200,12 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
                 unchanged.update(dict.fromkeys(out / name for name in (doc.path, *entry["beside"])))
                 bar.step(doc.path, "unchanged")
             else:
-                text, beside = workers.result(doc) if workers is not None else doc.render()
+                try:
+                    text, beside = workers.result(doc) if workers is not None else doc.render()
+                except PageDoesNotHold as exc:  # the truth loop: this page is not written, the others are
+                    failed.append(exc)
+                    bar.step(doc.path, "not written: a printed relation does not hold")
+                    continue
                 folder = Path(doc.path).parent
                 data = {**{(folder / name).as_posix(): content for name, content in beside.items()},
                         doc.path: text.encode("utf-8")}  # the files beside first: the document refers to them
@@ -234,6 +244,8 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
                            tuple(p for p in unchanged if p in compiled))
     for line in summary.lines():
         bar.say(line)
+    if failed:  # every other document is written; the first page that does not hold is named (exit 3)
+        raise failed[0]
     return summary
 
 

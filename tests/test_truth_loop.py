@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import scenario_page, scenario_walk
+from conftest import ROOT, scenario_page, scenario_walk
 from derive.cli import main
 from derive.present.render import render
 from derive.scenarios import SCENARIOS
@@ -189,6 +189,11 @@ def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path):
         gallery.build_gallery(out, pdf=False, jobs=1)
     assert str(caught.value).startswith("toast/en.md, line ")
     assert (out / "toast" / "en.md").read_text(encoding="utf-8") == "previous\n"
+    # nor is its HTML page, made from the same Markdown; every other document is written
+    assert not (out / "toast" / "en.html").exists() and not (out / "toast" / "ja.md").exists()
+    committed = ROOT / "output" / "linear-model" / "en.md"
+    assert (out / "linear-model" / "en.md").read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
+    assert (out / "toast" / "en.tex").exists() and (out / "index.html").exists()
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
