@@ -516,19 +516,27 @@ def number_latex(value: "sympy.Basic | int | float | Fraction") -> str:
 
 def exact_latex(value: sympy.Expr) -> str:
     """A value as an exact binding for `derive verify`: a terminating decimal as derive prints it, any other
-    rational as a fraction, a float to 20 significant digits, anything else in the notation (√2, e^{-1}); never
-    rounded."""
-    if value.is_Float:  # a value computed in floating point: 20 significant digits, far beyond the 6 printed
-        return format(decimal.Decimal(str(value.evalf(20))), "f")
+    rational as a fraction, a float (or a fraction too long to read) to 20 significant digits, anything else in the
+    notation (√2, e^{-1}); never rounded to what a page prints."""
     if value.is_Rational and number_digits(value).exact:
         return number_latex(value)
-    if value.is_Rational and max(len(str(abs(value.p))), len(str(value.q))) > 25:  # beyond what a reader reads
-        mantissa, exponent = format(decimal.Decimal(str(value.evalf(20))), "e").split("e")
-        return mantissa if int(exponent) == 0 else mantissa + r" \times 10^{" + str(int(exponent)) + "}"
+    if value.is_Float or value.is_Rational and max(len(str(abs(value.p))), len(str(value.q))) > 25:
+        return _twenty_digits(value)
     if value.is_Rational:
         fraction = r"\frac{" + str(abs(value.p)) + "}{" + str(value.q) + "}"
         return "-" + fraction if value < 0 else fraction
     return latex(value)
+
+
+def _twenty_digits(value: sympy.Expr) -> str:
+    """20 significant digits: positional from 10⁻⁴ to 10¹⁰, else with a power of ten (a reader of a binding does
+    not count 300 zeros)."""
+    number = decimal.Decimal(str(value.evalf(20)))
+    exponent = number.adjusted()
+    if MIN_POSITIONAL_EXPONENT <= exponent <= 10:
+        return format(number, "f")
+    mantissa = format(number.scaleb(-exponent), "f")
+    return mantissa + r" \times 10^{" + str(exponent) + "}"
 
 
 def text_latex(text: str) -> str:

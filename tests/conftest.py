@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from functools import lru_cache
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+DIRECTIVE_COMMENT = re.compile(r"<!--.*?-->", re.S)
+"""An HTML comment: on derive's pages the directives for `derive verify`, markup that no reader sees."""
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -17,11 +17,11 @@ import pytest
 from derive.present.context import catalog
 from derive.present.render import render, templates_root
 from derive.scenarios import SCENARIOS, build
+from conftest import DIRECTIVE_COMMENT
 
 FILL = "\u25ca"  # what a placeholder becomes before prose is inspected: breaks any run of words
 
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$", re.S)
-COMMENT = re.compile(r"<!--.*?-->", re.S)  # the directives for derive verify: not read by people
 FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
 BACKTICKS = re.compile(r"`[^`\n]*`")
 GLOSS = re.compile(r"（[a-z]+(?: [a-z]+)*）")  # a textbook term's English in full-width parentheses: 誤差逆伝播法（backpropagation）
@@ -53,7 +53,7 @@ def filled(text: str) -> str:
 
 def prose(text: str) -> str:
     """Text with code blocks, maths, backticks and code-ish tokens replaced by FILL (which breaks word runs)."""
-    for pattern in (COMMENT, FENCE, MATH, BACKTICKS, GLOSS, CODEISH):
+    for pattern in (DIRECTIVE_COMMENT, FENCE, MATH, BACKTICKS, GLOSS, CODEISH):
         text = pattern.sub(f" {FILL} ", text)
     return text
 

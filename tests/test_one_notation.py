@@ -14,7 +14,7 @@ from importlib import resources
 
 import pytest
 
-from conftest import ROOT
+from conftest import DIRECTIVE_COMMENT, ROOT
 
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$", re.S)
 FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
@@ -41,12 +41,11 @@ NOT_SCANNED_FILES = {"errors.toml", "verify.toml"}
 NOT_SCANNED_KEYS = re.compile(r"(^|\.)(title|summary|name)$|(^|\.)heading\.")
 
 
-COMMENT = re.compile(r"<!--.*?-->", re.S)  # the directives for derive verify: not read by people
 
 
 def prose(text: str) -> str:
     """The running text: no comments, no code, no maths, no placeholders, no Markdown headings."""
-    for pattern in (COMMENT, FENCE, MATH, CODE, PLACEHOLDER):
+    for pattern in (DIRECTIVE_COMMENT, FENCE, MATH, CODE, PLACEHOLDER):
         text = pattern.sub(" ", text)
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 

@@ -14,63 +14,54 @@ from sympy import Expr
 
 from ..backward import Derivation
 from ..notation import chain_latex, exact_latex, formula_latex, name_latex
-from ..walkthrough import Section
+from ..walkthrough import Section, point_given
 
 NUMBERS = "numbers strict"
 WALK = "walk"
 
 
-def given(bindings: Iterable[tuple[str, str]]) -> str:
-    """``given a = …; b = …`` from (left, right) LaTeX pairs."""
-    return "given " + "; ".join(chain_latex([left, right]) for left, right in bindings)
+def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True) -> list[str]:
+    """A scope's directives: ``scope NAME [from walk]``, then its bindings (``a = …`` in LaTeX) when it has any."""
+    bindings = list(bindings)
+    head = f"scope {name}" + (f" from {WALK}" if from_walk else "")
+    return [head] + (["given " + "; ".join(bindings)] if bindings else [])
 
 
-def leaf_values(d: Derivation, values: dict[str, Expr] | None = None) -> list[tuple[str, str]]:
-    """Each leaf's value (``values`` overrides the derivation's own)."""
+def leaf_values(d: Derivation) -> tuple[str, ...]:
+    """Each leaf's value as a binding."""
     if d.values is None:
-        return []
-    values = {**{n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"}, **(values or {})}
-    return [(name_latex(name), exact_latex(value)) for name, value in values.items()]
+        return ()
+    return point_given({n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"})
 
 
 def walk_directives(d: Derivation) -> list[str]:
     """The page's number rule and the ``walk`` scope: every node's definition and every leaf's value."""
-    definitions = [(name_latex(n.name), formula_latex(d.definitions[n.name])) for n in d.graph.nodes
+    definitions = [chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])]) for n in d.graph.nodes
                    if n.op != "leaf"]
-    return [NUMBERS, f"output {name_latex(d.output)}", f"scope {WALK}", given(definitions + leaf_values(d))]
+    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, definitions + list(leaf_values(d)),
+                                                              from_walk=False)]
 
 
 def section_directives(section: Section, index: str) -> list[str]:
     """The scope a section starts (none for a section whose table rows start their own)."""
     if section.scope == "rows":
         return []
-    head = f"scope {index}" + (f" from {WALK}" if section.scope == WALK else "")
-    return [head] + _own(section)
+    return scope(index, section.given, from_walk=section.scope == WALK)
 
 
 def row_directives(section: Section, index: str, rows: list[list[str]]) -> list[list[str]]:
     """For a section with ``scope="rows"``: a fresh scope on each row that names a node (its first cell)."""
     if section.scope != "rows":
         return [[] for _ in rows]
-    out = []
-    for k, row in enumerate(rows):
-        if row and row[0].strip():
-            out.append([f"scope {index}.{k + 1}"] + _own(section))
-        else:
-            out.append([])
-    return out
+    return [scope(f"{index}.{k + 1}", section.given, from_walk=False) if row and row[0].strip() else []
+            for k, row in enumerate(rows)]
 
 
-def _own(section: Section) -> list[str]:
-    return ["given " + "; ".join(section.given)] if section.given else []
-
-
-def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, d: Derivation) -> list[str]:
+def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr) -> list[str]:
     """An update step: the walk at the values before it, with the learning rate η."""
-    bindings = [(name_latex(leaf), exact_latex(value)) for leaf, value in before.items()]
-    return [f"scope update-{step} from {WALK}", given(bindings + [(r"\eta", exact_latex(learning_rate))])]
+    return scope(f"update-{step}", point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
 
 
 def after_directives(step: int, d: Derivation) -> list[str]:
     """The table after an update step: the walk at the new values."""
-    return [f"scope update-{step}-after from {WALK}", given(leaf_values(d))]
+    return scope(f"update-{step}-after", leaf_values(d))

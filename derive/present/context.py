@@ -16,8 +16,7 @@ from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
-from .bindings import (WALK, after_directives, row_directives, section_directives, update_directives,
-                       walk_directives)
+from .bindings import after_directives, row_directives, scope, section_directives, update_directives, walk_directives
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -71,7 +70,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "intro": [section_context(s, lang, f"intro-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.intro)],
         "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
         "directives": walk_directives(d) if walk.reread else [],
-        "main_directives": [f"scope main from {WALK}"] if walk.reread else [],
+        "main_directives": scope("main") if walk.reread else [],
         "rules_used": _rules_used(d, lang),
         "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
         "figure": None,
@@ -218,7 +217,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             number_latex(new)]))
     before = {leaf: old for leaf, old, _, _ in update.changes}
     context = {
-        "directives": update_directives(update.step, before, update.learning_rate, d) if walk.reread else [],
+        "directives": update_directives(update.step, before, update.learning_rate) if walk.reread else [],
         "after_directives": after_directives(update.step, d) if walk.reread else [],
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),

@@ -25,7 +25,7 @@ from ..locales import catalog
 from ..notation import SIGNIFICANT_DIGITS, chain_latex
 from ..scenarios import build
 from .context import build_context
-from .bindings import WALK
+from .bindings import scope
 from .prose import Math, say
 from .formats import FORMATS as REGISTRY
 from .formats import LANGUAGES, check_choice, formats_for
@@ -234,9 +234,9 @@ def exercise_context(walk: "Walkthrough", sheet: Sheet, fmt: str, lang: str) -> 
     if fmt != "markdown":
         command += f" --format {fmt}"
     context["exercise"] = {
-        "questions": [dict(question_context(q, k, lang), directives=[f"scope question-{k} from {WALK}"] + (
-            ["given " + "; ".join(q.given)] if q.given else []) if walk.reread else [])
-            for k, q in enumerate(sheet.questions, 1)],
+        "questions": [dict(question_context(q, k, lang),
+                           directives=scope(f"question-{k}", q.given) if walk.reread else [])
+                      for k, q in enumerate(sheet.questions, 1)],
         "directives": context["directives"],
         "title": say(lang, "exercise.title", title=context["title"]),
         "key_title": say(lang, "exercise.key_title", title=context["title"]),
@@ -267,7 +267,7 @@ def _answer_directives(context: dict[str, Any], place: Place, number: int, rerea
         return []
     if place.section == "updates":
         return context["updates"][place.index]["directives"]
-    return [f"scope answer-{number} from {WALK}"]
+    return scope(f"answer-{number}")
 
 
 def _where(context: dict[str, Any], place: Place, lang: str) -> str:
