@@ -493,28 +493,40 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
     --verbose, what was checked."""
-    if getattr(document, "reread", False) and args.command != "show" and args.format in ("markdown", "html"):
-        # the truth loop: the page is read back by derive's own verifier before anything is written (the HTML
-        # page is made from the same Markdown); `show` relies on the tests, which re-read every scenario page
-        from .present.render import render
-        from .verify.pages import check_page
-        check_page(render(document, "markdown", args.lang, user_templates=_templates(args)), "the walk-through")
     from .present.lecture import tex_options
     options = tex_options(body_only=args.body_only, steps=args.steps, theme=args.theme, aspect=args.aspect,
                           paper=args.paper)
+    page = _read_back(document, args)
     if args.figure is not None:
         _publish_figure(document, args, options, inputs)
     elif args.output is None:
         from .present.render import render
         if args.pdf:
             raise InputError(message("lecture.pdf_output"), "pdf")
-        _emit(render(document, args.format, args.lang, user_templates=_templates(args), options=options), None)
+        plain = page is not None and args.format == "markdown" and not options.given()
+        _emit(page if plain else render(document, args.format, args.lang, user_templates=_templates(args),
+                                        options=options), None)
     else:
         from .documents import save
         _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o", options=options,
                     pdf=args.pdf), args)
     if args.verbose:
         print(f"derive: {_checked(document, args.lang)}", file=sys.stderr)
+
+
+def _read_back(document, args: argparse.Namespace) -> str | None:
+    """The truth loop: a page is read back by derive's own verifier before anything is written (the HTML page is
+    made from the same Markdown). `show` skips the reading for a page the tests have read back and recorded
+    (`derive.verify.recorded`), so that it stays fast. Returns the checked Markdown, or None when there is none."""
+    if not getattr(document, "reread", False) or args.format not in ("markdown", "html"):
+        return None
+    from .present.render import render
+    page = render(document, "markdown", args.lang, user_templates=_templates(args))
+    from .verify.recorded import is_recorded
+    if args.command != "show" or not is_recorded(page):
+        from .verify.pages import check_page
+        check_page(page, "the walk-through")
+    return page
 
 
 def _publish_figure(document, args: argparse.Namespace, options, inputs: Sequence[str]) -> None:

@@ -106,7 +106,7 @@ def misround(text: str) -> tuple[str, int]:
     found = [(len(m.group()), m.start(), m.group()) for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
              for m in re.finditer(r"(?<![\d.])\d+\.\d+", line.group())]
     if not found:
-        pytest.skip("this page prints no decimal in a displayed chain (linear-model's numbers are integers)")
+        raise NotApplicable("this page prints no decimal in a displayed chain")
     _, _, number = max(found)
     start = max((line.start() + m.start() for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
                  for m in re.finditer(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", line.group())))
@@ -118,28 +118,51 @@ def merge_scopes(text: str) -> tuple[str, int]:
     """A scope directive removed: a symbol of one part of the page is then reused with another meaning."""
     match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> ",
                       text, re.M)
-    assert match, "no scope to remove"
+    if match is None:
+        raise NotApplicable("a page with one scope has no scope to remove")
     start, end = match.span()
     return text[:start] + text[end:], _line_of(text, start)
 
 
-CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes]
+def flip_table_cell(text: str) -> tuple[str, int]:
+    """A number in a table under a `columns` directive (a node's value, a gradient) off by one in its last digit."""
+    directive = re.search(r"^<!-- derive: columns .*-->$", text, re.M)
+    assert directive, "no table states its columns"
+    rows = re.compile(r"^\|.*\|$", re.M)
+    body = [m for m in rows.finditer(text, directive.end())][2:]  # past the header and the rule
+    for row in body:
+        cell = re.search(r"\| \$(-?\d+(?:\.\d+)?)\$ \|", row.group())
+        if cell:
+            start = row.start() + cell.end(1) - 1
+            flipped = str((int(text[start]) + 1) % 10)
+            return text[:start] + flipped + text[start + 1:], _line_of(text, start)
+    raise AssertionError("no number in the table")
 
 
-def pages():
-    for name in REREAD:
-        for lang in ("en", "ja"):
-            yield pytest.param(lambda name=name, lang=lang: scenario_page(name, lang), id=f"{name}-{lang}")
-    yield pytest.param(lambda: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"]),
-                       id="explain-sigmoid")
+class NotApplicable(Exception):
+    """A page has nothing this corruption could change (a page of integers has no decimal to misround)."""
 
 
-@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("page", pages())
+CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes, flip_table_cell]
+NOT_APPLICABLE = {("linear-model-en", "misround"), ("linear-model-ja", "misround"),
+                  ("explain-sigmoid", "merge_scopes")}  # integers only; one graph at one point
+
+
+def pages() -> dict[str, object]:
+    found = {f"{name}-{lang}": (lambda name=name, lang=lang: scenario_page(name, lang))
+             for name in REREAD for lang in ("en", "ja")}
+    found["explain-sigmoid"] = lambda: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"])
+    return found
+
+
+PAGES = pages()
+
+
+@pytest.mark.parametrize("page, corrupt", [(p, c) for p in PAGES for c in CORRUPTIONS
+                                           if (p, c.__name__) not in NOT_APPLICABLE],
+                         ids=lambda v: v if isinstance(v, str) else v.__name__)
 def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
-    text = page()
-    if corrupt is merge_scopes and "scope intro-1" not in text and "scope extra-" not in text:
-        pytest.skip("a page with one scope has no scope to remove")  # the explain page: one graph, one point
+    text = PAGES[page]()
     corrupted, line = corrupt(text)
     assert corrupted != text
     with pytest.raises(PageDoesNotHold) as caught:
@@ -152,6 +175,12 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
         assert found >= absorbing
     else:
         assert found == line
+
+
+@pytest.mark.parametrize("page, corrupt", sorted(NOT_APPLICABLE), ids="-".join)
+def test_a_corruption_left_out_has_nothing_to_change_on_that_page(page, corrupt):
+    with pytest.raises(NotApplicable):
+        globals()[corrupt](PAGES[page]())
 
 
 def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys):
@@ -207,3 +236,37 @@ def test_every_answer_of_an_exercise_key_holds_as_printed(name, lang, capsys):
     corrupted, line = flip_result(key)
     with pytest.raises(PageDoesNotHold, match=rf"^key\.md, line {line}:"):
         check_page(corrupted, "key.md")
+
+
+# --- `show` relies on the check recorded when the pages were read back -------------------------------------------
+
+def test_the_record_holds_every_page_read_back_and_nothing_else():
+    """The record (derive/verify/checked-pages.sha256) is exactly the current pages of the scenarios read back: a
+    changed page fails here until `python tests/record_checked_pages.py` has read it back again."""
+    from derive.verify.recorded import RECORD, record_lines
+    pages = {f"{name}/{lang}.md": scenario_page(name, lang) for name in REREAD for lang in ("en", "ja")}
+    assert RECORD.read_text(encoding="ascii") == record_lines(pages), "run: python tests/record_checked_pages.py"
+
+
+def test_show_prints_a_recorded_page_without_reading_it_again(monkeypatch, capsys):
+    import derive.verify.pages as pages
+
+    def not_called(text, document):
+        raise AssertionError("a recorded page was read back again")
+
+    monkeypatch.setattr(pages, "check_page", not_called)
+    assert main(["show", "toast"]) == 0
+    assert capsys.readouterr().out == scenario_page("toast", "en")
+
+
+def test_show_reads_back_a_page_the_record_does_not_hold(tmp_path, capsys):
+    """A user's template that prints a wrong number makes a page nobody has read: `show` reads it, exit 3."""
+    folder = tmp_path / "templates" / "markdown"
+    folder.mkdir(parents=True)
+    shipped = (ROOT / "templates" / "markdown" / "walkthrough.md.j2").read_text(encoding="utf-8")
+    wrong = shipped.replace("${{ g.value }}$", "${{ g.value }}1$", 1)
+    assert wrong != shipped, "the seeded change must apply to the shipped template"
+    (folder / "walkthrough.md.j2").write_text(wrong, encoding="utf-8")
+    assert main(["show", "toast", "--templates", str(tmp_path / "templates")]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == "" and "does not hold" in captured.err

@@ -13,11 +13,27 @@ from typing import Iterable
 from sympy import Expr
 
 from ..backward import Derivation
-from ..notation import chain_latex, exact_latex, formula_latex, name_latex
+from ..notation import chain_latex, exact_latex, formula_latex, name_latex, partial_latex
 from ..walkthrough import Section, point_given
 
 NUMBERS = "numbers strict"
 WALK = "walk"
+CELL = "#"  # in a `columns` template: the column's own cell; "#k" is the row's k-th cell
+
+
+def columns(*templates: str | None) -> list[str]:
+    """The directive before a table that says what each column claims (None: nothing)."""
+    return ["columns " + "; ".join(t if t is not None else "-" for t in templates)]
+
+
+def value_column(k: int = 1) -> str:
+    """A column of values of the node named in cell ``k``."""
+    return chain_latex([f"#{k}", CELL])
+
+
+def gradient_column(d: Derivation, k: int = 1) -> str:
+    """A column of the output's gradients with respect to the node named in cell ``k``."""
+    return chain_latex([partial_latex(name_latex(d.output), f"#{k}"), CELL])
 
 
 def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True) -> list[str]:

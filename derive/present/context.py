@@ -16,7 +16,8 @@ from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
-from .bindings import after_directives, row_directives, scope, section_directives, update_directives, walk_directives
+from .bindings import (after_directives, columns, gradient_column, row_directives, scope, section_directives,
+                       update_directives, value_column, walk_directives)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -71,6 +72,8 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
         "directives": walk_directives(d) if walk.reread else [],
         "main_directives": scope("main") if walk.reread else [],
+        "node_columns": columns(None, None, value_column()) if walk.reread and d.values is not None else [],
+        "wrt_columns": columns(None, gradient_column(d)) if walk.reread else [],
         "rules_used": _rules_used(d, lang),
         "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
         "figure": None,
@@ -219,6 +222,7 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
     context = {
         "directives": update_directives(update.step, before, update.learning_rate) if walk.reread else [],
         "after_directives": after_directives(update.step, d) if walk.reread else [],
+        "after_columns": columns(None, value_column(), gradient_column(d)) if walk.reread else [],
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),
         "heading": catalog(lang)["heading.update"],

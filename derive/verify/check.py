@@ -18,6 +18,7 @@ from .. import clock
 from ..errors import Message, message
 from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
 from .directives import read_directives
+from .tables import table_equations
 from .printed import align, as_printed, printed_number
 from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
@@ -305,11 +306,11 @@ def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str
 
 
 def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
-               layered: frozenset[str] | None = None) -> Document:
-    """The claims, definitions and values of one scope: its maths ``chunks`` and its ``given`` bindings (see
-    `derive.verify.directives`)."""
+               layered: frozenset[str] | None = None, rows: tuple[Equation, ...] = ()) -> Document:
+    """The claims, definitions and values of one scope: its maths ``chunks``, its ``given`` bindings (see
+    `derive.verify.directives`) and the claims of its tables' ``rows`` (`derive.verify.tables`)."""
     lines = Lines(text)
-    found: list[Equation] = []
+    found: list[Equation] = list(rows)
     skipped: list[Skipped] = []
     try:
         for chunk in chunks:
@@ -1536,22 +1537,26 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
         directives = read_directives(text)
         chunks = find_maths(text)
         output = _output_name(directives.output) if directives.output is not None else None
+        rows = table_equations(text, directives.tables)
     except DocumentProblem as exc:
         return Report(error=ReportError(exc.line, exc.message))
     grouped: list[list[Chunk]] = [[] for _ in directives.scopes]
     for chunk in chunks:
         grouped[directives.scope_at(chunk.line)].append(chunk)
+    grouped_rows: list[list[Equation]] = [[] for _ in directives.scopes]
+    for row in rows:
+        grouped_rows[directives.scope_at(row.line)].append(row)
     layered = layered_bases(" ".join(chunk.text for chunk in chunks))
     deadline = None if not time_limit_seconds else time.monotonic() + DOCUMENT_BUDGET * time_limit_seconds
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []
     definitions: list[DefinitionRead] = []
     readings: list[Reading] = []
-    for scope, scope_chunks in zip(directives.scopes, grouped):
+    for scope, scope_chunks, scope_rows in zip(directives.scopes, grouped, grouped_rows):
         if not scope_chunks and not scope.given:
             continue
         try:
-            document = read_scope(text, scope_chunks, scope.given, layered)
+            document = read_scope(text, scope_chunks, scope.given, layered, tuple(scope_rows))
         except Problem as exc:
             return Report(error=ReportError(exc.line, exc.message))
         except RecursionError:

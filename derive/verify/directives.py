@@ -17,13 +17,17 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
   ``\\frac{\\partial N}{\\partial V}`` whose N is defined by an expression that reads V is N's *local* gradient, its
   other inputs held fixed (a walk-through's ∂u/∂x for u = a·x, even where a depends on x too).
 - ``layers-from=1`` or ``layers-from=2``: where the weight layers are numbered from (see `derive.verify`).
+- ``columns T1; T2; …`` right before a table (Markdown or ``tabular``): what each column states, so that a table's
+  numbers are claims too. In a column's template ``#`` stands for that column's cell and ``#k`` for the row's k-th
+  cell; ``-`` states nothing. ``columns -; #1 = #; \\frac{\\partial E}{\\partial #1} = #`` makes the row
+  ``| $w$ | $1$ | $-4$ |`` claim w = 1 and ∂E/∂w = −4 (see `derive.verify.tables`).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from .document import Chunk, DocumentProblem, Equation, Lines, equations
+from .document import Chunk, DocumentProblem, Equation, Lines, OneLine, equations
 
 _DIRECTIVE = re.compile(r"<!--[ \t]*derive:[ \t]*(?P<md>.*?)[ \t]*-->|(?m:^[ \t]*%+[ \t]*derive:[ \t]*(?P<tex>.*?)[ \t]*$)",
                         re.DOTALL)
@@ -40,10 +44,18 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class Columns:
+    """A ``columns`` directive: the line it is on, and per column its template (None: the column states nothing)."""
+    line: int
+    templates: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
 class Directives:
     scopes: tuple[Scope, ...]
     strict_numbers: bool = False
     output: str | None = None  # LaTeX of the page's output (the `output` directive)
+    tables: tuple[Columns, ...] = ()
 
     def scope_at(self, line: int) -> int:
         """The index of the scope a line belongs to."""
@@ -60,6 +72,7 @@ def read_directives(text: str) -> Directives:
     scopes: list[Scope] = [Scope("", 1)]
     strict = False
     output = None
+    tables: list[Columns] = []
     for match in _DIRECTIVE.finditer(text):
         body = " ".join((match.group("md") if match.group("md") is not None else match.group("tex")).split())
         offset = match.start("md") if match.group("md") is not None else match.start("tex")
@@ -78,7 +91,7 @@ def read_directives(text: str) -> Directives:
         elif body.startswith("given ") or body.startswith("given\t"):
             start = body.index(" ") + 1
             chunk = Chunk(line, body[start:], offset + start, False)
-            found, pieces = equations(chunk, _OneLine(line))
+            found, pieces = equations(chunk, OneLine(line))
             if pieces or not found:
                 raise DocumentProblem(line, "a `given` directive holds equations separated by `;`, "
                                             "e.g. `given y = w \\cdot x; x = 2`")
@@ -90,21 +103,14 @@ def read_directives(text: str) -> Directives:
             strict = True
         elif body.startswith("output "):
             output = body[len("output "):].strip()
+        elif body.startswith("columns "):
+            tables.append(Columns(line, tuple(None if t.strip() == "-" else t.strip()
+                                              for t in body[len("columns "):].split(";"))))
         elif not _LAYERS.match(body):
             raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
-                                        "`given …`, `numbers strict`, `output NAME` and `layers-from=N`")
-    return Directives(tuple(scopes), strict, output)
+                                        "`given …`, `numbers strict`, `output NAME`, `columns …` and `layers-from=N`")
+    return Directives(tuple(scopes), strict, output, tuple(tables))
 
 
 def _left(equation: Equation) -> str:
     return "".join(equation.members[0].split())
-
-
-class _OneLine(Lines):
-    """Line numbers for a directive's equations: all on the directive's line."""
-
-    def __init__(self, line: int):
-        self.line = line
-
-    def at(self, offset: int) -> int:
-        return self.line

@@ -14,6 +14,7 @@ maths, unbalanced braces inside maths, NUL and other control bytes.
 from __future__ import annotations
 
 import bisect
+import html
 import re
 from dataclasses import dataclass
 
@@ -105,6 +106,17 @@ class Lines:
         return bisect.bisect_right(self.starts, offset)
 
 
+class OneLine(Lines):
+    """Line numbers for maths that is not in the text as it stands (a directive's equations, a table row's
+    claims): all on one line."""
+
+    def __init__(self, line: int):
+        self.line = line
+
+    def at(self, offset: int) -> int:
+        return self.line
+
+
 def check_text(text: str) -> None:
     """Control bytes, size."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
@@ -116,8 +128,20 @@ def check_text(text: str) -> None:
                                     "it does not look like a text file")
 
 
+_HTML = re.compile(r"\s*<!DOCTYPE html|\s*<html[\s>]", re.IGNORECASE)
+_MATHML = re.compile(r'<math\b[^>]*?display="(?P<display>block|inline)"[^>]*>.*?'
+                     r'<annotation encoding="application/x-tex">(?P<tex>.*?)</annotation>', re.DOTALL)
+
+
+def is_html(text: str) -> bool:
+    return bool(_HTML.match(text))
+
+
 def find_maths(text: str) -> list[Chunk]:
-    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths."""
+    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths. In an HTML
+    page, the maths is the TeX its MathML keeps in annotations (as derive's pages and most converters write)."""
+    if is_html(text):
+        return _html_maths(text)
     lines = Lines(text)
     latex = bool(re.search(r"\\documentclass|\\begin\s*\{document\}", text))
     chunks: list[Chunk] = []
@@ -193,6 +217,20 @@ def find_maths(text: str) -> list[Chunk]:
             i = close + 1
             continue
         i += 1
+    return chunks
+
+
+def _html_maths(text: str) -> list[Chunk]:
+    lines = Lines(text)
+    chunks: list[Chunk] = []
+    for match in _MATHML.finditer(text):
+        body = html.unescape(match.group("tex"))
+        if len(body) > MAX_CHUNK_CHARS:
+            raise DocumentProblem(lines.at(match.start()), f"a piece of maths longer than {MAX_CHUNK_CHARS // 1024} KiB")
+        forbidden = FORBIDDEN.search(body)
+        if forbidden:
+            raise DocumentProblem(lines.at(match.start()), forbidden_message(forbidden.group(1)))
+        chunks.append(Chunk(lines.at(match.start()), body, match.start("tex"), match.group("display") == "block"))
     return chunks
 
 
