@@ -56,6 +56,7 @@ class Table:
     """A table: header catalog keys and rows of cells."""
     header_keys: tuple[str, ...]
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
+    claims: tuple[str | None, ...] = ()  # per column, what it states (`derive.verify.tables`: ``#1 = #``), or None
 
 
 Options = tuple[tuple[str, object], ...]

@@ -272,10 +272,11 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
 def section_context(section: Section, lang: str, scope: str | None = None) -> dict[str, Any]:
     """A section for the templates; ``scope`` names its scope on a page that is read back (None: no directives)."""
     blocks = [_block(b, lang) for b in section.blocks]
-    for block in blocks:
+    for block, source in zip(blocks, section.blocks):
         if block["kind"] == "table":
             block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
                 block["rows"])
+            block["directives"] = columns(*source.claims) if scope and source.claims else []
     return {"title": catalog(lang)[section.title_key], "label": section_label(section.title_key), "blocks": blocks,
             "directives": section_directives(section, scope) if scope else []}
 
