@@ -35,6 +35,7 @@ from ..locales import catalog
 from ..scenarios import SCENARIOS
 from .context import backward_context, shown_nodes
 from .figure_svg import svg_for
+from .block_figure import vector_name, vector_svg
 from .formats import FIGURE_SENTINEL
 from .stepthrough import step_data
 from .templating import fill, page_asset, stylesheet
@@ -291,6 +292,9 @@ def image_source(walk: "Walkthrough", lang: str) -> SvgSource:
                 walk, lang, drawn, figure_id))
         if src in plots:
             return Picture(plot_files(plots[src])[0], True)
+        if src == vector_name(FIGURE_SENTINEL):
+            vector = vector_svg(walk.derivation)
+            return None if vector is None else Picture(vector, True)
         return None
 
     return source

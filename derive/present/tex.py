@@ -18,6 +18,7 @@ from ..notation import chain_latex, latex, name_latex
 from ..locales import catalog
 from .context import figure_note
 from .figure_fit import LEAST_SCALE, fit_scale, natural_size, neighbourhood, overview_tikz, wrap_starts
+from .block_figure import block_layout
 from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE, layout, to_tikz
 from .formats import tex_engine
 from .lecture import PLAIN, TexOptions, check_step_numbers
@@ -436,11 +437,16 @@ def slide_picture(lay: "Layout") -> Picture:
 
 def article_picture(lay: "Layout") -> Picture:
     """The scale (at most 1) and wrapping that print the article's figure largest."""
-    best = Picture(fit_scale(natural_size(lay), ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, 1.0))
-    for band in (2 * ARTICLE_WIDTH_CM, 1.5 * ARTICLE_WIDTH_CM, 1.25 * ARTICLE_WIDTH_CM, ARTICLE_WIDTH_CM):
+    return banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM)
+
+
+def banded_picture(lay: "Layout", width: float, height: float) -> Picture:
+    """The scale (at most 1) and wrapping into bands that print a graph largest in ``width`` × ``height`` cm."""
+    best = Picture(fit_scale(natural_size(lay), width, height, 1.0))
+    for band in (2 * width, 1.5 * width, 1.25 * width, width):
         starts = wrap_starts(lay, band)
         if starts != (0,):
-            scale = fit_scale(natural_size(lay, starts), ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, 1.0)
+            scale = fit_scale(natural_size(lay, starts), width, height, 1.0)
             best = max(best, Picture(scale, starts), key=lambda p: p.scale)
     return best
 
@@ -457,9 +463,13 @@ def _tikz(derivation: "Derivation", picture: Picture, highlight: str | None = No
           shown: Iterable[str] | None = None, lean: bool = False, fresh: frozenset[str] = frozenset()) -> str:
     """A TikZ picture of the graph, drawn as ``picture`` says."""
     lay = layout(derivation, highlight=highlight, shown_gradients=None if shown is None else set(shown), fresh=fresh)
+    return _picture_tikz(_lean(lay) if lean else lay, picture)
+
+
+def _picture_tikz(lay: "Layout", picture: Picture) -> str:
     if not picture.whole:
         return overview_tikz(lay, None, picture.overview, picture.starts)
-    return to_tikz(_lean(lay) if lean else lay, scale=picture.scale, starts=picture.starts).rstrip("\n")
+    return to_tikz(lay, scale=picture.scale, starts=picture.starts).rstrip("\n")
 
 
 def _step_tikz(derivation: "Derivation", picture: Picture, node: str, known: set[str],
@@ -487,14 +497,24 @@ def _alone(lay: "Layout", fmt: str) -> Picture:
     return Picture(0.0, starts, False, fit_scale(natural_size(lay, starts), SLIDE_WIDTH_CM, FRAME_GRAPH_CM, 1.0))
 
 
+def _vector_picture(lay: "Layout", fmt: str) -> Picture:
+    """The vector-form graph has few nodes and carries its own labels: wrapped into bands rather than shown as a
+    text-free overview."""
+    if fmt != "beamer":
+        return article_picture(lay)
+    banded = banded_picture(lay, SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
+    return banded if banded.scale >= LEAST_SCALE else _alone(lay, fmt)
+
+
 def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
     """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw."""
     d = walk.derivation
     if note is not None:
         return {"drawn": False, "whole": True, "forward": note, "start": (note, ""), "full": note,
-                "updates": [note] * len(walk.updates)}
+                "updates": [note] * len(walk.updates), "vector": None}
     lay = layout(d)
     steps = slide_picture(lay) if fmt == "beamer" else article_picture(lay)
+    vector = block_layout(d)  # a batch: the same graph in vector form
     return {
         "drawn": True,
         "whole": steps.whole,
@@ -502,6 +522,7 @@ def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
         "start": _step_tikz(d, steps, d.output, {d.output}, frozenset({d.output})),
         "full": _tikz(d, steps if steps.whole else _alone(lay, fmt)),
         "updates": [_tikz(u.derivation, _alone(layout(u.derivation), fmt)) for u in walk.updates],
+        "vector": None if vector is None else _picture_tikz(vector, _vector_picture(vector, fmt)),
     }
 
 
