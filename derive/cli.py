@@ -381,9 +381,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         return _explain_network(args)
     if args.source is None:
         raise UsageError.of("cli.no_source")
-    from .api import explain
-    _publish(explain(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
-                     optimizer=args.optimizer).document, args, _input_paths(args.source))
+    # what derive.api.explain does, without loading the API's networks and figures (start-up time)
+    from .walkthrough import explain_source
+    _publish(explain_source(read_source(args.source), at=args.at, wrt=args.wrt, step=args.step,
+                            optimizer=args.optimizer), args, _input_paths(args.source))
     return 0
 
 
