@@ -336,11 +336,15 @@ def _error_line(message: str) -> None:
         pass
 
 
-GC_YOUNG_THRESHOLD = 10_000
+GC_YOUNG_THRESHOLD = 250_000
 """The cyclic garbage collector's first-generation threshold in a command's own process (Python's default is 700).
 A command allocates in one burst (imports, classes, SymPy expressions) and reference counting frees nearly all of
-it, so frequent young collections only walk live objects again: about 6 % of ``derive show``'s CPU time. Callers of
-`main` in their own process keep their settings."""
+it, so young collections only walk live objects again: ``derive show`` allocates about 110,000 tracked objects and
+``derive explain`` with the truth loop about 130,000 (``import sympy`` alone 87,000), and collecting them every
+10,000 cost 20–25 ms, 6 % of ``import sympy``. Below this threshold such a command never collects; a longer one
+(a large program, the gallery) collects every 250,000 allocations, the same work per object as with a smaller
+threshold, and its peak memory is unchanged (measured: a 200-node program with three steps, ``derive verify``, the
+gallery build). Callers of `main` in their own process keep their settings."""
 
 
 def main_entry() -> None:
