@@ -64,6 +64,18 @@ def test_show_to_stdout_loads_no_other_format():
     assert not imported & set(FORMAT_BACK_ENDS)
 
 
+def test_explain_to_stdout_loads_neither_the_api_nor_other_documents():
+    """Start-up (issue 14): `derive explain` builds its walk-through with `walkthrough.explain_source`; the Python API
+    and what only it needs (networks, saving to files, the figure, HTML and TeX back ends) stay unloaded."""
+    script = ("import sys; from derive.cli import main; code = main(['explain', '(x + y) * z', '--at', "
+              "'x=-2,y=5,z=-4']); print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("#")
+    imported = set(result.stderr.split())
+    assert {"derive.walkthrough", "derive.verify.pages"} <= imported  # the truth loop read the page back
+    assert not imported & {"derive.api", "derive.networks", "derive.documents", *FORMAT_BACK_ENDS}
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
                                   ["list", "--help"]])
 def test_help_has_examples(capsys, argv):
