@@ -341,7 +341,8 @@ GC_YOUNG_THRESHOLD = 250_000
 A command allocates in one burst (imports, classes, SymPy expressions) and reference counting frees nearly all of
 it, so young collections only walk live objects again: ``derive show`` allocates about 110,000 tracked objects and
 ``derive explain`` with the truth loop about 130,000 (``import sympy`` alone 87,000), and collecting them every
-10,000 cost 20–25 ms, 6 % of ``import sympy``. Below this threshold such a command never collects; a longer one
+10,000 cost 20–25 ms, 6 % of ``import sympy``. Below this threshold such a command never collects (and `leave`
+skips the teardown, whose own collection would walk them all once); a longer one
 (a large program, the gallery) collects every 250,000 allocations, the same work per object as with a smaller
 threshold, and its peak memory is unchanged (measured: a 200-node program with three steps, ``derive verify``, the
 gallery build). Callers of `main` in their own process keep their settings."""
