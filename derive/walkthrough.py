@@ -14,11 +14,12 @@ from sympy import Expr
 
 from .backward import Derivation, derive
 from .check import CheckReport, check, close
-from .errors import CheckFailure, InputError, message
+from .errors import CheckFailure, InputError, message, shown
 from .graph import exact, symbol
-from .input_syntax import parse_pairs
+from .input_syntax import number_of, parse_pairs
 from .notation import Grad, chain_latex, exact_latex, name_latex, number_latex
-from .optimizers import Settings, Update, check_step_budget, configure, optimize
+from .optimizers import DEFAULTS, MAX_STEPS, Settings, Update, check_step_budget, configure, optimize
+from .parse import parse_program
 
 
 @dataclass(frozen=True)
@@ -260,3 +261,57 @@ def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, obje
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
     # an optimiser's state lines (m, v, bias corrections) are not bound for verify yet: the page is not re-read
     return dataclasses.replace(walk, updates=optimize(walk.derivation, settings), reread=False)
+
+
+def explain_source(source: str, at: Mapping[object, object] | str | None = None,
+                   wrt: tuple[str, ...] | str | None = None, step: Mapping[str, object] | str | None = None,
+                   optimizer: str | None = None) -> Walkthrough:
+    """``derive explain``: parse an expression or program, walk it backwards, check every step (and take descent
+    steps, plain or with ``optimizer``, its hyper-parameters given in ``step``). The Python API's `explain`
+    wraps it; the command line calls it directly, without loading the API's other documents (start-up time)."""
+    graph = parse_program(source, variables=tuple(parse_pairs(at, "at")) if at is not None else ())
+    point = parse_point(at, graph.leaves) if at is not None else None
+    wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
+    settings = None
+    if optimizer is not None:
+        settings = configure(optimizer, step)
+        learning_rate, steps = None, settings.steps
+    else:
+        learning_rate, steps = parse_step(step) if step is not None else (None, 1)
+    if settings is not None or learning_rate is not None:
+        check_step_budget(graph, steps)  # before the first walk: a large graph costs seconds even without steps
+    derivation = derive(graph, point, tuple(map(str, wrt_names)) if wrt_names else None)
+    return make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps,
+                optimizer=settings, reread=len(graph.nodes) <= MAX_REREAD_NODES)
+
+
+def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
+    pairs = parse_pairs(at, "at")
+    unknown = [n for n in pairs if n not in leaves]
+    if unknown:
+        raise InputError(message("point.not_a_leaf", name=shown(unknown[0]), leaves=", ".join(leaves)), "at")
+    missing = [n for n in leaves if n not in pairs]
+    if missing:
+        raise InputError(message("point.missing", names=", ".join(repr(m) for m in missing)), "at")
+    return {name: number_of(pairs[name], f"at {name}") for name in leaves}
+
+
+def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
+    pairs = parse_pairs(step, "step")
+    unknown = [k for k in pairs if k not in ("lr", "steps")]
+    if unknown:
+        owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
+        key = shown(unknown[0])
+        problem = (message("step.unknown_key_of", setting=key, optimizers="/".join(owners)) if owners
+                   else message("step.unknown_key", setting=key))
+        raise InputError(problem, "step")
+    if "lr" not in pairs:
+        raise InputError(message("step.needs_lr"), "step")
+    learning_rate = number_of(pairs["lr"], "step lr")
+    if learning_rate <= 0:
+        raise InputError(message("step.lr_positive", value=shown(pairs["lr"])), "step")
+    steps_text = pairs.get("steps", "1")
+    if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
+        raise InputError(message("step.steps", limit=MAX_STEPS, value=shown(steps_text)), "step")
+    return learning_rate, int(steps_text)
+
