@@ -24,6 +24,9 @@ EXPLAINED = [
     ["x**2 + 3*x"],
     ["log(x)*y", "--at", "x=2,y=3", "--step", "lr=0.5,steps=2"],
     ["tanh(a*b)", "--at", "a=1,b=0.5"],
+    ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--wrt", "w", "--optimizer", "momentum", "--step", "lr=0.1,steps=3"],
+    ["w*x + b", "--at", "w=2,x=3,b=1", "--optimizer", "sgd", "--step", "lr=0.1,steps=2"],
+    ["(w*x + b - 4)**2", "--at", "w=1,x=2,b=0", "--optimizer", "momentum", "--step", "lr=0.05,steps=2"],
     ["1/(1 + exp(-x))", "--at", "x=0.3"],
 ]
 
@@ -56,6 +59,8 @@ def test_every_explain_page_holds_as_printed(args, capsys):
     page = capsys.readouterr().out
     report = verify_text(page)
     assert report.exit_code == 0 and not report.skipped and report.claims
+    if "--optimizer" in args:  # an optimiser's steps carry their scopes: each step's state and settings
+        assert "<!-- derive: scope update-2 from walk -->" in page and "\\leftarrow" in page
 
 
 # --- seeded corruptions: each must be caught, at its line ------------------------------------------------------
@@ -116,7 +121,7 @@ def misround(text: str) -> tuple[str, int]:
 
 def merge_scopes(text: str) -> tuple[str, int]:
     """A scope directive removed: a symbol of one part of the page is then reused with another meaning."""
-    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> ",
+    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+(?:\.1)?) -->$|<!-- derive: scope extra-\d+\.1 --> ",
                       text, re.M)
     assert match, "no scope to remove"
     start, end = match.span()

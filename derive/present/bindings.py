@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import sympy
 from sympy import Expr
 
 from ..backward import Derivation
-from ..notation import chain_latex, exact_latex, formula_latex, name_latex
+from ..notation import chain_latex, exact_latex, formula_latex, latex, name_latex
+from ..optimizers import Update, settings_equations, state_before
 from ..walkthrough import Section, point_given
 
 NUMBERS = "numbers strict"
@@ -57,9 +59,22 @@ def row_directives(section: Section, index: str, rows: list[list[str]]) -> list[
             for k, row in enumerate(rows)]
 
 
-def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr) -> list[str]:
-    """An update step: the walk at the values before it, with the learning rate η."""
-    return scope(f"update-{step}", point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
+def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, part: int = 1) -> list[str]:
+    """An update step (its ``part``-th line after the first): the walk at the values before it, with the learning
+    rate η."""
+    return scope(f"update-{step}" + (f".{part}" if part > 1 else ""),
+                 point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
+
+
+def optimizer_step_directives(update: Update, before: dict[str, Expr], previous: Update | None) -> list[str]:
+    """An optimiser's step: the walk at the values before it, the optimiser's settings, the step counter and the
+    state its formulas read (each ``←`` of the step then updates a state or a leaf, line by line)."""
+    info = update.optimizer
+    state = [(sym, value) for leaf in before
+             for sym, value in state_before(info.settings, info.t, leaf, previous.state if previous else None)]
+    settings = [(eq.lhs, eq.rhs) for eq in settings_equations(info.settings)] + [(info.step_symbol, sympy.Integer(info.t))]
+    return scope(f"update-{update.step}", point_given(before) + tuple(
+        chain_latex([latex(sym), exact_latex(value)]) for sym, value in settings + state))
 
 
 def after_directives(step: int, d: Derivation) -> list[str]:
