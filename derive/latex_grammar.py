@@ -161,6 +161,7 @@ def normalise(text: str) -> str:
 _NAME_TOKEN = re.compile(r"\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}")
 _BRACED_BASE = re.compile(r"\{\s*((?:\\(?:" + "|".join(DECORATIONS) + r")\s*\{\s*(?:[A-Za-z]|\\[A-Za-z]+)\s*\})"
                           r"|\\(?:name|italic)\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z])\s*\}(?=\s*[_^])")
+_BRACEABLE_MACRO = re.compile(r"\\(?:name|italic|" + "|".join(list(DECORATIONS) + GREEK) + r")(?![A-Za-z])")
 _SCRIPT_OR_ARGUMENT_BEFORE = re.compile(r"[}_^\]]\s*$")
 _MACRO_BEFORE = re.compile(r"\\([A-Za-z]+)\s*$")
 _NO_ARGUMENT = frozenset(GREEK + ["cdot", "times", "odot", "circ", "ast", "pm", "mp", "sigma", "partial", "sum"])
@@ -174,13 +175,12 @@ def _braced_bases(text: str) -> str:
     out, position = [], 0
     for match in _BRACED_BASE.finditer(text):
         inner = match.group(1)
-        if inner.startswith("\\") and not re.match(r"\\(?:name|italic|" + "|".join(list(DECORATIONS) + GREEK) + r")(?![A-Za-z])",
-                                                   inner):
+        if inner.startswith("\\") and not _BRACEABLE_MACRO.match(inner):
             continue
         macro = _MACRO_BEFORE.search(text, 0, match.start())
         if _SCRIPT_OR_ARGUMENT_BEFORE.search(text, 0, match.start()) or macro and macro.group(1) not in _NO_ARGUMENT:
             continue
-        out += [text[position:match.start()], " " + inner]  # a space: \\cdot{g} must not become \\cdotg
+        out += [text[position:match.start()], " " + inner]  # a space: \cdot{g} must not become \cdotg
         position = match.end()
     return "".join(out) + text[position:]
 

@@ -25,7 +25,7 @@ from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSu
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                     is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
-from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
+from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, Word, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
@@ -185,7 +185,8 @@ _DERIVATIVE_MARK = re.compile(
     r"\\partial(?![A-Za-z])|\u2202|\\[dtc]?frac\s*\{\s*(?:d|\\(?:mathrm|operatorname|text)\s*\{\s*d\s*\})"
     r"(?=\s*[A-Za-z\\}])|(?<![A-Za-z\\])d[A-Za-z]\s*/\s*d[A-Za-z]|\\sigma\s*'|\\sigma\s*\^\s*\{?\s*\\prime|\\nabla")
 _BASE_LIKE = r"(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])"
-_SYMBOL_LIKE = re.compile(r"^\s*(?:" + _BASE_LIKE + r"|\{\s*" + _BASE_LIKE + r"\s*\})\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
+_SYMBOL_LIKE = re.compile(r"^\s*(?:" + _BASE_LIKE + r"|\{\s*" + _BASE_LIKE + r"\s*\})"
+                          r"\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
                           r"|\\[A-Za-z]+|[A-Za-z0-9]))|'|\s)*$")
 
 
@@ -197,7 +198,7 @@ class _Eq:
     given: bool = False  # a binding of a `given` directive: defines, never a claim
 
 
-def _parse(equation: Equation, index: int, layered: frozenset[str], tags: frozenset[str] = frozenset()) -> Node:
+def _parse(equation: Equation, index: int, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> Node:
     try:
         return parse_member(equation.members[index], layered, tags)
     except SyntaxProblem as exc:
@@ -206,7 +207,7 @@ def _parse(equation: Equation, index: int, layered: frozenset[str], tags: frozen
         raise Problem(equation.line, "the formula is nested too deeply") from None
 
 
-def classify(equation: Equation, layered: frozenset[str], tags: frozenset[str] = frozenset()) -> _Eq | None:
+def classify(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> _Eq | None:
     """A definition candidate or a value (left side one symbol), else a claim (a derivative, an identity, a
     computation with numbers, the chain after an assignment's arrow)."""
     first = equation.members[0]
@@ -296,7 +297,7 @@ def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
 
 
 def constraint_of(equation: Equation, layered: frozenset[str],
-                  tags: frozenset[str] = frozenset()) -> tuple[str, str | None, Fraction] | None:
+                  tags: frozenset[Sym] = frozenset()) -> tuple[str, str | None, Fraction] | None:
     """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total), else None."""
     if len(equation.members) != 2 or equation.relations[0] != "=" or "sum" not in equation.members[0]:
         return None
@@ -458,22 +459,24 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                     tuple(readings), scalars, functions, tuple(function_lines), abstract, assignments=assignments)
 
 
-def value_letters(given: tuple[Equation, ...], layered: frozenset[str]) -> frozenset[str]:
-    """The one-letter symbols a scope's `given` bindings set to a number (w = 1): as a subscript (g_w) such a letter
-    names that variable, not an index."""
-    letters = set()
+def value_letters(given: tuple[Equation, ...], layered: frozenset[str]) -> frozenset[Sym]:
+    """The symbols a scope's `given` bindings set to a number (w = 1, y' = 5): as a subscript (g_w, g_{y'}) such a
+    symbol names that variable, not an index."""
+    found = set()
     for equation in given:
-        if len(equation.members) == 2 and re.fullmatch(r"\s*[a-z]\s*", equation.members[0]):
-            try:
-                value = parse_member(equation.members[1], layered)
-            except SyntaxProblem:
-                continue
-            if is_numeric(value):
-                letters.add(equation.members[0].strip())
-    return frozenset(letters)
+        if len(equation.members) != 2:
+            continue
+        try:
+            lhs, value = (parse_member(member, layered) for member in equation.members)
+        except SyntaxProblem:
+            continue
+        if isinstance(lhs, Sym) and lhs.layer is None and lhs.decor is None and is_numeric(value) \
+                and all(isinstance(s, (Num, Word)) for s in lhs.subs):
+            found.add(lhs)
+    return frozenset(found)
 
 
-def _given(equation: Equation, layered: frozenset[str], tags: frozenset[str] = frozenset()) -> _Eq:
+def _given(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> _Eq:
     """A binding of a `given` directive: a definition or a value, never a claim."""
     item = classify(equation, layered, tags)
     if item is None or item.kind == "claim" or len(item.members) != 2 or equation.relations[0] == "approx":
@@ -543,6 +546,20 @@ def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
         elif name not in after:
             after[name] = value
     return {**after, **before}
+
+
+def inherit_assignments(document: Document, values: dict[VName, Fraction], own: tuple[Equation, ...],
+                        layered: frozenset[str], tags: frozenset[Sym], line: int) -> None:
+    """A scope ``from EARLIER`` goes on with the values EARLIER's assignments left (after its `given` line, so that
+    they replace EARLIER's bindings of the same symbols), except for symbols it binds itself."""
+    model = Model([], {}, document.layers)
+    mine = set()
+    for equation in own:
+        try:
+            mine.add(model.name(parse_member(equation.members[0], layered, tags), {}))
+        except (SyntaxProblem, ModelProblem, AttributeError):
+            continue
+    document.assigned[:0] = [(line, name, value) for name, value in values.items() if name not in mine]
 
 
 def settle_assignments(document: Document) -> None:
@@ -1608,6 +1625,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     skipped: list[Skipped] = []
     definitions: list[DefinitionRead] = []
     readings: list[Reading] = []
+    left: dict[str, dict[VName, Fraction]] = {}  # each scope's values after its assignments, for `from` scopes
     for scope, scope_chunks in zip(directives.scopes, grouped):
         if not scope_chunks and not scope.given:
             continue
@@ -1619,7 +1637,13 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
             return Report(error=ReportError.of(None, message("verify.too_deep")))
         document.strict_numbers = directives.strict_numbers
         document.output = output
+        parent = next((s for s in directives.scopes if s.name == scope.parent), None) if scope.parent else None
+        if parent is not None and left.get(parent.name):
+            inherit_assignments(document, left[parent.name], scope.own(parent), layered,
+                                value_letters(scope.given, layered), max([e.line for e in scope.given],
+                                                                         default=scope.first_line))
         settle_assignments(document)
+        left[scope.name] = {name: value for _, name, value in document.assigned}
         found, unread = _check_claims(document, time_limit_seconds, deadline)
         claims += found
         skipped += list(document.skipped) + unread
