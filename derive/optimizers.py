@@ -174,13 +174,9 @@ CARRIED = {"sgd": (), "momentum": ("v",), "adagrad": ("s",), "rmsprop": ("s",), 
 """The states a step's formulas read from the step before (Adam's bias-corrected moments are made afresh)."""
 
 
-def state_before(settings: Settings, t: int, leaf: str,
-                 previous: Mapping[str, Mapping[str, Expr]] | None = None) -> tuple[tuple[Expr, Expr], ...]:
-    """The state step ``t``'s formulas read for ``leaf``: at the first step AdaGrad's sum starts at
-    ``initial_accumulator_value``, RMSProp's average and Adam's moments at 0 (momentum's first velocity is the
-    gradient itself and reads none); later, what the step before left (``previous``, `Update.state`)."""
-    if t > 1:
-        return tuple((state_symbol(kind, leaf), previous[leaf][kind]) for kind in CARRIED[settings.name])
+def initial_state(settings: Settings, leaf: str) -> tuple[tuple[Expr, Expr], ...]:
+    """The state the first step's formulas read for ``leaf``: AdaGrad's sum starts at ``initial_accumulator_value``,
+    RMSProp's average and Adam's moments at 0 (momentum's first velocity is the gradient itself and reads none)."""
     if settings.name == "momentum":
         return ()
     start = settings["initial_accumulator_value"] if settings.name == "adagrad" else sympy.S.Zero
@@ -405,8 +401,8 @@ def _formulas(s: Settings, t: int, tsym: sympy.Symbol, leaf: str, w: Expr, g: Ex
 
 
 def gradient_line(output: str, leaf: str, g: Expr) -> Line:
-    """``g_w ← ∂f/∂w = −4``: the gradient at the point before this step (as PyTorch's pseudo-code writes it), from
-    the (checked) backward walk; an assignment, so that updating w afterwards leaves this step's g_w as it was."""
+    """``g_w ← ∂f/∂w = −4``: the gradient at the point before this step (as PyTorch's pseudo-code writes it),
+    from the (checked) backward walk; an assignment, so that updating w afterwards leaves this step's g_w as it was."""
     return Line("optimizers.line.gradient", leaf, state_symbol("g", leaf), True, Grad(output, leaf), None, g)
 
 

@@ -226,18 +226,8 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
         raise ValueError(f"{name}: the fold names nodes the graph does not have")
     # the loop reads pages whose graph the symbolic oracle checked (no tree too large to write out) away from kinks
     reread = (reread and report.oracle == "symbolic" and not report.notes
-              and len(updates) < MAX_REREAD_WALKS and exact_steps(updates))
+              and len(updates) < MAX_REREAD_WALKS)
     return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread)
-
-
-def exact_steps(updates: tuple[Update, ...]) -> bool:
-    """Whether every value an optimiser's steps carry into the next one is exact: a step through an irrational
-    square root holds 30-digit floats, which a page's bindings cannot state exactly (20 digits of one read as a
-    terminating decimal, printed in full where the page rounds it), so such a page is checked through the
-    derivation only."""
-    return not any(getattr(value, "is_Float", False) for update in updates if update.optimizer is not None
-                   for value in [*update.derivation.point.values(),
-                                 *(v for state in (update.state or {}).values() for v in state.values())])
 
 
 MAX_REREAD_NODES = 60
@@ -268,5 +258,4 @@ def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, obje
         raise InputError(message("step.scenario_rate", scenario=walk.name, rate=number_latex(eta)), "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
     updates = optimize(walk.derivation, settings)
-    return dataclasses.replace(walk, updates=updates,
-                               reread=walk.reread and len(updates) < MAX_REREAD_WALKS and exact_steps(updates))
+    return dataclasses.replace(walk, updates=updates, reread=walk.reread and len(updates) < MAX_REREAD_WALKS)

@@ -27,6 +27,9 @@ EXPLAINED = [
     ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--wrt", "w", "--optimizer", "momentum", "--step", "lr=0.1,steps=3"],
     ["w*x + b", "--at", "w=2,x=3,b=1", "--optimizer", "sgd", "--step", "lr=0.1,steps=2"],
     ["(w*x + b - 4)**2", "--at", "w=1,x=2,b=0", "--optimizer", "momentum", "--step", "lr=0.05,steps=2"],
+    ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--optimizer", "adam", "--step", "lr=0.1,steps=3"],
+    ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--wrt", "w", "--optimizer", "rmsprop", "--step", "lr=0.1,steps=4"],
+    ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adagrad", "--step", "lr=0.1,steps=2"],
     ["1/(1 + exp(-x))", "--at", "x=0.3"],
 ]
 
@@ -49,7 +52,7 @@ def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang):
 def explained(args, lang="en") -> str:
     from derive.api import explain
     at = dict(zip(args[1::2], args[2::2]))
-    result = explain(args[0], at=at.get("--at"), step=at.get("--step"))
+    result = explain(args[0], at=at.get("--at"), step=at.get("--step"), optimizer=at.get("--optimizer"))
     return render(result.document, "markdown", lang)
 
 
@@ -60,7 +63,18 @@ def test_every_explain_page_holds_as_printed(args, capsys):
     report = verify_text(page)
     assert report.exit_code == 0 and not report.skipped and report.claims
     if "--optimizer" in args:  # an optimiser's steps carry their scopes: each step's state and settings
-        assert "<!-- derive: scope update-2 from walk -->" in page and "\\leftarrow" in page
+        assert "<!-- derive: scope update-2 from update-1 -->" in page and "\\leftarrow" in page
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["toast", "linear-model"])
+def test_a_scenario_rerun_by_an_optimiser_holds_as_printed(name, optimizer, capsys):
+    """`derive show NAME --optimizer …`: every step's states, bias corrections and updates read back."""
+    assert main(["show", name, "--optimizer", optimizer, "--step", "steps=3"]) == 0
+    page = capsys.readouterr().out
+    report = check_page(page, name)
+    assert report.exit_code == 0 and not report.skipped
+    assert "<!-- derive: scope update-3 from update-2 -->" in page
 
 
 # --- seeded corruptions: each must be caught, at its line ------------------------------------------------------
@@ -137,6 +151,8 @@ def pages():
             yield pytest.param(lambda name=name, lang=lang: scenario_page(name, lang), id=f"{name}-{lang}")
     yield pytest.param(lambda: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"]),
                        id="explain-sigmoid")
+    yield pytest.param(lambda: explained(["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adam", "--step",
+                                          "lr=0.1,steps=2"]), id="explain-adam")
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda c: c.__name__)

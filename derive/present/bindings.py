@@ -15,17 +15,18 @@ from sympy import Expr
 
 from ..backward import Derivation
 from ..notation import chain_latex, exact_latex, formula_latex, latex, name_latex
-from ..optimizers import Update, settings_equations, state_before
+from ..optimizers import Update, initial_state, settings_equations
 from ..walkthrough import Section, point_given
 
 NUMBERS = "numbers strict"
 WALK = "walk"
 
 
-def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True) -> list[str]:
-    """A scope's directives: ``scope NAME [from walk]``, then its bindings (``a = …`` in LaTeX) when it has any."""
+def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True, parent: str = WALK) -> list[str]:
+    """A scope's directives: ``scope NAME [from PARENT]`` (the walk unless another is named), then its bindings
+    (``a = …`` in LaTeX) when it has any."""
     bindings = list(bindings)
-    head = f"scope {name}" + (f" from {WALK}" if from_walk else "")
+    head = f"scope {name}" + (f" from {parent}" if from_walk else "")
     return [head] + (["given " + "; ".join(bindings)] if bindings else [])
 
 
@@ -66,15 +67,25 @@ def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, p
                  point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
 
 
-def optimizer_step_directives(update: Update, before: dict[str, Expr], previous: Update | None) -> list[str]:
-    """An optimiser's step: the walk at the values before it, the optimiser's settings, the step counter and the
-    state its formulas read (each ``←`` of the step then updates a state or a leaf, line by line)."""
+def optimizer_step_directives(update: Update, before: dict[str, Expr]) -> list[str]:
+    """An optimiser's step, its ``←`` lines read in order. The first: the walk at the values before it, the
+    optimiser's settings, the step counter and the state its formulas read. Each later one goes on from the step
+    before (the values its assignments left, exact where the optimiser's own numbers are 30-digit floats) with its
+    own step counter."""
     info = update.optimizer
-    state = [(sym, value) for leaf in before
-             for sym, value in state_before(info.settings, info.t, leaf, previous.state if previous else None)]
-    settings = [(eq.lhs, eq.rhs) for eq in settings_equations(info.settings)] + [(info.step_symbol, sympy.Integer(info.t))]
+    counter = chain_latex([latex(info.step_symbol), exact_latex(sympy.Integer(info.t))])
+    if info.t > 1:
+        return scope(f"update-{update.step}", (counter,), parent=f"update-{update.step - 1}")
+    state = [(sym, value) for leaf in before for sym, value in initial_state(info.settings, leaf)]
+    settings = [(eq.lhs, eq.rhs) for eq in settings_equations(info.settings)]
     return scope(f"update-{update.step}", point_given(before) + tuple(
-        chain_latex([latex(sym), exact_latex(value)]) for sym, value in settings + state))
+        chain_latex([latex(sym), exact_latex(value)]) for sym, value in settings + state) + (counter,))
+
+
+def optimizer_after_directives(step: int) -> list[str]:
+    """The table after an optimiser's step: the values the step's assignments left (exact, not the 20 digits a
+    30-digit float would be bound with)."""
+    return scope(f"update-{step}-after", parent=f"update-{step}")
 
 
 def after_directives(step: int, d: Derivation) -> list[str]:

@@ -14,7 +14,7 @@ from ..errors import CheckFailure
 from ..graph import symbol
 from ..notation import Grad, Shown
 from ..notation import chain_latex, exact_latex, latex
-from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize, state_before, settings_equations
+from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, initial_state, optimize, settings_equations
 from ..parse import parse_number, parse_program
 from ..walkthrough import (Claim, Image, Listing, Plot, QuadraticContours, Section, Series, Table, Text, Walkthrough,
                            make)
@@ -127,7 +127,7 @@ def _rule_section(name: str, updates, start: Derivation) -> Section:
         ("before", start.output_value))))  # a bare number: in this scope E is the error after the steps
     # the walk's point, and the state the first step's formulas read; every ← of the section updates it in turn
     state = tuple(chain_latex([latex(sym), exact_latex(value)]) for leaf in start.wrt
-                  for sym, value in state_before(updates[0].optimizer.settings, 1, leaf))
+                  for sym, value in initial_state(updates[0].optimizer.settings, leaf))
     return Section(f"optimizers.name.{name}", tuple(blocks), given=state)
 
 
