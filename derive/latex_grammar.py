@@ -75,7 +75,7 @@ _ITALIC_NAME = re.compile(r"\\mathit\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}")
 """``\\mathit{e}``: a variable named like a constant (derive prints a variable e so), never Euler's e or π."""
 _BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*")
 _WORD = re.compile(r"\\(?:mathrm|text|textrm|operatorname|mathsf|textsf|texttt|textit|mathtt)\s*\{\s*([^{}]*?)\s*\}")
-_SCRIPT_SHORT = re.compile(r"([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
+_SCRIPT_SHORT = re.compile(r"(?<!\\)([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
 _FRAC_SHORT = re.compile(r"\\frac\s*([0-9A-Za-z])\s*([0-9A-Za-z])")
 _FRAC_HALF = re.compile(r"\\frac\s*([0-9A-Za-z])\s*(?=\{)")
 _DECOR_SHORT = re.compile(r"\\(" + "|".join(DECORATIONS) + r")\s*(\\[A-Za-z]+|[A-Za-z])")
@@ -124,6 +124,7 @@ def normalise(text: str) -> str:
     text = _BOLD.sub("", text)
     text = _WORD.sub(_word, text)
     text = re.sub(r"\\(?:mathrm|text|textrm|operatorname|mathsf)(?![A-Za-z])", _nested_word, text)
+    text = _braced_bases(text)
     text = _DECOR_SHORT.sub(lambda m: "\\" + m.group(1) + "{" + m.group(2) + "}", text)
     text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_HALF.sub(r"\\frac{\1}", text)
@@ -134,8 +135,11 @@ def normalise(text: str) -> str:
     text = _log_of_sum(text)
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
     text = _function_powers(text)
+    names = [m.span() for m in _NAME_TOKEN.finditer(text)]
     for match in _MACRO.finditer(text):
         name = match.group(1)
+        if name == "_" and any(start < match.start() < end for start, end in names):
+            continue  # \_ inside a word (\mathrm{lr\_decay}): part of its name
         if name not in ALLOWED_MACROS:
             if name == "nabla":
                 raise SyntaxProblem(quote(r"\nabla") + " needs the variable below it, e.g. "
@@ -152,6 +156,33 @@ def normalise(text: str) -> str:
     if depth > MAX_DEPTH:
         raise SyntaxProblem(f"the formula is nested {depth} levels deep; the limit is {MAX_DEPTH}")
     return text
+
+
+_NAME_TOKEN = re.compile(r"\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}")
+_BRACED_BASE = re.compile(r"\{\s*((?:\\(?:" + "|".join(DECORATIONS) + r")\s*\{\s*(?:[A-Za-z]|\\[A-Za-z]+)\s*\})"
+                          r"|\\(?:name|italic)\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z])\s*\}(?=\s*[_^])")
+_BRACEABLE_MACRO = re.compile(r"\\(?:name|italic|" + "|".join(list(DECORATIONS) + GREEK) + r")(?![A-Za-z])")
+_SCRIPT_OR_ARGUMENT_BEFORE = re.compile(r"[}_^\]]\s*$")
+_MACRO_BEFORE = re.compile(r"\\([A-Za-z]+)\s*$")
+_NO_ARGUMENT = frozenset(GREEK + ["cdot", "times", "odot", "circ", "ast", "pm", "mp", "sigma", "partial", "sum"])
+"""Macros after which a braced group is not their argument (an operator, a letter)."""
+
+
+def _braced_bases(text: str) -> str:
+    """``{g}_{w}``, ``{\\hat{m}}_{w}``: one base in braces, then its scripts, is that base with the scripts (as TeX
+    typesets it). Braces that are a macro's argument (``\\frac{a}{b}^{2}``, ``\\mathbb{R}^{n}``) or a script
+    (``x^{2}_{i}``) stay."""
+    out, position = [], 0
+    for match in _BRACED_BASE.finditer(text):
+        inner = match.group(1)
+        if inner.startswith("\\") and not _BRACEABLE_MACRO.match(inner):
+            continue
+        macro = _MACRO_BEFORE.search(text, 0, match.start())
+        if _SCRIPT_OR_ARGUMENT_BEFORE.search(text, 0, match.start()) or macro and macro.group(1) not in _NO_ARGUMENT:
+            continue
+        out += [text[position:match.start()], " " + inner]  # a space: \cdot{g} must not become \cdotg
+        position = match.end()
+    return "".join(out) + text[position:]
 
 
 _SUM_TWO = re.compile(r"\\sum\s*_\s*\{\s*([A-Za-z])\s*,\s*([A-Za-z])\s*\}")
@@ -282,6 +313,8 @@ def _word(match: re.Match) -> str:
                             + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", word):
         return r"\name{" + word + "} " if len(word) > 1 else word
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)+", word):  # lr\_decay: one name, underscores kept
+        return r"\name{" + word + "} "
     if re.fullmatch(r"def|\\?def", word):
         return word
     raise SyntaxProblem(f"cannot read the text {quote(word)} in the maths")
@@ -435,7 +468,7 @@ supcontent: expr
 NUMBER: /\d+(\.\d+)?/
 LETTER: /[A-Za-z]/
 GREEK: /\\(GREEKS)(?![A-Za-z])/
-NAME: /\\name\{[A-Za-z][A-Za-z0-9]*\}/
+NAME: /\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}/
 ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
 DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline|mathcal|mathscr)(?![A-Za-z])/
 FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step)(?![A-Za-z])/

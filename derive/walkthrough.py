@@ -227,7 +227,7 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
     if fold is not None and not fold.shown <= {n.name for n in derivation.graph.nodes}:
         raise ValueError(f"{name}: the fold names nodes the graph does not have")
     # the loop reads pages whose graph the symbolic oracle checked (no tree too large to write out) away from kinks
-    reread = (reread and optimizer is None and report.oracle == "symbolic" and not report.notes
+    reread = (reread and report.oracle == "symbolic" and not report.notes
               and len(updates) < MAX_REREAD_WALKS)
     return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread)
 
@@ -259,8 +259,8 @@ def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, obje
     if "lr" in pairs:
         raise InputError(message("step.scenario_rate", scenario=walk.name, rate=number_latex(eta)), "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
-    # an optimiser's state lines (m, v, bias corrections) are not bound for verify yet: the page is not re-read
-    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings), reread=False)
+    updates = optimize(walk.derivation, settings)
+    return dataclasses.replace(walk, updates=updates, reread=walk.reread and len(updates) < MAX_REREAD_WALKS)
 
 
 def explain_source(source: str, at: Mapping[object, object] | str | None = None,

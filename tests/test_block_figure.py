@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from derive.cli import main
-from derive.present.block_figure import block_layout, blocks, vector_name
+from derive.present.block_figure import block_layout
+from derive.present.blocks import blocks, vector_name
 from derive.present.render import render
 from derive.scenarios import SCENARIOS, build
 

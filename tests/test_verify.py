@@ -716,3 +716,95 @@ def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lan
     report = verify_text(_F + "".join(claims))
     assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
     assert summary[lang] in render_report(report, "markdown", lang)
+
+
+# --- optimiser steps: braced bases, names with underscores, assignments, variables as subscripts ----------------
+
+@pytest.mark.parametrize("written, read", [
+    ("{g}_{w}", "g_{w}"), ("{\\hat{m}}_{w}^{2}", "\\hat{m}_{w}^{2}"),
+    ("\\eta \\cdot {\\beta}_{1}", "\\eta \\cdot \\beta_{1}"),
+    ("\\sqrt{{s}_{w}} + \\epsilon", "\\sqrt{s_{w}} + \\epsilon"), ("\\eta\\cdot{g}_{w}", "\\eta \\cdot g_{w}"),
+])
+def test_one_base_in_braces_takes_the_scripts_that_follow(written, read):
+    """TeX typesets {g}_{w} as g_w; derive prints its optimiser states so."""
+    from derive.verify.syntax import parse_member
+    assert parse_member(written) == parse_member(read)
+
+
+def test_braces_that_are_an_argument_keep_their_scripts():
+    """\\frac{a}{b}^{2} squares the fraction, not b."""
+    from derive.verify.syntax import Div, Pow, parse_member
+    node = parse_member("\\frac{a}{b}^{2}")
+    assert isinstance(node, Pow) and isinstance(node.base, Div)
+
+
+def test_a_word_with_underscores_is_one_name():
+    from derive.verify.syntax import Sym, parse_member
+    node = parse_member("\\mathrm{lr\\_decay}")
+    assert isinstance(node, Sym) and node.base == "lr\\_decay"
+    assert parse_member("\\mathrm{lr\\_decay}") != parse_member("\\mathrm{lrdecay}")
+    report = verify_text("With $\\mathrm{lr\\_decay} = 0$ and $x = 2$: $$\\frac{\\partial}{\\partial x} x^{2} = 4$$\n")
+    assert report.exit_code == 0 and not report.skipped
+
+
+_ASSIGNED = ("<!-- derive: numbers strict -->\n<!-- derive: scope s -->\n<!-- derive: given y = 3 \\cdot x; x = 1 -->\n"
+             "$$x \\leftarrow x + 1 = 1 + 1 = 2$$\n\n$$y = 6$$\n\n"
+             "$$x \\leftarrow \\frac{x}{6} = \\frac{2}{6} = 0.333333$$\n\n"
+             "$$y = 1$$\n")
+
+
+def test_an_assignment_gives_its_symbol_a_new_value_from_the_next_line():
+    """x ← e: the chain after the arrow is checked at the values before it; from the next line x is e's exact value
+    (y = 3x is 6, then exactly 1, not 3 × 0.333333)."""
+    report = verify_text(_ASSIGNED)
+    assert report.exit_code == 0 and not report.skipped
+    assert [c.line for c in report.claims] == [4, 6, 8, 10]
+    assert verify_text(_ASSIGNED.replace("$$y = 6$$", "$$y = 3$$")).exit_code == 1  # y at the old x
+    assert verify_text(_ASSIGNED.replace("= 1 + 1 = 2$$", "= 1 + 1 = 3$$")).exit_code == 1
+    same_line = _ASSIGNED.replace("$$x \\leftarrow x + 1 = 1 + 1 = 2$$\n\n$$y = 6$$", "$x \\leftarrow x + 1$, $y = 3$")
+    assert verify_text(same_line).exit_code == 0  # its own line still sees the value before
+
+
+def test_a_state_updated_twice_is_read_at_each_step():
+    """An optimiser's state: m ← βm + (1 − β)g, twice; the second line substitutes the first one's value."""
+    text = ("<!-- derive: numbers strict -->\n<!-- derive: scope s -->\n"
+            "<!-- derive: given E = w^{2}; w = 3; {m}_{w} = 0; \\beta = 0.5 -->\n"
+            "$${g}_{w} = \\frac{\\partial E}{\\partial w} = 6$$\n\n"
+            "$${m}_{w} \\leftarrow \\beta \\cdot {m}_{w} + \\left(1 - \\beta\\right) \\cdot {g}_{w} = "
+            "0.5 \\cdot 0 + \\left(1 - 0.5\\right) \\cdot 6 = 3$$\n\n"
+            "$${m}_{w} \\leftarrow \\beta \\cdot {m}_{w} + \\left(1 - \\beta\\right) \\cdot {g}_{w} = "
+            "0.5 \\cdot 3 + \\left(1 - 0.5\\right) \\cdot 6 = 4.5$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 3
+    assert verify_text(text.replace("0.5 \\cdot 3 +", "0.5 \\cdot 0 +")).exit_code == 1  # the old state
+
+
+def test_a_subscript_naming_a_given_variable_is_a_tag_not_an_index():
+    """g_w beside a given w = 3 is the gradient of w, one symbol; without the binding w is an index letter and
+    g_w a template for every w."""
+    from derive.verify.syntax import Sym, Word, parse_member
+    assert parse_member("g_{w}", tags=frozenset({Sym("w")})).subs == (Word("w"),)
+    assert parse_member("{g}_{y'}", tags=frozenset({Sym("y", primes=1)})).subs == (Word("y'"),)
+    assert parse_member("{g}_{w_{1}}", tags=frozenset({parse_member("w_{1}")})).subs == (Word("w_1"),)
+    scoped = ("<!-- derive: scope s -->\n<!-- derive: given E = w^{2}; w = 3 -->\n"
+              "$$g_{w} = \\frac{\\partial E}{\\partial w} = 6$$\n\n$$g_{w} = 6$$\n")
+    report = verify_text(scoped)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 2
+    assert verify_text(scoped.replace("$$g_{w} = 6$$", "$$g_{w} = 7$$")).exit_code == 1
+    primed = scoped.replace("w", "y'").replace("given E = y'^{2}", "given E = {y'}^{2}")
+    assert verify_text(primed).exit_code == 0 and len(verify_text(primed).claims) == 2
+
+
+def test_a_scope_from_an_earlier_one_goes_on_with_the_values_its_assignments_left():
+    """An optimiser's next step (``scope update-2 from update-1``) starts where the step before ended; a binding
+    the new scope gives itself replaces the inherited one."""
+    text = ("<!-- derive: scope a -->\n<!-- derive: given y = 2 \\cdot x; x = 1; k = 1 -->\n"
+            "$$x \\leftarrow x + k = 1 + 1 = 2$$\n\n"
+            "<!-- derive: scope b from a -->\n<!-- derive: given k = 3 -->\n"
+            "$$y = 4$$\n\n$$x \\leftarrow x + k = 2 + 3 = 5$$\n\n"
+            "<!-- derive: scope c from b -->\n\n$$y = 10$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 4
+    assert verify_text(text.replace("$$y = 4$$", "$$y = 2$$")).exit_code == 1  # x = 1 was replaced by x ← 2
+    assert verify_text(text.replace("<!-- derive: scope c from b -->", "<!-- derive: scope c from a -->")
+                       .replace("$$y = 10$$", "$$y = 4$$")).exit_code == 0

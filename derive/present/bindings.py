@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import sympy
 from sympy import Expr
 
 from ..backward import Derivation
-from ..notation import chain_latex, exact_latex, formula_latex, name_latex, partial_latex
+from ..notation import chain_latex, exact_latex, formula_latex, latex, name_latex, partial_latex
+from ..optimizers import Update, initial_state, settings_equations
 from ..walkthrough import Section, point_given
 
 NUMBERS = "numbers strict"
@@ -36,10 +38,11 @@ def gradient_column(d: Derivation, k: int = 1) -> str:
     return chain_latex([partial_latex(name_latex(d.output), f"#{k}"), CELL])
 
 
-def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True) -> list[str]:
-    """A scope's directives: ``scope NAME [from walk]``, then its bindings (``a = …`` in LaTeX) when it has any."""
+def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True, parent: str = WALK) -> list[str]:
+    """A scope's directives: ``scope NAME [from PARENT]`` (the walk unless another is named), then its bindings
+    (``a = …`` in LaTeX) when it has any."""
     bindings = list(bindings)
-    head = f"scope {name}" + (f" from {WALK}" if from_walk else "")
+    head = f"scope {name}" + (f" from {parent}" if from_walk else "")
     return [head] + (["given " + "; ".join(bindings)] if bindings else [])
 
 
@@ -73,9 +76,32 @@ def row_directives(section: Section, index: str, rows: list[list[str]]) -> list[
             for k, row in enumerate(rows)]
 
 
-def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr) -> list[str]:
-    """An update step: the walk at the values before it, with the learning rate η."""
-    return scope(f"update-{step}", point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
+def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, part: int = 1) -> list[str]:
+    """An update step (its ``part``-th line after the first): the walk at the values before it, with the learning
+    rate η."""
+    return scope(f"update-{step}" + (f".{part}" if part > 1 else ""),
+                 point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
+
+
+def optimizer_step_directives(update: Update, before: dict[str, Expr]) -> list[str]:
+    """An optimiser's step, its ``←`` lines read in order. The first: the walk at the values before it, the
+    optimiser's settings, the step counter and the state its formulas read. Each later one goes on from the step
+    before (the values its assignments left, exact where the optimiser's own numbers are 30-digit floats) with its
+    own step counter."""
+    info = update.optimizer
+    counter = chain_latex([latex(info.step_symbol), exact_latex(sympy.Integer(info.t))])
+    if info.t > 1:
+        return scope(f"update-{update.step}", (counter,), parent=f"update-{update.step - 1}")
+    state = [(sym, value) for leaf in before for sym, value in initial_state(info.settings, leaf)]
+    settings = [(eq.lhs, eq.rhs) for eq in settings_equations(info.settings)]
+    return scope(f"update-{update.step}", point_given(before) + tuple(
+        chain_latex([latex(sym), exact_latex(value)]) for sym, value in settings + state) + (counter,))
+
+
+def optimizer_after_directives(step: int) -> list[str]:
+    """The table after an optimiser's step: the values the step's assignments left (exact, not the 20 digits a
+    30-digit float would be bound with)."""
+    return scope(f"update-{step}-after", parent=f"update-{step}")
 
 
 def after_directives(step: int, d: Derivation) -> list[str]:

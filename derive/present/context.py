@@ -16,8 +16,9 @@ from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
-from .bindings import (after_directives, columns, gradient_column, row_directives, scope, section_directives,
-                       update_directives, value_column, walk_directives)
+from .bindings import (after_directives, columns, gradient_column, optimizer_after_directives,
+                       optimizer_step_directives, row_directives, scope, section_directives, update_directives,
+                       value_column, walk_directives)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -219,15 +220,25 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             descent_numbers_latex(old, update.learning_rate, gradient),
             number_latex(new)]))
     before = {leaf: old for leaf, old, _, _ in update.changes}
+    # an optimiser's step scope starts above its introduction (its settings and step counter t hold there); plain
+    # descent's after it
+    lead, directives, after = ((optimizer_step_directives(update, before), [], optimizer_after_directives(update.step))
+                               if update.optimizer is not None else
+                               ([], update_directives(update.step, before, update.learning_rate),
+                                after_directives(update.step, d)))
     context = {
-        "directives": update_directives(update.step, before, update.learning_rate) if walk.reread else [],
-        "after_directives": after_directives(update.step, d) if walk.reread else [],
+        "lead_directives": lead if walk.reread else [],
+        "directives": directives if walk.reread else [],
+        "after_directives": after if walk.reread else [],
         "after_columns": columns(None, value_column(), gradient_column(d)) if walk.reread else [],
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),
         "heading": catalog(lang)["heading.update"],
         "changes": changes,
-        "lines": [{"label": None, "latex": c} for c in changes],
+        # plain descent moves every leaf at once: each line is read at the point before the step, in a scope of its own
+        "lines": [{"label": None, "latex": c, "directives": update_directives(update.step, before, update.learning_rate,
+                                                                              part=k + 1) if walk.reread and k else []}
+                  for k, c in enumerate(changes)],
         "nodes": _nodes(d, shown),
         "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)
                       if n.name not in d.constants and (shown is None or n.name in shown)],

@@ -35,7 +35,8 @@ from ..locales import catalog
 from ..scenarios import SCENARIOS
 from .context import backward_context, shown_nodes
 from .figure_svg import svg_for
-from .block_figure import vector_name, vector_svg
+from .block_figure import vector_svg
+from .blocks import vector_name
 from .formats import FIGURE_SENTINEL
 from .stepthrough import step_data
 from .templating import fill, page_asset, stylesheet

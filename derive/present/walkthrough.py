@@ -7,7 +7,7 @@ from typing import Any
 from ..locales import catalog
 from ..notation import aligned_latex, number_text
 from ..walkthrough import Walkthrough
-from .block_figure import blocks, vector_name, vector_svg
+from .blocks import blocks, vector_name
 from .context import build_context
 from .figure_limit import drawable
 from .formats import FIGURE_SENTINEL, Format, Kind, by_name
@@ -18,6 +18,7 @@ tex_context = by_name("derive.present.tex", "tex_context")
 image_source = by_name("derive.present.html", "image_source")
 svg_for = by_name("derive.present.figure_svg", "svg_for")
 plot_files = by_name("derive.present.plots", "plot_files")
+vector_svg = by_name("derive.present.block_figure", "vector_svg")
 
 REPR_SOURCE_CHARS = 40
 REPR_GRADIENTS = 6

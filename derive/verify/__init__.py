@@ -14,7 +14,11 @@ Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/a
   members k and k + 1.
 - a **condition** ``\sum_k t_k = 1``: at every test point the last t_k is 1 minus the others (any number of
   classes).
-- anything else (``x \in \mathbb{R}^n``, ``f(x) = …``, ``w \leftarrow w - \eta g``) is **skipped** and listed.
+- an **assignment** ``x \leftarrow e = … = 2`` (also ``\gets``, ←): the chain after the arrow is a claim, read at the
+  values before it; from the next line on, x has e's exact value (an optimiser's ``m_w \leftarrow \beta m_w + …``
+  read line after line). A subscript that is a variable the scope's bindings give a number (``g_w`` beside
+  ``given w = 1``) names that variable, it is not an index.
+- anything else (``x \in \mathbb{R}^n``, ``f(x) = …``) is **skipped** and listed.
 
 A relation that cannot be read is listed under skipped with its line and the reason, and the document goes on:
 the exit code is 4 when nothing failed but something could not be read, never a silent pass. Only a document

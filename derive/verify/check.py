@@ -26,7 +26,7 @@ from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSu
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                     is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
-from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
+from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, Word, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
@@ -185,7 +185,9 @@ def time_limit(seconds: float | None) -> ContextManager[None]:
 _DERIVATIVE_MARK = re.compile(
     r"\\partial(?![A-Za-z])|\u2202|\\[dtc]?frac\s*\{\s*(?:d|\\(?:mathrm|operatorname|text)\s*\{\s*d\s*\})"
     r"(?=\s*[A-Za-z\\}])|(?<![A-Za-z\\])d[A-Za-z]\s*/\s*d[A-Za-z]|\\sigma\s*'|\\sigma\s*\^\s*\{?\s*\\prime|\\nabla")
-_SYMBOL_LIKE = re.compile(r"^\s*(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
+_BASE_LIKE = r"(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])"
+_SYMBOL_LIKE = re.compile(r"^\s*(?:" + _BASE_LIKE + r"|\{\s*" + _BASE_LIKE + r"\s*\})"
+                          r"\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
                           r"|\\[A-Za-z]+|[A-Za-z0-9]))|'|\s)*$")
 
 
@@ -197,33 +199,36 @@ class _Eq:
     given: bool = False  # a binding of a `given` directive: defines, never a claim
 
 
-def _parse(equation: Equation, index: int, layered: frozenset[str]) -> Node:
+def _parse(equation: Equation, index: int, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> Node:
     try:
-        return parse_member(equation.members[index], layered)
+        return parse_member(equation.members[index], layered, tags)
     except SyntaxProblem as exc:
         raise Problem(equation.line, str(exc)) from None
     except RecursionError:
         raise Problem(equation.line, "the formula is nested too deeply") from None
 
 
-def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
+def classify(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> _Eq | None:
     """A definition candidate or a value (left side one symbol), else a claim (a derivative, an identity, a
-    computation with numbers)."""
+    computation with numbers, the chain after an assignment's arrow)."""
     first = equation.members[0]
+    if equation.assigns is not None:
+        return _Eq(equation, [_parse(equation, k, tags=tags, layered=layered) for k in range(len(equation.members))],
+                   "claim")
     if _DERIVATIVE_MARK.search(first):
-        members = [_parse(equation, k, layered) for k in range(len(equation.members))]
+        members = [_parse(equation, k, layered, tags) for k in range(len(equation.members))]
         if not has_derivative(members[0]):
             raise Problem(equation.line, "the left side looks like a derivative but cannot be read as one")
         return _Eq(equation, members, "claim")
     if _SYMBOL_LIKE.match(first):
-        lhs = _parse(equation, 0, layered)
+        lhs = _parse(equation, 0, layered, tags)
         if isinstance(lhs, Sym):
-            members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
+            members = [lhs] + [_parse(equation, k, layered, tags) for k in range(1, len(equation.members))]
             if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
                 return _Eq(equation, members, "value")
             return _Eq(equation, members, "candidate")
     # an expression on the left (an identity, a product of numbers): a claim about the sides' values
-    return _Eq(equation, [_parse(equation, k, layered) for k in range(len(equation.members))], "claim")
+    return _Eq(equation, [_parse(equation, k, layered, tags) for k in range(len(equation.members))], "claim")
 
 
 def _has_index_letters(sym: Sym) -> bool:
@@ -248,6 +253,8 @@ class Document:
     abstract: dict = field(default_factory=dict)
     strict_numbers: bool = False
     output: VName | None = None  # the `output` directive: its partials are gradients, other partials local
+    assignments: list[tuple[int, Sym, Node]] = field(default_factory=list)  # x ← e: (line, x, e), in order
+    assigned: list[tuple[int, VName, Fraction]] = field(default_factory=list)  # their values, from the line after
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -290,12 +297,13 @@ def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
     return None
 
 
-def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str | None, Fraction] | None:
+def constraint_of(equation: Equation, layered: frozenset[str],
+                  tags: frozenset[Sym] = frozenset()) -> tuple[str, str | None, Fraction] | None:
     """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total), else None."""
     if len(equation.members) != 2 or equation.relations[0] != "=" or "sum" not in equation.members[0]:
         return None
     try:
-        lhs, rhs = (parse_member(m, layered) for m in equation.members)
+        lhs, rhs = (parse_member(m, layered, tags) for m in equation.members)
     except SyntaxProblem:
         return None
     body = lhs.body if isinstance(lhs, SumNode) else None
@@ -323,12 +331,27 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     classified: list[_Eq] = []
     if layered is None:
         layered = layered_bases(" ".join(chunk.text for chunk in chunks))
-    bindings = [_given(equation, layered) for equation in given]
+    tags = value_letters(given, layered)
+    bindings = [_given(equation, layered, tags) for equation in given]
+    assignments: list[tuple[int, Sym, Node]] = []
     constraints: list[tuple[str, str | None, Fraction]] = []
     functions: dict[str, tuple[str, Node]] = {}
     function_lines: list[DefinitionRead] = []
     for equation in found:
-        constraint = constraint_of(equation, layered)
+        if equation.assigns is not None:
+            try:
+                target = parse_member(equation.assigns, layered, tags)
+                value = _parse(equation, 0, layered, tags)
+            except (SyntaxProblem, Problem) as exc:
+                skipped.append(Skipped(equation.line, equation.text, str(exc)))
+                continue
+            if not isinstance(target, Sym):
+                skipped.append(Skipped(equation.line, equation.text, "the left side of ← is not one symbol"))
+                continue
+            assignments.append((equation.line, target, value))
+            if len(equation.members) < 2:
+                continue
+        constraint = constraint_of(equation, layered, tags)
         if constraint is not None:
             constraints.append(constraint)
             continue
@@ -336,7 +359,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
         if function is not None:
             name, variable, body_text = function
             try:
-                body = parse_member(body_text, layered)
+                body = parse_member(body_text, layered, tags)
             except SyntaxProblem as exc:
                 skipped.append(Skipped(equation.line, equation.text, str(exc)))
                 continue
@@ -344,7 +367,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             function_lines.append(DefinitionRead(equation.line, f"{name}({variable}) = " + latex(display(body))))
             continue
         try:
-            item = classify(equation, layered)
+            item = classify(equation, layered, tags)
         except Problem as exc:
             skipped.append(Skipped(equation.line, equation.text, exc.message))
             continue
@@ -434,12 +457,29 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                  for name, variables in abstract.items()]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings), scalars, functions, tuple(function_lines), abstract)
+                    tuple(readings), scalars, functions, tuple(function_lines), abstract, assignments=assignments)
 
 
-def _given(equation: Equation, layered: frozenset[str]) -> _Eq:
+def value_letters(given: tuple[Equation, ...], layered: frozenset[str]) -> frozenset[Sym]:
+    """The symbols a scope's `given` bindings set to a number (w = 1, y' = 5): as a subscript (g_w, g_{y'}) such a
+    symbol names that variable, not an index."""
+    found = set()
+    for equation in given:
+        if len(equation.members) != 2:
+            continue
+        try:
+            lhs, value = (parse_member(member, layered) for member in equation.members)
+        except SyntaxProblem:
+            continue
+        if isinstance(lhs, Sym) and lhs.layer is None and lhs.decor is None and is_numeric(value) \
+                and all(isinstance(s, (Num, Word)) for s in lhs.subs):
+            found.add(lhs)
+    return frozenset(found)
+
+
+def _given(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> _Eq:
     """A binding of a `given` directive: a definition or a value, never a claim."""
-    item = classify(equation, layered)
+    item = classify(equation, layered, tags)
     if item is None or item.kind == "claim" or len(item.members) != 2 or equation.relations[0] == "approx":
         raise Problem(equation.line, f"a `given` binding defines one symbol, «{equation.text}» does not")
     item.given = True
@@ -493,17 +533,55 @@ def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction
 
 
 def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
-    """For each symbol, its latest value at or before ``line``, else its first value after it."""
+    """For each symbol, its latest value at or before ``line`` (an assignment ``x ← e`` from the line after its
+    own), else its first value after it."""
     model = Model([], {}, document.layers)
     before: dict[VName, Fraction] = {}
     after: dict[VName, Fraction] = {}
-    for value_line, sym, value in document.values:
-        name = model.name(sym, {})
-        if value_line <= line:
+    timeline = sorted([((value_line, 0), model.name(sym, {}), value) for value_line, sym, value in document.values]
+                      + [((value_line, 1), name, value) for value_line, name, value in document.assigned],
+                      key=lambda entry: entry[0])
+    for (value_line, late), name, value in timeline:
+        if value_line < line or value_line == line and not late:
             before[name] = value
         elif name not in after:
             after[name] = value
     return {**after, **before}
+
+
+def inherit_assignments(document: Document, values: dict[VName, Fraction], own: tuple[Equation, ...],
+                        layered: frozenset[str], tags: frozenset[Sym], line: int) -> None:
+    """A scope ``from EARLIER`` goes on with the values EARLIER's assignments left (after its `given` line, so that
+    they replace EARLIER's bindings of the same symbols), except for symbols it binds itself."""
+    model = Model([], {}, document.layers)
+    mine = set()
+    for equation in own:
+        try:
+            mine.add(model.name(parse_member(equation.members[0], layered, tags), {}))
+        except (SyntaxProblem, ModelProblem, AttributeError):
+            continue
+    document.assigned[:0] = [(line, name, value) for name, value in values.items() if name not in mine]
+
+
+def settle_assignments(document: Document) -> None:
+    """The value of each assignment ``x ← e``, in order: e at the values visible on its line (earlier assignments
+    included), exact, or to 40 digits when irrational. An assignment whose value cannot be computed (a symbol
+    without a value) leaves x as it was."""
+    for line, target, value_node in document.assignments:
+        values = visible_values(document, line)
+        model = Model(document.definitions, values, document.layers, vectors=document.vectors,
+                      scalars=document.scalars, functions=document.functions, abstract=document.abstract,
+                      first_layer=document.first_layer, output=document.output)
+        try:
+            name = model.name(target, {})
+            point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
+            value = model.full(model.conc(value_node, {})).xreplace(point)
+        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+            continue
+        if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
+            continue
+        exact = value if value.is_Rational else sympy.Rational(str(sympy.N(value, 40)))
+        document.assigned.append((line, name, Fraction(int(exact.p), int(exact.q))))
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
@@ -1552,6 +1630,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     skipped: list[Skipped] = []
     definitions: list[DefinitionRead] = []
     readings: list[Reading] = []
+    left: dict[str, dict[VName, Fraction]] = {}  # each scope's values after its assignments, for `from` scopes
     for scope, scope_chunks, scope_rows in zip(directives.scopes, grouped, grouped_rows):
         if not scope_chunks and not scope.given:
             continue
@@ -1563,6 +1642,13 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
             return Report(error=ReportError.of(None, message("verify.too_deep")))
         document.strict_numbers = directives.strict_numbers
         document.output = output
+        parent = next((s for s in directives.scopes if s.name == scope.parent), None) if scope.parent else None
+        if parent is not None and left.get(parent.name):
+            inherit_assignments(document, left[parent.name], scope.own(parent), layered,
+                                value_letters(scope.given, layered), max([e.line for e in scope.given],
+                                                                         default=scope.first_line))
+        settle_assignments(document)
+        left[scope.name] = {name: value for _, name, value in document.assigned}
         found, unread = _check_claims(document, time_limit_seconds, deadline)
         claims += found
         skipped += list(document.skipped) + unread

@@ -4,7 +4,8 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
 - ``scope NAME``: from this line on, a new scope. Definitions and values of earlier scopes are forgotten, so the
   same symbol can mean something else (a story's E = ½(y − t)², the graph's E = ½·q; one optimiser step's w,
   then the next one's). A document without scopes is one scope. ``scope NAME from EARLIER`` starts with the
-  bindings given in the scope EARLIER; a binding given again replaces the inherited one (the next step's w).
+  bindings given in the scope EARLIER and the values its assignments (``x \\leftarrow …``) left; a binding given
+  again replaces the inherited one (the next step's counter t).
 - ``given EQUATION; EQUATION; …``: definitions and values of the current scope, in the document's notation
   (``given y = w \cdot x; x = 2``). They are bindings, not claims: the maths printed in the scope is checked
   against them, and a printed definition that disagrees with a given one does not hold.
@@ -41,6 +42,11 @@ class Scope:
     name: str
     first_line: int
     given: tuple[Equation, ...] = ()
+    parent: str | None = None  # ``from EARLIER``: EARLIER's name
+
+    def own(self, parent: "Scope | None") -> tuple[Equation, ...]:
+        """The bindings this scope gives itself (not inherited from ``parent``)."""
+        return tuple(e for e in self.given if parent is None or e not in parent.given)
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ def read_directives(text: str) -> Directives:
                 if parent is None:
                     raise DocumentProblem(line, f"scope «{scope.group(2)}» is not defined before this line")
                 inherited = parent.given
-            scopes.append(Scope(scope.group(1), line, inherited))
+            scopes.append(Scope(scope.group(1), line, inherited, scope.group(2)))
         elif body.startswith("given ") or body.startswith("given\t"):
             start = body.index(" ") + 1
             chunk = Chunk(line, body[start:], offset + start, False)
@@ -98,7 +104,7 @@ def read_directives(text: str) -> Directives:
             last = scopes[-1]
             replaced = {_left(e) for e in found}
             scopes[-1] = Scope(last.name, last.first_line,
-                               tuple(e for e in last.given if _left(e) not in replaced) + tuple(found))
+                               tuple(e for e in last.given if _left(e) not in replaced) + tuple(found), last.parent)
         elif body == "numbers strict":
             strict = True
         elif body.startswith("output "):

@@ -46,10 +46,11 @@ class Equation:
     line: int
     members: tuple[str, ...]
     relations: tuple[str, ...]  # "=", "def" or "approx", one between each pair of members
+    assigns: str | None = None  # ``w \leftarrow w - \eta g = …``: the symbol the chain's value is assigned to
 
     @property
     def text(self) -> str:
-        parts = [self.members[0].strip()]
+        parts = ([self.assigns.strip(), "\\leftarrow"] if self.assigns is not None else []) + [self.members[0].strip()]
         for relation, member in zip(self.relations, self.members[1:]):
             parts.append(RELATION_TEXT[relation] + " " + member.strip())
         return " ".join(" ".join(parts).split())
@@ -373,7 +374,10 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if not stripped:
                 continue
             line = line_of(row_start + piece_start + (len(piece) - len(piece.lstrip())))
-            members, relations, cut = _members(piece, profile[row_start + piece_start:row_start + piece_end])
+            members, relations, cut, target = _members(piece, profile[row_start + piece_start:row_start + piece_end])
+            if target is not None and members and members[0].strip() and not cut:
+                found.append(Equation(line, tuple(members), tuple(relations), target))
+                continue
             if members and not members[0].strip() and found and relations:
                 previous = found.pop()
                 found.append(Equation(previous.line, previous.members + tuple(members[1:]),
@@ -403,21 +407,24 @@ def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int
     return spans
 
 
-def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool]:
-    """The members and relations of a chain, and whether it was cut at a relation that is not checked."""
+def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool, str | None]:
+    """The members and relations of a chain, whether it was cut at a relation that is not checked, and the target
+    of an assignment (``w ← w − η g = …``: the chain after the arrow, and w) or None."""
     members, relations, start, k = [], [], 0, 0
+    target = None
     while k < len(piece):
         if profile[k] == 0:
             match = _RELATION.match(piece, k)
             if match:
-                if match.group("assign") and not relations:  # w ← w − η g = …: the chain after the arrow
+                if match.group("assign") and not relations and target is None:
+                    target = piece[start:k]
                     members = []
                     k = match.end()
                     start = k
                     continue
                 if match.group("other") or match.group("assign"):
                     members.append(piece[start:k])
-                    return _finish(members), relations, True
+                    return _finish(members), relations, True, target
                 members.append(piece[start:k])
                 relations.append("approx" if match.group("approx") else
                                  "=" if match.group() in ("=", "=:") else "def")
@@ -426,7 +433,7 @@ def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool
                 continue
         k += 2 if piece[k] == "\\" else 1
     members.append(piece[start:])
-    return _finish(members), relations, False
+    return _finish(members), relations, False, target
 
 
 def _finish(members: list[str]) -> list[str]:
