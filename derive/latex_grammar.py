@@ -87,7 +87,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -132,6 +132,10 @@ def normalise(text: str) -> str:
     text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}|\^\s*\{\s*\[([^\[\]{}]*)\]\s*\}",
                   lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
     text = _log_of_sum(text)
+    if re.search(r"\\softmax(?![A-Za-z])(?!\s*_)", text):
+        raise SyntaxProblem("softmax is not supported without its output index: write "
+                            + quote(r"\operatorname{softmax}_{k}(z_1, \dots, z_K)") + " or write it out, e.g. "
+                            + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
     text = _function_powers(text)
     for match in _MACRO.finditer(text):
@@ -278,8 +282,7 @@ def _word(match: re.Match) -> str:
     if word in _WORDS:
         return _WORDS[word]
     if word == "softmax":
-        raise SyntaxProblem("softmax is not supported as a function: write it out, e.g. "
-                            + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
+        return r"\softmax "
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", word):
         return r"\name{" + word + "} " if len(word) > 1 else word
     if re.fullmatch(r"def|\\?def", word):
@@ -366,6 +369,7 @@ GRAMMAR = r"""
 
 ?product: chain
         | chain opapp               -> mul
+        | chain MULOP opapp         -> mulop
         | opapp
 
 ?chain: factor
@@ -374,6 +378,7 @@ GRAMMAR = r"""
       | chain "/" factor            -> div
 
 ?opapp: SUM sumlimits product       -> sum
+      | SUM sumlimits "-" product   -> sum_neg
       | derivop product             -> derivof
 
 sumlimits: sumsub? sumsup?
@@ -414,6 +419,7 @@ funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | FUNC NUMBER                               -> func_num
        | MAXMIN "(" expr "," expr ")"              -> maxmin_app
        | APPLIED PRIME* "(" expr ")"               -> applied_app
+       | SOFTMAX "_" "{" NUMBER "}" "(" expr ("," expr)* ")" -> softmax_app
 
 symbol: base script*
 ?base: LETTER                       -> letter
@@ -443,6 +449,7 @@ MAXMIN: /\\(max|min)(?![A-Za-z])/
 APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
+SOFTMAX: /\\softmax(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
@@ -616,6 +623,10 @@ def _make_builder():
             index, lo, hi = limits
             return Sum(index, lo, hi, body)
 
+        def sum_neg(self, items):
+            _, (index, lo, hi), body = items
+            return Sum(index, lo, hi, Neg(body))
+
         def sumlimits(self, items):
             index = lo = hi = None
             for item in items:
@@ -680,6 +691,14 @@ def _make_builder():
             """f(x), f'(x): a function the document names (``applied:f:primes``), defined or left abstract."""
             primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
             return Func(f"applied:{str(items[0])[len(chr(92) + 'applied{'):-1]}:{primes}", items[-1])
+
+        def softmax_app(self, items):
+            """softmax_k(z_1, …, z_K) = e^{z_k} / (e^{z_1} + … + e^{z_K}), written out (k a number from 1 to K)."""
+            k, args = _number(str(items[1])).value, items[2:]
+            if k.denominator != 1 or not 1 <= k <= len(args):
+                raise SyntaxProblem(quote(r"\operatorname{softmax}_{k}") + f" needs k from 1 to {len(args)}, the "
+                                    "number of its arguments")
+            return Div(Func("exp", args[int(k) - 1]), Add(tuple((1, Func("exp", a)) for a in args), braced=None))
 
         def func_num(self, items):
             name = str(items[0])[1:]

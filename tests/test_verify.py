@@ -716,3 +716,63 @@ def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lan
     report = verify_text(_F + "".join(claims))
     assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
     assert summary[lang] in render_report(report, "markdown", lang)
+
+
+# --- derive's own notation (issue 11): sums after a dot, ≠, softmax, sizes ------------------------------------------
+
+def _steps(report) -> list[tuple[int, bool | None]]:
+    return [(c.line, c.ok) for c in report.claims]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # Σ after an explicit product sign (½ · Σ …), as derive prints it
+    ("$$E = \\frac{1}{2} \\cdot \\sum_{i=1}^{3} (a_{i} - y_{i})^{2}$$\n"
+     "$$\\frac{\\partial E}{\\partial a_{3}} = a_{3} - y_{3}$$\n", [(2, True)]),
+    ("$$E = \\frac{1}{2} \\cdot \\sum_{i=1}^{3} (a_{i} - y_{i})^{2}$$\n"
+     "$$\\frac{\\partial E}{\\partial a_{3}} = y_{3} - a_{3}$$\n", [(2, False)]),
+    # a Σ whose summand starts with a minus sign (Σ_k −t_k/(N y_k) …)
+    ("$$\\sum_{k=1}^{3} - x_{k} = - x_{1} - x_{2} - x_{3}$$\n", [(1, True)]),
+    ("$$\\sum_{k=1}^{3} - x_{k} = x_{1} - x_{2} - x_{3}$$\n", [(1, False)]),
+    # d/dx applied after a product sign inside a Σ
+    ("$$\\sum_{i=1}^{2} x_{i} \\cdot \\frac{d}{d x_{i}} x_{i}^{2} = 2 x_{1}^{2} + 2 x_{2}^{2}$$\n", [(1, True)]),
+    ("$$\\sum_{i=1}^{2} x_{i} \\cdot \\frac{d}{d x_{i}} x_{i}^{2} = x_{1}^{2} + x_{2}^{2}$$\n", [(1, False)]),
+])
+def test_sums_after_a_product_sign_and_of_a_negated_summand_are_read(text, expected):
+    report = verify_text(text)
+    assert not report.unread and _steps(report) == expected
+
+
+def test_not_equal_claims_that_the_sides_differ(validator):
+    """A page quoting a slip writes ``a \\neq b``: it holds when the two sides are not the same expression."""
+    report = verify_text("$$\\log(y) \\neq \\frac{1}{y}$$\n$$\\frac{1}{2} (2 a - 2 b) \\neq a - b$$\n")
+    assert not report.unread and _steps(report) == [(1, True), (2, False)]
+    assert [s.relation for c in report.claims for s in c.steps] == ["neq", "neq"]
+    text = render_report(report, "text", "en")
+    assert "log(y)  ≠  1·1/y" in text and "1/2·(2·a − 2·b)  =  a − b" in text  # what holds between the sides
+    check_json(report, validator)
+
+
+def test_softmax_is_read_as_its_definition():
+    """softmax_k(z_1, …, z_K) = e^{z_k} / Σ_j e^{z_j}: its local gradients y_k (δ_jk − y_j) hold (oracle: the
+    quotient rule written out below), a wrong one fails, and an output index past the arguments is unreadable."""
+    definitions = ("$$y_{1} = \\operatorname{softmax}_{1}\\left(z_{1}, z_{2}, z_{3}\\right), \\quad "
+                   "y_{2} = \\operatorname{softmax}_{2}\\left(z_{1}, z_{2}, z_{3}\\right)$$\n")
+    report = verify_text(definitions + "$$\\frac{\\partial y_{2}}{\\partial z_{2}} = y_{2} (1 - y_{2})$$\n"
+                                       "$$\\frac{\\partial y_{2}}{\\partial z_{1}} = - y_{1} y_{2}$$\n"
+                                       "$$y_{2} = \\frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}} + e^{z_{3}}}$$\n"
+                                       "$$\\frac{\\partial y_{2}}{\\partial z_{1}} = - y_{2} y_{2}$$\n")
+    assert not report.unread and _steps(report) == [(2, True), (3, True), (4, True), (5, False)]
+    past = verify_text("$$y = \\operatorname{softmax}_{4}(z_{1}, z_{2}, z_{3})$$\n")
+    assert past.exit_code == 4 and "needs k from 1 to 3" in past.unread[0].reason
+
+
+def test_a_size_defined_with_colon_equals_is_a_constant_and_a_sum_limit():
+    """``N := 2`` (derive's pages bind a batch size so) makes 1/N the number ½ in every claim, and a sum up to N
+    has N terms; ``N = 2`` is a value at the document's point, so a claim that needs N = 2 holds only there."""
+    defined = verify_text("$$N := 2, \\qquad L = \\frac{1}{2} S$$\n$$\\frac{\\partial L}{\\partial S} = \\frac{1}{N}$$\n")
+    assert defined.exit_code == 0 and _steps(defined) == [(2, True)]
+    valued = verify_text("$$N = 2, \\qquad L = \\frac{1}{2} S$$\n$$\\frac{\\partial L}{\\partial S} = \\frac{1}{N}$$\n")
+    assert _steps(valued) == [(2, False)]
+    three = "$$N := 3, \\qquad S = \\sum_{n=1}^{N} c_{n}$$\n$$\\frac{\\partial S}{\\partial c_{3}} = 1$$\n"
+    assert verify_text(three).exit_code == 0
+    assert verify_text(three.replace("N := 3, \\qquad ", "")).exit_code == 4  # two terms by default: no c_3

@@ -141,6 +141,13 @@ def _point_text(counterexample: Counterexample, fmt: str, math, t) -> str:
     return t["verify.list_separator"].join(parts)
 
 
+def shown_relation(step: StepResult) -> str:
+    """What holds between a step's sides: its own relation when it holds (or is undecided), the other one when it
+    fails (a wrong ``=`` is shown as ``\\neq``, a wrong ``\\neq`` as ``=``)."""
+    holds_as_written = step.ok is not False
+    return "=" if (step.relation == "neq") != holds_as_written else r"\neq"
+
+
 def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
     status = {True: "ok", False: "wrong", None: "undecided"}[step.ok]
     out: dict[str, Any] = {
@@ -148,7 +155,7 @@ def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
         "lhs_text": unicode_maths(step.lhs), "rhs_text": unicode_maths(step.rhs),
         "status_word": t[f"verify.status.{status}"],
         "method": t["verify.paren"].format(text=t[f"verify.method.{step.method}"]) if step.ok is not None else "",
-        "relation": "=" if step.ok is not False else r"\neq",
+        "relation": shown_relation(step), "relation_text": unicode_maths(shown_relation(step)),
         "sentence": t[f"verify.step.{status}"].format(index=step.index, note=step.note or ""),
         "counterexample": None, "expected": None, "slip": None,
     }
@@ -182,7 +189,7 @@ def claim_context(claim: ClaimResult, t, fmt: str, math) -> dict[str, Any]:
             reading = t["verify.reading.componentwise"]
     chain = claim.members[0]
     for step in claim.steps:
-        chain += (r" \neq " if step.ok is False else " = ") + step.rhs
+        chain += f" {shown_relation(step)} " + step.rhs
     return {
         "line": claim.line,
         "source": claim.claim,

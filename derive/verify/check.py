@@ -79,6 +79,7 @@ class StepResult:
     slip: Slip | None = None
     method: str = "symbolic"  # symbolic numeric structure point definition timeout limit
     note: str | None = None
+    relation: str = "="  # as written: "=" (the sides are equal) or "neq" (they are not the same expression)
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,8 @@ def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
     """A definition candidate or a value (left side one symbol), else a claim (a derivative, an identity, a
     computation with numbers)."""
     first = equation.members[0]
+    if "neq" in equation.relations:  # a ≠ defines nothing: the sides are compared, whatever stands on the left
+        return _Eq(equation, [_parse(equation, k, layered) for k in range(len(equation.members))], "claim")
     if _DERIVATIVE_MARK.search(first):
         members = [_parse(equation, k, layered) for k in range(len(equation.members))]
         if not has_derivative(members[0]):
@@ -218,7 +221,8 @@ def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
         lhs = _parse(equation, 0, layered)
         if isinstance(lhs, Sym):
             members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
-            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
+            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs) \
+                    and equation.relations[0] != "def":  # N := 2 defines a constant (a size), never a variable
                 return _Eq(equation, members, "value")
             return _Eq(equation, members, "candidate")
     # an expression on the left (an identity, a product of numbers): a claim about the sides' values
@@ -755,6 +759,8 @@ class ClaimChecker:
         if k == 1 and self.item.kind == "candidate" and self.item.source.relations[0] == "def" \
                 or (k == 1 and isinstance(a_node, Sym) and self._is_own_definition()):
             return StepResult(k, lhs, rhs, True, method="definition")
+        if self.item.source.relations[k - 1] == "neq":
+            return self._differ(k, lhs, rhs, a_node, b_node, binds_list)
         method = "symbolic"
         undecided = None
         for binds in binds_list:
@@ -775,6 +781,21 @@ class ClaimChecker:
                 continue
             method = _stronger(method, outcome[-1])
         return undecided or StepResult(k, lhs, rhs, True, method=method)
+
+    def _differ(self, k: int, lhs: str, rhs: str, a_node: Node, b_node: Node,
+                binds_list: list[dict[str, int]]) -> StepResult:
+        """``a \\neq b``: holds when the equality ``a = b`` does not hold for some instance (a counterexample is
+        found); fails when the two sides are the same expression."""
+        undecided = False
+        for binds in binds_list:
+            outcome = self.decide(k, a_node, b_node, binds)
+            if outcome[0] is False:
+                return StepResult(k, lhs, rhs, True, method=outcome[-1], relation="neq")
+            undecided = undecided or outcome[0] is None
+        if undecided:
+            return StepResult(k, lhs, rhs, None, method="limit", relation="neq",
+                              note="no point was found where both sides have a finite value")
+        return StepResult(k, lhs, rhs, False, method="symbolic", relation="neq")
 
     def _expected_value(self, binds) -> str | None:
         try:

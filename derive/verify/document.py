@@ -5,7 +5,8 @@ eqnarray, flalign, alignat, displaymath and math (starred or not). Not read: Mar
 `inline spans`), HTML comments, LaTeX comments and verbatim. Rows of an alignment (``\\\\``) are equations of
 their own, and a row that starts with ``=`` continues the chain of the row before it. Inside a row, equations are
 separated by a top-level ``,``, ``;``, ``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
-that is neither an equality nor ``\\approx`` (``<``, ``\\to``, ``\\in``, …).
+that is neither an equality, ``\\approx`` nor ``\\neq`` (``<``, ``\\to``, ``\\in``, …); a ``\\neq`` claims that its
+two sides are not the same expression.
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
@@ -44,7 +45,7 @@ class Chunk:
 class Equation:
     line: int
     members: tuple[str, ...]
-    relations: tuple[str, ...]  # "=", "def" or "approx", one between each pair of members
+    relations: tuple[str, ...]  # "=", "def", "approx" or "neq", one between each pair of members
 
     @property
     def text(self) -> str:
@@ -54,7 +55,7 @@ class Equation:
         return " ".join(" ".join(parts).split())
 
 
-RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx"}
+RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx", "neq": "\\neq"}
 
 
 @dataclass(frozen=True)
@@ -255,9 +256,10 @@ _RELATION = re.compile(
     r"\s*\{\s*=\s*\}|\\triangleq(?![A-Za-z])|\\equiv(?![A-Za-z])|\\doteq(?![A-Za-z])|\u225d|\u2254|="
     r"|(?P<approx>\\(?:approx|simeq)(?![A-Za-z])|\u2248)"
     r"|(?P<assign>\\(?:leftarrow|gets)(?![A-Za-z])|\u2190)"
-    r"|(?P<other>\\(?:sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
+    r"|(?P<neq>\\(?:neq|ne)(?![A-Za-z])|\u2260)"
+    r"|(?P<other>\\(?:sim|cong|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
     r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
-    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2260\u2264\u2265\u2192\u2208"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2264\u2265\u2192\u2208"
     r"\u221d\u21d2])")
 
 _SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
@@ -381,7 +383,7 @@ def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool
                     members.append(piece[start:k])
                     return _finish(members), relations, True
                 members.append(piece[start:k])
-                relations.append("approx" if match.group("approx") else
+                relations.append("approx" if match.group("approx") else "neq" if match.group("neq") else
                                  "=" if match.group() in ("=", "=:") else "def")
                 k = match.end()
                 start = k

@@ -638,7 +638,10 @@ class Model:
             if isinstance(value, int):
                 return value
             if isinstance(node.hi, Sym) and not node.hi.subs:
-                known = self.values.get(VName(node.hi.base, node.hi.decor, node.hi.primes, None, ()))
+                name = VName(node.hi.base, node.hi.decor, node.hi.primes, None, ())
+                defined = self.rhs_of(name)  # a size the document defines (N := 2)
+                known = self.values.get(name) if not (defined is not None and defined.is_Rational) \
+                    else Fraction(int(defined.p), int(defined.q))
                 if known is not None:
                     if known.denominator != 1 or known < 0:
                         raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")
