@@ -21,8 +21,8 @@ from typing import Callable
 from . import usercache
 from .errors import Localized
 # the tree is re-exported: `derive.verify` reads the grammar and its tree from here
-from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,  # noqa: F401
-                          Transpose, Word, children, walk)
+from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Matrix, Mul, Neg, Node, Num, Pow, Sum,  # noqa: F401
+                          Sym, Transpose, Word, children, walk)
 
 MAX_MEMBER_CHARS = 8000
 MAX_DEPTH = 40
@@ -87,7 +87,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -112,6 +112,8 @@ def normalise(text: str) -> str:
     text = _nabla(text)
     text = _indicators(text)
     text = text.replace("\\{", "(").replace("\\}", ")")
+    text = _matrices(text)  # before the spacing macros go: a row break is not the space «\ »
+    text = _substacked_sums(text)
     text = _COLOR.sub(" ", text)
     text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
@@ -156,6 +158,60 @@ def normalise(text: str) -> str:
     if depth > MAX_DEPTH:
         raise SyntaxProblem(f"the formula is nested {depth} levels deep; the limit is {MAX_DEPTH}")
     return text
+
+
+_MATRIX = re.compile(r"\\begin\s*\{(array|matrix|pmatrix|bmatrix|vmatrix|Bmatrix)\}(\s*\{[lrc|\s]*\})?")
+_MATRIX_FENCES = {"matrix": ("", ""), "array": ("", ""), "pmatrix": ("(", ")"), "bmatrix": ("(", ")")}
+
+
+def _matrices(text: str) -> str:
+    r"""A matrix written out, ``\begin{array}{rr} a & b \\ c & d \end{array}`` (inside its own parentheses) or
+    ``pmatrix``/``bmatrix``, as the grammar's ``\matrix{a & b \\ c & d}``; a determinant (vmatrix) is not read."""
+    out, position = [], 0
+    for match in _MATRIX.finditer(text):
+        if match.start() < position:
+            continue
+        kind = match.group(1)
+        if kind not in _MATRIX_FENCES:
+            raise SyntaxProblem(f"the environment {quote(kind)} is not supported in a formula")
+        end = text.find(r"\end{" + kind + "}", match.end())
+        if end < 0:
+            raise SyntaxProblem(f"the environment {quote(kind)} is not closed")
+        opening, closing = _MATRIX_FENCES[kind]
+        body = text[match.end():end].strip()
+        body = re.sub(r"(\\\\\s*)+$", "", body)  # a trailing row break ends no row
+        out += [text[position:match.start()], opening, r"\matrix{", body.replace("\\\\", r" \rowbreak "), "}", closing]
+        position = end + len(r"\end{" + kind + "}")
+    return "".join(out) + text[position:]
+
+
+_SUBSTACK = re.compile(r"\\sum\s*_\s*\{\s*\\substack\s*\{")
+_RANGE_LINE = re.compile(r"^\s*([A-Za-z0-9]+)\s*\\leq?(?![A-Za-z])\s*([A-Za-z])\s*\\leq?(?![A-Za-z])\s*([A-Za-z0-9]+)\s*$")
+
+
+def _substacked_sums(text: str) -> str:
+    r"""``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` is ``\sum_{n=1}^{N}\sum_{k=1}^{K}``: one sum per line
+    of the stack, each line a range ``lo \leq i \leq hi``."""
+    out, position = [], 0
+    for match in _SUBSTACK.finditer(text):
+        if match.start() < position:
+            continue
+        inner_end = _closing(text, match.end() - 1)
+        outer_end = _closing(text, text.index("{", match.start()))
+        if inner_end is None or outer_end is None or text[inner_end + 1:outer_end].strip():
+            raise SyntaxProblem(quote(r"\substack") + " under a sum holds only ranges, e.g. "
+                                + quote(r"\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}"))
+        sums = []
+        for line in re.split(r"\\\\", text[match.end():inner_end]):
+            found = _RANGE_LINE.match(line)
+            if found is None:
+                raise SyntaxProblem(quote(r"\substack") + " under a sum holds one range per line, e.g. "
+                                    + quote(r"1 \leq n \leq N"))
+            lo, index, hi = found.groups()
+            sums.append(f"\\sum_{{{index}={lo}}}^{{{hi}}}")
+        out += [text[position:match.start()], "".join(sums), " "]
+        position = outer_end + 1
+    return "".join(out) + text[position:]
 
 
 _SUM_TWO = re.compile(r"\\sum\s*_\s*\{\s*([A-Za-z])\s*,\s*([A-Za-z])\s*\}")
@@ -397,6 +453,9 @@ sumsup: "^" "{" expr "}"
        | deriv
        | frac
        | SQRT "{" expr "}"          -> sqrt
+       | MATRIX "{" mrow (ROWBREAK mrow)* "}" -> matrix
+
+mrow: expr ("&" expr)*
 
 group: "(" expr ")"
      | "[" expr "]"
@@ -450,6 +509,8 @@ APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
 SOFTMAX: /\\softmax(?![A-Za-z])/
+MATRIX: /\\matrix(?![A-Za-z])/
+ROWBREAK: /\\rowbreak(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
@@ -691,6 +752,12 @@ def _make_builder():
             """f(x), f'(x): a function the document names (``applied:f:primes``), defined or left abstract."""
             primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
             return Func(f"applied:{str(items[0])[len(chr(92) + 'applied{'):-1]}:{primes}", items[-1])
+
+        def matrix(self, items):
+            rows = tuple(tuple(row.children) for row in items if isinstance(row, lark.Tree))
+            if len({len(row) for row in rows}) != 1:
+                raise SyntaxProblem("the rows of a matrix have different numbers of entries")
+            return Matrix(rows)
 
         def softmax_app(self, items):
             """softmax_k(z_1, …, z_K) = e^{z_k} / (e^{z_1} + … + e^{z_K}), written out (k a number from 1 to K)."""

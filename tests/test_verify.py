@@ -776,3 +776,53 @@ def test_a_size_defined_with_colon_equals_is_a_constant_and_a_sum_limit():
     three = "$$N := 3, \\qquad S = \\sum_{n=1}^{N} c_{n}$$\n$$\\frac{\\partial S}{\\partial c_{3}} = 1$$\n"
     assert verify_text(three).exit_code == 0
     assert verify_text(three.replace("N := 3, \\qquad ", "")).exit_code == 4  # two terms by default: no c_3
+
+
+@pytest.mark.parametrize("claim,expected", [("t_{22}", 0), ("t_{21}", 1)])
+def test_a_substack_under_a_sum_is_one_sum_per_range(claim, expected):
+    """Σ over 1 ≤ n ≤ N, 1 ≤ k ≤ K (derive's batch loss) is Σ_n Σ_k: x_{22} is one of its terms."""
+    text = ("$$N := 2, \\quad K := 2$$\n"
+            "$$L = \\sum_{\\substack{1 \\leq n \\leq N\\\\1 \\leq k \\leq K}} t_{nk} x_{nk}$$\n"
+            f"$$\\frac{{\\partial L}}{{\\partial x_{{22}}}} = {claim}$$\n")
+    report = verify_text(text)
+    assert not report.unread and report.exit_code == expected
+
+
+def test_a_condition_on_every_sample_is_honoured_stated_or_given():
+    """Σ_k t_{nk} = 1 holds for every sample n: softmax + cross-entropy over a batch gives y_{nk} − t_{nk} with it
+    (stated in the text, or as a `given` condition of the scope), and not without it."""
+    condition = "The targets of each sample sum to one: $\\sum_{k=1}^{2} t_{nk} = 1$.\n"
+    text = ("$$y_{n1} = \\operatorname{softmax}_{1}(z_{n1}, z_{n2}), \\quad "
+            "y_{n2} = \\operatorname{softmax}_{2}(z_{n1}, z_{n2})$$\n"
+            "$$L = - \\sum_{n=1}^{2} \\sum_{k=1}^{2} t_{nk} \\log(y_{nk})$$\n" + condition +
+            "$$\\frac{\\partial L}{\\partial z_{21}} = y_{21} - t_{21}$$\n")
+    stated = verify_text(text)
+    assert stated.exit_code == 0 and "constraint" in [r.kind for r in stated.readings]
+    assert verify_text(text.replace(condition, "")).exit_code == 1
+    given = "<!-- derive: given \\sum_{k=1}^{2} t_{nk} = 1 -->\n" + text.replace(condition, "")
+    assert verify_text(given).exit_code == 0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("$$a = 2, \\quad b = 3$$\n$$\\begin{pmatrix} a & b \\\\ a b & 1 \\end{pmatrix} = "
+     "\\begin{pmatrix} 2 & 3 \\\\ 6 & 1 \\end{pmatrix}$$\n", [(2, True)]),
+    ("$$a = 2, \\quad b = 3$$\n$$\\begin{pmatrix} a & b \\\\ a b & 1 \\end{pmatrix} = "
+     "\\begin{pmatrix} 2 & 3 \\\\ 5 & 1 \\end{pmatrix}$$\n", [(2, False)]),
+    ("$$\\frac{1}{2} \\left(\\begin{array}{rr} 2 x & 4 \\\\ 0 & x \\end{array}\\right) = "
+     "\\left(\\begin{array}{rr} x & 2 \\\\ 0 & \\frac{x}{2} \\end{array}\\right)$$\n", [(1, True)]),
+    ("$$\\frac{1}{2} \\left(\\begin{array}{rr} 2 x & 4 \\\\ 0 & x \\end{array}\\right) = "
+     "\\left(\\begin{array}{rr} x & 2 \\\\ 0 & x \\end{array}\\right)$$\n", [(1, False)]),
+    # strict numbers: each entry exactly as derive prints it
+    ("<!-- derive: numbers strict -->\n$$x = 2$$\n$$\\frac{1}{3} \\left(\\begin{array}{rr} x & 1 \\end{array}\\right)"
+     " = \\left(\\begin{array}{rr} 0.666667 & 0.333333 \\end{array}\\right)$$\n", [(3, True)]),
+    ("<!-- derive: numbers strict -->\n$$x = 2$$\n$$\\frac{1}{3} \\left(\\begin{array}{rr} x & 1 \\end{array}\\right)"
+     " = \\left(\\begin{array}{rr} 0.666666 & 0.333333 \\end{array}\\right)$$\n", [(3, False)]),
+])
+def test_matrices_written_out_are_read_entry_by_entry(text, expected):
+    report = verify_text(text)
+    assert not report.unread and _steps(report) == expected
+
+
+def test_a_determinant_is_not_read_as_a_matrix():
+    report = verify_text("$$\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = a d - b c$$\n")
+    assert report.exit_code == 4 and "vmatrix" in report.unread[0].reason

@@ -302,6 +302,9 @@ def depth_profile(text: str, line_of) -> list[int]:
     return profile
 
 
+_MATRIX_ENV = re.compile(r"\\begin\s*\{(array|[pbvBV]?matrix)\}.*?\\end\s*\{\1\}", re.DOTALL)
+
+
 def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     """Cut one chunk into equations (see the module docstring); the rest is listed as skipped."""
     text = _BLANKED.sub(_blank, chunk.text)
@@ -310,6 +313,8 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
         return lines.at(chunk.offset + k)
 
     profile = depth_profile(text, line_of)
+    for matrix in _MATRIX_ENV.finditer(text):  # a matrix's row breaks and & are its own, not the alignment's
+        profile[matrix.start():matrix.end()] = [depth + 1 for depth in profile[matrix.start():matrix.end()]]
     rows: list[tuple[int, int]] = []
     start = 0
     k = 0
@@ -328,7 +333,8 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     found: list[Equation] = []
     skipped: list[Piece] = []
     for row_start, row_end in rows:
-        row = text[row_start:row_end].replace("&", " ")
+        row = "".join(" " if ch == "&" and depth == 0 else ch  # an alignment's & (a matrix keeps its own)
+                      for ch, depth in zip(text[row_start:row_end], profile[row_start:row_end]))
         if not row.strip():
             continue
         for piece_start, piece_end in _split(row, profile[row_start:row_end], _SEPARATOR):
