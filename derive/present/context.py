@@ -16,7 +16,8 @@ from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
-from .bindings import after_directives, row_directives, scope, section_directives, update_directives, walk_directives
+from .bindings import (after_directives, part_directives, row_directives, scope, section_directives,
+                       update_directives, walk_directives)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -69,7 +70,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "updates": [_update(walk, update, lang) for update in walk.updates],
         "intro": [section_context(s, lang, f"intro-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.intro)],
         "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
-        "directives": walk_directives(d) if walk.reread else [],
+        "directives": walk_directives(d, walk.given) if walk.reread else [],
         "main_directives": scope("main") if walk.reread else [],
         "rules_used": _rules_used(d, lang),
         "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
@@ -267,7 +268,8 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
 
 def section_context(section: Section, lang: str, scope: str | None = None) -> dict[str, Any]:
     """A section for the templates; ``scope`` names its scope on a page that is read back (None: no directives)."""
-    blocks = [_block(b, lang) for b in section.blocks]
+    parts = part_directives(section, scope) if scope else {}
+    blocks = [dict(_block(b, lang), directives=parts.get(k, [])) for k, b in enumerate(section.blocks)]
     for block in blocks:
         if block["kind"] == "table":
             block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
