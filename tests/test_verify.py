@@ -821,6 +821,8 @@ def test_a_condition_on_every_sample_is_honoured_stated_or_given():
 def test_matrices_written_out_are_read_entry_by_entry(text, expected):
     report = verify_text(text)
     assert not report.unread and _steps(report) == expected
+    derived = [line for line in render_report(report, "text", "en").splitlines() if "As written:" not in line]
+    assert not [line for line in derived if "begin" in line or "array" in line]  # rows with ; and entries with ,
 
 
 def test_a_determinant_is_not_read_as_a_matrix():

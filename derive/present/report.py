@@ -73,6 +73,7 @@ _TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\
                 (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
                 (r"\lvert", "|"), (r"\rvert", "|"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
                 (r"\\", "; "), ("&", ", "))
+_ARRAY = re.compile(r"\\begin\{array\}\{[lrc]*\}|\\end\{array\}")
 _SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
                               "\u207a\u207b\u207c\u207d\u207e\u207f\u2071\u02b2\u1d4f\u02e1\u1d38\u1d40")
 _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087"
@@ -83,6 +84,7 @@ _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u208
 def unicode_maths(latex: str) -> str:
     """derive's LaTeX as plain Unicode maths for the text report (∂C/∂w²ⱼₖ, σ′(z³₁), Σᵢ, (W³)ᵀ): indices as
     Unicode sub- and superscripts where every character has one, else written _(…) and ^(…)."""
+    latex = _ARRAY.sub("", latex)  # a matrix's rows and entries are written with ; and , below
     for macro, text in _TEXT_MACROS:
         latex = latex.replace(macro, text)
     out = []
