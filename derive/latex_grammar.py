@@ -21,8 +21,8 @@ from typing import Callable
 from . import usercache
 from .errors import Localized
 # the tree is re-exported: `derive.verify` reads the grammar and its tree from here
-from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,  # noqa: F401
-                          Transpose, Word, children, walk)
+from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Matrix, Mul, Neg, Node, Num, Pow, Sum,  # noqa: F401
+                          Sym, Transpose, Word, children, walk)
 
 MAX_MEMBER_CHARS = 8000
 MAX_DEPTH = 40
@@ -87,7 +87,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -112,6 +112,8 @@ def normalise(text: str) -> str:
     text = _nabla(text)
     text = _indicators(text)
     text = text.replace("\\{", "(").replace("\\}", ")")
+    text = _matrices(text)  # before the spacing macros go: a row break is not the space «\ »
+    text = _substacked_sums(text)
     text = _COLOR.sub(" ", text)
     text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
@@ -133,6 +135,10 @@ def normalise(text: str) -> str:
     text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}|\^\s*\{\s*\[([^\[\]{}]*)\]\s*\}",
                   lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
     text = _log_of_sum(text)
+    if re.search(r"\\softmax(?![A-Za-z])(?!\s*_)", text):
+        raise SyntaxProblem("softmax is not supported without its output index: write "
+                            + quote(r"\operatorname{softmax}_{k}(z_1, \dots, z_K)") + " or write it out, e.g. "
+                            + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
     text = _function_powers(text)
     names = [m.span() for m in _NAME_TOKEN.finditer(text)]
@@ -182,6 +188,60 @@ def _braced_bases(text: str) -> str:
             continue
         out += [text[position:match.start()], " " + inner]  # a space: \cdot{g} must not become \cdotg
         position = match.end()
+    return "".join(out) + text[position:]
+
+
+_MATRIX = re.compile(r"\\begin\s*\{(array|matrix|pmatrix|bmatrix|vmatrix|Bmatrix)\}(\s*\{[lrc|\s]*\})?")
+_MATRIX_FENCES = {"matrix": ("", ""), "array": ("", ""), "pmatrix": ("(", ")"), "bmatrix": ("(", ")")}
+
+
+def _matrices(text: str) -> str:
+    r"""A matrix written out, ``\begin{array}{rr} a & b \\ c & d \end{array}`` (inside its own parentheses) or
+    ``pmatrix``/``bmatrix``, as the grammar's ``\matrix{a & b \\ c & d}``; a determinant (vmatrix) is not read."""
+    out, position = [], 0
+    for match in _MATRIX.finditer(text):
+        if match.start() < position:
+            continue
+        kind = match.group(1)
+        if kind not in _MATRIX_FENCES:
+            raise SyntaxProblem(f"the environment {quote(kind)} is not supported in a formula")
+        end = text.find(r"\end{" + kind + "}", match.end())
+        if end < 0:
+            raise SyntaxProblem(f"the environment {quote(kind)} is not closed")
+        opening, closing = _MATRIX_FENCES[kind]
+        body = text[match.end():end].strip()
+        body = re.sub(r"(\\\\\s*)+$", "", body)  # a trailing row break ends no row
+        out += [text[position:match.start()], opening, r"\matrix{", body.replace("\\\\", r" \rowbreak "), "}", closing]
+        position = end + len(r"\end{" + kind + "}")
+    return "".join(out) + text[position:]
+
+
+_SUBSTACK = re.compile(r"\\sum\s*_\s*\{\s*\\substack\s*\{")
+_RANGE_LINE = re.compile(r"^\s*([A-Za-z0-9]+)\s*\\leq?(?![A-Za-z])\s*([A-Za-z])\s*\\leq?(?![A-Za-z])\s*([A-Za-z0-9]+)\s*$")
+
+
+def _substacked_sums(text: str) -> str:
+    r"""``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` is ``\sum_{n=1}^{N}\sum_{k=1}^{K}``: one sum per line
+    of the stack, each line a range ``lo \leq i \leq hi``."""
+    out, position = [], 0
+    for match in _SUBSTACK.finditer(text):
+        if match.start() < position:
+            continue
+        inner_end = _closing(text, match.end() - 1)
+        outer_end = _closing(text, text.index("{", match.start()))
+        if inner_end is None or outer_end is None or text[inner_end + 1:outer_end].strip():
+            raise SyntaxProblem(quote(r"\substack") + " under a sum holds only ranges, e.g. "
+                                + quote(r"\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}"))
+        sums = []
+        for line in re.split(r"\\\\", text[match.end():inner_end]):
+            found = _RANGE_LINE.match(line)
+            if found is None:
+                raise SyntaxProblem(quote(r"\substack") + " under a sum holds one range per line, e.g. "
+                                    + quote(r"1 \leq n \leq N"))
+            lo, index, hi = found.groups()
+            sums.append(f"\\sum_{{{index}={lo}}}^{{{hi}}}")
+        out += [text[position:match.start()], "".join(sums), " "]
+        position = outer_end + 1
     return "".join(out) + text[position:]
 
 
@@ -309,8 +369,7 @@ def _word(match: re.Match) -> str:
     if word in _WORDS:
         return _WORDS[word]
     if word == "softmax":
-        raise SyntaxProblem("softmax is not supported as a function: write it out, e.g. "
-                            + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
+        return r"\softmax "
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", word):
         return r"\name{" + word + "} " if len(word) > 1 else word
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)+", word):  # lr\_decay: one name, underscores kept
@@ -399,6 +458,7 @@ GRAMMAR = r"""
 
 ?product: chain
         | chain opapp               -> mul
+        | chain MULOP opapp         -> mulop
         | opapp
 
 ?chain: factor
@@ -407,6 +467,7 @@ GRAMMAR = r"""
       | chain "/" factor            -> div
 
 ?opapp: SUM sumlimits product       -> sum
+      | SUM sumlimits "-" product   -> sum_neg
       | derivop product             -> derivof
 
 sumlimits: sumsub? sumsup?
@@ -425,6 +486,9 @@ sumsup: "^" "{" expr "}"
        | deriv
        | frac
        | SQRT "{" expr "}"          -> sqrt
+       | MATRIX "{" mrow (ROWBREAK mrow)* "}" -> matrix
+
+mrow: expr ("&" expr)*
 
 group: "(" expr ")"
      | "[" expr "]"
@@ -447,6 +511,7 @@ funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | FUNC NUMBER                               -> func_num
        | MAXMIN "(" expr "," expr ")"              -> maxmin_app
        | APPLIED PRIME* "(" expr ")"               -> applied_app
+       | SOFTMAX "_" "{" NUMBER "}" "(" expr ("," expr)* ")" -> softmax_app
 
 symbol: base script*
 ?base: LETTER                       -> letter
@@ -476,6 +541,9 @@ MAXMIN: /\\(max|min)(?![A-Za-z])/
 APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
+SOFTMAX: /\\softmax(?![A-Za-z])/
+MATRIX: /\\matrix(?![A-Za-z])/
+ROWBREAK: /\\rowbreak(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
@@ -649,6 +717,10 @@ def _make_builder():
             index, lo, hi = limits
             return Sum(index, lo, hi, body)
 
+        def sum_neg(self, items):
+            _, (index, lo, hi), body = items
+            return Sum(index, lo, hi, Neg(body))
+
         def sumlimits(self, items):
             index = lo = hi = None
             for item in items:
@@ -713,6 +785,20 @@ def _make_builder():
             """f(x), f'(x): a function the document names (``applied:f:primes``), defined or left abstract."""
             primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
             return Func(f"applied:{str(items[0])[len(chr(92) + 'applied{'):-1]}:{primes}", items[-1])
+
+        def matrix(self, items):
+            rows = tuple(tuple(row.children) for row in items if isinstance(row, lark.Tree))
+            if len({len(row) for row in rows}) != 1:
+                raise SyntaxProblem("the rows of a matrix have different numbers of entries")
+            return Matrix(rows)
+
+        def softmax_app(self, items):
+            """softmax_k(z_1, …, z_K) = e^{z_k} / (e^{z_1} + … + e^{z_K}), written out (k a number from 1 to K)."""
+            k, args = _number(str(items[1])).value, items[2:]
+            if k.denominator != 1 or not 1 <= k <= len(args):
+                raise SyntaxProblem(quote(r"\operatorname{softmax}_{k}") + f" needs k from 1 to {len(args)}, the "
+                                    "number of its arguments")
+            return Div(Func("exp", args[int(k) - 1]), Add(tuple((1, Func("exp", a)) for a in args), braced=None))
 
         def func_num(self, items):
             name = str(items[0])[1:]

@@ -125,6 +125,15 @@ Block = Union[Text, Equation, Claim, Table, Image]
 
 
 @dataclass(frozen=True)
+class Part:
+    """Where a section changes meaning for `derive verify`: from block ``start`` on, a scope of its own: the walk's
+    with ``given`` added, or with ``own`` a fresh one (a generic derivation beside the walk's numbers)."""
+    start: int
+    given: tuple[str, ...] = ()
+    own: bool = False
+
+
+@dataclass(frozen=True)
 class Section:
     """A titled group of blocks (text, equations, claims, tables, images)."""
     title_key: str
@@ -132,11 +141,19 @@ class Section:
     scope: str = "walk"  # for `derive verify`: "walk" (the graph and its point), "own" (a fresh scope), or "rows"
     # (each table row that names a node kind a fresh scope: the rule card's generic nodes)
     given: tuple[str, ...] = ()  # LaTeX bindings of the section's own scopes ("E = f(z)")
+    row_given: tuple[tuple[str, ...], ...] = ()  # with scope "rows": each table row's own bindings (instead of given)
+    parts: tuple[Part, ...] = ()  # later scopes of the section, each from one of its blocks on
 
 
 def point_given(point: Mapping[str, Expr]) -> tuple[str, ...]:
     """A point as a section's bindings (``w = 1.4``), for a section about another point than the walk's."""
     return tuple(chain_latex([name_latex(name), exact_latex(value)]) for name, value in point.items())
+
+
+def size_given(name: str, size: int) -> str:
+    """A size the page's sums run to as a binding: ``n := 3`` defines a constant (Σ_{i=1}^{n} has 3 terms, 1/n is a
+    number), not a variable of the point."""
+    return chain_latex([name_latex(name), number_latex(sympy.Integer(size))], ":=")
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,8 @@ class Walkthrough:
     fold: Fold | None = None  # a batch shown through one sample; None: every node is shown
     reread: bool = True  # its pages carry their bindings and are read back by `derive verify` before they are
     # written (False: a page verify cannot read yet; it is checked only through the derivation)
+    given: tuple[str, ...] = ()  # the walk scope's bindings beyond the graph's (LaTeX): the sizes its sums run to
+    # (`size_given`), a condition its data satisfy (Σ_k t_{nk} = 1)
 
     @property
     def images(self) -> tuple[Image, ...]:
@@ -212,10 +231,12 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
          optimizer: Settings | None = None, fold: Fold | None = None,
-         descent: tuple[Update, ...] | None = None, reread: bool = True) -> Walkthrough:
+         descent: tuple[Update, ...] | None = None, reread: bool = True,
+         given: tuple[str, ...] = ()) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent;
-    ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice."""
+    ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice;
+    ``given`` adds bindings to the page's walk scope (see `Walkthrough.given`)."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
     if descent is not None:
@@ -229,7 +250,7 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
     # the loop reads pages whose graph the symbolic oracle checked (no tree too large to write out) away from kinks
     reread = (reread and report.oracle == "symbolic" and not report.notes
               and len(updates) < MAX_REREAD_WALKS)
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread)
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread, given)
 
 
 MAX_REREAD_NODES = 60

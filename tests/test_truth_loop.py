@@ -134,9 +134,9 @@ def misround(text: str) -> tuple[str, int]:
 
 
 def merge_scopes(text: str) -> tuple[str, int]:
-    """A scope directive removed: a symbol of one part of the page is then reused with another meaning."""
-    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+(?:\.1)?) -->$|<!-- derive: scope extra-\d+\.1 --> ",
-                      text, re.M)
+    """A scope directive removed: a symbol of one part of the page is then reused with another meaning. The first
+    scope with a meaning of its own (not the walk's): a section's own, or a rule-card row's."""
+    match = re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> ", text, re.M)
     if match is None:
         raise NotApplicable("a page with one scope has no scope to remove")
     start, end = match.span()

@@ -808,3 +808,115 @@ def test_a_scope_from_an_earlier_one_goes_on_with_the_values_its_assignments_lef
     assert verify_text(text.replace("$$y = 4$$", "$$y = 2$$")).exit_code == 1  # x = 1 was replaced by x ← 2
     assert verify_text(text.replace("<!-- derive: scope c from b -->", "<!-- derive: scope c from a -->")
                        .replace("$$y = 10$$", "$$y = 4$$")).exit_code == 0
+
+
+# --- derive's own notation (issue 11): sums after a dot, ≠, softmax, sizes ------------------------------------------
+
+def _steps(report) -> list[tuple[int, bool | None]]:
+    return [(c.line, c.ok) for c in report.claims]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # Σ after an explicit product sign (½ · Σ …), as derive prints it
+    ("$$E = \\frac{1}{2} \\cdot \\sum_{i=1}^{3} (a_{i} - y_{i})^{2}$$\n"
+     "$$\\frac{\\partial E}{\\partial a_{3}} = a_{3} - y_{3}$$\n", [(2, True)]),
+    ("$$E = \\frac{1}{2} \\cdot \\sum_{i=1}^{3} (a_{i} - y_{i})^{2}$$\n"
+     "$$\\frac{\\partial E}{\\partial a_{3}} = y_{3} - a_{3}$$\n", [(2, False)]),
+    # a Σ whose summand starts with a minus sign (Σ_k −t_k/(N y_k) …)
+    ("$$\\sum_{k=1}^{3} - x_{k} = - x_{1} - x_{2} - x_{3}$$\n", [(1, True)]),
+    ("$$\\sum_{k=1}^{3} - x_{k} = x_{1} - x_{2} - x_{3}$$\n", [(1, False)]),
+    # d/dx applied after a product sign inside a Σ
+    ("$$\\sum_{i=1}^{2} x_{i} \\cdot \\frac{d}{d x_{i}} x_{i}^{2} = 2 x_{1}^{2} + 2 x_{2}^{2}$$\n", [(1, True)]),
+    ("$$\\sum_{i=1}^{2} x_{i} \\cdot \\frac{d}{d x_{i}} x_{i}^{2} = x_{1}^{2} + x_{2}^{2}$$\n", [(1, False)]),
+])
+def test_sums_after_a_product_sign_and_of_a_negated_summand_are_read(text, expected):
+    report = verify_text(text)
+    assert not report.unread and _steps(report) == expected
+
+
+def test_not_equal_claims_that_the_sides_differ(validator):
+    """A page quoting a slip writes ``a \\neq b``: it holds when the two sides are not the same expression."""
+    report = verify_text("$$\\log(y) \\neq \\frac{1}{y}$$\n$$\\frac{1}{2} (2 a - 2 b) \\neq a - b$$\n")
+    assert not report.unread and _steps(report) == [(1, True), (2, False)]
+    assert [s.relation for c in report.claims for s in c.steps] == ["neq", "neq"]
+    text = render_report(report, "text", "en")
+    assert "log(y)  ≠  1·1/y" in text and "1/2·(2·a − 2·b)  =  a − b" in text  # what holds between the sides
+    check_json(report, validator)
+
+
+def test_softmax_is_read_as_its_definition():
+    """softmax_k(z_1, …, z_K) = e^{z_k} / Σ_j e^{z_j}: its local gradients y_k (δ_jk − y_j) hold (oracle: the
+    quotient rule written out below), a wrong one fails, and an output index past the arguments is unreadable."""
+    definitions = ("$$y_{1} = \\operatorname{softmax}_{1}\\left(z_{1}, z_{2}, z_{3}\\right), \\quad "
+                   "y_{2} = \\operatorname{softmax}_{2}\\left(z_{1}, z_{2}, z_{3}\\right)$$\n")
+    report = verify_text(definitions + "$$\\frac{\\partial y_{2}}{\\partial z_{2}} = y_{2} (1 - y_{2})$$\n"
+                                       "$$\\frac{\\partial y_{2}}{\\partial z_{1}} = - y_{1} y_{2}$$\n"
+                                       "$$y_{2} = \\frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}} + e^{z_{3}}}$$\n"
+                                       "$$\\frac{\\partial y_{2}}{\\partial z_{1}} = - y_{2} y_{2}$$\n")
+    assert not report.unread and _steps(report) == [(2, True), (3, True), (4, True), (5, False)]
+    past = verify_text("$$y = \\operatorname{softmax}_{4}(z_{1}, z_{2}, z_{3})$$\n")
+    assert past.exit_code == 4 and "needs k from 1 to 3" in past.unread[0].reason
+
+
+def test_a_size_defined_with_colon_equals_is_a_constant_and_a_sum_limit():
+    """``N := 2`` (derive's pages bind a batch size so) makes 1/N the number ½ in every claim, and a sum up to N
+    has N terms; ``N = 2`` is a value at the document's point, so a claim that needs N = 2 holds only there."""
+    defined = verify_text("$$N := 2, \\qquad L = \\frac{1}{2} S$$\n$$\\frac{\\partial L}{\\partial S} = \\frac{1}{N}$$\n")
+    assert defined.exit_code == 0 and _steps(defined) == [(2, True)]
+    valued = verify_text("$$N = 2, \\qquad L = \\frac{1}{2} S$$\n$$\\frac{\\partial L}{\\partial S} = \\frac{1}{N}$$\n")
+    assert _steps(valued) == [(2, False)]
+    three = "$$N := 3, \\qquad S = \\sum_{n=1}^{N} c_{n}$$\n$$\\frac{\\partial S}{\\partial c_{3}} = 1$$\n"
+    assert verify_text(three).exit_code == 0
+    assert verify_text(three.replace("N := 3, \\qquad ", "")).exit_code == 4  # two terms by default: no c_3
+
+
+@pytest.mark.parametrize("claim,expected", [("t_{22}", 0), ("t_{21}", 1)])
+def test_a_substack_under_a_sum_is_one_sum_per_range(claim, expected):
+    """Σ over 1 ≤ n ≤ N, 1 ≤ k ≤ K (derive's batch loss) is Σ_n Σ_k: x_{22} is one of its terms."""
+    text = ("$$N := 2, \\quad K := 2$$\n"
+            "$$L = \\sum_{\\substack{1 \\leq n \\leq N\\\\1 \\leq k \\leq K}} t_{nk} x_{nk}$$\n"
+            f"$$\\frac{{\\partial L}}{{\\partial x_{{22}}}} = {claim}$$\n")
+    report = verify_text(text)
+    assert not report.unread and report.exit_code == expected
+
+
+def test_a_condition_on_every_sample_is_honoured_stated_or_given():
+    """Σ_k t_{nk} = 1 holds for every sample n: softmax + cross-entropy over a batch gives y_{nk} − t_{nk} with it
+    (stated in the text, or as a `given` condition of the scope), and not without it."""
+    condition = "The targets of each sample sum to one: $\\sum_{k=1}^{2} t_{nk} = 1$.\n"
+    text = ("$$y_{n1} = \\operatorname{softmax}_{1}(z_{n1}, z_{n2}), \\quad "
+            "y_{n2} = \\operatorname{softmax}_{2}(z_{n1}, z_{n2})$$\n"
+            "$$L = - \\sum_{n=1}^{2} \\sum_{k=1}^{2} t_{nk} \\log(y_{nk})$$\n" + condition +
+            "$$\\frac{\\partial L}{\\partial z_{21}} = y_{21} - t_{21}$$\n")
+    stated = verify_text(text)
+    assert stated.exit_code == 0 and "constraint" in [r.kind for r in stated.readings]
+    assert verify_text(text.replace(condition, "")).exit_code == 1
+    given = "<!-- derive: given \\sum_{k=1}^{2} t_{nk} = 1 -->\n" + text.replace(condition, "")
+    assert verify_text(given).exit_code == 0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("$$a = 2, \\quad b = 3$$\n$$\\begin{pmatrix} a & b \\\\ a b & 1 \\end{pmatrix} = "
+     "\\begin{pmatrix} 2 & 3 \\\\ 6 & 1 \\end{pmatrix}$$\n", [(2, True)]),
+    ("$$a = 2, \\quad b = 3$$\n$$\\begin{pmatrix} a & b \\\\ a b & 1 \\end{pmatrix} = "
+     "\\begin{pmatrix} 2 & 3 \\\\ 5 & 1 \\end{pmatrix}$$\n", [(2, False)]),
+    ("$$\\frac{1}{2} \\left(\\begin{array}{rr} 2 x & 4 \\\\ 0 & x \\end{array}\\right) = "
+     "\\left(\\begin{array}{rr} x & 2 \\\\ 0 & \\frac{x}{2} \\end{array}\\right)$$\n", [(1, True)]),
+    ("$$\\frac{1}{2} \\left(\\begin{array}{rr} 2 x & 4 \\\\ 0 & x \\end{array}\\right) = "
+     "\\left(\\begin{array}{rr} x & 2 \\\\ 0 & x \\end{array}\\right)$$\n", [(1, False)]),
+    # strict numbers: each entry exactly as derive prints it
+    ("<!-- derive: numbers strict -->\n$$x = 2$$\n$$\\frac{1}{3} \\left(\\begin{array}{rr} x & 1 \\end{array}\\right)"
+     " = \\left(\\begin{array}{rr} 0.666667 & 0.333333 \\end{array}\\right)$$\n", [(3, True)]),
+    ("<!-- derive: numbers strict -->\n$$x = 2$$\n$$\\frac{1}{3} \\left(\\begin{array}{rr} x & 1 \\end{array}\\right)"
+     " = \\left(\\begin{array}{rr} 0.666666 & 0.333333 \\end{array}\\right)$$\n", [(3, False)]),
+])
+def test_matrices_written_out_are_read_entry_by_entry(text, expected):
+    report = verify_text(text)
+    assert not report.unread and _steps(report) == expected
+    derived = [line for line in render_report(report, "text", "en").splitlines() if "As written:" not in line]
+    assert not [line for line in derived if "begin" in line or "array" in line]  # rows with ; and entries with ,
+
+
+def test_a_determinant_is_not_read_as_a_matrix():
+    report = verify_text("$$\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = a d - b c$$\n")
+    assert report.exit_code == 4 and "vmatrix" in report.unread[0].reason

@@ -53,11 +53,12 @@ def leaf_values(d: Derivation) -> tuple[str, ...]:
     return point_given({n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"})
 
 
-def walk_directives(d: Derivation) -> list[str]:
-    """The page's number rule and the ``walk`` scope: every node's definition and every leaf's value."""
+def walk_directives(d: Derivation, given: Iterable[str] = ()) -> list[str]:
+    """The page's number rule and the ``walk`` scope: every node's definition, every leaf's value and the
+    scenario's own bindings (sizes, conditions on the data)."""
     definitions = [chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])]) for n in d.graph.nodes
                    if n.op != "leaf"]
-    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, definitions + list(leaf_values(d)),
+    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, definitions + list(leaf_values(d)) + list(given),
                                                               from_walk=False)]
 
 
@@ -72,8 +73,15 @@ def row_directives(section: Section, index: str, rows: list[list[str]]) -> list[
     """For a section with ``scope="rows"``: a fresh scope on each row that names a node (its first cell)."""
     if section.scope != "rows":
         return [[] for _ in rows]
-    return [scope(f"{index}.{k + 1}", section.given, from_walk=False) if row and row[0].strip() else []
+    given = section.row_given or (section.given,) * len(rows)
+    return [scope(f"{index}.{k + 1}", given[k], from_walk=False) if row and row[0].strip() else []
             for k, row in enumerate(rows)]
+
+
+def part_directives(section: Section, index: str) -> dict[int, list[str]]:
+    """The scopes a section's later parts start, by the block they start at."""
+    return {part.start: scope(f"{index}.part-{k + 1}", part.given, from_walk=not part.own)
+            for k, part in enumerate(section.parts)}
 
 
 def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, part: int = 1) -> list[str]:

@@ -17,8 +17,8 @@ from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_lat
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
 from .bindings import (after_directives, columns, gradient_column, optimizer_after_directives,
-                       optimizer_step_directives, row_directives, scope, section_directives, update_directives,
-                       value_column, walk_directives)
+                       optimizer_step_directives, part_directives, row_directives, scope,
+                       section_directives, update_directives, value_column, walk_directives)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
@@ -71,7 +71,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "updates": [_update(walk, update, lang) for update in walk.updates],
         "intro": [section_context(s, lang, f"intro-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.intro)],
         "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
-        "directives": walk_directives(d) if walk.reread else [],
+        "directives": walk_directives(d, walk.given) if walk.reread else [],
         "main_directives": scope("main") if walk.reread else [],
         "node_columns": columns(None, None, value_column()) if walk.reread and d.values is not None else [],
         "wrt_columns": columns(None, gradient_column(d)) if walk.reread else [],
@@ -282,12 +282,13 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
 
 def section_context(section: Section, lang: str, scope: str | None = None) -> dict[str, Any]:
     """A section for the templates; ``scope`` names its scope on a page that is read back (None: no directives)."""
-    blocks = [_block(b, lang) for b in section.blocks]
+    parts = part_directives(section, scope) if scope else {}
+    blocks = [dict(_block(b, lang), directives=parts.get(k, [])) for k, b in enumerate(section.blocks)]
     for block, source in zip(blocks, section.blocks):
         if block["kind"] == "table":
             block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
                 block["rows"])
-            block["directives"] = columns(*source.claims) if scope and source.claims else []
+            block["columns"] = columns(*source.claims) if scope and source.claims else []
     return {"title": catalog(lang)[section.title_key], "label": section_label(section.title_key), "blocks": blocks,
             "directives": section_directives(section, scope) if scope else []}
 

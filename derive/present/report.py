@@ -73,6 +73,7 @@ _TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\
                 (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
                 (r"\lvert", "|"), (r"\rvert", "|"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
                 (r"\\", "; "), ("&", ", "))
+_ARRAY = re.compile(r"\\begin\{array\}\{[lrc]*\}|\\end\{array\}")
 _SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
                               "\u207a\u207b\u207c\u207d\u207e\u207f\u2071\u02b2\u1d4f\u02e1\u1d38\u1d40")
 _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087"
@@ -83,6 +84,7 @@ _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u208
 def unicode_maths(latex: str) -> str:
     """derive's LaTeX as plain Unicode maths for the text report (∂C/∂w²ⱼₖ, σ′(z³₁), Σᵢ, (W³)ᵀ): indices as
     Unicode sub- and superscripts where every character has one, else written _(…) and ^(…)."""
+    latex = _ARRAY.sub("", latex)  # a matrix's rows and entries are written with ; and , below
     for macro, text in _TEXT_MACROS:
         latex = latex.replace(macro, text)
     out = []
@@ -141,6 +143,13 @@ def _point_text(counterexample: Counterexample, fmt: str, math, t) -> str:
     return t["verify.list_separator"].join(parts)
 
 
+def shown_relation(step: StepResult) -> str:
+    """What holds between a step's sides: its own relation when it holds (or is undecided), the other one when it
+    fails (a wrong ``=`` is shown as ``\\neq``, a wrong ``\\neq`` as ``=``)."""
+    holds_as_written = step.ok is not False
+    return "=" if (step.relation == "neq") != holds_as_written else r"\neq"
+
+
 def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
     status = {True: "ok", False: "wrong", None: "undecided"}[step.ok]
     out: dict[str, Any] = {
@@ -148,7 +157,7 @@ def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
         "lhs_text": unicode_maths(step.lhs), "rhs_text": unicode_maths(step.rhs),
         "status_word": t[f"verify.status.{status}"],
         "method": t["verify.paren"].format(text=t[f"verify.method.{step.method}"]) if step.ok is not None else "",
-        "relation": "=" if step.ok is not False else r"\neq",
+        "relation": shown_relation(step), "relation_text": unicode_maths(shown_relation(step)),
         "sentence": t[f"verify.step.{status}"].format(index=step.index, note=step.note or ""),
         "counterexample": None, "expected": None, "slip": None,
     }
@@ -182,7 +191,7 @@ def claim_context(claim: ClaimResult, t, fmt: str, math) -> dict[str, Any]:
             reading = t["verify.reading.componentwise"]
     chain = claim.members[0]
     for step in claim.steps:
-        chain += (r" \neq " if step.ok is False else " = ") + step.rhs
+        chain += f" {shown_relation(step)} " + step.rhs
     return {
         "line": claim.line,
         "source": claim.claim,

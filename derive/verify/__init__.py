@@ -13,11 +13,13 @@ Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/a
   ``∂E/∂A``, ``\frac{d}{dx}\log x``, ``\sigma'(z)``. Each ``=`` is a step, numbered from 1: step k compares
   members k and k + 1.
 - a **condition** ``\sum_k t_k = 1``: at every test point the last t_k is 1 minus the others (any number of
-  classes).
+  classes); ``\sum_k t_{nk} = 1`` holds so for every n (each sample of a batch).
 - an **assignment** ``x \leftarrow e = … = 2`` (also ``\gets``, ←): the chain after the arrow is a claim, read at the
   values before it; from the next line on, x has e's exact value (an optimiser's ``m_w \leftarrow \beta m_w + …``
   read line after line). A subscript that is a variable the scope's bindings give a number (``g_w`` beside
   ``given w = 1``) names that variable, it is not an index.
+- a **difference** ``a \neq b``: holds when the two sides are not the same expression (a page quoting a slip).
+- a **size** ``N := 2``: a constant, not a variable of the point (1/N is ½; a sum up to N has N terms).
 - anything else (``x \in \mathbb{R}^n``, ``f(x) = …``) is **skipped** and listed.
 
 A relation that cannot be read is listed under skipped with its line and the reason, and the document goes on:
@@ -46,7 +48,9 @@ Reading the notation
   σ(z)·1 − σ(z) (the report names such a slip "grouping"). ``\max(u, v)``/``\min``, ``\mathbb{1}[u > 0]`` (a unit
   step) and ``\mathbb{1}(i = j)``, a δ with two indices and no definition (Kronecker), ``\nabla_{X} J``
   (∂J/∂X), ``\tanh^2 x``, ``\frac{d\sigma(x)}{dx}``, ``\log\sum_j …`` (log of the whole sum), ``\mathcal{L}``,
-  ``\ell`` and ``\sum_{i,j}`` are read. A bare y beside a vector is the vector of the y_j the definitions use.
+  ``\ell``, ``\sum_{i,j}`` and ``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` (Σ_n Σ_k) are read. A bare y
+  beside a vector is the vector of the y_j the definitions use. ``\operatorname{softmax}_{k}(z_1, …, z_K)`` is
+  e^{z_k}/Σ_j e^{z_j}; a matrix written out (``array``, ``pmatrix``, ``bmatrix``) is compared entry by entry.
 - ``\log`` and ``\ln`` are the natural logarithm; functions: ``\log \ln \exp \sqrt \tanh \sin \cos \sigma``,
   ``\operatorname{ReLU}``, ``\max``, ``\min``; ``\sigma'(z)`` is the derivative of the sigmoid at z (computed, not assumed).
   ``\pi`` is π; a lone ``e`` is a variable.

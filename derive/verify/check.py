@@ -26,6 +26,7 @@ from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSu
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                     is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
+from .syntax import Matrix as MatrixNode
 from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, Word, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
@@ -80,6 +81,7 @@ class StepResult:
     slip: Slip | None = None
     method: str = "symbolic"  # symbolic numeric structure point definition timeout limit
     note: str | None = None
+    relation: str = "="  # as written: "=" (the sides are equal) or "neq" (they are not the same expression)
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,8 @@ def classify(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] =
     if equation.assigns is not None:
         return _Eq(equation, [_parse(equation, k, tags=tags, layered=layered) for k in range(len(equation.members))],
                    "claim")
+    if "neq" in equation.relations:  # a ≠ defines nothing: the sides are compared, whatever stands on the left
+        return _Eq(equation, [_parse(equation, k, layered, tags) for k in range(len(equation.members))], "claim")
     if _DERIVATIVE_MARK.search(first):
         members = [_parse(equation, k, layered, tags) for k in range(len(equation.members))]
         if not has_derivative(members[0]):
@@ -224,7 +228,8 @@ def classify(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] =
         lhs = _parse(equation, 0, layered, tags)
         if isinstance(lhs, Sym):
             members = [lhs] + [_parse(equation, k, layered, tags) for k in range(1, len(equation.members))]
-            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
+            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs) \
+                    and equation.relations[0] != "def":  # N := 2 defines a constant (a size), never a variable
                 return _Eq(equation, members, "value")
             return _Eq(equation, members, "candidate")
     # an expression on the left (an identity, a product of numbers): a claim about the sides' values
@@ -245,7 +250,7 @@ class Document:
     layers: int
     vectors: frozenset = frozenset()
     first_layer: int = 2
-    constraints: tuple[tuple[str, str | None, Fraction], ...] = ()
+    constraints: tuple[tuple[str, str | None, Fraction, tuple[str, ...], int], ...] = ()
     readings: tuple[Reading, ...] = ()
     scalars: frozenset = frozenset()
     functions: dict = field(default_factory=dict)
@@ -297,9 +302,10 @@ def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
     return None
 
 
-def constraint_of(equation: Equation, layered: frozenset[str],
-                  tags: frozenset[Sym] = frozenset()) -> tuple[str, str | None, Fraction] | None:
-    """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total), else None."""
+def constraint_of(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()
+                  ) -> tuple[str, str | None, Fraction, tuple[str, ...], int] | None:
+    """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total, index letters as written, position of
+    the summed one), else None. ``\\sum_k t_{nk} = 1`` holds for every n: the other letters are free."""
     if len(equation.members) != 2 or equation.relations[0] != "=" or "sum" not in equation.members[0]:
         return None
     try:
@@ -307,10 +313,13 @@ def constraint_of(equation: Equation, layered: frozenset[str],
     except SyntaxProblem:
         return None
     body = lhs.body if isinstance(lhs, SumNode) else None
-    if not (isinstance(body, Sym) and body.layer is None and len(body.subs) == 1 and isinstance(rhs, Num)
-            and isinstance(body.subs[0], Sym) and body.subs[0].base == lhs.index):
+    if not (isinstance(body, Sym) and body.layer is None and body.subs and isinstance(rhs, Num)
+            and all(isinstance(i, Sym) and not i.subs and i.layer is None for i in body.subs)):
         return None
-    return body.base, body.decor, rhs.value
+    letters = tuple(i.base for i in body.subs)
+    if letters.count(lhs.index) != 1 or len(set(letters)) != len(letters):
+        return None
+    return body.base, body.decor, rhs.value, letters, letters.index(lhs.index)
 
 
 def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
@@ -332,9 +341,11 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     if layered is None:
         layered = layered_bases(" ".join(chunk.text for chunk in chunks))
     tags = value_letters(given, layered)
-    bindings = [_given(equation, layered, tags) for equation in given]
+    # a `given` condition on the data (Σ_k t_{nk} = 1) is honoured like a stated one; every other binding defines
+    given_constraints = [constraint_of(equation, layered, tags) for equation in given]
+    bindings = [_given(equation, layered, tags) for equation, c in zip(given, given_constraints) if c is None]
     assignments: list[tuple[int, Sym, Node]] = []
-    constraints: list[tuple[str, str | None, Fraction]] = []
+    constraints: list[tuple[str, str | None, Fraction, tuple[str, ...], int]] = [c for c in given_constraints if c]
     functions: dict[str, tuple[str, Node]] = {}
     function_lines: list[DefinitionRead] = []
     for equation in found:
@@ -446,9 +457,9 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
     first_layer, numbering = layer_numbering(text, definitions, layered)
-    readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, (Sym("k"),))))),
+    readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, tuple(Sym(i) for i in letters))))),
                                                       ("total", str(total))))
-                              for base, decor, total in constraints]
+                              for base, decor, total, letters, _ in constraints]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
     abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
@@ -834,6 +845,8 @@ class ClaimChecker:
         if k == 1 and self.item.kind == "candidate" and self.item.source.relations[0] == "def" \
                 or (k == 1 and isinstance(a_node, Sym) and self._is_own_definition()):
             return StepResult(k, lhs, rhs, True, method="definition")
+        if self.item.source.relations[k - 1] == "neq":
+            return self._differ(k, lhs, rhs, a_node, b_node, binds_list)
         method = "symbolic"
         undecided = None
         for binds in binds_list:
@@ -855,6 +868,21 @@ class ClaimChecker:
             method = _stronger(method, outcome[-1])
         return undecided or StepResult(k, lhs, rhs, True, method=method)
 
+    def _differ(self, k: int, lhs: str, rhs: str, a_node: Node, b_node: Node,
+                binds_list: list[dict[str, int]]) -> StepResult:
+        """``a \\neq b``: holds when the equality ``a = b`` does not hold for some instance (a counterexample is
+        found); fails when the two sides are the same expression."""
+        undecided = False
+        for binds in binds_list:
+            outcome = self.decide(k, a_node, b_node, binds)
+            if outcome[0] is False:
+                return StepResult(k, lhs, rhs, True, method=outcome[-1], relation="neq")
+            undecided = undecided or outcome[0] is None
+        if undecided:
+            return StepResult(k, lhs, rhs, None, method="limit", relation="neq",
+                              note="no point was found where both sides have a finite value")
+        return StepResult(k, lhs, rhs, False, method="symbolic", relation="neq")
+
     def _expected_value(self, binds) -> str | None:
         try:
             deep = self.model.full(self.model.conc(self.members[0], binds))
@@ -862,7 +890,7 @@ class ClaimChecker:
             return None
         point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
         value = deep.xreplace(point)
-        if value.free_symbols:
+        if is_matrix(value) or value.free_symbols:
             return None
         return number_latex(value) if value.is_Rational else number_latex(sympy.Float(value.evalf(15)))
 
@@ -873,6 +901,8 @@ class ClaimChecker:
         numeric = self.members[k]
         if not is_numeric(numeric):
             return None
+        if isinstance(numeric, MatrixNode):
+            return self._matrix_as_printed(k, binds) if not is_numeric(self.members[k - 1]) else None
         j = max((i for i in range(k) if not is_numeric(self.members[i])), default=None)
         if j is None:
             return None
@@ -903,6 +933,31 @@ class ClaimChecker:
                     slip = Slip("substitution", (("printed", latex(display(number))),
                                                  ("term", latex(display(_product_node(terms)))),
                                                  ("value", number_latex(value))))
+                return False, counterexample, slip, "point"
+        return True, "point"
+
+    def _matrix_as_printed(self, k: int, binds: dict[str, int]):
+        """A matrix of numbers after a matrix written with symbols: entry by entry, each number exactly what the
+        number rule prints for the exact value of the entry it stands for."""
+        numeric = self.members[k]
+        try:
+            exact = self.model.full(self.model.conc(self.members[k - 1], binds))
+        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+            return None
+        columns = len(numeric.rows[0])
+        if not is_matrix(exact) or exact.shape != (len(numeric.rows), columns):
+            return None
+        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
+        for position, (entry, node) in enumerate(zip(exact, (e for row in numeric.rows for e in row))):
+            value, printed = at_point(entry, point), printed_number(node)
+            if printed is None or value.free_symbols or not value.is_number or value.is_real is False:
+                return None
+            if as_printed(value) != printed:
+                row, column = divmod(position, columns)
+                counterexample = Counterexample(_point_items({}, {**binds, "row": row + 1, "column": column + 1}),
+                                                float(value), float(printed))
+                slip = Slip("printed", (("printed", latex(display(node))), ("value", number_latex(value)),
+                                        ("digits", str(SIGNIFICANT_DIGITS))))
                 return False, counterexample, slip, "point"
         return True, "point"
 
@@ -938,6 +993,8 @@ class ClaimChecker:
         except SHAPE_ERRORS:
             return False, None, self._shape_slip(b_node, binds, a), "shape"
         if is_matrix(a) or is_matrix(b):
+            if isinstance(b_node, MatrixNode) and is_numeric(b_node) and is_matrix(a) and a.shape == b.shape:
+                return self._entries_at_point(k, a, b, b_node, binds)
             if is_numeric(a_node) or is_numeric(b_node):
                 raise Problem(self.line, "a vector or matrix cannot be compared with a number")
             return self._decide_entries(k, a, b, a_node, b_node, binds)
@@ -971,6 +1028,14 @@ class ClaimChecker:
         if not points:
             return None, "limit"
         return True, "numeric"
+
+    def _entries_at_point(self, k, a, b, b_node, binds):
+        """A matrix written with numbers: entry by entry at the document's values, each to the digits shown."""
+        for ea, eb, node in zip(a, b, (e for row in b_node.rows for e in row)):
+            outcome = self._at_point(k, ea, eb, binds, rounding(node))
+            if outcome[0] is not True:
+                return outcome
+        return True, "point"
 
     def _decide_entries(self, k, a, b, a_node, b_node, binds):
         """Vectors and matrices: same shape, then entry by entry."""
@@ -1071,12 +1136,16 @@ class ClaimChecker:
     def _honour_constraints(self, point: dict, fixed: dict) -> None:
         """Σ_k t_k = 1 stated in the document: the last t_k of the point is 1 − the others, for any number of
         components."""
-        for base, decor, total in self.document.constraints:
-            parts = sorted((s for s in point if isinstance(s, VName) and s.base == base and s.parts[1] == decor
-                            and s.layer is None and len(s.subs) == 1 and isinstance(s.subs[0], int)),
-                           key=lambda s: s.subs[0])
-            if len(parts) >= 2 and parts[-1] not in fixed:
-                point[parts[-1]] = total - sum((point[s] for s in parts[:-1]), Fraction(0))
+        for base, decor, total, letters, position in self.document.constraints:
+            groups: dict[tuple, list[VName]] = {}  # Σ_k t_{nk} = 1: one condition per n
+            for s in point:
+                if isinstance(s, VName) and s.base == base and s.parts[1] == decor and s.layer is None \
+                        and len(s.subs) == len(letters) and all(isinstance(i, int) for i in s.subs):
+                    groups.setdefault(s.subs[:position] + s.subs[position + 1:], []).append(s)
+            for group in groups.values():
+                parts = sorted(group, key=lambda s: s.subs[position])
+                if len(parts) >= 2 and parts[-1] not in fixed:
+                    point[parts[-1]] = total - sum((point[s] for s in parts[:-1]), Fraction(0))
 
     def _holds_at_document_values(self, deep_a, deep_b) -> bool:
         """The step fails in general but holds wherever the leaves the document gives values for take them."""

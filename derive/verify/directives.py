@@ -8,7 +8,8 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
   again replaces the inherited one (the next step's counter t).
 - ``given EQUATION; EQUATION; …``: definitions and values of the current scope, in the document's notation
   (``given y = w \cdot x; x = 2``). They are bindings, not claims: the maths printed in the scope is checked
-  against them, and a printed definition that disagrees with a given one does not hold.
+  against them, and a printed definition that disagrees with a given one does not hold. ``N := 2`` defines a
+  constant (a size), and a condition on data, ``\sum_{k=1}^{K} t_{nk} = 1``, is honoured as if stated.
 - ``numbers strict``: the document prints every number by one rule: an integer or a terminating decimal is the
   exact value, any other number is the exact value rounded half-even to 6 significant digits, trailing zeros
   dropped. A number then holds only if it is exactly what the rule prints; and a member written with numbers

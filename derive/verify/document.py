@@ -5,7 +5,8 @@ eqnarray, flalign, alignat, displaymath and math (starred or not). Not read: Mar
 `inline spans`), HTML comments, LaTeX comments and verbatim. Rows of an alignment (``\\\\``) are equations of
 their own, and a row that starts with ``=`` continues the chain of the row before it. Inside a row, equations are
 separated by a top-level ``,``, ``;``, ``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
-that is neither an equality nor ``\\approx`` (``<``, ``\\to``, ``\\in``, …).
+that is neither an equality, ``\\approx`` nor ``\\neq`` (``<``, ``\\to``, ``\\in``, …); a ``\\neq`` claims that its
+two sides are not the same expression.
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
@@ -45,7 +46,7 @@ class Chunk:
 class Equation:
     line: int
     members: tuple[str, ...]
-    relations: tuple[str, ...]  # "=", "def" or "approx", one between each pair of members
+    relations: tuple[str, ...]  # "=", "def", "approx" or "neq", one between each pair of members
     assigns: str | None = None  # ``w \leftarrow w - \eta g = …``: the symbol the chain's value is assigned to
 
     @property
@@ -56,7 +57,7 @@ class Equation:
         return " ".join(" ".join(parts).split())
 
 
-RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx"}
+RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx", "neq": "\\neq"}
 
 
 @dataclass(frozen=True)
@@ -294,9 +295,10 @@ _RELATION = re.compile(
     r"\s*\{\s*=\s*\}|\\triangleq(?![A-Za-z])|\\equiv(?![A-Za-z])|\\doteq(?![A-Za-z])|\u225d|\u2254|="
     r"|(?P<approx>\\(?:approx|simeq)(?![A-Za-z])|\u2248)"
     r"|(?P<assign>\\(?:leftarrow|gets)(?![A-Za-z])|\u2190)"
-    r"|(?P<other>\\(?:sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
+    r"|(?P<neq>\\(?:neq|ne)(?![A-Za-z])|\u2260)"
+    r"|(?P<other>\\(?:sim|cong|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
     r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
-    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2260\u2264\u2265\u2192\u2208"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2264\u2265\u2192\u2208"
     r"\u221d\u21d2])")
 
 _SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
@@ -339,6 +341,9 @@ def depth_profile(text: str, line_of) -> list[int]:
     return profile
 
 
+_MATRIX_ENV = re.compile(r"\\begin\s*\{(array|[pbvBV]?matrix)\}.*?\\end\s*\{\1\}", re.DOTALL)
+
+
 def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     """Cut one chunk into equations (see the module docstring); the rest is listed as skipped."""
     text = _BLANKED.sub(_blank, chunk.text)
@@ -347,6 +352,8 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
         return lines.at(chunk.offset + k)
 
     profile = depth_profile(text, line_of)
+    for matrix in _MATRIX_ENV.finditer(text):  # a matrix's row breaks and & are its own, not the alignment's
+        profile[matrix.start():matrix.end()] = [depth + 1 for depth in profile[matrix.start():matrix.end()]]
     rows: list[tuple[int, int]] = []
     start = 0
     k = 0
@@ -365,7 +372,8 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     found: list[Equation] = []
     skipped: list[Piece] = []
     for row_start, row_end in rows:
-        row = text[row_start:row_end].replace("&", " ")
+        row = "".join(" " if ch == "&" and depth == 0 else ch  # an alignment's & (a matrix keeps its own)
+                      for ch, depth in zip(text[row_start:row_end], profile[row_start:row_end]))
         if not row.strip():
             continue
         for piece_start, piece_end in _split(row, profile[row_start:row_end], _SEPARATOR):
@@ -426,7 +434,7 @@ def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool
                     members.append(piece[start:k])
                     return _finish(members), relations, True, target
                 members.append(piece[start:k])
-                relations.append("approx" if match.group("approx") else
+                relations.append("approx" if match.group("approx") else "neq" if match.group("neq") else
                                  "=" if match.group() in ("=", "=:") else "def")
                 k = match.end()
                 start = k

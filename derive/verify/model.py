@@ -24,8 +24,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.precedence import PRECEDENCE
 
 from ..notation import latex, symbol_base_latex
-from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
-                            Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
+from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Matrix, Mul, Neg, Node, Num, Pow, Sum,
+                     Sym, Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
 DEFAULT_SIZE = 2
 """Range of an index with no stated bound and no layer to infer it from."""
@@ -235,6 +235,8 @@ def display(node: Node) -> sympy.Basic:
         return sympy.Pow(display(node.base), display(node.exp), evaluate=False)
     if isinstance(node, Transpose):
         return DTranspose(display(node.arg))
+    if isinstance(node, Matrix):
+        return sympy.ImmutableMatrix([[display(e) for e in row] for row in node.rows])
     if isinstance(node, Func):
         arg = display(node.arg)
         if node.name == "sigma":
@@ -527,6 +529,11 @@ class Model:
             return arg.applyfunc(function) if is_matrix(arg) else function(arg)
         if isinstance(node, Sum):
             return self._sum(node, binds, definition)
+        if isinstance(node, Matrix):
+            entries_ = [[self.conc(e, binds, definition) for e in row] for row in node.rows]
+            if any(is_matrix(e) for row in entries_ for e in row):
+                raise ModelProblem("a matrix whose entries are vectors or matrices is not supported")
+            return sympy.Matrix(entries_)
         if isinstance(node, Deriv):
             num = self.name(node.num, binds)
             if self.is_vector(node.num):
@@ -638,7 +645,10 @@ class Model:
             if isinstance(value, int):
                 return value
             if isinstance(node.hi, Sym) and not node.hi.subs:
-                known = self.values.get(VName(node.hi.base, node.hi.decor, node.hi.primes, None, ()))
+                name = VName(node.hi.base, node.hi.decor, node.hi.primes, None, ())
+                defined = self.rhs_of(name)  # a size the document defines (N := 2)
+                known = self.values.get(name) if not (defined is not None and defined.is_Rational) \
+                    else Fraction(int(defined.p), int(defined.q))
                 if known is not None:
                     if known.denominator != 1 or known < 0:
                         raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")

@@ -46,4 +46,5 @@ def first_problem(report: Report) -> str | None:
 
 def _link(claim: ClaimResult, step) -> str:
     verdict = "does not hold" if step.ok is False else "could not be decided"
-    return f"the link «{step.lhs} = {step.rhs}» (step {step.index} of «{claim.claim}») {verdict}"
+    relation = r"\neq" if step.relation == "neq" else "="
+    return f"the link «{step.lhs} {relation} {step.rhs}» (step {step.index} of «{claim.claim}») {verdict}"
