@@ -716,3 +716,70 @@ def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lan
     report = verify_text(_F + "".join(claims))
     assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
     assert summary[lang] in render_report(report, "markdown", lang)
+
+
+# --- activation notation (issue 11, the activations page): each read generally, right and wrong ---------------
+
+@pytest.mark.parametrize("definition, derivative, right, wrong", [
+    (r"\tanh(z)", r"\tanh'\left(z\right)", "1 - a^{2}", "1 - a"),
+    (r"\operatorname{ReLU}\left(z\right)", r"\operatorname{ReLU}'\left(z\right)", r"\mathbf{1}\left[z > 0\right]",
+     r"\mathbf{1}\left[z < 0\right]"),
+    (r"\operatorname{id}\left(z\right)", r"\operatorname{id}'\left(z\right)", "1", "z"),
+    (r"\operatorname{LeakyReLU}_{0.1}\left(z\right)", r"\operatorname{LeakyReLU}_{0.1}'\left(z\right)",
+     r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", r"\begin{cases} 1 & z > 0 \\ 0.01 & z \le 0 \end{cases}"),
+])
+def test_a_named_activation_and_its_primed_derivative_are_read(definition, derivative, right, wrong):
+    """f'(z) of tanh, ReLU, the identity and Leaky ReLU_α is the derivative of the function (sympy.diff), so a
+    printed rule holds at random points on both sides of 0 and a wrong one fails."""
+    text = f"$$a = {definition}$$\n\n$${derivative} = RULE$$\n"
+    held, slipped = verify_text(text.replace("RULE", right)), verify_text(text.replace("RULE", wrong))
+    assert held.exit_code == 0 and not held.skipped and len(held.claims) == 1, render_report(held, "text", "en")
+    assert slipped.exit_code == 1 and slipped.claims[0].ok is False
+
+
+@pytest.mark.parametrize("at, value, holds", [("0", "0", True), ("0", "1", False), ("0.5", "1", True)])
+def test_relu_prime_at_its_kink_is_zero_as_pytorch(at, value, holds):
+    text = f"$$z = {at}$$\n\n$$\\operatorname{{ReLU}}'\\left(z\\right) = \\mathbf{{1}}\\left[z > 0\\right] = {value}$$\n"
+    assert verify_text(text).exit_code == (0 if holds else 1)
+
+
+@pytest.mark.parametrize("cases, holds", [
+    (r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", True),
+    (r"\begin{cases} 0.1 & z \le 0 \\ 1 & z > 0 \end{cases}", True),
+    (r"\begin{cases} 1 & z > 0 \\ 0.1 & \text{otherwise} \end{cases}", True),
+    (r"\begin{cases} 1 & z \ge 0 \\ 0.1 & z < 0 \end{cases}", False),  # the boundary in the other branch
+])
+def test_a_two_branch_cases_environment_is_read_with_its_boundary(cases, holds):
+    """At z = 0 the branch whose condition includes 0 decides (Leaky ReLU's slope there is α, as PyTorch)."""
+    text = f"$$z = 0$$\n\n$$\\operatorname{{LeakyReLU}}_{{0.1}}'\\left(z\\right) = {cases} = 0.1$$\n"
+    report = verify_text(text)
+    assert report.exit_code == (0 if holds else 1), render_report(report, "text", "en")
+
+
+@pytest.mark.parametrize("cases", [r"\begin{cases} 1 & z > 0 \\ 0.1 & z > 0 \end{cases}",
+                                   r"\begin{cases} 1 & z > 0 \\ 0.1 & y \le 0 \end{cases}",
+                                   r"\begin{cases} 1 & z > 0 \\ 2 & z = 0 \\ 0.1 & z < 0 \end{cases}"])
+def test_cases_whose_conditions_do_not_split_the_line_are_not_read(cases):
+    report = verify_text(f"$$z = 0$$\n\n$$\\operatorname{{LeakyReLU}}_{{0.1}}'\\left(z\\right) = {cases}$$\n")
+    assert report.exit_code == 4 and report.unread and "cases" in report.unread[0].reason
+
+
+def test_a_sum_after_a_dot_is_a_factor():
+    """``y_j \\cdot \\sum_k t_k - t_j``: the Σ is a factor of the product, read like ``y_j \\sum_k t_k``."""
+    text = ("$$y_{1} = \\frac{e^{z_{1}}}{e^{z_{1}} + e^{z_{2}}}, \\quad y_{2} = \\frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}}}"
+            "$$\n\n$$C = - t_{1} \\cdot \\log{\\left(y_{1} \\right)} - t_{2} \\cdot \\log{\\left(y_{2} \\right)}$$\n\n"
+            "$$\\frac{\\partial C}{\\partial z_{1}} = y_{1} \\cdot \\sum_{k=1}^{2} t_{k} - t_{1}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped, render_report(report, "text", "en")
+    assert verify_text(text.replace("- t_{1}$$", "- t_{2}$$")).exit_code == 1
+
+
+def test_a_number_that_is_exactly_zero_with_powers_of_e_prints_as_0():
+    """Softmax gradients at rational scores add up to exactly 0 (e^{1/2}, e, e^{−2} cancel); strict numbers need
+    the exact value, and the printed 0 holds while a printed 0.1 does not."""
+    text = ("<!-- derive: numbers strict -->\n\n$$z_{1} = 0.5, \\quad z_{2} = -2, \\quad z_{3} = 1$$\n\n"
+            + "".join(f"$$y_{{{k}}} = \\frac{{e^{{z_{{{k}}}}}}}{{e^{{z_{{1}}}} + e^{{z_{{2}}}} + e^{{z_{{3}}}}}}$$\n\n"
+                      for k in (1, 2, 3))
+            + "$$s = y_{1} + y_{2} + y_{3} - 1$$\n\n$$s = y_{1} + y_{2} + y_{3} - 1 = VALUE$$\n")
+    assert verify_text(text.replace("VALUE", "0")).exit_code == 0
+    assert verify_text(text.replace("VALUE", "0.1")).exit_code == 1

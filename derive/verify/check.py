@@ -838,7 +838,7 @@ class ClaimChecker:
                 return None
         if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
             return None
-        return value
+        return sympy.Integer(0) if exp_rational_zero(value) else value
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
@@ -1330,6 +1330,25 @@ def _size(expr: sympy.Expr, limit: int) -> int:
         if count > limit:
             break
     return count
+
+
+def exp_rational_zero(value: sympy.Expr) -> bool:
+    """Whether a number built from rationals and powers of e with rational exponents (softmax at rational scores)
+    is exactly 0. Each e^{p/q} is written T^{p·D/q} with D the common denominator: e^{1/D} is transcendental
+    (Lindemann–Weierstrass), so the number is 0 exactly when that rational function of T is 0. Tried only for a
+    number that is tiny at 30 digits; False when it holds anything else (the printed rule then decides)."""
+    if value.is_Rational or not value.is_number or abs(value.evalf(30)) > sympy.Float("1e-20"):
+        return False
+    powers = value.atoms(sympy.exp)
+    if not powers or any(not p.exp.is_Rational for p in powers) \
+            or value.atoms(sympy.Function) - powers or value.atoms(sympy.NumberSymbol) - {sympy.E}:
+        return False
+    common = sympy.ilcm(1, *[p.exp.q for p in powers])
+    t = sympy.Dummy("t", positive=True)
+    polynomial = value.xreplace({sympy.E: t ** common, **{p: t ** (p.exp * common) for p in powers}})
+    if polynomial.atoms(sympy.exp):  # an exponential inside a power that the replacement did not reach
+        return False
+    return sympy.cancel(sympy.together(polynomial)) == 0
 
 
 def _cheap_zero(expr: sympy.Expr) -> bool:
