@@ -17,7 +17,7 @@ from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError, message
 from .graph import exact, symbol
 from .input_syntax import parse_pairs
-from .notation import Grad, chain_latex, exact_latex, name_latex, number_latex
+from .notation import Grad, chain_latex, exact_latex, formula_latex, name_latex, number_latex
 from .optimizers import Settings, Update, check_step_budget, configure, optimize
 
 
@@ -119,7 +119,16 @@ class Image:
         return self.name + ".svg", self.name + ".pdf"
 
 
-Block = Union[Text, Equation, Claim, Table, Image]
+@dataclass(frozen=True)
+class Part:
+    """Where a section turns to another point, rule or variant: from here to the next `Part` its maths is a scope of
+    its own for `derive verify`, with the bindings ``given`` (``from_walk``: on top of the walk's). Shows nothing."""
+
+    given: tuple[str, ...] = ()
+    from_walk: bool = False
+
+
+Block = Union[Text, Equation, Claim, Table, Image, Part]
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,15 @@ class Section:
 def point_given(point: Mapping[str, Expr]) -> tuple[str, ...]:
     """A point as a section's bindings (``w = 1.4``), for a section about another point than the walk's."""
     return tuple(chain_latex([name_latex(name), exact_latex(value)]) for name, value in point.items())
+
+
+def derivation_given(d: Derivation) -> tuple[str, ...]:
+    """A walk's bindings (``a = \\sigma\\left(z\\right)``, ``z = 0.5``): every node's definition, then every leaf's
+    value, for a part of a page about another graph or point than the walk's."""
+    definitions = tuple(chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])])
+                        for n in d.graph.nodes if n.op != "leaf")
+    leaves = {n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"} if d.values is not None else {}
+    return definitions + point_given(leaves)
 
 
 @dataclass(frozen=True)

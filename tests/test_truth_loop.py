@@ -115,9 +115,11 @@ def misround(text: str) -> tuple[str, int]:
 
 
 def merge_scopes(text: str) -> tuple[str, int]:
-    """A scope directive removed: a symbol of one part of the page is then reused with another meaning."""
-    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> ",
-                      text, re.M)
+    """A scope directive removed: a symbol of one part of the page is then reused with another meaning. Where a
+    section has parts at several points (a second part with bindings of its own), the second part's scope and its
+    bindings go, so that its maths falls into the first part's point; else a section's or a table row's scope."""
+    match = re.search(r"^<!-- derive: scope [\w-]+\.2 -->\n<!-- derive: given [^\n]* -->\n", text, re.M) or re.search(
+        r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> ", text, re.M)
     assert match, "no scope to remove"
     start, end = match.span()
     return text[:start] + text[end:], _line_of(text, start)

@@ -13,8 +13,8 @@ from typing import Iterable
 from sympy import Expr
 
 from ..backward import Derivation
-from ..notation import chain_latex, exact_latex, formula_latex, name_latex
-from ..walkthrough import Section, point_given
+from ..notation import chain_latex, exact_latex, name_latex
+from ..walkthrough import Part, Section, derivation_given, point_given
 
 NUMBERS = "numbers strict"
 WALK = "walk"
@@ -36,10 +36,12 @@ def leaf_values(d: Derivation) -> tuple[str, ...]:
 
 def walk_directives(d: Derivation) -> list[str]:
     """The page's number rule and the ``walk`` scope: every node's definition and every leaf's value."""
-    definitions = [chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])]) for n in d.graph.nodes
-                   if n.op != "leaf"]
-    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, definitions + list(leaf_values(d)),
-                                                              from_walk=False)]
+    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, derivation_given(d), from_walk=False)]
+
+
+def part_directives(part: Part, index: str) -> list[str]:
+    """The scope a section's `Part` starts (``index``: the section's scope and the part's number)."""
+    return scope(index, part.given, from_walk=part.from_walk)
 
 
 def section_directives(section: Section, index: str) -> list[str]:
