@@ -783,3 +783,15 @@ def test_a_number_that_is_exactly_zero_with_powers_of_e_prints_as_0():
             + "$$s = y_{1} + y_{2} + y_{3} - 1$$\n\n$$s = y_{1} + y_{2} + y_{3} - 1 = VALUE$$\n")
     assert verify_text(text.replace("VALUE", "0")).exit_code == 0
     assert verify_text(text.replace("VALUE", "0.1")).exit_code == 1
+
+
+def test_the_layered_directive_gives_another_letter_layer_superscripts():
+    """A page whose nodes are u^2 = w^2 a^1, … (vanishing-gradients) says ``layered u``: u^{2} is u in layer 2, a
+    symbol a `given` can define; without the directive u^{2} is u squared, and such a binding is refused."""
+    page = ("<!-- derive: scope walk -->\n<!-- derive: given u^{2} = w^{2} \\cdot a^{1}; C = u^{2} + w^{2}; "
+            "w^{2} = 3; a^{1} = 2 -->\n\n$$\\frac{\\partial C}{\\partial w^{2}} = a^{1} + 1 = 3$$\n")
+    report = verify_text("<!-- derive: layered u -->\n" + page)
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert verify_text("<!-- derive: layered u -->\n" + page.replace("= 3$$", "= 4$$")).exit_code == 1
+    refused = verify_text(page)
+    assert refused.exit_code == 2 and "defines one symbol" in refused.error.message

@@ -1337,11 +1337,13 @@ def exp_rational_zero(value: sympy.Expr) -> bool:
     is exactly 0. Each e^{p/q} is written T^{p·D/q} with D the common denominator: e^{1/D} is transcendental
     (Lindemann–Weierstrass), so the number is 0 exactly when that rational function of T is 0. Tried only for a
     number that is tiny at 30 digits; False when it holds anything else (the printed rule then decides)."""
-    if value.is_Rational or not value.is_number or abs(value.evalf(30)) > sympy.Float("1e-20"):
+    if value.is_Rational or not value.is_number:
         return False
     powers = value.atoms(sympy.exp)
     if not powers or any(not p.exp.is_Rational for p in powers) \
             or value.atoms(sympy.Function) - powers or value.atoms(sympy.NumberSymbol) - {sympy.E}:
+        return False  # before any evaluation: a long chain of sigmoids is costly to evaluate
+    if abs(value.evalf(30)) > sympy.Float("1e-20"):
         return False
     common = sympy.ilcm(1, *[p.exp.q for p in powers])
     t = sympy.Dummy("t", positive=True)
@@ -1560,7 +1562,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
     grouped: list[list[Chunk]] = [[] for _ in directives.scopes]
     for chunk in chunks:
         grouped[directives.scope_at(chunk.line)].append(chunk)
-    layered = layered_bases(" ".join(chunk.text for chunk in chunks))
+    layered = layered_bases(" ".join(chunk.text for chunk in chunks)) | directives.layered
     deadline = None if not time_limit_seconds else time.monotonic() + DOCUMENT_BUDGET * time_limit_seconds
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []

@@ -17,6 +17,8 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
   ``\\frac{\\partial N}{\\partial V}`` whose N is defined by an expression that reads V is N's *local* gradient, its
   other inputs held fixed (a walk-through's ∂u/∂x for u = a·x, even where a depends on x too).
 - ``layers-from=1`` or ``layers-from=2``: where the weight layers are numbered from (see `derive.verify`).
+- ``layered u r``: the letters u and r carry layer numbers as superscripts too (``u^{2}`` is u in layer 2, not u
+  squared), as w, a, z, b and δ do on a page that numbers its layers.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ _DIRECTIVE = re.compile(r"<!--[ \t]*derive:[ \t]*(?P<md>.*?)[ \t]*-->|(?m:^[ \t]
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
 _SCOPE = re.compile(rf"scope[ \t]+({_NAME})(?:[ \t]+from[ \t]+({_NAME}))?$")
 _LAYERS = re.compile(r"layers-from[ \t]*[=:][ \t]*[12]$")
+_LAYERED = re.compile(r"layered((?:[ \t]+[A-Za-z])+)$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Directives:
     scopes: tuple[Scope, ...]
     strict_numbers: bool = False
     output: str | None = None  # LaTeX of the page's output (the `output` directive)
+    layered: frozenset[str] = frozenset()  # letters the `layered` directive gives layer superscripts
 
     def scope_at(self, line: int) -> int:
         """The index of the scope a line belongs to."""
@@ -60,6 +64,7 @@ def read_directives(text: str) -> Directives:
     scopes: list[Scope] = [Scope("", 1)]
     strict = False
     output = None
+    layered: set[str] = set()
     for match in _DIRECTIVE.finditer(text):
         body = " ".join((match.group("md") if match.group("md") is not None else match.group("tex")).split())
         offset = match.start("md") if match.group("md") is not None else match.start("tex")
@@ -90,10 +95,13 @@ def read_directives(text: str) -> Directives:
             strict = True
         elif body.startswith("output "):
             output = body[len("output "):].strip()
+        elif _LAYERED.match(body):
+            layered |= set(_LAYERED.match(body).group(1).split())
         elif not _LAYERS.match(body):
             raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
-                                        "`given …`, `numbers strict`, `output NAME` and `layers-from=N`")
-    return Directives(tuple(scopes), strict, output)
+                                        "`given …`, `numbers strict`, `output NAME`, `layered LETTERS` and "
+                                        "`layers-from=N`")
+    return Directives(tuple(scopes), strict, output, frozenset(layered))
 
 
 def _left(equation: Equation) -> str:
