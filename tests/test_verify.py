@@ -795,3 +795,31 @@ def test_the_layered_directive_gives_another_letter_layer_superscripts():
     assert verify_text("<!-- derive: layered u -->\n" + page.replace("= 3$$", "= 4$$")).exit_code == 1
     refused = verify_text(page)
     assert refused.exit_code == 2 and "defines one symbol" in refused.error.message
+
+
+def test_a_long_chain_of_sigmoids_is_evaluated_once_per_subexpression():
+    """Strict numbers on a 9-layer chain (vanishing-gradients' shape): the exact gradient repeats σ(a^8) inside
+    σ(a^9) and after it; each distinct subexpression is evaluated once, so the claim is decided in well under a
+    second (11 s per claim before), and a last digit off by one still fails. Oracle: the product of σ(1 − σ)
+    in floating point."""
+    import time
+    from derive.notation import number_text
+    definitions = "; ".join(f"a^{{{l}}} = \\sigma\\left(w^{{{l}}} \\cdot a^{{{l - 1}}}\\right)" for l in range(2, 10))
+    weights = "; ".join(f"w^{{{l}}} = {w}" for l, w in zip(range(2, 10), ("0.9", "1.1", "0.8", "1.2", "1", "0.9",
+                                                                         "1.1", "1")))
+    a, gradient = [1.0], 1.0
+    for w in (0.9, 1.1, 0.8, 1.2, 1.0, 0.9, 1.1, 1.0):
+        a.append(1 / (1 + math.exp(-w * a[-1])))
+        gradient = gradient * a[-1] * (1 - a[-1]) * w
+    page = ("<!-- derive: numbers strict -->\n<!-- derive: output C -->\n<!-- derive: layered a w -->\n"
+            "<!-- derive: scope walk -->\n"
+            f"<!-- derive: given {definitions}; C = a^{{9}}; {weights}; a^{{1}} = 1 -->\n\n"
+            "$$\\frac{\\partial C}{\\partial a^{1}} = VALUE$$\n")
+    printed = number_text(gradient).replace("e-0", " \\times 10^{-").replace("e-", " \\times 10^{-")
+    printed += "}" if "times" in printed else ""
+    started = time.process_time()
+    report = verify_text(page.replace("VALUE", printed))
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert time.process_time() - started < 3
+    wrong = printed.replace(printed.split(" ")[0], printed.split(" ")[0][:-1] + str((int(printed.split(" ")[0][-1]) + 1) % 10))
+    assert verify_text(page.replace("VALUE", wrong)).exit_code == 1
