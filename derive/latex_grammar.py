@@ -47,7 +47,7 @@ def quote(text: str) -> str:
 GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho "
          "varrho tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi "
          "Omega ell").split()
-FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu", "step")
+FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu", "step", "ident")
 DECORATIONS = ("hat", "bar", "tilde", "widehat", "widetilde", "overline", "mathcal", "mathscr")
 ITALIC = "mathit"  # the decoration of a variable named like a constant (``\\mathit{e}``): never the constant
 
@@ -87,11 +87,12 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak", "leaky",
+       "cases"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
-          "cos": r"\cos "}
+          "cos": r"\cos ", "id": r"\ident "}
 
 
 def normalise(text: str) -> str:
@@ -110,6 +111,7 @@ def normalise(text: str) -> str:
             raise SyntaxProblem.of("latex_problem.character", char=quote(char), code=f"{ord(char):04X}")
     text = "".join(out)
     text = _nabla(text)
+    text = _cases(text)
     text = _indicators(text)
     text = text.replace("\\{", "(").replace("\\}", ")")
     text = _matrices(text)  # before the spacing macros go: a row break is not the space «\ »
@@ -124,6 +126,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\\ast(?![A-Za-z])", "*", text)
     text = _ITALIC_NAME.sub(r"\\italic{\1} ", text)
     text = _BOLD.sub("", text)
+    text = _LEAKY.sub(r"\\leaky{\1} ", text)
     text = _WORD.sub(_word, text)
     text = re.sub(r"\\(?:mathrm|text|textrm|operatorname|mathsf)(?![A-Za-z])", _nested_word, text)
     text = _braced_bases(text)
@@ -245,10 +248,12 @@ def _substacked_sums(text: str) -> str:
     return "".join(out) + text[position:]
 
 
+_LEAKY = re.compile(r"\\(?:operatorname|mathrm)\s*\{\s*LeakyReLU\s*\}\s*_\s*\{\s*(\d+(?:\.\d+)?)\s*\}")
+"""``\\operatorname{LeakyReLU}_{0.1}``: Leaky ReLU with the slope α = 0.1 on the negative side."""
 _SUM_TWO = re.compile(r"\\sum\s*_\s*\{\s*([A-Za-z])\s*,\s*([A-Za-z])\s*\}")
 _FUNCTION_POWER = re.compile(r"\\(tanh|sin|cos|log|ln|exp|sigma)\s*\^\s*\{\s*([0-9])\s*\}")
 _SIMPLE_ARGUMENT = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:\s*_\s*\{[^{}]*\})?")
-_INDICATOR = re.compile(r"\\(?:mathbb|mathbf|bm|mathds)\s*\{\s*[1I]\s*\}\s*(?:_\s*\{|[\[(]|\\\{)")
+_INDICATOR = re.compile(r"\\(?:mathbb|mathbf|bm|mathds)\s*\{\s*[1I]\s*\}\s*(?:_\s*\{|(?:\\left\s*)?[\[(]|\\\{)")
 _COMPARISON = re.compile(r"\\geq?(?![A-Za-z])|\\leq?(?![A-Za-z])|\\[gl]t(?![A-Za-z])|>=?|<=?|=")
 
 
@@ -318,6 +323,62 @@ def _indicators(text: str) -> str:
         out += [text[position:match.start()], replacement]
         position = end
     return "".join(out) + text[position:]
+
+
+_CASES = re.compile(r"\\cases\s*\{")
+_CASES_FORM = ("the environment «cases» is not supported in this form: it is read with two rows «value & condition» "
+               "whose conditions split the line at one point, such as «z > 0» and «z \\le 0» (or «\\text{otherwise}»)")
+_OTHERWISE = re.compile(r"^\s*(?:\\(?:text|mathrm)\s*\{\s*(?:otherwise|else)\s*\}|otherwise|else)\s*$")
+
+
+def _cases(text: str) -> str:
+    r"""``\cases{A}{u > v}{B}{u \le v}`` (a ``cases`` environment as `derive.verify.document` folds it): two
+    branches whose conditions are complementary comparisons of the same two sides (or ``otherwise``), read as
+    ``A·𝟏[u > v] + B·(1 − 𝟏[u > v])`` with the unit step; the boundary belongs to the branch that says so."""
+    out, position = [], 0
+    for match in _CASES.finditer(text):
+        if match.start() < position:
+            continue
+        groups, end = [], match.end() - 1
+        while end < len(text) and text[end] == "{":
+            close = _balanced(text, end)
+            if close is None:
+                raise SyntaxProblem("an unclosed brace in a cases environment")
+            groups.append(text[end + 1:close - 1])
+            end = close
+            while end < len(text) and text[end] == " ":
+                end += 1
+        if len(groups) != 4:
+            raise SyntaxProblem(_CASES_FORM)
+        otherwise = _OTHERWISE.match(groups[3]) is not None
+        first, second = _condition(groups[1]), None if otherwise else _condition(groups[3])
+        if first is None or not otherwise and (second is None or second[1:] != first[1:] or second[0] == first[0]):
+            raise SyntaxProblem(_CASES_FORM)
+        kind, u, v = first
+        step = r"\step(" + u + " - (" + v + "))"
+        held = step if kind == "step" else "(1 - " + step + ")"
+        other = "(1 - " + step + ")" if kind == "step" else step
+        out += [text[position:match.start()], "((", groups[0], ") ", held, " + (", groups[2], ") ", other, ")"]
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _condition(text: str) -> tuple[str, str, str] | None:
+    """A branch's condition as (kind, u, v): ``step`` for 𝟏[u > v], ``not`` for 1 − 𝟏[u > v]; None when it is not
+    one comparison."""
+    relations = list(_COMPARISON.finditer(text))
+    if len(relations) != 1 or relations[0].group() == "=":
+        return None
+    left, right, op = text[:relations[0].start()].strip(), text[relations[0].end():].strip(), relations[0].group()
+    if not left or not right:
+        return None
+    if op in (">", r"\gt"):
+        return "step", left, right
+    if op in ("<", r"\lt"):
+        return "step", right, left
+    if op in (">=", r"\ge", r"\geq"):
+        return "not", right, left
+    return "not", left, right
 
 
 def _log_of_sum(text: str) -> str:
@@ -506,6 +567,8 @@ derivop: FRAC "{" PARTIAL "}" "{" PARTIAL symbol "}"        -> partial_op
 
 funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | FUNC "(" expr ")"                         -> func_app
+       | FUNC PRIME+ "(" expr ")"                  -> func_prime_app
+       | LEAKY PRIME* "(" expr ")"                 -> leaky_app
        | FUNC "{" expr "}"                         -> func_app
        | FUNC symbol                               -> func_app
        | FUNC NUMBER                               -> func_num
@@ -536,7 +599,8 @@ GREEK: /\\(GREEKS)(?![A-Za-z])/
 NAME: /\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}/
 ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
 DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline|mathcal|mathscr)(?![A-Za-z])/
-FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step)(?![A-Za-z])/
+FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step|ident)(?![A-Za-z])/
+LEAKY: /\\leaky\{\d+(\.\d+)?\}/
 MAXMIN: /\\(max|min)(?![A-Za-z])/
 APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
@@ -770,6 +834,18 @@ def _make_builder():
         def func_app(self, items):
             name = str(items[0])[1:]
             return Func("log" if name == "ln" else name, items[1])
+
+        def func_prime_app(self, items):
+            """``\\tanh'(z)``, ``\\operatorname{ReLU}'(z)``: the derivative of a named function at z (``prime:NAME:n``)."""
+            name = str(items[0])[1:]
+            primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
+            return Func(f"prime:{'log' if name == 'ln' else name}:{primes}", items[-1])
+
+        def leaky_app(self, items):
+            """``LeakyReLU_α(z)`` (``leaky:α``) and its derivative ``LeakyReLU_α'(z)`` (``prime:leaky:α:n``)."""
+            slope = str(items[0])[len(r"\leaky{"):-1]
+            primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
+            return Func(f"prime:leaky:{slope}:{primes}" if primes else f"leaky:{slope}", items[-1])
 
         def maxmin_app(self, items):
             """max(u, v) = v + ReLU(u − v) and min(u, v) = u − ReLU(u − v): exact, and kinks where they are."""

@@ -17,7 +17,7 @@ from .check import CheckReport, check, close
 from .errors import CheckFailure, InputError, message, shown
 from .graph import exact, symbol
 from .input_syntax import number_of, parse_pairs
-from .notation import Grad, chain_latex, exact_latex, name_latex, number_latex
+from .notation import Grad, chain_latex, exact_latex, formula_latex, name_latex, number_latex
 from .optimizers import DEFAULTS, MAX_STEPS, Settings, Update, check_step_budget, configure, optimize
 from .parse import parse_program
 
@@ -121,16 +121,16 @@ class Image:
         return self.name + ".svg", self.name + ".pdf"
 
 
-Block = Union[Text, Equation, Claim, Table, Image]
-
-
 @dataclass(frozen=True)
 class Part:
-    """Where a section changes meaning for `derive verify`: from block ``start`` on, a scope of its own: the walk's
-    with ``given`` added, or with ``own`` a fresh one (a generic derivation beside the walk's numbers)."""
-    start: int
+    """Where a section turns to another point, rule or variant: from here to the next `Part` its maths is a scope of
+    its own for `derive verify`, with the bindings ``given`` (``from_walk``: on top of the walk's). Shows nothing."""
+
     given: tuple[str, ...] = ()
-    own: bool = False
+    from_walk: bool = False
+
+
+Block = Union[Text, Equation, Claim, Table, Image, Part]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,6 @@ class Section:
     # (each table row that names a node kind a fresh scope: the rule card's generic nodes)
     given: tuple[str, ...] = ()  # LaTeX bindings of the section's own scopes ("E = f(z)")
     row_given: tuple[tuple[str, ...], ...] = ()  # with scope "rows": each table row's own bindings (instead of given)
-    parts: tuple[Part, ...] = ()  # later scopes of the section, each from one of its blocks on
 
 
 def point_given(point: Mapping[str, Expr]) -> tuple[str, ...]:
@@ -154,6 +153,15 @@ def size_given(name: str, size: int) -> str:
     """A size the page's sums run to as a binding: ``n := 3`` defines a constant (Σ_{i=1}^{n} has 3 terms, 1/n is a
     number), not a variable of the point."""
     return chain_latex([name_latex(name), number_latex(sympy.Integer(size))], ":=")
+
+
+def derivation_given(d: Derivation) -> tuple[str, ...]:
+    """A walk's bindings (``a = \\sigma\\left(z\\right)``, ``z = 0.5``): every node's definition, then every leaf's
+    value, for a part of a page about another graph or point than the walk's."""
+    definitions = tuple(chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])])
+                        for n in d.graph.nodes if n.op != "leaf")
+    leaves = {n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"} if d.values is not None else {}
+    return definitions + point_given(leaves)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ EXPLAINED = [
 
 def test_the_first_lessons_are_read_back():
     """The pages the loop covers today; the others say they are not read back (Walkthrough.reread)."""
-    assert {"toast", "linear-model"} <= set(REREAD)
+    assert {"toast", "linear-model", "activations"} <= set(REREAD)
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -135,7 +135,7 @@ def misround(text: str) -> tuple[str, int]:
 
 def merge_scopes(text: str) -> tuple[str, int]:
     """A scope directive removed: a symbol of one part of the page is then reused with another meaning. The first
-    scope with a meaning of its own (not the walk's): a section's own, or a rule-card row's."""
+    scope with a meaning of its own (not the walk's): a section's own, a part's, or a rule-card row's."""
     match = re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> ", text, re.M)
     if match is None:
         raise NotApplicable("a page with one scope has no scope to remove")

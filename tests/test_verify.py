@@ -9,6 +9,7 @@ import json
 import math
 import re
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from conftest import ROOT, require_tool
 import derive
 from derive.api import run_verify as run
+from derive.notation import number_text
 from derive.present.render import render as render_report
 from derive.present.report import FORMATS, report_json_data
 from derive.verify import MAX_DOCUMENT_BYTES, verify_bytes, verify_path, verify_text
@@ -920,3 +922,109 @@ def test_matrices_written_out_are_read_entry_by_entry(text, expected):
 def test_a_determinant_is_not_read_as_a_matrix():
     report = verify_text("$$\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = a d - b c$$\n")
     assert report.exit_code == 4 and "vmatrix" in report.unread[0].reason
+
+
+# --- activation notation (issue 11, the activations page): each read generally, right and wrong ---------------
+
+@pytest.mark.parametrize("definition, derivative, right, wrong", [
+    (r"\tanh(z)", r"\tanh'\left(z\right)", "1 - a^{2}", "1 - a"),
+    (r"\operatorname{ReLU}\left(z\right)", r"\operatorname{ReLU}'\left(z\right)", r"\mathbf{1}\left[z > 0\right]",
+     r"\mathbf{1}\left[z < 0\right]"),
+    (r"\operatorname{id}\left(z\right)", r"\operatorname{id}'\left(z\right)", "1", "z"),
+    (r"\operatorname{LeakyReLU}_{0.1}\left(z\right)", r"\operatorname{LeakyReLU}_{0.1}'\left(z\right)",
+     r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", r"\begin{cases} 1 & z > 0 \\ 0.01 & z \le 0 \end{cases}"),
+])
+def test_a_named_activation_and_its_primed_derivative_are_read(definition, derivative, right, wrong):
+    """f'(z) of tanh, ReLU, the identity and Leaky ReLU_α is the derivative of the function (sympy.diff), so a
+    printed rule holds at random points on both sides of 0 and a wrong one fails."""
+    text = f"$$a = {definition}$$\n\n$${derivative} = RULE$$\n"
+    held, slipped = verify_text(text.replace("RULE", right)), verify_text(text.replace("RULE", wrong))
+    assert held.exit_code == 0 and not held.skipped and len(held.claims) == 1, render_report(held, "text", "en")
+    assert slipped.exit_code == 1 and slipped.claims[0].ok is False
+
+
+@pytest.mark.parametrize("at, value, holds", [("0", "0", True), ("0", "1", False), ("0.5", "1", True)])
+def test_relu_prime_at_its_kink_is_zero_as_pytorch(at, value, holds):
+    text = f"$$z = {at}$$\n\n$$\\operatorname{{ReLU}}'\\left(z\\right) = \\mathbf{{1}}\\left[z > 0\\right] = {value}$$\n"
+    assert verify_text(text).exit_code == (0 if holds else 1)
+
+
+@pytest.mark.parametrize("cases, holds", [
+    (r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", True),
+    (r"\begin{cases} 0.1 & z \le 0 \\ 1 & z > 0 \end{cases}", True),
+    (r"\begin{cases} 1 & z > 0 \\ 0.1 & \text{otherwise} \end{cases}", True),
+    (r"\begin{cases} 1 & z \ge 0 \\ 0.1 & z < 0 \end{cases}", False),  # the boundary in the other branch
+])
+def test_a_two_branch_cases_environment_is_read_with_its_boundary(cases, holds):
+    """At z = 0 the branch whose condition includes 0 decides (Leaky ReLU's slope there is α, as PyTorch)."""
+    text = f"$$z = 0$$\n\n$$\\operatorname{{LeakyReLU}}_{{0.1}}'\\left(z\\right) = {cases} = 0.1$$\n"
+    report = verify_text(text)
+    assert report.exit_code == (0 if holds else 1), render_report(report, "text", "en")
+
+
+@pytest.mark.parametrize("cases", [r"\begin{cases} 1 & z > 0 \\ 0.1 & z > 0 \end{cases}",
+                                   r"\begin{cases} 1 & z > 0 \\ 0.1 & y \le 0 \end{cases}",
+                                   r"\begin{cases} 1 & z > 0 \\ 2 & z = 0 \\ 0.1 & z < 0 \end{cases}"])
+def test_cases_whose_conditions_do_not_split_the_line_are_not_read(cases):
+    report = verify_text(f"$$z = 0$$\n\n$$\\operatorname{{LeakyReLU}}_{{0.1}}'\\left(z\\right) = {cases}$$\n")
+    assert report.exit_code == 4 and report.unread and "cases" in report.unread[0].reason
+
+
+def test_a_sum_after_a_dot_is_a_factor():
+    """``y_j \\cdot \\sum_k t_k - t_j``: the Σ is a factor of the product, read like ``y_j \\sum_k t_k``."""
+    text = ("$$y_{1} = \\frac{e^{z_{1}}}{e^{z_{1}} + e^{z_{2}}}, \\quad y_{2} = \\frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}}}"
+            "$$\n\n$$C = - t_{1} \\cdot \\log{\\left(y_{1} \\right)} - t_{2} \\cdot \\log{\\left(y_{2} \\right)}$$\n\n"
+            "$$\\frac{\\partial C}{\\partial z_{1}} = y_{1} \\cdot \\sum_{k=1}^{2} t_{k} - t_{1}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped, render_report(report, "text", "en")
+    assert verify_text(text.replace("- t_{1}$$", "- t_{2}$$")).exit_code == 1
+
+
+def test_a_number_that_is_exactly_zero_with_powers_of_e_prints_as_0():
+    """Softmax gradients at rational scores add up to exactly 0 (e^{1/2}, e, e^{−2} cancel); strict numbers need
+    the exact value, and the printed 0 holds while a printed 0.1 does not."""
+    text = ("<!-- derive: numbers strict -->\n\n$$z_{1} = 0.5, \\quad z_{2} = -2, \\quad z_{3} = 1$$\n\n"
+            + "".join(f"$$y_{{{k}}} = \\frac{{e^{{z_{{{k}}}}}}}{{e^{{z_{{1}}}} + e^{{z_{{2}}}} + e^{{z_{{3}}}}}}$$\n\n"
+                      for k in (1, 2, 3))
+            + "$$s = y_{1} + y_{2} + y_{3} - 1$$\n\n$$s = y_{1} + y_{2} + y_{3} - 1 = VALUE$$\n")
+    assert verify_text(text.replace("VALUE", "0")).exit_code == 0
+    assert verify_text(text.replace("VALUE", "0.1")).exit_code == 1
+
+
+def test_the_layered_directive_gives_another_letter_layer_superscripts():
+    """A page whose nodes are u^2 = w^2 a^1, … (vanishing-gradients) says ``layered u``: u^{2} is u in layer 2, a
+    symbol a `given` can define; without the directive u^{2} is u squared, and such a binding is refused."""
+    page = ("<!-- derive: scope walk -->\n<!-- derive: given u^{2} = w^{2} \\cdot a^{1}; C = u^{2} + w^{2}; "
+            "w^{2} = 3; a^{1} = 2 -->\n\n$$\\frac{\\partial C}{\\partial w^{2}} = a^{1} + 1 = 3$$\n")
+    report = verify_text("<!-- derive: layered u -->\n" + page)
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert verify_text("<!-- derive: layered u -->\n" + page.replace("= 3$$", "= 4$$")).exit_code == 1
+    refused = verify_text(page)
+    assert refused.exit_code == 2 and "defines one symbol" in refused.error.message
+
+
+def test_a_long_chain_of_sigmoids_is_evaluated_once_per_subexpression():
+    """Strict numbers on a 9-layer chain (vanishing-gradients' shape): the exact gradient repeats σ(a^8) inside
+    σ(a^9) and after it; each distinct subexpression is evaluated once, so the claim is decided in well under a
+    second (11 s per claim before), and a last digit off by one still fails. Oracle: the product of σ(1 − σ)
+    in floating point."""
+    definitions = "; ".join(f"a^{{{l}}} = \\sigma\\left(w^{{{l}}} \\cdot a^{{{l - 1}}}\\right)" for l in range(2, 10))
+    weights = "; ".join(f"w^{{{l}}} = {w}" for l, w in zip(range(2, 10), ("0.9", "1.1", "0.8", "1.2", "1", "0.9",
+                                                                         "1.1", "1")))
+    a, gradient = [1.0], 1.0
+    for w in (0.9, 1.1, 0.8, 1.2, 1.0, 0.9, 1.1, 1.0):
+        a.append(1 / (1 + math.exp(-w * a[-1])))
+        gradient = gradient * a[-1] * (1 - a[-1]) * w
+    page = ("<!-- derive: numbers strict -->\n<!-- derive: output C -->\n<!-- derive: layered a w -->\n"
+            "<!-- derive: scope walk -->\n"
+            f"<!-- derive: given {definitions}; C = a^{{9}}; {weights}; a^{{1}} = 1 -->\n\n"
+            "$$\\frac{\\partial C}{\\partial a^{1}} = VALUE$$\n")
+    printed = number_text(gradient).replace("e-0", " \\times 10^{-").replace("e-", " \\times 10^{-")
+    printed += "}" if "times" in printed else ""
+    started = time.process_time()
+    report = verify_text(page.replace("VALUE", printed))
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert time.process_time() - started < 3
+    mantissa, space, power = printed.partition(" ")
+    wrong = mantissa[:-1] + str((int(mantissa[-1]) + 1) % 10) + space + power  # the last digit off by one
+    assert verify_text(page.replace("VALUE", wrong)).exit_code == 1

@@ -14,9 +14,9 @@ import sympy
 from sympy import Expr
 
 from ..backward import Derivation
-from ..notation import chain_latex, exact_latex, formula_latex, latex, name_latex, partial_latex
+from ..notation import chain_latex, exact_latex, latex, name_latex, partial_latex
 from ..optimizers import Update, initial_state, settings_equations
-from ..walkthrough import Section, point_given
+from ..walkthrough import Part, Section, derivation_given, point_given
 
 NUMBERS = "numbers strict"
 WALK = "walk"
@@ -56,10 +56,13 @@ def leaf_values(d: Derivation) -> tuple[str, ...]:
 def walk_directives(d: Derivation, given: Iterable[str] = ()) -> list[str]:
     """The page's number rule and the ``walk`` scope: every node's definition, every leaf's value and the
     scenario's own bindings (sizes, conditions on the data)."""
-    definitions = [chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])]) for n in d.graph.nodes
-                   if n.op != "leaf"]
-    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, definitions + list(leaf_values(d)) + list(given),
+    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, derivation_given(d) + tuple(given),
                                                               from_walk=False)]
+
+
+def part_directives(part: Part, index: str) -> list[str]:
+    """The scope a section's `Part` starts (``index``: the section's scope and the part's number)."""
+    return scope(index, part.given, from_walk=part.from_walk)
 
 
 def section_directives(section: Section, index: str) -> list[str]:
@@ -76,12 +79,6 @@ def row_directives(section: Section, index: str, rows: list[list[str]]) -> list[
     given = section.row_given or (section.given,) * len(rows)
     return [scope(f"{index}.{k + 1}", given[k], from_walk=False) if row and row[0].strip() else []
             for k, row in enumerate(rows)]
-
-
-def part_directives(section: Section, index: str) -> dict[int, list[str]]:
-    """The scopes a section's later parts start, by the block they start at."""
-    return {part.start: scope(f"{index}.part-{k + 1}", part.given, from_walk=not part.own)
-            for k, part in enumerate(section.parts)}
 
 
 def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, part: int = 1) -> list[str]:

@@ -23,7 +23,7 @@ from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
 from ..rules import RULES
-from ..walkthrough import Claim, Equation, Image, Listing, Section, Table, Text, Update, Walkthrough
+from ..walkthrough import Claim, Equation, Image, Listing, Part, Section, Table, Text, Update, Walkthrough
 
 
 RULE_CARD_KEY = "concept.rule_card.heading"
@@ -282,15 +282,30 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
 
 def section_context(section: Section, lang: str, scope: str | None = None) -> dict[str, Any]:
     """A section for the templates; ``scope`` names its scope on a page that is read back (None: no directives)."""
-    parts = part_directives(section, scope) if scope else {}
-    blocks = [dict(_block(b, lang), directives=parts.get(k, [])) for k, b in enumerate(section.blocks)]
-    for block, source in zip(blocks, section.blocks):
+    blocks: list[dict[str, Any]] = []
+    sources: list[Any] = []
+    directives: list[str] = []  # a Part's scope, written before the block that follows it
+    parts = 0
+    for b in section.blocks:
+        if isinstance(b, Part):
+            parts += 1
+            directives = part_directives(b, f"{scope}.{parts}") if scope else []
+            continue
+        blocks.append({**_block(b, lang), "directives": directives})
+        sources.append(b)
+        directives = []
+    for block, source in zip(blocks, sources):
         if block["kind"] == "table":
             block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
                 block["rows"])
             block["columns"] = columns(*source.claims) if scope and source.claims else []
     return {"title": catalog(lang)[section.title_key], "label": section_label(section.title_key), "blocks": blocks,
-            "directives": section_directives(section, scope) if scope else []}
+            "directives": section_directives(section, scope) if scope and not _opens_with_part(section) else []}
+
+
+def _opens_with_part(section: Section) -> bool:
+    """A section whose first block is a `Part`: that part's scope is the section's first, no other before it."""
+    return bool(section.blocks) and isinstance(section.blocks[0], Part)
 
 
 def section_label(title_key: str) -> str:

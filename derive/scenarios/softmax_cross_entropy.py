@@ -203,9 +203,10 @@ def _softmax_section(d: Derivation) -> Section:
         general,
         Text(_key("text.softmax_sum"), (("sum", _eq(sympy.Sum(t_k, (KK, 1, K_)), Integer(1))),
                                         ("result", _eq(Grad("L", "z_j"), (y_j - t_j) / SYM_N)))),
+        Part(from_walk=True),  # the generic derivation, then the walk's numbers
         Text(_key("text.softmax_numbers")),
         *claims,
-    ), scope="own", given=ONE_SAMPLE_GIVEN, parts=(Part(4),))  # the generic derivation, then the walk's numbers
+    ), scope="own", given=ONE_SAMPLE_GIVEN)
 
 
 def _why_section(d: Derivation) -> Section:
@@ -217,11 +218,13 @@ def _why_section(d: Derivation) -> Section:
                         evaluate=False)
     return Section(_key("heading.why"), (
         Text(_key("text.why"), (("general", _eq(Grad("L", "z_j"), general)),)),
+        Part(from_walk=True),
         *sums,
+        Part(ONE_SAMPLE_GIVEN),
         Text(_key("text.why_else"), (("T", _eq(_g("T"), sympy.Sum(_g("t_k"), (KK, 1, K_)))),
                                      ("wrong", (y_j - t_j) / SYM_N),
                                      ("right", (y_j * _g("T") - t_j) / SYM_N))),
-    ), scope="own", given=ONE_SAMPLE_GIVEN, parts=(Part(1), Part(1 + len(sums), ONE_SAMPLE_GIVEN, own=True)))
+    ), scope="own", given=ONE_SAMPLE_GIVEN)
 
 
 # ---------------------------------------------------------------- the vector form

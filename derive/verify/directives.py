@@ -23,6 +23,8 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
   numbers are claims too. In a column's template ``#`` stands for that column's cell and ``#k`` for the row's k-th
   cell; ``-`` states nothing. ``columns -; #1 = #; \\frac{\\partial E}{\\partial #1} = #`` makes the row
   ``| $w$ | $1$ | $-4$ |`` claim w = 1 and ∂E/∂w = −4 (see `derive.verify.tables`).
+- ``layered u r``: the letters u and r carry layer numbers as superscripts too (``u^{2}`` is u in layer 2, not u
+  squared), as w, a, z, b and δ do on a page that numbers its layers.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ _DIRECTIVE = re.compile(r"<!--[ \t]*derive:[ \t]*(?P<md>.*?)[ \t]*-->|(?m:^[ \t]
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
 _SCOPE = re.compile(rf"scope[ \t]+({_NAME})(?:[ \t]+from[ \t]+({_NAME}))?$")
 _LAYERS = re.compile(r"layers-from[ \t]*[=:][ \t]*[12]$")
+_LAYERED = re.compile(r"layered((?:[ \t]+[A-Za-z])+)$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Directives:
     strict_numbers: bool = False
     output: str | None = None  # LaTeX of the page's output (the `output` directive)
     tables: tuple[Columns, ...] = ()
+    layered: frozenset[str] = frozenset()  # letters the `layered` directive gives layer superscripts
 
     def scope_at(self, line: int) -> int:
         """The index of the scope a line belongs to."""
@@ -80,6 +84,7 @@ def read_directives(text: str) -> Directives:
     strict = False
     output = None
     tables: list[Columns] = []
+    layered: set[str] = set()
     for match in _DIRECTIVE.finditer(text):
         body = " ".join((match.group("md") if match.group("md") is not None else match.group("tex")).split())
         offset = match.start("md") if match.group("md") is not None else match.start("tex")
@@ -113,10 +118,13 @@ def read_directives(text: str) -> Directives:
         elif body.startswith("columns "):
             tables.append(Columns(line, tuple(None if t.strip() == "-" else t.strip()
                                               for t in body[len("columns "):].split(";"))))
+        elif _LAYERED.match(body):
+            layered |= set(_LAYERED.match(body).group(1).split())
         elif not _LAYERS.match(body):
             raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
-                                        "`given …`, `numbers strict`, `output NAME`, `columns …` and `layers-from=N`")
-    return Directives(tuple(scopes), strict, output, tuple(tables))
+                                        "`given …`, `numbers strict`, `output NAME`, `columns …`, `layered LETTERS` "
+                                        "and `layers-from=N`")
+    return Directives(tuple(scopes), strict, output, tuple(tables), frozenset(layered))
 
 
 def _left(equation: Equation) -> str:

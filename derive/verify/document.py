@@ -342,11 +342,20 @@ def depth_profile(text: str, line_of) -> list[int]:
 
 
 _MATRIX_ENV = re.compile(r"\\begin\s*\{(array|[pbvBV]?matrix)\}.*?\\end\s*\{\1\}", re.DOTALL)
+_CASES = re.compile(r"\\begin\s*\{cases\}(?P<body>(?:(?!\\(?:begin|end)\s*\{cases\}).)*?)\\end\s*\{cases\}", re.S)
+
+
+def _fold_cases(match: re.Match) -> str:
+    """A ``cases`` environment as one formula ``\\cases{value}{condition}{value}{condition}``, so that its rows and
+    ``&`` are not cut apart (`derive.latex_grammar` reads it); as long as the environment, for the line numbers."""
+    body = re.sub(r"\\\\\s*$", "", match.group("body").strip())
+    folded = r"\cases{" + body.replace("\\\\", "}{").replace("&", "}{") + "}"
+    return folded + " " * max(len(match.group()) - len(folded), 0)
 
 
 def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     """Cut one chunk into equations (see the module docstring); the rest is listed as skipped."""
-    text = _BLANKED.sub(_blank, chunk.text)
+    text = _CASES.sub(_fold_cases, _BLANKED.sub(_blank, chunk.text))
 
     def line_of(k: int) -> int:
         return lines.at(chunk.offset + k)

@@ -252,6 +252,8 @@ def display(node: Node) -> sympy.Basic:
         if node.name.startswith("applied:"):
             _, letter, primes = node.name.split(":")
             return sympy.Function(letter + "'" * int(primes))(arg)
+        if node.name == "ident" or ":" in node.name:
+            return sympy.Function(function_label(node.name))(arg)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
         absent = ABSENT
@@ -295,6 +297,36 @@ class Relu(sympy.Function):
 def unit_step(u: sympy.Expr) -> sympy.Expr:
     """The indicator 1[u > 0]: ReLU's derivative, 0 at the kink as PyTorch has it."""
     return sympy.Heaviside(u, 0)
+
+
+def named_function(name: str):
+    """The function a `Func` node names: ``sigma``, ``relu``, ``tanh``, ``ident`` (the identity), ``leaky:α``
+    (Leaky ReLU with slope α), or ``prime:NAME:n``, the n-th derivative of NAME (``\\tanh'(z)``,
+    ``\\operatorname{ReLU}'(z)``, 0 at the kink as PyTorch has it), computed by `sympy.diff`, never assumed."""
+    if name.startswith("prime:"):
+        base, primes = name[len("prime:"):].rsplit(":", 1)
+        function = named_function(base)
+
+        def derivative(u: sympy.Expr) -> sympy.Expr:
+            x = sympy.Dummy("x", real=True)
+            return sympy.diff(function(x), x, int(primes)).subs(x, u)
+        return derivative
+    if name.startswith("leaky:"):
+        slope = sympy.Rational(name[len("leaky:"):])
+        return lambda u: slope * u + (1 - slope) * Relu(u)
+    return {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
+            "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin, "cos": sympy.cos,
+            "ident": lambda u: u}[name]
+
+
+def function_label(name: str) -> str:
+    """How a report names a function the reader knows by a coded name (``prime:leaky:0.1:1``: LeakyReLU_0.1')."""
+    if name.startswith("prime:"):
+        base, primes = name[len("prime:"):].rsplit(":", 1)
+        return function_label(base) + "'" * int(primes)
+    if name.startswith("leaky:"):
+        return "LeakyReLU_" + name[len("leaky:"):]
+    return {"ident": "id", "relu": "ReLU"}.get(name, name)
 
 
 def sigma_prime(u: sympy.Expr) -> sympy.Expr:
@@ -523,9 +555,7 @@ class Model:
             return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
             arg = self.conc(node.arg, binds, definition)
-            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
-                        "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin,
-                        "cos": sympy.cos}[node.name]
+            function = named_function(node.name)
             return arg.applyfunc(function) if is_matrix(arg) else function(arg)
         if isinstance(node, Sum):
             return self._sum(node, binds, definition)
