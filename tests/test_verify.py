@@ -716,3 +716,37 @@ def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lan
     report = verify_text(_F + "".join(claims))
     assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
     assert summary[lang] in render_report(report, "markdown", lang)
+
+
+UFLDL = """The input layer is $a^{(1)} = x$; $W^{(l)}$ maps layer $l$ to layer $l+1$.
+$$z^{(2)}_i = \\sum_j W^{(1)}_{ij} a^{(1)}_j + b^{(1)}_i, \\quad a^{(2)}_i = \\sigma(z^{(2)}_i)$$
+$$z^{(3)}_i = \\sum_j W^{(2)}_{ij} a^{(2)}_j + b^{(2)}_i, \\quad a^{(3)}_i = \\sigma(z^{(3)}_i)$$
+$$J = \\frac{1}{2}\\sum_i (a^{(3)}_i - y_i)^2, \\quad \\delta^{(l)}_i = \\frac{\\partial J}{\\partial z^{(l)}_i}$$
+$$\\frac{\\partial J}{\\partial W^{(1)}_{ij}} = x_j \\delta^{(2)}_i$$
+$$\\delta^{(2)}_i = \\left(\\sum_j W^{(2)}_{ji} \\delta^{(3)}_j\\right) \\sigma'(z^{(2)}_i)$$
+"""
+
+
+def test_a_layer_named_as_a_vector_is_read_component_by_component(validator):
+    """Issue 16 (UFLDL): a^{(1)} = x, where both are written with one index elsewhere, means a^{(1)}_j = x_j for
+    every unit, and the report says so; a claim through x_j then holds."""
+    report = verify_text(UFLDL)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    readings = {r.kind: dict(r.params) for r in report.readings}
+    assert readings["componentwise"] == {"vector": "a^{1} = x", "component": "a^{1}_{j} = x_{j}"}
+    data = check_json(report, validator)
+    assert any(r["text"].startswith("Read $a^{1} = x$ component by component") for r in data["readings"])
+    wrong = verify_text(UFLDL.replace("= x_j \\delta^{(2)}_i", "= x_i \\delta^{(2)}_j"))
+    assert wrong.exit_code == 1 and wrong.claims[0].line == 5
+
+
+def test_weights_numbered_below_the_layer_they_compute_have_that_layer_s_rows():
+    """Issue 16 (UFLDL): with z^{(3)} = W^{(2)} a^{(2)}, W^{(2)}_{ij} has a row i for each unit of layer 3 and a
+    column j for each unit of layer 2, so the back-propagated sum Σ_j W^{(2)}_{ji} δ^{(3)}_j holds for every
+    unit of layer 2 and the transposed Σ_j W^{(2)}_{ij} δ^{(3)}_j is caught as an index swap."""
+    report = verify_text(UFLDL)
+    assert [c.instances for c in report.claims] == [6, 3]  # 3 units in layer 2, 2 inputs
+    swapped = verify_text(UFLDL.replace("W^{(2)}_{ji} \\delta", "W^{(2)}_{ij} \\delta"))
+    assert swapped.exit_code == 1
+    failing = swapped.claims[1].steps[0]
+    assert failing.ok is False and failing.slip.name == "index_swap"

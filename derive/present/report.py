@@ -119,7 +119,7 @@ def reading_text(reading: Reading, t, math: Callable[[str], str]) -> str:
     for key, value in reading.params:
         if key == "how":
             params[key] = t[f"verify.convention.{value}"]
-        elif key in ("name", "variables"):
+        elif key in ("name", "variables", "vector", "component"):
             params[key] = math(value)
         elif key == "base":
             params[key] = math(value)

@@ -356,6 +356,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     approximate = [e for e in classified if e.kind in ("candidate", "value") and e.source.relations[0] == "approx"]
     classified = [e for e in classified if e not in approximate]  # y ≈ 0.73 never defines y
     candidates = [e for e in classified if e.kind == "candidate"]
+    componentwise = _componentwise_definitions(candidates, classified)
     indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
     vectors = vector_bases(indexed)
     scalars = scalar_layers(indexed)
@@ -425,6 +426,8 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, (Sym("k"),))))),
                                                       ("total", str(total))))
                               for base, decor, total in constraints]
+    readings += [Reading("componentwise", (("vector", vector), ("component", component)))
+                 for vector, component in componentwise]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
     abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
@@ -434,6 +437,27 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
                     tuple(readings), scalars, functions, tuple(function_lines), abstract)
+
+
+def _componentwise_definitions(candidates: list[_Eq], classified: list[_Eq]) -> list[tuple[str, str]]:
+    """Read ``a^{(1)} = x`` component by component (a^{(1)}_j = x_j) when the document writes both sides with one
+    index elsewhere (a^{(1)}_j, x_j): a layer given as a vector by name. Rewrites those candidates in place and
+    returns (as written, as read) for each, in LaTeX."""
+    one_index = {(s.base, s.decor, s.primes, s.layer) for e in classified for m in e.members for s in symbols_in(m)
+                 if len(s.subs) == 1}
+    done = []
+    for item in candidates:
+        lhs, rhs = item.members[0], item.members[-1]
+        if not (len(item.members) == 2 and not item.given and lhs.layer is not None and not lhs.subs
+                and isinstance(rhs, Sym) and rhs.layer is None and not rhs.subs
+                and (lhs.base, lhs.decor, lhs.primes, lhs.layer) in one_index
+                and (rhs.base, rhs.decor, rhs.primes, None) in one_index):
+            continue
+        index = (Sym("j"),)
+        item.members = [replace(lhs, subs=index), replace(rhs, subs=index)]
+        done.append((f"{latex(display(lhs))} = {latex(display(rhs))}",
+                     f"{latex(display(item.members[0]))} = {latex(display(item.members[1]))}"))
+    return done
 
 
 def _given(equation: Equation, layered: frozenset[str]) -> _Eq:

@@ -416,6 +416,9 @@ class Model:
         self.weight_letter = "W" if any(s.base == "W" and len(s.subs) == 2 for d in definitions
                                         for s in [d.lhs] + symbols_in(d.rhs)) else "w"
         """The letter of the weights' components (w^{l}_{ji} in Nielsen, W^{(1)}_{ij} in most books)."""
+        self.weight_shift = weight_shift(definitions)
+        """How many layers past its own number a weight matrix's rows sit: 0 when z^{l} = W^{l} a^{l−1} (Nielsen,
+        deeplearning.ai), 1 when z^{(l+1)} = W^{(l)} a^{(l)} (UFLDL: W^{(l)} maps layer l to layer l + 1)."""
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
@@ -616,7 +619,7 @@ class Model:
         if not isinstance(layer, int):
             raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
-            rows, cols = layer_size(layer), layer_size(layer - 1)
+            rows, cols = layer_size(layer + self.weight_shift), layer_size(layer + self.weight_shift - 1)
             return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
                                                                (j + 1, i + 1)))
         return sympy.Matrix(layer_size(layer), 1,
@@ -690,8 +693,8 @@ class Model:
                 layer = self.index_value(sym.layer, binds, layer=True)
                 if not isinstance(layer, int):
                     continue
-                if sym.base in ("w", "W") and position == 1:
-                    layer -= 1
+                if sym.base in ("w", "W"):
+                    layer += self.weight_shift - (position == 1)
                 sizes.append(layer_size(layer))
         if sizes:
             return min(sizes)
@@ -992,6 +995,33 @@ class Model:
                 if nxt == end or self.depends(nxt, end):
                     stack.append((nxt, path + (nxt,)))
         return found
+
+
+def _layer_offset(node: Node | None) -> tuple[str | None, int] | None:
+    """A layer as (letter, offset): 2 is (None, 2), l+1 is ("l", 1), l is ("l", 0); None for anything else."""
+    if isinstance(node, Num) and node.value.denominator == 1:
+        return None, int(node.value)
+    if isinstance(node, Sym) and not node.subs and node.layer is None:
+        return node.base, 0
+    if isinstance(node, Add) and len(node.terms) == 2:
+        (s1, a), (s2, b) = node.terms
+        if s1 > 0 and isinstance(a, Sym) and not a.subs and isinstance(b, Num) and b.value.denominator == 1:
+            return a.base, s2 * int(b.value)
+    return None
+
+
+def weight_shift(definitions: list[Definition]) -> int:
+    """1 when the definitions give z^{(l+1)} through W^{(l)} (the layer of the weights one below the layer they
+    compute), else 0."""
+    for definition in definitions:
+        target = _layer_offset(definition.lhs.layer)
+        if target is None:
+            continue
+        for sym in symbols_in(definition.rhs):
+            weights = _layer_offset(sym.layer) if sym.base in ("w", "W") else None
+            if weights is not None and weights[0] == target[0]:
+                return 1 if target[1] - weights[1] == 1 else 0
+    return 0
 
 
 def _indexes_a_layer(node: Sum) -> bool:
