@@ -86,7 +86,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
-    + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
+    + ["frac", "partial", "sum", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
        "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
@@ -116,6 +116,7 @@ def normalise(text: str) -> str:
     text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
+    text = _norms(text)
     text = re.sub(r"\\(?:dfrac|tfrac|cfrac)(?![A-Za-z])", r"\\frac", text)
     text = re.sub(r"\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![A-Za-z])|\\prime(?![A-Za-z])", "'", text)
     text = re.sub(r"\\intercal(?![A-Za-z])", r"\\top", text)
@@ -226,6 +227,29 @@ def _indicators(text: str) -> str:
             replacement = r"\step(" + right + " - (" + left + "))"
         out += [text[position:match.start()], replacement]
         position = end
+    return "".join(out) + text[position:]
+
+
+_NORM_BAR = re.compile(r"\\\||\\[lr]?Vert(?![A-Za-z])")
+_NORM_SCRIPTS = re.compile(r"(?:\s*_\s*(?:\{\s*2\s*\}|2))?\s*\^\s*(?:\{\s*2\s*\}|2)(?:\s*_\s*(?:\{\s*2\s*\}|2))?")
+
+
+def _norms(text: str) -> str:
+    """``\\|u\\|^2`` (also ``\\lVert u \\rVert_2^2``, ``\\Vert``) is the squared Euclidean norm ``\\normsq{u}`` (the sum
+    of the squares of u's components); ``\\|u\\|`` without the square is its square root."""
+    bars = list(_NORM_BAR.finditer(text))
+    if len(bars) < 2:
+        return text
+    out, position = [], 0
+    for opening, closing in zip(bars[0::2], bars[1::2]):
+        squared = _NORM_SCRIPTS.match(text, closing.end())
+        inner = text[opening.end():closing.start()]
+        if squared:
+            out += [text[position:opening.start()], r"\normsq{", inner, "}"]
+            position = squared.end()
+        else:
+            out += [text[position:opening.start()], r"\sqrt{\normsq{", inner, "}}"]
+            position = closing.end()
     return "".join(out) + text[position:]
 
 
@@ -392,6 +416,7 @@ sumsup: "^" "{" expr "}"
        | deriv
        | frac
        | SQRT "{" expr "}"          -> sqrt
+       | NORMSQ "{" expr "}"        -> normsq
 
 group: "(" expr ")"
      | "[" expr "]"
@@ -445,6 +470,7 @@ SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
+NORMSQ: /\\normsq(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
 DIFF: /\\DD(?![A-Za-z])/
 MULOP: /\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|\\odot(?![A-Za-z])|\\circ(?![A-Za-z])|\*/
@@ -600,6 +626,9 @@ def _make_builder():
 
         def sqrt(self, items):
             return Func("sqrt", items[1])
+
+        def normsq(self, items):
+            return Func("normsq", items[1])
 
         def power(self, items):
             base, content = items

@@ -23,8 +23,6 @@ CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["c
 OPEN: dict[str, str] = {
     'cs231n-softmax-loss': 'exit 4',
     'cs231n-softmax-loss.slip': 'not caught (exit 4)',
-    'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
-    'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
 }
 """``"NAME"`` (correct file) or ``"NAME.slip"`` → why derive does not meet it yet."""
 

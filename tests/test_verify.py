@@ -750,3 +750,33 @@ def test_weights_numbered_below_the_layer_they_compute_have_that_layer_s_rows():
     assert swapped.exit_code == 1
     failing = swapped.claims[1].steps[0]
     assert failing.ok is False and failing.slip.name == "index_swap"
+
+
+NORM_COST = ("$$z^l_j = \\sum_k w^l_{jk} a^{l-1}_k + b^l_j, \\qquad a^l_j = \\sigma(z^l_j)$$\n"
+             "$$C = \\frac{1}{2}\\|y - a^L\\|^2, \\qquad \\delta^L_j \\equiv \\frac{\\partial C}{\\partial z^L_j}$$\n"
+             "$$\\delta^L = (a^L - y) \\odot \\sigma'(z^L)$$\n"
+             "$$\\frac{\\partial C}{\\partial a^L_j} = a^L_j - y_j$$\n")
+
+
+@pytest.mark.parametrize("norm", ["\\|y - a^L\\|^2", "\\left\\lVert y - a^L \\right\\rVert_2^2", "\\Vert y - a^L\\Vert^{2}"])
+def test_a_squared_norm_is_the_sum_of_the_squared_components(norm):
+    """Issue 16 (Nielsen's (BP1a)): C = ½‖y − a^L‖² with y a vector never indexed in a definition is
+    ½ Σ_j (y_j − a^L_j)², in any of the usual spellings; a sign slip in a component claim is still caught."""
+    text = NORM_COST.replace("\\|y - a^L\\|^2", norm)
+    report = verify_text(text)
+    assert report.exit_code == 0, [(c.line, c.ok, c.steps[0].slip) for c in report.claims]
+    assert [c.ok for c in report.claims] == [True, True]
+    assert verify_text(text.replace("= a^L_j - y_j", "= y_j - a^L_j")).exit_code == 1
+    shown = render_report(report, "text", "en")
+    assert "C = 1/2·‖y − aᴸ‖²" in shown
+
+
+def test_a_vector_claim_missing_its_gate_is_named_and_shows_only_its_row_s_values():
+    """Issue 16: δ^L = a^L − y (σ'(z^L) left out) fails at a row of the vector, named a missing gate; the
+    counterexample lists that row's values, not the whole network's, and the correct side has no raw LaTeX."""
+    report = verify_text(NORM_COST.replace("(a^L - y) \\odot \\sigma'(z^L)", "(a^L - y)"))
+    step = report.claims[0].steps[0]
+    assert step.ok is False and step.slip.name == "missing_gate"
+    assert {name for name, _ in step.counterexample.point} == {"row", "\\delta^{3}_{1}", "a^{3}_{1}", "y_{1}"}
+    shown = render_report(report, "text", "en")
+    assert "begin" not in shown and "array" not in shown

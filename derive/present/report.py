@@ -71,7 +71,7 @@ def _dollars(latex: str) -> str:
 _TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\mathcal", r"\mathit"),
                 (r"\mathscr", r"\mathit"), (r"\mathbb{1}", "\U0001d7d9"), (r"\mathbf{1}", "\U0001d7d9"),
                 (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
-                (r"\lvert", "|"), (r"\rvert", "|"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
+                (r"\lvert", "|"), (r"\rvert", "|"), (r"\lVert", "\u2016"), (r"\rVert", "\u2016"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
                 (r"\\", "; "), ("&", ", "))
 _SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
                               "\u207a\u207b\u207c\u207d\u207e\u207f\u2071\u02b2\u1d4f\u02e1\u1d38\u1d40")
@@ -80,9 +80,14 @@ _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u208
                             "\u2092\u209a\u1d63\u209b\u209c\u1d64\u1d65\u2093")
 
 
+_ARRAY = re.compile(r"\\begin\{array\}\{[lcr|]*\}|\\end\{array\}")
+"""A column vector's frame (derive prints vectors as arrays in parentheses): the rows stay, ``;`` between them."""
+
+
 def unicode_maths(latex: str) -> str:
     """derive's LaTeX as plain Unicode maths for the text report (∂C/∂w²ⱼₖ, σ′(z³₁), Σᵢ, (W³)ᵀ): indices as
     Unicode sub- and superscripts where every character has one, else written _(…) and ^(…)."""
+    latex = _ARRAY.sub("", latex)
     for macro, text in _TEXT_MACROS:
         latex = latex.replace(macro, text)
     out = []

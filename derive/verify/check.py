@@ -932,14 +932,28 @@ class ClaimChecker:
             for position, (va, vb) in enumerate(zip(vas, vbs)):
                 if not agree_at_test_point(va, vb):
                     row, column = divmod(position, columns)
-                    shown = {s: float(v) for s, v in point.items()}
+                    shown = self._involved_values(a[position], b[position], point)
                     where = {"row": row + 1, "column": column + 1} if columns > 1 else {"row": row + 1}
                     counterexample = Counterexample(_point_items(shown, {**binds, **where}), va, vb)
-                    slip = self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                    slip = (self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                            or self._entry_factor_slip(a, points))
                     return False, counterexample, slip, "numeric"
         if not points:
             return None, "limit"
         return True, "numeric"
+
+    def _entry_factor_slip(self, a, points) -> Slip | None:
+        """A vector claim whose entries are named derivatives (δ^{L} with δ^{L}_j = ∂C/∂z^{L}_j): a chain-rule
+        factor of one entry, such as the activation's gate σ'(z^{L}_j), left out or put in twice."""
+        for position, name in enumerate(a):
+            target = self.model.rhs_of(name) if isinstance(name, VName) else None
+            if not isinstance(target, PartialSym):
+                continue
+            slip = _factor_slip(self._path_factors(target.num, target.den),
+                                [(point, vas[position], vbs[position]) for point, vas, vbs in points])
+            if slip is not None:
+                return slip
+        return None
 
     def _shape_slip(self, b_node, binds, a) -> Slip:
         for wrong, right, mutated in _mutants(b_node):
@@ -1055,8 +1069,11 @@ class ClaimChecker:
                     xa, xb = evaluate(a, mine), evaluate(b, mine)
                     if xa is not None and xb is not None and not agree_at_test_point(xa, xb):
                         return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
-        # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
-        # whole network's leaves: the failing link is about those
+        return Counterexample(_point_items(self._involved_values(a, b, point), binds), va, vb)
+
+    def _involved_values(self, a, b, point: dict) -> dict:
+        """The values of the symbols a step writes (and the variables it differentiates by) at ``point``, not the
+        whole network's leaves: the failing link is about those."""
         involved = leaves(a, b) + sorted({s.den for s in _partial_atoms(a, b)}, key=lambda s: s.name)
         involved += sorted((s for s in point if isinstance(s, PartialSym)), key=lambda s: s.name)
         shown: dict = {}
@@ -1065,9 +1082,7 @@ class ClaimChecker:
                 evaluate(self.model.full_symbol(symbol), point) if self.model.rhs_of(symbol) is not None else None)
             if value is not None:
                 shown[symbol] = value
-        if not shown:
-            shown = {s: float(v) for s, v in point.items()}
-        return Counterexample(_point_items(shown, binds), va, vb)
+        return shown or {s: float(v) for s, v in point.items()}
 
     # --- slips -------------------------------------------------------------------------------------------------
     def _ratio(self, points) -> Slip | None:
@@ -1106,7 +1121,6 @@ class ClaimChecker:
         if braced is not None:
             written = self.item.source.members[k].strip()
             return Slip("grouping", (("written", written), ("read", latex(display(braced)))))
-        usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
         ratio = self._ratio(points)
         if ratio is not None:
             return ratio
@@ -1116,20 +1130,9 @@ class ClaimChecker:
         term = self._term_factor(b_node, binds, points)
         if term is not None:
             return term
-        factors = self._local_factors(binds)
-        gate_slip = _missing_gate(factors, points)
-        if gate_slip is not None:
-            return gate_slip
-        for label, expr, gate in factors:
-            values = [evaluate(expr, p) for p, _, _ in usable]
-            if len(usable) < 2 or any(v is None for v in values):
-                continue
-            if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_gate" if gate else "missing_factor", (("factor", label),))
-            if any(abs(v) < 1e-12 for v in values):
-                continue
-            if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("extra_factor", (("factor", label),))
+        factor = _factor_slip(self._local_factors(binds), points)
+        if factor is not None:
+            return factor
         try:
             visible = leaves(self.model.conc(b_node, binds), self.model.conc(a_node, binds))
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
@@ -1189,26 +1192,31 @@ class ClaimChecker:
                 return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
         return None
 
+    def _path_factors(self, out: VName, var: VName) -> list[tuple[str, sympy.Expr, bool]]:
+        """The local derivatives along the paths from ``var`` to ``out``: (label, value, whether it is an
+        activation's derivative, a gate), each edge once."""
+        try:
+            paths = self.model.paths(out, var)
+        except TooLarge:
+            return []
+        found, seen = [], set()
+        for path in paths:
+            for u, v in zip(path, path[1:]):
+                if (u, v) in seen:
+                    continue
+                seen.add((u, v))
+                label = latex(PartialSym("partial", u, v)) + " = " + latex(self.model.local(u, v))
+                found.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
+        return found
+
     def _local_factors(self, binds) -> list[tuple[str, sympy.Expr, bool]]:
         """The chain-rule factors of the claimed derivative: (label, value, whether it is an activation's
         derivative, a gate)."""
         kind, a, b = self.target(binds)
         out: list[tuple[str, sympy.Expr, bool]] = []
         if kind == "partial":
-            try:
-                paths = self.model.paths(a, b)
-            except TooLarge:
-                return out
-            seen = set()
-            for path in paths:
-                for u, v in zip(path, path[1:]):
-                    if (u, v) in seen:
-                        continue
-                    seen.add((u, v))
-                    local = self.model.local(u, v)
-                    label = latex(PartialSym("partial", u, v)) + " = " + latex(local)
-                    out.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
-        elif kind == "expr":
+            return self._path_factors(a, b)
+        if kind == "expr":
             body = self.model.conc(a.body, binds)
             for sub in sympy.preorder_traversal(body):
                 if isinstance(sub, sympy.Function) or isinstance(sub, sympy.Pow):
@@ -1307,6 +1315,26 @@ def _missing_gate(factors, points) -> Slip | None:
         closed = any(abs(v) < 1e-12 and abs(vb) > 1e-12 for v, (_, _, vb) in zip(values, points))
         if closed and all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(points, values)):
             return Slip("missing_gate", (("factor", label),))
+    return None
+
+
+def _factor_slip(factors, points) -> Slip | None:
+    """One chain-rule factor (``factors`` as `ClaimChecker._local_factors` gives them) missing from the right side
+    or there twice: the right side times (or over) the factor is the left side at every point."""
+    gate = _missing_gate(factors, points)
+    if gate is not None:
+        return gate
+    usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
+    for label, expr, is_gate in factors:
+        values = [evaluate(expr, p) for p, _, _ in usable]
+        if len(usable) < 2 or any(v is None for v in values):
+            continue
+        if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
+            return Slip("missing_gate" if is_gate else "missing_factor", (("factor", label),))
+        if any(abs(v) < 1e-12 for v in values):
+            continue
+        if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
+            return Slip("extra_factor", (("factor", label),))
     return None
 
 

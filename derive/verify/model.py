@@ -157,7 +157,8 @@ class DDerivOf(sympy.Expr):
 
 
 class DFunc(sympy.Expr):
-    """σ, σ', ReLU, the unit step as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU, 3 step)."""
+    """σ, σ', ReLU, the unit step, the squared norm as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU,
+    3 step, 4 ‖·‖²)."""
 
 
 class DTranspose(sympy.Expr):
@@ -247,6 +248,8 @@ def display(node: Node) -> sympy.Basic:
             return DFunc(arg, sympy.Integer(3))
         if node.name == "sqrt":
             return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
+        if node.name == "normsq":
+            return DFunc(arg, sympy.Integer(4))
         if node.name.startswith("applied:"):
             _, letter, primes = node.name.split(":")
             return sympy.Function(letter + "'" * int(primes))(arg)
@@ -520,6 +523,8 @@ class Model:
         if isinstance(node, Transpose):
             value = self.conc(node.arg, binds, definition)
             return value.T if is_matrix(value) else value
+        if isinstance(node, Func) and node.name == "normsq":
+            return self._squared_norm(node.arg, binds)
         if isinstance(node, Func) and node.name.startswith("applied:"):
             return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
@@ -563,6 +568,12 @@ class Model:
             expr = expr.xreplace({applied: name for name, applied in self.abstract.items()})
         return opaque_functions(expr)
 
+    def _squared_norm(self, node: Node, binds: dict[str, int]) -> sympy.Expr:
+        """‖u‖² = Σ_j u_j²: u read as vectors wherever it names a layer (also inside a definition, where C = ½‖y −
+        a^{L}‖² means the sum over the output units)."""
+        value = self.conc(node, binds)
+        return sympy.Add(*(entry ** 2 for entry in entries(value)))
+
     def _applied(self, node: Func, arg) -> sympy.Expr:
         """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract
         function of u whose derivatives stay symbolic (chain-rule structure and linearity can still be checked)."""
@@ -605,9 +616,16 @@ class Model:
         if not columns:
             return values
         rows = columns[0].shape[0]
-        return [sympy.Matrix(rows, 1, lambda j, _: v.with_subs((j + 1,)))
-                if isinstance(v, VName) and v.base in self.indexed and not v.subs and v.layer is None else v
+        return [sympy.Matrix(rows, 1, lambda j, _: v.with_subs((j + 1,))) if self._bare_vector(v) else v
                 for v in values]
+
+    def _bare_vector(self, value) -> bool:
+        """A bare symbol beside a column vector is a vector too when the definitions index it (y_j) or when
+        nothing makes it a number (no definition, no value): a number beside a vector would be a shape error."""
+        if not (isinstance(value, VName) and not value.subs and value.layer is None) or isinstance(value, Opaque):
+            return False
+        return value.base in self.indexed or (value not in self.values and self.rhs_of(value) is None
+                                              and value not in self.abstract)
 
     def is_vector(self, sym: Sym) -> bool:
         return (not sym.subs and sym.layer is not None and sym.base in self.vectors
