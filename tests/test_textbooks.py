@@ -21,8 +21,6 @@ FOLDER = ROOT / "tests" / "textbooks"
 CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 OPEN: dict[str, str] = {
-    'cs231n-softmax-loss': 'exit 4',
-    'cs231n-softmax-loss.slip': 'not caught (exit 4)',
 }
 """``"NAME"`` (correct file) or ``"NAME.slip"`` → why derive does not meet it yet."""
 

@@ -780,3 +780,22 @@ def test_a_vector_claim_missing_its_gate_is_named_and_shows_only_its_row_s_value
     assert {name for name, _ in step.counterexample.point} == {"row", "\\delta^{3}_{1}", "a^{3}_{1}", "y_{1}"}
     shown = render_report(report, "text", "en")
     assert "begin" not in shown and "array" not in shown
+
+
+LABEL = ("$$p_k = \\frac{e^{s_k}}{\\sum_{j=1}^{3} e^{s_j}}, \\qquad L = -\\log p_c$$\n"
+         "$$\\frac{\\partial L}{\\partial s_k} = p_k - \\mathbb{1}[k = c]$$\n"
+         "$$\\frac{\\partial L}{\\partial s_c} = p_c - 1$$\n")
+
+
+def test_a_label_used_freely_in_a_definition_is_checked_for_each_of_its_values():
+    """Issue 16 (CS231n): in L = −log p_c the correct class c is a label, not a symbol of its own; a claim that
+    names c is checked for every class c and every k, and the reading is stated."""
+    report = verify_text(LABEL)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    assert [set(c.free_indices) for c in report.claims] == [{"k", "c"}, {"c"}]
+    assert report.claims[0].instances == report.claims[1].instances ** 2
+    assert ("label", (("name", "c"),)) in [(r.kind, r.params) for r in report.readings]
+    wrong = verify_text(LABEL.replace("p_k - \\mathbb{1}[k = c]", "p_k - \\mathbb{1}[k = c] p_k"))
+    assert [c.ok for c in wrong.claims] == [False, True]
+    point = dict(wrong.claims[0].steps[0].counterexample.point)
+    assert point["k"] == point["c"]  # the indicator is 1 there: the extra factor shows

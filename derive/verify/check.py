@@ -23,7 +23,7 @@ from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equat
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                    is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
+                    is_matrix, label_letters, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
 from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
@@ -428,6 +428,9 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                               for base, decor, total in constraints]
     readings += [Reading("componentwise", (("vector", vector), ("component", component)))
                  for vector, component in componentwise]
+    claimed_letters = {letter for item in claims for letter in free_index_letters(item.members)[1]}
+    readings += [Reading("label", (("name", letter),))
+                 for letter in sorted(label_letters(definitions) & claimed_letters)]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
     abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
@@ -671,10 +674,24 @@ class ClaimChecker:
         self.line = item.source.line
         self.members = item.members
         self.values = visible_values(document, self.line)
-        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
-                           functions=document.functions, abstract=document.abstract,
-                           first_layer=document.first_layer, output=document.output)
+        self.definitions = definitions
+        self.model = self._new_model({})
+        self._models = {(): self.model}
+        self.labels = label_letters(definitions)
         self.shown = [latex(display(m)) for m in self.members]
+
+    def _new_model(self, labels: dict[str, int]) -> Model:
+        document = self.document
+        return Model(self.definitions, self.values, document.layers, vectors=document.vectors,
+                     scalars=document.scalars, functions=document.functions, abstract=document.abstract,
+                     first_layer=document.first_layer, output=document.output, labels=labels)
+
+    def _use_model_for(self, binds: dict[str, int]) -> None:
+        """The model that reads the definitions at this instance's labels (y in L = −log p_y), one per valuation."""
+        key = tuple(sorted((letter, value) for letter, value in binds.items() if letter in self.labels))
+        if key not in self._models:
+            self._models[key] = self._new_model(dict(key))
+        self.model = self._models[key]
 
     # which derivative is claimed
     def target(self, binds: dict[str, int]):
@@ -750,6 +767,7 @@ class ClaimChecker:
     def check(self) -> ClaimResult:
         binds_list = instances(self.model, self.members)
         for binds in binds_list:
+            self._use_model_for(binds)
             self._check_target(binds)
         layer_letters, unit_letters = free_index_letters(self.members)
         steps: list[StepResult] = []
@@ -782,6 +800,7 @@ class ClaimChecker:
         method = "symbolic"
         undecided = None
         for binds in binds_list:
+            self._use_model_for(binds)
             outcome = self._as_printed(k, binds) if self.document.strict_numbers else None
             if outcome is None:
                 outcome = self.decide(k, a_node, b_node, binds)

@@ -399,8 +399,10 @@ class Model:
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
                  sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
                  scalars: frozenset = frozenset(), functions: dict | None = None, abstract: dict | None = None,
-                 output: VName | None = None):
+                 output: VName | None = None, labels: dict[str, int] | None = None):
         self.output = output
+        self.labels = labels or {}
+        """Values of the document's labels (`label_letters`: y in L = −log p_y) under which definitions are read."""
         """With an ``output`` directive (derive's own pages): ∂output/∂v is the gradient along every path, and any
         other ∂N/∂V whose N's definition reads V directly is N's local gradient, its other inputs held fixed."""
         self.functions = functions or {}
@@ -741,7 +743,7 @@ class Model:
             else:
                 definition, binds = found
                 try:
-                    self._rhs[name] = self.conc(definition.rhs, binds, definition=True)
+                    self._rhs[name] = self.conc(definition.rhs, {**self.labels, **binds}, definition=True)
                 except ModelProblem as exc:
                     if exc.line is None:
                         exc.line = definition.line
@@ -1171,6 +1173,17 @@ def free_index_letters(nodes: list[Node]) -> tuple[list[str], list[str]]:
         visit(node, frozenset())
     unit_letters = [u for u in unit_letters if u not in layer_letters]
     return layer_letters, unit_letters
+
+
+def label_letters(definitions: list[Definition]) -> frozenset[str]:
+    """Index letters a definition's right side uses freely, bound neither by its left side nor by a Σ: a label
+    such as the correct class y in L = −log p_y. A claim that binds the letter (p_k − 𝟙(y = k)) is checked
+    for each of its values, the definition read at that value."""
+    found = set()
+    for definition in definitions:
+        own = set(sum(free_index_letters([definition.lhs]), []))
+        found.update(letter for letter in free_index_letters([definition.rhs])[1] if letter not in own)
+    return frozenset(found)
 
 
 def _quantity_children(node: Node) -> tuple[Node, ...]:
