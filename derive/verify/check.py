@@ -536,17 +536,24 @@ def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
 
 def evaluate(expr: sympy.Expr, point: dict) -> float | None:
     """``expr`` at a point, with 30-digit arithmetic; None where it is not a finite real number."""
+    return evaluate_all([expr], point)[0]
+
+
+def evaluate_all(exprs: list[sympy.Expr], point: dict) -> list[float | None]:
+    """Each of ``exprs`` at one point (as `evaluate`), sharing the values of common subexpressions: both sides of
+    a step unroll to the same definitions."""
+    out: list[float | None] = []
     with mpmath.workdps(30):
-        try:
-            value = _fast(expr, {k: _mpf(v) for k, v in point.items()}, {})
-        except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
-            return None
-    if value is None:
-        return None
-    number = float(value)
-    if number != number or abs(number) == float("inf"):
-        return None
-    return number
+        numbers = {k: _mpf(v) for k, v in point.items()}
+        memo: dict = {}
+        for expr in exprs:
+            try:
+                value = _fast(expr, numbers, memo)
+            except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
+                value = None
+            number = None if value is None else float(value)
+            out.append(None if number is None or number != number or abs(number) == float("inf") else number)
+    return out
 
 
 class _NotReal(Exception):
@@ -921,7 +928,7 @@ class ClaimChecker:
             if points and all(agree_at_test_point(va, vb) for _, va, vb in points):
                 return True, "numeric"  # a link worth 1 (∂z/∂b for z = wx + b) may be left out
             return structural + ("structure",)
-        if opaque_symbols(deep_a) != opaque_symbols(deep_b):
+        if model.names_functions and opaque_symbols(deep_a) != opaque_symbols(deep_b):
             return None, "limit"  # a function only named on one side: no test point can decide
         for point, va, vb in points:
             if not agree_at_test_point(va, vb):
@@ -1036,8 +1043,8 @@ class ClaimChecker:
             signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
             point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
             self._honour_constraints(point, fixed)
-            vas = [evaluate(e, point) for e in entries(deep_a)]
-            vbs = [evaluate(e, point) for e in entries(deep_b)]
+            values = evaluate_all(entries(deep_a) + entries(deep_b), point)
+            vas, vbs = values[:len(entries(deep_a))], values[len(entries(deep_a)):]
             if any(v is None for v in vas + vbs):
                 continue
             va, vb = (vas, vbs) if matrix else (vas[0], vbs[0])

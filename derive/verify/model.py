@@ -402,6 +402,9 @@ class Model:
                  output: VName | None = None, labels: dict[str, int] | None = None):
         self.output = output
         self.labels = labels or {}
+        self.names_functions = bool(abstract)
+        """Whether an expression of this model can hold a function the document only names (f(z), C_0(w)): only
+        then are the values and slopes of such functions looked for (`opaque_functions` walks the whole tree)."""
         """Values of the document's labels (`label_letters`: y in L = −log p_y) under which definitions are read."""
         """With an ``output`` directive (derive's own pages): ∂output/∂v is the gradient along every path, and any
         other ∂N/∂V whose N's definition reads V directly is N's local gradient, its other inputs held fixed."""
@@ -568,7 +571,7 @@ class Model:
                     replace[sympy.Derivative(applied, variable)] = PartialSym("partial", name, variable)
             expr = expr.xreplace(replace)
             expr = expr.xreplace({applied: name for name, applied in self.abstract.items()})
-        return opaque_functions(expr)
+        return opaque_functions(expr) if self.names_functions else expr
 
     def _squared_norm(self, node: Node, binds: dict[str, int]) -> sympy.Expr:
         """‖u‖² = Σ_j u_j²: u read as vectors wherever it names a layer (also inside a definition, where C = ½‖y −
@@ -587,6 +590,7 @@ class Model:
             parameter, body = self.functions[letter]
             value = self.conc(body, {}).xreplace({VName(parameter): variable})
         else:
+            self.names_functions = True
             value = sympy.Function(letter)(variable)
         if int(primes):
             value = sympy.diff(value, variable, int(primes))
@@ -880,7 +884,8 @@ class Model:
             if node == num:
                 return sympy.S.One
             if node not in memo:
-                memo[node] = sympy.Add(*[grad(u) * sympy.diff(self.rhs_of(u), node) for u in readers.get(node, ())])
+                memo[node] = sympy.Add(*[grad(u) * local_derivative(self.rhs_of(u), node)
+                                         for u in readers.get(node, ())])
             return memo[node]
 
         order = _topological(nodes, self.edges)
@@ -1042,6 +1047,39 @@ def weight_shift(definitions: list[Definition]) -> int:
             if weights is not None and weights[0] == target[0]:
                 return 1 if target[1] - weights[1] == 1 else 0
     return 0
+
+
+@functools.lru_cache(maxsize=4096)
+def local_derivative(expr: sympy.Expr, variable: VName) -> sympy.Expr:
+    """∂expr/∂variable of one definition's right side: the same for every claim of a document (each claim has a
+    model of its own), so it is differentiated once, by `_derivative`."""
+    return _derivative(expr, variable)
+
+
+def _derivative(expr: sympy.Expr, variable: sympy.Symbol) -> sympy.Expr:
+    """``sympy.diff(expr, variable)`` by the sum, product, power and chain rules written out (the same canonical
+    result: SymPy's own rules multiply the same factors), without building a `sympy.Derivative` at every node,
+    which costs most of a diff of a small definition. Anything else (a function the document only names) is
+    left to `sympy.diff`."""
+    if expr == variable:
+        return sympy.S.One
+    if expr.is_Atom or variable not in expr.free_symbols:
+        return sympy.S.Zero
+    if expr.is_Add:
+        return sympy.Add(*(_derivative(term, variable) for term in expr.args))
+    if expr.is_Mul:
+        factors = expr.args
+        terms = []
+        for k, factor in enumerate(factors):
+            slope = _derivative(factor, variable)
+            if slope != 0:
+                terms.append(sympy.Mul(*factors[:k], slope, *factors[k + 1:]))
+        return sympy.Add(*terms)
+    if expr.is_Pow and variable not in expr.exp.free_symbols:
+        return expr.exp * expr.base ** (expr.exp - 1) * _derivative(expr.base, variable)
+    if isinstance(expr, (Sigmoid, Relu, sympy.exp, sympy.log, sympy.tanh, sympy.sin, sympy.cos)):
+        return expr.fdiff(1) * _derivative(expr.args[0], variable)
+    return sympy.diff(expr, variable)
 
 
 def _indexes_a_layer(node: Sum) -> bool:
