@@ -819,3 +819,54 @@ def test_local_derivatives_equal_sympy_s():
             h = sympy.Rational(1, 10 ** 6)
             central = (expr.subs({**point, x: point[x] + h}) - expr.subs({**point, x: point[x] - h})) / (2 * h)
             assert abs(float(mine.subs(point)) - float(central)) < 1e-6, expr
+
+
+def test_dependencies_agree_with_a_plain_walk_on_diamonds_and_cycles():
+    """`Model.depends` keeps the answer of every node it meets (a long chain's page asks for each pair once, issue
+    16's 100-node timing); its answers are those of a plain walk of the definitions, a cycle included."""
+    from derive.verify.check import read_scope
+    from derive.verify.document import find_maths
+    from derive.verify.model import Model, VName
+    text = ("$$u = a + b, \\quad v = u b, \\quad w = u + v, \\quad E = w^2 + c$$\n"
+            "$$P = Q + a, \\quad Q = 2P$$\n")
+    document = read_scope(text, find_maths(text), ())
+    model = Model(document.definitions, {}, document.layers)
+    names = sorted({name for d in document.definitions for name in [model.name(d.lhs, {})]} |
+                   {leaf for d in document.definitions for leaf in model.edges(model.name(d.lhs, {}))},
+                   key=lambda n: n.name)
+
+    def reaches(start, end):
+        seen, stack = set(), [start]
+        while stack:
+            node = stack.pop()
+            if node == end:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(model.edges(node))
+        return False
+
+    answers = {(a.name, b.name): model.depends(a, b) for a in names for b in names}
+    assert answers == {(a.name, b.name): reaches(a, b) for a in names for b in names}
+    E, P, u, a, c = (VName(letter).name for letter in "EPuac")
+    assert answers[(E, a)] and answers[(P, a)] and not answers[(u, c)]
+
+
+def test_claims_that_see_the_same_values_share_one_model(monkeypatch):
+    """A page of a long chain has hundreds of claims on one graph: they share one model and its caches (made once
+    per set of visible values), so the page is read in time that grows with its claims, not their square."""
+    from derive.verify import check
+    made = []
+    original = check.Model.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(args[0] if args else None)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(check.Model, "__init__", counting)
+    lines = ["$$h_1 = w_1 x$$"] + [f"$$h_{{{k}}} = w_{{{k}}} h_{{{k - 1}}}$$" for k in range(2, 31)] + ["$$E = h_{30}$$"]
+    claims = [f"$$\\frac{{\\partial E}}{{\\partial w_{{{k}}}}} = \\frac{{\\partial E}}{{\\partial h_{{{k}}}}} h_{{{k - 1}}}$$"
+              for k in range(2, 31)]
+    report = verify_text("\n".join(lines + claims) + "\n")
+    assert report.exit_code == 0 and len(report.claims) == 29
+    assert len([m for m in made if m]) == 1  # the claims' model (the others name symbols: no definitions)

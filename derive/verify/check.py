@@ -247,6 +247,12 @@ class Document:
     abstract: dict = field(default_factory=dict)
     strict_numbers: bool = False
     output: VName | None = None  # the `output` directive: its partials are gradients, other partials local
+    labels: frozenset = frozenset()  # index letters the definitions use freely (`label_letters`)
+    value_names: list | None = None  # the names of ``values``, made once
+    visible: dict = field(default_factory=dict)  # `visible_values` by which values a line sees
+    models: dict = field(default_factory=dict)
+    """The claims' models, one per set of visible values and labels: claims that see the same values share one,
+    and with it its caches (a page of a long chain has hundreds of claims on one graph)."""
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -429,8 +435,8 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     readings += [Reading("componentwise", (("vector", vector), ("component", component)))
                  for vector, component in componentwise]
     claimed_letters = {letter for item in claims for letter in free_index_letters(item.members)[1]}
-    readings += [Reading("label", (("name", letter),))
-                 for letter in sorted(label_letters(definitions) & claimed_letters)]
+    labels = label_letters(definitions)
+    readings += [Reading("label", (("name", letter),)) for letter in sorted(labels & claimed_letters)]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
     abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
@@ -439,7 +445,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                  for name, variables in abstract.items()]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings), scalars, functions, tuple(function_lines), abstract)
+                    tuple(readings), scalars, functions, tuple(function_lines), abstract, labels=labels)
 
 
 def _componentwise_definitions(candidates: list[_Eq], classified: list[_Eq]) -> list[tuple[str, str]]:
@@ -519,17 +525,22 @@ def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction
 
 
 def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
-    """For each symbol, its latest value at or before ``line``, else its first value after it."""
-    model = Model([], {}, document.layers)
-    before: dict[VName, Fraction] = {}
-    after: dict[VName, Fraction] = {}
-    for value_line, sym, value in document.values:
-        name = model.name(sym, {})
-        if value_line <= line:
-            before[name] = value
-        elif name not in after:
-            after[name] = value
-    return {**after, **before}
+    """For each symbol, its latest value at or before ``line``, else its first value after it (one dict for every
+    line that sees the same values: the claims that share it share a model too)."""
+    if document.value_names is None:
+        model = Model([], {}, document.layers)
+        document.value_names = [model.name(sym, {}) for _, sym, _ in document.values]
+    key = tuple(value_line <= line for value_line, _, _ in document.values)
+    if key not in document.visible:
+        before: dict[VName, Fraction] = {}
+        after: dict[VName, Fraction] = {}
+        for name, seen, (_, _, value) in zip(document.value_names, key, document.values):
+            if seen:
+                before[name] = value
+            elif name not in after:
+                after[name] = value
+        document.visible[key] = {**after, **before}
+    return document.visible[key]
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
@@ -682,23 +693,31 @@ class ClaimChecker:
         self.members = item.members
         self.values = visible_values(document, self.line)
         self.definitions = definitions
-        self.model = self._new_model({})
-        self._models = {(): self.model}
-        self.labels = label_letters(definitions)
+        self.labels = document.labels
+        self._values_key = id(self.values)  # one dict per set of visible values (`visible_values`)
+        self._started: set[int] = set()
+        self.model = self._model_for(())
         self.shown = [latex(display(m)) for m in self.members]
 
-    def _new_model(self, labels: dict[str, int]) -> Model:
+    def _model_for(self, labels: tuple) -> Model:
+        """The scope's model for this claim's values and these labels, made on first use, started for this claim."""
         document = self.document
-        return Model(self.definitions, self.values, document.layers, vectors=document.vectors,
-                     scalars=document.scalars, functions=document.functions, abstract=document.abstract,
-                     first_layer=document.first_layer, output=document.output, labels=labels)
+        key = (self._values_key, labels)
+        model = document.models.get(key)
+        if model is None:
+            model = document.models[key] = Model(
+                self.definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
+                functions=document.functions, abstract=document.abstract, first_layer=document.first_layer,
+                output=document.output, labels=dict(labels))
+        if id(model) not in self._started:
+            self._started.add(id(model))
+            model.start_claim()
+        return model
 
     def _use_model_for(self, binds: dict[str, int]) -> None:
-        """The model that reads the definitions at this instance's labels (y in L = −log p_y), one per valuation."""
-        key = tuple(sorted((letter, value) for letter, value in binds.items() if letter in self.labels))
-        if key not in self._models:
-            self._models[key] = self._new_model(dict(key))
-        self.model = self._models[key]
+        """The model that reads the definitions at this instance's labels (y in L = −log p_y)."""
+        self.model = self._model_for(tuple(sorted((letter, value) for letter, value in binds.items()
+                                                  if letter in self.labels)))
 
     # which derivative is claimed
     def target(self, binds: dict[str, int]):

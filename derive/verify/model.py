@@ -433,10 +433,18 @@ class Model:
         self.L = layers
         self.sizes = sizes or {}
         self.terms = 0
-        self.implicit_in_definitions = False
+        self.touched: set[VName] = set()
+        """The names the current claim wrote or reached (`start_claim` empties it): a model serves every claim of a
+        scope that sees the same values, its caches shared, so what one claim used is recorded apart."""
+        self._reading_implicit = False
+        self._implicit_names: set[VName] = set()
         self._rhs: dict[VName, sympy.Expr | None] = {}
         self._full: dict[tuple, sympy.Expr] = {}
         self._partial: dict[tuple, sympy.Expr] = {}
+        self._depends: dict[VName, dict[VName, bool]] = {}
+        self._adjoints: dict[VName, dict[VName, sympy.Expr]] = {}
+        self._sums_implicitly = any(isinstance(n, Sum) and is_implicit_sum(n) for d in definitions for n in walk(d.rhs))
+        self._edges: dict[VName, list[VName]] = {}
         self._busy: set = set()
         self._named_bounds: dict[str, int] = {}
 
@@ -484,8 +492,11 @@ class Model:
             if node.base == "pi" and node.decor is None and not node.subs and node.layer is None:
                 return sympy.pi
             if not definition and self.is_vector(node):
-                return self.vector(node, binds)
+                components = self.vector(node, binds)
+                self.touched.update(components)
+                return components
             name = self.name(node, binds)
+            self.touched.add(name)
             if name in self.abstract:
                 return self.abstract[name]
             if self.is_kronecker(name):
@@ -542,6 +553,7 @@ class Model:
             return self._sum(node, binds, definition)
         if isinstance(node, Deriv):
             num = self.name(node.num, binds)
+            self.touched.add(num)
             if self.is_vector(node.num):
                 raise ModelProblem("derivatives of a vector (Jacobians) are not supported")
             if definition and self.is_vector(node.den):
@@ -599,7 +611,7 @@ class Model:
     def _sum(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
         if is_implicit_sum(node):
             if definition:
-                self.implicit_in_definitions = True
+                self._reading_implicit = True
             return self.conc(node.body, binds, definition)
         lo = 1 if node.lo is None else self._bound(node.lo, binds)
         hi = self._upper(node, binds)
@@ -746,13 +758,42 @@ class Model:
                 self._rhs[name] = None
             else:
                 definition, binds = found
+                outer, self._reading_implicit = self._reading_implicit, False
                 try:
                     self._rhs[name] = self.conc(definition.rhs, {**self.labels, **binds}, definition=True)
                 except ModelProblem as exc:
                     if exc.line is None:
                         exc.line = definition.line
                     raise
+                finally:
+                    if self._reading_implicit:
+                        self._implicit_names.add(name)
+                    self._reading_implicit = outer
         return self._rhs[name]
+
+    def start_claim(self) -> None:
+        """A new claim: its own count of expanded terms and of the names it reaches."""
+        self.terms = 0
+        self.touched = set()
+
+    @property
+    def implicit_in_definitions(self) -> bool:
+        """Whether a definition the current claim reaches sums over an implicit index (E = ½ Σ (A − Y)² read per
+        sample)."""
+        if not self._sums_implicitly:
+            return False
+        seen: set[VName] = set()
+        stack = list(self.touched)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            self.rhs_of(name)
+            if name in self._implicit_names:
+                return True
+            stack.extend(self.edges(name))
+        return False
 
     def is_defined(self, name: VName) -> bool:
         return self.lookup(name) is not None
@@ -795,33 +836,55 @@ class Model:
         return value
 
     def depends(self, num: VName, den: VName) -> bool:
-        """Whether num's definitions reach den (along the dependency graph)."""
-        if num == den:
-            return True
-        key = ("depends", num, den)
-        if key in self._partial:
-            return self._partial[key]
+        """Whether num's definitions reach den (along the dependency graph). Every node met on the way keeps its
+        own answer, so asking for each node of a graph costs one walk of it, not one walk per node."""
+        known = self._depends.setdefault(den, {den: True})
+        if num in known:
+            return known[num]
+        answered: list[VName] = []
+        stack: list[tuple[VName, bool]] = [(num, False)]
+        opened: set[VName] = set()  # waiting for their inputs
+        while stack:
+            node, expanded = stack.pop()
+            if node in known:
+                continue
+            if node in opened and not expanded:  # a cycle: the answers on it are not final, walk plainly
+                for name in answered:
+                    del known[name]
+                return self._reaches(num, den)
+            rhs = self.rhs_of(node)
+            if rhs is None:
+                known[node] = False
+            elif _has_partial_atoms(rhs):
+                known[node] = den in self.full_symbol(node, den).free_symbols
+            elif expanded:
+                known[node] = any(known.get(nxt, False) for nxt in self.edges(node))
+            else:
+                opened.add(node)
+                stack.append((node, True))  # answered once its inputs are
+                stack.extend((nxt, False) for nxt in self.edges(node) if nxt not in known)
+                continue
+            answered.append(node)
+        return known[num]
+
+    def _reaches(self, num: VName, den: VName) -> bool:
+        """`depends` by a plain walk, for definitions that refer to themselves (reported elsewhere)."""
         seen: set[VName] = set()
         stack = [num]
-        found = False
-        while stack and not found:
+        while stack:
             node = stack.pop()
+            if node == den:
+                return True
             if node in seen:
                 continue
             seen.add(node)
             rhs = self.rhs_of(node)
-            if rhs is None:
+            if rhs is not None and _has_partial_atoms(rhs):
+                if den in self.full_symbol(node, den).free_symbols:
+                    return True
                 continue
-            if _has_partial_atoms(rhs):
-                found = den in self.full_symbol(node, den).free_symbols
-                continue
-            for nxt in self.edges(node):
-                if nxt == den:
-                    found = True
-                    break
-                stack.append(nxt)
-        self._partial[key] = found
-        return found
+            stack.extend(self.edges(node))
+        return False
 
     def partial(self, num: VName, den: VName) -> sympy.Expr:
         """∂num/∂den: num unrolled to the leaves with den kept as a variable, differentiated, then den unrolled."""
@@ -878,7 +941,10 @@ class Model:
             for nxt in self.edges(node):
                 if nxt == den or nxt in seen:
                     readers.setdefault(nxt, []).append(node)
-        memo: dict[VName, sympy.Expr] = {}
+        memo = self._adjoints.setdefault(num, {})
+        """∂num/∂node in the names of the definitions: the readers of a node that depends on den are all the
+        nodes reached from num that read it, whatever den is, so the gradients found for one variable serve the
+        next (a page asks for ∂E/∂v of every v of the graph)."""
 
         def grad(node: VName) -> sympy.Expr:
             if node == num:
@@ -1000,10 +1066,11 @@ class Model:
 
     # --- the dependency graph ----------------------------------------------------------------------------------
     def edges(self, name: VName) -> list[VName]:
-        rhs = self.rhs_of(name)
-        if rhs is None:
-            return []
-        return sorted((s for s in rhs.free_symbols if isinstance(s, VName)), key=lambda s: s.name)
+        if name not in self._edges:
+            rhs = self.rhs_of(name)
+            self._edges[name] = [] if rhs is None else sorted(
+                (s for s in rhs.free_symbols if isinstance(s, VName)), key=lambda s: s.name)
+        return self._edges[name]
 
     def paths(self, start: VName, end: VName) -> list[tuple[VName, ...]]:
         """Every path start → … → end along definitions (at most `MAX_PATHS`)."""
