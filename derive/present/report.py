@@ -13,7 +13,7 @@ from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
 from .formats import Format, Kind, formats_for
 from .lecture import PLAIN, TexOptions
-from .tex import document_head, escape_code, escape_prose
+from .tex_prose import document_head, escape_code, escape_prose
 from . import mathtext
 
 FORMATS = formats_for("report")
