@@ -42,6 +42,10 @@ What is measured (every ratio in the same run, on the same machine):
    ``derive list`` / ``--version``; each one's wall time and CPU time (user + sys of it and every process it ran,
    TeX included) beside the wall time of ``python -c "import sympy"`` run just before it.
 
+6. **Verify** (``--verify``, issue 16; under a minute): CPU and wall time of ``python -m derive verify
+   bench/verify-20-claims.md`` (20 claims on a two-layer network, all holding) against ``python -c "import sympy"``,
+   run alternately, median of 7 each, byte-code and per-user caches warm; the goal is at most 2x.
+
 Times are CPU seconds of the process doing the work (``time.process_time``) unless marked "wall": the machine may
 be shared, and CPU time is what the work costs. The load average is printed before and after.
 """
@@ -76,6 +80,8 @@ GOAL_OPS = 3.0
 GOAL_SPEEDUP = 50.0
 GOAL_GROWTH = 2.8
 GOAL_STARTUP = 1.3  # issue 14 (issue 7 asked for 2.0)
+GOAL_VERIFY = 2.0  # issue 16: derive verify on a 20-claim document against import sympy
+VERIFY_DOCUMENT = ROOT / "bench" / "verify-20-claims.md"
 
 
 # --- the networks --------------------------------------------------------------------------------------------------
@@ -391,6 +397,33 @@ def startup(repeats: int) -> dict:
             "load": os.getloadavg()}
 
 
+def verify_speed(repeats: int) -> dict:
+    """``derive verify bench/verify-20-claims.md`` (20 claims, all holding) against ``import sympy``, run alternately
+    as `startup` does: medians of wall and CPU time, byte-code and per-user caches warm."""
+    verify = [sys.executable, "-m", "derive", "verify", str(VERIFY_DOCUMENT)]
+    sympy_only = [sys.executable, "-c", "import sympy"]
+    _wall(verify), _wall(sympy_only)
+    verify_runs, sympy_runs = [], []
+    for _ in range(repeats):
+        verify_runs.append(_wall_and_cpu(verify))
+        sympy_runs.append(_wall_and_cpu(sympy_only))
+    verify_cpu, sympy_cpu = (statistics.median(c for _, c in runs) for runs in (verify_runs, sympy_runs))
+    verify_wall, sympy_wall = (statistics.median(w for w, _ in runs) for runs in (verify_runs, sympy_runs))
+    return {"verify_cpu": verify_cpu, "import_sympy_cpu": sympy_cpu, "ratio_cpu": verify_cpu / sympy_cpu,
+            "verify_wall": verify_wall, "import_sympy_wall": sympy_wall, "ratio_wall": verify_wall / sympy_wall,
+            "claims": VERIFY_DOCUMENT.read_text(encoding="utf-8").count("$$\\frac{\\partial"), "repeats": repeats,
+            "load": os.getloadavg()}
+
+
+def verify_section(results: dict, repeats: int = 7) -> list[tuple[str, str, str, str, str, str]]:
+    """Issue 16's speed goal: `derive verify` on a 20-claim document within 2x `import sympy`."""
+    measured = results["verify"] = verify_speed(repeats)
+    return [(f"verify, 20 claims ({kind}, median of {repeats})", "derive verify / import sympy",
+             f"{_seconds(measured['verify_' + kind])} / {_seconds(measured['import_sympy_' + kind])}",
+             f"{measured['ratio_' + kind]:.2f}", f"<= {GOAL_VERIFY:g}", _yes(measured["ratio_" + kind] <= GOAL_VERIFY))
+            for kind in ("wall", "cpu")]
+
+
 def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str, str, str, str]]:
     """Section 4: the start-up ratios, the import tree of ``derive show``, and what ``list``/``--version`` load."""
     start = results["startup"] = startup(repeats)
@@ -662,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
                         "derive build with and without PDFs, and with nothing changed; a few minutes")
     parser.add_argument("--startup", action="store_true", help="only the start-up figures (section 4), merged into "
                         "the JSON file; under a minute")
+    parser.add_argument("--verify", action="store_true", help="only the verify figure (issue 16): derive verify "
+                        "on bench/verify-20-claims.md against import sympy, merged into the JSON file; under a minute")
     parser.add_argument("--naive", nargs=2, type=int, metavar=("L", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cap = args.cap if args.cap is not None else (10.0 if args.quick else 120.0)
@@ -674,6 +709,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.startup:
         startup_run(args.out)
         return 0
+    if args.verify:
+        verify_run(args.out)
+        return 0
     run(args.quick, cap, args.out)
     return 0
 
@@ -685,6 +723,14 @@ def startup_run(out: Path) -> None:
     out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print_rows(rows)
     print_importtime(results["importtime"])
+
+
+def verify_run(out: Path) -> None:
+    """``--verify``: the verify speed figure alone, merged into the JSON file under "verify", and its rows."""
+    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    rows = verify_section(results)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print_rows(rows)
 
 
 def build_run(out: Path) -> None:

@@ -12,8 +12,7 @@ import sympy
 
 from . import verify
 from .documents import save
-from .errors import InputError, message, shown
-from .files import read_stdin
+from .errors import InputError, message
 from .networks import explain_file, explain_text
 from .networks.backprop import NetworkResult
 from .networks.load import to_toml
@@ -26,6 +25,7 @@ from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
 from .sympy_input import is_sympy, sympy_to_text
 from .verify.check import Report
+from .verify_run import run_verify  # noqa: F401  (the API offers it beside verify_text)
 from .walkthrough import Walkthrough, explain_source, rerun
 
 
@@ -156,26 +156,6 @@ def verify_file(path: str | PathLike, *, time_limit: float = 10.0, lang: str = "
     """The same for a file (at most 256 KiB; problems reading it are error reports, exit code 2)."""
     check_language(lang, "lang")
     return Result(verify.verify_path(path, time_limit=time_limit), lang)
-
-
-def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 10.0,
-               user_templates: str | None = None) -> tuple[str | None, int, str | None]:
-    """What ``derive verify FILE`` does, minus the writing: ``(output, exit code, error line for stderr)``.
-
-    The output is None when there is nothing to write (exit 2 in a format other than JSON); with ``--format json``
-    an unreadable document still gives the error object."""
-    if path == "-":
-        report = verify.verify_bytes(read_stdin(verify.MAX_DOCUMENT_BYTES), time_limit=time_limit)
-    else:
-        report = verify.verify_path(path, time_limit=time_limit)
-    stderr = None
-    if report.error is not None:
-        line = report.error.line
-        where = message("file.line", name=shown(path), line=line) if line is not None else shown(path)
-        stderr = message("located", where=where, problem=report.error.localized or report.error.message).render(lang)
-        if fmt != "json":
-            return None, 2, stderr
-    return render(report, fmt, lang, user_templates=user_templates), report.exit_code, stderr
 
 
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,

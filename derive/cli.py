@@ -451,7 +451,7 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .api import run_verify
+    from .verify_run import run_verify
     if not 0 < args.time_limit <= 600:
         raise UsageError.of("cli.time_limit")
     _check_output(args.output)

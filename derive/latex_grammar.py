@@ -86,7 +86,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
-    + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
+    + ["frac", "partial", "sum", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
        "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak", "leaky",
        "cases"])
 
@@ -120,6 +120,7 @@ def normalise(text: str) -> str:
     text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
+    text = _norms(text)
     text = re.sub(r"\\(?:dfrac|tfrac|cfrac)(?![A-Za-z])", r"\\frac", text)
     text = re.sub(r"\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![A-Za-z])|\\prime(?![A-Za-z])", "'", text)
     text = re.sub(r"\\intercal(?![A-Za-z])", r"\\top", text)
@@ -381,6 +382,29 @@ def _condition(text: str) -> tuple[str, str, str] | None:
     return "not", left, right
 
 
+_NORM_BAR = re.compile(r"\\\||\\[lr]?Vert(?![A-Za-z])")
+_NORM_SCRIPTS = re.compile(r"(?:\s*_\s*(?:\{\s*2\s*\}|2))?\s*\^\s*(?:\{\s*2\s*\}|2)(?:\s*_\s*(?:\{\s*2\s*\}|2))?")
+
+
+def _norms(text: str) -> str:
+    """``\\|u\\|^2`` (also ``\\lVert u \\rVert_2^2``, ``\\Vert``) is the squared Euclidean norm ``\\normsq{u}`` (the sum
+    of the squares of u's components); ``\\|u\\|`` without the square is its square root."""
+    bars = list(_NORM_BAR.finditer(text))
+    if len(bars) < 2:
+        return text
+    out, position = [], 0
+    for opening, closing in zip(bars[0::2], bars[1::2]):
+        squared = _NORM_SCRIPTS.match(text, closing.end())
+        inner = text[opening.end():closing.start()]
+        if squared:
+            out += [text[position:opening.start()], r"\normsq{", inner, "}"]
+            position = squared.end()
+        else:
+            out += [text[position:opening.start()], r"\sqrt{\normsq{", inner, "}}"]
+            position = closing.end()
+    return "".join(out) + text[position:]
+
+
 def _log_of_sum(text: str) -> str:
     """``\\log\\sum_j \\exp(z_j)`` without parentheses: the logarithm of the whole sum, up to the next ``+`` or
     ``-`` outside brackets (log-sum-exp as the textbooks write it)."""
@@ -548,6 +572,7 @@ sumsup: "^" "{" expr "}"
        | frac
        | SQRT "{" expr "}"          -> sqrt
        | MATRIX "{" mrow (ROWBREAK mrow)* "}" -> matrix
+       | NORMSQ "{" expr "}"        -> normsq
 
 mrow: expr ("&" expr)*
 
@@ -610,6 +635,7 @@ MATRIX: /\\matrix(?![A-Za-z])/
 ROWBREAK: /\\rowbreak(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
+NORMSQ: /\\normsq(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
 DIFF: /\\DD(?![A-Za-z])/
 MULOP: /\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|\\odot(?![A-Za-z])|\\circ(?![A-Za-z])|\*/
@@ -765,6 +791,9 @@ def _make_builder():
 
         def sqrt(self, items):
             return Func("sqrt", items[1])
+
+        def normsq(self, items):
+            return Func("normsq", items[1])
 
         def power(self, items):
             base, content = items

@@ -381,6 +381,8 @@ class DerivePrinter(LatexPrinter):
         arg, code = expr.args
         if int(code) == 3:
             return r"\mathbf{1}\left[" + self._print(arg) + r" > 0\right]"
+        if int(code) == 4:
+            return r"\lVert " + self._print(arg) + r" \rVert^{2}"
         name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
         return name + r"\left(" + self._print(arg) + r"\right)"
 

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import sympy
 
 from conftest import ROOT, require_tool
 import derive
@@ -1028,3 +1029,156 @@ def test_a_long_chain_of_sigmoids_is_evaluated_once_per_subexpression():
     mantissa, space, power = printed.partition(" ")
     wrong = mantissa[:-1] + str((int(mantissa[-1]) + 1) % 10) + space + power  # the last digit off by one
     assert verify_text(page.replace("VALUE", wrong)).exit_code == 1
+
+
+UFLDL = """The input layer is $a^{(1)} = x$; $W^{(l)}$ maps layer $l$ to layer $l+1$.
+$$z^{(2)}_i = \\sum_j W^{(1)}_{ij} a^{(1)}_j + b^{(1)}_i, \\quad a^{(2)}_i = \\sigma(z^{(2)}_i)$$
+$$z^{(3)}_i = \\sum_j W^{(2)}_{ij} a^{(2)}_j + b^{(2)}_i, \\quad a^{(3)}_i = \\sigma(z^{(3)}_i)$$
+$$J = \\frac{1}{2}\\sum_i (a^{(3)}_i - y_i)^2, \\quad \\delta^{(l)}_i = \\frac{\\partial J}{\\partial z^{(l)}_i}$$
+$$\\frac{\\partial J}{\\partial W^{(1)}_{ij}} = x_j \\delta^{(2)}_i$$
+$$\\delta^{(2)}_i = \\left(\\sum_j W^{(2)}_{ji} \\delta^{(3)}_j\\right) \\sigma'(z^{(2)}_i)$$
+"""
+
+
+def test_a_layer_named_as_a_vector_is_read_component_by_component(validator):
+    """Issue 16 (UFLDL): a^{(1)} = x, where both are written with one index elsewhere, means a^{(1)}_j = x_j for
+    every unit, and the report says so; a claim through x_j then holds."""
+    report = verify_text(UFLDL)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    readings = {r.kind: dict(r.params) for r in report.readings}
+    assert readings["componentwise"] == {"vector": "a^{1} = x", "component": "a^{1}_{j} = x_{j}"}
+    data = check_json(report, validator)
+    assert any(r["text"].startswith("Read $a^{1} = x$ component by component") for r in data["readings"])
+    wrong = verify_text(UFLDL.replace("= x_j \\delta^{(2)}_i", "= x_i \\delta^{(2)}_j"))
+    assert wrong.exit_code == 1 and wrong.claims[0].line == 5
+
+
+def test_weights_numbered_below_the_layer_they_compute_have_that_layer_s_rows():
+    """Issue 16 (UFLDL): with z^{(3)} = W^{(2)} a^{(2)}, W^{(2)}_{ij} has a row i for each unit of layer 3 and a
+    column j for each unit of layer 2, so the back-propagated sum Σ_j W^{(2)}_{ji} δ^{(3)}_j holds for every
+    unit of layer 2 and the transposed Σ_j W^{(2)}_{ij} δ^{(3)}_j is caught as an index swap."""
+    report = verify_text(UFLDL)
+    assert [c.instances for c in report.claims] == [6, 3]  # 3 units in layer 2, 2 inputs
+    swapped = verify_text(UFLDL.replace("W^{(2)}_{ji} \\delta", "W^{(2)}_{ij} \\delta"))
+    assert swapped.exit_code == 1
+    failing = swapped.claims[1].steps[0]
+    assert failing.ok is False and failing.slip.name == "index_swap"
+
+
+NORM_COST = ("$$z^l_j = \\sum_k w^l_{jk} a^{l-1}_k + b^l_j, \\qquad a^l_j = \\sigma(z^l_j)$$\n"
+             "$$C = \\frac{1}{2}\\|y - a^L\\|^2, \\qquad \\delta^L_j \\equiv \\frac{\\partial C}{\\partial z^L_j}$$\n"
+             "$$\\delta^L = (a^L - y) \\odot \\sigma'(z^L)$$\n"
+             "$$\\frac{\\partial C}{\\partial a^L_j} = a^L_j - y_j$$\n")
+
+
+@pytest.mark.parametrize("norm", ["\\|y - a^L\\|^2", "\\left\\lVert y - a^L \\right\\rVert_2^2", "\\Vert y - a^L\\Vert^{2}"])
+def test_a_squared_norm_is_the_sum_of_the_squared_components(norm):
+    """Issue 16 (Nielsen's (BP1a)): C = ½‖y − a^L‖² with y a vector never indexed in a definition is
+    ½ Σ_j (y_j − a^L_j)², in any of the usual spellings; a sign slip in a component claim is still caught."""
+    text = NORM_COST.replace("\\|y - a^L\\|^2", norm)
+    report = verify_text(text)
+    assert report.exit_code == 0, [(c.line, c.ok, c.steps[0].slip) for c in report.claims]
+    assert [c.ok for c in report.claims] == [True, True]
+    assert verify_text(text.replace("= a^L_j - y_j", "= y_j - a^L_j")).exit_code == 1
+    shown = render_report(report, "text", "en")
+    assert "C = 1/2·‖y − aᴸ‖²" in shown
+
+
+def test_a_vector_claim_missing_its_gate_is_named_and_shows_only_its_row_s_values():
+    """Issue 16: δ^L = a^L − y (σ'(z^L) left out) fails at a row of the vector, named a missing gate; the
+    counterexample lists that row's values, not the whole network's, and the correct side has no raw LaTeX."""
+    report = verify_text(NORM_COST.replace("(a^L - y) \\odot \\sigma'(z^L)", "(a^L - y)"))
+    step = report.claims[0].steps[0]
+    assert step.ok is False and step.slip.name == "missing_gate"
+    assert {name for name, _ in step.counterexample.point} == {"row", "\\delta^{3}_{1}", "a^{3}_{1}", "y_{1}"}
+    shown = render_report(report, "text", "en")
+    assert "begin" not in shown and "array" not in shown
+
+
+LABEL = ("$$p_k = \\frac{e^{s_k}}{\\sum_{j=1}^{3} e^{s_j}}, \\qquad L = -\\log p_c$$\n"
+         "$$\\frac{\\partial L}{\\partial s_k} = p_k - \\mathbb{1}[k = c]$$\n"
+         "$$\\frac{\\partial L}{\\partial s_c} = p_c - 1$$\n")
+
+
+def test_a_label_used_freely_in_a_definition_is_checked_for_each_of_its_values():
+    """Issue 16 (CS231n): in L = −log p_c the correct class c is a label, not a symbol of its own; a claim that
+    names c is checked for every class c and every k, and the reading is stated."""
+    report = verify_text(LABEL)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    assert [set(c.free_indices) for c in report.claims] == [{"k", "c"}, {"c"}]
+    assert report.claims[0].instances == report.claims[1].instances ** 2
+    assert ("label", (("name", "c"),)) in [(r.kind, r.params) for r in report.readings]
+    wrong = verify_text(LABEL.replace("p_k - \\mathbb{1}[k = c]", "p_k - \\mathbb{1}[k = c] p_k"))
+    assert [c.ok for c in wrong.claims] == [False, True]
+    point = dict(wrong.claims[0].steps[0].counterexample.point)
+    assert point["k"] == point["c"]  # the indicator is 1 there: the extra factor shows
+
+
+def test_local_derivatives_equal_sympy_s():
+    """The verifier's own sum, product, power and chain rules (speed, issue 16) give what sympy.diff gives, up to
+    form: checked at points against sympy.diff and against a central difference."""
+    from derive.verify.model import Relu, Sigmoid, VName, local_derivative
+    x, y, z = VName("x"), VName("y"), VName("z")
+    f = sympy.Function("f")
+    cases = [x ** 2 * y + sympy.exp(-x) / (1 + sympy.exp(-x)) ** 2, Sigmoid(x * y + z) * (1 - Sigmoid(x * y + z)),
+             sympy.log(1 + sympy.exp(x * z)) / y, Relu(x - y) * x, sympy.tanh(x) ** 3, 3 * x * y * z + y,
+             sympy.sqrt(x ** 2 + z), x ** x, sympy.sin(x) * sympy.cos(2 * x), f(x) * y, y * z]
+    point = {x: sympy.Rational(7, 10), y: sympy.Rational(-13, 10), z: sympy.Rational(1, 3)}
+    for expr in cases:
+        mine = local_derivative(expr, x)
+        assert sympy.simplify(mine - sympy.diff(expr, x)) == 0, expr
+        if not expr.has(f):
+            h = sympy.Rational(1, 10 ** 6)
+            central = (expr.subs({**point, x: point[x] + h}) - expr.subs({**point, x: point[x] - h})) / (2 * h)
+            assert abs(float(mine.subs(point)) - float(central)) < 1e-6, expr
+
+
+def test_dependencies_agree_with_a_plain_walk_on_diamonds_and_cycles():
+    """`Model.depends` keeps the answer of every node it meets (a long chain's page asks for each pair once, issue
+    16's 100-node timing); its answers are those of a plain walk of the definitions, a cycle included."""
+    from derive.verify.check import read_scope
+    from derive.verify.document import find_maths
+    from derive.verify.model import Model, VName
+    text = ("$$u = a + b, \\quad v = u b, \\quad w = u + v, \\quad E = w^2 + c$$\n"
+            "$$P = Q + a, \\quad Q = 2P$$\n")
+    document = read_scope(text, find_maths(text), ())
+    model = Model(document.definitions, {}, document.layers)
+    names = sorted({name for d in document.definitions for name in [model.name(d.lhs, {})]} |
+                   {leaf for d in document.definitions for leaf in model.edges(model.name(d.lhs, {}))},
+                   key=lambda n: n.name)
+
+    def reaches(start, end):
+        seen, stack = set(), [start]
+        while stack:
+            node = stack.pop()
+            if node == end:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(model.edges(node))
+        return False
+
+    answers = {(a.name, b.name): model.depends(a, b) for a in names for b in names}
+    assert answers == {(a.name, b.name): reaches(a, b) for a in names for b in names}
+    E, P, u, a, c = (VName(letter).name for letter in "EPuac")
+    assert answers[(E, a)] and answers[(P, a)] and not answers[(u, c)]
+
+
+def test_claims_that_see_the_same_values_share_one_model(monkeypatch):
+    """A page of a long chain has hundreds of claims on one graph: they share one model and its caches (made once
+    per set of visible values), so the page is read in time that grows with its claims, not their square."""
+    from derive.verify import check
+    made = []
+    original = check.Model.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(args[0] if args else None)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(check.Model, "__init__", counting)
+    lines = ["$$h_1 = w_1 x$$"] + [f"$$h_{{{k}}} = w_{{{k}}} h_{{{k - 1}}}$$" for k in range(2, 31)] + ["$$E = h_{30}$$"]
+    claims = [f"$$\\frac{{\\partial E}}{{\\partial w_{{{k}}}}} = \\frac{{\\partial E}}{{\\partial h_{{{k}}}}} h_{{{k - 1}}}$$"
+              for k in range(2, 31)]
+    report = verify_text("\n".join(lines + claims) + "\n")
+    assert report.exit_code == 0 and len(report.claims) == 29
+    assert len([m for m in made if m]) == 1  # the claims' model (the others name symbols: no definitions)

@@ -13,7 +13,7 @@ from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
 from .formats import Format, Kind, formats_for
 from .lecture import PLAIN, TexOptions
-from .tex import document_head, escape_code, escape_prose
+from .tex_prose import document_head, escape_code, escape_prose
 from . import mathtext
 
 FORMATS = formats_for("report")
@@ -71,7 +71,7 @@ def _dollars(latex: str) -> str:
 _TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\mathcal", r"\mathit"),
                 (r"\mathscr", r"\mathit"), (r"\mathbb{1}", "\U0001d7d9"), (r"\mathbf{1}", "\U0001d7d9"),
                 (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
-                (r"\lvert", "|"), (r"\rvert", "|"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
+                (r"\lvert", "|"), (r"\rvert", "|"), (r"\lVert", "\u2016"), (r"\rVert", "\u2016"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
                 (r"\\", "; "), ("&", ", "))
 _ARRAY = re.compile(r"\\begin\{array\}\{[lrc]*\}|\\end\{array\}")
 _SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
@@ -79,6 +79,10 @@ _SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2
 _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087"
                             "\u2088\u2089\u208a\u208b\u208c\u208d\u208e\u2090\u2091\u1d62\u2c7c\u2096\u2097\u2098\u2099"
                             "\u2092\u209a\u1d63\u209b\u209c\u1d64\u1d65\u2093")
+
+
+_ARRAY = re.compile(r"\\begin\{array\}\{[lcr|]*\}|\\end\{array\}")
+"""A column vector's frame (derive prints vectors as arrays in parentheses): the rows stay, ``;`` between them."""
 
 
 def unicode_maths(latex: str) -> str:
@@ -121,7 +125,7 @@ def reading_text(reading: Reading, t, math: Callable[[str], str]) -> str:
     for key, value in reading.params:
         if key == "how":
             params[key] = t[f"verify.convention.{value}"]
-        elif key in ("name", "variables"):
+        elif key in ("name", "variables", "vector", "component"):
             params[key] = math(value)
         elif key == "base":
             params[key] = math(value)

@@ -24,7 +24,7 @@ from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equat
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                    is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
+                    is_matrix, label_letters, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
 from .syntax import Matrix as MatrixNode
 from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, Word, children,
@@ -260,6 +260,12 @@ class Document:
     output: VName | None = None  # the `output` directive: its partials are gradients, other partials local
     assignments: list[tuple[int, Sym, Node]] = field(default_factory=list)  # x ← e: (line, x, e), in order
     assigned: list[tuple[int, VName, Fraction]] = field(default_factory=list)  # their values, from the line after
+    labels: frozenset = frozenset()  # index letters the definitions use freely (`label_letters`)
+    timeline: list | None = None  # values and assignments by when they are seen, made once
+    visible: dict = field(default_factory=dict)  # `visible_values` by which values a line sees
+    models: dict = field(default_factory=dict)
+    """The claims' models, one per set of visible values and labels: claims that see the same values share one,
+    and with it its caches (a page of a long chain has hundreds of claims on one graph)."""
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -391,6 +397,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     approximate = [e for e in classified if e.kind in ("candidate", "value") and e.source.relations[0] == "approx"]
     classified = [e for e in classified if e not in approximate]  # y ≈ 0.73 never defines y
     candidates = [e for e in classified if e.kind == "candidate"]
+    componentwise = _componentwise_definitions(candidates, classified)
     indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
     vectors = vector_bases(indexed)
     scalars = scalar_layers(indexed)
@@ -460,6 +467,11 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, tuple(Sym(i) for i in letters))))),
                                                       ("total", str(total))))
                               for base, decor, total, letters, _ in constraints]
+    readings += [Reading("componentwise", (("vector", vector), ("component", component)))
+                 for vector, component in componentwise]
+    claimed_letters = {letter for item in claims for letter in free_index_letters(item.members)[1]}
+    labels = label_letters(definitions)
+    readings += [Reading("label", (("name", letter),)) for letter in sorted(labels & claimed_letters)]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
     abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
@@ -468,7 +480,29 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                  for name, variables in abstract.items()]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings), scalars, functions, tuple(function_lines), abstract, assignments=assignments)
+                    tuple(readings), scalars, functions, tuple(function_lines), abstract, assignments=assignments,
+                    labels=labels)
+
+
+def _componentwise_definitions(candidates: list[_Eq], classified: list[_Eq]) -> list[tuple[str, str]]:
+    """Read ``a^{(1)} = x`` component by component (a^{(1)}_j = x_j) when the document writes both sides with one
+    index elsewhere (a^{(1)}_j, x_j): a layer given as a vector by name. Rewrites those candidates in place and
+    returns (as written, as read) for each, in LaTeX."""
+    one_index = {(s.base, s.decor, s.primes, s.layer) for e in classified for m in e.members for s in symbols_in(m)
+                 if len(s.subs) == 1}
+    done = []
+    for item in candidates:
+        lhs, rhs = item.members[0], item.members[-1]
+        if not (len(item.members) == 2 and not item.given and lhs.layer is not None and not lhs.subs
+                and isinstance(rhs, Sym) and rhs.layer is None and not rhs.subs
+                and (lhs.base, lhs.decor, lhs.primes, lhs.layer) in one_index
+                and (rhs.base, rhs.decor, rhs.primes, None) in one_index):
+            continue
+        index = (Sym("j"),)
+        item.members = [replace(lhs, subs=index), replace(rhs, subs=index)]
+        done.append((f"{latex(display(lhs))} = {latex(display(rhs))}",
+                     f"{latex(display(item.members[0]))} = {latex(display(item.members[1]))}"))
+    return done
 
 
 def value_letters(given: tuple[Equation, ...], layered: frozenset[str]) -> frozenset[Sym]:
@@ -545,19 +579,26 @@ def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction
 
 def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
     """For each symbol, its latest value at or before ``line`` (an assignment ``x ← e`` from the line after its
-    own), else its first value after it."""
-    model = Model([], {}, document.layers)
-    before: dict[VName, Fraction] = {}
-    after: dict[VName, Fraction] = {}
-    timeline = sorted([((value_line, 0), model.name(sym, {}), value) for value_line, sym, value in document.values]
-                      + [((value_line, 1), name, value) for value_line, name, value in document.assigned],
-                      key=lambda entry: entry[0])
-    for (value_line, late), name, value in timeline:
-        if value_line < line or value_line == line and not late:
-            before[name] = value
-        elif name not in after:
-            after[name] = value
-    return {**after, **before}
+    own), else its first value after it (one dict for every line that sees the same values: the claims that share it
+    share a model too)."""
+    if document.timeline is None:
+        model = Model([], {}, document.layers)
+        document.timeline = sorted(
+            [((value_line, 0), model.name(sym, {}), value) for value_line, sym, value in document.values]
+            + [((value_line, 1), name, value) for value_line, name, value in document.assigned],
+            key=lambda entry: entry[0])
+    key = tuple(value_line < line or value_line == line and not late
+                for (value_line, late), _, _ in document.timeline)
+    if key not in document.visible:
+        before: dict[VName, Fraction] = {}
+        after: dict[VName, Fraction] = {}
+        for seen, (_, name, value) in zip(key, document.timeline):
+            if seen:
+                before[name] = value
+            elif name not in after:
+                after[name] = value
+        document.visible[key] = {**after, **before}
+    return document.visible[key]
 
 
 def inherit_assignments(document: Document, values: dict[VName, Fraction], own: tuple[Equation, ...],
@@ -572,6 +613,7 @@ def inherit_assignments(document: Document, values: dict[VName, Fraction], own: 
         except (SyntaxProblem, ModelProblem, AttributeError):
             continue
     document.assigned[:0] = [(line, name, value) for name, value in values.items() if name not in mine]
+    forget_visible(document)
 
 
 def settle_assignments(document: Document) -> None:
@@ -593,23 +635,37 @@ def settle_assignments(document: Document) -> None:
             continue
         exact = value if value.is_Rational else sympy.Rational(str(sympy.N(value, 40)))
         document.assigned.append((line, name, Fraction(int(exact.p), int(exact.q))))
+        forget_visible(document)
+
+
+def forget_visible(document: Document) -> None:
+    """The values each line sees change with each assignment settled: `visible_values` works them out again."""
+    document.timeline = None
+    document.visible.clear()
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
 
 def evaluate(expr: sympy.Expr, point: dict) -> float | None:
     """``expr`` at a point, with 30-digit arithmetic; None where it is not a finite real number."""
+    return evaluate_all([expr], point)[0]
+
+
+def evaluate_all(exprs: list[sympy.Expr], point: dict) -> list[float | None]:
+    """Each of ``exprs`` at one point (as `evaluate`), sharing the values of common subexpressions: both sides of
+    a step unroll to the same definitions."""
+    out: list[float | None] = []
     with mpmath.workdps(30):
-        try:
-            value = _fast(expr, {k: _mpf(v) for k, v in point.items()}, {})
-        except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
-            return None
-    if value is None:
-        return None
-    number = float(value)
-    if number != number or abs(number) == float("inf"):
-        return None
-    return number
+        numbers = {k: _mpf(v) for k, v in point.items()}
+        memo: dict = {}
+        for expr in exprs:
+            try:
+                value = _fast(expr, numbers, memo)
+            except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
+                value = None
+            number = None if value is None else float(value)
+            out.append(None if number is None or number != number or abs(number) == float("inf") else number)
+    return out
 
 
 class _NotReal(Exception):
@@ -737,10 +793,32 @@ class ClaimChecker:
         self.line = item.source.line
         self.members = item.members
         self.values = visible_values(document, self.line)
-        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
-                           functions=document.functions, abstract=document.abstract,
-                           first_layer=document.first_layer, output=document.output)
+        self.definitions = definitions
+        self.labels = document.labels
+        self._values_key = id(self.values)  # one dict per set of visible values (`visible_values`)
+        self._started: set[int] = set()
+        self.model = self._model_for(())
         self.shown = [latex(display(m)) for m in self.members]
+
+    def _model_for(self, labels: tuple) -> Model:
+        """The scope's model for this claim's values and these labels, made on first use, started for this claim."""
+        document = self.document
+        key = (self._values_key, labels)
+        model = document.models.get(key)
+        if model is None:
+            model = document.models[key] = Model(
+                self.definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
+                functions=document.functions, abstract=document.abstract, first_layer=document.first_layer,
+                output=document.output, labels=dict(labels))
+        if id(model) not in self._started:
+            self._started.add(id(model))
+            model.start_claim()
+        return model
+
+    def _use_model_for(self, binds: dict[str, int]) -> None:
+        """The model that reads the definitions at this instance's labels (y in L = −log p_y)."""
+        self.model = self._model_for(tuple(sorted((letter, value) for letter, value in binds.items()
+                                                  if letter in self.labels)))
 
     # which derivative is claimed
     def target(self, binds: dict[str, int]):
@@ -816,6 +894,7 @@ class ClaimChecker:
     def check(self) -> ClaimResult:
         binds_list = instances(self.model, self.members)
         for binds in binds_list:
+            self._use_model_for(binds)
             self._check_target(binds)
         layer_letters, unit_letters = free_index_letters(self.members)
         steps: list[StepResult] = []
@@ -850,6 +929,7 @@ class ClaimChecker:
         method = "symbolic"
         undecided = None
         for binds in binds_list:
+            self._use_model_for(binds)
             outcome = self._as_printed(k, binds) if self.document.strict_numbers else None
             if outcome is None:
                 outcome = self.decide(k, a_node, b_node, binds)
@@ -1021,7 +1101,7 @@ class ClaimChecker:
             if points and all(agree_at_test_point(va, vb) for _, va, vb in points):
                 return True, "numeric"  # a link worth 1 (∂z/∂b for z = wx + b) may be left out
             return structural + ("structure",)
-        if opaque_symbols(deep_a) != opaque_symbols(deep_b):
+        if model.names_functions and opaque_symbols(deep_a) != opaque_symbols(deep_b):
             return None, "limit"  # a function only named on one side: no test point can decide
         for point, va, vb in points:
             if not agree_at_test_point(va, vb):
@@ -1059,14 +1139,28 @@ class ClaimChecker:
             for position, (va, vb) in enumerate(zip(vas, vbs)):
                 if not agree_at_test_point(va, vb):
                     row, column = divmod(position, columns)
-                    shown = {s: float(v) for s, v in point.items()}
+                    shown = self._involved_values(a[position], b[position], point)
                     where = {"row": row + 1, "column": column + 1} if columns > 1 else {"row": row + 1}
                     counterexample = Counterexample(_point_items(shown, {**binds, **where}), va, vb)
-                    slip = self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                    slip = (self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                            or self._entry_factor_slip(a, points))
                     return False, counterexample, slip, "numeric"
         if not points:
             return None, "limit"
         return True, "numeric"
+
+    def _entry_factor_slip(self, a, points) -> Slip | None:
+        """A vector claim whose entries are named derivatives (δ^{L} with δ^{L}_j = ∂C/∂z^{L}_j): a chain-rule
+        factor of one entry, such as the activation's gate σ'(z^{L}_j), left out or put in twice."""
+        for position, name in enumerate(a):
+            target = self.model.rhs_of(name) if isinstance(name, VName) else None
+            if not isinstance(target, PartialSym):
+                continue
+            slip = _factor_slip(self._path_factors(target.num, target.den),
+                                [(point, vas[position], vbs[position]) for point, vas, vbs in points])
+            if slip is not None:
+                return slip
+        return None
 
     def _shape_slip(self, b_node, binds, a) -> Slip:
         for wrong, right, mutated in _mutants(b_node):
@@ -1130,8 +1224,8 @@ class ClaimChecker:
             signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
             point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
             self._honour_constraints(point, fixed)
-            vas = [evaluate(e, point) for e in entries(deep_a)]
-            vbs = [evaluate(e, point) for e in entries(deep_b)]
+            values = evaluate_all(entries(deep_a) + entries(deep_b), point)
+            vas, vbs = values[:len(entries(deep_a))], values[len(entries(deep_a)):]
             if any(v is None for v in vas + vbs):
                 continue
             va, vb = (vas, vbs) if matrix else (vas[0], vbs[0])
@@ -1186,8 +1280,11 @@ class ClaimChecker:
                     xa, xb = evaluate(a, mine), evaluate(b, mine)
                     if xa is not None and xb is not None and not agree_at_test_point(xa, xb):
                         return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
-        # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
-        # whole network's leaves: the failing link is about those
+        return Counterexample(_point_items(self._involved_values(a, b, point), binds), va, vb)
+
+    def _involved_values(self, a, b, point: dict) -> dict:
+        """The values of the symbols a step writes (and the variables it differentiates by) at ``point``, not the
+        whole network's leaves: the failing link is about those."""
         involved = leaves(a, b) + sorted({s.den for s in _partial_atoms(a, b)}, key=lambda s: s.name)
         involved += sorted((s for s in point if isinstance(s, PartialSym)), key=lambda s: s.name)
         shown: dict = {}
@@ -1196,9 +1293,7 @@ class ClaimChecker:
                 evaluate(self.model.full_symbol(symbol), point) if self.model.rhs_of(symbol) is not None else None)
             if value is not None:
                 shown[symbol] = value
-        if not shown:
-            shown = {s: float(v) for s, v in point.items()}
-        return Counterexample(_point_items(shown, binds), va, vb)
+        return shown or {s: float(v) for s, v in point.items()}
 
     # --- slips -------------------------------------------------------------------------------------------------
     def _ratio(self, points) -> Slip | None:
@@ -1237,7 +1332,6 @@ class ClaimChecker:
         if braced is not None:
             written = self.item.source.members[k].strip()
             return Slip("grouping", (("written", written), ("read", latex(display(braced)))))
-        usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
         ratio = self._ratio(points)
         if ratio is not None:
             return ratio
@@ -1247,20 +1341,9 @@ class ClaimChecker:
         term = self._term_factor(b_node, binds, points)
         if term is not None:
             return term
-        factors = self._local_factors(binds)
-        gate_slip = _missing_gate(factors, points)
-        if gate_slip is not None:
-            return gate_slip
-        for label, expr, gate in factors:
-            values = [evaluate(expr, p) for p, _, _ in usable]
-            if len(usable) < 2 or any(v is None for v in values):
-                continue
-            if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_gate" if gate else "missing_factor", (("factor", label),))
-            if any(abs(v) < 1e-12 for v in values):
-                continue
-            if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("extra_factor", (("factor", label),))
+        factor = _factor_slip(self._local_factors(binds), points)
+        if factor is not None:
+            return factor
         try:
             visible = leaves(self.model.conc(b_node, binds), self.model.conc(a_node, binds))
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
@@ -1320,26 +1403,31 @@ class ClaimChecker:
                 return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
         return None
 
+    def _path_factors(self, out: VName, var: VName) -> list[tuple[str, sympy.Expr, bool]]:
+        """The local derivatives along the paths from ``var`` to ``out``: (label, value, whether it is an
+        activation's derivative, a gate), each edge once."""
+        try:
+            paths = self.model.paths(out, var)
+        except TooLarge:
+            return []
+        found, seen = [], set()
+        for path in paths:
+            for u, v in zip(path, path[1:]):
+                if (u, v) in seen:
+                    continue
+                seen.add((u, v))
+                label = latex(PartialSym("partial", u, v)) + " = " + latex(self.model.local(u, v))
+                found.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
+        return found
+
     def _local_factors(self, binds) -> list[tuple[str, sympy.Expr, bool]]:
         """The chain-rule factors of the claimed derivative: (label, value, whether it is an activation's
         derivative, a gate)."""
         kind, a, b = self.target(binds)
         out: list[tuple[str, sympy.Expr, bool]] = []
         if kind == "partial":
-            try:
-                paths = self.model.paths(a, b)
-            except TooLarge:
-                return out
-            seen = set()
-            for path in paths:
-                for u, v in zip(path, path[1:]):
-                    if (u, v) in seen:
-                        continue
-                    seen.add((u, v))
-                    local = self.model.local(u, v)
-                    label = latex(PartialSym("partial", u, v)) + " = " + latex(local)
-                    out.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
-        elif kind == "expr":
+            return self._path_factors(a, b)
+        if kind == "expr":
             body = self.model.conc(a.body, binds)
             for sub in sympy.preorder_traversal(body):
                 if isinstance(sub, sympy.Function) or isinstance(sub, sympy.Pow):
@@ -1438,6 +1526,26 @@ def _missing_gate(factors, points) -> Slip | None:
         closed = any(abs(v) < 1e-12 and abs(vb) > 1e-12 for v, (_, _, vb) in zip(values, points))
         if closed and all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(points, values)):
             return Slip("missing_gate", (("factor", label),))
+    return None
+
+
+def _factor_slip(factors, points) -> Slip | None:
+    """One chain-rule factor (``factors`` as `ClaimChecker._local_factors` gives them) missing from the right side
+    or there twice: the right side times (or over) the factor is the left side at every point."""
+    gate = _missing_gate(factors, points)
+    if gate is not None:
+        return gate
+    usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
+    for label, expr, is_gate in factors:
+        values = [evaluate(expr, p) for p, _, _ in usable]
+        if len(usable) < 2 or any(v is None for v in values):
+            continue
+        if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
+            return Slip("missing_gate" if is_gate else "missing_factor", (("factor", label),))
+        if any(abs(v) < 1e-12 for v in values):
+            continue
+        if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
+            return Slip("extra_factor", (("factor", label),))
     return None
 
 
