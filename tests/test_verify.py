@@ -716,3 +716,26 @@ def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lan
     report = verify_text(_F + "".join(claims))
     assert [c.ok for c in report.claims] == [c == _RIGHT for c in claims]
     assert summary[lang] in render_report(report, "markdown", lang)
+
+
+# --- rows of an alignment with spacing, and derive's own LaTeX pages (the truth loop on .tex) ------------------
+
+@pytest.mark.parametrize("spacing", [r"\\[1ex]", r"\\[-0.5ex]", r"\\ [2pt]", r"\\*[1em]"])
+def test_a_row_break_with_its_spacing_starts_a_row(spacing):
+    """``\\\\[1ex]`` (aligned rows with room between them) is a row break: the ``[1ex]`` is layout, not maths."""
+    text = rf"$$\begin{{aligned}} y &= w x {spacing} \frac{{\partial y}}{{\partial w}} &= x {spacing} x &= 2 \end{{aligned}}$$"
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 1
+    wrong = verify_text(text.replace("&= x", "&= w"))
+    assert wrong.exit_code == 1
+
+
+@pytest.mark.parametrize("stretch", [r"\renewcommand{\arraystretch}{1.9}", r"\renewcommand\arraystretch{1.3}"])
+def test_a_tables_row_spacing_may_be_set(stretch):
+    """Setting ``\\arraystretch`` changes no maths; any other redefinition is still refused."""
+    head = "\\documentclass{article}\n\\begin{document}\n"
+    tail = "\n$y = 2 x$, $\\frac{\\partial y}{\\partial x} = 2$\n\\end{document}\n"
+    assert verify_text(head + stretch + tail).exit_code == 0
+    refused = verify_text(head + stretch.replace("arraystretch", "cdot") + tail)
+    assert refused.exit_code == 2 and "renewcommand" in refused.error.message
+

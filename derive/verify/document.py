@@ -78,6 +78,9 @@ FORBIDDEN = re.compile(
     r"InputIfFileExists|IfFileExists|special|directlua|luaexec|latelua|pdfprimitive|expandafter|makeatletter|"
     r"lstinputlisting|verbatiminput|usetikzlibrary|ShellEscape|shellescape)(?![A-Za-z])")
 
+HARMLESS = re.compile(r"\\renewcommand\s*\{?\\arraystretch\}?\s*\{[0-9]*\.?[0-9]+\}")
+"""A table's row spacing: a redefinition that cannot change what any maths means."""
+
 _FORBIDDEN_WHY = {
     "input": "it would read another file", "include": "it would read another file",
     "includeonly": "it would read other files", "import": "it would read another file",
@@ -105,10 +108,10 @@ class Lines:
         return bisect.bisect_right(self.starts, offset)
 
 
-def check_text(text: str) -> None:
-    """Control bytes, size."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
-        raise DocumentProblem(None, f"the document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
+def check_text(text: str, limit: int = MAX_DOCUMENT_BYTES) -> None:
+    """Control bytes, size (``limit`` bytes)."""
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise DocumentProblem(None, f"the document is larger than {limit // 1024} KiB")
     match = re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]", text)
     if match:
         line = text.count("\n", 0, match.start()) + 1
@@ -116,8 +119,10 @@ def check_text(text: str) -> None:
                                     "it does not look like a text file")
 
 
-def find_maths(text: str) -> list[Chunk]:
-    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths."""
+def find_maths(text: str, own_macros: bool = False) -> list[Chunk]:
+    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths. With
+    ``own_macros`` (a page whose preamble is derive's own), derive's macros are read as the maths they stand for
+    (`derive.verify.own_tex`)."""
     lines = Lines(text)
     latex = bool(re.search(r"\\documentclass|\\begin\s*\{document\}", text))
     chunks: list[Chunk] = []
@@ -173,6 +178,10 @@ def find_maths(text: str) -> list[Chunk]:
                 delimiter = text[i + 5]
                 close = text.find(delimiter, i + 6)
                 i = n if close < 0 else close + 1
+                continue
+            harmless = HARMLESS.match(text, i)
+            if harmless:
+                i = harmless.end()
                 continue
             forbidden = FORBIDDEN.match(text, i)
             if forbidden:
@@ -235,7 +244,10 @@ def _find_unescaped(text: str, needle: str, start: int) -> int:
 
 
 def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
-    body = text[begin:end]
+    _add_body(text[begin:end], begin, chunks, lines, display)
+
+
+def _add_body(body: str, begin: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
     if len(body) > MAX_CHUNK_CHARS:
         raise DocumentProblem(lines.at(begin), f"a piece of maths longer than {MAX_CHUNK_CHARS // 1024} KiB")
     forbidden = FORBIDDEN.search(body)
@@ -246,7 +258,7 @@ def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Line
 
 # --- equations -------------------------------------------------------------------------------------------------
 
-_BLANKED = re.compile(r"(?<!\\)%[^\n]*|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
+_BLANKED = re.compile(r"(?<!\\)%[^\n]*|(?<=\\\\)\*?\s*\[\s*-?[0-9]*\.?[0-9]+\s*(?:ex|em|pt|mm|cm|in|bp|pc|sp|mu)\s*\]|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
                       r"\{[^{}]*\}|\\(?:nonumber|notag|displaybreak)(?![A-Za-z])(?:\[[0-9]\])?|"
                       r"\\(?:begin|end)\s*\{(?:aligned|split|gathered|alignedat|multlined)\*?\}(?:\{[0-9]*\})?")
 
