@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..notation import chain_latex, latex, name_latex
@@ -19,8 +20,9 @@ from ..locales import catalog
 from .context import figure_note
 from .figure_fit import LEAST_SCALE, fit_scale, natural_size, neighbourhood, overview_tikz, wrap_starts
 from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE, layout, to_tikz
-from .formats import tex_engine
+from .formats import LANGUAGES, tex_engine
 from .lecture import PLAIN, TexOptions, check_step_numbers
+from .templating import environment, tidy
 
 if TYPE_CHECKING:
     from ..backward import Derivation
@@ -588,6 +590,19 @@ def preamble(lang: str, fmt: str) -> str:
             lines.append(r"\renewcommand{\kanjifamilydefault}{\gtdefault}")
         return "\n".join(lines)
     return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
+
+
+@lru_cache(maxsize=1)
+def own_definitions() -> tuple[str, ...]:
+    """The blocks of macro definitions derive's own article and slides carry in their preamble, exactly as the
+    templates write them: `derive verify` passes them over on derive's pages (`derive.verify.own_tex`), and refuses
+    every other definition."""
+    macros = r'\BLOCK{import "latex/macros.tex.j2" as m}\BLOCK{import "beamer/macros.tex.j2" as b}'
+    blocks = [macros + r'\VAR{m.definitions("latex")}', macros + r'\VAR{m.definitions("beamer")}',
+              macros + r'\VAR{b.definitions()}']
+    rendered = [environment(tex=True).from_string(block).render() for block in blocks]
+    lines = [preamble(lang, fmt) for lang in LANGUAGES for fmt in ("latex", "beamer")]
+    return tuple(sorted({tidy(text).strip("\n") for text in rendered + lines + [TIKZ_PREAMBLE] if text.strip()}))
 
 
 def article_class(lang: str) -> str:

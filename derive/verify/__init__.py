@@ -99,15 +99,17 @@ from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportE
 from ..errors import InputError
 from ..files import read_file, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
+from .own_tex import OWN_DOCUMENT_BYTES, Trusted
 
 __all__ = ["verify_text", "verify_bytes", "verify_path", "Report", "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
-           "MAX_DOCUMENT_BYTES"]
+           "MAX_DOCUMENT_BYTES", "OWN_DOCUMENT_BYTES", "Trusted"]
 
 
-def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
+def verify_text(text: str, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
     """Check every claim of a document given as text. Never raises for bad input: an unreadable document gives
-    a `Report` with ``error`` set (``exit_code`` 2)."""
+    a `Report` with ``error`` set (``exit_code`` 2). ``trusted`` gives derive's own LaTeX definitions
+    (`derive.verify.own_tex`): a page of derive's is then read with its macros."""
     if not isinstance(text, str):
         raise TypeError("verify_text takes a str; use verify_bytes for bytes")
     if text.startswith("\ufeff"):
@@ -116,14 +118,15 @@ def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
     if not text.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
     try:
-        return analyse(text, time_limit)
+        return analyse(text, time_limit, trusted)
     except RecursionError:
         return Report(error=ReportError.of(None, message("verify.too_deep")))
 
 
-def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
-    """As `verify_text`, from bytes: more than 256 KiB or anything but UTF-8 is an error report (exit 2)."""
-    if len(data) > MAX_DOCUMENT_BYTES:
+def verify_bytes(data: bytes, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+    """As `verify_text`, from bytes: more than 256 KiB (a page carrying derive's definitions: 4 MiB) or anything
+    but UTF-8 is an error report (exit 2)."""
+    if len(data) > MAX_DOCUMENT_BYTES and (trusted is None or len(data) > OWN_DOCUMENT_BYTES):
         return Report(error=ReportError.of(None, message("verify.too_large", limit=MAX_DOCUMENT_BYTES // 1024)))
     if not data.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
@@ -135,17 +138,18 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return Report(error=ReportError.of(line, message("verify.not_utf8")))
-    return verify_text(text, time_limit=time_limit)
+    return verify_text(text, time_limit=time_limit, trusted=trusted)
 
 
-def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
-    """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
+def verify_path(path: str | Path, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+    """Read one file (at most 256 KiB + 1 bytes are read, with ``trusted`` 4 MiB + 1) and check it; problems
+    reading it are error reports."""
     try:
-        data = read_file(path, MAX_DOCUMENT_BYTES)
+        data = read_file(path, MAX_DOCUMENT_BYTES if trusted is None else OWN_DOCUMENT_BYTES)
     except InputError as exc:
         whole = exc.whole()
         return Report(error=ReportError.of(None, whole) if isinstance(whole, Message) else ReportError(None, whole))
-    return verify_bytes(data, time_limit=time_limit)
+    return verify_bytes(data, time_limit=time_limit, trusted=trusted)
 
 
 def example_documents() -> list[tuple[str, str]]:

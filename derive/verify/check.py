@@ -19,7 +19,9 @@ from ..errors import Message, message
 from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
 from .directives import read_directives
 from .printed import align, as_printed, printed_number
-from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
+from .document import (MAX_DOCUMENT_BYTES, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
+                       find_maths)
+from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
@@ -1529,12 +1531,14 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
 
 # --- the whole document ----------------------------------------------------------------------------------------
 
-def analyse(text: str, time_limit_seconds: float | None) -> Report:
-    """Check a document scope by scope (see `derive.verify.directives`)."""
+def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None = None) -> Report:
+    """Check a document scope by scope (see `derive.verify.directives`); ``trusted``: derive's own definition blocks
+    (`derive.verify.own_tex`)."""
+    text, own = pass_over_own(text, trusted)
     try:
-        check_text(text)
+        check_text(text, OWN_DOCUMENT_BYTES if own else MAX_DOCUMENT_BYTES)
         directives = read_directives(text)
-        chunks = find_maths(text)
+        chunks = find_maths(text, own_macros=own)
         output = _output_name(directives.output) if directives.output is not None else None
     except DocumentProblem as exc:
         return Report(error=ReportError(exc.line, exc.message))

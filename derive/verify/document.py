@@ -17,6 +17,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from .own_tex import own_math
 from .syntax import quote
 
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -178,6 +179,12 @@ def find_maths(text: str, own_macros: bool = False) -> list[Chunk]:
                 delimiter = text[i + 5]
                 close = text.find(delimiter, i + 6)
                 i = n if close < 0 else close + 1
+                continue
+            own = own_math(text, i) if own_macros else None
+            if own is not None:
+                i, pieces = own
+                for begin, body in pieces:
+                    _add_body(body, begin, chunks, lines, True)
                 continue
             harmless = HARMLESS.match(text, i)
             if harmless:
