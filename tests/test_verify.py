@@ -793,3 +793,19 @@ def test_a_page_of_derives_may_be_larger(tmp_path):
         assert report.exit_code == 2 and "256 KiB" in report.error.message
     too_large = verify_text(page, trusted=lambda: ("a definition this page does not carry",))
     assert too_large.exit_code == 2 and "256 KiB" in too_large.error.message
+
+
+def test_a_claim_is_checked_once_per_meaning():
+    """With a `ClaimCache` (the truth loop of a build), a claim printed again under the same bindings is taken
+    from the cache at its own line; the same text under other bindings is checked anew."""
+    from derive.verify import ClaimCache
+    scope = ("<!-- derive: scope {name} -->\n<!-- derive: given y = 2 \\cdot x^{{2}}; x = {x} -->\n"
+             "$$\\frac{{\\partial y}}{{\\partial x}} = 4 \\cdot x = 4$$\n\n")
+    text = scope.format(name="a", x=1) + scope.format(name="b", x=2) + scope.format(name="c", x=1)
+    cache = ClaimCache()
+    report = verify_text(text, claims_checked=cache)
+    assert [(c.line, c.ok) for c in report.claims] == [(3, True), (7, False), (11, True)]
+    assert cache.hits == 1 and len(cache.results) == 2
+    again = verify_text(text, claims_checked=cache)
+    assert again.claims == report.claims and cache.hits == 4
+    assert verify_text(text).claims == report.claims

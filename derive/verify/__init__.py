@@ -94,22 +94,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Message, message
-from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
+from .check import (ClaimCache, ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
 from ..errors import InputError
 from ..files import read_file, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
 from .own_tex import OWN_DOCUMENT_BYTES, Trusted
 
-__all__ = ["verify_text", "verify_bytes", "verify_path", "Report", "example_documents",
+__all__ = ["verify_text", "ClaimCache", "verify_bytes", "verify_path", "Report", "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
            "MAX_DOCUMENT_BYTES", "OWN_DOCUMENT_BYTES", "Trusted"]
 
 
-def verify_text(text: str, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+def verify_text(text: str, *, time_limit: float = 10.0, trusted: Trusted | None = None,
+                claims_checked: ClaimCache | None = None) -> Report:
     """Check every claim of a document given as text. Never raises for bad input: an unreadable document gives
     a `Report` with ``error`` set (``exit_code`` 2). ``trusted`` gives derive's own LaTeX definitions
-    (`derive.verify.own_tex`): a page of derive's is then read with its macros."""
+    (`derive.verify.own_tex`): a page of derive's is then read with its macros. ``claims_checked`` holds claims
+    checked before (`ClaimCache`: each distinct claim of a build is checked once)."""
     if not isinstance(text, str):
         raise TypeError("verify_text takes a str; use verify_bytes for bytes")
     if text.startswith("\ufeff"):
@@ -118,7 +120,7 @@ def verify_text(text: str, *, time_limit: float = 10.0, trusted: Trusted | None 
     if not text.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
     try:
-        return analyse(text, time_limit, trusted)
+        return analyse(text, time_limit, trusted, claims_checked)
     except RecursionError:
         return Report(error=ReportError.of(None, message("verify.too_deep")))
 

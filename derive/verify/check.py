@@ -1531,9 +1531,38 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
 
 # --- the whole document ----------------------------------------------------------------------------------------
 
-def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None = None) -> Report:
+class ClaimCache:
+    """Claims already checked, by what decides them: the scope's bindings (definitions, values visible at the claim,
+    number rule, conventions) and the claim's own text. A page's article, slides and Markdown share most of their
+    equations, and a page repeats a chain (on one line and in rows): each distinct one is checked once. Only the
+    seed of the random test points depends on a claim's line; a result taken from here is given the line it is
+    asked for."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ClaimResult] = {}
+        self.hits = 0
+
+    def key(self, document: "Document", item: _Eq) -> str:
+        line = item.source.line
+        return repr((document.strict_numbers, document.output, document.layers, document.first_layer,
+                     sorted(map(repr, document.vectors)), sorted(map(repr, document.scalars)), document.constraints,
+                     sorted(document.functions.items()), sorted(map(repr, document.abstract.items())),
+                     [(d.lhs, d.rhs, d.line == line) for d in document.definitions],
+                     sorted(map(repr, visible_values(document, line).items())),
+                     item.kind, item.members, item.source.relations))
+
+    def get(self, key: str, line: int) -> ClaimResult | None:
+        found = self.results.get(key)
+        if found is None:
+            return None
+        self.hits += 1
+        return replace(found, line=line)
+
+
+def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None = None,
+            claims_checked: ClaimCache | None = None) -> Report:
     """Check a document scope by scope (see `derive.verify.directives`); ``trusted``: derive's own definition blocks
-    (`derive.verify.own_tex`)."""
+    (`derive.verify.own_tex`); ``claims_checked``: claims checked before, in this document or others."""
     text, own = pass_over_own(text, trusted)
     try:
         check_text(text, OWN_DOCUMENT_BYTES if own else MAX_DOCUMENT_BYTES)
@@ -1562,7 +1591,7 @@ def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None
             return Report(error=ReportError.of(None, message("verify.too_deep")))
         document.strict_numbers = directives.strict_numbers
         document.output = output
-        found, unread = _check_claims(document, time_limit_seconds, deadline)
+        found, unread = _check_claims(document, time_limit_seconds, deadline, claims_checked)
         claims += found
         skipped += list(document.skipped) + unread
         definitions += list(document.function_definitions) + [
@@ -1584,12 +1613,17 @@ def _output_name(text: str) -> VName:
     return Model([], {}, DEFAULT_LAYERS).name(node, {})
 
 
-def _check_claims(document: Document, time_limit_seconds: float | None,
-                  deadline: float | None) -> tuple[list[ClaimResult], list[Skipped]]:
+def _check_claims(document: Document, time_limit_seconds: float | None, deadline: float | None,
+                  checked: ClaimCache | None = None) -> tuple[list[ClaimResult], list[Skipped]]:
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []
     for item in document.claims:
         checker = None
+        key = checked.key(document, item) if checked is not None else None
+        known = checked.get(key, item.source.line) if checked is not None else None
+        if known is not None:
+            claims.append(known)
+            continue
         try:
             checker = ClaimChecker(document, item, document.definitions)
             seconds = time_limit_seconds
@@ -1598,7 +1632,10 @@ def _check_claims(document: Document, time_limit_seconds: float | None,
                 if seconds <= 0:
                     raise _Timeout()
             with time_limit(seconds):
-                claims.append(checker.check())
+                result = checker.check()
+            claims.append(result)
+            if checked is not None:
+                checked.results[key] = result
         except _Unchecked:
             skipped.append(Skipped(item.source.line, item.source.text))
         except (Problem, ModelProblem, SyntaxProblem) as exc:
