@@ -489,19 +489,28 @@ def _check_output(output: str | None) -> None:
         files.check_name(output)
 
 
+READ_BACK = {"markdown": "markdown", "html": "markdown", "latex": "latex", "beamer": "beamer"}
+"""The formats the truth loop reads back, each by the document it reads (an HTML page's maths is its Markdown's)."""
+
+
 def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
     --verbose, what was checked."""
-    if getattr(document, "reread", False) and args.command != "show" and args.format in ("markdown", "html"):
-        # the truth loop: the page is read back by derive's own verifier before anything is written (the HTML
-        # page is made from the same Markdown); `show` relies on the tests, which re-read every scenario page
-        from .present.render import render
-        from .verify.pages import check_page
-        check_page(render(document, "markdown", args.lang, user_templates=_templates(args)), "the walk-through")
     from .present.lecture import tex_options
     options = tex_options(body_only=args.body_only, steps=args.steps, theme=args.theme, aspect=args.aspect,
                           paper=args.paper)
+    if getattr(document, "reread", False) and args.command != "show" and args.format in READ_BACK:
+        # the truth loop: the page is read back by derive's own verifier before anything is written (the HTML
+        # page is made from the same Markdown; a --body-only fragment is read in its whole document, the same
+        # maths under derive's preamble); `show` relies on the tests, which re-read every scenario page
+        import dataclasses
+        from .present.render import render
+        from .present.tex import own_definitions
+        from .verify.pages import check_page
+        whole = dataclasses.replace(options, body_only=False)
+        check_page(render(document, READ_BACK[args.format], args.lang, user_templates=_templates(args), options=whole),
+                   "the walk-through", lambda: own_definitions(_templates(args)))
     if args.figure is not None:
         _publish_figure(document, args, options, inputs)
     elif args.output is None:

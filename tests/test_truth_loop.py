@@ -12,8 +12,10 @@ import pytest
 from conftest import ROOT, scenario_page, scenario_walk
 from derive.cli import main
 from derive.present.render import render
+from derive.present.tex import own_definitions
 from derive.scenarios import SCENARIOS
 from derive.verify import verify_text
+from derive.verify.own_tex import brace_group
 from derive.verify.pages import PageDoesNotHold, check_page
 
 REREAD = [name for name in SCENARIOS if scenario_walk(name).reread]
@@ -33,21 +35,29 @@ def test_the_first_lessons_are_read_back():
     assert {"toast", "linear-model"} <= set(REREAD)
 
 
+FORMATS = ["markdown", "latex", "beamer"]
+STRICT = {"markdown": "<!-- derive: numbers strict -->", "latex": "\n% derive: numbers strict\n",
+          "beamer": "\n% derive: numbers strict\n"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("name", REREAD)
-def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang):
-    text = scenario_page(name, lang)
-    report = check_page(text, name)
+def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang, fmt):
+    text = scenario_page(name, lang, fmt)
+    report = check_page(text, name, own_definitions)
     assert report.exit_code == 0 and not report.skipped
     assert len(report.claims) >= 30  # the whole page was read, not one scope of it
-    assert "<!-- derive: numbers strict -->" in text
+    assert STRICT[fmt] in text
+    scopes = re.findall(r"derive: scope (\S+)", text)
+    assert scopes == re.findall(r"derive: scope (\S+)", scenario_page(name, lang))  # the Markdown's bindings
 
 
-def explained(args, lang="en") -> str:
+def explained(args, lang="en", fmt="markdown") -> str:
     from derive.api import explain
     at = dict(zip(args[1::2], args[2::2]))
     result = explain(args[0], at=at.get("--at"), step=at.get("--step"))
-    return render(result.document, "markdown", lang)
+    return render(result.document, fmt, lang)
 
 
 @pytest.mark.parametrize("args", EXPLAINED, ids=lambda a: a[0])
@@ -60,17 +70,42 @@ def test_every_explain_page_holds_as_printed(args, capsys):
 
 # --- seeded corruptions: each must be caught, at its line ------------------------------------------------------
 
-_SUBSTITUTION = re.compile(r"^\$\$.* = (?P<numbers>[^=]*\\cdot[^=]*) = (?P<result>-?[\d.]+)\$\$$", re.M)
+_SEP = r"\s*&?=\s*"  # a link of a chain: " = ", or "&= " in a row of an alignment
+_SUBSTITUTION = re.compile(rf"{_SEP}(?P<numbers>[^=&]*\\cdot[^=&]*?){_SEP}(?P<result>-?[\d.]+)\s*$")
 _NUMBER = re.compile(r"(?<![\w.{])-?\d+(?:\.\d+)?(?![\w.}])")
+_ROW_END = re.compile(r"\s*\\\\(?:\[[^\]]*\])?\s*$")
 
 
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def displayed_chains(text: str) -> list[tuple[int, int]]:
+    r"""(start, end) of each displayed chain written on one line: a Markdown ``$$…$$`` line; in LaTeX the first
+    argument of derive's ``\dchain``, a row of an alignment that holds a whole chain (``lhs &= … = …``) and a
+    slide's table cell in display style."""
+    spans = [m.span(1) for m in re.finditer(r"^\$\$(.*)\$\$$", text, re.M)]
+    for m in re.finditer(r"^\\dchain\{", text, re.M):
+        end = brace_group(text, m.end() - 1)
+        if end is not None and "\n" not in text[m.end():end - 1]:
+            spans.append((m.end(), end - 1))
+    for m in re.finditer(r"^(?!\\dchain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
+        row_end = _ROW_END.search(m.group(1))
+        spans.append((m.start(1), m.start(1) + (row_end.start() if row_end else len(m.group(1)))))
+    spans += [m.span(1) for m in re.finditer(r"\$\\displaystyle ([^$\n]*)\$", text)]  # a slide's table cell
+    return sorted(spans)
+
+
+def _substitutions(text: str):
+    for start, end in displayed_chains(text):
+        match = _SUBSTITUTION.search(text, start, end)
+        if match is not None:
+            yield match
+
+
 def flip_result(text: str) -> tuple[str, int]:
     """The printed value of a chain, off by one in its last digit."""
-    match = next(m for m in _SUBSTITUTION.finditer(text) if m.group("result") not in ("0", "1"))
+    match = next(m for m in _substitutions(text) if m.group("result") not in ("0", "1"))
     start, end = match.span("result")
     result = match.group("result")
     flipped = result[:-1] + str((int(result[-1]) + 1) % 10)
@@ -79,7 +114,7 @@ def flip_result(text: str) -> tuple[str, int]:
 
 def swap_terms(text: str) -> tuple[str, int]:
     """Two different numbers of a substitution in the other order (the products still agree)."""
-    for match in _SUBSTITUTION.finditer(text):
+    for match in _substitutions(text):
         numbers = _NUMBER.findall(match.group("numbers").replace(r"\left(", "").replace(r"\right)", ""))
         if len(set(numbers)) >= 2:
             member = match.group("numbers")
@@ -93,31 +128,30 @@ def swap_terms(text: str) -> tuple[str, int]:
 def drop_factor(text: str) -> tuple[str, int]:
     r"""A chain-rule factor lost: ``∂E/∂y · ∂y/∂w`` written ``∂E/∂y``."""
     name = r"(?:[^{}]|\{[^{}]*\})+"
-    match = next((m for m in re.finditer(rf"^\$\$(\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}) \\cdot "
-                                         rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}( = .*)\$\$$", text, re.M)
-                  if "\\cdot 1 =" not in m.group()), None)  # a link worth 1 may be left out: no slip
-    assert match, "no chain-rule product"
-    start, end = match.span()
-    return text[:start] + "$$" + match.group(1) + match.group(2) + "$$" + text[end:], _line_of(text, start)
+    product = re.compile(rf"(\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}) \\cdot "
+                         rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}(?={_SEP})")
+    for start, end in displayed_chains(text):
+        match = product.match(text, start, end)
+        if match and not re.search(r"\\cdot 1(?![\d.])", text[start:end]):  # a link worth 1 may be left out
+            return text[:match.start()] + match.group(1) + text[match.end():], _line_of(text, start)
+    raise AssertionError("no chain-rule product")
 
 
 def misround(text: str) -> tuple[str, int]:
     """The longest decimal of a displayed chain with its last digit one more: a value rounded (or copied) wrongly."""
-    found = [(len(m.group()), m.start(), m.group()) for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
-             for m in re.finditer(r"(?<![\d.])\d+\.\d+", line.group())]
+    found = [(len(m.group()), start + m.start(), m.group()) for start, end in displayed_chains(text)
+             for m in re.finditer(r"(?<![\d.])\d+\.\d+(?![\d])", text[start:end])]
     if not found:
         pytest.skip("this page prints no decimal in a displayed chain (linear-model's numbers are integers)")
-    _, _, number = max(found)
-    start = max((line.start() + m.start() for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
-                 for m in re.finditer(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", line.group())))
+    _, start, number = max(found)
     wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
     return text[:start] + wrong + text[start + len(number):], _line_of(text, start)
 
 
 def merge_scopes(text: str) -> tuple[str, int]:
     """A scope directive removed: a symbol of one part of the page is then reused with another meaning."""
-    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> ",
-                      text, re.M)
+    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> "
+                      r"|^% derive: scope extra-\d+\.1\n", text, re.M)
     assert match, "no scope to remove"
     start, end = match.span()
     return text[:start] + text[end:], _line_of(text, start)
@@ -129,9 +163,12 @@ CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes]
 def pages():
     for name in REREAD:
         for lang in ("en", "ja"):
-            yield pytest.param(lambda name=name, lang=lang: scenario_page(name, lang), id=f"{name}-{lang}")
-    yield pytest.param(lambda: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"]),
-                       id="explain-sigmoid")
+            for fmt in FORMATS:
+                yield pytest.param(lambda name=name, lang=lang, fmt=fmt: scenario_page(name, lang, fmt),
+                                   id=f"{name}-{lang}-{fmt}")
+    for fmt in FORMATS:
+        yield pytest.param(lambda fmt=fmt: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step",
+                                                      "lr=0.1"], fmt=fmt), id=f"explain-sigmoid-{fmt}")
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda c: c.__name__)
@@ -142,8 +179,9 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
         pytest.skip("a page with one scope has no scope to remove")  # the explain page: one graph, one point
     corrupted, line = corrupt(text)
     assert corrupted != text
+    assert check_page(text, "page", own_definitions).exit_code == 0
     with pytest.raises(PageDoesNotHold) as caught:
-        check_page(corrupted, "page.md")
+        check_page(corrupted, "page.md", own_definitions)
     found = int(re.search(r"line (\d+)", str(caught.value)).group(1))
     assert str(caught.value).startswith("page.md, line ")
     if corrupt is merge_scopes:  # caught in the scope that absorbed the removed one (its definitions hold scope-wide)
@@ -154,8 +192,10 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
         assert found == line
 
 
-def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys):
-    """A page that does not hold is an internal error (exit 3): nothing on stdout, no file."""
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys, fmt):
+    """A page that does not hold is an internal error (exit 3): nothing on stdout, no file; an article or a deck is
+    read back as it is (a --body-only fragment in its whole document)."""
     import derive.present.render as rendering
     real = rendering.render
 
@@ -165,35 +205,45 @@ def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_pat
         return text.replace("f = -12$", "f = -13$")  # the forward pass's output, misprinted
 
     monkeypatch.setattr(rendering, "render", wrong)
-    out = tmp_path / "walk.md"
-    code = main(["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "-o", str(out)])
+    out = tmp_path / ("walk.md" if fmt == "markdown" else "walk.tex")
+    args = ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", fmt]
+    code = main(args + ["-o", str(out)] + (["--body-only"] if fmt == "beamer" else []))
     captured = capsys.readouterr()
     assert code == 3 and not out.exists() and captured.out == ""
     assert "the walk-through, line" in captured.err and "does not hold" in captured.err
+    monkeypatch.setattr(rendering, "render", real)
+    assert main(args + ["-o", str(out)]) == 0 and out.exists()
 
 
-def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path):
+BUILD_SLIPS = {"markdown": ("1.4$$", "1.5$$", "en.md", ("en.html", "ja.md"), "en.tex"),
+               "latex": ("= 1.4}", "= 1.5}", "en.tex", ("ja.tex",), "en.md"),
+               "beamer": ("= 1.4}", "= 1.5}", "en-slides.tex", ("ja-slides.tex",), "en.tex")}
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path, fmt):
     """End to end: a corrupted page stops the build with exit 3 naming it, and its previous file stays."""
     import derive.gallery as gallery
     real = gallery.render
+    good, bad, page, also_failing, written = BUILD_SLIPS[fmt]
 
-    def wrong(document, fmt="markdown", lang="en", **kw):
-        text = real(document, fmt, lang, **kw)
-        return text.replace("1.4$$", "1.5$$") if getattr(document, "name", "") == "toast" else text
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        text = real(document, chosen, lang, **kw)
+        return text.replace(good, bad) if getattr(document, "name", "") == "toast" and chosen == fmt else text
 
     out = tmp_path / "output"
     (out / "toast").mkdir(parents=True)
-    (out / "toast" / "en.md").write_text("previous\n", encoding="utf-8")
+    (out / "toast" / page).write_text("previous\n", encoding="utf-8")
     monkeypatch.setattr(gallery, "render", wrong)
     with pytest.raises(PageDoesNotHold) as caught:
         gallery.build_gallery(out, pdf=False, jobs=1)
-    assert str(caught.value).startswith("toast/en.md, line ")
-    assert (out / "toast" / "en.md").read_text(encoding="utf-8") == "previous\n"
-    # nor is its HTML page, made from the same Markdown; every other document is written
-    assert not (out / "toast" / "en.html").exists() and not (out / "toast" / "ja.md").exists()
-    committed = ROOT / "output" / "linear-model" / "en.md"
-    assert (out / "linear-model" / "en.md").read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
-    assert (out / "toast" / "en.tex").exists() and (out / "index.html").exists()
+    assert str(caught.value).startswith(f"toast/{page}, line ")
+    assert (out / "toast" / page).read_text(encoding="utf-8") == "previous\n"
+    # nor is the Markdown's HTML page, made from it; every other document is written
+    assert not any((out / "toast" / name).exists() for name in also_failing)
+    committed = ROOT / "output" / "linear-model" / page
+    assert (out / "linear-model" / page).read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
+    assert (out / "toast" / written).exists() and (out / "index.html").exists()
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
