@@ -84,7 +84,7 @@ derivative of the definitions), or for ∂-chains the factor, link or path that 
 
 Limits
 ------
-Documents up to 256 KiB, 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
+Documents up to 256 KiB (a LaTeX page whose preamble is derive's own, 4 MiB: `derive.verify.own_tex`), 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
 in all, exponents up to 1000. Each claim gets ``time_limit`` seconds (SIGALRM when run in the main thread);
 a claim that runs out is undecided (exit 4). Nothing in the document is evaluated as code, and no other file is
 read.

@@ -9,7 +9,9 @@ that is neither an equality nor ``\\approx`` (``<``, ``\\to``, ``\\in``, …).
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
-maths, unbalanced braces inside maths, NUL and other control bytes.
+maths, unbalanced braces inside maths, NUL and other control bytes. Setting a table's row spacing
+(``\\renewcommand{\\arraystretch}{1.5}``) is allowed; derive's own definitions are passed over, and its macros read,
+only on a page whose preamble carries them exactly (`derive.verify.own_tex`).
 """
 from __future__ import annotations
 
