@@ -14,7 +14,7 @@ from .errors import MAX_SHOWN, DeriveError, InputError, Message, message, shown
 from .locales import catalog
 from .scenarios import SCENARIOS, build
 
-from .present.formats import LANGUAGES, formats_for
+from .present.formats import FORMATS, LANGUAGES, formats_for
 from .present.lecture import ASPECTS, FRAGMENT_PACKAGES, PAPERS, THEMES
 
 MAX_INPUT_BYTES = 128 * 1024
@@ -500,10 +500,12 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
     from .present.lecture import tex_options
     options = tex_options(body_only=args.body_only, steps=args.steps, theme=args.theme, aspect=args.aspect,
                           paper=args.paper)
-    if getattr(document, "reread", False) and args.command != "show" and args.format in READ_BACK:
+    if getattr(document, "reread", False) and args.format in READ_BACK and (
+            args.command != "show" or args.output is not None and FORMATS[args.format].tex):
         # the truth loop: the page is read back by derive's own verifier before anything is written (the HTML
         # page is made from the same Markdown; a --body-only fragment is read in its whole document, the same
-        # maths under derive's preamble); `show` relies on the tests, which re-read every scenario page
+        # maths under derive's preamble); `show` relies on the tests, which re-read every scenario page, except
+        # for a LaTeX file it writes (a lecturer's handout, compiled and passed on)
         import dataclasses
         from .present.render import render
         from .present.tex import own_definitions

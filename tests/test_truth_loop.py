@@ -257,3 +257,21 @@ def test_every_answer_of_an_exercise_key_holds_as_printed(name, lang, capsys):
     corrupted, line = flip_result(key)
     with pytest.raises(PageDoesNotHold, match=rf"^key\.md, line {line}:"):
         check_page(corrupted, "key.md")
+
+
+@pytest.mark.parametrize("fmt", ["latex", "beamer"])
+def test_show_reads_back_a_tex_file_it_writes(monkeypatch, tmp_path, capsys, fmt):
+    """`show -o x.tex` writes a lecturer's handout: it is read back first (the Markdown on stdout relies on the tests)."""
+    import derive.present.render as rendering
+    real = rendering.render
+
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        return real(document, chosen, lang, **kw).replace("= 1.4}", "= 1.5}")
+
+    monkeypatch.setattr(rendering, "render", wrong)
+    out = tmp_path / "toast.tex"
+    code = main(["show", "toast", "--format", fmt, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 3 and not out.exists() and "the walk-through, line" in captured.err
+    monkeypatch.setattr(rendering, "render", real)
+    assert main(["show", "toast", "--format", fmt, "-o", str(out)]) == 0 and out.exists()
