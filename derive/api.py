@@ -20,6 +20,7 @@ from .present.figure_svg import svg_for
 from .present.formats import check_language
 from .present.lecture import tex_options
 from .present.standalone import figure_bytes
+from .present.tex import own_definitions
 from .present.html import notebook_fragment
 from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
@@ -149,13 +150,13 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
 def verify_text(text: str, *, time_limit: float = 10.0, lang: str = "en") -> Result:
     """Check every claim of a document given as text (`derive.verify.verify_text`); the report renders itself."""
     check_language(lang, "lang")
-    return Result(verify.verify_text(text, time_limit=time_limit), lang)
+    return Result(verify.verify_text(text, time_limit=time_limit, trusted=own_definitions), lang)
 
 
 def verify_file(path: str | PathLike, *, time_limit: float = 10.0, lang: str = "en") -> Result:
     """The same for a file (at most 256 KiB; problems reading it are error reports, exit code 2)."""
     check_language(lang, "lang")
-    return Result(verify.verify_path(path, time_limit=time_limit), lang)
+    return Result(verify.verify_path(path, time_limit=time_limit, trusted=own_definitions), lang)
 
 
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,

@@ -514,6 +514,10 @@ def _check_output(output: str | None) -> None:
         files.check_name(output)
 
 
+READ_BACK = {"markdown": "markdown", "html": "markdown", "latex": "latex", "beamer": "beamer"}
+"""The formats the truth loop reads back, each by the document it reads (an HTML page's maths is its Markdown's)."""
+
+
 def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> None:
     """Render and write by the output policy (`derive.documents.save`: a Markdown file gets its graph as
     ``NAME.svg`` beside it, plots go beside the document too), or to stdout; then say what was written and, with
@@ -521,17 +525,17 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
     from .present.lecture import tex_options
     options = tex_options(body_only=args.body_only, steps=args.steps, theme=args.theme, aspect=args.aspect,
                           paper=args.paper)
-    page = _read_back(document, args)
     if args.figure is not None:
         _publish_figure(document, args, options, inputs)
     elif args.output is None:
         from .present.render import render
         if args.pdf:
             raise InputError(message("lecture.pdf_output"), "pdf")
-        plain = page is not None and args.format == "markdown" and not options.given()
-        _emit(page if plain else render(document, args.format, args.lang, user_templates=_templates(args),
-                                        options=options), None)
+        page = _read_back(document, args, options)
+        _emit(page if page is not None else render(document, args.format, args.lang, user_templates=_templates(args),
+                                                   options=options), None)
     else:
+        _read_back(document, args, options)
         from .documents import save
         _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o", options=options,
                     pdf=args.pdf), args)
@@ -539,19 +543,29 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
         print(f"derive: {_checked(document, args.lang)}", file=sys.stderr)
 
 
-def _read_back(document, args: argparse.Namespace) -> str | None:
-    """The truth loop: a page is read back by derive's own verifier before anything is written (the HTML page is
-    made from the same Markdown). `show` skips the reading for a page the tests have read back and recorded
-    (`derive.verify.recorded`), so that it stays fast. Returns the checked Markdown, or None when there is none."""
-    if not getattr(document, "reread", False) or args.format not in ("markdown", "html"):
+def _own_definitions(args: argparse.Namespace) -> tuple[str, ...]:
+    """derive's own TeX definitions (loaded only when a LaTeX page is read back: start-up time)."""
+    from .present.tex import own_definitions
+    return own_definitions(_templates(args))
+
+
+def _read_back(document, args: argparse.Namespace, options) -> str | None:
+    """The truth loop: a page is read back by derive's own verifier before anything is written (an HTML page is made
+    from the same Markdown; a --body-only fragment is read in its whole document, the same maths under derive's
+    preamble). `show` skips the reading for a page the tests have read back and recorded
+    (`derive.verify.recorded`), so that it stays fast. Returns the page checked when it is the very text asked for
+    (to print it without rendering it again), else None."""
+    if not getattr(document, "reread", False) or args.format not in READ_BACK:
         return None
+    import dataclasses
     from .present.render import render
-    page = render(document, "markdown", args.lang, user_templates=_templates(args))
     from .verify.recorded import is_recorded
+    whole = dataclasses.replace(options, body_only=False)
+    page = render(document, READ_BACK[args.format], args.lang, user_templates=_templates(args), options=whole)
     if args.command != "show" or not is_recorded(page):
         from .verify.pages import check_page
-        check_page(page, "the walk-through")
-    return page
+        check_page(page, "the walk-through", lambda: _own_definitions(args))
+    return page if READ_BACK[args.format] == args.format and not options.body_only else None
 
 
 def _publish_figure(document, args: argparse.Namespace, options, inputs: Sequence[str]) -> None:

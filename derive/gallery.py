@@ -19,14 +19,18 @@ from .present.formats import FORMATS, LANGUAGES, TEX_ENGINES, gallery_formats
 from .present.html import build_index
 from .present import pdf as tex_pdf
 from .present.render import attachments, render
+from .present.tex import own_definitions
 from .present.texfigures import ENGINE, externalized, figure_document
 from .scenarios import SCENARIOS, build
 from .verify import example_documents, verify_text
+from .verify import ClaimCache
 from .verify.pages import PageDoesNotHold, check_page
 
 FIGURE = "graph.svg"
 DIAGRAM = "network.svg"  # a network's diagram beside its Markdown
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
+REREAD_FORMATS = {"markdown": "markdown", "html": "markdown", "latex": "latex", "beamer": "beamer"}
+"""The formats of a page read back, each by the document that is read: the HTML page's maths is its Markdown's."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,13 @@ def scenario_documents() -> list[Document]:
         def run() -> tuple[str, dict[str, bytes]]:
             walk = cache.get(name) or cache.setdefault(name, build(name))
             text = render(walk, fmt, lang or "en", figure_href=FIGURE)
-            if fmt in ("markdown", "html") and walk.reread:  # the HTML page is made from the same Markdown
-                key = ("checked", name, lang)
+            if walk.reread and fmt in REREAD_FORMATS:  # the truth loop
+                read = REREAD_FORMATS[fmt]  # the HTML page is made from the Markdown, and checked as it
+                key = ("checked", name, read, lang)
                 if key not in cache:
-                    page = text if fmt == "markdown" else render(walk, "markdown", lang or "en", figure_href=FIGURE)
-                    check_page(page, relative_path(name, "markdown", lang))
+                    page = text if read == fmt else render(walk, read, lang or "en", figure_href=FIGURE)
+                    check_page(page, relative_path(name, read, lang), own_definitions,
+                               cache.setdefault(("claims", name), ClaimCache()))
                     cache[key] = True
             return text, attachments(walk, fmt, FIGURE)
         return run
@@ -258,15 +264,26 @@ class _Workers:
         self.folders = {group: self.pool.submit(render_folder, group, tuple(paths)) for group, paths in stale.items()}
 
     def result(self, doc: Document) -> tuple[str, dict[str, bytes]]:
-        return self.folders[doc.group].result()[doc.path]
+        found = self.folders[doc.group].result()[doc.path]
+        if isinstance(found, PageDoesNotHold):
+            raise found
+        return found
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]]]:
-    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process)."""
-    return {doc.path: doc.render() for doc in documents() if doc.group == group and doc.path in paths}
+def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]] | PageDoesNotHold]:
+    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process); a page that does not
+    hold is given as its failure, and the folder's other documents are rendered."""
+    return {doc.path: _rendered(doc) for doc in documents() if doc.group == group and doc.path in paths}
+
+
+def _rendered(doc: Document) -> tuple[str, dict[str, bytes]] | PageDoesNotHold:
+    try:
+        return doc.render()
+    except PageDoesNotHold as exc:
+        return exc
 
 
 class _PdfQueue:

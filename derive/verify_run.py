@@ -5,7 +5,10 @@ from __future__ import annotations
 from . import verify
 from .errors import message, shown
 from .files import read_stdin
+from .present.formats import by_name
 from .present.render import render
+
+own_definitions = by_name("derive.present.tex", "own_definitions")  # loaded only for a page with derive's preamble
 
 
 def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 10.0,
@@ -15,9 +18,10 @@ def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: fl
     The output is None when there is nothing to write (exit 2 in a format other than JSON); with ``--format json``
     an unreadable document still gives the error object."""
     if path == "-":
-        report = verify.verify_bytes(read_stdin(verify.MAX_DOCUMENT_BYTES), time_limit=time_limit)
+        report = verify.verify_bytes(read_stdin(verify.OWN_DOCUMENT_BYTES), time_limit=time_limit,
+                                     trusted=own_definitions)
     else:
-        report = verify.verify_path(path, time_limit=time_limit)
+        report = verify.verify_path(path, time_limit=time_limit, trusted=own_definitions)
     stderr = None
     if report.error is not None:
         line = report.error.line

@@ -6,11 +6,13 @@ Run it after a change to a scenario's pages (tests/test_truth_loop.py fails unti
 from __future__ import annotations
 
 from derive.present.render import render
+from derive.present.tex import own_definitions
 from derive.scenarios import SCENARIOS, build
 from derive.verify.pages import check_page
 from derive.verify.recorded import RECORD, record_lines
 
 LANGUAGES = ("en", "ja")
+FORMATS = {"markdown": ".md", "latex": ".tex", "beamer": "-slides.tex"}  # what `show` prints, by its gallery name
 
 
 def checked_pages() -> dict[str, str]:
@@ -20,9 +22,10 @@ def checked_pages() -> dict[str, str]:
         walk = build(name)
         if walk.reread:
             for lang in LANGUAGES:
-                path, page = f"{name}/{lang}.md", render(walk, "markdown", lang)
-                check_page(page, path)
-                pages[path] = page
+                for fmt, suffix in FORMATS.items():
+                    path, page = f"{name}/{lang}{suffix}", render(walk, fmt, lang)
+                    check_page(page, path, own_definitions)
+                    pages[path] = page
     return pages
 
 

@@ -12,8 +12,10 @@ import pytest
 from conftest import ROOT, scenario_page, scenario_walk
 from derive.cli import main
 from derive.present.render import render
+from derive.present.tex import own_definitions
 from derive.scenarios import SCENARIOS
 from derive.verify import verify_text
+from derive.verify.own_tex import brace_group
 from derive.verify.pages import PageDoesNotHold, check_page
 
 REREAD = [name for name in SCENARIOS if scenario_walk(name).reread]
@@ -39,21 +41,29 @@ def test_the_first_lessons_are_read_back():
     assert {"toast", "linear-model", "activations"} <= set(REREAD)
 
 
+FORMATS = ["markdown", "latex", "beamer"]
+STRICT = {"markdown": "<!-- derive: numbers strict -->", "latex": "\n% derive: numbers strict\n",
+          "beamer": "\n% derive: numbers strict\n"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("name", REREAD)
-def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang):
-    text = scenario_page(name, lang)
-    report = check_page(text, name)
+def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang, fmt):
+    text = scenario_page(name, lang, fmt)
+    report = check_page(text, name, own_definitions)
     assert report.exit_code == 0 and not report.skipped
     assert len(report.claims) >= 30  # the whole page was read, not one scope of it
-    assert "<!-- derive: numbers strict -->" in text
+    assert STRICT[fmt] in text
+    scopes = re.findall(r"derive: scope (\S+)", text)
+    assert scopes == re.findall(r"derive: scope (\S+)", scenario_page(name, lang))  # the Markdown's bindings
 
 
-def explained(args, lang="en") -> str:
+def explained(args, lang="en", fmt="markdown") -> str:
     from derive.api import explain
     at = dict(zip(args[1::2], args[2::2]))
     result = explain(args[0], at=at.get("--at"), step=at.get("--step"), optimizer=at.get("--optimizer"))
-    return render(result.document, "markdown", lang)
+    return render(result.document, fmt, lang)
 
 
 @pytest.mark.parametrize("args", EXPLAINED, ids=lambda a: a[0])
@@ -79,17 +89,42 @@ def test_a_scenario_rerun_by_an_optimiser_holds_as_printed(name, optimizer, caps
 
 # --- seeded corruptions: each must be caught, at its line ------------------------------------------------------
 
-_SUBSTITUTION = re.compile(r"^\$\$.* = (?P<numbers>[^=]*\\cdot[^=]*) = (?P<result>-?[\d.]+)\$\$$", re.M)
+_SEP = r"\s*&?=\s*"  # a link of a chain: " = ", or "&= " in a row of an alignment
+_SUBSTITUTION = re.compile(rf"{_SEP}(?P<numbers>[^=&]*\\cdot[^=&]*?){_SEP}(?P<result>-?[\d.]+)\s*$")
 _NUMBER = re.compile(r"(?<![\w.{])-?\d+(?:\.\d+)?(?![\w.}])")
+_ROW_END = re.compile(r"\s*\\\\(?:\[[^\]]*\])?\s*$")
 
 
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def displayed_chains(text: str) -> list[tuple[int, int]]:
+    r"""(start, end) of each displayed chain written on one line: a Markdown ``$$…$$`` line; in LaTeX the first
+    argument of derive's ``\dchain``, a row of an alignment that holds a whole chain (``lhs &= … = …``) and a
+    slide's table cell in display style."""
+    spans = [m.span(1) for m in re.finditer(r"^\$\$(.*)\$\$$", text, re.M)]
+    for m in re.finditer(r"^\\dchain\{", text, re.M):
+        end = brace_group(text, m.end() - 1)
+        if end is not None and "\n" not in text[m.end():end - 1]:
+            spans.append((m.end(), end - 1))
+    for m in re.finditer(r"^(?!\\dchain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
+        row_end = _ROW_END.search(m.group(1))
+        spans.append((m.start(1), m.start(1) + (row_end.start() if row_end else len(m.group(1)))))
+    spans += [m.span(1) for m in re.finditer(r"\$\\displaystyle ([^$\n]*)\$", text)]  # a slide's table cell
+    return sorted(spans)
+
+
+def _substitutions(text: str):
+    for start, end in displayed_chains(text):
+        match = _SUBSTITUTION.search(text, start, end)
+        if match is not None:
+            yield match
+
+
 def flip_result(text: str) -> tuple[str, int]:
     """The printed value of a chain, off by one in its last digit."""
-    match = next(m for m in _SUBSTITUTION.finditer(text) if m.group("result") not in ("0", "1"))
+    match = next(m for m in _substitutions(text) if m.group("result") not in ("0", "1"))
     start, end = match.span("result")
     result = match.group("result")
     flipped = result[:-1] + str((int(result[-1]) + 1) % 10)
@@ -98,7 +133,7 @@ def flip_result(text: str) -> tuple[str, int]:
 
 def swap_terms(text: str) -> tuple[str, int]:
     """Two different numbers of a substitution in the other order (the products still agree)."""
-    for match in _SUBSTITUTION.finditer(text):
+    for match in _substitutions(text):
         numbers = _NUMBER.findall(match.group("numbers").replace(r"\left(", "").replace(r"\right)", ""))
         if len(set(numbers)) >= 2:
             member = match.group("numbers")
@@ -106,29 +141,28 @@ def swap_terms(text: str) -> tuple[str, int]:
             swapped = member.replace(a, "\0").replace(b, a, 1).replace("\0", b, 1)
             start, end = match.span("numbers")
             return text[:start] + swapped + text[end:], _line_of(text, start)
-    raise AssertionError("no substitution with two different numbers")
+    raise NotApplicable("no substitution with two different numbers")
 
 
 def drop_factor(text: str) -> tuple[str, int]:
     r"""A chain-rule factor lost: ``∂E/∂y · ∂y/∂w`` written ``∂E/∂y``."""
     name = r"(?:[^{}]|\{[^{}]*\})+"
-    match = next((m for m in re.finditer(rf"^\$\$(\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}) \\cdot "
-                                         rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}( = .*)\$\$$", text, re.M)
-                  if "\\cdot 1 =" not in m.group()), None)  # a link worth 1 may be left out: no slip
-    assert match, "no chain-rule product"
-    start, end = match.span()
-    return text[:start] + "$$" + match.group(1) + match.group(2) + "$$" + text[end:], _line_of(text, start)
+    product = re.compile(rf"(\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}) \\cdot "
+                         rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}(?={_SEP})")
+    for start, end in displayed_chains(text):
+        match = product.match(text, start, end)
+        if match and not re.search(r"\\cdot 1(?![\d.])", text[start:end]):  # a link worth 1 may be left out
+            return text[:match.start()] + match.group(1) + text[match.end():], _line_of(text, start)
+    raise NotApplicable("no displayed chain-rule product")
 
 
 def misround(text: str) -> tuple[str, int]:
     """The longest decimal of a displayed chain with its last digit one more: a value rounded (or copied) wrongly."""
-    found = [(len(m.group()), m.start(), m.group()) for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
-             for m in re.finditer(r"(?<![\d.])\d+\.\d+", line.group())]
+    found = [(len(m.group()), start + m.start(), m.group()) for start, end in displayed_chains(text)
+             for m in re.finditer(r"(?<![\d.])\d+\.\d+(?![\d])", text[start:end])]
     if not found:
         raise NotApplicable("this page prints no decimal in a displayed chain")
-    _, _, number = max(found)
-    start = max((line.start() + m.start() for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
-                 for m in re.finditer(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", line.group())))
+    _, start, number = max(found)
     wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
     return text[:start] + wrong + text[start + len(number):], _line_of(text, start)
 
@@ -136,7 +170,8 @@ def misround(text: str) -> tuple[str, int]:
 def merge_scopes(text: str) -> tuple[str, int]:
     """A scope directive removed: a symbol of one part of the page is then reused with another meaning. The first
     scope with a meaning of its own (not the walk's): a section's own, a part's, or a rule-card row's."""
-    match = re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> ", text, re.M)
+    match = re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> "
+                      r"|^% derive: scope (?!walk\b)[\w.-]+\n", text, re.M)
     if match is None:
         raise NotApplicable("a page with one scope has no scope to remove")
     start, end = match.span()
@@ -146,7 +181,8 @@ def merge_scopes(text: str) -> tuple[str, int]:
 def flip_table_cell(text: str) -> tuple[str, int]:
     """A number in a table under a `columns` directive (a node's value, a gradient) off by one in its last digit."""
     directive = re.search(r"^<!-- derive: columns .*-->$", text, re.M)
-    assert directive, "no table states its columns"
+    if directive is None:
+        raise NotApplicable("no table on this page states its columns")
     rows = re.compile(r"^\|.*\|$", re.M)
     body = [m for m in rows.finditer(text, directive.end())][2:]  # past the header and the rule
     for row in body:
@@ -163,21 +199,29 @@ class NotApplicable(Exception):
 
 
 CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes, flip_table_cell]
-NOT_APPLICABLE = {("linear-model-en", "misround"), ("linear-model-ja", "misround"),
-                  ("explain-sigmoid", "merge_scopes"), ("explain-adam", "merge_scopes")}  # integers only; one
-# graph at one point (an optimiser's later steps only continue the one before: removing one changes no value)
-
-
 def pages() -> dict[str, object]:
-    found = {f"{name}-{lang}": (lambda name=name, lang=lang: scenario_page(name, lang))
-             for name in REREAD for lang in ("en", "ja")}
-    found["explain-sigmoid"] = lambda: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"])
-    found["explain-adam"] = lambda: explained(["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adam", "--step",
-                                               "lr=0.1,steps=2"])
+    found = {f"{name}-{lang}-{fmt}": (lambda name=name, lang=lang, fmt=fmt: scenario_page(name, lang, fmt))
+             for name in REREAD for lang in ("en", "ja") for fmt in FORMATS}
+    for fmt in FORMATS:
+        found[f"explain-sigmoid-{fmt}"] = lambda fmt=fmt: explained(
+            ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"], fmt=fmt)
+    found["explain-adam-markdown"] = lambda: explained(
+        ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adam", "--step", "lr=0.1,steps=2"])
     return found
 
 
 PAGES = pages()
+NOT_APPLICABLE = {(f"linear-model-{lang}-{fmt}", "misround") for lang in ("en", "ja") for fmt in FORMATS} | {
+    (f"explain-sigmoid-{fmt}", "merge_scopes") for fmt in FORMATS} | {("explain-adam-markdown", "merge_scopes")} | {
+    (page, "flip_table_cell") for page in PAGES if not page.endswith("-markdown")} | {
+    (f"{name}-{lang}-beamer", kind) for lang in ("en", "ja") for name, kind in (
+        ("sigmoid-sse", "drop_factor"), ("softmax-cross-entropy", "drop_factor"),
+        ("softmax-cross-entropy", "swap_terms"))}
+"""Integers only; one graph at one point (an optimiser's later steps only continue the one before: removing one
+changes no value); the TeX pages' tables do not state their columns yet; a batch's slides show each step's products
+folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
+
+
 
 
 @pytest.mark.parametrize("page, corrupt", [(p, c) for p in PAGES for c in CORRUPTIONS
@@ -187,8 +231,9 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
     text = PAGES[page]()
     corrupted, line = corrupt(text)
     assert corrupted != text
+    assert check_page(text, "page", own_definitions).exit_code == 0
     with pytest.raises(PageDoesNotHold) as caught:
-        check_page(corrupted, "page.md")
+        check_page(corrupted, "page.md", own_definitions)
     found = int(re.search(r"line (\d+)", str(caught.value)).group(1))
     assert str(caught.value).startswith("page.md, line ")
     if corrupt is merge_scopes:  # caught in the scope that absorbed the removed one (its definitions hold scope-wide)
@@ -205,8 +250,10 @@ def test_a_corruption_left_out_has_nothing_to_change_on_that_page(page, corrupt)
         globals()[corrupt](PAGES[page]())
 
 
-def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys):
-    """A page that does not hold is an internal error (exit 3): nothing on stdout, no file."""
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys, fmt):
+    """A page that does not hold is an internal error (exit 3): nothing on stdout, no file; an article or a deck is
+    read back as it is (a --body-only fragment in its whole document)."""
     import derive.present.render as rendering
     real = rendering.render
 
@@ -216,35 +263,45 @@ def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_pat
         return text.replace("f = -12$", "f = -13$")  # the forward pass's output, misprinted
 
     monkeypatch.setattr(rendering, "render", wrong)
-    out = tmp_path / "walk.md"
-    code = main(["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "-o", str(out)])
+    out = tmp_path / ("walk.md" if fmt == "markdown" else "walk.tex")
+    args = ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", fmt]
+    code = main(args + ["-o", str(out)] + (["--body-only"] if fmt == "beamer" else []))
     captured = capsys.readouterr()
     assert code == 3 and not out.exists() and captured.out == ""
     assert "the walk-through, line" in captured.err and "does not hold" in captured.err
+    monkeypatch.setattr(rendering, "render", real)
+    assert main(args + ["-o", str(out)]) == 0 and out.exists()
 
 
-def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path):
+BUILD_SLIPS = {"markdown": ("1.4$$", "1.5$$", "en.md", ("en.html", "ja.md"), "en.tex"),
+               "latex": ("= 1.4}", "= 1.5}", "en.tex", ("ja.tex",), "en.md"),
+               "beamer": ("= 1.4}", "= 1.5}", "en-slides.tex", ("ja-slides.tex",), "en.tex")}
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path, fmt):
     """End to end: a corrupted page stops the build with exit 3 naming it, and its previous file stays."""
     import derive.gallery as gallery
     real = gallery.render
+    good, bad, page, also_failing, written = BUILD_SLIPS[fmt]
 
-    def wrong(document, fmt="markdown", lang="en", **kw):
-        text = real(document, fmt, lang, **kw)
-        return text.replace("1.4$$", "1.5$$") if getattr(document, "name", "") == "toast" else text
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        text = real(document, chosen, lang, **kw)
+        return text.replace(good, bad) if getattr(document, "name", "") == "toast" and chosen == fmt else text
 
     out = tmp_path / "output"
     (out / "toast").mkdir(parents=True)
-    (out / "toast" / "en.md").write_text("previous\n", encoding="utf-8")
+    (out / "toast" / page).write_text("previous\n", encoding="utf-8")
     monkeypatch.setattr(gallery, "render", wrong)
     with pytest.raises(PageDoesNotHold) as caught:
         gallery.build_gallery(out, pdf=False, jobs=1)
-    assert str(caught.value).startswith("toast/en.md, line ")
-    assert (out / "toast" / "en.md").read_text(encoding="utf-8") == "previous\n"
-    # nor is its HTML page, made from the same Markdown; every other document is written
-    assert not (out / "toast" / "en.html").exists() and not (out / "toast" / "ja.md").exists()
-    committed = ROOT / "output" / "linear-model" / "en.md"
-    assert (out / "linear-model" / "en.md").read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
-    assert (out / "toast" / "en.tex").exists() and (out / "index.html").exists()
+    assert str(caught.value).startswith(f"toast/{page}, line ")
+    assert (out / "toast" / page).read_text(encoding="utf-8") == "previous\n"
+    # nor is the Markdown's HTML page, made from it; every other document is written
+    assert not any((out / "toast" / name).exists() for name in also_failing)
+    committed = ROOT / "output" / "linear-model" / page
+    assert (out / "linear-model" / page).read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
+    assert (out / "toast" / written).exists() and (out / "index.html").exists()
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -266,7 +323,9 @@ def test_the_record_holds_every_page_read_back_and_nothing_else():
     """The record (derive/verify/checked-pages.sha256) is exactly the current pages of the scenarios read back: a
     changed page fails here until `python tests/record_checked_pages.py` has read it back again."""
     from derive.verify.recorded import RECORD, record_lines
-    pages = {f"{name}/{lang}.md": scenario_page(name, lang) for name in REREAD for lang in ("en", "ja")}
+    from record_checked_pages import FORMATS as SUFFIXES
+    pages = {f"{name}/{lang}{suffix}": scenario_page(name, lang, fmt) for name in REREAD for lang in ("en", "ja")
+             for fmt, suffix in SUFFIXES.items()}
     assert RECORD.read_text(encoding="ascii") == record_lines(pages), "run: python tests/record_checked_pages.py"
 
 
@@ -292,3 +351,21 @@ def test_show_reads_back_a_page_the_record_does_not_hold(tmp_path, capsys):
     assert main(["show", "toast", "--templates", str(tmp_path / "templates")]) == 3
     captured = capsys.readouterr()
     assert captured.out == "" and "does not hold" in captured.err
+
+
+@pytest.mark.parametrize("fmt", ["latex", "beamer"])
+def test_show_reads_back_a_tex_file_it_writes(monkeypatch, tmp_path, capsys, fmt):
+    """`show -o x.tex` writes a lecturer's handout: it is read back first (the Markdown on stdout relies on the tests)."""
+    import derive.present.render as rendering
+    real = rendering.render
+
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        return real(document, chosen, lang, **kw).replace("= 1.4}", "= 1.5}")
+
+    monkeypatch.setattr(rendering, "render", wrong)
+    out = tmp_path / "toast.tex"
+    code = main(["show", "toast", "--format", fmt, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 3 and not out.exists() and "the walk-through, line" in captured.err
+    monkeypatch.setattr(rendering, "render", real)
+    assert main(["show", "toast", "--format", fmt, "-o", str(out)]) == 0 and out.exists()

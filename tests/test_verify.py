@@ -1182,3 +1182,96 @@ def test_claims_that_see_the_same_values_share_one_model(monkeypatch):
     report = verify_text("\n".join(lines + claims) + "\n")
     assert report.exit_code == 0 and len(report.claims) == 29
     assert len([m for m in made if m]) == 1  # the claims' model (the others name symbols: no definitions)
+
+
+# --- rows of an alignment with spacing, and derive's own LaTeX pages (the truth loop on .tex) ------------------
+
+@pytest.mark.parametrize("spacing", [r"\\[1ex]", r"\\[-0.5ex]", r"\\ [2pt]", r"\\*[1em]"])
+def test_a_row_break_with_its_spacing_starts_a_row(spacing):
+    """``\\\\[1ex]`` (aligned rows with room between them) is a row break: the ``[1ex]`` is layout, not maths."""
+    text = rf"$$\begin{{aligned}} y &= w x {spacing} \frac{{\partial y}}{{\partial w}} &= x {spacing} x &= 2 \end{{aligned}}$$"
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 1
+    wrong = verify_text(text.replace("&= x", "&= w"))
+    assert wrong.exit_code == 1
+
+
+@pytest.mark.parametrize("stretch", [r"\renewcommand{\arraystretch}{1.9}", r"\renewcommand\arraystretch{1.3}"])
+def test_a_tables_row_spacing_may_be_set(stretch):
+    """Setting ``\\arraystretch`` changes no maths; any other redefinition is still refused."""
+    head = "\\documentclass{article}\n\\begin{document}\n"
+    tail = "\n$y = 2 x$, $\\frac{\\partial y}{\\partial x} = 2$\n\\end{document}\n"
+    assert verify_text(head + stretch + tail).exit_code == 0
+    refused = verify_text(head + stretch.replace("arraystretch", "cdot") + tail)
+    assert refused.exit_code == 2 and "renewcommand" in refused.error.message
+
+
+def _own_page(fmt: str) -> str:
+    from derive.present.render import render as render_page
+    from derive.scenarios import build
+    return render_page(build("toast"), fmt, "en")
+
+
+@pytest.mark.parametrize("fmt", ["latex", "beamer"])
+def test_derives_own_preamble_is_read_and_only_when_it_is_exactly_derives(fmt):
+    """derive's article and slides define layout macros: passed over when the definitions are exactly derive's
+    (the front end hands them over), refused otherwise (a definition changes what the maths means)."""
+    from derive.present.tex import own_definitions
+    page = _own_page(fmt)
+    report = verify_text(page, trusted=own_definitions)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 30
+    assert verify_text(page).exit_code == 2  # a document from elsewhere: no definitions at all
+    tampered = page.replace(r"\newcommand{\dchain}[2]{", r"\newcommand{\dchain}[2]{#2", 1)
+    assert tampered != page and verify_text(tampered, trusted=own_definitions).exit_code == 2
+    redefined = page.replace("\\begin{document}\n", "\\begin{document}\n\\renewcommand{\\dchain}[2]{}\n", 1)
+    refused = verify_text(redefined, trusted=own_definitions)
+    assert refused.exit_code == 2 and "renewcommand" in refused.error.message
+
+
+@pytest.mark.parametrize("macro", ["dchain", "dvmeasure", "dvfit"])
+def test_derives_macros_are_read_as_the_maths_they_stand_for(macro):
+    r"""A wrong number inside ``\dchain{…}{…}``, ``\dvmeasure{…}{…}`` or ``\dvfit{…}`` (each only once on the page)
+    is caught at its line."""
+    from derive.present.tex import own_definitions
+    page = _own_page("beamer" if macro == "dvfit" else "latex")
+    calls = [m for m in re.finditer(rf"\\{macro}\{{[^\n]*= (-?\d+(?:\.\d+)?)\}}", page)]
+    assert calls, f"no \\{macro} on the page"
+    call = calls[-1]
+    start, end = call.span(1)
+    corrupted = page[:start] + str(float(call.group(1)) + 1) + page[end:]
+    report = verify_text(corrupted, trusted=own_definitions)
+    assert report.exit_code == 1
+    assert page.count("\n", 0, start) + 1 in {c.line for c in report.claims if c.ok is False}
+
+
+def test_a_page_of_derives_may_be_larger(tmp_path):
+    """The size limit stays 256 KiB for documents from elsewhere; a page carrying derive's definitions may be
+    larger (a big network's slides)."""
+    from derive.present.tex import own_definitions
+    from derive.verify import OWN_DOCUMENT_BYTES
+    page = _own_page("latex").replace("\\end{document}", "% padding\n" * (MAX_DOCUMENT_BYTES // 10) + "\\end{document}")
+    assert MAX_DOCUMENT_BYTES < len(page.encode()) < OWN_DOCUMENT_BYTES
+    path = tmp_path / "big.tex"
+    path.write_text(page, encoding="utf-8")
+    assert verify_path(path, trusted=own_definitions).exit_code == 0
+    assert verify_bytes(page.encode(), trusted=own_definitions).exit_code == 0
+    for report in (verify_path(path), verify_text(page)):
+        assert report.exit_code == 2 and "256 KiB" in report.error.message
+    too_large = verify_text(page, trusted=lambda: ("a definition this page does not carry",))
+    assert too_large.exit_code == 2 and "256 KiB" in too_large.error.message
+
+
+def test_a_claim_is_checked_once_per_meaning():
+    """With a `ClaimCache` (the truth loop of a build), a claim printed again under the same bindings is taken
+    from the cache at its own line; the same text under other bindings is checked anew."""
+    from derive.verify import ClaimCache
+    scope = ("<!-- derive: scope {name} -->\n<!-- derive: given y = 2 \\cdot x^{{2}}; x = {x} -->\n"
+             "$$\\frac{{\\partial y}}{{\\partial x}} = 4 \\cdot x = 4$$\n\n")
+    text = scope.format(name="a", x=1) + scope.format(name="b", x=2) + scope.format(name="c", x=1)
+    cache = ClaimCache()
+    report = verify_text(text, claims_checked=cache)
+    assert [(c.line, c.ok) for c in report.claims] == [(3, True), (7, False), (11, True)]
+    assert cache.hits == 1 and len(cache.results) == 2
+    again = verify_text(text, claims_checked=cache)
+    assert again.claims == report.claims and cache.hits == 4
+    assert verify_text(text).claims == report.claims

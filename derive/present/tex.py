@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..notation import chain_latex, latex, name_latex
@@ -20,8 +21,10 @@ from .context import figure_note
 from .figure_fit import LEAST_SCALE, fit_scale, natural_size, neighbourhood, overview_tikz, wrap_starts
 from .block_figure import block_layout
 from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE, layout, to_tikz
+from .formats import LANGUAGES
 from .lecture import PLAIN, TexOptions, check_step_numbers
-from .tex_prose import MATH_CHARS, TEXT_CHARS, document_head, escape_code, escape_prose  # noqa: F401
+from .tex_prose import MATH_CHARS, TEXT_CHARS, document_head, escape_code, escape_prose, preamble  # noqa: F401
+from .templating import environment, tidy
 
 if TYPE_CHECKING:
     from ..backward import Derivation
@@ -488,6 +491,20 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 
 # --- the context ----------------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def own_definitions(user_templates: str | None = None) -> tuple[str, ...]:
+    """The blocks of macro definitions derive's own article and slides carry in their preamble, exactly as the
+    templates write them (``user_templates``: a user's folder first, for the truth loop on a page made with it):
+    `derive verify` passes them over on derive's pages (`derive.verify.own_tex`), and refuses every other
+    definition."""
+    macros = r'\BLOCK{import "latex/macros.tex.j2" as m}\BLOCK{import "beamer/macros.tex.j2" as b}'
+    blocks = [macros + r'\VAR{m.definitions("latex")}', macros + r'\VAR{m.definitions("beamer")}',
+              macros + r'\VAR{b.definitions()}']
+    rendered = [environment(user_templates, tex=True).from_string(block).render() for block in blocks]
+    lines = [preamble(lang, fmt) for lang in LANGUAGES for fmt in ("latex", "beamer")]
+    return tuple(sorted({tidy(text).strip("\n") for text in rendered + lines + [TIKZ_PREAMBLE] if text.strip()}))
+
 
 def omitted_runs(count: int, chosen: frozenset[int] | None) -> dict[int, list[int]]:
     """The steps not in ``chosen`` (0-based, of ``count``) in runs of consecutive ones, by the index of each run's

@@ -92,7 +92,7 @@ derivative of the definitions), or for ∂-chains the factor, link or path that 
 
 Limits
 ------
-Documents up to 256 KiB, 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
+Documents up to 256 KiB (a LaTeX page whose preamble is derive's own, 4 MiB: `derive.verify.own_tex`), 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
 in all, exponents up to 1000. Each claim gets ``time_limit`` seconds (SIGALRM when run in the main thread);
 a claim that runs out is undecided (exit 4). Nothing in the document is evaluated as code, and no other file is
 read.
@@ -102,20 +102,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Message, message
-from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
+from .check import (ClaimCache, ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
 from ..errors import InputError
 from ..files import read_file, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
+from .own_tex import OWN_DOCUMENT_BYTES, Trusted
 
-__all__ = ["verify_text", "verify_bytes", "verify_path", "Report", "example_documents",
+__all__ = ["verify_text", "ClaimCache", "verify_bytes", "verify_path", "Report", "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
-           "MAX_DOCUMENT_BYTES"]
+           "MAX_DOCUMENT_BYTES", "OWN_DOCUMENT_BYTES", "Trusted"]
 
 
-def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
+def verify_text(text: str, *, time_limit: float = 10.0, trusted: Trusted | None = None,
+                claims_checked: ClaimCache | None = None) -> Report:
     """Check every claim of a document given as text. Never raises for bad input: an unreadable document gives
-    a `Report` with ``error`` set (``exit_code`` 2)."""
+    a `Report` with ``error`` set (``exit_code`` 2). ``trusted`` gives derive's own LaTeX definitions
+    (`derive.verify.own_tex`): a page of derive's is then read with its macros. ``claims_checked`` holds claims
+    checked before (`ClaimCache`: each distinct claim of a build is checked once)."""
     if not isinstance(text, str):
         raise TypeError("verify_text takes a str; use verify_bytes for bytes")
     if text.startswith("\ufeff"):
@@ -124,14 +128,15 @@ def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
     if not text.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
     try:
-        return analyse(text, time_limit)
+        return analyse(text, time_limit, trusted, claims_checked)
     except RecursionError:
         return Report(error=ReportError.of(None, message("verify.too_deep")))
 
 
-def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
-    """As `verify_text`, from bytes: more than 256 KiB or anything but UTF-8 is an error report (exit 2)."""
-    if len(data) > MAX_DOCUMENT_BYTES:
+def verify_bytes(data: bytes, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+    """As `verify_text`, from bytes: more than 256 KiB (a page carrying derive's definitions: 4 MiB) or anything
+    but UTF-8 is an error report (exit 2)."""
+    if len(data) > MAX_DOCUMENT_BYTES and (trusted is None or len(data) > OWN_DOCUMENT_BYTES):
         return Report(error=ReportError.of(None, message("verify.too_large", limit=MAX_DOCUMENT_BYTES // 1024)))
     if not data.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
@@ -143,17 +148,18 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return Report(error=ReportError.of(line, message("verify.not_utf8")))
-    return verify_text(text, time_limit=time_limit)
+    return verify_text(text, time_limit=time_limit, trusted=trusted)
 
 
-def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
-    """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
+def verify_path(path: str | Path, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+    """Read one file (at most 256 KiB + 1 bytes are read, with ``trusted`` 4 MiB + 1) and check it; problems
+    reading it are error reports."""
     try:
-        data = read_file(path, MAX_DOCUMENT_BYTES)
+        data = read_file(path, MAX_DOCUMENT_BYTES if trusted is None else OWN_DOCUMENT_BYTES)
     except InputError as exc:
         whole = exc.whole()
         return Report(error=ReportError.of(None, whole) if isinstance(whole, Message) else ReportError(None, whole))
-    return verify_bytes(data, time_limit=time_limit)
+    return verify_bytes(data, time_limit=time_limit, trusted=trusted)
 
 
 def example_documents() -> list[tuple[str, str]]:

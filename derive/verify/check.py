@@ -20,7 +20,9 @@ from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
 from .directives import read_directives
 from .tables import table_equations
 from .printed import align, as_printed, printed_number
-from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
+from .document import (MAX_DOCUMENT_BYTES, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
+                       find_maths)
+from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
@@ -353,9 +355,13 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     assignments: list[tuple[int, Sym, Node]] = []
     constraints: list[tuple[str, str | None, Fraction, tuple[str, ...], int]] = [c for c in given_constraints if c]
     functions: dict[str, tuple[str, Node]] = {}
+    stated: dict[tuple[str, str], int] = {}  # each assignment's text, by the line it is first printed on
     function_lines: list[DefinitionRead] = []
     for equation in found:
         if equation.assigns is not None:
+            if stated.setdefault(("".join(equation.assigns.split()), equation.text), equation.line) != equation.line:
+                continue  # the same assignment printed again (a TeX page's chain in another layout): one statement
+
             try:
                 target = parse_member(equation.assigns, layered, tags)
                 value = _parse(equation, 0, layered, tags)
@@ -1860,12 +1866,43 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
 
 # --- the whole document ----------------------------------------------------------------------------------------
 
-def analyse(text: str, time_limit_seconds: float | None) -> Report:
-    """Check a document scope by scope (see `derive.verify.directives`)."""
+class ClaimCache:
+    """Claims already checked, by what decides them: the scope's bindings (definitions, values visible at the claim,
+    number rule, conventions) and the claim's own text. A page's article, slides and Markdown share most of their
+    equations, and a page repeats a chain (on one line and in rows): each distinct one is checked once. Only the
+    seed of the random test points depends on a claim's line; a result taken from here is given the line it is
+    asked for."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ClaimResult] = {}
+        self.hits = 0
+
+    def key(self, document: "Document", item: _Eq) -> str:
+        line = item.source.line
+        return repr((document.strict_numbers, document.output, document.layers, document.first_layer,
+                     sorted(map(repr, document.vectors)), sorted(map(repr, document.scalars)), document.constraints,
+                     sorted(document.functions.items()), sorted(map(repr, document.abstract.items())),
+                     [(d.lhs, d.rhs, d.line == line) for d in document.definitions],
+                     sorted(map(repr, visible_values(document, line).items())),
+                     item.kind, item.members, item.source.relations))
+
+    def get(self, key: str, line: int) -> ClaimResult | None:
+        found = self.results.get(key)
+        if found is None:
+            return None
+        self.hits += 1
+        return replace(found, line=line)
+
+
+def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None = None,
+            claims_checked: ClaimCache | None = None) -> Report:
+    """Check a document scope by scope (see `derive.verify.directives`); ``trusted``: derive's own definition blocks
+    (`derive.verify.own_tex`); ``claims_checked``: claims checked before, in this document or others."""
+    text, own = pass_over_own(text, trusted)
     try:
-        check_text(text)
+        check_text(text, OWN_DOCUMENT_BYTES if own else MAX_DOCUMENT_BYTES)
         directives = read_directives(text)
-        chunks = find_maths(text)
+        chunks = find_maths(text, own_macros=own)
         output = _output_name(directives.output) if directives.output is not None else None
         rows = table_equations(text, directives.tables)
     except DocumentProblem as exc:
@@ -1901,7 +1938,7 @@ def analyse(text: str, time_limit_seconds: float | None) -> Report:
                                                                          default=scope.first_line))
         settle_assignments(document)
         left[scope.name] = {name: value for _, name, value in document.assigned}
-        found, unread = _check_claims(document, time_limit_seconds, deadline)
+        found, unread = _check_claims(document, time_limit_seconds, deadline, claims_checked)
         claims += found
         skipped += list(document.skipped) + unread
         definitions += list(document.function_definitions) + [
@@ -1923,12 +1960,17 @@ def _output_name(text: str) -> VName:
     return Model([], {}, DEFAULT_LAYERS).name(node, {})
 
 
-def _check_claims(document: Document, time_limit_seconds: float | None,
-                  deadline: float | None) -> tuple[list[ClaimResult], list[Skipped]]:
+def _check_claims(document: Document, time_limit_seconds: float | None, deadline: float | None,
+                  checked: ClaimCache | None = None) -> tuple[list[ClaimResult], list[Skipped]]:
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []
     for item in document.claims:
         checker = None
+        key = checked.key(document, item) if checked is not None else None
+        known = checked.get(key, item.source.line) if checked is not None else None
+        if known is not None:
+            claims.append(known)
+            continue
         try:
             checker = ClaimChecker(document, item, document.definitions)
             seconds = time_limit_seconds
@@ -1937,7 +1979,10 @@ def _check_claims(document: Document, time_limit_seconds: float | None,
                 if seconds <= 0:
                     raise _Timeout()
             with time_limit(seconds):
-                claims.append(checker.check())
+                result = checker.check()
+            claims.append(result)
+            if checked is not None:
+                checked.results[key] = result
         except _Unchecked:
             skipped.append(Skipped(item.source.line, item.source.text))
         except (Problem, ModelProblem, SyntaxProblem) as exc:

@@ -10,7 +10,9 @@ two sides are not the same expression.
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
-maths, unbalanced braces inside maths, NUL and other control bytes.
+maths, unbalanced braces inside maths, NUL and other control bytes. Setting a table's row spacing
+(``\\renewcommand{\\arraystretch}{1.5}``) is allowed; derive's own definitions are passed over, and its macros read,
+only on a page whose preamble carries them exactly (`derive.verify.own_tex`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import html
 import re
 from dataclasses import dataclass
 
+from .own_tex import own_math
 from .syntax import quote
 
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -81,6 +84,9 @@ FORBIDDEN = re.compile(
     r"InputIfFileExists|IfFileExists|special|directlua|luaexec|latelua|pdfprimitive|expandafter|makeatletter|"
     r"lstinputlisting|verbatiminput|usetikzlibrary|ShellEscape|shellescape)(?![A-Za-z])")
 
+HARMLESS = re.compile(r"\\renewcommand\s*\{?\\arraystretch\}?\s*\{[0-9]*\.?[0-9]+\}")
+"""A table's row spacing: a redefinition that cannot change what any maths means."""
+
 _FORBIDDEN_WHY = {
     "input": "it would read another file", "include": "it would read another file",
     "includeonly": "it would read other files", "import": "it would read another file",
@@ -119,10 +125,10 @@ class OneLine(Lines):
         return self.line
 
 
-def check_text(text: str) -> None:
-    """Control bytes, size."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
-        raise DocumentProblem(None, f"the document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
+def check_text(text: str, limit: int = MAX_DOCUMENT_BYTES) -> None:
+    """Control bytes, size (``limit`` bytes)."""
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise DocumentProblem(None, f"the document is larger than {limit // 1024} KiB")
     match = re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]", text)
     if match:
         line = text.count("\n", 0, match.start()) + 1
@@ -139,9 +145,11 @@ def is_html(text: str) -> bool:
     return bool(_HTML.match(text))
 
 
-def find_maths(text: str) -> list[Chunk]:
+def find_maths(text: str, own_macros: bool = False) -> list[Chunk]:
     """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths. In an HTML
-    page, the maths is the TeX its MathML keeps in annotations (as derive's pages and most converters write)."""
+    page, the maths is the TeX its MathML keeps in annotations (as derive's pages and most converters write). With
+    ``own_macros`` (a page whose preamble is derive's own), derive's macros are read as the maths they stand for
+    (`derive.verify.own_tex`)."""
     if is_html(text):
         return _html_maths(text)
     lines = Lines(text)
@@ -199,6 +207,16 @@ def find_maths(text: str) -> list[Chunk]:
                 delimiter = text[i + 5]
                 close = text.find(delimiter, i + 6)
                 i = n if close < 0 else close + 1
+                continue
+            own = own_math(text, i) if own_macros else None
+            if own is not None:
+                i, pieces = own
+                for begin, body in pieces:
+                    _add_body(body, begin, chunks, lines, True)
+                continue
+            harmless = HARMLESS.match(text, i)
+            if harmless:
+                i = harmless.end()
                 continue
             forbidden = FORBIDDEN.match(text, i)
             if forbidden:
@@ -275,7 +293,10 @@ def _find_unescaped(text: str, needle: str, start: int) -> int:
 
 
 def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
-    body = text[begin:end]
+    _add_body(text[begin:end], begin, chunks, lines, display)
+
+
+def _add_body(body: str, begin: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
     if len(body) > MAX_CHUNK_CHARS:
         raise DocumentProblem(lines.at(begin), f"a piece of maths longer than {MAX_CHUNK_CHARS // 1024} KiB")
     forbidden = FORBIDDEN.search(body)
@@ -286,7 +307,7 @@ def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Line
 
 # --- equations -------------------------------------------------------------------------------------------------
 
-_BLANKED = re.compile(r"(?<!\\)%[^\n]*|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
+_BLANKED = re.compile(r"(?<!\\)%[^\n]*|(?<=\\\\)\*?\s*\[\s*-?[0-9]*\.?[0-9]+\s*(?:ex|em|pt|mm|cm|in|bp|pc|sp|mu)\s*\]|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
                       r"\{[^{}]*\}|\\(?:nonumber|notag|displaybreak)(?![A-Za-z])(?:\[[0-9]\])?|"
                       r"\\(?:begin|end)\s*\{(?:aligned|split|gathered|alignedat|multlined)\*?\}(?:\{[0-9]*\})?")
 
@@ -398,7 +419,7 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if members and not members[0].strip() and found and relations:
                 previous = found.pop()
                 found.append(Equation(previous.line, previous.members + tuple(members[1:]),
-                                      previous.relations + tuple(relations)))
+                                      previous.relations + tuple(relations), previous.assigns))
                 continue
             if len(members) < 2 or not members[0].strip():
                 skipped.append(Piece(line, " ".join(stripped.split()), cut))
