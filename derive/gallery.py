@@ -416,9 +416,15 @@ class CostliestFirst:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+READS_BACK = False
+"""Whether the gallery's documents typeset anything read back from their own auxiliary files: they do not (no
+references, contents, total frame count or navigation bars; tests/test_gallery.py checks their .tex), so each is
+compiled in one run, where the Beamer decks' frame labels made LaTeX ask for a second that changed no byte."""
+
+
 def _compile(tex: Path, text: str | None, pdf_path: Path, beside: dict[str, Path]) -> Path:
     """The one place the gallery runs TeX (the tests put a stand-in here)."""
-    return tex_pdf.compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
+    return tex_pdf.compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside, reads_back=READS_BACK).pdf
 
 
 class Progress:
