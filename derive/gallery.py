@@ -366,11 +366,12 @@ class _PdfQueue:
         self.pool.shutdown()
 
 
-TEX_SECONDS = {("pdflatex", "figures"): (0.2, 0.045), ("pdflatex", "latex"): (0.3, 0.0),
-               ("pdflatex", "beamer"): (0.55, 0.012), ("lualatex", "latex"): (1.85, 0.0065),
-               ("lualatex", "beamer"): (2.1, 0.029)}
-"""CPU seconds of one TeX run by engine and kind of document: a start-up cost and a cost per KiB of source (the
-gallery's documents compiled one at a time with warm font caches; only the order they give matters)."""
+TEX_SECONDS = {("pdflatex", "figures"): (0.35, 0.022), ("pdflatex", "latex"): (0.2, 0.0023),
+               ("pdflatex", "beamer"): (0.43, 0.013), ("lualatex", "latex"): (1.63, 0.0155),
+               ("lualatex", "beamer"): (2.04, 0.025)}
+"""CPU seconds of one TeX run by engine and kind of document: a start-up cost and a cost per KiB of the source
+compiled (pictures taken from the figure PDF), fitted to every run of a full build (bench/run.py --build times
+each); only the order they give matters."""
 
 
 def tex_seconds(engine: str, kind: str, source: str) -> float:

@@ -247,7 +247,8 @@ _NEW_LABELS = "LaTeX Warning: Label(s) may have changed. Rerun to get cross-refe
 _UNDEFINED = ("LaTeX Warning: Reference `fig:1' on page 2 undefined on input line 40.\n"
               "LaTeX Warning: There were undefined references.\n")
 _WIDTHS = "Package longtable Warning: Table widths have changed. Rerun LaTeX.\n"
-_OUTLINES = "Package rerunfilecheck Warning: File `document.out' has changed.\n(rerunfilecheck) Rerun to get outlines right\n"
+_OUTLINES = ("Package rerunfilecheck Warning: File `document.out' has changed.\n"
+             "(rerunfilecheck) Rerun to get outlines right\n")
 
 
 @pytest.mark.parametrize("log,runs,reads_back,expected", [
