@@ -166,16 +166,21 @@ def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypat
     real = gallery_module._compile
     monkeypatch.setattr(gallery_module, "_compile",
                         lambda tex, *rest: compiled.append(tex.name) or calls.append((tex, *rest)) or real(tex, *rest))
+    import derive.present.pdf as pdf_module
+    runs: list[int] = []
+    compile_tex = pdf_module.compile_tex
+    monkeypatch.setattr(pdf_module, "compile_tex", lambda *args, **kwargs: runs.append(
+        (done := compile_tex(*args, **kwargs)).runs) or done)
     cold, warm = tmp_path / "cold", tmp_path / "warm"
     first = gallery_module.build_gallery(cold, pdf=True)
     assert sorted(p.name for p in first.compiled) == ["en-slides.pdf", "ja-slides.pdf"]
     assert sorted(name.startswith("dvfigures-") for name in compiled) == [False, False, True]
+    assert runs == [1, 1, 1]  # the figure document and both decks: one run each
     pdfs = {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")}
     assert sorted(pdfs) == ["en-slides.pdf", "ja-slides.pdf"]
     assert all(data.startswith(b"%PDF") for data in pdfs.values())
 
     # the plain rule (a second run whenever LaTeX asks) gives the same bytes that the gallery's one run did
-    from derive.present.pdf import compile_tex
     for tex, text, pdf_path, beside in calls:
         if text is None or tex.name.startswith("dvfigures-"):
             continue
