@@ -40,7 +40,10 @@ What is measured (every ratio in the same run, on the same machine):
    a new folder, the same again with nothing changed, ``derive build`` with PDFs into a new folder (TeX's own font
    caches warmed by one lualatex run first; derive's own cache is empty), the same again with nothing changed, and
    ``derive list`` / ``--version``; each one's wall time and CPU time (user + sys of it and every process it ran,
-   TeX included) beside the wall time of ``python -c "import sympy"`` run just before it.
+   TeX included) beside the wall time of ``python -c "import sympy"`` run just before it. The full build runs its
+   TeX engines through stand-ins (`timed_engines`: a bash script per engine, a few milliseconds each) that record
+   every engine run, so the table also gives the runs per document and the CPU seconds per run by engine and kind
+   of document: on a shared machine the wall times are noisy, the CPU per engine run much less so.
 
 6. **Verify** (``--verify``, issue 16; under a minute): CPU and wall time of ``python -m derive verify
    bench/verify-20-claims.md`` (20 claims on a two-layer network, all holding) against ``python -c "import sympy"``,
@@ -454,17 +457,67 @@ def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str
 BUILD_GOALS = {"full": 60.0, "nothing_changed": 2.0, "no_pdf": 8.0}  # wall seconds on 2 cores, quiet machine
 
 
-def _measured(command: list[str], cwd: Path = ROOT) -> dict:
+def _measured(command: list[str], cwd: Path = ROOT, extra_env: dict[str, str] | None = None) -> dict:
     """Wall time and CPU time (user + sys of the process and everything it ran: TeX included) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=True)
+    done = subprocess.run(command, cwd=cwd, env={**_child_env(), **(extra_env or {})}, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     summary = [line for line in done.stderr.splitlines() if line.startswith("derive: ")]
     return {"wall": wall, "cpu": cpu, "summary": summary}
+
+
+ENGINES = ("pdflatex", "lualatex")
+_ENGINE_WRAPPER = """#!/bin/bash
+# bench/run.py's stand-in for {engine}: runs the real one (its output and exit status unchanged), then appends a
+# line for the run: engine, work folder, wall, user and system seconds (bash's `time`), the document class
+TIMEFORMAT=$'%3R\\t%3U\\t%3S'
+measured=$(mktemp)
+{{ time {real} "$@" 2>&3 ; }} 3>&2 2> "$measured"
+status=$?
+class=$(grep -m 1 -o 'documentclass.*' document.tex 2>/dev/null)
+printf '%s\\t%s\\t%s\\t%s\\n' {engine} "$PWD" "$(tail -n 1 "$measured")" "$class" >> {log}
+rm -f "$measured"
+exit $status
+"""
+
+
+def timed_engines(folder: Path) -> tuple[dict[str, str], Path]:
+    """Stand-ins for the TeX engines in ``folder`` (the environment that puts them first on PATH, and the file
+    their lines go to), so that a build's every engine run is measured: a few milliseconds of bash each."""
+    import shlex
+    import shutil
+    log = folder / "engine-runs.tsv"
+    for engine in ENGINES:
+        script = folder / engine
+        script.write_text(_ENGINE_WRAPPER.format(engine=engine, real=shlex.quote(shutil.which(engine)),
+                                                 log=shlex.quote(str(log))), encoding="utf-8")
+        script.chmod(0o755)
+    return {"PATH": str(folder) + os.pathsep + os.environ.get("PATH", "")}, log
+
+
+def engine_runs(log: Path) -> dict:
+    """What the stand-ins saw: runs and CPU seconds per engine and kind of document (a Beamer deck, an article, a
+    folder's figure document), and how many documents took more than one run."""
+    kinds: dict[str, dict] = {}
+    per_document: dict[str, int] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        engine, work, wall, user, system, document_class = (line.split("\t") + [""])[:6]
+        kind = "beamer" if "{beamer}" in document_class else "figures" if "{standalone}" in document_class \
+            else "article"
+        entry = kinds.setdefault(f"{engine} {kind}", {"runs": 0, "cpu": 0.0, "wall": 0.0})
+        entry["runs"] += 1
+        entry["cpu"] += float(user) + float(system)
+        entry["wall"] += float(wall)
+        per_document[work] = per_document.get(work, 0) + 1
+    for entry in kinds.values():
+        entry["cpu_per_run"] = entry["cpu"] / entry["runs"]
+    return {"runs": sum(per_document.values()), "documents": len(per_document),
+            "rerun_documents": sum(1 for runs in per_document.values() if runs > 1),
+            "cpu": sum(entry["cpu"] for entry in kinds.values()), "kinds": dict(sorted(kinds.items()))}
 
 
 def build_times(folder: Path) -> dict:
@@ -477,9 +530,9 @@ def build_times(folder: Path) -> dict:
     _wall(sympy_only)
     results: dict = {"cpus": os.cpu_count()}
 
-    def side_by_side(name: str, command: list[str]) -> None:
+    def side_by_side(name: str, command: list[str], extra_env: dict[str, str] | None = None) -> None:
         reference = _measured(sympy_only)
-        measured = _measured(command)
+        measured = _measured(command, extra_env=extra_env)
         results[name] = {**measured, "import_sympy_wall": reference["wall"], "import_sympy_cpu": reference["cpu"],
                          "ratio_wall": measured["wall"] / reference["wall"]}
         print(f"  {name}: {measured['wall']:.1f} s wall, {measured['cpu']:.1f} s CPU "
@@ -495,7 +548,11 @@ def build_times(folder: Path) -> dict:
         subprocess.run(["lualatex", "-interaction=nonstopmode", "-output-directory", str(folder),
                         r"\documentclass{ltjsarticle}\begin{document}x\end{document}"], cwd=folder,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # TeX's font caches warm
-        side_by_side("full", derive + ["build", "--out", str(folder / "full")])
+        engines = folder / "engines"
+        engines.mkdir()
+        timed, log = timed_engines(engines)
+        side_by_side("full", derive + ["build", "--out", str(folder / "full")], timed)
+        results["engine_runs"] = engine_runs(log)
         side_by_side("nothing_changed", derive + ["build", "--out", str(folder / "full")])
         results["figure_documents"] = len(list((folder / "full" / ".cache" / "figures").glob("*.pdf")))
     return results
@@ -761,6 +818,15 @@ def print_build(build: dict) -> None:
             print(f"| {name} | {m['wall']:.2f} s | {m['cpu']:.2f} s | {m['ratio_wall']:.1f} | {goals.get(key, '')} |")
     if "figure_documents" in build:
         print(f"figure documents compiled: {build['figure_documents']}")
+    if "engine_runs" in build:
+        runs = build["engine_runs"]
+        print(f"TeX in the full build: {runs['runs']} engine runs for {runs['documents']} documents "
+              f"({runs['rerun_documents']} run more than once), {runs['cpu']:.1f} s CPU")
+        print("| engine, document | runs | CPU | CPU per run | wall per run |")
+        print("|---|---|---|---|---|")
+        for kind, entry in runs["kinds"].items():
+            print(f"| {kind} | {entry['runs']} | {entry['cpu']:.1f} s | {entry['cpu_per_run']:.2f} s | "
+                  f"{entry['wall'] / entry['runs']:.2f} s |")
 
 
 if __name__ == "__main__":
