@@ -11,8 +11,8 @@ from ..notation import Grad, name_latex
 from ..rules import RULES
 from .blocks import Block, base_name, blocks
 from .figure_svg import to_svg
-from .figures import (FigureEdge, FigureNode, Label, Layout, column_x, columns_of, extent, label_expr, number_label,
-                      place_rows, symbol_label)
+from .figures import (FigureNode, Label, Layout, RawEdge, columns_of, extent, label_expr, number_label, place_figure,
+                      symbol_label)
 
 
 def shape_label(shape: tuple[int, ...]) -> Label:
@@ -36,7 +36,7 @@ def block_layout(derivation: Derivation) -> Layout | None:
     ids = {b.name: f"n{k}" for k, b in enumerate(found)}
     places = {ids[n]: c for n, c in column.items()}
     extents = {ids[b.name]: extent("leaf" if b.op == "leaf" else "op", False) for b in found}
-    raw: list[tuple[str, str | None, str, Label | None, Label | None]] = []
+    raw: list[RawEdge] = []
     constants: dict[str, Label] = {}
     for b in found:
         for i in b.inputs:
@@ -48,17 +48,10 @@ def block_layout(derivation: Derivation) -> Layout | None:
             places[key], extents[key] = column[b.name] - 1, extent("const", False)
             raw.append((key, ids[b.name], "", None, None))
     raw.append((ids[out], None, out, shape_label(by_name[out].shape), number_label(sympy.S.One)))
-    rows = place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
-    rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
-    nodes = [FigureNode(ids[b.name], b.name, "output" if b.name == out else "leaf" if b.op == "leaf" else "op",
-                        column[b.name], rows[ids[b.name]], Label(b.name, name_latex(b.name)),
-                        None if b.op == "leaf" else _block_symbol(b), None) for b in found]
-    nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
-    edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
-        rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
-        for s, t, owner, fwd, grad in raw)
-    x, stretch = column_x(nodes, edges)
-    return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
+    return place_figure(raw, places, extents, constants, ids[out], lambda rows: [
+        FigureNode(ids[b.name], b.name, "output" if b.name == out else "leaf" if b.op == "leaf" else "op",
+                   column[b.name], rows[ids[b.name]], Label(b.name, name_latex(b.name)),
+                   None if b.op == "leaf" else _block_symbol(b), None) for b in found])
 
 
 def _block_symbol(b: Block) -> Label:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping
 
 import sympy
 from sympy.printing.precedence import PRECEDENCE
@@ -193,7 +193,7 @@ def _place(derivation: Derivation) -> Layout:
     places = {ids[n]: c for n, c in column.items()}
     extents = {ids[n.name]: extent("leaf" if n.op == "leaf" else "op", len(readers[n.name]) > 1)
                for n in graph.nodes}
-    raw: list[tuple[str, str | None, str, Label | None, Label | None]] = []
+    raw: list[RawEdge] = []
     constants: dict[str, Label] = {}
     for node in graph.nodes:
         for position, arg in enumerate(node.args):
@@ -209,19 +209,37 @@ def _place(derivation: Derivation) -> Layout:
                 raw.append((const, ids[node.name], "", None, None))
     raw.append((ids[out], None, out, _forward(derivation, out), number_label(sympy.S.One)))
 
+
+    def graph_nodes(rows: Mapping) -> list[FigureNode]:
+        nodes = []
+        for node in graph.nodes:
+            kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
+            total = None
+            if len(readers[node.name]) > 1 and node.name not in derivation.constants:
+                gradient = derivation.gradients[node.name]
+                total = (number_label(gradient.value) if derivation.values is not None
+                         else label_expr(Grad(out, node.name)))
+            nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
+                                    _name(node.name),
+                                    None if node.op == "leaf" else _symbol(derivation, node.name, node.op), total))
+        return nodes
+
+    return place_figure(raw, places, extents, constants, ids[out], graph_nodes)
+
+
+RawEdge = tuple[str, "str | None", str, "Label | None", "Label | None"]
+"""An edge before placement: source id, target id (None: the output's stub), owner, forward and gradient labels."""
+
+
+def place_figure(raw: list[RawEdge], places: dict[str, int], extents: dict[str, tuple[float, float]],
+                 constants: Mapping[str, Label], out_id: str,
+                 graph_nodes: Callable[[Mapping], list[FigureNode]]) -> Layout:
+    """Rows for every node and edge, then the figure: ``graph_nodes(rows)`` makes the graph's own nodes, the
+    constants and edges are made here."""
     rows = place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
-    rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
-    nodes = []
-    for node in graph.nodes:
-        kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
-        total = None
-        if len(readers[node.name]) > 1 and node.name not in derivation.constants:
-            gradient = derivation.gradients[node.name]
-            total = number_label(gradient.value) if derivation.values is not None else label_expr(Grad(out, node.name))
-        nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
-                                _name(node.name), None if node.op == "leaf" else _symbol(derivation, node.name, node.op),
-                                total))
-    nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
+    rows[(out_id, None, 2 * places[out_id] + 1)] = rows[out_id]
+    nodes = graph_nodes(rows) + [FigureNode(k, "", "const", places[k], rows[k], label, None, None)
+                                 for k, label in constants.items()]
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
         rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
         for s, t, owner, fwd, grad in raw)
