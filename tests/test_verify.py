@@ -768,6 +768,13 @@ def test_an_assignment_gives_its_symbol_a_new_value_from_the_next_line():
     assert verify_text(same_line).exit_code == 0  # its own line still sees the value before
 
 
+def holds_and_catches(text: str, claims: int, right: str, wrong: str) -> None:
+    """Every one of the ``claims`` claims of ``text`` holds, and the slip ``right`` → ``wrong`` fails."""
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == claims
+    assert right in text and verify_text(text.replace(right, wrong)).exit_code == 1
+
+
 def test_a_state_updated_twice_is_read_at_each_step():
     """An optimiser's state: m ← βm + (1 − β)g, twice; the second line substitutes the first one's value."""
     text = ("<!-- derive: numbers strict -->\n<!-- derive: scope s -->\n"
@@ -777,9 +784,7 @@ def test_a_state_updated_twice_is_read_at_each_step():
             "0.5 \\cdot 0 + \\left(1 - 0.5\\right) \\cdot 6 = 3$$\n\n"
             "$${m}_{w} \\leftarrow \\beta \\cdot {m}_{w} + \\left(1 - \\beta\\right) \\cdot {g}_{w} = "
             "0.5 \\cdot 3 + \\left(1 - 0.5\\right) \\cdot 6 = 4.5$$\n")
-    report = verify_text(text)
-    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 3
-    assert verify_text(text.replace("0.5 \\cdot 3 +", "0.5 \\cdot 0 +")).exit_code == 1  # the old state
+    holds_and_catches(text, 3, "0.5 \\cdot 3 +", "0.5 \\cdot 0 +")  # the old state
 
 
 def test_a_subscript_naming_a_given_variable_is_a_tag_not_an_index():
@@ -791,9 +796,7 @@ def test_a_subscript_naming_a_given_variable_is_a_tag_not_an_index():
     assert parse_member("{g}_{w_{1}}", tags=frozenset({parse_member("w_{1}")})).subs == (Word("w_1"),)
     scoped = ("<!-- derive: scope s -->\n<!-- derive: given E = w^{2}; w = 3 -->\n"
               "$$g_{w} = \\frac{\\partial E}{\\partial w} = 6$$\n\n$$g_{w} = 6$$\n")
-    report = verify_text(scoped)
-    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 2
-    assert verify_text(scoped.replace("$$g_{w} = 6$$", "$$g_{w} = 7$$")).exit_code == 1
+    holds_and_catches(scoped, 2, "$$g_{w} = 6$$", "$$g_{w} = 7$$")
     primed = scoped.replace("w", "y'").replace("given E = y'^{2}", "given E = {y'}^{2}")
     assert verify_text(primed).exit_code == 0 and len(verify_text(primed).claims) == 2
 
@@ -806,9 +809,7 @@ def test_a_scope_from_an_earlier_one_goes_on_with_the_values_its_assignments_lef
             "<!-- derive: scope b from a -->\n<!-- derive: given k = 3 -->\n"
             "$$y = 4$$\n\n$$x \\leftarrow x + k = 2 + 3 = 5$$\n\n"
             "<!-- derive: scope c from b -->\n\n$$y = 10$$\n")
-    report = verify_text(text)
-    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 4
-    assert verify_text(text.replace("$$y = 4$$", "$$y = 2$$")).exit_code == 1  # x = 1 was replaced by x ← 2
+    holds_and_catches(text, 4, "$$y = 4$$", "$$y = 2$$")  # x = 1 was replaced by x ← 2
     assert verify_text(text.replace("<!-- derive: scope c from b -->", "<!-- derive: scope c from a -->")
                        .replace("$$y = 10$$", "$$y = 4$$")).exit_code == 0
 
