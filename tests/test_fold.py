@@ -80,9 +80,15 @@ collected, the worked sample's program lines, no second gradient table, and the 
 number once."""
 
 
+def read(text: str) -> str:
+    """What a reader of the page reads: without derive's directives (comments for `derive verify`, issue 11) and the
+    blank lines they leave."""
+    return re.sub(r"\n{3,}", "\n\n", re.sub(r"<!-- derive:[^\n]*?-->\n?", "", text))
+
+
 @pytest.mark.parametrize("name", FOLDED)
 def test_markdown_size(name):
-    assert len(page(name, "en").encode()) <= SIZE_BUDGET[name]
+    assert len(read(page(name, "en")).encode()) <= SIZE_BUDGET[name]
 
 
 @pytest.mark.parametrize("lang", LANGS)
