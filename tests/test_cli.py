@@ -1,6 +1,7 @@
 """The command line, in-process through main(argv), plus a handful of real subprocesses."""
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import os
@@ -324,6 +325,9 @@ def test_the_entry_point_collects_young_garbage_less_often(monkeypatch):
     assert calls == []
     monkeypatch.setattr(sys, "argv", ["derive", "--version"])
     monkeypatch.setattr(os, "_exit", _exit_as_system_exit)  # `leave` would end pytest's own process
+    # and would run pytest's own exit functions now (torch's among them, which unregister its operators): the
+    # process-level behaviour is tested in a process of its own below
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)
     with pytest.raises(SystemExit) as exit_:
         cli.main_entry()
     assert exit_.value.code == 0 and calls == [(cli.GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])]
