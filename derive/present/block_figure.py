@@ -42,7 +42,7 @@ def block_layout(derivation: Derivation) -> Layout | None:
         for i in b.inputs:
             gradient = None if i in data else label_expr(Grad(out, i))
             raw.append((ids[i], ids[b.name], i, shape_label(by_name[i].shape), gradient))
-        for value in (c for c in b.constants if not (b.op == "pow")):
+        for value in (c for c in b.constants if b.op != "pow"):
             key = f"k{len(constants)}"
             constants[key] = number_label(value)
             places[key], extents[key] = column[b.name] - 1, extent("const", False)

@@ -84,8 +84,6 @@ def _shape(names: list[str]) -> tuple[int, ...]:
     return tuple(len(set(values)) for values in columns)
 
 
-
-
 def vector_name(figure_name: str) -> str:
     """The vector-form figure's file beside the per-sample one: ``graph.svg`` → ``graph-vector.svg``."""
     stem, dot, suffix = figure_name.rpartition(".")

@@ -21,7 +21,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from .own_tex import own_math
+from .own_tex import looks_like_latex, own_math
 from .syntax import quote
 
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -153,7 +153,7 @@ def find_maths(text: str, own_macros: bool = False) -> list[Chunk]:
     if is_html(text):
         return _html_maths(text)
     lines = Lines(text)
-    latex = bool(re.search(r"\\documentclass|\\begin\s*\{document\}", text))
+    latex = looks_like_latex(text)
     chunks: list[Chunk] = []
     i, n = 0, len(text)
     at_line_start = True

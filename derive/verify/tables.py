@@ -12,6 +12,7 @@ import re
 
 from .directives import Columns
 from .document import Chunk, DocumentProblem, Equation, Lines, OneLine, equations, is_html
+from .own_tex import looks_like_latex
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _MATHS_CELL = re.compile(r"^\$([^$]+)\$$")
@@ -31,7 +32,7 @@ def table_equations(text: str, tables: tuple[Columns, ...]) -> list[Equation]:
     for spec in tables:
         if is_html(text):
             rows = _html_rows(text, spec.line, starts)
-        elif _is_latex(text):
+        elif looks_like_latex(text):
             rows = _tabular_rows(text, spec.line, starts)
         else:
             rows = _markdown_rows(lines, spec.line)
@@ -47,10 +48,6 @@ def table_equations(text: str, tables: tuple[Columns, ...]) -> list[Equation]:
                 if claim is not None:
                     found.extend(_one_line_equations(claim, cell_line))
     return found
-
-
-def _is_latex(text: str) -> bool:
-    return bool(re.search(r"\\documentclass|\\begin\s*\{document\}", text))
 
 
 def _markdown_rows(lines: list[str], after: int) -> list[tuple[int, list[tuple[int, str]]]]:
