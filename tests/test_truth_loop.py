@@ -14,7 +14,7 @@ from derive.cli import main
 from derive.present.render import render
 from derive.present.tex import own_definitions
 from derive.scenarios import SCENARIOS
-from derive.verify import verify_text
+from derive.verify import ClaimCache, verify_text
 from derive.verify.own_tex import brace_group
 from derive.verify.pages import PageDoesNotHold, check_page
 
@@ -231,9 +231,13 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
     text = PAGES[page]()
     corrupted, line = corrupt(text)
     assert corrupted != text
-    assert check_page(text, "page", own_definitions).exit_code == 0
+    checked = ClaimCache()  # as a build reads its pages: the claims of the page as printed are known
+    assert check_page(text, "page", own_definitions, checked).exit_code == 0
     with pytest.raises(PageDoesNotHold) as caught:
         check_page(corrupted, "page.md", own_definitions)
+    with pytest.raises(PageDoesNotHold) as caught_after:
+        check_page(corrupted, "page.md", own_definitions, checked)
+    assert str(caught_after.value) == str(caught.value)
     found = int(re.search(r"line (\d+)", str(caught.value)).group(1))
     assert str(caught.value).startswith("page.md, line ")
     if corrupt is merge_scopes:  # caught in the scope that absorbed the removed one (its definitions hold scope-wide)
@@ -242,6 +246,32 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
         assert found >= absorbing
     else:
         assert found == line
+
+
+def _bound_page(g: int = 2, weight: int = 3, x: int = 1) -> str:
+    """One scope: a value set by an assignment (w), a definition (y) and a given value (x), all read by the claim on
+    the last line, whose text is the same whatever the bindings."""
+    return ("<!-- derive: numbers strict -->\n<!-- derive: scope s -->\n"
+            f"<!-- derive: given w = 1; \\eta = 0.1; g = {g}; y = {weight} \\cdot w \\cdot x^{{2}}; x = {x} -->\n\n"
+            "$$w \\leftarrow w - \\eta \\cdot g$$\n\n"
+            "$$\\frac{\\partial y}{\\partial x} = 6 \\cdot w \\cdot x = 4.8$$\n")
+
+
+@pytest.mark.parametrize("other", [{"g": 3}, {"weight": 4}, {"x": 2}], ids=["assigned", "defined", "given"])
+def test_a_claim_two_pages_share_is_checked_under_each_pages_bindings(other):
+    """The build's cache of checked claims (and of assignments' values) is keyed by what decides a claim: the same
+    text under other bindings is checked anew, and fails."""
+    checked = ClaimCache()
+    assert check_page(_bound_page(), "a.md", claims_checked=checked).exit_code == 0
+    assert checked.hits == 0 and len(checked.results) == 1 and len(checked.assigned) == 1
+    assert check_page(_bound_page(), "again.md", claims_checked=checked).exit_code == 0
+    assert checked.hits == 1  # the same page again: taken from the cache
+    with pytest.raises(PageDoesNotHold, match=r"^b\.md, line 7: the link «") as caught:
+        check_page(_bound_page(**other), "b.md", claims_checked=checked)
+    assert checked.hits == 1
+    with pytest.raises(PageDoesNotHold) as uncached:
+        check_page(_bound_page(**other), "b.md")
+    assert str(caught.value) == str(uncached.value)
 
 
 @pytest.mark.parametrize("page, corrupt", sorted(NOT_APPLICABLE), ids="-".join)

@@ -9,6 +9,7 @@ import re
 import time
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from fractions import Fraction
+from functools import lru_cache
 from typing import ContextManager
 
 import mpmath
@@ -276,9 +277,8 @@ _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ 
 def layer_numbering(text: str, definitions: list[Definition], layered: frozenset[str]) -> tuple[int, Reading | None]:
     """Where weights start: a ``layers-from=N`` comment (``% derive: layers-from=1``, ``<!-- derive: … -->`` or a
     front-matter line) decides; else weights numbered 1 (W^{(1)}, b^{[1]}) mean the input is layer 0."""
-    override = _LAYERS_FROM.search(text)
-    if override:
-        first = int(override.group(1))
+    first, powers = _page_numbering(text)
+    if first is not None:
         return first, Reading(f"layers_from_{first}", (("how", "set"),))
     weights_at_one = any(isinstance(s.layer, Num) and s.layer.value == 1 and s.base in PARAMETER_BASES
                          for d in definitions for s in [d.lhs] + symbols_in(d.rhs))
@@ -286,7 +286,19 @@ def layer_numbering(text: str, definitions: list[Definition], layered: frozenset
         return 1, Reading("layers_from_1", (("how", "detected"),))
     if layered:
         return 2, Reading("layers_from_2", (("how", "detected"),))
-    return 2, Reading("powers") if has_integer_superscripts(text) else None
+    return 2, Reading("powers") if powers else None
+
+
+@lru_cache(maxsize=4)
+def _page_numbering(text: str) -> tuple[int | None, bool]:
+    """A page's ``layers-from`` setting, and whether it writes integer superscripts: searched once per page, not
+    once per scope."""
+    override = _LAYERS_FROM.search(text)
+    return (int(override.group(1)) if override else None), has_integer_superscripts(text)
+
+
+page_lines = lru_cache(maxsize=4)(Lines)
+"""`Lines` of a page, made once for all its scopes (read only)."""
 
 
 _FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*\(\s*([A-Za-z])\s*\)\s*$")
@@ -334,7 +346,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                layered: frozenset[str] | None = None, rows: tuple[Equation, ...] = ()) -> Document:
     """The claims, definitions and values of one scope: its maths ``chunks``, its ``given`` bindings (see
     `derive.verify.directives`) and the claims of its tables' ``rows`` (`derive.verify.tables`)."""
-    lines = Lines(text)
+    lines = page_lines(text)
     found: list[Equation] = list(rows)
     skipped: list[Skipped] = []
     try:
@@ -622,26 +634,41 @@ def inherit_assignments(document: Document, values: dict[VName, Fraction], own: 
     forget_visible(document)
 
 
-def settle_assignments(document: Document) -> None:
+def settle_assignments(document: Document, known: "ClaimCache | None" = None,
+                       scope: "ScopeKey | None" = None) -> None:
     """The value of each assignment ``x ← e``, in order: e at the values visible on its line (earlier assignments
     included), exact, or to 40 digits when irrational. An assignment whose value cannot be computed (a symbol
-    without a value) leaves x as it was."""
+    without a value) leaves x as it was. ``known``: values worked out before in a scope with the same bindings
+    (``scope``: this one's `ClaimCache.scope_key`)."""
     for line, target, value_node in document.assignments:
         values = visible_values(document, line)
-        model = Model(document.definitions, values, document.layers, vectors=document.vectors,
-                      scalars=document.scalars, functions=document.functions, abstract=document.abstract,
-                      first_layer=document.first_layer, output=document.output)
-        try:
-            name = model.name(target, {})
-            point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
-            value = model.full(model.conc(value_node, {})).xreplace(point)
-        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
-            continue
-        if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
-            continue
-        exact = value if value.is_Rational else sympy.Rational(str(sympy.N(value, 40)))
-        document.assigned.append((line, name, Fraction(int(exact.p), int(exact.q))))
-        forget_visible(document)
+        key = None if known is None or scope is None else known.assignment_key(scope, values, target, value_node)
+        if key is not None and key in known.assigned:
+            settled = known.assigned[key]
+        else:
+            settled = _assignment_value(document, values, target, value_node)
+            if key is not None:
+                known.assigned[key] = settled
+        if settled is not None:
+            document.assigned.append((line, *settled))
+            forget_visible(document)
+
+
+def _assignment_value(document: Document, values: dict[VName, Fraction], target: Sym,
+                      value_node: Node) -> tuple[VName, Fraction] | None:
+    model = Model(document.definitions, values, document.layers, vectors=document.vectors,
+                  scalars=document.scalars, functions=document.functions, abstract=document.abstract,
+                  first_layer=document.first_layer, output=document.output)
+    try:
+        name = model.name(target, {})
+        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
+        value = model.full(model.conc(value_node, {})).xreplace(point)
+    except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+        return None
+    if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
+        return None
+    exact = value if value.is_Rational else sympy.Rational(str(sympy.N(value, 40)))
+    return name, Fraction(int(exact.p), int(exact.q))
 
 
 def forget_visible(document: Document) -> None:
@@ -804,7 +831,7 @@ class ClaimChecker:
         self._values_key = id(self.values)  # one dict per set of visible values (`visible_values`)
         self._started: set[int] = set()
         self.model = self._model_for(())
-        self.shown = [latex(display(m)) for m in self.members]
+        self.shown = [member_latex(m) for m in self.members]
 
     def _model_for(self, labels: tuple) -> Model:
         """The scope's model for this claim's values and these labels, made on first use, started for this claim."""
@@ -1870,28 +1897,55 @@ class ClaimCache:
     """Claims already checked, by what decides them: the scope's bindings (definitions, values visible at the claim,
     number rule, conventions) and the claim's own text. A page's article, slides and Markdown share most of their
     equations, and a page repeats a chain (on one line and in rows): each distinct one is checked once. Only the
-    seed of the random test points depends on a claim's line; a result taken from here is given the line it is
-    asked for."""
+    seed of the random test points depends on a claim's line; a result taken from here is given the line and the
+    text it is asked for."""
 
     def __init__(self) -> None:
         self.results: dict[str, ClaimResult] = {}
         self.hits = 0
+        self.assigned: dict[str, tuple[VName, Fraction] | None] = {}  # `settle_assignments`' values
 
-    def key(self, document: "Document", item: _Eq) -> str:
+    @staticmethod
+    def scope_key(document: "Document") -> "ScopeKey":
+        """What every claim of the scope ``document`` is decided by (written out once per scope, not per claim)."""
+        return ScopeKey(document, repr((
+            document.strict_numbers, document.output, document.layers, document.first_layer,
+            sorted(map(repr, document.vectors)), sorted(map(repr, document.scalars)), document.constraints,
+            sorted(document.functions.items()), sorted(map(repr, document.abstract.items())),
+            [(d.lhs, d.rhs) for d in document.definitions])))
+
+    def key(self, scope: "ScopeKey", item: _Eq) -> str:
         line = item.source.line
-        return repr((document.strict_numbers, document.output, document.layers, document.first_layer,
-                     sorted(map(repr, document.vectors)), sorted(map(repr, document.scalars)), document.constraints,
-                     sorted(document.functions.items()), sorted(map(repr, document.abstract.items())),
-                     [(d.lhs, d.rhs, d.line == line) for d in document.definitions],
-                     sorted(map(repr, visible_values(document, line).items())),
-                     item.kind, item.members, item.source.relations))
+        document = scope.document
+        values = visible_values(document, line)  # one dict for every line that sees the same values
+        shown = scope.values.get(id(values))
+        if shown is None:
+            shown = scope.values[id(values)] = repr(sorted(map(repr, values.items())))
+        own = tuple(k for k, d in enumerate(document.definitions) if d.line == line)
+        return repr((scope.text, own, shown, item.kind, item.members, item.source.relations))
 
-    def get(self, key: str, line: int) -> ClaimResult | None:
+    @staticmethod
+    def assignment_key(scope: "ScopeKey", values: dict[VName, Fraction], target: Sym, value_node: Node) -> str:
+        """What the value of an assignment ``target ← value_node`` is decided by (its values are written out each
+        time: they change with every assignment settled)."""
+        return repr((scope.text, sorted(map(repr, values.items())), target, value_node))
+
+    def get(self, key: str, item: _Eq) -> ClaimResult | None:
         found = self.results.get(key)
         if found is None:
             return None
         self.hits += 1
-        return replace(found, line=line)
+        return replace(found, line=item.source.line, claim=item.source.text)
+
+
+@dataclass
+class ScopeKey:
+    """`ClaimCache.scope_key`: the scope's part of its claims' keys, and each set of visible values written out
+    (by the identity of the scope's dict for it, filled only once the assignments are settled: the scope is held
+    here, and its dicts are not freed meanwhile)."""
+    document: "Document"
+    text: str
+    values: dict[int, str] = field(default_factory=dict)
 
 
 def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None = None,
@@ -1936,18 +1990,26 @@ def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None
             inherit_assignments(document, left[parent.name], scope.own(parent), layered,
                                 value_letters(scope.given, layered), max([e.line for e in scope.given],
                                                                          default=scope.first_line))
-        settle_assignments(document)
+        keyed = claims_checked.scope_key(document) if claims_checked is not None else None
+        settle_assignments(document, claims_checked, keyed)
         left[scope.name] = {name: value for _, name, value in document.assigned}
-        found, unread = _check_claims(document, time_limit_seconds, deadline, claims_checked)
+        found, unread = _check_claims(document, time_limit_seconds, deadline, claims_checked, keyed)
         claims += found
         skipped += list(document.skipped) + unread
         definitions += list(document.function_definitions) + [
-            DefinitionRead(d.line, latex(display(d.lhs)) + " = " + latex(display(d.rhs))) for d in document.definitions]
+            DefinitionRead(d.line, member_latex(d.lhs) + " = " + member_latex(d.rhs)) for d in document.definitions]
         readings += [r for r in document.readings if r not in readings]
     skipped.sort(key=lambda s: s.line)
     claims.sort(key=lambda c: c.line)
     return Report(tuple(claims), tuple(skipped), tuple(sorted(definitions, key=lambda d: d.line)),
                   readings=tuple(readings))
+
+
+@lru_cache(maxsize=8192)
+def member_latex(node: Node) -> str:
+    """A member as the report prints it back (`display`, then LaTeX), worked out once per distinct member (the
+    tree is frozen, and equal trees print alike)."""
+    return latex(display(node))
 
 
 def _output_name(text: str) -> VName:
@@ -1961,13 +2023,16 @@ def _output_name(text: str) -> VName:
 
 
 def _check_claims(document: Document, time_limit_seconds: float | None, deadline: float | None,
-                  checked: ClaimCache | None = None) -> tuple[list[ClaimResult], list[Skipped]]:
+                  checked: ClaimCache | None = None, scope: ScopeKey | None = None
+                  ) -> tuple[list[ClaimResult], list[Skipped]]:
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []
+    if checked is not None and scope is None:
+        scope = checked.scope_key(document)
     for item in document.claims:
         checker = None
-        key = checked.key(document, item) if checked is not None else None
-        known = checked.get(key, item.source.line) if checked is not None else None
+        key = checked.key(scope, item) if checked is not None else None
+        known = checked.get(key, item) if checked is not None else None
         if known is not None:
             claims.append(known)
             continue
