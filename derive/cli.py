@@ -535,10 +535,13 @@ def _publish(document, args: argparse.Namespace, inputs: Sequence[str] = ()) -> 
         _emit(page if page is not None else render(document, args.format, args.lang, user_templates=_templates(args),
                                                    options=options), None)
     else:
-        _read_back(document, args, options)
         from .documents import save
+        checked_as_written = READ_BACK.get(args.format) == args.format and not options.body_only
+        if not checked_as_written:  # an HTML page or a fragment: the document it is made from is read back
+            _read_back(document, args, options)
         _wrote(save(document, args.output, args.format, args.lang, _templates(args), inputs, "-o", options=options,
-                    pdf=args.pdf), args)
+                    pdf=args.pdf, check=(lambda text: _read_back(document, args, options, text))
+                    if checked_as_written else None), args)
     if args.verbose:
         print(f"derive: {_checked(document, args.lang)}", file=sys.stderr)
 
@@ -549,19 +552,23 @@ def _own_definitions(args: argparse.Namespace) -> tuple[str, ...]:
     return own_definitions(_templates(args))
 
 
-def _read_back(document, args: argparse.Namespace, options) -> str | None:
+def _read_back(document, args: argparse.Namespace, options, written: str | None = None) -> str | None:
     """The truth loop: a page is read back by derive's own verifier before anything is written (an HTML page is made
     from the same Markdown; a --body-only fragment is read in its whole document, the same maths under derive's
-    preamble). `show` skips the reading for a page the tests have read back and recorded
-    (`derive.verify.recorded`), so that it stays fast. Returns the page checked when it is the very text asked for
-    (to print it without rendering it again), else None."""
+    preamble). ``written``: the page itself as `derive.documents.save` rendered it for -o (read as it is, not
+    rendered again). `show` skips the reading for a page the tests have read back and recorded
+    (`derive.verify.recorded`: pages as `show` prints them, so a Markdown file's page, which links its graph, is
+    looked up as printed), so that it stays fast. Returns the page checked when it is the very text asked for (to
+    print it without rendering it again), else None."""
     if not getattr(document, "reread", False) or args.format not in READ_BACK:
         return None
     import dataclasses
     from .present.render import render
     from .verify.recorded import is_recorded
     whole = dataclasses.replace(options, body_only=False)
-    page = render(document, READ_BACK[args.format], args.lang, user_templates=_templates(args), options=whole)
+    page = written
+    if page is None or args.command == "show" and not is_recorded(page):
+        page = render(document, READ_BACK[args.format], args.lang, user_templates=_templates(args), options=whole)
     if args.command != "show" or not is_recorded(page):
         from .verify.pages import check_page
         check_page(page, "the walk-through", lambda: _own_definitions(args))

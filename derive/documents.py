@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import InputError, message, shown
 from .files import Output, check_name, is_stream, write_outputs
@@ -29,12 +29,14 @@ def format_of(path: Path) -> str:
 
 def save(document: Any, path: str | Path, fmt: str | None = None, lang: str = "en",
          user_templates: str | None = None, inputs: Sequence[str] = (), option: str = "path", *,
-         options: TexOptions = PLAIN, pdf: bool = False) -> tuple[Path, ...]:
+         options: TexOptions = PLAIN, pdf: bool = False,
+         check: Callable[[str], object] | None = None) -> tuple[Path, ...]:
     """Write the document to ``path`` and what it refers to beside it (a Markdown file's graph as ``NAME.svg``,
     plots) by the output policy of `derive.files`; returns every path written, the document first. A device or FIFO
     gets what standard output would: the document alone. ``options`` are a lecturer's settings of a TeX document;
-    ``pdf``: a whole TeX document named ``*.tex`` is also compiled (latexmk) into the PDF beside it. Nothing is
-    written when rendering, compiling or any check fails."""
+    ``pdf``: a whole TeX document named ``*.tex`` is also compiled (latexmk) into the PDF beside it; ``check`` is
+    given the document's text before anything is written (the truth loop reads it as written). Nothing is written
+    when rendering, compiling or any check fails."""
     name = str(path)
     check_name(name, option)
     if os.path.isdir(name):  # (Path.is_dir raises on a name that is too long)
@@ -45,6 +47,8 @@ def save(document: Any, path: str | Path, fmt: str | None = None, lang: str = "e
         _check_pdf(name, fmt, options, to_file)
     figure = Path(name).with_suffix(".svg").name if to_file else None
     text = render(document, fmt, lang, user_templates=user_templates, figure_href=figure, options=options)
+    if check is not None:
+        check(text)
     folder = Path(name).parent
     files = attachments(document, fmt, figure) if to_file else {}
     beside = [Output(str(folder / file), data, attachment=True) for file, data in files.items()]

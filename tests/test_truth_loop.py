@@ -10,6 +10,7 @@ import re
 import pytest
 
 from conftest import ROOT, scenario_page, scenario_walk
+from derive import documents
 from derive.cli import main
 from derive.present.render import render
 from derive.present.tex import own_definitions
@@ -293,6 +294,7 @@ def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_pat
         return text.replace("f = -12$", "f = -13$")  # the forward pass's output, misprinted
 
     monkeypatch.setattr(rendering, "render", wrong)
+    monkeypatch.setattr(documents, "render", wrong)  # -o: the page is read back as `save` renders it
     out = tmp_path / ("walk.md" if fmt == "markdown" else "walk.tex")
     args = ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", fmt]
     code = main(args + ["-o", str(out)] + (["--body-only"] if fmt == "beamer" else []))
@@ -300,7 +302,27 @@ def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_pat
     assert code == 3 and not out.exists() and captured.out == ""
     assert "the walk-through, line" in captured.err and "does not hold" in captured.err
     monkeypatch.setattr(rendering, "render", real)
+    monkeypatch.setattr(documents, "render", real)
     assert main(args + ["-o", str(out)]) == 0 and out.exists()
+
+
+@pytest.mark.parametrize("args", [["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "-o", "walk.md"],
+                                  ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "-o", "walk.tex"],
+                                  ["show", "toast", "--format", "beamer", "-o", "toast.tex"]], ids=" ".join)
+def test_a_page_written_with_o_is_rendered_once_and_read_back_as_written(monkeypatch, tmp_path, capsys, args):
+    import derive.present.render as rendering
+    real = rendering.render
+    rendered: list[str] = []
+
+    def counted(document, fmt="markdown", lang="en", **kw):
+        rendered.append(fmt)
+        return real(document, fmt, lang, **kw)
+
+    monkeypatch.setattr(rendering, "render", counted)
+    monkeypatch.setattr(documents, "render", counted)
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 0
+    assert len(rendered) == 1 and (tmp_path / args[-1]).exists()
 
 
 BUILD_SLIPS = {"markdown": ("1.4$$", "1.5$$", "en.md", ("en.html", "ja.md"), "en.tex"),
@@ -393,9 +415,11 @@ def test_show_reads_back_a_tex_file_it_writes(monkeypatch, tmp_path, capsys, fmt
         return real(document, chosen, lang, **kw).replace("= 1.4}", "= 1.5}")
 
     monkeypatch.setattr(rendering, "render", wrong)
+    monkeypatch.setattr(documents, "render", wrong)
     out = tmp_path / "toast.tex"
     code = main(["show", "toast", "--format", fmt, "-o", str(out)])
     captured = capsys.readouterr()
     assert code == 3 and not out.exists() and "the walk-through, line" in captured.err
     monkeypatch.setattr(rendering, "render", real)
+    monkeypatch.setattr(documents, "render", real)
     assert main(["show", "toast", "--format", fmt, "-o", str(out)]) == 0 and out.exists()
