@@ -103,6 +103,14 @@ $$E = \\frac{1}{2}\\sum_k (y_k - t_k)^2$$
 
 $$\\frac{\\partial E}{\\partial x} = A^{\\mathsf{T}} (y - t)$$
 """, r"A^{\mathsf{T}} (y - t)", r"A (y - t)", 1, "transpose"),
+    Probe("outer-product", r"\mathbf{x}^\top, an outer product", """A linear layer's weight gradient.
+
+$$z_i = \\sum_j W_{ij} x_j$$
+
+$$L = \\frac{1}{2}\\sum_i (z_i - y_i)^2$$
+
+$$\\frac{\\partial L}{\\partial \\mathbf{W}} = (\\mathbf{z} - \\mathbf{y})\\,\\mathbf{x}^\\top$$
+""", r"\,\mathbf{x}^\top$$", r"\,\mathbf{x}$$", 1, "transpose"),
     Probe("norm", r"\|v\|^2", """Squared error written as a norm.
 
 $$y_k = \\sum_j V_{kj} h_j$$

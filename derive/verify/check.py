@@ -1888,8 +1888,8 @@ def _structural_mutants(node: Node, letters: list[str]):
     for n in mutable:
         if isinstance(n, Transpose):
             yield n, n.arg, _replace_node(node, n, n.arg)
-    for n in mutable:  # a layer's matrix, or a capital letter (A beside A_{kj}, a matrix too)
-        if isinstance(n, Sym) and not n.subs and (n.layer is not None or n.base[:1].isupper()):
+    for n in mutable:  # a layer's matrix, or a letter the claim reads as a vector or matrix (A, x beside A_{kj}, x_j)
+        if isinstance(n, Sym) and not n.subs:
             yield n, Transpose(n), _replace_node(node, n, Transpose(n))
     occurrences = [n for n in mutable if isinstance(n, Sym) and (n.subs or n.layer is not None)]
     for sym in occurrences:
