@@ -74,6 +74,7 @@ _LEFT_RIGHT_DOT = re.compile(r"\\(?:left|right)\s*\.")
 _ITALIC_NAME = re.compile(r"\\mathit\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}")
 """``\\mathit{e}``: a variable named like a constant (derive prints a variable e so), never Euler's e or π."""
 _BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*")
+_BOLD_LETTER = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*\{\s*(\\[A-Za-z]+|[A-Za-z])\s*\}")
 _WORD = re.compile(r"\\(?:mathrm|text|textrm|operatorname|mathsf|textsf|texttt|textit|mathtt)\s*\{\s*([^{}]*?)\s*\}")
 _SCRIPT_SHORT = re.compile(r"(?<!\\)([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
 _FRAC_SHORT = re.compile(r"\\frac\s*([0-9A-Za-z])\s*([0-9A-Za-z])")
@@ -126,6 +127,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\\intercal(?![A-Za-z])", r"\\top", text)
     text = re.sub(r"\\ast(?![A-Za-z])", "*", text)
     text = _ITALIC_NAME.sub(r"\\italic{\1} ", text)
+    text = _BOLD_LETTER.sub(r"\1 ", text)  # \mathbf{z} is the letter z, also after \partial
     text = _BOLD.sub("", text)
     text = _LEAKY.sub(r"\\leaky{\1} ", text)
     text = _WORD.sub(_word, text)
@@ -139,6 +141,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}|\^\s*\{\s*\[([^\[\]{}]*)\]\s*\}",
                   lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
     text = _log_of_sum(text)
+    text = _softmax_components(text)
     if re.search(r"\\softmax(?![A-Za-z])(?!\s*_)", text):
         raise SyntaxProblem("softmax is not supported without its output index: write "
                             + quote(r"\operatorname{softmax}_{k}(z_1, \dots, z_K)") + " or write it out, e.g. "
@@ -318,9 +321,9 @@ def _indicators(text: str) -> str:
                 continue
             replacement = r"\delta_{" + left + right + "}"
         elif op in (">", ">=", r"\ge", r"\geq", r"\gt"):
-            replacement = r"\step(" + left + " - (" + right + "))"
+            replacement = r"\step(" + (left if right == "0" else left + " - (" + right + ")") + ")"
         else:
-            replacement = r"\step(" + right + " - (" + left + "))"
+            replacement = r"\step(" + (right if left == "0" else right + " - (" + left + ")") + ")"
         out += [text[position:match.start()], replacement]
         position = end
     return "".join(out) + text[position:]
@@ -428,6 +431,25 @@ def _log_of_sum(text: str) -> str:
         k += 1
     inner = _log_of_sum(text[match.end():k])
     return text[:match.end()] + "(" + inner + ")" + _log_of_sum(text[k:])
+
+
+_SOFTMAX_COMPONENT = re.compile(
+    r"\\softmax\s*\(\s*(?P<vector>[A-Za-z](?:\s*\^\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))?)\s*\)"
+    r"\s*_\s*(?:\{\s*(?P<braced>[A-Za-z0-9]+)\s*\}|(?P<index>[A-Za-z0-9]))")
+
+
+def _softmax_components(text: str) -> str:
+    """``\\mathrm{softmax}(z)_i`` (also of ``\\mathbf{z}`` or ``z^{L}``): component i of the softmax of the vector
+    z, written out as ``\\frac{e^{z_{i}}}{\\sum_{j} e^{z_{j}}}`` with a summation letter the formula does not use (the
+    Σ then runs over the components the document gives z)."""
+    def component(match: re.Match) -> str:
+        vector, index = match.group("vector"), match.group("braced") or match.group("index")
+        free = next((c for c in "jkmnrsuvpqabcdefgh" if c != index and not re.search(
+            rf"(?<![A-Za-z\\]){c}(?![A-Za-z])", text)), None)
+        if free is None:
+            return match.group(0)
+        return rf"\frac{{e^{{{vector}_{{{index}}}}}}}{{\sum_{{{free}}} e^{{{vector}_{{{free}}}}}}}"
+    return _SOFTMAX_COMPONENT.sub(component, text)
 
 
 def _function_powers(text: str) -> str:

@@ -154,9 +154,15 @@ def shown_relation(step: StepResult) -> str:
     return "=" if (step.relation == "neq") != holds_as_written else r"\neq"
 
 
+WRONG_MARK = {"markdown": "\u2717 ", "latex": r"$\times$ "}
+"""The mark before a claim and a step that do not hold, so that they stand out (the text report says [FAIL]; HTML
+is the Markdown report as HTML)."""
+
+
 def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
     status = {True: "ok", False: "wrong", None: "undecided"}[step.ok]
     out: dict[str, Any] = {
+        "mark": WRONG_MARK.get(fmt, "") if step.ok is False else "",
         "index": step.index, "lhs": step.lhs, "rhs": step.rhs, "ok": step.ok, "status": status,
         "lhs_text": unicode_maths(step.lhs), "rhs_text": unicode_maths(step.rhs),
         "status_word": t[f"verify.status.{status}"],
@@ -197,6 +203,7 @@ def claim_context(claim: ClaimResult, t, fmt: str, math) -> dict[str, Any]:
     for step in claim.steps:
         chain += f" {shown_relation(step)} " + step.rhs
     return {
+        "mark": WRONG_MARK.get(fmt, "") if claim.ok is False else "",
         "line": claim.line,
         "source": claim.claim,
         "source_code": _code_span(claim.claim),

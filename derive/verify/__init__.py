@@ -49,8 +49,14 @@ Reading the notation
   step) and ``\mathbb{1}(i = j)``, a δ with two indices and no definition (Kronecker), ``\nabla_{X} J``
   (∂J/∂X), ``\tanh^2 x``, ``\frac{d\sigma(x)}{dx}``, ``\log\sum_j …`` (log of the whole sum), ``\mathcal{L}``,
   ``\ell``, ``\sum_{i,j}`` and ``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` (Σ_n Σ_k) are read. A bare y
-  beside a vector is the vector of the y_j the definitions use. ``\operatorname{softmax}_{k}(z_1, …, z_K)`` is
-  e^{z_k}/Σ_j e^{z_j}; a matrix written out (``array``, ``pmatrix``, ``bmatrix``) is compared entry by entry.
+  beside a vector is the vector of the y_j the definitions use. In a claim written in vector notation (∂E/∂z, a
+  transpose, ⊙), a bare letter the definitions use only with index letters and no layer is the vector (z for the
+  z_j, also ``\mathbf{z}``) or matrix (A for the A_{kj}); inside a norm ‖w‖² it always is; a number beside such a
+  vector stands in every entry (1 − a). ``\operatorname{softmax}_{k}(z_1, …, z_K)`` and
+  ``\mathrm{softmax}(z)_i`` are e^{z_i}/Σ_j e^{z_j}; a matrix written out (``array``, ``pmatrix``, ``bmatrix``)
+  is compared entry by entry. ``f(z)``, ``g'(u)``, ``h(a)`` against their parenthesis are functions (defined by
+  ``f(z) = …`` or left abstract, and the report says so), unless the letter is a quantity the document defines
+  (g = σ(v) makes g(1 − g) a product).
 - ``\log`` and ``\ln`` are the natural logarithm; functions: ``\log \ln \exp \sqrt \tanh \sin \cos \sigma``,
   ``\operatorname{ReLU}``, ``\max``, ``\min``; ``\sigma'(z)`` is the derivative of the sigmoid at z (computed, not assumed).
   ``\pi`` is π; a lone ``e`` is a variable.
@@ -77,7 +83,9 @@ Members are turned into SymPy (``evaluate=False`` for display); derivatives stay
 against the definitions (∂N/∂V: N unrolled to the leaves with V kept as a variable, then differentiated). A step
 holds if the difference expands (or cancels) to 0, else it is evaluated at random points (values of size 0.1…1.9
 and either sign, so that every kink is crossed; counts N, K, M, n, m, B positive integers; seeded by the line, so
-reports are reproducible). The document's values are not assumptions: an identity must hold everywhere, and one
+reports are reproducible; where those points leave one side of a kink unseen (ReLU, 𝟙[u > 0], |u| of any
+argument, such as min(z, 1) = z − ReLU(z − 1)), a point on that side is added).
+The document's values are not assumptions: an identity must hold everywhere, and one
 that needs a condition (targets summing to 1) must state it (``\sum_k t_k = 1`` or ``t_2 = 1 - t_1``); a ∂-chain
 that leaves out a link worth 1 (∂z/∂b for z = wx + b) holds when its values agree; the report says so when a step holds only at the document's values. A member written
 without letters (``= -4``), or with some of the document's values put in (``(y - t) \cdot 2`` once x = 2), is
@@ -86,9 +94,11 @@ dependency graph: each factor a real dependency (one edge or a chain of them, su
 connected chain from the output to the variable, and the sum must contain every path exactly once.
 
 For a false step the report gives a point where the sides differ with both values, the correct right side computed
-by derive, and the likely slip: a constant factor (constant ratio), a sign (ratio −1), swapped indices or a
-wrong layer (swapping them makes the step hold), a missing or extra chain-rule factor (the ratio is a local
-derivative of the definitions), or for ∂-chains the factor, link or path that is wrong.
+by derive (in the author's own form when one change to the author's member makes the step hold), and the likely
+slip: a constant factor (constant ratio), a sign (ratio −1), swapped indices (also two index letters swapped
+throughout), a transpose or a wrong layer (the change makes the step hold), a missing or extra chain-rule factor
+(the ratio is a local derivative of the definitions), an extra factor anywhere (leaving it out makes the step
+hold), or for ∂-chains the factor, link or path that is wrong.
 
 Limits
 ------

@@ -27,7 +27,8 @@ from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                    is_matrix, label_letters, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
+                    is_matrix, label_letters, layer_reach, pattern_parts, patterns_unify, reads_arrays,
+                    scalar_layers, symbols_in, vector_bases, array_readings)
 from .syntax import Sum as SumNode
 from .syntax import Matrix as MatrixNode
 from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, Word, children,
@@ -58,6 +59,9 @@ class Slip:
     not_edge, missing_link, missing_path or duplicate_path; ``params`` fill the catalog sentence (LaTeX)."""
     kind: str
     params: tuple[tuple[str, str], ...] = ()
+    corrected: str | None = None
+    """The author's right side with the slip undone (LaTeX), when derive found the one change that makes the step
+    hold: the correct right side in the author's own form."""
 
     def param(self, key: str) -> str:
         return dict(self.params)[key]
@@ -307,6 +311,18 @@ _FUNCTION_ALIAS = re.compile(r"^\s*([fgh])\s*$")
 _BARE_FUNCTION = re.compile(r"^\s*\\(?:[A-Za-z]+|(?:operatorname|mathrm)\s*\{[A-Za-z]+\})\s*$")
 
 
+_ARGUMENT = r"(?:[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?|\\[A-Za-z]+(?:\{[A-Za-z]\})?)"
+_ARGUMENT_LIST = re.compile(r"(?<![\\A-Za-z_^{}])((?:\\(?:tilde|hat|bar|mathcal)\s*\{\s*[A-Za-z]\s*\})|[A-Za-z])"
+                            r"\s*\(\s*" + _ARGUMENT + r"(?:\s*[,;]\s*" + _ARGUMENT + r")+\s*\)")
+
+
+def without_argument_lists(equation: Equation) -> Equation:
+    """``f(w, x) = σ(wx)`` and ``\\tilde{J}(w; X, y) = J(w; X, y) + …``: a name with a list of its arguments is
+    the quantity itself (f, J̃, and J a cost the document only names, an abstract quantity)."""
+    members = tuple(_ARGUMENT_LIST.sub(lambda m: m.group(1), member) for member in equation.members)
+    return equation if members == equation.members else replace(equation, members=members)
+
+
 def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
     """(name, variable, body as written) of ``f(z) = …``, or of ``h = \\tanh`` (a function named by another
     one's name, read as h(u) = tanh(u)); None for any other equation."""
@@ -356,6 +372,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             skipped.extend(Skipped(p.line, p.text) for p in pieces if p.relation)  # no relation: no claim
     except DocumentProblem as exc:
         raise Problem(exc.line, exc.message) from None
+    found = [without_argument_lists(equation) for equation in found]
 
     classified: list[_Eq] = []
     if layered is None:
@@ -435,7 +452,10 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
         try:
             pattern = pattern_parts(item.members[0])
         except ModelProblem as exc:
-            skipped.append(Skipped(item.source.line, item.source.text, str(exc)))
+            if restates(item.members[0], definitions):  # δ^{l+1}_k = … once δ^{l}_j is defined: a claim about it
+                claims.append(item)
+            else:
+                skipped.append(Skipped(item.source.line, item.source.text, str(exc)))
             continue
         if any(patterns_unify(pattern, p) for p in patterns):
             if item.given:
@@ -492,12 +512,17 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     readings += [Reading("label", (("name", letter),)) for letter in sorted(labels & claimed_letters)]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
-    abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
+    layers = _layers(definitions, values, first_layer + layer_reach([m for item in claims for m in item.members]))
+    abstract = abstract_quantities(claims, patterns, layers)
     readings += [Reading("abstract", (("name", latex(name)),
                                       ("variables", ", ".join(latex(v) for v in variables))))
                  for name, variables in abstract.items()]
+    readings += [Reading("vector", (("vector", latex(display(bare))), ("component", latex(display(component)))))
+                 for bare, component in array_readings([item.members for item in claims], definitions)]
+    readings += [Reading("function", (("name", letter),))
+                 for letter in abstract_functions(classified, functions, definitions)]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
-                    _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
+                    layers, vector_bases(definitions), first_layer, tuple(constraints),
                     tuple(readings), scalars, functions, tuple(function_lines), abstract, assignments=assignments,
                     labels=labels)
 
@@ -568,6 +593,25 @@ def abstract_quantities(claims: list[_Eq], patterns: list[tuple], layers: int) -
     return {name: tuple(sorted(variables, key=lambda v: v.name)) for name, variables in found.items()}
 
 
+def restates(lhs: Sym, definitions: list[Definition]) -> bool:
+    """Whether a left side that cannot define (a layer l + 1, an index j + 1) names a quantity already defined
+    with as many indices and a layer: the equation is then a claim about that quantity."""
+    return any(d.lhs.base == lhs.base and d.lhs.decor == lhs.decor and d.lhs.primes == lhs.primes
+               and len(d.lhs.subs) == len(lhs.subs) and (d.lhs.layer is None) == (lhs.layer is None)
+               for d in definitions)
+
+
+def abstract_functions(items: list[_Eq], functions: dict, definitions: list[Definition]) -> list[str]:
+    """The letters written as functions (f(z), g'(u)) that the document neither defines as a function nor as a
+    quantity (g = σ(v) makes g(1 − g) a product): read as abstract functions."""
+    quantities = {d.lhs.base for d in definitions if not d.lhs.subs and d.lhs.layer is None}
+    found = {n.name.split(":")[1] for item in items for member in item.members for n in walk(member)
+             if isinstance(n, Func) and n.name.startswith("applied:")}
+    found |= {n.name.split(":")[1] for d in definitions for n in walk(d.rhs)
+              if isinstance(n, Func) and n.name.startswith("applied:")}
+    return sorted(found - set(functions) - quantities)
+
+
 def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
     defined = any(d.lhs.base == "delta" and len(d.lhs.subs) == 2 for d in definitions)
     return not defined and any(isinstance(n, Sym) and n.base == "delta" and len(n.subs) == 2 and n.layer is None
@@ -587,12 +631,14 @@ def _numeric_value(node: Node, line: int) -> Fraction:
     return Fraction(int(value.p), int(value.q))
 
 
-def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction]]) -> int:
+def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction]], least: int = 0) -> int:
+    """L: the document's value, else its largest numbered layer, else `DEFAULT_LAYERS` or ``least`` if more (the
+    claims reach δ^{l+2})."""
     for _, sym, value in values:
         if sym.base == "L" and not sym.subs and sym.layer is None and value.denominator == 1 and 2 <= value <= 50:
             return int(value)
     numbered = [int(d.lhs.layer.value) for d in definitions if isinstance(d.lhs.layer, Num)]
-    return max(numbered) if numbered and max(numbered) >= 2 else DEFAULT_LAYERS
+    return max(numbered) if numbered and max(numbered) >= 2 else max(DEFAULT_LAYERS, least)
 
 
 def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
@@ -830,6 +876,7 @@ class ClaimChecker:
         self.labels = document.labels
         self._values_key = id(self.values)  # one dict per set of visible values (`visible_values`)
         self._started: set[int] = set()
+        self.arrays = reads_arrays(self.members)
         self.model = self._model_for(())
         self.shown = [member_latex(m) for m in self.members]
 
@@ -846,6 +893,7 @@ class ClaimChecker:
         if id(model) not in self._started:
             self._started.add(id(model))
             model.start_claim()
+        model.arrays = self.arrays
         return model
 
     def _use_model_for(self, binds: dict[str, int]) -> None:
@@ -972,7 +1020,7 @@ class ClaimChecker:
                     expected = self._expected_value(binds)
                 else:
                     wrap = has_implicit_sum(b_node) and self.model.implicit_in_definitions
-                    expected = self.expected(binds, wrap)
+                    expected = slip.corrected if slip is not None and slip.corrected else self.expected(binds, wrap)
                 return StepResult(k, lhs, rhs, False, counterexample, expected, slip, how)
             if outcome[0] is None:
                 undecided = StepResult(k, lhs, rhs, None, method="limit",
@@ -1186,7 +1234,8 @@ class ClaimChecker:
         """A vector claim whose entries are named derivatives (δ^{L} with δ^{L}_j = ∂C/∂z^{L}_j): a chain-rule
         factor of one entry, such as the activation's gate σ'(z^{L}_j), left out or put in twice."""
         for position, name in enumerate(a):
-            target = self.model.rhs_of(name) if isinstance(name, VName) else None
+            target = name if isinstance(name, PartialSym) else self.model.rhs_of(name) if isinstance(name, VName) \
+                else None  # ∂E/∂z read entry by entry, or δ^{L} whose entries are defined as derivatives
             if not isinstance(target, PartialSym):
                 continue
             slip = _factor_slip(self._path_factors(target.num, target.den),
@@ -1202,7 +1251,8 @@ class ClaimChecker:
             except SHAPE_ERRORS + (ModelProblem,):
                 continue
             if is_matrix(a) and is_matrix(b) and a.shape == b.shape:
-                return Slip("transpose", (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
+                return Slip("transpose", (("wrong", latex(display(wrong))), ("right", latex(display(right)))),
+                            latex(display(mutated)))
         shape = "\\times".join(map(str, a.shape)) if is_matrix(a) else "1"
         return Slip("shape", (("shape", shape),))
 
@@ -1252,19 +1302,41 @@ class ClaimChecker:
         rng = random.Random(f"{self.line}:{k}:{sorted(binds.items())}")
         out = []
         fixed = fixed or {}
-        matrix = is_matrix(deep_a)
         for attempt in range(MAX_POINT_TRIES):
             signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
             point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
             self._honour_constraints(point, fixed)
-            values = evaluate_all(entries(deep_a) + entries(deep_b), point)
-            vas, vbs = values[:len(entries(deep_a))], values[len(entries(deep_a)):]
-            if any(v is None for v in vas + vbs):
+            valued = _valued(point, deep_a, deep_b)
+            if valued is None:
                 continue
-            va, vb = (vas, vbs) if matrix else (vas[0], vbs[0])
-            out.append((point, va, vb))
+            out.append(valued)
             if len(out) >= count or (len(fixed) == len(names) and out):
                 break
+        if len(fixed) < len(names):
+            out += self._kink_points(rng, names, fixed, deep_a, deep_b, [p for p, _, _ in out])
+        return out
+
+    def _kink_points(self, rng: random.Random, names: list, fixed: dict, deep_a, deep_b, drawn: list[dict]):
+        """More points, one for each side of a kink (ReLU, 𝟙[u > 0], |u|) that the drawn points left unseen:
+        min(z, 1) = z − ReLU(z − 1) must be tried above 1 too, or a dropped gate passes."""
+        kinks = {f.args[0] for e in entries(deep_a) + entries(deep_b)
+                 for f in e.atoms(Relu, sympy.Heaviside, sympy.Abs, sympy.sign) if f.args[0].free_symbols}
+        out = []
+        for kink in sorted(kinks, key=sympy.default_sort_key):
+            seen = {_sign_of(evaluate(kink, point)) for point in drawn}
+            for wanted in (1, -1):
+                if wanted in seen:
+                    continue
+                for _ in range(MAX_POINT_TRIES):
+                    point = {s: fixed.get(s, _test_value(s, rng, True)) for s in names}
+                    self._honour_constraints(point, fixed)
+                    valued = _valued(point, deep_a, deep_b) if _sign_of(evaluate(kink, point)) == wanted else None
+                    if valued is None:
+                        continue
+                    out.append(valued)
+                    drawn = drawn + [point]
+                    seen.add(wanted)
+                    break
         return out
 
     def _honour_constraints(self, point: dict, fixed: dict) -> None:
@@ -1334,7 +1406,9 @@ class ClaimChecker:
         for _, va, vb in points:
             pairs.extend(zip(va, vb) if isinstance(va, list) else [(va, vb)])
         usable = [(va, vb) for va, vb in pairs if abs(va) > 1e-12]
-        if len(usable) >= 2:
+        # where the left side is 0 (a gate closed) the right side must be 0 too; two points in all suffice then
+        zeros_agree = all(abs(vb) <= 1e-12 for va, vb in pairs if abs(va) <= 1e-12)
+        if len(usable) >= 2 or (usable and len(pairs) >= 2 and len(usable) < len(pairs) and zeros_agree):
             ratios = [vb / va for va, vb in usable]
             if all(agree_at_test_point(r, ratios[0]) for r in ratios):
                 ratio = Fraction(ratios[0]).limit_denominator(1000)
@@ -1381,7 +1455,7 @@ class ClaimChecker:
             visible = leaves(self.model.conc(b_node, binds), self.model.conc(a_node, binds))
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
             visible = []
-        return self._symbol_ratio(points, visible)
+        return self._symbol_ratio(points, visible) or self._dropped_factor(b_node, binds, deep_a, points)
 
     def _term_factor(self, b_node: Node, binds, points) -> Slip | None:
         """One term of a sum off by a constant factor (2λw for λw): the right side minus that term, plus the term
@@ -1411,29 +1485,46 @@ class ClaimChecker:
     def _mutations(self, b_node: Node, binds, deep_a, points) -> Slip | None:
         letters = sorted(set(free_index_letters(list(self.members))[1]))
         for wrong, right, mutated in _mutants(b_node, letters):
-            try:
-                deep = self.model.full(self.model.conc(mutated, binds))
-            except (ModelProblem, TooLarge, ValueError, TypeError) + SHAPE_ERRORS:
-                continue
-            if is_matrix(deep) != is_matrix(deep_a) or (is_matrix(deep) and deep.shape != deep_a.shape):
-                continue
-            good = bool(points)
-            for p, va, _ in points:
-                values = [evaluate(e, p) for e in entries(deep)]
-                expected = va if isinstance(va, list) else [va]
-                if any(v is None or not agree_at_test_point(v, e) for v, e in zip(values, expected)):
-                    good = False
-                    break
-            if good:
+            if self._mutant_holds(mutated, binds, deep_a, points):
+                corrected = latex(display(mutated))
                 if isinstance(wrong, Add) and isinstance(right, Add):
-                    return Slip("sign_term", (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
+                    return Slip("sign_term", (("wrong", latex(display(wrong))), ("right", latex(display(right)))),
+                                corrected)
                 if isinstance(wrong, Transpose) or isinstance(right, Transpose):
                     kind = "transpose"
                 elif wrong.layer != right.layer:
                     kind = "layer_index"
                 else:
                     kind = "index_swap"
-                return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
+                return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))), corrected)
+        return None
+
+    def _mutant_holds(self, mutated: Node, binds, deep_a, points) -> bool:
+        """Whether a changed right side takes the left side's value at every test point."""
+        try:
+            deep = self.model.abstract_leaves(self.model.full(self.model.conc(mutated, binds)))
+        except (ModelProblem, TooLarge, ValueError, TypeError) + SHAPE_ERRORS:
+            return False
+        if is_matrix(deep) != is_matrix(deep_a) or (is_matrix(deep) and deep.shape != deep_a.shape):
+            return False
+        for p, va, _ in points:
+            values = [evaluate(e, p) for e in entries(deep)]
+            expected = va if isinstance(va, list) else [va]
+            if any(v is None or not agree_at_test_point(v, e) for v, e in zip(values, expected)):
+                return False
+        return bool(points)
+
+    def _dropped_factor(self, b_node: Node, binds, deep_a, points) -> Slip | None:
+        """A factor written where it does not belong, anywhere in the right side (inside a Σ too: Σ_n r_n x_n for
+        Σ_n r_n): leaving it out makes the step hold."""
+        for node in _outside_derivatives(b_node):
+            if not isinstance(node, Mul) or node.hadamard or len(node.factors) < 2:
+                continue
+            for position, factor in enumerate(node.factors):
+                rest = node.factors[:position] + node.factors[position + 1:]
+                mutated = _replace_node(b_node, node, rest[0] if len(rest) == 1 else replace(node, factors=rest))
+                if self._mutant_holds(mutated, binds, deep_a, points):
+                    return Slip("extra_factor", (("factor", latex(display(factor))),), latex(display(mutated)))
         return None
 
     def _path_factors(self, out: VName, var: VName) -> list[tuple[str, sympy.Expr, bool]]:
@@ -1450,7 +1541,8 @@ class ClaimChecker:
                     continue
                 seen.add((u, v))
                 label = latex(PartialSym("partial", u, v)) + " = " + latex(self.model.local(u, v))
-                found.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
+                found.append((label, self.model.abstract_leaves(self.model.partial(u, v)),
+                              _is_activation(self.model.rhs_of(u))))
         return found
 
     def _local_factors(self, binds) -> list[tuple[str, sympy.Expr, bool]]:
@@ -1544,6 +1636,20 @@ def _test_value(symbol, rng: random.Random, signed: bool) -> Fraction:
         return Fraction(rng.randint(1, 6))
     value = Fraction(rng.randint(1, 19), 10)
     return -value if signed and rng.random() < 0.5 else value
+
+
+def _valued(point: dict, deep_a, deep_b) -> tuple | None:
+    """(point, a, b) with both sides' values there (lists of entries for vectors and matrices), or None where a
+    side has no finite value."""
+    values = evaluate_all(entries(deep_a) + entries(deep_b), point)
+    if any(v is None for v in values):
+        return None
+    vas, vbs = values[:len(entries(deep_a))], values[len(entries(deep_a)):]
+    return (point, vas, vbs) if is_matrix(deep_a) else (point, vas[0], vbs[0])
+
+
+def _sign_of(value: float | None) -> int | None:
+    return None if value is None or value == 0 else (1 if value > 0 else -1)
 
 
 def _missing_gate(factors, points) -> Slip | None:
@@ -1809,8 +1915,8 @@ def _structural_mutants(node: Node, letters: list[str]):
     for n in mutable:
         if isinstance(n, Transpose):
             yield n, n.arg, _replace_node(node, n, n.arg)
-    for n in mutable:
-        if isinstance(n, Sym) and n.layer is not None and not n.subs:
+    for n in mutable:  # a layer's matrix, or a letter the claim reads as a vector or matrix (A, x beside A_{kj}, x_j)
+        if isinstance(n, Sym) and not n.subs:
             yield n, Transpose(n), _replace_node(node, n, Transpose(n))
     occurrences = [n for n in mutable if isinstance(n, Sym) and (n.subs or n.layer is not None)]
     for sym in occurrences:
@@ -1836,6 +1942,19 @@ def _structural_mutants(node: Node, letters: list[str]):
                 continue
             seen.add((sym, variant))
             yield sym, variant, _replace_node(node, sym, variant)
+    yield from _swapped_letters(node, mutable, letters)
+
+
+def _swapped_letters(node: Node, mutable: list[Node], letters: list[str]):
+    """Copies of ``node`` with two of the claim's index letters swapped everywhere (h_j (y_k − t_k) written
+    h_k (y_j − t_j)): an index swap that no single symbol's change undoes."""
+    found = sorted({s for n in mutable if isinstance(n, Sym) for s in n.subs
+                    if is_index_letter(s) and s.base in letters}, key=lambda s: s.base)
+    for position, one in enumerate(found):
+        for other in found[position + 1:]:
+            placeholder = replace(one, base="?")
+            swapped = _replace_node(_replace_node(node, one, placeholder), other, one)
+            yield one, other, _replace_node(swapped, placeholder, other)
 
 
 def _outside_derivatives(node: Node):

@@ -331,7 +331,8 @@ def _blank(match: re.Match) -> str:
 
 
 def depth_profile(text: str, line_of) -> list[int]:
-    """The brace/paren depth before each character; raises for unbalanced braces and too deep nesting."""
+    """The brace/paren depth before each character; raises for unbalanced braces and too deep nesting. ``\\{…\\}``
+    nest like parentheses (𝟙\\{s > 0\\} is one formula), without counting as braces."""
     depth = 0
     braces = 0
     profile = []
@@ -340,6 +341,10 @@ def depth_profile(text: str, line_of) -> list[int]:
         profile.append(depth)
         if escaped:
             escaped = False
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth = max(depth - 1, 0)
             continue
         if ch == "\\":
             escaped = True

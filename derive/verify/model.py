@@ -400,6 +400,65 @@ def vector_bases(definitions: list[Definition]) -> frozenset[str]:
     return frozenset(found)
 
 
+def unlayered_arrays(definitions: list[Definition]) -> dict[tuple, int]:
+    """(base, decor, primes) → 1 or 2 for the letters the definitions write with that many index letters and no
+    layer (z_j, A_{kj}), or bare inside a norm only (‖w‖²: a vector), and never bare elsewhere: a bare z in a
+    claim is then the vector of the z_j."""
+    counts: dict[tuple, set[int]] = {}
+    bare: set[tuple] = set()
+    for definition in definitions:
+        in_norm = {id(s) for n in walk(definition.rhs) if isinstance(n, Func) and n.name == "normsq"
+                   for s in symbols_in(n.arg)}
+        for sym in [definition.lhs] + symbols_in(definition.rhs):
+            key = (sym.base, sym.decor, sym.primes)
+            if sym.layer is not None:
+                continue
+            if not sym.subs and id(sym) in in_norm:
+                counts.setdefault(key, set()).add(1)
+            elif not sym.subs:
+                bare.add(key)
+            elif len(sym.subs) <= 2 and all(is_index_letter(i) for i in sym.subs):
+                counts.setdefault(key, set()).add(len(sym.subs))
+            else:
+                bare.add(key)
+    return {key: n.pop() for key, n in counts.items() if len(n) == 1 and key not in bare}
+
+
+def array_readings(claims: list[list[Node]], definitions: list[Definition]) -> list[tuple[Sym, Sym]]:
+    """(bare letter, one of its components as the definitions write it) for each letter a claim in vector
+    notation reads as a vector or matrix (`unlayered_arrays`), for the report's line on it (y as the y_j)."""
+    arrays = unlayered_arrays(definitions)
+    defined = {(d.lhs.base, d.lhs.decor, d.lhs.primes) for d in definitions if not d.lhs.subs}
+    components = {}
+    for definition in definitions:
+        for sym in [definition.lhs] + symbols_in(definition.rhs):
+            key = (sym.base, sym.decor, sym.primes)
+            if sym.layer is None and sym.subs and key in arrays:
+                components.setdefault(key, sym)
+    found: dict[tuple, tuple[Sym, Sym]] = {}
+    for members in claims:
+        if not reads_arrays(members):
+            continue
+        for member in members:
+            for node in walk(member):
+                syms = [node] if isinstance(node, Sym) else [node.num, node.den] if isinstance(node, Deriv) else []
+                for sym in syms:
+                    key = (sym.base, sym.decor, sym.primes)
+                    if not sym.subs and sym.layer is None and key in components and key not in defined:
+                        found.setdefault(key, (sym, components[key]))
+    return [found[key] for key in sorted(found)]
+
+
+def reads_arrays(members: list[Node]) -> bool:
+    """Whether a claim is written in vector notation (a derivative by or of a bare letter, a transpose, ⊙): only
+    then is a bare letter the definitions index without a layer (z beside z_j) the vector of its components."""
+    def bare(node: Node) -> bool:
+        return isinstance(node, Sym) and not node.subs and node.layer is None
+    return any(isinstance(n, Transpose) or (isinstance(n, Mul) and n.hadamard)
+               or (isinstance(n, (Deriv, DerivOf)) and bare(n.den)) or (isinstance(n, Deriv) and bare(n.num))
+               for member in members for n in walk(member))
+
+
 def scalar_layers(definitions: list[Definition]) -> frozenset[tuple[str, Node]]:
     """(base, layer) of a one-unit layer: defined without an index (z^{[2]} = Σ_i W^{[2]}_i a^{[1]}_i + b^{[2]})
     and never written with one, so it is a number even where other layers of the same letter are vectors."""
@@ -417,6 +476,16 @@ def _matrix_sum(terms: list):
     if len(shapes) > 1:
         raise sympy.ShapeError("a sum of a vector or matrix and something of another shape")
     return functools.reduce(operator.add, terms)
+
+
+def _numbers_as_columns(terms: list) -> list:
+    """Beside one column vector, a number is that number in every entry: 1 − a for a vector a is the column of
+    1 − a_j, as σ(z) ⊙ (1 − σ(z)) is written."""
+    shapes = {t.shape for t in terms if is_matrix(t)}
+    if len(shapes) != 1 or next(iter(shapes))[1] != 1:
+        return terms
+    rows = next(iter(shapes))[0]
+    return [sympy.Matrix([t] * rows) if not is_matrix(t) and t.is_Number else t for t in terms]
 
 
 def is_matrix(value) -> bool:
@@ -455,6 +524,12 @@ class Model:
         self.indexed = frozenset(s.base for d in definitions for s in [d.lhs] + symbols_in(d.rhs)
                                  if len(s.subs) == 1 and s.layer is None)
         """Bases the definitions use with one index and no layer (y_j): a bare y beside a vector is the vector."""
+        self.unlayered = unlayered_arrays(definitions)
+        """(base, decor, primes) → number of indices, for a letter the definitions use only with index letters and
+        no layer (z_j, A_{kj}, or bare inside a norm ‖w‖²): bare in a claim, it is the vector or matrix of them."""
+        self.arrays = False
+        """Whether the current claim reads such letters as arrays (`reads_arrays`); inside a norm they always are."""
+        self._in_norm = 0
         self.weight_letter = "W" if any(s.base == "W" and len(s.subs) == 2 for d in definitions
                                         for s in [d.lhs] + symbols_in(d.rhs)) else "w"
         """The letter of the weights' components (w^{l}_{ji} in Nielsen, W^{(1)}_{ij} in most books)."""
@@ -540,7 +615,7 @@ class Model:
             terms = self._as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
             signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
             if any(is_matrix(t) for t in signed):
-                return _matrix_sum(signed)
+                return _matrix_sum(_numbers_as_columns(signed))
             return sympy.Add(*signed)
         if isinstance(node, Mul):
             factors = [self.conc(f, binds, definition) for f in node.factors]
@@ -625,13 +700,22 @@ class Model:
     def _squared_norm(self, node: Node, binds: dict[str, int]) -> sympy.Expr:
         """‖u‖² = Σ_j u_j²: u read as vectors wherever it names a layer (also inside a definition, where C = ½‖y −
         a^{L}‖² means the sum over the output units)."""
-        value = self.conc(node, binds)
+        self._in_norm += 1
+        try:
+            value = self.conc(node, binds)
+        finally:
+            self._in_norm -= 1
         return sympy.Add(*(entry ** 2 for entry in entries(value)))
 
     def _applied(self, node: Func, arg) -> sympy.Expr:
         """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract
         function of u whose derivatives stay symbolic (chain-rule structure and linearity can still be checked)."""
         _, letter, primes = node.name.split(":")
+        quantity = VName(letter)
+        if letter not in self.functions and not int(primes) and (quantity in self.values
+                                                                   or self.rhs_of(quantity) is not None):
+            self.touched.add(quantity)  # g(1 − g) where g = σ(v) is a quantity: a product, as in h(1 − h)
+            return quantity * arg
         if is_matrix(arg):
             return arg.applyfunc(lambda entry: self._applied(node, entry))
         variable = sympy.Dummy(letter)
@@ -683,11 +767,25 @@ class Model:
                                               and value not in self.abstract)
 
     def is_vector(self, sym: Sym) -> bool:
+        if not sym.subs and sym.layer is None:
+            return bool(self.arrays or self._in_norm) and self._unlayered_array(sym)
         return (not sym.subs and sym.layer is not None and sym.base in self.vectors
                 and (sym.base, sym.layer) not in self.scalars)
 
+    def _unlayered_array(self, sym: Sym) -> bool:
+        bare = VName(sym.base, sym.decor, sym.primes)
+        return ((sym.base, sym.decor, sym.primes) in self.unlayered and bare not in self.values
+                and bare not in self.abstract and sym.base not in self.functions and self.rhs_of(bare) is None)
+
     def vector(self, sym: Sym, binds: dict[str, int]) -> sympy.Matrix:
-        """z^{l} as the column of z^{l}_{j}; W^{l} as the matrix of w^{l}_{ji} (shape n_l × n_{l−1})."""
+        """z^{l} as the column of z^{l}_{j}; W^{l} as the matrix of w^{l}_{ji} (shape n_l × n_{l−1}); an unlayered
+        z or A as the column of z_j or the matrix of A_{kj}, each index over the range the definitions give it."""
+        if sym.layer is None:
+            key = (sym.base, sym.decor, sym.primes)
+            shape = [self.unlayered_size(key, position) for position in range(self.unlayered[key])]
+            return sympy.Matrix(shape[0], shape[1] if len(shape) > 1 else 1,
+                                lambda *at: VName(sym.base, sym.decor, sym.primes, None,
+                                                  tuple(k + 1 for k in at[:len(shape)])))
         layer = self.index_value(sym.layer, binds, layer=True)
         if not isinstance(layer, int):
             raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
@@ -726,6 +824,32 @@ class Model:
                 return lo - 1 + self.named_bound_size(node.hi.base)
         lo = 1 if node.lo is None else self._bound(node.lo, binds)
         return lo - 1 + self.infer_size(node.index, node.body, binds)
+
+    def unlayered_size(self, key: tuple, position: int) -> int:
+        """How many components an unlayered array has along one index: the range of a definitions' Σ over that
+        index (Σ_{j=1}^{4} e^{z_j}), else of the index where the definitions use it (y_j beside a^{L}_j), else the
+        size the document sets for the letter, else `DEFAULT_SIZE`."""
+        def letter_of(sym: Sym) -> str | None:
+            if (sym.base, sym.decor, sym.primes) != key or sym.layer is not None or len(sym.subs) <= position \
+                    or not is_index_letter(sym.subs[position]):
+                return None
+            return sym.subs[position].base
+        for definition in self.definitions:
+            for node in walk(definition.rhs):
+                if isinstance(node, Sum) and node.index and node.hi is not None \
+                        and any(letter_of(sym) == node.index for sym in symbols_in(node.body)):
+                    try:
+                        lo = 1 if node.lo is None else self._bound(node.lo, {})
+                        return self._upper(node, {}) - lo + 1
+                    except ModelProblem:
+                        continue
+        for definition in self.definitions:
+            whole = Mul((definition.lhs, definition.rhs))
+            for sym in symbols_in(whole):
+                letter = letter_of(sym)
+                if letter is not None:
+                    return self.infer_size(letter, whole, {})
+        return DEFAULT_SIZE
 
     def named_bound_size(self, name: str) -> int:
         """How many terms a limit the document names but does not set (K in Σ_{k=1}^{K}) stands for: one number
@@ -1140,6 +1264,14 @@ def _layer_offset(node: Node | None) -> tuple[str | None, int] | None:
         if s1 > 0 and isinstance(a, Sym) and not a.subs and isinstance(b, Num) and b.value.denominator == 1:
             return a.base, s2 * int(b.value)
     return None
+
+
+def layer_reach(nodes: list[Node]) -> int:
+    """How far past the layer letter the nodes reach (2 for δ^{l+2}): a network whose size the document does not
+    give needs that many layers after its first, so that some l makes every layer exist."""
+    offsets = [found[1] for node in nodes for sym in symbols_in(node) + _derivative_symbols(node)
+               if (found := _layer_offset(sym.layer)) is not None and found[0] == "l"]
+    return max(offsets, default=0)
 
 
 def weight_shift(definitions: list[Definition]) -> int:
