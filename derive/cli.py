@@ -41,7 +41,7 @@ The input is one expression (output named f; its sub-expressions are named u1, u
 computed) or a program of assignments separated by ';' or newlines, the last one being the output.
 Allowed: numbers, names (letters, digits, '_'), + - * / and ^ or ** (also − × · ÷ ² ³ √), products without *
 (2x, 3(x+1), (x+y)z), unary minus, parentheses, definitions f(x) = ..., and the functions exp log ln sqrt sin cos
-tanh sigmoid relu; e^x is the exponential unless e is given in --at. LaTeX works too: '\frac{1}{1+e^{-x}}'.
+tanh sigmoid relu; e^x is the exponential unless e is given in --at. LaTeX works too: '\\frac{1}{1+e^{-x}}'.
 '-' reads the input from stdin, '@PATH' from a file.
 
 examples:

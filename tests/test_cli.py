@@ -5,6 +5,7 @@ import atexit
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -78,11 +79,13 @@ def test_explain_to_stdout_loads_neither_the_api_nor_other_documents():
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
-                                  ["list", "--help"]])
+                                  ["list", "--help"], ["verify", "--help"], ["exercise", "--help"]])
 def test_help_has_examples(capsys, argv):
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert "usage:" in out
+    control = re.search(r"[\x00-\x09\x0b-\x1f\x7f]", out)  # such as the '\f' of an unescaped '\frac'
+    assert not control, repr(out[max(0, control.start() - 40):control.end() + 20])
     if argv[0] != "list":
         assert "example" in out
 
