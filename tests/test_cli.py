@@ -174,6 +174,25 @@ def test_every_output_file_is_reported_unless_quiet(capsys, tmp_path, argv, writ
         assert code in (0, 1) and out == "" and err == ""
 
 
+@pytest.mark.parametrize("argv, name, start, written", [
+    (["show", "toast"], "t.html", "<!DOCTYPE html>", ["t.html"]),  # the graph inline, no Markdown in a .html
+    (["show", "toast"], "t.json", "{", ["t.json"]),
+    (["show", "toast"], "t.tex", "% !TEX program = pdflatex", ["t.tex"]),
+    (["show", "toast", "--format", "beamer"], "t.tex", "% !TEX program = pdflatex", ["t.tex"]),
+    (["show", "toast"], "t.txt", "# ", ["t.svg", "t.txt"]),  # a name that asks for nothing: the default
+    (["exercise", "toast"], "e.tex", "% !TEX program = pdflatex", ["e-key.tex", "e.tex"]),
+    (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md")], "r.md", "# ", ["r.md"]),
+    (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md")], "r.out", "Checking", ["r.out"]),
+])
+def test_without_format_the_output_name_chooses_it(capsys, tmp_path, argv, name, start, written):
+    """As `Result.save`: -o notes.html writes the HTML page, not Markdown named .html (issue 13: a new user's
+    `derive show toast -o toast.html`)."""
+    code, out, err = run(capsys, *argv, "-o", str(tmp_path / name))
+    assert code in (0, 1) and out == "", err
+    assert (tmp_path / name).read_text(encoding="utf-8").startswith(start)
+    assert sorted(p.name for p in tmp_path.iterdir()) == written
+
+
 def test_verbose_says_what_was_checked(capsys, tmp_path):
     code, out, err = run(capsys, "-v", "explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", "json",
                          "-o", str(tmp_path / "a.json"))
