@@ -27,6 +27,11 @@ def __getattr__(name: str) -> object:
     return getattr(import_module(LAZY[name]), name)
 
 
+def __dir__() -> list[str]:
+    """The module's names with the lazy ones, so that ``dir(derive)`` and a notebook's tab completion offer them."""
+    return sorted(set(globals()) | set(LAZY))
+
+
 def load_ipython_extension(ipython) -> None:
     """``%load_ext derive``: registers the ``%%derive`` cell magic (IPython is needed only here)."""
     import_module("derive.magic").register(ipython)

@@ -16,7 +16,7 @@ from .errors import MAX_SHOWN, DeriveError, InputError, Message, message, shown
 from .locales import catalog
 from .scenarios import SCENARIOS, build
 
-from .present.formats import LANGUAGES, formats_for
+from .present.formats import LANGUAGES, SUFFIXES, formats_for
 from .present.lecture import ASPECTS, FRAGMENT_PACKAGES, PAPERS, THEMES
 
 MAX_INPUT_BYTES = 128 * 1024
@@ -41,7 +41,7 @@ The input is one expression (output named f; its sub-expressions are named u1, u
 computed) or a program of assignments separated by ';' or newlines, the last one being the output.
 Allowed: numbers, names (letters, digits, '_'), + - * / and ^ or ** (also − × · ÷ ² ³ √), products without *
 (2x, 3(x+1), (x+y)z), unary minus, parentheses, definitions f(x) = ..., and the functions exp log ln sqrt sin cos
-tanh sigmoid relu; e^x is the exponential unless e is given in --at. LaTeX works too: '\frac{1}{1+e^{-x}}'.
+tanh sigmoid relu; e^x is the exponential unless e is given in --at. LaTeX works too: '\\frac{1}{1+e^{-x}}'.
 '-' reads the input from stdin, '@PATH' from a file.
 
 examples:
@@ -133,13 +133,26 @@ def requested_language(argv: Sequence[str]) -> str:
     return lang
 
 
+def _format_from_output(args: argparse.Namespace) -> None:
+    """Without --format, the format -o's file name asks for (notes.html: html; notes.tex: a LaTeX article), as
+    `Result.save` does; any other name (or none) gets the command's default."""
+    if "format_choices" not in vars(args) or args.format is not None:
+        return
+    named = SUFFIXES.get(os.path.splitext(args.output or "")[1].lower())
+    args.format = named if named in args.format_choices else args.format_default
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, instead of argparse's usage dump
         raise UsageError.of("cli.usage", problem=usage_problem(message), prog=self.prog)
 
 
-def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = formats_for("walkthrough")) -> None:
-    parser.add_argument("--format", "-f", choices=formats, default="markdown", help="output format (default markdown)")
+def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = formats_for("walkthrough"),
+                        default: str = "markdown") -> None:
+    named = ", ".join(sorted({suffix for suffix, fmt in SUFFIXES.items() if fmt in formats and fmt != default}))
+    parser.add_argument("--format", "-f", choices=formats, help=f"output format (default: the one -o's name asks "
+                        f"for, {named}; else {default})")
+    parser.set_defaults(format_choices=tuple(formats), format_default=default)
     parser.add_argument("--lang", "-l", choices=tuple(LANGUAGES), default="en",
                         help="language of the prose (default en)")
     parser.add_argument("-o", "--output", metavar="PATH", help="write to PATH (atomically) instead of stdout")
@@ -264,8 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "not be decided in time",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("file", metavar="FILE", help="a Markdown or LaTeX document ('-' reads stdin)")
-    _add_output_options(verify, formats=formats_for("report"))
-    verify.set_defaults(format="text")
+    _add_output_options(verify, formats=formats_for("report"), default="text")
     verify.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                         help="seconds per claim before it counts as undecided (default 10)")
 
@@ -289,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(_expression_not_option(argv, parser))
         lang = getattr(args, "lang", lang)
+        _format_from_output(args)
         if args.print_completion is not None:
             return _print_completion(parser, args.print_completion)
         if args.command is None:

@@ -9,15 +9,11 @@ from typing import Any, Callable, Sequence
 
 from .errors import InputError, message, shown
 from .files import Output, check_name, is_stream, write_outputs
-from .present.formats import FORMATS
+from .present.formats import FORMATS, SUFFIXES
 from .present.lecture import PLAIN, TexOptions
 from .present.pdf import latexmk_pdf
 from .present.render import attachments, render
 from .present.standalone import figure_bytes
-
-SUFFIXES = {suffix: fmt.name for fmt in FORMATS.values() for suffix in fmt.suffixes}
-"""The file names that ask for a format (``notes.md``: markdown); Beamer slides need ``fmt="beamer"``."""
-
 
 def format_of(path: Path) -> str:
     """The format a file name asks for (``notes.md``: markdown); Beamer slides need ``fmt="beamer"``."""

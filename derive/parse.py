@@ -121,6 +121,8 @@ class _Builder:
                 self._assign(statement.target, statement.tree)
             output = self.statements[-1].target
         self._check_all_used(output)
+        if not self.leaves:  # a number: no variable to differentiate with respect to
+            raise InputError.of("no_variable", quote=self.source.quote(0, len(self.source.text)))
         return Graph(tuple(self._leaf_nodes() + self.nodes), output)
 
     def _assign(self, name: str, tree: Tree) -> None:

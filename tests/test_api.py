@@ -79,6 +79,12 @@ def test_exceptions_at_the_top_level():
     assert type(caught.value) is derive.InputError
 
 
+def test_dir_offers_the_lazy_api_for_tab_completion():
+    code = "import derive, sys; print(set(derive.__all__) <= set(dir(derive)), 'sympy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False"], done.stderr  # listed, and still not loaded
+
+
 @pytest.mark.parametrize("call, api_message, cli_argv", [
     (lambda: derive.explain("x*y", at={"x": 1, "q": 2}), "at: 'q' is not a leaf",
      ["explain", "x*y", "--at", "x=1,q=2"]),
@@ -122,6 +128,10 @@ def test_repr_is_short_and_says_the_result():
     network = repr(derive.network(NETWORK))
     assert network.startswith("<derive.NetworkResult design-example.toml: units 2-2-2, sigmoid, sse, loss ")
     assert len(network) < 200
+    assert repr(derive.verify_file(SLIP)) == "<derive.Result verify: 6 claims, 5 hold, 1 wrong (line 16), exit 1>"
+    many = derive.verify_text("\n\n".join(f"$$\\frac{{\\partial E}}{{\\partial x}} = {k}$$\n\n$$E = x$$"
+                                           for k in range(2, 12)))
+    assert repr(many).endswith("10 wrong (line 1, 5, 9, 13, 17, ...), exit 1>") and len(repr(many)) < 200
 
 
 def test_save_writes_the_document_and_its_graph(tmp_path):

@@ -5,6 +5,7 @@ import atexit
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -78,11 +79,13 @@ def test_explain_to_stdout_loads_neither_the_api_nor_other_documents():
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
-                                  ["list", "--help"]])
+                                  ["list", "--help"], ["verify", "--help"], ["exercise", "--help"]])
 def test_help_has_examples(capsys, argv):
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert "usage:" in out
+    control = re.search(r"[\x00-\x09\x0b-\x1f\x7f]", out)  # such as the '\f' of an unescaped '\frac'
+    assert not control, repr(out[max(0, control.start() - 40):control.end() + 20])
     if argv[0] != "list":
         assert "example" in out
 
@@ -169,6 +172,25 @@ def test_every_output_file_is_reported_unless_quiet(capsys, tmp_path, argv, writ
         quiet = argv[:position] + ["-q"] + argv[position:]
         code, out, err = run(capsys, *quiet)
         assert code in (0, 1) and out == "" and err == ""
+
+
+@pytest.mark.parametrize("argv, name, start, written", [
+    (["show", "toast"], "t.html", "<!DOCTYPE html>", ["t.html"]),  # the graph inline, no Markdown in a .html
+    (["show", "toast"], "t.json", "{", ["t.json"]),
+    (["show", "toast"], "t.tex", "% !TEX program = pdflatex", ["t.tex"]),
+    (["show", "toast", "--format", "beamer"], "t.tex", "% !TEX program = pdflatex", ["t.tex"]),
+    (["show", "toast"], "t.txt", "# ", ["t.svg", "t.txt"]),  # a name that asks for nothing: the default
+    (["exercise", "toast"], "e.tex", "% !TEX program = pdflatex", ["e-key.tex", "e.tex"]),
+    (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md")], "r.md", "# ", ["r.md"]),
+    (["verify", str(ROOT / "examples/verify/sigmoid-sse-slip.md")], "r.out", "Checking", ["r.out"]),
+])
+def test_without_format_the_output_name_chooses_it(capsys, tmp_path, argv, name, start, written):
+    """As `Result.save`: -o notes.html writes the HTML page, not Markdown named .html (issue 13: a new user's
+    `derive show toast -o toast.html`)."""
+    code, out, err = run(capsys, *argv, "-o", str(tmp_path / name))
+    assert code in (0, 1) and out == "", err
+    assert (tmp_path / name).read_text(encoding="utf-8").startswith(start)
+    assert sorted(p.name for p in tmp_path.iterdir()) == written
 
 
 def test_verbose_says_what_was_checked(capsys, tmp_path):

@@ -112,6 +112,18 @@ def test_a_missing_engine_names_its_package_in_japanese(tmp_path, monkeypatch, c
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("lang, says", [("en", "pdftoppm is not installed"), ("ja", "インストールされていません")])
+def test_a_missing_pdftoppm_exits_2_naming_poppler_before_any_tex_runs(lang, says, tmp_path, monkeypatch, capsys):
+    from derive.present import standalone
+    real = pdf_module.shutil.which
+    monkeypatch.setattr(pdf_module.shutil, "which", lambda tool: None if tool == "pdftoppm" else real(tool))
+    monkeypatch.setattr(standalone, "latexmk_pdf", lambda *args, **kwargs: pytest.fail("TeX ran for a PNG"))
+    assert main(["show", "toast", "--figure", "png", "--lang", lang, "-o", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "apt-get install poppler-utils" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- page sizes -----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("aspect, ratio", [("16:9", 16 / 9), ("4:3", 4 / 3)])

@@ -396,6 +396,19 @@ def test_examples_render_in_every_format_and_language(path):
         assert html.startswith("<!DOCTYPE html>") and "<math" in html and "$$" not in html
 
 
+SKELETON = re.compile(r"\\(?:section|subsection)\*?(?=[{\[])|\\begin\{(?:tikzpicture|tabular|longtable|align\*?|equation\*?)\}"
+                      r"|\\\[|\\includegraphics")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+def test_the_japanese_article_has_the_english_ones_structure(path):
+    """Issue 15: a network article in Japanese is the English one in structure: the same sections, diagram,
+    tables and displayed equations in the same order (only the prose differs)."""
+    result = explained(path)
+    english, japanese = (SKELETON.findall(render_network(result, "latex", lang)) for lang in ("en", "ja"))
+    assert english == japanese and english.count("\\begin{tikzpicture}") >= 1 and len(english) > 20
+
+
 def test_japanese_uses_the_japanese_catalog():
     md = render_network(explained(DESIGN), "markdown", "ja")
     for word in ("順伝播", "逆伝播", "誤差", "連鎖律", "学習率", "重み", "バイアス"):

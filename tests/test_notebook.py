@@ -7,7 +7,7 @@ from html import unescape
 
 import pytest
 
-from conftest import ROOT, require_module, require_tool
+from conftest import ROOT, require_module
 
 NETWORK = ROOT / "examples" / "networks" / "design-example.toml"
 
@@ -26,7 +26,6 @@ def executed(tmp_path_factory):
     nbformat = require_module("nbformat")
     require_module("ipykernel")
     require_module("nbconvert")
-    require_tool("dot")
     from nbconvert.preprocessors import ExecutePreprocessor
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])

@@ -165,6 +165,8 @@ REJECTED = [
     ("'x + 1'", "write the formula without quotes", "引用符を付けずに式を書いてください"),
     ("x = y = z", "one assignment per statement", "1 文に 1 つの代入を書いてください"),
     (r"\sum_{i} x_i", "write it with + - * / ^", "+ - * / ^、関数"),
+    ("2^3 + 1", "write a formula with a name in it, as in 2*x", "2*x のように、変数名を含む式を書いてください"),
+    (r"\frac{1}{2}", "nothing to differentiate", "微分するものがありません"),
 ]
 PYTHON_WORDS = ("BitXor", "decimal literal", "indent", "==", "invalid syntax", "SyntaxError", "Traceback", "EOF",
                 "Maybe you meant", "unexpected token", "Perhaps you forgot")

@@ -101,6 +101,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
 )}
 
 
+SUFFIXES = {suffix: fmt.name for fmt in FORMATS.values() for suffix in fmt.suffixes}
+"""The file names that ask for a format (``notes.md``: markdown); Beamer slides need ``fmt="beamer"``."""
+
+
 @dataclass(frozen=True)
 class TexEngine:
     """A TeX engine that compiles the LaTeX documents of some languages."""

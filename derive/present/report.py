@@ -314,6 +314,28 @@ def _context(report: Report, lang: str, fmt: Format, figure_href: str | None,
 # --- HTML ------------------------------------------------------------------------------------------------------
 
 
+REPR_LINES = 5  # the wrong claims' lines a report's repr names
+
+
+def report_summary(report: Report) -> str:
+    """The one-line repr of a `derive.api.Result` holding a report: how many claims hold, which lines are wrong
+    (at most `REPR_LINES`), what was not read, and the exit code `derive verify` gives."""
+    if report.error is not None:
+        where = "" if report.error.line is None else f" at line {report.error.line}"
+        return f"<derive.Result verify: unreadable{where}, exit 2>"
+    wrong = [c.line for c in report.claims if c.ok is False]
+    undecided = sum(1 for c in report.claims if c.ok is None)
+    parts = [f"{len(report.claims)} claims", f"{len(report.claims) - len(wrong) - undecided} hold"]
+    if wrong:
+        lines = ", ".join(map(str, wrong[:REPR_LINES])) + (", ..." if len(wrong) > REPR_LINES else "")
+        parts.append(f"{len(wrong)} wrong (line {lines})")
+    if undecided:
+        parts.append(f"{undecided} undecided")
+    if report.unread:
+        parts.append(f"{len(report.unread)} unread")
+    return f"<derive.Result verify: {', '.join(parts)}, exit {report.exit_code}>"
+
+
 KIND = Kind("report", _context, report_json_data,
             lambda report, lang: (catalog(lang)["verify.title"], {"ok": report.ok, "exit_code": report.exit_code}),
-            notebook_latex=lambda report, lang: None)
+            summary=report_summary, notebook_latex=lambda report, lang: None)

@@ -42,6 +42,8 @@ def figure_bytes(document: Any, kind: str) -> bytes:
                                  limit=MAX_FIGURE_NODES), "figure")
     if kind == "svg":
         return svg_for(derivation).encode("utf-8")
+    if kind == "png":
+        require_tool("pdftoppm")  # before TeX runs for a picture that could not be rasterised
     figures = figure_document([to_tikz(layout(derivation))])
     assert figures is not None  # a drawable graph has a picture
     pdf = latexmk_pdf(figures.source, name="figure")
