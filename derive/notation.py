@@ -357,9 +357,11 @@ class DerivePrinter(LatexPrinter):
         d = r"\partial " if expr.dkind == "partial" else "d "
         return r"\frac{" + d + self._print(expr.num) + "}{" + d + self._print(expr.den) + "}"
 
-    def _print_DSum(self, expr) -> str:
+    def _print_DProd(self, expr) -> str:
+        return self._print_DSum(expr, r"\prod")
+
+    def _print_DSum(self, expr, head: str = r"\sum") -> str:
         body, index, lo, hi = expr.args
-        head = r"\sum"
         if index is not sympy.S.NaN:  # NaN: a part the document does not write
             head += "_{" + self._print(index) + ("=" + self._print(lo) if lo is not sympy.S.NaN else "") + "}"
             if hi is not sympy.S.NaN:
