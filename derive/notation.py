@@ -236,6 +236,13 @@ class DerivePrinter(LatexPrinter):
     def _print_BoundFunction(self, expr: sympy.Function) -> str:
         return self._applied("g", expr.args[0])
 
+    def _print_Ordered(self, expr: sympy.Function) -> str:
+        members, strict = expr.args[0::2], expr.args[1::2]
+        out = [self._print(members[0])]
+        for relation, member in zip(strict, members[1:]):
+            out += ["<" if relation else r"\leq", self._print(member)]
+        return " ".join(out)
+
     def _print_AtLayer(self, expr: sympy.Function) -> str:
         name, index = expr.args
         return self._print(name) + "^{" + self._print(index) + "}"
@@ -458,6 +465,17 @@ class ReLU(sympy.Function):
 
 class Softmax(sympy.Function):
     """softmax_k(z_1, …, z_K); the first argument is k (1-based)."""
+
+
+class Ordered(sympy.Function):
+    """A chain of bounds ``a < b \\leq c``: members and, between each two, 1 for ``<`` or 0 for ``\\leq``."""
+
+    @classmethod
+    def of(cls, members: list[sympy.Basic], strict: list[bool]) -> "Ordered":
+        args: list[sympy.Basic] = [members[0]]
+        for relation, member in zip(strict, members[1:]):
+            args += [sympy.Integer(int(relation)), member]
+        return cls(*args)
 
 
 # --- numbers -------------------------------------------------------------------------------------------------
