@@ -1374,3 +1374,18 @@ def test_a_long_chain_of_relus_is_evaluated_exactly_at_the_point():
     assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
     assert time.process_time() - started < 3
     assert verify_text(page.replace("VALUE", number_text(gradient * 1.001))).exit_code == 1
+
+
+def test_a_nest_of_sigmoids_is_evaluated_once_per_level():
+    """e^{−x} of a 9-deep nest of exact sigmoids (σ'(z^9) at the walk's point) asks x's sign, which evaluates the
+    nest: each level evaluates its argument first, once (0.7 s for this one value before; a page has hundreds).
+    Oracle: the same nest in floating point."""
+    from derive.verify.model import Sigmoid
+    exact, approximate = sympy.Integer(1), 1.0
+    for w in ("0.9", "1.1", "0.8", "1.2", "1", "0.9", "1.1", "1"):
+        exact = Sigmoid(sympy.Rational(w) * exact + sympy.Rational(1, 10))
+        approximate = 1 / (1 + math.exp(-(float(w) * approximate + 0.1)))
+    started = time.process_time()
+    value = sympy.exp(-exact)
+    assert time.process_time() - started < 0.2
+    assert float(value) == pytest.approx(math.exp(-approximate), rel=1e-12)

@@ -287,7 +287,12 @@ class Sigmoid(sympy.Function):
         return s * (1 - s)
 
     def _eval_evalf(self, prec):
-        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+        # the argument first, as a number: built from the expression, e^{−x} would ask x's sign, evaluating a nest
+        # of sigmoids again at every level (seconds for a 9-layer chain)
+        x = self.args[0]._evalf(prec)
+        if not x.is_Number:
+            return None
+        return (1 / (1 + sympy.exp(-x)))._eval_evalf(prec)
 
     def _eval_is_real(self):
         return self.args[0].is_real
@@ -308,7 +313,10 @@ class Relu(sympy.Function):
         return sympy.Heaviside(self.args[0], 0)
 
     def _eval_evalf(self, prec):
-        return sympy.Max(0, self.args[0])._eval_evalf(prec)
+        x = self.args[0]._evalf(prec)  # as for `Sigmoid`: the argument's number first
+        if not x.is_Number:
+            return None
+        return sympy.Max(0, x)._eval_evalf(prec)
 
 
 def unit_step(u: sympy.Expr) -> sympy.Expr:
