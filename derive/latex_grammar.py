@@ -55,7 +55,7 @@ ITALIC = "mathit"  # the decoration of a variable named like a constant (``\\mat
 # --- preprocessing ---------------------------------------------------------------------------------------------
 
 _UNICODE = {
-    "\u2202": r"\partial ", "\u03c3": r"\sigma ", "\u03b4": r"\delta ", "\u0394": r"\Delta ", "\u2211": r"\sum ",
+    "\u2202": r"\partial ", "\u03c3": r"\sigma ", "\u03b4": r"\delta ", "\u0394": r"\Delta ", "\u2211": r"\sum ", "\u220f": r"\prod ",
     "\u03a3": r"\sum ", "\u00b7": r"\cdot ", "\u22c5": r"\cdot ", "\u00d7": r"\times ", "\u2212": "-",
     "\u2013": "-", "\u2032": "'", "\u2033": "''", "\u03b7": r"\eta ", "\u03b1": r"\alpha ", "\u03b2": r"\beta ",
     "\u03b3": r"\gamma ", "\u03b5": r"\varepsilon ", "\u03b8": r"\theta ", "\u03bb": r"\lambda ",
@@ -87,9 +87,9 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
-    + ["frac", "partial", "sum", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak", "leaky",
-       "cases"])
+    + ["frac", "partial", "sum", "prod", "abs", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top",
+       "intercal", "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak",
+       "leaky", "cases"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -122,6 +122,7 @@ def normalise(text: str) -> str:
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
     text = _norms(text)
+    text = _absolute_values(text)
     text = re.sub(r"\\(?:dfrac|tfrac|cfrac)(?![A-Za-z])", r"\\frac", text)
     text = re.sub(r"\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![A-Za-z])|\\prime(?![A-Za-z])", "'", text)
     text = re.sub(r"\\intercal(?![A-Za-z])", r"\\top", text)
@@ -157,7 +158,7 @@ def normalise(text: str) -> str:
             if name == "nabla":
                 raise SyntaxProblem(quote(r"\nabla") + " needs the variable below it, e.g. "
                                     + quote(r"\nabla_{W} J"))
-            if name in ("prod", "int", "lim", "operatorname"):
+            if name in ("int", "lim", "operatorname"):
                 raise SyntaxProblem(f"{quote(chr(92) + name)} is not supported")
             if name == "begin":
                 env = re.match(r"\\begin\s*\{([^}]*)\}", text[match.start():])
@@ -177,7 +178,8 @@ _BRACED_BASE = re.compile(r"\{\s*((?:\\(?:" + "|".join(DECORATIONS) + r")\s*\{\s
 _BRACEABLE_MACRO = re.compile(r"\\(?:name|italic|" + "|".join(list(DECORATIONS) + GREEK) + r")(?![A-Za-z])")
 _SCRIPT_OR_ARGUMENT_BEFORE = re.compile(r"[}_^\]]\s*$")
 _MACRO_BEFORE = re.compile(r"\\([A-Za-z]+)\s*$")
-_NO_ARGUMENT = frozenset(GREEK + ["cdot", "times", "odot", "circ", "ast", "pm", "mp", "sigma", "partial", "sum"])
+_NO_ARGUMENT = frozenset(GREEK + ["cdot", "times", "odot", "circ", "ast", "pm", "mp", "sigma", "partial", "sum",
+                                   "prod"])
 """Macros after which a braced group is not their argument (an operator, a letter)."""
 
 
@@ -408,6 +410,31 @@ def _norms(text: str) -> str:
     return "".join(out) + text[position:]
 
 
+_ABS_BAR = re.compile(r"\\[lr]vert(?![A-Za-z])|\\vert(?![A-Za-z])|(?<!\\)\|")
+
+
+def _absolute_values(text: str) -> str:
+    r"""``\lvert x \rvert``, ``\vert x \vert`` and ``|x|`` are the absolute value ``\abs{x}``: an opening bar
+    pairs with the next closing one (``\rvert``), bars that do not say which they are pair in order."""
+    bars = list(_ABS_BAR.finditer(text))
+    if not bars:
+        return text
+    out, position, opened = [], 0, []
+    for bar in bars:
+        kind = bar.group()
+        closes = kind == r"\rvert" or (kind != r"\lvert" and opened and opened[-1][1] != r"\lvert")
+        if closes and opened:
+            start, _ = opened.pop()
+            if not opened:
+                out += [text[position:start.start()], r"\abs{", _absolute_values(text[start.end():bar.start()]), "}"]
+                position = bar.end()
+        else:
+            opened.append((bar, kind))
+    if opened:
+        raise SyntaxProblem("an absolute value |…| is not closed")
+    return "".join(out) + text[position:]
+
+
 def _log_of_sum(text: str) -> str:
     """``\\log\\sum_j \\exp(z_j)`` without parentheses: the logarithm of the whole sum, up to the next ``+`` or
     ``-`` outside brackets (log-sum-exp as the textbooks write it)."""
@@ -490,8 +517,27 @@ def _nested_word(match: re.Match) -> str:
     raise SyntaxProblem(f"cannot read {quote(match.group(0))} with a nested argument")
 
 
+_VARIABLE = r"(?:[A-Za-z]|\\[A-Za-z]+)(?:\s*_\s*(?:\{[^{}]*\}|[A-Za-z0-9]))?"
+_SECOND = re.compile(r"\\frac\s*\{\s*(?P<d>d|\\partial)\s*\^\s*(?:\{\s*2\s*\}|2)(?P<body>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
+                     r"\s*\{\s*(?:(?P=d)\s*(?P<x>" + _VARIABLE + r")\s*\^\s*(?:\{\s*2\s*\}|2)"
+                     r"|(?P=d)\s*(?P<x1>" + _VARIABLE + r")\s*(?P=d)\s*(?P<x2>" + _VARIABLE + r"))\s*\}")
+
+
+def _second_derivatives(text: str) -> str:
+    r"""``\frac{d^{2}}{d s^{2}}``, ``\frac{d^{2} f}{d s^{2}}``, ``\frac{\partial^{2} f}{\partial x^{2}}`` and
+    ``\frac{\partial^{2} f}{\partial x \partial y}`` as the first derivative taken twice (``\frac{d}{d s}\frac{d f}{d s}``,
+    the outer one by the first variable of the denominator)."""
+    def once_more(match: re.Match) -> str:
+        d, body = match.group("d"), match.group("body").strip()
+        outer, inner = (match.group("x"), match.group("x")) if match.group("x") else (match.group("x1"),
+                                                                                     match.group("x2"))
+        return rf"\frac{{{d}}}{{{d} {outer}}}\frac{{{d} {body}}}{{{d} {inner}}}"
+    return _SECOND.sub(once_more, text)
+
+
 def _differentials(text: str) -> str:
     r"""``\frac{d E}{d w}``, ``\frac{d}{dx}`` and ``dE/dw`` get the differential token ``\DD``."""
+    text = _second_derivatives(text)
     out, position = [], 0
     for match in re.finditer(r"\\frac\s*\{", text):
         if match.start() < position:
@@ -575,6 +621,7 @@ GRAMMAR = r"""
 
 ?opapp: SUM sumlimits product       -> sum
       | SUM sumlimits "-" product   -> sum_neg
+      | PROD sumlimits product      -> prod
       | derivop product             -> derivof
 
 sumlimits: sumsub? sumsup?
@@ -646,12 +693,13 @@ GREEK: /\\(GREEKS)(?![A-Za-z])/
 NAME: /\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}/
 ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
 DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline|mathcal|mathscr)(?![A-Za-z])/
-FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step|ident)(?![A-Za-z])/
+FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step|ident|abs)(?![A-Za-z])/
 LEAKY: /\\leaky\{\d+(\.\d+)?\}/
 MAXMIN: /\\(max|min)(?![A-Za-z])/
 APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
+PROD: /\\prod(?![A-Za-z])/
 SOFTMAX: /\\softmax(?![A-Za-z])/
 MATRIX: /\\matrix(?![A-Za-z])/
 ROWBREAK: /\\rowbreak(?![A-Za-z])/
@@ -831,6 +879,13 @@ def _make_builder():
             _, limits, body = items
             index, lo, hi = limits
             return Sum(index, lo, hi, body)
+
+        def prod(self, items):
+            _, (index, lo, hi), body = items
+            if index is None or lo is None or hi is None:
+                raise SyntaxProblem(quote(r"\prod") + " needs its index and both limits, e.g. "
+                                    + quote(r"\prod_{k=l}^{L-1}"))
+            return Sum(index, lo, hi, body, product=True)
 
         def sum_neg(self, items):
             _, (index, lo, hi), body = items

@@ -236,6 +236,13 @@ class DerivePrinter(LatexPrinter):
     def _print_BoundFunction(self, expr: sympy.Function) -> str:
         return self._applied("g", expr.args[0])
 
+    def _print_Ordered(self, expr: sympy.Function) -> str:
+        members, strict = expr.args[0::2], expr.args[1::2]
+        out = [self._print(members[0])]
+        for relation, member in zip(strict, members[1:]):
+            out += ["<" if relation else r"\leq", self._print(member)]
+        return " ".join(out)
+
     def _print_AtLayer(self, expr: sympy.Function) -> str:
         name, index = expr.args
         return self._print(name) + "^{" + self._print(index) + "}"
@@ -357,9 +364,11 @@ class DerivePrinter(LatexPrinter):
         d = r"\partial " if expr.dkind == "partial" else "d "
         return r"\frac{" + d + self._print(expr.num) + "}{" + d + self._print(expr.den) + "}"
 
-    def _print_DSum(self, expr) -> str:
+    def _print_DProd(self, expr) -> str:
+        return self._print_DSum(expr, r"\prod")
+
+    def _print_DSum(self, expr, head: str = r"\sum") -> str:
         body, index, lo, hi = expr.args
-        head = r"\sum"
         if index is not sympy.S.NaN:  # NaN: a part the document does not write
             head += "_{" + self._print(index) + ("=" + self._print(lo) if lo is not sympy.S.NaN else "") + "}"
             if hi is not sympy.S.NaN:
@@ -456,6 +465,17 @@ class ReLU(sympy.Function):
 
 class Softmax(sympy.Function):
     """softmax_k(z_1, …, z_K); the first argument is k (1-based)."""
+
+
+class Ordered(sympy.Function):
+    """A chain of bounds ``a < b \\leq c``: members and, between each two, 1 for ``<`` or 0 for ``\\leq``."""
+
+    @classmethod
+    def of(cls, members: list[sympy.Basic], strict: list[bool]) -> "Ordered":
+        args: list[sympy.Basic] = [members[0]]
+        for relation, member in zip(strict, members[1:]):
+            args += [sympy.Integer(int(relation)), member]
+        return cls(*args)
 
 
 # --- numbers -------------------------------------------------------------------------------------------------

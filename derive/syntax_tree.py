@@ -88,11 +88,12 @@ class Func:
 
 @dataclass(frozen=True)
 class Sum:
-    """A sum over an index (``\\sum_{i=lo}^{hi}``)."""
+    """A sum over an index (``\\sum_{i=lo}^{hi}``), or with ``product`` a product (``\\prod_{k=lo}^{hi}``)."""
     index: str | None
     lo: "Node | None"
     hi: "Node | None"
     body: "Node"
+    product: bool = False
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,7 @@ class Walkthrough:
     # written (False: a page verify cannot read yet; it is checked only through the derivation)
     given: tuple[str, ...] = ()  # the walk scope's bindings beyond the graph's (LaTeX): the sizes its sums run to
     # (`size_given`), a condition its data satisfy (Σ_k t_{nk} = 1)
+    layered: tuple[str, ...] = ()  # letters besides w, a, z, b, δ whose integer superscripts are layers (u^{2})
 
     @property
     def images(self) -> tuple[Image, ...]:
@@ -240,11 +241,12 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
          optimizer: Settings | None = None, fold: Fold | None = None,
          descent: tuple[Update, ...] | None = None, reread: bool = True,
-         given: tuple[str, ...] = ()) -> Walkthrough:
+         given: tuple[str, ...] = (), layered: tuple[str, ...] = ()) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent;
     ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice;
-    ``given`` adds bindings to the page's walk scope (see `Walkthrough.given`)."""
+    ``given`` adds bindings to the page's walk scope (see `Walkthrough.given`); ``layered`` names the letters
+    whose superscripts are layers (see `Walkthrough.layered`)."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
     if descent is not None:
@@ -258,7 +260,7 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
     # the loop reads pages whose graph the symbolic oracle checked (no tree too large to write out) away from kinks
     reread = (reread and report.oracle == "symbolic" and not report.notes
               and len(updates) < MAX_REREAD_WALKS)
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread, given)
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread, given, layered)
 
 
 MAX_REREAD_NODES = 60

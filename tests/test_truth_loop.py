@@ -91,7 +91,8 @@ def test_a_scenario_rerun_by_an_optimiser_holds_as_printed(name, optimizer, caps
 # --- seeded corruptions: each must be caught, at its line ------------------------------------------------------
 
 _SEP = r"\s*&?=\s*"  # a link of a chain: " = ", or "&= " in a row of an alignment
-_SUBSTITUTION = re.compile(rf"{_SEP}(?P<numbers>[^=&]*\\cdot[^=&]*?){_SEP}(?P<result>-?[\d.]+)\s*$")
+_SUBSTITUTION = re.compile(rf"{_SEP}(?P<numbers>[^=&]*\\cdot[^=&]*?){_SEP}(?P<result>-?[\d.]+)"
+                           r"(?:\s*\\times\s*10\^\{-?\d+\})?\s*$")  # a result may carry a power of ten
 _NUMBER = re.compile(r"(?<![\w.{])-?\d+(?:\.\d+)?(?![\w.}])")
 _ROW_END = re.compile(r"\s*\\\\(?:\[[^\]]*\])?\s*$")
 

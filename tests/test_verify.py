@@ -1276,3 +1276,116 @@ def test_a_claim_is_checked_once_per_meaning():
     again = verify_text(text, claims_checked=cache)
     assert again.claims == report.claims and cache.hits == 4
     assert verify_text(text).claims == report.claims
+
+
+# --- ∏, bounds, absolute values, second derivatives (issue 11: vanishing-gradients' notation) -------------------
+
+_LAYERS = ("<!-- derive: numbers strict -->\n<!-- derive: output C -->\n<!-- derive: scope walk -->\n"
+           "<!-- derive: given z^{2} = w^{2} \\cdot a^{1}; a^{2} = \\sigma\\left(z^{2}\\right); "
+           "z^{3} = w^{3} \\cdot a^{2}; a^{3} = \\sigma\\left(z^{3}\\right); C = a^{3}; w^{2} = 0.5; w^{3} = -2; "
+           "a^{1} = 1 -->\n\n")
+
+
+def test_a_product_with_limits_runs_over_its_layers():
+    r"""``\prod_{k=l}^{L-1}`` binds its limits as Σ does (a layer letter l, the last layer L) and its index is a
+    layer on w and σ'(z^k): the gradient of a chain as one product, for every l. Oracle: the chain rule by hand."""
+    text = _LAYERS + ("$$\\frac{\\partial C}{\\partial w^{l}} = \\sigma'\\left(z^{L}\\right) \\cdot \\left(\\prod_{k=l}^{L - 1}"
+                      " w^{k + 1} \\cdot \\sigma'\\left(z^{k}\\right)\\right) \\cdot a^{l - 1}$$\n\n"
+                      "$$P = \\prod_{k=2}^{3} w^{k}$$\n\n$$P = w^{2} \\cdot w^{3} = -1$$\n")
+    holds_and_catches(text, 2, "= -1$$", "= -2$$")
+    assert verify_text(text.replace("\\cdot a^{l - 1}", "\\cdot a^{l}")).exit_code == 1
+    assert verify_text(text.replace("^{L - 1}", "^{L}")).exit_code == 1  # one factor too many
+
+
+@pytest.mark.parametrize("claim, holds", [
+    ("y \\leq 0.6 < 1", True), ("y \\geq 0.6", True), ("y > 0.6", False), ("0.7 \\leq y", False),
+    ("y \u2264 0.6", True), ("1 > y \\geq 0", True), ("x \\leq 0.333333", False), ("x \\leq 0.333334", True),
+    ("x \\geq 0.333333", True), ("\\sigma'\\left(z\\right) \\leq \\frac{1}{4}", True),
+    ("\\sigma'\\left(z\\right) \\leq \\frac{1}{5}", False), ("\\sigma\\left(z\\right) < 1", True),
+    ("\\sigma\\left(z\\right) > \\frac{1}{2}", False)])
+def test_a_bound_is_a_claim_checked_with_the_numbers_as_printed(claim, holds):
+    r"""≤ ≥ < > are claims: at the document's values when it gives every leaf one, exactly and with each printed
+    number as printed (x = 1/3 ≤ 0.333333 does not hold though 0.333333 is x rounded), else at random points,
+    where a bound must hold at every one (σ'(z) ≤ 1/4, not σ(z) > 1/2)."""
+    text = ("<!-- derive: numbers strict -->\n\n$$x = \\frac{1}{3}$$\n\n$$y = 0.3 \\cdot 2$$\n\n"
+            f"Then ${claim}$.\n")
+    report = verify_text(text)
+    assert report.exit_code == (0 if holds else 1) and not report.skipped and report.claims, claim
+
+
+def test_an_absolute_value_is_read_in_each_spelling():
+    text = ("$$\\left\\lvert w \\cdot x \\right\\rvert = \\left\\lvert w \\right\\rvert \\cdot |x|$$\n\n"
+            "$$\\lvert w - x \\rvert = |x - w|$$\n\n$$w = -2$$\n\n$$\\left\\lvert w \\right\\rvert = 2$$\n")
+    holds_and_catches(text, 3, "\\lvert w - x \\rvert = |x - w|", "\\lvert w - x \\rvert = |x + w|")
+    assert verify_text("$$|w| = w$$\n").exit_code == 1  # not for w < 0
+
+
+@pytest.mark.parametrize("claim, right, wrong", [
+    ("\\frac{d^{2}}{d s^{2}} g\\left(s\\right) = -2", "-2", "-3"),
+    ("\\frac{d}{d s} g\\left(s\\right) = 1 - 2 \\cdot s", "1 - 2", "1 + 2"),
+    ("\\frac{d^{2} f}{d s^{2}} = 6 \\cdot s", "6 \\cdot s", "3 \\cdot s"),
+    ("\\frac{\\partial^{2} f}{\\partial s^{2}} = 6 \\cdot s", "6 \\cdot s", "3 \\cdot s"),
+    ("\\frac{\\partial^2 f}{\\partial s^2} = 6s", "6s", "3s"),  # issue 16's corpus refused it
+    ("\\frac{\\partial^{2} h}{\\partial s \\partial y} = 2 \\cdot s", "2 \\cdot s", "s")])
+def test_a_second_derivative_is_the_first_taken_twice(claim, right, wrong):
+    r"""``\frac{d^2}{ds^2} g(s)`` (g defined with a sized parenthesis, g\left(s\right)), ``\frac{d^2 f}{ds^2}`` and
+    ``\frac{\partial^2 h}{\partial s \partial y}``. Oracle: sympy.diff."""
+    s, y = sympy.symbols("s y")
+    assert sympy.diff(s * (1 - s), s, 2) == -2 and sympy.diff(s ** 3, s, 2) == 6 * s
+    assert sympy.diff(s ** 2 * y, s, y) == 2 * s
+    text = ("$$g\\left(s\\right) = s \\cdot \\left(1 - s\\right)$$\n\n$$f = s^{3}$$\n\n$$h = s^{2} \\cdot y$$\n\n"
+            f"$${claim}$$\n")
+    holds_and_catches(text, 1, claim, claim.replace(right, wrong, 1))
+
+
+def test_a_given_binding_may_define_a_function():
+    r"""``given g\left(s\right) = s \cdot \left(1 - s\right)``: a scope's function, applied by its maths (a binding
+    that is neither a symbol's definition nor a value was refused)."""
+    text = ("<!-- derive: scope bound -->\n<!-- derive: given g\\left(s\\right) = s \\cdot \\left(1 - s\\right); "
+            "s = 0.5 -->\n\n$$\\frac{d^{2}}{d s^{2}} g\\left(s\\right) = -2$$\n\n$$g\\left(0.5\\right) = 0.25$$\n")
+    holds_and_catches(text, 2, "= 0.25$$", "= 0.5$$")
+
+
+def test_a_member_broken_over_rows_goes_on_in_the_next_row():
+    r"""A long member of an alignment continued in the next row after ``{}\cdot`` (derive's TeX pages break long
+    products so) is one member: the chain is ``E = w \cdot x \cdot y = 6``, not ``E = w \cdot x`` then ``= 6``."""
+    text = ("\\begin{align*}\nE &= w \\cdot x \\\\\n  &\\quad {}\\cdot y \\\\\n  &= 6\n\\end{align*}\n\n"
+            "$$w = 1$$ $$x = 2$$ $$y = 3$$\n\n$$E = w \\cdot x \\cdot y$$\n")
+    holds_and_catches(text, 2, "&= 6", "&= 7")
+
+
+def test_a_long_chain_of_relus_is_evaluated_exactly_at_the_point():
+    """ReLU at a rational number is that number or 0, exactly: a 9-layer ReLU chain's gradient at the page's point
+    is decided in well under a second (each sign test evaluated the whole nest of ReLUs again: seconds per claim).
+    Oracle: the product of the weights along the active path, in floating point."""
+    weights = (0.9, 1.1, 0.8, 1.2, 1.0, 0.9, 1.1, 1.0)
+    definitions = "; ".join(f"a^{{{l}}} = \\operatorname{{ReLU}}\\left(w^{{{l}}} \\cdot a^{{{l - 1}}} + 0.1\\right)"
+                            for l in range(2, 10))
+    given = "; ".join(f"w^{{{l}}} = {w:g}" for l, w in zip(range(2, 10), weights))
+    gradient = 1.0
+    for w in weights[1:]:
+        gradient *= w  # every unit is active: the gradient of a^9 by w^2 is a^1 times the weights above
+    page = ("<!-- derive: numbers strict -->\n<!-- derive: output C -->\n<!-- derive: layered a w -->\n"
+            "<!-- derive: scope walk -->\n"
+            f"<!-- derive: given {definitions}; C = a^{{9}}; {given}; a^{{1}} = 1 -->\n\n"
+            "$$\\frac{\\partial C}{\\partial w^{2}} = VALUE$$\n")
+    started = time.process_time()
+    report = verify_text(page.replace("VALUE", number_text(gradient)))
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert time.process_time() - started < 3
+    assert verify_text(page.replace("VALUE", number_text(gradient * 1.001))).exit_code == 1
+
+
+def test_a_nest_of_sigmoids_is_evaluated_once_per_level():
+    """e^{−x} of a 9-deep nest of exact sigmoids (σ'(z^9) at the walk's point) asks x's sign, which evaluates the
+    nest: each level evaluates its argument first, once (0.7 s for this one value before; a page has hundreds).
+    Oracle: the same nest in floating point."""
+    from derive.verify.model import Sigmoid
+    exact, approximate = sympy.Integer(1), 1.0
+    for w in ("0.9", "1.1", "0.8", "1.2", "1", "0.9", "1.1", "1"):
+        exact = Sigmoid(sympy.Rational(w) * exact + sympy.Rational(1, 10))
+        approximate = 1 / (1 + math.exp(-(float(w) * approximate + 0.1)))
+    started = time.process_time()
+    value = sympy.exp(-exact)
+    assert time.process_time() - started < 0.2
+    assert float(value) == pytest.approx(math.exp(-approximate), rel=1e-12)

@@ -53,11 +53,13 @@ def leaf_values(d: Derivation) -> tuple[str, ...]:
     return point_given({n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"})
 
 
-def walk_directives(d: Derivation, given: Iterable[str] = ()) -> list[str]:
-    """The page's number rule and the ``walk`` scope: every node's definition, every leaf's value and the
-    scenario's own bindings (sizes, conditions on the data)."""
-    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, derivation_given(d) + tuple(given),
-                                                              from_walk=False)]
+def walk_directives(d: Derivation, given: Iterable[str] = (), layered: Iterable[str] = ()) -> list[str]:
+    """The page's number rule, the letters besides w, a, z, b, δ whose superscripts are layers (``layered u``)
+    and the ``walk`` scope: every node's definition, every leaf's value and the scenario's own bindings (sizes,
+    conditions on the data)."""
+    letters = " ".join(layered)
+    return [NUMBERS, f"output {name_latex(d.output)}", *([f"layered {letters}"] if letters else []),
+            *scope(WALK, derivation_given(d) + tuple(given), from_walk=False)]
 
 
 def part_directives(part: Part, index: str) -> list[str]:

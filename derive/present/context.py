@@ -71,7 +71,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "updates": [_update(walk, update, lang) for update in walk.updates],
         "intro": [section_context(s, lang, f"intro-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.intro)],
         "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
-        "directives": walk_directives(d, walk.given) if walk.reread else [],
+        "directives": walk_directives(d, walk.given, walk.layered) if walk.reread else [],
         "main_directives": scope("main") if walk.reread else [],
         "node_columns": columns(None, None, value_column()) if walk.reread and d.values is not None else [],
         "wrt_columns": columns(None, gradient_column(d)) if walk.reread else [],

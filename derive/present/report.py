@@ -11,6 +11,7 @@ from typing import Any, Callable
 from ..locales import catalog
 from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
+from ..verify.document import ORDER
 from .formats import Format, Kind, formats_for
 from .lecture import PLAIN, TexOptions
 from .tex_prose import document_head, escape_code, escape_prose
@@ -68,9 +69,10 @@ def _dollars(latex: str) -> str:
     return "$" + latex + "$"
 
 
-_TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\mathcal", r"\mathit"),
+_TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\prod", r"\Pi"), (r"\mathcal", r"\mathit"),
                 (r"\mathscr", r"\mathit"), (r"\mathbb{1}", "\U0001d7d9"), (r"\mathbf{1}", "\U0001d7d9"),
-                (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
+                (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\leq", "\u2264"), (r"\geq", "\u2265"), (r"\to", "\u2192"),
+                (r"\ell", "\u2113"),
                 (r"\lvert", "|"), (r"\rvert", "|"), (r"\lVert", "\u2016"), (r"\rVert", "\u2016"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
                 (r"\\", "; "), ("&", ", "))
 _ARRAY = re.compile(r"\\begin\{array\}\{[lrc]*\}|\\end\{array\}")
@@ -151,12 +153,16 @@ def shown_relation(step: StepResult) -> str:
     """What holds between a step's sides: its own relation when it holds (or is undecided), the other one when it
     fails (a wrong ``=`` is shown as ``\\neq``, a wrong ``\\neq`` as ``=``)."""
     holds_as_written = step.ok is not False
+    if step.relation in ORDER:
+        return ORDER[step.relation] if holds_as_written else _NOT_IN_ORDER[step.relation]
     return "=" if (step.relation == "neq") != holds_as_written else r"\neq"
 
 
 WRONG_MARK = {"markdown": "\u2717 ", "latex": r"$\times$ "}
 """The mark before a claim and a step that do not hold, so that they stand out (the text report says [FAIL]; HTML
 is the Markdown report as HTML)."""
+
+_NOT_IN_ORDER = {"le": ">", "ge": "<", "lt": r"\geq", "gt": r"\leq"}
 
 
 def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:

@@ -20,8 +20,9 @@ from ..backward import Derivation, derive
 from ..check import check
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, symbol
-from ..notation import Grad, ReLU, sigma
-from ..walkthrough import Claim, Equation, Image, Plot, Section, Series, Table, Text, Walkthrough, make
+from ..notation import Grad, Ordered, ReLU, latex, sigma
+from ..walkthrough import (Claim, Equation, Image, Part, Plot, Section, Series, Table, Text, Walkthrough,
+                           derivation_given, make)
 from .common import exact_point, maths, program_text
 
 NAME = "vanishing-gradients"
@@ -144,7 +145,7 @@ def build() -> Walkthrough:
     extra = (_product_section(sig), _bound_section(sig), _table_section(sig, relu), _relu_section(relu, sig),
              _plot_section(sig, relu))
     return make(NAME, program_text(sig.graph), sig, intro=intro, extra=extra,
-                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+                layered=("u", "r"))
 
 
 # ---------------------------------------------------------------- intro
@@ -175,6 +176,7 @@ def _setting(d: Derivation) -> Section:
                                        ("high", max(d.point[w(l)] for l in LAYERS)),
                                        ("b", _eq(AtLayer(symbol("b"), l_), _one_bias(d))))),
         Table((_key("table.layer"), maths(AtLayer(symbol("w"), l_)), maths(AtLayer(symbol("b"), l_))), rows),
+        Part(),  # the ReLU chain's rule, another meaning of a^l
         Text(_key("text.relu"), (("a", _eq(AtLayer(symbol("a"), l_), ReLU(AtLayer(symbol("z"), l_)))),)),
     ))
 
@@ -244,12 +246,15 @@ def _bound_section(sig: Derivation) -> Section:
     return Section(_key("heading.bound"), (
         Text(_key("text.bound")),
         Equation(SigmaPrime(zz), (found["derivative"], _times(sigma(zz), 1 - sigma(zz)))),
+        Part(),  # s = σ(z), a variable of its own
         Text(_key("text.bound_g"), (("s", _eq(s, sigma(zz))), ("g", _eq(g_of(s), product)))),
         Equation(sympy.Derivative(g_of(s), s), (found["dg"],)),
+        Part((latex(_eq(g_of(s), product)),)),  # the critical point: s and z take values
         Text(_key("text.bound_solve"), (("s", _eq(s, found["critical"])),
                                         ("second", _eq(sympy.Derivative(g_of(s), (s, 2)), found["second"])),
                                         ("z", _eq(zz, found["at_z"])))),
         Claim(SigmaPrime(Integer(0)), (at_zero,), found["peak"], subs=((SigmaAt(Integer(0)), found["critical"]),)),
+        Part(),  # the bound for every z
         Text(_key("text.bound_result"), (("bound", sympy.Le(SigmaPrime(zz), found["peak"], evaluate=False)),
                                          ("factor", sympy.Le(sympy.Abs(_times(symbol("w"), SigmaPrime(zz))),
                                                              _times(found["peak"], sympy.Abs(symbol("w"))),
@@ -258,7 +263,7 @@ def _bound_section(sig: Derivation) -> Section:
                                              AtLayer(symbol("a"), symbol("l")), -1, evaluate=False), evaluate=False)),
                                          ("high_weight", max(sig.point[w(l)] for l in LAYERS)),
                                          *ratio_range(sig).items())),
-    ))
+    ), scope="own")  # σ' of any z: no point of the walk
 
 
 class SigmaAt(sigma):
@@ -307,10 +312,21 @@ def _table_section(sig: Derivation, relu: Derivation) -> Section:
         Equation(r_l, (gradient_ratio_symbolic(), ratio_formula_symbolic())),
         Text(_key("text.ratio_numbers")),
         *claims,
-        Text(_key("text.table_reading"), (("first", Integer(2)), ("last", Integer(L)), *ratio_range(sig).items())),
+        Text(_key("text.table_reading"), (("first", Integer(2)), ("last", Integer(L)), ("ordered", ordered(r_sig)),
+                                          *ratio_range(sig).items())),
         Claim(gradient_ratio_between(2, L), (sympy.Mul(*[r_symbol(l) for l in LAYERS[:-1]], evaluate=False),),
               overall, subs=by_formula),
     ))
+
+
+def ordered(r: Mapping[int, Expr]) -> Ordered:
+    """The ratios in order of size between 0 and 1 (0 < r^3 ≤ … ≤ r^2 < 1): what "every step down shrinks the
+    gradient" claims, stated so that the page's reader checks it with the table's values."""
+    layers = sorted(r, key=lambda l: r[l])
+    if not (0 < r[layers[0]] and r[layers[-1]] < 1):
+        raise CheckFailure("self-check failed: a ratio of the sigmoid chain is not between 0 and 1")
+    members = [Integer(0), *(r_symbol(l) for l in layers), Integer(1)]
+    return Ordered.of(members, [True] + [False] * (len(layers) - 1) + [True])
 
 
 def gradient_ratio_between(low: int, high: int) -> Expr:
@@ -367,7 +383,7 @@ def _relu_section(relu: Derivation, sig: Derivation) -> Section:
     if not max(sizes) < 2 * min(sizes):  # "stay of the same size"
         raise CheckFailure("self-check failed: the ReLU chain's gradients differ by more than a factor 2")
     blocks.append(Text(_key("text.relu_reading"), tuple(ratio_range(sig).items())))
-    return Section(_key("heading.relu"), tuple(blocks))
+    return Section(_key("heading.relu"), tuple(blocks), scope="own", given=derivation_given(relu))  # the ReLU chain
 
 
 # ---------------------------------------------------------------- the plot

@@ -19,6 +19,9 @@ Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/a
   read line after line). A subscript that is a variable the scope's bindings give a number (``g_w`` beside
   ``given w = 1``) names that variable, it is not an index.
 - a **difference** ``a \neq b``: holds when the two sides are not the same expression (a page quoting a slip).
+- a **bound** ``a \leq b`` (``\geq``, ``<``, ``>``, ≤, ≥; in a chain with ``=``): at the document's values when it
+  gives every leaf one, exactly, each printed number as printed (x = 1/3 ≤ 0.333333 does not hold); else at random
+  points, where it must hold at every one (``\sigma'(z) \leq \frac{1}{4}``).
 - a **size** ``N := 2``: a constant, not a variable of the point (1/N is ½; a sum up to N has N terms).
 - anything else (``x \in \mathbb{R}^n``, ``f(x) = …``) is **skipped** and listed.
 
@@ -48,7 +51,10 @@ Reading the notation
   σ(z)·1 − σ(z) (the report names such a slip "grouping"). ``\max(u, v)``/``\min``, ``\mathbb{1}[u > 0]`` (a unit
   step) and ``\mathbb{1}(i = j)``, a δ with two indices and no definition (Kronecker), ``\nabla_{X} J``
   (∂J/∂X), ``\tanh^2 x``, ``\frac{d\sigma(x)}{dx}``, ``\log\sum_j …`` (log of the whole sum), ``\mathcal{L}``,
-  ``\ell``, ``\sum_{i,j}`` and ``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` (Σ_n Σ_k) are read. A bare y
+  ``\ell``, ``\sum_{i,j}`` and ``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` (Σ_n Σ_k) are read;
+  ``\prod_{k=l}^{L-1}`` has its limits bound like Σ's (a letter superscript on a layered base, ``w^{k+1}``, is then a
+  layer); ``|x|``, ``\lvert x \rvert`` is the absolute value; ``\frac{d^{2}}{d s^{2}} g(s)``,
+  ``\frac{\partial^{2} f}{\partial x \partial y}`` are first derivatives taken twice. A bare y
   beside a vector is the vector of the y_j the definitions use. In a claim written in vector notation (∂E/∂z, a
   transpose, ⊙), a bare letter the definitions use only with index letters and no layer is the vector (z for the
   z_j, also ``\mathbf{z}``) or matrix (A for the A_{kj}); inside a norm ‖w‖² it always is; a number beside such a

@@ -21,7 +21,7 @@ from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
 from .directives import read_directives
 from .tables import table_equations
 from .printed import align, as_printed, printed_number
-from .document import (MAX_DOCUMENT_BYTES, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
+from .document import (MAX_DOCUMENT_BYTES, ORDER, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
                        find_maths)
 from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
@@ -88,7 +88,8 @@ class StepResult:
     slip: Slip | None = None
     method: str = "symbolic"  # symbolic numeric structure point definition timeout limit
     note: str | None = None
-    relation: str = "="  # as written: "=" (the sides are equal) or "neq" (they are not the same expression)
+    relation: str = "="  # as written: "=" (the sides are equal), "neq" (they are not the same expression) or an
+    # order "le", "ge", "lt", "gt" (a bound between their values)
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,8 @@ def classify(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] =
     if equation.assigns is not None:
         return _Eq(equation, [_parse(equation, k, tags=tags, layered=layered) for k in range(len(equation.members))],
                    "claim")
-    if "neq" in equation.relations:  # a ≠ defines nothing: the sides are compared, whatever stands on the left
+    if "neq" in equation.relations or not ORDER.keys().isdisjoint(equation.relations):
+        # a ≠ or a bound defines nothing: the sides are compared, whatever stands on the left
         return _Eq(equation, [_parse(equation, k, layered, tags) for k in range(len(equation.members))], "claim")
     if _DERIVATIVE_MARK.search(first):
         members = [_parse(equation, k, layered, tags) for k in range(len(equation.members))]
@@ -305,7 +307,7 @@ page_lines = lru_cache(maxsize=4)(Lines)
 """`Lines` of a page, made once for all its scopes (read only)."""
 
 
-_FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*\(\s*([A-Za-z])\s*\)\s*$")
+_FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*(?:\\left\s*)?\(\s*([A-Za-z])\s*(?:\\right\s*)?\)\s*$")
 """``f(z) = …``: a function of one variable the document defines (f(w, x) with two is not read)."""
 _FUNCTION_ALIAS = re.compile(r"^\s*([fgh])\s*$")
 _BARE_FUNCTION = re.compile(r"^\s*\\(?:[A-Za-z]+|(?:operatorname|mathrm)\s*\{[A-Za-z]+\})\s*$")
@@ -380,12 +382,22 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     tags = value_letters(given, layered)
     # a `given` condition on the data (Σ_k t_{nk} = 1) is honoured like a stated one; every other binding defines
     given_constraints = [constraint_of(equation, layered, tags) for equation in given]
-    bindings = [_given(equation, layered, tags) for equation, c in zip(given, given_constraints) if c is None]
+    # … or names a function (g(s) = s(1 − s)), which the scope's maths may apply
+    bindings = [_given(equation, layered, tags) for equation, c in zip(given, given_constraints)
+                if c is None and _function_definition(equation) is None]
     assignments: list[tuple[int, Sym, Node]] = []
     constraints: list[tuple[str, str | None, Fraction, tuple[str, ...], int]] = [c for c in given_constraints if c]
     functions: dict[str, tuple[str, Node]] = {}
     stated: dict[tuple[str, str], int] = {}  # each assignment's text, by the line it is first printed on
     function_lines: list[DefinitionRead] = []
+    for equation in given:
+        function = _function_definition(equation)
+        if function is not None:
+            name, variable, body_text = function
+            try:
+                functions[name] = (variable, parse_member(body_text, layered, tags))
+            except SyntaxProblem as exc:
+                raise Problem(equation.line, str(exc)) from None
     for equation in found:
         if equation.assigns is not None:
             if stated.setdefault(("".join(equation.assigns.split()), equation.text), equation.line) != equation.line:
@@ -811,6 +823,8 @@ def _fast(expr, point: dict, memo: dict):
         value = mpmath.cos(_fast(expr.args[0], point, memo))
     elif isinstance(expr, Relu):
         value = max(mpmath.mpf(0), _fast(expr.args[0], point, memo))
+    elif isinstance(expr, sympy.Abs):
+        value = abs(_fast(expr.args[0], point, memo))
     elif isinstance(expr, sympy.Heaviside):
         arg = _fast(expr.args[0], point, memo)
         value = mpmath.mpf(1) if arg > 0 else mpmath.mpf(0)
@@ -831,6 +845,24 @@ def _fast(expr, point: dict, memo: dict):
 NUMERIC_TOLERANCE = 1e-9
 """Relative difference under which two values at a random test point count as equal: far above the 30-digit
 evaluation's error, far below any slip (the walk-throughs' own number rule is exact)."""
+
+
+def _sign(difference: sympy.Expr) -> int | None:
+    """The sign of an exact number (1, 0 or −1), exactly for a rational and to `EXACT_DIGITS` digits otherwise
+    (a value that close to 0 counts as 0); None when it is not a finite real number."""
+    if difference.is_Rational:
+        return (difference.p > 0) - (difference.p < 0)
+    number = shared_evaluation(difference)
+    if number is None:
+        return None
+    if abs(number) < sympy.Float(10) ** (-EXACT_DIGITS + 5):
+        return 0
+    return 1 if number > 0 else -1
+
+
+def _in_order(relation: str, sign: int) -> bool:
+    """Whether ``a RELATION b`` holds when b − a has ``sign``."""
+    return {"le": sign >= 0, "ge": sign <= 0, "lt": sign > 0, "gt": sign < 0}[relation]
 
 
 def agree_at_test_point(a: float, b: float) -> bool:
@@ -1007,6 +1039,8 @@ class ClaimChecker:
             return StepResult(k, lhs, rhs, True, method="definition")
         if self.item.source.relations[k - 1] == "neq":
             return self._differ(k, lhs, rhs, a_node, b_node, binds_list)
+        if self.item.source.relations[k - 1] in ORDER:
+            return self._bound(k, lhs, rhs, a_node, b_node, binds_list)
         method = "symbolic"
         undecided = None
         for binds in binds_list:
@@ -1043,6 +1077,46 @@ class ClaimChecker:
             return StepResult(k, lhs, rhs, None, method="limit", relation="neq",
                               note="no point was found where both sides have a finite value")
         return StepResult(k, lhs, rhs, False, method="symbolic", relation="neq")
+
+    def _bound(self, k: int, lhs: str, rhs: str, a_node: Node, b_node: Node,
+               binds_list: list[dict[str, int]]) -> StepResult:
+        """``a \\leq b`` (``\\geq``, ``<``, ``>``): at the document's values when it gives every leaf one (exactly; a
+        number holds as printed, so a bound printed rounded the wrong way fails), else at random points, where it
+        must hold at every one (σ'(z) ≤ 1/4 for every z)."""
+        relation = self.item.source.relations[k - 1]
+        undecided = sampled = False
+        for binds in binds_list:
+            self._use_model_for(binds)
+            a, b = self.model.conc(a_node, binds), self.model.conc(b_node, binds)
+            if is_matrix(a) or is_matrix(b):
+                raise Problem(self.line, "a bound between vectors or matrices is not supported")
+            deep_a, deep_b = (self.model.abstract_leaves(self.model.full(x)) for x in (a, b))
+            names = leaves(deep_a, deep_b)
+            if all(s in self.values for s in names):
+                point = {s: self.values[s] for s in names}
+                rational = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()}
+                sign = _sign(at_point(deep_b, rational) - at_point(deep_a, rational))
+                if sign is None:
+                    raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
+                if not _in_order(relation, sign):
+                    shown = {s: float(v) for s, v in point.items()}
+                    values = [evaluate(at_point(x, rational), {}) for x in (deep_a, deep_b)]
+                    return StepResult(k, lhs, rhs, False, Counterexample(_point_items(shown, binds), *values),
+                                      method="point", relation=relation)
+                continue
+            points = self._points(k, binds, deep_a, deep_b)
+            sampled = True
+            for point, va, vb in points:
+                tie = agree_at_test_point(va, vb)
+                if not (tie and relation in ("le", "ge") or not tie and _in_order(relation, 1 if vb > va else -1)):
+                    shown = self._involved_values(a, b, point)
+                    return StepResult(k, lhs, rhs, False, Counterexample(_point_items(shown, binds), va, vb),
+                                      method="numeric", relation=relation)
+            undecided = undecided or not points
+        if undecided:
+            return StepResult(k, lhs, rhs, None, method="limit", relation=relation,
+                              note="no point was found where both sides have a finite value")
+        return StepResult(k, lhs, rhs, True, method="numeric" if sampled else "point", relation=relation)
 
     def _expected_value(self, binds) -> str | None:
         try:

@@ -3,10 +3,11 @@
 Read: ``$$…$$``, ``\\[…\\]``, ``\\(…\\)``, inline ``$…$`` and the environments equation, align, gather, multline,
 eqnarray, flalign, alignat, displaymath and math (starred or not). Not read: Markdown code (fenced blocks and
 `inline spans`), HTML comments, LaTeX comments and verbatim. Rows of an alignment (``\\\\``) are equations of
-their own, and a row that starts with ``=`` continues the chain of the row before it. Inside a row, equations are
-separated by a top-level ``,``, ``;``, ``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
-that is neither an equality, ``\\approx`` nor ``\\neq`` (``<``, ``\\to``, ``\\in``, …); a ``\\neq`` claims that its
-two sides are not the same expression.
+their own, a row that starts with ``=`` continues the chain of the row before it, and one that starts with
+``{}\\cdot`` (``{}+``, ``{}-``) its last member. Inside a row, equations are separated by a top-level ``,``, ``;``,
+``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
+that is neither an equality, ``\\approx``, ``\\neq`` nor an order (``\\to``, ``\\in``, …); a ``\\neq`` claims that its
+two sides are not the same expression, an order ``\\leq``, ``\\geq``, ``<``, ``>`` (≤, ≥) a bound between their values.
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
@@ -49,7 +50,7 @@ class Chunk:
 class Equation:
     line: int
     members: tuple[str, ...]
-    relations: tuple[str, ...]  # "=", "def", "approx" or "neq", one between each pair of members
+    relations: tuple[str, ...]  # "=", "def", "approx", "neq" or an `ORDER` ("le" …), one between each pair of members
     assigns: str | None = None  # ``w \leftarrow w - \eta g = …``: the symbol the chain's value is assigned to
 
     @property
@@ -60,7 +61,9 @@ class Equation:
         return " ".join(" ".join(parts).split())
 
 
-RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx", "neq": "\\neq"}
+ORDER = {"le": "\\leq", "ge": "\\geq", "lt": "<", "gt": ">"}
+"""The order relations, read as claims: a bound between the values of their sides."""
+RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx", "neq": "\\neq", **ORDER}
 
 
 @dataclass(frozen=True)
@@ -317,9 +320,11 @@ _RELATION = re.compile(
     r"|(?P<approx>\\(?:approx|simeq)(?![A-Za-z])|\u2248)"
     r"|(?P<assign>\\(?:leftarrow|gets)(?![A-Za-z])|\u2190)"
     r"|(?P<neq>\\(?:neq|ne)(?![A-Za-z])|\u2260)"
-    r"|(?P<other>\\(?:sim|cong|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
+    r"|(?P<le>\\(?:leq|leqslant|le)(?![A-Za-z])|\u2264)|(?P<ge>\\(?:geq|geqslant|ge)(?![A-Za-z])|\u2265)"
+    r"|(?P<lt>\\lt(?![A-Za-z])|<)|(?P<gt>\\gt(?![A-Za-z])|>)"
+    r"|(?P<other>\\(?:sim|cong|ll|gg|to|rightarrow|"
     r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
-    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2264\u2265\u2192\u2208"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|[\u2192\u2208"
     r"\u221d\u21d2])")
 
 _SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
@@ -421,6 +426,12 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if target is not None and members and members[0].strip() and not cut:
                 found.append(Equation(line, tuple(members), tuple(relations), target))
                 continue
+            if _CONTINUED.match(piece) and found and not found[-1].assigns:  # a long member broken over rows
+                previous = found.pop()
+                members[0] = previous.members[-1] + " " + _CONTINUED.sub("", members[0], count=1)
+                found.append(Equation(previous.line, previous.members[:-1] + tuple(members),
+                                      previous.relations + tuple(relations), previous.assigns))
+                continue
             if members and not members[0].strip() and found and relations:
                 previous = found.pop()
                 found.append(Equation(previous.line, previous.members + tuple(members[1:]),
@@ -433,6 +444,11 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if cut:
                 skipped.append(Piece(line, " ".join(stripped.split()), True))
     return found, skipped
+
+
+_CONTINUED = re.compile(r"^\s*\{\s*\}\s*(?=\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|[-+])")
+r"""A row that goes on with the last member of the row before it: TeX's ``{}\cdot …`` (an empty group, so that the
+operator stays binary)."""
 
 
 def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int, int]]:
@@ -469,8 +485,9 @@ def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool
                     members.append(piece[start:k])
                     return _finish(members), relations, True, target
                 members.append(piece[start:k])
-                relations.append("approx" if match.group("approx") else "neq" if match.group("neq") else
-                                 "=" if match.group() in ("=", "=:") else "def")
+                order = next((name for name in ORDER if match.group(name)), None)
+                relations.append(order or ("approx" if match.group("approx") else "neq" if match.group("neq") else
+                                           "=" if match.group() in ("=", "=:") else "def"))
                 k = match.end()
                 start = k
                 continue

@@ -150,6 +150,10 @@ class DSum(sympy.Expr):
     precedence = PRECEDENCE["Mul"]
 
 
+class DProd(DSum):
+    """∏ as written: ``args = (body, index, lo, hi)``."""
+
+
 class DDerivOf(sympy.Expr):
     """``∂/∂x (body)``: ``args = (body, den, kind)`` with kind 1 for ∂ and 0 for d."""
 
@@ -257,13 +261,15 @@ def display(node: Node) -> sympy.Basic:
             return sympy.Function(letter + "'" * int(primes))(arg)
         if node.name == "ident" or ":" in node.name:
             return sympy.Function(function_label(node.name))(arg)
+        if node.name == "abs":
+            return sympy.Abs(arg, evaluate=False)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
         absent = ABSENT
         index = sympy.Symbol(node.index) if node.index else absent
         lo = display(node.lo) if node.lo is not None else absent
         hi = display(node.hi) if node.hi is not None else absent
-        return DSum(display(node.body), index, lo, hi)
+        return (DProd if node.product else DSum)(display(node.body), index, lo, hi)
     if isinstance(node, Deriv):
         return PartialSym(node.kind, display_name(node.num), display_name(node.den))
     if isinstance(node, DerivOf):
@@ -281,7 +287,12 @@ class Sigmoid(sympy.Function):
         return s * (1 - s)
 
     def _eval_evalf(self, prec):
-        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+        # the argument first, as a number: built from the expression, e^{−x} would ask x's sign, evaluating a nest
+        # of sigmoids again at every level (seconds for a 9-layer chain)
+        x = self.args[0]._evalf(prec)
+        if not x.is_Number:
+            return None
+        return (1 / (1 + sympy.exp(-x)))._eval_evalf(prec)
 
     def _eval_is_real(self):
         return self.args[0].is_real
@@ -290,11 +301,22 @@ class Sigmoid(sympy.Function):
 class Relu(sympy.Function):
     """max(0, x), with relu'(0) = 0 as PyTorch has it."""
 
+    @classmethod
+    def eval(cls, x):
+        """At a rational number, the number itself or 0 (exact): a chain of ReLUs at a point is then a rational
+        computed bottom up, not a nest of Max that every sign test evaluates again from the leaves."""
+        if x.is_Rational:
+            return x if x > 0 else sympy.S.Zero
+        return None
+
     def fdiff(self, argindex: int = 1):
         return sympy.Heaviside(self.args[0], 0)
 
     def _eval_evalf(self, prec):
-        return sympy.Max(0, self.args[0])._eval_evalf(prec)
+        x = self.args[0]._evalf(prec)  # as for `Sigmoid`: the argument's number first
+        if not x.is_Number:
+            return None
+        return sympy.Max(0, x)._eval_evalf(prec)
 
 
 def unit_step(u: sympy.Expr) -> sympy.Expr:
@@ -319,7 +341,7 @@ def named_function(name: str):
         return lambda u: slope * u + (1 - slope) * Relu(u)
     return {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
             "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin, "cos": sympy.cos,
-            "ident": lambda u: u}[name]
+            "ident": lambda u: u, "abs": sympy.Abs}[name]
 
 
 def function_label(name: str) -> str:
@@ -730,6 +752,8 @@ class Model:
         return value.subs(variable, arg)
 
     def _sum(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
+        if node.product:
+            return self._product(node, binds, definition)
         if is_implicit_sum(node):
             if definition:
                 self._reading_implicit = True
@@ -746,6 +770,21 @@ class Model:
         if any(is_matrix(t) for t in terms):
             return _matrix_sum(terms)
         return sympy.Add(*terms)
+
+    def _product(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
+        """∏_{k=lo}^{hi} body: its limits bound like a Σ's (a layer letter, a size the document sets), its factors
+        written out; an empty range is 1."""
+        lo, hi = self._bound(node.lo, binds), self._upper(node, binds)
+        count = hi - lo + 1
+        if count > MAX_RANGE:
+            raise TooLarge(f"a product over {count} factors (the limit is {MAX_RANGE})")
+        self.terms += max(count, 0)
+        if self.terms > MAX_TERMS:
+            raise TooLarge(f"the sums and products expand to more than {MAX_TERMS} terms")
+        factors = [self.conc(node.body, {**binds, node.index: v}, definition) for v in range(lo, hi + 1)]
+        if any(is_matrix(f) for f in factors):
+            raise ModelProblem("a product ∏ of vectors or matrices is not supported")
+        return sympy.Mul(*factors)
 
     # --- vectors and matrices ----------------------------------------------------------------------------------
     def _as_vectors(self, values: list) -> list:

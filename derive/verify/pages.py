@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import CheckFailure
 from . import verify_text
 from .check import ClaimCache, ClaimResult, Report
+from .document import ORDER
 from .own_tex import Trusted
 
 PAGE_TIME_LIMIT = 20.0
@@ -50,5 +51,5 @@ def first_problem(report: Report) -> str | None:
 
 def _link(claim: ClaimResult, step) -> str:
     verdict = "does not hold" if step.ok is False else "could not be decided"
-    relation = r"\neq" if step.relation == "neq" else "="
+    relation = {"neq": r"\neq", **ORDER}.get(step.relation, "=")
     return f"the link «{step.lhs} {relation} {step.rhs}» (step {step.index} of «{claim.claim}») {verdict}"

@@ -43,10 +43,15 @@ PARSED_MEMBERS = 8192
 _NAMED_FUNCTION = re.compile(r"(?<![A-Za-z\\])([fgh])('*)\(")
 
 
+_SIZED_APPLICATION = re.compile(r"(?<![A-Za-z\\])([fgh]'*)\s*\\left\s*\(")
+
+
 def preprocess(text: str) -> str:
-    """`normalise`, and read ``f(…)``, ``g'(…)``, ``h(…)`` written against their parenthesis as a named function
-    (defined by ``f(z) = …`` in the document, else abstract); ``h (1 - h)`` with a space is a product."""
-    return _NAMED_FUNCTION.sub(lambda m: r"\applied{" + m.group(1) + "}" + m.group(2) + "(", normalise(text))
+    """`normalise`, and read ``f(…)``, ``g'(…)``, ``h(…)`` written against their parenthesis (or against a sized
+    one, ``g\\left(s\\right)``) as a named function (defined by ``f(z) = …`` in the document, else abstract);
+    ``h (1 - h)`` with a space is a product."""
+    text = normalise(_SIZED_APPLICATION.sub(lambda m: m.group(1) + "(", text))
+    return _NAMED_FUNCTION.sub(lambda m: r"\applied{" + m.group(1) + "}" + m.group(2) + "(", text)
 
 
 @functools.lru_cache(maxsize=PARSED_MEMBERS)
@@ -71,6 +76,7 @@ def tag_text(sym: Sym) -> str:
 
 
 _LAYER_LETTER = re.compile(r"^[lL]$")
+_ANY_LETTER = re.compile(r"^[A-SU-Za-z]$")  # T is a transpose
 
 
 def make_symbol(base: str, decor: str | None, scripts: list, layered: frozenset[str] = LAYERED_BASES,
@@ -114,11 +120,15 @@ def make_symbol(base: str, decor: str | None, scripts: list, layered: frozenset[
 
 
 def _is_layer(sup: Node, base: str, layered: frozenset[str]) -> bool:
-    if isinstance(sup, Sym) and _LAYER_LETTER.match(sup.base) and not sup.subs and sup.decor is None:
+    """Whether a superscript is a layer: the letters l, L and l ± n anywhere; on a base whose superscripts are
+    layers in this document (`layered_bases`), an integer or any other letter and letter ± n too (the index of a
+    ∏ or Σ over layers, w^{k+1})."""
+    letter = _LAYER_LETTER if base not in layered else _ANY_LETTER
+    if isinstance(sup, Sym) and letter.match(sup.base) and not sup.subs and sup.decor is None:
         return True
     if isinstance(sup, Add) and len(sup.terms) == 2:
         (s1, first), (_, second) = sup.terms
-        return (s1 == 1 and isinstance(first, Sym) and bool(_LAYER_LETTER.match(first.base)) and not first.subs
+        return (s1 == 1 and isinstance(first, Sym) and bool(letter.match(first.base)) and not first.subs
                 and isinstance(second, Num) and second.value.denominator == 1)
     if isinstance(sup, Num) and sup.value.denominator == 1 and sup.value >= 0 and "." not in sup.text:
         return base in layered
