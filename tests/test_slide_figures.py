@@ -116,9 +116,19 @@ def _pictures(layouts):
 
 
 def _label_boxes(lay, starts):
-    """(owner, box) of every edge label, as the TikZ coordinates place them."""
+    """(owner, box) of every edge label (owner: the edge's index) and of every node's total (owner: None), as the
+    TikZ coordinates place them."""
     geometry = Geometry(lay, starts)
     out = []
+    for node in lay.nodes:
+        if node.total:
+            x, y = geometry.at(2 * node.column, node.row)
+            width = figure_fit.text_width(node.total.text, 8.0) - 0.12
+            if node.symbol:  # centred under the name
+                out.append((None, (x - width / 2, y + 0.75, x + width / 2, y + 1.05)))
+            else:  # hanging left from the name's right end
+                right = x + figure_fit.text_width(node.label.text, 10.0) / 2 - 0.06
+                out.append((None, (right - width, y + 0.27, right, y + 0.6)))
     for k, edge in enumerate(lay.edges):
         drawn = edge_points(geometry, edge)
         if drawn.stretch:

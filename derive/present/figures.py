@@ -275,7 +275,10 @@ def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tu
     half = [0.0] * count  # half the width of the widest node in each column
     for node in nodes:
         text = node.symbol.text if node.symbol else node.label.text
-        half[node.column] = max(half[node.column], 0.35 if node.symbol else 0.0, 0.1 * len(text) + 0.1)
+        own = 0.1 * len(text) + 0.1
+        # a leaf's total hangs left from the name's right end: as far left as it is wider than half the name
+        total = _CHAR * len(node.total.text) + 0.2 - own if node.total and not node.symbol else 0.0
+        half[node.column] = max(half[node.column], 0.35 if node.symbol else 0.0, own, total)
     label = [0.0] * count  # the widest label on the edges entering each column
     by_id = {node.id: node for node in nodes}
     for edge in edges:
@@ -445,8 +448,8 @@ class Geometry:
             right = round(self.at(2 * cut - 1, 0.0)[0] + self.lay.stretch[cut] + LANE * lane, 2)
         channel = round(self.offset[band + 1] - BAND_GAP - LANE * (len(crossing) - 1) + _CHANNEL + LANE * lane, 2)
         entry = round(_ENTRY / 3 + LANE * lane, 2)
-        down = [(right, leaving[1])] if right != leaving[0] else []
-        return down + [(right, channel), (entry, channel), (entry, arriving[1])]
+        to_lane = [(right, leaving[1])] if right != leaving[0] else []
+        return to_lane + [(right, channel), (entry, channel), (entry, arriving[1])]
 
 
 def _lanes(lay: Layout, starts: tuple[int, ...], columns: Mapping[str, int]) -> dict[int, tuple[FigureEdge, ...]]:
