@@ -6,16 +6,25 @@ import re
 from pathlib import Path
 
 import pytest
+import sympy
 
 from derive.present import figure_fit, figures
 from derive.present.figures import Geometry, edge_points
 from derive.present.block_figure import block_layout
-from derive.present.tex import article_picture, slide_picture
+from derive.files import shipped_folder
+from derive.gallery import NETWORK_EXAMPLES
+from derive.networks import explain_text
+from derive.present.network_figure import diagram
+from derive.present.tex import (ARTICLE_HEIGHT_CM, ARTICLE_WIDTH_CM, ROTATED_CM, ROTATED_HEIGHT_CM, article_picture,
+                                slide_picture)
 from derive.scenarios import SCENARIOS, build
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
 DECKS = sorted(OUTPUT.glob("*/*-slides.tex"))
+ARTICLES = sorted(OUTPUT.glob("*/[a-z][a-z].tex")) + sorted(OUTPUT.glob("networks/*/[a-z][a-z].tex"))
 PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
+SHRUNK = re.compile(r"\\resizebox(\{[^\n]*)\n\\begin\{tikzpicture\}")
+ONLY_WHEN_WIDER = r"{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%"  # the network diagram's
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +34,56 @@ def layouts():
     return found | {name: lay for name, lay in vectors.items() if lay is not None}
 
 
-def test_every_gallery_deck_is_checked():
+def test_every_gallery_deck_and_article_is_checked():
     assert len(DECKS) >= 2 * len(SCENARIOS)
+    assert len(ARTICLES) >= 2 * (len(SCENARIOS) + len(NETWORK_EXAMPLES))
+    assert {p.parent.name for p in ARTICLES} >= {"sigmoid-sse", "softmax-cross-entropy", "delta-recurrence",
+                                                  "vanishing-gradients", *NETWORK_EXAMPLES}
 
 
-@pytest.mark.parametrize("deck", DECKS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_graph_text_on_every_slide_prints_at_8pt_or_more(deck):
-    pictures = PICTURE.findall(deck.read_text(encoding="utf-8"))
-    sizes = [size for picture in pictures for size in figure_fit.label_points(picture)]
-    assert not re.search(r"\\resizebox[^\n]*\n\\begin\{tikzpicture\}", deck.read_text(encoding="utf-8"))
-    if pictures:
-        assert sizes and min(sizes) >= figure_fit.LEAST_LABEL_PT, (deck, min(sizes))
+def smallest_graph_text(document: Path) -> float | None:
+    """The smallest text any graph picture of a gallery document prints, in pt (None: no picture with text)."""
+    sizes = [size for picture in PICTURE.findall(document.read_text(encoding="utf-8"))
+             for size in figure_fit.label_points(picture)]
+    return min(sizes, default=None)
+
+
+@pytest.mark.parametrize("document", DECKS + ARTICLES, ids=lambda p: str(p.relative_to(OUTPUT)))
+def test_every_graph_text_on_every_slide_and_article_page_prints_at_8pt_or_more(document):
+    text = document.read_text(encoding="utf-8")
+    for shrink in SHRUNK.finditer(text):  # only the network diagram, only when wider than the text (it is not)
+        assert shrink.group(1) == ONLY_WHEN_WIDER and document in ARTICLES, (document, shrink.group())
+    if PICTURE.search(text):
+        smallest = smallest_graph_text(document)
+        assert smallest is not None and smallest >= figure_fit.LEAST_LABEL_PT, (document, smallest)
+
+
+@pytest.mark.parametrize("stem", NETWORK_EXAMPLES)
+def test_the_network_diagram_is_not_shrunk_in_the_article(stem):
+    result = explain_text((shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8"),
+                          f"{stem}.toml")
+    assert diagram(result).width <= ARTICLE_WIDTH_CM
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_article_figure_fits_its_page_at_a_readable_size(name, layouts):
+    """The picture each article draws fits the text's width, or the height of a rotated page of its own."""
+    for lay in (layouts[name], layouts.get(f"{name}-vector")):
+        if lay is None:
+            continue
+        picture = article_picture(lay)
+        width, height = figure_fit.natural_size(lay, picture.starts)
+        room = (ROTATED_CM["a4"], ROTATED_HEIGHT_CM) if picture.rotated else (ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM)
+        assert picture.scale >= figure_fit.LEAST_SCALE, (name, picture)
+        assert width * picture.scale <= room[0] and height * picture.scale <= room[1], (name, picture)
+
+
+def test_a_graph_too_wide_for_the_text_goes_on_a_landscape_page_of_its_own():
+    text = (OUTPUT / "softmax-cross-entropy" / "ja.tex").read_text(encoding="utf-8")
+    assert r"\usepackage{pdflscape,afterpage}" in text
+    pages = re.findall(r"\\afterpage\{\\begin\{landscape\}(.*?)\\end\{landscape\}\}", text, re.S)
+    assert len(pages) == 3 and all(PICTURE.search(page) and "\\dvfigurecaption{" in page for page in pages)
+    assert "\\begin{landscape}" not in (OUTPUT / "toast" / "en.tex").read_text(encoding="utf-8")
 
 
 def test_label_points_reads_the_scale_and_the_fonts(layouts):
@@ -68,9 +116,19 @@ def _pictures(layouts):
 
 
 def _label_boxes(lay, starts):
-    """(owner, box) of every edge label, as the TikZ coordinates place them."""
+    """(owner, box) of every edge label (owner: the edge's index) and of every node's total (owner: None), as the
+    TikZ coordinates place them."""
     geometry = Geometry(lay, starts)
     out = []
+    for node in lay.nodes:
+        if node.total:
+            x, y = geometry.at(2 * node.column, node.row)
+            width = figure_fit.text_width(node.total.text, 8.0) - 0.12
+            if node.symbol:  # centred under the name
+                out.append((None, (x - width / 2, y + 0.75, x + width / 2, y + 1.05)))
+            else:  # hanging left from the name's right end
+                right = x + figure_fit.text_width(node.label.text, 10.0) / 2 - 0.06
+                out.append((None, (right - width, y + 0.27, right, y + 0.6)))
     for k, edge in enumerate(lay.edges):
         drawn = edge_points(geometry, edge)
         if drawn.stretch:
@@ -99,10 +157,34 @@ def test_no_two_labels_overlap_and_no_edge_crosses_a_label(layouts):
 def test_a_long_chain_wraps_into_bands_in_the_article(layouts):
     lay = layouts["vanishing-gradients"]
     picture = article_picture(lay)
-    assert len(picture.starts) > 2
-    width, height = figure_fit.natural_size(lay, picture.starts)
-    assert width * picture.scale <= 15.8 and height * picture.scale <= 21.0
+    assert len(picture.starts) > 2 and picture.scale >= figure_fit.LEAST_SCALE
     assert picture.scale > 2 * figure_fit.fit_scale(figure_fit.natural_size(lay), 15.8, 21.0, 1.0)
+
+
+def test_bands_joined_by_several_edges_give_each_its_own_lane(layouts):
+    """delta-recurrence wraps where two edges cross: their detours never run along each other."""
+    lay = layouts["delta-recurrence"]
+    starts = article_picture(lay).starts
+    assert len(starts) > 1 and len(Geometry(lay, starts).lanes[0]) == 2
+    geometry = Geometry(lay, starts)
+    segments = [(k, a, b) for k, edge in enumerate(lay.edges)
+                for a, b in zip(edge_points(geometry, edge).points, edge_points(geometry, edge).points[1:])]
+    for i, (k, a, b) in enumerate(segments):
+        for m, c, d in segments[:i]:
+            if k != m and _collinear_overlap((a, b), (c, d)):
+                assert lay.edges[k].source == lay.edges[m].source, (lay.edges[k], lay.edges[m], a, b, c, d)
+
+
+def _collinear_overlap(one, other) -> bool:
+    """Whether two axis-parallel segments run along each other for more than a point."""
+    (a, b), (c, d) = one, other
+    for axis in (0, 1):
+        along = 1 - axis
+        if a[axis] == b[axis] == c[axis] == d[axis]:
+            low = max(min(a[along], b[along]), min(c[along], d[along]))
+            high = min(max(a[along], b[along]), max(c[along], d[along]))
+            return high - low > 0.01
+    return False
 
 
 def test_big_graphs_are_shown_by_neighbourhoods_and_small_ones_whole(layouts):
@@ -139,3 +221,11 @@ def test_the_step_writes_stand_out(layouts):
     assert tikz.count("freshedge") == 2  # the style and the edge q → E
     assert re.search(r"node\[grad, fresh\] \{\$[^$]+\$\}", tikz)
     assert "fresh" not in figures.to_tikz(figures.layout(derivation)).split("\n", 1)[1]
+
+
+def test_a_number_in_powers_of_ten_is_sized_as_printed():
+    """The room a label gets comes from its plain text: 2.83545e-06 is printed 2.83545 × 10⁻⁶, wider (the
+    vanishing-gradients article's red labels ran into the nodes)."""
+    label = figures.number_label(sympy.Float("2.83545e-6"))
+    assert (label.text, label.latex) == ("2.83545 \u00d7 10\u207b\u2076", r"2.83545 \times 10^{-6}")
+    assert figures.number_label(sympy.Float("1e-10")).text == "10\u207b\u00b9\u2070"

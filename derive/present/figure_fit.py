@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
-from .figures import LABEL_POINTS, Geometry, Layout, column_x, edge_points, extent, place_rows, tikz_point
+from .figures import LABEL_POINTS, LANE, Geometry, Layout, column_x, edge_points, extent, place_rows, tikz_point
 
 LEAST_LABEL_PT = 8.0  # no graph text prints smaller
 BODY_PT = 11.0  # the documents' body size: graph texts print at most this large
@@ -75,27 +76,29 @@ def fit_scale(size: tuple[float, float], width: float, height: float, most: floa
     return min(most, math.floor(100 * min(width / size[0], height / size[1])) / 100)
 
 
-def wrap_starts(lay: Layout, width: float) -> tuple[int, ...]:
+def wrap_starts(lay: Layout, width: float, lanes: int = 1) -> tuple[int, ...]:
     """Where a long graph wraps so that each band is at most ``width`` cm wide at scale 1: it is cut only between
-    columns that a single edge crosses (a chain), as late as the width allows. ``(0,)`` when it fits or has no
-    such cut."""
+    columns that at most ``lanes`` edges cross, each from an op node (a chain when ``lanes`` is 1; a value that
+    is not computed stays beside its reader), as late as the width allows. ``(0,)`` when it fits or has no such
+    cut."""
     if natural_size(lay)[0] <= width:
         return (0,)
     columns = {node.id: node.column for node in lay.nodes}
+    computed = {node.id for node in lay.nodes if node.symbol}
     last = max(columns.values())
-    crossing = [0] * (last + 1)  # edges crossing from column c to c + 1
+    crossing = [0] * (last + 1)  # edges crossing from column c to c + 1 (a leaf's or a constant's: too many)
     for edge in lay.edges:
         for c in range(columns[edge.source], (columns[edge.target] if edge.target else last + 1)):
             if c < last:
-                crossing[c] += 1
+                crossing[c] += 1 if edge.source in computed else lanes + 1
     starts = [0]
     while True:
         begin = lay.x[starts[-1]]
         tail = lay.x[-1] - begin + 1.5  # the rest, with the output's stub
         if tail <= width:
             return tuple(starts) if len(starts) > 1 else (0,)
-        cuts = [c + 1 for c in range(starts[-1], last) if crossing[c] == 1
-                and (lay.x[c] + lay.x[c + 1]) / 2 - begin + 1.5 <= width]
+        cuts = [c + 1 for c in range(starts[-1], last) if 1 <= crossing[c] <= lanes
+                and (lay.x[c] + lay.x[c + 1]) / 2 - begin + 1.5 + LANE * (crossing[c] - 1) <= width]
         if not cuts:
             return (0,)
         starts.append(cuts[-1])
@@ -143,13 +146,16 @@ def overview_tikz(lay: Layout, mark: str | None, scale: float, starts: tuple[int
     return "\n".join(out)
 
 
+_FONTSIZE = re.compile(r"\\fontsize\{([0-9.]+)\}")
+
+
 def label_points(tikz: str) -> list[float]:
-    """Every text size a TikZ picture of `derive.present.figures` prints, in pt: each font it names times the
-    picture's scale (the figure's own data, after scaling)."""
+    """Every text size a TikZ picture prints, in pt: each font it names (the figures' TikZ fonts, or an explicit
+    ``\\fontsize``, as the network diagram sets its labels) times the picture's scale (the figure's own data,
+    after scaling)."""
     head = tikz[tikz.index("[") + 1:tikz.index("\n")]
     scale = float(head.split("scale=", 1)[1].split(",", 1)[0].rstrip("]")) if "scale=" in head else 1.0
-    if "{$" not in tikz:
+    if "$" not in tikz:
         return []  # a picture without text (an overview)
-    fonts = [name for name in LABEL_POINTS if "\\" + name in tikz]
-    return [LABEL_POINTS[name] * scale for name in fonts]
-
+    fonts = [LABEL_POINTS[name] for name in LABEL_POINTS if "\\" + name in tikz]
+    return [size * scale for size in fonts + sorted({float(size) for size in _FONTSIZE.findall(tikz)})]

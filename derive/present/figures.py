@@ -13,6 +13,7 @@ carrying its value and the gradient 1.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping
 
@@ -108,7 +109,7 @@ class _TextPrinter(StrPrinter):
         return super()._print_Pow(expr)
 
 
-_SUPERSCRIPTS = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+_SUPERSCRIPTS = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
 
 
 _TEXT = _TextPrinter()
@@ -132,8 +133,11 @@ def symbol_label(text: str) -> Label:
 
 
 def number_label(value: sympy.Expr) -> Label:
-    text = number_text(value)
-    return Label(text, text_latex(text))
+    """A number as the figures print it; its plain text as wide as the maths (``2.8 × 10⁻⁶``, not ``2.8e-06``:
+    the text sizes the room the label is given)."""
+    latex = text_latex(number_text(value))
+    power = re.sub(r"\^\{(-?\d+)\}", lambda m: m.group(1).translate(_SUPERSCRIPTS), latex)
+    return Label(power.replace(r" \times ", " \u00d7 "), latex)
 
 
 def _name(name: str) -> Label:
@@ -271,7 +275,10 @@ def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tu
     half = [0.0] * count  # half the width of the widest node in each column
     for node in nodes:
         text = node.symbol.text if node.symbol else node.label.text
-        half[node.column] = max(half[node.column], 0.35 if node.symbol else 0.0, 0.1 * len(text) + 0.1)
+        own = 0.1 * len(text) + 0.1
+        # a leaf's total hangs left from the name's right end: as far left as it is wider than half the name
+        total = _CHAR * len(node.total.text) + 0.2 - own if node.total and not node.symbol else 0.0
+        half[node.column] = max(half[node.column], 0.35 if node.symbol else 0.0, own, total)
     label = [0.0] * count  # the widest label on the edges entering each column
     by_id = {node.id: node for node in nodes}
     for edge in edges:
@@ -382,6 +389,7 @@ def _isotonic(values: list[float]) -> list[float]:
 
 # --- where things go on the page --------------------------------------------------------------------------------
 
+LANE = 0.3  # cm between the edges that run from one band to the next side by side
 BAND_GAP = 1.9  # cm between the lowest row of one band of a wrapped graph and the highest row of the next
 _CHANNEL = 1.2  # cm below a band's lowest row: where an edge runs back to the start of the next band
 _ENTRY = 0.9  # cm: where a band's first column sits; an edge from the band above comes down left of it
@@ -401,10 +409,15 @@ class Geometry:
         for edge in lay.edges:
             for h, row in zip(range(2 * columns[edge.source] + 1, 2 * _end(edge, columns)), edge.route):
                 rows[self.band(h)].append(row)
+        self.lanes = _lanes(lay, starts, columns)
+        widest = max((len(crossing) for crossing in self.lanes.values()), default=1)
+        self.entry = _ENTRY + LANE * (widest - 1)
         self.top = [min(rows[b], default=0.0) for b in rows]
         self.offset = [0.0]
         for b in range(1, len(starts)):
-            self.offset.append(self.offset[-1] + max(rows[b - 1], default=0.0) - self.top[b - 1] + BAND_GAP)
+            lanes = max(len(self.lanes[b - 1]), 1)
+            self.offset.append(self.offset[-1] + max(rows[b - 1], default=0.0) - self.top[b - 1] + BAND_GAP
+                               + LANE * (lanes - 1))
 
     @property
     def wrapped(self) -> bool:
@@ -419,14 +432,35 @@ class Geometry:
         here = x[h // 2] if h % 2 == 0 else (x[h // 2] + x[h // 2 + 1]) / 2
         if not self.wrapped:
             return here, row
-        return round(here - x[self.starts[b]] + _ENTRY, 2), round(row - self.top[b] + self.offset[b], 2)
+        return round(here - x[self.starts[b]] + self.entry, 2), round(row - self.top[b] + self.offset[b], 2)
 
-    def detour(self, band: int, leaving: tuple[float, float], arriving: tuple[float, float]) -> list[tuple]:
+    def detour(self, band: int, edge: FigureEdge, leaving: tuple[float, float],
+               arriving: tuple[float, float]) -> list[tuple]:
         """The corners of an edge that leaves ``band`` at ``leaving`` and enters the next band at ``arriving``:
-        down below the band, back to its start, down to the row it enters on."""
-        channel = round(self.offset[band + 1] - BAND_GAP + _CHANNEL, 2)
-        entry = round(_ENTRY / 3, 2)
-        return [(leaving[0], channel), (entry, channel), (entry, arriving[1])]
+        down below the band, back to its start, down to the row it enters on. Several edges leaving one band
+        each take a lane of their own, nested so that they do not cross: the higher an edge leaves, the further
+        right it goes down, the lower it runs back and the further right it comes down again."""
+        crossing = self.lanes.get(band, ())
+        lane = len(crossing) - 1 - crossing.index(edge) if edge in crossing else 0
+        right = leaving[0]
+        if len(crossing) > 1:  # all go down right of the labels on the band's last stretch
+            cut = self.starts[band + 1]
+            right = round(self.at(2 * cut - 1, 0.0)[0] + self.lay.stretch[cut] + LANE * lane, 2)
+        channel = round(self.offset[band + 1] - BAND_GAP - LANE * (len(crossing) - 1) + _CHANNEL + LANE * lane, 2)
+        entry = round(_ENTRY / 3 + LANE * lane, 2)
+        to_lane = [(right, leaving[1])] if right != leaving[0] else []
+        return to_lane + [(right, channel), (entry, channel), (entry, arriving[1])]
+
+
+def _lanes(lay: Layout, starts: tuple[int, ...], columns: Mapping[str, int]) -> dict[int, tuple[FigureEdge, ...]]:
+    """The edges leaving each band for the next one (by band), from the highest to the lowest where they leave."""
+    out: dict[int, tuple[FigureEdge, ...]] = {}
+    for band, cut in enumerate(starts[1:]):
+        leaving = [(edge.route[2 * cut - 1 - (2 * columns[edge.source] + 1)], k, edge)
+                   for k, edge in enumerate(lay.edges)
+                   if columns[edge.source] < cut <= _end(edge, columns) - (0 if edge.target else 1)]
+        out[band] = tuple(edge for _, _, edge in sorted(leaving, key=lambda item: item[:2]))
+    return out
 
 
 def _end(edge: FigureEdge, columns: Mapping[str, int]) -> int:
@@ -454,7 +488,7 @@ def edge_points(geometry: Geometry, edge: FigureEdge) -> Drawn:
     for h, row in zip(hs, edge.route):
         here = geometry.at(h, row)
         if geometry.band(h) != band:
-            points += geometry.detour(band, points[-1], here)
+            points += geometry.detour(band, edge, points[-1], here)
             band = geometry.band(h)
         if h == hs[-1] and (edge.forward or edge.gradient):
             half = lay.stretch[end]
@@ -464,7 +498,7 @@ def edge_points(geometry: Geometry, edge: FigureEdge) -> Drawn:
             points.append(here)
     target = geometry.at(2 * end, nodes[edge.target].row if edge.target else start.row)
     if geometry.band(2 * end) != band:
-        points += geometry.detour(band, points[-1], target)
+        points += geometry.detour(band, edge, points[-1], target)
     points.append(target)
     return Drawn(tuple(points), stretch)
 

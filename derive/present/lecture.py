@@ -28,7 +28,7 @@ THEMES = ("default", "AnnArbor", "Antibes", "Bergen", "Berkeley", "Berlin", "Boa
 wherever Beamer is; tests/test_lecture.py checks each with kpsewhich). A theme keeps its own footline."""
 
 FRAGMENT_PACKAGES = (r"\usepackage{amsmath,amssymb,mathtools,array,booktabs,longtable,graphicx,xcolor,tikz}",
-                     r"\usetikzlibrary{arrows.meta}")
+                     r"\usepackage{pdflscape,afterpage}", r"\usetikzlibrary{arrows.meta}")
 """What the preamble of a document that ``\\input``s a ``--body-only`` fragment needs besides its language's lines
 (`fragment_preamble`); Beamer slides go into a ``beamer`` document."""
 

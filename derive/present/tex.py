@@ -301,17 +301,22 @@ NEIGHBOURHOOD_SCALE = 1.0  # every neighbourhood at least so large: labels at 8 
 NEIGHBOURHOOD_CM = 4.5  # step's room allows); the most a neighbourhood may take (a node read by three others)
 GROWN_CM = 2.4  # a neighbourhood is drawn larger than its least scale only up to this height
 ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM = 15.8, 21.0  # an A4 article's text with 25 mm margins, less a caption
+ROTATED_CM = {"a4": 25.4, "letter": 23.6}  # the width of a rotated figure page: the text's height (24.7 cm on A4,
+ROTATED_HEIGHT_CM = 14.6  # 22.9 cm on letter) and 3.5 mm of each margin; its height: the text's width less a caption
+WRAP_LANES = 3  # the most edges a graph's bands are joined by
 
 
 @dataclasses.dataclass(frozen=True)
 class Picture:
     """How a document draws a derivation's graph: at ``scale``, wrapped at ``starts``; ``whole``: False when the
     graph is too big for a slide at a readable size, so each step shows its node's neighbourhood beside a
-    text-free overview (drawn at ``overview``)."""
+    text-free overview (drawn at ``overview``); ``rotated``: on a page of its own, turned a quarter (an article's
+    graph too wide for the text's width at a readable size)."""
     scale: float  # of the whole graph, or of every neighbourhood (one size on every step)
     starts: tuple[int, ...] = (0,)
     whole: bool = True
     overview: float = 0.0
+    rotated: bool = False
 
 
 def slide_picture(lay: "Layout") -> Picture:
@@ -327,19 +332,27 @@ def slide_picture(lay: "Layout") -> Picture:
     return Picture(scale, starts, False, overview)
 
 
-def article_picture(lay: "Layout") -> Picture:
-    """The scale (at most 1) and wrapping that print the article's figure largest."""
-    return banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM)
+def article_picture(lay: "Layout", paper: str | None = None) -> Picture:
+    """The first way, from the plainest, that prints the article's figure at a readable size: on the text's width
+    (a chain wrapped into bands), on a rotated page of its own (whole, or wrapped into bands joined by a few
+    edges), or on the text's width wrapped so; when none does, the largest of them."""
+    rotated = ROTATED_CM[paper or "a4"], ROTATED_HEIGHT_CM
+    tries = (banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM),
+             banded_picture(lay, *rotated, rotated=True),
+             banded_picture(lay, *rotated, WRAP_LANES, rotated=True),
+             banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, WRAP_LANES))
+    return next((p for p in tries if p.scale >= LEAST_SCALE), max(tries, key=lambda p: p.scale))
 
 
-def banded_picture(lay: "Layout", width: float, height: float) -> Picture:
-    """The scale (at most 1) and wrapping into bands that print a graph largest in ``width`` × ``height`` cm."""
-    best = Picture(fit_scale(natural_size(lay), width, height, 1.0))
-    for band in (2 * width, 1.5 * width, 1.25 * width, width):
-        starts = wrap_starts(lay, band)
+def banded_picture(lay: "Layout", width: float, height: float, lanes: int = 1, rotated: bool = False) -> Picture:
+    """The scale (at most 1) and wrapping into bands (joined by at most ``lanes`` edges) that print a graph
+    largest in ``width`` × ``height`` cm."""
+    best = Picture(fit_scale(natural_size(lay), width, height, 1.0), rotated=rotated)
+    for band in (2 * width, 1.5 * width, 1.25 * width, width, 0.9 * width, 0.8 * width):
+        starts = wrap_starts(lay, band, lanes)
         if starts != (0,):
             scale = fit_scale(natural_size(lay, starts), width, height, 1.0)
-            best = max(best, Picture(scale, starts), key=lambda p: p.scale)
+            best = max(best, Picture(scale, starts, rotated=rotated), key=lambda p: p.scale)
     return best
 
 
@@ -377,11 +390,11 @@ def _step_tikz(derivation: "Derivation", picture: Picture, node: str, known: set
             overview_tikz(lay, node_id, picture.overview, picture.starts))
 
 
-def _alone(lay: "Layout", fmt: str) -> Picture:
+def _alone(lay: "Layout", fmt: str, paper: str | None = None) -> Picture:
     """How a graph is drawn on its own: in an article as large as the text allows; on a slide whole when it is
     readable so, else as a text-free overview (the slides' tables give its values)."""
     if fmt != "beamer":
-        return article_picture(lay)
+        return article_picture(lay, paper)
     scale = fit_scale(natural_size(lay), SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
     if scale >= LEAST_SCALE:
         return Picture(scale)
@@ -389,32 +402,43 @@ def _alone(lay: "Layout", fmt: str) -> Picture:
     return Picture(0.0, starts, False, fit_scale(natural_size(lay, starts), SLIDE_WIDTH_CM, FRAME_GRAPH_CM, 1.0))
 
 
-def _vector_picture(lay: "Layout", fmt: str) -> Picture:
+def _vector_picture(lay: "Layout", fmt: str, paper: str | None = None) -> Picture:
     """The vector-form graph has few nodes and carries its own labels: wrapped into bands rather than shown as a
     text-free overview."""
     if fmt != "beamer":
-        return article_picture(lay)
+        return article_picture(lay, paper)
     banded = banded_picture(lay, SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
     return banded if banded.scale >= LEAST_SCALE else _alone(lay, fmt)
 
 
-def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
-    """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw."""
+def _figures(walk: "Walkthrough", note: str | None, fmt: str, paper: str | None = None) -> dict[str, Any]:
+    """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw. ``rotated``
+    says which of them go on a rotated page of their own (an article's big graphs)."""
     d = walk.derivation
     if note is not None:
         return {"drawn": False, "whole": True, "forward": note, "start": (note, ""), "full": note,
-                "updates": [note] * len(walk.updates), "vector": None}
+                "updates": [note] * len(walk.updates), "vector": None,
+                "rotated": {"forward": False, "full": False, "vector": False, "updates": [False] * len(walk.updates),
+                            "any": False}}
     lay = layout(d)
-    steps = slide_picture(lay) if fmt == "beamer" else article_picture(lay)
+    steps = slide_picture(lay) if fmt == "beamer" else article_picture(lay, paper)
+    alone = _alone(lay, fmt, paper)
+    full = steps if steps.whole else alone
+    updates = [(u.derivation, _alone(layout(u.derivation), fmt, paper)) for u in walk.updates]
     vector = block_layout(d)  # a batch: the same graph in vector form
+    vector_picture = None if vector is None else _vector_picture(vector, fmt, paper)
+    rotated = {"forward": alone.rotated, "full": full.rotated,
+               "vector": vector_picture is not None and vector_picture.rotated,
+               "updates": [picture.rotated for _, picture in updates]}
     return {
         "drawn": True,
         "whole": steps.whole,
-        "forward": _tikz(d, _alone(lay, fmt), shown=()),
+        "forward": _tikz(d, alone, shown=()),
         "start": _step_tikz(d, steps, d.output, {d.output}, frozenset({d.output})),
-        "full": _tikz(d, steps if steps.whole else _alone(lay, fmt)),
-        "updates": [_tikz(u.derivation, _alone(layout(u.derivation), fmt)) for u in walk.updates],
-        "vector": None if vector is None else _picture_tikz(vector, _vector_picture(vector, fmt)),
+        "full": _tikz(d, full),
+        "updates": [_tikz(derivation, picture) for derivation, picture in updates],
+        "vector": None if vector_picture is None else _picture_tikz(vector, vector_picture),
+        "rotated": rotated | {"any": any(rotated["updates"]) or any(v is True for v in rotated.values())},
     }
 
 
@@ -500,7 +524,7 @@ def own_definitions(user_templates: str | None = None) -> tuple[str, ...]:
     definition."""
     macros = r'\BLOCK{import "latex/macros.tex.j2" as m}\BLOCK{import "beamer/macros.tex.j2" as b}'
     blocks = [macros + r'\VAR{m.definitions("latex")}', macros + r'\VAR{m.definitions("beamer")}',
-              macros + r'\VAR{b.definitions()}']
+              macros + r'\VAR{b.definitions()}', macros + r'\VAR{m.rotated_figure_definitions()}']
     rendered = [environment(user_templates, tex=True).from_string(block).render() for block in blocks]
     lines = [preamble(lang, fmt) for lang in LANGUAGES for fmt in ("latex", "beamer")]
     return tuple(sorted({tidy(text).strip("\n") for text in rendered + lines + [TIKZ_PREAMBLE] if text.strip()}))
@@ -544,7 +568,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str, options: TexOptions = 
         "chunks": chunks,
         "term_columns": term_columns,
         "pages": lambda blocks: slide_pages(list(blocks), lang),
-        "figures": _figures(walk, note, fmt),
+        "figures": _figures(walk, note, fmt, options.paper),
         "long_table_rows": LONG_TABLE_ROWS,
         "short_definitions": all(math_width(x) <= 26 for x in _definitions(d)),
         "narrow_definitions": all(math_width(x) <= 11 for x in _definitions(d)),
