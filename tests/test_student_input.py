@@ -165,6 +165,7 @@ REJECTED = [
     ("'x + 1'", "write the formula without quotes", "引用符を付けずに式を書いてください"),
     ("x = y = z", "one assignment per statement", "1 文に 1 つの代入を書いてください"),
     (r"\sum_{i} x_i", "write it with + - * / ^", "+ - * / ^、関数"),
+    (r"x \bmod y", r"unknown macro «\bmod»; write it with + - * / ^", r"«\bmod» は知らないマクロです。+ - * / ^"),
 ]
 PYTHON_WORDS = ("BitXor", "decimal literal", "indent", "==", "invalid syntax", "SyntaxError", "Traceback", "EOF",
                 "Maybe you meant", "unexpected token", "Perhaps you forgot")
