@@ -73,7 +73,7 @@ _MARKED = re.compile(r"\\underset\s*\{[^{}]*\}|\\boxed(?![A-Za-z])")
 _LEFT_RIGHT_DOT = re.compile(r"\\(?:left|right)\s*\.")
 _ITALIC_NAME = re.compile(r"\\mathit\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}")
 """``\\mathit{e}``: a variable named like a constant (derive prints a variable e so), never Euler's e or π."""
-_BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*")
+_BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)(?![A-Za-z])\s*")
 _BOLD_LETTER = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*\{\s*(\\[A-Za-z]+|[A-Za-z])\s*\}")
 _WORD = re.compile(r"\\(?:mathrm|text|textrm|operatorname|mathsf|textsf|texttt|textit|mathtt)\s*\{\s*([^{}]*?)\s*\}")
 _SCRIPT_SHORT = re.compile(r"(?<!\\)([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
@@ -89,7 +89,7 @@ ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "prod", "abs", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top",
        "intercal", "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak",
-       "leaky", "cases"])
+       "leaky", "cases", "held"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -121,6 +121,7 @@ def normalise(text: str) -> str:
     text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
+    text = _held_partials(text)
     text = _norms(text)
     text = _absolute_values(text)
     text = re.sub(r"\\(?:dfrac|tfrac|cfrac)(?![A-Za-z])", r"\\frac", text)
@@ -299,6 +300,35 @@ def _nabla(text: str) -> str:
         out += [text[position:match.start()], r"\frac{\partial ", target.group(0), r"}{\partial ",
                 text[match.end() + 1:end - 1], "}"]
         position = end + target.end()
+    return "".join(out) + text[position:]
+
+
+_HELD = re.compile(r"\(\s*\\frac\s*\{\s*\\partial(?![A-Za-z])")
+
+
+def _held_partials(text: str) -> str:
+    r"""``(\frac{\partial f}{\partial x})_{u, v}`` (the brackets' \left and \right gone), the derivative of f
+    by x with u and v held fixed, is ``\held{f}{x}{u, v}``."""
+    out, position = [], 0
+    for match in _HELD.finditer(text):
+        if match.start() < position:
+            continue
+        num_end = _closing(text, text.index("{", match.start()))
+        rest = text[num_end + 1:] if num_end is not None else ""
+        den = re.match(r"\s*\{\s*\\partial(?![A-Za-z])", rest)
+        if den is None:
+            continue
+        den_end = _closing(text, num_end + 1 + rest.index("{"))
+        after = re.match(r"\s*\)\s*_\s*\{", text[den_end + 1:]) if den_end is not None else None
+        if after is None:
+            continue
+        held_start = den_end + after.end()
+        held_end = _closing(text, held_start)
+        if held_end is None:
+            continue
+        out += [text[position:match.start()], r"\held{", text[match.end():num_end], "}{",
+                text[num_end + 1 + den.end():den_end], "}{", text[held_start + 1:held_end], "}"]
+        position = held_end + 1
     return "".join(out) + text[position:]
 
 
@@ -652,6 +682,7 @@ group: "(" expr ")"
 frac: FRAC "{" expr "}" "{" expr "}"
 
 deriv: FRAC "{" PARTIAL symbol "}" "{" PARTIAL symbol "}"   -> partial_frac
+     | HELD "{" symbol "}" "{" symbol "}" "{" symbol ("," symbol)* "}" -> held_partial
      | FRAC "{" DIFF symbol "}" "{" DIFF symbol "}"         -> d_frac
      | PARTIAL symbol "/" PARTIAL symbol                    -> partial_frac
      | DIFF symbol "/" DIFF symbol                          -> d_frac
@@ -707,6 +738,7 @@ FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
 NORMSQ: /\\normsq(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
+HELD: /\\held(?![A-Za-z])/
 DIFF: /\\DD(?![A-Za-z])/
 MULOP: /\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|\\odot(?![A-Za-z])|\\circ(?![A-Za-z])|\*/
 TOP: /\\top(?![A-Za-z])/
@@ -915,6 +947,10 @@ def _make_builder():
         def partial_frac(self, items):
             syms = [i for i in items if not isinstance(i, lark.Token)]
             return Deriv("partial", _plain_symbol(syms[0]), _plain_symbol(syms[1]))
+
+        def held_partial(self, items):
+            syms = [_plain_symbol(i) for i in items if not isinstance(i, lark.Token)]
+            return Deriv("partial", syms[0], syms[1], tuple(syms[2:]))
 
         def d_frac(self, items):
             syms = [i for i in items if not isinstance(i, lark.Token)]

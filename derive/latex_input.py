@@ -10,6 +10,8 @@ from .input_syntax import LATEX_MARK, Source, Statement, Token, quote, read_targ
 from .latex_grammar import Script, SyntaxProblem, exponent, parse, split_indices
 from .syntax_tree import Node, Num, Pow, Sym, Word
 
+WRITABLE_FUNCTIONS = r"\log, \ln, \exp, \tanh, \sin, \cos, \sigma, \operatorname{ReLU}"  # named when a macro is unknown
+
 _COMMENT = re.compile(r"(?<!\\)[#%][^\r\n]*")  # comments of the input (#) and of LaTeX (%)
 
 
@@ -36,7 +38,9 @@ def latex_statements(source: Source) -> tuple[list[Statement], dict]:
         try:
             tree = parse(text[right:end], _plain_symbol)
         except SyntaxProblem as problem:
-            raise InputError.of("latex", quote=quote(text[start:end]), problem=problem.as_message()) from None
+            unknown = problem.message is not None and problem.message.key == "latex_problem.unknown_macro"
+            raise InputError.of("latex_unknown" if unknown else "latex", quote=quote(text[start:end]),
+                                problem=problem.as_message(), functions=WRITABLE_FUNCTIONS) from None
         statements.append(Statement(target, params, tree, start, end))
     return statements, {}
 

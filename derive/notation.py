@@ -32,6 +32,23 @@ class Grad(sympy.Symbol):
         return (self.output, self.node)
 
 
+class HeldGrad(Grad):
+    """The local gradient ∂node/∂input with the node's other inputs ``held`` fixed, printed (∂node/∂input)_{held}:
+    needed where the input also reaches the node through those inputs, so that ∂node/∂input alone would read as
+    the gradient along every path."""
+
+    def __new__(cls, output: str, node: str, held: tuple[str, ...] = ()) -> "HeldGrad":
+        obj = sympy.Symbol.__new__(cls, f"(\u2202{output}/\u2202{node})_{','.join(held)}")
+        obj.output, obj.node, obj.held = output, node, held
+        return obj
+
+    def __getnewargs_ex__(self):
+        return (self.output, self.node, self.held), {}
+
+    def _hashable_content(self):
+        return (self.output, self.node, self.held)
+
+
 _DIGITS = re.compile(r"^([A-Za-z]+?)_?(\d+)$")
 _PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
@@ -131,6 +148,10 @@ class DerivePrinter(LatexPrinter):
 
     def _print_Grad(self, expr: Grad) -> str:
         return partial_latex(name_latex(expr.output), name_latex(expr.node), self._settings["grad_style"] == "slash")
+
+    def _print_HeldGrad(self, expr: HeldGrad) -> str:
+        held = ", ".join(name_latex(name) for name in expr.held)
+        return r"\left(" + self._print_Grad(expr) + r"\right)_{" + held + "}"
 
     # Sums and products keep the order they were built in (as the user wrote them), except that a sum does not
     # start with a negative term when it has a positive one: "y - 1", not "-1 + y".

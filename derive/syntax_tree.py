@@ -98,10 +98,13 @@ class Sum:
 
 @dataclass(frozen=True)
 class Deriv:
-    """∂num/∂den (kind "partial") or d num/d den (kind "d"), both symbols: an opaque node until resolved."""
+    """∂num/∂den (kind "partial") or d num/d den (kind "d"), both symbols: an opaque node until resolved. With
+    ``held``, (∂num/∂den)_{held}: the derivative with those symbols held fixed (not unrolled into their
+    definitions)."""
     kind: str
     num: Sym
     den: Sym
+    held: tuple[Sym, ...] = ()
 
 
 @dataclass(frozen=True)

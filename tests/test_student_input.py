@@ -167,6 +167,7 @@ REJECTED = [
     (r"\sum_{i} x_i", "write it with + - * / ^", "+ - * / ^、関数"),
     ("2^3 + 1", "write a formula with a name in it, as in 2*x", "2*x のように、変数名を含む式を書いてください"),
     (r"\frac{1}{2}", "nothing to differentiate", "微分するものがありません"),
+    (r"x \bmod y", r"unknown macro «\bmod»; write it with + - * / ^", r"«\bmod» は知らないマクロです。+ - * / ^"),
 ]
 PYTHON_WORDS = ("BitXor", "decimal literal", "indent", "==", "invalid syntax", "SyntaxError", "Traceback", "EOF",
                 "Maybe you meant", "unexpected token", "Perhaps you forgot")

@@ -22,6 +22,15 @@ from derive.verify.pages import PageDoesNotHold, check_page
 REREAD = [name for name in SCENARIOS if scenario_walk(name).reread]
 EXPLAINED = [
     ["(x + y) * z", "--at", "x=-2,y=5,z=-4"],
+    # an input read by a node directly and through another of its inputs: the local gradient holds that one fixed
+    ["x^2 + x", "--at", "x=2"],
+    ["x*exp(x)", "--at", "x=1"],
+    ["x(x+1)", "--at", "x=2"],
+    ["y + x*y"],
+    ["(x + sin(x))^2", "--at", "x=0.5"],
+    # an output that does not depend on its variable: its slope is 0, and that holds
+    ["x - x", "--at", "x=2"],
+    ["x^0", "--at", "x=2"],
     ["g = exp(e)", "--at", "e=-1"],
     ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"],
     ["x**2 + 3*x"],
@@ -75,6 +84,19 @@ def test_every_explain_page_holds_as_printed(args, capsys):
     assert report.exit_code == 0 and not report.skipped and report.claims
     if "--optimizer" in args:  # an optimiser's steps carry their scopes: each step's state and settings
         assert "<!-- derive: scope update-2 from update-1 -->" in page and "\\leftarrow" in page
+
+
+def test_a_wrong_local_gradient_with_an_input_held_is_caught():
+    """(∂f/∂x)_{u₁} is f's gradient along its own edge to x only: the page printing the gradient along every path
+    there (u₁ + x·u₁ = 5.43656 for f = x·u₁, u₁ = eˣ at x = 1) does not hold."""
+    page = explained(["x*exp(x)", "--at", "x=1"])
+    held = r"1 \cdot \left(\frac{\partial f}{\partial x}\right)_{u_{1}} = 1 \cdot u_{1} = 1 \cdot 2.71828 = 2.71828"
+    assert held in page
+    wrong = held.replace(r"1 \cdot u_{1} = 1 \cdot 2.71828 = 2.71828",
+                         r"1 \cdot \left(u_{1} + x \cdot u_{1}\right) = 1 \cdot 5.43656 = 5.43656")
+    line = page[:page.index(held)].count("\n") + 1
+    with pytest.raises(PageDoesNotHold, match=rf"^page\.md, line {line}:"):
+        check_page(page.replace(held, wrong), "page.md")
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "rmsprop", "adam"])

@@ -1389,3 +1389,20 @@ def test_a_nest_of_sigmoids_is_evaluated_once_per_level():
     value = sympy.exp(-exact)
     assert time.process_time() - started < 0.2
     assert float(value) == pytest.approx(math.exp(-approximate), rel=1e-12)
+@pytest.mark.parametrize("claim, holds", [
+    (r"\left(\frac{\partial f}{\partial x}\right)_{u} = 1", True),
+    (r"\left(\frac{\partial f}{\partial x}\right)_{u} = 2 x + 1", False),
+    (r"\frac{\partial f}{\partial x} = 2 x + 1", True),
+    (r"\left(\frac{\partial f}{\partial u}\right)_{x} = 1", True),
+])
+def test_a_derivative_with_an_input_held_fixed(claim, holds):
+    """(∂f/∂x)_u differentiates f's definition with u held fixed; ∂f/∂x alone follows u back to x."""
+    report = verify_text("$$u = x^{2}$$\n\n$$f = u + x$$\n\n$$" + claim + "$$\n")
+    assert [c.ok for c in report.claims if "partial" in c.claim] == [holds]
+
+
+def test_a_slope_of_zero_for_an_output_that_does_not_read_the_variable_holds():
+    """f = x − x is 0 whatever x is: ∂f/∂x = 0 holds; another value is still reported as not depending on x."""
+    assert verify_text("$$f = x - x$$\n\n$$\\frac{\\partial f}{\\partial x} = 0$$\n").exit_code == 0
+    report = verify_text("$$f = x - x$$\n\n$$\\frac{\\partial f}{\\partial x} = 1$$\n")
+    assert report.exit_code == 4 and "does not depend on" in str(report.skipped)

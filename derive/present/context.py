@@ -13,7 +13,7 @@ from sympy import Expr
 from ..backward import Derivation, Step
 from ..graph import symbol
 from ..locales import catalog
-from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
+from ..notation import (Grad, HeldGrad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
 from .bindings import (after_directives, columns, gradient_column, optimizer_after_directives,
@@ -145,6 +145,13 @@ def _steps(d: Derivation, lang: str, shown: frozenset[str] | None = None) -> lis
     return steps
 
 
+def local_gradient_symbol(d: Derivation, node: str, input_name: str) -> Grad:
+    """∂node/∂input, or (∂node/∂input)_{u, …} with the node's other inputs that the input also reaches held fixed:
+    on a page where ∂f/∂x is the gradient along every path, the local gradient needs the inputs it holds."""
+    held = tuple(other for other in d.graph[node].inputs if other != input_name and d.graph.reaches(input_name, other))
+    return HeldGrad(node, input_name, held) if held else Grad(node, input_name)
+
+
 def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = None) -> dict[str, Any]:
     rule = RULES[step.op]
     out = d.output
@@ -152,7 +159,7 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
     for term in step.terms:
         if shown is not None and term.input not in shown:
             continue
-        local_symbol = Grad(step.node, term.input)
+        local_symbol = local_gradient_symbol(d, step.node, term.input)
         local_chain = [latex(local_symbol), latex(term.local)]
         product_chain = [product_latex([step.upstream, local_symbol]), product_latex([step.upstream, term.local])]
         if term.local_value is not None:

@@ -991,29 +991,39 @@ class ClaimChecker:
             return self._gradient_form(rhs.num, rhs.den)
         return rhs if rhs is not None else name
 
-    def _check_target(self, binds: dict[str, int]) -> None:
-        """The claimed derivative must make sense: its output is defined and depends on the variable."""
+    def _check_target(self, binds: dict[str, int]) -> Problem | None:
+        """The claimed derivative must make sense: its output is defined (else this raises). An output that does
+        not depend on a variable its definitions write (f = x − x) is returned as the problem to report if the
+        claim does not hold: a slope of 0 is right there; a variable they do not write raises at once (most likely
+        a name, index or layer written wrong, or a scope missing)."""
         kind, out, var = self.target(binds)
         if kind not in ("partial", "matrix"):
-            return
+            return None
         if self.model.rhs_of(out) is None:
             raise Problem(self.line, f"${latex(out)}$ has no definition in the document, so its derivative "
                                      "cannot be computed")
         for v in entries(var):
             if not self.model.depends(out, v):
-                raise Problem(self.line, f"${latex(out)}$ does not depend on ${latex(v)}$ "
-                                         "(check the names, indices and layers)")
+                problem = Problem(self.line, f"${latex(out)}$ does not depend on ${latex(v)}$ "
+                                             "(check the names, indices and layers)")
+                if not self.model.writes(out, v):
+                    raise problem
+                return problem
+        return None
 
     def check(self) -> ClaimResult:
         binds_list = instances(self.model, self.members)
+        independent = None
         for binds in binds_list:
             self._use_model_for(binds)
-            self._check_target(binds)
+            independent = independent or self._check_target(binds)
         layer_letters, unit_letters = free_index_letters(self.members)
         steps: list[StepResult] = []
         keeps_sum = any(has_implicit_sum(m) for m in self.members[1:])
         for k in range(1, len(self.members)):
             steps.append(self.step(k, binds_list))
+        if independent is not None and any(s.ok is not True for s in steps):
+            raise independent
         reading = None
         if keeps_sum:
             if not self.model.implicit_in_definitions and not has_implicit_sum(self.members[0]):

@@ -565,6 +565,7 @@ class Model:
         self.sizes = sizes or {}
         self.terms = 0
         self.touched: set[VName] = set()
+        self._written: dict | None = None
         """The names the current claim wrote or reached (`start_claim` empties it): a model serves every claim of a
         scope that sees the same values, its caches shared, so what one claim used is recorded apart."""
         self._reading_implicit = False
@@ -605,6 +606,28 @@ class Model:
         layer = None if sym.layer is None else self.index_value(sym.layer, binds, layer=True)
         subs = tuple(self.index_value(s, binds) for s in sym.subs)
         return VName(sym.base, sym.decor, sym.primes, layer, subs)
+
+    def writes(self, num: VName, den: VName) -> bool:
+        """Whether ``den`` is written in num's definition or, through the names written there, in theirs: num is
+        written in terms of den even where the value does not depend on it (f = x − x)."""
+        if self._written is None:
+            written: dict[VName, set[VName]] = {}
+            for d in self.definitions:
+                try:
+                    names = written.setdefault(self.name(d.lhs, {}), set())
+                    names.update(self.name(sym, {}) for sym in symbols_in(d.rhs))
+                except ModelProblem:
+                    pass  # a definition with index letters: not one quantity
+            self._written = written
+        seen, stack = {num}, [num]
+        while stack:
+            for name in self._written.get(stack.pop(), ()):
+                if name == den:
+                    return True
+                if name not in seen:
+                    seen.add(name)
+                    stack.append(name)
+        return False
 
     def is_kronecker(self, name: VName) -> bool:
         """δ with two bound indices, no layer and no definition of its own is the Kronecker delta δ_{ij}."""
@@ -685,6 +708,10 @@ class Model:
             if any(is_matrix(e) for row in entries_ for e in row):
                 raise ModelProblem("a matrix whose entries are vectors or matrices is not supported")
             return sympy.Matrix(entries_)
+        if isinstance(node, Deriv) and node.held:
+            num, den = self.name(node.num, binds), self.name(node.den, binds)
+            self.touched.add(num)
+            return self.held_partial(num, den, frozenset(self.name(h, binds) for h in node.held))
         if isinstance(node, Deriv):
             num = self.name(node.num, binds)
             self.touched.add(num)
@@ -1019,6 +1046,22 @@ class Model:
         if expr.has(sympy.Derivative):  # f'(z) with z replaced: a Subs, which xreplace cannot build
             return expr.subs(replace, simultaneous=True)
         return expr.xreplace(replace)
+
+    def held_partial(self, num: VName, den: VName, held: frozenset) -> sympy.Expr:
+        """(∂num/∂den)_{held}: num's definition unrolled down to den, the ``held`` symbols and the leaves,
+        differentiated by den, then written in the leaves."""
+        if self.rhs_of(num) is None:
+            raise ModelProblem(f"${latex(num)}$ has no definition in the document, so its derivative cannot be "
+                               "computed")
+        keep = held | {den}
+        expr = self.rhs_of(num)
+        while True:
+            unroll = {s: self.rhs_of(s) for s in expr.free_symbols
+                      if isinstance(s, VName) and s not in keep and self.rhs_of(s) is not None}
+            if not unroll:
+                break
+            expr = expr.xreplace(unroll)
+        return self.full(sympy.diff(expr, den))
 
     def full_symbol(self, name: VName, stop: VName | None = None) -> sympy.Expr:
         key = (name, stop)
