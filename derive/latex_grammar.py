@@ -21,8 +21,8 @@ from typing import Callable
 from . import usercache
 from .errors import Localized
 # the tree is re-exported: `derive.verify` reads the grammar and its tree from here
-from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,  # noqa: F401
-                          Transpose, Word, children, walk)
+from .syntax_tree import (Add, Const, Deriv, DerivOf, Div, Func, Matrix, Mul, Neg, Node, Num, Pow, Sum,  # noqa: F401
+                          Sym, Transpose, Word, children, walk)
 
 MAX_MEMBER_CHARS = 8000
 MAX_DEPTH = 40
@@ -87,7 +87,7 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied"])
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "MBEGIN", "MEND", "MROW"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -109,6 +109,8 @@ def normalise(text: str) -> str:
         else:
             raise SyntaxProblem.of("latex_problem.character", char=quote(char), code=f"{ord(char):04X}")
     text = "".join(out)
+    text = _arrays(text)
+    text = _underbraces(text)
     text = _nabla(text)
     text = _indicators(text)
     text = text.replace("\\{", "(").replace("\\}", ")")
@@ -181,6 +183,53 @@ def _balanced(text: str, start: int) -> int | None:
         if depth == 0:
             return k
     return None
+
+
+_ARRAY = re.compile(r"\\begin\s*\{(array|matrix|pmatrix|bmatrix)\}(?:\s*\{[lcr|\s]*\})?")
+_ROW_BREAK = re.compile(r"\\\\(?:\s*\[[^\[\]]*\])?")
+_BRACKETS = {"array": ("", ""), "matrix": ("", ""), "pmatrix": ("(", ")"), "bmatrix": ("[", "]")}
+
+
+def _arrays(text: str) -> str:
+    """A matrix written out (``\\begin{array}{rr}…\\end{array}``, ``matrix``, ``pmatrix``, ``bmatrix``): rows
+    separated by ``\\\\``, entries by ``&``, read as one matrix (``\\MBEGIN … \\MROW … \\MEND``). Nested
+    environments are left as they are (and refused)."""
+    out, position = [], 0
+    for match in _ARRAY.finditer(text):
+        if match.start() < position:
+            continue
+        name = match.group(1)
+        end = text.find("\\end{" + name + "}", match.end())
+        body = text[match.end():end]
+        if end < 0 or "\\begin" in body:
+            continue
+        rows = [row for row in _ROW_BREAK.split(body)]
+        if len(rows) > 1 and not rows[-1].strip():
+            rows.pop()  # a row break after the last row
+        opener, closer = _BRACKETS[name]
+        out += [text[position:match.start()], opener, r"\MBEGIN ", r" \MROW ".join(rows), r" \MEND", closer]
+        position = end + len("\\end{" + name + "}")
+    return "".join(out) + text[position:]
+
+
+def _underbraces(text: str) -> str:
+    """``\\underbrace{X}_{note}`` is X (in parentheses): the note under the brace (a shape such as
+    ``n_{l} \\times 1``) is a label, not maths of the equation."""
+    while True:
+        match = re.search(r"\\underbrace\s*(?=\{)", text)
+        if match is None:
+            return text
+        close = _balanced(text, match.end())
+        if close is None:
+            return text  # refused by the macro check
+        end = close
+        note = re.match(r"\s*_\s*", text[close:])
+        if note:
+            start = close + note.end()
+            end = _balanced(text, start) if text[start:start + 1] == "{" else start + 1
+            if end is None:
+                return text
+        text = text[:match.start()] + "(" + text[match.end() + 1:close - 1] + ")" + text[end:]
 
 
 def _nabla(text: str) -> str:
@@ -366,6 +415,7 @@ GRAMMAR = r"""
 
 ?product: chain
         | chain opapp               -> mul
+        | chain MULOP opapp         -> mulop
         | opapp
 
 ?chain: factor
@@ -392,6 +442,9 @@ sumsup: "^" "{" expr "}"
        | deriv
        | frac
        | SQRT "{" expr "}"          -> sqrt
+       | MBEGIN mrow (MROW mrow)* MEND -> matrix
+
+mrow: expr ("&" expr)*
 
 group: "(" expr ")"
      | "[" expr "]"
@@ -451,6 +504,9 @@ MULOP: /\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|\\odot(?![A-Za-z])|\\circ(?![A-Za
 TOP: /\\top(?![A-Za-z])/
 PRIME: /'/
 DLAYER: /\\DLAYER(?![A-Za-z])/
+MBEGIN: /\\MBEGIN(?![A-Za-z])/
+MEND: /\\MEND(?![A-Za-z])/
+MROW: /\\MROW(?![A-Za-z])/
 
 %import common.WS
 %ignore WS
@@ -597,6 +653,12 @@ def _make_builder():
 
         def frac(self, items):
             return Div(items[1], items[2])
+
+        def matrix(self, items):
+            rows = tuple(tuple(row.children) for row in items if isinstance(row, lark.Tree))
+            if len({len(row) for row in rows}) != 1:
+                raise SyntaxProblem("the rows of a matrix have different numbers of entries")
+            return Matrix(rows)
 
         def sqrt(self, items):
             return Func("sqrt", items[1])

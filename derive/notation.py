@@ -386,6 +386,11 @@ class DerivePrinter(LatexPrinter):
         name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
         return name + r"\left(" + self._print(arg) + r"\right)"
 
+    def _print_DMatrix(self, expr) -> str:
+        rows, columns, *values = expr.args
+        texts = [self._print(v) for v in values]
+        return matrix_latex([texts[r * int(columns):(r + 1) * int(columns)] for r in range(int(rows))])
+
     def _print_DTranspose(self, expr) -> str:
         arg = expr.args[0]
         inner = self._print(arg)

@@ -111,7 +111,13 @@ class DerivOf:
     body: "Node"
 
 
-Node = Union[Num, Word, Sym, Const, Add, Mul, Div, Neg, Pow, Transpose, Func, Sum, Deriv, DerivOf]
+@dataclass(frozen=True)
+class Matrix:
+    """A matrix or column written out entry by entry (``\\begin{array}{rr}1 & 2 \\\\ 3 & 4\\end{array}``), by rows."""
+    rows: tuple[tuple["Node", ...], ...]
+
+
+Node = Union[Num, Word, Sym, Const, Add, Mul, Div, Neg, Pow, Transpose, Func, Sum, Deriv, DerivOf, Matrix]
 
 
 def children(node: Node) -> tuple[Node, ...]:
@@ -135,6 +141,8 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.den, node.body)
     if isinstance(node, Sym):
         return node.subs + ((node.layer,) if node.layer is not None else ())
+    if isinstance(node, Matrix):
+        return tuple(entry for row in node.rows for entry in row)
     return ()
 
 

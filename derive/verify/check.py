@@ -16,16 +16,16 @@ import sympy
 
 from .. import clock
 from ..errors import Message, message
-from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
+from ..notation import SIGNIFICANT_DIGITS, latex, matrix_latex, number_latex
 from .directives import read_directives
-from .printed import align, as_printed, printed_number
+from .printed import align, as_printed, printed_entries, printed_number
 from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
                     is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
-from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
+from .syntax import (Add, Deriv, DerivOf, Func, Matrix, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
@@ -388,27 +388,30 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             claims.append(item)
     values: list[tuple[int, Sym, Fraction]] = []
     given_values: list[tuple] = []
+    first_layer, numbering = layer_numbering(text, definitions, layered)
     for item in classified:
         if item.kind != "value":
             continue
         lhs = item.members[0]
-        if given_values and any(patterns_unify(pattern_parts(lhs), p) for p in given_values):
+        components = [pattern_parts(sym) for sym, _ in _components(lhs, item.members[1])]
+        if given_values and any(patterns_unify(c, p) for c in components for p in given_values):
             item.kind = "forward"  # a printed value of a given symbol: checked against the binding
             claims.append(item)
             continue
         if item.given:
             given_values.append(pattern_parts(lhs))
-        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
-            item.kind = "claim"
+        defined = any(patterns_unify(c, p, first_layer) for c in components for p in patterns)
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars \
+                and (defined or not isinstance(item.members[1], Matrix)):
+            item.kind = "claim"  # a vector the definitions compute (a vector written out of one they do not: values)
             claims.append(item)
             continue
-        pattern = pattern_parts(lhs)
-        if any(patterns_unify(pattern, p) for p in patterns):
+        if defined:
             item.kind = "forward"
             claims.append(item)
             continue
         try:
-            values.append((item.source.line, item.members[0], _numeric_value(item.members[1], item.source.line)))
+            values += _values(item.source.line, item.members[0], item.members[1])
         except Problem as exc:
             skipped.append(Skipped(item.source.line, item.source.text, exc.message))
     for item in approximate:
@@ -421,7 +424,6 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
-    first_layer, numbering = layer_numbering(text, definitions, layered)
     readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, (Sym("k"),))))),
                                                       ("total", str(total))))
                               for base, decor, total in constraints]
@@ -470,12 +472,33 @@ def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
                                for item in claims for member in item.members for n in walk(member))
 
 
+def _components(lhs: Sym, rhs: Node) -> list[tuple[Sym, Node]]:
+    """(symbol, written value) for each value a line gives: one, or one per entry of a vector or matrix written out
+    (a^{1} = (1, 0.5)ᵀ gives a^{1}_{1} and a^{1}_{2}; W^{2} gives w^{2}_{ji} by row j and column i)."""
+    if not isinstance(rhs, Matrix) or lhs.subs:
+        return [(lhs, rhs)]
+    base = "w" if lhs.base == "W" and lhs.layer is not None else lhs.base
+    column = len(rhs.rows[0]) == 1
+    return [(Sym(base, lhs.decor, lhs.primes, lhs.layer, (_index(j),) if column else (_index(j), _index(i))), entry)
+            for j, row in enumerate(rhs.rows, 1) for i, entry in enumerate(row, 1)]
+
+
+def _values(line: int, lhs: Sym, rhs: Node) -> list[tuple[int, Sym, Fraction]]:
+    return [(line, sym, _numeric_value(value, line)) for sym, value in _components(lhs, rhs)]
+
+
+def _index(k: int) -> Num:
+    return Num(Fraction(k), str(k))
+
+
 def _numeric_value(node: Node, line: int) -> Fraction:
     model = Model([], {}, DEFAULT_LAYERS)
     try:
         value = model.conc(node, {})
     except ModelProblem as exc:
         raise Problem(line, str(exc)) from None
+    if is_matrix(value):
+        raise Problem(line, "a vector or matrix here needs a name of its own")
     if not value.is_Rational:
         value = sympy.nsimplify(value.evalf(30), rational=True) if value.is_real else None
     if value is None or not value.is_Rational:
@@ -610,6 +633,18 @@ evaluation's error, far below any slip (the walk-throughs' own number rule is ex
 
 def agree_at_test_point(a: float, b: float) -> bool:
     return abs(a - b) <= NUMERIC_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def _value_latex(value) -> str:
+    return number_latex(value) if value.is_Rational else number_latex(sympy.Float(value.evalf(15)))
+
+
+def _entry_nodes(node: Node, shape: tuple[int, int]) -> list:
+    """The written entries of a matrix written out (row by row, as the value's entries run), else the whole node
+    for every entry."""
+    if isinstance(node, Matrix) and (len(node.rows), len(node.rows[0])) == shape:
+        return [entry for row in node.rows for entry in row]
+    return [node] * (shape[0] * shape[1])
 
 
 def rounding(node: Node) -> float:
@@ -785,7 +820,10 @@ class ClaimChecker:
         value = deep.xreplace(point)
         if value.free_symbols:
             return None
-        return number_latex(value) if value.is_Rational else number_latex(sympy.Float(value.evalf(15)))
+        if is_matrix(value):
+            return matrix_latex([[_value_latex(value[r, c]) for c in range(value.shape[1])]
+                                 for r in range(value.shape[0])])
+        return _value_latex(value)
 
     def _as_printed(self, k: int, binds: dict[str, int]):
         """``numbers strict``: a number holds when it is what the number rule prints for the exact value of the
@@ -807,6 +845,11 @@ class ClaimChecker:
         if pairs is None:
             return None
         for terms, number in pairs:
+            if isinstance(number, Matrix):
+                outcome = self._matrix_as_printed(terms, number, binds)
+                if outcome is None or outcome[0] is False:
+                    return outcome
+                continue
             value = self._exact_product(terms, binds)
             if value is None:
                 return None
@@ -824,6 +867,35 @@ class ClaimChecker:
                     slip = Slip("substitution", (("printed", latex(display(number))),
                                                  ("term", latex(display(_product_node(terms)))),
                                                  ("value", number_latex(value))))
+                return False, counterexample, slip, "point"
+        return True, "point"
+
+    def _matrix_as_printed(self, terms: tuple[Node, ...], number: Matrix, binds: dict[str, int]):
+        """A matrix written out with numbers: each entry is what the number rule prints for the same entry of the
+        exact value of ``terms`` (one member or term that is a vector or matrix). None: the other rules decide."""
+        printed = printed_entries(number)
+        if printed is None or len(terms) != 1:
+            return None
+        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
+        shape = (len(number.rows), len(number.rows[0]))
+        try:
+            value = self.model.as_vectors([self.model.conc(terms[0], binds), sympy.zeros(*shape)])[0]
+            value = at_point(self.model.full(value), point)
+        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+            return None
+        if not is_matrix(value) or value.shape != shape or value.free_symbols:
+            return None
+        for position, (exact, shown) in enumerate(zip(value, printed)):
+            try:
+                rule = as_printed(exact)
+            except (TypeError, ValueError, ZeroDivisionError):
+                return None
+            if rule != shown:
+                row, column = divmod(position, value.shape[1])
+                where = {"row": row + 1, "column": column + 1} if value.shape[1] > 1 else {"row": row + 1}
+                counterexample = Counterexample(_point_items({}, {**binds, **where}), float(exact), float(shown))
+                slip = Slip("printed", (("printed", number_latex(sympy.Rational(shown.numerator, shown.denominator))),
+                                        ("value", number_latex(exact)), ("digits", str(SIGNIFICANT_DIGITS))))
                 return False, counterexample, slip, "point"
         return True, "point"
 
@@ -858,9 +930,12 @@ class ClaimChecker:
             b = model.conc(b_node, binds)
         except SHAPE_ERRORS:
             return False, None, self._shape_slip(b_node, binds, a), "shape"
+        a, b = model.as_vectors([a, b])  # t = (0, 1)ᵀ: the vector of the t_j
         if is_matrix(a) or is_matrix(b):
-            if is_numeric(a_node) or is_numeric(b_node):
+            if (is_numeric(a_node) or is_numeric(b_node)) and not (is_matrix(a) and is_matrix(b)):
                 raise Problem(self.line, "a vector or matrix cannot be compared with a number")
+            if is_numeric(a_node) or is_numeric(b_node):
+                return self._entries_at_point(k, a, b, a_node, b_node, binds)
             return self._decide_entries(k, a, b, a_node, b_node, binds)
         if is_numeric(a_node) or is_numeric(b_node):
             return self._at_point(k, a, b, binds, rounding(a_node) + rounding(b_node))
@@ -916,6 +991,24 @@ class ClaimChecker:
         if not points:
             return None, "limit"
         return True, "numeric"
+
+    def _entries_at_point(self, k, a, b, a_node, b_node, binds):
+        """A vector or matrix compared with one written out in numbers: same shape, then entry by entry at the
+        document's values, each written entry holding to its own digits."""
+        if a.shape != b.shape:
+            return False, None, self._shape_slip(b_node, binds, a), "shape"
+        tolerances = [rounding(x) + rounding(y) for x, y in zip(_entry_nodes(a_node, a.shape),
+                                                               _entry_nodes(b_node, b.shape))]
+        for position, (x, y, tolerance) in enumerate(zip(a, b, tolerances)):
+            outcome = self._at_point(k, x, y, binds, tolerance)
+            if outcome[0] is False:
+                row, column = divmod(position, a.shape[1])
+                where = {"row": row + 1, "column": column + 1} if a.shape[1] > 1 else {"row": row + 1}
+                _, counterexample, slip, how = outcome
+                counterexample = Counterexample(_point_items({}, {**binds, **where}), counterexample.lhs_value,
+                                                counterexample.rhs_value)
+                return False, counterexample, slip, how
+        return True, "point"
 
     def _shape_slip(self, b_node, binds, a) -> Slip:
         for wrong, right, mutated in _mutants(b_node):

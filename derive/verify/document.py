@@ -326,7 +326,8 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     found: list[Equation] = []
     skipped: list[Piece] = []
     for row_start, row_end in rows:
-        row = text[row_start:row_end].replace("&", " ")
+        row = "".join(" " if char == "&" and depth == 0 else char  # an alignment mark; inside brackets a matrix's
+                      for char, depth in zip(text[row_start:row_end], profile[row_start:row_end]))  # column mark
         if not row.strip():
             continue
         for piece_start, piece_end in _split(row, profile[row_start:row_end], _SEPARATOR):

@@ -24,8 +24,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.precedence import PRECEDENCE
 
 from ..notation import latex, symbol_base_latex
-from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Mul, Neg, Node, Num, Pow, Sum, Sym,
-                            Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
+from .syntax import (GREEK, ITALIC, Add, Const, Deriv, DerivOf, Div, Func, Matrix, Mul, Neg, Node, Num, Pow, Sum,
+                     Sym, Transpose, Word, children, quote, symbols_in, walk)  # noqa: F401
 
 DEFAULT_SIZE = 2
 """Range of an index with no stated bound and no layer to infer it from."""
@@ -45,6 +45,22 @@ def layer_size(layer: int) -> int:
     """Units per layer when the document does not say: 2, 3, 2, 3, … (layer 1 has 2), so that a transposed
     weight matrix has the wrong shape and a swapped index names another weight."""
     return 3 if layer % 2 == 0 else 2
+
+
+def units_per_layer(names) -> dict[int, int]:
+    """Units per layer as the document's values give them: the largest unit index of a^{l}_{j}, z^{l}_{j}, b^{l}_{j}
+    (layer l) and the rows and columns of w^{l}_{ji} (layers l and l − 1); a layer they do not reach is absent."""
+    sizes: dict[int, int] = {}
+    for name in names:
+        if not isinstance(name, VName) or not isinstance(name.layer, int) or not name.subs \
+                or not all(isinstance(s, int) for s in name.subs):
+            continue
+        if name.base in ("w", "W") and len(name.subs) == 2:
+            for layer, unit in ((name.layer, name.subs[0]), (name.layer - 1, name.subs[1])):
+                sizes[layer] = max(sizes.get(layer, 0), unit)
+        elif len(name.subs) == 1:
+            sizes[name.layer] = max(sizes.get(name.layer, 0), name.subs[0])
+    return sizes
 
 
 class ModelProblem(Exception):
@@ -170,6 +186,10 @@ class DHadamard(sympy.Expr):
     precedence = PRECEDENCE["Mul"]
 
 
+class DMatrix(sympy.Expr):
+    """A matrix written out, as written: ``args = (rows, columns, *entries)`` (entries row by row)."""
+
+
 class DParen(sympy.Expr):
     """Parentheses the reader wrote and the meaning needs: a Σ followed by more factors."""
 
@@ -235,6 +255,9 @@ def display(node: Node) -> sympy.Basic:
         return sympy.Pow(display(node.base), display(node.exp), evaluate=False)
     if isinstance(node, Transpose):
         return DTranspose(display(node.arg))
+    if isinstance(node, Matrix):
+        return DMatrix(sympy.Integer(len(node.rows)), sympy.Integer(len(node.rows[0])),
+                       *[display(entry) for row in node.rows for entry in row])
     if isinstance(node, Func):
         arg = display(node.arg)
         if node.name == "sigma":
@@ -342,10 +365,15 @@ def _unify_part(a, b) -> bool:
     return a == b
 
 
-def patterns_unify(p: tuple, q: tuple) -> bool:
+def patterns_unify(p: tuple, q: tuple, first: int | None = None) -> bool:
+    """Whether two left sides can name the same symbol; with ``first`` (the first layer with weights), the layer
+    letter l stands only for layers from ``first`` on (a^{l}_{j} = σ(z^{l}_{j}) does not name the input a^{1}_{j})."""
     if p[:3] != q[:3] or (p[3] is None) != (q[3] is None) or len(p[4]) != len(q[4]):
         return False
     if p[3] is not None and not _unify_part(p[3], q[3]):
+        return False
+    if first is not None and any(a == ("?", "l") and isinstance(b, int) and b < first
+                                 for a, b in ((p[3], q[3]), (q[3], p[3]))):
         return False
     return all(_unify_part(a, b) for a, b in zip(p[4], q[4]))
 
@@ -367,8 +395,11 @@ def scalar_layers(definitions: list[Definition]) -> frozenset[tuple[str, Node]]:
     """(base, layer) of a one-unit layer: defined without an index (z^{[2]} = Σ_i W^{[2]}_i a^{[1]}_i + b^{[2]})
     and never written with one, so it is a number even where other layers of the same letter are vectors."""
     indexed = {(s.base, s.layer) for d in definitions for s in [d.lhs] + symbols_in(d.rhs) if s.subs}
+    every_layer = {base for base, layer in indexed if layer is not None and not isinstance(layer, Num)}
+    """Bases written with a layer letter and an index (a^{l}_{j} = σ(z^{l}_{j})): every layer of them has units."""
     return frozenset((d.lhs.base, d.lhs.layer) for d in definitions
-                     if isinstance(d.lhs.layer, Num) and not d.lhs.subs and (d.lhs.base, d.lhs.layer) not in indexed)
+                     if isinstance(d.lhs.layer, Num) and not d.lhs.subs and (d.lhs.base, d.lhs.layer) not in indexed
+                     and d.lhs.base not in every_layer)
 
 
 def _product(factors: list):
@@ -419,6 +450,8 @@ class Model:
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
+        self.units = units_per_layer(values)
+        """Units per layer where the document's values say (derive's pages give every leaf), else `layer_size`."""
         self.L = layers
         self.sizes = sizes or {}
         self.terms = 0
@@ -481,15 +514,16 @@ class Model:
                 return sympy.Integer(1 if name.subs[0] == name.subs[1] else 0)
             return name
         if isinstance(node, Add):
-            terms = self._as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
+            terms = self.as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
             signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
             if any(is_matrix(t) for t in signed):
                 return _matrix_sum(signed)
             return sympy.Add(*signed)
         if isinstance(node, Mul):
-            factors = [self.conc(f, binds, definition) for f in node.factors]
             if node.hadamard:
-                factors = self._as_vectors(factors)
+                factors = self.as_vectors([self._hadamard_factor(f, binds, definition) for f in node.factors])
+            else:
+                factors = [self.conc(f, binds, definition) for f in node.factors]
             if node.hadamard and len(factors) == 2 and all(is_matrix(f) for f in factors):
                 if factors[0].shape != factors[1].shape:
                     raise sympy.ShapeError(f"⊙ of shapes {factors[0].shape} and {factors[1].shape}")
@@ -517,6 +551,11 @@ class Model:
         if isinstance(node, Transpose):
             value = self.conc(node.arg, binds, definition)
             return value.T if is_matrix(value) else value
+        if isinstance(node, Matrix):
+            rows = [[self.conc(entry, binds, definition) for entry in row] for row in node.rows]
+            if any(is_matrix(entry) for row in rows for entry in row):
+                raise ModelProblem("a matrix written out has a vector or matrix as an entry")
+            return sympy.Matrix(rows)
         if isinstance(node, Func) and node.name.startswith("applied:"):
             return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
@@ -595,7 +634,20 @@ class Model:
         return sympy.Add(*terms)
 
     # --- vectors and matrices ----------------------------------------------------------------------------------
-    def _as_vectors(self, values: list) -> list:
+    def _hadamard_factor(self, node: Node, binds: dict[str, int], definition: bool):
+        """A factor of ⊙: a number added to a vector there is added to every entry (a ⊙ (1 − a) is σ'(z) written
+        with a). Only a number written as such, the 1 of 1 − a; a symbol beside a vector keeps its shape check."""
+        if not (isinstance(node, Add) and any(isinstance(t, Num) for _, t in node.terms)):
+            return self.conc(node, binds, definition)
+        terms = [(sign, term, self.conc(term, binds, definition)) for sign, term in node.terms]
+        shapes = {value.shape for _, _, value in terms if is_matrix(value)}
+        if len(shapes) != 1 or any(not is_matrix(value) and not isinstance(term, Num) for _, term, value in terms):
+            return self.conc(node, binds, definition)
+        (shape,) = shapes
+        return _matrix_sum([sign * (value if is_matrix(value) else sympy.ones(*shape) * value)
+                            for sign, _, value in terms])
+
+    def as_vectors(self, values: list) -> list:
         """Beside a column vector, a bare symbol the definitions use with one index (y beside a^{L}, where
         C = ½ Σ_j (y_j − a^{L}_j)²) is the column of its components: read y as a vector of outputs."""
         columns = [v for v in values if is_matrix(v) and v.shape[1] == 1]
@@ -616,11 +668,14 @@ class Model:
         if not isinstance(layer, int):
             raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
-            rows, cols = layer_size(layer), layer_size(layer - 1)
+            rows, cols = self.layer_units(layer), self.layer_units(layer - 1)
             return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
                                                                (j + 1, i + 1)))
-        return sympy.Matrix(layer_size(layer), 1,
+        return sympy.Matrix(self.layer_units(layer), 1,
                             lambda j, _: VName(sym.base, sym.decor, sym.primes, layer, (j + 1,)))
+
+    def layer_units(self, layer: int) -> int:
+        return self.units.get(layer) or layer_size(layer)
 
     def _bound(self, node: Node, binds: dict[str, int]) -> int:
         value = self.index_value(node, binds, layer=True)
@@ -692,7 +747,7 @@ class Model:
                     continue
                 if sym.base in ("w", "W") and position == 1:
                     layer -= 1
-                sizes.append(layer_size(layer))
+                sizes.append(self.layer_units(layer))
         if sizes:
             return min(sizes)
         return self.sizes.get(letter, DEFAULT_SIZE)

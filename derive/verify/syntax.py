@@ -10,7 +10,7 @@ import re
 
 from ..latex_grammar import (DECORATIONS, FUNCTIONS, GREEK, ITALIC, MAX_CHAIN, MAX_DEPTH, MAX_EXPONENT,  # noqa: F401
                             MAX_MEMBER_CHARS, MAX_NUMBER_DIGITS, MAX_TREE_DEPTH, Add, Const, Deriv, DerivOf, Div,
-                            Func, Mul, Neg, Node, Num, Pow, Script, Sum, Sym, SyntaxProblem, Transpose, Word,
+                            Func, Matrix, Mul, Neg, Node, Num, Pow, Script, Sum, Sym, SyntaxProblem, Transpose, Word,
                             children, exponent, max_depth, normalise, parse, quote, split_indices, walk)
 
 LAYERED_BASES = frozenset({"w", "W", "a", "z", "b", "delta", "Delta"})
