@@ -61,19 +61,25 @@ def gallery_files() -> list[tuple[str, str, str | None]]:
             for lang in _languages(fmt)]
 
 
+def _render_checked(document, fmt: str, lang: str | None, figure: str, page: str, checked: set[str]) -> str:
+    """``document`` rendered; its Markdown page (``page``, once per build) read back by the truth loop first when
+    the document is re-read (the HTML page is made from the same Markdown). Raises `PageDoesNotHold`."""
+    text = render(document, fmt, lang or "en", figure_href=figure)
+    if fmt in ("markdown", "html") and document.reread and page not in checked:
+        check_page(text if fmt == "markdown" else render(document, "markdown", lang or "en", figure_href=figure),
+                   page)
+        checked.add(page)
+    return text
+
+
 def scenario_documents() -> list[Document]:
     cache: dict = {}
+    checked: set[str] = set()
 
     def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
             walk = cache.get(name) or cache.setdefault(name, build(name))
-            text = render(walk, fmt, lang or "en", figure_href=FIGURE)
-            if fmt in ("markdown", "html") and walk.reread:  # the HTML page is made from the same Markdown
-                key = ("checked", name, lang)
-                if key not in cache:
-                    page = text if fmt == "markdown" else render(walk, "markdown", lang or "en", figure_href=FIGURE)
-                    check_page(page, relative_path(name, "markdown", lang))
-                    cache[key] = True
+            text = _render_checked(walk, fmt, lang, FIGURE, relative_path(name, "markdown", lang), checked)
             return text, attachments(walk, fmt, FIGURE)
         return run
 
@@ -83,6 +89,7 @@ def scenario_documents() -> list[Document]:
 
 def network_documents() -> list[Document]:
     cache: dict = {}
+    checked: set[str] = set()
 
     def job(stem: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
@@ -90,7 +97,9 @@ def network_documents() -> list[Document]:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
             net = cache[stem]
-            return render(net, fmt, lang or "en", figure_href=DIAGRAM), attachments(net, fmt, DIAGRAM)
+            text = _render_checked(net, fmt, lang, DIAGRAM, _document_path(f"networks/{stem}", "markdown", lang),
+                                   checked)
+            return text, attachments(net, fmt, DIAGRAM)
         return run
 
     return [Document(f"network-{stem}", fmt, lang, _document_path(f"networks/{stem}", fmt, lang), job(stem, fmt, lang))

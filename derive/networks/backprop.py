@@ -304,6 +304,13 @@ class NetworkResult:
         return self.network.depth
 
     @property
+    def reread(self) -> bool:
+        """Whether its walk-through is read back by derive's verifier (the truth loop): one sample, the sigmoid and
+        half the sum of squared errors, the notation the reader knows by name."""
+        net = self.network
+        return not net.batched and net.activation == "sigmoid" and net.loss == "sse"
+
+    @property
     def loss(self) -> Expr:
         return self.forward.loss
 
