@@ -769,3 +769,15 @@ def test_a_vector_written_out_as_a_value_gives_its_components():
             r"$$z^{2}_{2} = w^{2}_{21} a^{1}_{1} + w^{2}_{22} a^{1}_{2} + b^{2}_{2} = 0.5$$" "\n")
     assert verify_text(text).exit_code == 0
     assert verify_text(text.replace("0.3 & 0.4", "0.3 & 0.6")).exit_code == 1
+
+
+def test_a_number_for_an_abstract_quantitys_slope_is_undecided_not_an_internal_error():
+    """∂C_T/∂w = ∂C_1/∂w + ∂C_2/∂w = 0.3 with C_1, C_2 never defined (delta-recurrence's batch sum): the slopes
+    have no value at the document's point, so the step is unread (exit 4), naming them; it used to put w = 0.1
+    inside the derivative and stop with an internal error."""
+    text = ("$$w = 0.1$$\n$$C_{T} = C_{1} + C_{2}$$\n"
+            "$$\\frac{\\partial C_{T}}{\\partial w} = \\frac{\\partial C_{1}}{\\partial w} + "
+            "\\frac{\\partial C_{2}}{\\partial w} = 0.3$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4 and [s.line for s in report.skipped] == [3]
+    assert "gives no value for" in report.skipped[0].reason and "C_{1}" in report.skipped[0].reason

@@ -1024,9 +1024,11 @@ class ClaimChecker:
     # --- numbers at the document's point -----------------------------------------------------------------------
     def _at_point(self, k: int, a, b, binds, tolerance: float = 0.0):
         """Both sides at the document's values; a side written as a decimal holds to the digits shown
-        (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike)."""
-        deep_a, deep_b = self.model.full(a), self.model.full(b)
+        (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike). An abstract quantity's
+        derivatives are leaves here too (they have no value unless the document gives one)."""
+        deep_a, deep_b = (self.model.abstract_leaves(self.model.full(side)) for side in (a, b))
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
+        missing += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slope
         if missing:
             if self.item.kind == "forward":
                 raise _Unchecked()
