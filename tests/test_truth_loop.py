@@ -76,6 +76,52 @@ def test_every_relation_of_a_network_page_holds_as_printed(stem, lang):
     assert "<!-- derive: numbers strict -->" in text and "<!-- derive: scope after from walk -->" in text
 
 
+THREE_UNITS = """activation = "sigmoid"
+loss = "sse"
+learning_rate = 0.25
+input = [1.0, -2.0, 0.5]
+target = [0.5]
+[[layer]]
+W = [[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]
+b = [0.0, 0.1, -0.2]
+[[layer]]
+W = [[0.1, 0.2, 0.3]]
+b = [0.01]
+"""
+
+
+def test_a_network_page_with_three_hidden_units_holds_as_printed():
+    """A 3-3-1 network: ∂C/∂W² = δ² (a¹)ᵀ written out has entries whose rounded factors multiply to one digit off
+    the printed exact value; strict numbers judge a matrix of numbers at the end of a chain, like one number, by
+    the exact value of the last member written with symbols."""
+    result = explain_text(THREE_UNITS, "three.toml")
+    assert result.reread
+    for lang in ("en", "ja"):
+        report = check_page(render(result, "markdown", lang, figure_href=DIAGRAM), "three.md")
+        assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 30
+
+
+@pytest.mark.parametrize("change, why", [
+    (("[[layer]]\nW = [[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]\nb = [0.0, 0.1, -0.2]\n", ""),
+     "no hidden layer"),
+    (("[[layer]]\nW = [[0.1, 0.2, 0.3]]", "[[layer]]\nW = [[0.1, 0.2, 0.3], [0.2, 0.1, 0.4]]\nb = [0.0, 0.0]\n"
+                                          "[[layer]]\nW = [[0.5, -0.5]]"), "two hidden layers"),
+    (("input = [1.0, -2.0, 0.5]", "input = [1.0, -2.0, 0.5, 0.1, 0.2, 0.3]"), "more than 8 units"),
+])
+def test_network_pages_beyond_the_loops_reach_are_not_read_back(change, why, capsys, tmp_path):
+    """What the loop does not cover is said by `NetworkResult.reread`, and explain still writes the page."""
+    old, new = change
+    text = THREE_UNITS.replace(old, new)
+    if why == "more than 8 units":
+        text = text.replace("[[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]",
+                            "[[0.1, 0.2, 0.3, 0, 0, 0], [0.3, -0.4, 0.5, 0, 0, 0], [0.5, 0.6, -0.1, 0, 0, 0]]")
+    assert text != THREE_UNITS
+    assert not explain_text(text, "net.toml").reread, why
+    path = tmp_path / "net.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["explain", "--network", str(path), "-o", str(tmp_path / "net.md")]) == 0
+
+
 def explained(args, lang="en") -> str:
     from derive.api import explain
     at = dict(zip(args[1::2], args[2::2]))

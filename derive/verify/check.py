@@ -836,7 +836,7 @@ class ClaimChecker:
         if j is None:
             return None
         single = printed_number(numeric)
-        if single is not None:
+        if single is not None or printed_entries(numeric) is not None:  # a number, or a matrix of numbers
             pairs = [((self.members[j],), numeric)]
         elif j == k - 1:
             pairs = align(self.members[j], numeric)
