@@ -28,16 +28,26 @@ What is measured (every ratio in the same run, on the same machine):
    timed as well (full run only) and shown beside it.
 3. **Growth** time(L = 8) / time(L = 4) at n = 4 for the network route: measured in-process after a warm-up, so
    import time is not in either number (median of 7).
-4. **Start-up** (``--startup`` alone: under a minute): wall and CPU time of ``python -m derive show linear-model``
-   against ``python -c "import sympy"``, run alternately, median of 5 each (7 with ``--startup``; issue 14's goal:
-   at most 1.3×; derive's per-user cache warm, and once more with it empty), the largest entries of ``python -X importtime -m derive show linear-model``, and whether
-   ``derive list`` and ``derive --version`` load SymPy, Jinja, Markdown or matplotlib (they must not).
+4. **Start-up** (``--startup`` alone: about two minutes): wall and CPU time of ``python -m derive show
+   linear-model``, ``derive explain "(x + y) * z" --at x=-2,y=5,z=-4`` (its page read back by the truth loop),
+   ``derive list`` and ``derive --version``, each against ``python -c "import sympy"`` run just before it, median of
+   5 each (7 with ``--startup``; issue 14's goals: show at most 1.3×, explain under 2×; derive's per-user cache
+   warm, and for show once more with it empty), the largest entries of ``python -X importtime -m derive show
+   linear-model``, and whether ``derive list`` and ``derive --version`` load SymPy, Jinja, Markdown or matplotlib
+   (they must not).
 
 5. **The gallery build** (``--build``, issue 13; about 3 minutes on a quiet machine): ``derive build --no-pdf`` into
    a new folder, the same again with nothing changed, ``derive build`` with PDFs into a new folder (TeX's own font
    caches warmed by one lualatex run first; derive's own cache is empty), the same again with nothing changed, and
    ``derive list`` / ``--version``; each one's wall time and CPU time (user + sys of it and every process it ran,
-   TeX included) beside the wall time of ``python -c "import sympy"`` run just before it.
+   TeX included) beside the wall time of ``python -c "import sympy"`` run just before it. The full build runs its
+   TeX engines through stand-ins (`timed_engines`: a bash script per engine, a few milliseconds each) that record
+   every engine run, so the table also gives the runs per document and the CPU seconds per run by engine and kind
+   of document: on a shared machine the wall times are noisy, the CPU per engine run much less so.
+
+6. **Verify** (``--verify``, issue 16; under a minute): CPU and wall time of ``python -m derive verify
+   bench/verify-20-claims.md`` (20 claims on a two-layer network, all holding) against ``python -c "import sympy"``,
+   run alternately, median of 7 each, byte-code and per-user caches warm; the goal is at most 2x.
 
 Times are CPU seconds of the process doing the work (``time.process_time``) unless marked "wall": the machine may
 be shared, and CPU time is what the work costs. The load average is printed before and after.
@@ -73,6 +83,8 @@ GOAL_OPS = 3.0
 GOAL_SPEEDUP = 50.0
 GOAL_GROWTH = 2.8
 GOAL_STARTUP = 1.3  # issue 14 (issue 7 asked for 2.0)
+GOAL_VERIFY = 2.0  # issue 16: derive verify on a 20-claim document against import sympy
+VERIFY_DOCUMENT = ROOT / "bench" / "verify-20-claims.md"
 
 
 # --- the networks --------------------------------------------------------------------------------------------------
@@ -345,25 +357,74 @@ def cold_cache_cpu(command: list[str]) -> float:
                                  for k in range(COLD_REPEATS))
 
 
+STARTUP_COMMANDS = {
+    "show linear-model": ["show", "linear-model"],
+    "explain (x + y) * z": ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4"],  # with the truth loop
+    "list": ["list"],
+    "--version": ["--version"],
+}
+"""The commands timed against ``import sympy``: issue 14's goals are ``show linear-model`` ≤ 1.3× and ``explain``
+(its page read back by the truth loop) < 2×; ``list`` and ``--version`` load no SymPy at all."""
+GOAL_EXPLAIN = 2.0
+
+
 def startup(repeats: int) -> dict:
-    """``derive show linear-model`` against ``import sympy``, run alternately (so that a change in load hits both):
-    the medians of wall time and, steadier on a shared machine, of CPU time; with the per-user cache warm, as every
-    run after the first is, and (CPU only) with it empty."""
-    show = [sys.executable, "-m", "derive", "show", "linear-model"]
+    """Each of `STARTUP_COMMANDS` against ``import sympy``, run alternately (each command's run right after a run of
+    ``import sympy``, so that a change in load hits both): the medians of wall time and, steadier on a shared
+    machine, of CPU time; with the per-user cache warm, as every run after the first is, and (``show``, CPU only)
+    with it empty. The top-level keys keep ``show linear-model``'s figures."""
+    derive = [sys.executable, "-m", "derive"]
     sympy_only = [sys.executable, "-c", "import sympy"]
-    _wall(show), _wall(sympy_only)  # warm the byte-code caches and derive's per-user cache
-    derive_runs, sympy_runs = [], []
+    for arguments in STARTUP_COMMANDS.values():
+        _wall(derive + arguments)  # warm the byte-code caches and derive's per-user cache
+    _wall(sympy_only)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in STARTUP_COMMANDS}
+    sympy_runs: list[tuple[float, float]] = []
     for _ in range(repeats):
-        derive_runs.append(_wall_and_cpu(show))
-        sympy_runs.append(_wall_and_cpu(sympy_only))
-    derive_times, sympy_times = [w for w, _ in derive_runs], [w for w, _ in sympy_runs]
-    derive_cpu = statistics.median(c for _, c in derive_runs)
+        for name, arguments in STARTUP_COMMANDS.items():
+            sympy_runs.append(_wall_and_cpu(sympy_only))
+            runs[name].append(_wall_and_cpu(derive + arguments))
+    sympy_wall = statistics.median(w for w, _ in sympy_runs)
     sympy_cpu = statistics.median(c for _, c in sympy_runs)
-    return {"derive_show": statistics.median(derive_times), "import_sympy": statistics.median(sympy_times),
-            "derive_show_all": derive_times, "import_sympy_all": sympy_times,
-            "ratio": statistics.median(derive_times) / statistics.median(sympy_times),
-            "derive_show_cpu": derive_cpu, "import_sympy_cpu": sympy_cpu, "ratio_cpu": derive_cpu / sympy_cpu,
-            "derive_show_cold_cache_cpu": cold_cache_cpu(show), "load": os.getloadavg()}
+    commands = {}
+    for name, measured in runs.items():
+        wall, cpu = statistics.median(w for w, _ in measured), statistics.median(c for _, c in measured)
+        commands[name] = {"wall": wall, "cpu": cpu, "ratio": wall / sympy_wall, "ratio_cpu": cpu / sympy_cpu,
+                          "wall_all": [w for w, _ in measured], "cpu_all": [c for _, c in measured]}
+    show = commands["show linear-model"]
+    return {"derive_show": show["wall"], "import_sympy": sympy_wall,
+            "derive_show_all": show["wall_all"], "import_sympy_all": [w for w, _ in sympy_runs],
+            "ratio": show["ratio"], "derive_show_cpu": show["cpu"], "import_sympy_cpu": sympy_cpu,
+            "ratio_cpu": show["ratio_cpu"], "commands": commands,
+            "derive_show_cold_cache_cpu": cold_cache_cpu(derive + STARTUP_COMMANDS["show linear-model"]),
+            "load": os.getloadavg()}
+
+
+def verify_speed(repeats: int) -> dict:
+    """``derive verify bench/verify-20-claims.md`` (20 claims, all holding) against ``import sympy``, run alternately
+    as `startup` does: medians of wall and CPU time, byte-code and per-user caches warm."""
+    verify = [sys.executable, "-m", "derive", "verify", str(VERIFY_DOCUMENT)]
+    sympy_only = [sys.executable, "-c", "import sympy"]
+    _wall(verify), _wall(sympy_only)
+    verify_runs, sympy_runs = [], []
+    for _ in range(repeats):
+        verify_runs.append(_wall_and_cpu(verify))
+        sympy_runs.append(_wall_and_cpu(sympy_only))
+    verify_cpu, sympy_cpu = (statistics.median(c for _, c in runs) for runs in (verify_runs, sympy_runs))
+    verify_wall, sympy_wall = (statistics.median(w for w, _ in runs) for runs in (verify_runs, sympy_runs))
+    return {"verify_cpu": verify_cpu, "import_sympy_cpu": sympy_cpu, "ratio_cpu": verify_cpu / sympy_cpu,
+            "verify_wall": verify_wall, "import_sympy_wall": sympy_wall, "ratio_wall": verify_wall / sympy_wall,
+            "claims": VERIFY_DOCUMENT.read_text(encoding="utf-8").count("$$\\frac{\\partial"), "repeats": repeats,
+            "load": os.getloadavg()}
+
+
+def verify_section(results: dict, repeats: int = 7) -> list[tuple[str, str, str, str, str, str]]:
+    """Issue 16's speed goal: `derive verify` on a 20-claim document within 2x `import sympy`."""
+    measured = results["verify"] = verify_speed(repeats)
+    return [(f"verify, 20 claims ({kind}, median of {repeats})", "derive verify / import sympy",
+             f"{_seconds(measured['verify_' + kind])} / {_seconds(measured['import_sympy_' + kind])}",
+             f"{measured['ratio_' + kind]:.2f}", f"<= {GOAL_VERIFY:g}", _yes(measured["ratio_" + kind] <= GOAL_VERIFY))
+            for kind in ("wall", "cpu")]
 
 
 def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str, str, str, str]]:
@@ -371,19 +432,24 @@ def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str
     start = results["startup"] = startup(repeats)
     results["importtime"] = importtime(12)
     listing = results["listing_imports"] = listing_imports()
-    return [
-        (f"start-up (wall, median of {repeats})", "show linear-model / import sympy",
-         f"{_seconds(start['derive_show'])} / {_seconds(start['import_sympy'])}", f"{start['ratio']:.2f}",
-         f"<= {GOAL_STARTUP:g}", _yes(start["ratio"] <= GOAL_STARTUP)),
-        (f"start-up (CPU, median of {repeats})", "show linear-model / import sympy",
-         f"{_seconds(start['derive_show_cpu'])} / {_seconds(start['import_sympy_cpu'])}",
-         f"{start['ratio_cpu']:.2f}", f"<= {GOAL_STARTUP:g}", _yes(start["ratio_cpu"] <= GOAL_STARTUP)),
+    goals = {"show linear-model": (GOAL_STARTUP, "<="), "explain (x + y) * z": (GOAL_EXPLAIN, "<")}
+    rows = []
+    for name, measured in start["commands"].items():
+        goal, relation = goals.get(name, (None, ""))
+        for kind, key, time_key, sympy_key in (("wall", "ratio", "wall", "import_sympy"),
+                                               ("CPU", "ratio_cpu", "cpu", "import_sympy_cpu")):
+            met = None if goal is None else (measured[key] <= goal if relation == "<=" else measured[key] < goal)
+            rows.append((f"start-up ({kind}, median of {repeats})", f"{name} / import sympy",
+                         f"{_seconds(measured[time_key])} / {_seconds(start[sympy_key])}", f"{measured[key]:.2f}",
+                         f"{relation} {goal:g}" if goal is not None else "", _yes(met) if goal is not None else ""))
+    rows += [
         (f"start-up, empty per-user cache (CPU, median of {COLD_REPEATS})", "show linear-model / import sympy",
          f"{_seconds(start['derive_show_cold_cache_cpu'])} / {_seconds(start['import_sympy_cpu'])}",
          f"{start['derive_show_cold_cache_cpu'] / start['import_sympy_cpu']:.2f}", "", ""),
         *((f"derive {command} loads", ", ".join(NOT_FOR_LISTING), ", ".join(loaded) or "none",
            str(len(loaded)), "0", _yes(not loaded)) for command, loaded in listing.items()),
     ]
+    return rows
 
 
 # --- 5. the gallery build (issue 13) ---------------------------------------------------------------------------------
@@ -391,17 +457,67 @@ def startup_section(results: dict, repeats: int = 5) -> list[tuple[str, str, str
 BUILD_GOALS = {"full": 60.0, "nothing_changed": 2.0, "no_pdf": 8.0}  # wall seconds on 2 cores, quiet machine
 
 
-def _measured(command: list[str], cwd: Path = ROOT) -> dict:
+def _measured(command: list[str], cwd: Path = ROOT, extra_env: dict[str, str] | None = None) -> dict:
     """Wall time and CPU time (user + sys of the process and everything it ran: TeX included) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=True)
+    done = subprocess.run(command, cwd=cwd, env={**_child_env(), **(extra_env or {})}, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     summary = [line for line in done.stderr.splitlines() if line.startswith("derive: ")]
     return {"wall": wall, "cpu": cpu, "summary": summary}
+
+
+ENGINES = ("pdflatex", "lualatex")
+_ENGINE_WRAPPER = """#!/bin/bash
+# bench/run.py's stand-in for {engine}: runs the real one (its output and exit status unchanged), then appends a
+# line for the run: engine, work folder, wall, user and system seconds (bash's `time`), the document class
+TIMEFORMAT=$'%3R\\t%3U\\t%3S'
+measured=$(mktemp)
+{{ time {real} "$@" 2>&3 ; }} 3>&2 2> "$measured"
+status=$?
+class=$(grep -m 1 -o 'documentclass.*' document.tex 2>/dev/null)
+printf '%s\\t%s\\t%s\\t%s\\n' {engine} "$PWD" "$(tail -n 1 "$measured")" "$class" >> {log}
+rm -f "$measured"
+exit $status
+"""
+
+
+def timed_engines(folder: Path) -> tuple[dict[str, str], Path]:
+    """Stand-ins for the TeX engines in ``folder`` (the environment that puts them first on PATH, and the file
+    their lines go to), so that a build's every engine run is measured: a few milliseconds of bash each."""
+    import shlex
+    import shutil
+    log = folder / "engine-runs.tsv"
+    for engine in ENGINES:
+        script = folder / engine
+        script.write_text(_ENGINE_WRAPPER.format(engine=engine, real=shlex.quote(shutil.which(engine)),
+                                                 log=shlex.quote(str(log))), encoding="utf-8")
+        script.chmod(0o755)
+    return {"PATH": str(folder) + os.pathsep + os.environ.get("PATH", "")}, log
+
+
+def engine_runs(log: Path) -> dict:
+    """What the stand-ins saw: runs and CPU seconds per engine and kind of document (a Beamer deck, an article, a
+    folder's figure document), and how many documents took more than one run."""
+    kinds: dict[str, dict] = {}
+    per_document: dict[str, int] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        engine, work, wall, user, system, document_class = (line.split("\t") + [""])[:6]
+        kind = "beamer" if "{beamer}" in document_class else "figures" if "{standalone}" in document_class \
+            else "article"
+        entry = kinds.setdefault(f"{engine} {kind}", {"runs": 0, "cpu": 0.0, "wall": 0.0})
+        entry["runs"] += 1
+        entry["cpu"] += float(user) + float(system)
+        entry["wall"] += float(wall)
+        per_document[work] = per_document.get(work, 0) + 1
+    for entry in kinds.values():
+        entry["cpu_per_run"] = entry["cpu"] / entry["runs"]
+    return {"runs": sum(per_document.values()), "documents": len(per_document),
+            "rerun_documents": sum(1 for runs in per_document.values() if runs > 1),
+            "cpu": sum(entry["cpu"] for entry in kinds.values()), "kinds": dict(sorted(kinds.items()))}
 
 
 def build_times(folder: Path) -> dict:
@@ -414,9 +530,9 @@ def build_times(folder: Path) -> dict:
     _wall(sympy_only)
     results: dict = {"cpus": os.cpu_count()}
 
-    def side_by_side(name: str, command: list[str]) -> None:
+    def side_by_side(name: str, command: list[str], extra_env: dict[str, str] | None = None) -> None:
         reference = _measured(sympy_only)
-        measured = _measured(command)
+        measured = _measured(command, extra_env=extra_env)
         results[name] = {**measured, "import_sympy_wall": reference["wall"], "import_sympy_cpu": reference["cpu"],
                          "ratio_wall": measured["wall"] / reference["wall"]}
         print(f"  {name}: {measured['wall']:.1f} s wall, {measured['cpu']:.1f} s CPU "
@@ -432,7 +548,11 @@ def build_times(folder: Path) -> dict:
         subprocess.run(["lualatex", "-interaction=nonstopmode", "-output-directory", str(folder),
                         r"\documentclass{ltjsarticle}\begin{document}x\end{document}"], cwd=folder,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # TeX's font caches warm
-        side_by_side("full", derive + ["build", "--out", str(folder / "full")])
+        engines = folder / "engines"
+        engines.mkdir()
+        timed, log = timed_engines(engines)
+        side_by_side("full", derive + ["build", "--out", str(folder / "full")], timed)
+        results["engine_runs"] = engine_runs(log)
         side_by_side("nothing_changed", derive + ["build", "--out", str(folder / "full")])
         results["figure_documents"] = len(list((folder / "full" / ".cache" / "figures").glob("*.pdf")))
     return results
@@ -632,6 +752,8 @@ def main(argv: list[str] | None = None) -> int:
                         "derive build with and without PDFs, and with nothing changed; a few minutes")
     parser.add_argument("--startup", action="store_true", help="only the start-up figures (section 4), merged into "
                         "the JSON file; under a minute")
+    parser.add_argument("--verify", action="store_true", help="only the verify figure (issue 16): derive verify "
+                        "on bench/verify-20-claims.md against import sympy, merged into the JSON file; under a minute")
     parser.add_argument("--naive", nargs=2, type=int, metavar=("L", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cap = args.cap if args.cap is not None else (10.0 if args.quick else 120.0)
@@ -644,6 +766,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.startup:
         startup_run(args.out)
         return 0
+    if args.verify:
+        verify_run(args.out)
+        return 0
     run(args.quick, cap, args.out)
     return 0
 
@@ -655,6 +780,14 @@ def startup_run(out: Path) -> None:
     out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print_rows(rows)
     print_importtime(results["importtime"])
+
+
+def verify_run(out: Path) -> None:
+    """``--verify``: the verify speed figure alone, merged into the JSON file under "verify", and its rows."""
+    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    rows = verify_section(results)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print_rows(rows)
 
 
 def build_run(out: Path) -> None:
@@ -685,6 +818,15 @@ def print_build(build: dict) -> None:
             print(f"| {name} | {m['wall']:.2f} s | {m['cpu']:.2f} s | {m['ratio_wall']:.1f} | {goals.get(key, '')} |")
     if "figure_documents" in build:
         print(f"figure documents compiled: {build['figure_documents']}")
+    if "engine_runs" in build:
+        runs = build["engine_runs"]
+        print(f"TeX in the full build: {runs['runs']} engine runs for {runs['documents']} documents "
+              f"({runs['rerun_documents']} run more than once), {runs['cpu']:.1f} s CPU")
+        print("| engine, document | runs | CPU | CPU per run | wall per run |")
+        print("|---|---|---|---|---|")
+        for kind, entry in runs["kinds"].items():
+            print(f"| {kind} | {entry['runs']} | {entry['cpu']:.1f} s | {entry['cpu_per_run']:.2f} s | "
+                  f"{entry['wall'] / entry['runs']:.2f} s |")
 
 
 if __name__ == "__main__":

@@ -11,26 +11,23 @@ from typing import Mapping, Sequence
 import sympy
 
 from . import verify
-from .backward import derive
 from .documents import save
-from .errors import InputError, message, shown
-from .files import read_stdin
-from .input_syntax import number_of, parse_pairs
+from .errors import InputError, message
 from .networks import explain_file, explain_text
 from .networks.backprop import NetworkResult
 from .networks.load import to_toml
-from .optimizers import DEFAULTS, MAX_STEPS, configure
-from .parse import parse_program
 from .present.figure_svg import svg_for
 from .present.formats import check_language
 from .present.lecture import tex_options
 from .present.standalone import figure_bytes
+from .present.tex import own_definitions
 from .present.html import notebook_fragment
 from .present.render import attachments, drawable, kind_of, render
 from .scenarios import build
 from .sympy_input import is_sympy, sympy_to_text
 from .verify.check import Report
-from .walkthrough import MAX_REREAD_NODES, Walkthrough, check_step_budget, make, rerun
+from .verify_run import run_verify  # noqa: F401  (the API offers it beside verify_text)
+from .walkthrough import Walkthrough, explain_source, rerun
 
 
 @dataclass(frozen=True, repr=False)
@@ -153,33 +150,13 @@ def network(source: str | PathLike | Mapping[str, object], lang: str = "en") -> 
 def verify_text(text: str, *, time_limit: float = 10.0, lang: str = "en") -> Result:
     """Check every claim of a document given as text (`derive.verify.verify_text`); the report renders itself."""
     check_language(lang, "lang")
-    return Result(verify.verify_text(text, time_limit=time_limit), lang)
+    return Result(verify.verify_text(text, time_limit=time_limit, trusted=own_definitions), lang)
 
 
 def verify_file(path: str | PathLike, *, time_limit: float = 10.0, lang: str = "en") -> Result:
     """The same for a file (at most 256 KiB; problems reading it are error reports, exit code 2)."""
     check_language(lang, "lang")
-    return Result(verify.verify_path(path, time_limit=time_limit), lang)
-
-
-def run_verify(path: str, fmt: str = "text", lang: str = "en", *, time_limit: float = 10.0,
-               user_templates: str | None = None) -> tuple[str | None, int, str | None]:
-    """What ``derive verify FILE`` does, minus the writing: ``(output, exit code, error line for stderr)``.
-
-    The output is None when there is nothing to write (exit 2 in a format other than JSON); with ``--format json``
-    an unreadable document still gives the error object."""
-    if path == "-":
-        report = verify.verify_bytes(read_stdin(verify.MAX_DOCUMENT_BYTES), time_limit=time_limit)
-    else:
-        report = verify.verify_path(path, time_limit=time_limit)
-    stderr = None
-    if report.error is not None:
-        line = report.error.line
-        where = message("file.line", name=shown(path), line=line) if line is not None else shown(path)
-        stderr = message("located", where=where, problem=report.error.localized or report.error.message).render(lang)
-        if fmt != "json":
-            return None, 2, stderr
-    return render(report, fmt, lang, user_templates=user_templates), report.exit_code, stderr
+    return Result(verify.verify_path(path, time_limit=time_limit, trusted=own_definitions), lang)
 
 
 def scenario(name: str, optimizer: str | None = None, step: Mapping[str, object] | str | None = None,
@@ -208,49 +185,4 @@ def explain(source: str | sympy.Expr, at: Mapping[object, object] | str | None =
         source = sympy_to_text(source)
     elif not isinstance(source, str):
         raise InputError(message("api.source", kind=type(source).__name__), "source")
-    graph = parse_program(source, variables=tuple(parse_pairs(at, "at")) if at is not None else ())
-    point = parse_point(at, graph.leaves) if at is not None else None
-    wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
-    settings = None
-    if optimizer is not None:
-        settings = configure(optimizer, step)
-        learning_rate, steps = None, settings.steps
-    else:
-        learning_rate, steps = parse_step(step) if step is not None else (None, 1)
-    if settings is not None or learning_rate is not None:
-        check_step_budget(graph, steps)  # before the first walk: a large graph costs seconds even without steps
-    derivation = derive(graph, point, tuple(map(str, wrt_names)) if wrt_names else None)
-    return Result(make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps,
-                       optimizer=settings, reread=len(graph.nodes) <= MAX_REREAD_NODES), lang)
-
-
-def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
-    pairs = parse_pairs(at, "at")
-    unknown = [n for n in pairs if n not in leaves]
-    if unknown:
-        raise InputError(message("point.not_a_leaf", name=shown(unknown[0]), leaves=", ".join(leaves)), "at")
-    missing = [n for n in leaves if n not in pairs]
-    if missing:
-        raise InputError(message("point.missing", names=", ".join(repr(m) for m in missing)), "at")
-    return {name: number_of(pairs[name], f"at {name}") for name in leaves}
-
-
-def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
-    pairs = parse_pairs(step, "step")
-    unknown = [k for k in pairs if k not in ("lr", "steps")]
-    if unknown:
-        owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
-        key = shown(unknown[0])
-        problem = (message("step.unknown_key_of", setting=key, optimizers="/".join(owners)) if owners
-                   else message("step.unknown_key", setting=key))
-        raise InputError(problem, "step")
-    if "lr" not in pairs:
-        raise InputError(message("step.needs_lr"), "step")
-    learning_rate = number_of(pairs["lr"], "step lr")
-    if learning_rate <= 0:
-        raise InputError(message("step.lr_positive", value=shown(pairs["lr"])), "step")
-    steps_text = pairs.get("steps", "1")
-    if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
-        raise InputError(message("step.steps", limit=MAX_STEPS, value=shown(steps_text)), "step")
-    return learning_rate, int(steps_text)
-
+    return Result(explain_source(source, at, wrt, step, optimizer), lang)

@@ -19,14 +19,20 @@ from .present.formats import FORMATS, LANGUAGES, TEX_ENGINES, gallery_formats
 from .present.html import build_index
 from .present import pdf as tex_pdf
 from .present.render import attachments, render
+from .present.tex import own_definitions
 from .present.texfigures import ENGINE, externalized, figure_document
 from .scenarios import SCENARIOS, build
 from .verify import example_documents, verify_text
+from .verify import ClaimCache
 from .verify.pages import PageDoesNotHold, check_page
 
 FIGURE = "graph.svg"
 DIAGRAM = "network.svg"  # a network's diagram beside its Markdown
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
+REREAD_FORMATS = {"markdown": "markdown", "html": "markdown", "latex": "latex", "beamer": "beamer"}
+"""The formats of a page read back, each by the document that is read: the HTML page's maths is its Markdown's."""
+NETWORK_REREAD_FORMATS = {"markdown": "markdown", "html": "markdown"}
+"""A network's TeX pages are not read back yet (their preamble is not one the reader passes over)."""
 
 
 @dataclass(frozen=True)
@@ -61,25 +67,31 @@ def gallery_files() -> list[tuple[str, str, str | None]]:
             for lang in _languages(fmt)]
 
 
-def _render_checked(document, fmt: str, lang: str | None, figure: str, page: str, checked: set[str]) -> str:
-    """``document`` rendered; its Markdown page (``page``, once per build) read back by the truth loop first when
-    the document is re-read (the HTML page is made from the same Markdown). Raises `PageDoesNotHold`."""
+def _render_checked(document, fmt: str, lang: str | None, figure: str, page_path: Callable[[str], str],
+                    checked: set[tuple[str, str | None]], claims: ClaimCache,
+                    reread: dict[str, str] = REREAD_FORMATS) -> str:
+    """``document`` rendered; when the document is re-read, the page read back for ``fmt`` (see `REREAD_FORMATS`;
+    ``page_path(format)`` names it; ``reread`` the formats read back) is checked by the truth loop first, once per build, with one claim cache per
+    document (its article, slides and Markdown share most equations). Raises `PageDoesNotHold`."""
     text = render(document, fmt, lang or "en", figure_href=figure)
-    if fmt in ("markdown", "html") and document.reread and page not in checked:
-        check_page(text if fmt == "markdown" else render(document, "markdown", lang or "en", figure_href=figure),
-                   page)
-        checked.add(page)
+    read = reread.get(fmt)
+    if document.reread and read is not None and (read, lang) not in checked:
+        page = text if read == fmt else render(document, read, lang or "en", figure_href=figure)
+        check_page(page, page_path(read), own_definitions, claims)
+        checked.add((read, lang))
     return text
 
 
 def scenario_documents() -> list[Document]:
     cache: dict = {}
-    checked: set[str] = set()
+    checked: dict[str, set[tuple[str, str | None]]] = {}
+    claims: dict[str, ClaimCache] = {}
 
     def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
             walk = cache.get(name) or cache.setdefault(name, build(name))
-            text = _render_checked(walk, fmt, lang, FIGURE, relative_path(name, "markdown", lang), checked)
+            text = _render_checked(walk, fmt, lang, FIGURE, lambda read: relative_path(name, read, lang),
+                                   checked.setdefault(name, set()), claims.setdefault(name, ClaimCache()))
             return text, attachments(walk, fmt, FIGURE)
         return run
 
@@ -89,7 +101,8 @@ def scenario_documents() -> list[Document]:
 
 def network_documents() -> list[Document]:
     cache: dict = {}
-    checked: set[str] = set()
+    checked: dict[str, set[tuple[str, str | None]]] = {}
+    claims: dict[str, ClaimCache] = {}
 
     def job(stem: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
@@ -97,8 +110,9 @@ def network_documents() -> list[Document]:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
             net = cache[stem]
-            text = _render_checked(net, fmt, lang, DIAGRAM, _document_path(f"networks/{stem}", "markdown", lang),
-                                   checked)
+            text = _render_checked(net, fmt, lang, DIAGRAM, lambda read: _document_path(f"networks/{stem}", read, lang),
+                                   checked.setdefault(stem, set()), claims.setdefault(stem, ClaimCache()),
+                                   NETWORK_REREAD_FORMATS)
             return text, attachments(net, fmt, DIAGRAM)
         return run
 
@@ -267,15 +281,26 @@ class _Workers:
         self.folders = {group: self.pool.submit(render_folder, group, tuple(paths)) for group, paths in stale.items()}
 
     def result(self, doc: Document) -> tuple[str, dict[str, bytes]]:
-        return self.folders[doc.group].result()[doc.path]
+        found = self.folders[doc.group].result()[doc.path]
+        if isinstance(found, PageDoesNotHold):
+            raise found
+        return found
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]]]:
-    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process)."""
-    return {doc.path: doc.render() for doc in documents() if doc.group == group and doc.path in paths}
+def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]] | PageDoesNotHold]:
+    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process); a page that does not
+    hold is given as its failure, and the folder's other documents are rendered."""
+    return {doc.path: _rendered(doc) for doc in documents() if doc.group == group and doc.path in paths}
+
+
+def _rendered(doc: Document) -> tuple[str, dict[str, bytes]] | PageDoesNotHold:
+    try:
+        return doc.render()
+    except PageDoesNotHold as exc:
+        return exc
 
 
 class _PdfQueue:
@@ -375,11 +400,12 @@ class _PdfQueue:
         self.pool.shutdown()
 
 
-TEX_SECONDS = {("pdflatex", "figures"): (0.2, 0.045), ("pdflatex", "latex"): (0.3, 0.0),
-               ("pdflatex", "beamer"): (0.55, 0.012), ("lualatex", "latex"): (1.85, 0.0065),
-               ("lualatex", "beamer"): (2.1, 0.029)}
-"""CPU seconds of one TeX run by engine and kind of document: a start-up cost and a cost per KiB of source (the
-gallery's documents compiled one at a time with warm font caches; only the order they give matters)."""
+TEX_SECONDS = {("pdflatex", "figures"): (0.35, 0.022), ("pdflatex", "latex"): (0.2, 0.0023),
+               ("pdflatex", "beamer"): (0.43, 0.013), ("lualatex", "latex"): (1.63, 0.0155),
+               ("lualatex", "beamer"): (2.04, 0.025)}
+"""CPU seconds of one TeX run by engine and kind of document: a start-up cost and a cost per KiB of the source
+compiled (pictures taken from the figure PDF), fitted to every run of a full build (bench/run.py --build times
+each); only the order they give matters."""
 
 
 def tex_seconds(engine: str, kind: str, source: str) -> float:
@@ -425,9 +451,15 @@ class CostliestFirst:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+READS_BACK = False
+"""Whether the gallery's documents typeset anything read back from their own auxiliary files: they do not (no
+references, contents, total frame count or navigation bars; tests/test_gallery.py checks their .tex), so each is
+compiled in one run, where the Beamer decks' frame labels made LaTeX ask for a second that changed no byte."""
+
+
 def _compile(tex: Path, text: str | None, pdf_path: Path, beside: dict[str, Path]) -> Path:
     """The one place the gallery runs TeX (the tests put a stand-in here)."""
-    return tex_pdf.compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside).pdf
+    return tex_pdf.compile_tex(tex, text=text, pdf_path=pdf_path, beside=beside, reads_back=READS_BACK).pdf
 
 
 class Progress:

@@ -47,7 +47,7 @@ def quote(text: str) -> str:
 GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho "
          "varrho tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi "
          "Omega ell").split()
-FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu", "step")
+FUNCTIONS = ("log", "ln", "exp", "tanh", "sin", "cos", "relu", "step", "ident")
 DECORATIONS = ("hat", "bar", "tilde", "widehat", "widetilde", "overline", "mathcal", "mathscr")
 ITALIC = "mathit"  # the decoration of a variable named like a constant (``\\mathit{e}``): never the constant
 
@@ -75,7 +75,7 @@ _ITALIC_NAME = re.compile(r"\\mathit\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}")
 """``\\mathit{e}``: a variable named like a constant (derive prints a variable e so), never Euler's e or π."""
 _BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathit|mathnormal|pmb)\s*")
 _WORD = re.compile(r"\\(?:mathrm|text|textrm|operatorname|mathsf|textsf|texttt|textit|mathtt)\s*\{\s*([^{}]*?)\s*\}")
-_SCRIPT_SHORT = re.compile(r"([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
+_SCRIPT_SHORT = re.compile(r"(?<!\\)([_^])\s*(\\[A-Za-z]+|[A-Za-z0-9]|')")
 _FRAC_SHORT = re.compile(r"\\frac\s*([0-9A-Za-z])\s*([0-9A-Za-z])")
 _FRAC_HALF = re.compile(r"\\frac\s*([0-9A-Za-z])\s*(?=\{)")
 _DECOR_SHORT = re.compile(r"\\(" + "|".join(DECORATIONS) + r")\s*(\\[A-Za-z]+|[A-Za-z])")
@@ -86,12 +86,13 @@ _MACRO = re.compile(r"\\([A-Za-z]+|.)")
 
 ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
-    + ["frac", "partial", "sum", "sigma", "sqrt", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
-       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "MBEGIN", "MEND", "MROW"])
+    + ["frac", "partial", "sum", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top", "intercal",
+       "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak", "leaky",
+       "cases"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
-          "cos": r"\cos "}
+          "cos": r"\cos ", "id": r"\ident "}
 
 
 def normalise(text: str) -> str:
@@ -109,23 +110,28 @@ def normalise(text: str) -> str:
         else:
             raise SyntaxProblem.of("latex_problem.character", char=quote(char), code=f"{ord(char):04X}")
     text = "".join(out)
-    text = _arrays(text)
     text = _underbraces(text)
     text = _nabla(text)
+    text = _cases(text)
     text = _indicators(text)
     text = text.replace("\\{", "(").replace("\\}", ")")
+    text = _matrices(text)  # before the spacing macros go: a row break is not the space «\ »
+    text = _substacked_sums(text)
     text = _COLOR.sub(" ", text)
     text = _MARKED.sub(" ", text)  # an answer key's \underset{(3)}{\boxed{…}}: the boxed maths, as a group
     text = _LEFT_RIGHT_DOT.sub(" ", text)
     text = _DROP.sub(" ", text)
+    text = _norms(text)
     text = re.sub(r"\\(?:dfrac|tfrac|cfrac)(?![A-Za-z])", r"\\frac", text)
     text = re.sub(r"\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![A-Za-z])|\\prime(?![A-Za-z])", "'", text)
     text = re.sub(r"\\intercal(?![A-Za-z])", r"\\top", text)
     text = re.sub(r"\\ast(?![A-Za-z])", "*", text)
     text = _ITALIC_NAME.sub(r"\\italic{\1} ", text)
     text = _BOLD.sub("", text)
+    text = _LEAKY.sub(r"\\leaky{\1} ", text)
     text = _WORD.sub(_word, text)
     text = re.sub(r"\\(?:mathrm|text|textrm|operatorname|mathsf)(?![A-Za-z])", _nested_word, text)
+    text = _braced_bases(text)
     text = _DECOR_SHORT.sub(lambda m: "\\" + m.group(1) + "{" + m.group(2) + "}", text)
     text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_HALF.sub(r"\\frac{\1}", text)
@@ -134,10 +140,17 @@ def normalise(text: str) -> str:
     text = re.sub(r"\^\s*\{\s*\(([^(){}]*)\)\s*\}|\^\s*\{\s*\[([^\[\]{}]*)\]\s*\}",
                   lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
     text = _log_of_sum(text)
+    if re.search(r"\\softmax(?![A-Za-z])(?!\s*_)", text):
+        raise SyntaxProblem("softmax is not supported without its output index: write "
+                            + quote(r"\operatorname{softmax}_{k}(z_1, \dots, z_K)") + " or write it out, e.g. "
+                            + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
     text = _function_powers(text)
+    names = [m.span() for m in _NAME_TOKEN.finditer(text)]
     for match in _MACRO.finditer(text):
         name = match.group(1)
+        if name == "_" and any(start < match.start() < end for start, end in names):
+            continue  # \_ inside a word (\mathrm{lr\_decay}): part of its name
         if name not in ALLOWED_MACROS:
             if name == "nabla":
                 raise SyntaxProblem(quote(r"\nabla") + " needs the variable below it, e.g. "
@@ -156,10 +169,93 @@ def normalise(text: str) -> str:
     return text
 
 
+_NAME_TOKEN = re.compile(r"\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}")
+_BRACED_BASE = re.compile(r"\{\s*((?:\\(?:" + "|".join(DECORATIONS) + r")\s*\{\s*(?:[A-Za-z]|\\[A-Za-z]+)\s*\})"
+                          r"|\\(?:name|italic)\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z])\s*\}(?=\s*[_^])")
+_BRACEABLE_MACRO = re.compile(r"\\(?:name|italic|" + "|".join(list(DECORATIONS) + GREEK) + r")(?![A-Za-z])")
+_SCRIPT_OR_ARGUMENT_BEFORE = re.compile(r"[}_^\]]\s*$")
+_MACRO_BEFORE = re.compile(r"\\([A-Za-z]+)\s*$")
+_NO_ARGUMENT = frozenset(GREEK + ["cdot", "times", "odot", "circ", "ast", "pm", "mp", "sigma", "partial", "sum"])
+"""Macros after which a braced group is not their argument (an operator, a letter)."""
+
+
+def _braced_bases(text: str) -> str:
+    """``{g}_{w}``, ``{\\hat{m}}_{w}``: one base in braces, then its scripts, is that base with the scripts (as TeX
+    typesets it). Braces that are a macro's argument (``\\frac{a}{b}^{2}``, ``\\mathbb{R}^{n}``) or a script
+    (``x^{2}_{i}``) stay."""
+    out, position = [], 0
+    for match in _BRACED_BASE.finditer(text):
+        inner = match.group(1)
+        if inner.startswith("\\") and not _BRACEABLE_MACRO.match(inner):
+            continue
+        macro = _MACRO_BEFORE.search(text, 0, match.start())
+        if _SCRIPT_OR_ARGUMENT_BEFORE.search(text, 0, match.start()) or macro and macro.group(1) not in _NO_ARGUMENT:
+            continue
+        out += [text[position:match.start()], " " + inner]  # a space: \cdot{g} must not become \cdotg
+        position = match.end()
+    return "".join(out) + text[position:]
+
+
+_MATRIX = re.compile(r"\\begin\s*\{(array|matrix|pmatrix|bmatrix|vmatrix|Bmatrix)\}(\s*\{[lrc|\s]*\})?")
+_MATRIX_FENCES = {"matrix": ("", ""), "array": ("", ""), "pmatrix": ("(", ")"), "bmatrix": ("(", ")")}
+
+
+def _matrices(text: str) -> str:
+    r"""A matrix written out, ``\begin{array}{rr} a & b \\ c & d \end{array}`` (inside its own parentheses) or
+    ``pmatrix``/``bmatrix``, as the grammar's ``\matrix{a & b \\ c & d}``; a determinant (vmatrix) is not read."""
+    out, position = [], 0
+    for match in _MATRIX.finditer(text):
+        if match.start() < position:
+            continue
+        kind = match.group(1)
+        if kind not in _MATRIX_FENCES:
+            raise SyntaxProblem(f"the environment {quote(kind)} is not supported in a formula")
+        end = text.find(r"\end{" + kind + "}", match.end())
+        if end < 0:
+            raise SyntaxProblem(f"the environment {quote(kind)} is not closed")
+        opening, closing = _MATRIX_FENCES[kind]
+        body = text[match.end():end].strip()
+        body = re.sub(r"(\\\\\s*)+$", "", body)  # a trailing row break ends no row
+        out += [text[position:match.start()], opening, r"\matrix{", body.replace("\\\\", r" \rowbreak "), "}", closing]
+        position = end + len(r"\end{" + kind + "}")
+    return "".join(out) + text[position:]
+
+
+_SUBSTACK = re.compile(r"\\sum\s*_\s*\{\s*\\substack\s*\{")
+_RANGE_LINE = re.compile(r"^\s*([A-Za-z0-9]+)\s*\\leq?(?![A-Za-z])\s*([A-Za-z])\s*\\leq?(?![A-Za-z])\s*([A-Za-z0-9]+)\s*$")
+
+
+def _substacked_sums(text: str) -> str:
+    r"""``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` is ``\sum_{n=1}^{N}\sum_{k=1}^{K}``: one sum per line
+    of the stack, each line a range ``lo \leq i \leq hi``."""
+    out, position = [], 0
+    for match in _SUBSTACK.finditer(text):
+        if match.start() < position:
+            continue
+        inner_end = _closing(text, match.end() - 1)
+        outer_end = _closing(text, text.index("{", match.start()))
+        if inner_end is None or outer_end is None or text[inner_end + 1:outer_end].strip():
+            raise SyntaxProblem(quote(r"\substack") + " under a sum holds only ranges, e.g. "
+                                + quote(r"\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}"))
+        sums = []
+        for line in re.split(r"\\\\", text[match.end():inner_end]):
+            found = _RANGE_LINE.match(line)
+            if found is None:
+                raise SyntaxProblem(quote(r"\substack") + " under a sum holds one range per line, e.g. "
+                                    + quote(r"1 \leq n \leq N"))
+            lo, index, hi = found.groups()
+            sums.append(f"\\sum_{{{index}={lo}}}^{{{hi}}}")
+        out += [text[position:match.start()], "".join(sums), " "]
+        position = outer_end + 1
+    return "".join(out) + text[position:]
+
+
+_LEAKY = re.compile(r"\\(?:operatorname|mathrm)\s*\{\s*LeakyReLU\s*\}\s*_\s*\{\s*(\d+(?:\.\d+)?)\s*\}")
+"""``\\operatorname{LeakyReLU}_{0.1}``: Leaky ReLU with the slope α = 0.1 on the negative side."""
 _SUM_TWO = re.compile(r"\\sum\s*_\s*\{\s*([A-Za-z])\s*,\s*([A-Za-z])\s*\}")
 _FUNCTION_POWER = re.compile(r"\\(tanh|sin|cos|log|ln|exp|sigma)\s*\^\s*\{\s*([0-9])\s*\}")
 _SIMPLE_ARGUMENT = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:\s*_\s*\{[^{}]*\})?")
-_INDICATOR = re.compile(r"\\(?:mathbb|mathbf|bm|mathds)\s*\{\s*[1I]\s*\}\s*(?:_\s*\{|[\[(]|\\\{)")
+_INDICATOR = re.compile(r"\\(?:mathbb|mathbf|bm|mathds)\s*\{\s*[1I]\s*\}\s*(?:_\s*\{|(?:\\left\s*)?[\[(]|\\\{)")
 _COMPARISON = re.compile(r"\\geq?(?![A-Za-z])|\\leq?(?![A-Za-z])|\\[gl]t(?![A-Za-z])|>=?|<=?|=")
 
 
@@ -183,33 +279,6 @@ def _balanced(text: str, start: int) -> int | None:
         if depth == 0:
             return k
     return None
-
-
-_ARRAY = re.compile(r"\\begin\s*\{(array|matrix|pmatrix|bmatrix)\}(?:\s*\{[lcr|\s]*\})?")
-_ROW_BREAK = re.compile(r"\\\\(?:\s*\[[^\[\]]*\])?")
-_BRACKETS = {"array": ("", ""), "matrix": ("", ""), "pmatrix": ("(", ")"), "bmatrix": ("[", "]")}
-
-
-def _arrays(text: str) -> str:
-    """A matrix written out (``\\begin{array}{rr}…\\end{array}``, ``matrix``, ``pmatrix``, ``bmatrix``): rows
-    separated by ``\\\\``, entries by ``&``, read as one matrix (``\\MBEGIN … \\MROW … \\MEND``). Nested
-    environments are left as they are (and refused)."""
-    out, position = [], 0
-    for match in _ARRAY.finditer(text):
-        if match.start() < position:
-            continue
-        name = match.group(1)
-        end = text.find("\\end{" + name + "}", match.end())
-        body = text[match.end():end]
-        if end < 0 or "\\begin" in body:
-            continue
-        rows = [row for row in _ROW_BREAK.split(body)]
-        if len(rows) > 1 and not rows[-1].strip():
-            rows.pop()  # a row break after the last row
-        opener, closer = _BRACKETS[name]
-        out += [text[position:match.start()], opener, r"\MBEGIN ", r" \MROW ".join(rows), r" \MEND", closer]
-        position = end + len("\\end{" + name + "}")
-    return "".join(out) + text[position:]
 
 
 def _underbraces(text: str) -> str:
@@ -278,6 +347,85 @@ def _indicators(text: str) -> str:
     return "".join(out) + text[position:]
 
 
+_CASES = re.compile(r"\\cases\s*\{")
+_CASES_FORM = ("the environment «cases» is not supported in this form: it is read with two rows «value & condition» "
+               "whose conditions split the line at one point, such as «z > 0» and «z \\le 0» (or «\\text{otherwise}»)")
+_OTHERWISE = re.compile(r"^\s*(?:\\(?:text|mathrm)\s*\{\s*(?:otherwise|else)\s*\}|otherwise|else)\s*$")
+
+
+def _cases(text: str) -> str:
+    r"""``\cases{A}{u > v}{B}{u \le v}`` (a ``cases`` environment as `derive.verify.document` folds it): two
+    branches whose conditions are complementary comparisons of the same two sides (or ``otherwise``), read as
+    ``A·𝟏[u > v] + B·(1 − 𝟏[u > v])`` with the unit step; the boundary belongs to the branch that says so."""
+    out, position = [], 0
+    for match in _CASES.finditer(text):
+        if match.start() < position:
+            continue
+        groups, end = [], match.end() - 1
+        while end < len(text) and text[end] == "{":
+            close = _balanced(text, end)
+            if close is None:
+                raise SyntaxProblem("an unclosed brace in a cases environment")
+            groups.append(text[end + 1:close - 1])
+            end = close
+            while end < len(text) and text[end] == " ":
+                end += 1
+        if len(groups) != 4:
+            raise SyntaxProblem(_CASES_FORM)
+        otherwise = _OTHERWISE.match(groups[3]) is not None
+        first, second = _condition(groups[1]), None if otherwise else _condition(groups[3])
+        if first is None or not otherwise and (second is None or second[1:] != first[1:] or second[0] == first[0]):
+            raise SyntaxProblem(_CASES_FORM)
+        kind, u, v = first
+        step = r"\step(" + u + " - (" + v + "))"
+        held = step if kind == "step" else "(1 - " + step + ")"
+        other = "(1 - " + step + ")" if kind == "step" else step
+        out += [text[position:match.start()], "((", groups[0], ") ", held, " + (", groups[2], ") ", other, ")"]
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _condition(text: str) -> tuple[str, str, str] | None:
+    """A branch's condition as (kind, u, v): ``step`` for 𝟏[u > v], ``not`` for 1 − 𝟏[u > v]; None when it is not
+    one comparison."""
+    relations = list(_COMPARISON.finditer(text))
+    if len(relations) != 1 or relations[0].group() == "=":
+        return None
+    left, right, op = text[:relations[0].start()].strip(), text[relations[0].end():].strip(), relations[0].group()
+    if not left or not right:
+        return None
+    if op in (">", r"\gt"):
+        return "step", left, right
+    if op in ("<", r"\lt"):
+        return "step", right, left
+    if op in (">=", r"\ge", r"\geq"):
+        return "not", right, left
+    return "not", left, right
+
+
+_NORM_BAR = re.compile(r"\\\||\\[lr]?Vert(?![A-Za-z])")
+_NORM_SCRIPTS = re.compile(r"(?:\s*_\s*(?:\{\s*2\s*\}|2))?\s*\^\s*(?:\{\s*2\s*\}|2)(?:\s*_\s*(?:\{\s*2\s*\}|2))?")
+
+
+def _norms(text: str) -> str:
+    """``\\|u\\|^2`` (also ``\\lVert u \\rVert_2^2``, ``\\Vert``) is the squared Euclidean norm ``\\normsq{u}`` (the sum
+    of the squares of u's components); ``\\|u\\|`` without the square is its square root."""
+    bars = list(_NORM_BAR.finditer(text))
+    if len(bars) < 2:
+        return text
+    out, position = [], 0
+    for opening, closing in zip(bars[0::2], bars[1::2]):
+        squared = _NORM_SCRIPTS.match(text, closing.end())
+        inner = text[opening.end():closing.start()]
+        if squared:
+            out += [text[position:opening.start()], r"\normsq{", inner, "}"]
+            position = squared.end()
+        else:
+            out += [text[position:opening.start()], r"\sqrt{\normsq{", inner, "}}"]
+            position = closing.end()
+    return "".join(out) + text[position:]
+
+
 def _log_of_sum(text: str) -> str:
     """``\\log\\sum_j \\exp(z_j)`` without parentheses: the logarithm of the whole sum, up to the next ``+`` or
     ``-`` outside brackets (log-sum-exp as the textbooks write it)."""
@@ -327,10 +475,11 @@ def _word(match: re.Match) -> str:
     if word in _WORDS:
         return _WORDS[word]
     if word == "softmax":
-        raise SyntaxProblem("softmax is not supported as a function: write it out, e.g. "
-                            + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
+        return r"\softmax "
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", word):
         return r"\name{" + word + "} " if len(word) > 1 else word
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)+", word):  # lr\_decay: one name, underscores kept
+        return r"\name{" + word + "} "
     if re.fullmatch(r"def|\\?def", word):
         return word
     raise SyntaxProblem(f"cannot read the text {quote(word)} in the maths")
@@ -424,6 +573,7 @@ GRAMMAR = r"""
       | chain "/" factor            -> div
 
 ?opapp: SUM sumlimits product       -> sum
+      | SUM sumlimits "-" product   -> sum_neg
       | derivop product             -> derivof
 
 sumlimits: sumsub? sumsup?
@@ -442,7 +592,8 @@ sumsup: "^" "{" expr "}"
        | deriv
        | frac
        | SQRT "{" expr "}"          -> sqrt
-       | MBEGIN mrow (MROW mrow)* MEND -> matrix
+       | MATRIX "{" mrow (ROWBREAK mrow)* "}" -> matrix
+       | NORMSQ "{" expr "}"        -> normsq
 
 mrow: expr ("&" expr)*
 
@@ -462,11 +613,14 @@ derivop: FRAC "{" PARTIAL "}" "{" PARTIAL symbol "}"        -> partial_op
 
 funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | FUNC "(" expr ")"                         -> func_app
+       | FUNC PRIME+ "(" expr ")"                  -> func_prime_app
+       | LEAKY PRIME* "(" expr ")"                 -> leaky_app
        | FUNC "{" expr "}"                         -> func_app
        | FUNC symbol                               -> func_app
        | FUNC NUMBER                               -> func_num
        | MAXMIN "(" expr "," expr ")"              -> maxmin_app
        | APPLIED PRIME* "(" expr ")"               -> applied_app
+       | SOFTMAX "_" "{" NUMBER "}" "(" expr ("," expr)* ")" -> softmax_app
 
 symbol: base script*
 ?base: LETTER                       -> letter
@@ -488,25 +642,27 @@ supcontent: expr
 NUMBER: /\d+(\.\d+)?/
 LETTER: /[A-Za-z]/
 GREEK: /\\(GREEKS)(?![A-Za-z])/
-NAME: /\\name\{[A-Za-z][A-Za-z0-9]*\}/
+NAME: /\\name\{[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*\}/
 ITALIC: /\\italic\{[A-Za-z][A-Za-z0-9]*\}/
 DECOR: /\\(hat|bar|tilde|widehat|widetilde|overline|mathcal|mathscr)(?![A-Za-z])/
-FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step)(?![A-Za-z])/
+FUNC: /\\(log|ln|exp|tanh|sin|cos|relu|step|ident)(?![A-Za-z])/
+LEAKY: /\\leaky\{\d+(\.\d+)?\}/
 MAXMIN: /\\(max|min)(?![A-Za-z])/
 APPLIED: /\\applied\{[A-Za-z]\}/
 SIGMA: /\\sigma(?![A-Za-z])/
 SUM: /\\sum(?![A-Za-z])/
+SOFTMAX: /\\softmax(?![A-Za-z])/
+MATRIX: /\\matrix(?![A-Za-z])/
+ROWBREAK: /\\rowbreak(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
+NORMSQ: /\\normsq(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
 DIFF: /\\DD(?![A-Za-z])/
 MULOP: /\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|\\odot(?![A-Za-z])|\\circ(?![A-Za-z])|\*/
 TOP: /\\top(?![A-Za-z])/
 PRIME: /'/
 DLAYER: /\\DLAYER(?![A-Za-z])/
-MBEGIN: /\\MBEGIN(?![A-Za-z])/
-MEND: /\\MEND(?![A-Za-z])/
-MROW: /\\MROW(?![A-Za-z])/
 
 %import common.WS
 %ignore WS
@@ -654,14 +810,11 @@ def _make_builder():
         def frac(self, items):
             return Div(items[1], items[2])
 
-        def matrix(self, items):
-            rows = tuple(tuple(row.children) for row in items if isinstance(row, lark.Tree))
-            if len({len(row) for row in rows}) != 1:
-                raise SyntaxProblem("the rows of a matrix have different numbers of entries")
-            return Matrix(rows)
-
         def sqrt(self, items):
             return Func("sqrt", items[1])
+
+        def normsq(self, items):
+            return Func("normsq", items[1])
 
         def power(self, items):
             base, content = items
@@ -677,6 +830,10 @@ def _make_builder():
             _, limits, body = items
             index, lo, hi = limits
             return Sum(index, lo, hi, body)
+
+        def sum_neg(self, items):
+            _, (index, lo, hi), body = items
+            return Sum(index, lo, hi, Neg(body))
 
         def sumlimits(self, items):
             index = lo = hi = None
@@ -728,6 +885,18 @@ def _make_builder():
             name = str(items[0])[1:]
             return Func("log" if name == "ln" else name, items[1])
 
+        def func_prime_app(self, items):
+            """``\\tanh'(z)``, ``\\operatorname{ReLU}'(z)``: the derivative of a named function at z (``prime:NAME:n``)."""
+            name = str(items[0])[1:]
+            primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
+            return Func(f"prime:{'log' if name == 'ln' else name}:{primes}", items[-1])
+
+        def leaky_app(self, items):
+            """``LeakyReLU_α(z)`` (``leaky:α``) and its derivative ``LeakyReLU_α'(z)`` (``prime:leaky:α:n``)."""
+            slope = str(items[0])[len(r"\leaky{"):-1]
+            primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
+            return Func(f"prime:leaky:{slope}:{primes}" if primes else f"leaky:{slope}", items[-1])
+
         def maxmin_app(self, items):
             """max(u, v) = v + ReLU(u − v) and min(u, v) = u − ReLU(u − v): exact, and kinks where they are."""
             name, u, v = str(items[0])[1:], items[1], items[2]
@@ -742,6 +911,20 @@ def _make_builder():
             """f(x), f'(x): a function the document names (``applied:f:primes``), defined or left abstract."""
             primes = sum(1 for i in items if getattr(i, "type", None) == "PRIME")
             return Func(f"applied:{str(items[0])[len(chr(92) + 'applied{'):-1]}:{primes}", items[-1])
+
+        def matrix(self, items):
+            rows = tuple(tuple(row.children) for row in items if isinstance(row, lark.Tree))
+            if len({len(row) for row in rows}) != 1:
+                raise SyntaxProblem("the rows of a matrix have different numbers of entries")
+            return Matrix(rows)
+
+        def softmax_app(self, items):
+            """softmax_k(z_1, …, z_K) = e^{z_k} / (e^{z_1} + … + e^{z_K}), written out (k a number from 1 to K)."""
+            k, args = _number(str(items[1])).value, items[2:]
+            if k.denominator != 1 or not 1 <= k <= len(args):
+                raise SyntaxProblem(quote(r"\operatorname{softmax}_{k}") + f" needs k from 1 to {len(args)}, the "
+                                    "number of its arguments")
+            return Div(Func("exp", args[int(k) - 1]), Add(tuple((1, Func("exp", a)) for a in args), braced=None))
 
         def func_num(self, items):
             name = str(items[0])[1:]

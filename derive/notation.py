@@ -130,9 +130,7 @@ class DerivePrinter(LatexPrinter):
     _print_ImaginaryUnit = _print_Infinity = _print_NegativeInfinity = _print_ComplexInfinity = _print_NumberSymbol
 
     def _print_Grad(self, expr: Grad) -> str:
-        if self._settings["grad_style"] == "slash":
-            return r"\partial " + name_latex(expr.output) + r"/\partial " + name_latex(expr.node)
-        return r"\frac{\partial " + name_latex(expr.output) + r"}{\partial " + name_latex(expr.node) + "}"
+        return partial_latex(name_latex(expr.output), name_latex(expr.node), self._settings["grad_style"] == "slash")
 
     # Sums and products keep the order they were built in (as the user wrote them), except that a sum does not
     # start with a negative term when it has a positive one: "y - 1", not "-1 + y".
@@ -383,13 +381,10 @@ class DerivePrinter(LatexPrinter):
         arg, code = expr.args
         if int(code) == 3:
             return r"\mathbf{1}\left[" + self._print(arg) + r" > 0\right]"
+        if int(code) == 4:
+            return r"\lVert " + self._print(arg) + r" \rVert^{2}"
         name = {0: r"\sigma", 1: r"\sigma'", 2: r"\operatorname{ReLU}"}[int(code)]
         return name + r"\left(" + self._print(arg) + r"\right)"
-
-    def _print_DMatrix(self, expr) -> str:
-        rows, columns, *values = expr.args
-        texts = [self._print(v) for v in values]
-        return matrix_latex([texts[r * int(columns):(r + 1) * int(columns)] for r in range(int(rows))])
 
     def _print_DTranspose(self, expr) -> str:
         arg = expr.args[0]
@@ -668,6 +663,13 @@ def sum_latex(terms: "list[sympy.Expr] | tuple[sympy.Expr, ...]") -> str:
     if len(terms) == 1:
         return latex(terms[0])
     return LatexPrinter._print_Add(_PRINTER, sympy.Add(*terms, evaluate=False), order="none")
+
+
+def partial_latex(of: str, by: str, slash: bool = False) -> str:
+    """∂of/∂by from the LaTeX of both, as a fraction or (``slash``) inline."""
+    if slash:
+        return r"\partial " + of + r"/\partial " + by
+    return r"\frac{\partial " + of + r"}{\partial " + by + "}"
 
 
 def chain_latex(members: list[str], relation: str = "=") -> str:

@@ -170,6 +170,19 @@ def step_symbol(taken: set[str]) -> sympy.Symbol:
     return sympy.Symbol(next(n for n in ("t", "k", "n", "tau") if n not in taken))
 
 
+CARRIED = {"sgd": (), "momentum": ("v",), "adagrad": ("s",), "rmsprop": ("s",), "adam": ("m", "v")}
+"""The states a step's formulas read from the step before (Adam's bias-corrected moments are made afresh)."""
+
+
+def initial_state(settings: Settings, leaf: str) -> tuple[tuple[Expr, Expr], ...]:
+    """The state the first step's formulas read for ``leaf``: AdaGrad's sum starts at ``initial_accumulator_value``,
+    RMSProp's average and Adam's moments at 0 (momentum's first velocity is the gradient itself and reads none)."""
+    if settings.name == "momentum":
+        return ()
+    start = settings["initial_accumulator_value"] if settings.name == "adagrad" else sympy.S.Zero
+    return tuple((state_symbol(kind, leaf), start) for kind in CARRIED[settings.name])
+
+
 # --- the engines: PyTorch's rules in plain exact arithmetic -------------------------------------------------------
 
 SIMPLE_DENOMINATOR = 1000
@@ -388,8 +401,9 @@ def _formulas(s: Settings, t: int, tsym: sympy.Symbol, leaf: str, w: Expr, g: Ex
 
 
 def gradient_line(output: str, leaf: str, g: Expr) -> Line:
-    """``g_w = ∂f/∂w = −4``: the gradient of this step, from the (checked) backward walk."""
-    return Line("optimizers.line.gradient", leaf, state_symbol("g", leaf), False, Grad(output, leaf), None, g)
+    """``g_w ← ∂f/∂w = −4``: the gradient at the point before this step (as PyTorch's pseudo-code writes it),
+    from the (checked) backward walk; an assignment, so that updating w afterwards leaves this step's g_w as it was."""
+    return Line("optimizers.line.gradient", leaf, state_symbol("g", leaf), True, Grad(output, leaf), None, g)
 
 
 # --- running an optimiser -----------------------------------------------------------------------------------------
@@ -431,18 +445,19 @@ def step(settings: Settings, t: int, derivation: Derivation, state: Mapping[str,
     tsym = tsym or step_symbol({n.name for n in derivation.graph.nodes})
     point = dict(derivation.point)
     changes, new_state, lines = [], {}, []
+    # every gradient first: all of them are taken at the point before the step, then each leaf moves
+    gradients = [gradient_line(derivation.output, leaf, derivation.gradients[leaf].value) for leaf in derivation.wrt]
     for leaf in derivation.wrt:
         w, g = derivation.point[leaf], derivation.gradients[leaf].value
         old = state.get(leaf, {})
         new, new_w = _ENGINES[settings.name](settings, t, leaf, w, g, old)
         new, new_w = {k: readable(v) for k, v in new.items()}, readable(new_w)
         if show:
-            lines.append(gradient_line(derivation.output, leaf, g))
             lines.extend(_formulas(settings, t, tsym, leaf, w, g, old, new, new_w))
         point[leaf] = new_w
         changes.append((leaf, w, g, new_w))
         new_state[leaf] = new
-    return tuple(changes), point, new_state, tuple(lines)
+    return tuple(changes), point, new_state, (tuple(gradients) + tuple(lines) if show else ())
 
 
 def optimize(derivation: Derivation, settings: Settings, shown_steps: int | None = None) -> tuple[Update, ...]:

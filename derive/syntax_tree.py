@@ -113,7 +113,7 @@ class DerivOf:
 
 @dataclass(frozen=True)
 class Matrix:
-    """A matrix or column written out entry by entry (``\\begin{array}{rr}1 & 2 \\\\ 3 & 4\\end{array}``), by rows."""
+    """A matrix written out entry by entry (``\\begin{array}…``, ``pmatrix``, ``bmatrix``): its rows."""
     rows: tuple[tuple["Node", ...], ...]
 
 

@@ -14,11 +14,12 @@ from sympy import Expr
 
 from .backward import Derivation, derive
 from .check import CheckReport, check, close
-from .errors import CheckFailure, InputError, message
+from .errors import CheckFailure, InputError, message, shown
 from .graph import exact, symbol
-from .input_syntax import parse_pairs
-from .notation import Grad, chain_latex, exact_latex, name_latex, number_latex
-from .optimizers import Settings, Update, check_step_budget, configure, optimize
+from .input_syntax import number_of, parse_pairs
+from .notation import Grad, chain_latex, exact_latex, formula_latex, name_latex, number_latex
+from .optimizers import DEFAULTS, MAX_STEPS, Settings, Update, check_step_budget, configure, optimize
+from .parse import parse_program
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Table:
     """A table: header catalog keys and rows of cells."""
     header_keys: tuple[str, ...]
     rows: tuple[tuple[object, ...], ...]  # each cell an expression or a plain string
+    claims: tuple[str | None, ...] = ()  # per column, what it states (`derive.verify.tables`: ``#1 = #``), or None
 
 
 Options = tuple[tuple[str, object], ...]
@@ -119,7 +121,16 @@ class Image:
         return self.name + ".svg", self.name + ".pdf"
 
 
-Block = Union[Text, Equation, Claim, Table, Image]
+@dataclass(frozen=True)
+class Part:
+    """Where a section turns to another point, rule or variant: from here to the next `Part` its maths is a scope of
+    its own for `derive verify`, with the bindings ``given`` (``from_walk``: on top of the walk's). Shows nothing."""
+
+    given: tuple[str, ...] = ()
+    from_walk: bool = False
+
+
+Block = Union[Text, Equation, Claim, Table, Image, Part]
 
 
 @dataclass(frozen=True)
@@ -130,11 +141,27 @@ class Section:
     scope: str = "walk"  # for `derive verify`: "walk" (the graph and its point), "own" (a fresh scope), or "rows"
     # (each table row that names a node kind a fresh scope: the rule card's generic nodes)
     given: tuple[str, ...] = ()  # LaTeX bindings of the section's own scopes ("E = f(z)")
+    row_given: tuple[tuple[str, ...], ...] = ()  # with scope "rows": each table row's own bindings (instead of given)
 
 
 def point_given(point: Mapping[str, Expr]) -> tuple[str, ...]:
     """A point as a section's bindings (``w = 1.4``), for a section about another point than the walk's."""
     return tuple(chain_latex([name_latex(name), exact_latex(value)]) for name, value in point.items())
+
+
+def size_given(name: str, size: int) -> str:
+    """A size the page's sums run to as a binding: ``n := 3`` defines a constant (Σ_{i=1}^{n} has 3 terms, 1/n is a
+    number), not a variable of the point."""
+    return chain_latex([name_latex(name), number_latex(sympy.Integer(size))], ":=")
+
+
+def derivation_given(d: Derivation) -> tuple[str, ...]:
+    """A walk's bindings (``a = \\sigma\\left(z\\right)``, ``z = 0.5``): every node's definition, then every leaf's
+    value, for a part of a page about another graph or point than the walk's."""
+    definitions = tuple(chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])])
+                        for n in d.graph.nodes if n.op != "leaf")
+    leaves = {n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"} if d.values is not None else {}
+    return definitions + point_given(leaves)
 
 
 @dataclass(frozen=True)
@@ -162,6 +189,8 @@ class Walkthrough:
     fold: Fold | None = None  # a batch shown through one sample; None: every node is shown
     reread: bool = True  # its pages carry their bindings and are read back by `derive verify` before they are
     # written (False: a page verify cannot read yet; it is checked only through the derivation)
+    given: tuple[str, ...] = ()  # the walk scope's bindings beyond the graph's (LaTeX): the sizes its sums run to
+    # (`size_given`), a condition its data satisfy (Σ_k t_{nk} = 1)
 
     @property
     def images(self) -> tuple[Image, ...]:
@@ -210,10 +239,12 @@ def check_claims(derivation: Derivation, sections: tuple[Section, ...]) -> None:
 def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr | None = None, steps: int = 1,
          intro: tuple[Section, ...] = (), extra: tuple[Section, ...] = (),
          optimizer: Settings | None = None, fold: Fold | None = None,
-         descent: tuple[Update, ...] | None = None, reread: bool = True) -> Walkthrough:
+         descent: tuple[Update, ...] | None = None, reread: bool = True,
+         given: tuple[str, ...] = ()) -> Walkthrough:
     """Check a derivation (and its claims and updates) and bundle it for rendering. With ``optimizer`` (from
     `derive.optimizers.configure`, which holds its own learning rate and steps) its steps replace plain descent;
-    ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice."""
+    ``descent`` is plain descent the scenario already made (and checked) for its own prose, not made twice;
+    ``given`` adds bindings to the page's walk scope (see `Walkthrough.given`)."""
     report = check(derivation)
     check_claims(derivation, intro + extra)
     if descent is not None:
@@ -225,9 +256,9 @@ def make(name: str, source: str, derivation: Derivation, *, learning_rate: Expr 
     if fold is not None and not fold.shown <= {n.name for n in derivation.graph.nodes}:
         raise ValueError(f"{name}: the fold names nodes the graph does not have")
     # the loop reads pages whose graph the symbolic oracle checked (no tree too large to write out) away from kinks
-    reread = (reread and optimizer is None and report.oracle == "symbolic" and not report.notes
+    reread = (reread and report.oracle == "symbolic" and not report.notes
               and len(updates) < MAX_REREAD_WALKS)
-    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread)
+    return Walkthrough(name, source, derivation, report, updates, intro, extra, fold, reread, given)
 
 
 MAX_REREAD_NODES = 60
@@ -257,5 +288,59 @@ def rerun(walk: Walkthrough, optimizer: str | None, step_spec: Mapping[str, obje
     if "lr" in pairs:
         raise InputError(message("step.scenario_rate", scenario=walk.name, rate=number_latex(eta)), "step")
     settings = configure(optimizer, pairs, default_lr=eta, default_steps=len(walk.updates))
-    # an optimiser's state lines (m, v, bias corrections) are not bound for verify yet: the page is not re-read
-    return dataclasses.replace(walk, updates=optimize(walk.derivation, settings), reread=False)
+    updates = optimize(walk.derivation, settings)
+    return dataclasses.replace(walk, updates=updates, reread=walk.reread and len(updates) < MAX_REREAD_WALKS)
+
+
+def explain_source(source: str, at: Mapping[object, object] | str | None = None,
+                   wrt: tuple[str, ...] | str | None = None, step: Mapping[str, object] | str | None = None,
+                   optimizer: str | None = None) -> Walkthrough:
+    """``derive explain``: parse an expression or program, walk it backwards, check every step (and take descent
+    steps, plain or with ``optimizer``, its hyper-parameters given in ``step``). The Python API's `explain`
+    wraps it; the command line calls it directly, without loading the API's other documents (start-up time)."""
+    graph = parse_program(source, variables=tuple(parse_pairs(at, "at")) if at is not None else ())
+    point = parse_point(at, graph.leaves) if at is not None else None
+    wrt_names = tuple(n.strip() for n in wrt.split(",")) if isinstance(wrt, str) else wrt
+    settings = None
+    if optimizer is not None:
+        settings = configure(optimizer, step)
+        learning_rate, steps = None, settings.steps
+    else:
+        learning_rate, steps = parse_step(step) if step is not None else (None, 1)
+    if settings is not None or learning_rate is not None:
+        check_step_budget(graph, steps)  # before the first walk: a large graph costs seconds even without steps
+    derivation = derive(graph, point, tuple(map(str, wrt_names)) if wrt_names else None)
+    return make("explain", source.strip(), derivation, learning_rate=learning_rate, steps=steps,
+                optimizer=settings, reread=len(graph.nodes) <= MAX_REREAD_NODES)
+
+
+def parse_point(at: Mapping[object, object] | str, leaves: tuple[str, ...]) -> dict[str, sympy.Rational]:
+    pairs = parse_pairs(at, "at")
+    unknown = [n for n in pairs if n not in leaves]
+    if unknown:
+        raise InputError(message("point.not_a_leaf", name=shown(unknown[0]), leaves=", ".join(leaves)), "at")
+    missing = [n for n in leaves if n not in pairs]
+    if missing:
+        raise InputError(message("point.missing", names=", ".join(repr(m) for m in missing)), "at")
+    return {name: number_of(pairs[name], f"at {name}") for name in leaves}
+
+
+def parse_step(step: Mapping[str, object] | str) -> tuple[sympy.Rational, int]:
+    pairs = parse_pairs(step, "step")
+    unknown = [k for k in pairs if k not in ("lr", "steps")]
+    if unknown:
+        owners = [name for name, keys in DEFAULTS.items() if unknown[0] in dict(keys)]
+        key = shown(unknown[0])
+        problem = (message("step.unknown_key_of", setting=key, optimizers="/".join(owners)) if owners
+                   else message("step.unknown_key", setting=key))
+        raise InputError(problem, "step")
+    if "lr" not in pairs:
+        raise InputError(message("step.needs_lr"), "step")
+    learning_rate = number_of(pairs["lr"], "step lr")
+    if learning_rate <= 0:
+        raise InputError(message("step.lr_positive", value=shown(pairs["lr"])), "step")
+    steps_text = pairs.get("steps", "1")
+    if not steps_text.isdigit() or len(steps_text) > 4 or not 1 <= int(steps_text) <= MAX_STEPS:
+        raise InputError(message("step.steps", limit=MAX_STEPS, value=shown(steps_text)), "step")
+    return learning_rate, int(steps_text)
+

@@ -1,11 +1,13 @@
 """The command line, in-process through main(argv), plus a handful of real subprocesses."""
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,18 @@ def test_show_to_stdout_loads_no_other_format():
     imported = set(result.stderr.split())
     assert {"derive.present.render", "derive.present.walkthrough", "jinja2"} <= imported
     assert not imported & set(FORMAT_BACK_ENDS)
+
+
+def test_explain_to_stdout_loads_neither_the_api_nor_other_documents():
+    """Start-up (issue 14): `derive explain` builds its walk-through with `walkthrough.explain_source`; the Python API
+    and what only it needs (networks, saving to files, the figure, HTML and TeX back ends) stay unloaded."""
+    script = ("import sys; from derive.cli import main; code = main(['explain', '(x + y) * z', '--at', "
+              "'x=-2,y=5,z=-4']); print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("#")
+    imported = set(result.stderr.split())
+    assert {"derive.walkthrough", "derive.verify.pages"} <= imported  # the truth loop read the page back
+    assert not imported & {"derive.api", "derive.networks", "derive.documents", *FORMAT_BACK_ENDS}
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["show", "--help"], ["explain", "--help"], ["build", "--help"],
@@ -310,6 +324,84 @@ def test_the_entry_point_collects_young_garbage_less_often(monkeypatch):
     cli.main(["--version"])
     assert calls == []
     monkeypatch.setattr(sys, "argv", ["derive", "--version"])
+    monkeypatch.setattr(os, "_exit", _exit_as_system_exit)  # `leave` would end pytest's own process
+    # and would run pytest's own exit functions now (torch's among them, which unregister its operators): the
+    # process-level behaviour is tested in a process of its own below
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)
     with pytest.raises(SystemExit) as exit_:
         cli.main_entry()
     assert exit_.value.code == 0 and calls == [(cli.GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])]
+
+
+NO_COLLECTION_SCRIPT = """\
+import gc, sys
+from derive import cli
+gc.callbacks.append(lambda phase, info: phase == "start" and sys.stderr.write("collected\\n"))
+sys.argv = ["derive", *sys.argv[1:]]
+cli.main_entry()
+"""
+
+
+@pytest.mark.parametrize("argv", [["show", "linear-model"], ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4"]])
+def test_a_short_command_never_collects_garbage(argv):
+    """Start-up (issue 14): the objects of `derive show` and of `derive explain` with the truth loop stay below the
+    first threshold, so the collector never walks them (at 10,000 it ran about ten times, 20–25 ms)."""
+    result = subprocess.run([sys.executable, "-c", NO_COLLECTION_SCRIPT, *argv], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("#")
+    assert "collected" not in result.stderr
+
+
+def _exit_as_system_exit(code: int) -> None:
+    raise SystemExit(code)
+
+
+LEAVE_SCRIPT = """\
+import atexit, sys
+from derive import cli
+
+class TornDown:
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+
+kept = TornDown()  # freed only by the interpreter's teardown
+atexit.register(lambda: sys.stderr.write("atexit ran\\n"))
+sys.stdout.write("unflushed output")  # still in the buffer when leave() is called
+cli.leave(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("code", [0, 2, 3])
+def test_the_process_ends_without_tearing_the_interpreter_down(code):
+    """Start-up (issue 14): a command's process exits with its code once its streams are flushed and its atexit
+    functions have run, without freeing every object one by one (a fifth of ``import sympy``'s CPU time)."""
+    result = subprocess.run([sys.executable, "-c", LEAVE_SCRIPT, str(code)], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert result.returncode == code
+    assert result.stdout == "unflushed output"
+    assert result.stderr == "atexit ran\n"  # no "torn down": the teardown was skipped
+
+
+def test_leave_exits_normally_while_another_thread_runs(monkeypatch):
+    """With a thread still running Python waits for it at exit; `leave` must not cut it off."""
+    monkeypatch.setattr(os, "_exit", lambda code: pytest.fail("os._exit while a thread runs"))
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.leave(4)
+    finally:
+        release.set()
+        worker.join()
+    assert exit_.value.code == 4
+
+
+@pytest.mark.parametrize("command", [["show", "toast"], ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4"],
+                                     ["show", "nope"]])
+def test_the_command_writes_what_main_returns(capsys, command):
+    """The real process (which ends through `leave`) prints exactly what `main` prints in-process, with its code."""
+    code, out, err = run(capsys, *command)
+    result = subprocess.run([sys.executable, "-m", "derive", *command], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT)
+    assert (result.returncode, result.stdout, result.stderr) == (code, out, err)

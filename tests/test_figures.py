@@ -14,6 +14,7 @@ import sympy
 from conftest import require_tool
 from derive import files
 from derive.present import figure_svg, figures
+from derive.present.block_figure import block_layout
 from derive.backward import derive
 from derive.parse import parse_program
 from derive.scenarios import build as build_scenario
@@ -237,7 +238,9 @@ def _drawings() -> list:
     derivations = [build_scenario(name).derivation for name in SCENARIOS]
     derivations += [_derivation(NETWORK, NETWORK_POINT), _derivation(NETWORK, symbolic=True),
                     _derivation(symbolic=True)]
-    return [figure_svg.draw(figures.layout(d)) for d in derivations if drawable(d)]
+    vectors = [block_layout(d) for d in derivations]  # a batch's graph in vector form too
+    return [figure_svg.draw(figures.layout(d)) for d in derivations if drawable(d)] + [
+        figure_svg.draw(lay) for lay in vectors if lay is not None]
 
 
 @pytest.fixture(scope="module")

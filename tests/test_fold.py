@@ -11,7 +11,7 @@ from derive.notation import name_latex, number_latex
 from derive.present.render import render
 from derive.scenarios import SCENARIOS
 from derive.scenarios import delta_recurrence, sigmoid_sse, softmax_cross_entropy
-from conftest import scenario_page, scenario_walk
+from conftest import DIRECTIVE_COMMENT, scenario_page, scenario_walk
 
 LANGS = ("en", "ja")
 FOLDED = ("sigmoid-sse", "softmax-cross-entropy")
@@ -80,9 +80,15 @@ collected, the worked sample's program lines, no second gradient table, and the 
 number once."""
 
 
+def read(text: str) -> str:
+    """What a reader of the page reads: without derive's directives (comments for `derive verify`, issue 11) and the
+    blank lines they leave."""
+    return re.sub(r"\n{3,}", "\n\n", DIRECTIVE_COMMENT.sub("", text))
+
+
 @pytest.mark.parametrize("name", FOLDED)
 def test_markdown_size(name):
-    assert len(page(name, "en").encode()) <= SIZE_BUDGET[name]
+    assert len(read(page(name, "en")).encode()) <= SIZE_BUDGET[name]
 
 
 @pytest.mark.parametrize("lang", LANGS)

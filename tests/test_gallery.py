@@ -153,7 +153,8 @@ def test_a_missing_engine_skips_its_pdfs_with_the_reason(tmp_path, monkeypatch):
 def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypatch):
     """The toast slides in both languages, compiled for real: once from nothing (the folder's figure PDF is
     compiled), once into another folder whose figure cache is warm (it is not compiled again), then again into the
-    first folder (nothing is compiled). Every PDF is byte-identical across the three."""
+    first folder (nothing is compiled). Every PDF is byte-identical across the three, and to the PDF of the same
+    source compiled as often as LaTeX asks (the gallery compiles its documents once: `gallery.READS_BACK`)."""
     from conftest import require_tool
     from derive import gallery as gallery_module
     require_tool("pdflatex")
@@ -161,15 +162,31 @@ def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypat
     docs = [d for d in gallery_module.documents() if d.group == "toast" and d.fmt == "beamer"]
     monkeypatch.setattr(gallery_module, "documents", lambda: docs)
     compiled: list[str] = []
+    calls: list[tuple] = []
     real = gallery_module._compile
-    monkeypatch.setattr(gallery_module, "_compile", lambda tex, *rest: compiled.append(tex.name) or real(tex, *rest))
+    monkeypatch.setattr(gallery_module, "_compile",
+                        lambda tex, *rest: compiled.append(tex.name) or calls.append((tex, *rest)) or real(tex, *rest))
+    import derive.present.pdf as pdf_module
+    runs: list[int] = []
+    compile_tex = pdf_module.compile_tex
+    monkeypatch.setattr(pdf_module, "compile_tex", lambda *args, **kwargs: runs.append(
+        (done := compile_tex(*args, **kwargs)).runs) or done)
     cold, warm = tmp_path / "cold", tmp_path / "warm"
     first = gallery_module.build_gallery(cold, pdf=True)
     assert sorted(p.name for p in first.compiled) == ["en-slides.pdf", "ja-slides.pdf"]
     assert sorted(name.startswith("dvfigures-") for name in compiled) == [False, False, True]
+    assert runs == [1, 1, 1]  # the figure document and both decks: one run each
     pdfs = {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")}
     assert sorted(pdfs) == ["en-slides.pdf", "ja-slides.pdf"]
     assert all(data.startswith(b"%PDF") for data in pdfs.values())
+
+    # the plain rule (a second run whenever LaTeX asks) gives the same bytes that the gallery's one run did
+    for tex, text, pdf_path, beside in calls:
+        if text is None or tex.name.startswith("dvfigures-"):
+            continue
+        plain = compile_tex(tex, text=text, pdf_path=tmp_path / "plain" / pdf_path.name, beside=beside)
+        assert plain.runs == 2, tex.name  # LaTeX does ask (every frame is a label): the one run is a real saving
+        assert plain.pdf.read_bytes() == pdfs[pdf_path.name], tex.name
 
     shutil.copytree(cold / ".cache" / "figures", warm / ".cache" / "figures")
     compiled.clear()
@@ -182,6 +199,27 @@ def test_pdfs_are_the_same_bytes_with_a_cold_or_a_warm_cache(tmp_path, monkeypat
     assert compiled == [] and again.written == () and sorted(p.name for p in again.kept) == sorted(pdfs)
     assert {p.name: p.read_bytes() for p in (cold / "toast").glob("*.pdf")} == pdfs
 
+
+
+_READ_BACK = re.compile(r"\\(?:ref|pageref|eqref|autoref|nameref|cref|Cref|cite|tableofcontents|listoffigures|"
+                        r"listoftables|inserttotalframenumber|insert(?:sub)?sectionnavigation\w*|insertnavigation|"
+                        r"againframe|usetheme|useoutertheme)(?![A-Za-z])")
+
+
+def test_the_gallerys_documents_typeset_nothing_from_their_auxiliary_files(gallery):
+    """The gallery compiles each document in one run (`gallery.READS_BACK`), which gives the bytes of a second run
+    only while no document typesets what a run writes for the next: references, contents, the total frame count,
+    a theme's navigation bars; and the decks hide the navigation symbols."""
+    from derive import gallery as gallery_module
+    assert gallery_module.READS_BACK is False
+    sources = sorted(p for p in gallery.rglob("*.tex") if ".cache" not in p.parts)
+    assert len(sources) == 52
+    found = {p.relative_to(gallery).as_posix(): _READ_BACK.findall(p.read_text(encoding="utf-8")) for p in sources}
+    assert {name: hits for name, hits in found.items() if hits} == {}
+    decks = [p for p in sources if p.name.endswith("-slides.tex")]
+    assert decks and all("\\setbeamertemplate{navigation symbols}{}" in p.read_text(encoding="utf-8") for p in decks)
+    assert _READ_BACK.findall(r"\ref{a} \tableofcontents \inserttotalframenumber \usetheme{Warsaw} \reflectbox") \
+        == ["\\ref", "\\tableofcontents", "\\inserttotalframenumber", "\\usetheme"]
 
 
 def test_a_pdf_with_a_plot_does_not_depend_on_the_folder(tmp_path, monkeypatch):

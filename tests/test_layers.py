@@ -37,7 +37,7 @@ LAYERS: Layers = (
                 "walkthrough")),
     ("models", ("scenarios", "networks", "verify")),
     ("present", ("present",)),
-    ("front", ("api", "documents", "gallery", "buildcache", "magic", "cli", "__init__", "__main__")),
+    ("front", ("api", "documents", "gallery", "buildcache", "magic", "cli", "verify_run", "__init__", "__main__")),
 )
 APART = ("scenarios", "networks", "verify")
 """Entries of one layer that must not import each other (the models are built on the engine, side by side)."""

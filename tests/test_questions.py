@@ -9,12 +9,13 @@ import pytest
 import sympy
 
 from derive.errors import CheckFailure
-from derive.notation import number_latex
+from derive.notation import exact_latex, latex, name_latex, number_latex
 from derive.present.exercise import make_sheet, render_exercise
 from derive.present.questions import (NEW_TARGET, NUDGE, TARGET_LEAVES, Words, edge_contributions, edges,
                                       questions)
 from derive.rules import RULES
 from derive.scenarios import SCENARIOS, build
+from derive.verify import verify_text
 from conftest import scenario_walk
 
 
@@ -139,3 +140,23 @@ def test_sheet_asks_and_key_answers_in_both_languages(lang):
     for fmt in ("markdown", "latex"):
         assert render_exercise(w, sheet, fmt, lang, key=True) == render_exercise(build("linear-model"), make_sheet(
             build("linear-model"), 3, 2), fmt, lang, key=True)
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if scenario_walk(n).reread])  # pages derive verify reads
+def test_an_edges_answer_is_a_substitution_read_term_by_term(name):
+    """Issue 11: the sum of what the edges carry is written as the page writes a fan-out sum, each edge's term then
+    its number (rounded numbers alone do not add up to the printed total exactly), and it holds as printed."""
+    q = by_kind(name, 3)["edges"]
+    if q.variant == "_none":
+        return
+    answer = dict(q.answer)
+    d = walk(name).derivation
+    value = next(n for n in d.gradients if name_latex(n) == answer["name"])
+    one_term_per_edge = len(d.gradients[value].parts) == len(edges(d)[value])
+    assert answer["sum"].count(" = ") == (3 if one_term_per_edge else 2)
+    definitions = [f"{name_latex(n.name)} = {latex(d.definitions[n.name])}" for n in d.graph.nodes if n.op != "leaf"]
+    values = [f"{name_latex(n)} = {exact_latex(v)}" for n, v in d.point.items()]
+    page = (f"<!-- derive: numbers strict -->\n<!-- derive: output {name_latex(d.output)} -->\n"
+            f"<!-- derive: given {'; '.join(definitions + values)} -->\n$${answer['sum']}$$\n")
+    report = verify_text(page)
+    assert report.exit_code == 0, [(c.claim, [(s.index, s.ok) for s in c.steps]) for c in report.claims]

@@ -9,6 +9,7 @@ import pytest
 
 from derive.present import figure_fit, figures
 from derive.present.figures import Geometry, edge_points
+from derive.present.block_figure import block_layout
 from derive.present.tex import article_picture, slide_picture
 from derive.scenarios import SCENARIOS, build
 
@@ -19,7 +20,9 @@ PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 
 @pytest.fixture(scope="module")
 def layouts():
-    return {name: figures.layout(build(name).derivation) for name in SCENARIOS}
+    found = {name: figures.layout(build(name).derivation) for name in SCENARIOS}
+    vectors = {f"{name}-vector": block_layout(build(name).derivation) for name in SCENARIOS}
+    return found | {name: lay for name, lay in vectors.items() if lay is not None}
 
 
 def test_every_gallery_deck_is_checked():

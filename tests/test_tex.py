@@ -25,7 +25,7 @@ from derive.locales import catalog
 from derive.errors import DeriveError
 from derive.files import write_atomic
 from derive.present.pdf import (CompileError, Compiled, EngineMissing, compile_pdf, compile_tex, engine_for,
-                        overfull_boxes)
+                        overfull_boxes, rerun_needed)
 from derive.present.render import attachments, render
 from derive.scenarios import SCENARIOS, build
 from derive.present.formats import tex_engine
@@ -241,6 +241,30 @@ def test_overfull_boxes_are_read_from_the_log():
            "Overfull \\hbox (25.01pt too wide) detected at line 7\n")
     assert overfull_boxes(log) == [(3.5, "in paragraph at lines 1--2"), (25.01, "detected at line 7")]
     assert overfull_boxes(log, 20) == [(25.01, "detected at line 7")]
+
+
+_NEW_LABELS = "LaTeX Warning: Label(s) may have changed. Rerun to get cross-references right.\n"
+_UNDEFINED = ("LaTeX Warning: Reference `fig:1' on page 2 undefined on input line 40.\n"
+              "LaTeX Warning: There were undefined references.\n")
+_WIDTHS = "Package longtable Warning: Table widths have changed. Rerun LaTeX.\n"
+_OUTLINES = ("Package rerunfilecheck Warning: File `document.out' has changed.\n"
+             "(rerunfilecheck) Rerun to get outlines right\n")
+
+
+@pytest.mark.parametrize("log,runs,reads_back,expected", [
+    ("", 1, True, False),
+    ("Package: rerunfilecheck 2022-07-10 v1.10 Rerun checks for auxiliary files (HO)\n", 1, True, False),
+    (_NEW_LABELS, 1, True, True),  # the plain rule: LaTeX asks, so run again
+    (_NEW_LABELS, 1, False, False),  # labels new, not changed, and nothing read them
+    (_NEW_LABELS, 2, False, True),  # labels that changed between two runs
+    (_UNDEFINED + _NEW_LABELS, 1, False, True),  # a reference met a label the first run did not know yet
+    (_NEW_LABELS + _WIDTHS, 1, False, True),
+    (_NEW_LABELS + _OUTLINES, 1, False, True),
+    (_WIDTHS, 1, False, True),
+], ids=["quiet", "package-banner", "labels", "new-labels-read-by-nothing", "labels-changed-again",
+        "undefined-reference", "longtable", "outlines", "longtable-alone"])
+def test_a_rerun_follows_the_log(log, runs, reads_back, expected):
+    assert rerun_needed(log, runs, reads_back) is expected
 
 
 # --- prose and chains -------------------------------------------------------------------------------------------

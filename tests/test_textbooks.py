@@ -21,12 +21,6 @@ FOLDER = ROOT / "tests" / "textbooks"
 CASES = tomllib.loads((FOLDER / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 OPEN: dict[str, str] = {
-    'ufldl-three-layer': "false alarm at (18, 1, 'unnamed')",
-    'ufldl-three-layer.slip': 'caught at (18, 1), not at (16, 2)',
-    'cs231n-softmax-loss': 'exit 4',
-    'cs231n-softmax-loss.slip': 'not caught (exit 4)',
-    'nielsen-output-vector-y': "false alarm at (9, 1, 'shape')",
-    'nielsen-output-vector-y.slip': "named 'shape', not 'missing_gate'",
 }
 """``"NAME"`` (correct file) or ``"NAME.slip"`` → why derive does not meet it yet."""
 

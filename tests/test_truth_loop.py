@@ -15,8 +15,10 @@ from derive.cli import main
 from derive.gallery import DIAGRAM, NETWORK_EXAMPLES
 from derive.networks import explain_text
 from derive.present.render import render
+from derive.present.tex import own_definitions
 from derive.scenarios import SCENARIOS
 from derive.verify import verify_text
+from derive.verify.own_tex import brace_group
 from derive.verify.pages import PageDoesNotHold, check_page
 
 REREAD = [name for name in SCENARIOS if scenario_walk(name).reread]
@@ -41,23 +43,37 @@ EXPLAINED = [
     ["x**2 + 3*x"],
     ["log(x)*y", "--at", "x=2,y=3", "--step", "lr=0.5,steps=2"],
     ["tanh(a*b)", "--at", "a=1,b=0.5"],
+    ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--wrt", "w", "--optimizer", "momentum", "--step", "lr=0.1,steps=3"],
+    ["w*x + b", "--at", "w=2,x=3,b=1", "--optimizer", "sgd", "--step", "lr=0.1,steps=2"],
+    ["(w*x + b - 4)**2", "--at", "w=1,x=2,b=0", "--optimizer", "momentum", "--step", "lr=0.05,steps=2"],
+    ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--optimizer", "adam", "--step", "lr=0.1,steps=3"],
+    ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--wrt", "w", "--optimizer", "rmsprop", "--step", "lr=0.1,steps=4"],
+    ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adagrad", "--step", "lr=0.1,steps=2"],
     ["1/(1 + exp(-x))", "--at", "x=0.3"],
 ]
 
 
 def test_the_first_lessons_are_read_back():
     """The pages the loop covers today; the others say they are not read back (Walkthrough.reread)."""
-    assert {"toast", "linear-model"} <= set(REREAD)
+    assert {"toast", "linear-model", "activations"} <= set(REREAD)
 
 
+FORMATS = ["markdown", "latex", "beamer"]
+STRICT = {"markdown": "<!-- derive: numbers strict -->", "latex": "\n% derive: numbers strict\n",
+          "beamer": "\n% derive: numbers strict\n"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("name", REREAD)
-def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang):
-    text = scenario_page(name, lang)
-    report = check_page(text, name)
+def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang, fmt):
+    text = scenario_page(name, lang, fmt)
+    report = check_page(text, name, own_definitions)
     assert report.exit_code == 0 and not report.skipped
     assert len(report.claims) >= 30  # the whole page was read, not one scope of it
-    assert "<!-- derive: numbers strict -->" in text
+    assert STRICT[fmt] in text
+    scopes = re.findall(r"derive: scope (\S+)", text)
+    assert scopes == re.findall(r"derive: scope (\S+)", scenario_page(name, lang))  # the Markdown's bindings
 
 
 def test_the_single_sample_sigmoid_network_is_read_back():
@@ -122,11 +138,11 @@ def test_network_pages_beyond_the_loops_reach_are_not_read_back(change, why, cap
     assert main(["explain", "--network", str(path), "-o", str(tmp_path / "net.md")]) == 0
 
 
-def explained(args, lang="en") -> str:
+def explained(args, lang="en", fmt="markdown") -> str:
     from derive.api import explain
     at = dict(zip(args[1::2], args[2::2]))
-    result = explain(args[0], at=at.get("--at"), step=at.get("--step"))
-    return render(result.document, "markdown", lang)
+    result = explain(args[0], at=at.get("--at"), step=at.get("--step"), optimizer=at.get("--optimizer"))
+    return render(result.document, fmt, lang)
 
 
 @pytest.mark.parametrize("args", EXPLAINED, ids=lambda a: a[0])
@@ -135,21 +151,59 @@ def test_every_explain_page_holds_as_printed(args, capsys):
     page = capsys.readouterr().out
     report = verify_text(page)
     assert report.exit_code == 0 and not report.skipped and report.claims
+    if "--optimizer" in args:  # an optimiser's steps carry their scopes: each step's state and settings
+        assert "<!-- derive: scope update-2 from update-1 -->" in page and "\\leftarrow" in page
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["toast", "linear-model"])
+def test_a_scenario_rerun_by_an_optimiser_holds_as_printed(name, optimizer, capsys):
+    """`derive show NAME --optimizer …`: every step's states, bias corrections and updates read back."""
+    assert main(["show", name, "--optimizer", optimizer, "--step", "steps=3"]) == 0
+    page = capsys.readouterr().out
+    report = check_page(page, name)
+    assert report.exit_code == 0 and not report.skipped
+    assert "<!-- derive: scope update-3 from update-2 -->" in page
 
 
 # --- seeded corruptions: each must be caught, at its line ------------------------------------------------------
 
-_SUBSTITUTION = re.compile(r"^\$\$.* = (?P<numbers>[^=]*\\cdot[^=]*) = (?P<result>-?[\d.]+)\$\$$", re.M)
+_SEP = r"\s*&?=\s*"  # a link of a chain: " = ", or "&= " in a row of an alignment
+_SUBSTITUTION = re.compile(rf"{_SEP}(?P<numbers>[^=&]*\\cdot[^=&]*?){_SEP}(?P<result>-?[\d.]+)\s*$")
 _NUMBER = re.compile(r"(?<![\w.{])-?\d+(?:\.\d+)?(?![\w.}])")
+_ROW_END = re.compile(r"\s*\\\\(?:\[[^\]]*\])?\s*$")
 
 
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def displayed_chains(text: str) -> list[tuple[int, int]]:
+    r"""(start, end) of each displayed chain written on one line: a Markdown ``$$…$$`` line; in LaTeX the first
+    argument of derive's ``\dchain``, a row of an alignment that holds a whole chain (``lhs &= … = …``) and a
+    slide's table cell in display style."""
+    spans = [m.span(1) for m in re.finditer(r"^\$\$(.*)\$\$$", text, re.M)]
+    for m in re.finditer(r"^\\dchain\{", text, re.M):
+        end = brace_group(text, m.end() - 1)
+        if end is not None and "\n" not in text[m.end():end - 1]:
+            spans.append((m.end(), end - 1))
+    for m in re.finditer(r"^(?!\\dchain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
+        row_end = _ROW_END.search(m.group(1))
+        spans.append((m.start(1), m.start(1) + (row_end.start() if row_end else len(m.group(1)))))
+    spans += [m.span(1) for m in re.finditer(r"\$\\displaystyle ([^$\n]*)\$", text)]  # a slide's table cell
+    return sorted(spans)
+
+
+def _substitutions(text: str):
+    for start, end in displayed_chains(text):
+        match = _SUBSTITUTION.search(text, start, end)
+        if match is not None:
+            yield match
+
+
 def flip_result(text: str) -> tuple[str, int]:
     """The printed value of a chain, off by one in its last digit."""
-    match = next(m for m in _SUBSTITUTION.finditer(text) if m.group("result") not in ("0", "1"))
+    match = next(m for m in _substitutions(text) if m.group("result") not in ("0", "1"))
     start, end = match.span("result")
     result = match.group("result")
     flipped = result[:-1] + str((int(result[-1]) + 1) % 10)
@@ -158,7 +212,7 @@ def flip_result(text: str) -> tuple[str, int]:
 
 def swap_terms(text: str) -> tuple[str, int]:
     """Two different numbers of a substitution in the other order (the products still agree)."""
-    for match in _SUBSTITUTION.finditer(text):
+    for match in _substitutions(text):
         numbers = _NUMBER.findall(match.group("numbers").replace(r"\left(", "").replace(r"\right)", ""))
         if len(set(numbers)) >= 2:
             member = match.group("numbers")
@@ -166,7 +220,7 @@ def swap_terms(text: str) -> tuple[str, int]:
             swapped = member.replace(a, "\0").replace(b, a, 1).replace("\0", b, 1)
             start, end = match.span("numbers")
             return text[:start] + swapped + text[end:], _line_of(text, start)
-    raise AssertionError("no substitution with two different numbers")
+    raise NotApplicable("no substitution with two different numbers")
 
 
 def drop_factor(text: str) -> tuple[str, int]:
@@ -174,62 +228,100 @@ def drop_factor(text: str) -> tuple[str, int]:
     with a partial: ``δ^{3}_{1} = ∂C/∂a^{3}_{1} · σ'(z^{3}_{1}) = …`` written without its σ')."""
     name = r"(?:[^{}]|\{[^{}]*\})+"
     partial = rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}"
-    patterns = (rf"^\$\$()({partial}) \\cdot {partial}( = .*)\$\$$",
-                rf"^\$\$([^=$]* = )({partial}) \\cdot \\sigma'\\left\({name}\\right\)( = .*)\$\$$")
-    match = next((m for pattern in patterns for m in re.finditer(pattern, text, re.M)
-                  if "\\cdot 1 =" not in m.group()), None)  # a link worth 1 may be left out: no slip
-    assert match, "no chain-rule product"
-    start, end = match.span()
-    return text[:start] + "$$" + "".join(match.groups()) + "$$" + text[end:], _line_of(text, start)
+    product = re.compile(rf"({partial}) \\cdot {partial}(?={_SEP})")
+    gate = re.compile(rf"([^=&$]*?{_SEP})({partial}) \\cdot \\sigma'\\left\({name}\\right\)(?={_SEP})")
+    for start, end in displayed_chains(text):
+        match = product.match(text, start, end) or gate.match(text, start, end)
+        if match and not re.search(r"\\cdot 1(?![\d.])", text[start:end]):  # a link worth 1 may be left out
+            return text[:match.start()] + "".join(match.groups()) + text[match.end():], _line_of(text, start)
+    raise NotApplicable("no displayed chain-rule product")
 
 
 def misround(text: str) -> tuple[str, int]:
     """The longest decimal of a displayed chain with its last digit one more: a value rounded (or copied) wrongly."""
-    found = [(len(m.group()), m.start(), m.group()) for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
-             for m in re.finditer(r"(?<![\d.])\d+\.\d+", line.group())]
+    found = [(len(m.group()), start + m.start(), m.group()) for start, end in displayed_chains(text)
+             for m in re.finditer(r"(?<![\d.])\d+\.\d+(?![\d])", text[start:end])]
     if not found:
-        pytest.skip("this page prints no decimal in a displayed chain (linear-model's numbers are integers)")
-    _, _, number = max(found)
-    start = max((line.start() + m.start() for line in re.finditer(r"^\$\$.*\$\$$", text, re.M)
-                 for m in re.finditer(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", line.group())))
+        raise NotApplicable("this page prints no decimal in a displayed chain")
+    _, start, number = max(found)
     wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
     return text[:start] + wrong + text[start + len(number):], _line_of(text, start)
 
 
 def merge_scopes(text: str) -> tuple[str, int]:
-    """A scope directive removed: a symbol of one part of the page is then reused with another meaning (a network
-    page's forward pass after the update, with the new weights)."""
-    match = re.search(r"^<!-- derive: scope (?:intro-1|extra-\d+\.1) -->$|<!-- derive: scope extra-\d+\.1 --> ",
-                      text, re.M) or re.search(r"^<!-- derive: scope after from walk -->$", text, re.M)
-    assert match, "no scope to remove"
+    """A scope directive removed: a symbol of one part of the page is then reused with another meaning. The first
+    scope with a meaning of its own (not the walk's): a network page's forward pass after the update (with the new
+    weights, the scope whose symbols the walk's reuse), else a section's own, a part's, or a rule-card row's."""
+    match = re.search(r"^<!-- derive: scope after from walk -->$|^% derive: scope after from walk\n", text, re.M) \
+        or re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> "
+                     r"|^% derive: scope (?!walk\b)[\w.-]+\n", text, re.M)
+    if match is None:
+        raise NotApplicable("a page with one scope has no scope to remove")
     start, end = match.span()
     return text[:start] + text[end:], _line_of(text, start)
 
 
-CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes]
+def flip_table_cell(text: str) -> tuple[str, int]:
+    """A number in a table under a `columns` directive (a node's value, a gradient) off by one in its last digit."""
+    directive = re.search(r"^<!-- derive: columns .*-->$", text, re.M)
+    if directive is None:
+        raise NotApplicable("no table on this page states its columns")
+    rows = re.compile(r"^\|.*\|$", re.M)
+    body = [m for m in rows.finditer(text, directive.end())][2:]  # past the header and the rule
+    for row in body:
+        cell = re.search(r"\| \$(-?\d+(?:\.\d+)?)\$ \|", row.group())
+        if cell:
+            start = row.start() + cell.end(1) - 1
+            flipped = str((int(text[start]) + 1) % 10)
+            return text[:start] + flipped + text[start + 1:], _line_of(text, start)
+    raise AssertionError("no number in the table")
 
 
-def pages():
-    for name in REREAD:
-        for lang in ("en", "ja"):
-            yield pytest.param(lambda name=name, lang=lang: scenario_page(name, lang), id=f"{name}-{lang}")
+class NotApplicable(Exception):
+    """A page has nothing this corruption could change (a page of integers has no decimal to misround)."""
+
+
+CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes, flip_table_cell]
+
+
+def pages() -> dict[str, object]:
+    found = {f"{name}-{lang}-{fmt}": (lambda name=name, lang=lang, fmt=fmt: scenario_page(name, lang, fmt))
+             for name in REREAD for lang in ("en", "ja") for fmt in FORMATS}
+    for fmt in FORMATS:
+        found[f"explain-sigmoid-{fmt}"] = lambda fmt=fmt: explained(
+            ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"], fmt=fmt)
     for stem in NETWORKS:
         for lang in ("en", "ja"):
-            yield pytest.param(lambda stem=stem, lang=lang: network_page(stem, lang), id=f"network-{stem}-{lang}")
-    yield pytest.param(lambda: explained(["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"]),
-                       id="explain-sigmoid")
+            found[f"network-{stem}-{lang}-markdown"] = lambda stem=stem, lang=lang: network_page(stem, lang)
+    found["explain-adam-markdown"] = lambda: explained(
+        ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adam", "--step", "lr=0.1,steps=2"])
+    return found
 
 
-@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("page", pages())
+PAGES = pages()
+NOT_APPLICABLE = {(f"linear-model-{lang}-{fmt}", "misround") for lang in ("en", "ja") for fmt in FORMATS} | {
+    (f"explain-sigmoid-{fmt}", "merge_scopes") for fmt in FORMATS} | {("explain-adam-markdown", "merge_scopes")} | {
+    (page, "flip_table_cell") for page in PAGES if not page.endswith("-markdown") or page.startswith("network-")} | {
+    (f"{name}-{lang}-beamer", kind) for lang in ("en", "ja") for name, kind in (
+        ("sigmoid-sse", "drop_factor"), ("softmax-cross-entropy", "drop_factor"),
+        ("softmax-cross-entropy", "swap_terms"))}
+"""Integers only; one graph at one point (an optimiser's later steps only continue the one before: removing one
+changes no value); the TeX pages' and the network pages' tables do not state their columns yet; a batch's slides show each step's products
+folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
+
+
+
+
+@pytest.mark.parametrize("page, corrupt", [(p, c) for p in PAGES for c in CORRUPTIONS
+                                           if (p, c.__name__) not in NOT_APPLICABLE],
+                         ids=lambda v: v if isinstance(v, str) else v.__name__)
 def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
-    text = page()
-    if corrupt is merge_scopes and not re.search(r"scope (?:intro-1|extra-|after from)", text):
-        pytest.skip("a page with one scope has no scope to remove")  # the explain page: one graph, one point
+    text = PAGES[page]()
     corrupted, line = corrupt(text)
     assert corrupted != text
+    assert check_page(text, "page", own_definitions).exit_code == 0
     with pytest.raises(PageDoesNotHold) as caught:
-        check_page(corrupted, "page.md")
+        check_page(corrupted, "page.md", own_definitions)
     found = int(re.search(r"line (\d+)", str(caught.value)).group(1))
     assert str(caught.value).startswith("page.md, line ")
     if corrupt is merge_scopes:  # caught in the scope that absorbed the removed one (its definitions hold scope-wide)
@@ -240,8 +332,16 @@ def test_a_seeded_corruption_is_caught_at_its_line(page, corrupt):
         assert found == line
 
 
-def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys):
-    """A page that does not hold is an internal error (exit 3): nothing on stdout, no file."""
+@pytest.mark.parametrize("page, corrupt", sorted(NOT_APPLICABLE), ids="-".join)
+def test_a_corruption_left_out_has_nothing_to_change_on_that_page(page, corrupt):
+    with pytest.raises(NotApplicable):
+        globals()[corrupt](PAGES[page]())
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys, fmt):
+    """A page that does not hold is an internal error (exit 3): nothing on stdout, no file; an article or a deck is
+    read back as it is (a --body-only fragment in its whole document)."""
     import derive.present.render as rendering
     real = rendering.render
 
@@ -251,11 +351,14 @@ def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_pat
         return text.replace("f = -12$", "f = -13$")  # the forward pass's output, misprinted
 
     monkeypatch.setattr(rendering, "render", wrong)
-    out = tmp_path / "walk.md"
-    code = main(["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "-o", str(out)])
+    out = tmp_path / ("walk.md" if fmt == "markdown" else "walk.tex")
+    args = ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--format", fmt]
+    code = main(args + ["-o", str(out)] + (["--body-only"] if fmt == "beamer" else []))
     captured = capsys.readouterr()
     assert code == 3 and not out.exists() and captured.out == ""
     assert "the walk-through, line" in captured.err and "does not hold" in captured.err
+    monkeypatch.setattr(rendering, "render", real)
+    assert main(args + ["-o", str(out)]) == 0 and out.exists()
 
 
 def test_explain_of_a_network_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys):
@@ -276,28 +379,35 @@ def test_explain_of_a_network_writes_nothing_when_its_page_does_not_hold(monkeyp
     assert "the walk-through, line" in captured.err and "does not hold" in captured.err
 
 
-def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path):
+BUILD_SLIPS = {"markdown": ("1.4$$", "1.5$$", "en.md", ("en.html", "ja.md"), "en.tex"),
+               "latex": ("= 1.4}", "= 1.5}", "en.tex", ("ja.tex",), "en.md"),
+               "beamer": ("= 1.4}", "= 1.5}", "en-slides.tex", ("ja-slides.tex",), "en.tex")}
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "beamer"])
+def test_build_leaves_a_failing_page_untouched(monkeypatch, tmp_path, fmt):
     """End to end: a corrupted page stops the build with exit 3 naming it, and its previous file stays."""
     import derive.gallery as gallery
     real = gallery.render
+    good, bad, page, also_failing, written = BUILD_SLIPS[fmt]
 
-    def wrong(document, fmt="markdown", lang="en", **kw):
-        text = real(document, fmt, lang, **kw)
-        return text.replace("1.4$$", "1.5$$") if getattr(document, "name", "") == "toast" else text
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        text = real(document, chosen, lang, **kw)
+        return text.replace(good, bad) if getattr(document, "name", "") == "toast" and chosen == fmt else text
 
     out = tmp_path / "output"
     (out / "toast").mkdir(parents=True)
-    (out / "toast" / "en.md").write_text("previous\n", encoding="utf-8")
+    (out / "toast" / page).write_text("previous\n", encoding="utf-8")
     monkeypatch.setattr(gallery, "render", wrong)
     with pytest.raises(PageDoesNotHold) as caught:
         gallery.build_gallery(out, pdf=False, jobs=1)
-    assert str(caught.value).startswith("toast/en.md, line ")
-    assert (out / "toast" / "en.md").read_text(encoding="utf-8") == "previous\n"
-    # nor is its HTML page, made from the same Markdown; every other document is written
-    assert not (out / "toast" / "en.html").exists() and not (out / "toast" / "ja.md").exists()
-    committed = ROOT / "output" / "linear-model" / "en.md"
-    assert (out / "linear-model" / "en.md").read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
-    assert (out / "toast" / "en.tex").exists() and (out / "index.html").exists()
+    assert str(caught.value).startswith(f"toast/{page}, line ")
+    assert (out / "toast" / page).read_text(encoding="utf-8") == "previous\n"
+    # nor is the Markdown's HTML page, made from it; every other document is written
+    assert not any((out / "toast" / name).exists() for name in also_failing)
+    committed = ROOT / "output" / "linear-model" / page
+    assert (out / "linear-model" / page).read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
+    assert (out / "toast" / written).exists() and (out / "index.html").exists()
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -311,3 +421,57 @@ def test_every_answer_of_an_exercise_key_holds_as_printed(name, lang, capsys):
     corrupted, line = flip_result(key)
     with pytest.raises(PageDoesNotHold, match=rf"^key\.md, line {line}:"):
         check_page(corrupted, "key.md")
+
+
+# --- `show` relies on the check recorded when the pages were read back -------------------------------------------
+
+def test_the_record_holds_every_page_read_back_and_nothing_else():
+    """The record (derive/verify/checked-pages.sha256) is exactly the current pages of the scenarios read back: a
+    changed page fails here until `python tests/record_checked_pages.py` has read it back again."""
+    from derive.verify.recorded import RECORD, record_lines
+    from record_checked_pages import FORMATS as SUFFIXES
+    pages = {f"{name}/{lang}{suffix}": scenario_page(name, lang, fmt) for name in REREAD for lang in ("en", "ja")
+             for fmt, suffix in SUFFIXES.items()}
+    assert RECORD.read_text(encoding="ascii") == record_lines(pages), "run: python tests/record_checked_pages.py"
+
+
+def test_show_prints_a_recorded_page_without_reading_it_again(monkeypatch, capsys):
+    import derive.verify.pages as pages
+
+    def not_called(text, document):
+        raise AssertionError("a recorded page was read back again")
+
+    monkeypatch.setattr(pages, "check_page", not_called)
+    assert main(["show", "toast"]) == 0
+    assert capsys.readouterr().out == scenario_page("toast", "en")
+
+
+def test_show_reads_back_a_page_the_record_does_not_hold(tmp_path, capsys):
+    """A user's template that prints a wrong number makes a page nobody has read: `show` reads it, exit 3."""
+    folder = tmp_path / "templates" / "markdown"
+    folder.mkdir(parents=True)
+    shipped = (ROOT / "templates" / "markdown" / "walkthrough.md.j2").read_text(encoding="utf-8")
+    wrong = shipped.replace("${{ g.value }}$", "${{ g.value }}1$", 1)
+    assert wrong != shipped, "the seeded change must apply to the shipped template"
+    (folder / "walkthrough.md.j2").write_text(wrong, encoding="utf-8")
+    assert main(["show", "toast", "--templates", str(tmp_path / "templates")]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == "" and "does not hold" in captured.err
+
+
+@pytest.mark.parametrize("fmt", ["latex", "beamer"])
+def test_show_reads_back_a_tex_file_it_writes(monkeypatch, tmp_path, capsys, fmt):
+    """`show -o x.tex` writes a lecturer's handout: it is read back first (the Markdown on stdout relies on the tests)."""
+    import derive.present.render as rendering
+    real = rendering.render
+
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        return real(document, chosen, lang, **kw).replace("= 1.4}", "= 1.5}")
+
+    monkeypatch.setattr(rendering, "render", wrong)
+    out = tmp_path / "toast.tex"
+    code = main(["show", "toast", "--format", fmt, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 3 and not out.exists() and "the walk-through, line" in captured.err
+    monkeypatch.setattr(rendering, "render", real)
+    assert main(["show", "toast", "--format", fmt, "-o", str(out)]) == 0 and out.exists()

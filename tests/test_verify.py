@@ -9,14 +9,17 @@ import json
 import math
 import re
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
+import sympy
 
 from conftest import ROOT, require_tool
 import derive
 from derive.api import run_verify as run
+from derive.notation import number_text
 from derive.present.render import render as render_report
 from derive.present.report import FORMATS, report_json_data
 from derive.verify import MAX_DOCUMENT_BYTES, verify_bytes, verify_path, verify_text
@@ -781,3 +784,560 @@ def test_a_number_for_an_abstract_quantitys_slope_is_undecided_not_an_internal_e
     report = verify_text(text)
     assert report.exit_code == 4 and [s.line for s in report.skipped] == [3]
     assert "gives no value for" in report.skipped[0].reason and "C_{1}" in report.skipped[0].reason
+
+
+# --- optimiser steps: braced bases, names with underscores, assignments, variables as subscripts ----------------
+
+@pytest.mark.parametrize("written, read", [
+    ("{g}_{w}", "g_{w}"), ("{\\hat{m}}_{w}^{2}", "\\hat{m}_{w}^{2}"),
+    ("\\eta \\cdot {\\beta}_{1}", "\\eta \\cdot \\beta_{1}"),
+    ("\\sqrt{{s}_{w}} + \\epsilon", "\\sqrt{s_{w}} + \\epsilon"), ("\\eta\\cdot{g}_{w}", "\\eta \\cdot g_{w}"),
+])
+def test_one_base_in_braces_takes_the_scripts_that_follow(written, read):
+    """TeX typesets {g}_{w} as g_w; derive prints its optimiser states so."""
+    from derive.verify.syntax import parse_member
+    assert parse_member(written) == parse_member(read)
+
+
+def test_braces_that_are_an_argument_keep_their_scripts():
+    """\\frac{a}{b}^{2} squares the fraction, not b."""
+    from derive.verify.syntax import Div, Pow, parse_member
+    node = parse_member("\\frac{a}{b}^{2}")
+    assert isinstance(node, Pow) and isinstance(node.base, Div)
+
+
+def test_a_word_with_underscores_is_one_name():
+    from derive.verify.syntax import Sym, parse_member
+    node = parse_member("\\mathrm{lr\\_decay}")
+    assert isinstance(node, Sym) and node.base == "lr\\_decay"
+    assert parse_member("\\mathrm{lr\\_decay}") != parse_member("\\mathrm{lrdecay}")
+    report = verify_text("With $\\mathrm{lr\\_decay} = 0$ and $x = 2$: $$\\frac{\\partial}{\\partial x} x^{2} = 4$$\n")
+    assert report.exit_code == 0 and not report.skipped
+
+
+_ASSIGNED = ("<!-- derive: numbers strict -->\n<!-- derive: scope s -->\n<!-- derive: given y = 3 \\cdot x; x = 1 -->\n"
+             "$$x \\leftarrow x + 1 = 1 + 1 = 2$$\n\n$$y = 6$$\n\n"
+             "$$x \\leftarrow \\frac{x}{6} = \\frac{2}{6} = 0.333333$$\n\n"
+             "$$y = 1$$\n")
+
+
+def test_an_assignment_gives_its_symbol_a_new_value_from_the_next_line():
+    """x ← e: the chain after the arrow is checked at the values before it; from the next line x is e's exact value
+    (y = 3x is 6, then exactly 1, not 3 × 0.333333)."""
+    report = verify_text(_ASSIGNED)
+    assert report.exit_code == 0 and not report.skipped
+    assert [c.line for c in report.claims] == [4, 6, 8, 10]
+    assert verify_text(_ASSIGNED.replace("$$y = 6$$", "$$y = 3$$")).exit_code == 1  # y at the old x
+    assert verify_text(_ASSIGNED.replace("= 1 + 1 = 2$$", "= 1 + 1 = 3$$")).exit_code == 1
+    same_line = _ASSIGNED.replace("$$x \\leftarrow x + 1 = 1 + 1 = 2$$\n\n$$y = 6$$", "$x \\leftarrow x + 1$, $y = 3$")
+    assert verify_text(same_line).exit_code == 0  # its own line still sees the value before
+
+
+def holds_and_catches(text: str, claims: int, right: str, wrong: str) -> None:
+    """Every one of the ``claims`` claims of ``text`` holds, and the slip ``right`` → ``wrong`` fails."""
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == claims
+    assert right in text and verify_text(text.replace(right, wrong)).exit_code == 1
+
+
+def test_a_state_updated_twice_is_read_at_each_step():
+    """An optimiser's state: m ← βm + (1 − β)g, twice; the second line substitutes the first one's value."""
+    text = ("<!-- derive: numbers strict -->\n<!-- derive: scope s -->\n"
+            "<!-- derive: given E = w^{2}; w = 3; {m}_{w} = 0; \\beta = 0.5 -->\n"
+            "$${g}_{w} = \\frac{\\partial E}{\\partial w} = 6$$\n\n"
+            "$${m}_{w} \\leftarrow \\beta \\cdot {m}_{w} + \\left(1 - \\beta\\right) \\cdot {g}_{w} = "
+            "0.5 \\cdot 0 + \\left(1 - 0.5\\right) \\cdot 6 = 3$$\n\n"
+            "$${m}_{w} \\leftarrow \\beta \\cdot {m}_{w} + \\left(1 - \\beta\\right) \\cdot {g}_{w} = "
+            "0.5 \\cdot 3 + \\left(1 - 0.5\\right) \\cdot 6 = 4.5$$\n")
+    holds_and_catches(text, 3, "0.5 \\cdot 3 +", "0.5 \\cdot 0 +")  # the old state
+
+
+def test_a_subscript_naming_a_given_variable_is_a_tag_not_an_index():
+    """g_w beside a given w = 3 is the gradient of w, one symbol; without the binding w is an index letter and
+    g_w a template for every w."""
+    from derive.verify.syntax import Sym, Word, parse_member
+    assert parse_member("g_{w}", tags=frozenset({Sym("w")})).subs == (Word("w"),)
+    assert parse_member("{g}_{y'}", tags=frozenset({Sym("y", primes=1)})).subs == (Word("y'"),)
+    assert parse_member("{g}_{w_{1}}", tags=frozenset({parse_member("w_{1}")})).subs == (Word("w_1"),)
+    scoped = ("<!-- derive: scope s -->\n<!-- derive: given E = w^{2}; w = 3 -->\n"
+              "$$g_{w} = \\frac{\\partial E}{\\partial w} = 6$$\n\n$$g_{w} = 6$$\n")
+    holds_and_catches(scoped, 2, "$$g_{w} = 6$$", "$$g_{w} = 7$$")
+    primed = scoped.replace("w", "y'").replace("given E = y'^{2}", "given E = {y'}^{2}")
+    assert verify_text(primed).exit_code == 0 and len(verify_text(primed).claims) == 2
+
+
+def test_a_scope_from_an_earlier_one_goes_on_with_the_values_its_assignments_left():
+    """An optimiser's next step (``scope update-2 from update-1``) starts where the step before ended; a binding
+    the new scope gives itself replaces the inherited one."""
+    text = ("<!-- derive: scope a -->\n<!-- derive: given y = 2 \\cdot x; x = 1; k = 1 -->\n"
+            "$$x \\leftarrow x + k = 1 + 1 = 2$$\n\n"
+            "<!-- derive: scope b from a -->\n<!-- derive: given k = 3 -->\n"
+            "$$y = 4$$\n\n$$x \\leftarrow x + k = 2 + 3 = 5$$\n\n"
+            "<!-- derive: scope c from b -->\n\n$$y = 10$$\n")
+    holds_and_catches(text, 4, "$$y = 4$$", "$$y = 2$$")  # x = 1 was replaced by x ← 2
+    assert verify_text(text.replace("<!-- derive: scope c from b -->", "<!-- derive: scope c from a -->")
+                       .replace("$$y = 10$$", "$$y = 4$$")).exit_code == 0
+
+
+# --- derive's own notation (issue 11): sums after a dot, ≠, softmax, sizes ------------------------------------------
+
+def _steps(report) -> list[tuple[int, bool | None]]:
+    return [(c.line, c.ok) for c in report.claims]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # Σ after an explicit product sign (½ · Σ …), as derive prints it
+    ("$$E = \\frac{1}{2} \\cdot \\sum_{i=1}^{3} (a_{i} - y_{i})^{2}$$\n"
+     "$$\\frac{\\partial E}{\\partial a_{3}} = a_{3} - y_{3}$$\n", [(2, True)]),
+    ("$$E = \\frac{1}{2} \\cdot \\sum_{i=1}^{3} (a_{i} - y_{i})^{2}$$\n"
+     "$$\\frac{\\partial E}{\\partial a_{3}} = y_{3} - a_{3}$$\n", [(2, False)]),
+    # a Σ whose summand starts with a minus sign (Σ_k −t_k/(N y_k) …)
+    ("$$\\sum_{k=1}^{3} - x_{k} = - x_{1} - x_{2} - x_{3}$$\n", [(1, True)]),
+    ("$$\\sum_{k=1}^{3} - x_{k} = x_{1} - x_{2} - x_{3}$$\n", [(1, False)]),
+    # d/dx applied after a product sign inside a Σ
+    ("$$\\sum_{i=1}^{2} x_{i} \\cdot \\frac{d}{d x_{i}} x_{i}^{2} = 2 x_{1}^{2} + 2 x_{2}^{2}$$\n", [(1, True)]),
+    ("$$\\sum_{i=1}^{2} x_{i} \\cdot \\frac{d}{d x_{i}} x_{i}^{2} = x_{1}^{2} + x_{2}^{2}$$\n", [(1, False)]),
+])
+def test_sums_after_a_product_sign_and_of_a_negated_summand_are_read(text, expected):
+    report = verify_text(text)
+    assert not report.unread and _steps(report) == expected
+
+
+def test_not_equal_claims_that_the_sides_differ(validator):
+    """A page quoting a slip writes ``a \\neq b``: it holds when the two sides are not the same expression."""
+    report = verify_text("$$\\log(y) \\neq \\frac{1}{y}$$\n$$\\frac{1}{2} (2 a - 2 b) \\neq a - b$$\n")
+    assert not report.unread and _steps(report) == [(1, True), (2, False)]
+    assert [s.relation for c in report.claims for s in c.steps] == ["neq", "neq"]
+    text = render_report(report, "text", "en")
+    assert "log(y)  ≠  1·1/y" in text and "1/2·(2·a − 2·b)  =  a − b" in text  # what holds between the sides
+    check_json(report, validator)
+
+
+def test_softmax_is_read_as_its_definition():
+    """softmax_k(z_1, …, z_K) = e^{z_k} / Σ_j e^{z_j}: its local gradients y_k (δ_jk − y_j) hold (oracle: the
+    quotient rule written out below), a wrong one fails, and an output index past the arguments is unreadable."""
+    definitions = ("$$y_{1} = \\operatorname{softmax}_{1}\\left(z_{1}, z_{2}, z_{3}\\right), \\quad "
+                   "y_{2} = \\operatorname{softmax}_{2}\\left(z_{1}, z_{2}, z_{3}\\right)$$\n")
+    report = verify_text(definitions + "$$\\frac{\\partial y_{2}}{\\partial z_{2}} = y_{2} (1 - y_{2})$$\n"
+                                       "$$\\frac{\\partial y_{2}}{\\partial z_{1}} = - y_{1} y_{2}$$\n"
+                                       "$$y_{2} = \\frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}} + e^{z_{3}}}$$\n"
+                                       "$$\\frac{\\partial y_{2}}{\\partial z_{1}} = - y_{2} y_{2}$$\n")
+    assert not report.unread and _steps(report) == [(2, True), (3, True), (4, True), (5, False)]
+    past = verify_text("$$y = \\operatorname{softmax}_{4}(z_{1}, z_{2}, z_{3})$$\n")
+    assert past.exit_code == 4 and "needs k from 1 to 3" in past.unread[0].reason
+
+
+def test_a_size_defined_with_colon_equals_is_a_constant_and_a_sum_limit():
+    """``N := 2`` (derive's pages bind a batch size so) makes 1/N the number ½ in every claim, and a sum up to N
+    has N terms; ``N = 2`` is a value at the document's point, so a claim that needs N = 2 holds only there."""
+    defined = verify_text("$$N := 2, \\qquad L = \\frac{1}{2} S$$\n$$\\frac{\\partial L}{\\partial S} = \\frac{1}{N}$$\n")
+    assert defined.exit_code == 0 and _steps(defined) == [(2, True)]
+    valued = verify_text("$$N = 2, \\qquad L = \\frac{1}{2} S$$\n$$\\frac{\\partial L}{\\partial S} = \\frac{1}{N}$$\n")
+    assert _steps(valued) == [(2, False)]
+    three = "$$N := 3, \\qquad S = \\sum_{n=1}^{N} c_{n}$$\n$$\\frac{\\partial S}{\\partial c_{3}} = 1$$\n"
+    assert verify_text(three).exit_code == 0
+    assert verify_text(three.replace("N := 3, \\qquad ", "")).exit_code == 4  # two terms by default: no c_3
+
+
+@pytest.mark.parametrize("claim,expected", [("t_{22}", 0), ("t_{21}", 1)])
+def test_a_substack_under_a_sum_is_one_sum_per_range(claim, expected):
+    """Σ over 1 ≤ n ≤ N, 1 ≤ k ≤ K (derive's batch loss) is Σ_n Σ_k: x_{22} is one of its terms."""
+    text = ("$$N := 2, \\quad K := 2$$\n"
+            "$$L = \\sum_{\\substack{1 \\leq n \\leq N\\\\1 \\leq k \\leq K}} t_{nk} x_{nk}$$\n"
+            f"$$\\frac{{\\partial L}}{{\\partial x_{{22}}}} = {claim}$$\n")
+    report = verify_text(text)
+    assert not report.unread and report.exit_code == expected
+
+
+def test_a_condition_on_every_sample_is_honoured_stated_or_given():
+    """Σ_k t_{nk} = 1 holds for every sample n: softmax + cross-entropy over a batch gives y_{nk} − t_{nk} with it
+    (stated in the text, or as a `given` condition of the scope), and not without it."""
+    condition = "The targets of each sample sum to one: $\\sum_{k=1}^{2} t_{nk} = 1$.\n"
+    text = ("$$y_{n1} = \\operatorname{softmax}_{1}(z_{n1}, z_{n2}), \\quad "
+            "y_{n2} = \\operatorname{softmax}_{2}(z_{n1}, z_{n2})$$\n"
+            "$$L = - \\sum_{n=1}^{2} \\sum_{k=1}^{2} t_{nk} \\log(y_{nk})$$\n" + condition +
+            "$$\\frac{\\partial L}{\\partial z_{21}} = y_{21} - t_{21}$$\n")
+    stated = verify_text(text)
+    assert stated.exit_code == 0 and "constraint" in [r.kind for r in stated.readings]
+    assert verify_text(text.replace(condition, "")).exit_code == 1
+    given = "<!-- derive: given \\sum_{k=1}^{2} t_{nk} = 1 -->\n" + text.replace(condition, "")
+    assert verify_text(given).exit_code == 0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("$$a = 2, \\quad b = 3$$\n$$\\begin{pmatrix} a & b \\\\ a b & 1 \\end{pmatrix} = "
+     "\\begin{pmatrix} 2 & 3 \\\\ 6 & 1 \\end{pmatrix}$$\n", [(2, True)]),
+    ("$$a = 2, \\quad b = 3$$\n$$\\begin{pmatrix} a & b \\\\ a b & 1 \\end{pmatrix} = "
+     "\\begin{pmatrix} 2 & 3 \\\\ 5 & 1 \\end{pmatrix}$$\n", [(2, False)]),
+    ("$$\\frac{1}{2} \\left(\\begin{array}{rr} 2 x & 4 \\\\ 0 & x \\end{array}\\right) = "
+     "\\left(\\begin{array}{rr} x & 2 \\\\ 0 & \\frac{x}{2} \\end{array}\\right)$$\n", [(1, True)]),
+    ("$$\\frac{1}{2} \\left(\\begin{array}{rr} 2 x & 4 \\\\ 0 & x \\end{array}\\right) = "
+     "\\left(\\begin{array}{rr} x & 2 \\\\ 0 & x \\end{array}\\right)$$\n", [(1, False)]),
+    # strict numbers: each entry exactly as derive prints it
+    ("<!-- derive: numbers strict -->\n$$x = 2$$\n$$\\frac{1}{3} \\left(\\begin{array}{rr} x & 1 \\end{array}\\right)"
+     " = \\left(\\begin{array}{rr} 0.666667 & 0.333333 \\end{array}\\right)$$\n", [(3, True)]),
+    ("<!-- derive: numbers strict -->\n$$x = 2$$\n$$\\frac{1}{3} \\left(\\begin{array}{rr} x & 1 \\end{array}\\right)"
+     " = \\left(\\begin{array}{rr} 0.666666 & 0.333333 \\end{array}\\right)$$\n", [(3, False)]),
+])
+def test_matrices_written_out_are_read_entry_by_entry(text, expected):
+    report = verify_text(text)
+    assert not report.unread and _steps(report) == expected
+    derived = [line for line in render_report(report, "text", "en").splitlines() if "As written:" not in line]
+    assert not [line for line in derived if "begin" in line or "array" in line]  # rows with ; and entries with ,
+
+
+def test_a_determinant_is_not_read_as_a_matrix():
+    report = verify_text("$$\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = a d - b c$$\n")
+    assert report.exit_code == 4 and "vmatrix" in report.unread[0].reason
+
+
+# --- activation notation (issue 11, the activations page): each read generally, right and wrong ---------------
+
+@pytest.mark.parametrize("definition, derivative, right, wrong", [
+    (r"\tanh(z)", r"\tanh'\left(z\right)", "1 - a^{2}", "1 - a"),
+    (r"\operatorname{ReLU}\left(z\right)", r"\operatorname{ReLU}'\left(z\right)", r"\mathbf{1}\left[z > 0\right]",
+     r"\mathbf{1}\left[z < 0\right]"),
+    (r"\operatorname{id}\left(z\right)", r"\operatorname{id}'\left(z\right)", "1", "z"),
+    (r"\operatorname{LeakyReLU}_{0.1}\left(z\right)", r"\operatorname{LeakyReLU}_{0.1}'\left(z\right)",
+     r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", r"\begin{cases} 1 & z > 0 \\ 0.01 & z \le 0 \end{cases}"),
+])
+def test_a_named_activation_and_its_primed_derivative_are_read(definition, derivative, right, wrong):
+    """f'(z) of tanh, ReLU, the identity and Leaky ReLU_α is the derivative of the function (sympy.diff), so a
+    printed rule holds at random points on both sides of 0 and a wrong one fails."""
+    text = f"$$a = {definition}$$\n\n$${derivative} = RULE$$\n"
+    held, slipped = verify_text(text.replace("RULE", right)), verify_text(text.replace("RULE", wrong))
+    assert held.exit_code == 0 and not held.skipped and len(held.claims) == 1, render_report(held, "text", "en")
+    assert slipped.exit_code == 1 and slipped.claims[0].ok is False
+
+
+@pytest.mark.parametrize("at, value, holds", [("0", "0", True), ("0", "1", False), ("0.5", "1", True)])
+def test_relu_prime_at_its_kink_is_zero_as_pytorch(at, value, holds):
+    text = f"$$z = {at}$$\n\n$$\\operatorname{{ReLU}}'\\left(z\\right) = \\mathbf{{1}}\\left[z > 0\\right] = {value}$$\n"
+    assert verify_text(text).exit_code == (0 if holds else 1)
+
+
+@pytest.mark.parametrize("cases, holds", [
+    (r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", True),
+    (r"\begin{cases} 0.1 & z \le 0 \\ 1 & z > 0 \end{cases}", True),
+    (r"\begin{cases} 1 & z > 0 \\ 0.1 & \text{otherwise} \end{cases}", True),
+    (r"\begin{cases} 1 & z \ge 0 \\ 0.1 & z < 0 \end{cases}", False),  # the boundary in the other branch
+])
+def test_a_two_branch_cases_environment_is_read_with_its_boundary(cases, holds):
+    """At z = 0 the branch whose condition includes 0 decides (Leaky ReLU's slope there is α, as PyTorch)."""
+    text = f"$$z = 0$$\n\n$$\\operatorname{{LeakyReLU}}_{{0.1}}'\\left(z\\right) = {cases} = 0.1$$\n"
+    report = verify_text(text)
+    assert report.exit_code == (0 if holds else 1), render_report(report, "text", "en")
+
+
+@pytest.mark.parametrize("cases", [r"\begin{cases} 1 & z > 0 \\ 0.1 & z > 0 \end{cases}",
+                                   r"\begin{cases} 1 & z > 0 \\ 0.1 & y \le 0 \end{cases}",
+                                   r"\begin{cases} 1 & z > 0 \\ 2 & z = 0 \\ 0.1 & z < 0 \end{cases}"])
+def test_cases_whose_conditions_do_not_split_the_line_are_not_read(cases):
+    report = verify_text(f"$$z = 0$$\n\n$$\\operatorname{{LeakyReLU}}_{{0.1}}'\\left(z\\right) = {cases}$$\n")
+    assert report.exit_code == 4 and report.unread and "cases" in report.unread[0].reason
+
+
+def test_a_sum_after_a_dot_is_a_factor():
+    """``y_j \\cdot \\sum_k t_k - t_j``: the Σ is a factor of the product, read like ``y_j \\sum_k t_k``."""
+    text = ("$$y_{1} = \\frac{e^{z_{1}}}{e^{z_{1}} + e^{z_{2}}}, \\quad y_{2} = \\frac{e^{z_{2}}}{e^{z_{1}} + e^{z_{2}}}"
+            "$$\n\n$$C = - t_{1} \\cdot \\log{\\left(y_{1} \\right)} - t_{2} \\cdot \\log{\\left(y_{2} \\right)}$$\n\n"
+            "$$\\frac{\\partial C}{\\partial z_{1}} = y_{1} \\cdot \\sum_{k=1}^{2} t_{k} - t_{1}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped, render_report(report, "text", "en")
+    assert verify_text(text.replace("- t_{1}$$", "- t_{2}$$")).exit_code == 1
+
+
+def test_a_number_that_is_exactly_zero_with_powers_of_e_prints_as_0():
+    """Softmax gradients at rational scores add up to exactly 0 (e^{1/2}, e, e^{−2} cancel); strict numbers need
+    the exact value, and the printed 0 holds while a printed 0.1 does not."""
+    text = ("<!-- derive: numbers strict -->\n\n$$z_{1} = 0.5, \\quad z_{2} = -2, \\quad z_{3} = 1$$\n\n"
+            + "".join(f"$$y_{{{k}}} = \\frac{{e^{{z_{{{k}}}}}}}{{e^{{z_{{1}}}} + e^{{z_{{2}}}} + e^{{z_{{3}}}}}}$$\n\n"
+                      for k in (1, 2, 3))
+            + "$$s = y_{1} + y_{2} + y_{3} - 1$$\n\n$$s = y_{1} + y_{2} + y_{3} - 1 = VALUE$$\n")
+    assert verify_text(text.replace("VALUE", "0")).exit_code == 0
+    assert verify_text(text.replace("VALUE", "0.1")).exit_code == 1
+
+
+def test_the_layered_directive_gives_another_letter_layer_superscripts():
+    """A page whose nodes are u^2 = w^2 a^1, … (vanishing-gradients) says ``layered u``: u^{2} is u in layer 2, a
+    symbol a `given` can define; without the directive u^{2} is u squared, and such a binding is refused."""
+    page = ("<!-- derive: scope walk -->\n<!-- derive: given u^{2} = w^{2} \\cdot a^{1}; C = u^{2} + w^{2}; "
+            "w^{2} = 3; a^{1} = 2 -->\n\n$$\\frac{\\partial C}{\\partial w^{2}} = a^{1} + 1 = 3$$\n")
+    report = verify_text("<!-- derive: layered u -->\n" + page)
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert verify_text("<!-- derive: layered u -->\n" + page.replace("= 3$$", "= 4$$")).exit_code == 1
+    refused = verify_text(page)
+    assert refused.exit_code == 2 and "defines one symbol" in refused.error.message
+
+
+def test_a_long_chain_of_sigmoids_is_evaluated_once_per_subexpression():
+    """Strict numbers on a 9-layer chain (vanishing-gradients' shape): the exact gradient repeats σ(a^8) inside
+    σ(a^9) and after it; each distinct subexpression is evaluated once, so the claim is decided in well under a
+    second (11 s per claim before), and a last digit off by one still fails. Oracle: the product of σ(1 − σ)
+    in floating point."""
+    definitions = "; ".join(f"a^{{{l}}} = \\sigma\\left(w^{{{l}}} \\cdot a^{{{l - 1}}}\\right)" for l in range(2, 10))
+    weights = "; ".join(f"w^{{{l}}} = {w}" for l, w in zip(range(2, 10), ("0.9", "1.1", "0.8", "1.2", "1", "0.9",
+                                                                         "1.1", "1")))
+    a, gradient = [1.0], 1.0
+    for w in (0.9, 1.1, 0.8, 1.2, 1.0, 0.9, 1.1, 1.0):
+        a.append(1 / (1 + math.exp(-w * a[-1])))
+        gradient = gradient * a[-1] * (1 - a[-1]) * w
+    page = ("<!-- derive: numbers strict -->\n<!-- derive: output C -->\n<!-- derive: layered a w -->\n"
+            "<!-- derive: scope walk -->\n"
+            f"<!-- derive: given {definitions}; C = a^{{9}}; {weights}; a^{{1}} = 1 -->\n\n"
+            "$$\\frac{\\partial C}{\\partial a^{1}} = VALUE$$\n")
+    printed = number_text(gradient).replace("e-0", " \\times 10^{-").replace("e-", " \\times 10^{-")
+    printed += "}" if "times" in printed else ""
+    started = time.process_time()
+    report = verify_text(page.replace("VALUE", printed))
+    assert report.exit_code == 0 and len(report.claims) == 1, render_report(report, "text", "en")
+    assert time.process_time() - started < 3
+    mantissa, space, power = printed.partition(" ")
+    wrong = mantissa[:-1] + str((int(mantissa[-1]) + 1) % 10) + space + power  # the last digit off by one
+    assert verify_text(page.replace("VALUE", wrong)).exit_code == 1
+
+
+UFLDL = """The input layer is $a^{(1)} = x$; $W^{(l)}$ maps layer $l$ to layer $l+1$.
+$$z^{(2)}_i = \\sum_j W^{(1)}_{ij} a^{(1)}_j + b^{(1)}_i, \\quad a^{(2)}_i = \\sigma(z^{(2)}_i)$$
+$$z^{(3)}_i = \\sum_j W^{(2)}_{ij} a^{(2)}_j + b^{(2)}_i, \\quad a^{(3)}_i = \\sigma(z^{(3)}_i)$$
+$$J = \\frac{1}{2}\\sum_i (a^{(3)}_i - y_i)^2, \\quad \\delta^{(l)}_i = \\frac{\\partial J}{\\partial z^{(l)}_i}$$
+$$\\frac{\\partial J}{\\partial W^{(1)}_{ij}} = x_j \\delta^{(2)}_i$$
+$$\\delta^{(2)}_i = \\left(\\sum_j W^{(2)}_{ji} \\delta^{(3)}_j\\right) \\sigma'(z^{(2)}_i)$$
+"""
+
+
+def test_a_layer_named_as_a_vector_is_read_component_by_component(validator):
+    """Issue 16 (UFLDL): a^{(1)} = x, where both are written with one index elsewhere, means a^{(1)}_j = x_j for
+    every unit, and the report says so; a claim through x_j then holds."""
+    report = verify_text(UFLDL)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    readings = {r.kind: dict(r.params) for r in report.readings}
+    assert readings["componentwise"] == {"vector": "a^{1} = x", "component": "a^{1}_{j} = x_{j}"}
+    data = check_json(report, validator)
+    assert any(r["text"].startswith("Read $a^{1} = x$ component by component") for r in data["readings"])
+    wrong = verify_text(UFLDL.replace("= x_j \\delta^{(2)}_i", "= x_i \\delta^{(2)}_j"))
+    assert wrong.exit_code == 1 and wrong.claims[0].line == 5
+
+
+def test_weights_numbered_below_the_layer_they_compute_have_that_layer_s_rows():
+    """Issue 16 (UFLDL): with z^{(3)} = W^{(2)} a^{(2)}, W^{(2)}_{ij} has a row i for each unit of layer 3 and a
+    column j for each unit of layer 2, so the back-propagated sum Σ_j W^{(2)}_{ji} δ^{(3)}_j holds for every
+    unit of layer 2 and the transposed Σ_j W^{(2)}_{ij} δ^{(3)}_j is caught as an index swap."""
+    report = verify_text(UFLDL)
+    assert [c.instances for c in report.claims] == [6, 3]  # 3 units in layer 2, 2 inputs
+    swapped = verify_text(UFLDL.replace("W^{(2)}_{ji} \\delta", "W^{(2)}_{ij} \\delta"))
+    assert swapped.exit_code == 1
+    failing = swapped.claims[1].steps[0]
+    assert failing.ok is False and failing.slip.name == "index_swap"
+
+
+NORM_COST = ("$$z^l_j = \\sum_k w^l_{jk} a^{l-1}_k + b^l_j, \\qquad a^l_j = \\sigma(z^l_j)$$\n"
+             "$$C = \\frac{1}{2}\\|y - a^L\\|^2, \\qquad \\delta^L_j \\equiv \\frac{\\partial C}{\\partial z^L_j}$$\n"
+             "$$\\delta^L = (a^L - y) \\odot \\sigma'(z^L)$$\n"
+             "$$\\frac{\\partial C}{\\partial a^L_j} = a^L_j - y_j$$\n")
+
+
+@pytest.mark.parametrize("norm", ["\\|y - a^L\\|^2", "\\left\\lVert y - a^L \\right\\rVert_2^2", "\\Vert y - a^L\\Vert^{2}"])
+def test_a_squared_norm_is_the_sum_of_the_squared_components(norm):
+    """Issue 16 (Nielsen's (BP1a)): C = ½‖y − a^L‖² with y a vector never indexed in a definition is
+    ½ Σ_j (y_j − a^L_j)², in any of the usual spellings; a sign slip in a component claim is still caught."""
+    text = NORM_COST.replace("\\|y - a^L\\|^2", norm)
+    report = verify_text(text)
+    assert report.exit_code == 0, [(c.line, c.ok, c.steps[0].slip) for c in report.claims]
+    assert [c.ok for c in report.claims] == [True, True]
+    assert verify_text(text.replace("= a^L_j - y_j", "= y_j - a^L_j")).exit_code == 1
+    shown = render_report(report, "text", "en")
+    assert "C = 1/2·‖y − aᴸ‖²" in shown
+
+
+def test_a_vector_claim_missing_its_gate_is_named_and_shows_only_its_row_s_values():
+    """Issue 16: δ^L = a^L − y (σ'(z^L) left out) fails at a row of the vector, named a missing gate; the
+    counterexample lists that row's values, not the whole network's, and the correct side has no raw LaTeX."""
+    report = verify_text(NORM_COST.replace("(a^L - y) \\odot \\sigma'(z^L)", "(a^L - y)"))
+    step = report.claims[0].steps[0]
+    assert step.ok is False and step.slip.name == "missing_gate"
+    assert {name for name, _ in step.counterexample.point} == {"row", "\\delta^{3}_{1}", "a^{3}_{1}", "y_{1}"}
+    shown = render_report(report, "text", "en")
+    assert "begin" not in shown and "array" not in shown
+
+
+LABEL = ("$$p_k = \\frac{e^{s_k}}{\\sum_{j=1}^{3} e^{s_j}}, \\qquad L = -\\log p_c$$\n"
+         "$$\\frac{\\partial L}{\\partial s_k} = p_k - \\mathbb{1}[k = c]$$\n"
+         "$$\\frac{\\partial L}{\\partial s_c} = p_c - 1$$\n")
+
+
+def test_a_label_used_freely_in_a_definition_is_checked_for_each_of_its_values():
+    """Issue 16 (CS231n): in L = −log p_c the correct class c is a label, not a symbol of its own; a claim that
+    names c is checked for every class c and every k, and the reading is stated."""
+    report = verify_text(LABEL)
+    assert report.exit_code == 0, [(c.line, c.ok) for c in report.claims]
+    assert [set(c.free_indices) for c in report.claims] == [{"k", "c"}, {"c"}]
+    assert report.claims[0].instances == report.claims[1].instances ** 2
+    assert ("label", (("name", "c"),)) in [(r.kind, r.params) for r in report.readings]
+    wrong = verify_text(LABEL.replace("p_k - \\mathbb{1}[k = c]", "p_k - \\mathbb{1}[k = c] p_k"))
+    assert [c.ok for c in wrong.claims] == [False, True]
+    point = dict(wrong.claims[0].steps[0].counterexample.point)
+    assert point["k"] == point["c"]  # the indicator is 1 there: the extra factor shows
+
+
+def test_local_derivatives_equal_sympy_s():
+    """The verifier's own sum, product, power and chain rules (speed, issue 16) give what sympy.diff gives, up to
+    form: checked at points against sympy.diff and against a central difference."""
+    from derive.verify.model import Relu, Sigmoid, VName, local_derivative
+    x, y, z = VName("x"), VName("y"), VName("z")
+    f = sympy.Function("f")
+    cases = [x ** 2 * y + sympy.exp(-x) / (1 + sympy.exp(-x)) ** 2, Sigmoid(x * y + z) * (1 - Sigmoid(x * y + z)),
+             sympy.log(1 + sympy.exp(x * z)) / y, Relu(x - y) * x, sympy.tanh(x) ** 3, 3 * x * y * z + y,
+             sympy.sqrt(x ** 2 + z), x ** x, sympy.sin(x) * sympy.cos(2 * x), f(x) * y, y * z]
+    point = {x: sympy.Rational(7, 10), y: sympy.Rational(-13, 10), z: sympy.Rational(1, 3)}
+    for expr in cases:
+        mine = local_derivative(expr, x)
+        assert sympy.simplify(mine - sympy.diff(expr, x)) == 0, expr
+        if not expr.has(f):
+            h = sympy.Rational(1, 10 ** 6)
+            central = (expr.subs({**point, x: point[x] + h}) - expr.subs({**point, x: point[x] - h})) / (2 * h)
+            assert abs(float(mine.subs(point)) - float(central)) < 1e-6, expr
+
+
+def test_dependencies_agree_with_a_plain_walk_on_diamonds_and_cycles():
+    """`Model.depends` keeps the answer of every node it meets (a long chain's page asks for each pair once, issue
+    16's 100-node timing); its answers are those of a plain walk of the definitions, a cycle included."""
+    from derive.verify.check import read_scope
+    from derive.verify.document import find_maths
+    from derive.verify.model import Model, VName
+    text = ("$$u = a + b, \\quad v = u b, \\quad w = u + v, \\quad E = w^2 + c$$\n"
+            "$$P = Q + a, \\quad Q = 2P$$\n")
+    document = read_scope(text, find_maths(text), ())
+    model = Model(document.definitions, {}, document.layers)
+    names = sorted({name for d in document.definitions for name in [model.name(d.lhs, {})]} |
+                   {leaf for d in document.definitions for leaf in model.edges(model.name(d.lhs, {}))},
+                   key=lambda n: n.name)
+
+    def reaches(start, end):
+        seen, stack = set(), [start]
+        while stack:
+            node = stack.pop()
+            if node == end:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(model.edges(node))
+        return False
+
+    answers = {(a.name, b.name): model.depends(a, b) for a in names for b in names}
+    assert answers == {(a.name, b.name): reaches(a, b) for a in names for b in names}
+    E, P, u, a, c = (VName(letter).name for letter in "EPuac")
+    assert answers[(E, a)] and answers[(P, a)] and not answers[(u, c)]
+
+
+def test_claims_that_see_the_same_values_share_one_model(monkeypatch):
+    """A page of a long chain has hundreds of claims on one graph: they share one model and its caches (made once
+    per set of visible values), so the page is read in time that grows with its claims, not their square."""
+    from derive.verify import check
+    made = []
+    original = check.Model.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(args[0] if args else None)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(check.Model, "__init__", counting)
+    lines = ["$$h_1 = w_1 x$$"] + [f"$$h_{{{k}}} = w_{{{k}}} h_{{{k - 1}}}$$" for k in range(2, 31)] + ["$$E = h_{30}$$"]
+    claims = [f"$$\\frac{{\\partial E}}{{\\partial w_{{{k}}}}} = \\frac{{\\partial E}}{{\\partial h_{{{k}}}}} h_{{{k - 1}}}$$"
+              for k in range(2, 31)]
+    report = verify_text("\n".join(lines + claims) + "\n")
+    assert report.exit_code == 0 and len(report.claims) == 29
+    assert len([m for m in made if m]) == 1  # the claims' model (the others name symbols: no definitions)
+
+
+# --- rows of an alignment with spacing, and derive's own LaTeX pages (the truth loop on .tex) ------------------
+
+@pytest.mark.parametrize("spacing", [r"\\[1ex]", r"\\[-0.5ex]", r"\\ [2pt]", r"\\*[1em]"])
+def test_a_row_break_with_its_spacing_starts_a_row(spacing):
+    """``\\\\[1ex]`` (aligned rows with room between them) is a row break: the ``[1ex]`` is layout, not maths."""
+    text = rf"$$\begin{{aligned}} y &= w x {spacing} \frac{{\partial y}}{{\partial w}} &= x {spacing} x &= 2 \end{{aligned}}$$"
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) == 1
+    wrong = verify_text(text.replace("&= x", "&= w"))
+    assert wrong.exit_code == 1
+
+
+@pytest.mark.parametrize("stretch", [r"\renewcommand{\arraystretch}{1.9}", r"\renewcommand\arraystretch{1.3}"])
+def test_a_tables_row_spacing_may_be_set(stretch):
+    """Setting ``\\arraystretch`` changes no maths; any other redefinition is still refused."""
+    head = "\\documentclass{article}\n\\begin{document}\n"
+    tail = "\n$y = 2 x$, $\\frac{\\partial y}{\\partial x} = 2$\n\\end{document}\n"
+    assert verify_text(head + stretch + tail).exit_code == 0
+    refused = verify_text(head + stretch.replace("arraystretch", "cdot") + tail)
+    assert refused.exit_code == 2 and "renewcommand" in refused.error.message
+
+
+def _own_page(fmt: str) -> str:
+    from derive.present.render import render as render_page
+    from derive.scenarios import build
+    return render_page(build("toast"), fmt, "en")
+
+
+@pytest.mark.parametrize("fmt", ["latex", "beamer"])
+def test_derives_own_preamble_is_read_and_only_when_it_is_exactly_derives(fmt):
+    """derive's article and slides define layout macros: passed over when the definitions are exactly derive's
+    (the front end hands them over), refused otherwise (a definition changes what the maths means)."""
+    from derive.present.tex import own_definitions
+    page = _own_page(fmt)
+    report = verify_text(page, trusted=own_definitions)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 30
+    assert verify_text(page).exit_code == 2  # a document from elsewhere: no definitions at all
+    tampered = page.replace(r"\newcommand{\dchain}[2]{", r"\newcommand{\dchain}[2]{#2", 1)
+    assert tampered != page and verify_text(tampered, trusted=own_definitions).exit_code == 2
+    redefined = page.replace("\\begin{document}\n", "\\begin{document}\n\\renewcommand{\\dchain}[2]{}\n", 1)
+    refused = verify_text(redefined, trusted=own_definitions)
+    assert refused.exit_code == 2 and "renewcommand" in refused.error.message
+
+
+@pytest.mark.parametrize("macro", ["dchain", "dvmeasure", "dvfit"])
+def test_derives_macros_are_read_as_the_maths_they_stand_for(macro):
+    r"""A wrong number inside ``\dchain{…}{…}``, ``\dvmeasure{…}{…}`` or ``\dvfit{…}`` (each only once on the page)
+    is caught at its line."""
+    from derive.present.tex import own_definitions
+    page = _own_page("beamer" if macro == "dvfit" else "latex")
+    calls = [m for m in re.finditer(rf"\\{macro}\{{[^\n]*= (-?\d+(?:\.\d+)?)\}}", page)]
+    assert calls, f"no \\{macro} on the page"
+    call = calls[-1]
+    start, end = call.span(1)
+    corrupted = page[:start] + str(float(call.group(1)) + 1) + page[end:]
+    report = verify_text(corrupted, trusted=own_definitions)
+    assert report.exit_code == 1
+    assert page.count("\n", 0, start) + 1 in {c.line for c in report.claims if c.ok is False}
+
+
+def test_a_page_of_derives_may_be_larger(tmp_path):
+    """The size limit stays 256 KiB for documents from elsewhere; a page carrying derive's definitions may be
+    larger (a big network's slides)."""
+    from derive.present.tex import own_definitions
+    from derive.verify import OWN_DOCUMENT_BYTES
+    page = _own_page("latex").replace("\\end{document}", "% padding\n" * (MAX_DOCUMENT_BYTES // 10) + "\\end{document}")
+    assert MAX_DOCUMENT_BYTES < len(page.encode()) < OWN_DOCUMENT_BYTES
+    path = tmp_path / "big.tex"
+    path.write_text(page, encoding="utf-8")
+    assert verify_path(path, trusted=own_definitions).exit_code == 0
+    assert verify_bytes(page.encode(), trusted=own_definitions).exit_code == 0
+    for report in (verify_path(path), verify_text(page)):
+        assert report.exit_code == 2 and "256 KiB" in report.error.message
+    too_large = verify_text(page, trusted=lambda: ("a definition this page does not carry",))
+    assert too_large.exit_code == 2 and "256 KiB" in too_large.error.message
+
+
+def test_a_claim_is_checked_once_per_meaning():
+    """With a `ClaimCache` (the truth loop of a build), a claim printed again under the same bindings is taken
+    from the cache at its own line; the same text under other bindings is checked anew."""
+    from derive.verify import ClaimCache
+    scope = ("<!-- derive: scope {name} -->\n<!-- derive: given y = 2 \\cdot x^{{2}}; x = {x} -->\n"
+             "$$\\frac{{\\partial y}}{{\\partial x}} = 4 \\cdot x = 4$$\n\n")
+    text = scope.format(name="a", x=1) + scope.format(name="b", x=2) + scope.format(name="c", x=1)
+    cache = ClaimCache()
+    report = verify_text(text, claims_checked=cache)
+    assert [(c.line, c.ok) for c in report.claims] == [(3, True), (7, False), (11, True)]
+    assert cache.hits == 1 and len(cache.results) == 2
+    again = verify_text(text, claims_checked=cache)
+    assert again.claims == report.claims and cache.hits == 4
+    assert verify_text(text).claims == report.claims

@@ -10,20 +10,39 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import sympy
 from sympy import Expr
 
 from ..backward import Derivation
-from ..notation import chain_latex, exact_latex, formula_latex, name_latex
-from ..walkthrough import Section, point_given
+from ..notation import chain_latex, exact_latex, latex, name_latex, partial_latex
+from ..optimizers import Update, initial_state, settings_equations
+from ..walkthrough import Part, Section, derivation_given, point_given
 
 NUMBERS = "numbers strict"
 WALK = "walk"
+CELL = "#"  # in a `columns` template: the column's own cell; "#k" is the row's k-th cell
 
 
-def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True) -> list[str]:
-    """A scope's directives: ``scope NAME [from walk]``, then its bindings (``a = …`` in LaTeX) when it has any."""
+def columns(*templates: str | None) -> list[str]:
+    """The directive before a table that says what each column claims (None: nothing)."""
+    return ["columns " + "; ".join(t if t is not None else "-" for t in templates)]
+
+
+def value_column(k: int = 1) -> str:
+    """A column of values of the node named in cell ``k``."""
+    return chain_latex([f"#{k}", CELL])
+
+
+def gradient_column(d: Derivation, k: int = 1) -> str:
+    """A column of the output's gradients with respect to the node named in cell ``k``."""
+    return chain_latex([partial_latex(name_latex(d.output), f"#{k}"), CELL])
+
+
+def scope(name: str, bindings: Iterable[str] = (), *, from_walk: bool = True, parent: str = WALK) -> list[str]:
+    """A scope's directives: ``scope NAME [from PARENT]`` (the walk unless another is named), then its bindings
+    (``a = …`` in LaTeX) when it has any."""
     bindings = list(bindings)
-    head = f"scope {name}" + (f" from {WALK}" if from_walk else "")
+    head = f"scope {name}" + (f" from {parent}" if from_walk else "")
     return [head] + (["given " + "; ".join(bindings)] if bindings else [])
 
 
@@ -34,12 +53,16 @@ def leaf_values(d: Derivation) -> tuple[str, ...]:
     return point_given({n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"})
 
 
-def walk_directives(d: Derivation) -> list[str]:
-    """The page's number rule and the ``walk`` scope: every node's definition and every leaf's value."""
-    definitions = [chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])]) for n in d.graph.nodes
-                   if n.op != "leaf"]
-    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, definitions + list(leaf_values(d)),
+def walk_directives(d: Derivation, given: Iterable[str] = ()) -> list[str]:
+    """The page's number rule and the ``walk`` scope: every node's definition, every leaf's value and the
+    scenario's own bindings (sizes, conditions on the data)."""
+    return [NUMBERS, f"output {name_latex(d.output)}", *scope(WALK, derivation_given(d) + tuple(given),
                                                               from_walk=False)]
+
+
+def part_directives(part: Part, index: str) -> list[str]:
+    """The scope a section's `Part` starts (``index``: the section's scope and the part's number)."""
+    return scope(index, part.given, from_walk=part.from_walk)
 
 
 def section_directives(section: Section, index: str) -> list[str]:
@@ -53,13 +76,37 @@ def row_directives(section: Section, index: str, rows: list[list[str]]) -> list[
     """For a section with ``scope="rows"``: a fresh scope on each row that names a node (its first cell)."""
     if section.scope != "rows":
         return [[] for _ in rows]
-    return [scope(f"{index}.{k + 1}", section.given, from_walk=False) if row and row[0].strip() else []
+    given = section.row_given or (section.given,) * len(rows)
+    return [scope(f"{index}.{k + 1}", given[k], from_walk=False) if row and row[0].strip() else []
             for k, row in enumerate(rows)]
 
 
-def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr) -> list[str]:
-    """An update step: the walk at the values before it, with the learning rate η."""
-    return scope(f"update-{step}", point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
+def update_directives(step: int, before: dict[str, Expr], learning_rate: Expr, part: int = 1) -> list[str]:
+    """An update step (its ``part``-th line after the first): the walk at the values before it, with the learning
+    rate η."""
+    return scope(f"update-{step}" + (f".{part}" if part > 1 else ""),
+                 point_given(before) + (chain_latex([r"\eta", exact_latex(learning_rate)]),))
+
+
+def optimizer_step_directives(update: Update, before: dict[str, Expr]) -> list[str]:
+    """An optimiser's step, its ``←`` lines read in order. The first: the walk at the values before it, the
+    optimiser's settings, the step counter and the state its formulas read. Each later one goes on from the step
+    before (the values its assignments left, exact where the optimiser's own numbers are 30-digit floats) with its
+    own step counter."""
+    info = update.optimizer
+    counter = chain_latex([latex(info.step_symbol), exact_latex(sympy.Integer(info.t))])
+    if info.t > 1:
+        return scope(f"update-{update.step}", (counter,), parent=f"update-{update.step - 1}")
+    state = [(sym, value) for leaf in before for sym, value in initial_state(info.settings, leaf)]
+    settings = [(eq.lhs, eq.rhs) for eq in settings_equations(info.settings)]
+    return scope(f"update-{update.step}", point_given(before) + tuple(
+        chain_latex([latex(sym), exact_latex(value)]) for sym, value in settings + state) + (counter,))
+
+
+def optimizer_after_directives(step: int) -> list[str]:
+    """The table after an optimiser's step: the values the step's assignments left (exact, not the 20 digits a
+    30-digit float would be bound with)."""
+    return scope(f"update-{step}-after", parent=f"update-{step}")
 
 
 def after_directives(step: int, d: Derivation) -> list[str]:

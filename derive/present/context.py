@@ -16,12 +16,14 @@ from ..locales import catalog
 from ..notation import (Grad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
-from .bindings import after_directives, row_directives, scope, section_directives, update_directives, walk_directives
+from .bindings import (after_directives, columns, gradient_column, optimizer_after_directives,
+                       optimizer_step_directives, part_directives, row_directives, scope,
+                       section_directives, update_directives, value_column, walk_directives)
 from .prose import Math, say
 from .figure_limit import MAX_FIGURE_NODES, drawable
 from .steps import step_context
 from ..rules import RULES
-from ..walkthrough import Claim, Equation, Image, Listing, Section, Table, Text, Update, Walkthrough
+from ..walkthrough import Claim, Equation, Image, Listing, Part, Section, Table, Text, Update, Walkthrough
 
 
 RULE_CARD_KEY = "concept.rule_card.heading"
@@ -69,8 +71,10 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "updates": [_update(walk, update, lang) for update in walk.updates],
         "intro": [section_context(s, lang, f"intro-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.intro)],
         "extra": [section_context(s, lang, f"extra-{k + 1}" if walk.reread else None) for k, s in enumerate(walk.extra)],
-        "directives": walk_directives(d) if walk.reread else [],
+        "directives": walk_directives(d, walk.given) if walk.reread else [],
         "main_directives": scope("main") if walk.reread else [],
+        "node_columns": columns(None, None, value_column()) if walk.reread and d.values is not None else [],
+        "wrt_columns": columns(None, gradient_column(d)) if walk.reread else [],
         "rules_used": _rules_used(d, lang),
         "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
         "figure": None,
@@ -216,14 +220,25 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
             descent_numbers_latex(old, update.learning_rate, gradient),
             number_latex(new)]))
     before = {leaf: old for leaf, old, _, _ in update.changes}
+    # an optimiser's step scope starts above its introduction (its settings and step counter t hold there); plain
+    # descent's after it
+    lead, directives, after = ((optimizer_step_directives(update, before), [], optimizer_after_directives(update.step))
+                               if update.optimizer is not None else
+                               ([], update_directives(update.step, before, update.learning_rate),
+                                after_directives(update.step, d)))
     context = {
-        "directives": update_directives(update.step, before, update.learning_rate) if walk.reread else [],
-        "after_directives": after_directives(update.step, d) if walk.reread else [],
+        "lead_directives": lead if walk.reread else [],
+        "directives": directives if walk.reread else [],
+        "after_directives": after if walk.reread else [],
+        "after_columns": columns(None, value_column(), gradient_column(d)) if walk.reread else [],
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),
         "heading": catalog(lang)["heading.update"],
         "changes": changes,
-        "lines": [{"label": None, "latex": c} for c in changes],
+        # plain descent moves every leaf at once: each line is read at the point before the step, in a scope of its own
+        "lines": [{"label": None, "latex": c, "directives": update_directives(update.step, before, update.learning_rate,
+                                                                              part=k + 1) if walk.reread and k else []}
+                  for k, c in enumerate(changes)],
         "nodes": _nodes(d, shown),
         "gradients": [_gradient(d, n.name, lang) for n in reversed(d.graph.nodes)
                       if n.name not in d.constants and (shown is None or n.name in shown)],
@@ -267,13 +282,30 @@ def _rules_used(d: Derivation, lang: str) -> list[dict[str, str]]:
 
 def section_context(section: Section, lang: str, scope: str | None = None) -> dict[str, Any]:
     """A section for the templates; ``scope`` names its scope on a page that is read back (None: no directives)."""
-    blocks = [_block(b, lang) for b in section.blocks]
-    for block in blocks:
+    blocks: list[dict[str, Any]] = []
+    sources: list[Any] = []
+    directives: list[str] = []  # a Part's scope, written before the block that follows it
+    parts = 0
+    for b in section.blocks:
+        if isinstance(b, Part):
+            parts += 1
+            directives = part_directives(b, f"{scope}.{parts}") if scope else []
+            continue
+        blocks.append({**_block(b, lang), "directives": directives})
+        sources.append(b)
+        directives = []
+    for block, source in zip(blocks, sources):
         if block["kind"] == "table":
             block["row_directives"] = row_directives(section, scope, block["rows"]) if scope else [[]] * len(
                 block["rows"])
+            block["columns"] = columns(*source.claims) if scope and source.claims else []
     return {"title": catalog(lang)[section.title_key], "label": section_label(section.title_key), "blocks": blocks,
-            "directives": section_directives(section, scope) if scope else []}
+            "directives": section_directives(section, scope) if scope and not _opens_with_part(section) else []}
+
+
+def _opens_with_part(section: Section) -> bool:
+    """A section whose first block is a `Part`: that part's scope is the section's first, no other before it."""
+    return bool(section.blocks) and isinstance(section.blocks[0], Part)
 
 
 def section_label(title_key: str) -> str:

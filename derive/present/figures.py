@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping
 
 import sympy
 from sympy.printing.precedence import PRECEDENCE
@@ -122,12 +122,16 @@ def _symbol(derivation: Derivation, name: str, op: str) -> Label:
     """What an op node's circle shows: the op's sign, except that a power shows itself as the maths writes it
     (r² for q = r**2), in the printer's notation."""
     if op == "pow":
-        return _expr(derivation.definitions[name])
-    text = RULES[op].symbol
+        return label_expr(derivation.definitions[name])
+    return symbol_label(RULES[op].symbol)
+
+
+def symbol_label(text: str) -> Label:
+    """An op's sign as its circle shows it."""
     return Label(text, _SYMBOL_LATEX.get(text, r"\mathrm{" + text + "}"))
 
 
-def _number(value: sympy.Expr) -> Label:
+def number_label(value: sympy.Expr) -> Label:
     text = number_text(value)
     return Label(text, text_latex(text))
 
@@ -136,7 +140,7 @@ def _name(name: str) -> Label:
     return Label(name_text(name), name_latex(name))
 
 
-def _expr(expr: sympy.Expr) -> Label:
+def label_expr(expr: sympy.Expr) -> Label:
     return Label(_TEXT.doprint(expr), label_latex(expr))
 
 
@@ -183,19 +187,13 @@ def _place(derivation: Derivation) -> Layout:
     readers = graph.consumers()
     terms = {(step.node, term.input): term for step in derivation.steps for term in step.terms}
 
-    column: dict[str, int] = {}
-    for node in graph.nodes:
-        if node.op != "leaf":
-            column[node.name] = 1 + max((column.get(i, 0) for i in node.inputs), default=0)
-    for node in graph.nodes:  # a leaf sits just left of its first reader, as the material draws b and y'
-        if node.op == "leaf":
-            column[node.name] = min((column[r] for r in readers[node.name]), default=1) - 1
+    column = columns_of([(n.name, n.op == "leaf", n.inputs) for n in graph.nodes], readers)
 
     ids = {node.name: f"n{i}" for i, node in enumerate(graph.nodes)}
     places = {ids[n]: c for n, c in column.items()}
     extents = {ids[n.name]: extent("leaf" if n.op == "leaf" else "op", len(readers[n.name]) > 1)
                for n in graph.nodes}
-    raw: list[tuple[str, str | None, str, Label | None, Label | None]] = []
+    raw: list[RawEdge] = []
     constants: dict[str, Label] = {}
     for node in graph.nodes:
         for position, arg in enumerate(node.args):
@@ -206,29 +204,60 @@ def _place(derivation: Derivation) -> Layout:
                 raw.append((ids[arg], ids[node.name], arg, _forward(derivation, arg), gradient))
             else:
                 const = f"k{len(constants)}"
-                constants[const] = _number(arg)
+                constants[const] = number_label(arg)
                 places[const], extents[const] = column[node.name] - 1, extent("const", False)
                 raw.append((const, ids[node.name], "", None, None))
-    raw.append((ids[out], None, out, _forward(derivation, out), _number(sympy.S.One)))
+    raw.append((ids[out], None, out, _forward(derivation, out), number_label(sympy.S.One)))
 
+
+    def graph_nodes(rows: Mapping) -> list[FigureNode]:
+        nodes = []
+        for node in graph.nodes:
+            kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
+            total = None
+            if len(readers[node.name]) > 1 and node.name not in derivation.constants:
+                gradient = derivation.gradients[node.name]
+                total = (number_label(gradient.value) if derivation.values is not None
+                         else label_expr(Grad(out, node.name)))
+            nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
+                                    _name(node.name),
+                                    None if node.op == "leaf" else _symbol(derivation, node.name, node.op), total))
+        return nodes
+
+    return place_figure(raw, places, extents, constants, ids[out], graph_nodes)
+
+
+RawEdge = tuple[str, "str | None", str, "Label | None", "Label | None"]
+"""An edge before placement: source id, target id (None: the output's stub), owner, forward and gradient labels."""
+
+
+def place_figure(raw: list[RawEdge], places: dict[str, int], extents: dict[str, tuple[float, float]],
+                 constants: Mapping[str, Label], out_id: str,
+                 graph_nodes: Callable[[Mapping], list[FigureNode]]) -> Layout:
+    """Rows for every node and edge, then the figure: ``graph_nodes(rows)`` makes the graph's own nodes, the
+    constants and edges are made here."""
     rows = place_rows(places, extents, [(s, t, f is not None) for s, t, _, f, _ in raw if t is not None])
-    rows[(ids[out], None, 2 * column[out] + 1)] = rows[ids[out]]
-    nodes = []
-    for node in graph.nodes:
-        kind: Kind = "output" if node.name == out else "leaf" if node.op == "leaf" else "op"
-        total = None
-        if len(readers[node.name]) > 1 and node.name not in derivation.constants:
-            gradient = derivation.gradients[node.name]
-            total = _number(gradient.value) if derivation.values is not None else _expr(Grad(out, node.name))
-        nodes.append(FigureNode(ids[node.name], node.name, kind, column[node.name], rows[ids[node.name]],
-                                _name(node.name), None if node.op == "leaf" else _symbol(derivation, node.name, node.op),
-                                total))
-    nodes += [FigureNode(k, "", "const", places[k], rows[k], label, None, None) for k, label in constants.items()]
+    rows[(out_id, None, 2 * places[out_id] + 1)] = rows[out_id]
+    nodes = graph_nodes(rows) + [FigureNode(k, "", "const", places[k], rows[k], label, None, None)
+                                 for k, label in constants.items()]
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
         rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
         for s, t, owner, fwd, grad in raw)
     x, stretch = column_x(nodes, edges)
     return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
+
+
+def columns_of(nodes: list[tuple[str, bool, tuple[str, ...]]], readers: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """Each node's column, from (name, is a leaf, inputs) in graph order: an op node one column right of its
+    rightmost input, a leaf just left of its first reader (as the material draws b and y')."""
+    column: dict[str, int] = {}
+    for name, leaf, inputs in nodes:
+        if not leaf:
+            column[name] = 1 + max((column.get(i, 0) for i in inputs), default=0)
+    for name, leaf, _ in nodes:
+        if leaf:
+            column[name] = min((column[r] for r in readers[name]), default=1) - 1
+    return column
 
 
 _CHAR = 0.13  # cm per character of a \scriptsize label (digits are 0.12 cm; ∂ and subscripts vary)
@@ -270,7 +299,7 @@ def extent(kind: str, total: bool) -> tuple[float, float]:
 def _forward(derivation: Derivation, name: str) -> Label:
     if derivation.values is None:
         return _name(name)
-    return _number(derivation.values[name])
+    return number_label(derivation.values[name])
 
 
 def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[str, tuple[str, ...]],
@@ -281,9 +310,9 @@ def _edge_gradient(derivation: Derivation, src: str, dst: str, readers: Mapping[
         return None  # data, not differentiated
     if derivation.values is not None:
         gradient = derivation.gradients[src]
-        return _number(gradient.value if single else {p.reader: p.value for p in gradient.parts}[dst])
+        return number_label(gradient.value if single else {p.reader: p.value for p in gradient.parts}[dst])
     if single:
-        return _expr(Grad(derivation.output, src))
+        return label_expr(Grad(derivation.output, src))
     term = terms[(dst, src)]
     local = _TEXT.parenthesize(term.local, PRECEDENCE["Mul"]).replace("**", "^").replace("*", "\u00b7")
     text = local if dst == derivation.output else f"{local}\u00b7{_TEXT.doprint(Grad(derivation.output, dst))}"

@@ -35,6 +35,8 @@ from ..locales import catalog
 from ..scenarios import SCENARIOS
 from .context import backward_context, shown_nodes
 from .figure_svg import svg_for
+from .block_figure import vector_svg
+from .blocks import vector_name
 from .formats import FIGURE_SENTINEL
 from .stepthrough import step_data
 from .templating import fill, page_asset, stylesheet
@@ -60,6 +62,10 @@ _SEGMENTS = re.compile(
     re.DOTALL | re.MULTILINE)
 _TOKEN = "derivemath{:05d}z"
 _TOKEN_RE = re.compile(r"derivemath(\d{5})z")
+_DIRECTIVE = re.compile(r"<!--[ \t]*derive:[^\n]*?-->")
+_NOTE = "derivenote{:05d}z"
+_NOTE_RE = re.compile(r"derivenote(\d{5})z")
+_NOTES_PARAGRAPH = re.compile(r"<p>((?:derivenote\d{5}z\s*)+)</p>")
 
 
 class MathError(DeriveError):
@@ -200,6 +206,8 @@ def markdown_to_html(text: str, images: SvgSource | None = None) -> str:
     image that ``images`` knows drawn as inline SVG."""
     import markdown
 
+    notes: list[str] = []
+    text = _DIRECTIVE.sub(lambda m: notes.append(m.group(0)) or _NOTE.format(len(notes) - 1), text)
     lifted, maths = lift_math(text)
     md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
     md.preprocessors.deregister("html_block")
@@ -217,7 +225,9 @@ def markdown_to_html(text: str, images: SvgSource | None = None) -> str:
                   lambda m: '<div class="math-display">' + latex_to_mathml(*maths[int(m.group(1))]) + "</div>", body)
     body = _TOKEN_RE.sub(lambda m: latex_to_mathml(*maths[int(m.group(1))]), body)
     body = body.replace("<table>", '<div class="table-wrap"><table>').replace("</table>", "</table></div>")
-    return body + "\n"
+    # derive's directives stay HTML comments, where they were (a reader never sees them; `derive verify` does)
+    body = _NOTES_PARAGRAPH.sub(lambda m: m.group(1).strip(), body)
+    return _NOTE_RE.sub(lambda m: notes[int(m.group(1))], body) + "\n"
 
 
 # --- figures and plots ---------------------------------------------------------------------------------------------
@@ -283,6 +293,9 @@ def image_source(walk: "Walkthrough", lang: str) -> SvgSource:
                 walk, lang, drawn, figure_id))
         if src in plots:
             return Picture(plot_files(plots[src])[0], True)
+        if src == vector_name(FIGURE_SENTINEL):
+            vector = vector_svg(walk.derivation)
+            return None if vector is None else Picture(vector, True)
         return None
 
     return source

@@ -1,7 +1,8 @@
 """Compile a generated .tex file with the real TeX engine its first line names, reproducibly.
 
 ``compile_pdf(tex_path)`` runs pdflatex or lualatex (``-interaction=nonstopmode -halt-on-error``) in a temporary
-directory, as many times as the log asks (at most `MAX_RUNS`), and moves the PDF into place atomically. The
+directory, as many times as the log asks (at most `MAX_RUNS`; see `rerun_needed`), and moves the PDF into place
+atomically. The
 output depends only on the .tex file and the TeX installation: ``SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1`` fix
 every date, and the trailer ``/ID`` (which LuaTeX derives from the output path) is pinned by a wrapper that
 ``\\input``s the unchanged document, so the .tex file itself stays clean.
@@ -30,6 +31,8 @@ _LATEXMK_ENGINE = {"pdflatex": "-pdf", "lualatex": "-pdflua"}
 TIMEOUT = 300  # seconds for one run of the engine
 _FIRST_LINE = re.compile(r"^%\s*!\s*TEX\s+(?:TS-)?program\s*=\s*(\S+)\s*$", re.IGNORECASE)
 _RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|Rerun LaTeX|run LaTeX again", re.IGNORECASE)
+_NEW_LABELS = re.compile(r"Label\(s\) may have changed\.\s+Rerun to get cross-references right\.")
+_UNDEFINED = re.compile(r"There were undefined references|Reference `[^']*' on page \S+ undefined", re.IGNORECASE)
 _ZERO_ID = "<" + "0" * 32 + ">"
 _PIN_ID = {  # what the wrapper says before \input-ing the document
     "pdflatex": r"\pdftrailerid{" + "0" * 32 + "}",
@@ -93,15 +96,32 @@ def overfull_boxes(log: str, wider_than: float = 0.0) -> list[tuple[float, str]]
             if float(m.group(1)) > wider_than]
 
 
+def rerun_needed(log: str, runs: int, reads_back: bool = True) -> bool:
+    """Whether the log of run number ``runs`` asks for another run.
+
+    A document that typesets nothing it reads back from its auxiliary files (``reads_back=False``: no references,
+    contents, total page or frame counts, navigation bars) ignores one request: LaTeX's "Label(s) may have changed"
+    after the first run, which only says that the labels it wrote (every Beamer frame is one) were not in the .aux
+    it started without. Nothing read them, so a second run would give the same bytes; it still runs when the first
+    met an undefined reference, or when anything else asks for a rerun (a longtable's widths, outlines)."""
+    if not _RERUN.search(log):
+        return False
+    if reads_back or runs > 1 or _UNDEFINED.search(log):
+        return True
+    return bool(_RERUN.search(_NEW_LABELS.sub("", log)))
+
+
 def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
                 pdf_path: str | os.PathLike | None = None, text: str | None = None,
-                beside: Mapping[str, Path] | None = None) -> Compiled:
+                beside: Mapping[str, Path] | None = None, reads_back: bool = True) -> Compiled:
     """Compile ``tex_path`` into ``pdf_path`` (default: beside it, ``.pdf``) and return the PDF's path and log.
 
     ``engine`` defaults to the one the file's first line names. ``text`` is compiled instead of the file's own
     (the gallery's documents with their pictures taken from a figure PDF), with the files ``beside`` (name →
-    path) copied next to it and found there first, so that the PDF does not depend on where they were. Raises `EngineMissing` when the engine is not installed and `CompileError` when it
-    fails.
+    path) copied next to it and found there first, so that the PDF does not depend on where they were.
+    ``reads_back=False`` says the document typesets nothing from its own auxiliary files (`rerun_needed`): one
+    run, where LaTeX would ask for a second that changes no byte. Raises `EngineMissing` when the engine is not
+    installed and `CompileError` when it fails.
     """
     source = Path(tex_path).resolve()
     own = text is None
@@ -142,7 +162,7 @@ def compile_tex(tex_path: str | os.PathLike, engine: str | None = None, *,
                 result.stdout.decode("utf-8", "replace")
             if result.returncode != 0 or not (work / "document.pdf").exists():
                 raise CompileError(f"{engine} failed on {source.name}: {first_error(log)}", log)
-            if not _RERUN.search(log):
+            if not rerun_needed(log, runs, reads_back):
                 break
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, (work / "document.pdf").read_bytes())

@@ -19,7 +19,8 @@ from ..backward import Derivation, derive
 from ..check import check, close
 from ..errors import CheckFailure
 from ..graph import exact, forward, operand_exprs, substitute, symbol
-from ..notation import Grad, chain_latex, distinct_chain_latex, latex, name_latex, number_latex, values_sum_latex
+from ..notation import (Grad, chain_latex, distinct_chain_latex, latex, name_latex, number_latex,
+                        terms_and_values_latex, values_sum_latex)
 from ..rules import RULES
 from ..walkthrough import Listing, Walkthrough, point_given
 from .prose import Math
@@ -110,8 +111,14 @@ def edges_question(d: Derivation, rng: random.Random) -> Question:
         return Question("edges", ask, (), "_none")
     name = rng.choice(many)
     carried = edge_contributions(d, name)
-    readers = Listing(_n(reader) for reader, _ in edges(d)[name])
-    total = chain_latex([latex(Grad(d.output, name)), values_sum_latex(carried), number_latex(d.gradients[name].value)])
+    parts = d.gradients[name].parts
+    if len(parts) == len(carried):  # one term per edge: the sum as the page writes it, terms then their numbers
+        readers = Listing(_n(p.reader) for p in parts)
+        sums = list(terms_and_values_latex([(p.term, p.value) for p in parts]))
+    else:  # a reader that reads the value twice (t·t) has one term for both edges: each edge's number
+        readers = Listing(_n(reader) for reader, _ in edges(d)[name])
+        sums = [values_sum_latex(carried)]
+    total = chain_latex([latex(Grad(d.output, name)), *sums, number_latex(d.gradients[name].value)])
     return Question("edges", ask, (("names", Listing(_n(n) for n in many)), ("name", _n(name)),
                                    ("count", len(carried)), ("readers", readers), ("sum", Math(total))))
 

@@ -13,7 +13,7 @@ from ..notation import number_latex, number_text
 from ..verify.check import ClaimResult, Counterexample, Reading, Report, Slip, StepResult
 from .formats import Format, Kind, formats_for
 from .lecture import PLAIN, TexOptions
-from .tex import document_head, escape_code, escape_prose
+from .tex_prose import document_head, escape_code, escape_prose
 from . import mathtext
 
 FORMATS = formats_for("report")
@@ -71,8 +71,9 @@ def _dollars(latex: str) -> str:
 _TEXT_MACROS = ((r"^{\top}", "^{T}"), (r"\top", "T"), (r"\sum", r"\Sigma"), (r"\mathcal", r"\mathit"),
                 (r"\mathscr", r"\mathit"), (r"\mathbb{1}", "\U0001d7d9"), (r"\mathbf{1}", "\U0001d7d9"),
                 (r"\neq", "\u2260"), (r"\approx", "\u2248"), (r"\to", "\u2192"), (r"\ell", "\u2113"),
-                (r"\lvert", "|"), (r"\rvert", "|"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
+                (r"\lvert", "|"), (r"\rvert", "|"), (r"\lVert", "\u2016"), (r"\rVert", "\u2016"), (r"\left[\begin{matrix}", "["), (r"\end{matrix}\right]", "]"),
                 (r"\\", "; "), ("&", ", "))
+_ARRAY = re.compile(r"\\begin\{array\}\{[lrc]*\}|\\end\{array\}")
 _SUPERSCRIPTS = str.maketrans("0123456789+\u2212=()nijklLT", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
                               "\u207a\u207b\u207c\u207d\u207e\u207f\u2071\u02b2\u1d4f\u02e1\u1d38\u1d40")
 _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087"
@@ -80,9 +81,14 @@ _SUBSCRIPTS = str.maketrans("0123456789+\u2212=()aeijklmnoprstuvx", "\u2080\u208
                             "\u2092\u209a\u1d63\u209b\u209c\u1d64\u1d65\u2093")
 
 
+_ARRAY = re.compile(r"\\begin\{array\}\{[lcr|]*\}|\\end\{array\}")
+"""A column vector's frame (derive prints vectors as arrays in parentheses): the rows stay, ``;`` between them."""
+
+
 def unicode_maths(latex: str) -> str:
     """derive's LaTeX as plain Unicode maths for the text report (∂C/∂w²ⱼₖ, σ′(z³₁), Σᵢ, (W³)ᵀ): indices as
     Unicode sub- and superscripts where every character has one, else written _(…) and ^(…)."""
+    latex = _ARRAY.sub("", latex)  # a matrix's rows and entries are written with ; and , below
     for macro, text in _TEXT_MACROS:
         latex = latex.replace(macro, text)
     out = []
@@ -119,7 +125,7 @@ def reading_text(reading: Reading, t, math: Callable[[str], str]) -> str:
     for key, value in reading.params:
         if key == "how":
             params[key] = t[f"verify.convention.{value}"]
-        elif key in ("name", "variables"):
+        elif key in ("name", "variables", "vector", "component"):
             params[key] = math(value)
         elif key == "base":
             params[key] = math(value)
@@ -141,6 +147,13 @@ def _point_text(counterexample: Counterexample, fmt: str, math, t) -> str:
     return t["verify.list_separator"].join(parts)
 
 
+def shown_relation(step: StepResult) -> str:
+    """What holds between a step's sides: its own relation when it holds (or is undecided), the other one when it
+    fails (a wrong ``=`` is shown as ``\\neq``, a wrong ``\\neq`` as ``=``)."""
+    holds_as_written = step.ok is not False
+    return "=" if (step.relation == "neq") != holds_as_written else r"\neq"
+
+
 def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
     status = {True: "ok", False: "wrong", None: "undecided"}[step.ok]
     out: dict[str, Any] = {
@@ -148,7 +161,7 @@ def step_context(step: StepResult, t, fmt: str, math) -> dict[str, Any]:
         "lhs_text": unicode_maths(step.lhs), "rhs_text": unicode_maths(step.rhs),
         "status_word": t[f"verify.status.{status}"],
         "method": t["verify.paren"].format(text=t[f"verify.method.{step.method}"]) if step.ok is not None else "",
-        "relation": "=" if step.ok is not False else r"\neq",
+        "relation": shown_relation(step), "relation_text": unicode_maths(shown_relation(step)),
         "sentence": t[f"verify.step.{status}"].format(index=step.index, note=step.note or ""),
         "counterexample": None, "expected": None, "slip": None,
     }
@@ -182,7 +195,7 @@ def claim_context(claim: ClaimResult, t, fmt: str, math) -> dict[str, Any]:
             reading = t["verify.reading.componentwise"]
     chain = claim.members[0]
     for step in claim.steps:
-        chain += (r" \neq " if step.ok is False else " = ") + step.rhs
+        chain += f" {shown_relation(step)} " + step.rhs
     return {
         "line": claim.line,
         "source": claim.claim,

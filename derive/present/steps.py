@@ -33,7 +33,7 @@ def step_context(update: Update, lang: str) -> dict[str, Any]:
     for line in info.lines:
         label = say(lang, line.key, leaf=Math(name_latex(line.leaf)), t=Math(latex(info.step_symbol)),
                     count=info.t)
-        lines.append({"label": label, "latex": line_latex(line)})
+        lines.append({"label": label, "latex": line_latex(line), "directives": []})  # one scope: read in order
     key = f"optimizers.intro.{info.settings.name}" if info.t == 1 else "optimizers.intro_again"
     intro = say(lang, key, settings=Listing(settings_equations(info.settings)),
                 step=Math(latex(sympy.Eq(info.step_symbol, info.t, evaluate=False))))

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..notation import chain_latex, latex, name_latex
 from ..locales import catalog
 from .context import figure_note
 from .figure_fit import LEAST_SCALE, fit_scale, natural_size, neighbourhood, overview_tikz, wrap_starts
+from .block_figure import block_layout
 from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE, layout, to_tikz
-from .formats import tex_engine
+from .formats import LANGUAGES
 from .lecture import PLAIN, TexOptions, check_step_numbers
+from .tex_prose import MATH_CHARS, TEXT_CHARS, document_head, escape_code, escape_prose, preamble  # noqa: F401
+from .templating import environment, tidy
 
 if TYPE_CHECKING:
     from ..backward import Derivation
@@ -50,118 +54,7 @@ run); node tables with short definitions go side by side first."""
 GRADIENTS_PER_FRAME = 5
 """Gradient equations on one slide of the 'gradients collected' frames."""
 
-# --- prose ----------------------------------------------------------------------------------------------------------
-
-_TEXT_ESCAPES = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "#": r"\#", "%": r"\%", "&": r"\&", "_": r"\_",
-    "^": r"\^{}", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-    '"': r"\textquotedbl{}", "$": r"\$",
-}
-
-# Characters that are maths in prose ("(y − y)²", "σ(1 − σ)", "η"): typeset in maths mode so that both engines
-# and every font have them. Adjacent ones share one $…$.
-MATH_CHARS = {
-    "\u2212": "-", "\u00d7": r"\times", "\u00f7": r"\div", "\u00b7": r"\cdot", "\u22c5": r"\cdot",
-    "\u00b1": r"\pm", "\u2213": r"\mp",
-    "\u00b2": "^{2}", "\u00b3": "^{3}", "\u00b9": "^{1}", "\u2070": "^{0}", "\u207f": "^{n}", "\u1d40": "^{\\top}",
-    "\u207b": "^{-}", "\u207a": "^{+}", "\u2032": "'", "\u2033": "''",
-    "\u2080": "_{0}", "\u2081": "_{1}", "\u2082": "_{2}", "\u2083": "_{3}", "\u1d62": "_{i}", "\u2c7c": "_{j}",
-    "\u2096": "_{k}", "\u2099": "_{n}", "\u2097": "_{l}", "\u2098": "_{m}",
-    "\u00bd": r"\tfrac{1}{2}", "\u221a": r"\surd", "\u2202": r"\partial", "\u2207": r"\nabla",
-    "\u2211": r"\sum", "\u220f": r"\prod", "\u221e": r"\infty", "\u2208": r"\in", "\u2209": r"\notin",
-    "\u2192": r"\to", "\u2190": r"\leftarrow", "\u21d2": r"\Rightarrow", "\u21d0": r"\Leftarrow",
-    "\u2194": r"\leftrightarrow", "\u21d4": r"\Leftrightarrow", "\u2264": r"\le", "\u2265": r"\ge",
-    "\u2260": r"\ne", "\u2248": r"\approx", "\u2261": r"\equiv", "\u225d": r"\stackrel{\mathrm{def}}{=}",
-    "\u2254": r"\coloneqq", "\u2299": r"\odot", "\u2297": r"\otimes", "\u2218": r"\circ", "\u2225": r"\parallel",
-    "\u2016": r"\|", "\u27e8": r"\langle", "\u27e9": r"\rangle",
-    "\u03b1": r"\alpha", "\u03b2": r"\beta", "\u03b3": r"\gamma", "\u03b4": r"\delta", "\u03b5": r"\varepsilon",
-    "\u03f5": r"\epsilon", "\u03b6": r"\zeta", "\u03b7": r"\eta", "\u03b8": r"\theta", "\u03b9": r"\iota",
-    "\u03ba": r"\kappa", "\u03bb": r"\lambda", "\u03bc": r"\mu", "\u03bd": r"\nu", "\u03be": r"\xi",
-    "\u03c0": r"\pi", "\u03c1": r"\rho", "\u03c3": r"\sigma", "\u03c4": r"\tau", "\u03c6": r"\varphi",
-    "\u03d5": r"\phi", "\u03c7": r"\chi", "\u03c8": r"\psi", "\u03c9": r"\omega",
-    "\u0393": r"\Gamma", "\u0394": r"\Delta", "\u0398": r"\Theta", "\u039b": r"\Lambda", "\u039e": r"\Xi",
-    "\u03a0": r"\Pi", "\u03a3": r"\Sigma", "\u03a6": r"\Phi", "\u03a8": r"\Psi", "\u03a9": r"\Omega",
-}
-
-# Text characters pdfLaTeX's utf8 input does not know, mapped to text commands (LuaLaTeX would take them as they
-# are, but one spelling for both engines keeps the sources alike).
-TEXT_CHARS = {"\u00a0": "~", "\u2009": r"\,", "\u202f": r"\,", "\u2713": r"$\checkmark$", "\u2026": r"\dots{}"}
-
-# Inline spans that become maths or code rather than escaped text.
-_SPAN = re.compile(
-    r"(?P<math>(?<!\\)\$(?:[^$\\]|\\.)+?\$)"  # $…$, already LaTeX: left untouched
-    r"|(?P<flag>(?<![\w-])--[A-Za-z][\w-]*)"  # a command-line flag such as --wrt
-    r"|(?P<code>(?<![\w\\])[A-Za-z]\w*?_(?![\w{]))"  # a program name with a trailing underscore such as y_
-    r"|(?P<sub>(?<![\w\\])[A-Za-z]_(?:\{[A-Za-z0-9,]+\}|[A-Za-z0-9]+)(?![\w]))",  # an indexed name such as y_k
-)
-
-
-def escape_prose(text: str) -> str:
-    """Catalog prose as LaTeX text: special characters escaped, ``$…$`` maths left as it is, maths characters
-    in the prose (``−``, ``²``, ``σ``, ``η``, …) typeset as maths, ``y_k`` as ``$y_{k}$``, flags and program
-    names such as ``--wrt`` and ``y_`` in typewriter type."""
-    out: list[str] = []
-    position = 0
-    for match in _SPAN.finditer(text):
-        out.append(_escape_text(text[position:match.start()]))
-        kind, span = match.lastgroup, match.group()
-        if kind == "math":
-            out.append(span)
-        elif kind == "sub":
-            name, index = span.split("_", 1)
-            out.append("$" + name + "_{" + index.strip("{}") + "}$")
-        else:
-            out.append(r"\texttt{" + escape_code(span, breaks=False) + "}")
-        position = match.end()
-    out.append(_escape_text(text[position:]))
-    return "".join(out)
-
-
-def _escape_text(text: str) -> str:
-    out: list[str] = []
-    math: list[str] = []
-
-    def flush() -> None:
-        if math:
-            out.append("$" + _join_math(math) + "$")
-            math.clear()
-
-    for char in text:
-        if char in MATH_CHARS:
-            math.append(MATH_CHARS[char])
-            continue
-        flush()
-        if char in _TEXT_ESCAPES:
-            out.append(_TEXT_ESCAPES[char])
-        elif char in TEXT_CHARS:
-            out.append(TEXT_CHARS[char])
-        else:
-            out.append(char)
-    flush()
-    # "--" would become an en dash, "``" and "''" quotes: keep what the catalog wrote
-    return "".join(out).replace("--", "-{}-").replace("``", "`{}`")
-
-
-def _join_math(parts: list[str]) -> str:
-    text = ""
-    for part in parts:
-        if text and text[-1].isalpha() and part[:1].isalpha():
-            text += " "
-        text += part
-    return text
-
-
-_CODE_ESCAPES = {**_TEXT_ESCAPES, "-": "-{}", "'": r"\textquotesingle{}", "`": r"\textasciigrave{}",
-                 " ": r"\ ", "*": r"{*}"}
-_BREAK_AFTER = frozenset("+-*/")
-
-
-def escape_code(text: str, breaks: bool = True) -> str:
-    """Program text for ``\\texttt``: every character as typed (no ligatures, no curly quotes); with ``breaks``, a
-    long line may break after an operator."""
-    return "".join(_CODE_ESCAPES.get(char, char) + (r"\allowbreak{}" if breaks and char in _BREAK_AFTER else "")
-                   for char in text)
-
+# --- prose: in `derive.present.tex_prose` (a verification report needs only that), offered here too ---------------
 
 # --- chains ---------------------------------------------------------------------------------------------------------
 
@@ -436,11 +329,16 @@ def slide_picture(lay: "Layout") -> Picture:
 
 def article_picture(lay: "Layout") -> Picture:
     """The scale (at most 1) and wrapping that print the article's figure largest."""
-    best = Picture(fit_scale(natural_size(lay), ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, 1.0))
-    for band in (2 * ARTICLE_WIDTH_CM, 1.5 * ARTICLE_WIDTH_CM, 1.25 * ARTICLE_WIDTH_CM, ARTICLE_WIDTH_CM):
+    return banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM)
+
+
+def banded_picture(lay: "Layout", width: float, height: float) -> Picture:
+    """The scale (at most 1) and wrapping into bands that print a graph largest in ``width`` × ``height`` cm."""
+    best = Picture(fit_scale(natural_size(lay), width, height, 1.0))
+    for band in (2 * width, 1.5 * width, 1.25 * width, width):
         starts = wrap_starts(lay, band)
         if starts != (0,):
-            scale = fit_scale(natural_size(lay, starts), ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, 1.0)
+            scale = fit_scale(natural_size(lay, starts), width, height, 1.0)
             best = max(best, Picture(scale, starts), key=lambda p: p.scale)
     return best
 
@@ -457,9 +355,13 @@ def _tikz(derivation: "Derivation", picture: Picture, highlight: str | None = No
           shown: Iterable[str] | None = None, lean: bool = False, fresh: frozenset[str] = frozenset()) -> str:
     """A TikZ picture of the graph, drawn as ``picture`` says."""
     lay = layout(derivation, highlight=highlight, shown_gradients=None if shown is None else set(shown), fresh=fresh)
+    return _picture_tikz(_lean(lay) if lean else lay, picture)
+
+
+def _picture_tikz(lay: "Layout", picture: Picture) -> str:
     if not picture.whole:
         return overview_tikz(lay, None, picture.overview, picture.starts)
-    return to_tikz(_lean(lay) if lean else lay, scale=picture.scale, starts=picture.starts).rstrip("\n")
+    return to_tikz(lay, scale=picture.scale, starts=picture.starts).rstrip("\n")
 
 
 def _step_tikz(derivation: "Derivation", picture: Picture, node: str, known: set[str],
@@ -487,14 +389,24 @@ def _alone(lay: "Layout", fmt: str) -> Picture:
     return Picture(0.0, starts, False, fit_scale(natural_size(lay, starts), SLIDE_WIDTH_CM, FRAME_GRAPH_CM, 1.0))
 
 
+def _vector_picture(lay: "Layout", fmt: str) -> Picture:
+    """The vector-form graph has few nodes and carries its own labels: wrapped into bands rather than shown as a
+    text-free overview."""
+    if fmt != "beamer":
+        return article_picture(lay)
+    banded = banded_picture(lay, SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
+    return banded if banded.scale >= LEAST_SCALE else _alone(lay, fmt)
+
+
 def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
     """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw."""
     d = walk.derivation
     if note is not None:
         return {"drawn": False, "whole": True, "forward": note, "start": (note, ""), "full": note,
-                "updates": [note] * len(walk.updates)}
+                "updates": [note] * len(walk.updates), "vector": None}
     lay = layout(d)
     steps = slide_picture(lay) if fmt == "beamer" else article_picture(lay)
+    vector = block_layout(d)  # a batch: the same graph in vector form
     return {
         "drawn": True,
         "whole": steps.whole,
@@ -502,6 +414,7 @@ def _figures(walk: "Walkthrough", note: str | None, fmt: str) -> dict[str, Any]:
         "start": _step_tikz(d, steps, d.output, {d.output}, frozenset({d.output})),
         "full": _tikz(d, steps if steps.whole else _alone(lay, fmt)),
         "updates": [_tikz(u.derivation, _alone(layout(u.derivation), fmt)) for u in walk.updates],
+        "vector": None if vector is None else _picture_tikz(vector, _vector_picture(vector, fmt)),
     }
 
 
@@ -579,29 +492,18 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 # --- the context ----------------------------------------------------------------------------------------------------
 
-def preamble(lang: str, fmt: str) -> str:
-    """Engine-specific preamble lines (fonts, Japanese) for a document in ``lang`` and ``fmt``; the Japanese
-    article's class, ``ltjsarticle``, loads luatexja itself."""
-    if tex_engine(lang) == "lualatex":
-        lines = [] if fmt == "latex" else [r"\usepackage{luatexja}"]
-        if fmt == "beamer":
-            lines.append(r"\renewcommand{\kanjifamilydefault}{\gtdefault}")
-        return "\n".join(lines)
-    return "\n".join([r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\usepackage{textcomp}"])
-
-
-def article_class(lang: str) -> str:
-    """The class of an article in ``lang``: ``ltjsarticle`` (it loads luatexja itself) for the LuaLaTeX languages."""
-    return "ltjsarticle" if tex_engine(lang) == "lualatex" else "article"
-
-
-def document_head(lang: str, fmt: str) -> dict[str, str]:
-    """What every TeX template of any document kind (walk-through, network, verify report) puts before its own
-    packages: the engine and its first line, the article's class and the language's preamble lines, so that a
-    Japanese document always gets luatexja."""
-    engine = tex_engine(lang)
-    return {"engine": engine, "engine_line": f"% !TEX program = {engine}", "preamble": preamble(lang, fmt),
-            "article_class": article_class(lang)}
+@lru_cache(maxsize=4)
+def own_definitions(user_templates: str | None = None) -> tuple[str, ...]:
+    """The blocks of macro definitions derive's own article and slides carry in their preamble, exactly as the
+    templates write them (``user_templates``: a user's folder first, for the truth loop on a page made with it):
+    `derive verify` passes them over on derive's pages (`derive.verify.own_tex`), and refuses every other
+    definition."""
+    macros = r'\BLOCK{import "latex/macros.tex.j2" as m}\BLOCK{import "beamer/macros.tex.j2" as b}'
+    blocks = [macros + r'\VAR{m.definitions("latex")}', macros + r'\VAR{m.definitions("beamer")}',
+              macros + r'\VAR{b.definitions()}']
+    rendered = [environment(user_templates, tex=True).from_string(block).render() for block in blocks]
+    lines = [preamble(lang, fmt) for lang in LANGUAGES for fmt in ("latex", "beamer")]
+    return tuple(sorted({tidy(text).strip("\n") for text in rendered + lines + [TIKZ_PREAMBLE] if text.strip()}))
 
 
 def omitted_runs(count: int, chosen: frozenset[int] | None) -> dict[int, list[int]]:

@@ -7,6 +7,7 @@ from typing import Any
 from ..locales import catalog
 from ..notation import aligned_latex, number_text
 from ..walkthrough import Walkthrough
+from .blocks import blocks, vector_name
 from .context import build_context
 from .figure_limit import drawable
 from .formats import FIGURE_SENTINEL, Format, Kind, by_name
@@ -17,6 +18,7 @@ tex_context = by_name("derive.present.tex", "tex_context")
 image_source = by_name("derive.present.html", "image_source")
 svg_for = by_name("derive.present.figure_svg", "svg_for")
 plot_files = by_name("derive.present.plots", "plot_files")
+vector_svg = by_name("derive.present.block_figure", "vector_svg")
 
 REPR_SOURCE_CHARS = 40
 REPR_GRADIENTS = 6
@@ -27,6 +29,8 @@ def walkthrough_context(walk: Walkthrough, lang: str, fmt: Format, figure_href: 
     context = build_context(walk, lang)
     if context["figure_note"] is None:
         context["figure"] = figure_href
+    batch = context["figure_note"] is None and blocks(walk.derivation.graph) is not None
+    context["vector_figure"] = vector_name(figure_href) if batch and figure_href is not None else None
     if fmt.tex:
         context.update(tex_context(walk, lang, fmt.name, options))
     # "The graph below …" only where a graph follows: TeX draws it whenever it is small enough, other formats only
@@ -41,6 +45,9 @@ def files(walk: Walkthrough, pictures: str, figure_name: str | None) -> dict[str
     out: dict[str, bytes] = {}
     if pictures == "svg" and figure_name and drawable(walk.derivation):
         out[figure_name] = svg_for(walk.derivation).encode("utf-8")
+        vector = vector_svg(walk.derivation)
+        if vector is not None:
+            out[vector_name(figure_name)] = vector.encode("utf-8")
     for image in walk.images:
         svg_name, pdf_name = image.files
         if pictures == "svg":

@@ -24,9 +24,10 @@ from ..backward import Derivation, Term, derive
 from ..check import CheckReport, check, close
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, softmax_nodes, symbol
-from ..notation import Grad, ReLU, number_latex, sigma
+from ..notation import Grad, ReLU, chain_latex, formula_latex, latex, name_latex, number_latex, sigma
 from ..rules import DEFAULT_LEAKY_SLOPE, LeakyReLU
-from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, make
+from ..walkthrough import (Claim, Equation, Part, Section, Table, Text, Walkthrough, derivation_given, make,
+                           point_given)
 from .common import exact_point, maths, program_text
 
 NAME = "activations"
@@ -117,10 +118,14 @@ def neuron_graph() -> Graph:
                   Node("C", "sse", ("a", "t"))), "C")
 
 
+def second_walk(main: Derivation) -> Derivation:
+    """The same neuron (same weights) fed the second input."""
+    return derive(main.graph, {**main.point, "x": _number(SECOND_INPUT)}, main.wrt)
+
+
 def z_values(main: Derivation) -> tuple[Expr, Expr]:
     """The neuron's z at its input, and at the second input (computed from the same weights, never typed)."""
-    second = main.point["w"] * _number(SECOND_INPUT) + main.point["b"]
-    return main.values["z"], exact(second)
+    return main.values["z"], second_walk(main).values["z"]
 
 
 def build() -> Walkthrough:
@@ -129,35 +134,50 @@ def build() -> Walkthrough:
     z1, z2 = z_values(main)
     acts = activations()
     at = {z: {act.key: walked(activation_graph(act.key, act.params), {"z": z}) for act in acts} for z in (z1, z2)}
-    intro = (_setting(main, z1, z2),)
+    intro = (_setting(main, second_walk(main)),)
     extra = tuple(_activation_section(act, at, (z1, z2)) for act in acts)
     losses_at = loss_walks(main)
     ce = softmax_ce_walks()
     extra += (_kink_section(), _softmax_section(), _side_by_side(acts, at, (z1, z2)), _loss_section(main, losses_at),
               _softmax_loss_section(ce), _loss_table(losses_at, ce[0]))
-    return make(NAME, program_text(graph), main, intro=intro, extra=extra,
-                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+    return make(NAME, program_text(graph), main, intro=intro, extra=extra)
 
 
 # ---------------------------------------------------------------- intro
 
 
-def _setting(main: Derivation, z1: Expr, z2: Expr) -> Section:
+def _setting(main: Derivation, second: Derivation) -> Section:
+    """The setting: each paragraph a part of its own for `derive verify` (the generic neuron, the walk's point,
+    the second point, the given upstream gradient, the walk again)."""
     x, w, b = (symbol(n) for n in ("x", "w", "b"))
     point = main.point
     with sympy.evaluate(False):
         z_def = _eq(Z, w * x + b)
     return Section(_key("heading.setting"), (
+        Part(),
         Text(_key("text.setting"), (("z", z_def), ("a", _eq(A, _applied("f", Z))))),
+        Part(from_walk=True),
         Text(_key("text.numbers"), (("x", _eq(x, point["x"])), ("w", _eq(w, point["w"])), ("b", _eq(b, point["b"])),
-                                     ("z", _eq(Z, z1)), ("x2", _eq(x, _number(SECOND_INPUT))), ("z2", _eq(Z, z2)))),
+                                     ("z", _eq(Z, main.values["z"])))),
+        Part(derivation_given(second)),
+        Text(_key("text.second"), (("x2", _eq(x, second.point["x"])), ("z2", _eq(Z, second.values["z"])))),
+        Part(upstream_given()),
         Text(_key("text.upstream"), (("g", _eq(Grad("C", "a"), _number(UPSTREAM))),
                                      ("chain", _eq(Grad("C", "z"), _times(Grad("C", "a"), Grad("a", "z")))))),
+        Part(from_walk=True),
         Text(_key("text.main"), (("t", _eq(T, point["t"])),
                                  ("C", _eq(C, _times(sympy.Rational(1, 2), (A - T) ** 2))),
                                  ("upstream", _eq(Grad("C", "a"), A - T)), ("value", _upstream(main)),
-                                 ("g", _eq(Grad("C", "a"), _number(UPSTREAM))))),
+                                 ("g", _number(UPSTREAM)))),
     ))
+
+
+def upstream_given(z: Expr | None = None) -> tuple[str, ...]:
+    """The bindings of a part about any activation f receiving the given upstream gradient: a = f(z), C = g·a (the
+    graph of `activation_graph`), at ``z`` when one is given."""
+    point = point_given({"z": z}) if z is not None else ()
+    return (chain_latex([name_latex("a"), latex(_applied("f", Z))]),
+            chain_latex([name_latex("C"), formula_latex(_times(_number(UPSTREAM), A))])) + point
 
 
 # ---------------------------------------------------------------- one section per activation
@@ -178,8 +198,8 @@ def _activation_section(act: Activation, at, zs: tuple[Expr, Expr]) -> Section:
                     Equation(A, (act.shown(Z), act.closed(Z))),
                     Equation(_applied(act.tex, Z, 1), (textbook,))]
     for z, d in zip(zs, walks):
-        blocks += _claims_at(act, z, d)
-    return Section(_key(f"heading.{act.key}"), tuple(blocks))
+        blocks += [Part(derivation_given(d)), *_claims_at(act, z, d)]
+    return Section(_key(f"heading.{act.key}"), tuple(blocks), scope="own")  # each activation its own a = f(z)
 
 
 def _upstream(d: Derivation) -> sympy.Eq:
@@ -213,27 +233,40 @@ def _kink_section() -> Section:
     if not report.notes:
         raise CheckFailure("self-check failed: the walk at z = 0 did not notice Leaky ReLU's kink")
     blocks.append(Text(_key("text.kink_check")))
-    return Section(_key("heading.kink"), tuple(blocks))
+    return Section(_key("heading.kink"), tuple(blocks), scope="own", given=point_given({"z": Integer(0)}))
 
 
 # ---------------------------------------------------------------- softmax, a vector activation
 
 
-def softmax_graph(upstream: tuple[Expr, ...]) -> Graph:
-    """z_1, z_2, z_3 → y_k = softmax_k(z) → C = Σ g_k y_k (the given upstream vector g)."""
-    k_range = range(1, len(upstream) + 1)
-    nodes = [Node(f"z_{k}", "leaf") for k in k_range]
+def softmax_graph(size: int) -> Graph:
+    """z_1, z_2, z_3 → y_k = softmax_k(z) → C = Σ g_k y_k, the upstream vector g given as the leaves g_k."""
+    k_range = range(1, size + 1)
+    nodes = [Node(f"z_{k}", "leaf") for k in k_range] + [Node(f"g_{k}", "leaf") for k in k_range]
     logits = tuple(f"z_{k}" for k in k_range)
     nodes += softmax_nodes([f"y_{k}" for k in k_range], logits)
-    nodes += [Node(f"p_{k}", "mul", (upstream[k - 1], f"y_{k}")) for k in k_range]
+    nodes += [Node(f"p_{k}", "mul", (f"g_{k}", f"y_{k}")) for k in k_range]
     nodes.append(Node("C", "add", tuple(f"p_{k}" for k in k_range)))
     return Graph(tuple(nodes), "C")
+
+
+def softmax_given(d: Derivation) -> tuple[str, ...]:
+    """A softmax walk's bindings with each y_k written out, e^{z_k} / Σ_j e^{z_j} (as the page prints it), and K."""
+    outputs = [n for n in d.graph.nodes if n.op == "softmax"]
+    logits = [symbol(a) for a in outputs[0].args]
+    exp_sum = sympy.Add(*[sympy.exp(z) for z in logits])
+    written = tuple(chain_latex([name_latex(n.name), latex(sympy.exp(logits[n.params[0]]) / exp_sum)])
+                    for n in outputs)
+    rest = tuple(chain_latex([name_latex(n.name), formula_latex(d.definitions[n.name])]) for n in d.graph.nodes
+                 if n.op not in ("leaf", "softmax"))
+    leaves = point_given({n.name: d.values[n.name] for n in d.graph.nodes if n.op == "leaf"})
+    return written + rest + leaves + point_given({"K": Integer(len(outputs))})
 
 
 def _softmax_section() -> Section:
     g = tuple(_number(v) for v in UPSTREAM_VECTOR)
     logits = {f"z_{k}": _number(v) for k, v in enumerate(LOGITS, start=1)}
-    d, _ = walked(softmax_graph(g), logits)
+    d, _ = walked(softmax_graph(len(g)), {**logits, **{f"g_{k}": v for k, v in enumerate(g, start=1)}})
     K = range(1, len(LOGITS) + 1)
     k_, j_, n_ = symbol("k"), symbol("j"), symbol("K")
     y = {k: symbol(f"y_{k}") for k in K}
@@ -264,7 +297,7 @@ def _softmax_section() -> Section:
     blocks += [Text(_key("text.softmax_sum")),
                Claim(sympy.Sum(Grad("C", "z_j"), (j_, 1, n_)), (gradients,), Integer(0),
                      subs=tuple((Grad("C", f"z_{j}"), d.gradients[f"z_{j}"].value) for j in K))]
-    return Section(_key("heading.softmax"), tuple(blocks))
+    return Section(_key("heading.softmax"), tuple(blocks), scope="own", given=softmax_given(d))
 
 
 # ---------------------------------------------------------------- side by side
@@ -282,10 +315,11 @@ def _side_by_side(acts, at, zs: tuple[Expr, Expr]) -> Section:
         upstream = {_upstream(at[z][act.key][0]) for act in acts}
         if len(upstream) != 1:
             raise CheckFailure("self-check failed: the activations do not all receive the same upstream gradient")
-        blocks += [Text(_key("text.table_at"), (("z", _eq(Z, z)), ("g", upstream.pop()))), Table(header, tuple(rows))]
+        blocks += [Part(upstream_given(z)), Text(_key("text.table_at"), (("z", _eq(Z, z)), ("g", upstream.pop()))),
+                   Table(header, tuple(rows))]
     _check_reading(at, zs)
     blocks.append(Text(_key("text.side_by_side_reading"), (("alpha", _eq(symbol("alpha"), _number(ALPHA))),)))
-    return Section(_key("heading.side_by_side"), tuple(blocks))
+    return Section(_key("heading.side_by_side"), tuple(blocks), scope="own")
 
 
 def _check_reading(at, zs: tuple[Expr, Expr]) -> None:
@@ -329,12 +363,13 @@ def losses() -> tuple[Loss, ...]:
     )
 
 
-def loss_graph(op: str, target: Expr) -> Graph:
-    return Graph((Node("z", "leaf"), Node("a", "sigmoid", ("z",)), Node("C", op, ("a", target))), "C")
+def loss_graph(op: str) -> Graph:
+    return Graph((Node("z", "leaf"), Node("t", "leaf"), Node("a", "sigmoid", ("z",)), Node("C", op, ("a", "t"))),
+                 "C")
 
 
 def loss_walks(main: Derivation) -> dict[str, Derivation]:
-    return {loss.key: walked(loss_graph(loss.key, main.point["t"]), {"z": main.values["z"]})[0]
+    return {loss.key: walked(loss_graph(loss.key), {"z": main.values["z"], "t": main.point["t"]})[0]
             for loss in losses()}
 
 
@@ -348,6 +383,7 @@ def _loss_section(main: Derivation, walks: Mapping[str, Derivation]) -> Section:
         by_z_subs = subs + ((Grad("C", "a"), local(d, "C", "a").local_value),
                             (Grad("a", "z"), local(d, "a", "z").local_value))
         blocks += [
+            Part(derivation_given(d)),
             Text(_key(f"text.loss_{loss.key}"), _loss_maths()),
             Claim(C, (loss.value,), d.values["C"], subs=subs),
             Claim(Grad("C", "a"), (loss.by_a,), local(d, "C", "a").local_value, subs=subs),
@@ -356,7 +392,7 @@ def _loss_section(main: Derivation, walks: Mapping[str, Derivation]) -> Section:
     blocks.append(Text(_key("text.losses_reading"), _loss_maths()))
     if not abs(walks["binary_cross_entropy"].gradients["z"].value) > abs(walks["mse"].gradients["z"].value):
         raise CheckFailure("self-check failed: the text says cross-entropy pushes harder than MSE here")
-    return Section(_key("heading.losses"), tuple(blocks))
+    return Section(_key("heading.losses"), tuple(blocks), scope="own")
 
 
 def _loss_maths() -> tuple:
@@ -365,15 +401,16 @@ def _loss_maths() -> tuple:
 
 
 def softmax_ce_graphs(target: tuple[Expr, ...]) -> tuple[Graph, Graph]:
-    """Softmax cross-entropy as one fused node, and as the composite graph the study material draws."""
+    """Softmax cross-entropy as one fused node, and as the composite graph the study material draws (its targets
+    the leaves t_k)."""
     K = range(1, len(target) + 1)
     leaves = tuple(Node(f"z_{k}", "leaf") for k in K)
     logits = tuple(f"z_{k}" for k in K)
     fused = Graph(leaves + (Node("C", "softmax_cross_entropy", logits + tuple(target)),), "C")
-    nodes = list(leaves)
+    nodes = list(leaves) + [Node(f"t_{k}", "leaf") for k in K]
     nodes += softmax_nodes([f"y_{k}" for k in K], logits)
     nodes += [Node(f"l_{k}", "log", (f"y_{k}",)) for k in K]
-    nodes += [Node(f"m_{k}", "mul", (target[k - 1], f"l_{k}")) for k in K]
+    nodes += [Node(f"m_{k}", "mul", (f"t_{k}", f"l_{k}")) for k in K]
     nodes += [Node("s", "add", tuple(f"m_{k}" for k in K)), Node("C", "neg", ("s",))]
     return fused, Graph(tuple(nodes), "C")
 
@@ -382,7 +419,8 @@ def softmax_ce_walks() -> tuple[Derivation, Derivation]:
     target = tuple(_number(v) for v in ONE_HOT)
     logits = {f"z_{k}": _number(v) for k, v in enumerate(LOGITS, start=1)}
     fused, composite = softmax_ce_graphs(target)
-    return walked(fused, logits)[0], walked(composite, logits)[0]
+    targets = {f"t_{k}": v for k, v in enumerate(target, start=1)}
+    return walked(fused, logits)[0], walked(composite, {**logits, **targets})[0]
 
 
 def _softmax_loss_section(walks: tuple[Derivation, Derivation]) -> Section:
@@ -412,7 +450,7 @@ def _softmax_loss_section(walks: tuple[Derivation, Derivation]) -> Section:
                                f"{composite.gradients[f'z_{j}'].value}, the fused op "
                                f"{fused.gradients[f'z_{j}'].value}")
     blocks.append(Text(_key("text.softmax_ce_composite"), (("nodes", len(composite.graph.nodes)),)))
-    return Section(_key("heading.softmax_ce"), tuple(blocks))
+    return Section(_key("heading.softmax_ce"), tuple(blocks), scope="own", given=softmax_given(composite))
 
 
 def _loss_table(walks: Mapping[str, Derivation], fused: Derivation) -> Section:

@@ -10,7 +10,7 @@ from sympy import Expr, Integer
 
 from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, operand_exprs, symbol
-from ..notation import Grad, Shown, name_latex
+from ..notation import Grad, Shown, chain_latex, exact_latex, formula_latex, latex, name_latex
 from ..parse import parse_program
 from ..rules import RULES
 from ..walkthrough import Block, Claim, Section, Table, Text
@@ -31,6 +31,7 @@ class CardRow:
     operand: sympy.Symbol
     local: Expr
     received: Expr
+    siblings: tuple[Expr, ...] = ()  # definitions of the other outputs its local gradients name (a softmax's y_j)
 
 
 def _card_operands(node: Node) -> tuple[list[Expr], str, tuple]:
@@ -65,9 +66,11 @@ def card_rows(graph: Graph, output: str) -> tuple[CardRow, ...]:
         if definition in written:  # sum and add write the same node: one entry
             continue
         written.add(definition)
+        siblings = tuple(eq(symbol(name), rule.show(operands, (k,) + tuple(params[1:])))
+                         for k, name in enumerate(params[1]) if name != out) if op == "softmax" else ()
         for arg, operand, local in zip(node.args, operands, locals_):
             if isinstance(arg, str):
-                rows.append(CardRow(definition, operand, local, received(output, out, operand.name, local)))
+                rows.append(CardRow(definition, operand, local, received(output, out, operand.name, local), siblings))
     return tuple(rows)
 
 
@@ -92,7 +95,16 @@ def rule_card(d: Derivation) -> Section:
         Text(key("rule_card", "text"), (("z", symbol("z")), ("upstream", Grad(d.output, "z")))),
         Table((key("rule_card", "node"), key("rule_card", "local"), key("rule_card", "received")), cells),
         Text(key("rule_card", "fan_out")),
-    ), scope="rows", given=(name_latex(d.output) + " = " + ("g" if d.output == "f" else "f") + "(z)",))
+    ), scope="rows", row_given=tuple(_card_given(d.output, r) for r in rows))
+
+
+def _card_given(output: str, row: CardRow) -> tuple[str, ...]:
+    """A rule-card row's own bindings: the output as an unknown function of the row's node (E = f(z)), and the
+    definitions of the sibling outputs its local gradients name."""
+    node = row.definition.lhs
+    function = "g" if output == "f" else "f"
+    return (f"{name_latex(output)} = {function}({latex(node)})",) + tuple(
+        chain_latex([latex(s.lhs), latex(s.rhs)]) for s in row.siblings)
 
 
 # ---------------------------------------------------------------- what a gradient means: the nudge
@@ -281,4 +293,12 @@ def gates_section(z_name: str, z: Expr) -> Section:
         one,
         Text(key("gates", "agree"), (("count", len(steps)), ("gates", c.gates.gradients["z"].value),
                                      ("one", c.one_node.gradients["z"].value))),
-    ))
+    ), scope="own", given=_gates_given(c, z))
+
+
+def _gates_given(c: GateComparison, z: Expr) -> tuple[str, ...]:
+    """The section's own graph for `derive verify`: the gates define a (a = σ(z) and ∂a/∂z = a·(1 − a) are then
+    claims about it), at the section's point z."""
+    definitions = tuple(chain_latex([name_latex(s.node), formula_latex(c.gates.definitions[s.node])])
+                        for s in reversed(c.gates.steps))
+    return definitions + (chain_latex([name_latex("z"), exact_latex(z)]),)

@@ -13,7 +13,8 @@ from ..backward import Derivation, derive
 from ..errors import CheckFailure
 from ..graph import symbol
 from ..notation import Grad, Shown
-from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, optimize, settings_equations
+from ..notation import chain_latex, exact_latex, latex
+from ..optimizers import LABELS, NAMES, Settings, configure, hyper_symbol, initial_state, optimize, settings_equations
 from ..parse import parse_number, parse_program
 from ..walkthrough import (Claim, Image, Listing, Plot, QuadraticContours, Section, Series, Table, Text, Walkthrough,
                            make)
@@ -93,8 +94,7 @@ def build() -> Walkthrough:
     )),)
     extra = (tuple(_rule_section(name, toast_runs[name], start) for name in NAMES)
              + (_toast_section(start, toast_runs, eta), _bowl_section(bowl, bowl_runs)))
-    return make(NAME, toast.PROGRAM, start, intro=intro, extra=extra,
-                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+    return make(NAME, toast.PROGRAM, start, intro=intro, extra=extra)
 
 
 # --- the rules, written out on the toast problem ------------------------------------------------------------------
@@ -116,7 +116,7 @@ def _rule_section(name: str, updates, start: Derivation) -> Section:
                 blocks.append(Text(line.key, (("leaf", symbol(line.leaf)), ("t", info.step_symbol),
                                               ("count", info.t))))
             if line.key == "optimizers.line.gradient":  # the walk's own gradient at this step
-                blocks.append(Claim(line.lhs, (line.formula,), line.value, ((line.formula, line.value),)))
+                blocks.append(Claim(line.lhs, (line.value,), line.value))
             elif line.numbers is None:  # v ← g at the first step: the value itself
                 blocks.append(Claim(line.lhs, (line.value,), line.value))
             else:
@@ -124,8 +124,11 @@ def _rule_section(name: str, updates, start: Derivation) -> Section:
     after = updates[SHOWN_STEPS - 1].derivation
     blocks.append(Text(_key("text.after_shown"), (
         ("w", _eq("w", after.point["w"])), ("error", _eq("E", after.output_value)),
-        ("before", _eq("E", start.output_value)))))
-    return Section(f"optimizers.name.{name}", tuple(blocks))
+        ("before", start.output_value))))  # a bare number: in this scope E is the error after the steps
+    # the walk's point, and the state the first step's formulas read; every ← of the section updates it in turn
+    state = tuple(chain_latex([latex(sym), exact_latex(value)]) for leaf in start.wrt
+                  for sym, value in initial_state(updates[0].optimizer.settings, leaf))
+    return Section(f"optimizers.name.{name}", tuple(blocks), given=state)
 
 
 # --- ten steps on the toast problem -------------------------------------------------------------------------------
@@ -163,7 +166,7 @@ def _toast_section(start: Derivation, runs, eta) -> Section:
             ("gradient", _eq(Grad("E", "w"), g)), ("eta", _eq(sympy.Symbol("eta"), eta)),
             ("sgd", first["sgd"]), ("adagrad", first["adagrad"]), ("adam", first["adam"]),
             ("rmsprop", first["rmsprop"]), ("count", len(NAMES)), *_rmsprop_share())),
-        Text(_key("text.toast_momentum"), (("best", _eq("w", target)), ("peak", _eq("w", peak)))),
+        Text(_key("text.toast_momentum"), (("best", target), ("peak", peak))),  # weights at other steps: numbers
         Text(_key("text.toast_adaptive")),
     ))
 
@@ -223,7 +226,7 @@ def _bowl_section(bowl: Derivation, runs) -> Section:
         Text(_key("text.bowl_losses")),
         Table(header, f_rows),
         Text(_key("text.bowl_summary")),
-    ))
+    ), scope="own")  # another graph and point: f, x, y of the bowl
 
 
 def _plot(bowl: Derivation, paths) -> Plot:

@@ -11,7 +11,7 @@ from sympy import Integer, Rational
 from ..backward import Derivation, derive
 from ..graph import Graph, Node, exact, symbol
 from ..notation import Grad, sigma
-from ..walkthrough import Claim, Equation, Fold, Listing, Section, Table, Text, Walkthrough, make
+from ..walkthrough import Claim, Equation, Fold, Listing, Section, Table, Text, Walkthrough, make, size_given
 from .common import exact_point, maths, program_text
 from .concepts import gates_section, rule_card
 
@@ -86,7 +86,7 @@ def build() -> Walkthrough:
         ("worked", Integer(WORKED)), ("others", Listing(Integer(i) for i in SAMPLES if i != WORKED)))))
     others = frozenset(name for i in SAMPLES if i != WORKED for name in sample_nodes(i))
     return make(NAME, program_text(graph, others), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
-                fold=fold, reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+                fold=fold, given=(size_given("n", N),))
 
 
 # ---------------------------------------------------------------- general symbols (index i, feature k)
@@ -171,7 +171,7 @@ def _loss_section(d: Derivation) -> Section:
         general,
         Text(_key("text.loss_numbers"), (("g", Grad("E", "A_i")),)),
         *claims,
-        Text(_key("text.loose"), (("loose", _eq(Grad("E", "A"), loose)),
+        Text(_key("text.loose"), (("loose", loose), ("grad", Grad("E", "A")), ("A", a_), ("Ai", A_i),
                                   ("expand", _eq((a_ - y_) ** 2, expand)),
                                   ("termwise", _eq(Grad("E", "A_i"), A_i - Y_i)))),
         Text(_key("text.slip"), (("slip", sympy.Ne(loose, slip, evaluate=False)),

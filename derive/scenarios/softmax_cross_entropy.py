@@ -13,8 +13,8 @@ from ..backward import Derivation, derive
 from ..check import close
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact, softmax_nodes
-from ..notation import Grad
-from ..walkthrough import Claim, Equation, Fold, Listing, Section, Table, Text, Walkthrough, make
+from ..notation import Grad, chain_latex, latex
+from ..walkthrough import Claim, Equation, Fold, Listing, Part, Section, Table, Text, Walkthrough, make, size_given
 from .common import eq as _eq, g as _g, exact_point, maths, program_text, shown_matrix
 from .concepts import rule_card
 
@@ -68,7 +68,7 @@ def build() -> Walkthrough:
     others = frozenset(_n(p, n, k) for p in ("y", "l", "m") for n in SAMPLES if n != WORKED for k in CLASSES) | {
         _n(p, n) for p in ("s", "c") for n in SAMPLES if n != WORKED}
     return make(NAME, program_text(graph, others), derivation, learning_rate=eta, steps=1, intro=intro, extra=extra,
-                fold=_fold(), reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+                fold=_fold(), given=WALK_GIVEN)
 
 
 def _fold() -> Fold:
@@ -96,6 +96,19 @@ SUBS_N = ((SYM_N, Integer(N)),)
 def _loss_expr() -> sympy.Expr:
     term = sympy.Mul(_g("t_n_k"), sympy.log(_g("y_n_k")), evaluate=False)
     return sympy.Mul(-1 / SYM_N, sympy.Sum(term, (NN, 1, SYM_N), (KK, 1, K_)), evaluate=False)
+
+
+WALK_GIVEN = (size_given("N", N), size_given("K", len(CLASSES)),
+              chain_latex([latex(sympy.Sum(_g("t_n_k"), (KK, 1, K_))), "1"]))
+"""The sizes the page's sums and 1/N stand for, and the condition every sample's targets meet (its shortcut needs it;
+`_why_section` shows it holds)."""
+ONE_SAMPLE_GIVEN = (
+    chain_latex([latex(_g("y_k")), latex(sympy.exp(_g("z_k")) / sympy.Sum(sympy.exp(_g("z_j")), (J, 1, K_)))]),
+    chain_latex([latex(_g("L")), latex(sympy.Mul(-1 / SYM_N, sympy.Sum(
+        sympy.Mul(_g("t_k"), sympy.log(_g("y_k")), evaluate=False), (KK, 1, K_)), evaluate=False))]),
+    size_given("N", N), size_given("K", len(CLASSES)))
+"""One sample's softmax and its share of the loss, written without the sample index: the generic derivation's own
+scope (its t_k are any targets; the condition Σ_k t_k = 1 is stated where it is used)."""
 
 
 # ---------------------------------------------------------------- intro
@@ -190,9 +203,10 @@ def _softmax_section(d: Derivation) -> Section:
         general,
         Text(_key("text.softmax_sum"), (("sum", _eq(sympy.Sum(t_k, (KK, 1, K_)), Integer(1))),
                                         ("result", _eq(Grad("L", "z_j"), (y_j - t_j) / SYM_N)))),
+        Part(from_walk=True),  # the generic derivation, then the walk's numbers
         Text(_key("text.softmax_numbers")),
         *claims,
-    ))
+    ), scope="own", given=ONE_SAMPLE_GIVEN)
 
 
 def _why_section(d: Derivation) -> Section:
@@ -204,18 +218,21 @@ def _why_section(d: Derivation) -> Section:
                         evaluate=False)
     return Section(_key("heading.why"), (
         Text(_key("text.why"), (("general", _eq(Grad("L", "z_j"), general)),)),
+        Part(from_walk=True),
         *sums,
+        Part(ONE_SAMPLE_GIVEN),
         Text(_key("text.why_else"), (("T", _eq(_g("T"), sympy.Sum(_g("t_k"), (KK, 1, K_)))),
                                      ("wrong", (y_j - t_j) / SYM_N),
                                      ("right", (y_j * _g("T") - t_j) / SYM_N))),
-    ))
+    ), scope="own", given=ONE_SAMPLE_GIVEN)
 
 
 # ---------------------------------------------------------------- the vector form
 
 def _vector_section(d: Derivation, eta) -> Section:
-    blocks: list = [Text(_key("text.vector"), (("form", _eq(Grad("L", "z_n"), (_g("y_n") - _g("t_n")) / SYM_N)),
-                                                ("y", _g("y_n")), ("t", _g("t_n"))))]
+    blocks: list = [Text(_key("text.vector"), (
+        ("form", _eq(Grad("L", "z_n_k"), (_g("y_n_k") - _g("t_n_k")) / SYM_N)),
+        ("vector", (_g("y_n") - _g("t_n")) / SYM_N), ("y", _g("y_n")), ("t", _g("t_n"))))]
     lhs = sympy.ImmutableMatrix([[Grad("L", _n("z", n, k)) for k in CLASSES] for n in SAMPLES])
     formula = sympy.MatMul(1 / SYM_N, sympy.ImmutableMatrix(
         [[_g(_n("y", n, k)) - _g(_n("t", n, k)) for k in CLASSES] for n in SAMPLES]), evaluate=False)

@@ -13,8 +13,14 @@ Only maths is read (``$…$``, ``$$…$$``, ``\[…\]``, ``\(…\)``, equation/a
   ``∂E/∂A``, ``\frac{d}{dx}\log x``, ``\sigma'(z)``. Each ``=`` is a step, numbered from 1: step k compares
   members k and k + 1.
 - a **condition** ``\sum_k t_k = 1``: at every test point the last t_k is 1 minus the others (any number of
-  classes).
-- anything else (``x \in \mathbb{R}^n``, ``f(x) = …``, ``w \leftarrow w - \eta g``) is **skipped** and listed.
+  classes); ``\sum_k t_{nk} = 1`` holds so for every n (each sample of a batch).
+- an **assignment** ``x \leftarrow e = … = 2`` (also ``\gets``, ←): the chain after the arrow is a claim, read at the
+  values before it; from the next line on, x has e's exact value (an optimiser's ``m_w \leftarrow \beta m_w + …``
+  read line after line). A subscript that is a variable the scope's bindings give a number (``g_w`` beside
+  ``given w = 1``) names that variable, it is not an index.
+- a **difference** ``a \neq b``: holds when the two sides are not the same expression (a page quoting a slip).
+- a **size** ``N := 2``: a constant, not a variable of the point (1/N is ½; a sum up to N has N terms).
+- anything else (``x \in \mathbb{R}^n``, ``f(x) = …``) is **skipped** and listed.
 
 A relation that cannot be read is listed under skipped with its line and the reason, and the document goes on:
 the exit code is 4 when nothing failed but something could not be read, never a silent pass. Only a document
@@ -42,7 +48,9 @@ Reading the notation
   σ(z)·1 − σ(z) (the report names such a slip "grouping"). ``\max(u, v)``/``\min``, ``\mathbb{1}[u > 0]`` (a unit
   step) and ``\mathbb{1}(i = j)``, a δ with two indices and no definition (Kronecker), ``\nabla_{X} J``
   (∂J/∂X), ``\tanh^2 x``, ``\frac{d\sigma(x)}{dx}``, ``\log\sum_j …`` (log of the whole sum), ``\mathcal{L}``,
-  ``\ell`` and ``\sum_{i,j}`` are read. A bare y beside a vector is the vector of the y_j the definitions use.
+  ``\ell``, ``\sum_{i,j}`` and ``\sum_{\substack{1 \leq n \leq N\\1 \leq k \leq K}}`` (Σ_n Σ_k) are read. A bare y
+  beside a vector is the vector of the y_j the definitions use. ``\operatorname{softmax}_{k}(z_1, …, z_K)`` is
+  e^{z_k}/Σ_j e^{z_j}; a matrix written out (``array``, ``pmatrix``, ``bmatrix``) is compared entry by entry.
 - ``\log`` and ``\ln`` are the natural logarithm; functions: ``\log \ln \exp \sqrt \tanh \sin \cos \sigma``,
   ``\operatorname{ReLU}``, ``\max``, ``\min``; ``\sigma'(z)`` is the derivative of the sigmoid at z (computed, not assumed).
   ``\pi`` is π; a lone ``e`` is a variable.
@@ -84,7 +92,7 @@ derivative of the definitions), or for ∂-chains the factor, link or path that 
 
 Limits
 ------
-Documents up to 256 KiB, 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
+Documents up to 256 KiB (a LaTeX page whose preamble is derive's own, 4 MiB: `derive.verify.own_tex`), 40 levels of nesting, 8000 characters per formula, sums of at most 100 terms and 20 000
 in all, exponents up to 1000. Each claim gets ``time_limit`` seconds (SIGALRM when run in the main thread);
 a claim that runs out is undecided (exit 4). Nothing in the document is evaluated as code, and no other file is
 read.
@@ -94,20 +102,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Message, message
-from .check import (ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
+from .check import (ClaimCache, ClaimResult, Counterexample, DefinitionRead, Report, ReportError, Skipped, Slip,
                            StepResult, analyse)
 from ..errors import InputError
 from ..files import read_file, shipped_folder
 from .document import MAX_DOCUMENT_BYTES
+from .own_tex import OWN_DOCUMENT_BYTES, Trusted
 
-__all__ = ["verify_text", "verify_bytes", "verify_path", "Report", "example_documents",
+__all__ = ["verify_text", "ClaimCache", "verify_bytes", "verify_path", "Report", "example_documents",
            "ClaimResult", "StepResult", "Counterexample", "Slip", "Skipped", "DefinitionRead", "ReportError",
-           "MAX_DOCUMENT_BYTES"]
+           "MAX_DOCUMENT_BYTES", "OWN_DOCUMENT_BYTES", "Trusted"]
 
 
-def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
+def verify_text(text: str, *, time_limit: float = 10.0, trusted: Trusted | None = None,
+                claims_checked: ClaimCache | None = None) -> Report:
     """Check every claim of a document given as text. Never raises for bad input: an unreadable document gives
-    a `Report` with ``error`` set (``exit_code`` 2)."""
+    a `Report` with ``error`` set (``exit_code`` 2). ``trusted`` gives derive's own LaTeX definitions
+    (`derive.verify.own_tex`): a page of derive's is then read with its macros. ``claims_checked`` holds claims
+    checked before (`ClaimCache`: each distinct claim of a build is checked once)."""
     if not isinstance(text, str):
         raise TypeError("verify_text takes a str; use verify_bytes for bytes")
     if text.startswith("\ufeff"):
@@ -116,14 +128,15 @@ def verify_text(text: str, *, time_limit: float = 10.0) -> Report:
     if not text.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
     try:
-        return analyse(text, time_limit)
+        return analyse(text, time_limit, trusted, claims_checked)
     except RecursionError:
         return Report(error=ReportError.of(None, message("verify.too_deep")))
 
 
-def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
-    """As `verify_text`, from bytes: more than 256 KiB or anything but UTF-8 is an error report (exit 2)."""
-    if len(data) > MAX_DOCUMENT_BYTES:
+def verify_bytes(data: bytes, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+    """As `verify_text`, from bytes: more than 256 KiB (a page carrying derive's definitions: 4 MiB) or anything
+    but UTF-8 is an error report (exit 2)."""
+    if len(data) > MAX_DOCUMENT_BYTES and (trusted is None or len(data) > OWN_DOCUMENT_BYTES):
         return Report(error=ReportError.of(None, message("verify.too_large", limit=MAX_DOCUMENT_BYTES // 1024)))
     if not data.strip():
         return Report(error=ReportError.of(None, message("verify.empty")))
@@ -135,17 +148,18 @@ def verify_bytes(data: bytes, *, time_limit: float = 10.0) -> Report:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return Report(error=ReportError.of(line, message("verify.not_utf8")))
-    return verify_text(text, time_limit=time_limit)
+    return verify_text(text, time_limit=time_limit, trusted=trusted)
 
 
-def verify_path(path: str | Path, *, time_limit: float = 10.0) -> Report:
-    """Read one file (at most 256 KiB + 1 bytes are read) and check it; problems reading it are error reports."""
+def verify_path(path: str | Path, *, time_limit: float = 10.0, trusted: Trusted | None = None) -> Report:
+    """Read one file (at most 256 KiB + 1 bytes are read, with ``trusted`` 4 MiB + 1) and check it; problems
+    reading it are error reports."""
     try:
-        data = read_file(path, MAX_DOCUMENT_BYTES)
+        data = read_file(path, MAX_DOCUMENT_BYTES if trusted is None else OWN_DOCUMENT_BYTES)
     except InputError as exc:
         whole = exc.whole()
         return Report(error=ReportError.of(None, whole) if isinstance(whole, Message) else ReportError(None, whole))
-    return verify_bytes(data, time_limit=time_limit)
+    return verify_bytes(data, time_limit=time_limit, trusted=trusted)
 
 
 def example_documents() -> list[tuple[str, str]]:

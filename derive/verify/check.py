@@ -18,14 +18,18 @@ from .. import clock
 from ..errors import Message, message
 from ..notation import SIGNIFICANT_DIGITS, latex, matrix_latex, number_latex
 from .directives import read_directives
+from .tables import table_equations
 from .printed import align, as_printed, printed_entries, printed_number
-from .document import Chunk, DocumentProblem, Equation, Lines, check_text, equations, find_maths
+from .document import (MAX_DOCUMENT_BYTES, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
+                       find_maths)
+from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                    is_matrix, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
+                    is_matrix, label_letters, pattern_parts, patterns_unify, scalar_layers, symbols_in, vector_bases)
 from .syntax import Sum as SumNode
-from .syntax import (Add, Deriv, DerivOf, Func, Matrix, Mul, Node, Num, Sym, SyntaxProblem, Transpose, children,
+from .syntax import Matrix as MatrixNode
+from .syntax import (Add, Deriv, DerivOf, Func, Mul, Node, Num, Sym, SyntaxProblem, Transpose, Word, children,
                      has_derivative, has_integer_superscripts, is_numeric, layered_bases, parse_member, quote, walk)
 
 SHAPE_ERRORS = (sympy.ShapeError, sympy.NonSquareMatrixError)
@@ -79,6 +83,7 @@ class StepResult:
     slip: Slip | None = None
     method: str = "symbolic"  # symbolic numeric structure point definition timeout limit
     note: str | None = None
+    relation: str = "="  # as written: "=" (the sides are equal) or "neq" (they are not the same expression)
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,9 @@ def time_limit(seconds: float | None) -> ContextManager[None]:
 _DERIVATIVE_MARK = re.compile(
     r"\\partial(?![A-Za-z])|\u2202|\\[dtc]?frac\s*\{\s*(?:d|\\(?:mathrm|operatorname|text)\s*\{\s*d\s*\})"
     r"(?=\s*[A-Za-z\\}])|(?<![A-Za-z\\])d[A-Za-z]\s*/\s*d[A-Za-z]|\\sigma\s*'|\\sigma\s*\^\s*\{?\s*\\prime|\\nabla")
-_SYMBOL_LIKE = re.compile(r"^\s*(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
+_BASE_LIKE = r"(?:\\[A-Za-z]+\s*(?:\{[^{}]*\})?|[A-Za-z])"
+_SYMBOL_LIKE = re.compile(r"^\s*(?:" + _BASE_LIKE + r"|\{\s*" + _BASE_LIKE + r"\s*\})"
+                          r"\s*(?:(?:[_^]\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}"
                           r"|\\[A-Za-z]+|[A-Za-z0-9]))|'|\s)*$")
 
 
@@ -196,33 +203,39 @@ class _Eq:
     given: bool = False  # a binding of a `given` directive: defines, never a claim
 
 
-def _parse(equation: Equation, index: int, layered: frozenset[str]) -> Node:
+def _parse(equation: Equation, index: int, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> Node:
     try:
-        return parse_member(equation.members[index], layered)
+        return parse_member(equation.members[index], layered, tags)
     except SyntaxProblem as exc:
         raise Problem(equation.line, str(exc)) from None
     except RecursionError:
         raise Problem(equation.line, "the formula is nested too deeply") from None
 
 
-def classify(equation: Equation, layered: frozenset[str]) -> _Eq | None:
+def classify(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> _Eq | None:
     """A definition candidate or a value (left side one symbol), else a claim (a derivative, an identity, a
-    computation with numbers)."""
+    computation with numbers, the chain after an assignment's arrow)."""
     first = equation.members[0]
+    if equation.assigns is not None:
+        return _Eq(equation, [_parse(equation, k, tags=tags, layered=layered) for k in range(len(equation.members))],
+                   "claim")
+    if "neq" in equation.relations:  # a ≠ defines nothing: the sides are compared, whatever stands on the left
+        return _Eq(equation, [_parse(equation, k, layered, tags) for k in range(len(equation.members))], "claim")
     if _DERIVATIVE_MARK.search(first):
-        members = [_parse(equation, k, layered) for k in range(len(equation.members))]
+        members = [_parse(equation, k, layered, tags) for k in range(len(equation.members))]
         if not has_derivative(members[0]):
             raise Problem(equation.line, "the left side looks like a derivative but cannot be read as one")
         return _Eq(equation, members, "claim")
     if _SYMBOL_LIKE.match(first):
-        lhs = _parse(equation, 0, layered)
+        lhs = _parse(equation, 0, layered, tags)
         if isinstance(lhs, Sym):
-            members = [lhs] + [_parse(equation, k, layered) for k in range(1, len(equation.members))]
-            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs):
+            members = [lhs] + [_parse(equation, k, layered, tags) for k in range(1, len(equation.members))]
+            if len(members) == 2 and is_numeric(members[1]) and not _has_index_letters(lhs) \
+                    and equation.relations[0] != "def":  # N := 2 defines a constant (a size), never a variable
                 return _Eq(equation, members, "value")
             return _Eq(equation, members, "candidate")
     # an expression on the left (an identity, a product of numbers): a claim about the sides' values
-    return _Eq(equation, [_parse(equation, k, layered) for k in range(len(equation.members))], "claim")
+    return _Eq(equation, [_parse(equation, k, layered, tags) for k in range(len(equation.members))], "claim")
 
 
 def _has_index_letters(sym: Sym) -> bool:
@@ -239,7 +252,7 @@ class Document:
     layers: int
     vectors: frozenset = frozenset()
     first_layer: int = 2
-    constraints: tuple[tuple[str, str | None, Fraction], ...] = ()
+    constraints: tuple[tuple[str, str | None, Fraction, tuple[str, ...], int], ...] = ()
     readings: tuple[Reading, ...] = ()
     scalars: frozenset = frozenset()
     functions: dict = field(default_factory=dict)
@@ -247,6 +260,14 @@ class Document:
     abstract: dict = field(default_factory=dict)
     strict_numbers: bool = False
     output: VName | None = None  # the `output` directive: its partials are gradients, other partials local
+    assignments: list[tuple[int, Sym, Node]] = field(default_factory=list)  # x ← e: (line, x, e), in order
+    assigned: list[tuple[int, VName, Fraction]] = field(default_factory=list)  # their values, from the line after
+    labels: frozenset = frozenset()  # index letters the definitions use freely (`label_letters`)
+    timeline: list | None = None  # values and assignments by when they are seen, made once
+    visible: dict = field(default_factory=dict)  # `visible_values` by which values a line sees
+    models: dict = field(default_factory=dict)
+    """The claims' models, one per set of visible values and labels: claims that see the same values share one,
+    and with it its caches (a page of a long chain has hundreds of claims on one graph)."""
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -289,27 +310,32 @@ def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
     return None
 
 
-def constraint_of(equation: Equation, layered: frozenset[str]) -> tuple[str, str | None, Fraction] | None:
-    """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total), else None."""
+def constraint_of(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()
+                  ) -> tuple[str, str | None, Fraction, tuple[str, ...], int] | None:
+    """``\\sum_k t_k = 1`` (a condition on all the t_k): (base, decoration, total, index letters as written, position of
+    the summed one), else None. ``\\sum_k t_{nk} = 1`` holds for every n: the other letters are free."""
     if len(equation.members) != 2 or equation.relations[0] != "=" or "sum" not in equation.members[0]:
         return None
     try:
-        lhs, rhs = (parse_member(m, layered) for m in equation.members)
+        lhs, rhs = (parse_member(m, layered, tags) for m in equation.members)
     except SyntaxProblem:
         return None
     body = lhs.body if isinstance(lhs, SumNode) else None
-    if not (isinstance(body, Sym) and body.layer is None and len(body.subs) == 1 and isinstance(rhs, Num)
-            and isinstance(body.subs[0], Sym) and body.subs[0].base == lhs.index):
+    if not (isinstance(body, Sym) and body.layer is None and body.subs and isinstance(rhs, Num)
+            and all(isinstance(i, Sym) and not i.subs and i.layer is None for i in body.subs)):
         return None
-    return body.base, body.decor, rhs.value
+    letters = tuple(i.base for i in body.subs)
+    if letters.count(lhs.index) != 1 or len(set(letters)) != len(letters):
+        return None
+    return body.base, body.decor, rhs.value, letters, letters.index(lhs.index)
 
 
 def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
-               layered: frozenset[str] | None = None) -> Document:
-    """The claims, definitions and values of one scope: its maths ``chunks`` and its ``given`` bindings (see
-    `derive.verify.directives`)."""
+               layered: frozenset[str] | None = None, rows: tuple[Equation, ...] = ()) -> Document:
+    """The claims, definitions and values of one scope: its maths ``chunks``, its ``given`` bindings (see
+    `derive.verify.directives`) and the claims of its tables' ``rows`` (`derive.verify.tables`)."""
     lines = Lines(text)
-    found: list[Equation] = []
+    found: list[Equation] = list(rows)
     skipped: list[Skipped] = []
     try:
         for chunk in chunks:
@@ -322,12 +348,33 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     classified: list[_Eq] = []
     if layered is None:
         layered = layered_bases(" ".join(chunk.text for chunk in chunks))
-    bindings = [_given(equation, layered) for equation in given]
-    constraints: list[tuple[str, str | None, Fraction]] = []
+    tags = value_letters(given, layered)
+    # a `given` condition on the data (Σ_k t_{nk} = 1) is honoured like a stated one; every other binding defines
+    given_constraints = [constraint_of(equation, layered, tags) for equation in given]
+    bindings = [_given(equation, layered, tags) for equation, c in zip(given, given_constraints) if c is None]
+    assignments: list[tuple[int, Sym, Node]] = []
+    constraints: list[tuple[str, str | None, Fraction, tuple[str, ...], int]] = [c for c in given_constraints if c]
     functions: dict[str, tuple[str, Node]] = {}
+    stated: dict[tuple[str, str], int] = {}  # each assignment's text, by the line it is first printed on
     function_lines: list[DefinitionRead] = []
     for equation in found:
-        constraint = constraint_of(equation, layered)
+        if equation.assigns is not None:
+            if stated.setdefault(("".join(equation.assigns.split()), equation.text), equation.line) != equation.line:
+                continue  # the same assignment printed again (a TeX page's chain in another layout): one statement
+
+            try:
+                target = parse_member(equation.assigns, layered, tags)
+                value = _parse(equation, 0, layered, tags)
+            except (SyntaxProblem, Problem) as exc:
+                skipped.append(Skipped(equation.line, equation.text, str(exc)))
+                continue
+            if not isinstance(target, Sym):
+                skipped.append(Skipped(equation.line, equation.text, "the left side of ← is not one symbol"))
+                continue
+            assignments.append((equation.line, target, value))
+            if len(equation.members) < 2:
+                continue
+        constraint = constraint_of(equation, layered, tags)
         if constraint is not None:
             constraints.append(constraint)
             continue
@@ -335,7 +382,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
         if function is not None:
             name, variable, body_text = function
             try:
-                body = parse_member(body_text, layered)
+                body = parse_member(body_text, layered, tags)
             except SyntaxProblem as exc:
                 skipped.append(Skipped(equation.line, equation.text, str(exc)))
                 continue
@@ -343,7 +390,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             function_lines.append(DefinitionRead(equation.line, f"{name}({variable}) = " + latex(display(body))))
             continue
         try:
-            item = classify(equation, layered)
+            item = classify(equation, layered, tags)
         except Problem as exc:
             skipped.append(Skipped(equation.line, equation.text, exc.message))
             continue
@@ -356,6 +403,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     approximate = [e for e in classified if e.kind in ("candidate", "value") and e.source.relations[0] == "approx"]
     classified = [e for e in classified if e not in approximate]  # y ≈ 0.73 never defines y
     candidates = [e for e in classified if e.kind == "candidate"]
+    componentwise = _componentwise_definitions(candidates, classified)
     indexed = [Definition(e.source.line, e.members[0], m, "") for e in candidates for m in e.members[1:]]
     vectors = vector_bases(indexed)
     scalars = scalar_layers(indexed)
@@ -402,7 +450,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             given_values.append(pattern_parts(lhs))
         defined = any(patterns_unify(c, p, first_layer) for c in components for p in patterns)
         if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars \
-                and (defined or not isinstance(item.members[1], Matrix)):
+                and (defined or not isinstance(item.members[1], MatrixNode)):
             item.kind = "claim"  # a vector the definitions compute (a vector written out of one they do not: values)
             claims.append(item)
             continue
@@ -424,9 +472,14 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
-    readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, (Sym("k"),))))),
+    readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, tuple(Sym(i) for i in letters))))),
                                                       ("total", str(total))))
-                              for base, decor, total in constraints]
+                              for base, decor, total, letters, _ in constraints]
+    readings += [Reading("componentwise", (("vector", vector), ("component", component)))
+                 for vector, component in componentwise]
+    claimed_letters = {letter for item in claims for letter in free_index_letters(item.members)[1]}
+    labels = label_letters(definitions)
+    readings += [Reading("label", (("name", letter),)) for letter in sorted(labels & claimed_letters)]
     if _uses_kronecker(claims, definitions):
         readings.append(Reading("kronecker"))
     abstract = abstract_quantities(claims, patterns, _layers(definitions, values))
@@ -435,12 +488,51 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
                  for name, variables in abstract.items()]
     return Document(claims, sorted(definitions, key=lambda d: d.line), values, skipped,
                     _layers(definitions, values), vector_bases(definitions), first_layer, tuple(constraints),
-                    tuple(readings), scalars, functions, tuple(function_lines), abstract)
+                    tuple(readings), scalars, functions, tuple(function_lines), abstract, assignments=assignments,
+                    labels=labels)
 
 
-def _given(equation: Equation, layered: frozenset[str]) -> _Eq:
+def _componentwise_definitions(candidates: list[_Eq], classified: list[_Eq]) -> list[tuple[str, str]]:
+    """Read ``a^{(1)} = x`` component by component (a^{(1)}_j = x_j) when the document writes both sides with one
+    index elsewhere (a^{(1)}_j, x_j): a layer given as a vector by name. Rewrites those candidates in place and
+    returns (as written, as read) for each, in LaTeX."""
+    one_index = {(s.base, s.decor, s.primes, s.layer) for e in classified for m in e.members for s in symbols_in(m)
+                 if len(s.subs) == 1}
+    done = []
+    for item in candidates:
+        lhs, rhs = item.members[0], item.members[-1]
+        if not (len(item.members) == 2 and not item.given and lhs.layer is not None and not lhs.subs
+                and isinstance(rhs, Sym) and rhs.layer is None and not rhs.subs
+                and (lhs.base, lhs.decor, lhs.primes, lhs.layer) in one_index
+                and (rhs.base, rhs.decor, rhs.primes, None) in one_index):
+            continue
+        index = (Sym("j"),)
+        item.members = [replace(lhs, subs=index), replace(rhs, subs=index)]
+        done.append((f"{latex(display(lhs))} = {latex(display(rhs))}",
+                     f"{latex(display(item.members[0]))} = {latex(display(item.members[1]))}"))
+    return done
+
+
+def value_letters(given: tuple[Equation, ...], layered: frozenset[str]) -> frozenset[Sym]:
+    """The symbols a scope's `given` bindings set to a number (w = 1, y' = 5): as a subscript (g_w, g_{y'}) such a
+    symbol names that variable, not an index."""
+    found = set()
+    for equation in given:
+        if len(equation.members) != 2:
+            continue
+        try:
+            lhs, value = (parse_member(member, layered) for member in equation.members)
+        except SyntaxProblem:
+            continue
+        if isinstance(lhs, Sym) and lhs.layer is None and lhs.decor is None and is_numeric(value) \
+                and all(isinstance(s, (Num, Word)) for s in lhs.subs):
+            found.add(lhs)
+    return frozenset(found)
+
+
+def _given(equation: Equation, layered: frozenset[str], tags: frozenset[Sym] = frozenset()) -> _Eq:
     """A binding of a `given` directive: a definition or a value, never a claim."""
-    item = classify(equation, layered)
+    item = classify(equation, layered, tags)
     if item is None or item.kind == "claim" or len(item.members) != 2 or equation.relations[0] == "approx":
         raise Problem(equation.line, f"a `given` binding defines one symbol, «{equation.text}» does not")
     item.given = True
@@ -475,7 +567,7 @@ def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
 def _components(lhs: Sym, rhs: Node) -> list[tuple[Sym, Node]]:
     """(symbol, written value) for each value a line gives: one, or one per entry of a vector or matrix written out
     (a^{1} = (1, 0.5)ᵀ gives a^{1}_{1} and a^{1}_{2}; W^{2} gives w^{2}_{ji} by row j and column i)."""
-    if not isinstance(rhs, Matrix) or lhs.subs:
+    if not isinstance(rhs, MatrixNode) or lhs.subs:
         return [(lhs, rhs)]
     base = "w" if lhs.base == "W" and lhs.layer is not None else lhs.base
     column = len(rhs.rows[0]) == 1
@@ -515,34 +607,94 @@ def _layers(definitions: list[Definition], values: list[tuple[int, Sym, Fraction
 
 
 def visible_values(document: Document, line: int) -> dict[VName, Fraction]:
-    """For each symbol, its latest value at or before ``line``, else its first value after it."""
+    """For each symbol, its latest value at or before ``line`` (an assignment ``x ← e`` from the line after its
+    own), else its first value after it (one dict for every line that sees the same values: the claims that share it
+    share a model too)."""
+    if document.timeline is None:
+        model = Model([], {}, document.layers)
+        document.timeline = sorted(
+            [((value_line, 0), model.name(sym, {}), value) for value_line, sym, value in document.values]
+            + [((value_line, 1), name, value) for value_line, name, value in document.assigned],
+            key=lambda entry: entry[0])
+    key = tuple(value_line < line or value_line == line and not late
+                for (value_line, late), _, _ in document.timeline)
+    if key not in document.visible:
+        before: dict[VName, Fraction] = {}
+        after: dict[VName, Fraction] = {}
+        for seen, (_, name, value) in zip(key, document.timeline):
+            if seen:
+                before[name] = value
+            elif name not in after:
+                after[name] = value
+        document.visible[key] = {**after, **before}
+    return document.visible[key]
+
+
+def inherit_assignments(document: Document, values: dict[VName, Fraction], own: tuple[Equation, ...],
+                        layered: frozenset[str], tags: frozenset[Sym], line: int) -> None:
+    """A scope ``from EARLIER`` goes on with the values EARLIER's assignments left (after its `given` line, so that
+    they replace EARLIER's bindings of the same symbols), except for symbols it binds itself."""
     model = Model([], {}, document.layers)
-    before: dict[VName, Fraction] = {}
-    after: dict[VName, Fraction] = {}
-    for value_line, sym, value in document.values:
-        name = model.name(sym, {})
-        if value_line <= line:
-            before[name] = value
-        elif name not in after:
-            after[name] = value
-    return {**after, **before}
+    mine = set()
+    for equation in own:
+        try:
+            mine.add(model.name(parse_member(equation.members[0], layered, tags), {}))
+        except (SyntaxProblem, ModelProblem, AttributeError):
+            continue
+    document.assigned[:0] = [(line, name, value) for name, value in values.items() if name not in mine]
+    forget_visible(document)
+
+
+def settle_assignments(document: Document) -> None:
+    """The value of each assignment ``x ← e``, in order: e at the values visible on its line (earlier assignments
+    included), exact, or to 40 digits when irrational. An assignment whose value cannot be computed (a symbol
+    without a value) leaves x as it was."""
+    for line, target, value_node in document.assignments:
+        values = visible_values(document, line)
+        model = Model(document.definitions, values, document.layers, vectors=document.vectors,
+                      scalars=document.scalars, functions=document.functions, abstract=document.abstract,
+                      first_layer=document.first_layer, output=document.output)
+        try:
+            name = model.name(target, {})
+            point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
+            value = model.full(model.conc(value_node, {})).xreplace(point)
+        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+            continue
+        if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
+            continue
+        exact = value if value.is_Rational else sympy.Rational(str(sympy.N(value, 40)))
+        document.assigned.append((line, name, Fraction(int(exact.p), int(exact.q))))
+        forget_visible(document)
+
+
+def forget_visible(document: Document) -> None:
+    """The values each line sees change with each assignment settled: `visible_values` works them out again."""
+    document.timeline = None
+    document.visible.clear()
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
 
 def evaluate(expr: sympy.Expr, point: dict) -> float | None:
     """``expr`` at a point, with 30-digit arithmetic; None where it is not a finite real number."""
+    return evaluate_all([expr], point)[0]
+
+
+def evaluate_all(exprs: list[sympy.Expr], point: dict) -> list[float | None]:
+    """Each of ``exprs`` at one point (as `evaluate`), sharing the values of common subexpressions: both sides of
+    a step unroll to the same definitions."""
+    out: list[float | None] = []
     with mpmath.workdps(30):
-        try:
-            value = _fast(expr, {k: _mpf(v) for k, v in point.items()}, {})
-        except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
-            return None
-    if value is None:
-        return None
-    number = float(value)
-    if number != number or abs(number) == float("inf"):
-        return None
-    return number
+        numbers = {k: _mpf(v) for k, v in point.items()}
+        memo: dict = {}
+        for expr in exprs:
+            try:
+                value = _fast(expr, numbers, memo)
+            except (_NotReal, ZeroDivisionError, OverflowError, ValueError, TypeError):
+                value = None
+            number = None if value is None else float(value)
+            out.append(None if number is None or number != number or abs(number) == float("inf") else number)
+    return out
 
 
 class _NotReal(Exception):
@@ -635,14 +787,18 @@ def agree_at_test_point(a: float, b: float) -> bool:
     return abs(a - b) <= NUMERIC_TOLERANCE * max(1.0, abs(a), abs(b))
 
 
-def _value_latex(value) -> str:
-    return number_latex(value) if value.is_Rational else number_latex(sympy.Float(value.evalf(15)))
+def _value_latex(value) -> str | None:
+    """A number as the report prints it: exact when rational, else evaluated once per distinct subexpression."""
+    if value.is_Rational:
+        return number_latex(value)
+    number = shared_evaluation(value)
+    return None if number is None else number_latex(number)
 
 
 def _entry_nodes(node: Node, shape: tuple[int, int]) -> list:
     """The written entries of a matrix written out (row by row, as the value's entries run), else the whole node
     for every entry."""
-    if isinstance(node, Matrix) and (len(node.rows), len(node.rows[0])) == shape:
+    if isinstance(node, MatrixNode) and (len(node.rows), len(node.rows[0])) == shape:
         return [entry for row in node.rows for entry in row]
     return [node] * (shape[0] * shape[1])
 
@@ -682,10 +838,32 @@ class ClaimChecker:
         self.line = item.source.line
         self.members = item.members
         self.values = visible_values(document, self.line)
-        self.model = Model(definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
-                           functions=document.functions, abstract=document.abstract,
-                           first_layer=document.first_layer, output=document.output)
+        self.definitions = definitions
+        self.labels = document.labels
+        self._values_key = id(self.values)  # one dict per set of visible values (`visible_values`)
+        self._started: set[int] = set()
+        self.model = self._model_for(())
         self.shown = [latex(display(m)) for m in self.members]
+
+    def _model_for(self, labels: tuple) -> Model:
+        """The scope's model for this claim's values and these labels, made on first use, started for this claim."""
+        document = self.document
+        key = (self._values_key, labels)
+        model = document.models.get(key)
+        if model is None:
+            model = document.models[key] = Model(
+                self.definitions, self.values, document.layers, vectors=document.vectors, scalars=document.scalars,
+                functions=document.functions, abstract=document.abstract, first_layer=document.first_layer,
+                output=document.output, labels=dict(labels))
+        if id(model) not in self._started:
+            self._started.add(id(model))
+            model.start_claim()
+        return model
+
+    def _use_model_for(self, binds: dict[str, int]) -> None:
+        """The model that reads the definitions at this instance's labels (y in L = −log p_y)."""
+        self.model = self._model_for(tuple(sorted((letter, value) for letter, value in binds.items()
+                                                  if letter in self.labels)))
 
     # which derivative is claimed
     def target(self, binds: dict[str, int]):
@@ -761,6 +939,7 @@ class ClaimChecker:
     def check(self) -> ClaimResult:
         binds_list = instances(self.model, self.members)
         for binds in binds_list:
+            self._use_model_for(binds)
             self._check_target(binds)
         layer_letters, unit_letters = free_index_letters(self.members)
         steps: list[StepResult] = []
@@ -790,9 +969,12 @@ class ClaimChecker:
         if k == 1 and self.item.kind == "candidate" and self.item.source.relations[0] == "def" \
                 or (k == 1 and isinstance(a_node, Sym) and self._is_own_definition()):
             return StepResult(k, lhs, rhs, True, method="definition")
+        if self.item.source.relations[k - 1] == "neq":
+            return self._differ(k, lhs, rhs, a_node, b_node, binds_list)
         method = "symbolic"
         undecided = None
         for binds in binds_list:
+            self._use_model_for(binds)
             outcome = self._as_printed(k, binds) if self.document.strict_numbers else None
             if outcome is None:
                 outcome = self.decide(k, a_node, b_node, binds)
@@ -811,6 +993,21 @@ class ClaimChecker:
             method = _stronger(method, outcome[-1])
         return undecided or StepResult(k, lhs, rhs, True, method=method)
 
+    def _differ(self, k: int, lhs: str, rhs: str, a_node: Node, b_node: Node,
+                binds_list: list[dict[str, int]]) -> StepResult:
+        """``a \\neq b``: holds when the equality ``a = b`` does not hold for some instance (a counterexample is
+        found); fails when the two sides are the same expression."""
+        undecided = False
+        for binds in binds_list:
+            outcome = self.decide(k, a_node, b_node, binds)
+            if outcome[0] is False:
+                return StepResult(k, lhs, rhs, True, method=outcome[-1], relation="neq")
+            undecided = undecided or outcome[0] is None
+        if undecided:
+            return StepResult(k, lhs, rhs, None, method="limit", relation="neq",
+                              note="no point was found where both sides have a finite value")
+        return StepResult(k, lhs, rhs, False, method="symbolic", relation="neq")
+
     def _expected_value(self, binds) -> str | None:
         try:
             deep = self.model.full(self.model.conc(self.members[0], binds))
@@ -820,10 +1017,10 @@ class ClaimChecker:
         value = deep.xreplace(point)
         if value.free_symbols:
             return None
-        if is_matrix(value):
-            return matrix_latex([[_value_latex(value[r, c]) for c in range(value.shape[1])]
-                                 for r in range(value.shape[0])])
-        return _value_latex(value)
+        if not is_matrix(value):
+            return _value_latex(value)
+        texts = [[_value_latex(value[r, c]) for c in range(value.shape[1])] for r in range(value.shape[0])]
+        return None if any(text is None for row in texts for text in row) else matrix_latex(texts)
 
     def _as_printed(self, k: int, binds: dict[str, int]):
         """``numbers strict``: a number holds when it is what the number rule prints for the exact value of the
@@ -845,7 +1042,7 @@ class ClaimChecker:
         if pairs is None:
             return None
         for terms, number in pairs:
-            if isinstance(number, Matrix):
+            if isinstance(number, MatrixNode):
                 outcome = self._matrix_as_printed(terms, number, binds)
                 if outcome is None or outcome[0] is False:
                     return outcome
@@ -870,7 +1067,7 @@ class ClaimChecker:
                 return False, counterexample, slip, "point"
         return True, "point"
 
-    def _matrix_as_printed(self, terms: tuple[Node, ...], number: Matrix, binds: dict[str, int]):
+    def _matrix_as_printed(self, terms: tuple[Node, ...], number: MatrixNode, binds: dict[str, int]):
         """A matrix written out with numbers: each entry is what the number rule prints for the same entry of the
         exact value of ``terms`` (one member or term that is a vector or matrix). None: the other rules decide."""
         printed = printed_entries(number)
@@ -885,7 +1082,10 @@ class ClaimChecker:
             return None
         if not is_matrix(value) or value.shape != shape or value.free_symbols:
             return None
-        for position, (exact, shown) in enumerate(zip(value, printed)):
+        entries = [entry for row in number.rows for entry in row]
+        for position, (exact, shown, node) in enumerate(zip(value, printed, entries)):
+            if not exact.is_number or exact.is_real is False:
+                return None
             try:
                 rule = as_printed(exact)
             except (TypeError, ValueError, ZeroDivisionError):
@@ -894,8 +1094,8 @@ class ClaimChecker:
                 row, column = divmod(position, value.shape[1])
                 where = {"row": row + 1, "column": column + 1} if value.shape[1] > 1 else {"row": row + 1}
                 counterexample = Counterexample(_point_items({}, {**binds, **where}), float(exact), float(shown))
-                slip = Slip("printed", (("printed", number_latex(sympy.Rational(shown.numerator, shown.denominator))),
-                                        ("value", number_latex(exact)), ("digits", str(SIGNIFICANT_DIGITS))))
+                slip = Slip("printed", (("printed", latex(display(node))), ("value", number_latex(exact)),
+                                        ("digits", str(SIGNIFICANT_DIGITS))))
                 return False, counterexample, slip, "point"
         return True, "point"
 
@@ -908,9 +1108,13 @@ class ClaimChecker:
                 value *= at_point(self.model.full(self.model.conc(term, binds)), point)
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
-        if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
+        if value.free_symbols or is_matrix(value) or not value.is_number:
             return None
-        return value
+        if value.is_Rational:
+            return value
+        if exp_rational_zero(value):
+            return sympy.Integer(0)
+        return shared_evaluation(value)
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
@@ -953,7 +1157,7 @@ class ClaimChecker:
             if points and all(agree_at_test_point(va, vb) for _, va, vb in points):
                 return True, "numeric"  # a link worth 1 (∂z/∂b for z = wx + b) may be left out
             return structural + ("structure",)
-        if opaque_symbols(deep_a) != opaque_symbols(deep_b):
+        if model.names_functions and opaque_symbols(deep_a) != opaque_symbols(deep_b):
             return None, "limit"  # a function only named on one side: no test point can decide
         for point, va, vb in points:
             if not agree_at_test_point(va, vb):
@@ -967,6 +1171,14 @@ class ClaimChecker:
         if not points:
             return None, "limit"
         return True, "numeric"
+
+    def _entries_at_point(self, k, a, b, b_node, binds):
+        """A matrix written with numbers: entry by entry at the document's values, each to the digits shown."""
+        for ea, eb, node in zip(a, b, (e for row in b_node.rows for e in row)):
+            outcome = self._at_point(k, ea, eb, binds, rounding(node))
+            if outcome[0] is not True:
+                return outcome
+        return True, "point"
 
     def _decide_entries(self, k, a, b, a_node, b_node, binds):
         """Vectors and matrices: same shape, then entry by entry."""
@@ -983,10 +1195,11 @@ class ClaimChecker:
             for position, (va, vb) in enumerate(zip(vas, vbs)):
                 if not agree_at_test_point(va, vb):
                     row, column = divmod(position, columns)
-                    shown = {s: float(v) for s, v in point.items()}
+                    shown = self._involved_values(a[position], b[position], point)
                     where = {"row": row + 1, "column": column + 1} if columns > 1 else {"row": row + 1}
                     counterexample = Counterexample(_point_items(shown, {**binds, **where}), va, vb)
-                    slip = self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                    slip = (self._ratio(points) or self._mutations(b_node, binds, deep_a, points)
+                            or self._entry_factor_slip(a, points))
                     return False, counterexample, slip, "numeric"
         if not points:
             return None, "limit"
@@ -1008,7 +1221,22 @@ class ClaimChecker:
                 counterexample = Counterexample(_point_items({}, {**binds, **where}), counterexample.lhs_value,
                                                 counterexample.rhs_value)
                 return False, counterexample, slip, how
+            if outcome[0] is not True:
+                return outcome  # one entry undecided: the whole is
         return True, "point"
+
+    def _entry_factor_slip(self, a, points) -> Slip | None:
+        """A vector claim whose entries are named derivatives (δ^{L} with δ^{L}_j = ∂C/∂z^{L}_j): a chain-rule
+        factor of one entry, such as the activation's gate σ'(z^{L}_j), left out or put in twice."""
+        for position, name in enumerate(a):
+            target = self.model.rhs_of(name) if isinstance(name, VName) else None
+            if not isinstance(target, PartialSym):
+                continue
+            slip = _factor_slip(self._path_factors(target.num, target.den),
+                                [(point, vas[position], vbs[position]) for point, vas, vbs in points])
+            if slip is not None:
+                return slip
+        return None
 
     def _shape_slip(self, b_node, binds, a) -> Slip:
         for wrong, right, mutated in _mutants(b_node):
@@ -1074,8 +1302,8 @@ class ClaimChecker:
             signed = attempt < MAX_POINT_TRIES // 2  # both signs first, so kinks are crossed; then positive
             point = {s: fixed.get(s, _test_value(s, rng, signed)) for s in names}
             self._honour_constraints(point, fixed)
-            vas = [evaluate(e, point) for e in entries(deep_a)]
-            vbs = [evaluate(e, point) for e in entries(deep_b)]
+            values = evaluate_all(entries(deep_a) + entries(deep_b), point)
+            vas, vbs = values[:len(entries(deep_a))], values[len(entries(deep_a)):]
             if any(v is None for v in vas + vbs):
                 continue
             va, vb = (vas, vbs) if matrix else (vas[0], vbs[0])
@@ -1087,12 +1315,16 @@ class ClaimChecker:
     def _honour_constraints(self, point: dict, fixed: dict) -> None:
         """Σ_k t_k = 1 stated in the document: the last t_k of the point is 1 − the others, for any number of
         components."""
-        for base, decor, total in self.document.constraints:
-            parts = sorted((s for s in point if isinstance(s, VName) and s.base == base and s.parts[1] == decor
-                            and s.layer is None and len(s.subs) == 1 and isinstance(s.subs[0], int)),
-                           key=lambda s: s.subs[0])
-            if len(parts) >= 2 and parts[-1] not in fixed:
-                point[parts[-1]] = total - sum((point[s] for s in parts[:-1]), Fraction(0))
+        for base, decor, total, letters, position in self.document.constraints:
+            groups: dict[tuple, list[VName]] = {}  # Σ_k t_{nk} = 1: one condition per n
+            for s in point:
+                if isinstance(s, VName) and s.base == base and s.parts[1] == decor and s.layer is None \
+                        and len(s.subs) == len(letters) and all(isinstance(i, int) for i in s.subs):
+                    groups.setdefault(s.subs[:position] + s.subs[position + 1:], []).append(s)
+            for group in groups.values():
+                parts = sorted(group, key=lambda s: s.subs[position])
+                if len(parts) >= 2 and parts[-1] not in fixed:
+                    point[parts[-1]] = total - sum((point[s] for s in parts[:-1]), Fraction(0))
 
     def _holds_at_document_values(self, deep_a, deep_b) -> bool:
         """The step fails in general but holds wherever the leaves the document gives values for take them."""
@@ -1126,8 +1358,11 @@ class ClaimChecker:
                     xa, xb = evaluate(a, mine), evaluate(b, mine)
                     if xa is not None and xb is not None and not agree_at_test_point(xa, xb):
                         return Counterexample(_point_items({s: float(v) for s, v in mine.items()}, binds), xa, xb)
-        # otherwise the values of the symbols the step writes (and the variables it differentiates by), not the
-        # whole network's leaves: the failing link is about those
+        return Counterexample(_point_items(self._involved_values(a, b, point), binds), va, vb)
+
+    def _involved_values(self, a, b, point: dict) -> dict:
+        """The values of the symbols a step writes (and the variables it differentiates by) at ``point``, not the
+        whole network's leaves: the failing link is about those."""
         involved = leaves(a, b) + sorted({s.den for s in _partial_atoms(a, b)}, key=lambda s: s.name)
         involved += sorted((s for s in point if isinstance(s, PartialSym)), key=lambda s: s.name)
         shown: dict = {}
@@ -1136,9 +1371,7 @@ class ClaimChecker:
                 evaluate(self.model.full_symbol(symbol), point) if self.model.rhs_of(symbol) is not None else None)
             if value is not None:
                 shown[symbol] = value
-        if not shown:
-            shown = {s: float(v) for s, v in point.items()}
-        return Counterexample(_point_items(shown, binds), va, vb)
+        return shown or {s: float(v) for s, v in point.items()}
 
     # --- slips -------------------------------------------------------------------------------------------------
     def _ratio(self, points) -> Slip | None:
@@ -1177,7 +1410,6 @@ class ClaimChecker:
         if braced is not None:
             written = self.item.source.members[k].strip()
             return Slip("grouping", (("written", written), ("read", latex(display(braced)))))
-        usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
         ratio = self._ratio(points)
         if ratio is not None:
             return ratio
@@ -1187,20 +1419,9 @@ class ClaimChecker:
         term = self._term_factor(b_node, binds, points)
         if term is not None:
             return term
-        factors = self._local_factors(binds)
-        gate_slip = _missing_gate(factors, points)
-        if gate_slip is not None:
-            return gate_slip
-        for label, expr, gate in factors:
-            values = [evaluate(expr, p) for p, _, _ in usable]
-            if len(usable) < 2 or any(v is None for v in values):
-                continue
-            if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
-                return Slip("missing_gate" if gate else "missing_factor", (("factor", label),))
-            if any(abs(v) < 1e-12 for v in values):
-                continue
-            if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
-                return Slip("extra_factor", (("factor", label),))
+        factor = _factor_slip(self._local_factors(binds), points)
+        if factor is not None:
+            return factor
         try:
             visible = leaves(self.model.conc(b_node, binds), self.model.conc(a_node, binds))
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
@@ -1260,26 +1481,31 @@ class ClaimChecker:
                 return Slip(kind, (("wrong", latex(display(wrong))), ("right", latex(display(right)))))
         return None
 
+    def _path_factors(self, out: VName, var: VName) -> list[tuple[str, sympy.Expr, bool]]:
+        """The local derivatives along the paths from ``var`` to ``out``: (label, value, whether it is an
+        activation's derivative, a gate), each edge once."""
+        try:
+            paths = self.model.paths(out, var)
+        except TooLarge:
+            return []
+        found, seen = [], set()
+        for path in paths:
+            for u, v in zip(path, path[1:]):
+                if (u, v) in seen:
+                    continue
+                seen.add((u, v))
+                label = latex(PartialSym("partial", u, v)) + " = " + latex(self.model.local(u, v))
+                found.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
+        return found
+
     def _local_factors(self, binds) -> list[tuple[str, sympy.Expr, bool]]:
         """The chain-rule factors of the claimed derivative: (label, value, whether it is an activation's
         derivative, a gate)."""
         kind, a, b = self.target(binds)
         out: list[tuple[str, sympy.Expr, bool]] = []
         if kind == "partial":
-            try:
-                paths = self.model.paths(a, b)
-            except TooLarge:
-                return out
-            seen = set()
-            for path in paths:
-                for u, v in zip(path, path[1:]):
-                    if (u, v) in seen:
-                        continue
-                    seen.add((u, v))
-                    local = self.model.local(u, v)
-                    label = latex(PartialSym("partial", u, v)) + " = " + latex(local)
-                    out.append((label, self.model.partial(u, v), _is_activation(self.model.rhs_of(u))))
-        elif kind == "expr":
+            return self._path_factors(a, b)
+        if kind == "expr":
             body = self.model.conc(a.body, binds)
             for sub in sympy.preorder_traversal(body):
                 if isinstance(sub, sympy.Function) or isinstance(sub, sympy.Pow):
@@ -1381,6 +1607,26 @@ def _missing_gate(factors, points) -> Slip | None:
     return None
 
 
+def _factor_slip(factors, points) -> Slip | None:
+    """One chain-rule factor (``factors`` as `ClaimChecker._local_factors` gives them) missing from the right side
+    or there twice: the right side times (or over) the factor is the left side at every point."""
+    gate = _missing_gate(factors, points)
+    if gate is not None:
+        return gate
+    usable = [(p, va, vb) for p, va, vb in points if abs(va) > 1e-12]
+    for label, expr, is_gate in factors:
+        values = [evaluate(expr, p) for p, _, _ in usable]
+        if len(usable) < 2 or any(v is None for v in values):
+            continue
+        if all(agree_at_test_point(vb * v, va) for (_, va, vb), v in zip(usable, values)):
+            return Slip("missing_gate" if is_gate else "missing_factor", (("factor", label),))
+        if any(abs(v) < 1e-12 for v in values):
+            continue
+        if all(agree_at_test_point(vb, va * v) for (_, va, vb), v in zip(usable, values)):
+            return Slip("extra_factor", (("factor", label),))
+    return None
+
+
 def _is_activation(rhs) -> bool:
     """A definition that applies a nonlinearity to one input (a = σ(z), h = tanh(a), h = max(0, z)): its local
     derivative is the gate a backward pass multiplies by."""
@@ -1425,6 +1671,74 @@ def _size(expr: sympy.Expr, limit: int) -> int:
         if count > limit:
             break
     return count
+
+
+EXACT_DIGITS = 40
+"""Digits of `shared_evaluation`: far beyond the 6 a page prints, so that rounding the result rounds the exact value."""
+
+
+def shared_evaluation(value: sympy.Expr, digits: int = EXACT_DIGITS) -> sympy.Float | None:
+    """A number given exactly as an expression, evaluated to ``digits`` digits with each distinct subexpression
+    evaluated once. The gradient of a long chain of sigmoids repeats σ(z⁸) inside σ(z⁹) and everywhere after it;
+    SymPy's evalf evaluates every repetition again (11 s for one claim of a 9-layer chain, 0.4 s so). None when
+    the value is not a finite real number."""
+    cache: dict[sympy.Expr, object] = {}
+
+    def evaluate(expr: sympy.Expr):
+        if expr in cache:
+            return cache[expr]
+        if expr.is_Rational:
+            result = mpmath.mpf(expr.p) / expr.q
+        elif expr.is_Float:
+            result = mpmath.mpf(expr._mpf_)
+        elif expr.is_Add:
+            result = mpmath.fsum(evaluate(a) for a in expr.args)
+        elif expr.is_Mul:
+            result = mpmath.fprod(evaluate(a) for a in expr.args)
+        elif expr.is_Pow:
+            result = mpmath.power(evaluate(expr.base), evaluate(expr.exp))
+        elif isinstance(expr, sympy.exp):
+            result = mpmath.exp(evaluate(expr.args[0]))
+        elif isinstance(expr, Sigmoid):
+            result = 1 / (1 + mpmath.exp(-evaluate(expr.args[0])))
+        else:  # anything else (log, tanh, a step, π) as SymPy evaluates it
+            number = expr.evalf(digits + 10)
+            try:
+                result = mpmath.mpf(number._mpf_) if number.is_Float else mpmath.mpmathify(complex(number))
+            except (TypeError, ValueError):
+                result = mpmath.nan
+        cache[expr] = result
+        return result
+
+    with mpmath.workdps(digits + 10):
+        try:
+            result = evaluate(value)
+        except ZeroDivisionError:
+            return None
+        if not isinstance(result, mpmath.mpf) or not mpmath.isfinite(result):
+            return None
+        return sympy.Float(result, digits)
+
+
+def exp_rational_zero(value: sympy.Expr) -> bool:
+    """Whether a number built from rationals and powers of e with rational exponents (softmax at rational scores)
+    is exactly 0. Each e^{p/q} is written T^{p·D/q} with D the common denominator: e^{1/D} is transcendental
+    (Lindemann–Weierstrass), so the number is 0 exactly when that rational function of T is 0. Tried only for a
+    number that is tiny at 30 digits; False when it holds anything else (the printed rule then decides)."""
+    if value.is_Rational or not value.is_number:
+        return False
+    powers = value.atoms(sympy.exp)
+    if not powers or any(not p.exp.is_Rational for p in powers) \
+            or value.atoms(sympy.Function) - powers or value.atoms(sympy.NumberSymbol) - {sympy.E}:
+        return False  # before any evaluation: a long chain of sigmoids is costly to evaluate
+    if abs(value.evalf(30)) > sympy.Float("1e-20"):
+        return False
+    common = sympy.ilcm(1, *[p.exp.q for p in powers])
+    t = sympy.Dummy("t", positive=True)
+    polynomial = value.xreplace({sympy.E: t ** common, **{p: t ** (p.exp * common) for p in powers}})
+    if polynomial.atoms(sympy.exp):  # an exponential inside a power that the replacement did not reach
+        return False
+    return sympy.cancel(sympy.together(polynomial)) == 0
 
 
 def _cheap_zero(expr: sympy.Expr) -> bool:
@@ -1624,36 +1938,79 @@ def _replace_node(node: Node, old: Sym, new: Sym) -> Node:
 
 # --- the whole document ----------------------------------------------------------------------------------------
 
-def analyse(text: str, time_limit_seconds: float | None) -> Report:
-    """Check a document scope by scope (see `derive.verify.directives`)."""
+class ClaimCache:
+    """Claims already checked, by what decides them: the scope's bindings (definitions, values visible at the claim,
+    number rule, conventions) and the claim's own text. A page's article, slides and Markdown share most of their
+    equations, and a page repeats a chain (on one line and in rows): each distinct one is checked once. Only the
+    seed of the random test points depends on a claim's line; a result taken from here is given the line it is
+    asked for."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ClaimResult] = {}
+        self.hits = 0
+
+    def key(self, document: "Document", item: _Eq) -> str:
+        line = item.source.line
+        return repr((document.strict_numbers, document.output, document.layers, document.first_layer,
+                     sorted(map(repr, document.vectors)), sorted(map(repr, document.scalars)), document.constraints,
+                     sorted(document.functions.items()), sorted(map(repr, document.abstract.items())),
+                     [(d.lhs, d.rhs, d.line == line) for d in document.definitions],
+                     sorted(map(repr, visible_values(document, line).items())),
+                     item.kind, item.members, item.source.relations))
+
+    def get(self, key: str, line: int) -> ClaimResult | None:
+        found = self.results.get(key)
+        if found is None:
+            return None
+        self.hits += 1
+        return replace(found, line=line)
+
+
+def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None = None,
+            claims_checked: ClaimCache | None = None) -> Report:
+    """Check a document scope by scope (see `derive.verify.directives`); ``trusted``: derive's own definition blocks
+    (`derive.verify.own_tex`); ``claims_checked``: claims checked before, in this document or others."""
+    text, own = pass_over_own(text, trusted)
     try:
-        check_text(text)
+        check_text(text, OWN_DOCUMENT_BYTES if own else MAX_DOCUMENT_BYTES)
         directives = read_directives(text)
-        chunks = find_maths(text)
+        chunks = find_maths(text, own_macros=own)
         output = _output_name(directives.output) if directives.output is not None else None
+        rows = table_equations(text, directives.tables)
     except DocumentProblem as exc:
         return Report(error=ReportError(exc.line, exc.message))
     grouped: list[list[Chunk]] = [[] for _ in directives.scopes]
     for chunk in chunks:
         grouped[directives.scope_at(chunk.line)].append(chunk)
-    layered = layered_bases(" ".join(chunk.text for chunk in chunks))
+    grouped_rows: list[list[Equation]] = [[] for _ in directives.scopes]
+    for row in rows:
+        grouped_rows[directives.scope_at(row.line)].append(row)
+    layered = layered_bases(" ".join(chunk.text for chunk in chunks)) | directives.layered
     deadline = None if not time_limit_seconds else time.monotonic() + DOCUMENT_BUDGET * time_limit_seconds
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []
     definitions: list[DefinitionRead] = []
     readings: list[Reading] = []
-    for scope, scope_chunks in zip(directives.scopes, grouped):
+    left: dict[str, dict[VName, Fraction]] = {}  # each scope's values after its assignments, for `from` scopes
+    for scope, scope_chunks, scope_rows in zip(directives.scopes, grouped, grouped_rows):
         if not scope_chunks and not scope.given:
             continue
         try:
-            document = read_scope(text, scope_chunks, scope.given, layered)
+            document = read_scope(text, scope_chunks, scope.given, layered, tuple(scope_rows))
         except Problem as exc:
             return Report(error=ReportError(exc.line, exc.message))
         except RecursionError:
             return Report(error=ReportError.of(None, message("verify.too_deep")))
         document.strict_numbers = directives.strict_numbers
         document.output = output
-        found, unread = _check_claims(document, time_limit_seconds, deadline)
+        parent = next((s for s in directives.scopes if s.name == scope.parent), None) if scope.parent else None
+        if parent is not None and left.get(parent.name):
+            inherit_assignments(document, left[parent.name], scope.own(parent), layered,
+                                value_letters(scope.given, layered), max([e.line for e in scope.given],
+                                                                         default=scope.first_line))
+        settle_assignments(document)
+        left[scope.name] = {name: value for _, name, value in document.assigned}
+        found, unread = _check_claims(document, time_limit_seconds, deadline, claims_checked)
         claims += found
         skipped += list(document.skipped) + unread
         definitions += list(document.function_definitions) + [
@@ -1675,12 +2032,17 @@ def _output_name(text: str) -> VName:
     return Model([], {}, DEFAULT_LAYERS).name(node, {})
 
 
-def _check_claims(document: Document, time_limit_seconds: float | None,
-                  deadline: float | None) -> tuple[list[ClaimResult], list[Skipped]]:
+def _check_claims(document: Document, time_limit_seconds: float | None, deadline: float | None,
+                  checked: ClaimCache | None = None) -> tuple[list[ClaimResult], list[Skipped]]:
     claims: list[ClaimResult] = []
     skipped: list[Skipped] = []
     for item in document.claims:
         checker = None
+        key = checked.key(document, item) if checked is not None else None
+        known = checked.get(key, item.source.line) if checked is not None else None
+        if known is not None:
+            claims.append(known)
+            continue
         try:
             checker = ClaimChecker(document, item, document.definitions)
             seconds = time_limit_seconds
@@ -1689,7 +2051,10 @@ def _check_claims(document: Document, time_limit_seconds: float | None,
                 if seconds <= 0:
                     raise _Timeout()
             with time_limit(seconds):
-                claims.append(checker.check())
+                result = checker.check()
+            claims.append(result)
+            if checked is not None:
+                checked.results[key] = result
         except _Unchecked:
             skipped.append(Skipped(item.source.line, item.source.text))
         except (Problem, ModelProblem, SyntaxProblem) as exc:

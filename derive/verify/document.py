@@ -5,18 +5,23 @@ eqnarray, flalign, alignat, displaymath and math (starred or not). Not read: Mar
 `inline spans`), HTML comments, LaTeX comments and verbatim. Rows of an alignment (``\\\\``) are equations of
 their own, and a row that starts with ``=`` continues the chain of the row before it. Inside a row, equations are
 separated by a top-level ``,``, ``;``, ``\\quad``, ``\\qquad`` or ``\\text{…}``. A chain ends at its first relation
-that is neither an equality nor ``\\approx`` (``<``, ``\\to``, ``\\in``, …).
+that is neither an equality, ``\\approx`` nor ``\\neq`` (``<``, ``\\to``, ``\\in``, …); a ``\\neq`` claims that its
+two sides are not the same expression.
 
 Refused anywhere in the document (fail closed, exit 2): macros that define macros or read or write files
 (``\\input``, ``\\include``, ``\\def``, ``\\newcommand``, ``\\let``, ``\\write``, ``\\catcode``, …), unclosed display
-maths, unbalanced braces inside maths, NUL and other control bytes.
+maths, unbalanced braces inside maths, NUL and other control bytes. Setting a table's row spacing
+(``\\renewcommand{\\arraystretch}{1.5}``) is allowed; derive's own definitions are passed over, and its macros read,
+only on a page whose preamble carries them exactly (`derive.verify.own_tex`).
 """
 from __future__ import annotations
 
 import bisect
+import html
 import re
 from dataclasses import dataclass
 
+from .own_tex import looks_like_latex, own_math
 from .syntax import quote
 
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -44,17 +49,18 @@ class Chunk:
 class Equation:
     line: int
     members: tuple[str, ...]
-    relations: tuple[str, ...]  # "=", "def" or "approx", one between each pair of members
+    relations: tuple[str, ...]  # "=", "def", "approx" or "neq", one between each pair of members
+    assigns: str | None = None  # ``w \leftarrow w - \eta g = …``: the symbol the chain's value is assigned to
 
     @property
     def text(self) -> str:
-        parts = [self.members[0].strip()]
+        parts = ([self.assigns.strip(), "\\leftarrow"] if self.assigns is not None else []) + [self.members[0].strip()]
         for relation, member in zip(self.relations, self.members[1:]):
             parts.append(RELATION_TEXT[relation] + " " + member.strip())
         return " ".join(" ".join(parts).split())
 
 
-RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx"}
+RELATION_TEXT = {"=": "=", "def": ":=", "approx": "\\approx", "neq": "\\neq"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ FORBIDDEN = re.compile(
     r"renewenvironment|catcode|csname|endcsname|write|immediate|openin|openout|read|readline|import|subimport|"
     r"InputIfFileExists|IfFileExists|special|directlua|luaexec|latelua|pdfprimitive|expandafter|makeatletter|"
     r"lstinputlisting|verbatiminput|usetikzlibrary|ShellEscape|shellescape)(?![A-Za-z])")
+
+HARMLESS = re.compile(r"\\renewcommand\s*\{?\\arraystretch\}?\s*\{[0-9]*\.?[0-9]+\}")
+"""A table's row spacing: a redefinition that cannot change what any maths means."""
 
 _FORBIDDEN_WHY = {
     "input": "it would read another file", "include": "it would read another file",
@@ -105,10 +114,21 @@ class Lines:
         return bisect.bisect_right(self.starts, offset)
 
 
-def check_text(text: str) -> None:
-    """Control bytes, size."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
-        raise DocumentProblem(None, f"the document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
+class OneLine(Lines):
+    """Line numbers for maths that is not in the text as it stands (a directive's equations, a table row's
+    claims): all on one line."""
+
+    def __init__(self, line: int):
+        self.line = line
+
+    def at(self, offset: int) -> int:
+        return self.line
+
+
+def check_text(text: str, limit: int = MAX_DOCUMENT_BYTES) -> None:
+    """Control bytes, size (``limit`` bytes)."""
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise DocumentProblem(None, f"the document is larger than {limit // 1024} KiB")
     match = re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]", text)
     if match:
         line = text.count("\n", 0, match.start()) + 1
@@ -116,10 +136,24 @@ def check_text(text: str) -> None:
                                     "it does not look like a text file")
 
 
-def find_maths(text: str) -> list[Chunk]:
-    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths."""
+_HTML = re.compile(r"\s*<!DOCTYPE html|\s*<html[\s>]", re.IGNORECASE)
+_MATHML = re.compile(r'<math\b[^>]*?display="(?P<display>block|inline)"[^>]*>.*?'
+                     r'<annotation encoding="application/x-tex">(?P<tex>.*?)</annotation>', re.DOTALL)
+
+
+def is_html(text: str) -> bool:
+    return bool(_HTML.match(text))
+
+
+def find_maths(text: str, own_macros: bool = False) -> list[Chunk]:
+    """Every piece of maths, in order; raises `DocumentProblem` for forbidden macros and unclosed maths. In an HTML
+    page, the maths is the TeX its MathML keeps in annotations (as derive's pages and most converters write). With
+    ``own_macros`` (a page whose preamble is derive's own), derive's macros are read as the maths they stand for
+    (`derive.verify.own_tex`)."""
+    if is_html(text):
+        return _html_maths(text)
     lines = Lines(text)
-    latex = bool(re.search(r"\\documentclass|\\begin\s*\{document\}", text))
+    latex = looks_like_latex(text)
     chunks: list[Chunk] = []
     i, n = 0, len(text)
     at_line_start = True
@@ -174,6 +208,16 @@ def find_maths(text: str) -> list[Chunk]:
                 close = text.find(delimiter, i + 6)
                 i = n if close < 0 else close + 1
                 continue
+            own = own_math(text, i) if own_macros else None
+            if own is not None:
+                i, pieces = own
+                for begin, body in pieces:
+                    _add_body(body, begin, chunks, lines, True)
+                continue
+            harmless = HARMLESS.match(text, i)
+            if harmless:
+                i = harmless.end()
+                continue
             forbidden = FORBIDDEN.match(text, i)
             if forbidden:
                 raise DocumentProblem(lines.at(i), forbidden_message(forbidden.group(1)))
@@ -193,6 +237,20 @@ def find_maths(text: str) -> list[Chunk]:
             i = close + 1
             continue
         i += 1
+    return chunks
+
+
+def _html_maths(text: str) -> list[Chunk]:
+    lines = Lines(text)
+    chunks: list[Chunk] = []
+    for match in _MATHML.finditer(text):
+        body = html.unescape(match.group("tex"))
+        if len(body) > MAX_CHUNK_CHARS:
+            raise DocumentProblem(lines.at(match.start()), f"a piece of maths longer than {MAX_CHUNK_CHARS // 1024} KiB")
+        forbidden = FORBIDDEN.search(body)
+        if forbidden:
+            raise DocumentProblem(lines.at(match.start()), forbidden_message(forbidden.group(1)))
+        chunks.append(Chunk(lines.at(match.start()), body, match.start("tex"), match.group("display") == "block"))
     return chunks
 
 
@@ -235,7 +293,10 @@ def _find_unescaped(text: str, needle: str, start: int) -> int:
 
 
 def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
-    body = text[begin:end]
+    _add_body(text[begin:end], begin, chunks, lines, display)
+
+
+def _add_body(body: str, begin: int, chunks: list[Chunk], lines: Lines, display: bool) -> None:
     if len(body) > MAX_CHUNK_CHARS:
         raise DocumentProblem(lines.at(begin), f"a piece of maths longer than {MAX_CHUNK_CHARS // 1024} KiB")
     forbidden = FORBIDDEN.search(body)
@@ -246,7 +307,7 @@ def _add_chunk(text: str, begin: int, end: int, chunks: list[Chunk], lines: Line
 
 # --- equations -------------------------------------------------------------------------------------------------
 
-_BLANKED = re.compile(r"(?<!\\)%[^\n]*|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
+_BLANKED = re.compile(r"(?<!\\)%[^\n]*|(?<=\\\\)\*?\s*\[\s*-?[0-9]*\.?[0-9]+\s*(?:ex|em|pt|mm|cm|in|bp|pc|sp|mu)\s*\]|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
                       r"\{[^{}]*\}|\\(?:nonumber|notag|displaybreak)(?![A-Za-z])(?:\[[0-9]\])?|"
                       r"\\(?:begin|end)\s*\{(?:aligned|split|gathered|alignedat|multlined)\*?\}(?:\{[0-9]*\})?")
 
@@ -255,9 +316,10 @@ _RELATION = re.compile(
     r"\s*\{\s*=\s*\}|\\triangleq(?![A-Za-z])|\\equiv(?![A-Za-z])|\\doteq(?![A-Za-z])|\u225d|\u2254|="
     r"|(?P<approx>\\(?:approx|simeq)(?![A-Za-z])|\u2248)"
     r"|(?P<assign>\\(?:leftarrow|gets)(?![A-Za-z])|\u2190)"
-    r"|(?P<other>\\(?:sim|cong|neq|ne|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
+    r"|(?P<neq>\\(?:neq|ne)(?![A-Za-z])|\u2260)"
+    r"|(?P<other>\\(?:sim|cong|le|leq|ge|geq|lt|gt|ll|gg|to|rightarrow|"
     r"longrightarrow|longleftarrow|mapsto|in|notin|subset|subseteq|propto|Rightarrow|Leftarrow|implies|iff|"
-    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2260\u2264\u2265\u2192\u2208"
+    r"Leftrightarrow|leftrightarrow|perp|parallel)(?![A-Za-z])|<|>|[\u2264\u2265\u2192\u2208"
     r"\u221d\u21d2])")
 
 _SEPARATOR = re.compile(r",|;|\\q?quad(?![A-Za-z])|\\(?:text|mbox|textrm|textnormal)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
@@ -300,14 +362,28 @@ def depth_profile(text: str, line_of) -> list[int]:
     return profile
 
 
+_MATRIX_ENV = re.compile(r"\\begin\s*\{(array|[pbvBV]?matrix)\}.*?\\end\s*\{\1\}", re.DOTALL)
+_CASES = re.compile(r"\\begin\s*\{cases\}(?P<body>(?:(?!\\(?:begin|end)\s*\{cases\}).)*?)\\end\s*\{cases\}", re.S)
+
+
+def _fold_cases(match: re.Match) -> str:
+    """A ``cases`` environment as one formula ``\\cases{value}{condition}{value}{condition}``, so that its rows and
+    ``&`` are not cut apart (`derive.latex_grammar` reads it); as long as the environment, for the line numbers."""
+    body = re.sub(r"\\\\\s*$", "", match.group("body").strip())
+    folded = r"\cases{" + body.replace("\\\\", "}{").replace("&", "}{") + "}"
+    return folded + " " * max(len(match.group()) - len(folded), 0)
+
+
 def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     """Cut one chunk into equations (see the module docstring); the rest is listed as skipped."""
-    text = _BLANKED.sub(_blank, chunk.text)
+    text = _CASES.sub(_fold_cases, _BLANKED.sub(_blank, chunk.text))
 
     def line_of(k: int) -> int:
         return lines.at(chunk.offset + k)
 
     profile = depth_profile(text, line_of)
+    for matrix in _MATRIX_ENV.finditer(text):  # a matrix's row breaks and & are its own, not the alignment's
+        profile[matrix.start():matrix.end()] = [depth + 1 for depth in profile[matrix.start():matrix.end()]]
     rows: list[tuple[int, int]] = []
     start = 0
     k = 0
@@ -326,8 +402,8 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     found: list[Equation] = []
     skipped: list[Piece] = []
     for row_start, row_end in rows:
-        row = "".join(" " if char == "&" and depth == 0 else char  # an alignment mark; inside brackets a matrix's
-                      for char, depth in zip(text[row_start:row_end], profile[row_start:row_end]))  # column mark
+        row = "".join(" " if ch == "&" and depth == 0 else ch  # an alignment's & (a matrix keeps its own)
+                      for ch, depth in zip(text[row_start:row_end], profile[row_start:row_end]))
         if not row.strip():
             continue
         for piece_start, piece_end in _split(row, profile[row_start:row_end], _SEPARATOR):
@@ -336,11 +412,14 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if not stripped:
                 continue
             line = line_of(row_start + piece_start + (len(piece) - len(piece.lstrip())))
-            members, relations, cut = _members(piece, profile[row_start + piece_start:row_start + piece_end])
+            members, relations, cut, target = _members(piece, profile[row_start + piece_start:row_start + piece_end])
+            if target is not None and members and members[0].strip() and not cut:
+                found.append(Equation(line, tuple(members), tuple(relations), target))
+                continue
             if members and not members[0].strip() and found and relations:
                 previous = found.pop()
                 found.append(Equation(previous.line, previous.members + tuple(members[1:]),
-                                      previous.relations + tuple(relations)))
+                                      previous.relations + tuple(relations), previous.assigns))
                 continue
             if len(members) < 2 or not members[0].strip():
                 skipped.append(Piece(line, " ".join(stripped.split()), cut))
@@ -366,30 +445,33 @@ def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int
     return spans
 
 
-def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool]:
-    """The members and relations of a chain, and whether it was cut at a relation that is not checked."""
+def _members(piece: str, profile: list[int]) -> tuple[list[str], list[str], bool, str | None]:
+    """The members and relations of a chain, whether it was cut at a relation that is not checked, and the target
+    of an assignment (``w ← w − η g = …``: the chain after the arrow, and w) or None."""
     members, relations, start, k = [], [], 0, 0
+    target = None
     while k < len(piece):
         if profile[k] == 0:
             match = _RELATION.match(piece, k)
             if match:
-                if match.group("assign") and not relations:  # w ← w − η g = …: the chain after the arrow
+                if match.group("assign") and not relations and target is None:
+                    target = piece[start:k]
                     members = []
                     k = match.end()
                     start = k
                     continue
                 if match.group("other") or match.group("assign"):
                     members.append(piece[start:k])
-                    return _finish(members), relations, True
+                    return _finish(members), relations, True, target
                 members.append(piece[start:k])
-                relations.append("approx" if match.group("approx") else
+                relations.append("approx" if match.group("approx") else "neq" if match.group("neq") else
                                  "=" if match.group() in ("=", "=:") else "def")
                 k = match.end()
                 start = k
                 continue
         k += 2 if piece[k] == "\\" else 1
     members.append(piece[start:])
-    return _finish(members), relations, False
+    return _finish(members), relations, False, target
 
 
 def _finish(members: list[str]) -> list[str]:

@@ -47,16 +47,17 @@ def layer_size(layer: int) -> int:
     return 3 if layer % 2 == 0 else 2
 
 
-def units_per_layer(names) -> dict[int, int]:
+def units_per_layer(names, shift: int = 0) -> dict[int, int]:
     """Units per layer as the document's values give them: the largest unit index of a^{l}_{j}, z^{l}_{j}, b^{l}_{j}
-    (layer l) and the rows and columns of w^{l}_{ji} (layers l and l − 1); a layer they do not reach is absent."""
+    (layer l) and the rows and columns of w^{l}_{ji} (layers l + shift and l + shift − 1, `weight_shift`); a layer
+    they do not reach is absent."""
     sizes: dict[int, int] = {}
     for name in names:
         if not isinstance(name, VName) or not isinstance(name.layer, int) or not name.subs \
                 or not all(isinstance(s, int) for s in name.subs):
             continue
         if name.base in ("w", "W") and len(name.subs) == 2:
-            for layer, unit in ((name.layer, name.subs[0]), (name.layer - 1, name.subs[1])):
+            for layer, unit in ((name.layer + shift, name.subs[0]), (name.layer + shift - 1, name.subs[1])):
                 sizes[layer] = max(sizes.get(layer, 0), unit)
         elif len(name.subs) == 1:
             sizes[name.layer] = max(sizes.get(name.layer, 0), name.subs[0])
@@ -173,7 +174,8 @@ class DDerivOf(sympy.Expr):
 
 
 class DFunc(sympy.Expr):
-    """σ, σ', ReLU, the unit step as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU, 3 step)."""
+    """σ, σ', ReLU, the unit step, the squared norm as written: ``args = (argument, code)`` (0 σ, 1 σ', 2 ReLU,
+    3 step, 4 ‖·‖²)."""
 
 
 class DTranspose(sympy.Expr):
@@ -184,10 +186,6 @@ class DHadamard(sympy.Expr):
     """``a \\odot b`` as written."""
 
     precedence = PRECEDENCE["Mul"]
-
-
-class DMatrix(sympy.Expr):
-    """A matrix written out, as written: ``args = (rows, columns, *entries)`` (entries row by row)."""
 
 
 class DParen(sympy.Expr):
@@ -256,8 +254,7 @@ def display(node: Node) -> sympy.Basic:
     if isinstance(node, Transpose):
         return DTranspose(display(node.arg))
     if isinstance(node, Matrix):
-        return DMatrix(sympy.Integer(len(node.rows)), sympy.Integer(len(node.rows[0])),
-                       *[display(entry) for row in node.rows for entry in row])
+        return sympy.ImmutableMatrix([[display(e) for e in row] for row in node.rows])
     if isinstance(node, Func):
         arg = display(node.arg)
         if node.name == "sigma":
@@ -270,9 +267,13 @@ def display(node: Node) -> sympy.Basic:
             return DFunc(arg, sympy.Integer(3))
         if node.name == "sqrt":
             return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
+        if node.name == "normsq":
+            return DFunc(arg, sympy.Integer(4))
         if node.name.startswith("applied:"):
             _, letter, primes = node.name.split(":")
             return sympy.Function(letter + "'" * int(primes))(arg)
+        if node.name == "ident" or ":" in node.name:
+            return sympy.Function(function_label(node.name))(arg)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
         absent = ABSENT
@@ -316,6 +317,36 @@ class Relu(sympy.Function):
 def unit_step(u: sympy.Expr) -> sympy.Expr:
     """The indicator 1[u > 0]: ReLU's derivative, 0 at the kink as PyTorch has it."""
     return sympy.Heaviside(u, 0)
+
+
+def named_function(name: str):
+    """The function a `Func` node names: ``sigma``, ``relu``, ``tanh``, ``ident`` (the identity), ``leaky:α``
+    (Leaky ReLU with slope α), or ``prime:NAME:n``, the n-th derivative of NAME (``\\tanh'(z)``,
+    ``\\operatorname{ReLU}'(z)``, 0 at the kink as PyTorch has it), computed by `sympy.diff`, never assumed."""
+    if name.startswith("prime:"):
+        base, primes = name[len("prime:"):].rsplit(":", 1)
+        function = named_function(base)
+
+        def derivative(u: sympy.Expr) -> sympy.Expr:
+            x = sympy.Dummy("x", real=True)
+            return sympy.diff(function(x), x, int(primes)).subs(x, u)
+        return derivative
+    if name.startswith("leaky:"):
+        slope = sympy.Rational(name[len("leaky:"):])
+        return lambda u: slope * u + (1 - slope) * Relu(u)
+    return {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
+            "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin, "cos": sympy.cos,
+            "ident": lambda u: u}[name]
+
+
+def function_label(name: str) -> str:
+    """How a report names a function the reader knows by a coded name (``prime:leaky:0.1:1``: LeakyReLU_0.1')."""
+    if name.startswith("prime:"):
+        base, primes = name[len("prime:"):].rsplit(":", 1)
+        return function_label(base) + "'" * int(primes)
+    if name.startswith("leaky:"):
+        return "LeakyReLU_" + name[len("leaky:"):]
+    return {"ident": "id", "relu": "ReLU"}.get(name, name)
 
 
 def sigma_prime(u: sympy.Expr) -> sympy.Expr:
@@ -427,8 +458,13 @@ class Model:
     def __init__(self, definitions: list[Definition], values: dict[VName, Fraction], layers: int,
                  sizes: dict[str, int] | None = None, vectors: frozenset[str] = frozenset(), first_layer: int = 2,
                  scalars: frozenset = frozenset(), functions: dict | None = None, abstract: dict | None = None,
-                 output: VName | None = None):
+                 output: VName | None = None, labels: dict[str, int] | None = None):
         self.output = output
+        self.labels = labels or {}
+        self.names_functions = bool(abstract)
+        """Whether an expression of this model can hold a function the document only names (f(z), C_0(w)): only
+        then are the values and slopes of such functions looked for (`opaque_functions` walks the whole tree)."""
+        """Values of the document's labels (`label_letters`: y in L = −log p_y) under which definitions are read."""
         """With an ``output`` directive (derive's own pages): ∂output/∂v is the gradient along every path, and any
         other ∂N/∂V whose N's definition reads V directly is N's local gradient, its other inputs held fixed."""
         self.functions = functions or {}
@@ -447,18 +483,29 @@ class Model:
         self.weight_letter = "W" if any(s.base == "W" and len(s.subs) == 2 for d in definitions
                                         for s in [d.lhs] + symbols_in(d.rhs)) else "w"
         """The letter of the weights' components (w^{l}_{ji} in Nielsen, W^{(1)}_{ij} in most books)."""
+        self.weight_shift = weight_shift(definitions)
+        """How many layers past its own number a weight matrix's rows sit: 0 when z^{l} = W^{l} a^{l−1} (Nielsen,
+        deeplearning.ai), 1 when z^{(l+1)} = W^{(l)} a^{(l)} (UFLDL: W^{(l)} maps layer l to layer l + 1)."""
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
-        self.units = units_per_layer(values)
+        self.units = units_per_layer(values, self.weight_shift)
         """Units per layer where the document's values say (derive's pages give every leaf), else `layer_size`."""
         self.L = layers
         self.sizes = sizes or {}
         self.terms = 0
-        self.implicit_in_definitions = False
+        self.touched: set[VName] = set()
+        """The names the current claim wrote or reached (`start_claim` empties it): a model serves every claim of a
+        scope that sees the same values, its caches shared, so what one claim used is recorded apart."""
+        self._reading_implicit = False
+        self._implicit_names: set[VName] = set()
         self._rhs: dict[VName, sympy.Expr | None] = {}
         self._full: dict[tuple, sympy.Expr] = {}
         self._partial: dict[tuple, sympy.Expr] = {}
+        self._depends: dict[VName, dict[VName, bool]] = {}
+        self._adjoints: dict[VName, dict[VName, sympy.Expr]] = {}
+        self._sums_implicitly = any(isinstance(n, Sum) and is_implicit_sum(n) for d in definitions for n in walk(d.rhs))
+        self._edges: dict[VName, list[VName]] = {}
         self._busy: set = set()
         self._named_bounds: dict[str, int] = {}
 
@@ -506,8 +553,11 @@ class Model:
             if node.base == "pi" and node.decor is None and not node.subs and node.layer is None:
                 return sympy.pi
             if not definition and self.is_vector(node):
-                return self.vector(node, binds)
+                components = self.vector(node, binds)
+                self.touched.update(components)
+                return components
             name = self.name(node, binds)
+            self.touched.add(name)
             if name in self.abstract:
                 return self.abstract[name]
             if self.is_kronecker(name):
@@ -551,23 +601,24 @@ class Model:
         if isinstance(node, Transpose):
             value = self.conc(node.arg, binds, definition)
             return value.T if is_matrix(value) else value
-        if isinstance(node, Matrix):
-            rows = [[self.conc(entry, binds, definition) for entry in row] for row in node.rows]
-            if any(is_matrix(entry) for row in rows for entry in row):
-                raise ModelProblem("a matrix written out has a vector or matrix as an entry")
-            return sympy.Matrix(rows)
+        if isinstance(node, Func) and node.name == "normsq":
+            return self._squared_norm(node.arg, binds)
         if isinstance(node, Func) and node.name.startswith("applied:"):
             return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
             arg = self.conc(node.arg, binds, definition)
-            function = {"sigma": Sigmoid, "dsigma": sigma_prime, "relu": Relu, "step": unit_step, "sqrt": sympy.sqrt,
-                        "log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sin": sympy.sin,
-                        "cos": sympy.cos}[node.name]
+            function = named_function(node.name)
             return arg.applyfunc(function) if is_matrix(arg) else function(arg)
         if isinstance(node, Sum):
             return self._sum(node, binds, definition)
+        if isinstance(node, Matrix):
+            entries_ = [[self.conc(e, binds, definition) for e in row] for row in node.rows]
+            if any(is_matrix(e) for row in entries_ for e in row):
+                raise ModelProblem("a matrix whose entries are vectors or matrices is not supported")
+            return sympy.Matrix(entries_)
         if isinstance(node, Deriv):
             num = self.name(node.num, binds)
+            self.touched.add(num)
             if self.is_vector(node.num):
                 raise ModelProblem("derivatives of a vector (Jacobians) are not supported")
             if definition and self.is_vector(node.den):
@@ -597,7 +648,13 @@ class Model:
                     replace[sympy.Derivative(applied, variable)] = PartialSym("partial", name, variable)
             expr = expr.xreplace(replace)
             expr = expr.xreplace({applied: name for name, applied in self.abstract.items()})
-        return opaque_functions(expr)
+        return opaque_functions(expr) if self.names_functions else expr
+
+    def _squared_norm(self, node: Node, binds: dict[str, int]) -> sympy.Expr:
+        """‖u‖² = Σ_j u_j²: u read as vectors wherever it names a layer (also inside a definition, where C = ½‖y −
+        a^{L}‖² means the sum over the output units)."""
+        value = self.conc(node, binds)
+        return sympy.Add(*(entry ** 2 for entry in entries(value)))
 
     def _applied(self, node: Func, arg) -> sympy.Expr:
         """f(u) or f'(u): the document's definition f(x) = … at u (differentiated once per prime), or an abstract
@@ -610,6 +667,7 @@ class Model:
             parameter, body = self.functions[letter]
             value = self.conc(body, {}).xreplace({VName(parameter): variable})
         else:
+            self.names_functions = True
             value = sympy.Function(letter)(variable)
         if int(primes):
             value = sympy.diff(value, variable, int(primes))
@@ -618,7 +676,7 @@ class Model:
     def _sum(self, node: Sum, binds: dict[str, int], definition: bool) -> sympy.Expr:
         if is_implicit_sum(node):
             if definition:
-                self.implicit_in_definitions = True
+                self._reading_implicit = True
             return self.conc(node.body, binds, definition)
         lo = 1 if node.lo is None else self._bound(node.lo, binds)
         hi = self._upper(node, binds)
@@ -654,9 +712,16 @@ class Model:
         if not columns:
             return values
         rows = columns[0].shape[0]
-        return [sympy.Matrix(rows, 1, lambda j, _: v.with_subs((j + 1,)))
-                if isinstance(v, VName) and v.base in self.indexed and not v.subs and v.layer is None else v
+        return [sympy.Matrix(rows, 1, lambda j, _: v.with_subs((j + 1,))) if self._bare_vector(v) else v
                 for v in values]
+
+    def _bare_vector(self, value) -> bool:
+        """A bare symbol beside a column vector is a vector too when the definitions index it (y_j) or when
+        nothing makes it a number (no definition, no value): a number beside a vector would be a shape error."""
+        if not (isinstance(value, VName) and not value.subs and value.layer is None) or isinstance(value, Opaque):
+            return False
+        return value.base in self.indexed or (value not in self.values and self.rhs_of(value) is None
+                                              and value not in self.abstract)
 
     def is_vector(self, sym: Sym) -> bool:
         return (not sym.subs and sym.layer is not None and sym.base in self.vectors
@@ -668,7 +733,8 @@ class Model:
         if not isinstance(layer, int):
             raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
-            rows, cols = self.layer_units(layer), self.layer_units(layer - 1)
+            rows = self.layer_units(layer + self.weight_shift)
+            cols = self.layer_units(layer + self.weight_shift - 1)
             return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
                                                                (j + 1, i + 1)))
         return sympy.Matrix(self.layer_units(layer), 1,
@@ -693,7 +759,10 @@ class Model:
             if isinstance(value, int):
                 return value
             if isinstance(node.hi, Sym) and not node.hi.subs:
-                known = self.values.get(VName(node.hi.base, node.hi.decor, node.hi.primes, None, ()))
+                name = VName(node.hi.base, node.hi.decor, node.hi.primes, None, ())
+                defined = self.rhs_of(name)  # a size the document defines (N := 2)
+                known = self.values.get(name) if not (defined is not None and defined.is_Rational) \
+                    else Fraction(int(defined.p), int(defined.q))
                 if known is not None:
                     if known.denominator != 1 or known < 0:
                         raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")
@@ -745,8 +814,8 @@ class Model:
                 layer = self.index_value(sym.layer, binds, layer=True)
                 if not isinstance(layer, int):
                     continue
-                if sym.base in ("w", "W") and position == 1:
-                    layer -= 1
+                if sym.base in ("w", "W"):
+                    layer += self.weight_shift - (position == 1)
                 sizes.append(self.layer_units(layer))
         if sizes:
             return min(sizes)
@@ -774,13 +843,42 @@ class Model:
                 self._rhs[name] = None
             else:
                 definition, binds = found
+                outer, self._reading_implicit = self._reading_implicit, False
                 try:
-                    self._rhs[name] = self.conc(definition.rhs, binds, definition=True)
+                    self._rhs[name] = self.conc(definition.rhs, {**self.labels, **binds}, definition=True)
                 except ModelProblem as exc:
                     if exc.line is None:
                         exc.line = definition.line
                     raise
+                finally:
+                    if self._reading_implicit:
+                        self._implicit_names.add(name)
+                    self._reading_implicit = outer
         return self._rhs[name]
+
+    def start_claim(self) -> None:
+        """A new claim: its own count of expanded terms and of the names it reaches."""
+        self.terms = 0
+        self.touched = set()
+
+    @property
+    def implicit_in_definitions(self) -> bool:
+        """Whether a definition the current claim reaches sums over an implicit index (E = ½ Σ (A − Y)² read per
+        sample)."""
+        if not self._sums_implicitly:
+            return False
+        seen: set[VName] = set()
+        stack = list(self.touched)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            self.rhs_of(name)
+            if name in self._implicit_names:
+                return True
+            stack.extend(self.edges(name))
+        return False
 
     def is_defined(self, name: VName) -> bool:
         return self.lookup(name) is not None
@@ -823,33 +921,55 @@ class Model:
         return value
 
     def depends(self, num: VName, den: VName) -> bool:
-        """Whether num's definitions reach den (along the dependency graph)."""
-        if num == den:
-            return True
-        key = ("depends", num, den)
-        if key in self._partial:
-            return self._partial[key]
+        """Whether num's definitions reach den (along the dependency graph). Every node met on the way keeps its
+        own answer, so asking for each node of a graph costs one walk of it, not one walk per node."""
+        known = self._depends.setdefault(den, {den: True})
+        if num in known:
+            return known[num]
+        answered: list[VName] = []
+        stack: list[tuple[VName, bool]] = [(num, False)]
+        opened: set[VName] = set()  # waiting for their inputs
+        while stack:
+            node, expanded = stack.pop()
+            if node in known:
+                continue
+            if node in opened and not expanded:  # a cycle: the answers on it are not final, walk plainly
+                for name in answered:
+                    del known[name]
+                return self._reaches(num, den)
+            rhs = self.rhs_of(node)
+            if rhs is None:
+                known[node] = False
+            elif _has_partial_atoms(rhs):
+                known[node] = den in self.full_symbol(node, den).free_symbols
+            elif expanded:
+                known[node] = any(known.get(nxt, False) for nxt in self.edges(node))
+            else:
+                opened.add(node)
+                stack.append((node, True))  # answered once its inputs are
+                stack.extend((nxt, False) for nxt in self.edges(node) if nxt not in known)
+                continue
+            answered.append(node)
+        return known[num]
+
+    def _reaches(self, num: VName, den: VName) -> bool:
+        """`depends` by a plain walk, for definitions that refer to themselves (reported elsewhere)."""
         seen: set[VName] = set()
         stack = [num]
-        found = False
-        while stack and not found:
+        while stack:
             node = stack.pop()
+            if node == den:
+                return True
             if node in seen:
                 continue
             seen.add(node)
             rhs = self.rhs_of(node)
-            if rhs is None:
+            if rhs is not None and _has_partial_atoms(rhs):
+                if den in self.full_symbol(node, den).free_symbols:
+                    return True
                 continue
-            if _has_partial_atoms(rhs):
-                found = den in self.full_symbol(node, den).free_symbols
-                continue
-            for nxt in self.edges(node):
-                if nxt == den:
-                    found = True
-                    break
-                stack.append(nxt)
-        self._partial[key] = found
-        return found
+            stack.extend(self.edges(node))
+        return False
 
     def partial(self, num: VName, den: VName) -> sympy.Expr:
         """∂num/∂den: num unrolled to the leaves with den kept as a variable, differentiated, then den unrolled."""
@@ -906,13 +1026,17 @@ class Model:
             for nxt in self.edges(node):
                 if nxt == den or nxt in seen:
                     readers.setdefault(nxt, []).append(node)
-        memo: dict[VName, sympy.Expr] = {}
+        memo = self._adjoints.setdefault(num, {})
+        """∂num/∂node in the names of the definitions: the readers of a node that depends on den are all the
+        nodes reached from num that read it, whatever den is, so the gradients found for one variable serve the
+        next (a page asks for ∂E/∂v of every v of the graph)."""
 
         def grad(node: VName) -> sympy.Expr:
             if node == num:
                 return sympy.S.One
             if node not in memo:
-                memo[node] = sympy.Add(*[grad(u) * sympy.diff(self.rhs_of(u), node) for u in readers.get(node, ())])
+                memo[node] = sympy.Add(*[grad(u) * local_derivative(self.rhs_of(u), node)
+                                         for u in readers.get(node, ())])
             return memo[node]
 
         order = _topological(nodes, self.edges)
@@ -1027,10 +1151,11 @@ class Model:
 
     # --- the dependency graph ----------------------------------------------------------------------------------
     def edges(self, name: VName) -> list[VName]:
-        rhs = self.rhs_of(name)
-        if rhs is None:
-            return []
-        return sorted((s for s in rhs.free_symbols if isinstance(s, VName)), key=lambda s: s.name)
+        if name not in self._edges:
+            rhs = self.rhs_of(name)
+            self._edges[name] = [] if rhs is None else sorted(
+                (s for s in rhs.free_symbols if isinstance(s, VName)), key=lambda s: s.name)
+        return self._edges[name]
 
     def paths(self, start: VName, end: VName) -> list[tuple[VName, ...]]:
         """Every path start → … → end along definitions (at most `MAX_PATHS`)."""
@@ -1047,6 +1172,66 @@ class Model:
                 if nxt == end or self.depends(nxt, end):
                     stack.append((nxt, path + (nxt,)))
         return found
+
+
+def _layer_offset(node: Node | None) -> tuple[str | None, int] | None:
+    """A layer as (letter, offset): 2 is (None, 2), l+1 is ("l", 1), l is ("l", 0); None for anything else."""
+    if isinstance(node, Num) and node.value.denominator == 1:
+        return None, int(node.value)
+    if isinstance(node, Sym) and not node.subs and node.layer is None:
+        return node.base, 0
+    if isinstance(node, Add) and len(node.terms) == 2:
+        (s1, a), (s2, b) = node.terms
+        if s1 > 0 and isinstance(a, Sym) and not a.subs and isinstance(b, Num) and b.value.denominator == 1:
+            return a.base, s2 * int(b.value)
+    return None
+
+
+def weight_shift(definitions: list[Definition]) -> int:
+    """1 when the definitions give z^{(l+1)} through W^{(l)} (the layer of the weights one below the layer they
+    compute), else 0."""
+    for definition in definitions:
+        target = _layer_offset(definition.lhs.layer)
+        if target is None:
+            continue
+        for sym in symbols_in(definition.rhs):
+            weights = _layer_offset(sym.layer) if sym.base in ("w", "W") else None
+            if weights is not None and weights[0] == target[0]:
+                return 1 if target[1] - weights[1] == 1 else 0
+    return 0
+
+
+@functools.lru_cache(maxsize=4096)
+def local_derivative(expr: sympy.Expr, variable: VName) -> sympy.Expr:
+    """∂expr/∂variable of one definition's right side: the same for every claim of a document (each claim has a
+    model of its own), so it is differentiated once, by `_derivative`."""
+    return _derivative(expr, variable)
+
+
+def _derivative(expr: sympy.Expr, variable: sympy.Symbol) -> sympy.Expr:
+    """``sympy.diff(expr, variable)`` by the sum, product, power and chain rules written out (the same canonical
+    result: SymPy's own rules multiply the same factors), without building a `sympy.Derivative` at every node,
+    which costs most of a diff of a small definition. Anything else (a function the document only names) is
+    left to `sympy.diff`."""
+    if expr == variable:
+        return sympy.S.One
+    if expr.is_Atom or variable not in expr.free_symbols:
+        return sympy.S.Zero
+    if expr.is_Add:
+        return sympy.Add(*(_derivative(term, variable) for term in expr.args))
+    if expr.is_Mul:
+        factors = expr.args
+        terms = []
+        for k, factor in enumerate(factors):
+            slope = _derivative(factor, variable)
+            if slope != 0:
+                terms.append(sympy.Mul(*factors[:k], slope, *factors[k + 1:]))
+        return sympy.Add(*terms)
+    if expr.is_Pow and variable not in expr.exp.free_symbols:
+        return expr.exp * expr.base ** (expr.exp - 1) * _derivative(expr.base, variable)
+    if isinstance(expr, (Sigmoid, Relu, sympy.exp, sympy.log, sympy.tanh, sympy.sin, sympy.cos)):
+        return expr.fdiff(1) * _derivative(expr.args[0], variable)
+    return sympy.diff(expr, variable)
 
 
 def _indexes_a_layer(node: Sum) -> bool:
@@ -1178,6 +1363,17 @@ def free_index_letters(nodes: list[Node]) -> tuple[list[str], list[str]]:
         visit(node, frozenset())
     unit_letters = [u for u in unit_letters if u not in layer_letters]
     return layer_letters, unit_letters
+
+
+def label_letters(definitions: list[Definition]) -> frozenset[str]:
+    """Index letters a definition's right side uses freely, bound neither by its left side nor by a Σ: a label
+    such as the correct class y in L = −log p_y. A claim that binds the letter (p_k − 𝟙(y = k)) is checked
+    for each of its values, the definition read at that value."""
+    found = set()
+    for definition in definitions:
+        own = set(sum(free_index_letters([definition.lhs]), []))
+        found.update(letter for letter in free_index_letters([definition.rhs])[1] if letter not in own)
+    return frozenset(found)
 
 
 def _quantity_children(node: Node) -> tuple[Node, ...]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ..errors import CheckFailure
 from . import verify_text
-from .check import ClaimResult, Report
+from .check import ClaimCache, ClaimResult, Report
+from .own_tex import Trusted
 
 PAGE_TIME_LIMIT = 20.0
 """Seconds per claim: far above what a page of derive needs (a slow claim is a defect to report, not to wait for)."""
@@ -18,9 +19,12 @@ class PageDoesNotHold(CheckFailure):
     """A printed relation of a rendered page does not hold, or cannot be read (exit 3)."""
 
 
-def check_page(text: str, document: str) -> Report:
-    """Read ``text`` back; raise `PageDoesNotHold` at its first wrong or unreadable relation."""
-    report = verify_text(text, time_limit=PAGE_TIME_LIMIT)
+def check_page(text: str, document: str, trusted: Trusted | None = None,
+               claims_checked: ClaimCache | None = None) -> Report:
+    """Read ``text`` back (Markdown, or LaTeX whose preamble holds the ``trusted`` definitions: derive's); raise
+    `PageDoesNotHold` at its first wrong or unreadable relation. ``claims_checked``: claims of the same build
+    checked before (each distinct claim is checked once)."""
+    report = verify_text(text, time_limit=PAGE_TIME_LIMIT, trusted=trusted, claims_checked=claims_checked)
     problem = first_problem(report)
     if problem is not None:
         raise PageDoesNotHold(f"{document}, {problem}")
@@ -46,4 +50,5 @@ def first_problem(report: Report) -> str | None:
 
 def _link(claim: ClaimResult, step) -> str:
     verdict = "does not hold" if step.ok is False else "could not be decided"
-    return f"the link «{step.lhs} = {step.rhs}» (step {step.index} of «{claim.claim}») {verdict}"
+    relation = r"\neq" if step.relation == "neq" else "="
+    return f"the link «{step.lhs} {relation} {step.rhs}» (step {step.index} of «{claim.claim}») {verdict}"

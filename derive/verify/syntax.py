@@ -46,24 +46,33 @@ def preprocess(text: str) -> str:
     return _NAMED_FUNCTION.sub(lambda m: r"\applied{" + m.group(1) + "}" + m.group(2) + "(", normalise(text))
 
 
-def parse_member(text: str, layered: frozenset[str] = LAYERED_BASES) -> Node:
+def parse_member(text: str, layered: frozenset[str] = LAYERED_BASES, tags: frozenset[Sym] = frozenset()) -> Node:
     """One member of an equation as a syntax tree; `SyntaxProblem` if it is outside the grammar. ``layered``: the
-    bases whose integer superscripts are layers (`layered_bases` of the document)."""
-    return parse(text, _symbol_maker(layered), preprocess(text))
+    bases whose integer superscripts are layers (`layered_bases` of the document); ``tags``: symbols that, as a
+    subscript, name a variable rather than an index (`make_symbol`)."""
+    return parse(text, _symbol_maker(layered, tags), preprocess(text))
 
 
 @functools.lru_cache(maxsize=8)
-def _symbol_maker(layered: frozenset[str]):
-    return functools.partial(make_symbol, layered=layered)
+def _symbol_maker(layered: frozenset[str], tags: frozenset[Sym] = frozenset()):
+    return functools.partial(make_symbol, layered=layered, tags=tags)
+
+
+def tag_text(sym: Sym) -> str:
+    """A variable used as a subscript tag, as one word: ``w``, ``y'``, ``w_1``."""
+    subs = "".join(s.text if isinstance(s, (Num, Word)) else s.base if isinstance(s, Sym) else "?" for s in sym.subs)
+    return sym.base + "'" * sym.primes + ("_" + subs if subs else "")
 
 
 _LAYER_LETTER = re.compile(r"^[lL]$")
 
 
-def make_symbol(base: str, decor: str | None, scripts: list, layered: frozenset[str] = LAYERED_BASES) -> Node:
+def make_symbol(base: str, decor: str | None, scripts: list, layered: frozenset[str] = LAYERED_BASES,
+                tags: frozenset[Sym] = frozenset()) -> Node:
     """Apply the script rule (see `derive.verify`): subscripts are indices kept in order; a superscript is a
     transpose (``T``, ``\\top``), a prime, a layer index (in parentheses; the letters ``l``/``L`` and ``l ± n``;
-    an integer on w, W, a, z, b, δ, Δ) or else a power; ``e^{x}`` is exp."""
+    an integer on w, W, a, z, b, δ, Δ) or else a power; ``e^{x}`` is exp. A subscript that is one of the ``tags``
+    (a variable the scope gives a value, as in g_w, the gradient of w, or g_{y'}) is a fixed tag, not an index."""
     subs: tuple[Node, ...] | None = None
     sups: list = []
     primes = 0
@@ -71,7 +80,8 @@ def make_symbol(base: str, decor: str | None, scripts: list, layered: frozenset[
         if script.kind == "sub":
             if subs is not None:
                 raise SyntaxProblem(f"two subscripts on {base}")
-            subs = tuple(i for part in script.value for i in split_indices(part))
+            subs = tuple(Word(tag_text(i)) if i in tags else i for part in script.value
+                         for i in ([part] if part in tags else split_indices(part)))
         elif script.kind == "prime":
             primes += script.value
         else:
