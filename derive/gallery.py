@@ -31,8 +31,6 @@ DIAGRAM = "network.svg"  # a network's diagram beside its Markdown
 NETWORK_EXAMPLES = ("design-example", "batch-sigmoid-sse", "relu-cross-entropy")
 REREAD_FORMATS = {"markdown": "markdown", "html": "markdown", "latex": "latex", "beamer": "beamer"}
 """The formats of a page read back, each by the document that is read: the HTML page's maths is its Markdown's."""
-NETWORK_REREAD_FORMATS = {"markdown": "markdown", "html": "markdown"}
-"""A network's TeX pages are not read back yet (their preamble is not one the reader passes over)."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +66,12 @@ def gallery_files() -> list[tuple[str, str, str | None]]:
 
 
 def _render_checked(document, fmt: str, lang: str | None, figure: str, page_path: Callable[[str], str],
-                    checked: set[tuple[str, str | None]], claims: ClaimCache,
-                    reread: dict[str, str] = REREAD_FORMATS) -> str:
+                    checked: set[tuple[str, str | None]], claims: ClaimCache) -> str:
     """``document`` rendered; when the document is re-read, the page read back for ``fmt`` (see `REREAD_FORMATS`;
-    ``page_path(format)`` names it; ``reread`` the formats read back) is checked by the truth loop first, once per build, with one claim cache per
+    ``page_path(format)`` names it) is checked by the truth loop first, once per build, with one claim cache per
     document (its article, slides and Markdown share most equations). Raises `PageDoesNotHold`."""
     text = render(document, fmt, lang or "en", figure_href=figure)
-    read = reread.get(fmt)
+    read = REREAD_FORMATS.get(fmt)
     if document.reread and read is not None and (read, lang) not in checked:
         page = text if read == fmt else render(document, read, lang or "en", figure_href=figure)
         check_page(page, page_path(read), own_definitions, claims)
@@ -110,9 +107,9 @@ def network_documents() -> list[Document]:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
             net = cache[stem]
-            text = _render_checked(net, fmt, lang, DIAGRAM, lambda read: _document_path(f"networks/{stem}", read, lang),
-                                   checked.setdefault(stem, set()), claims.setdefault(stem, ClaimCache()),
-                                   NETWORK_REREAD_FORMATS)
+            text = _render_checked(net, fmt, lang, DIAGRAM,
+                                   lambda read: _document_path(f"networks/{stem}", read, lang),
+                                   checked.setdefault(stem, set()), claims.setdefault(stem, ClaimCache()))
             return text, attachments(net, fmt, DIAGRAM)
         return run
 

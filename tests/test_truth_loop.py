@@ -31,8 +31,8 @@ def network(stem: str):
 
 
 @lru_cache(maxsize=None)
-def network_page(stem: str, lang: str) -> str:
-    return render(network(stem), "markdown", lang, figure_href=DIAGRAM)
+def network_page(stem: str, lang: str, fmt: str = "markdown") -> str:
+    return render(network(stem), fmt, lang, figure_href=DIAGRAM)
 
 
 NETWORKS = [stem for stem in NETWORK_EXAMPLES if network(stem).reread]
@@ -80,16 +80,20 @@ def test_the_single_sample_sigmoid_network_is_read_back():
     assert "design-example" in NETWORKS
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("stem", NETWORKS)
-def test_every_relation_of_a_network_page_holds_as_printed(stem, lang):
-    """The example networks' pages (`derive build`, `derive explain --network`): matrices written out, ⊙, ᵀ,
-    layered names, the update and the forward pass after it, each in its scope."""
-    text = network_page(stem, lang)
-    report = check_page(text, stem)
+def test_every_relation_of_a_network_page_holds_as_printed(stem, lang, fmt):
+    """The example networks' pages (`derive build`, `derive explain --network`), Markdown, article and slides:
+    matrices written out, ⊙, ᵀ, layered names, the update and the forward pass after it, each in its scope."""
+    text = network_page(stem, lang, fmt)
+    report = check_page(text, stem, own_definitions)
     assert report.exit_code == 0 and not report.skipped
     assert len(report.claims) >= 30
-    assert "<!-- derive: numbers strict -->" in text and "<!-- derive: scope after from walk -->" in text
+    assert STRICT[fmt] in text
+    scopes = re.findall(r"derive: scope (\S+(?: from \S+)?)", text)
+    assert "after from walk" in scopes
+    assert scopes == re.findall(r"derive: scope (\S+(?: from \S+)?)", network_page(stem, lang))
 
 
 THREE_UNITS = """activation = "sigmoid"
@@ -180,14 +184,14 @@ def _line_of(text: str, offset: int) -> int:
 
 def displayed_chains(text: str) -> list[tuple[int, int]]:
     r"""(start, end) of each displayed chain written on one line: a Markdown ``$$…$$`` line; in LaTeX the first
-    argument of derive's ``\dchain``, a row of an alignment that holds a whole chain (``lhs &= … = …``) and a
-    slide's table cell in display style."""
+    argument of derive's ``\dchain`` (a network's ``\dnchain``), a row of an alignment that holds a whole chain
+    (``lhs &= … = …``) and a slide's table cell in display style."""
     spans = [m.span(1) for m in re.finditer(r"^\$\$(.*)\$\$$", text, re.M)]
-    for m in re.finditer(r"^\\dchain\{", text, re.M):
+    for m in re.finditer(r"^\\dn?chain\{", text, re.M):
         end = brace_group(text, m.end() - 1)
         if end is not None and "\n" not in text[m.end():end - 1]:
             spans.append((m.end(), end - 1))
-    for m in re.finditer(r"^(?!\\dchain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
+    for m in re.finditer(r"^(?!\\dn?chain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
         row_end = _ROW_END.search(m.group(1))
         spans.append((m.start(1), m.start(1) + (row_end.start() if row_end else len(m.group(1)))))
     spans += [m.span(1) for m in re.finditer(r"\$\\displaystyle ([^$\n]*)\$", text)]  # a slide's table cell
@@ -292,7 +296,9 @@ def pages() -> dict[str, object]:
             ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"], fmt=fmt)
     for stem in NETWORKS:
         for lang in ("en", "ja"):
-            found[f"network-{stem}-{lang}-markdown"] = lambda stem=stem, lang=lang: network_page(stem, lang)
+            for fmt in FORMATS:
+                found[f"network-{stem}-{lang}-{fmt}"] = (
+                    lambda stem=stem, lang=lang, fmt=fmt: network_page(stem, lang, fmt))
     found["explain-adam-markdown"] = lambda: explained(
         ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adam", "--step", "lr=0.1,steps=2"])
     return found
@@ -301,13 +307,14 @@ def pages() -> dict[str, object]:
 PAGES = pages()
 NOT_APPLICABLE = {(f"linear-model-{lang}-{fmt}", "misround") for lang in ("en", "ja") for fmt in FORMATS} | {
     (f"explain-sigmoid-{fmt}", "merge_scopes") for fmt in FORMATS} | {("explain-adam-markdown", "merge_scopes")} | {
-    (page, "flip_table_cell") for page in PAGES if not page.endswith("-markdown") or page.startswith("network-")} | {
+    (page, "flip_table_cell") for page in PAGES
+    if not page.endswith("-markdown") or page.startswith("network-")} | {
     (f"{name}-{lang}-beamer", kind) for lang in ("en", "ja") for name, kind in (
         ("sigmoid-sse", "drop_factor"), ("softmax-cross-entropy", "drop_factor"),
         ("softmax-cross-entropy", "swap_terms"))}
 """Integers only; one graph at one point (an optimiser's later steps only continue the one before: removing one
-changes no value); the TeX pages' and the network pages' tables do not state their columns yet; a batch's slides show each step's products
-folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
+changes no value); the TeX pages' and the network pages' tables do not state their columns yet; a batch's slides
+show each step's products folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
 
 
 
@@ -361,19 +368,23 @@ def test_explain_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_pat
     assert main(args + ["-o", str(out)]) == 0 and out.exists()
 
 
-def test_explain_of_a_network_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys):
-    """`derive explain --network` runs the loop too: a misprinted entry of a matrix is exit 3, no file."""
+@pytest.mark.parametrize("fmt, suffix", [("markdown", ".md"), ("latex", ".tex"), ("beamer", ".tex")])
+def test_explain_of_a_network_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys, fmt, suffix):
+    """`derive explain --network` runs the loop too, in every format read back: the page as it is written is exit
+    0; a misprinted entry of a matrix is exit 3, no file."""
+    source = str(ROOT / "examples" / "networks" / "design-example.toml")
+    assert main(["explain", "--network", source, "--format", fmt, "-o", str(tmp_path / f"good{suffix}")]) == 0
     import derive.present.render as rendering
     real = rendering.render
 
-    def wrong(document, fmt="markdown", lang="en", **kw):
-        text = real(document, fmt, lang, **kw)
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        text = real(document, chosen, lang, **kw)
         assert r"0.3 & 0.4\end{array}" in text
         return text.replace(r"0.3 & 0.4\end{array}", r"0.3 & 0.5\end{array}")  # W^{2} misprinted
 
     monkeypatch.setattr(rendering, "render", wrong)
-    out = tmp_path / "net.md"
-    code = main(["explain", "--network", str(ROOT / "examples" / "networks" / "design-example.toml"), "-o", str(out)])
+    out = tmp_path / f"net{suffix}"
+    code = main(["explain", "--network", source, "--format", fmt, "-o", str(out)])
     captured = capsys.readouterr()
     assert code == 3 and not out.exists() and captured.out == ""
     assert "the walk-through, line" in captured.err and "does not hold" in captured.err

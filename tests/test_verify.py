@@ -1341,3 +1341,53 @@ def test_a_claim_is_checked_once_per_meaning():
     again = verify_text(text, claims_checked=cache)
     assert again.claims == report.claims and cache.hits == 4
     assert verify_text(text).claims == report.claims
+
+
+# --- a member broken over rows, and a network's chain macro (issue 11: the network's TeX pages) -----------------
+
+CONTINUED = r"""<!-- derive: given x = 2; y = 3 -->
+\begin{align*}
+f &= x \cdot y + x + y \\
+  &= 2 \cdot 3 \\
+  &\quad {}+ 2 + 3 \\
+  &= 11
+\end{align*}
+"""
+
+
+@pytest.mark.parametrize("wrong, right", [(None, None), ("{}+ 2 + 3", "{}+ 2 + 4"), ("= 11", "= 6")])
+def test_a_row_that_goes_on_with_an_operator_belongs_to_the_member_before_it(wrong, right):
+    r"""``&\quad {}+ 5`` continues the member above it (derive breaks a long member so): the member is
+    ``2 · 3 + 5``, so a wrong continuation fails, and the result of the member without it does too."""
+    text = CONTINUED if wrong is None else CONTINUED.replace(wrong, right)
+    assert text != CONTINUED or wrong is None
+    report = verify_text(text)
+    assert not report.skipped and len(report.claims) == 1
+    assert report.exit_code == (0 if wrong is None else 1)
+
+
+def _network_article() -> str:
+    from derive.networks import explain_text
+    from derive.present.render import render as render_page
+    source = (ROOT / "examples" / "networks" / "design-example.toml").read_text(encoding="utf-8")
+    return render_page(explain_text(source, "design-example.toml"), "latex", "en")
+
+
+def test_a_networks_chain_macro_is_read_on_one_line_and_in_rows():
+    r"""``\dnchain{one line}{aligned rows}`` (a network's article): its definition is derive's own, and a wrong
+    number in either argument is caught at the chain's line."""
+    from derive.present.tex import own_definitions
+    page = _network_article()
+    report = verify_text(page, trusted=own_definitions)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 60
+    assert verify_text(page).exit_code == 2  # a page from elsewhere may not define \dnchain
+    rows = [m for m in re.finditer(r"^  &= (-?\d+\.\d+)\}$", page, re.M)]  # the last row of a chain's rows
+    line = [m for m in re.finditer(r"^\\dnchain\{[^\n]* = (-?\d+\.\d+)\}\{", page, re.M)]
+    assert rows and line
+    for match in (rows[-1], line[-1]):
+        start, end = match.span(1)
+        corrupted = page[:start] + match.group(1)[:-1] + str((int(match.group(1)[-1]) + 1) % 10) + page[end:]
+        failed = verify_text(corrupted, trusted=own_definitions)
+        assert failed.exit_code == 1  # caught at the line where the chain starts (its rows begin there too)
+        assert page.count("\n", 0, page.rindex("\\dnchain", 0, start)) + 1 in {c.line for c in failed.claims
+                                                                             if c.ok is False}

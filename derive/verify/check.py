@@ -1083,8 +1083,9 @@ class ClaimChecker:
         if not is_matrix(value) or value.shape != shape or value.free_symbols:
             return None
         entries = [entry for row in number.rows for entry in row]
-        for position, (exact, shown, node) in enumerate(zip(value, printed, entries)):
-            if not exact.is_number or exact.is_real is False:
+        for position, (entry, shown, node) in enumerate(zip(value, printed, entries)):
+            exact = exact_number(entry)
+            if exact is None:
                 return None
             try:
                 rule = as_printed(exact)
@@ -1108,13 +1109,7 @@ class ClaimChecker:
                 value *= at_point(self.model.full(self.model.conc(term, binds)), point)
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
-        if value.free_symbols or is_matrix(value) or not value.is_number:
-            return None
-        if value.is_Rational:
-            return value
-        if exp_rational_zero(value):
-            return sympy.Integer(0)
-        return shared_evaluation(value)
+        return None if is_matrix(value) else exact_number(value)
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
@@ -1675,6 +1670,18 @@ def _size(expr: sympy.Expr, limit: int) -> int:
 
 EXACT_DIGITS = 40
 """Digits of `shared_evaluation`: far beyond the 6 a page prints, so that rounding the result rounds the exact value."""
+
+
+def exact_number(value: sympy.Expr) -> sympy.Expr | None:
+    """A number at the document's point as strict numbers judge it: exact when rational (or an exact zero written
+    with powers of e), else `shared_evaluation`; None when it is not a finite real number."""
+    if value.free_symbols or not value.is_number:
+        return None
+    if value.is_Rational:
+        return value
+    if exp_rational_zero(value):
+        return sympy.Integer(0)
+    return shared_evaluation(value)
 
 
 def shared_evaluation(value: sympy.Expr, digits: int = EXACT_DIGITS) -> sympy.Float | None:

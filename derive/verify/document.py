@@ -421,6 +421,13 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
                 found.append(Equation(previous.line, previous.members + tuple(members[1:]),
                                       previous.relations + tuple(relations), previous.assigns))
                 continue
+            continued = _CONTINUATION.match(stripped) if len(members) == 1 and found and not cut else None
+            if continued:  # a long member broken before an operator goes on in this row: it belongs to that member
+                previous = found.pop()
+                member = previous.members[-1].rstrip() + " " + stripped[continued.end(1):]
+                found.append(Equation(previous.line, previous.members[:-1] + (member,), previous.relations,
+                                      previous.assigns))
+                continue
             if len(members) < 2 or not members[0].strip():
                 skipped.append(Piece(line, " ".join(stripped.split()), cut))
                 continue
@@ -428,6 +435,11 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if cut:
                 skipped.append(Piece(line, " ".join(stripped.split()), True))
     return found, skipped
+
+
+_CONTINUATION = re.compile(r"((?:\{\}|\s)*)(?:[+-]|\\(?:cdot|times|odot)(?![A-Za-z]))")
+"""A row that goes on with the member before it (``&\\quad {}+ b``: the indent is a separator, the ``{}`` keeps
+TeX's spacing of the binary operator); group 1 is what is left out."""
 
 
 def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int, int]]:
