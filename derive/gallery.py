@@ -65,21 +65,30 @@ def gallery_files() -> list[tuple[str, str, str | None]]:
             for lang in _languages(fmt)]
 
 
+def _render_checked(document, fmt: str, lang: str | None, figure: str, page_path: Callable[[str], str],
+                    checked: set[tuple[str, str | None]], claims: ClaimCache) -> str:
+    """``document`` rendered; when the document is re-read, the page read back for ``fmt`` (see `REREAD_FORMATS`;
+    ``page_path(format)`` names it) is checked by the truth loop first, once per build, with one claim cache per
+    document (its article, slides and Markdown share most equations). Raises `PageDoesNotHold`."""
+    text = render(document, fmt, lang or "en", figure_href=figure)
+    read = REREAD_FORMATS.get(fmt)
+    if document.reread and read is not None and (read, lang) not in checked:
+        page = text if read == fmt else render(document, read, lang or "en", figure_href=figure)
+        check_page(page, page_path(read), own_definitions, claims)
+        checked.add((read, lang))
+    return text
+
+
 def scenario_documents() -> list[Document]:
     cache: dict = {}
+    checked: dict[str, set[tuple[str, str | None]]] = {}
+    claims: dict[str, ClaimCache] = {}
 
     def job(name: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
             walk = cache.get(name) or cache.setdefault(name, build(name))
-            text = render(walk, fmt, lang or "en", figure_href=FIGURE)
-            if walk.reread and fmt in REREAD_FORMATS:  # the truth loop
-                read = REREAD_FORMATS[fmt]  # the HTML page is made from the Markdown, and checked as it
-                key = ("checked", name, read, lang)
-                if key not in cache:
-                    page = text if read == fmt else render(walk, read, lang or "en", figure_href=FIGURE)
-                    check_page(page, relative_path(name, read, lang), own_definitions,
-                               cache.setdefault(("claims", name), ClaimCache()))
-                    cache[key] = True
+            text = _render_checked(walk, fmt, lang, FIGURE, lambda read: relative_path(name, read, lang),
+                                   checked.setdefault(name, set()), claims.setdefault(name, ClaimCache()))
             return text, attachments(walk, fmt, FIGURE)
         return run
 
@@ -89,6 +98,8 @@ def scenario_documents() -> list[Document]:
 
 def network_documents() -> list[Document]:
     cache: dict = {}
+    checked: dict[str, set[tuple[str, str | None]]] = {}
+    claims: dict[str, ClaimCache] = {}
 
     def job(stem: str, fmt: str, lang: str | None) -> Callable[[], tuple[str, dict[str, bytes]]]:
         def run() -> tuple[str, dict[str, bytes]]:
@@ -96,7 +107,10 @@ def network_documents() -> list[Document]:
                 text = (shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8")
                 cache[stem] = explain_text(text, f"{stem}.toml")
             net = cache[stem]
-            return render(net, fmt, lang or "en", figure_href=DIAGRAM), attachments(net, fmt, DIAGRAM)
+            text = _render_checked(net, fmt, lang, DIAGRAM,
+                                   lambda read: _document_path(f"networks/{stem}", read, lang),
+                                   checked.setdefault(stem, set()), claims.setdefault(stem, ClaimCache()))
+            return text, attachments(net, fmt, DIAGRAM)
         return run
 
     return [Document(f"network-{stem}", fmt, lang, _document_path(f"networks/{stem}", fmt, lang), job(stem, fmt, lang))

@@ -111,6 +111,7 @@ def normalise(text: str) -> str:
         else:
             raise SyntaxProblem.of("latex_problem.character", char=quote(char), code=f"{ord(char):04X}")
     text = "".join(out)
+    text = _underbraces(text)
     text = _nabla(text)
     text = _cases(text)
     text = _indicators(text)
@@ -284,6 +285,26 @@ def _balanced(text: str, start: int) -> int | None:
         if depth == 0:
             return k
     return None
+
+
+def _underbraces(text: str) -> str:
+    """``\\underbrace{X}_{note}`` is X (in parentheses): the note under the brace (a shape such as
+    ``n_{l} \\times 1``) is a label, not maths of the equation."""
+    while True:
+        match = re.search(r"\\underbrace\s*(?=\{)", text)
+        if match is None:
+            return text
+        close = _balanced(text, match.end())
+        if close is None:
+            return text  # refused by the macro check
+        end = close
+        note = re.match(r"\s*_\s*", text[close:])
+        if note:
+            start = close + note.end()
+            end = _balanced(text, start) if text[start:start + 1] == "{" else start + 1
+            if end is None:
+                return text
+        text = text[:match.start()] + "(" + text[match.end() + 1:close - 1] + ")" + text[end:]
 
 
 def _nabla(text: str) -> str:

@@ -316,7 +316,7 @@ def test_markdown_shows_every_part():
         r"\delta^{l}_{j} = \left(\sum_{k=1}^{n_{l+1}} w^{l+1}_{kj} \cdot \delta^{l+1}_{k}\right) \cdot \sigma'\left(z^{l}_{j}\right)",
         r"\delta^{2}_{1} = \left(w^{3}_{11} \cdot \delta^{3}_{1} + w^{3}_{21} \cdot \delta^{3}_{2}\right)",
         r"\frac{\partial C}{\partial W^{3}} = \underbrace{\delta^{3}}_{2 \times 1} \, \underbrace{\left(a^{2}\right)^{\mathsf{T}}}_{1 \times 2}",
-        r"W^{2}_{\mathrm{new}} = W^{2} - \eta \cdot \frac{\partial C}{\partial W^{2}}",
+        r"W^{2} \leftarrow W^{2} - \eta \cdot \frac{\partial C}{\partial W^{2}} = ",  # read back as an update
         r"C = \frac{1}{2} \cdot \sum_{j=1}^{2} \left(a^{L}_{j} - t_{j}\right)^{2}",
         "= 0.183471$$", "= 0.179701$$", "0.183471$ to $0.179701",
     ):

@@ -6,12 +6,15 @@ at a line the test finds, and each must be caught at that line."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pytest
 
 from conftest import ROOT, scenario_page, scenario_walk
 from derive import documents
 from derive.cli import main
+from derive.gallery import DIAGRAM, NETWORK_EXAMPLES
+from derive.networks import explain_text
 from derive.present.render import render
 from derive.present.tex import own_definitions
 from derive.scenarios import SCENARIOS
@@ -20,6 +23,20 @@ from derive.verify.own_tex import brace_group
 from derive.verify.pages import PageDoesNotHold, check_page
 
 REREAD = [name for name in SCENARIOS if scenario_walk(name).reread]
+
+
+@lru_cache(maxsize=None)
+def network(stem: str):
+    """An example network of the gallery, explained once per test session."""
+    return explain_text((ROOT / "examples" / "networks" / f"{stem}.toml").read_text(encoding="utf-8"), f"{stem}.toml")
+
+
+@lru_cache(maxsize=None)
+def network_page(stem: str, lang: str, fmt: str = "markdown") -> str:
+    return render(network(stem), fmt, lang, figure_href=DIAGRAM)
+
+
+NETWORKS = [stem for stem in NETWORK_EXAMPLES if network(stem).reread]
 EXPLAINED = [
     ["(x + y) * z", "--at", "x=-2,y=5,z=-4"],
     # an input read by a node directly and through another of its inputs: the local gradient holds that one fixed
@@ -67,6 +84,72 @@ def test_every_relation_of_a_scenario_page_holds_as_printed(name, lang, fmt):
     assert STRICT[fmt] in text
     scopes = re.findall(r"derive: scope (\S+)", text)
     assert scopes == re.findall(r"derive: scope (\S+)", scenario_page(name, lang))  # the Markdown's bindings
+
+
+def test_the_single_sample_sigmoid_network_is_read_back():
+    assert "design-example" in NETWORKS
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("stem", NETWORKS)
+def test_every_relation_of_a_network_page_holds_as_printed(stem, lang, fmt):
+    """The example networks' pages (`derive build`, `derive explain --network`), Markdown, article and slides:
+    matrices written out, ⊙, ᵀ, layered names, the update and the forward pass after it, each in its scope."""
+    text = network_page(stem, lang, fmt)
+    report = check_page(text, stem, own_definitions)
+    assert report.exit_code == 0 and not report.skipped
+    assert len(report.claims) >= 30
+    assert STRICT[fmt] in text
+    scopes = re.findall(r"derive: scope (\S+(?: from \S+)?)", text)
+    assert "after from walk" in scopes
+    assert scopes == re.findall(r"derive: scope (\S+(?: from \S+)?)", network_page(stem, lang))
+
+
+THREE_UNITS = """activation = "sigmoid"
+loss = "sse"
+learning_rate = 0.25
+input = [1.0, -2.0, 0.5]
+target = [0.5]
+[[layer]]
+W = [[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]
+b = [0.0, 0.1, -0.2]
+[[layer]]
+W = [[0.1, 0.2, 0.3]]
+b = [0.01]
+"""
+
+
+def test_a_network_page_with_three_hidden_units_holds_as_printed():
+    """A 3-3-1 network: ∂C/∂W² = δ² (a¹)ᵀ written out has entries whose rounded factors multiply to one digit off
+    the printed exact value; strict numbers judge a matrix of numbers at the end of a chain, like one number, by
+    the exact value of the last member written with symbols."""
+    result = explain_text(THREE_UNITS, "three.toml")
+    assert result.reread
+    for lang in ("en", "ja"):
+        report = check_page(render(result, "markdown", lang, figure_href=DIAGRAM), "three.md")
+        assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 30
+
+
+@pytest.mark.parametrize("change, why", [
+    (("[[layer]]\nW = [[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]\nb = [0.0, 0.1, -0.2]\n", ""),
+     "no hidden layer"),
+    (("[[layer]]\nW = [[0.1, 0.2, 0.3]]", "[[layer]]\nW = [[0.1, 0.2, 0.3], [0.2, 0.1, 0.4]]\nb = [0.0, 0.0]\n"
+                                          "[[layer]]\nW = [[0.5, -0.5]]"), "two hidden layers"),
+    (("input = [1.0, -2.0, 0.5]", "input = [1.0, -2.0, 0.5, 0.1, 0.2, 0.3]"), "more than 8 units"),
+])
+def test_network_pages_beyond_the_loops_reach_are_not_read_back(change, why, capsys, tmp_path):
+    """What the loop does not cover is said by `NetworkResult.reread`, and explain still writes the page."""
+    old, new = change
+    text = THREE_UNITS.replace(old, new)
+    if why == "more than 8 units":
+        text = text.replace("[[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]",
+                            "[[0.1, 0.2, 0.3, 0, 0, 0], [0.3, -0.4, 0.5, 0, 0, 0], [0.5, 0.6, -0.1, 0, 0, 0]]")
+    assert text != THREE_UNITS
+    assert not explain_text(text, "net.toml").reread, why
+    path = tmp_path / "net.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["explain", "--network", str(path), "-o", str(tmp_path / "net.md")]) == 0
 
 
 def explained(args, lang="en", fmt="markdown") -> str:
@@ -125,14 +208,14 @@ def _line_of(text: str, offset: int) -> int:
 
 def displayed_chains(text: str) -> list[tuple[int, int]]:
     r"""(start, end) of each displayed chain written on one line: a Markdown ``$$…$$`` line; in LaTeX the first
-    argument of derive's ``\dchain``, a row of an alignment that holds a whole chain (``lhs &= … = …``) and a
-    slide's table cell in display style."""
+    argument of derive's ``\dchain`` (a network's ``\dnchain``), a row of an alignment that holds a whole chain
+    (``lhs &= … = …``) and a slide's table cell in display style."""
     spans = [m.span(1) for m in re.finditer(r"^\$\$(.*)\$\$$", text, re.M)]
-    for m in re.finditer(r"^\\dchain\{", text, re.M):
+    for m in re.finditer(r"^\\dn?chain\{", text, re.M):
         end = brace_group(text, m.end() - 1)
         if end is not None and "\n" not in text[m.end():end - 1]:
             spans.append((m.end(), end - 1))
-    for m in re.finditer(r"^(?!\\dchain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
+    for m in re.finditer(r"^(?!\\dn?chain|\\dv)([^&%\n$ ][^&\n$]*?&=[^\n$]*)$", text, re.M):
         row_end = _ROW_END.search(m.group(1))
         spans.append((m.start(1), m.start(1) + (row_end.start() if row_end else len(m.group(1)))))
     spans += [m.span(1) for m in re.finditer(r"\$\\displaystyle ([^$\n]*)\$", text)]  # a slide's table cell
@@ -169,14 +252,16 @@ def swap_terms(text: str) -> tuple[str, int]:
 
 
 def drop_factor(text: str) -> tuple[str, int]:
-    r"""A chain-rule factor lost: ``∂E/∂y · ∂y/∂w`` written ``∂E/∂y``."""
+    r"""A chain-rule factor lost: ``∂E/∂y · ∂y/∂w`` written ``∂E/∂y`` (on a network page, where no chain starts
+    with a partial: ``δ^{3}_{1} = ∂C/∂a^{3}_{1} · σ'(z^{3}_{1}) = …`` written without its σ')."""
     name = r"(?:[^{}]|\{[^{}]*\})+"
-    product = re.compile(rf"(\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}) \\cdot "
-                         rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}(?={_SEP})")
+    partial = rf"\\frac\{{\\partial {name}\}}\{{\\partial {name}\}}"
+    product = re.compile(rf"({partial}) \\cdot {partial}(?={_SEP})")
+    gate = re.compile(rf"([^=&$]*?{_SEP})({partial}) \\cdot \\sigma'\\left\({name}\\right\)(?={_SEP})")
     for start, end in displayed_chains(text):
-        match = product.match(text, start, end)
+        match = product.match(text, start, end) or gate.match(text, start, end)
         if match and not re.search(r"\\cdot 1(?![\d.])", text[start:end]):  # a link worth 1 may be left out
-            return text[:match.start()] + match.group(1) + text[match.end():], _line_of(text, start)
+            return text[:match.start()] + "".join(match.groups()) + text[match.end():], _line_of(text, start)
     raise NotApplicable("no displayed chain-rule product")
 
 
@@ -193,9 +278,11 @@ def misround(text: str) -> tuple[str, int]:
 
 def merge_scopes(text: str) -> tuple[str, int]:
     """A scope directive removed: a symbol of one part of the page is then reused with another meaning. The first
-    scope with a meaning of its own (not the walk's): a section's own, a part's, or a rule-card row's."""
-    match = re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> "
-                      r"|^% derive: scope (?!walk\b)[\w.-]+\n", text, re.M)
+    scope with a meaning of its own (not the walk's): a network page's forward pass after the update (with the new
+    weights, the scope whose symbols the walk's reuse), else a section's own, a part's, or a rule-card row's."""
+    match = re.search(r"^<!-- derive: scope after from walk -->$|^% derive: scope after from walk\n", text, re.M) \
+        or re.search(r"^<!-- derive: scope (?!walk\b)[\w.-]+ -->$|<!-- derive: scope [\w-]+\.1 --> "
+                     r"|^% derive: scope (?!walk\b)[\w.-]+\n", text, re.M)
     if match is None:
         raise NotApplicable("a page with one scope has no scope to remove")
     start, end = match.span()
@@ -223,12 +310,19 @@ class NotApplicable(Exception):
 
 
 CORRUPTIONS = [flip_result, swap_terms, drop_factor, misround, merge_scopes, flip_table_cell]
+
+
 def pages() -> dict[str, object]:
     found = {f"{name}-{lang}-{fmt}": (lambda name=name, lang=lang, fmt=fmt: scenario_page(name, lang, fmt))
              for name in REREAD for lang in ("en", "ja") for fmt in FORMATS}
     for fmt in FORMATS:
         found[f"explain-sigmoid-{fmt}"] = lambda fmt=fmt: explained(
             ["sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1", "--step", "lr=0.1"], fmt=fmt)
+    for stem in NETWORKS:
+        for lang in ("en", "ja"):
+            for fmt in FORMATS:
+                found[f"network-{stem}-{lang}-{fmt}"] = (
+                    lambda stem=stem, lang=lang, fmt=fmt: network_page(stem, lang, fmt))
     found["explain-adam-markdown"] = lambda: explained(
         ["(w*x - t)**2", "--at", "w=1,x=2,t=4", "--optimizer", "adam", "--step", "lr=0.1,steps=2"])
     return found
@@ -237,13 +331,14 @@ def pages() -> dict[str, object]:
 PAGES = pages()
 NOT_APPLICABLE = {(f"linear-model-{lang}-{fmt}", "misround") for lang in ("en", "ja") for fmt in FORMATS} | {
     (f"explain-sigmoid-{fmt}", "merge_scopes") for fmt in FORMATS} | {("explain-adam-markdown", "merge_scopes")} | {
-    (page, "flip_table_cell") for page in PAGES if not page.endswith("-markdown")} | {
+    (page, "flip_table_cell") for page in PAGES
+    if not page.endswith("-markdown") or page.startswith("network-")} | {
     (f"{name}-{lang}-beamer", kind) for lang in ("en", "ja") for name, kind in (
         ("sigmoid-sse", "drop_factor"), ("softmax-cross-entropy", "drop_factor"),
         ("softmax-cross-entropy", "swap_terms"))}
 """Integers only; one graph at one point (an optimiser's later steps only continue the one before: removing one
-changes no value); the TeX pages' tables do not state their columns yet; a batch's slides show each step's products
-folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
+changes no value); the TeX pages' and the network pages' tables do not state their columns yet; a batch's slides
+show each step's products folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
 
 
 
@@ -346,6 +441,29 @@ def test_a_page_written_with_o_is_rendered_once_and_read_back_as_written(monkeyp
     monkeypatch.chdir(tmp_path)
     assert main(args) == 0
     assert len(rendered) == 1 and (tmp_path / args[-1]).exists()
+
+
+@pytest.mark.parametrize("fmt, suffix", [("markdown", ".md"), ("latex", ".tex"), ("beamer", ".tex")])
+def test_explain_of_a_network_writes_nothing_when_its_page_does_not_hold(monkeypatch, tmp_path, capsys, fmt, suffix):
+    """`derive explain --network` runs the loop too, in every format read back: the page as it is written is exit
+    0; a misprinted entry of a matrix is exit 3, no file."""
+    source = str(ROOT / "examples" / "networks" / "design-example.toml")
+    assert main(["explain", "--network", source, "--format", fmt, "-o", str(tmp_path / f"good{suffix}")]) == 0
+    import derive.present.render as rendering
+    real = rendering.render
+
+    def wrong(document, chosen="markdown", lang="en", **kw):
+        text = real(document, chosen, lang, **kw)
+        assert r"0.3 & 0.4\end{array}" in text
+        return text.replace(r"0.3 & 0.4\end{array}", r"0.3 & 0.5\end{array}")  # W^{2} misprinted
+
+    monkeypatch.setattr(rendering, "render", wrong)
+    monkeypatch.setattr(documents, "render", wrong)
+    out = tmp_path / f"net{suffix}"
+    code = main(["explain", "--network", source, "--format", fmt, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 3 and not out.exists() and captured.out == ""
+    assert "the walk-through, line" in captured.err and "does not hold" in captured.err
 
 
 BUILD_SLIPS = {"markdown": ("1.4$$", "1.5$$", "en.md", ("en.html", "ja.md"), "en.tex"),

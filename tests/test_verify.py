@@ -721,6 +721,71 @@ def test_the_summary_agrees_with_the_number_of_wrong_claims(claims, summary, lan
     assert summary[lang] in render_report(report, "markdown", lang)
 
 
+# --- matrices written out (issue 11: derive's network pages) ----------------------------------------------------
+
+LAYERED_NUMBERS = r"""<!-- derive: numbers strict -->
+<!-- derive: given L = 3; a^{1}_{1} = 1; a^{1}_{2} = 0.5; w^{2}_{11} = 0.1; w^{2}_{12} = -0.2; w^{2}_{21} = 0.3; w^{2}_{22} = 0.4; b^{2}_{1} = 0.05; b^{2}_{2} = 0.1; w^{3}_{11} = 1; w^{3}_{12} = 1; b^{3}_{1} = 0; t_{1} = 1 -->
+$$z^{l}_{j} = \sum_{i=1}^{n_{l-1}} w^{l}_{ji} \cdot a^{l-1}_{i} + b^{l}_{j}, \qquad a^{l}_{j} = \sigma\left(z^{l}_{j}\right)$$
+$$C = \frac{1}{2} \cdot \sum_{j=1}^{1} \left(a^{L}_{j} - t_{j}\right)^{2}$$
+$$z^{2} = \underbrace{W^{2}}_{2 \times 2} \, \underbrace{a^{1}}_{2 \times 1} + \underbrace{b^{2}}_{2 \times 1} = \left(\begin{array}{rr}0.1 & -0.2 \\ 0.3 & 0.4\end{array}\right) \, \left(\begin{array}{r}1 \\ 0.5\end{array}\right) + \left(\begin{array}{r}0.05 \\ 0.1\end{array}\right) = \left(\begin{array}{r}0.05 \\ 0.6\end{array}\right)$$
+$$a^{2} = \sigma\left(z^{2}\right) = \left(\begin{array}{r}0.512497 \\ 0.645656\end{array}\right)$$
+$$\sigma'\left(z^{2}\right) = a^{2} \odot \left(1 - a^{2}\right) = \left(\begin{array}{r}0.249844 \\ 0.228784\end{array}\right)$$
+"""
+
+
+def test_the_layered_numbers_page_agrees_with_an_independent_oracle():
+    """The printed numbers of LAYERED_NUMBERS are the forward pass computed here in floats."""
+    z = [0.1 * 1 - 0.2 * 0.5 + 0.05, 0.3 * 1 + 0.4 * 0.5 + 0.1]
+    a = [1 / (1 + math.exp(-v)) for v in z]
+    assert [round(v, 6) for v in z] == [0.05, 0.6]
+    assert [f"{v:.6g}" for v in a] == ["0.512497", "0.645656"]
+    assert [f"{v * (1 - v):.6g}" for v in a] == ["0.249844", "0.228784"]
+
+
+@pytest.mark.parametrize("wrong, right, line", [
+    (None, None, None),
+    ("0.05 \\\\ 0.6\\end", "0.05 \\\\ 0.7\\end", 5),        # a wrong entry of the result
+    ("0.3 & 0.4", "0.3 & 0.5", 5),                          # a weight put in that is not the page's
+    ("0.3 & 0.4", "0.4 & 0.3", 5),                          # two entries swapped
+    ("0.512497", "0.5125", 6),                              # an entry rounded to fewer digits than the rule prints
+    ("\\left(1 - a^{2}\\right)", "\\left(2 - a^{2}\\right)", 7),  # not σ'(z) any more
+])
+def test_a_matrix_written_out_is_read_entry_by_entry(wrong, right, line):
+    """Matrices written out (``array``), shapes under ``\\underbrace``, ``&`` between entries, ½ · Σ, a number
+    added to a vector inside ⊙, layer sizes from the page's values, the input a^{1} given beside a^{l}_{j} =
+    σ(z^{l}_{j}), and a^{2} the vector of a^{2}_{j}: all read, and each corruption caught on its line."""
+    text = LAYERED_NUMBERS if wrong is None else LAYERED_NUMBERS.replace(wrong, right, 1)
+    report = verify_text(text)
+    assert not report.skipped, report.skipped
+    failed = [c.line for c in report.claims if c.ok is False]
+    assert failed == ([] if wrong is None else [line]), [(c.line, [(s.index, s.ok, s.slip) for s in c.steps])
+                                                         for c in report.claims]
+    assert report.exit_code == (0 if wrong is None else 1)
+
+
+def test_a_vector_written_out_as_a_value_gives_its_components():
+    """a^{1} = (1, 0.5)ᵀ as a value is a^{1}_{1} = 1 and a^{1}_{2} = 0.5; W^{2} written out gives w^{2}_{ji}."""
+    text = (r"$$a^{1} = \left(\begin{array}{r}1 \\ 0.5\end{array}\right), \qquad "
+            r"W^{2} = \left(\begin{array}{rr}0.1 & -0.2 \\ 0.3 & 0.4\end{array}\right), \qquad b^{2}_{1} = 0, "
+            r"\qquad b^{2}_{2} = 0$$" "\n"
+            r"$$z^{l}_{j} = \sum_{i} w^{l}_{ji} a^{l-1}_{i} + b^{l}_{j}$$" "\n"
+            r"$$z^{2}_{2} = w^{2}_{21} a^{1}_{1} + w^{2}_{22} a^{1}_{2} + b^{2}_{2} = 0.5$$" "\n")
+    assert verify_text(text).exit_code == 0
+    assert verify_text(text.replace("0.3 & 0.4", "0.3 & 0.6")).exit_code == 1
+
+
+def test_a_number_for_an_abstract_quantitys_slope_is_undecided_not_an_internal_error():
+    """∂C_T/∂w = ∂C_1/∂w + ∂C_2/∂w = 0.3 with C_1, C_2 never defined (delta-recurrence's batch sum): the slopes
+    have no value at the document's point, so the step is unread (exit 4), naming them; it used to put w = 0.1
+    inside the derivative and stop with an internal error."""
+    text = ("$$w = 0.1$$\n$$C_{T} = C_{1} + C_{2}$$\n"
+            "$$\\frac{\\partial C_{T}}{\\partial w} = \\frac{\\partial C_{1}}{\\partial w} + "
+            "\\frac{\\partial C_{2}}{\\partial w} = 0.3$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4 and [s.line for s in report.skipped] == [3]
+    assert "gives no value for" in report.skipped[0].reason and "C_{1}" in report.skipped[0].reason
+
+
 # --- optimiser steps: braced bases, names with underscores, assignments, variables as subscripts ----------------
 
 @pytest.mark.parametrize("written, read", [
@@ -1406,3 +1471,53 @@ def test_a_slope_of_zero_for_an_output_that_does_not_read_the_variable_holds():
     assert verify_text("$$f = x - x$$\n\n$$\\frac{\\partial f}{\\partial x} = 0$$\n").exit_code == 0
     report = verify_text("$$f = x - x$$\n\n$$\\frac{\\partial f}{\\partial x} = 1$$\n")
     assert report.exit_code == 4 and "does not depend on" in str(report.skipped)
+
+
+# --- a member broken over rows, and a network's chain macro (issue 11: the network's TeX pages) -----------------
+
+CONTINUED = r"""<!-- derive: given x = 2; y = 3 -->
+\begin{align*}
+f &= x \cdot y + x + y \\
+  &= 2 \cdot 3 \\
+  &\quad {}+ 2 + 3 \\
+  &= 11
+\end{align*}
+"""
+
+
+@pytest.mark.parametrize("wrong, right", [(None, None), ("{}+ 2 + 3", "{}+ 2 + 4"), ("= 11", "= 6")])
+def test_a_row_that_goes_on_with_an_operator_belongs_to_the_member_before_it(wrong, right):
+    r"""``&\quad {}+ 5`` continues the member above it (derive breaks a long member so): the member is
+    ``2 · 3 + 5``, so a wrong continuation fails, and the result of the member without it does too."""
+    text = CONTINUED if wrong is None else CONTINUED.replace(wrong, right)
+    assert text != CONTINUED or wrong is None
+    report = verify_text(text)
+    assert not report.skipped and len(report.claims) == 1
+    assert report.exit_code == (0 if wrong is None else 1)
+
+
+def _network_article() -> str:
+    from derive.networks import explain_text
+    from derive.present.render import render as render_page
+    source = (ROOT / "examples" / "networks" / "design-example.toml").read_text(encoding="utf-8")
+    return render_page(explain_text(source, "design-example.toml"), "latex", "en")
+
+
+def test_a_networks_chain_macro_is_read_on_one_line_and_in_rows():
+    r"""``\dnchain{one line}{aligned rows}`` (a network's article): its definition is derive's own, and a wrong
+    number in either argument is caught at the chain's line."""
+    from derive.present.tex import own_definitions
+    page = _network_article()
+    report = verify_text(page, trusted=own_definitions)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 60
+    assert verify_text(page).exit_code == 2  # a page from elsewhere may not define \dnchain
+    rows = [m for m in re.finditer(r"^  &= (-?\d+\.\d+)\}$", page, re.M)]  # the last row of a chain's rows
+    line = [m for m in re.finditer(r"^\\dnchain\{[^\n]* = (-?\d+\.\d+)\}\{", page, re.M)]
+    assert rows and line
+    for match in (rows[-1], line[-1]):
+        start, end = match.span(1)
+        corrupted = page[:start] + match.group(1)[:-1] + str((int(match.group(1)[-1]) + 1) % 10) + page[end:]
+        failed = verify_text(corrupted, trusted=own_definitions)
+        assert failed.exit_code == 1  # caught at the line where the chain starts (its rows begin there too)
+        assert page.count("\n", 0, page.rindex("\\dnchain", 0, start)) + 1 in {c.line for c in failed.claims
+                                                                             if c.ok is False}

@@ -280,6 +280,10 @@ class NetworkCheck:
     kinks: tuple[Kink, ...]
 
 
+MAX_REREAD_UNITS = 8
+"""A network page is read back by the truth loop up to this many units in all layers (see `NetworkResult.reread`)."""
+
+
 @dataclass(frozen=True)
 class NetworkResult:
     """A checked derivation of one gradient-descent step on a layered network."""
@@ -302,6 +306,16 @@ class NetworkResult:
     @property
     def L(self) -> int:
         return self.network.depth
+
+    @property
+    def reread(self) -> bool:
+        """Whether its walk-through is read back by derive's verifier (the truth loop): one sample, the sigmoid and
+        half the sum of squared errors (the notation the reader knows by name), one hidden layer (with none the
+        page's general recurrence names no layer of the network) and at most `MAX_REREAD_UNITS` units: re-reading
+        grows much faster than the derivation (a 4-6-2 page takes 10 s, a 2-4-2-3 page over a minute)."""
+        net = self.network
+        return (not net.batched and net.activation == "sigmoid" and net.loss == "sse" and net.depth == 3
+                and sum(net.sizes) <= MAX_REREAD_UNITS)
 
     @property
     def loss(self) -> Expr:

@@ -18,8 +18,9 @@ from ..errors import CheckFailure
 from ..locales import catalog
 from ..networks import notation as nn
 from ..networks.backprop import NetworkResult, Term
-from ..notation import SIGNIFICANT_DIGITS, latex, number_latex, number_text
+from ..notation import SIGNIFICANT_DIGITS, chain_latex, exact_latex, latex, number_latex, number_text
 from ..walkthrough import Equation, Listing, Section, Table, Text
+from .bindings import NUMBERS, WALK, scope
 from .context import section_context
 from .prose import Math, say
 from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE
@@ -64,8 +65,57 @@ def network_sections(result: NetworkResult) -> tuple[Section, ...]:
     sections = (_setting(result), _forward(result), _output_error(result), _recurrence(result), _gradients(result),
                 _update(result), _after(result), _check(result))
     common = _symbols()
+    scopes = _section_scopes(result)
     return tuple(Section(s.title_key, tuple(Text(b.key, common + b.params) if isinstance(b, Text) else b
-                                            for b in s.blocks)) for s in sections)
+                                            for b in s.blocks), *scopes.get(s.title_key, (WALK, ())))
+                 for s in sections)
+
+
+# --- bindings for `derive verify` (the truth loop) -----------------------------------------------------------------
+
+def _binding(lhs: nn.Display, rhs) -> str:
+    return chain_latex([latex(lhs), exact_latex(rhs) if isinstance(rhs, sympy.Expr) else latex(rhs)])
+
+
+def _matrix_values(name: str, layer: int, m) -> list[str]:
+    """Each entry of W^l (as w^l_{ji}) or of a column (b^l_j, a^1_j, t_j) as a binding."""
+    column = m.cols == 1
+    return [_binding(nn.Sym(name, layer, f"{j + 1}" if column else f"{j + 1}{i + 1}"), value)
+            for j, row in enumerate(m.data) for i, value in enumerate(row)]
+
+
+def _parameter_values(W: dict, b: dict, L: int) -> list[str]:
+    return [v for l in range(2, L + 1) for v in _matrix_values("w", l, W[l]) + _matrix_values("b", l, b[l])]
+
+
+def _data_values(result: NetworkResult) -> list[str]:
+    return (_matrix_values("a", 1, result.forward.a[1]) + _matrix_values("t", None, result.t)
+            + [_binding(nn.Sym("L"), sympy.Integer(result.L))])
+
+
+def network_directives(result: NetworkResult) -> list[str]:
+    """The page's number rule, its output C and the ``walk`` scope: the forward definitions of every layer, the cost,
+    the data, every weight and bias and η."""
+    definitions = [_binding(nn.Sym("z", "l", "j"), _weighted_sum()),
+                   _binding(nn.Sym("a", "l", "j"), nn.Apply("sigma", nn.Sym("z", "l", "j"))),
+                   _binding(nn.Sym("C"), _loss_formula(result))]
+    values = _data_values(result) + _parameter_values(result.W, result.b, result.L)
+    values.append(_binding(nn.Sym("eta"), result.network.learning_rate))
+    return [NUMBERS, f"output {latex(nn.Sym('C'))}", *scope(WALK, definitions + values, from_walk=False)]
+
+
+SECTION_SCOPES = {"network.heading.setting": "setting", "network.heading.forward": "main",
+                  "network.heading.after": "after"}
+"""The sections that start a scope; the others continue the one before (the backward pass reads the forward
+pass's δ definition and values)."""
+
+
+def _section_scopes(result: NetworkResult) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Sections with a meaning of their own: the setting (σ as a function of z, a = σ(z); the data) and the
+    forward pass after the step (the new weights and biases)."""
+    setting = (_binding(_A, _S), *_data_values(result))
+    after = tuple(_parameter_values(result.updated_W, result.updated_b, result.L))
+    return {"network.heading.setting": ("own", setting), "network.heading.after": (WALK, after)}
 
 
 @lru_cache(maxsize=1)
@@ -136,7 +186,7 @@ def _by_sign(positive: nn.Display, other: nn.Display) -> nn.Cases:
 
 
 ACTIVATION_FORMULAS = {
-    "sigmoid": lambda slope: ((nn.Frac(_ONE, nn.Plus((_ONE, nn.Sym("e", "-z")))),),
+    "sigmoid": lambda slope: ((nn.Frac(_ONE, nn.Plus((_ONE, sympy.exp(-sympy.Symbol("z"), evaluate=False)))),),
                               (nn.Times((_S, nn.Paren(nn.Minus(_ONE, _S)))),
                                nn.Times((_A, nn.Paren(nn.Minus(_ONE, _A)))))),
     "tanh": lambda slope: ((nn.Apply("tanh", _Z),), (nn.Minus(_ONE, nn.Sym("a", 2)),)),
@@ -193,14 +243,19 @@ def _with_factor(loss: str, N: int, m: int, body: nn.Display) -> nn.Display:
     return nn.Neg(nn.Times((fraction, body))) if factor < 0 else nn.Times((fraction, body))
 
 
+def _weighted_sum() -> nn.Display:
+    """z^l_j = Σ_i w^l_ji a^(l−1)_i + b^l_j: its right side."""
+    j_sum = nn.SumOver("i", "n_{l-1}", nn.Times((nn.Sym("w", "l", "ji"), nn.Sym("a", "l-1", "i"))))
+    return nn.Plus((j_sum, nn.Sym("b", "l", "j")))
+
+
 def _forward(result: NetworkResult) -> Section:
     net = result.network
     fwd = result.forward
     L = net.depth
-    j_sum = nn.SumOver("i", "n_{l-1}", nn.Times((nn.Sym("w", "l", "ji"), nn.Sym("a", "l-1", "i"))))
     blocks: list[Any] = [
         Text("network.text.forward_index"),
-        Equation(nn.Sym("z", "l", "j"), (nn.Plus((j_sum, nn.Sym("b", "l", "j"))),)),
+        Equation(nn.Sym("z", "l", "j"), (_weighted_sum(),)),
         Equation(nn.Sym("a", "l", "j"), (nn.Apply("sigma", nn.Sym("z", "l", "j")),)),
         Text(f"network.text.forward_matrix_{_layer_word(result)}"),
         Equation(nn.Shaped(nn.Sym("z", "l"), "n_{l}", "N" if net.batched else 1),
@@ -212,7 +267,7 @@ def _forward(result: NetworkResult) -> Section:
         fn = "softmax" if net.activation_of(l) == "softmax" else "sigma"
         blocks.append(Equation(nn.Sym("a", l), (nn.Apply(fn, nn.Sym("z", l)), _matrix(fwd.a[l]))))
     blocks.append(Text("network.text.loss_value"))
-    blocks.append(Equation(nn.Sym("C"), (_loss_numbers(result, fwd), sympy.sympify(fwd.loss))))
+    blocks.append(Equation(nn.Sym("C"), (*_loss_members(result, fwd), sympy.sympify(fwd.loss))))
     return Section("network.heading.forward", tuple(blocks))
 
 
@@ -224,22 +279,32 @@ def _general_forward(batched: bool) -> nn.Display:
     return nn.Plus((nn.MatrixProduct(W, a), bias))
 
 
-def _loss_numbers(result: NetworkResult, fwd) -> nn.Display:
+def _loss_members(result: NetworkResult, fwd) -> tuple[nn.Display, ...]:
+    """The cost term by term: written with the outputs and targets, then with their numbers (one list of pairs, so
+    that the k-th numbers belong to the k-th term); cross-entropy with its numbers only (its zero targets' terms
+    are left out)."""
     net = result.network
     N, m = net.samples, net.sizes[-1]
     L = net.depth
     out = fwd.a[L]
-    terms = []
+    pairs = []
     for n in range(N):
         for j in range(m):
             a, t = out.data[j][n], result.t.data[j][n]
             if net.loss == "cross_entropy":
                 if t != 0:
-                    terms.append(nn.Times((_n(t), nn.Apply("log", _n(a)))))
+                    pairs.append((None, nn.Times((_n(t), nn.Apply("log", _n(a))))))
             else:
-                terms.append(nn.Squared(nn.Minus(_n(a), _n(t))))
-    body = nn.Paren(nn.Plus(tuple(terms))) if len(terms) > 1 else (terms[0] if terms else _n(0))
-    return _with_factor(net.loss, N, m, body)
+                sub = f"{j + 1},{n + 1}" if net.batched else f"{j + 1}"
+                pairs.append((nn.Squared(nn.Minus(nn.Sym("a", L, sub), nn.Sym("t", None, sub))),
+                              nn.Squared(nn.Minus(_n(a), _n(t)))))
+    symbols, numbers = (tuple(side) for side in zip(*pairs)) if pairs else ((), ())
+    members = [numbers] if net.loss == "cross_entropy" else [symbols, numbers]
+    return tuple(_with_factor(net.loss, N, m, _sum_of(terms)) for terms in members)
+
+
+def _sum_of(terms: tuple[nn.Display, ...]) -> nn.Display:
+    return nn.Paren(nn.Plus(terms)) if len(terms) > 1 else (terms[0] if terms else _n(0))
 
 
 def _sigma_prime_formula(result: NetworkResult, layer: int) -> tuple[nn.Display, ...]:
@@ -396,8 +461,8 @@ def _update(result: NetworkResult) -> Section:
     for l in range(2, L + 1):
         for name, terms in (("W", result.update_W_terms), ("b", result.update_b_terms)):
             term = terms[l]
-            blocks.append(Equation(nn.Sym(name, l, r"\mathrm{new}"),
-                                   (term.show("symbol"), term.show("number"), _matrix(term.value))))
+            blocks.append(Equation(nn.Relation(nn.Sym(name, l), r"\leftarrow", term.show("symbol")),
+                                   (term.show("number"), _matrix(term.value))))
     return Section("network.heading.update", tuple(blocks))
 
 
@@ -410,7 +475,7 @@ def _after(result: NetworkResult) -> Section:
     blocks: list[Any] = [
         Text("network.text.after"),
         Equation(nn.Sym("a", L), (_matrix(after.a[L]),)),
-        Equation(nn.Sym("C"), (_loss_numbers(result, after), sympy.sympify(now))),
+        Equation(nn.Sym("C"), (*_loss_members(result, after), sympy.sympify(now))),
         Text(f"network.text.trend.{trend}", (("before", sympy.sympify(before)), ("after", sympy.sympify(now)))),
     ]
     return Section("network.heading.after", tuple(blocks))
@@ -488,7 +553,9 @@ def network_context(result: NetworkResult, lang: str) -> dict[str, Any]:
         "source_lines": source.splitlines(),
         "fence": fence,
         "fence_open": fence + "toml",
-        "sections": [section_context(s, lang) for s in network_sections(result)],
+        "sections": [section_context(s, lang, SECTION_SCOPES.get(s.title_key) if result.reread else None)
+                     for s in network_sections(result)],
+        "directives": network_directives(result) if result.reread else [],
     }
 
 

@@ -518,13 +518,14 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 @lru_cache(maxsize=4)
 def own_definitions(user_templates: str | None = None) -> tuple[str, ...]:
-    """The blocks of macro definitions derive's own article and slides carry in their preamble, exactly as the
-    templates write them (``user_templates``: a user's folder first, for the truth loop on a page made with it):
-    `derive verify` passes them over on derive's pages (`derive.verify.own_tex`), and refuses every other
-    definition."""
+    """The blocks of macro definitions derive's own article and slides (a walk-through's or a network's) carry in
+    their preamble, exactly as the templates write them (``user_templates``: a user's folder first, for the truth
+    loop on a page made with it): `derive verify` passes them over on derive's pages (`derive.verify.own_tex`),
+    and refuses every other definition."""
     macros = r'\BLOCK{import "latex/macros.tex.j2" as m}\BLOCK{import "beamer/macros.tex.j2" as b}'
     blocks = [macros + r'\VAR{m.definitions("latex")}', macros + r'\VAR{m.definitions("beamer")}',
-              macros + r'\VAR{b.definitions()}', macros + r'\VAR{m.rotated_figure_definitions()}']
+              macros + r'\VAR{b.definitions()}', macros + r'\VAR{m.rotated_figure_definitions()}',
+              macros + r'\VAR{m.network_definitions("latex")}', macros + r'\VAR{m.network_definitions("beamer")}']
     rendered = [environment(user_templates, tex=True).from_string(block).render() for block in blocks]
     lines = [preamble(lang, fmt) for lang in LANGUAGES for fmt in ("latex", "beamer")]
     return tuple(sorted({tidy(text).strip("\n") for text in rendered + lines + [TIKZ_PREAMBLE] if text.strip()}))

@@ -17,10 +17,10 @@ import sympy
 
 from .. import clock
 from ..errors import Message, message
-from ..notation import SIGNIFICANT_DIGITS, latex, number_latex
+from ..notation import SIGNIFICANT_DIGITS, latex, matrix_latex, number_latex
 from .directives import read_directives
 from .tables import table_equations
-from .printed import align, as_printed, printed_number
+from .printed import align, as_printed, printed_entries, printed_number
 from .document import (MAX_DOCUMENT_BYTES, ORDER, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
                        find_maths)
 from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
@@ -480,27 +480,30 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             claims.append(item)
     values: list[tuple[int, Sym, Fraction]] = []
     given_values: list[tuple] = []
+    first_layer, numbering = layer_numbering(text, definitions, layered)
     for item in classified:
         if item.kind != "value":
             continue
         lhs = item.members[0]
-        if given_values and any(patterns_unify(pattern_parts(lhs), p) for p in given_values):
+        components = [pattern_parts(sym) for sym, _ in _components(lhs, item.members[1])]
+        if given_values and any(patterns_unify(c, p) for c in components for p in given_values):
             item.kind = "forward"  # a printed value of a given symbol: checked against the binding
             claims.append(item)
             continue
         if item.given:
             given_values.append(pattern_parts(lhs))
-        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars:
-            item.kind = "claim"
+        defined = any(patterns_unify(c, p, first_layer) for c in components for p in patterns)
+        if lhs.layer is not None and not lhs.subs and lhs.base in vectors and (lhs.base, lhs.layer) not in scalars \
+                and (defined or not isinstance(item.members[1], MatrixNode)):
+            item.kind = "claim"  # a vector the definitions compute (a vector written out of one they do not: values)
             claims.append(item)
             continue
-        pattern = pattern_parts(lhs)
-        if any(patterns_unify(pattern, p) for p in patterns):
+        if defined:
             item.kind = "forward"
             claims.append(item)
             continue
         try:
-            values.append((item.source.line, item.members[0], _numeric_value(item.members[1], item.source.line)))
+            values += _values(item.source.line, item.members[0], item.members[1])
         except Problem as exc:
             skipped.append(Skipped(item.source.line, item.source.text, exc.message))
     for item in approximate:
@@ -513,7 +516,6 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     order = {id(e): k for k, e in enumerate(classified)}
     claims.sort(key=lambda e: (e.source.line, order[id(e)]))
     skipped.sort(key=lambda s: s.line)
-    first_layer, numbering = layer_numbering(text, definitions, layered)
     readings = [numbering] * (numbering is not None) + [Reading("constraint", (("base", latex(display(Sym(base, decor, 0, None, tuple(Sym(i) for i in letters))))),
                                                       ("total", str(total))))
                               for base, decor, total, letters, _ in constraints]
@@ -630,12 +632,33 @@ def _uses_kronecker(claims: list[_Eq], definitions: list[Definition]) -> bool:
                                for item in claims for member in item.members for n in walk(member))
 
 
+def _components(lhs: Sym, rhs: Node) -> list[tuple[Sym, Node]]:
+    """(symbol, written value) for each value a line gives: one, or one per entry of a vector or matrix written out
+    (a^{1} = (1, 0.5)ᵀ gives a^{1}_{1} and a^{1}_{2}; W^{2} gives w^{2}_{ji} by row j and column i)."""
+    if not isinstance(rhs, MatrixNode) or lhs.subs:
+        return [(lhs, rhs)]
+    base = "w" if lhs.base == "W" and lhs.layer is not None else lhs.base
+    column = len(rhs.rows[0]) == 1
+    return [(Sym(base, lhs.decor, lhs.primes, lhs.layer, (_index(j),) if column else (_index(j), _index(i))), entry)
+            for j, row in enumerate(rhs.rows, 1) for i, entry in enumerate(row, 1)]
+
+
+def _values(line: int, lhs: Sym, rhs: Node) -> list[tuple[int, Sym, Fraction]]:
+    return [(line, sym, _numeric_value(value, line)) for sym, value in _components(lhs, rhs)]
+
+
+def _index(k: int) -> Num:
+    return Num(Fraction(k), str(k))
+
+
 def _numeric_value(node: Node, line: int) -> Fraction:
     model = Model([], {}, DEFAULT_LAYERS)
     try:
         value = model.conc(node, {})
     except ModelProblem as exc:
         raise Problem(line, str(exc)) from None
+    if is_matrix(value):
+        raise Problem(line, "a vector or matrix here needs a name of its own")
     if not value.is_Rational:
         value = sympy.nsimplify(value.evalf(30), rational=True) if value.is_real else None
     if value is None or not value.is_Rational:
@@ -867,6 +890,22 @@ def _in_order(relation: str, sign: int) -> bool:
 
 def agree_at_test_point(a: float, b: float) -> bool:
     return abs(a - b) <= NUMERIC_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def _value_latex(value) -> str | None:
+    """A number as the report prints it: exact when rational, else evaluated once per distinct subexpression."""
+    if value.is_Rational:
+        return number_latex(value)
+    number = shared_evaluation(value)
+    return None if number is None else number_latex(number)
+
+
+def _entry_nodes(node: Node, shape: tuple[int, int]) -> list:
+    """The written entries of a matrix written out (row by row, as the value's entries run), else the whole node
+    for every entry."""
+    if isinstance(node, MatrixNode) and (len(node.rows), len(node.rows[0])) == shape:
+        return [entry for row in node.rows for entry in row]
+    return [node] * (shape[0] * shape[1])
 
 
 def rounding(node: Node) -> float:
@@ -1135,12 +1174,12 @@ class ClaimChecker:
             return None
         point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
         value = deep.xreplace(point)
-        if is_matrix(value) or value.free_symbols:
+        if value.free_symbols:
             return None
-        if value.is_Rational:
-            return number_latex(value)
-        number = shared_evaluation(value)
-        return None if number is None else number_latex(number)
+        if not is_matrix(value):
+            return _value_latex(value)
+        texts = [[_value_latex(value[r, c]) for c in range(value.shape[1])] for r in range(value.shape[0])]
+        return None if any(text is None for row in texts for text in row) else matrix_latex(texts)
 
     def _as_printed(self, k: int, binds: dict[str, int]):
         """``numbers strict``: a number holds when it is what the number rule prints for the exact value of the
@@ -1149,13 +1188,11 @@ class ClaimChecker:
         numeric = self.members[k]
         if not is_numeric(numeric):
             return None
-        if isinstance(numeric, MatrixNode):
-            return self._matrix_as_printed(k, binds) if not is_numeric(self.members[k - 1]) else None
         j = max((i for i in range(k) if not is_numeric(self.members[i])), default=None)
         if j is None:
             return None
         single = printed_number(numeric)
-        if single is not None:
+        if single is not None or printed_entries(numeric) is not None:  # a number, or a matrix of numbers
             pairs = [((self.members[j],), numeric)]
         elif j == k - 1:
             pairs = align(self.members[j], numeric)
@@ -1164,6 +1201,11 @@ class ClaimChecker:
         if pairs is None:
             return None
         for terms, number in pairs:
+            if isinstance(number, MatrixNode):
+                outcome = self._matrix_as_printed(terms, number, binds)
+                if outcome is None or outcome[0] is False:
+                    return outcome
+                continue
             value = self._exact_product(terms, binds)
             if value is None:
                 return None
@@ -1184,27 +1226,35 @@ class ClaimChecker:
                 return False, counterexample, slip, "point"
         return True, "point"
 
-    def _matrix_as_printed(self, k: int, binds: dict[str, int]):
-        """A matrix of numbers after a matrix written with symbols: entry by entry, each number exactly what the
-        number rule prints for the exact value of the entry it stands for."""
-        numeric = self.members[k]
-        try:
-            exact = self.model.full(self.model.conc(self.members[k - 1], binds))
-        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
-            return None
-        columns = len(numeric.rows[0])
-        if not is_matrix(exact) or exact.shape != (len(numeric.rows), columns):
+    def _matrix_as_printed(self, terms: tuple[Node, ...], number: MatrixNode, binds: dict[str, int]):
+        """A matrix written out with numbers: each entry is what the number rule prints for the same entry of the
+        exact value of ``terms`` (one member or term that is a vector or matrix). None: the other rules decide."""
+        printed = printed_entries(number)
+        if printed is None or len(terms) != 1:
             return None
         point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
-        for position, (entry, node) in enumerate(zip(exact, (e for row in numeric.rows for e in row))):
-            value, printed = at_point(entry, point), printed_number(node)
-            if printed is None or value.free_symbols or not value.is_number or value.is_real is False:
+        shape = (len(number.rows), len(number.rows[0]))
+        try:
+            value = self.model.as_vectors([self.model.conc(terms[0], binds), sympy.zeros(*shape)])[0]
+            value = at_point(self.model.full(value), point)
+        except (ModelProblem, TooLarge) + SHAPE_ERRORS:
+            return None
+        if not is_matrix(value) or value.shape != shape or value.free_symbols:
+            return None
+        entries = [entry for row in number.rows for entry in row]
+        for position, (entry, shown, node) in enumerate(zip(value, printed, entries)):
+            exact = exact_number(entry)
+            if exact is None:
                 return None
-            if as_printed(value) != printed:
-                row, column = divmod(position, columns)
-                counterexample = Counterexample(_point_items({}, {**binds, "row": row + 1, "column": column + 1}),
-                                                float(value), float(printed))
-                slip = Slip("printed", (("printed", latex(display(node))), ("value", number_latex(value)),
+            try:
+                rule = as_printed(exact)
+            except (TypeError, ValueError, ZeroDivisionError):
+                return None
+            if rule != shown:
+                row, column = divmod(position, value.shape[1])
+                where = {"row": row + 1, "column": column + 1} if value.shape[1] > 1 else {"row": row + 1}
+                counterexample = Counterexample(_point_items({}, {**binds, **where}), float(exact), float(shown))
+                slip = Slip("printed", (("printed", latex(display(node))), ("value", number_latex(exact)),
                                         ("digits", str(SIGNIFICANT_DIGITS))))
                 return False, counterexample, slip, "point"
         return True, "point"
@@ -1218,13 +1268,7 @@ class ClaimChecker:
                 value *= at_point(self.model.full(self.model.conc(term, binds)), point)
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
-        if value.free_symbols or is_matrix(value) or not value.is_number:
-            return None
-        if value.is_Rational:
-            return value
-        if exp_rational_zero(value):
-            return sympy.Integer(0)
-        return shared_evaluation(value)
+        return None if is_matrix(value) else exact_number(value)
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
@@ -1244,11 +1288,12 @@ class ClaimChecker:
             b = model.conc(b_node, binds)
         except SHAPE_ERRORS:
             return False, None, self._shape_slip(b_node, binds, a), "shape"
+        a, b = model.as_vectors([a, b])  # t = (0, 1)ᵀ: the vector of the t_j
         if is_matrix(a) or is_matrix(b):
-            if isinstance(b_node, MatrixNode) and is_numeric(b_node) and is_matrix(a) and a.shape == b.shape:
-                return self._entries_at_point(k, a, b, b_node, binds)
-            if is_numeric(a_node) or is_numeric(b_node):
+            if (is_numeric(a_node) or is_numeric(b_node)) and not (is_matrix(a) and is_matrix(b)):
                 raise Problem(self.line, "a vector or matrix cannot be compared with a number")
+            if is_numeric(a_node) or is_numeric(b_node):
+                return self._entries_at_point(k, a, b, a_node, b_node, binds)
             return self._decide_entries(k, a, b, a_node, b_node, binds)
         if is_numeric(a_node) or is_numeric(b_node):
             return self._at_point(k, a, b, binds, rounding(a_node) + rounding(b_node))
@@ -1314,6 +1359,26 @@ class ClaimChecker:
             return None, "limit"
         return True, "numeric"
 
+    def _entries_at_point(self, k, a, b, a_node, b_node, binds):
+        """A vector or matrix compared with one written out in numbers: same shape, then entry by entry at the
+        document's values, each written entry holding to its own digits."""
+        if a.shape != b.shape:
+            return False, None, self._shape_slip(b_node, binds, a), "shape"
+        tolerances = [rounding(x) + rounding(y) for x, y in zip(_entry_nodes(a_node, a.shape),
+                                                               _entry_nodes(b_node, b.shape))]
+        for position, (x, y, tolerance) in enumerate(zip(a, b, tolerances)):
+            outcome = self._at_point(k, x, y, binds, tolerance)
+            if outcome[0] is False:
+                row, column = divmod(position, a.shape[1])
+                where = {"row": row + 1, "column": column + 1} if a.shape[1] > 1 else {"row": row + 1}
+                _, counterexample, slip, how = outcome
+                counterexample = Counterexample(_point_items({}, {**binds, **where}), counterexample.lhs_value,
+                                                counterexample.rhs_value)
+                return False, counterexample, slip, how
+            if outcome[0] is not True:
+                return outcome  # one entry undecided: the whole is
+        return True, "point"
+
     def _entry_factor_slip(self, a, points) -> Slip | None:
         """A vector claim whose entries are named derivatives (δ^{L} with δ^{L}_j = ∂C/∂z^{L}_j): a chain-rule
         factor of one entry, such as the activation's gate σ'(z^{L}_j), left out or put in twice."""
@@ -1343,9 +1408,11 @@ class ClaimChecker:
     # --- numbers at the document's point -----------------------------------------------------------------------
     def _at_point(self, k: int, a, b, binds, tolerance: float = 0.0):
         """Both sides at the document's values; a side written as a decimal holds to the digits shown
-        (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike)."""
-        deep_a, deep_b = self.model.full(a), self.model.full(b)
+        (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike). An abstract quantity's
+        derivatives are leaves here too (they have no value unless the document gives one)."""
+        deep_a, deep_b = (self.model.abstract_leaves(self.model.full(side)) for side in (a, b))
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
+        missing += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slope
         if missing:
             if self.item.kind == "forward":
                 raise _Unchecked()
@@ -1820,6 +1887,18 @@ def _size(expr: sympy.Expr, limit: int) -> int:
 
 EXACT_DIGITS = 40
 """Digits of `shared_evaluation`: far beyond the 6 a page prints, so that rounding the result rounds the exact value."""
+
+
+def exact_number(value: sympy.Expr) -> sympy.Expr | None:
+    """A number at the document's point as strict numbers judge it: exact when rational (or an exact zero written
+    with powers of e), else `shared_evaluation`; None when it is not a finite real number."""
+    if value.free_symbols or not value.is_number:
+        return None
+    if value.is_Rational:
+        return value
+    if exp_rational_zero(value):
+        return sympy.Integer(0)
+    return shared_evaluation(value)
 
 
 def shared_evaluation(value: sympy.Expr, digits: int = EXACT_DIGITS) -> sympy.Float | None:

@@ -426,9 +426,11 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
             if target is not None and members and members[0].strip() and not cut:
                 found.append(Equation(line, tuple(members), tuple(relations), target))
                 continue
-            if _CONTINUED.match(piece) and found and not found[-1].assigns:  # a long member broken over rows
+            continued = _CONTINUED.match(piece) if found else None
+            if continued and ("{" in continued.group(1) and not found[-1].assigns
+                              or len(members) == 1 and not cut):  # a long member broken over rows
                 previous = found.pop()
-                members[0] = previous.members[-1] + " " + _CONTINUED.sub("", members[0], count=1)
+                members[0] = previous.members[-1].rstrip() + " " + _CONTINUED.sub("", members[0], count=1).strip()
                 found.append(Equation(previous.line, previous.members[:-1] + tuple(members),
                                       previous.relations + tuple(relations), previous.assigns))
                 continue
@@ -446,9 +448,10 @@ def equations(chunk: Chunk, lines: Lines) -> tuple[list[Equation], list[Piece]]:
     return found, skipped
 
 
-_CONTINUED = re.compile(r"^\s*\{\s*\}\s*(?=\\cdot(?![A-Za-z])|\\times(?![A-Za-z])|[-+])")
+_CONTINUED = re.compile(r"^\s*((?:\{\s*\}\s*)*)(?=[-+]|\\(?:cdot|times|odot)(?![A-Za-z]))")
 r"""A row that goes on with the last member of the row before it: TeX's ``{}\cdot …`` (an empty group, so that the
-operator stays binary)."""
+operator stays binary), or a row of one member that starts with an operator (``&\quad + b``); group 1 is the
+empty groups left out."""
 
 
 def _split(text: str, profile: list[int], pattern: re.Pattern) -> list[tuple[int, int]]:

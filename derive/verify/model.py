@@ -47,6 +47,23 @@ def layer_size(layer: int) -> int:
     return 3 if layer % 2 == 0 else 2
 
 
+def units_per_layer(names, shift: int = 0) -> dict[int, int]:
+    """Units per layer as the document's values give them: the largest unit index of a^{l}_{j}, z^{l}_{j}, b^{l}_{j}
+    (layer l) and the rows and columns of w^{l}_{ji} (layers l + shift and l + shift − 1, `weight_shift`); a layer
+    they do not reach is absent."""
+    sizes: dict[int, int] = {}
+    for name in names:
+        if not isinstance(name, VName) or not isinstance(name.layer, int) or not name.subs \
+                or not all(isinstance(s, int) for s in name.subs):
+            continue
+        if name.base in ("w", "W") and len(name.subs) == 2:
+            for layer, unit in ((name.layer + shift, name.subs[0]), (name.layer + shift - 1, name.subs[1])):
+                sizes[layer] = max(sizes.get(layer, 0), unit)
+        elif len(name.subs) == 1:
+            sizes[name.layer] = max(sizes.get(name.layer, 0), name.subs[0])
+    return sizes
+
+
 class ModelProblem(Exception):
     """The maths can be parsed but not given a meaning (an undefined layer, a self-referring definition…);
     ``line`` is the line of the definition at fault, when it is one."""
@@ -401,10 +418,15 @@ def _unify_part(a, b) -> bool:
     return a == b
 
 
-def patterns_unify(p: tuple, q: tuple) -> bool:
+def patterns_unify(p: tuple, q: tuple, first: int | None = None) -> bool:
+    """Whether two left sides can name the same symbol; with ``first`` (the first layer with weights), the layer
+    letter l stands only for layers from ``first`` on (a^{l}_{j} = σ(z^{l}_{j}) does not name the input a^{1}_{j})."""
     if p[:3] != q[:3] or (p[3] is None) != (q[3] is None) or len(p[4]) != len(q[4]):
         return False
     if p[3] is not None and not _unify_part(p[3], q[3]):
+        return False
+    if first is not None and any(a == ("?", "l") and isinstance(b, int) and b < first
+                                 for a, b in ((p[3], q[3]), (q[3], p[3]))):
         return False
     return all(_unify_part(a, b) for a, b in zip(p[4], q[4]))
 
@@ -485,8 +507,11 @@ def scalar_layers(definitions: list[Definition]) -> frozenset[tuple[str, Node]]:
     """(base, layer) of a one-unit layer: defined without an index (z^{[2]} = Σ_i W^{[2]}_i a^{[1]}_i + b^{[2]})
     and never written with one, so it is a number even where other layers of the same letter are vectors."""
     indexed = {(s.base, s.layer) for d in definitions for s in [d.lhs] + symbols_in(d.rhs) if s.subs}
+    every_layer = {base for base, layer in indexed if layer is not None and not isinstance(layer, Num)}
+    """Bases written with a layer letter and an index (a^{l}_{j} = σ(z^{l}_{j})): every layer of them has units."""
     return frozenset((d.lhs.base, d.lhs.layer) for d in definitions
-                     if isinstance(d.lhs.layer, Num) and not d.lhs.subs and (d.lhs.base, d.lhs.layer) not in indexed)
+                     if isinstance(d.lhs.layer, Num) and not d.lhs.subs and (d.lhs.base, d.lhs.layer) not in indexed
+                     and d.lhs.base not in every_layer)
 
 
 def _product(factors: list):
@@ -561,6 +586,8 @@ class Model:
         self.definitions = definitions
         self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
         self.values = values
+        self.units = units_per_layer(values, self.weight_shift)
+        """Units per layer where the document's values say (derive's pages give every leaf), else `layer_size`."""
         self.L = layers
         self.sizes = sizes or {}
         self.terms = 0
@@ -657,15 +684,16 @@ class Model:
                 return sympy.Integer(1 if name.subs[0] == name.subs[1] else 0)
             return name
         if isinstance(node, Add):
-            terms = self._as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
+            terms = self.as_vectors([self.conc(t, binds, definition) for _, t in node.terms])
             signed = [t if sign > 0 else -t for (sign, _), t in zip(node.terms, terms)]
             if any(is_matrix(t) for t in signed):
                 return _matrix_sum(_numbers_as_columns(signed))
             return sympy.Add(*signed)
         if isinstance(node, Mul):
-            factors = [self.conc(f, binds, definition) for f in node.factors]
             if node.hadamard:
-                factors = self._as_vectors(factors)
+                factors = self.as_vectors([self._hadamard_factor(f, binds, definition) for f in node.factors])
+            else:
+                factors = [self.conc(f, binds, definition) for f in node.factors]
             if node.hadamard and len(factors) == 2 and all(is_matrix(f) for f in factors):
                 if factors[0].shape != factors[1].shape:
                     raise sympy.ShapeError(f"⊙ of shapes {factors[0].shape} and {factors[1].shape}")
@@ -814,7 +842,20 @@ class Model:
         return sympy.Mul(*factors)
 
     # --- vectors and matrices ----------------------------------------------------------------------------------
-    def _as_vectors(self, values: list) -> list:
+    def _hadamard_factor(self, node: Node, binds: dict[str, int], definition: bool):
+        """A factor of ⊙: a number added to a vector there is added to every entry (a ⊙ (1 − a) is σ'(z) written
+        with a). Only a number written as such, the 1 of 1 − a; a symbol beside a vector keeps its shape check."""
+        if not (isinstance(node, Add) and any(isinstance(t, Num) for _, t in node.terms)):
+            return self.conc(node, binds, definition)
+        terms = [(sign, term, self.conc(term, binds, definition)) for sign, term in node.terms]
+        shapes = {value.shape for _, _, value in terms if is_matrix(value)}
+        if len(shapes) != 1 or any(not is_matrix(value) and not isinstance(term, Num) for _, term, value in terms):
+            return self.conc(node, binds, definition)
+        (shape,) = shapes
+        return _matrix_sum([sign * (value if is_matrix(value) else sympy.ones(*shape) * value)
+                            for sign, _, value in terms])
+
+    def as_vectors(self, values: list) -> list:
         """Beside a column vector, a bare symbol the definitions use with one index (y beside a^{L}, where
         C = ½ Σ_j (y_j − a^{L}_j)²) is the column of its components: read y as a vector of outputs."""
         columns = [v for v in values if is_matrix(v) and v.shape[1] == 1]
@@ -856,11 +897,15 @@ class Model:
         if not isinstance(layer, int):
             raise ModelProblem(f"cannot read the layer of ${latex(display_name(sym))}$")
         if sym.base in ("w", "W"):
-            rows, cols = layer_size(layer + self.weight_shift), layer_size(layer + self.weight_shift - 1)
+            rows = self.layer_units(layer + self.weight_shift)
+            cols = self.layer_units(layer + self.weight_shift - 1)
             return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
                                                                (j + 1, i + 1)))
-        return sympy.Matrix(layer_size(layer), 1,
+        return sympy.Matrix(self.layer_units(layer), 1,
                             lambda j, _: VName(sym.base, sym.decor, sym.primes, layer, (j + 1,)))
+
+    def layer_units(self, layer: int) -> int:
+        return self.units.get(layer) or layer_size(layer)
 
     def _bound(self, node: Node, binds: dict[str, int]) -> int:
         value = self.index_value(node, binds, layer=True)
@@ -961,7 +1006,7 @@ class Model:
                     continue
                 if sym.base in ("w", "W"):
                     layer += self.weight_shift - (position == 1)
-                sizes.append(layer_size(layer))
+                sizes.append(self.layer_units(layer))
         if sizes:
             return min(sizes)
         return self.sizes.get(letter, DEFAULT_SIZE)

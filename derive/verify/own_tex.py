@@ -7,8 +7,8 @@ templates; the caller (the front end, which knows the templates) passes those bl
 (`OWN_DOCUMENT_BYTES`: a deck of a big network), and derive's macros that carry maths are read as the notation
 they stand for:
 
-- ``\dchain{one line}{rows}``, ``\dvbest{…}{…}``, ``\dvrows{…}{…}``: the chain, once on one line and once in
-  rows (both are read; the rows repeat the line and hold or fail with it);
+- ``\dchain{one line}{rows}``, ``\dvbest{…}{…}``, ``\dvrows{…}{…}`` and a network's ``\dnchain{…}{…}``: the
+  chain, once on one line and once in rows (both are read; the rows repeat the line and hold or fail with it);
 - ``\dvmeasure{lhs}{rhs}``: the row ``lhs = rhs`` of the group of chains that follows;
 - ``\dvfit{maths}``: display maths.
 
@@ -25,7 +25,7 @@ OWN_DOCUMENT_BYTES = 4 * 1024 * 1024
 Trusted = Callable[[], Sequence[str]]
 """The definition blocks derive's templates write, computed only when a document is LaTeX."""
 
-CHAIN_MACROS = ("dchain", "dvbest", "dvrows")  # {one line}{the same chain in rows}
+CHAIN_MACROS = ("dchain", "dvbest", "dvrows", "dnchain")  # {one line}{the same chain in rows}
 ROW_MACRO = "dvmeasure"  # {lhs}{rhs}
 DISPLAY_MACRO = "dvfit"  # {maths}
 OWN_MATH = re.compile(r"\\(" + "|".join(CHAIN_MACROS + (ROW_MACRO, DISPLAY_MACRO)) + r")(?![A-Za-z])")

@@ -11,7 +11,7 @@ from fractions import Fraction
 from itertools import combinations
 
 from ..notation import number_text
-from .syntax import Add, Div, Func, Mul, Neg, Node, Num, Pow, Transpose
+from .syntax import Add, Div, Func, Matrix, Mul, Neg, Node, Num, Pow, Transpose
 
 MAX_FACTORS = 12
 
@@ -32,6 +32,14 @@ def printed_number(node: Node) -> Fraction | None:
     return None
 
 
+def printed_entries(node: Node) -> list[Fraction] | None:
+    """The entries of a matrix written out with one number in each, row by row; None for anything else."""
+    if not isinstance(node, Matrix):
+        return None
+    values = [printed_number(entry) for row in node.rows for entry in row]
+    return None if any(v is None for v in values) else values
+
+
 def as_printed(value) -> Fraction:
     """The value derive's number rule prints for an exact value (a SymPy number or expression without symbols)."""
     return Fraction(number_text(value))
@@ -40,8 +48,8 @@ def as_printed(value) -> Fraction:
 def align(symbolic: Node, numeric: Node) -> list[tuple[tuple[Node, ...], Node]] | None:
     """Pairs (terms of the symbolic member whose product the number stands for, the printed number), in order;
     None when the numeric member is not the symbolic one with numbers put in."""
-    if printed_number(numeric) is not None:
-        return [((symbolic,), numeric)]
+    if printed_number(numeric) is not None or isinstance(numeric, Matrix):
+        return [((symbolic,), numeric)]  # a matrix written out stands for the symbolic member's value, entry by entry
     symbolic, numeric = _sign_inside(symbolic), _sign_inside(numeric)
     if isinstance(symbolic, Add) and isinstance(numeric, Add) and len(symbolic.terms) == len(numeric.terms):
         pairs = []
