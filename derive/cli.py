@@ -446,16 +446,16 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     _check_output(args.output)
     walk, sheet = exercise(args.scenario, args.blanks, args.seed)
     templates = _templates(args)
-    if walk.reread and args.format == "markdown" and (args.key or args.output is not None):
+    answers = (render_exercise(walk, sheet, args.format, args.lang, key=True, user_templates=templates)
+               if args.key or args.output is not None else None)  # written only with --key or -o
+    if walk.reread and answers is not None:
         from .verify.pages import check_page  # the truth loop: the key's every answer, read back as printed
-        check_page(render_exercise(walk, sheet, "markdown", args.lang, key=True, user_templates=templates),
-                   "the answer key")
+        check_page(answers, "the answer key", lambda: _own_definitions(args))
     if args.key or args.output is None or files.is_stream(args.output):  # a device gets what stdout would
-        _wrote([_emit(render_exercise(walk, sheet, args.format, args.lang, key=args.key, user_templates=templates),
-                      args.output)], args)
+        _wrote([_emit(answers if args.key else render_exercise(walk, sheet, args.format, args.lang,
+                                                               user_templates=templates), args.output)], args)
         return 0
     worksheet = render_exercise(walk, sheet, args.format, args.lang, user_templates=templates)
-    answers = render_exercise(walk, sheet, args.format, args.lang, key=True, user_templates=templates)
     files.write_outputs([files.Output(args.output, worksheet.encode("utf-8")),
                          files.Output(key_path(args.output), answers.encode("utf-8"))])
     _wrote([args.output, key_path(args.output)], args)

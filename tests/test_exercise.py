@@ -31,7 +31,6 @@ ALL = 10 ** 6  # more blanks than any walk-through has chains: one blank in ever
 MD_BLANK = re.compile(r"\\underset\{\((\d+)\)\}\{\\boxed\{\\phantom\{(0+)\}\}\}")
 MD_ANSWER = re.compile(r"\\underset\{\((\d+)\)\}\{\\boxed\{")
 TEX_BLANK = re.compile(r"\\dvblank\{(\d+)\}\{(\d+)\}")
-TEX_ANSWER = re.compile(r"\\dvanswer\{(\d+)\}\{")
 DISPLAY = re.compile(r"\$\$(.*?)\$\$", re.S)
 
 
@@ -179,7 +178,7 @@ def test_latex_sheet_and_key_hold_every_blank_and_answer(name, lang):
     key = render_exercise(w, sheet, "latex", lang, key=True)
     seen = [int(m.group(1)) for m in TEX_BLANK.finditer(worksheet)]  # a chain is written out more than once
     assert list(dict.fromkeys(seen)) == [b.number for b in sheet.blanks]  # (measured, one line, rows)
-    assert key_answers(key, TEX_ANSWER, extra_closing=0) == {b.number: b.answer for b in sheet.blanks}
+    assert key_answers(key, MD_ANSWER, extra_closing=1) == {b.number: b.answer for b in sheet.blanks}
     engine = {"en": "pdflatex", "ja": "lualatex"}[lang]
     for text in (worksheet, key):
         assert text.splitlines()[0] == f"% !TEX program = {engine}"

@@ -28,6 +28,12 @@ def columns(*templates: str | None) -> list[str]:
     return ["columns " + "; ".join(t if t is not None else "-" for t in templates)]
 
 
+def across(*templates: str | None) -> list[str]:
+    """The directive before a table lying on its side (names in its first row, what they claim below): the
+    ``columns`` templates, read down each column."""
+    return ["rows " + columns(*templates)[0].split(" ", 1)[1]]
+
+
 def value_column(k: int = 1) -> str:
     """A column of values of the node named in cell ``k``."""
     return chain_latex([f"#{k}", CELL])

@@ -16,7 +16,7 @@ from ..locales import catalog
 from ..notation import (Grad, HeldGrad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
                         formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
                         terms_and_values_latex)
-from .bindings import (after_directives, columns, gradient_column, optimizer_after_directives,
+from .bindings import (across, after_directives, columns, gradient_column, optimizer_after_directives,
                        optimizer_step_directives, part_directives, row_directives, scope,
                        section_directives, update_directives, value_column, walk_directives)
 from .prose import Math, say
@@ -75,6 +75,7 @@ def build_context(walk: Walkthrough, lang: str) -> dict[str, Any]:
         "main_directives": scope("main") if walk.reread else [],
         "node_columns": columns(None, None, value_column()) if walk.reread and d.values is not None else [],
         "wrt_columns": columns(None, gradient_column(d)) if walk.reread else [],
+        "wrt_rows": across(None, gradient_column(d)) if walk.reread else [],  # the slides' table on its side
         "rules_used": _rules_used(d, lang),
         "has_rule_card": any(s.title_key == RULE_CARD_KEY for s in walk.intro + walk.extra),
         "figure": None,
@@ -238,6 +239,9 @@ def _update(walk: Walkthrough, update: Update, lang: str) -> dict[str, Any]:
         "directives": directives if walk.reread else [],
         "after_directives": after if walk.reread else [],
         "after_columns": columns(None, value_column(), gradient_column(d)) if walk.reread else [],
+        # the article's two tables after the step: values (with the definitions), then gradients
+        "node_columns": columns(None, None, value_column()) if walk.reread else [],
+        "gradient_columns": columns(None, gradient_column(d)) if walk.reread else [],
         "step": update.step,
         "learning_rate": number_latex(update.learning_rate),
         "heading": catalog(lang)["heading.update"],

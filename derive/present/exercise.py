@@ -43,10 +43,12 @@ MAX_SEED = 2 ** 63 - 1
 
 # The empty box of blank k (width in em, chosen from the answer's estimated width so that a handwritten answer
 # fits) and the boxed answer of the key. Markdown: plain amsmath that MathJax, KaTeX and TeX all read (the
-# number stands under the box, where it cannot be taken for an exponent or an index); LaTeX: the macros that
-# templates/latex/exercise.tex.j2 defines.
+# number stands under the box, where it cannot be taken for an exponent or an index); LaTeX: the worksheet's blank
+# is the macro templates/latex/exercise.tex.j2 defines, the key's answer the same amsmath as Markdown's (the key is
+# read back by derive verify, which reads standard notation only).
+BOXED_ANSWER = r"\underset{{({k})}}{{\boxed{{{answer}}}}}"
 BLANK = {"markdown": r"\underset{{({k})}}{{\boxed{{\phantom{{{zeros}}}}}}}", "latex": r"\dvblank{{{k}}}{{{em}}}"}
-ANSWER = {"markdown": r"\underset{{({k})}}{{\boxed{{{answer}}}}}", "latex": r"\dvanswer{{{k}}}{{{answer}}}"}
+ANSWER = {"markdown": BOXED_ANSWER, "latex": BOXED_ANSWER}
 BOX_EM = (3, 5, 8, 12, 16, 20, 24)
 """Widths of the empty boxes in em: each blank gets the smallest that holds its answer with room to spare."""
 

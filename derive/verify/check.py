@@ -18,7 +18,7 @@ import sympy
 from .. import clock
 from ..errors import Message, message
 from ..notation import SIGNIFICANT_DIGITS, latex, matrix_latex, number_latex
-from .directives import read_directives
+from .directives import cut_at_scopes, read_directives
 from .tables import table_equations
 from .printed import align, as_printed, printed_entries, printed_number
 from .document import (MAX_DOCUMENT_BYTES, ORDER, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
@@ -2238,7 +2238,7 @@ def analyse(text: str, time_limit_seconds: float | None, trusted: Trusted | None
     try:
         check_text(text, OWN_DOCUMENT_BYTES if own else MAX_DOCUMENT_BYTES)
         directives = read_directives(text)
-        chunks = find_maths(text, own_macros=own)
+        chunks = cut_at_scopes(find_maths(text, own_macros=own), directives, text)
         output = _output_name(directives.output) if directives.output is not None else None
         rows = table_equations(text, directives.tables)
     except DocumentProblem as exc:

@@ -23,6 +23,9 @@ r"""What a document tells `derive verify` in comments: ``<!-- derive: … -->`` 
   numbers are claims too. In a column's template ``#`` stands for that column's cell and ``#k`` for the row's k-th
   cell; ``-`` states nothing. ``columns -; #1 = #; \\frac{\\partial E}{\\partial #1} = #`` makes the row
   ``| $w$ | $1$ | $-4$ |`` claim w = 1 and ∂E/∂w = −4 (see `derive.verify.tables`).
+- ``rows T1; T2; …`` right before a table lying on its side (Markdown or ``tabular``: its first column heads the
+  rows, each further column is one item): the same templates, read down each column instead of along each row
+  (``#k`` is then the column's k-th cell).
 - ``layered u r``: the letters u and r carry layer numbers as superscripts too (``u^{2}`` is u in layer 2, not u
   squared), as w, a, z, b and δ do on a page that numbers its layers.
 """
@@ -55,9 +58,11 @@ class Scope:
 
 @dataclass(frozen=True)
 class Columns:
-    """A ``columns`` directive: the line it is on, and per column its template (None: the column states nothing)."""
+    """A ``columns`` directive: the line it is on, and per column its template (None: the column states nothing);
+    ``across`` for a ``rows`` directive (the templates are read down the table's columns)."""
     line: int
     templates: tuple[str | None, ...]
+    across: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,38 @@ def read_directives(text: str) -> Directives:
             strict = True
         elif body.startswith("output "):
             output = body[len("output "):].strip()
-        elif body.startswith("columns "):
-            tables.append(Columns(line, tuple(None if t.strip() == "-" else t.strip()
-                                              for t in body[len("columns "):].split(";"))))
+        elif body.startswith("columns ") or body.startswith("rows "):
+            kind, templates = body.split(" ", 1)
+            tables.append(Columns(line, tuple(None if t.strip() == "-" else t.strip() for t in templates.split(";")),
+                                  across=kind == "rows"))
         elif _LAYERED.match(body):
             layered |= set(_LAYERED.match(body).group(1).split())
         elif not _LAYERS.match(body):
             raise DocumentProblem(line, f"unknown derive directive «{body[:40]}»: derive knows `scope NAME`, "
-                                        "`given …`, `numbers strict`, `output NAME`, `columns …`, `layered LETTERS` "
+                                        "`given …`, `numbers strict`, `output NAME`, `columns …`, `rows …`, "
+                                        "`layered LETTERS` "
                                         "and `layers-from=N`")
     return Directives(tuple(scopes), strict, output, tuple(tables), frozenset(layered))
 
 
 def _left(equation: Equation) -> str:
     return "".join(equation.members[0].split())
+
+
+def cut_at_scopes(chunks: list[Chunk], directives: Directives, text: str) -> list[Chunk]:
+    """Each piece of maths that a scope's first line falls inside (the rows of one display, with a ``% derive:
+    scope …`` comment line between two of them) cut at that line, so that each part is read in its own scope."""
+    lines = Lines(text)
+    firsts = [scope.first_line for scope in directives.scopes]
+    cut_chunks: list[Chunk] = []
+    for chunk in chunks:
+        last = lines.at(chunk.offset + len(chunk.text))
+        cuts = [lines.starts[line - 1] - chunk.offset for line in firsts if chunk.line < line <= last]
+        cuts = [cut for cut in cuts if 0 < cut < len(chunk.text) and _COMMENT_LINE.match(chunk.text, cut)]
+        for begin, end in zip([0] + cuts, cuts + [len(chunk.text)]):
+            cut_chunks.append(Chunk(lines.at(chunk.offset + begin), chunk.text[begin:end], chunk.offset + begin,
+                                    chunk.display))
+    return cut_chunks
+
+
+_COMMENT_LINE = re.compile(r"[ \t]*%")

@@ -3,7 +3,8 @@ put into its column's template (see `derive.verify.directives`).
 
 ``| $w$ | $1$ | $-4$ |`` under ``columns -; #1 = #; \frac{\partial E}{\partial #1} = #`` claims ``w = 1`` and
 ``\frac{\partial E}{\partial w} = -4`` on the row's line. A cell is its maths (``$…$``), or its text when that is
-a number or a name; an empty cell or a dash states nothing.
+a number or a name; an empty cell or a dash states nothing. A ``rows`` directive reads a table lying on its side
+(a Markdown table or ``tabular`` whose first column heads the rows) the same way, down each column.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _MATHS_CELL = re.compile(r"^\$([^$]+)\$$")
 _PLAIN_CELL = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$|^[A-Za-z]$")
 _PLACEHOLDER = re.compile(r"#([1-9]?)")
-_TABULAR = re.compile(r"\\begin\{(tabular|longtable)\}(?:\[[^\]]*\])?\{(?:[^{}]|\{[^{}]*\})*\}")
+_TABULAR = re.compile(r"\\begin\{(tabular|longtable)\}(?:\[[^\]]*\])?\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}")
+r"""The opening of a table, with its column specification (groups nested two deep: ``@{\hspace{2em}}``)."""
 _RULE = re.compile(r"\\(?:hline|toprule|midrule|bottomrule|endhead|endfirsthead|endfoot|endlastfoot"
                    r"|cmidrule(?:\([^)]*\))?\{[^}]*\})")
 _EMPTY = {"", "—", "–", "-", "---"}
@@ -31,11 +33,15 @@ def table_equations(text: str, tables: tuple[Columns, ...]) -> list[Equation]:
     found: list[Equation] = []
     for spec in tables:
         if is_html(text):
+            if spec.across:
+                raise DocumentProblem(spec.line, "a `rows` directive is read before a Markdown or LaTeX table")
             rows = _html_rows(text, spec.line, starts)
         elif looks_like_latex(text):
-            rows = _tabular_rows(text, spec.line, starts)
+            rows = _tabular_rows(text, spec.line, starts, header=not spec.across)
         else:
-            rows = _markdown_rows(lines, spec.line)
+            rows = _markdown_rows(lines, spec.line, header=not spec.across)
+        if spec.across:
+            rows = _down_columns(rows)
         for line, cells in rows:
             if len(cells) != len(spec.templates):
                 raise DocumentProblem(line, f"the `columns` directive on line {spec.line} names "
@@ -50,24 +56,25 @@ def table_equations(text: str, tables: tuple[Columns, ...]) -> list[Equation]:
     return found
 
 
-def _markdown_rows(lines: list[str], after: int) -> list[tuple[int, list[tuple[int, str]]]]:
-    """The body rows (line, cells) of the first Markdown table after line ``after`` (header and rule skipped)."""
+def _markdown_rows(lines: list[str], after: int, header: bool = True) -> list[tuple[int, list[tuple[int, str]]]]:
+    """The body rows (line, cells) of the first Markdown table after line ``after`` (the rule skipped, and the
+    header unless ``header`` is False)."""
     k = after  # 0-based index of the line after the directive
     while k < len(lines) and not lines[k].lstrip().startswith("|"):
         if lines[k].strip() and not _COMMENT.fullmatch(lines[k].strip()):
             return []  # something else comes first: no table follows
         k += 1
+    rows = [] if header or k >= len(lines) else [_on_line(k + 1, _split_row(lines[k].strip().strip("|"), "|"))]
     k += 2  # the header and the |---| rule
-    rows = []
     while k < len(lines) and lines[k].lstrip().startswith("|"):
         rows.append(_on_line(k + 1, _split_row(_COMMENT.sub("", lines[k]).strip().strip("|"), "|")))
         k += 1
     return rows
 
 
-def _tabular_rows(text: str, after: int, starts: Lines) -> list[tuple[int, list[tuple[int, str]]]]:
+def _tabular_rows(text: str, after: int, starts: Lines, header: bool = True) -> list[tuple[int, list[tuple[int, str]]]]:
     """The body rows of the first ``tabular`` or ``longtable`` after line ``after``: rows end at ``\\``, cells at
-    ``&``; the first row is the header."""
+    ``&``; the first row is the header (left out unless ``header`` is False)."""
     offset = starts.starts[after] if after < len(starts.starts) else len(text)
     begin = _TABULAR.search(text, offset)
     if begin is None:
@@ -83,7 +90,15 @@ def _tabular_rows(text: str, after: int, starts: Lines) -> list[tuple[int, list[
         if cells_text:
             line = starts.at(next(offset for offset, text in content if text.strip()))
             rows.append(_on_line(line, _split_row(cells_text, "&")))
-    return rows[1:]
+    return rows[1:] if header else rows
+
+
+def _down_columns(rows: list[tuple[int, list[tuple[int, str]]]]) -> list[tuple[int, list[tuple[int, str]]]]:
+    """A table lying on its side read as if upright: each column after the first (which heads the rows) becomes a
+    row, each cell keeping its line; a row shorter than the first leaves its column's cell empty."""
+    width = max((len(cells) for _, cells in rows), default=0)
+    columns = [[cells[k] if k < len(cells) else (line, "") for line, cells in rows] for k in range(1, width)]
+    return [(column[0][0], column) for column in columns]
 
 
 def _html_rows(text: str, after: int, starts: Lines) -> list[tuple[int, list[tuple[int, str]]]]:
