@@ -174,6 +174,9 @@ def test_a_wrong_local_gradient_with_an_input_held_is_caught():
     """(∂f/∂x)_{u₁} is f's gradient along its own edge to x only: the page printing the gradient along every path
     there (u₁ + x·u₁ = 5.43656 for f = x·u₁, u₁ = eˣ at x = 1) does not hold."""
     page = explained(["x*exp(x)", "--at", "x=1"])
+    symbol = r"$\left(\frac{\partial f}{\partial x}\right)_{u_{1}}$"
+    assert f"the local gradient {symbol} is taken with $u_{{1}}$ held fixed" in page
+    assert f"局所的な微分 {symbol} は $u_{{1}}$ を固定して求めます" in explained(["x*exp(x)", "--at", "x=1"], "ja")
     held = r"1 \cdot \left(\frac{\partial f}{\partial x}\right)_{u_{1}} = 1 \cdot u_{1} = 1 \cdot 2.71828 = 2.71828"
     assert held in page
     wrong = held.replace(r"1 \cdot u_{1} = 1 \cdot 2.71828 = 2.71828",

@@ -156,11 +156,15 @@ def local_gradient_symbol(d: Derivation, node: str, input_name: str) -> Grad:
 def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = None) -> dict[str, Any]:
     rule = RULES[step.op]
     out = d.output
-    terms = []
+    terms, held_notes = [], []
     for term in step.terms:
         if shown is not None and term.input not in shown:
             continue
         local_symbol = local_gradient_symbol(d, step.node, term.input)
+        if isinstance(local_symbol, HeldGrad):
+            held_notes.append(say(lang, "text.held", input=symbol(term.input), node=symbol(step.node),
+                                  held=Listing(tuple(symbol(h) for h in local_symbol.held)),
+                                  symbol=Math(latex(local_symbol))))
         local_chain = [latex(local_symbol), latex(term.local)]
         product_chain = [product_latex([step.upstream, local_symbol]), product_latex([step.upstream, term.local])]
         if term.local_value is not None:
@@ -180,7 +184,8 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
         "node_latex": name_latex(step.node),
         "op": step.op,
         "rule_name": catalog(lang)[f"rule.{rule.explain}.name"],
-        "rule_text": catalog(lang)[f"rule.{rule.explain}.text"],
+        "rule_text": catalog(lang)["punct.sentence_space"].join([catalog(lang)[f"rule.{rule.explain}.text"],
+                                                                  *held_notes]),
         "definition": chain_latex([name_latex(step.node), latex(step.definition)]),
         "upstream": chain_latex([latex(Grad(out, step.node))] + (
             [number_latex(step.upstream_value)] if step.upstream_value is not None else [])),
