@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 from .figures import LABEL_POINTS, Geometry, Layout, column_x, edge_points, extent, place_rows, tikz_point
 
@@ -143,13 +144,17 @@ def overview_tikz(lay: Layout, mark: str | None, scale: float, starts: tuple[int
     return "\n".join(out)
 
 
+_FONTSIZE = re.compile(r"\\fontsize\{([\d.]+)\}")
+
+
 def label_points(tikz: str) -> list[float]:
     """Every text size a TikZ picture of `derive.present.figures` prints, in pt: each font it names times the
     picture's scale (the figure's own data, after scaling)."""
     head = tikz[tikz.index("[") + 1:tikz.index("\n")]
     scale = float(head.split("scale=", 1)[1].split(",", 1)[0].rstrip("]")) if "scale=" in head else 1.0
-    if "{$" not in tikz:
+    if "{$" not in tikz and "\\selectfont$" not in tikz:
         return []  # a picture without text (an overview)
-    fonts = [name for name in LABEL_POINTS if "\\" + name in tikz]
-    return [LABEL_POINTS[name] * scale for name in fonts]
+    fonts = [LABEL_POINTS[name] for name in LABEL_POINTS if "\\" + name in tikz]
+    fonts += sorted({float(points) for points in _FONTSIZE.findall(tikz)})  # the network diagram's own sizes
+    return [points * scale for points in fonts]
 
