@@ -14,6 +14,7 @@ from derive.cli import main
 from derive.networks import explain_file
 from derive.present import mathtext
 from derive.present.figure_svg import SCALE
+from derive.present.network import SLIDE_ROOM_CM, slide_diagram
 from derive.present.network_figure import (MAX_LABELLED_WEIGHTS, PT_PER_CM, diagram, diagram_of, overlap,
                                            segment_meets, to_svg, to_tikz)
 from derive.present.render import render
@@ -255,3 +256,22 @@ def test_a_network_too_wide_to_draw_has_no_diagram(tmp_path):
     assert main(["-q", "explain", "--network", str(wide), "-o", str(out)]) == 0
     assert not (tmp_path / "wide.svg").exists() and "![" not in out.read_text(encoding="utf-8")
     assert "tikzpicture" not in render(explain_file(wide), "latex", "en")
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_a_slide_shows_the_diagram_at_its_own_size_or_not_at_all(sizes):
+    d = diagram_of(sizes)
+    place = slide_diagram(d)
+    width, height = SLIDE_ROOM_CM  # a 16:9 beamer slide's \textwidth is 398.34 pt = 14.0 cm
+    assert (place is not None) == (d.width < width - 0.05 and d.height <= height)
+    if place is not None:
+        assert d.width < place.figure_cm < width  # its column holds it unshrunk
+        beside = width - place.figure_cm >= 3.4
+        assert (place.caption_cm is not None) == beside  # else the caption is on a slide of its own
+        assert place.caption_cm is None or place.figure_cm + place.caption_cm < width
+
+
+def test_slides_leave_out_a_diagram_too_big_for_a_slide():
+    deep = explain_file(ROOT / "examples" / "networks" / "deep-8x8.toml")
+    assert "tikzpicture" not in render(deep, "beamer", "en")
+    assert to_tikz(diagram(deep)).rstrip("\n") in render(deep, "latex", "en")  # the article shrinks it to the line

@@ -20,8 +20,9 @@ from derive.present.tex import (ARTICLE_HEIGHT_CM, ARTICLE_WIDTH_CM, ROTATED_CM,
 from derive.scenarios import SCENARIOS, build
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
-DECKS = sorted(OUTPUT.glob("*/*-slides.tex"))
+DECKS = sorted(OUTPUT.glob("**/*-slides.tex"))  # the scenarios' decks and the example networks'
 ARTICLES = sorted(OUTPUT.glob("*/[a-z][a-z].tex")) + sorted(OUTPUT.glob("networks/*/[a-z][a-z].tex"))
+_SHRINK = re.compile(r"\\(resizebox|scalebox|dvfitpage|dvfitbox|dvfit|dvbest|adjustbox|dnfigure)\b")
 PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 SHRUNK = re.compile(r"\\resizebox(\{[^\n]*)\n\\begin\{tikzpicture\}")
 ONLY_WHEN_WIDER = r"{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%"  # the network diagram's
@@ -35,7 +36,8 @@ def layouts():
 
 
 def test_every_gallery_deck_and_article_is_checked():
-    assert len(DECKS) >= 2 * len(SCENARIOS)
+    assert len(DECKS) >= 2 * (len(SCENARIOS) + len(NETWORK_EXAMPLES))
+    assert {deck.parent.name for deck in DECKS} >= set(NETWORK_EXAMPLES)
     assert len(ARTICLES) >= 2 * (len(SCENARIOS) + len(NETWORK_EXAMPLES))
     assert {p.parent.name for p in ARTICLES} >= {"sigmoid-sse", "softmax-cross-entropy", "delta-recurrence",
                                                   "vanishing-gradients", *NETWORK_EXAMPLES}
@@ -53,6 +55,9 @@ def test_every_graph_text_on_every_slide_and_article_page_prints_at_8pt_or_more(
     text = document.read_text(encoding="utf-8")
     for shrink in SHRUNK.finditer(text):  # only the network diagram, only when wider than the text (it is not)
         assert shrink.group(1) == ONLY_WHEN_WIDER and document in ARTICLES, (document, shrink.group())
+    if document in DECKS:  # no picture on a slide is shrunk after its scale
+        before = re.findall(r"([^\n]*)\n\\begin\{tikzpicture\}", text)
+        assert not [line for line in before if _SHRINK.search(line)], document
     if PICTURE.search(text):
         smallest = smallest_graph_text(document)
         assert smallest is not None and smallest >= figure_fit.LEAST_LABEL_PT, (document, smallest)
@@ -198,7 +203,6 @@ def test_big_graphs_are_shown_by_neighbourhoods_and_small_ones_whole(layouts):
 
 _OVERLAY = re.compile(r"^\\only<(\d+)>\{%\n(.*?)(?=^\\only<|^\\end\{frame\})", re.S | re.M)
 _SIZES = re.compile(r"\\(tiny|scriptsize|footnotesize|small|normalsize|large|Large)\b")
-_SHRINK = re.compile(r"\\(resizebox|scalebox|dvfitpage|dvfitbox|dvfit|dvbest|adjustbox)\b")
 
 
 @pytest.mark.parametrize("deck", DECKS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -209,7 +213,7 @@ def test_no_overlay_of_a_step_differs_in_font_size(deck):
         head = re.search(r"\\textbf\{([^}]*)\}", body)
         assert not _SHRINK.search(body), (deck, body[:300])
         steps.setdefault(head.group(1) if head else "start", set()).add(tuple(_SIZES.findall(body)))
-    assert steps
+    assert steps or deck.parent.name not in SCENARIOS  # a network's deck has no step overlays
     for step, sizes in steps.items():
         assert len({tuple(sorted(set(s))) for s in sizes}) == 1, (deck, step, sizes)
 

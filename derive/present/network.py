@@ -7,6 +7,7 @@ numbers (see `derive.networks.backprop`), once with the shape under every factor
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -27,7 +28,7 @@ from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE
 from .formats import FIGURE_SENTINEL, Format, Kind, tex_engine
 from .html import Picture
 from .lecture import PLAIN, TexOptions
-from .network_figure import diagram, drawable as diagram_drawable, to_svg, to_tikz
+from .network_figure import Diagram, diagram, drawable as diagram_drawable, shrunk_to_line, to_svg, to_tikz
 from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
                   escape_prose, slide_pages)
 
@@ -605,12 +606,46 @@ def _drawn(result: NetworkResult) -> bool:
     return diagram_drawable(result.network.sizes)
 
 
+SLIDE_ROOM_CM = (14.0, 7.4)  # a 16:9 slide's text width and its room under the frame title (\dvavail)
+CAPTION_LEAST_CM = 3.0  # the narrowest column the caption is set in beside the diagram
+CAPTION_SMALL_CM = 5.0  # a narrower caption column is set in \footnotesize
+COLUMN_SEP_CM = 0.4
+
+
+@dataclass(frozen=True)
+class SlidePlace:
+    """The diagram's place on a slide: a column ``figure_cm`` wide (it is printed at its own size, its weight labels
+    at 8 pt) beside the caption's column (``caption_cm``, set in ``caption_size``), or, when ``caption_cm`` is None,
+    a slide of its own with the caption on the next."""
+
+    figure_cm: float
+    caption_cm: float | None
+    caption_size: str
+
+
+def slide_diagram(d: Diagram) -> SlidePlace | None:
+    """Where the diagram goes on the slides; None when it is too big for a slide at its own size (the slides leave
+    it out; the article and the HTML page keep it)."""
+    width, height = round(d.width + 0.05, 2), d.height
+    if width > SLIDE_ROOM_CM[0] or height > SLIDE_ROOM_CM[1]:
+        return None
+    caption = round(SLIDE_ROOM_CM[0] - width - COLUMN_SEP_CM, 2)
+    if caption < CAPTION_LEAST_CM:
+        return SlidePlace(width, None, "\\small")
+    return SlidePlace(width, caption, "\\small" if caption >= CAPTION_SMALL_CM else "\\footnotesize")
+
+
 def diagram_context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
     """The network diagram where the document shows it: ``diagram`` (an image file for Markdown and HTML, TikZ for
-    LaTeX and Beamer; None: no diagram), its heading and its caption."""
+    LaTeX and Beamer; None: no diagram), its place on a slide (`slide_diagram`), its heading and its caption."""
     drawn = _drawn(result) and (fmt.tex or figure_href is not None)
-    picture = (to_tikz(diagram(result)).rstrip("\n") if fmt.tex else figure_href) if drawn else None
-    return {"diagram": picture, "diagram_heading": catalog(lang)["network.heading.diagram"],
+    picture, place = (figure_href if drawn else None), None
+    if drawn and fmt.name == "beamer":
+        place = slide_diagram(diagram(result))
+        picture = to_tikz(diagram(result)).rstrip("\n") if place else None
+    elif drawn and fmt.tex:
+        picture = shrunk_to_line(to_tikz(diagram(result))).rstrip("\n")
+    return {"diagram": picture, "diagram_slide": place, "diagram_heading": catalog(lang)["network.heading.diagram"],
             "diagram_caption": say(lang, "network.text.diagram", **dict(_symbols()))}
 
 

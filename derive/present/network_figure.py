@@ -98,6 +98,10 @@ class Diagram:
     def width(self) -> float:
         return self.box[2] - self.box[0]
 
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
 
 def drawable(sizes: Iterable[int]) -> bool:
     return max(sizes) <= MAX_UNITS
@@ -314,9 +318,8 @@ def _tikz_point(point: Point) -> str:
 
 
 def to_tikz(d: Diagram) -> str:
-    """A ``tikzpicture`` (needs only TikZ), shrunk with ``\\resizebox`` to ``\\linewidth`` when wider."""
-    out = ["\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%",
-           "\\begin{tikzpicture}[x=1cm, y=-1cm]"]
+    """A ``tikzpicture`` (needs only TikZ) at its own size: every label prints at its `SIZE`."""
+    out = ["\\begin{tikzpicture}[x=1cm, y=-1cm]"]
     out += [f"\\draw[fill=white] {_tikz_point((u.x, u.y))} circle[radius={_num(u.radius)}];" for u in d.units]
     out += [f"\\draw {_tikz_point(a)} -- {_tikz_point(b)};" for wire in d.wires for a, b in wire.pieces]
     for label in d.labels:
@@ -324,5 +327,10 @@ def to_tikz(d: Diagram) -> str:
         size = _num(label.size)
         out.append(f"\\node[anchor=base, inner sep=0pt{colour}] at {_tikz_point((label.x, label.baseline))} "
                    f"{{\\fontsize{{{size}}}{{{_num(label.size * 1.2)}}}\\selectfont${label.latex}$}};")
-    out.append("\\end{tikzpicture}}")
+    out.append("\\end{tikzpicture}")
     return "\n".join(out) + "\n"
+
+
+def shrunk_to_line(tikz: str) -> str:
+    """The picture shrunk with ``\\resizebox`` to ``\\linewidth`` when wider (the article's page)."""
+    return "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n" + tikz.rstrip("\n") + "}\n"
