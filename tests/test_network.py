@@ -397,7 +397,7 @@ def test_examples_render_in_every_format_and_language(path):
 
 
 SKELETON = re.compile(r"\\(?:section|subsection)\*?(?=[{\[])|\\begin\{(?:tikzpicture|tabular|longtable|align\*?|equation\*?)\}"
-                      r"|\\\[|\\includegraphics")
+                      r"|\\\[|\\includegraphics|\\dnchain(?=\{)")
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
