@@ -1521,3 +1521,15 @@ def test_a_networks_chain_macro_is_read_on_one_line_and_in_rows():
         assert failed.exit_code == 1  # caught at the line where the chain starts (its rows begin there too)
         assert page.count("\n", 0, page.rindex("\\dnchain", 0, start)) + 1 in {c.line for c in failed.claims
                                                                              if c.ok is False}
+
+
+def test_a_sum_of_abstract_slopes_compared_with_a_number_is_skipped_not_a_crash():
+    """Strict numbers put the document's values into each term of a substitution: a term that is an abstract
+    quantity's slope (∂C₁/∂w, C₁ undefined) has no value there, and the step is not readable (it exited 3:
+    sympy cannot differentiate with respect to the number put in for w)."""
+    text = ("<!-- derive: numbers strict -->\n<!-- derive: given C_{T} = C_{1} + C_{2}; w = 0.1 -->\n\n"
+            "$$\\frac{\\partial C_{T}}{\\partial w} = \\frac{\\partial C_{1}}{\\partial w} + "
+            "\\frac{\\partial C_{2}}{\\partial w} = 0.5$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4 and not report.claims
+    assert [s.line for s in report.skipped] == [4] and "no value" in report.skipped[0].reason

@@ -1265,7 +1265,8 @@ class ClaimChecker:
         value = sympy.Integer(1)
         for term in terms:
             try:
-                value *= at_point(self.model.full(self.model.conc(term, binds)), point)
+                # an abstract quantity's derivative is a leaf with no value here (∂C_1/∂w stays a symbol)
+                value *= at_point(self.model.abstract_leaves(self.model.full(self.model.conc(term, binds))), point)
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
         return None if is_matrix(value) else exact_number(value)
