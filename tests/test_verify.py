@@ -1533,3 +1533,14 @@ def test_a_sum_of_abstract_slopes_compared_with_a_number_is_skipped_not_a_crash(
     report = verify_text(text)
     assert report.exit_code == 4 and not report.claims
     assert [s.line for s in report.skipped] == [4] and "no value" in report.skipped[0].reason
+
+
+def test_intertext_whose_words_hold_maths_with_braces_is_not_read_as_maths():
+    """An align's \\shortintertext (derive's note before a fan-out sum) may name a node with scripts: the note is
+    words, the relation after it is read (it was skipped as an unknown macro)."""
+    text = ("\\documentclass{article}\n\\usepackage{mathtools}\n\\begin{document}\n\\begin{align*}\n"
+            "y &= 3 \\cdot x \\\\\n\\shortintertext{$x^{2}_{1}$ feeds one node.}\n"
+            "\\frac{\\partial y}{\\partial x} &= 3\n\\end{align*}\n\\end{document}\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped
+    assert [c.claim for c in report.claims] == ["\\frac{\\partial y}{\\partial x} = 3"]
