@@ -1544,3 +1544,14 @@ def test_intertext_whose_words_hold_maths_with_braces_is_not_read_as_maths():
     report = verify_text(text)
     assert report.exit_code == 0 and not report.skipped
     assert [c.claim for c in report.claims] == ["\\frac{\\partial y}{\\partial x} = 3"]
+
+
+@pytest.mark.parametrize("claim", ["2 \\cdot v \\le 3", "v^{\\mathsf{T}} v = 5"])
+def test_a_name_defined_as_a_vector_used_as_a_number_is_skipped_not_a_crash(claim):
+    """v is a named column: compared with a number, 2·v and vᵀv (read as v·v) became a matrix only once the
+    definitions were put in, and the check exited 3 (a matrix plus a number; a power of a column)."""
+    text = ("<!-- derive: given x = 1 -->\n$$v = \\left(\\begin{array}{r}x \\\\ 2\\end{array}\\right)$$\n\n"
+            f"$${claim}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4 and [s.line for s in report.skipped] == [4]
+    assert "vector or matrix" in report.skipped[0].reason
