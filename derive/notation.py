@@ -195,8 +195,9 @@ class DerivePrinter(LatexPrinter):
 
     # --- this module's display functions and numbers
 
-    def _print_sigma(self, expr: "sigma") -> str:
-        return self._applied(r"\sigma", expr.args[0])
+    def _print_sigma(self, expr: "sigma", exp: str | None = None) -> str:
+        text = self._applied(r"\sigma", expr.args[0])
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text  # σ(x)², not σ of (x)²
 
     _print_SigmaAt = _print_sigma  # vanishing-gradients: σ(0) as written
 

@@ -91,3 +91,14 @@ def test_the_latex_helpers():
 def test_an_unknown_setting_is_refused():
     with pytest.raises(TypeError):
         DerivePrinter({"grad_stile": "slash"})
+
+
+def test_a_power_of_sigma_is_the_power_of_its_value_and_verify_reads_it_so():
+    """σ(z)² (a sample's cost written out, delta-recurrence's batch bindings) printed with σ(z) in parentheses:
+    the printer raised on the exponent before; verify must read the square of σ(z), not σ of z²."""
+    from derive.verify import verify_text
+    text = latex(sympy.Pow(sigma(z), 2, evaluate=False))
+    assert text == r"\left(\sigma\left(z\right)\right)^{2}"
+    page = f"<!-- derive: given z = 0 -->\n\n$${text} = 0.25$$\n"
+    assert verify_text(page).exit_code == 0
+    assert verify_text(page.replace("0.25", "0.5")).exit_code == 1

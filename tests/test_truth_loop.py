@@ -212,10 +212,10 @@ def _line_of(text: str, offset: int) -> int:
 
 def displayed_chains(text: str) -> list[tuple[int, int]]:
     r"""(start, end) of each displayed chain written on one line: a Markdown ``$$…$$`` line; in LaTeX the first
-    argument of derive's ``\dchain`` (a network's ``\dnchain``), a row of an alignment that holds a whole chain
-    (``lhs &= … = …``) and a slide's table cell in display style."""
+    argument of derive's ``\dchain`` (a network's ``\dnchain``, a slide table's ``\dvrows``), a row of an
+    alignment that holds a whole chain (``lhs &= … = …``) and a slide's table cell in display style."""
     spans = [m.span(1) for m in re.finditer(r"^\$\$(.*)\$\$$", text, re.M)]
-    for m in re.finditer(r"^\\dn?chain\{", text, re.M):
+    for m in re.finditer(r"^\\dn?chain\{|\\dvrows\{", text, re.M):  # a slide's \dvrows: its one-line form
         end = brace_group(text, m.end() - 1)
         if end is not None and "\n" not in text[m.end():end - 1]:
             spans.append((m.end(), end - 1))
@@ -349,13 +349,9 @@ def pages() -> dict[str, object]:
 PAGES = pages()
 NOT_APPLICABLE = {(f"linear-model-{lang}-{fmt}", "misround") for lang in ("en", "ja") for fmt in FORMATS} | {
     (f"explain-sigmoid-{fmt}", "merge_scopes") for fmt in FORMATS} | {("explain-adam-markdown", "merge_scopes")} | {
-    (page, "flip_table_cell") for page in PAGES if page.startswith("network-")} | {
-    (f"{name}-{lang}-beamer", kind) for lang in ("en", "ja") for name, kind in (
-        ("sigmoid-sse", "drop_factor"), ("softmax-cross-entropy", "drop_factor"),
-        ("softmax-cross-entropy", "swap_terms"))}
+    (page, "flip_table_cell") for page in PAGES if page.startswith("network-")}
 """Integers only; one graph at one point (an optimiser's later steps only continue the one before: removing one
-changes no value); the network pages' tables do not state their columns yet; a batch's slides show each step's
-products folded (no displayed ∂·∂ product, no substitution with two different numbers)."""
+changes no value); the network pages' tables do not state their columns yet."""
 
 
 

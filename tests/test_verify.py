@@ -1521,3 +1521,37 @@ def test_a_networks_chain_macro_is_read_on_one_line_and_in_rows():
         assert failed.exit_code == 1  # caught at the line where the chain starts (its rows begin there too)
         assert page.count("\n", 0, page.rindex("\\dnchain", 0, start)) + 1 in {c.line for c in failed.claims
                                                                              if c.ok is False}
+
+
+def test_a_sum_of_abstract_slopes_compared_with_a_number_is_skipped_not_a_crash():
+    """Strict numbers put the document's values into each term of a substitution: a term that is an abstract
+    quantity's slope (∂C₁/∂w, C₁ undefined) has no value there, and the step is not readable (it exited 3:
+    sympy cannot differentiate with respect to the number put in for w)."""
+    text = ("<!-- derive: numbers strict -->\n<!-- derive: given C_{T} = C_{1} + C_{2}; w = 0.1 -->\n\n"
+            "$$\\frac{\\partial C_{T}}{\\partial w} = \\frac{\\partial C_{1}}{\\partial w} + "
+            "\\frac{\\partial C_{2}}{\\partial w} = 0.5$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4 and not report.claims
+    assert [s.line for s in report.skipped] == [4] and "no value" in report.skipped[0].reason
+
+
+def test_intertext_whose_words_hold_maths_with_braces_is_not_read_as_maths():
+    """An align's \\shortintertext (derive's note before a fan-out sum) may name a node with scripts: the note is
+    words, the relation after it is read (it was skipped as an unknown macro)."""
+    text = ("\\documentclass{article}\n\\usepackage{mathtools}\n\\begin{document}\n\\begin{align*}\n"
+            "y &= 3 \\cdot x \\\\\n\\shortintertext{$x^{2}_{1}$ feeds one node.}\n"
+            "\\frac{\\partial y}{\\partial x} &= 3\n\\end{align*}\n\\end{document}\n")
+    report = verify_text(text)
+    assert report.exit_code == 0 and not report.skipped
+    assert [c.claim for c in report.claims] == ["\\frac{\\partial y}{\\partial x} = 3"]
+
+
+@pytest.mark.parametrize("claim", ["2 \\cdot v \\le 3", "v^{\\mathsf{T}} v = 5"])
+def test_a_name_defined_as_a_vector_used_as_a_number_is_skipped_not_a_crash(claim):
+    """v is a named column: compared with a number, 2·v and vᵀv (read as v·v) became a matrix only once the
+    definitions were put in, and the check exited 3 (a matrix plus a number; a power of a column)."""
+    text = ("<!-- derive: given x = 1 -->\n$$v = \\left(\\begin{array}{r}x \\\\ 2\\end{array}\\right)$$\n\n"
+            f"$${claim}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 4 and [s.line for s in report.skipped] == [4]
+    assert "vector or matrix" in report.skipped[0].reason

@@ -13,8 +13,8 @@ from ..backward import Derivation, derive
 from ..check import check, close
 from ..errors import CheckFailure
 from ..graph import Graph, Node, exact
-from ..notation import Grad, sigma
-from ..walkthrough import Claim, Equation, Section, Table, Text, Walkthrough, gradient_descent, make
+from ..notation import Grad, chain_latex, latex, sigma
+from ..walkthrough import Claim, Equation, Part, Section, Table, Text, Walkthrough, gradient_descent, make
 from .common import eq as _eq, g as _g, exact_point, maths, program_text, bare_number, shown_matrix
 
 NAME = "delta-recurrence"
@@ -140,7 +140,7 @@ def build() -> Walkthrough:
     extra = (_definition_section(), _output_section(derivation), _recurrence_section(derivation),
              _parameter_section(derivation), _matrix_section(derivation), _batch_section(graph, eta))
     return make(NAME, program_text(graph), derivation, intro=intro, extra=extra,
-                reread=False)  # its page is not yet read back by derive verify (notation verify lacks)
+                layered=("u",))
 
 
 # ---------------------------------------------------------------- helpers
@@ -164,6 +164,14 @@ def _s_one_minus_s(s) -> sympy.Expr:
 def _delta_subs(*layers: int) -> tuple:
     """δ^l_j stands for the walk's ∂C/∂z^l_j when a claim is checked."""
     return tuple((_delta(l, j), Grad("C", z(l, j))) for l in layers for j in units(l))
+
+
+def _delta_given(*layers: int) -> tuple[str, ...]:
+    """δ^l_j = ∂C/∂z^l_j as bindings, for a part of the page that writes δ (the definition section states it)."""
+    return tuple(chain_latex([latex(_delta(l, j)), latex(Grad("C", z(l, j)))]) for l in layers for j in units(l))
+
+
+DELTA_GIVEN = _delta_given(2, 3)
 
 
 def _column(values) -> sympy.ImmutableMatrix:
@@ -248,8 +256,22 @@ def _output_section(d: Derivation) -> Section:
         Text(_key("text.output_numbers"), (("L", _eq(_g("L"), Integer(L))),
                                            ("sp", _eq(_sigma_prime(_g("z")), _s_one_minus_s(_g("a")))))),
         *claims,
+        Part(_softmax_given()),  # the remark is about another output layer: a scope of its own
         Text(_key("text.output_softmax"), (("delta", _eq(_g("delta^L"), _g("a^L") - _g("t"))),)),
-    ))
+    ), given=DELTA_GIVEN + (chain_latex([latex(_g("a")), latex(sigma(_g("z")))]),))
+
+
+def _softmax_given() -> tuple[str, ...]:
+    """The output layer the softmax remark is about: a^L = softmax(z^L), the cross-entropy C, its δ^L_j, and targets
+    that add up to 1 (one-hot), the condition under which δ^L = a^L − t holds."""
+    zs = [_g(z(L, j)) for j in units(L)]
+    total = sympy.Add(*[sympy.exp(v) for v in zs], evaluate=False)
+    outputs = [(_g(a(L, j)), sympy.exp(zs[j - 1]) / total) for j in units(L)]
+    cost = -sympy.Add(*[sympy.Mul(_g(f"t_{j}"), sympy.log(_g(a(L, j))), evaluate=False) for j in units(L)],
+                      evaluate=False)
+    targets = sympy.Sum(_g("t_j"), (J_, 1, Integer(SIZES[L])))
+    return tuple(chain_latex([latex(lhs), latex(rhs)]) for lhs, rhs in [*outputs, (_g("C"), cost)]) + \
+        _delta_given(L) + (chain_latex([latex(targets), latex(Integer(1))]),)
 
 
 def _recurrence_section(d: Derivation) -> Section:
@@ -275,7 +297,7 @@ def _recurrence_section(d: Derivation) -> Section:
         Text(_key("text.recurrence_general")),
         Text(_key("text.recurrence_numbers"), LAYER_NUMBERS),
         *claims,
-    ))
+    ), given=DELTA_GIVEN)
 
 
 def _parameter_section(d: Derivation) -> Section:
@@ -300,7 +322,7 @@ def _parameter_section(d: Derivation) -> Section:
         Text(_key("text.parameters_numbers")),
         *claims,
         Text(_key("text.parameters_done"), (("count", len(PARAMETERS)),)),
-    ))
+    ), given=DELTA_GIVEN)
 
 
 # ---------------------------------------------------------------- matrix form
@@ -343,7 +365,7 @@ def _matrix_section(d: Derivation) -> Section:
         Text(_key("text.shapes"), (("n", _g("n_l")),)),
         shapes,
         Text(_key("text.shapes_why"), (("delta", _g("delta^l")), ("W", _g("W^l")))),
-    ))
+    ), given=DELTA_GIVEN)
 
 
 def _shape_table() -> Table:
@@ -420,7 +442,24 @@ def _batch_section(graph: Graph, eta) -> Section:
         Table((_key("table.parameter"), _key("table.before"), maths(Grad("C_T", "theta")), _key("table.after")),
               changes),
         Text(_key("text.batch_after"), (("before", batch.output_value), ("after", update.derivation.output_value))),
-    ))
+    ), given=_batch_given())
+
+
+def _batch_given() -> tuple[str, ...]:
+    """The batch section's bindings: each sample's cost C_k written out in the parameters, its input and target put
+    in (the parameters keep the walk's values), so that ∂C_k/∂θ is read from its definition."""
+    return tuple(chain_latex([latex(_g(f"C_{k}")), latex(_sample_cost(x, t))]) for k, (x, t) in enumerate(BATCH, 1))
+
+
+def _sample_cost(x, t) -> sympy.Expr:
+    """C = ½ Σ_j (a^L_j − t_j)² of one sample, the forward pass written out from its input ``x``."""
+    values = exact_point(sample_point(x, t))
+    outputs = [values[a(1, i)] for i in units(1)]
+    for l in (2, 3):
+        outputs = [sigma(sympy.Add(*[_g(w(l, j, i)) * outputs[i - 1] for i in units(l - 1)], _g(b(l, j))))
+                   for j in units(l)]
+    squares = [sympy.Pow(outputs[j - 1] - values[f"t_{j}"], 2, evaluate=False) for j in units(L)]
+    return sympy.Mul(Rational(1, 2), sympy.Add(*squares, evaluate=False), evaluate=False)
 
 
 def _check_batch_sum(samples: list[Derivation], batch: Derivation) -> None:

@@ -1139,7 +1139,7 @@ class ClaimChecker:
             a, b = self.model.conc(a_node, binds), self.model.conc(b_node, binds)
             if is_matrix(a) or is_matrix(b):
                 raise Problem(self.line, "a bound between vectors or matrices is not supported")
-            deep_a, deep_b = (self.model.abstract_leaves(self.model.full(x)) for x in (a, b))
+            deep_a, deep_b = self._scalar_sides(a, b)
             names = leaves(deep_a, deep_b)
             if all(s in self.values for s in names):
                 point = {s: self.values[s] for s in names}
@@ -1265,7 +1265,8 @@ class ClaimChecker:
         value = sympy.Integer(1)
         for term in terms:
             try:
-                value *= at_point(self.model.full(self.model.conc(term, binds)), point)
+                # an abstract quantity's derivative is a leaf with no value here (∂C_1/∂w stays a symbol)
+                value *= at_point(self.model.abstract_leaves(self.model.full(self.model.conc(term, binds))), point)
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
         return None if is_matrix(value) else exact_number(value)
@@ -1406,11 +1407,22 @@ class ClaimChecker:
         return Slip("shape", (("shape", shape),))
 
     # --- numbers at the document's point -----------------------------------------------------------------------
+    def _scalar_sides(self, a, b) -> tuple:
+        """Two sides read as numbers, their names replaced by their definitions. A name defined as a vector or
+        matrix used as a number (``2 \\cdot v``, ``v^{T} v`` with v a named column) cannot be read here."""
+        try:
+            sides = tuple(self.model.abstract_leaves(self.model.full(side)) for side in (a, b))
+        except SHAPE_ERRORS:  # v·v: a power of a column
+            sides = None
+        if sides is None or any(is_matrix(side) for side in sides):
+            raise Problem(self.line, "a name defined as a vector or matrix is used here as a number")
+        return sides
+
     def _at_point(self, k: int, a, b, binds, tolerance: float = 0.0):
         """Both sides at the document's values; a side written as a decimal holds to the digits shown
         (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike). An abstract quantity's
         derivatives are leaves here too (they have no value unless the document gives one)."""
-        deep_a, deep_b = (self.model.abstract_leaves(self.model.full(side)) for side in (a, b))
+        deep_a, deep_b = self._scalar_sides(a, b)
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
         missing += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slope
         if missing:

@@ -311,7 +311,7 @@ def _add_body(body: str, begin: int, chunks: list[Chunk], lines: Lines, display:
 # --- equations -------------------------------------------------------------------------------------------------
 
 _BLANKED = re.compile(r"(?<!\\)%[^\n]*|(?<=\\\\)\*?\s*\[\s*-?[0-9]*\.?[0-9]+\s*(?:ex|em|pt|mm|cm|in|bp|pc|sp|mu)\s*\]|\\(?:label|tag\*?|hspace\*?|vspace\*?|intertext|shortintertext)\s*"
-                      r"\{[^{}]*\}|\\(?:nonumber|notag|displaybreak)(?![A-Za-z])(?:\[[0-9]\])?|"
+                      r"\{(?:[^{}]|\{[^{}]*\})*\}|\\(?:nonumber|notag|displaybreak)(?![A-Za-z])(?:\[[0-9]\])?|"
                       r"\\(?:begin|end)\s*\{(?:aligned|split|gathered|alignedat|multlined)\*?\}(?:\{[0-9]*\})?")
 
 _RELATION = re.compile(
