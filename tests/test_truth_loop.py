@@ -521,7 +521,7 @@ def test_explain_of_a_network_writes_nothing_when_its_page_does_not_hold(monkeyp
 
 
 BUILD_SLIPS = {"markdown": ("1.4$$", "1.5$$", "en.md", ("en.html", "ja.md"), "en.tex"),
-               "latex": ("= 1.4}", "= 1.5}", "en.tex", ("ja.tex",), "en.md"),
+               "latex": (r"\right) = 1.4", r"\right) = 1.5", "en.tex", ("ja.tex",), "en.md"),
                "beamer": ("= 1.4}", "= 1.5}", "en-slides.tex", ("ja-slides.tex",), "en.tex")}
 
 
@@ -642,7 +642,9 @@ def test_show_reads_back_a_tex_file_it_writes(monkeypatch, tmp_path, capsys, fmt
     real = rendering.render
 
     def wrong(document, chosen="markdown", lang="en", **kw):
-        return real(document, chosen, lang, **kw).replace("= 1.4}", "= 1.5}")
+        text = real(document, chosen, lang, **kw)
+        assert r"\right) = 1.4" in text  # the update line w ← w − η ∂E/∂w = 1 − 0.1·(−4) = 1.4
+        return text.replace(r"\right) = 1.4", r"\right) = 1.5")
 
     monkeypatch.setattr(rendering, "render", wrong)
     monkeypatch.setattr(documents, "render", wrong)
