@@ -156,7 +156,9 @@ def test_an_edges_answer_is_a_substitution_read_term_by_term(name):
     assert answer["sum"].count(" = ") == (3 if one_term_per_edge else 2)
     definitions = [f"{name_latex(n.name)} = {latex(d.definitions[n.name])}" for n in d.graph.nodes if n.op != "leaf"]
     values = [f"{name_latex(n)} = {exact_latex(v)}" for n, v in d.point.items()]
-    page = (f"<!-- derive: numbers strict -->\n<!-- derive: output {name_latex(d.output)} -->\n"
+    letters = walk(name).layered  # delta-recurrence's u^{2}_{11}: a layer, as its page says
+    layered = f"<!-- derive: layered {' '.join(letters)} -->\n" if letters else ""
+    page = (f"<!-- derive: numbers strict -->\n<!-- derive: output {name_latex(d.output)} -->\n{layered}"
             f"<!-- derive: given {'; '.join(definitions + values)} -->\n$${answer['sum']}$$\n")
     report = verify_text(page)
     assert report.exit_code == 0, [(c.claim, [(s.index, s.ok) for s in c.steps]) for c in report.claims]
