@@ -49,6 +49,13 @@ class HeldGrad(Grad):
         return (self.output, self.node, self.held)
 
 
+def local_grad(graph, node: str, input_name: str) -> Grad:
+    """∂node/∂input as a page prints a local gradient: with the node's other inputs that the input also reaches
+    held fixed, (∂node/∂input)_{u, …}, where ∂node/∂input alone would read as the gradient along every path."""
+    held = tuple(other for other in graph[node].inputs if other != input_name and graph.reaches(input_name, other))
+    return HeldGrad(node, input_name, held) if held else Grad(node, input_name)
+
+
 _DIGITS = re.compile(r"^([A-Za-z]+?)_?(\d+)$")
 _PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 

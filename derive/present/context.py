@@ -14,8 +14,8 @@ from ..backward import Derivation, Step
 from ..graph import symbol
 from ..locales import catalog
 from ..notation import (Grad, HeldGrad, assignment_latex, chain_latex, descent_numbers_latex, distinct_chain_latex,
-                        formula_latex, latex, name_latex, number_latex, number_text, product_latex, sum_latex,
-                        terms_and_values_latex)
+                        formula_latex, latex, local_grad, name_latex, number_latex, number_text, product_latex,
+                        sum_latex, terms_and_values_latex)
 from .bindings import (across, after_directives, columns, gradient_column, optimizer_after_directives,
                        optimizer_step_directives, part_directives, row_directives, scope,
                        section_directives, update_directives, value_column, walk_directives)
@@ -146,13 +146,6 @@ def _steps(d: Derivation, lang: str, shown: frozenset[str] | None = None) -> lis
     return steps
 
 
-def local_gradient_symbol(d: Derivation, node: str, input_name: str) -> Grad:
-    """∂node/∂input, or (∂node/∂input)_{u, …} with the node's other inputs that the input also reaches held fixed:
-    on a page where ∂f/∂x is the gradient along every path, the local gradient needs the inputs it holds."""
-    held = tuple(other for other in d.graph[node].inputs if other != input_name and d.graph.reaches(input_name, other))
-    return HeldGrad(node, input_name, held) if held else Grad(node, input_name)
-
-
 def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = None) -> dict[str, Any]:
     rule = RULES[step.op]
     out = d.output
@@ -160,7 +153,7 @@ def _step(d: Derivation, step: Step, lang: str, shown: frozenset[str] | None = N
     for term in step.terms:
         if shown is not None and term.input not in shown:
             continue
-        local_symbol = local_gradient_symbol(d, step.node, term.input)
+        local_symbol = local_grad(d.graph, step.node, term.input)
         if isinstance(local_symbol, HeldGrad):
             held_notes.append(say(lang, "text.held", input=symbol(term.input), node=symbol(step.node),
                                   held=Listing(tuple(symbol(h) for h in local_symbol.held)),

@@ -19,7 +19,7 @@ from ..backward import Derivation, derive
 from ..check import check, close
 from ..errors import CheckFailure
 from ..graph import exact, forward, operand_exprs, substitute, symbol
-from ..notation import (Grad, chain_latex, distinct_chain_latex, latex, name_latex, number_latex,
+from ..notation import (Grad, chain_latex, distinct_chain_latex, latex, local_grad, name_latex, number_latex,
                         terms_and_values_latex, values_sum_latex)
 from ..rules import RULES
 from ..walkthrough import Listing, Walkthrough, point_given
@@ -74,7 +74,7 @@ def rule_question(d: Derivation, rng: random.Random) -> Question | None:
         return None
     step = rng.choice(steps)
     rule = RULES[step.op]
-    locals_ = Listing(Math(distinct_chain_latex([latex(Grad(step.node, t.input)), latex(t.local),
+    locals_ = Listing(Math(distinct_chain_latex([latex(local_grad(d.graph, step.node, t.input)), latex(t.local),
                                                  number_latex(t.local_value)])) for t in step.terms)
     return Question("rule", (("node", _n(step.node)),
                              ("definition", Math(chain_latex([name_latex(step.node), latex(step.definition)])))),
