@@ -262,6 +262,18 @@ def test_no_label_overlaps_another_or_a_node(drawings):
             assert len(inside) == 1 and not others, (drawing.title, others[:3])
 
 
+def test_no_edge_crosses_a_label(drawings):
+    """Every straight piece of every drawn edge, sampled, stays out of every text's box (a fan-out's total
+    under one node is not run through by an edge rising from the node below it)."""
+    for drawing in drawings:
+        for path in drawing.paths:
+            for (x0, y0), (x1, y1) in zip(path, path[1:]):
+                samples = [(x0 + (x1 - x0) * k / 60, y0 + (y1 - y0) * k / 60) for k in range(61)]
+                crossed = [figure_svg.mathtext.plain(t.runs) for t in drawing.texts
+                           if any(_overlaps(t.box(), (x, y, x, y), 1.0) for x, y in samples)]
+                assert not crossed, (drawing.title, crossed, path)
+
+
 def test_every_label_is_read_without_guessing(drawings):
     for program, point in ((LINEAR, POINT), (NETWORK, NETWORK_POINT)):
         for symbolic in (False, True):

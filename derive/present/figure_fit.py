@@ -120,8 +120,8 @@ def neighbourhood(lay: Layout, node_id: str) -> Layout:
     nodes = [dataclasses.replace(n, column=column[n.id], row=rows[n.id]) for n in kept]
     placed = tuple(dataclasses.replace(e, route=(rows[(e.source, e.target, 2 * column[e.source] + 1)],)
                                        if e.target else (rows[e.source],)) for e in edges)
-    x, stretch = column_x(nodes, placed)
-    return Layout(tuple(nodes), placed, x, stretch, max(rows.values()) + 1)
+    x, stretch, clear = column_x(nodes, placed)
+    return Layout(tuple(nodes), placed, x, stretch, max(rows.values()) + 1, clear)
 
 
 def overview_tikz(lay: Layout, mark: str | None, scale: float, starts: tuple[int, ...] = (0,)) -> str:

@@ -85,6 +85,14 @@ class Layout:
     x: tuple[float, ...]  # where each column is (the last one ends the output's stub), in cm at TikZ scale
     stretch: tuple[float, ...]  # half the length of the labelled stretch of the edges entering each column
     height: float  # the largest row + 1
+    clear: tuple[float, ...] = ()  # how far right of each column's x its nodes and the labels under them reach
+
+    def leave(self, column: int, radius: float) -> float | None:
+        """How far right of its centre an edge leaving an op node (of ``radius``) in ``column`` for another row
+        first runs level: past the names and totals under the column's nodes, so that it crosses none of them
+        (None: nothing there reaches past the circle, and the edge leaves it straight for its next point)."""
+        reach = self.clear[column] if column < len(self.clear) else 0.0
+        return reach if reach > radius + _LEVEL else None
 
 
 # --- numbers and names ------------------------------------------------------------------------------------------
@@ -166,7 +174,7 @@ def layout(derivation: Derivation, highlight: str | None = None,
                         for n in placed.nodes),
                   tuple(dataclasses.replace(e, gradient_shown=shown(e.owner), fresh=e.owner in fresh
                                             and e.gradient is not None) for e in placed.edges),
-                  placed.x, placed.stretch, placed.height)
+                  placed.x, placed.stretch, placed.height, placed.clear)
 
 
 _PLACED: dict[int, tuple[Derivation, Layout]] = {}  # id → (derivation, its layout); the derivation is kept so
@@ -247,8 +255,8 @@ def place_figure(raw: list[RawEdge], places: dict[str, int], extents: dict[str, 
     edges = tuple(FigureEdge(s, t, owner, fwd, grad, tuple(
         rows[(s, t, x)] for x in range(2 * places[s] + 1, 2 * places[t] if t else 2 * places[s] + 2)))
         for s, t, owner, fwd, grad in raw)
-    x, stretch = column_x(nodes, edges)
-    return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1)
+    x, stretch, clear = column_x(nodes, edges)
+    return Layout(tuple(nodes), edges, x, stretch, max(rows.values()) + 1, clear)
 
 
 def columns_of(nodes: list[tuple[str, bool, tuple[str, ...]]], readers: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
@@ -264,13 +272,17 @@ def columns_of(nodes: list[tuple[str, bool, tuple[str, ...]]], readers: Mapping[
     return column
 
 
+OP_RADIUS = 0.35  # cm: an op node's circle (TikZ: minimum size 7mm)
+_LEVEL = 0.1  # cm: the shortest level piece worth drawing between a circle and a bend
 _CHAR = 0.13  # cm per character of a \scriptsize label (digits are 0.12 cm; ∂ and subscripts vary)
 _CONNECT = 0.3  # cm of edge at least between a node and a labelled stretch
 _MIN_STRETCH = 0.9  # cm: the shortest labelled stretch, long enough to read as a straight piece of the edge
 
 
-def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Columns far enough apart for the widest labels between them."""
+def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]
+             ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """Columns far enough apart for the widest labels between them: where each column is, half the labelled
+    stretch entering it, and how far right of it its nodes and the labels under them reach."""
     count = max(n.column for n in nodes) + 2
     half = [0.0] * count  # half the width of the widest node in each column
     for node in nodes:
@@ -278,7 +290,9 @@ def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tu
         own = 0.1 * len(text) + 0.1
         # a leaf's total hangs left from the name's right end: as far left as it is wider than half the name
         total = _CHAR * len(node.total.text) + 0.2 - own if node.total and not node.symbol else 0.0
-        half[node.column] = max(half[node.column], 0.35 if node.symbol else 0.0, own, total)
+        # an op node's name and total are centred under its circle
+        under = max((_CHAR * len(t.text) + 0.2) / 2 for t in (node.label, node.total) if t) if node.symbol else 0.0
+        half[node.column] = max(half[node.column], OP_RADIUS if node.symbol else 0.0, own, total, under)
     label = [0.0] * count  # the widest label on the edges entering each column
     by_id = {node.id: node for node in nodes}
     for edge in edges:
@@ -288,7 +302,7 @@ def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]) -> tuple[tu
     x = [0.0]
     for c in range(1, count):
         x.append(round(x[-1] + 2 * max(half[c - 1], half[c]) + 2 * _CONNECT + max(label[c], _MIN_STRETCH), 2))
-    return tuple(x), tuple(round(max(w, _MIN_STRETCH) / 2, 2) for w in label)
+    return tuple(x), tuple(round(max(w, _MIN_STRETCH) / 2, 2) for w in label), tuple(round(h, 2) for h in half)
 
 
 # Room above and below each kind of thing in a column, in cm at TikZ scale.
@@ -482,6 +496,10 @@ def edge_points(geometry: Geometry, edge: FigureEdge) -> Drawn:
     columns = {node.id: node.column for node in lay.nodes}
     start, end = nodes[edge.source], _end(edge, columns)
     points = [geometry.at(2 * start.column, start.row)]
+    leave = lay.leave(start.column, max(OP_RADIUS, 0.1 * len(start.symbol.text) + 0.1)) \
+        if start.symbol and edge.route and edge.route[0] != start.row else None
+    if leave is not None:
+        points.append((round(points[0][0] + leave, 2), points[0][1]))
     band = geometry.band(2 * start.column)
     stretch = None
     hs = list(range(2 * start.column + 1, 2 * end))
