@@ -39,7 +39,9 @@ What is measured (every ratio in the same run, on the same machine):
 5. **The gallery build** (``--build``, issue 13; about 3 minutes on a quiet machine): ``derive build --no-pdf`` into
    a new folder, the same again with nothing changed, ``derive build`` with PDFs into a new folder (TeX's own font
    caches warmed by one lualatex run first; derive's own cache is empty), the same again with nothing changed, and
-   ``derive list`` / ``--version``; each one's wall time and CPU time (user + sys of it and every process it ran,
+   ``derive list`` / ``--version``; then a full build into another new folder with derive's per-user cache and the
+   figure cache warm, whose every file (PDFs included) must be byte-identical to the first full build's, made with
+   both caches off (``identical``); each one's wall time and CPU time (user + sys of it and every process it ran,
    TeX included) beside the wall time of ``python -c "import sympy"`` run just before it. The full build runs its
    TeX engines through stand-ins (`timed_engines`: a bash script per engine, a few milliseconds each) that record
    every engine run, so the table also gives the runs per document and the CPU seconds per run by engine and kind
@@ -551,11 +553,25 @@ def build_times(folder: Path) -> dict:
         engines = folder / "engines"
         engines.mkdir()
         timed, log = timed_engines(engines)
-        side_by_side("full", derive + ["build", "--out", str(folder / "full")], timed)
+        side_by_side("full", derive + ["build", "--out", str(folder / "full")], {**timed, "DERIVE_CACHE_DIR": ""})
         results["engine_runs"] = engine_runs(log)
         side_by_side("nothing_changed", derive + ["build", "--out", str(folder / "full")])
         results["figure_documents"] = len(list((folder / "full" / ".cache" / "figures").glob("*.pdf")))
+        shutil.copytree(folder / "full" / ".cache" / "figures", folder / "cached" / ".cache" / "figures")
+        side_by_side("full_cached", derive + ["build", "--out", str(folder / "cached")])
+        results["identical"] = same_files(folder / "full", folder / "cached")
     return results
+
+
+def same_files(built: Path, other: Path) -> dict:
+    """Every file of two gallery builds compared byte for byte (their own caches left out): the full build made
+    with derive's per-user cache off and no figure cache, and one into a new folder with both warm."""
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and ".cache" not in p.relative_to(root).parts}
+    one, two = files(built), files(other)
+    return {"files": len(one), "pdfs": sum(name.endswith(".pdf") for name in one),
+            "different": sorted(name for name in one.keys() | two.keys() if one.get(name) != two.get(name))}
 
 
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
@@ -811,13 +827,18 @@ def print_build(build: dict) -> None:
              "version": "no SymPy"}
     names = {"list": "`derive list`", "version": "`derive --version`", "no_pdf": "`derive build --no-pdf`, new folder",
              "no_pdf_nothing_changed": "`derive build --no-pdf`, nothing changed",
-             "full": "`derive build` with PDFs, new folder", "nothing_changed": "`derive build`, nothing changed"}
+             "full": "`derive build` with PDFs, new folder", "nothing_changed": "`derive build`, nothing changed",
+             "full_cached": "`derive build` with PDFs, new folder, caches warm"}
     for key, name in names.items():
         if key in build:
             m = build[key]
             print(f"| {name} | {m['wall']:.2f} s | {m['cpu']:.2f} s | {m['ratio_wall']:.1f} | {goals.get(key, '')} |")
     if "figure_documents" in build:
         print(f"figure documents compiled: {build['figure_documents']}")
+    if "identical" in build:
+        same = build["identical"]
+        print(f"with and without the caches: {same['files']} files ({same['pdfs']} PDFs) compared, "
+              f"{len(same['different'])} different{': ' + ', '.join(same['different']) if same['different'] else ''}")
     if "engine_runs" in build:
         runs = build["engine_runs"]
         print(f"TeX in the full build: {runs['runs']} engine runs for {runs['documents']} documents "
