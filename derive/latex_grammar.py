@@ -89,7 +89,7 @@ ALLOWED_MACROS = frozenset(
     GREEK + list(FUNCTIONS) + list(DECORATIONS)
     + ["frac", "partial", "sum", "prod", "abs", "sigma", "sqrt", "normsq", "cdot", "times", "ast", "odot", "circ", "top",
        "intercal", "prime", "DD", "name", "italic", "DLAYER", "max", "min", "applied", "softmax", "matrix", "rowbreak",
-       "leaky", "cases", "held"])
+       "leaky", "cases", "held", "ones"])
 
 _WORDS = {"d": r"\DD ", "e": "e", "T": "T", "log": r"\log ", "ln": r"\ln ", "exp": r"\exp ", "tanh": r"\tanh ",
           "sigmoid": r"\sigma ", "ReLU": r"\relu ", "relu": r"\relu ", "Relu": r"\relu ", "sin": r"\sin ",
@@ -115,6 +115,7 @@ def normalise(text: str) -> str:
     text = _nabla(text)
     text = _cases(text)
     text = _indicators(text)
+    text = _ONES.sub(lambda m: r"\ones{" + (m.group(1) or m.group(2)) + "}", text)
     text = text.replace("\\{", "(").replace("\\}", ")")
     text = _matrices(text)  # before the spacing macros go: a row break is not the space «\ »
     text = _substacked_sums(text)
@@ -262,6 +263,9 @@ _SUM_TWO = re.compile(r"\\sum\s*_\s*\{\s*([A-Za-z])\s*,\s*([A-Za-z])\s*\}")
 _FUNCTION_POWER = re.compile(r"\\(tanh|sin|cos|log|ln|exp|sigma)\s*\^\s*\{\s*([0-9])\s*\}")
 _SIMPLE_ARGUMENT = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:\s*_\s*\{[^{}]*\})?")
 _INDICATOR = re.compile(r"\\(?:mathbb|mathbf|bm|mathds)\s*\{\s*[1I]\s*\}\s*(?:_\s*\{|(?:\\left\s*)?[\[(]|\\\{)")
+_ONES = re.compile(r"\\(?:mathbf|boldsymbol|bm)\s*\{\s*1\s*\}\s*_\s*(?:\{\s*([A-Za-z0-9]+)\s*\}|([A-Za-z0-9]))")
+"""``\\mathbf{1}_{N}``: the column of N ones (transposed, the row that adds a bias to every column of a batch);
+not an indicator, whose subscript is a condition (``\\mathbf{1}_{\\{y = k\\}}``)."""
 _COMPARISON = re.compile(r"\\geq?(?![A-Za-z])|\\leq?(?![A-Za-z])|\\[gl]t(?![A-Za-z])|>=?|<=?|=")
 
 
@@ -693,6 +697,7 @@ sumsup: "^" "{" expr "}"
        | SQRT "{" expr "}"          -> sqrt
        | MATRIX "{" mrow (ROWBREAK mrow)* "}" -> matrix
        | NORMSQ "{" expr "}"        -> normsq
+       | ONES "{" expr "}"          -> ones
 
 mrow: expr ("&" expr)*
 
@@ -758,6 +763,7 @@ ROWBREAK: /\\rowbreak(?![A-Za-z])/
 FRAC: /\\frac(?![A-Za-z])/
 SQRT: /\\sqrt(?![A-Za-z])/
 NORMSQ: /\\normsq(?![A-Za-z])/
+ONES: /\\ones(?![A-Za-z])/
 PARTIAL: /\\partial(?![A-Za-z])/
 HELD: /\\held(?![A-Za-z])/
 DIFF: /\\DD(?![A-Za-z])/
@@ -917,6 +923,9 @@ def _make_builder():
 
         def normsq(self, items):
             return Func("normsq", items[1])
+
+        def ones(self, items):
+            return Func("ones", items[1])
 
         def power(self, items):
             base, content = items

@@ -445,7 +445,7 @@ def test_a_deep_network_derives_with_the_numeric_oracles():
     assert result.L == 8 and result.network.samples == 4 and result.network.parameters == 504
     assert result.check.oracle == "numeric" and result.check.directions == 4
     md = render_network(result, "markdown", "en")
-    assert md.count(r"\delta^{7} = ") == 1 and r"\delta^{2}_{8} = " in md
+    assert md.count(r"\delta^{7} = ") == 1 and r"\delta^{2}_{8,1} = " in md  # unit 8 of the first sample
 
 
 # --- shapes are checked by construction -----------------------------------------------------------------------------

@@ -91,6 +91,15 @@ def test_the_single_sample_sigmoid_network_is_read_back():
     assert "design-example" in NETWORKS
 
 
+def test_the_batched_sigmoid_network_is_read_back_with_a_sample_index():
+    """A batch's page binds the data as a^{1}_{j,n}, t_{j,n} and writes its index forms per sample (z^{l}_{j,n},
+    δ^{l}_{j,n}, the gradient summed over n), so that its matrices (one column a sample) are read as printed."""
+    assert "batch-sigmoid-sse" in NETWORKS
+    text = network_page("batch-sigmoid-sse", "en")
+    assert r"a^{1}_{2,3} = 1" in text and r"t_{1,3} = 0" in text and "N = 3" in text
+    assert r"\frac{\partial C}{\partial w^{l}_{ji}} = \sum_{n=1}^{N} \delta^{l}_{j,n}" in text
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("stem", NETWORKS)
@@ -138,6 +147,8 @@ def test_a_network_page_with_three_hidden_units_holds_as_printed():
     (("[[layer]]\nW = [[0.1, 0.2, 0.3]]", "[[layer]]\nW = [[0.1, 0.2, 0.3], [0.2, 0.1, 0.4]]\nb = [0.0, 0.0]\n"
                                           "[[layer]]\nW = [[0.5, -0.5]]"), "two hidden layers"),
     (("input = [1.0, -2.0, 0.5]", "input = [1.0, -2.0, 0.5, 0.1, 0.2, 0.3]"), "more than 8 units"),
+    (("input = [1.0, -2.0, 0.5]\ntarget = [0.5]", "input = [" + ", ".join(["[1.0, -2.0, 0.5]"] * 5) + "]\ntarget = [" + ", ".join(["[0.5]"] * 5) + "]"),
+     "more than 4 samples"),
 ])
 def test_network_pages_beyond_the_loops_reach_are_not_read_back(change, why, capsys, tmp_path):
     """What the loop does not cover is said by `NetworkResult.reread`, and explain still writes the page."""

@@ -1555,3 +1555,52 @@ def test_a_name_defined_as_a_vector_used_as_a_number_is_skipped_not_a_crash(clai
     report = verify_text(text)
     assert report.exit_code == 4 and [s.line for s in report.skipped] == [4]
     assert "vector or matrix" in report.skipped[0].reason
+
+
+BATCH_OF_SAMPLES = (
+    r"$$z^{l}_{j,n} = \sum_{i=1}^{n_{l-1}} w^{l}_{ji} a^{l-1}_{i,n} + b^{l}_{j}, \qquad "
+    r"a^{l}_{j,n} = \sigma(z^{l}_{j,n}), \qquad \delta^{l}_{j,n} = \frac{\partial C}{\partial z^{l}_{j,n}}$$" "\n"
+    r"$$C = \frac{1}{2} \sum_{n=1}^{2} \sum_{j=1}^{1} (a^{L}_{j,n} - t_{j,n})^{2}, \qquad L = 2, \qquad N := 2$$" "\n"
+    r"$$w^{2}_{11} = 1, \qquad w^{2}_{12} = 2, \qquad b^{2}_{1} = -1$$" "\n"
+    r"$$a^{1}_{1,1} = 1, \qquad a^{1}_{2,1} = 0, \qquad a^{1}_{1,2} = 0, \qquad a^{1}_{2,2} = 1, \qquad "
+    r"t_{1,1} = 1, \qquad t_{1,2} = 0$$" "\n"
+    r"$$W^{2} a^{1} = \left(\begin{array}{rr}1 & 2\end{array}\right)$$" "\n"
+    r"$$z^{2} = W^{2} a^{1} + b^{2} \mathbf{1}_{N}^{\mathsf{T}} = \left(\begin{array}{rr}0 & 1\end{array}\right)$$" "\n"
+    r"$$t - \left(\begin{array}{rr}1 & 0\end{array}\right) = \left(\begin{array}{rr}0 & 0\end{array}\right)$$" "\n"
+    r"$$\frac{\partial C}{\partial b^{2}} = \delta^{2} \mathbf{1}_{2}$$" "\n")
+
+
+@pytest.mark.parametrize("wrong, right, line", [
+    (None, None, None),
+    (r"{rr}1 & 2\end", r"{rr}2 & 1\end", 5),    # the samples' columns swapped: a^{1} is 2 × N, one column a sample
+    (r"{rr}0 & 1\end", r"{rr}0 & 2\end", 6),    # the bias added to every column by 1_N^T
+    (r"t - \left(\begin{array}{rr}1 & 0", r"t - \left(\begin{array}{rr}0 & 1", 7),  # t is the matrix of the t_{j,n}
+    (r"\delta^{2} \mathbf{1}_{2}", r"\delta^{2}", 8),  # without 1_N the gradient is a matrix, not the sum over samples
+])
+def test_a_batch_is_read_with_one_column_per_sample(wrong, right, line):
+    """Definitions written with a unit index and a sample index (a^{l}_{j,n}) make the bare a^{l} the n_l × N
+    matrix (its columns range over the definitions' Σ_{n=1}^{2}); a bare t the definitions index twice is, beside
+    a matrix, the matrix of the t_{j,n}; \\mathbf{1}_{N} is the column of N ones (N as the document sets it)."""
+    text = BATCH_OF_SAMPLES if wrong is None else BATCH_OF_SAMPLES.replace(wrong, right, 1)
+    assert text != BATCH_OF_SAMPLES or wrong is None
+    report = verify_text(text)
+    assert not report.skipped, report.skipped
+    assert [c.line for c in report.claims] == [5, 6, 7, 8]
+    assert [c.line for c in report.claims if c.ok is False] == ([] if wrong is None else [line])
+
+
+@pytest.mark.parametrize("claim, holds", [
+    (r"\left(\begin{array}{r}1 \\ 2\end{array}\right) \mathbf{1}_{3}^{\mathsf{T}} = "
+     r"\left(\begin{array}{rrr}1 & 1 & 1 \\ 2 & 2 & 2\end{array}\right)", True),
+    (r"\left(\begin{array}{r}1 \\ 2\end{array}\right) \mathbf{1}_{2}^{\mathsf{T}} = "
+     r"\left(\begin{array}{rrr}1 & 1 & 1 \\ 2 & 2 & 2\end{array}\right)", False),
+    (r"\left(\begin{array}{rrr}1 & 2 & 3\end{array}\right) \mathbf{1}_3 = \left(\begin{array}{r}6\end{array}\right)",
+     True),
+    (r"\left(\begin{array}{rrr}1 & 2 & 3\end{array}\right) \mathbf{1}_3 = \left(\begin{array}{r}5\end{array}\right)",
+     False),
+])
+def test_the_vector_of_ones_has_the_size_under_it(claim, holds):
+    """\\mathbf{1}_{n}: n ones in a column (transposed, a row); a wrong size is a shape error, not a skip."""
+    report = verify_text(f"$${claim}$$\n")
+    assert not report.skipped, report.skipped
+    assert [c.ok for c in report.claims] == [holds]

@@ -284,6 +284,11 @@ MAX_REREAD_UNITS = 8
 """A network page is read back by the truth loop up to this many units in all layers (see `NetworkResult.reread`)."""
 
 
+MAX_REREAD_SAMPLES = 4
+"""A batched network page is read back up to this many samples (each one is a column of every matrix the page
+prints; its index forms carry the sample n)."""
+
+
 @dataclass(frozen=True)
 class NetworkResult:
     """A checked derivation of one gradient-descent step on a layered network."""
@@ -312,10 +317,12 @@ class NetworkResult:
         """Whether its walk-through is read back by derive's verifier (the truth loop): one sample, the sigmoid and
         half the sum of squared errors (the notation the reader knows by name), one hidden layer (with none the
         page's general recurrence names no layer of the network) and at most `MAX_REREAD_UNITS` units: re-reading
-        grows much faster than the derivation (a 4-6-2 page takes 10 s, a 2-4-2-3 page over a minute)."""
+        grows much faster than the derivation (a 4-6-2 page takes 10 s, a 2-4-2-3 page over a minute). A batch is
+        read back up to `MAX_REREAD_SAMPLES` samples (its page binds the data per sample, a^{1}_{j,n})."""
         net = self.network
-        return (not net.batched and net.activation == "sigmoid" and net.loss == "sse" and net.depth == 3
-                and sum(net.sizes) <= MAX_REREAD_UNITS)
+        return (net.activation == "sigmoid" and net.loss == "sse" and net.depth == 3
+                and sum(net.sizes) <= MAX_REREAD_UNITS
+                and (not net.batched or net.samples <= MAX_REREAD_SAMPLES))
 
     @property
     def loss(self) -> Expr:

@@ -53,6 +53,26 @@ def _matrix(m) -> nn.NumMatrix:
     return nn.NumMatrix(m.data)
 
 
+def _unit(result: NetworkResult, letter: str) -> str:
+    """The subscript of a unit's quantity: ``j``, or ``j,n`` with a batch (unit j of sample n)."""
+    return f"{letter},n" if result.network.batched else letter
+
+
+def _batch_key(result: NetworkResult, key: str) -> str:
+    """The sentence before an index form: its batch variant (which names the sample n) with a batch."""
+    return key + "_batch" if result.network.batched else key
+
+
+def _first_sample(result: NetworkResult, unit: int) -> str:
+    """The subscript of unit ``unit`` (from 0) of the first sample: ``1``, or ``1,1`` with a batch."""
+    return f"{unit + 1},1" if result.network.batched else str(unit + 1)
+
+
+def _over_samples(result: NetworkResult, body: nn.Display) -> nn.Display:
+    """A per-sample quantity summed over the batch (Σ_{n=1}^{N}; itself without one)."""
+    return nn.SumOver("n", "N", body) if result.network.batched else body
+
+
 def _chain(lhs: nn.Display, term: Term) -> Equation:
     """lhs = formula with shapes = formula with numbers = result."""
     return Equation(lhs, (term.show("shape"), term.show("number"), _matrix(term.value)))
@@ -78,10 +98,12 @@ def _binding(lhs: nn.Display, rhs) -> str:
     return chain_latex([latex(lhs), exact_latex(rhs) if isinstance(rhs, sympy.Expr) else latex(rhs)])
 
 
-def _matrix_values(name: str, layer: int, m) -> list[str]:
-    """Each entry of W^l (as w^l_{ji}) or of a column (b^l_j, a^1_j, t_j) as a binding."""
-    column = m.cols == 1
-    return [_binding(nn.Sym(name, layer, f"{j + 1}" if column else f"{j + 1}{i + 1}"), value)
+def _matrix_values(name: str, layer: int, m, samples: bool = False) -> list[str]:
+    """Each entry of W^l (as w^l_{ji}), of a column (b^l_j, a^1_j, t_j) or, with ``samples``, of a batch whose
+    columns are the samples (a^1_{j,n}, t_{j,n}) as a binding."""
+    column = m.cols == 1 and not samples
+    return [_binding(nn.Sym(name, layer, f"{j + 1}" if column else f"{j + 1},{i + 1}" if samples
+                            else f"{j + 1}{i + 1}"), value)
             for j, row in enumerate(m.data) for i, value in enumerate(row)]
 
 
@@ -90,15 +112,21 @@ def _parameter_values(W: dict, b: dict, L: int) -> list[str]:
 
 
 def _data_values(result: NetworkResult) -> list[str]:
-    return (_matrix_values("a", 1, result.forward.a[1]) + _matrix_values("t", None, result.t)
-            + [_binding(nn.Sym("L"), sympy.Integer(result.L))])
+    batched = result.network.batched
+    sizes = [_binding(nn.Sym("L"), sympy.Integer(result.L))]
+    if batched:
+        sizes.append(_binding(nn.Sym("N"), sympy.Integer(result.network.samples)))
+    return (_matrix_values("a", 1, result.forward.a[1], batched) + _matrix_values("t", None, result.t, batched)
+            + sizes)
 
 
 def network_directives(result: NetworkResult) -> list[str]:
     """The page's number rule, its output C and the ``walk`` scope: the forward definitions of every layer, the cost,
-    the data, every weight and bias and η."""
-    definitions = [_binding(nn.Sym("z", "l", "j"), _weighted_sum()),
-                   _binding(nn.Sym("a", "l", "j"), nn.Apply("sigma", nn.Sym("z", "l", "j"))),
+    the data, every weight and bias and η. With a batch the definitions and the data carry the sample n as a second
+    index (a^{1}_{j,n}), so that a^{l} is read as the matrix with one column per sample."""
+    j = _unit(result, "j")
+    definitions = [_binding(nn.Sym("z", "l", j), _weighted_sum(result)),
+                   _binding(nn.Sym("a", "l", j), nn.Apply("sigma", nn.Sym("z", "l", j))),
                    _binding(nn.Sym("C"), _loss_formula(result))]
     values = _data_values(result) + _parameter_values(result.W, result.b, result.L)
     values.append(_binding(nn.Sym("eta"), result.network.learning_rate))
@@ -244,9 +272,10 @@ def _with_factor(loss: str, N: int, m: int, body: nn.Display) -> nn.Display:
     return nn.Neg(nn.Times((fraction, body))) if factor < 0 else nn.Times((fraction, body))
 
 
-def _weighted_sum() -> nn.Display:
-    """z^l_j = Σ_i w^l_ji a^(l−1)_i + b^l_j: its right side."""
-    j_sum = nn.SumOver("i", "n_{l-1}", nn.Times((nn.Sym("w", "l", "ji"), nn.Sym("a", "l-1", "i"))))
+def _weighted_sum(result: NetworkResult) -> nn.Display:
+    """z^l_j = Σ_i w^l_ji a^(l−1)_i + b^l_j (with a batch, of sample n): its right side."""
+    j_sum = nn.SumOver("i", "n_{l-1}", nn.Times((nn.Sym("w", "l", "ji"),
+                                                 nn.Sym("a", "l-1", _unit(result, "i")))))
     return nn.Plus((j_sum, nn.Sym("b", "l", "j")))
 
 
@@ -254,10 +283,11 @@ def _forward(result: NetworkResult) -> Section:
     net = result.network
     fwd = result.forward
     L = net.depth
+    j = _unit(result, "j")
     blocks: list[Any] = [
-        Text("network.text.forward_index"),
-        Equation(nn.Sym("z", "l", "j"), (_weighted_sum(),)),
-        Equation(nn.Sym("a", "l", "j"), (nn.Apply("sigma", nn.Sym("z", "l", "j")),)),
+        Text(_batch_key(result, "network.text.forward_index")),
+        Equation(nn.Sym("z", "l", j), (_weighted_sum(result),)),
+        Equation(nn.Sym("a", "l", j), (nn.Apply("sigma", nn.Sym("z", "l", j)),)),
         Text(f"network.text.forward_matrix_{_layer_word(result)}"),
         Equation(nn.Shaped(nn.Sym("z", "l"), "n_{l}", "N" if net.batched else 1),
                  (_general_forward(net.batched),)),
@@ -318,9 +348,10 @@ def _sigma_prime_formula(result: NetworkResult, layer: int) -> tuple[nn.Display,
 def _output_error(result: NetworkResult) -> Section:
     net = result.network
     L = net.depth
+    j = _unit(result, "j")
     blocks: list[Any] = [
-        Text("network.text.delta_definition"),
-        Equation(nn.Sym("delta", "l", "j"), (nn.Partial(nn.Sym("C"), nn.Sym("z", "l", "j")),)),
+        Text(_batch_key(result, "network.text.delta_definition")),
+        Equation(nn.Sym("delta", "l", j), (nn.Partial(nn.Sym("C"), nn.Sym("z", "l", j)),)),
     ]
     delta = result.delta_terms[L]
     if net.loss == "cross_entropy":
@@ -332,8 +363,8 @@ def _output_error(result: NetworkResult) -> Section:
     else:
         blocks += [
             Text("network.text.delta_output_index"),
-            Equation(nn.Sym("delta", "L", "j"), (nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", "L", "j")),
-                                                            nn.Apply("sigma", nn.Sym("z", "L", "j"), prime=True))),)),
+            Equation(nn.Sym("delta", "L", j), (nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", "L", j)),
+                                                          nn.Apply("sigma", nn.Sym("z", "L", j), prime=True))),)),
             Text("network.text.delta_output_matrix"),
             Equation(nn.Sym("delta", "L"), (nn.Hadamard(nn.Nabla(nn.Sym("C"), nn.Sym("a", "L")),
                                                         nn.Apply("sigma", nn.Sym("z", "L"), prime=True)),)),
@@ -363,7 +394,7 @@ def _output_units(result: NetworkResult) -> list[Any]:
     blocks = _sample_text(result)
     for j in range(m):
         a_j, t_j = _n(out.data[j][0]), _n(t.data[j][0])
-        lhs = nn.Sym("delta", L, str(j + 1))
+        lhs = nn.Sym("delta", L, _first_sample(result, j))
         if net.loss == "cross_entropy":
             numbers = nn.Frac(nn.Minus(a_j, t_j), _n(N))
             blocks.append(Equation(lhs, (numbers, sympy.sympify(delta.data[j][0]))))
@@ -371,8 +402,8 @@ def _output_units(result: NetworkResult) -> list[Any]:
         difference = nn.Paren(nn.Minus(a_j, t_j))
         if net.loss == "mse":
             difference = nn.Times((nn.Frac(_n(2), _n(N * m)), difference))
-        symbolic = nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", L, str(j + 1))),
-                             nn.Apply("sigma", nn.Sym("z", L, str(j + 1)), prime=True)))
+        symbolic = nn.Times((nn.Partial(nn.Sym("C"), nn.Sym("a", L, _first_sample(result, j))),
+                             nn.Apply("sigma", nn.Sym("z", L, _first_sample(result, j)), prime=True)))
         numbers = nn.Times((difference, _n(result.sigma_prime[L].data[j][0])))
         blocks.append(Equation(lhs, (symbolic, numbers, sympy.sympify(delta.data[j][0]))))
     return blocks
@@ -382,15 +413,17 @@ def _recurrence(result: NetworkResult) -> Section:
     net = result.network
     L = net.depth
     n_cols = "N" if net.batched else 1
-    k_sum = nn.SumOver("k", "n_{l+1}", nn.Times((nn.Sym("w", "l+1", "kj"), nn.Sym("delta", "l+1", "k"))))
+    j = _unit(result, "j")
+    k_sum = nn.SumOver("k", "n_{l+1}", nn.Times((nn.Sym("w", "l+1", "kj"),
+                                                 nn.Sym("delta", "l+1", _unit(result, "k")))))
     general = nn.Hadamard(
         nn.MatrixProduct(nn.Shaped(nn.Transposed(nn.Sym("W", "l+1")), "n_{l}", "n_{l+1}"),
                   nn.Shaped(nn.Sym("delta", "l+1"), "n_{l+1}", n_cols)),
         nn.Shaped(nn.Apply("sigma", nn.Sym("z", "l"), prime=True), "n_{l}", n_cols))
     blocks: list[Any] = [
         Text("network.text.recurrence_index"),
-        Equation(nn.Sym("delta", "l", "j"), (nn.Times((nn.Paren(k_sum),
-                                                        nn.Apply("sigma", nn.Sym("z", "l", "j"), prime=True))),)),
+        Equation(nn.Sym("delta", "l", j), (nn.Times((nn.Paren(k_sum),
+                                                     nn.Apply("sigma", nn.Sym("z", "l", j), prime=True))),)),
         Text("network.text.recurrence_matrix"),
         Equation(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", n_cols), (general,)),
         Text("network.text.recurrence_shapes"),
@@ -415,11 +448,12 @@ def _recurrence_units(result: NetworkResult, l: int) -> list[Any]:
     blocks = _sample_text(result)
     for j in range(delta.rows):
         # one list of (term, its numbers), so the k-th numbers belong to the k-th term
-        pairs = [(nn.Times((nn.Sym("w", l + 1, f"{k + 1}{j + 1}"), nn.Sym("delta", l + 1, str(k + 1)))),
+        pairs = [(nn.Times((nn.Sym("w", l + 1, f"{k + 1}{j + 1}"),
+                            nn.Sym("delta", l + 1, _first_sample(result, k)))),
                   nn.Times((_n(W.data[k][j]), _n(nxt.data[k][0])))) for k in range(W.rows)]
         symbolic_terms, number_terms = (tuple(side) for side in zip(*pairs))
-        sp_symbol = nn.Apply("sigma", nn.Sym("z", l, str(j + 1)), prime=True)
-        blocks.append(Equation(nn.Sym("delta", l, str(j + 1)), (
+        sp_symbol = nn.Apply("sigma", nn.Sym("z", l, _first_sample(result, j)), prime=True)
+        blocks.append(Equation(nn.Sym("delta", l, _first_sample(result, j)), (
             nn.Times((nn.Plus(symbolic_terms), sp_symbol)),
             nn.Times((nn.Plus(number_terms), _n(sp.data[j][0]))),
             sympy.sympify(delta.data[j][0]))))
@@ -432,10 +466,12 @@ def _gradients(result: NetworkResult) -> Section:
     batched = net.batched
     n_cols = "N" if batched else 1
     blocks: list[Any] = [
-        Text("network.text.gradients_index"),
+        Text(_batch_key(result, "network.text.gradients_index")),
         Equation(nn.Partial(nn.Sym("C"), nn.Sym("w", "l", "ji")),
-                 (nn.Times((nn.Sym("delta", "l", "j"), nn.Sym("a", "l-1", "i"))),)),
-        Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", "l", "j")), (nn.Sym("delta", "l", "j"),)),
+                 (_over_samples(result, nn.Times((nn.Sym("delta", "l", _unit(result, "j")),
+                                                  nn.Sym("a", "l-1", _unit(result, "i"))))),)),
+        Equation(nn.Partial(nn.Sym("C"), nn.Sym("b", "l", "j")),
+                 (_over_samples(result, nn.Sym("delta", "l", _unit(result, "j"))),)),
         Text(f"network.text.gradients_matrix_{_layer_word(result)}"),
         Equation(nn.Partial(nn.Sym("C"), nn.Sym("W", "l")),
                  (nn.MatrixProduct(nn.Shaped(nn.Sym("delta", "l"), "n_{l}", n_cols),

@@ -60,7 +60,11 @@ Reading the notation
   z_j, also ``\mathbf{z}``) or matrix (A for the A_{kj}); inside a norm ‖w‖² it always is; a number beside such a
   vector stands in every entry (1 − a). ``\operatorname{softmax}_{k}(z_1, …, z_K)`` and
   ``\mathrm{softmax}(z)_i`` are e^{z_i}/Σ_j e^{z_j}; a matrix written out (``array``, ``pmatrix``, ``bmatrix``)
-  is compared entry by entry. ``f(z)``, ``g'(u)``, ``h(a)`` against their parenthesis are functions (defined by
+  is compared entry by entry. A batch: a layered letter the definitions write with a unit and a sample index
+  (``a^{l}_{j,n}``) is, bare, the matrix with one row per unit and one column per sample (as many as the
+  definitions' Σ over n runs), a bare t they index twice is, beside a matrix, the matrix of the t_{j,n}, and
+  ``\mathbf{1}_{N}`` is the column of N ones (transposed, the row that adds a bias to every column).
+  ``f(z)``, ``g'(u)``, ``h(a)`` against their parenthesis are functions (defined by
   ``f(z) = …`` or left abstract, and the report says so), unless the letter is a quantity the document defines
   (g = σ(v) makes g(1 − g) a product).
 - ``\log`` and ``\ln`` are the natural logarithm; functions: ``\log \ln \exp \sqrt \tanh \sin \cos \sigma``,

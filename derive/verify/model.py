@@ -223,6 +223,14 @@ def _number_display(num: Num):
     return sympy.Float(num.text, max(15, len(num.text)))
 
 
+def _ones_display(size: sympy.Basic) -> sympy.Basic:
+    """``\\mathbf{1}_{N}`` for the report: the column of ones when its size is a number (so that b 1ᵀ beside a
+    matrix has a shape), else the name."""
+    if isinstance(size, sympy.Integer) and 0 < size <= MAX_RANGE:
+        return sympy.ImmutableMatrix.ones(int(size), 1)
+    return sympy.Function("1")(size)
+
+
 def display(node: Node) -> sympy.Basic:
     """SymPy for printing, built with ``evaluate=False`` so that the member keeps the shape it was written in."""
     if isinstance(node, Num):
@@ -256,7 +264,8 @@ def display(node: Node) -> sympy.Basic:
     if isinstance(node, Pow):
         return sympy.Pow(display(node.base), display(node.exp), evaluate=False)
     if isinstance(node, Transpose):
-        return DTranspose(display(node.arg))
+        shown = display(node.arg)
+        return shown.T if is_matrix(shown) and isinstance(node.arg, Func) else DTranspose(shown)
     if isinstance(node, Matrix):
         return sympy.ImmutableMatrix([[display(e) for e in row] for row in node.rows])
     if isinstance(node, Func):
@@ -273,6 +282,8 @@ def display(node: Node) -> sympy.Basic:
             return sympy.Pow(arg, sympy.Rational(1, 2), evaluate=False)
         if node.name == "normsq":
             return DFunc(arg, sympy.Integer(4))
+        if node.name == "ones":
+            return _ones_display(arg)
         if node.name.startswith("applied:"):
             _, letter, primes = node.name.split(":")
             return sympy.Function(letter + "'" * int(primes))(arg)
@@ -444,6 +455,19 @@ def vector_bases(definitions: list[Definition]) -> frozenset[str]:
     return frozenset(found)
 
 
+def sample_letters(definitions: list[Definition]) -> dict[tuple, str]:
+    """(base, decor, primes) → the letter of its second index, for a layered letter other than the weights that
+    the definitions write with two index letters (a^{l}_{j,n}, z^{l}_{j,n} of a batch: unit j of sample n): bare,
+    a^{l} is then the matrix with one row per unit and one column per value of that letter."""
+    found: dict[tuple, set[str]] = {}
+    for definition in definitions:
+        for sym in [definition.lhs] + symbols_in(definition.rhs):
+            if sym.layer is not None and sym.base not in ("w", "W") and len(sym.subs) == 2 \
+                    and all(is_index_letter(i) for i in sym.subs):
+                found.setdefault((sym.base, sym.decor, sym.primes), set()).add(sym.subs[1].base)
+    return {key: letters.pop() for key, letters in found.items() if len(letters) == 1}
+
+
 def unlayered_arrays(definitions: list[Definition]) -> dict[tuple, int]:
     """(base, decor, primes) → 1 or 2 for the letters the definitions write with that many index letters and no
     layer (z_j, A_{kj}), or bare inside a norm only (‖w‖²: a vector), and never bare elsewhere: a bare z in a
@@ -572,6 +596,13 @@ class Model:
                                  if len(s.subs) == 1 and s.layer is None)
         """Bases the definitions use with one index and no layer (y_j): a bare y beside a vector is the vector."""
         self.unlayered = unlayered_arrays(definitions)
+        self.samples = sample_letters(definitions)
+        """(base, decor, primes) → the letter of the second index of a layered letter the definitions write with two
+        (a^{l}_{j,n}): bare, a^{l} is a matrix, one column per value of that letter."""
+        self.indexed_twice = frozenset(s.base for d in definitions for s in [d.lhs] + symbols_in(d.rhs)
+                                       if len(s.subs) == 2 and s.layer is None)
+        """Bases the definitions use with two indices and no layer (t_{j,n}): a bare t beside a matrix is the
+        matrix of them."""
         """(base, decor, primes) → number of indices, for a letter the definitions use only with index letters and
         no layer (z_j, A_{kj}, or bare inside a norm ‖w‖²): bare in a claim, it is the vector or matrix of them."""
         self.arrays = False
@@ -723,6 +754,11 @@ class Model:
             return value.T if is_matrix(value) else value
         if isinstance(node, Func) and node.name == "normsq":
             return self._squared_norm(node.arg, binds)
+        if isinstance(node, Func) and node.name == "ones":
+            size = self.size(node.arg, binds)
+            if size is None or not 0 < size <= MAX_RANGE:
+                raise ModelProblem(f"cannot read the size {_index_latex(node.arg)} of a vector of ones")
+            return sympy.ones(size, 1)
         if isinstance(node, Func) and node.name.startswith("applied:"):
             return self._applied(node, self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
@@ -858,6 +894,11 @@ class Model:
     def as_vectors(self, values: list) -> list:
         """Beside a column vector, a bare symbol the definitions use with one index (y beside a^{L}, where
         C = ½ Σ_j (y_j − a^{L}_j)²) is the column of its components: read y as a vector of outputs."""
+        wide = [v for v in values if is_matrix(v) and v.shape[1] > 1]
+        if wide:
+            rows, cols = wide[0].shape
+            return [sympy.Matrix(rows, cols, lambda j, n: v.with_subs((j + 1, n + 1)))
+                    if self._bare_vector(v) and v.base in self.indexed_twice else v for v in values]
         columns = [v for v in values if is_matrix(v) and v.shape[1] == 1]
         if not columns:
             return values
@@ -901,8 +942,25 @@ class Model:
             cols = self.layer_units(layer + self.weight_shift - 1)
             return sympy.Matrix(rows, cols, lambda j, i: VName(self.weight_letter, sym.decor, sym.primes, layer,
                                                                (j + 1, i + 1)))
+        letter = self.samples.get((sym.base, sym.decor, sym.primes))
+        if letter is not None:
+            return sympy.Matrix(self.layer_units(layer), self.letter_range(letter),
+                                lambda j, n: VName(sym.base, sym.decor, sym.primes, layer, (j + 1, n + 1)))
         return sympy.Matrix(self.layer_units(layer), 1,
                             lambda j, _: VName(sym.base, sym.decor, sym.primes, layer, (j + 1,)))
+
+    def letter_range(self, letter: str) -> int:
+        """How many values an index letter takes: the range of a definitions' Σ over it (Σ_{n=1}^{N}), else the
+        size the document sets for it, else `DEFAULT_SIZE`."""
+        for definition in self.definitions:
+            for node in walk(definition.rhs):
+                if isinstance(node, Sum) and not node.product and node.index == letter and node.hi is not None:
+                    try:
+                        lo = 1 if node.lo is None else self._bound(node.lo, {})
+                        return self._upper(node, {}) - lo + 1
+                    except ModelProblem:
+                        continue
+        return self.sizes.get(letter, DEFAULT_SIZE)
 
     def layer_units(self, layer: int) -> int:
         return self.units.get(layer) or layer_size(layer)
@@ -917,20 +975,29 @@ class Model:
                 return int(known)
         raise ModelProblem(f"cannot read the limit {_index_latex(node)} of a sum")
 
+    def size(self, node: Node, binds: dict[str, int]) -> int | None:
+        """A count the document writes: a number, a layer letter, or a size it sets or defines (N := 2); None when
+        it does not say."""
+        value = self.index_value(node, binds, layer=True)
+        if isinstance(value, int):
+            return value
+        if isinstance(node, Sym) and not node.subs:
+            name = VName(node.base, node.decor, node.primes, None, ())
+            defined = self.rhs_of(name)  # a size the document defines (N := 2)
+            known = self.values.get(name) if not (defined is not None and defined.is_Rational) \
+                else Fraction(int(defined.p), int(defined.q))
+            if known is not None:
+                if known.denominator != 1 or known < 0:
+                    raise ModelProblem(f"the size {node.base} is not a whole number")
+                return int(known)
+        return None
+
     def _upper(self, node: Sum, binds: dict[str, int]) -> int:
         if node.hi is not None:
-            value = self.index_value(node.hi, binds, layer=True)
-            if isinstance(value, int):
+            value = self.size(node.hi, binds)
+            if value is not None:
                 return value
             if isinstance(node.hi, Sym) and not node.hi.subs:
-                name = VName(node.hi.base, node.hi.decor, node.hi.primes, None, ())
-                defined = self.rhs_of(name)  # a size the document defines (N := 2)
-                known = self.values.get(name) if not (defined is not None and defined.is_Rational) \
-                    else Fraction(int(defined.p), int(defined.q))
-                if known is not None:
-                    if known.denominator != 1 or known < 0:
-                        raise ModelProblem(f"the limit {node.hi.base} of a sum is not a whole number")
-                    return int(known)
                 lo = 1 if node.lo is None else self._bound(node.lo, binds)
                 return lo - 1 + self.named_bound_size(node.hi.base)
         lo = 1 if node.lo is None else self._bound(node.lo, binds)
