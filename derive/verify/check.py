@@ -24,6 +24,7 @@ from .printed import align, as_printed, printed_entries, printed_number
 from .document import (MAX_DOCUMENT_BYTES, ORDER, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
                        find_maths)
 from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
+from .point import PointValues
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
@@ -275,6 +276,8 @@ class Document:
     models: dict = field(default_factory=dict)
     """The claims' models, one per set of visible values and labels: claims that see the same values share one,
     and with it its caches (a page of a long chain has hundreds of claims on one graph)."""
+    point_values: dict = field(default_factory=dict)
+    """Each model's `PointValues`: the numbers its names have at its point, worked out once for all its claims."""
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -1232,18 +1235,21 @@ class ClaimChecker:
         printed = printed_entries(number)
         if printed is None or len(terms) != 1:
             return None
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
         shape = (len(number.rows), len(number.rows[0]))
         try:
             value = self.model.as_vectors([self.model.conc(terms[0], binds), sympy.zeros(*shape)])[0]
-            value = at_point(self.model.full(value), point)
+            if not is_matrix(value) or value.shape != shape:
+                return None
+            numbers = self._point_values().entries(value)
+            if numbers is None:
+                value = at_point(self.model.full(value), self._rational_point())
+                if value.free_symbols:
+                    return None
+                numbers = [exact_number(entry) for entry in value]
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
             return None
-        if not is_matrix(value) or value.shape != shape or value.free_symbols:
-            return None
         entries = [entry for row in number.rows for entry in row]
-        for position, (entry, shown, node) in enumerate(zip(value, printed, entries)):
-            exact = exact_number(entry)
+        for position, (exact, shown, node) in enumerate(zip(numbers, printed, entries)):
             if exact is None:
                 return None
             try:
@@ -1261,15 +1267,27 @@ class ClaimChecker:
 
     def _exact_product(self, terms: tuple[Node, ...], binds: dict[str, int]):
         """The exact value of a product of members' terms at the scope's point, or None without one."""
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
         value = sympy.Integer(1)
         for term in terms:
             try:
+                concrete = self.model.conc(term, binds)
+                number = self._point_values().number(concrete)
                 # an abstract quantity's derivative is a leaf with no value here (∂C_1/∂w stays a symbol)
-                value *= at_point(self.model.abstract_leaves(self.model.full(self.model.conc(term, binds))), point)
+                value *= number if number is not None else at_point(
+                    self.model.abstract_leaves(self.model.full(concrete)), self._rational_point())
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
         return None if is_matrix(value) else exact_number(value)
+
+    def _point_values(self) -> PointValues:
+        """The current model's values at its point (`derive.verify.point`), shared by every claim it serves."""
+        found = self.document.point_values.get(self.model)
+        if found is None:
+            found = self.document.point_values[self.model] = PointValues(self.model, EXACT_DIGITS)
+        return found
+
+    def _rational_point(self) -> dict:
+        return {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
