@@ -745,8 +745,13 @@ def _assignment_value(document: Document, values: dict[VName, Fraction], target:
                   first_layer=document.first_layer, output=document.output)
     try:
         name = model.name(target, {})
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
-        value = model.full(model.conc(value_node, {})).xreplace(point)
+        concrete = model.conc(value_node, {})
+        if is_matrix(concrete):
+            return None  # a whole matrix assigned (W ← W − η ∂C/∂W) sets no one symbol's value
+        value = PointValues(model, EXACT_DIGITS).number(concrete)
+        if value is None:
+            point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
+            value = model.full(concrete).xreplace(point)
     except (ModelProblem, TooLarge) + SHAPE_ERRORS:
         return None
     if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
@@ -1425,6 +1430,18 @@ class ClaimChecker:
         return Slip("shape", (("shape", shape),))
 
     # --- numbers at the document's point -----------------------------------------------------------------------
+    def _agree_at_point(self, a, b, tolerance: float) -> bool:
+        """Whether both sides' numbers at the document's values (`PointValues`, no side unrolled into its leaves)
+        agree as `_at_point` requires. False: `_at_point` decides, and explains a failure."""
+        values = self._point_values()
+        exact_a, exact_b = values.number(a), values.number(b)
+        if exact_a is None or exact_b is None or not (values.reads_point(a) or values.reads_point(b)):
+            return False  # a side without the point's values is compared symbolically
+        if exact_a.is_Rational and exact_b.is_Rational and exact_a == exact_b:
+            return True
+        va, vb = float(exact_a), float(exact_b)
+        return agree_at_test_point(va, vb) or abs(va - vb) <= tolerance * (1 + NUMERIC_TOLERANCE)
+
     def _scalar_sides(self, a, b) -> tuple:
         """Two sides read as numbers, their names replaced by their definitions. A name defined as a vector or
         matrix used as a number (``2 \\cdot v``, ``v^{T} v`` with v a named column) cannot be read here."""
@@ -1440,6 +1457,8 @@ class ClaimChecker:
         """Both sides at the document's values; a side written as a decimal holds to the digits shown
         (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike). An abstract quantity's
         derivatives are leaves here too (they have no value unless the document gives one)."""
+        if self._agree_at_point(a, b, tolerance):
+            return True, "point"
         deep_a, deep_b = self._scalar_sides(a, b)
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
         missing += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slope
@@ -2018,7 +2037,32 @@ def _sigmoid_form(expr: sympy.Expr) -> sympy.Expr:
     exponential form hides (and costs far less than expanding fractions of exponentials)."""
     if not expr.has(sympy.exp):
         return expr
-    return expr.replace(lambda e: e.is_Mul, _sigmoid_factors)
+    return _products_rewritten(expr, _sigmoid_factors)
+
+
+def _products_rewritten(expr: sympy.Expr, rewrite) -> sympy.Expr:
+    """``expr.replace(lambda e: e.is_Mul, rewrite)``, each distinct subexpression rewritten once: an expression
+    of a deep network written in its leaves repeats σ(z²) inside every later layer's terms, and `replace` walks
+    every repetition (millions of nodes for a 5-layer page)."""
+    done: dict[sympy.Basic, sympy.Basic] = {}
+
+    def walk(node: sympy.Basic) -> sympy.Basic:
+        found = done.get(node)
+        if found is not None:
+            return found
+        result = node
+        if node.args:
+            args = tuple(walk(a) for a in node.args)
+            if args != node.args:
+                result = node.func(*args)
+            # as `replace` (simultaneous): a node that the rewriting of one of its arguments made equal to that
+            # argument is not rewritten again
+            if result is node or not any(result == old and old != new for old, new in zip(node.args, args)):
+                result = rewrite(result) if result.is_Mul else result
+        done[node] = result
+        return result
+
+    return walk(expr)
 
 
 def _sigmoid_factors(product: sympy.Expr) -> sympy.Expr:

@@ -41,6 +41,7 @@ class PointValues:
         self.digits = digits
         self.point = {name: sympy.Rational(v.numerator, v.denominator) for name, v in model.values.items()}
         self._known: dict[sympy.Basic, object] = {}
+        self._reads: dict[sympy.Basic, bool] = {}
         self.usable = not (model.abstract or model.names_functions)
         """A model with quantities or functions the document only names keeps them as symbols: the exact path."""
 
@@ -72,6 +73,21 @@ class PointValues:
                 found.append(value)
         return found
 
+    def reads_point(self, expr: sympy.Expr) -> bool:
+        """Whether ``expr``, its names unrolled, reads any of the point's values (after `number` gave its value)."""
+        found = None if is_matrix(expr) else self._reads.get(expr)
+        if found is None:
+            if isinstance(expr, PartialSym):
+                found = self.reads_point(self.model.partial(expr.num, expr.den))
+            elif isinstance(expr, VName):
+                rhs = self.model.rhs_of(expr)
+                found = self.reads_point(rhs) if rhs is not None else expr in self.point
+            else:
+                found = any(self.reads_point(arg) for arg in expr.args)
+            if not is_matrix(expr):
+                self._reads[expr] = found
+        return found
+
     def _finished(self, value) -> sympy.Expr | None:
         if isinstance(value, sympy.Rational):
             return value
@@ -80,6 +96,8 @@ class PointValues:
         return sympy.Float(value, self.digits)
 
     def _value(self, expr: sympy.Basic):
+        if is_matrix(expr):
+            raise NotHere  # a name defined as a vector or matrix, used as a number (v·v)
         known = self._known.get(expr)
         if known is None:
             known = self._known[expr] = self._evaluate(expr)
