@@ -24,6 +24,7 @@ MAX_EXACT_EXPONENT = 1000
 TINY = mpmath.mpf("1e-20")
 """An evaluated result below this may be a zero that only exact arithmetic shows (softmax at rational scores)."""
 
+
 class NotHere(Exception):
     """This expression is not evaluated here: the exact path decides."""
 
@@ -157,11 +158,13 @@ class PointValues:
         if isinstance(base, sympy.Rational) and isinstance(exponent, sympy.Rational):
             if base == 0 and exponent <= 0:
                 raise NotHere
-            if exponent.is_Integer and abs(exponent) <= MAX_EXACT_EXPONENT:
-                return base ** exponent
-            exact = sympy.Pow(base, exponent)
-            if exact.is_Rational:
-                return exact
+            if exponent.is_Integer:
+                if abs(exponent) <= MAX_EXACT_EXPONENT:
+                    return base ** exponent
+            else:
+                exact = sympy.Pow(base, exponent)  # √(1/4) = 1/2
+                if exact.is_Rational:
+                    return exact
         if base < 0 and not (isinstance(exponent, sympy.Rational) and exponent.is_Integer):
             raise NotHere  # not a real number
         if base == 0:
