@@ -15,6 +15,7 @@ from derive import documents
 from derive.cli import main
 from derive.gallery import DIAGRAM, NETWORK_EXAMPLES
 from derive.networks import explain_text
+from derive.networks.backprop import MAX_REREAD_UNITS
 from derive.present.context import build_context
 from derive.present.render import render
 from derive.present.tex import own_definitions
@@ -141,22 +142,83 @@ def test_a_network_page_with_three_hidden_units_holds_as_printed():
         assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 30
 
 
+TWO_HIDDEN = """activation = "sigmoid"
+loss = "sse"
+learning_rate = 0.1
+input = [1.0, 0.5]
+target = [0.0, 1.0, 0.5]
+[[layer]]
+W = [[0.1, -0.2], [0.3, 0.4], [0.2, 0.1], [-0.1, 0.2]]
+b = [0.05, 0.1, -0.05, 0.2]
+[[layer]]
+W = [[0.5, -0.6, 0.1, 0.2], [0.7, 0.8, -0.2, 0.1]]
+b = [0.2, -0.1]
+[[layer]]
+W = [[0.3, -0.4], [0.2, 0.6], [-0.5, 0.1]]
+b = [0.1, 0.0, -0.2]
+"""
+
+
+@lru_cache(maxsize=None)
+def two_hidden_page(fmt: str) -> str:
+    """A 2-4-2-3 network (depth 4): the δ recurrence runs twice, from layer 4 to 3 and from 3 to 2."""
+    result = explain_text(TWO_HIDDEN, "deep.toml")
+    assert result.reread and result.network.depth == 4
+    return render(result, fmt, "en", figure_href=DIAGRAM)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_network_with_two_hidden_layers_is_read_back(fmt):
+    """The general recurrence names layers l and l + 1 of a network with layers 2, 3, 4: read on the page's own
+    sizes, and each layer's δ checked as printed, unit by unit and as a vector."""
+    report = check_page(two_hidden_page(fmt), "deep", own_definitions)
+    assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 50
+    checked = {c.claim.split(" = ")[0] for c in report.claims if all(s.ok for s in c.steps)}
+    assert {r"\delta^{4}_{1}", r"\delta^{3}_{2}", r"\delta^{2}_{4}"} <= checked
+    recurrence = [c for c in report.claims if c.claim.startswith(r"\delta^{l}_{j} = \left(\sum")]
+    assert recurrence and all(c.ok and "l" in c.free_indices and c.instances > 1 for c in recurrence)
+
+
+def flip_last_number(text: str, start_of_chain: str) -> tuple[str, int]:
+    """The last number of the first displayed chain that starts with ``start_of_chain`` (its result, or the last
+    entry of the vector it ends with), off by one in its last digit."""
+    start, end = next(span for span in displayed_chains(text) if text.startswith(start_of_chain, span[0]))
+    number = list(_NUMBER.finditer(text, start, end))[-1]
+    flipped = number.group()[:-1] + str((int(number.group()[-1]) + 1) % 10)
+    return text[:number.start()] + flipped + text[number.end():], _line_of(text, start)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+@pytest.mark.parametrize("chain", [r"\delta^{4}_{1} = ", r"\delta^{4} = ", r"\delta^{2}_{1} = ", r"\delta^{2} = "],
+                         ids=["output-unit", "output-vector", "last-hidden-unit", "last-hidden-vector"])
+def test_a_wrong_delta_of_a_deep_network_is_caught_at_its_line(chain, fmt):
+    """The output layer's δ (the last layer) and the last one the recurrence reaches (layer 2), one digit off."""
+    corrupted, line = flip_last_number(two_hidden_page(fmt), chain)
+    with pytest.raises(PageDoesNotHold, match=rf"^deep, line {line}: the link .* does not hold"):
+        check_page(corrupted, "deep", own_definitions)
+
+
+def wide_input(extra: int) -> str:
+    """THREE_UNITS (7 units) with ``extra`` more input units, each weighted 0 into the hidden layer."""
+    rows = [[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]
+    text = THREE_UNITS.replace("input = [1.0, -2.0, 0.5]", f"input = {[1.0, -2.0, 0.5] + [0.1] * extra}")
+    return text.replace(str(rows), str([row + [0] * extra for row in rows]))
+
+
 @pytest.mark.parametrize("change, why", [
     (("[[layer]]\nW = [[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]\nb = [0.0, 0.1, -0.2]\n", ""),
      "no hidden layer"),
-    (("[[layer]]\nW = [[0.1, 0.2, 0.3]]", "[[layer]]\nW = [[0.1, 0.2, 0.3], [0.2, 0.1, 0.4]]\nb = [0.0, 0.0]\n"
-                                          "[[layer]]\nW = [[0.5, -0.5]]"), "two hidden layers"),
-    (("input = [1.0, -2.0, 0.5]", "input = [1.0, -2.0, 0.5, 0.1, 0.2, 0.3]"), "more than 8 units"),
+    (None, f"more than {MAX_REREAD_UNITS} units"),
     (("input = [1.0, -2.0, 0.5]\ntarget = [0.5]", "input = [" + ", ".join(["[1.0, -2.0, 0.5]"] * 5) + "]\ntarget = [" + ", ".join(["[0.5]"] * 5) + "]"),
      "more than 4 samples"),
 ])
 def test_network_pages_beyond_the_loops_reach_are_not_read_back(change, why, capsys, tmp_path):
     """What the loop does not cover is said by `NetworkResult.reread`, and explain still writes the page."""
-    old, new = change
-    text = THREE_UNITS.replace(old, new)
-    if why == "more than 8 units":
-        text = text.replace("[[0.1, 0.2, 0.3], [0.3, -0.4, 0.5], [0.5, 0.6, -0.1]]",
-                            "[[0.1, 0.2, 0.3, 0, 0, 0], [0.3, -0.4, 0.5, 0, 0, 0], [0.5, 0.6, -0.1, 0, 0, 0]]")
+    if change is None:  # one unit past the limit
+        text = wide_input(MAX_REREAD_UNITS - 7 + 1)
+        assert explain_text(wide_input(MAX_REREAD_UNITS - 7), "net.toml").reread
+    else:
+        text = THREE_UNITS.replace(*change)
     assert text != THREE_UNITS
     assert not explain_text(text, "net.toml").reread, why
     path = tmp_path / "net.toml"

@@ -24,6 +24,7 @@ from .printed import align, as_printed, printed_entries, printed_number
 from .document import (MAX_DOCUMENT_BYTES, ORDER, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
                        find_maths)
 from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
+from .point import PointValues
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
@@ -272,9 +273,14 @@ class Document:
     labels: frozenset = frozenset()  # index letters the definitions use freely (`label_letters`)
     timeline: list | None = None  # values and assignments by when they are seen, made once
     visible: dict = field(default_factory=dict)  # `visible_values` by which values a line sees
+    retired: list = field(default_factory=list)
+    """Every dict `visible_values` gave out before `forget_visible`, kept alive for the document's life: the models
+    and the claims' keys are keyed by such a dict's id(), which a new dict could take over once the old one is freed."""
     models: dict = field(default_factory=dict)
     """The claims' models, one per set of visible values and labels: claims that see the same values share one,
     and with it its caches (a page of a long chain has hundreds of claims on one graph)."""
+    point_values: dict = field(default_factory=dict)
+    """Each model's `PointValues`: the numbers its names have at its point, worked out once for all its claims."""
 
 
 _LAYERS_FROM = re.compile(r"(?m)(?:^[ \t]*%+[ \t]*derive:|<!--[ \t]*derive:|^)[ \t]*layers-from[ \t]*[=:][ \t]*([12])\b")
@@ -742,8 +748,13 @@ def _assignment_value(document: Document, values: dict[VName, Fraction], target:
                   first_layer=document.first_layer, output=document.output)
     try:
         name = model.name(target, {})
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
-        value = model.full(model.conc(value_node, {})).xreplace(point)
+        concrete = model.conc(value_node, {})
+        if is_matrix(concrete):
+            return None  # a whole matrix assigned (W ← W − η ∂C/∂W) sets no one symbol's value
+        value = PointValues(model, EXACT_DIGITS).number(concrete)
+        if value is None:
+            point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
+            value = model.full(concrete).xreplace(point)
     except (ModelProblem, TooLarge) + SHAPE_ERRORS:
         return None
     if value.free_symbols or is_matrix(value) or not value.is_number or value.is_real is False:
@@ -755,6 +766,7 @@ def _assignment_value(document: Document, values: dict[VName, Fraction], target:
 def forget_visible(document: Document) -> None:
     """The values each line sees change with each assignment settled: `visible_values` works them out again."""
     document.timeline = None
+    document.retired.extend(document.visible.values())
     document.visible.clear()
 
 
@@ -1232,18 +1244,21 @@ class ClaimChecker:
         printed = printed_entries(number)
         if printed is None or len(terms) != 1:
             return None
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
         shape = (len(number.rows), len(number.rows[0]))
         try:
             value = self.model.as_vectors([self.model.conc(terms[0], binds), sympy.zeros(*shape)])[0]
-            value = at_point(self.model.full(value), point)
+            if not is_matrix(value) or value.shape != shape:
+                return None
+            numbers = self._point_values().entries(value)
+            if numbers is None:
+                value = at_point(self.model.full(value), self._rational_point())
+                if value.free_symbols:
+                    return None
+                numbers = [exact_number(entry) for entry in value]
         except (ModelProblem, TooLarge) + SHAPE_ERRORS:
             return None
-        if not is_matrix(value) or value.shape != shape or value.free_symbols:
-            return None
         entries = [entry for row in number.rows for entry in row]
-        for position, (entry, shown, node) in enumerate(zip(value, printed, entries)):
-            exact = exact_number(entry)
+        for position, (exact, shown, node) in enumerate(zip(numbers, printed, entries)):
             if exact is None:
                 return None
             try:
@@ -1261,15 +1276,27 @@ class ClaimChecker:
 
     def _exact_product(self, terms: tuple[Node, ...], binds: dict[str, int]):
         """The exact value of a product of members' terms at the scope's point, or None without one."""
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
         value = sympy.Integer(1)
         for term in terms:
             try:
+                concrete = self.model.conc(term, binds)
+                number = self._point_values().number(concrete)
                 # an abstract quantity's derivative is a leaf with no value here (∂C_1/∂w stays a symbol)
-                value *= at_point(self.model.abstract_leaves(self.model.full(self.model.conc(term, binds))), point)
+                value *= number if number is not None else at_point(
+                    self.model.abstract_leaves(self.model.full(concrete)), self._rational_point())
             except (ModelProblem, TooLarge) + SHAPE_ERRORS:
                 return None
         return None if is_matrix(value) else exact_number(value)
+
+    def _point_values(self) -> PointValues:
+        """The current model's values at its point (`derive.verify.point`), shared by every claim it serves."""
+        found = self.document.point_values.get(self.model)
+        if found is None:
+            found = self.document.point_values[self.model] = PointValues(self.model, EXACT_DIGITS)
+        return found
+
+    def _rational_point(self) -> dict:
+        return {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
@@ -1407,6 +1434,18 @@ class ClaimChecker:
         return Slip("shape", (("shape", shape),))
 
     # --- numbers at the document's point -----------------------------------------------------------------------
+    def _agree_at_point(self, a, b, tolerance: float) -> bool:
+        """Whether both sides' numbers at the document's values (`PointValues`, no side unrolled into its leaves)
+        agree as `_at_point` requires. False: `_at_point` decides, and explains a failure."""
+        values = self._point_values()
+        exact_a, exact_b = values.number(a), values.number(b)
+        if exact_a is None or exact_b is None or not (values.reads_point(a) or values.reads_point(b)):
+            return False  # a side without the point's values is compared symbolically
+        if exact_a.is_Rational and exact_b.is_Rational and exact_a == exact_b:
+            return True
+        va, vb = float(exact_a), float(exact_b)
+        return agree_at_test_point(va, vb) or abs(va - vb) <= tolerance * (1 + NUMERIC_TOLERANCE)
+
     def _scalar_sides(self, a, b) -> tuple:
         """Two sides read as numbers, their names replaced by their definitions. A name defined as a vector or
         matrix used as a number (``2 \\cdot v``, ``v^{T} v`` with v a named column) cannot be read here."""
@@ -1422,6 +1461,8 @@ class ClaimChecker:
         """Both sides at the document's values; a side written as a decimal holds to the digits shown
         (``tolerance``: half a unit of its last digit, for ``=`` and ``\\approx`` alike). An abstract quantity's
         derivatives are leaves here too (they have no value unless the document gives one)."""
+        if self._agree_at_point(a, b, tolerance):
+            return True, "point"
         deep_a, deep_b = self._scalar_sides(a, b)
         missing = [s for s in leaves(deep_a, deep_b) if s not in self.values]
         missing += sorted(_partial_atoms(deep_a, deep_b), key=lambda s: s.name)  # an abstract quantity's slope
@@ -2000,7 +2041,32 @@ def _sigmoid_form(expr: sympy.Expr) -> sympy.Expr:
     exponential form hides (and costs far less than expanding fractions of exponentials)."""
     if not expr.has(sympy.exp):
         return expr
-    return expr.replace(lambda e: e.is_Mul, _sigmoid_factors)
+    return _products_rewritten(expr, _sigmoid_factors)
+
+
+def _products_rewritten(expr: sympy.Expr, rewrite) -> sympy.Expr:
+    """``expr.replace(lambda e: e.is_Mul, rewrite)``, each distinct subexpression rewritten once: an expression
+    of a deep network written in its leaves repeats σ(z²) inside every later layer's terms, and `replace` walks
+    every repetition (millions of nodes for a 5-layer page)."""
+    done: dict[sympy.Basic, sympy.Basic] = {}
+
+    def walk(node: sympy.Basic) -> sympy.Basic:
+        found = done.get(node)
+        if found is not None:
+            return found
+        result = node
+        if node.args:
+            args = tuple(walk(a) for a in node.args)
+            if args != node.args:
+                result = node.func(*args)
+            # as `replace` (simultaneous): a node that the rewriting of one of its arguments made equal to that
+            # argument is not rewritten again
+            if result is node or not any(result == old and old != new for old, new in zip(node.args, args)):
+                result = rewrite(result) if result.is_Mul else result
+        done[node] = result
+        return result
+
+    return walk(expr)
 
 
 def _sigmoid_factors(product: sympy.Expr) -> sympy.Expr:
