@@ -317,7 +317,8 @@ class Picture:
     whole: bool = True
     overview: float = 0.0
     rotated: bool = False
-    beside: float = 0.0  # the width a neighbourhood may take beside the overview (it grows into it, up to GROWN_CM)
+    beside: float = 0.0  # the width a neighbourhood may grow into (up to GROWN_CM): beside the overview, or the
+    # slide's whole width below it (``stacked``)
     stacked: bool = False  # the overview above the neighbourhood (a slide too narrow for both side by side)
 
 
@@ -333,9 +334,9 @@ def slide_picture(lay: "Layout", room: SlideRoom = SLIDES) -> Picture:
     stacked = widest * NEIGHBOURHOOD_SCALE > beside  # a narrow slide: the overview goes above the neighbourhood
     overview_room = (room.width, STACKED_OVERVIEW_CM) if stacked else (OVERVIEW_CM, STEP_GRAPH_CM)
     overview = min(fit_scale(natural_size(lay, starts), *overview_room), 0.3)
-    room_width = room.width if stacked else beside
-    scale = fit_scale((widest, tallest), room_width, NEIGHBOURHOOD_CM, NEIGHBOURHOOD_SCALE)
-    return Picture(scale, starts, False, overview, beside=room_width, stacked=stacked)
+    near_width = room.width if stacked else beside
+    scale = fit_scale((widest, tallest), near_width, NEIGHBOURHOOD_CM, NEIGHBOURHOOD_SCALE)
+    return Picture(scale, starts, False, overview, beside=near_width, stacked=stacked)
 
 
 def article_picture(lay: "Layout", room: ArticleRoom = ARTICLE) -> Picture:
