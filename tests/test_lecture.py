@@ -191,6 +191,20 @@ def test_a_4_3_deck_keeps_its_graphs_on_the_slide(builds):
     assert sum("Step 6 of 8" in page for page in _pages(pdf)) >= 1
 
 
+def test_a_4_3_network_deck_in_japanese_gives_its_diagram_a_slide_of_its_own(builds):
+    """relu-cross-entropy's diagram (10.5 cm) leaves no column for its caption on a 4:3 slide (10.8 cm): the caption
+    goes on the next slide, and nothing runs off the sheet (it did, beside the diagram, before)."""
+    require_tool("lualatex")
+    network = str(Path(NETWORK).with_name("relu-cross-entropy.toml"))
+    tex = builds.run("explain", "--network", network, "--format", "beamer", "--lang", "ja", "--aspect", "4:3", "--pdf",
+                     name="relu.tex")
+    pdf = tex.with_suffix(".pdf")
+    assert _page_size(pdf)[0] / _page_size(pdf)[1] == pytest.approx(4 / 3, rel=0.01)
+    slides = [page for page in _pages(pdf) if page.lstrip().startswith("ネットワークの図")]
+    assert len(slides) == 2 and "重み" in slides[1]  # the diagram, then its caption
+    assert _words_off_the_sheet(pdf) == []
+
+
 # --- themes ---------------------------------------------------------------------------------------------------------
 
 def test_every_whitelisted_theme_is_installed():
