@@ -139,6 +139,72 @@ def test_paper_sets_the_articles_page_size(builds, paper, lang, size):
     assert _page_size(pdf) == pytest.approx(size, abs=0.5)
 
 
+# --- figures on the chosen page (issue 15, part 1) ---------------------------------------------------------------
+
+def _words_off_the_sheet(pdf: Path) -> list[tuple[int, str]]:
+    """(page, word) of every word that pdftotext places even partly outside its page (a page turned a quarter:
+    pdftotext gives its words in the turned page's coordinates)."""
+    off, turned = [], set(_rotated_pages(pdf))
+    pages = re.split(r"<page ", _tool("pdftotext", "-bbox", str(pdf), "-"))[1:]
+    for number, page in enumerate(pages, 1):
+        width, height = map(float, re.match(r'width="([\d.]+)" height="([\d.]+)"', page).groups())
+        if number in turned:
+            width, height = height, width
+        for x0, y0, x1, y1, word in re.findall(
+                r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>', page):
+            if float(x0) < 0 or float(y0) < 0 or float(x1) > width or float(y1) > height:
+                off.append((number, word))
+    return off
+
+
+def _rotated_pages(pdf: Path) -> list[int]:
+    info = _tool("pdfinfo", "-f", "1", "-l", "999", str(pdf))
+    return [int(n) for n, turn in re.findall(r"^Page\s+(\d+) rot:\s+(\d+)", info, re.M) if turn != "0"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_letter_article_prints_its_big_graph_readable_and_on_the_sheet(builds, lang):
+    """softmax-cross-entropy's graph is too wide for letter's text height at 8 pt: its landscape pages reach into
+    the margins (the sizes: tests/test_slide_figures.py reads them from the TeX); everything stays on the sheet."""
+    from test_slide_figures import assert_graph_texts_readable
+    require_tool("lualatex" if lang == "ja" else "pdflatex")
+    tex = builds("softmax-cross-entropy", "--format", "latex", "--lang", lang, "--paper", "letter", "--pdf")
+    assert_graph_texts_readable(tex.read_text(encoding="utf-8"), False, tex)
+    pdf = tex.with_suffix(".pdf")
+    assert _page_size(pdf) == pytest.approx((612, 792), abs=0.5)
+    rotated = _rotated_pages(pdf)
+    assert len(rotated) == 3  # the forward graph, the full graph, the graph after the update
+    pages = _pages(pdf)
+    assert all(pages[n - 1].count("softmax") >= 6 for n in rotated)  # the six softmax nodes' names
+    assert _words_off_the_sheet(pdf) == []
+
+
+def test_a_4_3_deck_keeps_its_graphs_on_the_slide(builds):
+    """sigmoid-sse on 4:3 slides: the steps show the neighbourhood below the overview, all on the slide."""
+    from test_slide_figures import assert_graph_texts_readable
+    tex = builds("sigmoid-sse", "--format", "beamer", "--aspect", "4:3", "--pdf")
+    source = tex.read_text(encoding="utf-8")
+    assert_graph_texts_readable(source, True, tex)
+    assert "\n\\dvsavestack{" in source and "\n\\dvsavestep{" not in source
+    pdf = tex.with_suffix(".pdf")
+    assert _words_off_the_sheet(pdf) == []
+    assert sum("Step 6 of 8" in page for page in _pages(pdf)) >= 1
+
+
+def test_a_4_3_network_deck_in_japanese_gives_its_diagram_a_slide_of_its_own(builds):
+    """relu-cross-entropy's diagram (10.5 cm) leaves no column for its caption on a 4:3 slide (10.8 cm): the caption
+    goes on the next slide, and nothing runs off the sheet (it did, beside the diagram, before)."""
+    require_tool("lualatex")
+    network = str(Path(NETWORK).with_name("relu-cross-entropy.toml"))
+    tex = builds.run("explain", "--network", network, "--format", "beamer", "--lang", "ja", "--aspect", "4:3", "--pdf",
+                     name="relu.tex")
+    pdf = tex.with_suffix(".pdf")
+    assert _page_size(pdf)[0] / _page_size(pdf)[1] == pytest.approx(4 / 3, rel=0.01)
+    slides = [page for page in _pages(pdf) if page.lstrip().startswith("ネットワークの図")]
+    assert len(slides) == 2 and "重み" in slides[1]  # the diagram, then its caption
+    assert _words_off_the_sheet(pdf) == []
+
+
 # --- themes ---------------------------------------------------------------------------------------------------------
 
 def test_every_whitelisted_theme_is_installed():

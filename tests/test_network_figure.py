@@ -14,7 +14,8 @@ from derive.cli import main
 from derive.networks import explain_file
 from derive.present import mathtext
 from derive.present.figure_svg import SCALE
-from derive.present.network import SLIDE_ROOM_CM, slide_diagram
+from derive.present.network import slide_diagram
+from derive.present.page_room import slide_room
 from derive.present.network_figure import (MAX_LABELLED_WEIGHTS, PT_PER_CM, diagram, diagram_of, overlap,
                                            segment_meets, to_svg, to_tikz)
 from derive.present.render import render
@@ -258,11 +259,13 @@ def test_a_network_too_wide_to_draw_has_no_diagram(tmp_path):
     assert "tikzpicture" not in render(explain_file(wide), "latex", "en")
 
 
+@pytest.mark.parametrize("aspect, room", [("16:9", (14.0, 7.4)), ("4:3", (10.8, 7.9))])
 @pytest.mark.parametrize("sizes", SIZES)
-def test_a_slide_shows_the_diagram_at_its_own_size_or_not_at_all(sizes):
+def test_a_slide_shows_the_diagram_at_its_own_size_or_not_at_all(sizes, aspect, room):
+    """A 16:9 beamer slide's \\textwidth is 398.34 pt = 14.0 cm, a 4:3 one's 307.29 pt = 10.8 cm."""
     d = diagram_of(sizes)
-    place = slide_diagram(d)
-    width, height = SLIDE_ROOM_CM  # a 16:9 beamer slide's \textwidth is 398.34 pt = 14.0 cm
+    place = slide_diagram(d, slide_room(aspect))
+    width, height = room
     assert (place is not None) == (d.width < width - 0.05 and d.height <= height)
     if place is not None:
         assert d.width < place.figure_cm < width  # its column holds it unshrunk

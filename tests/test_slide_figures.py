@@ -2,6 +2,7 @@
 label overlaps in the drawn coordinates, and step slides whose overlays never change the text's size."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from derive.files import shipped_folder
 from derive.gallery import NETWORK_EXAMPLES
 from derive.networks import explain_text
 from derive.present.network_figure import diagram
-from derive.present.tex import (ARTICLE_HEIGHT_CM, ARTICLE_WIDTH_CM, ROTATED_CM, ROTATED_HEIGHT_CM, article_picture,
-                                slide_picture)
+from derive.present.network import slide_diagram
+from derive.present.page_room import PAPER_CM, SLIDE_CM, article_room, slide_room
+from derive.present.render import render
+from derive.present.lecture import ASPECTS, PAPERS, tex_options
+from derive.present.tex import OVERVIEW_CM, article_picture, slide_picture
 from derive.scenarios import SCENARIOS, build
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
@@ -43,44 +47,105 @@ def test_every_gallery_deck_and_article_is_checked():
                                                   "vanishing-gradients", *NETWORK_EXAMPLES}
 
 
-def smallest_graph_text(document: Path) -> float | None:
-    """The smallest text any graph picture of a gallery document prints, in pt (None: no picture with text)."""
-    sizes = [size for picture in PICTURE.findall(document.read_text(encoding="utf-8"))
-             for size in figure_fit.label_points(picture)]
-    return min(sizes, default=None)
+def assert_graph_texts_readable(text: str, deck: bool, title: object) -> None:
+    """Every graph text of a TeX document at 8 pt or more as printed: read from each picture's scale and fonts, and
+    no picture shrunk after its scale (only the network diagram of an article, only when wider than the text)."""
+    for shrink in SHRUNK.finditer(text):
+        assert shrink.group(1) == ONLY_WHEN_WIDER and not deck, (title, shrink.group())
+    if deck:  # no picture on a slide is shrunk after its scale
+        before = re.findall(r"([^\n]*)\n\\begin\{tikzpicture\}", text)
+        assert not [line for line in before if _SHRINK.search(line)], title
+    if PICTURE.search(text):
+        sizes = [size for picture in PICTURE.findall(text) for size in figure_fit.label_points(picture)]
+        assert sizes and min(sizes) >= figure_fit.LEAST_LABEL_PT, (title, min(sizes, default=None))
 
 
 @pytest.mark.parametrize("document", DECKS + ARTICLES, ids=lambda p: str(p.relative_to(OUTPUT)))
 def test_every_graph_text_on_every_slide_and_article_page_prints_at_8pt_or_more(document):
-    text = document.read_text(encoding="utf-8")
-    for shrink in SHRUNK.finditer(text):  # only the network diagram, only when wider than the text (it is not)
-        assert shrink.group(1) == ONLY_WHEN_WIDER and document in ARTICLES, (document, shrink.group())
-    if document in DECKS:  # no picture on a slide is shrunk after its scale
-        before = re.findall(r"([^\n]*)\n\\begin\{tikzpicture\}", text)
-        assert not [line for line in before if _SHRINK.search(line)], document
-    if PICTURE.search(text):
-        smallest = smallest_graph_text(document)
-        assert smallest is not None and smallest >= figure_fit.LEAST_LABEL_PT, (document, smallest)
+    assert_graph_texts_readable(document.read_text(encoding="utf-8"), document in DECKS, document)
+
+
+def _network(stem: str):
+    return explain_text((shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8"),
+                        f"{stem}.toml")
+
+
+PAGES = [("latex", {"paper": paper}) for paper in PAPERS] + [("beamer", {"aspect": aspect}) for aspect in ASPECTS]
+
+
+@pytest.mark.parametrize("fmt, page", PAGES, ids=lambda x: x if isinstance(x, str) else next(iter(x.values())))
+@pytest.mark.parametrize("name", [*SCENARIOS, *(f"networks/{stem}" for stem in NETWORK_EXAMPLES)])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_graph_text_prints_at_8pt_or_more_on_every_paper_and_aspect(name, fmt, page, lang):
+    """As the gallery's (A4, 16:9) documents, so those on letter paper and on 4:3 slides (--paper, --aspect)."""
+    result = _network(name.split("/")[1]) if name.startswith("networks/") else build(name)
+    text = render(result, fmt, lang, options=tex_options(**page))
+    assert_graph_texts_readable(text, fmt == "beamer", (name, fmt, page, lang))
 
 
 @pytest.mark.parametrize("stem", NETWORK_EXAMPLES)
 def test_the_network_diagram_is_not_shrunk_in_the_article(stem):
     result = explain_text((shipped_folder("examples") / "networks" / f"{stem}.toml").read_text(encoding="utf-8"),
                           f"{stem}.toml")
-    assert diagram(result).width <= ARTICLE_WIDTH_CM
+    assert diagram(result).width <= min(article_room(paper).width for paper in PAPERS)
 
 
+def test_every_paper_and_aspect_has_its_room():
+    assert set(PAPER_CM) == set(PAPERS) and set(SLIDE_CM) == set(ASPECTS)
+    assert article_room() == article_room("a4") and slide_room() == slide_room("16:9")
+
+
+@pytest.mark.parametrize("paper", PAPERS)
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_every_article_figure_fits_its_page_at_a_readable_size(name, layouts):
-    """The picture each article draws fits the text's width, or the height of a rotated page of its own."""
+def test_every_article_figure_fits_its_page_at_a_readable_size(name, paper, layouts):
+    """The picture each article draws on ``paper`` fits the text's width, or the height of a rotated page of its
+    own (reaching into the margins only on a page the standard room leaves unreadable)."""
+    room = article_room(paper)
     for lay in (layouts[name], layouts.get(f"{name}-vector")):
         if lay is None:
             continue
-        picture = article_picture(lay)
+        picture = article_picture(lay, room)
         width, height = figure_fit.natural_size(lay, picture.starts)
-        room = (ROTATED_CM["a4"], ROTATED_HEIGHT_CM) if picture.rotated else (ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM)
-        assert picture.scale >= figure_fit.LEAST_SCALE, (name, picture)
-        assert width * picture.scale <= room[0] and height * picture.scale <= room[1], (name, picture)
+        if not picture.rotated:
+            fits = (room.width, room.height)
+        elif width * picture.scale <= room.rotated_width:
+            fits = (room.rotated_width, room.rotated_height)
+        else:  # only when the text's height leaves it unreadable
+            assert article_picture(lay, dataclasses.replace(room, edge_width=room.rotated_width)).scale \
+                < figure_fit.LEAST_SCALE, (name, paper)
+            fits = (room.edge_width, room.rotated_height)
+        assert picture.scale >= figure_fit.LEAST_SCALE, (name, paper, picture)
+        assert width * picture.scale <= fits[0] and height * picture.scale <= fits[1], (name, paper, picture)
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_slide_figure_fits_the_slides_width_at_a_readable_size(name, aspect, layouts):
+    """On slides of ``aspect``: a step's whole graph, or its neighbourhood beside (or, on a narrow slide, below) the
+    overview, fits the text's width with every label at 8 pt or more."""
+    room = slide_room(aspect)
+    lay = layouts[name]
+    picture = slide_picture(lay, room)
+    assert picture.scale >= figure_fit.LEAST_SCALE, (name, aspect, picture)
+    if picture.whole:
+        assert figure_fit.natural_size(lay)[0] * picture.scale <= room.width, (name, aspect, picture)
+        return
+    overview = figure_fit.natural_size(lay, picture.starts)[0] * picture.overview
+    for node in lay.nodes:
+        if node.kind != "const":
+            width = figure_fit.natural_size(figure_fit.neighbourhood(lay, node.id))[0] * picture.scale
+            beside = 0.0 if picture.stacked else overview + 0.6
+            assert width + beside <= room.width, (name, aspect, node.name, width, overview)
+    assert overview <= (room.width if picture.stacked else OVERVIEW_CM)
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+@pytest.mark.parametrize("stem", NETWORK_EXAMPLES)
+def test_the_network_diagram_and_its_caption_fit_the_slides_width(stem, aspect):
+    room = slide_room(aspect)
+    place = slide_diagram(diagram(_network(stem)), room)
+    assert place is not None  # every example's diagram has a slide at its own size
+    assert place.figure_cm + (place.caption_cm or 0.0) + (0.4 if place.caption_cm else 0.0) <= room.width + 1e-9
 
 
 def test_a_graph_too_wide_for_the_text_goes_on_a_landscape_page_of_its_own():

@@ -28,9 +28,10 @@ from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE
 from .formats import FIGURE_SENTINEL, Format, Kind, tex_engine
 from .html import Picture
 from .lecture import PLAIN, TexOptions
+from .page_room import SlideRoom, slide_room
 from .network_figure import Diagram, diagram, drawable as diagram_drawable, shrunk_to_line, to_svg, to_tikz
-from .tex import (MATH_CHARS, SLIDE_EM, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
-                  escape_prose, slide_pages)
+from .tex import (MATH_CHARS, SLIDES, TEXT_CHARS, align_rows, chain_members, chunks, document_head, escape_code,
+                  escape_prose, slide_ems, slide_pages)
 
 SCHEMA_VERSION = 1
 MAX_INDEX_UNITS = 16
@@ -619,13 +620,13 @@ def _code_line(line: str, engine: str) -> str:
     return "".join(out)
 
 
-def network_tex_context(result: NetworkResult, lang: str, fmt: str) -> dict[str, Any]:
-    """Extra context for the network's LaTeX and Beamer templates."""
+def network_tex_context(result: NetworkResult, lang: str, fmt: str, options: TexOptions = PLAIN) -> dict[str, Any]:
+    """Extra context for the network's LaTeX and Beamer templates (the slides' formulas fitted to their width)."""
     engine = tex_engine(lang)
     beamer = {}
     if fmt == "beamer":
         beamer = {"tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"), "tikz_definitions": TIKZ_DEFINITIONS.rstrip("\n"),
-                  "label_prefix": "network-", "slide_em": SLIDE_EM, "chunks": chunks,
+                  "label_prefix": "network-", "slide_em": slide_ems(slide_room(options.aspect))[0], "chunks": chunks,
                   "pages": lambda blocks: slide_pages(list(blocks), lang), "graph_height": 0.3}
     return {**beamer,
         "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
@@ -642,7 +643,6 @@ def _drawn(result: NetworkResult) -> bool:
     return diagram_drawable(result.network.sizes)
 
 
-SLIDE_ROOM_CM = (14.0, 7.4)  # a 16:9 slide's text width and its room under the frame title (\dvavail)
 CAPTION_LEAST_CM = 3.0  # the narrowest column the caption is set in beside the diagram
 CAPTION_SMALL_CM = 5.0  # a narrower caption column is set in \footnotesize
 COLUMN_SEP_CM = 0.4
@@ -659,25 +659,27 @@ class SlidePlace:
     caption_size: str
 
 
-def slide_diagram(d: Diagram) -> SlidePlace | None:
-    """Where the diagram goes on the slides; None when it is too big for a slide at its own size (the slides leave
-    it out; the article and the HTML page keep it)."""
+def slide_diagram(d: Diagram, room: SlideRoom = SLIDES) -> SlidePlace | None:
+    """Where the diagram goes on the slides of ``room``; None when it is too big for such a slide at its own size
+    (the slides leave it out; the article and the HTML page keep it)."""
     width, height = round(d.width + 0.05, 2), d.height
-    if width > SLIDE_ROOM_CM[0] or height > SLIDE_ROOM_CM[1]:
+    if width > room.width or height > room.height:
         return None
-    caption = round(SLIDE_ROOM_CM[0] - width - COLUMN_SEP_CM, 2)
+    caption = round(room.width - width - COLUMN_SEP_CM, 2)
     if caption < CAPTION_LEAST_CM:
         return SlidePlace(width, None, "\\small")
     return SlidePlace(width, caption, "\\small" if caption >= CAPTION_SMALL_CM else "\\footnotesize")
 
 
-def diagram_context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None) -> dict[str, Any]:
+def diagram_context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None,
+                    options: TexOptions = PLAIN) -> dict[str, Any]:
     """The network diagram where the document shows it: ``diagram`` (an image file for Markdown and HTML, TikZ for
-    LaTeX and Beamer; None: no diagram), its place on a slide (`slide_diagram`), its heading and its caption."""
+    LaTeX and Beamer; None: no diagram), its place on a slide of ``options.aspect`` (`slide_diagram`), its heading
+    and its caption."""
     drawn = _drawn(result) and (fmt.tex or figure_href is not None)
     picture, place = (figure_href if drawn else None), None
     if drawn and fmt.name == "beamer":
-        place = slide_diagram(diagram(result))
+        place = slide_diagram(diagram(result), slide_room(options.aspect))
         picture = to_tikz(diagram(result)).rstrip("\n") if place else None
     elif drawn and fmt.tex:
         picture = shrunk_to_line(to_tikz(diagram(result))).rstrip("\n")
@@ -688,9 +690,9 @@ def diagram_context(result: NetworkResult, lang: str, fmt: Format, figure_href: 
 def _context(result: NetworkResult, lang: str, fmt: Format, figure_href: str | None,
              options: TexOptions = PLAIN) -> dict[str, Any]:
     context = network_context(result, lang)
-    context.update(diagram_context(result, lang, fmt, figure_href))
+    context.update(diagram_context(result, lang, fmt, figure_href, options))
     if fmt.tex:
-        context.update(network_tex_context(result, lang, fmt.name))
+        context.update(network_tex_context(result, lang, fmt.name, options))
     return context
 
 

@@ -23,6 +23,7 @@ from .block_figure import block_layout
 from .figures import TIKZ_DEFINITIONS, TIKZ_PREAMBLE, layout, to_tikz
 from .formats import LANGUAGES
 from .lecture import PLAIN, TexOptions, check_step_numbers
+from .page_room import ArticleRoom, SlideRoom, article_room, slide_room
 from .tex_prose import MATH_CHARS, TEXT_CHARS, document_head, escape_code, escape_prose, preamble  # noqa: F401
 from .templating import environment, tidy
 
@@ -293,17 +294,16 @@ def slide_pages(blocks: list[dict[str, Any]], lang: str, budget: float = SLIDE_L
 
 # --- figures --------------------------------------------------------------------------------------------------------
 
-SLIDE_WIDTH_CM = 14.0  # a 16:9 slide's text width
 STEP_GRAPH_CM = 3.2  # the room of the graph on a backward step's slide; the step's text has the rest
 FRAME_GRAPH_CM = 6.2  # the room of a graph on a slide of its own
 OVERVIEW_CM = 3.4  # the width of the whole graph's overview beside a neighbourhood
+STACKED_OVERVIEW_CM = 0.9  # its height above a neighbourhood, on a slide too narrow for the two side by side
 NEIGHBOURHOOD_SCALE = 1.0  # every neighbourhood at least so large: labels at 8 pt, names at 10 pt (larger when the
 NEIGHBOURHOOD_CM = 4.5  # step's room allows); the most a neighbourhood may take (a node read by three others)
 GROWN_CM = 2.4  # a neighbourhood is drawn larger than its least scale only up to this height
-ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM = 15.8, 21.0  # an A4 article's text with 25 mm margins, less a caption
-ROTATED_CM = {"a4": 25.4, "letter": 23.6}  # the width of a rotated figure page: the text's height (24.7 cm on A4,
-ROTATED_HEIGHT_CM = 14.6  # 22.9 cm on letter) and 3.5 mm of each margin; its height: the text's width less a caption
 WRAP_LANES = 3  # the most edges a graph's bands are joined by
+SLIDES, ARTICLE = slide_room(), article_room()  # the gallery's pages: 16:9 slides, A4 articles
+Room = ArticleRoom | SlideRoom
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,31 +317,42 @@ class Picture:
     whole: bool = True
     overview: float = 0.0
     rotated: bool = False
+    beside: float = 0.0  # the width a neighbourhood may grow into (up to GROWN_CM): beside the overview, or the
+    # slide's whole width below it (``stacked``)
+    stacked: bool = False  # the overview above the neighbourhood (a slide too narrow for both side by side)
 
 
-def slide_picture(lay: "Layout") -> Picture:
+def slide_picture(lay: "Layout", room: SlideRoom = SLIDES) -> Picture:
     """Whole at a readable size when the graph fits the step slides' room so, else by neighbourhoods."""
-    scale = fit_scale(natural_size(lay), SLIDE_WIDTH_CM, STEP_GRAPH_CM)
+    scale = fit_scale(natural_size(lay), room.width, STEP_GRAPH_CM)
     if scale >= LEAST_SCALE:
         return Picture(scale)
-    starts = wrap_starts(lay, 2 * SLIDE_WIDTH_CM)
-    overview = min(fit_scale(natural_size(lay, starts), OVERVIEW_CM, STEP_GRAPH_CM), 0.3)
+    starts = wrap_starts(lay, 2 * room.width)
     sizes = [natural_size(neighbourhood(lay, n.id)) for n in lay.nodes if n.kind != "const"]
     widest, tallest = max(w for w, _ in sizes), max(h for _, h in sizes)
-    scale = fit_scale((widest, tallest), SLIDE_WIDTH_CM - OVERVIEW_CM - 0.6, NEIGHBOURHOOD_CM, NEIGHBOURHOOD_SCALE)
-    return Picture(scale, starts, False, overview)
+    beside = round(room.width - OVERVIEW_CM - 0.6, 2)
+    stacked = widest * NEIGHBOURHOOD_SCALE > beside  # a narrow slide: the overview goes above the neighbourhood
+    overview_room = (room.width, STACKED_OVERVIEW_CM) if stacked else (OVERVIEW_CM, STEP_GRAPH_CM)
+    overview = min(fit_scale(natural_size(lay, starts), *overview_room), 0.3)
+    near_width = room.width if stacked else beside
+    scale = fit_scale((widest, tallest), near_width, NEIGHBOURHOOD_CM, NEIGHBOURHOOD_SCALE)
+    return Picture(scale, starts, False, overview, beside=near_width, stacked=stacked)
 
 
-def article_picture(lay: "Layout", paper: str | None = None) -> Picture:
+def article_picture(lay: "Layout", room: ArticleRoom = ARTICLE) -> Picture:
     """The first way, from the plainest, that prints the article's figure at a readable size: on the text's width
     (a chain wrapped into bands), on a rotated page of its own (whole, or wrapped into bands joined by a few
-    edges), or on the text's width wrapped so; when none does, the largest of them."""
-    rotated = ROTATED_CM[paper or "a4"], ROTATED_HEIGHT_CM
-    tries = (banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM),
-             banded_picture(lay, *rotated, rotated=True),
-             banded_picture(lay, *rotated, WRAP_LANES, rotated=True),
-             banded_picture(lay, ARTICLE_WIDTH_CM, ARTICLE_HEIGHT_CM, WRAP_LANES))
-    return next((p for p in tries if p.scale >= LEAST_SCALE), max(tries, key=lambda p: p.scale))
+    edges), on the text's width wrapped so, or on a rotated page reaching into the margins; when none does, the
+    largest of them."""
+    text, rotated = (room.width, room.height), (room.rotated_width, room.rotated_height)
+    edge = room.edge_width, room.rotated_height
+    tried = []
+    for (width, height), lanes, turned in ((text, 1, False), (rotated, 1, True), (rotated, WRAP_LANES, True),
+                                           (text, WRAP_LANES, False), (edge, 1, True), (edge, WRAP_LANES, True)):
+        tried.append(banded_picture(lay, width, height, lanes, turned))
+        if tried[-1].scale >= LEAST_SCALE:
+            return tried[-1]
+    return max(tried, key=lambda p: p.scale)
 
 
 def banded_picture(lay: "Layout", width: float, height: float, lanes: int = 1, rotated: bool = False) -> Picture:
@@ -385,54 +396,61 @@ def _step_tikz(derivation: "Derivation", picture: Picture, node: str, known: set
     lay = layout(derivation, highlight=node, shown_gradients=known, fresh=fresh)
     node_id = next(n.id for n in lay.nodes if n.name == node)
     near = neighbourhood(lay, node_id)
-    scale = max(picture.scale, fit_scale(natural_size(near), SLIDE_WIDTH_CM - OVERVIEW_CM - 0.6, GROWN_CM))
+    scale = max(picture.scale, fit_scale(natural_size(near), picture.beside, GROWN_CM))
     return (to_tikz(_lean(near), scale=scale).rstrip("\n"),
             overview_tikz(lay, node_id, picture.overview, picture.starts))
 
 
-def _alone(lay: "Layout", fmt: str, paper: str | None = None) -> Picture:
+def _alone(lay: "Layout", room: Room) -> Picture:
     """How a graph is drawn on its own: in an article as large as the text allows; on a slide whole when it is
     readable so, else as a text-free overview (the slides' tables give its values)."""
-    if fmt != "beamer":
-        return article_picture(lay, paper)
-    scale = fit_scale(natural_size(lay), SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
+    if isinstance(room, ArticleRoom):
+        return article_picture(lay, room)
+    scale = fit_scale(natural_size(lay), room.width, FRAME_GRAPH_CM)
     if scale >= LEAST_SCALE:
         return Picture(scale)
-    starts = wrap_starts(lay, 2 * SLIDE_WIDTH_CM)
-    return Picture(0.0, starts, False, fit_scale(natural_size(lay, starts), SLIDE_WIDTH_CM, FRAME_GRAPH_CM, 1.0))
+    starts = wrap_starts(lay, 2 * room.width)
+    return Picture(0.0, starts, False, fit_scale(natural_size(lay, starts), room.width, FRAME_GRAPH_CM, 1.0))
 
 
-def _vector_picture(lay: "Layout", fmt: str, paper: str | None = None) -> Picture:
+def _vector_picture(lay: "Layout", room: Room) -> Picture:
     """The vector-form graph has few nodes and carries its own labels: wrapped into bands rather than shown as a
     text-free overview."""
-    if fmt != "beamer":
-        return article_picture(lay, paper)
-    banded = banded_picture(lay, SLIDE_WIDTH_CM, FRAME_GRAPH_CM)
-    return banded if banded.scale >= LEAST_SCALE else _alone(lay, fmt)
+    if isinstance(room, ArticleRoom):
+        return article_picture(lay, room)
+    banded = banded_picture(lay, room.width, FRAME_GRAPH_CM)
+    return banded if banded.scale >= LEAST_SCALE else _alone(lay, room)
 
 
-def _figures(walk: "Walkthrough", note: str | None, fmt: str, paper: str | None = None) -> dict[str, Any]:
+def page_room(fmt: str, options: TexOptions = PLAIN) -> Room:
+    """The room of the page a document of ``fmt`` prints its figures on: the slide of ``options.aspect`` or the
+    article's ``options.paper``."""
+    return slide_room(options.aspect) if fmt == "beamer" else article_room(options.paper)
+
+
+def _figures(walk: "Walkthrough", note: str | None, room: Room) -> dict[str, Any]:
     """The TikZ pictures; ``note`` (LaTeX) stands in for each when the graph is too large to draw. ``rotated``
     says which of them go on a rotated page of their own (an article's big graphs)."""
     d = walk.derivation
     if note is not None:
-        return {"drawn": False, "whole": True, "forward": note, "start": (note, ""), "full": note,
+        return {"drawn": False, "whole": True, "stacked": False, "forward": note, "start": (note, ""), "full": note,
                 "updates": [note] * len(walk.updates), "vector": None,
                 "rotated": {"forward": False, "full": False, "vector": False, "updates": [False] * len(walk.updates),
                             "any": False}}
     lay = layout(d)
-    steps = slide_picture(lay) if fmt == "beamer" else article_picture(lay, paper)
-    alone = _alone(lay, fmt, paper)
+    steps = article_picture(lay, room) if isinstance(room, ArticleRoom) else slide_picture(lay, room)
+    alone = _alone(lay, room)
     full = steps if steps.whole else alone
-    updates = [(u.derivation, _alone(layout(u.derivation), fmt, paper)) for u in walk.updates]
+    updates = [(u.derivation, _alone(layout(u.derivation), room)) for u in walk.updates]
     vector = block_layout(d)  # a batch: the same graph in vector form
-    vector_picture = None if vector is None else _vector_picture(vector, fmt, paper)
+    vector_picture = None if vector is None else _vector_picture(vector, room)
     rotated = {"forward": alone.rotated, "full": full.rotated,
                "vector": vector_picture is not None and vector_picture.rotated,
                "updates": [picture.rotated for _, picture in updates]}
     return {
         "drawn": True,
         "whole": steps.whole,
+        "stacked": steps.stacked,
         "forward": _tikz(d, alone, shown=()),
         "start": _step_tikz(d, steps, d.output, {d.output}, frozenset({d.output})),
         "full": _tikz(d, full),
@@ -443,7 +461,7 @@ def _figures(walk: "Walkthrough", note: str | None, fmt: str, paper: str | None 
 
 
 def overlay_plan(derivation: "Derivation", note: str | None = None, shown: frozenset[str] | None = None,
-                 chosen: frozenset[int] | None = None) -> list[dict[str, Any]]:
+                 chosen: frozenset[int] | None = None, room: SlideRoom = SLIDES) -> list[dict[str, Any]]:
     """The Beamer slides of the backward walk, in order, grouped into frames.
 
     Each frame is ``{"slides": [...], "start": bool}``; the first frame opens with the start slide (overlay 1, only
@@ -458,7 +476,7 @@ def overlay_plan(derivation: "Derivation", note: str | None = None, shown: froze
     """
     out = derivation.output
     readers = derivation.graph.consumers()
-    picture = slide_picture(layout(derivation)) if note is None else None
+    picture = slide_picture(layout(derivation), room) if note is None else None
     processed: set[str] = set()
     frames: list[dict[str, Any]] = [{"start": True, "slides": []}]
     overlay = 1
@@ -494,20 +512,27 @@ def _definitions(derivation: "Derivation") -> list[str]:
             if n.op != "leaf"]
 
 
-def term_columns(terms: list[dict[str, Any]], shown: list[int]) -> tuple[float, float]:
+SMALL_EM_PER_LINE = 36.0  # ems of \small maths in a 16:9 slide's line (14 cm), less a little
+
+
+def slide_ems(room: SlideRoom) -> tuple[float, float]:
+    """The room of a displayed formula and of ``\\small`` maths on a slide of ``room``, in em (`SLIDE_EM` and
+    `SMALL_EM_PER_LINE` are a 16:9 slide's)."""
+    return SLIDE_EM * room.width / SLIDES.width, SMALL_EM_PER_LINE * room.width / SLIDES.width
+
+
+def term_columns(terms: list[dict[str, Any]], shown: list[int],
+                 line_em: float = SMALL_EM_PER_LINE) -> tuple[float, float]:
     """How a step slide's table of the terms ``shown`` is laid out: the widths (fractions of the line) of the
     local-gradient and product columns when both fit on one line side by side (the inputs' column takes 0.06);
     ``(0, 0)`` when they do not: then each term is stacked, local gradient and product each on a line of its own
-    (the local gradient ∂node/∂input names the input)."""
-    local = max((math_width(terms[i]["local"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
-    product = max((math_width(terms[i]["product"]) for i in shown), default=0.0) / SMALL_EM_PER_LINE + 0.03
+    (the local gradient ∂node/∂input names the input). ``line_em``: the ems of ``\\small`` maths in the line."""
+    local = max((math_width(terms[i]["local"]) for i in shown), default=0.0) / line_em + 0.03
+    product = max((math_width(terms[i]["product"]) for i in shown), default=0.0) / line_em + 0.03
     if 0.06 + max(local, 0.22) + product > 0.98:
         return 0.0, 0.0
     local = round(max(local, 0.22), 2)
     return local, round(0.92 - local, 2)
-
-
-SMALL_EM_PER_LINE = 36.0  # ems of \small maths in a slide's line (14 cm), less a little
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -524,7 +549,8 @@ def own_definitions(user_templates: str | None = None) -> tuple[str, ...]:
     and refuses every other definition."""
     macros = r'\BLOCK{import "latex/macros.tex.j2" as m}\BLOCK{import "beamer/macros.tex.j2" as b}'
     blocks = [macros + r'\VAR{m.definitions("latex")}', macros + r'\VAR{m.definitions("beamer")}',
-              macros + r'\VAR{b.definitions()}', macros + r'\VAR{m.rotated_figure_definitions()}',
+              macros + r'\VAR{b.definitions()}', macros + r'\VAR{b.stacked_definitions()}',
+              macros + r'\VAR{m.rotated_figure_definitions()}',
               macros + r'\VAR{m.network_definitions("latex")}', macros + r'\VAR{m.network_definitions("beamer")}']
     rendered = [environment(user_templates, tex=True).from_string(block).render() for block in blocks]
     lines = [preamble(lang, fmt) for lang in LANGUAGES for fmt in ("latex", "beamer")]
@@ -557,6 +583,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str, options: TexOptions = 
     t = catalog(lang)
     note = figure_note(d, lang)
     note = None if note is None else r"\emph{" + escape_prose(note) + "}"
+    slide_em, small_em = slide_ems(slide_room(options.aspect))
     context: dict[str, Any] = {
         **document_head(lang, fmt),
         "tikz_preamble": TIKZ_PREAMBLE.rstrip("\n"),
@@ -564,12 +591,12 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str, options: TexOptions = 
         "esc": escape_prose,
         "code": escape_code,
         "rows": align_rows,
-        "slide_em": SLIDE_EM,
+        "slide_em": slide_em,
         "members": chain_members,
         "chunks": chunks,
-        "term_columns": term_columns,
+        "term_columns": lambda terms, shown: term_columns(terms, shown, small_em),
         "pages": lambda blocks: slide_pages(list(blocks), lang),
-        "figures": _figures(walk, note, fmt, options.paper),
+        "figures": _figures(walk, note, page_room(fmt, options)),
         "long_table_rows": LONG_TABLE_ROWS,
         "short_definitions": all(math_width(x) <= 26 for x in _definitions(d)),
         "narrow_definitions": all(math_width(x) <= 11 for x in _definitions(d)),
@@ -581,7 +608,7 @@ def tex_context(walk: "Walkthrough", lang: str, fmt: str, options: TexOptions = 
         "omitted_steps": [k for k in range(count) if chosen is not None and k not in chosen],
     }
     if fmt == "beamer":
-        context["backward_frames"] = overlay_plan(d, note, shown, chosen)
+        context["backward_frames"] = overlay_plan(d, note, shown, chosen, slide_room(options.aspect))
         context["rows_per_table_frame"] = ROWS_PER_TABLE_FRAME
         context["gradients_per_frame"] = GRADIENTS_PER_FRAME
         context["changes_per_frame"] = CHANGES_PER_FRAME
