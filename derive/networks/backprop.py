@@ -309,13 +309,16 @@ class NetworkResult:
 
     @property
     def reread(self) -> bool:
-        """Whether its walk-through is read back by derive's verifier (the truth loop): one sample, the sigmoid and
-        half the sum of squared errors (the notation the reader knows by name), one hidden layer (with none the
-        page's general recurrence names no layer of the network) and at most `MAX_REREAD_UNITS` units: re-reading
-        grows much faster than the derivation (a 4-6-2 page takes 10 s, a 2-4-2-3 page over a minute)."""
+        """Whether its walk-through is read back by derive's verifier (the truth loop): one sample, the sigmoid (what
+        the reader takes σ to mean) and half the sum of squared errors, or ReLU (the page binds σ(z) = max(0, z))
+        with half the sum of squared errors or a softmax output and cross-entropy (bound as the output layer's own
+        rule a^L_k), one hidden layer (with none the page's general recurrence names no layer of the network) and
+        at most `MAX_REREAD_UNITS` units: re-reading grows much faster than the derivation (a 4-6-2 page takes 10 s,
+        a 2-4-2-3 page over a minute)."""
         net = self.network
-        return (not net.batched and net.activation == "sigmoid" and net.loss == "sse" and net.depth == 3
-                and sum(net.sizes) <= MAX_REREAD_UNITS)
+        small = net.depth == 3 and sum(net.sizes) <= MAX_REREAD_UNITS
+        return small and ((not net.batched and net.activation == "sigmoid" and net.loss == "sse")
+                          or (not net.batched and net.activation == "relu" and net.loss in ("sse", "cross_entropy")))
 
     @property
     def loss(self) -> Expr:
