@@ -146,9 +146,10 @@ def normalise(text: str) -> str:
                   lambda m: r"^{\DLAYER{" + (m.group(1) if m.group(1) is not None else m.group(2)) + "}}", text)
     text = _log_of_sum(text)
     text = _softmax_components(text)
-    if re.search(r"\\softmax(?![A-Za-z])(?!\s*_)", text):
+    if re.search(r"\\softmax(?![A-Za-z])(?!\s*_)(?!\s*\(\s*[A-Za-z]\s*\^\s*\{[^{}]*\}\s*\))", text):
         raise SyntaxProblem("softmax is not supported without its output index: write "
-                            + quote(r"\operatorname{softmax}_{k}(z_1, \dots, z_K)") + " or write it out, e.g. "
+                            + quote(r"\operatorname{softmax}_{k}(z_1, \dots, z_K)") + ", the softmax of a layer "
+                            + quote(r"\operatorname{softmax}(z^{L})") + " or write it out, e.g. "
                             + quote(r"\frac{e^{z_k}}{\sum_j e^{z_j}}"))
     text = _SCRIPT_SHORT.sub(lambda m: m.group(1) + "{" + m.group(2) + "}", text)
     text = _function_powers(text)
@@ -377,10 +378,13 @@ def _indicators(text: str) -> str:
             if not (re.fullmatch(r"[A-Za-z]", left) and re.fullmatch(r"[A-Za-z]", right)):
                 continue
             replacement = r"\delta_{" + left + right + "}"
-        elif op in (">", ">=", r"\ge", r"\geq", r"\gt"):
-            replacement = r"\step(" + (left if right == "0" else left + " - (" + right + ")") + ")"
-        else:
-            replacement = r"\step(" + (right if left == "0" else right + " - (" + left + ")") + ")"
+        else:  # 𝟙[u > v] is the step of u − v; 𝟙[u ≥ v] = 1 − 𝟙[v > u] (1 at the boundary, where the step is 0)
+            high, low = (left, right) if op in (">", ">=", r"\ge", r"\geq", r"\gt") else (right, left)
+            strict = op in (">", "<", r"\gt", r"\lt")
+            first, second = (high, low) if strict else (low, high)
+            replacement = r"\step(" + (first if second == "0" else first + " - (" + second + ")") + ")"
+            if not strict:
+                replacement = "(1 - " + replacement + ")"
         out += [text[position:match.start()], replacement]
         position = end
     return "".join(out) + text[position:]
@@ -726,6 +730,7 @@ funcapp: SIGMA PRIME* "(" expr ")"                 -> sigma_app
        | MAXMIN "(" expr "," expr ")"              -> maxmin_app
        | APPLIED PRIME* "(" expr ")"               -> applied_app
        | SOFTMAX "_" "{" NUMBER "}" "(" expr ("," expr)* ")" -> softmax_app
+       | SOFTMAX "(" expr ")"                      -> softmax_vector
 
 symbol: base script*
 ?base: LETTER                       -> letter
@@ -1047,6 +1052,10 @@ def _make_builder():
                 raise SyntaxProblem(quote(r"\operatorname{softmax}_{k}") + f" needs k from 1 to {len(args)}, the "
                                     "number of its arguments")
             return Div(Func("exp", args[int(k) - 1]), Add(tuple((1, Func("exp", a)) for a in args), braced=None))
+
+        def softmax_vector(self, items):
+            """softmax(z^{L}) of a vector: the vector of its components (`derive.verify.model` applies it)."""
+            return Func("softmax", items[1])
 
         def func_num(self, items):
             name = str(items[0])[1:]

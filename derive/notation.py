@@ -359,6 +359,9 @@ class DerivePrinter(LatexPrinter):
                 "tanh": r"\tanh", "max": r"\max"}[expr.fn]
         return name + ("'" if expr.prime else "") + r"\left(" + self._print(expr.arg) + r"\right)"
 
+    def _print_Arguments(self, expr) -> str:
+        return ", ".join(self._print(item) for item in expr.items)
+
     def _print_Cases(self, expr) -> str:
         rows = [self._print(value) + " & " + self._print(cond) for value, cond in expr.branches]
         return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"

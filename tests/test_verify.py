@@ -1016,6 +1016,92 @@ def test_relu_prime_at_its_kink_is_zero_as_pytorch(at, value, holds):
     assert verify_text(text).exit_code == (0 if holds else 1)
 
 
+_RELU_GIVEN = "<!-- derive: given \\sigma(z) = \\max(0, z); a = \\sigma(z); C = \\frac{1}{2} \\cdot a; z = 0.5 -->\n\n"
+
+
+@pytest.mark.parametrize("claim, holds", [
+    (r"\sigma(z) = \max(0, z)", True),
+    (r"\sigma\left(z\right) = \begin{cases} z & z > 0 \\ 0 & z \le 0 \end{cases}", True),
+    (r"\sigma'\left(z\right) = \begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}", True),
+    (r"\frac{\partial C}{\partial z} = \frac{1}{2} \cdot \sigma'(z) = 0.5", True),
+    (r"\sigma(z) = \frac{1}{1 + \exp(-z)}", False),  # printed maths does not redefine the bound σ
+    (r"\sigma'(z) = \sigma(z) \cdot (1 - \sigma(z))", False),  # σ' is ReLU's derivative, not the sigmoid's
+    (r"\frac{\partial C}{\partial z} = \frac{1}{2} \cdot \sigma'(z) = 0.125", False),
+])
+def test_a_given_activation_is_what_sigma_means_in_its_scope(claim, holds):
+    """A page's binding ``\\sigma(z) = \\max(0, z)`` makes σ the ReLU (σ' its derivative, by sympy.diff) in the
+    scope; without it σ is the logistic sigmoid, and the same ReLU rules do not hold."""
+    report = verify_text(_RELU_GIVEN + f"$${claim}$$\n")
+    assert report.exit_code == (0 if holds else 1), render_report(report, "text", "en")
+    assert not report.skipped and len(report.claims) == 1
+    if holds and "max" in claim:
+        assert verify_text(f"$${claim}$$\n").exit_code == 1  # the default σ
+
+
+_SOFTMAX_OUTPUT = ("<!-- derive: given z^{l}_{j} = \\sum_{i=1}^{2} w^{l}_{ji} \\cdot a^{l-1}_{i}; "
+                   "a^{L}_{k} = \\frac{\\exp\\left(z^{L}_{k}\\right)}{\\sum_{i=1}^{2} \\exp\\left(z^{L}_{i}\\right)}; "
+                   "a^{l}_{j} = \\sigma\\left(z^{l}_{j}\\right); L = 3; a^{1}_{1} = 1; a^{1}_{2} = -1; "
+                   "w^{2}_{11} = 0.5; w^{2}_{12} = 0.25; w^{2}_{21} = -0.5; w^{2}_{22} = 1; "
+                   "w^{3}_{11} = 1; w^{3}_{12} = -1; w^{3}_{21} = 0.5; w^{3}_{22} = 2 -->\n\n"
+                   "$$z^{l}_{j} = \\sum_{i=1}^{2} w^{l}_{ji} \\cdot a^{l-1}_{i}$$\n\n")
+"""A network with σ in its hidden layer and a softmax output: the output layer's own rule beside every layer's
+(the page's first claim, the weighted sum, says that superscripts are layers, as a page about a network does)."""
+
+
+@pytest.mark.parametrize("claim, holds", [
+    (r"a^{l}_{j} = \sigma\left(z^{l}_{j}\right)", True),  # the hidden layers' rule: checked at l < L
+    (r"a^{l}_{j} = \tanh\left(z^{l}_{j}\right)", False),
+    (r"a^{L}_{k} = \frac{\exp\left(z^{L}_{k}\right)}{\sum_{i=1}^{2} \exp\left(z^{L}_{i}\right)}", True),
+    (r"a^{L}_{k} = \sigma\left(z^{L}_{k}\right)", False),  # at L the output layer's rule, not σ
+    (r"a^{3} = \operatorname{softmax}\left(z^{3}\right)", True),  # softmax of a layer: the vector of components
+    (r"a^{2} = \operatorname{softmax}\left(z^{2}\right)", False),
+    (r"a^{3} = \operatorname{softmax}\left(z^{3}\right) = \left(\begin{array}{r}0.5 \\ 0.5\end{array}\right)", False),
+])
+def test_an_output_layer_rule_of_its_own_is_read_beside_every_layers_rule(claim, holds):
+    """``a^{L}_{k} = softmax`` and ``a^{l}_{j} = σ(z^{l}_{j})`` given together are not one symbol defined twice: at
+    l = L the output layer's rule holds, below it σ's; ``softmax(z^{3})`` is the vector of z³'s softmax."""
+    report = verify_text(_SOFTMAX_OUTPUT + f"$${claim}$$\n")
+    assert report.exit_code == (0 if holds else 1), render_report(report, "text", "en")
+    assert not report.skipped and len(report.claims) == 2 and report.claims[0].ok
+
+
+def test_the_softmax_of_a_layer_is_its_vector_of_components_at_the_documents_values():
+    """z³ = W³ a² with the document's numbers: softmax(z³) printed with its numbers holds to the last digit."""
+    a2 = [1 / (1 + math.exp(-z)) for z in (0.5 * 1 + 0.25 * -1, -0.5 * 1 + 1 * -1)]
+    z3 = [1 * a2[0] - 1 * a2[1], 0.5 * a2[0] + 2 * a2[1]]
+    top = [math.exp(z) / sum(math.exp(v) for v in z3) for z in z3]
+    printed = r" \\ ".join(number_text(sympy.Float(v, 30)) for v in top)
+    matrix = f"\\left(\\begin{{array}}{{r}}{printed}\\end{{array}}\\right)"
+    text = _SOFTMAX_OUTPUT.replace("given ", "numbers strict -->\n<!-- derive: given ") + (
+        f"$$a^{{3}} = \\operatorname{{softmax}}\\left(z^{{3}}\\right) = {matrix}$$\n")
+    report = verify_text(text)
+    assert report.exit_code == 0, render_report(report, "text", "en")
+    assert verify_text(text.replace(printed.split(" ")[0], number_text(sympy.Float(top[1], 30)))).exit_code == 1
+
+
+def test_two_rules_for_every_layer_are_still_given_twice():
+    text = _SOFTMAX_OUTPUT.replace("; L = 3", "; a^{l}_{j} = \\tanh\\left(z^{l}_{j}\\right); L = 3")
+    report = verify_text(text + "$$a^{2}_{1} = 1$$\n")
+    assert report.exit_code == 2 and "given twice" in report.error.message
+
+
+@pytest.mark.parametrize("rule, holds", [
+    (r"\begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}", True),
+    (r"\mathbf{1}\left[z > 0\right]", True),
+    (r"\begin{cases} 1 & z \ge 0 \\ 0 & z < 0 \end{cases}", False),  # 1 at the kink: not ReLU'(0) = 0
+    (r"\mathbf{1}\left[z \ge 0\right]", False),
+])
+def test_a_rule_that_differs_only_at_the_kink_fails_without_a_value_there(rule, holds):
+    """The side a step takes at its kink is checked at the kink itself, not only on both sides of it: with no
+    value of z in the document, 𝟙[z ≥ 0] and 𝟙[z > 0] agree at every random point and differ at z = 0."""
+    for text in (f"$$a = \\operatorname{{ReLU}}(z)$$\n\n$$\\operatorname{{ReLU}}'(z) = {rule}$$\n",
+                 _RELU_GIVEN.replace("; z = 0.5", "") + f"$$\\sigma'(z) = {rule}$$\n"):
+        report = verify_text(text)
+        assert report.exit_code == (0 if holds else 1), render_report(report, "text", "en")
+        if not holds:
+            assert dict(report.claims[0].steps[0].counterexample.point) == {"z": 0}
+
+
 @pytest.mark.parametrize("cases, holds", [
     (r"\begin{cases} 1 & z > 0 \\ 0.1 & z \le 0 \end{cases}", True),
     (r"\begin{cases} 0.1 & z \le 0 \\ 1 & z > 0 \end{cases}", True),

@@ -315,14 +315,18 @@ class NetworkResult:
 
     @property
     def reread(self) -> bool:
-        """Whether its walk-through is read back by derive's verifier (the truth loop): one sample, the sigmoid and
-        half the sum of squared errors (the notation the reader knows by name), a hidden layer or more (with none
-        the page's general recurrence names no layer of the network) and at most `MAX_REREAD_UNITS` units. A batch
-        is read back up to `MAX_REREAD_SAMPLES` samples (its page binds the data per sample, a^{1}_{j,n})."""
+        """Whether its walk-through is read back by derive's verifier (the truth loop): the sigmoid (what the reader
+        takes σ to mean) and half the sum of squared errors, one sample or a batch of at most `MAX_REREAD_SAMPLES`
+        (its page binds the data per sample, a^{1}_{j,n}); or, for one sample, ReLU (the page binds σ(z) = max(0, z))
+        with half the sum of squared errors or a softmax output and cross-entropy (bound as the output layer's own
+        rule a^L_k); a hidden layer or more (with none the page's general recurrence names no layer of the network)
+        and at most `MAX_REREAD_UNITS` units."""
         net = self.network
-        return (net.activation == "sigmoid" and net.loss == "sse" and net.depth >= 3
-                and sum(net.sizes) <= MAX_REREAD_UNITS
-                and (not net.batched or net.samples <= MAX_REREAD_SAMPLES))
+        small = net.depth >= 3 and sum(net.sizes) <= MAX_REREAD_UNITS
+        sigmoid = (net.activation == "sigmoid" and net.loss == "sse"
+                   and (not net.batched or net.samples <= MAX_REREAD_SAMPLES))
+        relu = not net.batched and net.activation == "relu" and net.loss in ("sse", "cross_entropy")
+        return small and (sigmoid or relu)
 
     @property
     def loss(self) -> Expr:

@@ -162,6 +162,13 @@ class Apply(Display):
 
 
 @dataclass(frozen=True)
+class Arguments(Display):
+    """A function's arguments, separated by commas: max(0, z)."""
+
+    items: tuple[Display, ...]
+
+
+@dataclass(frozen=True)
 class Cases(Display):
     """A piecewise definition: ``\\begin{cases} v & \\text{if } c \\\\ … \\end{cases}`` (conditions as maths)."""
 

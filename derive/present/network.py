@@ -20,7 +20,7 @@ from ..locales import catalog
 from ..networks import notation as nn
 from ..networks.backprop import NetworkResult, Term
 from ..notation import SIGNIFICANT_DIGITS, chain_latex, exact_latex, latex, number_latex, number_text
-from ..walkthrough import Equation, Listing, Section, Table, Text
+from ..walkthrough import Equation, Listing, Section, Table, Text, size_given
 from .bindings import NUMBERS, WALK, scope
 from .context import section_context
 from .prose import Math, say
@@ -126,7 +126,9 @@ def network_directives(result: NetworkResult) -> list[str]:
     the data, every weight and bias and η. With a batch the definitions and the data carry the sample n as a second
     index (a^{1}_{j,n}), so that a^{l} is read as the matrix with one column per sample."""
     j = _unit(result, "j")
-    definitions = [_binding(nn.Sym("z", "l", j), _weighted_sum(result)),
+    definitions = [*_activation_binding(result),
+                   _binding(nn.Sym("z", "l", j), _weighted_sum(result)),
+                   *_output_bindings(result),
                    _binding(nn.Sym("a", "l", j), nn.Apply("sigma", nn.Sym("z", "l", j))),
                    _binding(nn.Sym("C"), _loss_formula(result))]
     values = _data_values(result) + _parameter_values(result.W, result.b, result.L)
@@ -143,7 +145,7 @@ pass's δ definition and values)."""
 def _section_scopes(result: NetworkResult) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Sections with a meaning of their own: the setting (σ as a function of z, a = σ(z); the data) and the
     forward pass after the step (the new weights and biases)."""
-    setting = (_binding(_A, _S), *_data_values(result))
+    setting = (*_activation_binding(result), _binding(_A, _S), *_output_bindings(result), *_data_values(result))
     after = tuple(_parameter_values(result.updated_W, result.updated_b, result.L))
     return {"network.heading.setting": ("own", setting), "network.heading.after": (WALK, after)}
 
@@ -192,9 +194,7 @@ def _setting(result: NetworkResult) -> Section:
     ]
     blocks += _activation_blocks(result)
     if net.loss == "cross_entropy":
-        z, k = nn.Sym("z", "L", "k"), nn.Sym("a", "L", "k")
-        denominator = nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", "i")))
-        blocks += [Text("network.text.softmax"), Equation(k, (nn.Frac(nn.Apply("exp", z), denominator),))]
+        blocks += [Text("network.text.softmax"), Equation(_SOFTMAX_OUTPUT, (_softmax_formula(),))]
     blocks += [Text(f"network.text.loss.{net.loss}"), Equation(nn.Sym("C"), (_loss_formula(result),))]
     if net.batched:
         blocks.append(Text("network.text.data_batch", (("N", _math(nn.Relation(nn.Sym("N"), "=", _n(N)))),)))
@@ -209,6 +209,18 @@ def _setting(result: NetworkResult) -> Section:
 
 _Z, _A, _ONE, _ZERO = nn.Sym("z"), nn.Sym("a"), nn.Num(sympy.Integer(1)), nn.Num(sympy.Integer(0))
 _S = nn.Apply("sigma", _Z)
+
+
+ACTIVATION_BINDINGS = {"relu": nn.Apply("max", nn.Arguments((_ZERO, _Z)))}
+"""What σ(z) is, for the activations the reader does not take σ to mean (it reads σ as the logistic sigmoid):
+bound on the page as ``\\sigma(z) = …``, so that σ and σ' mean the page's activation and its derivative (ReLU's
+is 0 at the kink, as the page says and PyTorch has it)."""
+
+
+def _activation_binding(result: NetworkResult) -> tuple[str, ...]:
+    """``\\sigma(z) = \\max(0, z)`` for a ReLU network; nothing for the sigmoid, which σ means by default."""
+    definition = ACTIVATION_BINDINGS.get(result.network.activation)
+    return () if definition is None else (_binding(_S, definition),)
 
 
 def _by_sign(positive: nn.Display, other: nn.Display) -> nn.Cases:
@@ -244,6 +256,27 @@ def _activation_blocks(result: NetworkResult) -> list[Any]:
     if name in ("relu", "leaky_relu"):
         blocks.append(Text(f"network.text.kink.{name}"))
     return blocks
+
+
+_SOFTMAX_OUTPUT = nn.Sym("a", "L", "k")
+
+
+def _softmax_formula() -> nn.Display:
+    """a^L_k = exp(z^L_k) / Σ_{i=1}^{m} exp(z^L_i): its right side."""
+    denominator = nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", "i")))
+    return nn.Frac(nn.Apply("exp", nn.Sym("z", "L", "k")), denominator)
+
+
+def _output_bindings(result: NetworkResult) -> tuple[str, ...]:
+    """A softmax output's own rule (a^{L}_{k}, which the reader takes over a^{l}_{j} = σ(z^{l}_{j}) at l = L), the
+    sizes its sums run to (m outputs, N samples) and the condition the δ^L shortcut needs (each sample's targets
+    sum to 1, which loading the network checks); nothing for an element-wise output."""
+    net = result.network
+    if net.loss != "cross_entropy":
+        return ()
+    targets = nn.SumOver("j", net.sizes[-1], nn.Sym("t", None, "j"))
+    return (_binding(_SOFTMAX_OUTPUT, _softmax_formula()), size_given("m", net.sizes[-1]),
+            size_given("N", net.samples), _binding(targets, _ONE))
 
 
 def _loss_formula(result: NetworkResult) -> nn.Display:

@@ -28,7 +28,7 @@ from .point import PointValues
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
-                    is_matrix, label_letters, layer_reach, pattern_parts, patterns_unify, reads_arrays,
+                    is_matrix, label_letters, layer_reach, overrides, pattern_parts, patterns_unify, reads_arrays,
                     scalar_layers, symbols_in, vector_bases, array_readings)
 from .syntax import Sum as SumNode
 from .syntax import Matrix as MatrixNode
@@ -316,6 +316,10 @@ page_lines = lru_cache(maxsize=4)(Lines)
 _FUNCTION_DEFINITION = re.compile(r"^\s*([fgh])\s*(?:\\left\s*)?\(\s*([A-Za-z])\s*(?:\\right\s*)?\)\s*$")
 """``f(z) = …``: a function of one variable the document defines (f(w, x) with two is not read)."""
 _FUNCTION_ALIAS = re.compile(r"^\s*([fgh])\s*$")
+_GIVEN_ACTIVATION = re.compile(r"^\s*\\(sigma)\s*(?:\\left\s*)?\(\s*([A-Za-z])\s*(?:\\right\s*)?\)\s*$")
+"""``\\sigma(z) = …`` in a `given` directive: the activation σ the page means (ReLU, tanh, …), which σ and σ' then
+stand for in the scope (σ' differentiated from it, never assumed); σ is the logistic sigmoid otherwise. Printed
+maths never redefines σ: a printed σ(z) = … is a claim."""
 _BARE_FUNCTION = re.compile(r"^\s*\\(?:[A-Za-z]+|(?:operatorname|mathrm)\s*\{[A-Za-z]+\})\s*$")
 
 
@@ -331,12 +335,16 @@ def without_argument_lists(equation: Equation) -> Equation:
     return equation if members == equation.members else replace(equation, members=members)
 
 
-def _function_definition(equation: Equation) -> tuple[str, str, str] | None:
+def _function_definition(equation: Equation, given: bool = False) -> tuple[str, str, str] | None:
     """(name, variable, body as written) of ``f(z) = …``, or of ``h = \\tanh`` (a function named by another
-    one's name, read as h(u) = tanh(u)); None for any other equation."""
+    one's name, read as h(u) = tanh(u)), or, ``given`` (a binding), of ``\\sigma(z) = …`` (`_GIVEN_ACTIVATION`);
+    None for any other equation."""
     if len(equation.members) != 2 or equation.relations[0] == "approx":
         return None
     left, right = equation.members
+    activation = _GIVEN_ACTIVATION.match(left) if given else None
+    if activation:
+        return activation.group(1), activation.group(2), right
     named = _FUNCTION_DEFINITION.match(left)
     if named:
         return named.group(1), named.group(2), right
@@ -390,14 +398,14 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
     given_constraints = [constraint_of(equation, layered, tags) for equation in given]
     # … or names a function (g(s) = s(1 − s)), which the scope's maths may apply
     bindings = [_given(equation, layered, tags) for equation, c in zip(given, given_constraints)
-                if c is None and _function_definition(equation) is None]
+                if c is None and _function_definition(equation, given=True) is None]
     assignments: list[tuple[int, Sym, Node]] = []
     constraints: list[tuple[str, str | None, Fraction, tuple[str, ...], int]] = [c for c in given_constraints if c]
     functions: dict[str, tuple[str, Node]] = {}
     stated: dict[tuple[str, str], int] = {}  # each assignment's text, by the line it is first printed on
     function_lines: list[DefinitionRead] = []
     for equation in given:
-        function = _function_definition(equation)
+        function = _function_definition(equation, given=True)
         if function is not None:
             name, variable, body_text = function
             try:
@@ -475,7 +483,7 @@ def read_scope(text: str, chunks: list[Chunk], given: tuple[Equation, ...],
             else:
                 skipped.append(Skipped(item.source.line, item.source.text, str(exc)))
             continue
-        if any(patterns_unify(pattern, p) for p in patterns):
+        if any(patterns_unify(pattern, p) and not (item.given and overrides(pattern, p)) for p in patterns):
             if item.given:
                 raise Problem(item.source.line, f"«{item.source.text}» is given twice in one scope")
             claims.append(item)
@@ -1019,7 +1027,8 @@ class ClaimChecker:
                 expr = self.model.rhs_of(a)
             else:
                 expr = self.model.conc(self.members[0], binds)
-                if isinstance(self.members[0], Func) and self.members[0].name == "dsigma":
+                if isinstance(self.members[0], Func) and self.members[0].name == "dsigma" \
+                        and "sigma" not in self.model.functions:
                     u = self.model.conc(self.members[0].arg, binds)
                     expr = Sigmoid(u) * (1 - Sigmoid(u))
         except (ModelProblem, TooLarge):
@@ -1541,7 +1550,31 @@ class ClaimChecker:
                     drawn = drawn + [point]
                     seen.add(wanted)
                     break
+            at = self._at_kink(kink, rng, names, fixed)
+            valued = _valued(at, deep_a, deep_b) if at is not None else None
+            if valued is not None:
+                out.append(valued)
         return out
+
+    def _at_kink(self, kink: sympy.Expr, rng: random.Random, names: list, fixed: dict) -> dict | None:
+        """A point on the kink itself (its argument exactly 0), where the value a step or ReLU' takes there (0 or
+        1: which side the document uses) decides: 𝟙[z ≥ 0] is not 𝟙[z > 0], though they agree everywhere else.
+        The kink's first leaf that it holds linearly and that is not fixed is solved for; None if there is none."""
+        for leaf in sorted(kink.free_symbols & set(names), key=sympy.default_sort_key):
+            if leaf in fixed:
+                continue
+            slope = sympy.diff(kink, leaf)
+            if slope.has(leaf) or slope == 0:
+                continue
+            point = {s: fixed.get(s, _test_value(s, rng, True)) for s in names}
+            self._honour_constraints(point, fixed)
+            rest = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items() if s != leaf}
+            root = (-kink.xreplace({leaf: sympy.S.Zero}) / slope).xreplace(rest)
+            if not root.is_Rational:
+                continue
+            point[leaf] = Fraction(int(root.p), int(root.q))
+            return point
+        return None
 
     def _honour_constraints(self, point: dict, fixed: dict) -> None:
         """Σ_k t_k = 1 stated in the document: the last t_k of the point is 1 − the others, for any number of

@@ -291,6 +291,8 @@ def display(node: Node) -> sympy.Basic:
             return sympy.Function(function_label(node.name))(arg)
         if node.name == "abs":
             return sympy.Abs(arg, evaluate=False)
+        if node.name == "softmax":
+            return sympy.Function("softmax")(arg)
         return getattr(sympy, node.name)(arg, evaluate=False)
     if isinstance(node, Sum):
         absent = ABSENT
@@ -382,6 +384,14 @@ def function_label(name: str) -> str:
     return {"ident": "id", "relu": "ReLU"}.get(name, name)
 
 
+def softmax_vector(v) -> sympy.Matrix:
+    """softmax(v) of a column v: the column of e^{v_k} / Σ_i e^{v_i} (of each column, for a matrix of columns)."""
+    if not is_matrix(v):
+        raise ModelProblem("softmax applies to a vector (a layer such as z^{L}), not to a number")
+    exps = v.applyfunc(sympy.exp)
+    return sympy.Matrix(v.rows, v.cols, lambda k, n: exps[k, n] / sum(exps[i, n] for i in range(v.rows)))
+
+
 def sigma_prime(u: sympy.Expr) -> sympy.Expr:
     """σ'(u) as written by a user: the derivative of 1/(1 + e^{−t}) at u, computed from the exponential form, so
     that a claim σ'(z) = σ(z)(1 − σ(z)) is checked rather than assumed."""
@@ -431,15 +441,28 @@ def _unify_part(a, b) -> bool:
 
 def patterns_unify(p: tuple, q: tuple, first: int | None = None) -> bool:
     """Whether two left sides can name the same symbol; with ``first`` (the first layer with weights), the layer
-    letter l stands only for layers from ``first`` on (a^{l}_{j} = σ(z^{l}_{j}) does not name the input a^{1}_{j})."""
+    letter l and the output layer L stand only for layers from ``first`` on (a^{l}_{j} = σ(z^{l}_{j}) and a^{L}_{k} =
+    softmax do not name the input a^{1}_{j})."""
     if p[:3] != q[:3] or (p[3] is None) != (q[3] is None) or len(p[4]) != len(q[4]):
         return False
     if p[3] is not None and not _unify_part(p[3], q[3]):
         return False
-    if first is not None and any(a == ("?", "l") and isinstance(b, int) and b < first
+    if first is not None and any(a in (("?", "l"), ("L",)) and isinstance(b, int) and b < first
                                  for a, b in ((p[3], q[3]), (q[3], p[3]))):
         return False
     return all(_unify_part(a, b) for a, b in zip(p[4], q[4]))
+
+
+def is_output_layer(pattern: tuple) -> bool:
+    """Whether a definition's left side names the output layer L itself (a^{L}_{k})."""
+    return pattern[3] == ("L",)
+
+
+def overrides(p: tuple, q: tuple) -> bool:
+    """Whether one of two left sides names the output layer L and the other every layer l (a^{L}_{k} = softmax and
+    a^{l}_{j} = σ(z^{l}_{j})): not one symbol defined twice, but the output layer's own rule and the hidden layers'
+    (as textbooks write a softmax output)."""
+    return is_output_layer(p) != is_output_layer(q) and isinstance(p[3], tuple) and isinstance(q[3], tuple)
 
 
 def vector_bases(definitions: list[Definition]) -> frozenset[str]:
@@ -615,7 +638,9 @@ class Model:
         """How many layers past its own number a weight matrix's rows sit: 0 when z^{l} = W^{l} a^{l−1} (Nielsen,
         deeplearning.ai), 1 when z^{(l+1)} = W^{(l)} a^{(l)} (UFLDL: W^{(l)} maps layer l to layer l + 1)."""
         self.definitions = definitions
-        self.patterns = [(pattern_parts(d.lhs), d) for d in definitions]
+        self.patterns = sorted(((pattern_parts(d.lhs), d) for d in definitions),
+                               key=lambda pair: not is_output_layer(pair[0]))
+        """An output layer's own definition (a^{L}_{k} = softmax) first: at l = L it is the rule, not a^{l}_{j}'s."""
         self.values = values
         self.units = units_per_layer(values, self.weight_shift)
         """Units per layer where the document's values say (derive's pages give every leaf), else `layer_size`."""
@@ -761,6 +786,11 @@ class Model:
             return sympy.ones(size, 1)
         if isinstance(node, Func) and node.name.startswith("applied:"):
             return self._applied(node, self.conc(node.arg, binds, definition))
+        if isinstance(node, Func) and node.name == "softmax":
+            return softmax_vector(self.conc(node.arg, binds, definition))
+        if isinstance(node, Func) and node.name in ("sigma", "dsigma") and "sigma" in self.functions:
+            primes = int(node.name == "dsigma")  # σ as the document's binding defines it (`given \sigma(z) = …`)
+            return self._applied(Func(f"applied:sigma:{primes}", node.arg), self.conc(node.arg, binds, definition))
         if isinstance(node, Func):
             arg = self.conc(node.arg, binds, definition)
             function = named_function(node.name)
@@ -1079,6 +1109,20 @@ class Model:
         return self.sizes.get(letter, DEFAULT_SIZE)
 
     # --- definitions -------------------------------------------------------------------------------------------
+    def has_output_rule(self, head: Sym) -> bool:
+        """Whether ``head`` (a^{l}_{j}, with a layer letter) has a rule of its own for the layers before L: the
+        definitions hold one for every layer l and one for the output layer L (`overrides`). A claim that states it
+        is then checked at l < L, where it is the rule; at L the output layer's definition is checked instead."""
+        if head.layer is None or not is_index_letter(head.layer):
+            return False
+        try:
+            mine = pattern_parts(head)
+        except ModelProblem:
+            return False
+        same = [p for p, _ in self.patterns if p[:3] == mine[:3] and len(p[4]) == len(mine[4])]
+        return any(is_output_layer(p) for p in same) and any(not is_output_layer(p) and isinstance(p[3], tuple)
+                                                              for p in same)
+
     def lookup(self, name: VName) -> tuple[Definition, dict[str, int]] | None:
         base, decor, primes, layer, subs = name.parts
         for pattern, definition in self.patterns:
@@ -1690,6 +1734,9 @@ def instances(model: Model, nodes: list[Node]) -> list[dict[str, int]]:
                 break
         if ok:
             layer_choices.append(binds)
+    head = nodes[0] if nodes and isinstance(nodes[0], Sym) else None
+    if head is not None and model.has_output_rule(head):
+        layer_choices = [b for b in layer_choices if model.index_value(head.layer, b, layer=True) != model.L]
     if layer_letters and not layer_choices:
         raise ModelProblem(f"no layer l = 2, …, L = {model.L} makes every layer of this claim exist")
     out: list[dict[str, int]] = []
