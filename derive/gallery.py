@@ -272,37 +272,48 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
 
 class _Workers:
     """The stale folders rendered by ``jobs - 1`` worker processes and by this process itself, costliest first
-    (`FOLDER_SECONDS`), so that no process is left with a long folder at the end while the other is idle. The build
-    writes the documents in gallery order: whenever the folder it writes next is still being rendered elsewhere,
-    this process renders the costliest folder no worker has started (it takes the folder back from the queue);
-    the worker processes start up (import SymPy and the rest) while it does. Every file is still written by this
-    process alone, so an interruption leaves no half-written file."""
+    (`FOLDER_SECONDS`), so that no process is left with a long folder at the end while the other is idle. Each
+    worker is handed one folder at a time, the costliest no process has taken, when it is done with the last (a
+    thread per worker waits for it); the build writes the documents in gallery order, and whenever the folder it
+    writes next is not rendered yet, this process takes the costliest folder left and renders it itself (the
+    workers start up, importing SymPy and the rest, while it does). Every file is still written by this process
+    alone, so an interruption leaves no half-written file."""
 
     def __init__(self, stale: dict[str, list[str]], jobs: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("spawn"))
-        self.order = costliest_first(stale)
-        self.folders: dict[str, Future] = {group: self.pool.submit(render_folder, group, tuple(stale[group]))
-                                           for group in self.order}
         self.stale = stale
-        self.here: dict[str, dict] = {}  # the folders this process took back and rendered
+        self.waiting = costliest_first(stale)  # the folders no process has taken yet
+        self.lock = threading.Lock()
+        self.folders: dict[str, Future] = {group: Future() for group in stale}
+        self.pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(jobs - 1):
+            threading.Thread(target=self._feed_worker, daemon=True).start()
+
+    def _take(self) -> str | None:
+        with self.lock:
+            return self.waiting.pop(0) if self.waiting else None
+
+    def _feed_worker(self) -> None:
+        """On a thread of its own: one worker's folders, one at a time, until none is left or the pool is shut."""
+        while (group := self._take()) is not None:
+            try:
+                rendered = self.pool.submit(render_folder, group, tuple(self.stale[group])).result()
+            except BaseException as error:  # handed to whoever waits for the folder, as the pool does
+                self.folders[group].set_exception(error)
+                return
+            self.folders[group].set_result(rendered)
 
     def result(self, doc: Document) -> tuple[str, dict[str, bytes]]:
-        while doc.group not in self.here and not self.folders[doc.group].done() and self._render_one_here():
-            pass
-        found = (self.here[doc.group] if doc.group in self.here else self.folders[doc.group].result())[doc.path]
+        folder = self.folders[doc.group]
+        while not folder.done() and (group := self._take()) is not None:
+            self.folders[group].set_result(render_folder(group, tuple(self.stale[group])))
+        found = folder.result()[doc.path]
         if isinstance(found, PageDoesNotHold):
             raise found
         return found
 
-    def _render_one_here(self) -> bool:
-        """Render the costliest folder that no worker has started (whether there was one)."""
-        for group in self.order:
-            if group not in self.here and self.folders[group].cancel():
-                self.here[group] = render_folder(group, tuple(self.stale[group]))
-                return True
-        return False
-
     def close(self) -> None:
+        with self.lock:
+            self.waiting.clear()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
