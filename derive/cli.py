@@ -483,7 +483,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from .gallery import build_gallery
     out = files.make_folder(args.out, "--out")
-    # two worker processes render while this one writes and TeX compiles; the summary ends the progress on stderr
+    # this process and a worker render the folders (this one also writes them, and TeX compiles beside); the
+    # summary ends the progress on stderr
     build_gallery(out, progress=None if args.quiet else sys.stderr, pdf=not args.no_pdf,
                   jobs=min(2, os.cpu_count() or 1))
     return 0

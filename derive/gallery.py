@@ -162,9 +162,10 @@ class BuildSummary:
 
 def build_gallery(out: Path, progress: TextIO | None = None, pdf: bool = True, jobs: int = 1) -> BuildSummary:
     """Write the gallery (only what changed since the last build into ``out``; see `derive.buildcache`), compiling
-    each .tex as soon as it is written. With ``jobs`` > 1, that many worker processes render the folders ahead of
-    the one being written (the files are written in the same order either way). SIGTERM is turned into an
-    interruption, so that an interrupted build still leaves every file old or new and no temporary files behind."""
+    each .tex as soon as it is written. With ``jobs`` > 1, ``jobs`` processes (this one and ``jobs - 1`` workers)
+    render the folders, costliest first (see `_Workers`; the files are written in the same order either way).
+    SIGTERM is turned into an interruption, so that an interrupted build still leaves every file old or new and no
+    temporary files behind."""
     previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
     if previous is not None:
         signal.signal(signal.SIGTERM, _interrupt)
@@ -270,26 +271,71 @@ def _build(out_given: Path, progress: TextIO | None, pdf: bool, jobs: int = 1) -
 
 
 class _Workers:
-    """Worker processes rendering the stale documents of each folder, in the order the build writes them; the
-    main process only writes (so an interruption leaves no half-written file)."""
+    """The stale folders rendered by ``jobs - 1`` worker processes and by this process itself, costliest first
+    (`FOLDER_SECONDS`), so that no process is left with a long folder at the end while the other is idle. Each
+    worker is handed one folder at a time, the costliest no process has taken, when it is done with the last (a
+    thread per worker waits for it); the build writes the documents in gallery order, and whenever the folder it
+    writes next is not rendered yet, this process takes the costliest folder left and renders it itself (the
+    workers start up, importing SymPy and the rest, while it does). Every file is still written by this process
+    alone, so an interruption leaves no half-written file."""
 
     def __init__(self, stale: dict[str, list[str]], jobs: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-        self.folders = {group: self.pool.submit(render_folder, group, tuple(paths)) for group, paths in stale.items()}
+        self.stale = stale
+        self.waiting = costliest_first(stale)  # the folders no process has taken yet
+        self.lock = threading.Lock()
+        self.folders: dict[str, Future] = {group: Future() for group in stale}
+        self.pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(jobs - 1):
+            threading.Thread(target=self._feed_worker, daemon=True).start()
+
+    def _take(self) -> str | None:
+        with self.lock:
+            return self.waiting.pop(0) if self.waiting else None
+
+    def _feed_worker(self) -> None:
+        """On a thread of its own: one worker's folders, one at a time, until none is left or the pool is shut."""
+        while (group := self._take()) is not None:
+            try:
+                rendered = self.pool.submit(render_folder, group, tuple(self.stale[group])).result()
+            except BaseException as error:  # handed to whoever waits for the folder, as the pool does
+                self.folders[group].set_exception(error)
+                return
+            self.folders[group].set_result(rendered)
 
     def result(self, doc: Document) -> tuple[str, dict[str, bytes]]:
-        found = self.folders[doc.group].result()[doc.path]
+        folder = self.folders[doc.group]
+        while not folder.done() and (group := self._take()) is not None:
+            self.folders[group].set_result(render_folder(group, tuple(self.stale[group])))
+        found = folder.result()[doc.path]
         if isinstance(found, PageDoesNotHold):
             raise found
         return found
 
     def close(self) -> None:
+        with self.lock:
+            self.waiting.clear()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+def costliest_first(stale: dict[str, list[str]]) -> list[str]:
+    """The folders ``stale`` costliest first (`FOLDER_SECONDS`); equal costs in gallery order."""
+    return sorted(stale, key=lambda group: -FOLDER_SECONDS.get(group, UNKNOWN_FOLDER_SECONDS))
+
+
+FOLDER_SECONDS = {"vanishing-gradients": 4.9, "delta-recurrence": 3.6, "optimizers": 2.1,
+                  "softmax-cross-entropy": 2.1, "sigmoid-sse": 1.5, "activations": 1.4,
+                  "network-design-example": 0.9, "linear-model": 0.6, "toast": 0.5,
+                  "network-batch-sigmoid-sse": 0.3, "network-relu-cross-entropy": 0.3}
+"""CPU seconds of rendering each folder of the gallery with its truth loop (measured one folder at a time in one
+process); only the order they give matters: the build renders the costliest first. Every scenario and example
+network is listed (tests/test_gallery.py checks it); a folder not listed, a verification example's, counts as
+`UNKNOWN_FOLDER_SECONDS`."""
+UNKNOWN_FOLDER_SECONDS = 0.1
+
+
 def render_folder(group: str, paths: tuple[str, ...]) -> dict[str, tuple[str, dict[str, bytes]] | PageDoesNotHold]:
-    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process); a page that does not
-    hold is given as its failure, and the folder's other documents are rendered."""
+    """The documents ``paths`` of one folder of the gallery, rendered (in a worker process, or in the build's own);
+    a page that does not hold is given as its failure, and the folder's other documents are rendered."""
     return {doc.path: _rendered(doc) for doc in documents() if doc.group == group and doc.path in paths}
 
 

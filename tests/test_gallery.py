@@ -307,3 +307,44 @@ def test_compile_time_estimates_order_the_kinds_of_run():
     assert tex_seconds("lualatex", "beamer", source) > tex_seconds("lualatex", "latex", source) \
         > tex_seconds("pdflatex", "beamer", source) > tex_seconds("pdflatex", "latex", source)
     assert tex_seconds("pdflatex", "figures", "x" * 200_000) > tex_seconds("lualatex", "beamer", "x" * 80_000)
+
+
+SAMPLE_FOLDERS = ("toast", "sigmoid-sse", "network-design-example", "verify-linear-model")
+"""Folders of every kind (a scenario with a plot, an example network, a verification example), for the builds that
+compare how many processes render."""
+
+
+def test_one_process_and_two_write_the_same_bytes(gallery, tmp_path, monkeypatch):
+    """With two jobs the folders are rendered costliest first, some by a worker process and some by the build's own
+    process between writes; every byte is the one a build in one process writes (and the session's gallery)."""
+    from derive import gallery as gallery_module
+    docs = [doc for doc in gallery_module.documents() if doc.group in SAMPLE_FOLDERS]
+    monkeypatch.setattr(gallery_module, "documents", lambda: docs)
+    built = {}
+    for jobs in (1, 2):
+        progress = io.StringIO()
+        gallery_module.build_gallery(tmp_path / f"jobs{jobs}", progress, pdf=False, jobs=jobs)
+        written = [line.split("] ", 1)[1] for line in progress.getvalue().splitlines() if line.startswith("[")]
+        assert written == [doc.path for doc in docs]  # written in gallery order either way
+        built[jobs] = {path.relative_to(tmp_path / f"jobs{jobs}"): path.read_bytes()
+                       for path in (tmp_path / f"jobs{jobs}").rglob("*") if path.is_file() and ".cache" not in path.parts}
+    assert built[1] == built[2]
+    folders = {Path(doc.path).parent for doc in docs}
+    assert {name for name in built[1] if name.parent in folders} == {
+        path.relative_to(gallery) for folder in folders for path in (gallery / folder).iterdir() if path.is_file()}
+    assert all(data == (gallery / name).read_bytes() for name, data in built[1].items() if name.parent in folders)
+
+
+def test_the_costliest_folders_are_rendered_first():
+    """Every scenario and example network has a cost estimate (a new one must be given its own), so that the
+    longest folders start first and the build does not end with one process rendering and the other idle."""
+    from derive.gallery import FOLDER_SECONDS, UNKNOWN_FOLDER_SECONDS, costliest_first, documents
+    groups = list(dict.fromkeys(doc.group for doc in documents()))
+    rendered = [group for group in groups if not group.startswith("verify-")]
+    assert set(rendered) == set(FOLDER_SECONDS)
+    assert all(FOLDER_SECONDS[group] > UNKNOWN_FOLDER_SECONDS for group in rendered)
+    order = costliest_first(dict.fromkeys(groups, []))
+    assert order[:2] == ["vanishing-gradients", "delta-recurrence"]
+    assert order[-4:] == [group for group in groups if group.startswith("verify-")]  # equal costs: gallery order
+    assert [FOLDER_SECONDS.get(group, UNKNOWN_FOLDER_SECONDS) for group in order] == sorted(
+        (FOLDER_SECONDS.get(group, UNKNOWN_FOLDER_SECONDS) for group in groups), reverse=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from functools import lru_cache
 
 from .figures import LABEL_POINTS, LANE, Geometry, Layout, column_x, edge_points, extent, place_rows, tikz_point
 
@@ -64,6 +65,9 @@ def boxes(lay: Layout, starts: tuple[int, ...] = (0,)) -> list[Box]:
     return out
 
 
+# natural_size, wrap_starts and neighbourhood are cached: the article and the slides, in every language, fit the same
+# immutable layouts (about a sixth of a build's rendering time went into measuring them again)
+@lru_cache(maxsize=4096)
 def natural_size(lay: Layout, starts: tuple[int, ...] = (0,)) -> tuple[float, float]:
     """The picture's width and height in cm at scale 1 (a little more than TikZ's bounding box)."""
     covered = boxes(lay, starts)
@@ -76,6 +80,7 @@ def fit_scale(size: tuple[float, float], width: float, height: float, most: floa
     return min(most, math.floor(100 * min(width / size[0], height / size[1])) / 100)
 
 
+@lru_cache(maxsize=4096)
 def wrap_starts(lay: Layout, width: float, lanes: int = 1) -> tuple[int, ...]:
     """Where a long graph wraps so that each band is at most ``width`` cm wide at scale 1: it is cut only between
     columns that at most ``lanes`` edges cross, each from an op node (a chain when ``lanes`` is 1; a value that
@@ -104,6 +109,7 @@ def wrap_starts(lay: Layout, width: float, lanes: int = 1) -> tuple[int, ...]:
         starts.append(cuts[-1])
 
 
+@lru_cache(maxsize=4096)
 def neighbourhood(lay: Layout, node_id: str) -> Layout:
     """The node, the nodes it reads (one column left) and those that read it (one column right), with the
     edges between them and their labels, placed anew: a readable piece of a graph too big to show whole."""
