@@ -35,6 +35,13 @@ class Listing(tuple):
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """A placeholder value that is itself a catalog phrase, chosen by the data (the layers a sentence is about)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class Equation:
     """A displayed equation or chain ``lhs = rhs[0] = rhs[1] = …``, shown as written."""
 

@@ -223,7 +223,7 @@ RELU_SOFTMAX = (ROOT / "examples" / "networks" / "relu-cross-entropy.toml").read
     "input = [[1.0, 0.5, -1.0], [0.2, -0.3, 0.7]]\ntarget = [[1.0, 0.0], [0.25, 0.75]]",
     "input = [1.0, 0.5, -1.0]\ntarget = [1.0, 0.0]")
 """The gallery's relu-cross-entropy network with its first sample only: ReLU hidden units, a softmax output and
-the cross-entropy (the batch of two is not read back yet)."""
+the cross-entropy, bound without a sample index (the batch of two is a gallery page, `NETWORKS`)."""
 
 RELU_NETWORKS = {"relu-kink": RELU_AT_KINK, "relu-softmax": RELU_SOFTMAX}
 
@@ -252,8 +252,23 @@ def test_a_relu_network_page_holds_as_printed(name, lang, fmt):
     assert report.exit_code == 0 and not report.skipped and len(report.claims) >= 40
 
 
-def test_the_batched_relu_cross_entropy_network_is_not_read_back_yet():
-    assert not network("relu-cross-entropy").reread
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_batched_relu_cross_entropy_network_is_read_back_sample_by_sample(fmt):
+    """The gallery's batch of two through ReLU hidden units and a softmax output: the page binds the softmax rule
+    and the targets' condition per sample (a^{L}_{k,n}, Σ_j t_{j,n} = 1), so that softmax(z^{3}) is read column
+    by column; it is among the pages every seeded corruption kind is tried on (`PAGES`)."""
+    result = network("relu-cross-entropy")
+    assert result.reread and result.network.batched and result.network.samples == 2
+    assert "relu-cross-entropy" in NETWORKS
+    text = network_page("relu-cross-entropy", "en", fmt)
+    assert (r"a^{L}_{k,n} = \frac{\exp\left(z^{L}_{k,n}\right)}{\sum_{i=1}^{m} \exp\left(z^{L}_{i,n}\right)}"
+            in text and r"\sum_{j=1}^{2} t_{j,n} = 1" in text and "Every hidden layer uses the ReLU" in text)
+    softmax = r"\operatorname{softmax}\left(z^{3}\right) = \left(\begin{array}{rr}0.24974 & 0.570527"
+    assert softmax in text
+    # one column's softmax put in the other sample's place: each column is the softmax of its own z^{3}_{·,n}
+    wrong = softmax.replace("0.24974 & 0.570527", "0.570527 & 0.24974")
+    with pytest.raises(PageDoesNotHold, match=r"softmax"):
+        check_page(text.replace(softmax, wrong, 1), f"relu-cross-entropy.{fmt}", own_definitions)
 
 
 @pytest.mark.parametrize("old, new", [

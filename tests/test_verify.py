@@ -1690,3 +1690,46 @@ def test_the_vector_of_ones_has_the_size_under_it(claim, holds):
     report = verify_text(f"$${claim}$$\n")
     assert not report.skipped, report.skipped
     assert [c.ok for c in report.claims] == [holds]
+
+
+
+SOFTMAX_RULE_PER_SAMPLE = (r"a^{L}_{k,n} = \frac{\exp\left(z^{L}_{k,n}\right)}"
+                           r"{\sum_{i=1}^{2} \exp\left(z^{L}_{i,n}\right)}")
+SOFTMAX_OVER_A_BATCH = (
+    "<!-- derive: given " + SOFTMAX_RULE_PER_SAMPLE + r"; L = 3; N := 2; a^{1}_{1,1} = 1; a^{1}_{1,2} = 0.2; "
+    r"a^{1}_{2,1} = 0.5; a^{1}_{2,2} = -0.3; a^{1}_{3,1} = -1; a^{1}_{3,2} = 0.7 -->" "\n\n"
+    "$$" + SOFTMAX_RULE_PER_SAMPLE + "$$\n\n"
+    r"$$a^{1} = \left(\begin{array}{rr}1 & 0.2 \\ 0.5 & -0.3 \\ -1 & 0.7\end{array}\right)$$" "\n")
+
+
+@pytest.mark.parametrize("wrong, right", [
+    (None, None),
+    (r"0.5 & -0.3 \\ -1", r"-0.3 & 0.5 \\ -1"),  # a sample's unit in the other sample's column
+    (r"\\ -1 & 0.7\end", r"\end"),  # a unit left out: the values give layer 1 three units
+])
+def test_a_batch_s_values_give_the_units_of_their_layer(wrong, right):
+    """The values a^{1}_{j,n} of a letter the definitions index by unit and sample (here only the softmax rule
+    a^{L}_{k,n} does, as the setting of a batched softmax page binds it) give layer 1 its three units, as a^{1}_{j}
+    would: a^{1} is the 3 × N matrix, not a layer of the default size (no weight reaches layer 1 here)."""
+    text = SOFTMAX_OVER_A_BATCH if wrong is None else SOFTMAX_OVER_A_BATCH.replace(wrong, right, 1)
+    assert text != SOFTMAX_OVER_A_BATCH or wrong is None
+    report = verify_text(text)
+    assert not report.skipped, report.skipped
+    assert [(c.line, c.ok) for c in report.claims] == [(3, True), (5, wrong is None)]
+
+OUTPUT_ERRORS_OF_A_BATCH = (
+    r"$$C = \frac{1}{2} \sum_{n=1}^{2} \sum_{j=1}^{3} \left(z^{L}_{j,n} - t_{j,n}\right)^{2}, \qquad L = 2$$" "\n"
+    r"$$\frac{\partial C}{\partial z^{L}_{j,n}} = z^{L}_{j,n} - t_{j,n}$$" "\n")
+
+
+@pytest.mark.parametrize("claim, holds", [
+    (r"z^{L}_{j,n} - t_{j,n}", True),
+    (r"z^{L}_{j,n} - t_{j,1}", False),  # every sample's error from the first sample's target
+])
+def test_a_free_sample_index_runs_over_the_samples_not_the_units(claim, holds):
+    """∂C/∂z^{L}_{j,n} with j and n free: j runs over the 3 units of layer L = 2, n over the 2 samples of the
+    definitions' Σ_{n=1}^{2} (not over the units, which named a z^{2}_{1,3} that C does not read)."""
+    text = OUTPUT_ERRORS_OF_A_BATCH.replace(r"z^{L}_{j,n} - t_{j,n}$$", claim + "$$", 1)
+    report = verify_text(text)
+    assert not report.skipped, report.skipped
+    assert [c.ok for c in report.claims] == [holds]

@@ -316,17 +316,17 @@ class NetworkResult:
     @property
     def reread(self) -> bool:
         """Whether its walk-through is read back by derive's verifier (the truth loop): the sigmoid (what the reader
-        takes σ to mean) and half the sum of squared errors, one sample or a batch of at most `MAX_REREAD_SAMPLES`
-        (its page binds the data per sample, a^{1}_{j,n}); or, for one sample, ReLU (the page binds σ(z) = max(0, z))
-        with half the sum of squared errors or a softmax output and cross-entropy (bound as the output layer's own
-        rule a^L_k); a hidden layer or more (with none the page's general recurrence names no layer of the network)
-        and at most `MAX_REREAD_UNITS` units."""
+        takes σ to mean) with half the sum of squared errors, or ReLU (the page binds σ(z) = max(0, z)) with half the
+        sum of squared errors or a softmax output and cross-entropy (bound as the output layer's own rule a^L_k, and
+        Σ_j t_j = 1); one sample or a batch of at most `MAX_REREAD_SAMPLES` (its page binds the data, the softmax
+        rule and the targets' condition per sample, a^{1}_{j,n}, a^{L}_{k,n}, t_{j,n}); a hidden layer or more (with
+        none the page's general recurrence names no layer of the network) and at most `MAX_REREAD_UNITS` units."""
         net = self.network
         small = net.depth >= 3 and sum(net.sizes) <= MAX_REREAD_UNITS
-        sigmoid = (net.activation == "sigmoid" and net.loss == "sse"
-                   and (not net.batched or net.samples <= MAX_REREAD_SAMPLES))
-        relu = not net.batched and net.activation == "relu" and net.loss in ("sse", "cross_entropy")
-        return small and (sigmoid or relu)
+        few = not net.batched or net.samples <= MAX_REREAD_SAMPLES
+        sigmoid = net.activation == "sigmoid" and net.loss == "sse"
+        relu = net.activation == "relu" and net.loss in ("sse", "cross_entropy")
+        return small and few and (sigmoid or relu)
 
     @property
     def loss(self) -> Expr:

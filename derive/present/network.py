@@ -20,7 +20,7 @@ from ..locales import catalog
 from ..networks import notation as nn
 from ..networks.backprop import NetworkResult, Term
 from ..notation import SIGNIFICANT_DIGITS, chain_latex, exact_latex, latex, number_latex, number_text
-from ..walkthrough import Equation, Listing, Section, Table, Text, size_given
+from ..walkthrough import Equation, Listing, Phrase, Section, Table, Text, size_given
 from .bindings import NUMBERS, WALK, scope
 from .context import section_context
 from .prose import Math, say
@@ -194,7 +194,7 @@ def _setting(result: NetworkResult) -> Section:
     ]
     blocks += _activation_blocks(result)
     if net.loss == "cross_entropy":
-        blocks += [Text("network.text.softmax"), Equation(_SOFTMAX_OUTPUT, (_softmax_formula(),))]
+        blocks += [Text("network.text.softmax"), Equation(_softmax_output(result), (_softmax_formula(result),))]
     blocks += [Text(f"network.text.loss.{net.loss}"), Equation(nn.Sym("C"), (_loss_formula(result),))]
     if net.batched:
         blocks.append(Text("network.text.data_batch", (("N", _math(nn.Relation(nn.Sym("N"), "=", _n(N)))),)))
@@ -251,20 +251,25 @@ def _activation_blocks(result: NetworkResult) -> list[Any]:
     if net.loss == "cross_entropy" and net.depth == 2:
         return []  # no element-wise layer at all
     definition, derivative = ACTIVATION_FORMULAS[name](net.leaky_slope)
-    blocks: list[Any] = [Text(f"network.text.activation.{name}"), Equation(_S, definition),
+    layers = "hidden" if net.activation_of(net.depth) != name else "all"  # a softmax output has its own rule
+    blocks: list[Any] = [Text(f"network.text.activation.{name}",
+                              (("layers", Phrase(f"network.text.activation_layers.{layers}")),)),
+                         Equation(_S, definition),
                          Equation(nn.Apply("sigma", _Z, prime=True), derivative)]
     if name in ("relu", "leaky_relu"):
         blocks.append(Text(f"network.text.kink.{name}"))
     return blocks
 
 
-_SOFTMAX_OUTPUT = nn.Sym("a", "L", "k")
+def _softmax_output(result: NetworkResult) -> nn.Sym:
+    """a^L_k, or a^L_{k,n} with a batch (the softmax runs over the units of each sample apart)."""
+    return nn.Sym("a", "L", _unit(result, "k"))
 
 
-def _softmax_formula() -> nn.Display:
-    """a^L_k = exp(z^L_k) / Σ_{i=1}^{m} exp(z^L_i): its right side."""
-    denominator = nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", "i")))
-    return nn.Frac(nn.Apply("exp", nn.Sym("z", "L", "k")), denominator)
+def _softmax_formula(result: NetworkResult) -> nn.Display:
+    """a^L_k = exp(z^L_k) / Σ_{i=1}^{m} exp(z^L_i): its right side (each z^L_{·,n} of sample n with a batch)."""
+    denominator = nn.SumOver("i", "m", nn.Apply("exp", nn.Sym("z", "L", _unit(result, "i"))))
+    return nn.Frac(nn.Apply("exp", nn.Sym("z", "L", _unit(result, "k"))), denominator)
 
 
 def _output_bindings(result: NetworkResult) -> tuple[str, ...]:
@@ -274,8 +279,8 @@ def _output_bindings(result: NetworkResult) -> tuple[str, ...]:
     net = result.network
     if net.loss != "cross_entropy":
         return ()
-    targets = nn.SumOver("j", net.sizes[-1], nn.Sym("t", None, "j"))
-    return (_binding(_SOFTMAX_OUTPUT, _softmax_formula()), size_given("m", net.sizes[-1]),
+    targets = nn.SumOver("j", net.sizes[-1], nn.Sym("t", None, _unit(result, "j")))
+    return (_binding(_softmax_output(result), _softmax_formula(result)), size_given("m", net.sizes[-1]),
             size_given("N", net.samples), _binding(targets, _ONE))
 
 

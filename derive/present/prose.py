@@ -1,12 +1,12 @@
 """Catalog sentences with their placeholders filled: every expression becomes inline maths printed by
-`derive.notation`, a `Listing` becomes a list in the language's own separator."""
+`derive.notation`, a `Listing` becomes a list in the language's own separator, a `Phrase` the language's words."""
 from __future__ import annotations
 
 import sympy
 
 from ..locales import catalog
 from ..notation import chain_latex, latex, number_latex
-from ..walkthrough import Listing
+from ..walkthrough import Listing, Phrase
 
 
 class Math(str):
@@ -23,6 +23,8 @@ def inline(value: object, lang: str) -> str:
     """One placeholder value as the sentence shows it."""
     if isinstance(value, Listing):
         return catalog(lang)["punct.list_separator"].join(inline(v, lang) for v in value)
+    if isinstance(value, Phrase):
+        return catalog(lang)[value.key]
     if isinstance(value, Math):
         return "$" + value + "$"
     if isinstance(value, sympy.Eq) and value.rhs.is_number:  # a name and its value: "x = 0.1", not "x = 1/10"

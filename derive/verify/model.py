@@ -47,10 +47,11 @@ def layer_size(layer: int) -> int:
     return 3 if layer % 2 == 0 else 2
 
 
-def units_per_layer(names, shift: int = 0) -> dict[int, int]:
+def units_per_layer(names, shift: int = 0, sampled: frozenset[tuple] = frozenset()) -> dict[int, int]:
     """Units per layer as the document's values give them: the largest unit index of a^{l}_{j}, z^{l}_{j}, b^{l}_{j}
-    (layer l) and the rows and columns of w^{l}_{ji} (layers l + shift and l + shift − 1, `weight_shift`); a layer
-    they do not reach is absent."""
+    (layer l), of a^{l}_{j,n} for a letter in ``sampled`` (its second index is the sample, `sample_letters`) and the
+    rows and columns of w^{l}_{ji} (layers l + shift and l + shift − 1, `weight_shift`); a layer they do not reach is
+    absent."""
     sizes: dict[int, int] = {}
     for name in names:
         if not isinstance(name, VName) or not isinstance(name.layer, int) or not name.subs \
@@ -59,7 +60,7 @@ def units_per_layer(names, shift: int = 0) -> dict[int, int]:
         if name.base in ("w", "W") and len(name.subs) == 2:
             for layer, unit in ((name.layer + shift, name.subs[0]), (name.layer + shift - 1, name.subs[1])):
                 sizes[layer] = max(sizes.get(layer, 0), unit)
-        elif len(name.subs) == 1:
+        elif len(name.subs) == 1 or (len(name.subs) == 2 and name.parts[:3] in sampled):
             sizes[name.layer] = max(sizes.get(name.layer, 0), name.subs[0])
     return sizes
 
@@ -642,7 +643,7 @@ class Model:
                                key=lambda pair: not is_output_layer(pair[0]))
         """An output layer's own definition (a^{L}_{k} = softmax) first: at l = L it is the rule, not a^{l}_{j}'s."""
         self.values = values
-        self.units = units_per_layer(values, self.weight_shift)
+        self.units = units_per_layer(values, self.weight_shift, frozenset(self.samples))
         """Units per layer where the document's values say (derive's pages give every leaf), else `layer_size`."""
         self.L = layers
         self.sizes = sizes or {}
@@ -1090,7 +1091,7 @@ class Model:
 
     def infer_size(self, letter: str, node: Node, binds: dict[str, int]) -> int:
         """The range of an index: from the layer of the symbols it indexes (w^{l}_{ji}: j has the units of layer
-        l, i those of layer l − 1), else a size the document set for the letter, else `DEFAULT_SIZE`."""
+        l, i those of layer l − 1; the sample n of z^{l}_{j,n}, `letter_range`), else a size the document set for the letter, else `DEFAULT_SIZE`."""
         sizes = []
         for sym in symbols_in(node) + _derivative_symbols(node):
             for position, index in enumerate(sym.subs):
@@ -1103,6 +1104,9 @@ class Model:
                     continue
                 if sym.base in ("w", "W"):
                     layer += self.weight_shift - (position == 1)
+                elif position == 1 and (sym.base, sym.decor, sym.primes) in self.samples:
+                    sizes.append(self.letter_range(self.samples[(sym.base, sym.decor, sym.primes)]))
+                    continue  # z^{l}_{j,n}: n counts samples, not units
                 sizes.append(self.layer_units(layer))
         if sizes:
             return min(sizes)
