@@ -322,10 +322,10 @@ def costliest_first(stale: dict[str, list[str]]) -> list[str]:
     return sorted(stale, key=lambda group: -FOLDER_SECONDS.get(group, UNKNOWN_FOLDER_SECONDS))
 
 
-FOLDER_SECONDS = {"vanishing-gradients": 4.9, "delta-recurrence": 3.6, "optimizers": 2.1,
-                  "softmax-cross-entropy": 2.1, "sigmoid-sse": 1.5, "activations": 1.4,
-                  "network-design-example": 0.9, "linear-model": 0.6, "toast": 0.5,
-                  "network-batch-sigmoid-sse": 0.3, "network-relu-cross-entropy": 0.3}
+FOLDER_SECONDS = {"vanishing-gradients": 3.6, "delta-recurrence": 3.1, "optimizers": 2.0,
+                  "softmax-cross-entropy": 1.7, "sigmoid-sse": 1.3, "activations": 1.3,
+                  "network-relu-cross-entropy": 1.0, "network-design-example": 0.8,
+                  "network-batch-sigmoid-sse": 0.8, "toast": 0.5, "linear-model": 0.4}
 """CPU seconds of rendering each folder of the gallery with its truth loop (measured one folder at a time in one
 process); only the order they give matters: the build renders the costliest first. Every scenario and example
 network is listed (tests/test_gallery.py checks it); a folder not listed, a verification example's, counts as
