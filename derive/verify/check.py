@@ -1550,7 +1550,10 @@ class ClaimChecker:
                     drawn = drawn + [point]
                     seen.add(wanted)
                     break
-            at = self._at_kink(kink, rng, names, fixed)
+            # the side a kink takes is a convention, checked on the kink only where the page binds its activation
+            # and says which side it uses (derive's network pages: ReLU'(0) = 0); elsewhere the derivative does not
+            # exist there, and a textbook's 𝟙[z < 1] for min(z, 1) holds on both sides of it
+            at = self._at_kink(kink, rng, names, fixed) if "sigma" in self.model.functions else None
             valued = _valued(at, deep_a, deep_b) if at is not None else None
             if valued is not None:
                 out.append(valued)
