@@ -823,7 +823,7 @@ def print_build(build: dict) -> None:
           f"{build['cpus']} CPUs")
     print("| measurement | wall | CPU (user+sys, TeX included) | × `import sympy` (wall) | goal |")
     print("|---|---|---|---|---|")
-    goals = {"full": "≤ 60 s", "nothing_changed": "≤ 2 s", "no_pdf": "≤ 8 s", "list": "no SymPy",
+    goals = {"full": "≤ 60 s", "nothing_changed": "≤ 2 s", "no_pdf": "≤ 12 s (truth loop included)", "list": "no SymPy",
              "version": "no SymPy"}
     names = {"list": "`derive list`", "version": "`derive --version`", "no_pdf": "`derive build --no-pdf`, new folder",
              "no_pdf_nothing_changed": "`derive build --no-pdf`, nothing changed",
