@@ -24,7 +24,7 @@ from .printed import align, as_printed, printed_entries, printed_number
 from .document import (MAX_DOCUMENT_BYTES, ORDER, Chunk, DocumentProblem, Equation, Lines, check_text, equations,
                        find_maths)
 from .own_tex import OWN_DOCUMENT_BYTES, Trusted, pass_over_own
-from .point import PointValues
+from .point import PointValues, rational_point
 from .model import (ABSENT, opaque_symbols, DEFAULT_LAYERS, PARAMETER_BASES, DSum, Definition, Model, ModelProblem, PartialSym,
                     Relu, Sigmoid, TooLarge, VName,
                     display, entries, free_index_letters, has_implicit_sum, instances, is_index_letter,
@@ -761,7 +761,7 @@ def _assignment_value(document: Document, values: dict[VName, Fraction], target:
             return None  # a whole matrix assigned (W ← W − η ∂C/∂W) sets no one symbol's value
         value = PointValues(model, EXACT_DIGITS).number(concrete)
         if value is None:
-            point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in values.items()}
+            point = rational_point(values)
             value = model.full(concrete).xreplace(point)
     except (ModelProblem, TooLarge) + SHAPE_ERRORS:
         return None
@@ -1164,7 +1164,7 @@ class ClaimChecker:
             names = leaves(deep_a, deep_b)
             if all(s in self.values for s in names):
                 point = {s: self.values[s] for s in names}
-                rational = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()}
+                rational = rational_point(point)
                 sign = _sign(at_point(deep_b, rational) - at_point(deep_a, rational))
                 if sign is None:
                     raise Problem(self.line, f"step {k}: a side has no finite value at the document's point")
@@ -1193,7 +1193,7 @@ class ClaimChecker:
             deep = self.model.full(self.model.conc(self.members[0], binds))
         except (ModelProblem, TooLarge):
             return None
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
+        point = rational_point(self.values)
         value = deep.xreplace(point)
         if value.free_symbols:
             return None
@@ -1305,7 +1305,7 @@ class ClaimChecker:
         return found
 
     def _rational_point(self) -> dict:
-        return {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items()}
+        return rational_point(self.values)
 
     def _leaves_of(self, terms: tuple[Node, ...], binds: dict[str, int]) -> set:
         return set(leaves(*(self.model.full(self.model.conc(t, binds)) for t in terms)))
@@ -1483,7 +1483,7 @@ class ClaimChecker:
         point = {s: self.values[s] for s in leaves(deep_a, deep_b)}
         if not point and _cheap_zero(deep_a - deep_b):
             return True, "symbolic"
-        rational = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()}
+        rational = rational_point(point)
         exact_a, exact_b = at_point(deep_a, rational), at_point(deep_b, rational)
         va, vb = evaluate(exact_a, {}), evaluate(exact_b, {})
         if va is None or vb is None:
@@ -1571,7 +1571,7 @@ class ClaimChecker:
                 continue
             point = {s: fixed.get(s, _test_value(s, rng, True)) for s in names}
             self._honour_constraints(point, fixed)
-            rest = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items() if s != leaf}
+            rest = rational_point({s: v for s, v in point.items() if s != leaf})
             root = (-kink.xreplace({leaf: sympy.S.Zero}) / slope).xreplace(rest)
             if not root.is_Rational:
                 continue
@@ -1610,7 +1610,7 @@ class ClaimChecker:
             return False
         if len(leaves(b)) >= len(leaves(a)) or not (set(leaves(b)) <= set(leaves(a)) | set(names)):
             return False
-        point = {s: sympy.Rational(v.numerator, v.denominator) for s, v in self.values.items() if s in names}
+        point = rational_point({s: v for s, v in self.values.items() if s in names})
         va, vb = evaluate(deep_a, point), evaluate(deep_b, point)
         return va is not None and vb is not None and agree_at_test_point(va, vb)
 

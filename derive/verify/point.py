@@ -14,10 +14,15 @@ path.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+from typing import Mapping, TypeVar
+
 import mpmath
 import sympy
 
 from .model import Model, PartialSym, Relu, Sigmoid, VName, is_matrix
+
+K = TypeVar("K")
 
 MAX_EXACT_EXPONENT = 1000
 """A rational to a larger integer power is evaluated to ``digits`` digits, not exactly (as `check.at_point`)."""
@@ -34,13 +39,18 @@ MPMATH_FUNCTIONS = {sympy.exp: mpmath.exp, sympy.log: mpmath.log, sympy.tanh: mp
                     Relu: lambda x: x if x > 0 else mpmath.mpf(0), sympy.Abs: abs}
 
 
+def rational_point(values: Mapping[K, Fraction]) -> dict[K, sympy.Rational]:
+    """A point's values (fractions) as SymPy rationals, to put into an expression."""
+    return {name: sympy.Rational(value.numerator, value.denominator) for name, value in values.items()}
+
+
 class PointValues:
     """The values of one model's expressions at its point, cached for as long as the model serves claims."""
 
     def __init__(self, model: Model, digits: int):
         self.model = model
         self.digits = digits
-        self.point = {name: sympy.Rational(v.numerator, v.denominator) for name, v in model.values.items()}
+        self.point = rational_point(model.values)
         self._known: dict[sympy.Basic, object] = {}
         self._reads: dict[sympy.Basic, bool] = {}
         self.usable = not (model.abstract or model.names_functions)
