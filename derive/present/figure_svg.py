@@ -159,6 +159,7 @@ def draw(lay: Layout) -> Drawing:
     names = {node.id: node.name for node in lay.nodes}
     columns = {node.id: node.column for node in lay.nodes}
     rows = {node.id: node.row for node in lay.nodes}
+    by_id = {node.id: node for node in lay.nodes}
     paths, arrows = [], []
     for edge in lay.edges:
         start = placed[edge.source]
@@ -166,8 +167,7 @@ def draw(lay: Layout) -> Drawing:
         xs = [lay.x[c // 2] if c % 2 == 0 else (lay.x[c // 2] + lay.x[c // 2 + 1]) / 2
               for c in range(2 * columns[edge.source] + 1, 2 * end)]
         points = [_at(x, row) for x, row in zip(xs[:-1], edge.route[:-1])]
-        leave = lay.leave(columns[edge.source], start.radius / SCALE) \
-            if start.radius is not None and edge.route[0] != rows[edge.source] else None
+        leave = lay.leave(edge, by_id[edge.source], start.radius / SCALE) if start.radius is not None else None
         if leave is not None:
             points.insert(0, _at(lay.x[columns[edge.source]] + leave, rows[edge.source]))
         mid_x, line_y = _at(xs[-1], edge.route[-1])

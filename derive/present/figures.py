@@ -85,13 +85,16 @@ class Layout:
     x: tuple[float, ...]  # where each column is (the last one ends the output's stub), in cm at TikZ scale
     stretch: tuple[float, ...]  # half the length of the labelled stretch of the edges entering each column
     height: float  # the largest row + 1
-    clear: tuple[float, ...] = ()  # how far right of each column's x its nodes and the labels under them reach
+    clear: tuple[float, ...]  # how far right of each column's x its nodes and the labels under them reach
 
-    def leave(self, column: int, radius: float) -> float | None:
-        """How far right of its centre an edge leaving an op node (of ``radius``) in ``column`` for another row
-        first runs level: past the names and totals under the column's nodes, so that it crosses none of them
-        (None: nothing there reaches past the circle, and the edge leaves it straight for its next point)."""
-        reach = self.clear[column] if column < len(self.clear) else 0.0
+    def leave(self, edge: FigureEdge, source: FigureNode, radius: float) -> float | None:
+        """How far right of its centre ``edge`` leaving the op node ``source`` (a circle of ``radius``) for another
+        row first runs level: past the names and totals under the column's nodes, so that it crosses none of them
+        (None: it stays on its row, or nothing there reaches past the circle and it leaves straight for its next
+        point)."""
+        if not edge.route or edge.route[0] == source.row:
+            return None
+        reach = self.clear[source.column]
         return reach if reach > radius + _LEVEL else None
 
 
@@ -287,22 +290,32 @@ def column_x(nodes: list[FigureNode], edges: tuple[FigureEdge, ...]
     half = [0.0] * count  # half the width of the widest node in each column
     for node in nodes:
         text = node.symbol.text if node.symbol else node.label.text
-        own = 0.1 * len(text) + 0.1
+        own = _half_width(text)
         # a leaf's total hangs left from the name's right end: as far left as it is wider than half the name
-        total = _CHAR * len(node.total.text) + 0.2 - own if node.total and not node.symbol else 0.0
+        total = _label_width(node.total.text) - own if node.total and not node.symbol else 0.0
         # an op node's name and total are centred under its circle
-        under = max((_CHAR * len(t.text) + 0.2) / 2 for t in (node.label, node.total) if t) if node.symbol else 0.0
+        under = max(_label_width(t.text) / 2 for t in (node.label, node.total) if t) if node.symbol else 0.0
         half[node.column] = max(half[node.column], OP_RADIUS if node.symbol else 0.0, own, total, under)
     label = [0.0] * count  # the widest label on the edges entering each column
     by_id = {node.id: node for node in nodes}
     for edge in edges:
         target = by_id[edge.target].column if edge.target else by_id[edge.source].column + 1
         texts = [t.text for t in (edge.forward, edge.gradient) if t]
-        label[target] = max([label[target]] + [_CHAR * len(t) + 0.2 for t in texts])
+        label[target] = max([label[target]] + [_label_width(t) for t in texts])
     x = [0.0]
     for c in range(1, count):
         x.append(round(x[-1] + 2 * max(half[c - 1], half[c]) + 2 * _CONNECT + max(label[c], _MIN_STRETCH), 2))
     return tuple(x), tuple(round(max(w, _MIN_STRETCH) / 2, 2) for w in label), tuple(round(h, 2) for h in half)
+
+
+def _half_width(text: str) -> float:
+    """Half the width of a node's own text (a leaf's name, an op node's symbol), in cm."""
+    return 0.1 * len(text) + 0.1
+
+
+def _label_width(text: str) -> float:
+    """The width of a \\scriptsize label with its padding, in cm."""
+    return _CHAR * len(text) + 0.2
 
 
 # Room above and below each kind of thing in a column, in cm at TikZ scale.
@@ -496,8 +509,7 @@ def edge_points(geometry: Geometry, edge: FigureEdge) -> Drawn:
     columns = {node.id: node.column for node in lay.nodes}
     start, end = nodes[edge.source], _end(edge, columns)
     points = [geometry.at(2 * start.column, start.row)]
-    leave = lay.leave(start.column, max(OP_RADIUS, 0.1 * len(start.symbol.text) + 0.1)) \
-        if start.symbol and edge.route and edge.route[0] != start.row else None
+    leave = lay.leave(edge, start, max(OP_RADIUS, _half_width(start.symbol.text))) if start.symbol else None
     if leave is not None:
         points.append((round(points[0][0] + leave, 2), points[0][1]))
     band = geometry.band(2 * start.column)
